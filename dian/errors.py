@@ -1,0 +1,41 @@
+"""Typed user errors.
+
+Every error a user can cause (bad model, bad shape, malformed file, missing
+tool) is a :class:`DianError`. Its message is one paragraph that says what was
+wrong and what is allowed; the CLI prints it without a traceback and exits 2.
+Anything else escaping is a bug in dian.
+"""
+
+from __future__ import annotations
+
+
+class DianError(Exception):
+    """Base of all user-facing errors."""
+
+
+class UnsupportedOpError(DianError):
+    """The model uses a module, function or method dian cannot lower."""
+
+
+class IRValidationError(DianError):
+    """A Graph breaks an invariant of the IR (shape, dtype, attribute, overflow)."""
+
+
+class IRFormatError(DianError):
+    """A serialized IR file is malformed or from an unknown format version."""
+
+
+class ModelLoadError(DianError):
+    """A model source (`file.py:factory`, `zoo:NAME`) cannot be loaded."""
+
+
+class InputShapeError(DianError):
+    """An input array or `--input-shape` does not match what the model accepts."""
+
+
+class QuantizationError(DianError):
+    """Quantization cannot meet the arithmetic contract (e.g. accumulator overflow)."""
+
+
+class OutputDirError(DianError):
+    """A compile output folder is missing, incomplete or not a dian folder."""

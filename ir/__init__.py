@@ -1,0 +1,35 @@
+"""dian's layer IR: plain, typed data with no dependency on torch or amaranth.
+
+See ``ops.py`` for the op kinds and the integer rounding rule, ``verify.py``
+for the invariants, ``serialize.py`` for the JSON form.
+"""
+
+from .graph import Graph
+from .ops import (
+    OP_CLASSES,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    MaxPool2d,
+    Op,
+    OpKind,
+    Requant,
+    Reshape,
+)
+from .printer import format_graph
+from .serialize import graph_from_json, graph_to_json, load_graph, save_graph
+from .shapes import infer_shape
+from .stats import graph_macs, graph_params, op_macs, op_params
+from .tensor import DType, QuantParams, Tensor
+from .verify import DEFAULT_ACC_BITS, verify
+
+__all__ = [
+    "Add", "AvgPool2d", "Clamp", "Concat", "Conv2d", "DEFAULT_ACC_BITS", "DType", "GlobalAvgPool", "Graph",
+    "Linear", "MaxPool2d", "OP_CLASSES", "Op", "OpKind", "QuantParams", "Requant", "Reshape", "Tensor",
+    "format_graph", "graph_from_json", "graph_macs", "graph_params", "graph_to_json", "infer_shape",
+    "load_graph", "op_macs", "op_params", "save_graph", "verify",
+]

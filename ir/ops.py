@@ -1,0 +1,200 @@
+"""Op kinds of the layer IR, one frozen dataclass each.
+
+Every op has a unique ``name``, data ``inputs`` (activation tensor names) and
+one ``output``. Weights and biases are named constants of the Graph, referred
+to by the ``weight``/``bias`` fields, so data flow and parameters stay apart.
+
+The same classes describe the float graph (from the frontend) and the integer
+graph (after quantization). Fields that only the integer graph uses default to
+None and are required there by the verifier:
+
+* ``requant``: per-output-channel (or per-tensor) multiplier and shift of the
+  requantization ``clamp(round_shift(acc * M, s), lo, hi)``;
+* ``out_min``/``out_max``: the integer clamp after requantization. It is the
+  int8 saturation range, narrowed when a ReLU/ReLU6/clamp was fused in.
+
+Rounding rule of ``round_shift(x, s)`` (the only one in dian): round half up,
+``floor((x + 2**(s-1)) / 2**s)`` for s > 0, and ``x`` for s = 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+
+class OpKind(str, Enum):
+    CONV2D = "conv2d"
+    LINEAR = "linear"
+    ADD = "add"
+    CLAMP = "clamp"
+    MAXPOOL2D = "maxpool2d"
+    AVGPOOL2D = "avgpool2d"
+    GLOBAL_AVGPOOL = "global_avgpool"
+    RESHAPE = "reshape"
+    CONCAT = "concat"
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Integer rescale ``round_shift(x * multiplier, shift)``.
+
+    One entry per output channel, or a single entry for per-tensor scaling.
+    ``0 <= multiplier < 2**31`` and ``0 <= shift <= 62``: with an accumulator
+    below 2**31 in magnitude the product and rounding term fit in int64.
+    """
+
+    multiplier: tuple[int, ...]
+    shift: tuple[int, ...]
+
+    MULTIPLIER_BITS: ClassVar[int] = 31
+    MAX_SHIFT: ClassVar[int] = 62
+
+    def __len__(self) -> int:
+        return len(self.multiplier)
+
+
+@dataclass(frozen=True)
+class Op:
+    """Common fields. Subclasses set ``kind``."""
+
+    name: str
+    inputs: tuple[str, ...]
+    output: str
+
+    kind: ClassVar[OpKind]
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        """Names of the constant tensors (weights, bias) this op reads."""
+        return ()
+
+
+@dataclass(frozen=True)
+class Conv2d(Op):
+    """2-D convolution; ``groups == C == K`` is depthwise. Padding is zeros."""
+
+    weight: str = ""
+    bias: str | None = None
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+    requant: Requant | None = None
+    out_min: int | None = None
+    out_max: int | None = None
+
+    kind: ClassVar[OpKind] = OpKind.CONV2D
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        return (self.weight,) if self.bias is None else (self.weight, self.bias)
+
+
+@dataclass(frozen=True)
+class Linear(Op):
+    """Fully connected layer ``y = x W^T + b`` on [N, in] inputs."""
+
+    weight: str = ""
+    bias: str | None = None
+    requant: Requant | None = None
+    out_min: int | None = None
+    out_max: int | None = None
+
+    kind: ClassVar[OpKind] = OpKind.LINEAR
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        return (self.weight,) if self.bias is None else (self.weight, self.bias)
+
+
+@dataclass(frozen=True)
+class Add(Op):
+    """Elementwise sum of two same-shaped tensors (residual connections).
+
+    Integer form: ``clamp(round_shift(a * Ma + b * Mb, shift), lo, hi)`` with
+    ``requant.multiplier == (Ma, Mb)`` and a single shared ``requant.shift``:
+    both inputs are rescaled to the output scale with one rounding.
+    """
+
+    requant: Requant | None = None
+    out_min: int | None = None
+    out_max: int | None = None
+
+    kind: ClassVar[OpKind] = OpKind.ADD
+
+
+@dataclass(frozen=True)
+class Clamp(Op):
+    """ReLU (0, None), ReLU6 (0, 6) and general clamps. Float bounds in the float
+    graph, integer bounds in the integer graph; None means unbounded."""
+
+    min_value: float | int | None = None
+    max_value: float | int | None = None
+
+    kind: ClassVar[OpKind] = OpKind.CLAMP
+
+
+@dataclass(frozen=True)
+class MaxPool2d(Op):
+    """Max pooling; padded positions never win (they are -inf / the int8 minimum)."""
+
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    padding: tuple[int, int] = (0, 0)
+
+    kind: ClassVar[OpKind] = OpKind.MAXPOOL2D
+
+
+@dataclass(frozen=True)
+class AvgPool2d(Op):
+    """Average pooling, padded zeros counted in the divisor (PyTorch's default
+    ``count_include_pad=True``). Integer form: window sum, then
+    ``round_shift(sum * M, s)`` with ``M / 2**s ≈ in_scale / (out_scale * kh * kw)``."""
+
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    padding: tuple[int, int] = (0, 0)
+    requant: Requant | None = None
+
+    kind: ClassVar[OpKind] = OpKind.AVGPOOL2D
+
+
+@dataclass(frozen=True)
+class GlobalAvgPool(Op):
+    """Mean over H and W, keeping them as size 1: [N, C, H, W] -> [N, C, 1, 1].
+    Integer form as :class:`AvgPool2d` with the whole plane as the window."""
+
+    requant: Requant | None = None
+
+    kind: ClassVar[OpKind] = OpKind.GLOBAL_AVGPOOL
+
+
+@dataclass(frozen=True)
+class Reshape(Op):
+    """Row-major reshape (flatten, view). Moves no data in NCHW order."""
+
+    shape: tuple[int, ...] = ()
+
+    kind: ClassVar[OpKind] = OpKind.RESHAPE
+
+
+@dataclass(frozen=True)
+class Concat(Op):
+    """Concatenation along ``axis``. Integer form rescales each input to the
+    output scale: ``requant.multiplier[i]``, ``requant.shift[i]`` for input i."""
+
+    axis: int = 1
+    requant: Requant | None = None
+
+    kind: ClassVar[OpKind] = OpKind.CONCAT
+
+
+OP_CLASSES: dict[OpKind, type[Op]] = {
+    cls.kind: cls
+    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat)
+}
+
+#: Ops whose integer form ends in requantization + clamp to [out_min, out_max].
+CLAMPED_OPS: tuple[type[Op], ...] = (Conv2d, Linear, Add)

@@ -1,0 +1,1 @@
+"""dian.rtl_templates"""
