@@ -1,1 +1,1 @@
-"""dian.sim"""
+"""Simulators: ``reference`` (the golden integer interpreter of the IR)."""

@@ -1,0 +1,195 @@
+"""The golden model: executes a Graph exactly.
+
+For the integer graph this *is* dian's arithmetic contract (ir/ops.py): every
+later model of the hardware — the machine simulator, the RTL — must match it
+bit for bit. For the float graph it is a plain float32 interpreter, used for
+calibration and to check the frontend against PyTorch.
+
+Integer execution: conv/linear accumulate exactly (see windows.py for why
+float64 is exact here) into int64, the bias is added, every accumulator is
+checked against the ``acc_bits`` range, then requantized with
+``round_shift(acc * M, s)`` (round half up) and clamped. The host-side steps
+— quantizing the float input and dequantizing the output — are
+:func:`quantize_input` and :func:`dequantize_output`.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+import numpy as np
+
+from dian.errors import InputShapeError, IRValidationError
+from dian.ir import (
+    DEFAULT_ACC_BITS,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    MaxPool2d,
+    Op,
+    Requant,
+    Reshape,
+)
+
+from . import windows
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+def quantize_input(x: np.ndarray, scale: float) -> np.ndarray:
+    """Host-side input quantization: ``clip(round_half_even(x / scale), -128, 127)``
+    as int8 (the same rounding as ``torch.quantize_per_tensor``)."""
+    return np.clip(np.rint(np.asarray(x, dtype=np.float64) / scale), INT8_MIN, INT8_MAX).astype(np.int8)
+
+
+def dequantize_output(q: np.ndarray, scale: float) -> np.ndarray:
+    """Host-side output dequantization: ``q * scale`` as float32."""
+    return (q.astype(np.float64) * scale).astype(np.float32)
+
+
+def round_shift(x: np.ndarray, shift: np.ndarray | int) -> np.ndarray:
+    """``floor((x + 2**(s-1)) / 2**s)`` for s > 0, ``x`` for s == 0 (int64, arithmetic shift)."""
+    s = np.asarray(shift, dtype=np.int64)
+    half = np.where(s > 0, np.left_shift(np.int64(1), np.maximum(s - 1, 0)), 0)
+    return np.right_shift(x + half, s)
+
+
+def requantize(acc: np.ndarray, rq: Requant, channel_axis: int, lo: int, hi: int) -> np.ndarray:
+    """``clamp(round_shift(acc * M, s), lo, hi)`` with M, s per channel along ``channel_axis``
+    (or per tensor when ``rq`` has one entry); int64 in, int8 out."""
+    shape = [1] * acc.ndim
+    if len(rq) > 1:
+        shape[channel_axis] = len(rq)
+    m = np.asarray(rq.multiplier, dtype=np.int64).reshape(shape)
+    s = np.asarray(rq.shift, dtype=np.int64).reshape(shape)
+    return np.clip(round_shift(acc.astype(np.int64) * m, s), lo, hi).astype(np.int8)
+
+
+def _check_acc(op: Op, acc: np.ndarray, acc_bits: int) -> None:
+    limit = 2 ** (acc_bits - 1)
+    worst = int(np.abs(acc).max(initial=0))
+    if worst >= limit:
+        raise IRValidationError(
+            f"{op.kind.value} op '{op.name}': an accumulator reached {worst} on this input; "
+            f"the {acc_bits}-bit accumulator holds magnitudes below {limit}.")
+
+
+class ReferenceInterpreter:
+    """Walks a Graph in order, one method per op kind (the torch.fx Interpreter pattern)."""
+
+    def __init__(self, graph: Graph, acc_bits: int = DEFAULT_ACC_BITS) -> None:
+        self.graph = graph
+        self.integer = graph.is_quantized
+        self.acc_bits = acc_bits
+        self._compute = np.float64 if self.integer else np.float32
+        self._dispatch: dict[type[Op], Callable[..., np.ndarray]] = {
+            Conv2d: self._conv2d,
+            Linear: self._linear,
+            Add: self._add,
+            Clamp: self._clamp,
+            MaxPool2d: self._maxpool,
+            AvgPool2d: self._avgpool,
+            GlobalAvgPool: self._global_avgpool,
+            Reshape: self._reshape,
+            Concat: self._concat,
+        }
+
+    def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
+        env: dict[str, np.ndarray] = {}
+        want = np.int8 if self.integer else np.float32
+        for name in self.graph.inputs:
+            if name not in inputs:
+                raise InputShapeError(f"graph '{self.graph.name}' needs input '{name}'; "
+                                      f"given {sorted(inputs)}.")
+            x = np.asarray(inputs[name])
+            spec = self.graph.tensors[name]
+            if tuple(x.shape) != spec.shape:
+                raise InputShapeError(f"input '{name}' has shape {list(x.shape)}; "
+                                      f"the graph was compiled for {list(spec.shape)}.")
+            if self.integer and x.dtype != np.int8:
+                raise InputShapeError(f"input '{name}' is {x.dtype}; the integer graph takes int8 "
+                                      f"(quantize float data with quantize_input first).")
+            env[name] = x.astype(want, copy=False)
+        for op in self.graph.ops:
+            env[op.output] = self._dispatch[type(op)](op, *[env[i] for i in op.inputs])
+        if keep_all:
+            return env
+        return {n: env[n] for n in self.graph.outputs}
+
+    # -- helpers -------------------------------------------------------------
+    def _const(self, name: str) -> np.ndarray:
+        return self.graph.constants[name].astype(self._compute)
+
+    def _finish_mac(self, op: Conv2d | Linear, acc: np.ndarray) -> np.ndarray:
+        channel_axis = 1
+        if op.bias is not None:
+            b = self._const(op.bias)
+            acc = acc + b.reshape((1, -1) + (1,) * (acc.ndim - 2))
+        if not self.integer:
+            return acc.astype(np.float32)
+        acc = acc.astype(np.int64)
+        _check_acc(op, acc, self.acc_bits)
+        return requantize(acc, op.requant, channel_axis, op.out_min, op.out_max)  # type: ignore[arg-type]
+
+    # -- op kinds -------------------------------------------------------------
+    def _conv2d(self, op: Conv2d, x: np.ndarray) -> np.ndarray:
+        acc = windows.conv2d(x.astype(self._compute), self._const(op.weight), op.stride, op.padding, op.dilation, op.groups)
+        return self._finish_mac(op, acc)
+
+    def _linear(self, op: Linear, x: np.ndarray) -> np.ndarray:
+        return self._finish_mac(op, x.astype(self._compute) @ self._const(op.weight).T)
+
+    def _add(self, op: Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if not self.integer:
+            return a + b
+        ma, mb = op.requant.multiplier  # type: ignore[union-attr]
+        acc = a.astype(np.int64) * ma + b.astype(np.int64) * mb
+        return np.clip(round_shift(acc, op.requant.shift[0]), op.out_min, op.out_max).astype(np.int8)  # type: ignore[union-attr]
+
+    def _clamp(self, op: Clamp, x: np.ndarray) -> np.ndarray:
+        lo = -np.inf if op.min_value is None else op.min_value
+        hi = np.inf if op.max_value is None else op.max_value
+        return np.clip(x, lo, hi).astype(x.dtype)
+
+    def _maxpool(self, op: MaxPool2d, x: np.ndarray) -> np.ndarray:
+        pad = INT8_MIN if self.integer else -np.inf
+        return windows.window_reduce(x, op.kernel, op.stride, op.padding, pad, "max")
+
+    def _pool_sum_finish(self, op: AvgPool2d | GlobalAvgPool, total: np.ndarray, window: int) -> np.ndarray:
+        if not self.integer:
+            return (total / window).astype(np.float32)
+        return requantize(total.astype(np.int64), op.requant, 1, INT8_MIN, INT8_MAX)  # type: ignore[arg-type]
+
+    def _avgpool(self, op: AvgPool2d, x: np.ndarray) -> np.ndarray:
+        total = windows.window_reduce(x.astype(self._compute), op.kernel, op.stride, op.padding, 0, "sum")
+        return self._pool_sum_finish(op, total, op.kernel[0] * op.kernel[1])
+
+    def _global_avgpool(self, op: GlobalAvgPool, x: np.ndarray) -> np.ndarray:
+        total = x.astype(self._compute).sum(axis=(2, 3), keepdims=True)
+        return self._pool_sum_finish(op, total, x.shape[2] * x.shape[3])
+
+    def _reshape(self, op: Reshape, x: np.ndarray) -> np.ndarray:
+        return x.reshape(op.shape)
+
+    def _concat(self, op: Concat, *xs: np.ndarray) -> np.ndarray:
+        if self.integer:
+            rq: Requant = op.requant  # type: ignore[assignment]
+            xs = tuple(
+                np.clip(round_shift(x.astype(np.int64) * m, s), INT8_MIN, INT8_MAX).astype(np.int8)
+                for x, m, s in zip(xs, rq.multiplier, rq.shift)
+            )
+        return np.concatenate(xs, axis=op.axis)
+
+
+def run_graph(
+    graph: Graph, inputs: Mapping[str, np.ndarray], keep_all: bool = False, acc_bits: int = DEFAULT_ACC_BITS
+) -> dict[str, np.ndarray]:
+    """Execute ``graph`` on ``inputs`` (by input name). Returns the graph outputs by
+    name, or every activation tensor when ``keep_all`` (for calibration and for
+    locating the first differing layer when another model disagrees)."""
+    return ReferenceInterpreter(graph, acc_bits).run(inputs, keep_all)
