@@ -1,11 +1,25 @@
 """dian: a hardware-generating compiler for neural networks.
 
-The public Python API lives in :mod:`dian.api`; this module stays light so
-that ``import dian.ir`` does not pull in torch.
+The public Python API lives in :mod:`dian.api` (``compile_model``,
+``run_model``, ``model_info``), re-exported here on first use; this module
+stays light so that ``import dian.ir`` does not pull in torch.
 """
+
+from typing import Any
 
 from .errors import DianError
 
 __version__ = "0.1.0"
 
-__all__ = ["DianError", "__version__"]
+_API = ("CompileResult", "compile_model", "model_info", "run_model")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:  # imported lazily: dian.api imports dian.ir, which imports dian.errors
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'dian' has no attribute {name!r}")
+
+
+__all__ = ["DianError", "__version__", *_API]

@@ -1,0 +1,40 @@
+# dian — developer entry points. `make test` and `make demo` build .venv from
+# requirements.lock on first use, then take seconds while it is current.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.stamp
+
+.PHONY: demo test test-all bench clean
+
+# The venv is current while its stamp is newer than the lock and pyproject.
+# pip install -r over an existing venv only changes what the lock changed.
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --no-warn-script-location -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+# Compile the trained digits LeNet, run it on held-out digits, print predictions.
+demo: $(STAMP)
+	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-out
+	$(BIN)/python -m dian.demo demo-out --samples demo-inputs
+
+# Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+# Everything, including the slow tier (full fuzzing, big models).
+test-all: $(STAMP)
+	$(BIN)/python -m pytest
+
+# Every benchmarks/bench_*.py in turn; each prints its table and writes benchmarks/results/.
+bench: $(STAMP)
+	@set -e; scripts="$$(ls benchmarks/bench_*.py 2>/dev/null || true)"; \
+	if [ -z "$$scripts" ]; then echo "make bench: no benchmarks/bench_*.py yet" >&2; exit 1; fi; \
+	for s in $$scripts; do echo "== $$s"; $(BIN)/python $$s; done
+
+clean:
+	rm -rf $(VENV) demo-out demo-inputs build .pytest_cache .hypothesis *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,7 @@
+"""`python -m dian` is the `dian` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,206 @@
+"""dian's public Python API: compile a model into an output folder, run it, describe it.
+
+The CLI (:mod:`dian.cli`) is a thin layer over these three functions; tests
+call them directly. Importing this module does not import torch: only
+:func:`compile_model` needs the frontend, and it imports it when called.
+
+An output folder (see :mod:`dian.outdir`) holds::
+
+    manifest.json        what was compiled, from what, with which seed (sorted keys, no timestamps)
+    model.ir.json        the integer graph: what `dian run` executes
+    model.float.ir.json  the float graph the integer one was quantized from
+    summary.txt          the integer graph as a table, its input/output scales, how to run it
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import __version__, outdir
+from .errors import InputShapeError, OutputDirError, QuantizationError
+from .ir import Graph, format_graph, graph_to_json, load_graph
+
+
+@dataclass(frozen=True)
+class CompileResult:
+    """What :func:`compile_model` produced and where it put it."""
+
+    out_dir: Path
+    float_graph: Graph
+    int_graph: Graph
+    manifest: dict[str, Any]
+    summary: str
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _array_sha256(a: np.ndarray) -> str:
+    """Hash of an array's dtype, shape and little-endian bytes."""
+    a = np.ascontiguousarray(a)
+    a = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    header = f"{a.dtype.str}{list(a.shape)}".encode()
+    return _sha256(header + a.tobytes())
+
+
+def _check_shape(input_shape: tuple[int, ...] | list[int]) -> tuple[int, ...]:
+    shape = tuple(input_shape)
+    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape):
+        raise InputShapeError(f"input shape {list(shape)} is not a shape; give positive integers, e.g. 1,1,8,8 (N,C,H,W).")
+    return tuple(int(d) for d in shape)
+
+
+def _io(graph: Graph, name: str) -> str:
+    t = graph.tensors[name]
+    scale = f", scale {t.quant.scale[0]:.6g}" if t.quant is not None else ""
+    return f"{name} {t.dtype.value} {'x'.join(map(str, t.shape))}{scale}"
+
+
+def _summary(int_graph: Graph) -> str:
+    shape = ",".join(map(str, int_graph.tensors[int_graph.inputs[0]].shape))
+    lines = [
+        format_graph(int_graph),
+        "",
+        *(f"input   {_io(int_graph, i)}" for i in int_graph.inputs),
+        *(f"output  {_io(int_graph, o)}" for o in int_graph.outputs),
+        "",
+        f"The host quantizes a float32 input of shape {shape} as clip(round_half_even(x / scale), -128, 127)",
+        "and dequantizes the int8 output as q * scale. Run it with",
+        "  dian run DIR --input X.npy --output Y.npy",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+class _Progress:
+    def __init__(self, on: bool) -> None:
+        self.on, self.t0 = on, time.perf_counter()
+
+    def __call__(self, what: str) -> None:
+        if self.on:
+            print(f"[{time.perf_counter() - self.t0:6.2f}s] {what}", file=sys.stderr, flush=True)
+
+
+def compile_model(
+    model: str,
+    input_shape: tuple[int, ...] | None,
+    out_dir: str | Path,
+    calib_samples: int = 64,
+    seed: int = 0,
+    progress: bool = False,
+) -> CompileResult:
+    """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it on
+    ``calib_samples`` samples drawn with ``seed``, lower it to the float and the
+    integer IR, and write the output folder ``out_dir`` atomically.
+
+    ``input_shape`` None means the model's default input shape. The same
+    arguments give a byte-identical folder. ``out_dir`` may be new, empty or a
+    previous dian output folder (replaced); anything else raises
+    :class:`~dian.errors.OutputDirError` before any work is done.
+    """
+    from . import frontend  # torch lives behind this import
+
+    out_path = Path(out_dir)
+    outdir.check_target(out_path.absolute())
+    if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
+        raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
+    say = _Progress(progress)
+
+    say(f"loading {model}")
+    loaded = frontend.load_model(model)
+    shape = _check_shape(loaded.default_input_shape if input_shape is None else input_shape)
+    say(f"drawing {calib_samples} calibration samples (seed {seed})")
+    calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
+    say("tracing, folding and quantizing")
+    float_graph, int_graph = frontend.lower(loaded.module, shape, calib, loaded.name)
+
+    files = {
+        outdir.INT_IR: graph_to_json(int_graph),
+        outdir.FLOAT_IR: graph_to_json(float_graph),
+        outdir.SUMMARY: _summary(int_graph),
+    }
+    manifest: dict[str, Any] = {
+        "format": outdir.FORMAT,
+        "format_version": outdir.FORMAT_VERSION,
+        "dian_version": __version__,
+        "model": model,
+        "model_name": loaded.name,
+        "model_sha256": loaded.source_sha256,
+        "input_shape": list(shape),
+        "calib_samples": calib_samples,
+        "calibration_sha256": _array_sha256(np.asarray(calib, dtype=np.float32)),
+        "seed": seed,
+        "files": {name: _sha256(text.encode()) for name, text in sorted(files.items())},
+    }
+    files[outdir.MANIFEST] = outdir.manifest_text(manifest)
+
+    def fill(tmp: Path) -> None:
+        for name, text in files.items():
+            (tmp / name).write_text(text)
+
+    say(f"writing {out_path}")
+    final = outdir.write_atomically(out_path, fill)
+    say("done")
+    return CompileResult(final, float_graph, int_graph, manifest, files[outdir.SUMMARY])
+
+
+def load_compiled(out_dir: str | Path) -> Graph:
+    """The integer graph of a complete output folder (checked by the IR verifier)."""
+    path = Path(out_dir)
+    outdir.read_manifest(path)
+    return load_graph(path / outdir.INT_IR)
+
+
+def run_model(out_dir: str | Path, x: np.ndarray) -> np.ndarray:
+    """Run the compiled integer graph on the float input ``x`` as the accelerator would.
+
+    The host quantizes ``x`` with the graph input's scale (round half to even,
+    saturating to int8), the reference simulator executes the integer graph
+    bit-exactly, and the host dequantizes the int8 output to float32.
+    """
+    from .sim.reference import dequantize_output, quantize_input, run_graph
+
+    graph = load_compiled(out_dir)
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise OutputDirError(f"{out_dir}: run_model runs graphs with one input and one output; "
+                             f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}.")
+    (name,), (out_name,) = graph.inputs, graph.outputs
+    spec = graph.tensors[name]
+    x = np.asarray(x)
+    if tuple(x.shape) != spec.shape:
+        raise InputShapeError(f"the input has shape {list(x.shape)} but the model in {out_dir} was compiled for "
+                              f"{list(spec.shape)} (input '{name}'); reshape the data or recompile with that --input-shape.")
+    if x.dtype.kind not in "fiu":
+        raise InputShapeError(f"the input is {x.dtype}; give real numbers (float32) of shape {list(spec.shape)}.")
+    if not np.isfinite(x).all():
+        raise InputShapeError("the input holds NaN or infinite values; give finite float32 data.")
+    q = quantize_input(x, spec.quant.scale[0])  # type: ignore[union-attr]
+    q_out = run_graph(graph, {name: q})[out_name]
+    return dequantize_output(q_out, graph.tensors[out_name].quant.scale[0])  # type: ignore[union-attr]
+
+
+def model_info(out_dir: str | Path) -> str:
+    """A description of an output folder: its manifest, whether its files are as compiled, its summary."""
+    path = Path(out_dir)
+    manifest = outdir.read_manifest(path)
+    load_graph(path / outdir.INT_IR)  # raises IRFormatError on a malformed or invalid graph
+    lines = [f"dian output folder {path}"]
+    for key in ("model", "model_name", "model_sha256", "input_shape", "calib_samples", "calibration_sha256",
+                "seed", "dian_version", "format_version"):
+        value = manifest.get(key)
+        lines.append(f"  {key:<19} {','.join(map(str, value)) if isinstance(value, list) else value}")
+    for name, digest in sorted(manifest.get("files", {}).items()):
+        actual = _sha256((path / name).read_bytes()) if (path / name).is_file() else None
+        state = "as compiled" if actual == digest else "MODIFIED since compile" if actual else "MISSING"
+        lines.append(f"  {name:<19} {state}")
+    return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
+
+
+__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "run_model"]

@@ -1,0 +1,109 @@
+"""The compile output folder: its file names, its manifest, and writing it atomically.
+
+A folder is built complete in a hidden temporary folder beside the target and
+then renamed into place, so a reader sees either the previous folder or the
+new one, never a half-written mix; on any error the temporary folder is
+removed and the target is left as it was. An existing target is replaced only
+when it is empty or is itself a dian output folder (its manifest says so).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import OutputDirError
+
+#: ``format`` field of manifest.json; bump FORMAT_VERSION when the folder's layout changes.
+FORMAT = "dian.output"
+FORMAT_VERSION = 1
+
+MANIFEST = "manifest.json"
+INT_IR = "model.ir.json"
+FLOAT_IR = "model.float.ir.json"
+SUMMARY = "summary.txt"
+#: Every file a complete folder holds.
+FILES = (MANIFEST, INT_IR, FLOAT_IR, SUMMARY)
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """The manifest as written: sorted keys, stable indentation, trailing newline."""
+    return json.dumps(manifest, sort_keys=True, indent=2) + "\n"
+
+
+def read_manifest(out_dir: Path) -> dict[str, Any]:
+    """The manifest of a complete dian output folder, or :class:`OutputDirError` saying what is missing."""
+    if not out_dir.is_dir():
+        raise OutputDirError(f"{out_dir} is not a folder; give the folder that `dian compile --out` wrote.")
+    path = out_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise OutputDirError(f"{out_dir} has no {MANIFEST}, so it is not a dian output folder; "
+                             f"give the folder that `dian compile --out` wrote.") from None
+    except (OSError, json.JSONDecodeError) as e:
+        raise OutputDirError(f"{path} cannot be read as JSON ({e}); recompile with `dian compile`.") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise OutputDirError(f"{path} is not a dian manifest (its 'format' is not {FORMAT!r}); "
+                             f"give the folder that `dian compile --out` wrote.")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise OutputDirError(f"{out_dir} has output format version {manifest.get('format_version')!r}; "
+                             f"this dian reads version {FORMAT_VERSION}: recompile it.")
+    missing = [f for f in FILES if not (out_dir / f).is_file()]
+    if missing:
+        raise OutputDirError(f"{out_dir} is incomplete: {', '.join(missing)} missing; recompile it with `dian compile`.")
+    return manifest
+
+
+def _is_dian_folder(path: Path) -> bool:
+    try:
+        doc = json.loads((path / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("format") == FORMAT
+
+
+def check_target(out_dir: Path) -> None:
+    """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent,
+    an empty folder, or a previous dian output folder."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        if not out_dir.parent.is_dir():
+            raise OutputDirError(f"cannot write {out_dir}: its parent folder {out_dir.parent} does not exist.")
+        return
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        raise OutputDirError(f"{out_dir} exists and is not a folder; --out must name a new folder, "
+                             f"an empty one, or a previous dian output folder (which is replaced).")
+    if any(out_dir.iterdir()) and not _is_dian_folder(out_dir):
+        raise OutputDirError(f"{out_dir} exists, is not empty and is not a dian output folder (it has no dian "
+                             f"{MANIFEST}); refusing to replace it. Choose a new folder or remove this one.")
+
+
+def write_atomically(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
+    """Create ``out_dir`` complete or not at all: ``fill(tmp)`` writes the files into a
+    temporary folder beside it, which then replaces ``out_dir`` by renames."""
+    out_dir = Path(out_dir).absolute()
+    check_target(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    old: Path | None = None
+    try:
+        fill(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; give the folder the usual mode
+        check_target(out_dir)  # it may have changed while we worked
+        if out_dir.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+            os.replace(out_dir, old / "previous")
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None and (old / "previous").exists() and not out_dir.exists():
+            os.replace(old / "previous", out_dir)  # put the previous folder back
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return out_dir
