@@ -1,0 +1,120 @@
+"""State of one fx-graph-to-IR lowering: the IR being built and the map from
+fx nodes to IR tensor names.
+
+Lowering rules (``lower_rules.py``) see only this object, so the rules stay
+free of fx bookkeeping and the driver (``trace.py``) stays free of op details.
+Op and tensor names are the fx node names: fx already derives them from the
+module path (``layer1.0.conv1`` -> ``layer1_0_conv1``) and keeps them unique,
+which makes them readable and stable across runs. Constants are named
+``<op>.weight`` / ``<op>.bias``; a dot never occurs in an fx node name, so
+they cannot collide with activations.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import torch
+import torch.fx as fx
+
+from dian.errors import UnsupportedOpError
+from dian.ir import DType, Op, Tensor
+
+#: Marker for fx values that are not tensors (sizes, shapes, ints): they only
+#: parameterize reshapes, whose concrete output shape comes from shape propagation.
+META = object()
+
+
+def sanitize(name: str) -> str:
+    """An identifier-safe version of ``name`` (letters, digits, underscores)."""
+    s = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return s if s and not s[0].isdigit() else f"t_{s}"
+
+
+def describe_location(node: fx.Node) -> str:
+    """Where a node came from, for error messages: module path, fx node name and,
+    when fx recorded it, the source line of the call."""
+    parts = []
+    if node.op == "call_module":
+        parts.append(f"module `{node.target}`")
+    else:
+        stack = node.meta.get("nn_module_stack") or {}
+        if stack:
+            path, cls = list(stack.values())[-1]
+            cls_name = getattr(cls, "__name__", str(cls))
+            parts.append(f"inside `{path}` ({cls_name}.forward)" if path else f"in {cls_name}.forward")
+    parts.append(f"fx node `{node.name}`")
+    trace = node.meta.get("stack_trace") or ""
+    files = [(f, line) for f, line in re.findall(r'File "([^"]+)", line (\d+)', trace) if "/torch/" not in f]
+    if files:
+        f, line = files[-1]
+        parts.append(f"{f.rsplit('/', 1)[-1]}:{line}")
+    return ", ".join(parts)
+
+
+class Builder:
+    """Accumulates tensors, constants and ops of the float Graph."""
+
+    def __init__(self, modules: dict[str, torch.nn.Module], reserved: set[str]) -> None:
+        self.modules = modules
+        self.tensors: dict[str, Tensor] = {}
+        self.constants: dict[str, np.ndarray] = {}
+        self.ops: list[Op] = []
+        self.env: dict[fx.Node, Any] = {}
+        self._used = set(reserved)
+        #: conv/linear node -> the BatchNorm node folded into it
+        self.folded: dict[fx.Node, fx.Node] = {}
+
+    # -- names ---------------------------------------------------------------
+    def fresh(self, base: str) -> str:
+        """A name not used by any fx node or earlier IR value."""
+        name, i = base, 1
+        while name in self._used:
+            name, i = f"{base}_{i}", i + 1
+        self._used.add(name)
+        return name
+
+    # -- values --------------------------------------------------------------
+    @staticmethod
+    def shape(node: fx.Node) -> tuple[int, ...]:
+        meta = node.meta.get("tensor_meta")
+        if meta is None or not hasattr(meta, "shape"):
+            raise UnsupportedOpError(f"{describe_location(node)} does not produce a single tensor; "
+                                     "dian lowers only ops with one tensor output.")
+        return tuple(int(d) for d in meta.shape)
+
+    def tensor(self, arg: Any, node: fx.Node, role: str = "input") -> str:
+        """IR tensor name of ``arg`` (an fx node producing a tensor), or a clear error."""
+        value = self.env.get(arg) if isinstance(arg, fx.Node) else None
+        if isinstance(value, str):
+            return value
+        what = "a Python constant" if not isinstance(arg, fx.Node) else "a non-tensor value"
+        if isinstance(arg, torch.Tensor):
+            what = "a constant tensor"
+        raise UnsupportedOpError(
+            f"{describe_location(node)}: its {role} is {what} ({arg!r}); dian lowers ops whose data "
+            f"inputs are activations of the network (no scalar operands, no broadcasting constants)."
+        )
+
+    def declare(self, name: str, shape: tuple[int, ...]) -> str:
+        self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), DType.FLOAT32)
+        return name
+
+    def const(self, op_name: str, role: str, data: np.ndarray) -> str:
+        name = f"{op_name}.{role}"
+        arr = np.ascontiguousarray(np.asarray(data, dtype=np.float32))
+        self.constants[name] = arr
+        self.tensors[name] = Tensor(name, tuple(arr.shape), DType.FLOAT32)
+        return name
+
+    def emit(self, cls: type[Op], node: fx.Node, inputs: list[str], name: str | None = None,
+             out_shape: tuple[int, ...] | None = None, **fields: Any) -> str:
+        """Append ``cls`` reading ``inputs``; output tensor and op share ``name``
+        (default: the fx node's name) and the output gets ``out_shape`` (default:
+        the node's propagated shape). Returns the output tensor name."""
+        name = name or node.name
+        self.declare(name, out_shape if out_shape is not None else self.shape(node))
+        self.ops.append(cls(name=name, inputs=tuple(inputs), output=name, **fields))
+        return name

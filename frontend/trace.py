@@ -1,0 +1,236 @@
+"""torch.fx tracing of an nn.Module into dian's float Graph.
+
+Pipeline: ``symbolic_trace`` (the model's ops as an fx graph) -> ``ShapeProp``
+on a zero input of the given shape (a concrete shape for every node, so
+``x.view(x.size(0), -1)`` lowers to a Reshape with an explicit shape and the
+size nodes are just consumed) -> BN-folding plan -> one lowering rule per
+node (``lower_rules.py``) -> ``dian.ir.verify``.
+
+Every failure a user can cause becomes a typed error naming the culprit: an
+unsupported module/function (UnsupportedOpError, listing the supported set),
+a forward fx cannot trace (UnsupportedOpError), an input shape the model
+rejects (InputShapeError).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import operator
+import traceback
+from typing import Any
+
+import torch
+import torch.fx as fx
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.fx.passes.shape_prop import ShapeProp
+
+from dian.errors import InputShapeError, UnsupportedOpError
+from dian.ir import Graph, verify
+
+from .builder import META, Builder, describe_location
+from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
+
+
+def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
+    """Lower ``module`` (put in eval mode) to a verified float32 Graph for
+    inputs of exactly ``input_shape`` (batch included)."""
+    shape = _check_shape(input_shape)
+    module.eval()
+    gm = _symbolic_trace(module)
+    _propagate_shapes(gm, shape, name)
+    placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(placeholders) != 1:
+        raise UnsupportedOpError(f"model '{name}' takes {len(placeholders)} inputs "
+                                 f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor.")
+    b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
+    b.folded = _plan_bn_folds(gm, b.modules)
+    outputs: list[str] = []
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            b.env[node] = b.declare(node.name, shape)
+        elif node.op == "output":
+            outputs = [b.tensor(v, node, "output") for v in _flatten(node.args[0])]
+        else:
+            b.env[node] = _lower_node(b, node)
+    graph = Graph.build(name, b.tensors, b.constants, b.ops, [placeholders[0].name], outputs,
+                        metadata={"frontend": "torch.fx", "torch": torch.__version__,
+                                  "module_class": type(module).__qualname__})
+    return verify(graph)
+
+
+def _check_shape(input_shape: Any) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(d) for d in input_shape)
+        ok = len(shape) >= 1 and all(d >= 1 for d in shape) and all(int(d) == d for d in input_shape)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise InputShapeError(f"input shape {input_shape!r} is not a tuple of positive integers; "
+                              f"give the full shape including the batch, e.g. (1, 3, 32, 32).")
+    return shape
+
+
+def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
+    tracer = fx.Tracer()
+    tracer.record_stack_traces = True  # lets error messages point at the source line
+    try:
+        graph = tracer.trace(module)
+    except Exception as e:  # fx raises TraceError, TypeError, ... for untraceable code
+        raise UnsupportedOpError(
+            f"torch.fx cannot trace {type(module).__name__}.forward{_user_frame(e)}: "
+            f"{type(e).__name__}: {_first_line(e)}. dian needs a forward whose ops do not depend on tensor "
+            f"values (no if/for/while on tensor data, no .item(), no iteration over tensors); make such "
+            f"branches static or move them out of forward."
+        ) from e
+    return fx.GraphModule(tracer.root, graph, type(module).__name__)
+
+
+class _ShapeProp(ShapeProp):
+    """ShapeProp that remembers which node failed, for the error message."""
+
+    failed: fx.Node | None = None
+
+    def run_node(self, n: fx.Node) -> Any:
+        try:
+            return super().run_node(n)
+        except Exception:
+            self.failed = self.failed or n
+            raise
+
+
+def _propagate_shapes(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> None:
+    prop = _ShapeProp(gm)
+    try:
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
+            prop.propagate(torch.zeros(shape))
+    except Exception as e:
+        cause = e.__cause__ or e
+        node = prop.failed
+        where = describe_location(node) if node is not None else "the model"
+        raise InputShapeError(
+            f"model '{name}' does not accept input shape {list(shape)}: {where} failed with "
+            f"{type(cause).__name__}: {_first_line(cause)}.{_expectation(gm, node)}"
+        ) from e
+
+
+def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
+    """What the failing layer (or the model's first layer) expects, when we can tell."""
+    modules = dict(gm.named_modules())
+
+    def expects(node: fx.Node) -> str | None:
+        m = modules.get(node.target) if node.op == "call_module" else None  # type: ignore[arg-type]
+        if isinstance(m, nn.Conv2d):
+            return f"`{node.target}` (nn.Conv2d) expects [N, {m.in_channels}, H, W]"
+        if isinstance(m, nn.Linear):
+            return f"`{node.target}` (nn.Linear) expects [N, {m.in_features}]"
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            return f"`{node.target}` ({type(m).__name__}) expects {m.num_features} channels"
+        return None
+
+    parts = []
+    if failed is not None and (e := expects(failed)):
+        got = [list(a.meta["tensor_meta"].shape) for a in failed.all_input_nodes if "tensor_meta" in a.meta]
+        parts.append(f" {e}" + (f" but receives {got[0]}" if got else "") + ".")
+    first = next((e for n in gm.graph.nodes if (e := expects(n))), None)
+    if first and (not parts or first not in parts[0]):
+        parts.append(f" The model's first layer {first}.")
+    return "".join(parts)
+
+
+def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx.Node, fx.Node]:
+    """conv/linear node -> BN node to fold into it: the BN directly follows the
+    layer and is the only user of its output (otherwise the unnormalized value
+    is needed elsewhere and the BN stays a layer of its own)."""
+    plan: dict[fx.Node, fx.Node] = {}
+    for node in gm.graph.nodes:
+        bn = modules.get(node.target) if node.op == "call_module" else None
+        if type(bn) not in (nn.BatchNorm2d, nn.BatchNorm1d) or not node.args:
+            continue
+        src = node.args[0]
+        if not isinstance(src, fx.Node) or src.op != "call_module" or len(src.users) != 1 or src in plan:
+            continue
+        layer = type(modules[src.target])  # type: ignore[index]
+        if (layer is nn.Conv2d and type(bn) is nn.BatchNorm2d) or (layer is nn.Linear and type(bn) is nn.BatchNorm1d):
+            plan[src] = node
+    return plan
+
+
+def _lower_node(b: Builder, node: fx.Node) -> Any:
+    if node.op == "get_attr":
+        raise UnsupportedOpError(
+            f"{describe_location(node)}: forward reads the parameter or buffer `{node.target}` directly; "
+            f"dian lowers weights only through supported modules. {supported_summary()}.")
+    typ = node.meta.get("type")
+    if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
+        if _is_shape_node(b, node):
+            return META
+        raise UnsupportedOpError(
+            f"{describe_location(node)}: {_describe_target(b, node)} produces a {getattr(typ, '__name__', typ)}, "
+            f"not a tensor; dian allows non-tensor values only from x.size()/x.shape and integer arithmetic "
+            f"on them. {supported_summary()}.")
+    rule = None
+    if node.op == "call_module":
+        entry = MODULE_RULES.get(type(b.modules[node.target]))  # type: ignore[index]
+        rule = entry[1] if entry else None
+    elif node.op == "call_function":
+        entry = FUNCTION_RULES.get(node.target)
+        rule = entry[1] if entry else None
+    elif node.op == "call_method":
+        rule = METHOD_RULES.get(node.target)  # type: ignore[arg-type]
+    if rule is None:
+        raise UnsupportedOpError(
+            f"dian cannot lower {_describe_target(b, node)} ({describe_location(node)}). {supported_summary()}.")
+    return rule(b, node)
+
+
+def _is_shape_node(b: Builder, node: fx.Node) -> bool:
+    if node.op == "call_method":
+        return node.target in SHAPE_METHODS
+    if node.op != "call_function" or node.target not in SHAPE_FUNCTIONS:
+        return False
+    if node.target is getattr:
+        return node.args[1] in ("shape", "ndim")
+    return all(b.env.get(a) is META for a in node.all_input_nodes)
+
+
+def _describe_target(b: Builder, node: fx.Node) -> str:
+    """`nn.GELU`, `F.gelu`, `torch.sigmoid`, `operator.mul`, `Tensor.sum()`..."""
+    t = node.target
+    if node.op == "call_module":
+        cls = type(b.modules[t])  # type: ignore[index]
+        return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else f"{cls.__module__}.{cls.__qualname__}"
+    if node.op == "call_method":
+        return f"Tensor.{t}()"
+    fname = getattr(t, "__name__", str(t))
+    if getattr(F, fname, None) is t:
+        return f"F.{fname}"
+    if getattr(torch, fname, None) is t:
+        return f"torch.{fname}"
+    if getattr(operator, fname, None) is t:
+        return f"operator.{fname}" + (f" ({_OPERATOR_SYMBOLS[fname]})" if fname in _OPERATOR_SYMBOLS else "")
+    return f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', fname)}"
+
+
+_OPERATOR_SYMBOLS = {"mul": "a * b", "sub": "a - b", "truediv": "a / b", "matmul": "a @ b", "neg": "-a",
+                     "getitem": "tensor indexing x[...]", "imul": "a *= b", "isub": "a -= b"}
+
+
+def _flatten(value: Any) -> list[Any]:
+    if isinstance(value, (tuple, list)):
+        return [x for v in value for x in _flatten(v)]
+    if isinstance(value, dict):
+        return [x for v in value.values() for x in _flatten(v)]
+    return [value]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0].rstrip(".") if text else "(no message)"
+
+
+def _user_frame(e: BaseException) -> str:
+    """` at file.py:LINE` for the innermost traceback frame outside torch, if any."""
+    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename]
+    return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
