@@ -105,13 +105,12 @@ def compile_model(
     previous dian output folder (replaced); anything else raises
     :class:`~dian.errors.OutputDirError` before any work is done.
     """
-    from . import frontend  # torch lives behind this import
-
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute())
     if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
         raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
     say = _Progress(progress)
+    from . import frontend  # torch lives behind this import
 
     say(f"loading {model}")
     loaded = frontend.load_model(model)
