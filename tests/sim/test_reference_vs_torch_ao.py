@@ -1,0 +1,259 @@
+"""dian's integer reference simulator against torch.ao's quantized kernels.
+
+Requirement: for every op torch.ao supports (conv2d, linear, add, relu,
+pooling) our output is within 1 LSB of torch's on >= 99.9 % of elements, on
+random layers with odd sizes, strides, padding and groups.
+
+Each test runs many layers (hand-picked corner cases plus seeded random ones),
+accumulates the element statistics of one op kind and asserts (a) no element
+differs by more than 1 and (b) at most 0.1 % differ at all. Run with ``-s`` to
+see the statistics.
+
+Known, measured difference (not hidden here, see the last tests): dian rounds
+half up, torch.ao rounds half to even (``nearbyint``). For conv, linear and add
+with real-valued scale ratios exact ties essentially never occur; for average
+pooling with an *even* window (2x2, 4x4, 2x3, 6x6 global) the window sum is an
+exact tie in 1/window of the cases and about half of those differ by one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.ao.nn.quantized.functional as qF
+
+from dian.sim.reference import run_graph
+from int_layers import (
+    ConvSpec, add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_int8, random_mac_params,
+    relu_graph,
+)
+from torch_witness import Mismatch, bias_float, from_quint8, quantized_engine, to_quint8, weight_qint8
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions.*:UserWarning")
+
+
+@pytest.fixture(autouse=True)
+def _engine():
+    with quantized_engine():
+        yield
+
+
+# -- conv2d -----------------------------------------------------------------------
+
+CORNER_CONVS = [
+    ConvSpec(2, 6, 8, 11, 13, 3, 3, padding=(1, 1)),
+    ConvSpec(1, 8, 8, 9, 9, 3, 3, stride=(2, 2), padding=(1, 1), groups=8),  # depthwise
+    ConvSpec(1, 8, 16, 9, 9, 3, 3, stride=(2, 1), padding=(2, 2), groups=8, relu=True),  # depthwise x2
+    ConvSpec(1, 9, 6, 13, 7, 5, 3, stride=(3, 2), padding=(2, 1), dilation=(2, 1), groups=3),
+    ConvSpec(1, 32, 64, 7, 7, 3, 3, padding=(1, 1), relu=True),
+    ConvSpec(1, 64, 64, 7, 7, 3, 3, padding=(1, 1), groups=64),  # fbgemm's depthwise kernel would saturate here
+    ConvSpec(1, 3, 16, 13, 13, 7, 7, stride=(2, 2), padding=(3, 3)),  # ResNet stem shape, odd input
+    ConvSpec(2, 16, 5, 7, 11, 1, 1, stride=(2, 3)),  # pointwise, strided
+    ConvSpec(1, 4, 4, 5, 5, 2, 2, padding=(1, 0), dilation=(2, 2)),  # even kernel, dilated
+    ConvSpec(1, 12, 12, 11, 11, 3, 3, padding=(2, 2), dilation=(2, 2), groups=4, relu=True),
+    ConvSpec(1, 5, 3, 1, 1, 1, 1),  # 1x1 image
+    ConvSpec(1, 7, 9, 3, 5, 3, 5),  # window covers the whole input
+]
+
+
+def random_conv_spec(rng: np.random.Generator) -> ConvSpec:
+    while True:
+        mode = rng.choice(["dense", "grouped", "depthwise", "depthwise2"])
+        if mode == "dense":
+            g, c, k = 1, int(rng.integers(1, 17)), int(rng.integers(1, 17))
+        elif mode == "grouped":
+            g = int(rng.integers(2, 5))
+            c, k = g * int(rng.integers(1, 5)), g * int(rng.integers(1, 5))
+        else:
+            g = c = int(rng.integers(2, 17))
+            k = c * (2 if mode == "depthwise2" else 1)
+        h, w = (int(v) for v in rng.choice([3, 5, 7, 9, 11, 13], 2))
+        fy, fx = (int(v) for v in rng.choice([1, 2, 3, 5], 2))
+        stride = tuple(int(v) for v in rng.integers(1, 4, 2))
+        pad = tuple(int(v) for v in rng.integers(0, 3, 2))
+        dil = tuple(int(v) for v in rng.integers(1, 3, 2))
+        spec = ConvSpec(int(rng.integers(1, 3)), c, k, h, w, fy, fx, stride, pad, dil, g, bool(rng.random() < 0.3))  # type: ignore[arg-type]
+        if min(spec.out_shape[2:]) >= 1:
+            return spec
+
+
+def conv_specs(count: int, seed: int) -> list[ConvSpec]:
+    rng = np.random.default_rng(seed)
+    return CORNER_CONVS + [random_conv_spec(rng) for _ in range(count)]
+
+
+def torch_conv(spec: ConvSpec, p, x: np.ndarray) -> np.ndarray:
+    w = weight_qint8(p)
+    if spec.relu:  # the fused kernel, as a quantized model would call it
+        packed = torch.ops.quantized.conv2d_prepack(w, bias_float(p), list(spec.stride), list(spec.padding),
+                                                    list(spec.dilation), spec.groups)
+        y = torch.ops.quantized.conv2d_relu(to_quint8(x, p.in_scale), packed, p.out_scale, 128)
+    else:
+        y = qF.conv2d(to_quint8(x, p.in_scale), w, bias_float(p), spec.stride, spec.padding, spec.dilation,
+                      spec.groups, scale=p.out_scale, zero_point=128)
+    return from_quint8(y)
+
+
+def test_conv2d_within_one_lsb() -> None:
+    stats = {"conv2d": Mismatch("conv2d"), "conv2d+relu": Mismatch("conv2d+relu")}
+    for i, spec in enumerate(conv_specs(120, seed=1)):
+        rng = np.random.default_rng(1000 + i)
+        p = random_mac_params(rng, spec.w_shape)
+        x = random_int8(rng, spec.x_shape)
+        ours = run_graph(conv_graph(spec, p), {"x": x})["y"]
+        stats["conv2d+relu" if spec.relu else "conv2d"].add(str(spec), ours, torch_conv(spec, p, x))
+    for s in stats.values():
+        s.check()
+
+
+def test_conv2d_exercises_saturation_and_relu_clamp() -> None:
+    """The random scales must reach both int8 ends, or the comparison proves little."""
+    spec = CORNER_CONVS[0]
+    rng = np.random.default_rng(7)
+    p = random_mac_params(rng, spec.w_shape)
+    y = run_graph(conv_graph(spec, p), {"x": random_int8(rng, spec.x_shape)})["y"]
+    assert (y == 127).any() and (y == -128).any() and len(np.unique(y)) > 100
+
+
+# -- linear ------------------------------------------------------------------------
+
+
+def test_linear_within_one_lsb() -> None:
+    stats = Mismatch("linear")
+    rng = np.random.default_rng(2)
+    for i in range(60):
+        n, fin, fout = int(rng.integers(1, 6)), int(rng.choice([1, 3, 7, 33, 127, 513])), int(rng.choice([1, 5, 11, 63, 101]))
+        relu = bool(i % 3 == 0)
+        p = random_mac_params(rng, (fout, fin))
+        x = random_int8(rng, (n, fin))
+        ours = run_graph(linear_graph(n, fin, fout, p, relu), {"x": x})["y"]
+        y = qF.linear(to_quint8(x, p.in_scale), weight_qint8(p), bias_float(p), p.out_scale, 128)
+        theirs = from_quint8(torch.relu(y) if relu else y)
+        stats.add(f"linear {n}x{fin}->{fout} relu={relu}", ours, theirs)
+    stats.check()
+
+
+# -- add ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["add", "add_relu"])
+def test_add_within_one_lsb(relu: bool) -> None:
+    stats = Mismatch("add_relu" if relu else "add")
+    rng = np.random.default_rng(3 + relu)
+    for i in range(40):
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.choice([5, 7, 13])), int(rng.choice([3, 9, 11])))
+        sa, sb = (float(v) for v in rng.uniform(0.005, 0.1, 2))
+        so = float(max(sa, sb) * rng.uniform(0.6, 2.5))  # includes s_out < s_a: outputs saturate
+        if i == 0:
+            so = sa  # output scale equal to one input's (the multiplier is then exactly 2**30)
+        a, b = random_int8(rng, shape), random_int8(rng, shape)
+        ours = run_graph(add_graph(shape, sa, sb, so, relu), {"a": a, "b": b})["y"]
+        fn = torch.ops.quantized.add_relu if relu else torch.ops.quantized.add
+        theirs = from_quint8(fn(to_quint8(a, sa), to_quint8(b, sb), so, 128))
+        stats.add(f"{shape} sa={sa:.4g} sb={sb:.4g} so={so:.4g}", ours, theirs)
+    stats.check()
+
+
+# -- relu ----------------------------------------------------------------------------
+
+
+def test_relu_is_exact() -> None:
+    stats = Mismatch("relu")
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), 7, 9)
+        s = float(rng.uniform(0.01, 0.1))
+        x = random_int8(rng, shape)
+        ours = run_graph(relu_graph(shape, s), {"x": x})["y"]
+        stats.add(str(shape), ours, from_quint8(torch.relu(to_quint8(x, s))))
+    stats.check(max_fraction=0.0)
+
+
+# -- pooling -------------------------------------------------------------------------
+
+# (kernel, stride, padding, H, W); maxpool windows of any size.
+MAXPOOLS = [((2, 2), (2, 2), (0, 0), 12, 12), ((3, 3), (2, 2), (1, 1), 11, 13), ((3, 3), (1, 1), (1, 1), 7, 7),
+            ((2, 3), (1, 2), (1, 1), 9, 5), ((5, 5), (3, 3), (2, 2), 13, 11), ((3, 1), (3, 1), (0, 0), 7, 3)]
+# Average pooling with odd windows: no exact ties, the 0.1 % rule applies.
+AVGPOOLS_ODD = [((3, 3), (2, 2), (1, 1), 11, 13), ((3, 3), (1, 1), (1, 1), 7, 7), ((5, 5), (3, 3), (2, 2), 13, 11),
+                ((3, 1), (2, 1), (1, 0), 9, 3), ((1, 5), (1, 2), (0, 2), 5, 13), ((5, 3), (1, 1), (0, 1), 7, 9)]
+# Even windows: exact ties (see test_avgpool_even_window_*).
+AVGPOOLS_EVEN = [((2, 2), (2, 2), (0, 0), 12, 12), ((2, 3), (1, 2), (1, 1), 9, 5), ((4, 4), (1, 1), (2, 2), 9, 9),
+                 ((3, 2), (1, 2), (1, 1), 11, 13)]
+
+
+def _pool_compare(kind: str, cases, seed: int, label: str) -> Mismatch:
+    stats = Mismatch(label)
+    rng = np.random.default_rng(seed)
+    for kernel, stride, pad, h, w in cases:
+        for n, c in ((1, 3), (2, 8)):
+            s = float(rng.uniform(0.01, 0.1))
+            x = random_int8(rng, (n, c, h, w))
+            ours = run_graph(pool_graph(kind, x.shape, kernel, stride, pad, s), {"x": x})["y"]
+            xq = to_quint8(x, s)
+            if kind == "max":
+                y = qF.max_pool2d(xq, kernel, stride, pad)
+            else:
+                y = qF.avg_pool2d(xq, kernel, stride, pad, count_include_pad=True)
+            stats.add(f"{kind}pool k{kernel} s{stride} p{pad} {x.shape}", ours, from_quint8(y))
+    return stats
+
+
+def test_maxpool_with_padding_is_exact() -> None:
+    _pool_compare("max", MAXPOOLS, 6, "maxpool2d").check(max_fraction=0.0)
+
+
+def test_avgpool_odd_window_within_one_lsb() -> None:
+    _pool_compare("avg", AVGPOOLS_ODD, 8, "avgpool2d (odd windows)").check()
+
+
+def _global_compare(planes, seed: int, label: str) -> Mismatch:
+    stats = Mismatch(label)
+    rng = np.random.default_rng(seed)
+    for h, w in planes:
+        s = float(rng.uniform(0.01, 0.1))
+        x = random_int8(rng, (2, 16, h, w))
+        ours = run_graph(global_avgpool_graph(x.shape, s), {"x": x})["y"]
+        stats.add(f"global {h}x{w}", ours, from_quint8(qF.adaptive_avg_pool2d(to_quint8(x, s), 1)))
+    return stats
+
+
+def test_global_avgpool_odd_plane_within_one_lsb() -> None:
+    _global_compare([(7, 7), (1, 1), (5, 3), (13, 11), (3, 9)] * 4, 9, "global_avgpool (odd planes)").check()
+
+
+# -- the rounding-rule difference, pinned down -------------------------------------------
+
+
+def _exact_ties(x: np.ndarray, kernel, stride, pad) -> np.ndarray:
+    """Where the exact mean sum/window is n + 1/2 (independent float64 torch sum)."""
+    sums = torch.nn.functional.avg_pool2d(torch.from_numpy(x.astype(np.float64)), kernel, stride, pad,
+                                          count_include_pad=True, divisor_override=1).numpy()
+    window = kernel[0] * kernel[1]
+    return 2 * np.mod(sums, window) == window
+
+
+def test_avgpool_even_window_differs_only_on_exact_ties() -> None:
+    """Every element where dian and torch disagree is an exact tie of sum/window,
+    and the disagreement is one LSB. Off ties the two are identical."""
+    rng = np.random.default_rng(10)
+    ties_seen = differ_seen = 0
+    for kernel, stride, pad, h, w in AVGPOOLS_EVEN:
+        s = float(rng.uniform(0.01, 0.1))
+        x = random_int8(rng, (2, 8, h, w))
+        ours = run_graph(pool_graph("avg", x.shape, kernel, stride, pad, s), {"x": x})["y"].astype(int)
+        theirs = from_quint8(qF.avg_pool2d(to_quint8(x, s), kernel, stride, pad, count_include_pad=True)).astype(int)
+        tie = _exact_ties(x, kernel, stride, pad)
+        d = ours - theirs
+        assert np.abs(d).max() <= 1
+        assert not d[~tie].any(), f"k{kernel}: differences off exact ties"
+        ties_seen += int(tie.sum())
+        differ_seen += int((d != 0).sum())
+    assert ties_seen > 0 and differ_seen > 0
+
+
+@pytest.mark.xfail(strict=True, reason="dian rounds exact ties half up, torch.ao's avg_pool2d rounds them half "
+                                       "to even: ~3-15 % of elements differ by 1 LSB for even windows")
+def test_avgpool_even_window_within_one_lsb_on_999_permille() -> None:
+    _pool_compare("avg", AVGPOOLS_EVEN, 11, "avgpool2d (even windows)").check()
