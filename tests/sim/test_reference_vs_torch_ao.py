@@ -132,6 +132,7 @@ def test_relu_is_exact() -> None:
 
 # -- pooling -------------------------------------------------------------------------
 
+
 def _pool_compare(kind: str, cases, seed: int, label: str) -> Mismatch:
     stats = Mismatch(label)
     rng = np.random.default_rng(seed)
