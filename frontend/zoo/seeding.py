@@ -1,0 +1,37 @@
+"""Deterministic construction of zoo models without touching global RNG state.
+
+Zoo factories build their random weights inside :func:`seeded`, which forks
+torch's CPU generator, seeds it, and restores it afterwards: the same seed
+always gives the same weights, and loading a zoo model never changes the
+random stream of the caller.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+import torch.nn as nn
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
+
+
+def randomize_batchnorm(model: nn.Module) -> nn.Module:
+    """Give every BatchNorm non-trivial statistics and affine parameters, as a
+    trained network has. Freshly initialized BN (mean 0, var 1, gamma 1,
+    beta 0) is nearly the identity, which would leave BN folding untested.
+    Call inside :func:`seeded`."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.running_mean.normal_(0.0, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.normal_(0.0, 0.1)
+    return model
