@@ -19,9 +19,10 @@ from .loader import LoadedModel
 DEFAULT_NUM_SAMPLES = 64
 
 
-def calibration_samples(model: LoadedModel, num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0,
-                        input_shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """``num_samples`` float32 inputs shaped ``[num_samples, *input_shape[1:]]``."""
+def calibration_samples(model: LoadedModel, input_shape: tuple[int, ...] | None = None,
+                        num_samples: int = DEFAULT_NUM_SAMPLES, seed: int = 0) -> np.ndarray:
+    """``num_samples`` float32 inputs shaped ``[num_samples, *input_shape[1:]]``
+    (``input_shape`` None: the model's default input shape)."""
     if num_samples < 1:
         raise InputShapeError(f"num_samples is {num_samples}; calibration needs at least one sample.")
     shape = tuple(input_shape) if input_shape is not None else model.default_input_shape
