@@ -38,6 +38,8 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     inputs of exactly ``input_shape`` (batch included)."""
     shape = _check_shape(input_shape)
     module.eval()
+    if type(module) in MODULE_RULES:  # fx traces *into* the root, so a bare leaf module needs a wrapper
+        module = nn.Sequential(module)
     gm = _symbolic_trace(module)
     _propagate_shapes(gm, shape, name)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
