@@ -38,14 +38,14 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     inputs of exactly ``input_shape`` (batch included)."""
     shape = _check_shape(input_shape)
     module.eval()
-    if type(module) in MODULE_RULES:  # fx traces *into* the root, so a bare leaf module needs a wrapper
+    if fx.Tracer().is_leaf_module(module, ""):  # fx traces *into* the root: wrap a bare torch.nn layer
         module = nn.Sequential(module)
     gm = _symbolic_trace(module)
-    _propagate_shapes(gm, shape, name)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != 1:
         raise UnsupportedOpError(f"model '{name}' takes {len(placeholders)} inputs "
                                  f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor.")
+    _propagate_shapes(gm, shape, name)
     b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
     b.folded = _plan_bn_folds(gm, b.modules)
     outputs: list[str] = []

@@ -1,0 +1,153 @@
+"""Every documented tracing error is a typed DianError naming the culprit."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from dian.errors import DianError, InputShapeError, UnsupportedOpError
+from dian.frontend import trace
+from frontend_helpers import Net
+
+
+class Block(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.act = nn.GELU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.act(self.conv(x))
+
+
+class Deep(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer2 = nn.Sequential(Block())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer2(x)
+
+
+def test_unsupported_module_names_class_path_and_supported_set() -> None:
+    with pytest.raises(UnsupportedOpError) as e:
+        trace(Deep(), (1, 3, 4, 4), "m")
+    msg = str(e.value)
+    assert "nn.GELU" in msg and "layer2.0.act" in msg and "nn.Conv2d" in msg and "nn.ReLU6" in msg
+    assert "\n" not in msg  # one paragraph
+
+
+@pytest.mark.parametrize("fn, culprit", [
+    (lambda s, x: torch.sigmoid(x), "torch.sigmoid"),
+    (lambda s, x: F.gelu(x), "F.gelu"),
+    (lambda s, x: x * x, "operator.mul"),
+    (lambda s, x: x[:, :1], "operator.getitem"),
+    (lambda s, x: x.sum(), "Tensor.sum()"),
+    (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
+])
+def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnsupportedOpError) as e:
+        trace(Net(fn), (1, 3, 4, 4), "m")
+    assert culprit in str(e.value) and "F.relu" in str(e.value)
+
+
+@pytest.mark.parametrize("fn, words", [
+    (lambda s, x: x + 1.0, "Python constant"),
+    (lambda s, x: x + x.mean((2, 3), keepdim=True), "same shape"),
+    (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
+    (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
+    (lambda s, x: x.view(-1), "batch"),
+    (lambda s, x: F.max_pool2d(x, 2, ceil_mode=True), "ceil_mode"),
+    (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
+    (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),
+    (lambda s, x: x.mean(1), "mean over dims"),
+    (lambda s, x: x.clamp(min=x), "clamp bound"),
+    (lambda s, x: F.dropout(x, 0.5, True), "training=True"),
+])
+def test_unsupported_variants_say_what_is_allowed(fn, words: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(UnsupportedOpError, match=words):
+        trace(Net(fn), (1, 3, 4, 4), "m")
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("module, words", [
+    (nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), "padding_mode"),
+    (nn.Conv2d(1, 1, 4, padding="same"), "same"),
+    (nn.MaxPool2d(2, dilation=2), "dilation"),
+    (nn.AvgPool2d(2, divisor_override=3), "divisor_override"),
+    (nn.Sequential(nn.Flatten(0)), "batch"),
+    (nn.Conv1d(1, 1, 1), "nn.Conv1d"),
+])
+def test_unsupported_module_configurations(module: nn.Module, words: str) -> None:
+    shape = (1, 1, 6, 6) if not isinstance(module, nn.Conv1d) else (1, 1, 6)
+    with pytest.raises(UnsupportedOpError, match=words):
+        trace(module, shape, "m")
+
+
+def test_linear_on_rank3_input_is_rejected() -> None:
+    with pytest.raises(UnsupportedOpError, match="flatten"):
+        trace(nn.Sequential(nn.Linear(4, 2)), (1, 3, 4), "m")
+
+
+def test_parameter_used_directly_is_rejected() -> None:
+    class Scale(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.ones(1, 3, 1, 1))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + self.w
+
+    with pytest.raises(UnsupportedOpError, match="`w`"):
+        trace(Scale(), (1, 3, 2, 2), "m")
+
+
+class DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return x
+        return torch.relu(x)
+
+
+def test_untraceable_model_names_the_class_and_the_line() -> None:
+    with pytest.raises(UnsupportedOpError) as e:
+        trace(DataDependent(), (1, 3, 4, 4), "m")
+    msg = str(e.value)
+    assert "DataDependent.forward" in msg and "test_trace_errors.py:" in msg and "control flow" in msg
+
+
+def test_two_inputs_are_rejected() -> None:
+    class Two(nn.Module):
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return x + y
+
+    with pytest.raises(UnsupportedOpError, match="one input"):
+        trace(Two(), (1, 3), "m")
+
+
+def test_wrong_channel_count_names_expected_and_given_shape() -> None:
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    with pytest.raises(InputShapeError) as e:
+        trace(model, (1, 1, 8, 8), "m")
+    msg = str(e.value)
+    assert "[1, 1, 8, 8]" in msg and "[N, 3, H, W]" in msg and "`0`" in msg
+
+
+def test_wrong_spatial_size_names_the_linear_layer() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 3))
+    with pytest.raises(InputShapeError) as e:
+        trace(model, (1, 1, 9, 9), "m")
+    msg = str(e.value)
+    assert "[N, 72]" in msg and "[1, 98]" in msg and "first layer" in msg
+
+
+@pytest.mark.parametrize("shape", [(), (1, 0, 3), "1x3", (1.5, 2), None])
+def test_malformed_input_shape(shape: object) -> None:
+    with pytest.raises(InputShapeError, match="positive integers"):
+        trace(nn.ReLU(), shape, "m")  # type: ignore[arg-type]
+
+
+def test_all_errors_are_dian_errors() -> None:
+    assert issubclass(UnsupportedOpError, DianError) and issubclass(InputShapeError, DianError)
