@@ -20,6 +20,7 @@ $(STAMP): requirements.lock pyproject.toml
 demo: $(STAMP)
 	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-out
 	$(BIN)/python -m dian.demo demo-out --samples demo-inputs
+	$(BIN)/dian run demo-out --input demo-inputs/digit00.npy --output demo-inputs/digit00.out.npy
 
 # Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
 test: $(STAMP)

@@ -114,6 +114,8 @@ def compile_model(
 
     say(f"loading {model}")
     loaded = frontend.load_model(model)
+    if input_shape is None and loaded.default_input_shape is None:
+        raise InputShapeError(f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W).")
     shape = _check_shape(loaded.default_input_shape if input_shape is None else input_shape)
     say(f"drawing {calib_samples} calibration samples (seed {seed})")
     calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
@@ -158,23 +160,27 @@ def load_compiled(out_dir: str | Path) -> Graph:
 
 
 def run_model(out_dir: str | Path, x: np.ndarray) -> np.ndarray:
-    """Run the compiled integer graph on the float input ``x`` as the accelerator would.
+    """Run the compiled integer graph in ``out_dir`` on the float input ``x`` as the accelerator would.
 
     The host quantizes ``x`` with the graph input's scale (round half to even,
     saturating to int8), the reference simulator executes the integer graph
     bit-exactly, and the host dequantizes the int8 output to float32.
     """
+    return run_compiled(load_compiled(out_dir), x, str(out_dir))
+
+
+def run_compiled(graph: Graph, x: np.ndarray, where: str = "the compiled model") -> np.ndarray:
+    """:func:`run_model` on a graph already loaded with :func:`load_compiled` (for many inputs)."""
     from .sim.reference import dequantize_output, quantize_input, run_graph
 
-    graph = load_compiled(out_dir)
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise OutputDirError(f"{out_dir}: run_model runs graphs with one input and one output; "
+        raise OutputDirError(f"{where}: dian runs graphs with one input and one output; "
                              f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}.")
     (name,), (out_name,) = graph.inputs, graph.outputs
     spec = graph.tensors[name]
     x = np.asarray(x)
     if tuple(x.shape) != spec.shape:
-        raise InputShapeError(f"the input has shape {list(x.shape)} but the model in {out_dir} was compiled for "
+        raise InputShapeError(f"the input has shape {list(x.shape)} but {where} was compiled for "
                               f"{list(spec.shape)} (input '{name}'); reshape the data or recompile with that --input-shape.")
     if x.dtype.kind not in "fiu":
         raise InputShapeError(f"the input is {x.dtype}; give real numbers (float32) of shape {list(spec.shape)}.")
@@ -202,4 +208,4 @@ def model_info(out_dir: str | Path) -> str:
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 
-__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "run_model"]
+__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "run_compiled", "run_model"]
