@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from dian.errors import IRFormatError, IRValidationError
 
+from .field_types import conforms, describe
 from .graph import Graph
 from .ops import OP_CLASSES, Op, OpKind, Requant
 from .tensor import DType, QuantParams, Tensor
@@ -75,13 +77,22 @@ def _op_from_json(d: dict[str, Any]) -> Op:
     if unknown:
         raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has unknown fields {sorted(unknown)}; "
                             f"its fields are {sorted(names)}.")
+    hints = typing.get_type_hints(cls)
     for name, v in d.items():
         if name == "kind":
             continue
         if name == "requant" and v is not None:
-            v = Requant(tuple(int(x) for x in v["multiplier"]), tuple(int(x) for x in v["shift"]))
-        elif isinstance(v, list):
-            v = tuple(v)
+            if not (isinstance(v, dict) and set(v) == {"multiplier", "shift"}
+                    and conforms(v["multiplier"], tuple[int, ...]) and conforms(v["shift"], tuple[int, ...])):
+                raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has requant {v!r}; "
+                                    f"it must be {{\"multiplier\": [int, ...], \"shift\": [int, ...]}} or null.")
+            v = Requant(tuple(v["multiplier"]), tuple(v["shift"]))
+        else:
+            if not conforms(v, hints[name]):
+                raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has {name} = {v!r}; "
+                                    f"{name} must be {describe(hints[name])}.")
+            if isinstance(v, list):
+                v = tuple(v)
         kwargs[name] = v
     return cls(**kwargs)
 

@@ -117,7 +117,7 @@ def _weight_scales(graph: Graph, op: Conv2d | Linear) -> np.ndarray:
     w = _check_const(graph, op, op.weight, DType.INT8)
     k = w.shape[0]
     q = w.quant
-    if q is None or (q.axis not in (None, 0)) or len(q.scale) not in (1, k) or (q.axis is None) != (len(q.scale) == 1):
+    if q is None or len(q.scale) != (1 if q.axis is None else k) or q.axis not in (None, 0):
         raise _err(_where(op), f"weight '{op.weight}' has quant {q}",
                    f"weights need one scale (per tensor) or {k} scales along axis 0 (per output channel)")
     if not all(s > 0 and math.isfinite(s) for s in q.scale):

@@ -141,9 +141,6 @@ def test_accumulator_bound_names_op_and_channel() -> None:
 
 
 
-@pytest.mark.xfail(strict=True, raises=IRValidationError,
-                   reason="verify._weight_scales requires axis None whenever there is one scale, so a "
-                          "per-channel (axis 0) weight of a 1-output layer is rejected")
 def test_per_channel_weight_with_one_output_channel_is_valid() -> None:
     # QuantParams: per channel = "one scale per index along that axis"; with K = 1 that is one scale.
     tensors = [Tensor("x", (1, 4), DType.INT8, QuantParams.per_tensor(0.1)),
