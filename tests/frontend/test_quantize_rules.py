@@ -52,9 +52,10 @@ def test_linear_weights_bias_and_requant_by_hand() -> None:
 
 
 def test_weight_rounding_is_half_to_even_and_symmetric() -> None:
-    g = trace(_linear([[1.0, 0.5 * 2 / 127 * 1.0, -1.0, 2.5 / 127]], None), (1, 4), "m")
+    g = trace(_linear([[127.0, 2.5, 3.5, -2.5, -127.0]], None), (1, 5), "m")  # scale exactly 127/127 = 1
     q = quantize(g, {"x": 1.0, "l": 1.0})
-    assert q.constants[q.ops[0].weight].tolist() == [[127, 1, -127, 2]]  # 1.0 -> 1 (exact), 2.5 -> 2 (even)
+    assert q.tensors[q.ops[0].weight].quant.scale == (1.0,)
+    assert q.constants[q.ops[0].weight].tolist() == [[127, 2, 4, -2, -127]]  # ties to even, never -128
 
 
 def _conv_then(act: nn.Module) -> nn.Module:
