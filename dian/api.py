@@ -200,11 +200,11 @@ def model_info(out_dir: str | Path) -> str:
     for key in ("model", "model_name", "model_sha256", "input_shape", "calib_samples", "calibration_sha256",
                 "seed", "dian_version", "format_version"):
         value = manifest.get(key)
-        lines.append(f"  {key:<19} {','.join(map(str, value)) if isinstance(value, list) else value}")
+        lines.append(f"  {key:<20} {','.join(map(str, value)) if isinstance(value, list) else value}")
     for name, digest in sorted(manifest.get("files", {}).items()):
         actual = _sha256((path / name).read_bytes()) if (path / name).is_file() else None
         state = "as compiled" if actual == digest else "MODIFIED since compile" if actual else "MISSING"
-        lines.append(f"  {name:<19} {state}")
+        lines.append(f"  {name:<20} {state}")
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 

@@ -52,9 +52,15 @@ def _cmd_compile(args: argparse.Namespace) -> None:
 
 def _cmd_run(args: argparse.Namespace) -> None:
     try:
-        x = np.load(args.input, allow_pickle=False)
+        with open(args.input, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise InputShapeError(f"--input {args.input} is not a .npy file; save the float32 input "
+                                      f"with numpy.save (one array, shape as compiled).")
+            f.seek(0)
+            x = np.load(f, allow_pickle=False)
     except (OSError, ValueError) as e:
-        raise InputShapeError(f"cannot read --input {args.input} as a .npy array ({e}); "
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputShapeError(f"cannot read --input {args.input} as a .npy array ({reason}); "
                               f"save the float32 input with numpy.save.") from None
     y = api.run_model(args.dir, x)
     try:

@@ -10,6 +10,7 @@ with one readable message and no traceback.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -98,7 +99,7 @@ def test_recompile_is_byte_identical(compiled: Path, tmp_path: Path) -> None:
 
 def test_info(compiled: Path) -> None:
     out = dian("info", compiled).stdout
-    assert MODEL in out and "model.ir.json       as compiled" in out and "int8" in out
+    assert MODEL in out and re.search(r"model\.ir\.json +as compiled", out) and "graph lenet (int8)" in out
 
 
 def test_run_equals_api_and_agrees_with_torch(compiled: Path, digits: tuple[np.ndarray, np.ndarray],
@@ -133,6 +134,14 @@ def test_wrong_input_shape(compiled: Path, tmp_path: Path) -> None:
     err = user_error("run", compiled, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
     assert "[1, 1, 9, 9]" in err and "[1, 1, 8, 8]" in err
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_input_that_is_not_npy(compiled: Path, tmp_path: Path) -> None:
+    (tmp_path / "x.txt").write_text("1 2 3")
+    err = user_error("run", compiled, "--input", tmp_path / "x.txt", "--output", tmp_path / "y.npy")
+    assert "x.txt is not a .npy file" in err
+    err = user_error("run", compiled, "--input", tmp_path / "absent.npy", "--output", tmp_path / "y.npy")
+    assert "absent.npy" in err and "No such file" in err
 
 
 def test_malformed_ir(compiled: Path, tmp_path: Path) -> None:
