@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dian.errors import DianError, IRFormatError
+from dian.errors import IRFormatError
 from dian.ir import Graph, OpKind, graph_from_json, graph_to_json, load_graph, save_graph, verify
 from ir_samples import every_op_graph
 

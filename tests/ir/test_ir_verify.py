@@ -140,7 +140,6 @@ def test_accumulator_bound_names_op_and_channel() -> None:
         verify(g, acc_bits=19)
 
 
-
 def test_per_channel_weight_with_one_output_channel_is_valid() -> None:
     # QuantParams: per channel = "one scale per index along that axis"; with K = 1 that is one scale.
     tensors = [Tensor("x", (1, 4), DType.INT8, QuantParams.per_tensor(0.1)),

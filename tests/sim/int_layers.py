@@ -135,8 +135,7 @@ class ConvSpec:
 def _weight_tensors(p: MacParams, integer: bool) -> tuple[list[Tensor], dict[str, np.ndarray]]:
     k = p.w_int.shape[0]
     if integer:
-        # One output channel: per tensor, since the verifier rejects axis=0 with a single scale.
-        q = QuantParams(tuple(float(s) for s in p.w_scale), 0 if k > 1 else None)
+        q = QuantParams(tuple(float(s) for s in p.w_scale), 0)  # per output channel, also when k == 1
         return ([Tensor("w", p.w_int.shape, DType.INT8, q),
                  Tensor("b", (k,), DType.INT32)], {"w": p.w_int, "b": p.b_int})
     return ([Tensor("w", p.w_int.shape, DType.FLOAT32), Tensor("b", (k,), DType.FLOAT32)],
