@@ -49,9 +49,9 @@ ZOO: dict[str, ZooEntry] = {
                  resnet_small, (1, 3, 32, 32), (_HERE / "resnet_small.py", _HERE / "resnet18.py")),
         ZooEntry("mobilenet_small", "half-width MobileNetV2-style net (depthwise convs, ReLU6), random weights",
                  mobilenet_small, (1, 3, 32, 32), (_HERE / "mobilenet_small.py", _HERE / "mobilenetv2.py")),
-        ZooEntry("resnet18", "torchvision ResNet-18 architecture, 1000 classes, random weights (seed 0)",
+        ZooEntry("resnet18", "torchvision ResNet-18 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
                  resnet18, (1, 3, 224, 224), (_HERE / "resnet18.py",)),
-        ZooEntry("mobilenetv2", "torchvision MobileNetV2 architecture, 1000 classes, random weights (seed 0)",
+        ZooEntry("mobilenetv2", "torchvision MobileNetV2 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
                  mobilenetv2, (1, 3, 224, 224), (_HERE / "mobilenetv2.py",)),
     )
 }

@@ -3,7 +3,9 @@ in plain torch: ``Conv2dNormActivation`` stem, inverted residual blocks
 (1x1 expand -> 3x3 depthwise -> 1x1 linear projection, ReLU6, residual when
 stride 1 and channels match), 1x1 conv to 1280, adaptive average pooling,
 dropout and a linear classifier; same module names and initialization as
-torchvision. Random weights from a fixed seed; any input size of at least
+torchvision. Random weights from a fixed seed, BatchNorm statistics measured on seeded
+standard normal inputs (``seeding.batchnorm_from_data``: without them a random
+net in eval mode fades to ~1e-9 and there is nothing to quantize); any input size of at least
 32x32."""
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 
-from .seeding import seeded
+from .seeding import batchnorm_from_data, seeded
 
 #: (expand ratio t, output channels c, repeats n, first stride s), torchvision's table
 DEFAULT_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -91,4 +93,4 @@ class MobileNetV2(nn.Module):
 
 def mobilenetv2(num_classes: int = 1000, seed: int = 0) -> MobileNetV2:
     with seeded(seed):
-        return MobileNetV2(num_classes).eval()
+        return batchnorm_from_data(MobileNetV2(num_classes))  # type: ignore[return-value]

@@ -1,7 +1,9 @@
 """ResNet-18, the torchvision architecture (``torchvision.models.resnet18``)
 written in plain torch because torchvision is not a dependency: same module
 names, layer order, strides, padding and weight initialization, so its
-state_dict keys match torchvision's. Random weights from a fixed seed; any
+state_dict keys match torchvision's. Random weights from a fixed seed, BatchNorm statistics measured on seeded
+standard normal inputs (``seeding.batchnorm_from_data``: without them a random
+net in eval mode fades to ~1e-9 and there is nothing to quantize); any
 input size of at least 32x32 works (adaptive average pooling at the end)."""
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from .seeding import seeded
+from .seeding import batchnorm_from_data, seeded
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -92,4 +94,4 @@ class ResNet(nn.Module):
 
 def resnet18(num_classes: int = 1000, seed: int = 0) -> ResNet:
     with seeded(seed):
-        return ResNet((2, 2, 2, 2), num_classes).eval()
+        return batchnorm_from_data(ResNet((2, 2, 2, 2), num_classes))  # type: ignore[return-value]

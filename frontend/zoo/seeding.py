@@ -35,3 +35,26 @@ def randomize_batchnorm(model: nn.Module) -> nn.Module:
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.normal_(0.0, 0.1)
     return model
+
+
+def batchnorm_from_data(model: nn.Module, input_shape: tuple[int, ...] = (32, 3, 64, 64)) -> nn.Module:
+    """Set every BatchNorm's running statistics to those its input has on
+    standard normal data (one forward pass in train mode, cumulative average).
+
+    A randomly initialized deep net in eval mode has BN at the identity, so
+    activations shrink layer after layer (torchvision's MobileNetV2 init loses
+    about 10x per block and ends near 1e-9): nothing a quantizer can
+    represent. Measured statistics give every layer the unit-scale
+    activations of a trained network, with the weights still random. Call
+    inside :func:`seeded`."""
+    bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: exactly this batch's statistics
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(input_shape))
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
+    return model.eval()
