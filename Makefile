@@ -23,12 +23,13 @@ demo: $(STAMP)
 	$(BIN)/dian run demo-out --input demo-inputs/digit00.npy --output demo-inputs/digit00.out.npy
 
 # Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
+# Extra pytest arguments: make test ARGS="-k e2e -x"
 test: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
 # Everything, including the slow tier (full fuzzing, big models).
 test-all: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(ARGS)
 
 # Every benchmarks/bench_*.py in turn; each prints its table and writes benchmarks/results/.
 bench: $(STAMP)
