@@ -129,6 +129,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DianError as e:
         print(f"dian: error: {e}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -82,6 +82,12 @@ def check_target(out_dir: Path) -> None:
                              f"{MANIFEST}); refusing to replace it. Choose a new folder or remove this one.")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
     """Create ``out_dir`` complete or not at all: ``fill(tmp)`` writes the files into a
     temporary folder beside it, which then replaces ``out_dir`` by renames."""
@@ -91,7 +97,7 @@ def write_atomically(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
     old: Path | None = None
     try:
         fill(tmp)
-        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; give the folder the usual mode
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
         check_target(out_dir)  # it may have changed while we worked
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
