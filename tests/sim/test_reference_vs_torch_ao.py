@@ -55,16 +55,62 @@ def torch_conv(spec: ConvSpec, p, x: np.ndarray) -> np.ndarray:
     return from_quint8(y)
 
 
-def test_conv2d_within_one_lsb() -> None:
+def exact_conv(spec: ConvSpec, p, x: np.ndarray) -> np.ndarray:
+    """A third, independent answer: torch's float64 convolution of the integers (exact),
+    then ``floor(acc * ratio + 1/2)`` in float64 and the clamp."""
+    acc = torch.nn.functional.conv2d(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(p.w_int.astype(np.float64)),
+                                     torch.from_numpy(p.b_int.astype(np.float64)), spec.stride, spec.padding,
+                                     spec.dilation, spec.groups).numpy()
+    y = np.floor(acc * np.asarray(p.ratios).reshape(1, -1, 1, 1) + 0.5)
+    return np.clip(y, 0 if spec.relu else -128, 127).astype(np.int8)
+
+
+def is_depthwise_multiplier(spec: ConvSpec) -> bool:
+    return spec.groups == spec.c and spec.k > spec.c
+
+
+def conv_witness(spec: ConvSpec, p, x: np.ndarray, ours: np.ndarray, stats: Mismatch) -> np.ndarray:
+    """torch.ao's answer on the default (x86) engine.
+
+    Measured defect of torch 2.13: on the x86 and onednn engines, depthwise
+    convolution with a channel multiplier (groups == C, K = 2C) sometimes returns
+    garbage (up to 255 LSB off, different from call to call), mostly when the
+    output is one column wide; ~8 of 2000 random layers. fbgemm and qnnpack get
+    the same layers right. For that layer kind only, when x86 is off by more than
+    one LSB, the exact integer answer must confirm dian and qnnpack's result is
+    used as the witness; the case is counted in ``stats.witness_replaced``. Any
+    other disagreement stays a failure.
+    """
+    theirs = torch_conv(spec, p, x)
+    if is_depthwise_multiplier(spec) and np.abs(theirs.astype(int) - ours.astype(int)).max() > 1:
+        exact = exact_conv(spec, p, x)
+        assert np.abs(exact.astype(int) - ours.astype(int)).max() <= 1, f"{spec}: dian differs from the exact answer"
+        with quantized_engine("qnnpack"):
+            theirs = torch_conv(spec, p, x)
+        stats.witness_replaced.append(str(spec))
+    return theirs
+
+
+def _conv_stats(count: int, seed: int) -> None:
     stats = {"conv2d": Mismatch("conv2d"), "conv2d+relu": Mismatch("conv2d+relu")}
-    for i, spec in enumerate(conv_specs(120, seed=1)):
-        rng = np.random.default_rng(1000 + i)
+    for i, spec in enumerate(conv_specs(count, seed=seed)):
+        rng = np.random.default_rng(1000 * seed + i)
         p = random_mac_params(rng, spec.w_shape)
         x = random_int8(rng, spec.x_shape)
         ours = run_graph(conv_graph(spec, p), {"x": x})["y"]
-        stats["conv2d+relu" if spec.relu else "conv2d"].add(str(spec), ours, torch_conv(spec, p, x))
+        s = stats["conv2d+relu" if spec.relu else "conv2d"]
+        s.add(str(spec), ours, conv_witness(spec, p, x, ours, s))
     for s in stats.values():
         s.check()
+
+
+def test_conv2d_within_one_lsb() -> None:
+    _conv_stats(120, seed=1)
+
+
+@pytest.mark.slow
+def test_conv2d_within_one_lsb_many_layers() -> None:
+    _conv_stats(2000, seed=2)
 
 
 def test_conv2d_exercises_saturation_and_relu_clamp() -> None:
@@ -79,10 +125,10 @@ def test_conv2d_exercises_saturation_and_relu_clamp() -> None:
 # -- linear ------------------------------------------------------------------------
 
 
-def test_linear_within_one_lsb() -> None:
+def _linear_stats(count: int, seed: int) -> None:
     stats = Mismatch("linear")
-    rng = np.random.default_rng(2)
-    for i in range(60):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
         n, fin, fout = int(rng.integers(1, 6)), int(rng.choice([1, 3, 7, 33, 127, 513])), int(rng.choice([1, 5, 11, 63, 101]))
         relu = bool(i % 3 == 0)
         p = random_mac_params(rng, (fout, fin))
@@ -94,14 +140,17 @@ def test_linear_within_one_lsb() -> None:
     stats.check()
 
 
+def test_linear_within_one_lsb() -> None:
+    _linear_stats(60, seed=2)
+
+
 # -- add ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("relu", [False, True], ids=["add", "add_relu"])
-def test_add_within_one_lsb(relu: bool) -> None:
+def _add_stats(relu: bool, count: int, seed: int) -> None:
     stats = Mismatch("add_relu" if relu else "add")
-    rng = np.random.default_rng(3 + relu)
-    for i in range(40):
+    rng = np.random.default_rng(seed)
+    for i in range(count):
         shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.choice([5, 7, 13])), int(rng.choice([3, 9, 11])))
         sa, sb = (float(v) for v in rng.uniform(0.005, 0.1, 2))
         so = float(max(sa, sb) * rng.uniform(0.6, 2.5))  # includes s_out < s_a: outputs saturate
@@ -113,6 +162,18 @@ def test_add_within_one_lsb(relu: bool) -> None:
         theirs = from_quint8(fn(to_quint8(a, sa), to_quint8(b, sb), so, 128))
         stats.add(f"{shape} sa={sa:.4g} sb={sb:.4g} so={so:.4g}", ours, theirs)
     stats.check()
+
+
+@pytest.mark.parametrize("relu", [False, True], ids=["add", "add_relu"])
+def test_add_within_one_lsb(relu: bool) -> None:
+    _add_stats(relu, 40, seed=3 + relu)
+
+
+@pytest.mark.slow
+def test_linear_and_add_within_one_lsb_many_layers() -> None:
+    _linear_stats(1500, seed=12)
+    _add_stats(False, 600, seed=13)
+    _add_stats(True, 600, seed=14)
 
 
 # -- relu ----------------------------------------------------------------------------

@@ -19,9 +19,11 @@ from int_layers import MacParams
 
 ZP = 128
 
-#: The quantized engine used as the witness. "x86" (torch's default) and
-#: "onednn"/"qnnpack" agree with dian; "fbgemm"'s depthwise kernel saturates int16
-#: pair sums on full-range quint8 inputs (see the report in test_reference_vs_torch_ao).
+#: The quantized engine used as the witness: "x86", torch's default. Measured on
+#: torch 2.13: "fbgemm"'s depthwise kernel saturates int16 pair sums when
+#: |weight| > 64 with full-range quint8 inputs (255 * 127 * 2 > 32767); "x86" and
+#: "onednn" get depthwise convolution with a channel multiplier wrong on some
+#: shapes (see conv_witness in test_reference_vs_torch_ao).
 ENGINE = "x86"
 
 
@@ -68,6 +70,7 @@ class Mismatch:
     cases: int = 0
     worst_case: str = ""
     per_case: list[tuple[str, int, int]] = field(default_factory=list)
+    witness_replaced: list[str] = field(default_factory=list)  # cases where the default engine was wrong
 
     def add(self, label: str, ours: np.ndarray, theirs: np.ndarray) -> None:
         assert ours.shape == theirs.shape, f"{label}: shape {ours.shape} vs torch {theirs.shape}"
@@ -87,7 +90,9 @@ class Mismatch:
     def summary(self) -> str:
         return (f"{self.op}: {self.cases} cases, {self.elements} elements, {self.differing} differ "
                 f"({100 * self.fraction:.4f} %), max |diff| {self.max_diff}"
-                + (f" (in {self.worst_case})" if self.max_diff else ""))
+                + (f" (in {self.worst_case})" if self.max_diff else "")
+                + (f"; {len(self.witness_replaced)} cases checked against qnnpack (x86 engine wrong)"
+                   if self.witness_replaced else ""))
 
     def check(self, max_fraction: float = 1e-3) -> None:
         print(self.summary())
