@@ -37,7 +37,7 @@ def randomize_batchnorm(model: nn.Module) -> nn.Module:
     return model
 
 
-def batchnorm_from_data(model: nn.Module, input_shape: tuple[int, ...] = (32, 3, 64, 64)) -> nn.Module:
+def batchnorm_from_data(model: nn.Module, input_shape: tuple[int, ...] = (8, 3, 64, 64)) -> nn.Module:
     """Set every BatchNorm's running statistics to those its input has on
     standard normal data (one forward pass in train mode, cumulative average).
 
