@@ -192,3 +192,14 @@ def test_help_and_version() -> None:
     assert dian("--version").stdout.startswith("dian ")
     proc = subprocess.run([sys.executable, "-m", "dian", "--version"], capture_output=True, text=True, check=True)
     assert proc.stdout.startswith("dian ")
+
+
+def test_demo_reports_held_out_accuracy(compiled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dian.demo import main
+
+    assert main([str(compiled), "--samples", str(tmp_path / "samples"), "--show", "3"]) == 0
+    out = capsys.readouterr().out
+    m = re.search(r"accuracy on all 450 test digits: int8 ([\d.]+)%, float ([\d.]+)%", out)
+    assert m, out
+    assert float(m[1]) >= 95.0 and abs(float(m[1]) - float(m[2])) <= 1.0  # DESIGN: int8 within 1 point of float
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["digit00.npy", "digit01.npy", "digit02.npy"]
