@@ -151,3 +151,15 @@ def test_malformed_input_shape(shape: object) -> None:
 
 def test_all_errors_are_dian_errors() -> None:
     assert issubclass(UnsupportedOpError, DianError) and issubclass(InputShapeError, DianError)
+
+
+class SigmoidBlock(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x)
+
+
+def test_unsupported_function_names_the_enclosing_module() -> None:
+    model = nn.Sequential(nn.Conv2d(1, 1, 1), nn.Sequential(nn.ReLU(), SigmoidBlock()))
+    with pytest.raises(UnsupportedOpError) as e:
+        trace(model, (1, 1, 2, 2), "m")
+    assert "torch.sigmoid" in str(e.value) and "inside `1.1` (SigmoidBlock.forward)" in str(e.value)
