@@ -60,11 +60,14 @@ def compiled(tmp_path_factory: pytest.TempPathFactory, frontend) -> Path:  # typ
 
 @pytest.fixture(scope="module")
 def digits(frontend) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
-    """Held-out inputs (drawn with another seed than the compile's) and the float model's predictions."""
+    """Held-out digits (the zoo's test split, never seen by training or calibration) and the float
+    model's predictions on them."""
     import torch
 
+    from dian.frontend.zoo.digits import load_split
+
     loaded = frontend.load_model(MODEL)
-    xs = np.asarray(frontend.calibration_samples(loaded, SHAPE, 40, 1234), dtype=np.float32).reshape(-1, *SHAPE)
+    xs = np.array(load_split().x_test[:60], dtype=np.float32).reshape(-1, *SHAPE)
     module = loaded.module.eval()
     with torch.no_grad():
         preds = np.array([int(module(torch.from_numpy(x)).argmax()) for x in xs])
