@@ -125,10 +125,15 @@ def profile_table(graph: Graph, times: dict[str, float], top: int) -> tuple[list
 
 def bench_model(name: str, calib_samples: int, repeats: int) -> dict:
     ct, fg, ig = compile_times(name, calib_samples)
+    with threadpool_limits(1):
+        prev = torch.get_num_threads()
+        torch.set_num_threads(1)
+        ct1, _, _ = compile_times(name, calib_samples)
+        torch.set_num_threads(prev)
     x_float = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
     x_int = quantize_input(x_float, ig.tensors[ig.inputs[0]].quant.scale[0])  # type: ignore[union-attr]
     out = {"model": name, "input": list(SHAPE), "gmacs": graph_macs(ig) / 1e9, "ops": len(ig.ops),
-           "calib_samples": calib_samples, "compile_s": ct, "sim_s": {}}
+           "calib_samples": calib_samples, "compile_s": {"default threads": ct, "1 thread": ct1}, "sim_s": {}}
     for label, limit in (("1 thread", 1), ("default threads", None)):
         with threadpool_limits(limit):
             prev = torch.get_num_threads()
@@ -143,22 +148,25 @@ def bench_model(name: str, calib_samples: int, repeats: int) -> dict:
 
 def markdown(results: list[dict], env: dict) -> str:
     lines = ["# Reference simulator speed and compile time", "",
-             f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']} ({env['blas']}), torch {env['torch']}.",
+             f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']}, torch {env['torch']}; thread pools: {env['blas']}.",
              f"Batch 1, input 1x3x224x224, random weights (seed 0); median of {env['repeats']} runs after a warm-up.",
              f"Goal: ResNet-18 int8 <= {GOAL_S:g} s per image on one thread.",
              f"1-minute load average before / after: {env['load_average'][0]} / {env['load_average'][1]} "
              "(other jobs on the machine slow the multi-threaded figures most).", "",
-             "| model | GMACs | int8 1 thread: wall (CPU) s/img | int8 default threads | float 1 thread "
-             "| float default | compile (s) | trace | calibrate | quantize |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "Seconds per image of `run_graph`:", "",
+             "| model | GMACs | int8 1 thread: wall (CPU) | int8 default threads | float 1 thread | float default |",
+             "|---|---:|---:|---:|---:|---:|"]
     for r in results:
-        s, c = r["sim_s"], r["compile_s"]
-        one, dflt = s["1 thread"], s["default threads"]
+        one, dflt = r["sim_s"]["1 thread"], r["sim_s"]["default threads"]
         lines.append(f"| {r['model']} | {r['gmacs']:.2f} | {one['int8']['wall']:.3f} ({one['int8']['cpu']:.3f}) "
-                     f"| {dflt['int8']['wall']:.3f} | {one['float']['wall']:.3f} | {dflt['float']['wall']:.3f} "
-                     f"| {c['total']:.1f} | {c['trace']:.2f} | {c['calibrate']:.1f} | {c['quantize']:.2f} |")
-    lines += ["", f"Compile = load + {results[0]['calib_samples']} calibration samples + trace + calibrate + quantize, "
-              "default threads."]
+                     f"| {dflt['int8']['wall']:.3f} | {one['float']['wall']:.3f} | {dflt['float']['wall']:.3f} |")
+    lines += ["", f"Compile seconds (load + {results[0]['calib_samples']} calibration samples + trace + calibrate "
+              "+ quantize):", "",
+              "| model | threads | total | trace | calibrate | quantize |", "|---|---|---:|---:|---:|---:|"]
+    for r in results:
+        for label, c in r["compile_s"].items():
+            lines.append(f"| {r['model']} | {label} | {c['total']:.1f} | {c['trace']:.2f} | {c['calibrate']:.1f} "
+                         f"| {c['quantize']:.2f} |")
     for r in results:
         lines += ["", f"## {r['model']}: int8 run on one thread, by op kind", "",
                   "| op kind | ops | ms | share | GMACs | GMAC/s |", "|---|---:|---:|---:|---:|---:|"]
@@ -178,7 +186,8 @@ def main() -> None:
     p.add_argument("--models", default="resnet18,mobilenetv2")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
-    blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version') or ''}".strip() for i in threadpool_info()}))
+    blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version') or ''} ({Path(i['filepath']).name})".replace("  ", " ")
+                             for i in threadpool_info()}))
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
     env = {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "torch": torch.__version__, "blas": blas,
