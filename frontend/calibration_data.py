@@ -42,6 +42,11 @@ def calibration_samples(model: LoadedModel, input_shape: tuple[int, ...] | None 
                              f"it must return a float32 numpy array [num_samples, C, H, W].")
     if data.shape[0] != num_samples or (shape is not None and data.shape[1:] != tuple(shape[1:])):
         want = f"[{num_samples}, {', '.join(map(str, shape[1:]))}]" if shape is not None else f"[{num_samples}, ...]"
+        hint = ""
+        if data.shape[0] == num_samples and len(data.shape) == len(shape or ()):
+            given = ",".join(map(str, (shape or (1,))[:1] + tuple(data.shape[1:])))
+            hint = (f" The model's calibration data is shaped for input {given}; compile with "
+                    f"--input-shape {given}, or give calibration data of the new shape.")
         raise InputShapeError(f"calibration_data of model '{model.name}' returned shape {list(data.shape)}; "
-                              f"expected {want}.")
+                              f"expected {want} for input shape {list(shape or ())}.{hint}")
     return data.astype(np.float32, copy=False)

@@ -81,3 +81,9 @@ def test_no_shape_anywhere_is_an_input_shape_error() -> None:
     m = replace(load_model("zoo:resnet_small"), default_input_shape=None)
     with pytest.raises(InputShapeError, match="no default input shape"):
         calibration_samples(m, None, 4)
+
+
+def test_a_shape_the_models_own_data_does_not_fit_names_the_shape_it_does_fit() -> None:
+    m = load_model("zoo:lenet")  # calibrates on 8x8 digits
+    with pytest.raises(InputShapeError, match="shaped for input 1,1,8,8; compile with --input-shape 1,1,8,8"):
+        calibration_samples(m, (1, 1, 9, 9), 4)
