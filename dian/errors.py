@@ -39,3 +39,7 @@ class QuantizationError(DianError):
 
 class OutputDirError(DianError):
     """A compile output folder is missing, incomplete or not a dian folder."""
+
+
+class AccelConfigError(DianError):
+    """An accelerator config (preset name or JSON file) is unknown, malformed or infeasible."""

@@ -1,0 +1,237 @@
+"""AccelConfig: the one description of an accelerator from which every size,
+width and address derives — in the scheduler, the machine simulator, the RTL
+and the cost model alike (VTA's environment, as a typed value).
+
+See docs/accelerator.md for what each field means in hardware. JSON files and
+presets go through :func:`validate`, whose errors name the field, its value
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from dian.errors import AccelConfigError
+from dian.ir.field_types import conforms, describe
+
+FORMAT = "dian.accel"
+VERSION = 1
+
+
+class Dataflow(str, Enum):
+    """How the PE array is used. ``gemm``: rows = input channels, columns =
+    output channels, pixels streamed (conv, pointwise, linear). ``depthwise``:
+    rows = kernel taps, columns = channels (depthwise conv)."""
+
+    GEMM = "gemm"
+    DEPTHWISE = "depthwise"
+
+
+class Target(str, Enum):
+    GENERIC = "generic"
+    ECP5_25K = "ecp5-25k"
+    ECP5_85K = "ecp5-85k"
+    ICE40_UP5K = "ice40-up5k"
+
+
+#: On-chip RAM of each FPGA target in bytes (block RAM; for the UP5K also its
+#: 128 KiB of SPRAM), from the vendors' family data sheets.
+TARGET_RAM_BYTES: dict[Target, int | None] = {
+    Target.GENERIC: None,
+    Target.ECP5_25K: 56 * 18 * 1024 // 8,     # 56 EBR x 18 Kbit
+    Target.ECP5_85K: 208 * 18 * 1024 // 8,    # 208 EBR x 18 Kbit
+    Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
+}
+
+
+@dataclass(frozen=True)
+class BufferConfig:
+    """An on-chip buffer: total bytes (both halves of its double buffer) and
+    the number of banks it is split into."""
+
+    bytes: int
+    banks: int = 1
+
+
+@dataclass(frozen=True)
+class AccelConfig:
+    name: str
+    pe_rows: int
+    pe_cols: int
+    dataflows: tuple[Dataflow, ...]
+    ibuf: BufferConfig
+    wbuf: BufferConfig
+    abuf: BufferConfig
+    obuf: BufferConfig
+    dram_bus_bits: int
+    dram_latency: int
+    target: Target
+    clock_mhz: float
+    operand_bits: int = 8
+    acc_bits: int = 32
+    imem_instructions: int = 512
+
+    # Derived sizes: the only place these are computed.
+    @property
+    def lanes(self) -> int:
+        """Channels per activation word (= array rows = array columns in v1)."""
+        return self.pe_rows
+
+    @property
+    def word_bytes(self) -> int:
+        return self.lanes * self.operand_bits // 8
+
+    @property
+    def acc_word_bytes(self) -> int:
+        return self.lanes * self.acc_bits // 8
+
+    @property
+    def bus_bytes(self) -> int:
+        return self.dram_bus_bits // 8
+
+    def words(self, buffer: str) -> int:
+        """Depth in words of ``ibuf``/``wbuf``/``obuf`` (int8 words) or ``abuf`` (int32 words)."""
+        b: BufferConfig = getattr(self, buffer)
+        return b.bytes // (self.acc_word_bytes if buffer == "abuf" else self.word_bytes)
+
+    @property
+    def on_chip_bytes(self) -> int:
+        return self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes
+
+    def to_json(self) -> str:
+        doc = {"format": FORMAT, "version": VERSION, **dataclasses.asdict(self)}
+        doc["dataflows"] = [d.value for d in self.dataflows]
+        doc["target"] = self.target.value
+        return json.dumps(doc, sort_keys=True, indent=1) + "\n"
+
+    def with_target(self, target: Target | str) -> "AccelConfig":
+        return validate(dataclasses.replace(self, target=Target(target)))
+
+
+def _fail(field: str, value: Any, allowed: str) -> AccelConfigError:
+    return AccelConfigError(f"accelerator config: {field} = {value!r} is not allowed; {allowed}.")
+
+
+def _power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0
+
+
+def validate(cfg: AccelConfig) -> AccelConfig:
+    """Return ``cfg`` if the v1 hardware can be built from it, else raise
+    :class:`AccelConfigError` naming the first offending field."""
+    if cfg.pe_rows != cfg.pe_cols:
+        raise _fail("pe_cols", cfg.pe_cols, f"v1 arrays are square, so it must equal pe_rows ({cfg.pe_rows})")
+    if not (_power_of_two(cfg.pe_rows) and 2 <= cfg.pe_rows <= 64):
+        raise _fail("pe_rows", cfg.pe_rows, "it must be a power of two from 2 to 64")
+    if not cfg.dataflows or len(set(cfg.dataflows)) != len(cfg.dataflows) or Dataflow.GEMM not in cfg.dataflows:
+        raise _fail("dataflows", [d.value for d in cfg.dataflows],
+                    "it must list 'gemm' (every conv and linear layer needs it) and optionally 'depthwise', once each")
+    if cfg.operand_bits != 8:
+        raise _fail("operand_bits", cfg.operand_bits, "v1 hardware computes on int8 operands only")
+    if not 16 <= cfg.acc_bits <= 32:
+        raise _fail("acc_bits", cfg.acc_bits, "accumulators are 16 to 32 bits (the IR verifier proves each layer fits)")
+    if not (_power_of_two(cfg.dram_bus_bits) and 8 <= cfg.dram_bus_bits <= cfg.word_bytes * 8):
+        raise _fail("dram_bus_bits", cfg.dram_bus_bits,
+                    f"it must be a power of two from 8 to the word width, {cfg.word_bytes * 8} bits "
+                    f"({cfg.lanes} int8 lanes); v1 moves whole words")
+    if not 1 <= cfg.dram_latency <= 1024:
+        raise _fail("dram_latency", cfg.dram_latency, "it must be 1 to 1024 cycles")
+    if not 1.0 <= cfg.clock_mhz <= 1000.0:
+        raise _fail("clock_mhz", cfg.clock_mhz, "it must be 1 to 1000 MHz")
+    if not (_power_of_two(cfg.imem_instructions) and 16 <= cfg.imem_instructions <= 65536):
+        raise _fail("imem_instructions", cfg.imem_instructions, "it must be a power of two from 16 to 65536")
+    for name in ("ibuf", "wbuf", "abuf", "obuf"):
+        _validate_buffer(cfg, name)
+    need_w = 2 * cfg.lanes * cfg.word_bytes
+    if cfg.wbuf.bytes < need_w:
+        raise _fail("wbuf.bytes", cfg.wbuf.bytes, f"it must hold two weight blocks of {cfg.lanes} words ({need_w} bytes)")
+    budget = TARGET_RAM_BYTES[cfg.target]
+    if budget is not None and cfg.on_chip_bytes > budget:
+        raise _fail("target", cfg.target.value,
+                    f"its on-chip RAM holds {budget} bytes but the buffers need {cfg.on_chip_bytes}; "
+                    f"shrink ibuf/wbuf/abuf/obuf or pick a larger target ({', '.join(t.value for t in Target)})")
+    return cfg
+
+
+def _validate_buffer(cfg: AccelConfig, name: str) -> None:
+    buf: BufferConfig = getattr(cfg, name)
+    word = cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes
+    if not (_power_of_two(buf.banks) and buf.banks <= 16):
+        raise _fail(f"{name}.banks", buf.banks, "it must be a power of two from 1 to 16")
+    unit = 2 * buf.banks * word
+    if buf.bytes < unit * 4 or buf.bytes % unit:
+        raise _fail(f"{name}.bytes", buf.bytes,
+                    f"it must be a multiple of {unit} (2 halves x {buf.banks} banks x {word}-byte words) "
+                    f"and hold at least 4 words per bank and half")
+
+
+def _from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
+    if doc.get("format", FORMAT) != FORMAT or doc.get("version", VERSION) != VERSION:
+        raise AccelConfigError(f"{source} is not a dian accelerator config of version {VERSION} "
+                               f"(format {doc.get('format')!r}, version {doc.get('version')!r}).")
+    hints = typing.get_type_hints(AccelConfig)
+    fields = {f.name: f for f in dataclasses.fields(AccelConfig)}
+    unknown = sorted(set(doc) - set(fields) - {"format", "version"})
+    if unknown:
+        raise AccelConfigError(f"{source}: unknown fields {unknown}; the fields are {sorted(fields)}.")
+    missing = sorted(n for n, f in fields.items()
+                     if n not in doc and f.default is dataclasses.MISSING)
+    if missing:
+        raise AccelConfigError(f"{source}: missing fields {missing}.")
+    kw: dict[str, Any] = {}
+    for name, value in doc.items():
+        if name in ("format", "version"):
+            continue
+        try:
+            if name in ("ibuf", "wbuf", "abuf", "obuf"):
+                if not (isinstance(value, dict) and conforms(value.get("bytes"), int)
+                        and conforms(value.get("banks", 1), int) and set(value) <= {"bytes", "banks"}):
+                    raise _fail(name, value, 'it must be {"bytes": int, "banks": int}')
+                kw[name] = BufferConfig(value["bytes"], value.get("banks", 1))
+            elif name == "dataflows":
+                kw[name] = tuple(Dataflow(v) for v in value)
+            elif name == "target":
+                kw[name] = Target(value)
+            elif not conforms(value, hints[name]):
+                raise _fail(name, value, f"it must be {describe(hints[name])}")
+            else:
+                kw[name] = value
+        except (ValueError, TypeError):
+            allowed = {"dataflows": [d.value for d in Dataflow], "target": [t.value for t in Target]}.get(name)
+            raise _fail(name, value, f"allowed values are {allowed}") from None
+    return validate(AccelConfig(**kw))
+
+
+def load_accel_config(spec: str | Path) -> AccelConfig:
+    """A preset name (``tiny``, ``small``, ``default``) or a JSON file path."""
+    from .presets import PRESETS
+
+    if isinstance(spec, str) and spec in PRESETS:
+        return PRESETS[spec]
+    path = Path(spec)
+    if not path.suffix == ".json" or not path.exists():
+        raise AccelConfigError(f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
+                               f".json accelerator config file.")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise AccelConfigError(f"cannot read accelerator config {path}: {e}.") from None
+    if not isinstance(doc, dict):
+        raise AccelConfigError(f"{path} must hold a JSON object of accelerator config fields.")
+    return _from_doc(doc, str(path))
+
+
+def accel_config_from_json(text: str, source: str = "<string>") -> AccelConfig:
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise AccelConfigError(f"{source} is not valid JSON: {e.msg} at line {e.lineno}.") from None
+    if not isinstance(doc, dict):
+        raise AccelConfigError(f"{source} must hold a JSON object of accelerator config fields.")
+    return _from_doc(doc, source)

@@ -1,0 +1,35 @@
+"""Built-in accelerator configs. ``tiny`` is what CI simulates and
+synthesizes; ``small`` and ``default`` are the sizes benchmarked on ECP5-85k.
+
+Buffers are sized so a 3x3 conv of the size class's typical layer (64 channels
+at 56x56 for ``default``) tiles into a few dozen tiles, with both halves of
+every double buffer: IBUF and ABUF get the most, WBUF holds several weight
+blocks, OBUF a few output rows.
+"""
+
+from __future__ import annotations
+
+from .accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+
+_BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
+
+PRESETS: dict[str, AccelConfig] = {
+    cfg.name: validate(cfg)
+    for cfg in (
+        AccelConfig(
+            name="tiny", pe_rows=4, pe_cols=4, dataflows=_BOTH,
+            ibuf=BufferConfig(4096, 4), wbuf=BufferConfig(1024), abuf=BufferConfig(4096), obuf=BufferConfig(1024),
+            dram_bus_bits=32, dram_latency=16, target=Target.ECP5_25K, clock_mhz=100.0, imem_instructions=256,
+        ),
+        AccelConfig(
+            name="small", pe_rows=8, pe_cols=8, dataflows=_BOTH,
+            ibuf=BufferConfig(16384, 4), wbuf=BufferConfig(8192), abuf=BufferConfig(16384), obuf=BufferConfig(4096),
+            dram_bus_bits=64, dram_latency=20, target=Target.ECP5_85K, clock_mhz=150.0, imem_instructions=512,
+        ),
+        AccelConfig(
+            name="default", pe_rows=16, pe_cols=16, dataflows=_BOTH,
+            ibuf=BufferConfig(65536, 4), wbuf=BufferConfig(32768), abuf=BufferConfig(65536), obuf=BufferConfig(16384),
+            dram_bus_bits=128, dram_latency=24, target=Target.ECP5_85K, clock_mhz=150.0, imem_instructions=1024,
+        ),
+    )
+}

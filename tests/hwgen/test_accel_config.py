@@ -1,0 +1,94 @@
+"""AccelConfig: presets, JSON round trip, and one clear error per broken rule."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from dian.errors import AccelConfigError
+from dian.hwgen.accel_config import (AccelConfig, BufferConfig, Dataflow, Target, accel_config_from_json,
+                                     load_accel_config, validate)
+from dian.hwgen.presets import PRESETS
+
+
+def test_presets_are_the_documented_sizes() -> None:
+    assert {n: (c.pe_rows, c.pe_cols) for n, c in PRESETS.items()} == {
+        "tiny": (4, 4), "small": (8, 8), "default": (16, 16)}
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_json_round_trip_is_exact(name: str) -> None:
+    cfg = PRESETS[name]
+    text = cfg.to_json()
+    assert accel_config_from_json(text) == cfg
+    assert accel_config_from_json(text).to_json() == text
+
+
+def test_derived_sizes_by_hand() -> None:
+    tiny = PRESETS["tiny"]  # 4 lanes: int8 words of 4 bytes, int32 accumulator words of 16 bytes
+    assert (tiny.word_bytes, tiny.acc_word_bytes, tiny.bus_bytes) == (4, 16, 4)
+    assert tiny.words("ibuf") == 4096 // 4 and tiny.words("abuf") == 4096 // 16
+
+
+def test_load_preset_and_file(tmp_path: Path) -> None:
+    assert load_accel_config("small") is PRESETS["small"]
+    p = tmp_path / "mine.json"
+    p.write_text(dataclasses.replace(PRESETS["tiny"], name="mine", dram_latency=3).to_json())
+    assert load_accel_config(str(p)).dram_latency == 3
+
+
+def _mutated(**changes: object) -> AccelConfig:
+    return dataclasses.replace(PRESETS["tiny"], **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"pe_cols": 8}, "pe_cols"),
+    ({"pe_rows": 3, "pe_cols": 3}, "pe_rows"),
+    ({"pe_rows": 128, "pe_cols": 128}, "pe_rows"),
+    ({"dataflows": (Dataflow.DEPTHWISE,)}, "dataflows"),
+    ({"dataflows": (Dataflow.GEMM, Dataflow.GEMM)}, "dataflows"),
+    ({"operand_bits": 4}, "operand_bits"),
+    ({"acc_bits": 40}, "acc_bits"),
+    ({"dram_bus_bits": 64}, "dram_bus_bits"),  # wider than a 4-lane word (32 bits)
+    ({"dram_bus_bits": 24}, "dram_bus_bits"),
+    ({"dram_latency": 0}, "dram_latency"),
+    ({"clock_mhz": 0.5}, "clock_mhz"),
+    ({"imem_instructions": 100}, "imem_instructions"),
+    ({"ibuf": BufferConfig(4080, 4)}, "ibuf.bytes"),  # 4080 = 127.5 x (2 halves x 4 banks x 4 bytes)
+    ({"ibuf": BufferConfig(4096, 3)}, "ibuf.banks"),
+    ({"abuf": BufferConfig(64)}, "abuf.bytes"),  # fewer than 4 words per half
+    ({"ibuf": BufferConfig(1 << 20, 4), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
+])
+def test_each_rule_has_an_error_naming_the_field(changes: dict, field: str) -> None:
+    with pytest.raises(AccelConfigError, match=rf"{field.replace('.', '[.]')} = .* is not allowed; "):
+        validate(_mutated(**changes))
+
+
+def test_generic_target_has_no_ram_budget() -> None:
+    assert validate(_mutated(ibuf=BufferConfig(1 << 20, 4), target=Target.GENERIC)).ibuf.bytes == 1 << 20
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("pe_rows"), "missing fields \\['pe_rows'\\]"),
+    (lambda d: d.__setitem__("pe_rowz", 4), "unknown fields \\['pe_rowz'\\]"),
+    (lambda d: d.__setitem__("target", "virtex"), "allowed values are .*ecp5-85k"),
+    (lambda d: d.__setitem__("dataflows", ["systolic"]), "allowed values are .*depthwise"),
+    (lambda d: d.__setitem__("pe_rows", "4"), "pe_rows = '4' is not allowed; it must be int"),
+    (lambda d: d.__setitem__("ibuf", 4096), "ibuf = 4096 is not allowed"),
+    (lambda d: d.__setitem__("version", 7), "not a dian accelerator config of version 1"),
+])
+def test_malformed_json_files(edit, message: str) -> None:
+    doc = json.loads(PRESETS["tiny"].to_json())
+    edit(doc)
+    with pytest.raises(AccelConfigError, match=message):
+        accel_config_from_json(json.dumps(doc))
+
+
+def test_unknown_preset_or_missing_file() -> None:
+    with pytest.raises(AccelConfigError, match="neither a preset \\(tiny, small, default\\)"):
+        load_accel_config("huge")
+    with pytest.raises(AccelConfigError, match="neither a preset"):
+        load_accel_config("/nonexistent/cfg.json")
