@@ -43,3 +43,11 @@ class OutputDirError(DianError):
 
 class AccelConfigError(DianError):
     """An accelerator config (preset name or JSON file) is unknown, malformed or infeasible."""
+
+
+class ScheduleError(DianError):
+    """A layer cannot be mapped onto the accelerator (no tile fits its buffers or instruction memory)."""
+
+
+class ProgramError(DianError):
+    """An accelerator program is malformed: a field does not fit its encoding, or the engines deadlock."""
