@@ -1,0 +1,113 @@
+"""RoundClamp: the last two PPU stages — round half up, shift, clamp to int8.
+
+Every rescale in dian ends here (ir/ops.py's one rounding rule):
+``out = clamp(round_shift(value, s), lo, hi)`` with
+``round_shift(x, s) = floor((x + 2**(s-1)) / 2**s)`` for ``s > 0`` and ``x``
+for ``s == 0``. Used by :class:`~dian.hwgen.ppu_requant.PPURequant` and
+:class:`~dian.hwgen.ppu_add.PPUAdd`.
+
+How it rounds without a wide rounding adder: ``t = (2·x) >>> s`` (arithmetic
+shift) equals ``floor(x / 2**(s-1))`` for ``s > 0`` and ``2x`` for ``s == 0``,
+and ``round_shift(x, s) = (t + [s > 0]) >>> 1``. The barrel shift is split
+into a coarse step (multiples of 8, stage 1) and a fine one (0..7, stage 2).
+After the coarse step the value is saturated to 17 bits: every saturated value
+still lands outside [-128, 127] after the fine shift, so the final clamp (to
+``lo..hi`` within int8) gives the same answer as with the exact value. That
+keeps the fine shifter, the +1 and the comparators 17 bits wide whatever the
+input width.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["RoundClamp", "check_lanes"]
+
+#: Width the value is saturated to after the coarse shift (see module docstring).
+_SAT_BITS = 17
+
+
+def check_lanes(lanes: int) -> None:
+    """The v1 lane count rule (AccelConfig: a power of two from 2 to 64)."""
+    if not isinstance(lanes, int) or lanes < 2 or lanes > 64 or lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two from 2 to 64, not {lanes!r}")
+
+
+class RoundClamp(wiring.Component):
+    """Lane-parallel ``clamp(round_shift(value, shift), lo, hi)`` to int8.
+
+    Parameters
+    ----------
+    lanes : int
+        Lanes per word, a power of two from 2 to 64.
+    in_bits : int
+        Width of each signed input value, 2 to 96.
+
+    Ports
+    -----
+    in_valid : In(1)
+        ``value``, ``shift``, ``lo`` and ``hi`` are sampled when it is high.
+    value : In(ArrayLayout(signed(in_bits), lanes))
+    shift : In(ArrayLayout(unsigned(6), lanes))
+        Per-lane shift, 0..62 (63 also computes the formula).
+    lo, hi : In(signed(8))
+        Clamp bounds, ``lo <= hi``; ``out = min(max(r, lo), hi)`` like ``np.clip``.
+    out_valid : Out(1)
+        High ``LATENCY`` cycles after the ``in_valid`` it belongs to.
+    out : Out(ArrayLayout(signed(8), lanes))
+
+    Timing: fully pipelined, one word per cycle; ``LATENCY`` = 2 clock edges
+    from sampling the inputs to ``out``/``out_valid``.
+    """
+
+    LATENCY = 2
+
+    def __init__(self, lanes: int, in_bits: int) -> None:
+        check_lanes(lanes)
+        if not isinstance(in_bits, int) or not 2 <= in_bits <= 96:
+            raise ValueError(f"in_bits must be an integer from 2 to 96, not {in_bits!r}")
+        self.lanes = lanes
+        self.in_bits = in_bits
+        super().__init__({
+            "in_valid": In(1),
+            "value": In(data.ArrayLayout(signed(in_bits), lanes)),
+            "shift": In(data.ArrayLayout(unsigned(6), lanes)),
+            "lo": In(signed(8)),
+            "hi": In(signed(8)),
+            "out_valid": Out(1),
+            "out": Out(data.ArrayLayout(signed(8), lanes)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        sat_hi, sat_lo = 2 ** (_SAT_BITS - 1) - 1, -(2 ** (_SAT_BITS - 1))
+
+        # Stage 1: t = (2x) >>> (s & ~7), saturated to 17 bits.
+        coarse = [Signal(signed(_SAT_BITS), name=f"coarse{i}") for i in range(self.lanes)]
+        fine = [Signal(3, name=f"fine{i}") for i in range(self.lanes)]
+        rnd = [Signal(1, name=f"rnd{i}") for i in range(self.lanes)]
+        lo1, hi1, valid1 = Signal(signed(8)), Signal(signed(8)), Signal()
+        for i in range(self.lanes):
+            twice = Cat(C(0, 1), self.value[i]).as_signed()  # 2x, in_bits + 1 wide
+            shifted = twice >> Cat(C(0, 3), self.shift[i][3:6])
+            m.d.sync += [
+                coarse[i].eq(Mux(shifted > sat_hi, sat_hi, Mux(shifted < sat_lo, sat_lo, shifted))),
+                fine[i].eq(self.shift[i][0:3]),
+                rnd[i].eq(self.shift[i] != 0),
+            ]
+        m.d.sync += [lo1.eq(self.lo), hi1.eq(self.hi), valid1.eq(self.in_valid)]
+
+        # Stage 2: fine shift, +1 (s > 0), >>> 1, clamp.
+        for i in range(self.lanes):
+            t = coarse[i] >> fine[i]
+            r = Signal(signed(_SAT_BITS), name=f"r{i}")
+            up = Signal(signed(_SAT_BITS), name=f"up{i}")
+            m.d.comb += [
+                r.eq((t + rnd[i]) >> 1),
+                up.eq(Mux(r < lo1, lo1, r)),
+            ]
+            m.d.sync += self.out[i].eq(Mux(up > hi1, hi1, up))
+        m.d.sync += self.out_valid.eq(valid1)
+        return m
