@@ -45,6 +45,22 @@ class AccelConfigError(DianError):
     """An accelerator config (preset name or JSON file) is unknown, malformed or infeasible."""
 
 
+class ToolNotFoundError(DianError):
+    """An external hardware tool (Verilator, Yosys, nextpnr) is not where dian looks."""
+
+
+class ToolFailedError(DianError):
+    """An external tool ran and failed; the message ends with the last lines of its log."""
+
+    def __init__(self, message: str, returncode: int | None = None) -> None:
+        super().__init__(message)
+        self.returncode = returncode  # the tool's exit code; None when it timed out
+
+
+class CycleLimitError(ToolFailedError):
+    """A simulated design did not raise ``done`` within the allowed number of cycles."""
+
+
 class ScheduleError(DianError):
     """A layer cannot be mapped onto the accelerator (no tile fits its buffers or instruction memory)."""
 

@@ -1,0 +1,64 @@
+"""Render the Jinja2 templates of ``dian.rtl_templates``.
+
+Templates are read from the installed package (``importlib.resources``), with
+``StrictUndefined`` (a missing variable is an error, not blank text),
+``trim_blocks`` and ``lstrip_blocks``. They hold no logic beyond loops over
+ports and parameters: callers pass plain, already-computed values.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+PACKAGE = "dian.rtl_templates"
+
+
+def _load(name: str) -> str:
+    try:
+        return resources.files(PACKAGE).joinpath(name).read_text()
+    except FileNotFoundError:
+        raise jinja2.TemplateNotFound(name) from None
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FunctionLoader(_load),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(name: str, **params: Any) -> str:
+    """The text of template ``name`` (e.g. ``"yosys_ecp5.ys.j2"``) with ``params``."""
+    return _environment().get_template(name).render(**params)
+
+
+def render_to(name: str, path: Path, **params: Any) -> Path:
+    """Render ``name`` into ``path``, written atomically; returns ``path``."""
+    write_atomic(path, render(name, **params))
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
