@@ -1,0 +1,99 @@
+"""PPUAdd: the residual add of the post-processing unit.
+
+``out = clamp(round_shift(a * Ma + b * Mb, s), lo, hi)`` on L int8 lanes with
+per-tensor ``Ma``, ``Mb``, ``s`` (ir/ops.py ``Add``; one rounding).
+
+The two operands arrive one after the other through one port — ``a`` word,
+then ``b`` word, ``operand`` telling which — because the ADD instruction
+reads them from IBUF's single read port anyway (2 cycles a word, *(v1)* in
+docs/accelerator.md). So each lane needs one int8 × 31-bit multiplier, not
+two: the ``a`` product is held until its ``b`` arrives.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .ppu_round import RoundClamp, check_lanes
+
+__all__ = ["PPUAdd"]
+
+M_BITS = 31
+PROD_BITS = 8 + M_BITS           # signed int8 x unsigned 31-bit
+
+
+class PPUAdd(wiring.Component):
+    """Serial-operand residual add on ``lanes`` int8 lanes.
+
+    Parameters
+    ----------
+    lanes : int
+        Lanes per word, a power of two from 2 to 64.
+
+    Ports
+    -----
+    in_valid : In(1)
+        ``x`` and ``operand`` are sampled when it is high.
+    x : In(ArrayLayout(signed(8), lanes))
+        An ``a`` word (``operand`` 0) or a ``b`` word (``operand`` 1). Each
+        ``b`` completes the pair with the latest ``a``; idle cycles may come
+        between them.
+    operand : In(1)
+    mult_a, mult_b : In(unsigned(31))
+        ``Ma``, ``Mb`` (0 .. 2**31 - 1); each is used in the cycle its operand
+        is sampled.
+    shift : In(unsigned(6))
+        ``s``, 0..62, sampled with the ``b`` word.
+    lo, hi : In(signed(8))
+        Output clamp, sampled with the ``b`` word.
+    out_valid : Out(1)
+        High ``LATENCY`` edges after the ``b`` word was sampled.
+    out : Out(ArrayLayout(signed(8), lanes))
+
+    Timing: one output word every 2 input cycles at best; ``LATENCY`` = 4
+    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (2).
+    """
+
+    LATENCY = 2 + RoundClamp.LATENCY
+
+    def __init__(self, lanes: int) -> None:
+        check_lanes(lanes)
+        self.lanes = lanes
+        super().__init__({
+            "in_valid": In(1),
+            "x": In(data.ArrayLayout(signed(8), lanes)),
+            "operand": In(1),
+            "mult_a": In(unsigned(M_BITS)),
+            "mult_b": In(unsigned(M_BITS)),
+            "shift": In(unsigned(6)),
+            "lo": In(signed(8)),
+            "hi": In(signed(8)),
+            "out_valid": Out(1),
+            "out": Out(data.ArrayLayout(signed(8), lanes)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.round = rc = RoundClamp(self.lanes, PROD_BITS + 1)
+        mult = Mux(self.operand, self.mult_b, self.mult_a)
+
+        # Stage 1: one product per lane.
+        prod = [Signal(signed(PROD_BITS), name=f"prod{i}") for i in range(self.lanes)]
+        valid1, is_b1 = Signal(), Signal()
+        shift1, lo1, hi1 = Signal(6), Signal(signed(8)), Signal(signed(8))
+        m.d.sync += [p.eq(self.x[i] * mult) for i, p in enumerate(prod)]
+        m.d.sync += [valid1.eq(self.in_valid), is_b1.eq(self.operand),
+                     shift1.eq(self.shift), lo1.eq(self.lo), hi1.eq(self.hi)]
+
+        # Stage 2: hold the a product; a b product completes the pair.
+        held = [Signal(signed(PROD_BITS), name=f"held{i}") for i in range(self.lanes)]
+        with m.If(valid1 & ~is_b1):
+            m.d.sync += [h.eq(p) for h, p in zip(held, prod)]
+        m.d.sync += [rc.value[i].eq(held[i] + prod[i]) for i in range(self.lanes)]
+        m.d.sync += [rc.shift[i].eq(shift1) for i in range(self.lanes)]
+        m.d.sync += [rc.in_valid.eq(valid1 & is_b1), rc.lo.eq(lo1), rc.hi.eq(hi1)]
+
+        m.d.comb += [self.out_valid.eq(rc.out_valid), self.out.eq(rc.out)]
+        return m
