@@ -100,6 +100,21 @@ class AccelConfig:
         b: BufferConfig = getattr(self, buffer)
         return b.bytes // (self.acc_word_bytes if buffer == "abuf" else self.word_bytes)
 
+    #: PBUF entries (post-processing parameters of one channel block: L x
+    #: (int32 bias, int32 multiplier, int8 shift)) per half of its double buffer.
+    #: *(v1)* fixed; it bounds an output tile to 16 channel blocks.
+    PBUF_ENTRIES_PER_HALF = 16
+
+    @property
+    def pbuf_entries(self) -> int:
+        """Depth of PBUF in entries (both halves)."""
+        return 2 * self.PBUF_ENTRIES_PER_HALF
+
+    @property
+    def pbuf_entry_bytes(self) -> int:
+        """Bytes of one PBUF entry in DRAM: L int32 biases, L int32 multipliers, L int8 shifts."""
+        return self.lanes * (4 + 4 + 1)
+
     @property
     def on_chip_bytes(self) -> int:
         return self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes

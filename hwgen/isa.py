@@ -1,0 +1,363 @@
+"""The accelerator's instruction set (docs/accelerator.md, "Instructions").
+
+Two in-order streams: MEM (LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT) and CMP
+(GEMM, DW, REQUANT, ADD, POOL, COPY); both end with END. Every instruction
+carries ``wait``/``signal`` masks over the four token queues (:class:`Token`).
+
+Each instruction is a frozen dataclass whose fields are listed, in encoding
+order, in its ``FIELDS`` with a width *kind*; :class:`Encoding` turns the kinds
+into bit widths for one AccelConfig (buffer address widths come from the
+buffer depths) and packs an instruction into exactly 256 bits:
+
+    bits 0..3 opcode | 4..7 wait mask | 8..11 signal mask | fields, LSB first
+
+little-endian in 32 bytes. A value that does not fit its field raises
+:class:`ProgramError` naming the instruction, the field, the value and the width.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import IntEnum, IntFlag
+from typing import ClassVar
+
+from dian.errors import ProgramError
+
+from .accel_config import AccelConfig
+
+INSTRUCTION_BITS = 256
+INSTRUCTION_BYTES = INSTRUCTION_BITS // 8
+HEADER_BITS = 12
+
+
+class Token(IntFlag):
+    """The four token queues. MEM signals LD_CMP and ST_CMP and waits on the
+    other two; CMP the reverse."""
+
+    NONE = 0
+    LD_CMP = 1  # a load group is in IBUF/WBUF/PBUF
+    CMP_LD = 2  # CMP is done with a load group's buffer halves
+    CMP_ST = 4  # an OBUF half holds a finished output tile
+    ST_CMP = 8  # an OBUF half was stored and may be overwritten
+
+
+MEM_WAITS = Token.CMP_LD | Token.CMP_ST
+MEM_SIGNALS = Token.LD_CMP | Token.ST_CMP
+CMP_WAITS = Token.LD_CMP | Token.ST_CMP
+CMP_SIGNALS = Token.CMP_LD | Token.CMP_ST
+
+
+class Opcode(IntEnum):
+    END = 0
+    LOAD_ACT = 1
+    LOAD_WGT = 2
+    LOAD_PRM = 3
+    STORE_ACT = 4
+    GEMM = 5
+    DW = 6
+    REQUANT = 7
+    ADD = 8
+    POOL = 9
+    COPY = 10
+
+
+class PoolMode(IntEnum):
+    MAX = 0
+    AVG = 1  # window sum, then round_shift(sum * m, shift), saturated to int8
+
+
+@dataclass(frozen=True)
+class Instr:
+    """Common part: token masks. Subclasses add their fields and FIELDS."""
+
+    wait: Token = dataclasses.field(default=Token.NONE, kw_only=True)
+    signal: Token = dataclasses.field(default=Token.NONE, kw_only=True)
+
+    OPCODE: ClassVar[Opcode]
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+
+    def with_tokens(self, wait: Token | None = None, signal: Token | None = None) -> "Instr":
+        return dataclasses.replace(self, wait=self.wait if wait is None else wait,
+                                   signal=self.signal if signal is None else signal)
+
+    def describe(self) -> str:
+        body = " ".join(f"{n}={getattr(self, n)}" for n, _ in self.FIELDS)
+        tok = ""
+        if self.wait:
+            tok += f" wait={self.wait.name}"
+        if self.signal:
+            tok += f" signal={self.signal.name}"
+        return f"{self.OPCODE.name} {body}{tok}"
+
+
+def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]):
+    def wrap(cls):
+        cls.OPCODE = opcode
+        cls.FIELDS = fields
+        return dataclass(frozen=True)(cls)
+    return wrap
+
+
+# Field kinds: "dram" byte address/stride (32 bits); "<buf>" an address in a
+# buffer (ib, wb, pb, ab, ob) and "<buf>n" a count up to its depth; "bit";
+# "i8" signed int8; "m31" multiplier; "sh" shift 0..63; "mode" 2 bits.
+
+
+@_instr(Opcode.END, ())
+class End(Instr):
+    """Last instruction of a stream in a program chunk."""
+
+
+@_instr(Opcode.LOAD_ACT, (("dram", "dram"), ("dst", "ib"), ("n_c", "ibn"), ("n_y", "ibn"), ("n_x", "ibn"),
+                          ("pad_top", "ibn"), ("pad_bottom", "ibn"), ("pad_left", "ibn"), ("pad_right", "ibn"),
+                          ("s_c", "dram"), ("s_y", "dram"), ("pad_value", "i8")))
+class LoadAct(Instr):
+    """DRAM -> IBUF box of ``n_c`` channel blocks x ``n_y`` rows x ``n_x`` words,
+    stored dense ([c][y][x]) from IBUF word ``dst``. The outer ``pad_*`` rows and
+    columns are filled with ``pad_value`` lanes; the inner ones come from DRAM,
+    word (c, y, x) at ``dram + c*s_c + (y - pad_top)*s_y + (x - pad_left)*L``."""
+
+    dram: int
+    dst: int
+    n_c: int
+    n_y: int
+    n_x: int
+    pad_top: int = 0
+    pad_bottom: int = 0
+    pad_left: int = 0
+    pad_right: int = 0
+    s_c: int = 0
+    s_y: int = 0
+    pad_value: int = 0
+
+
+@_instr(Opcode.LOAD_WGT, (("dram", "dram"), ("dst", "wb"), ("n_words", "wbn")))
+class LoadWgt(Instr):
+    """DRAM -> WBUF: ``n_words`` contiguous words."""
+
+    dram: int
+    dst: int
+    n_words: int
+
+
+@_instr(Opcode.LOAD_PRM, (("dram", "dram"), ("dst", "pb"), ("n_entries", "pbn")))
+class LoadPrm(Instr):
+    """DRAM -> PBUF: ``n_entries`` channel blocks of parameters (L int32 bias,
+    L int32 multiplier, L int8 shift each, contiguous)."""
+
+    dram: int
+    dst: int
+    n_entries: int
+
+
+@_instr(Opcode.STORE_ACT, (("dram", "dram"), ("src", "ob"), ("n_c", "obn"), ("n_y", "obn"), ("n_x", "obn"),
+                           ("s_c", "dram"), ("s_y", "dram")))
+class StoreAct(Instr):
+    """OBUF -> DRAM box: dense OBUF words from ``src`` to
+    ``dram + c*s_c + y*s_y + x*L``."""
+
+    dram: int
+    src: int
+    n_c: int
+    n_y: int
+    n_x: int
+    s_c: int = 0
+    s_y: int = 0
+
+
+@_instr(Opcode.GEMM, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"),
+                      ("n_c", "ibn"), ("n_fy", "ibn"), ("n_fx", "ibn"), ("n_oy", "abn"), ("n_ox", "abn"),
+                      ("s_c", "ib"), ("s_fy", "ib"), ("s_fx", "ib"), ("s_oy", "ib"), ("s_ox", "ib"),
+                      ("d_oy", "ab"), ("d_ox", "ab")))
+class Gemm(Instr):
+    """For every weight block (c, fy, fx) (at WBUF word ``wgt + ((c*n_fy + fy)*n_fx + fx)*L``)
+    and pixel (oy, ox): ``ABUF[dst + oy*d_oy + ox*d_ox] += W^T . IBUF[src + c*s_c + fy*s_fy
+    + fx*s_fx + oy*s_oy + ox*s_ox]``. ``reset``: the first block overwrites instead of adding."""
+
+    wgt: int
+    src: int
+    dst: int
+    reset: int
+    n_c: int
+    n_fy: int
+    n_fx: int
+    n_oy: int
+    n_ox: int
+    s_c: int
+    s_fy: int
+    s_fx: int
+    s_oy: int
+    s_ox: int
+    d_oy: int
+    d_ox: int
+
+
+@_instr(Opcode.DW, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"), ("tap0", "ibn"),
+                    ("n_taps", "ibn"), ("n_fx", "ibn"), ("s_fy", "ib"), ("s_fx", "ib"),
+                    ("n_oy", "abn"), ("n_ox", "abn"), ("s_oy", "ib"), ("s_ox", "ib"), ("d_oy", "ab"), ("d_ox", "ab")))
+class Dw(Instr):
+    """Depthwise, one channel block: for taps t < ``n_taps`` (kernel tap k = tap0 + t,
+    fy = k // n_fx, fx = k % n_fx; weights WBUF word ``wgt + t``, lane c = channel c)
+    and pixels: ``ABUF[dst + oy*d_oy + ox*d_ox][c] += w[t][c] * IBUF[src + fy*s_fy +
+    fx*s_fx + oy*s_oy + ox*s_ox][c]``. ``reset`` overwrites instead of adding."""
+
+    wgt: int
+    src: int
+    dst: int
+    reset: int
+    tap0: int
+    n_taps: int
+    n_fx: int
+    s_fy: int
+    s_fx: int
+    n_oy: int
+    n_ox: int
+    s_oy: int
+    s_ox: int
+    d_oy: int
+    d_ox: int
+
+
+@_instr(Opcode.REQUANT, (("src", "ab"), ("dst", "ob"), ("prm", "pb"), ("n_c", "abn"), ("n_pix", "abn"),
+                         ("lo", "i8"), ("hi", "i8")))
+class Requant(Instr):
+    """ABUF -> OBUF: word (c, p) at ``src + c*n_pix + p`` becomes
+    ``clamp(round_shift((acc + bias) * M, s), lo, hi)`` with PBUF entry ``prm + c``."""
+
+    src: int
+    dst: int
+    prm: int
+    n_c: int
+    n_pix: int
+    lo: int
+    hi: int
+
+
+@_instr(Opcode.ADD, (("src_a", "ib"), ("src_b", "ib"), ("dst", "ob"), ("n", "obn"), ("m_a", "m31"),
+                     ("m_b", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8")))
+class AddI(Instr):
+    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(a*m_a + b*m_b, shift), lo, hi)``
+    with a, b the IBUF words ``src_a+i``, ``src_b+i``."""
+
+    src_a: int
+    src_b: int
+    dst: int
+    n: int
+    m_a: int
+    m_b: int
+    shift: int
+    lo: int
+    hi: int
+
+
+@_instr(Opcode.COPY, (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"),
+                      ("lo", "i8"), ("hi", "i8")))
+class Copy(Instr):
+    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src+i] * m, shift), lo, hi)``."""
+
+    src: int
+    dst: int
+    n: int
+    m: int
+    shift: int
+    lo: int
+    hi: int
+
+
+@_instr(Opcode.POOL, (("src", "ib"), ("dst", "ob"), ("mode", "mode"), ("n_c", "obn"), ("n_oy", "obn"),
+                      ("n_ox", "obn"), ("n_fy", "ibn"), ("n_fx", "ibn"), ("s_c", "ib"), ("s_oy", "ib"),
+                      ("s_ox", "ib"), ("s_fy", "ib"), ("s_fx", "ib"), ("m", "m31"), ("shift", "sh")))
+class Pool(Instr):
+    """Window max or sum per lane: output word (c, oy, ox) at ``dst + (c*n_oy + oy)*n_ox + ox``
+    reduces IBUF ``src + c*s_c + oy*s_oy + ox*s_ox + fy*s_fy + fx*s_fx`` over the window;
+    AVG then applies ``clamp(round_shift(sum * m, shift), -128, 127)``."""
+
+    src: int
+    dst: int
+    mode: int
+    n_c: int
+    n_oy: int
+    n_ox: int
+    n_fy: int
+    n_fx: int
+    s_c: int
+    s_oy: int
+    s_ox: int
+    s_fy: int
+    s_fx: int
+    m: int = 0
+    shift: int = 0
+
+
+INSTRUCTIONS: dict[Opcode, type[Instr]] = {
+    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, StoreAct, Gemm, Dw, Requant, AddI, Copy, Pool)
+}
+MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.STORE_ACT, Opcode.END})
+CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.REQUANT, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
+
+
+class Encoding:
+    """Bit widths of every field kind for one AccelConfig, and the 256-bit codec."""
+
+    def __init__(self, cfg: AccelConfig) -> None:
+        self.cfg = cfg
+        depth = {"ib": cfg.words("ibuf"), "wb": cfg.words("wbuf"), "ab": cfg.words("abuf"),
+                 "ob": cfg.words("obuf"), "pb": cfg.pbuf_entries}
+        self.widths: dict[str, int] = {"dram": 32, "bit": 1, "i8": 8, "m31": 31, "sh": 6, "mode": 2}
+        for buf, d in depth.items():
+            self.widths[buf] = max(1, (d - 1).bit_length())  # any address in the buffer
+            self.widths[buf + "n"] = d.bit_length()  # any count up to the depth
+        for op, cls in INSTRUCTIONS.items():
+            bits = HEADER_BITS + sum(self.widths[k] for _, k in cls.FIELDS)
+            if bits > INSTRUCTION_BITS:
+                raise ProgramError(f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
+                                   f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
+                                   f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf).")
+
+    def layout(self, cls: type[Instr]) -> list[tuple[str, int, int]]:
+        """``(field, lsb, width)`` of each field of ``cls``."""
+        out, pos = [], HEADER_BITS
+        for name, kind in cls.FIELDS:
+            w = self.widths[kind]
+            out.append((name, pos, w))
+            pos += w
+        return out
+
+    def encode(self, ins: Instr) -> bytes:
+        word = int(ins.OPCODE) | (int(ins.wait) << 4) | (int(ins.signal) << 8)
+        for (name, pos, w), (_, kind) in zip(self.layout(type(ins)), ins.FIELDS):
+            v = getattr(ins, name)
+            if kind == "i8":
+                if not -128 <= v <= 127:
+                    raise self._misfit(ins, name, v, "a signed 8-bit value (-128..127)")
+                v &= 0xFF
+            elif not 0 <= v < (1 << w):
+                raise self._misfit(ins, name, v, f"an unsigned {w}-bit value (0..{(1 << w) - 1})")
+            word |= v << pos
+        return word.to_bytes(INSTRUCTION_BYTES, "little")
+
+    def decode(self, data: bytes) -> Instr:
+        if len(data) != INSTRUCTION_BYTES:
+            raise ProgramError(f"an instruction is {INSTRUCTION_BYTES} bytes; got {len(data)}.")
+        word = int.from_bytes(data, "little")
+        try:
+            cls = INSTRUCTIONS[Opcode(word & 0xF)]
+        except ValueError:
+            raise ProgramError(f"unknown opcode {word & 0xF} in instruction {data.hex()}; "
+                               f"the opcodes are {[o.name for o in Opcode]}.") from None
+        kw = {}
+        for (name, pos, w), (_, kind) in zip(self.layout(cls), cls.FIELDS):
+            v = (word >> pos) & ((1 << w) - 1)
+            kw[name] = v - 256 if kind == "i8" and v >= 128 else v
+        return cls(**kw, wait=Token((word >> 4) & 0xF), signal=Token((word >> 8) & 0xF))
+
+    def encode_stream(self, instrs: list[Instr] | tuple[Instr, ...]) -> bytes:
+        return b"".join(self.encode(i) for i in instrs)
+
+    def decode_stream(self, data: bytes) -> list[Instr]:
+        return [self.decode(data[i:i + INSTRUCTION_BYTES]) for i in range(0, len(data), INSTRUCTION_BYTES)]
+
+    def _misfit(self, ins: Instr, name: str, v: int, allowed: str) -> ProgramError:
+        return ProgramError(f"{ins.OPCODE.name}.{name} = {v} does not fit its field; it must be {allowed} "
+                            f"on accelerator config '{self.cfg.name}'.")

@@ -1,0 +1,165 @@
+"""The accelerator's storage and what each instruction does to it.
+
+Written from docs/accelerator.md's instruction semantics, independently of
+sim/reference (DESIGN.md: the two must not share arithmetic): buffers are
+numpy arrays of words (``[depth, L]``), every instruction is one vectorized
+gather / compute / scatter over its lanes and pixels. Accumulators wrap at
+``acc_bits`` like the hardware's; ``round_shift`` is re-derived here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from dian.errors import ProgramError
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, Requant, StoreAct
+
+
+def _round_shift(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
+    """Round half up: (x + 2^(s-1)) >> s, and x itself for s = 0 (int64)."""
+    s = np.asarray(s, dtype=np.int64)
+    bias = np.where(s > 0, np.int64(1) << np.maximum(s - 1, 0), np.int64(0))
+    return (x + bias) >> s
+
+
+class Datapath:
+    """DRAM bytes and the five on-chip buffers of one accelerator."""
+
+    def __init__(self, cfg: AccelConfig, dram: np.ndarray) -> None:
+        L = self.L = cfg.lanes
+        self.cfg = cfg
+        self.dram = dram
+        self.ibuf = np.zeros((cfg.words("ibuf"), L), np.int8)
+        self.wbuf = np.zeros((cfg.words("wbuf"), L), np.int8)
+        self.abuf = np.zeros((cfg.words("abuf"), L), np.int64)
+        self.obuf = np.zeros((cfg.words("obuf"), L), np.int8)
+        self.p_bias = np.zeros((cfg.pbuf_entries, L), np.int64)
+        self.p_mult = np.zeros((cfg.pbuf_entries, L), np.int64)
+        self.p_shift = np.zeros((cfg.pbuf_entries, L), np.int64)
+        self.acc_mod = 1 << cfg.acc_bits
+        self.acc_half = 1 << (cfg.acc_bits - 1)
+        self.bytes_read = 0
+        self.bytes_written = 0
+
+    # -- helpers -----------------------------------------------------------------
+    def _wrap(self, acc: np.ndarray) -> np.ndarray:
+        return (acc + self.acc_half) % self.acc_mod - self.acc_half
+
+    def _range(self, ins: Instr, buf: np.ndarray, name: str, lo: int, n: int) -> slice:
+        if lo < 0 or lo + n > len(buf):
+            raise ProgramError(f"{ins.describe()}: {name} words {lo}..{lo + n - 1} are outside its {len(buf)} words.")
+        return slice(lo, lo + n)
+
+    def _check_idx(self, ins: Instr, buf: np.ndarray, name: str, idx: np.ndarray) -> np.ndarray:
+        if idx.size and (idx.min() < 0 or idx.max() >= len(buf)):
+            raise ProgramError(f"{ins.describe()}: reads or writes {name} word {int(idx.max())}, outside its "
+                               f"{len(buf)} words.")
+        return idx
+
+    def _dram_view(self, ins: Instr, addr: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
+        if any(n == 0 for n in shape):
+            return np.zeros(shape, np.uint8)
+        last = addr + sum((n - 1) * s for n, s in zip(shape, strides))
+        if addr < 0 or last >= len(self.dram):
+            raise ProgramError(f"{ins.describe()}: touches DRAM bytes up to {last}, past the {len(self.dram)}-byte image.")
+        return as_strided(self.dram[addr:], shape=shape, strides=strides, writeable=True)
+
+    # -- MEM engine ----------------------------------------------------------------
+    def load_act(self, i: LoadAct) -> None:
+        L = self.L
+        box = np.full((i.n_c, i.n_y, i.n_x, L), i.pad_value, np.int8)
+        ry, rx = i.n_y - i.pad_top - i.pad_bottom, i.n_x - i.pad_left - i.pad_right
+        if ry > 0 and rx > 0:
+            src = self._dram_view(i, i.dram, (i.n_c, ry, rx, L), (i.s_c, i.s_y, L, 1))
+            box[:, i.pad_top:i.pad_top + ry, i.pad_left:i.pad_left + rx] = src.view(np.int8)
+            self.bytes_read += i.n_c * ry * rx * L
+        self.ibuf[self._range(i, self.ibuf, "IBUF", i.dst, box.shape[0] * i.n_y * i.n_x)] = box.reshape(-1, L)
+
+    def load_wgt(self, i: LoadWgt) -> None:
+        src = self._dram_view(i, i.dram, (i.n_words, self.L), (self.L, 1))
+        self.wbuf[self._range(i, self.wbuf, "WBUF", i.dst, i.n_words)] = src.view(np.int8)
+        self.bytes_read += i.n_words * self.L
+
+    def load_prm(self, i: LoadPrm) -> None:
+        L = self.L
+        ent = self._dram_view(i, i.dram, (i.n_entries, 9 * L), (9 * L, 1)).copy()
+        r = self._range(i, self.p_bias, "PBUF", i.dst, i.n_entries)
+        self.p_bias[r] = ent[:, :4 * L].copy().view("<i4")
+        self.p_mult[r] = ent[:, 4 * L:8 * L].copy().view("<i4")
+        self.p_shift[r] = ent[:, 8 * L:].view(np.int8)
+        self.bytes_read += i.n_entries * 9 * L
+
+    def store_act(self, i: StoreAct) -> None:
+        L = self.L
+        n = i.n_c * i.n_y * i.n_x
+        words = self.obuf[self._range(i, self.obuf, "OBUF", i.src, n)].reshape(i.n_c, i.n_y, i.n_x, L)
+        dst = self._dram_view(i, i.dram, (i.n_c, i.n_y, i.n_x, L), (i.s_c, i.s_y, L, 1))
+        dst[...] = words.view(np.uint8)
+        self.bytes_written += n * L
+
+    # -- CMP engine ----------------------------------------------------------------
+    def _pixels(self, n_oy: int, n_ox: int, s_oy: int, s_ox: int) -> np.ndarray:
+        return (np.arange(n_oy)[:, None] * s_oy + np.arange(n_ox)[None, :] * s_ox).reshape(-1)
+
+    def _accumulate(self, i: Gemm | Dw, res: np.ndarray) -> None:
+        dst = self._check_idx(i, self.abuf, "ABUF", i.dst + self._pixels(i.n_oy, i.n_ox, i.d_oy, i.d_ox))
+        self.abuf[dst] = self._wrap(res if i.reset else self.abuf[dst] + res)
+
+    def gemm(self, i: Gemm) -> None:
+        L = self.L
+        blk = (np.arange(i.n_c)[:, None, None] * i.s_c + np.arange(i.n_fy)[None, :, None] * i.s_fy
+               + np.arange(i.n_fx)[None, None, :] * i.s_fx).reshape(-1)
+        idx = self._check_idx(i, self.ibuf, "IBUF", i.src + blk[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
+        x = self.ibuf[idx]  # [blocks, pixels, L rows]
+        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, len(blk) * L)]  # [blocks*L rows, L cols]
+        cols = x.transpose(1, 0, 2).reshape(idx.shape[1], len(blk) * L).astype(np.float64)
+        # float64 is exact here: |each sum| < 2^14 * blocks * L << 2^53.
+        res = (cols @ w.astype(np.float64)).astype(np.int64)
+        self._accumulate(i, res)
+
+    def dw(self, i: Dw) -> None:
+        k = i.tap0 + np.arange(i.n_taps)
+        off = (k // i.n_fx) * i.s_fy + (k % i.n_fx) * i.s_fx
+        idx = self._check_idx(i, self.ibuf, "IBUF", i.src + off[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
+        x = self.ibuf[idx].astype(np.int64)  # [taps, pixels, L]
+        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, i.n_taps)].astype(np.int64)  # [taps, L]
+        self._accumulate(i, (x * w[:, None, :]).sum(axis=0))
+
+    def requant(self, i: Requant) -> None:
+        n = i.n_c * i.n_pix
+        acc = self.abuf[self._range(i, self.abuf, "ABUF", i.src, n)].reshape(i.n_c, i.n_pix, self.L)
+        p = self._range(i, self.p_bias, "PBUF", i.prm, i.n_c)
+        v = self._wrap(acc + self.p_bias[p][:, None, :])
+        y = _round_shift(v * self.p_mult[p][:, None, :], self.p_shift[p][:, None, :])
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, n)] = np.clip(y, i.lo, i.hi).reshape(n, self.L)
+
+    def add(self, i: AddI) -> None:
+        a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
+        b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, i.n)].astype(np.int64)
+        y = _round_shift(a * i.m_a + b * i.m_b, i.shift)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = np.clip(y, i.lo, i.hi)
+
+    def copy(self, i: Copy) -> None:
+        x = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src, i.n)].astype(np.int64)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
+
+    def pool(self, i: Pool) -> None:
+        win = (np.arange(i.n_fy)[:, None] * i.s_fy + np.arange(i.n_fx)[None, :] * i.s_fx).reshape(-1)
+        out = (np.arange(i.n_c)[:, None] * i.s_c + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox)[None, :]).reshape(-1)
+        idx = self._check_idx(i, self.ibuf, "IBUF", i.src + out[:, None] + win[None, :])
+        x = self.ibuf[idx]  # [outputs, window, L]
+        if i.mode == PoolMode.MAX:
+            y = x.max(axis=1)
+        else:
+            y = np.clip(_round_shift(x.astype(np.int64).sum(axis=1) * i.m, i.shift), -128, 127)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, len(out))] = y
+
+    def execute(self, ins: Instr) -> None:
+        _DISPATCH[type(ins)](self, ins)
+
+
+_DISPATCH = {LoadAct: Datapath.load_act, LoadWgt: Datapath.load_wgt, LoadPrm: Datapath.load_prm,
+             StoreAct: Datapath.store_act, Gemm: Datapath.gemm, Dw: Datapath.dw, Requant: Datapath.requant,
+             AddI: Datapath.add, Copy: Datapath.copy, Pool: Datapath.pool}

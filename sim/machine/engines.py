@@ -1,0 +1,152 @@
+"""The two engines and the controller: in-order MEM and CMP interpreters
+synchronized by token counters, running a DRAM image chunk by chunk.
+
+An instruction starts at ``max(end of the previous one on its engine +
+ISSUE_GAP, arrival of every token it waits for)`` (docs/accelerator.md,
+"Timing contract") and lasts ``hwgen.timing.duration`` cycles; a token
+arrives when the instruction signalling it ends. The simulator executes
+instructions one at a time in order of start time (MEM first on ties), so
+what one engine writes is visible to the other exactly as the tokens allow.
+A chunk runs once the controller has fetched it (``chunk_fetch_cycles``);
+both streams must reach END with every token consumed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dian.errors import ProgramError
+from dian.hwgen import timing
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.dram_image import read_header
+from dian.hwgen.isa import INSTRUCTION_BYTES, Encoding, End, Instr, Token
+
+from .datapath import Datapath
+
+_TOKENS = (Token.LD_CMP, Token.CMP_LD, Token.CMP_ST, Token.ST_CMP)
+
+
+@dataclass
+class Counters:
+    """Performance counters, as the RTL exposes them."""
+
+    cycles: int = 0
+    busy_pe_cycles: int = 0
+    dram_bytes_read: int = 0  # activations, weights, parameters and program chunks
+    dram_bytes_written: int = 0
+    program_bytes_read: int = 0
+    instructions: int = 0
+    chunks: int = 0
+
+    def utilization(self, cfg: AccelConfig) -> float:
+        return self.busy_pe_cycles / max(1, self.cycles * cfg.pe_rows * cfg.pe_cols)
+
+
+@dataclass
+class TraceEntry:
+    chunk: int
+    engine: str
+    pc: int
+    instr: Instr
+    start: int
+    end: int
+
+
+@dataclass
+class _Engine:
+    name: str
+    instrs: list[Instr]
+    pc: int = 0
+    free_at: int = 0
+    done: bool = False
+
+
+@dataclass
+class Machine:
+    """Runs the program in ``dram`` (a mutable uint8 image) on a model of ``cfg``."""
+
+    cfg: AccelConfig
+    dram: np.ndarray
+    keep_trace: bool = False
+    counters: Counters = field(default_factory=Counters)
+    trace: list[TraceEntry] = field(default_factory=list)
+
+    def run(self) -> Counters:
+        header = read_header(self.dram, self.cfg)
+        enc = Encoding(self.cfg)
+        dp = Datapath(self.cfg, self.dram)
+        now = 0
+        for ci, ch in enumerate(header.chunks):
+            code = self.dram[ch.addr: ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
+            instrs = enc.decode_stream(code)
+            mem, cmp = instrs[:ch.n_mem], instrs[ch.n_mem:]
+            for name, s in (("MEM", mem), ("CMP", cmp)):
+                if not s or not isinstance(s[-1], End) or any(isinstance(i, End) for i in s[:-1]):
+                    raise ProgramError(f"chunk {ci}: the {name} stream must end with exactly one END.")
+            self.counters.program_bytes_read += len(code)
+            now += timing.chunk_fetch_cycles(self.cfg, len(instrs))
+            now = self._run_chunk(ci, dp, _Engine("MEM", mem, free_at=now), _Engine("CMP", cmp, free_at=now))
+            self.counters.chunks += 1
+        c = self.counters
+        c.cycles = now
+        c.dram_bytes_read = dp.bytes_read + c.program_bytes_read
+        c.dram_bytes_written = dp.bytes_written
+        return c
+
+    def _run_chunk(self, ci: int, dp: Datapath, *engines: _Engine) -> int:
+        queues: dict[Token, deque[int]] = {t: deque() for t in _TOKENS}
+        end_time = 0
+        while True:
+            best: tuple[int, _Engine] | None = None
+            for e in engines:
+                if e.done:
+                    continue
+                ins = e.instrs[e.pc]
+                waits = [t for t in _TOKENS if ins.wait & t]
+                if any(not queues[t] for t in waits):
+                    continue
+                start = max([e.free_at] + [queues[t][0] for t in waits])
+                if best is None or start < best[0]:
+                    best = (start, e)
+            if best is None:
+                if all(e.done for e in engines):
+                    break
+                raise self._deadlock(ci, engines, queues)
+            start, e = best
+            ins = e.instrs[e.pc]
+            for t in _TOKENS:
+                if ins.wait & t:
+                    queues[t].popleft()
+            if not isinstance(ins, End):
+                dp.execute(ins)
+            end = start + timing.duration(ins, self.cfg)
+            for t in _TOKENS:
+                if ins.signal & t:
+                    queues[t].append(end)
+            self.counters.busy_pe_cycles += timing.busy_pe(ins, self.cfg)
+            self.counters.instructions += 1
+            if self.keep_trace:
+                self.trace.append(TraceEntry(ci, e.name, e.pc, ins, start, end))
+            e.free_at = end + timing.ISSUE_GAP
+            e.pc += 1
+            e.done = isinstance(ins, End)
+            end_time = max(end_time, end)
+        left = {t.name: len(q) for t, q in queues.items() if q}
+        if left:
+            raise ProgramError(f"chunk {ci} ended with tokens outstanding: {left}; a chunk must consume every "
+                               f"token it signals.")
+        return end_time
+
+    def _deadlock(self, ci: int, engines: tuple[_Engine, ...], queues: dict[Token, deque[int]]) -> ProgramError:
+        parts = []
+        for e in engines:
+            if e.done:
+                parts.append(f"{e.name} finished")
+            else:
+                ins = e.instrs[e.pc]
+                missing = [t.name for t in _TOKENS if ins.wait & t and not queues[t]]
+                parts.append(f"{e.name} instruction {e.pc} ({ins.describe()}) waits for {', '.join(missing)}")
+        return ProgramError(f"deadlock in program chunk {ci}: " + "; ".join(parts) + ".")
