@@ -15,9 +15,12 @@ Resource figures come from Yosys's ``stat -json`` of the synthesized netlist:
 
 With place and route, Yosys synthesizes the design inside the P&R wrapper of
 :mod:`dian.hwgen.pnr_wrapper` (so the figures include the wrapper, at most
-``wrapper.luts`` / ``wrapper.ffs``), and ``fmax_mhz`` is nextpnr's achieved
-frequency for ``clk``. nextpnr's own utilization table is kept in
-``utilization``.
+``wrapper.luts`` / ``wrapper.ffs``; ``place_and_route=False`` gives the
+design's own), and ``fmax_mhz`` is nextpnr's achieved frequency for ``clk``
+(nextpnr runs with ``--timing-allow-fail``: a missed clock is a figure, see
+``meets_timing``, not an error). nextpnr's own utilization table is kept in
+``utilization``; its ECP5 ``TRELLIS_COMB`` count exceeds ``luts`` by the
+route-through LUTs it adds.
 """
 
 from __future__ import annotations
