@@ -138,8 +138,8 @@ def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: floa
     for name in ("stat.json", "netlist.json", "nextpnr_report.json"):
         (build_dir / name).unlink(missing_ok=True)
     render_to(f"yosys_{spec.family}.ys.j2", build_dir / "synth.ys", top=synth_top,
-              verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files], stat_json="stat.json", stat_txt="stat.txt",
-              netlist_json="netlist.json")
+              verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
+              stat_json="stat.json", stat_txt="stat.txt", netlist_json="netlist.json")
     logs = [build_dir / "yosys.log"]
     run_tool(yosys, ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir, log=build_dir / "yosys.out")
     cell_types = _cell_types(build_dir / "stat.json", synth_top)
