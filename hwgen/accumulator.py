@@ -15,11 +15,11 @@ has been written.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ppu_round import check_lanes
+from .datapath import check_lanes, fits_signed, pipe_reg
 
 __all__ = ["AccUpdate"]
 
@@ -78,12 +78,13 @@ class AccUpdate(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        limit = 2 ** (self.acc_bits - 1)
         over = []
         for c in range(self.lanes):
             total = Mux(self.reset, self.col_sum[c], self.acc_in[c] + self.col_sum[c])
-            over.append((total >= limit) | (total < -limit))
-            m.d.sync += self.acc_out[c].eq(total)
+            over.append(~fits_signed(total, self.acc_bits))
+            out = pipe_reg(signed(self.acc_bits), f"acc_out{c}")
+            m.d.sync += out.eq(total)
+            m.d.comb += self.acc_out[c].eq(out)
         m.d.sync += [
             self.overflow.eq(self.in_valid & Cat(*over).any()),
             self.out_valid.eq(self.in_valid),

@@ -31,7 +31,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ppu_round import check_lanes
+from .datapath import check_lanes, kept, pipe_reg
 
 __all__ = ["PEArray", "PEMode"]
 
@@ -111,8 +111,8 @@ class PEArray(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         L = self.lanes
-        shadow = [[Signal(signed(8), name=f"w_shadow_{r}_{c}") for c in range(L)] for r in range(L)]
-        active = [[Signal(signed(8), name=f"w_{r}_{c}") for c in range(L)] for r in range(L)]
+        shadow = [[pipe_reg(signed(8), f"w_shadow_{r}_{c}") for c in range(L)] for r in range(L)]
+        active = [[pipe_reg(signed(8), f"w_{r}_{c}") for c in range(L)] for r in range(L)]
         for r in range(L):
             with m.If(self.w_load_valid & (self.w_load_row == r)):
                 m.d.sync += [shadow[r][c].eq(self.w_load_data[c]) for c in range(L)]
@@ -121,7 +121,7 @@ class PEArray(wiring.Component):
 
         # Stage 1: products.
         dw = (self.mode == PEMode.DW) if self.depthwise else None
-        prod = [[Signal(signed(16), name=f"p_{r}_{c}") for c in range(L)] for r in range(L)]
+        prod = [[pipe_reg(signed(16), f"p_{r}_{c}") for c in range(L)] for r in range(L)]
         for r in range(L):
             for c in range(L):
                 x = Mux(dw, self.x_words[r][c], self.x_data[r]) if self.depthwise else self.x_data[r]
@@ -130,10 +130,12 @@ class PEArray(wiring.Component):
         # Stage 2: the first ``split`` tree levels (split >= 1). Stage 3: the rest.
         split = (self.levels + 1) // 2
         for c in range(L):
-            half = _add_levels([prod[r][c] for r in range(L)], split)
-            regs = [Signal.like(t, name=f"t_{c}_{k}") for k, t in enumerate(half)]
+            half = _add_levels(m, [prod[r][c] for r in range(L)], split, f"s_{c}")
+            regs = [pipe_reg(t.shape(), f"t_{c}_{k}") for k, t in enumerate(half)]
             m.d.sync += [reg.eq(t) for reg, t in zip(regs, half)]
-            m.d.sync += self.col_sum[c].eq(_add_levels(regs, self.levels - split)[0])
+            total = pipe_reg(signed(self.sum_bits), f"col_sum_{c}")
+            m.d.sync += total.eq(_add_levels(m, regs, self.levels - split, f"u_{c}")[0])
+            m.d.comb += self.col_sum[c].eq(total)
 
         valid = self.in_valid
         for k in range(self.LATENCY):
@@ -144,8 +146,14 @@ class PEArray(wiring.Component):
         return m
 
 
-def _add_levels(terms: list, levels: int) -> list:
-    """``levels`` levels of pairwise adds (each widens by one bit)."""
-    for _ in range(levels):
-        terms = [terms[k] + terms[k + 1] for k in range(0, len(terms), 2)]
+def _add_levels(m: Module, terms: list, levels: int, name: str) -> list:
+    """``levels`` levels of pairwise adds (each widens by one bit), every sum a
+    kept wire so that Yosys builds each as a carry chain."""
+    for level in range(levels):
+        sums = []
+        for k in range(0, len(terms), 2):
+            s = kept(signed(len(terms[k]) + 1), f"{name}_l{level}_{k // 2}")
+            m.d.comb += s.eq(terms[k] + terms[k + 1])
+            sums.append(s)
+        terms = sums
     return terms

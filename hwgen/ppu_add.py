@@ -16,7 +16,8 @@ from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ppu_round import RoundClamp, check_lanes
+from .datapath import check_lanes, pipe_reg
+from .ppu_round import RoundClamp
 
 __all__ = ["PPUAdd"]
 
@@ -80,20 +81,25 @@ class PPUAdd(wiring.Component):
         mult = Mux(self.operand, self.mult_b, self.mult_a)
 
         # Stage 1: one product per lane.
-        prod = [Signal(signed(PROD_BITS), name=f"prod{i}") for i in range(self.lanes)]
+        prod = [pipe_reg(signed(PROD_BITS), f"prod{i}") for i in range(self.lanes)]
         valid1, is_b1 = Signal(), Signal()
-        shift1, lo1, hi1 = Signal(6), Signal(signed(8)), Signal(signed(8))
+        shift1, lo1, hi1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
         m.d.sync += [p.eq(self.x[i] * mult) for i, p in enumerate(prod)]
         m.d.sync += [valid1.eq(self.in_valid), is_b1.eq(self.operand),
                      shift1.eq(self.shift), lo1.eq(self.lo), hi1.eq(self.hi)]
 
         # Stage 2: hold the a product; a b product completes the pair.
-        held = [Signal(signed(PROD_BITS), name=f"held{i}") for i in range(self.lanes)]
+        held = [pipe_reg(signed(PROD_BITS), f"held{i}") for i in range(self.lanes)]
         with m.If(valid1 & ~is_b1):
             m.d.sync += [h.eq(p) for h, p in zip(held, prod)]
-        m.d.sync += [rc.value[i].eq(held[i] + prod[i]) for i in range(self.lanes)]
-        m.d.sync += [rc.shift[i].eq(shift1) for i in range(self.lanes)]
-        m.d.sync += [rc.in_valid.eq(valid1 & is_b1), rc.lo.eq(lo1), rc.hi.eq(hi1)]
+        pair = [pipe_reg(signed(PROD_BITS + 1), f"pair{i}") for i in range(self.lanes)]
+        shift2, lo2, hi2 = pipe_reg(6, "shift2"), pipe_reg(signed(8), "lo2"), pipe_reg(signed(8), "hi2")
+        valid2 = Signal()
+        m.d.sync += [p.eq(h + q) for p, h, q in zip(pair, held, prod)]
+        m.d.sync += [valid2.eq(valid1 & is_b1), shift2.eq(shift1), lo2.eq(lo1), hi2.eq(hi1)]
+        m.d.comb += [rc.value[i].eq(pair[i]) for i in range(self.lanes)]
+        m.d.comb += [rc.shift[i].eq(shift2) for i in range(self.lanes)]
+        m.d.comb += [rc.in_valid.eq(valid2), rc.lo.eq(lo2), rc.hi.eq(hi2)]
 
         m.d.comb += [self.out_valid.eq(rc.out_valid), self.out.eq(rc.out)]
         return m

@@ -25,7 +25,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ppu_round import check_lanes
+from .datapath import check_lanes, fits_signed, pipe_reg
 
 __all__ = ["PPUPool", "PoolOp"]
 
@@ -87,23 +87,25 @@ class PPUPool(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        limit = 2 ** (self.acc_bits - 1)
-        run = [Signal(signed(self.acc_bits), name=f"run{i}") for i in range(self.lanes)]
+        run = [pipe_reg(signed(self.acc_bits), f"run{i}") for i in range(self.lanes)]
+        outs = [pipe_reg(signed(self.acc_bits), f"out{i}") for i in range(self.lanes)]
         sticky = Signal()
         over = []
         nxt = []
         for i, r in enumerate(run):
             x = self.x[i]
             total = r + x
-            over.append(~self.first & (self.op == PoolOp.SUM) & ((total >= limit) | (total < -limit)))
-            combined = Mux(self.op == PoolOp.SUM, total, Mux(x > r, x, r))
+            over.append(~self.first & (self.op == PoolOp.SUM) & ~fits_signed(total, self.acc_bits))
+            r8 = r[:8].as_signed()          # in MAX mode the running value is an int8
+            combined = Mux(self.op == PoolOp.SUM, total, Mux(x > r8, x, r8))
             nxt.append(Mux(self.first, x, combined))
         ovf = (sticky & ~self.first) | Cat(*over).any()
         with m.If(self.in_valid):
             m.d.sync += [r.eq(n) for r, n in zip(run, nxt)]
             m.d.sync += sticky.eq(ovf)
             with m.If(self.last):
-                m.d.sync += [self.out[i].eq(n) for i, n in enumerate(nxt)]
+                m.d.sync += [o.eq(n) for o, n in zip(outs, nxt)]
                 m.d.sync += self.overflow.eq(ovf)
         m.d.sync += self.out_valid.eq(self.in_valid & self.last)
+        m.d.comb += [self.out[i].eq(o) for i, o in enumerate(outs)]
         return m

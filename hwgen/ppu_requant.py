@@ -22,7 +22,8 @@ from amaranth.hdl import Cat, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .ppu_round import RoundClamp, check_lanes
+from .datapath import check_lanes, fits_signed, pipe_reg
+from .ppu_round import RoundClamp
 
 __all__ = ["PPURequant"]
 
@@ -94,23 +95,23 @@ class PPURequant(wiring.Component):
         n = self.acc_bits
         lanes = range(self.lanes)
 
-        def delayed(sig, stages: int, name: str):
+        def delayed(sig, stages: int, name: str, reset_less: bool = True):
             """``sig`` registered ``stages`` times."""
             for k in range(stages):
-                nxt = Signal.like(sig, name=f"{name}_d{k + 1}")
+                nxt = Signal(sig.shape(), name=f"{name}_d{k + 1}", reset_less=reset_less)
                 m.d.sync += nxt.eq(sig)
                 sig = nxt
             return sig
 
         # Stage 1: v = acc + bias, range check.
-        v = [Signal(signed(n), name=f"v{i}") for i in lanes]
-        mul1 = [Signal(M_BITS, name=f"mul{i}") for i in lanes]
+        v = [pipe_reg(signed(n), f"v{i}") for i in lanes]
+        mul1 = [pipe_reg(M_BITS, f"mul{i}") for i in lanes]
         ovf_lane = []
         for i in lanes:
             total = self.acc[i] + self.bias[i]
-            ovf_lane.append((total >= 2 ** (n - 1)) | (total < -(2 ** (n - 1))))
+            ovf_lane.append(~fits_signed(total, n))
             m.d.sync += [v[i].eq(total), mul1[i].eq(self.multiplier[i])]
-        ovf1 = Signal()
+        ovf1 = Signal(name="ovf1")
         m.d.sync += ovf1.eq(Cat(*ovf_lane).any())
 
         # Stage 2: partial products, each within an 18x18 signed multiplier.
@@ -124,29 +125,31 @@ class PPURequant(wiring.Component):
             by_offset: dict[int, list[Signal]] = {}
             for vp, voff in v_parts:
                 for mp, moff in ((m_lo, 0), (m_hi, _SPLIT)):
-                    pp = Signal.like(vp * mp, name=f"pp{i}_{voff}_{moff}")
+                    pp = pipe_reg((vp * mp).shape(), f"pp{i}_{voff}_{moff}")
                     m.d.sync += pp.eq(vp * mp)
                     by_offset.setdefault(voff + moff, []).append(pp)
             low = by_offset[0][0]
             mid = sum(by_offset[_SPLIT][1:], start=by_offset[_SPLIT][0])
-            mid3 = Signal.like(mid, name=f"mid{i}")
-            low3 = Signal.like(low, name=f"low{i}")
+            mid3 = pipe_reg(mid.shape(), f"mid{i}")
+            low3 = pipe_reg(low.shape(), f"low{i}")
             m.d.sync += [mid3.eq(mid), low3.eq(low)]
             if 2 * _SPLIT in by_offset:
-                high3 = Signal.like(by_offset[2 * _SPLIT][0], name=f"high{i}")
+                high3 = pipe_reg(by_offset[2 * _SPLIT][0].shape(), f"high{i}")
                 m.d.sync += high3.eq(by_offset[2 * _SPLIT][0])
                 outer = Cat(low3, high3).as_signed()     # low3 is exactly 34 bits unsigned
             else:
                 outer = low3
-            m.d.sync += rc.value[i].eq(outer + (mid3 << _SPLIT))
+            full = pipe_reg(signed(n + M_BITS), f"product{i}")
+            m.d.sync += full.eq(outer + (mid3 << _SPLIT))
+            m.d.comb += rc.value[i].eq(full)
 
         m.d.comb += [rc.shift[i].eq(delayed(self.shift[i], 4, f"shift{i}")) for i in lanes]
         m.d.comb += [
             rc.lo.eq(delayed(self.lo, 4, "lo")),
             rc.hi.eq(delayed(self.hi, 4, "hi")),
-            rc.in_valid.eq(delayed(self.in_valid, 4, "valid")),
+            rc.in_valid.eq(delayed(self.in_valid, 4, "valid", reset_less=False)),
             self.out_valid.eq(rc.out_valid),
             self.out.eq(rc.out),
-            self.overflow.eq(delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf")),
+            self.overflow.eq(delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf", reset_less=False)),
         ]
         return m

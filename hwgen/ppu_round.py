@@ -23,16 +23,12 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["RoundClamp", "check_lanes"]
+from .datapath import check_lanes, pipe_reg
+
+__all__ = ["RoundClamp"]
 
 #: Width the value is saturated to after the coarse shift (see module docstring).
 _SAT_BITS = 17
-
-
-def check_lanes(lanes: int) -> None:
-    """The v1 lane count rule (AccelConfig: a power of two from 2 to 64)."""
-    if not isinstance(lanes, int) or lanes < 2 or lanes > 64 or lanes & (lanes - 1):
-        raise ValueError(f"lanes must be a power of two from 2 to 64, not {lanes!r}")
 
 
 class RoundClamp(wiring.Component):
@@ -85,10 +81,10 @@ class RoundClamp(wiring.Component):
         sat_hi, sat_lo = 2 ** (_SAT_BITS - 1) - 1, -(2 ** (_SAT_BITS - 1))
 
         # Stage 1: t = (2x) >>> (s & ~7), saturated to 17 bits.
-        coarse = [Signal(signed(_SAT_BITS), name=f"coarse{i}") for i in range(self.lanes)]
-        fine = [Signal(3, name=f"fine{i}") for i in range(self.lanes)]
-        rnd = [Signal(1, name=f"rnd{i}") for i in range(self.lanes)]
-        lo1, hi1, valid1 = Signal(signed(8)), Signal(signed(8)), Signal()
+        coarse = [pipe_reg(signed(_SAT_BITS), f"coarse{i}") for i in range(self.lanes)]
+        fine = [pipe_reg(3, f"fine{i}") for i in range(self.lanes)]
+        rnd = [pipe_reg(1, f"rnd{i}") for i in range(self.lanes)]
+        lo1, hi1, valid1 = pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1"), Signal()
         for i in range(self.lanes):
             twice = Cat(C(0, 1), self.value[i]).as_signed()  # 2x, in_bits + 1 wide
             shifted = twice >> Cat(C(0, 3), self.shift[i][3:6])
@@ -108,6 +104,8 @@ class RoundClamp(wiring.Component):
                 r.eq((t + rnd[i]) >> 1),
                 up.eq(Mux(r < lo1, lo1, r)),
             ]
-            m.d.sync += self.out[i].eq(Mux(up > hi1, hi1, up))
+            out = pipe_reg(signed(8), f"out{i}")
+            m.d.sync += out.eq(Mux(up > hi1, hi1, up))
+            m.d.comb += self.out[i].eq(out)
         m.d.sync += self.out_valid.eq(valid1)
         return m
