@@ -61,8 +61,9 @@ class PEArray(wiring.Component):
     w_swap : In(1)
         Copy the shadow weights to the active set at this edge. The shadow
         copied is the one before this edge's load, if any (so the first row of
-        the next block may load in the swap cycle). Inputs sampled at the swap
-        edge still use the old active weights; later ones use the new.
+        the next block may load in the swap cycle). An input sampled at the
+        swap edge already uses the new weights (the weights meet the operand
+        one edge later), so the swap goes with the new block's first input.
     mode : In(PEMode)        (only with ``depthwise``)
     in_valid : In(1)
         ``x_data``/``x_words``/``mode`` are sampled when it is high.
@@ -77,12 +78,13 @@ class PEArray(wiring.Component):
         (``lanes * 128 * 128`` needs it). The ABUF update
         (:class:`~dian.hwgen.accumulator.AccUpdate`) brings it to ``acc_bits``.
 
-    Timing: one input per cycle; ``LATENCY`` = 3 edges: products registered,
-    the first ``ceil(log2(L) / 2)`` tree levels registered, the rest of the
-    tree registered into ``col_sum``.
+    Timing: one input per cycle; ``LATENCY`` = 4 edges: each PE's operand
+    (after the GEMM/DW select) registered, products registered, the first
+    ``ceil(log2(L) / 2)`` tree levels registered, the rest of the tree
+    registered into ``col_sum``.
     """
 
-    LATENCY = 3
+    LATENCY = 4
 
     def __init__(self, lanes: int, *, depthwise: bool = True) -> None:
         check_lanes(lanes)
@@ -119,15 +121,17 @@ class PEArray(wiring.Component):
         with m.If(self.w_swap):
             m.d.sync += [active[r][c].eq(shadow[r][c]) for r in range(L) for c in range(L)]
 
-        # Stage 1: products.
+        # Stage 1: each PE's operand, selected by the mode, registered (so the
+        # multiplier starts from flip-flops). Stage 2: products.
         dw = (self.mode == PEMode.DW) if self.depthwise else None
+        operand = [[pipe_reg(signed(8), f"x_{r}_{c}") for c in range(L)] for r in range(L)]
         prod = [[pipe_reg(signed(16), f"p_{r}_{c}") for c in range(L)] for r in range(L)]
         for r in range(L):
             for c in range(L):
                 x = Mux(dw, self.x_words[r][c], self.x_data[r]) if self.depthwise else self.x_data[r]
-                m.d.sync += prod[r][c].eq(active[r][c] * x)
+                m.d.sync += [operand[r][c].eq(x), prod[r][c].eq(active[r][c] * operand[r][c])]
 
-        # Stage 2: the first ``split`` tree levels (split >= 1). Stage 3: the rest.
+        # Stage 3: the first ``split`` tree levels (split >= 1). Stage 4: the rest.
         split = (self.levels + 1) // 2
         for c in range(L):
             half = _add_levels(m, [prod[r][c] for r in range(L)], split, f"s_{c}")

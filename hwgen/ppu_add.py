@@ -53,8 +53,8 @@ class PPUAdd(wiring.Component):
         High ``LATENCY`` edges after the ``b`` word was sampled.
     out : Out(ArrayLayout(signed(8), lanes))
 
-    Timing: one output word every 2 input cycles at best; ``LATENCY`` = 4
-    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (2).
+    Timing: one output word every 2 input cycles at best; ``LATENCY`` = 5
+    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (3).
     """
 
     LATENCY = 2 + RoundClamp.LATENCY

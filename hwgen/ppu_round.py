@@ -9,7 +9,8 @@ for ``s == 0``. Used by :class:`~dian.hwgen.ppu_requant.PPURequant` and
 How it rounds without a wide rounding adder: ``t = (2·x) >>> s`` (arithmetic
 shift) equals ``floor(x / 2**(s-1))`` for ``s > 0`` and ``2x`` for ``s == 0``,
 and ``round_shift(x, s) = (t + [s > 0]) >>> 1``. The barrel shift is split
-into a coarse step (multiples of 8, stage 1) and a fine one (0..7, stage 2).
+into a coarse step (multiples of 8, stage 1) and a fine one (0..7, stage 2);
+the clamp has a stage of its own (3).
 After the coarse step the value is saturated to 17 bits: every saturated value
 still lands outside [-128, 127] after the fine shift, so the final clamp (to
 ``lo..hi`` within int8) gives the same answer as with the exact value. That
@@ -54,11 +55,12 @@ class RoundClamp(wiring.Component):
         High ``LATENCY`` cycles after the ``in_valid`` it belongs to.
     out : Out(ArrayLayout(signed(8), lanes))
 
-    Timing: fully pipelined, one word per cycle; ``LATENCY`` = 2 clock edges
-    from sampling the inputs to ``out``/``out_valid``.
+    Timing: fully pipelined, one word per cycle; ``LATENCY`` = 3 clock edges
+    from sampling the inputs to ``out``/``out_valid``: coarse shift and
+    saturation; fine shift and rounding; clamp.
     """
 
-    LATENCY = 2
+    LATENCY = 3
 
     def __init__(self, lanes: int, in_bits: int) -> None:
         check_lanes(lanes)
@@ -95,17 +97,18 @@ class RoundClamp(wiring.Component):
             ]
         m.d.sync += [lo1.eq(self.lo), hi1.eq(self.hi), valid1.eq(self.in_valid)]
 
-        # Stage 2: fine shift, +1 (s > 0), >>> 1, clamp.
+        # Stage 2: fine shift, +1 (s > 0), >>> 1. Stage 3: clamp.
+        rounded = [pipe_reg(signed(_SAT_BITS), f"rounded{i}") for i in range(self.lanes)]
+        lo2, hi2, valid2 = pipe_reg(signed(8), "lo2"), pipe_reg(signed(8), "hi2"), Signal()
         for i in range(self.lanes):
             t = coarse[i] >> fine[i]
-            r = Signal(signed(_SAT_BITS), name=f"r{i}")
+            m.d.sync += rounded[i].eq((t + rnd[i]) >> 1)
+        m.d.sync += [lo2.eq(lo1), hi2.eq(hi1), valid2.eq(valid1)]
+        for i in range(self.lanes):
             up = Signal(signed(_SAT_BITS), name=f"up{i}")
-            m.d.comb += [
-                r.eq((t + rnd[i]) >> 1),
-                up.eq(Mux(r < lo1, lo1, r)),
-            ]
+            m.d.comb += up.eq(Mux(rounded[i] < lo2, lo2, rounded[i]))
             out = pipe_reg(signed(8), f"out{i}")
-            m.d.sync += out.eq(Mux(up > hi1, hi1, up))
+            m.d.sync += out.eq(Mux(up > hi2, hi2, up))
             m.d.comb += self.out[i].eq(out)
-        m.d.sync += self.out_valid.eq(valid1)
+        m.d.sync += self.out_valid.eq(valid2)
         return m

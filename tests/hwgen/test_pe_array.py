@@ -25,6 +25,8 @@ class Program:
     def cycle(self, load: tuple[int, np.ndarray] | None = None, swap: bool = False,
               x: tuple[PEMode, np.ndarray] | None = None) -> None:
         v: dict = dict(w_load_valid=int(load is not None), w_swap=int(swap), in_valid=int(x is not None))
+        if swap:        # the edge: a swap takes the shadow as it was before this cycle's load,
+            self.active = self.shadow.copy()    # and this cycle's input already uses it
         if load is not None:
             v.update(w_load_row=load[0], w_load_data=[int(b) for b in load[1]])
         if x is not None:
@@ -40,9 +42,6 @@ class Program:
             # numpy's own matrix arithmetic: sum over rows of w * x
             self.expected.append([int(s) for s in (self.active * full).sum(axis=0)])
         self.vectors.append(v)
-        # the edge: a swap takes the shadow as it was before this cycle's load
-        if swap:
-            self.active = self.shadow.copy()
         if load is not None:
             self.shadow[load[0]] = load[1]
 
@@ -74,8 +73,8 @@ def test_streams_against_numpy(lanes: int) -> None:
         for r in range(lanes):                   # the next block loads while this one streams
             p.cycle(load=(r, w[r]), x=p.random_x())
             p.cycle(x=p.random_x())
-        p.cycle(swap=True, load=(0, block(rng, lanes)[0]), x=p.random_x())  # old weights; row 0 of the next
-        p.cycle(x=p.random_x())                  # new weights
+        p.cycle(swap=True, load=(0, block(rng, lanes)[0]), x=p.random_x())  # new weights; row 0 of the next
+        p.cycle(x=p.random_x())
     dut = PEArray(lanes)
     results, issued = run_stream(dut, p.vectors, ["col_sum"], gap_seed=lanes, idle=IDLE)
     check_latency(results, issued, PEArray.LATENCY)
