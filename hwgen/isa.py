@@ -361,3 +361,21 @@ class Encoding:
     def _misfit(self, ins: Instr, name: str, v: int, allowed: str) -> ProgramError:
         return ProgramError(f"{ins.OPCODE.name}.{name} = {v} does not fit its field; it must be {allowed} "
                             f"on accelerator config '{self.cfg.name}'.")
+
+
+#: Stride fields and the count of the loop they step; a stride under a loop of
+#: one iteration is never used and is encoded as 0 (it may not fit its field).
+_STRIDE_OF_COUNT = {
+    Gemm: {"s_c": "n_c", "s_fy": "n_fy", "s_fx": "n_fx", "s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy",
+           "d_ox": "n_ox"},
+    Dw: {"s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy", "d_ox": "n_ox"},
+    Pool: {"s_c": "n_c", "s_oy": "n_oy", "s_ox": "n_ox", "s_fy": "n_fy", "s_fx": "n_fx"},
+}
+
+
+def zero_unused_strides(ins: Instr) -> Instr:
+    strides = _STRIDE_OF_COUNT.get(type(ins))
+    if not strides:
+        return ins
+    upd = {s: 0 for s, n in strides.items() if getattr(ins, n) == 1 and getattr(ins, s) != 0}
+    return dataclasses.replace(ins, **upd) if upd else ins

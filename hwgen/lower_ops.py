@@ -60,8 +60,10 @@ def load_box(cfg: AccelConfig, src: ActRef, n: int, cb0: int, cbs: int, y0: int,
     L = cfg.lanes
     _, _, h, w = src.shape
     sn, sc, sy = src.strides(L)
-    ylo, xlo = min(max(y0, 0), h), min(max(x0, 0), w)
-    yhi, xhi = max(min(y0 + ny, h), ylo), max(min(x0 + nx, w), xlo)
+    ylo, yhi = max(y0, 0), min(y0 + ny, h)
+    xlo, xhi = max(x0, 0), min(x0 + nx, w)
+    if ylo >= yhi or xlo >= xhi:  # the whole box is padding
+        return LoadAct(src.addr, dst, cbs, ny, nx, ny, 0, nx, 0, sc, sy, pad_value)
     return LoadAct(src.addr + n * sn + cb0 * sc + ylo * sy + xlo * L, dst, cbs, ny, nx,
                    ylo - y0, y0 + ny - yhi, xlo - x0, x0 + nx - xhi, sc, sy, pad_value)
 

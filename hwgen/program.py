@@ -36,7 +36,7 @@ from typing import Hashable
 from dian.errors import ProgramError
 
 from .accel_config import AccelConfig
-from .isa import CMP_OPS, MEM_OPS, AddI, Copy, End, Instr, Pool, Requant, Token
+from .isa import CMP_OPS, MEM_OPS, AddI, Copy, End, Instr, Pool, Requant, Token, zero_unused_strides
 
 OBUF_WRITERS = (Requant, AddI, Copy, Pool)
 _BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf"}
@@ -79,6 +79,7 @@ class Program:
 
 def rebase(ins: Instr, bases: dict[str, int]) -> Instr:
     """Add the base of the buffer half to every buffer-address field of ``ins``."""
+    ins = zero_unused_strides(ins)
     kinds = dict(ins.FIELDS)
     upd = {f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS if f in kinds}
     return dataclasses.replace(ins, **upd) if upd else ins

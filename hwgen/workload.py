@@ -124,9 +124,9 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
     if isinstance(op, Concat):
         shapes = [_plain_input(graph, regions, op, i) for i in op.inputs]
         n, k, h, w = as_4d(graph.tensors[op.output].shape)
-        if len(graph.tensors[op.output].shape) != 4 or op.axis != 1:
+        if op.axis != 1:
             raise ScheduleError(f"concat op '{op.name}' joins along axis {op.axis}; the accelerator concatenates "
-                                f"4-D activations along channels (axis 1) only.")
+                                f"along channels (axis 1) only.")
         ragged = [i for i, s in zip(op.inputs[:-1], shapes[:-1]) if s[1] % lanes]
         if ragged:
             raise ScheduleError(f"concat op '{op.name}': input(s) {ragged} have channel counts that are not "
