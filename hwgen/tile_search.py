@@ -103,7 +103,7 @@ def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
     in_words = cta * in_extent(tya, sy, fya, dy) * in_extent(txa, sx, fxa, dx)
     w_words = kta * cta * fya * fxa * L
     cmp = kta * (timing.gemm_cycles(cfg, cta * fya * fxa, tya * txa) + timing.ISSUE_GAP)
-    per_out = (timing.ppu_cycles(kta * tya * txa) + timing.dma_write_cycles(cfg, kta * tya * txa, kta * tya)
+    per_out = (timing.ppu_cycles(kta * tya * txa) + timing.dma_write_cycles(cfg, kta * tya * txa)
                + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes))
     write = w.n * KB * w.oy * w.ox * L
     single = acc == 1
@@ -152,7 +152,7 @@ def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
         cmp = timing.ppu_cycles(out_words, n_in)
         extra_read = 0
     steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
-    mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words, ct * ty)
+    mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words)
     cycles = steps * np.maximum(cmp, mem) + timing.dma_read_cycles(cfg, in_words)
     read = steps * in_words * L + extra_read
     write = np.full_like(ct, w.n * CB * w.oy * w.ox * L)

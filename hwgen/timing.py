@@ -1,12 +1,42 @@
 """Instruction durations: the timing contract of docs/accelerator.md.
 
-PROVISIONAL. These are first-order formulas written before the RTL
-controller exists; they have the right shape (DRAM latency plus beats, one
-pixel per cycle on the array, one word per cycle in the PPU) but the
-constants and overheads are guesses until the RTL is measured and this
-module becomes the contract it must match to the cycle. Everything that
-needs a duration — the machine simulator and the scheduler's analytic
-prediction — calls the functions here, so there is one place to fix.
+Everything that needs a duration — the machine simulator and the scheduler's
+analytic prediction — calls the functions here; the RTL (hwgen/top.py) is
+tested to match them to the cycle (tests/hwgen/test_accel_rtl.py).
+
+Conventions (hwgen/mem_engine.py, hwgen/controller.py): an instruction
+*starts* in the cycle its engine decodes it with every awaited token present
+(cycle ``S``), executes in ``S .. S + D - 1`` and signals its tokens at the
+edge ending ``S + D - 1``, so a waiter may start at ``end = S + D``. The
+engine fetches its next instruction in cycle ``end`` and starts it at
+``end + ISSUE_GAP`` at the earliest (FETCH one cycle, the IMEM read port is
+synchronous). ``λ`` = ``dram_latency``, ``B`` = bus bytes, a word is
+``beats = L / B`` bus beats.
+
+MEASURED AGAINST THE RTL (exact): the controller (boot, chunk fetch, done),
+END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
+
+* DMA reads (LOAD_*): cycle ``S`` latches the fields; from ``S + 1`` one slot
+  a cycle — a DRAM word is ``beats`` slots (one bus read each), a padding
+  word one slot (no read); every slot passes a ``λ``-stage delay line and is
+  written to the buffer when its read answers, so the last slot is handled
+  in ``S + slots + λ``: ``D = 1 + slots + λ``. Box rows cost nothing (the
+  address walk has no bubble).
+* DMA writes (STORE_ACT): ``S`` latches, ``S + 1`` reads the first OBUF word
+  (synchronous port), then one posted bus write a cycle: ``D = 2 + n·beats``.
+* END: ``D = 1`` (the decode cycle halts the engine).
+* Boot: cycle 0 samples ``start``; the header's chunk count and table
+  address (bytes 28..35, ``hdr_beats`` beats) are read from cycle 1 (``λ +
+  hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
+  at ``boot_cycles = 1 + λ + hdr_beats``.
+* Chunk fetch: table entry read (``λ + entry_beats``), decode (1), code read
+  (``λ + n·32/B``, engines launched in its last cycle), the engines' FETCH (1)
+  and DECODE: the first instruction may start ``chunk_fetch_cycles = 3 + 2λ
+  + entry_beats + n·32/B`` cycles after the previous chunk's end.
+* Done: the controller sees both engines halted in the chunk's end cycle
+  ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
+
+PROVISIONAL (not yet built in RTL): GEMM, DW, REQUANT, ADD, COPY, POOL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -19,10 +49,13 @@ from typing import Any
 from .accel_config import AccelConfig
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
 
-ISSUE_GAP = 1  # cycles between the end of one instruction and the start of the next on an engine
-DMA_OVERHEAD = 4  # descriptor set-up of a DMA instruction
-PPU_LATENCY = 4  # pipeline depth of the PPU
+ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
+DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
+DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
+PPU_LATENCY = 4  # pipeline depth of the PPU (PROVISIONAL)
 END_CYCLES = 1
+DONE_CYCLES = 1
+HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
 
 
 def array_latency(cfg: AccelConfig) -> int:
@@ -35,15 +68,42 @@ def beats(cfg: AccelConfig) -> int:
     return cfg.word_bytes // cfg.bus_bytes
 
 
-def dma_read_cycles(cfg: AccelConfig, words: Any, pad_words: Any = 0, rows: Any = 0) -> Any:
-    """A DMA read of ``words`` DRAM words (plus ``pad_words`` padding written without
-    reading, one per cycle, and one cycle per row of a box)."""
-    return DMA_OVERHEAD + cfg.dram_latency + words * beats(cfg) + pad_words + rows
+def dma_read_cycles(cfg: AccelConfig, words: Any, pad_words: Any = 0) -> Any:
+    """A DMA read of ``words`` DRAM words plus ``pad_words`` padding words written
+    without reading (one slot each): ``1 + slots + λ``."""
+    return DMA_READ_OVERHEAD + cfg.dram_latency + words * beats(cfg) + pad_words
 
 
-def dma_write_cycles(cfg: AccelConfig, words: Any, rows: Any = 0) -> Any:
-    """A DMA write (posted) of ``words`` words."""
-    return DMA_OVERHEAD + words * beats(cfg) + rows
+def dma_write_cycles(cfg: AccelConfig, words: Any) -> Any:
+    """A DMA write (posted) of ``words`` words: ``2 + words * beats``."""
+    return DMA_WRITE_OVERHEAD + words * beats(cfg)
+
+
+def range_beats(cfg: AccelConfig, addr: int, nbytes: int) -> int:
+    """Bus beats the controller reads for bytes ``addr .. addr + nbytes - 1``."""
+    b = cfg.bus_bytes
+    return (addr % b + nbytes + b - 1) // b
+
+
+def boot_cycles(cfg: AccelConfig) -> int:
+    """Cycles from ``start`` to the first chunk fetch (header read and decode)."""
+    return 1 + cfg.dram_latency + range_beats(cfg, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES)
+
+
+def boot_bytes(cfg: AccelConfig) -> int:
+    return range_beats(cfg, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES) * cfg.bus_bytes
+
+
+def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
+    """From the previous chunk's end (or the boot) to the first instruction's
+    earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
+    return (3 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
+            + n_instructions * 32 // cfg.bus_bytes)
+
+
+def chunk_fetch_bytes(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
+    """DRAM bytes the controller reads to fetch a chunk (table entry and code)."""
+    return range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES) * cfg.bus_bytes + n_instructions * 32
 
 
 def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
@@ -73,13 +133,13 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
         real_x = ins.n_x - ins.pad_left - ins.pad_right
         real = ins.n_c * max(real_y, 0) * max(real_x, 0)
         total = ins.n_c * ins.n_y * ins.n_x
-        return int(dma_read_cycles(cfg, real, total - real, ins.n_c * ins.n_y))
+        return int(dma_read_cycles(cfg, real, total - real))
     if isinstance(ins, LoadWgt):
         return int(dma_read_cycles(cfg, ins.n_words))
     if isinstance(ins, LoadPrm):
         return int(dma_read_cycles(cfg, ins.n_entries * cfg.pbuf_entry_bytes // cfg.word_bytes))
     if isinstance(ins, StoreAct):
-        return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x, ins.n_c * ins.n_y))
+        return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x))
     if isinstance(ins, Gemm):
         return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox))
     if isinstance(ins, Dw):
@@ -105,10 +165,3 @@ def busy_pe(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Dw):
         return ins.n_taps * ins.n_oy * ins.n_ox * cfg.lanes
     return 0
-
-
-def chunk_fetch_cycles(cfg: AccelConfig, n_instructions: int) -> int:
-    """The controller DMAs a program chunk into IMEM before running it."""
-    words = n_instructions * 32 // cfg.word_bytes
-    return int(dma_read_cycles(cfg, words))
-

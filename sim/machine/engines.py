@@ -7,8 +7,11 @@ ISSUE_GAP, arrival of every token it waits for)`` (docs/accelerator.md,
 arrives when the instruction signalling it ends. The simulator executes
 instructions one at a time in order of start time (MEM first on ties), so
 what one engine writes is visible to the other exactly as the tokens allow.
-A chunk runs once the controller has fetched it (``chunk_fetch_cycles``);
-both streams must reach END with every token consumed.
+The controller boots from the header (``boot_cycles``), fetches each chunk
+(``chunk_fetch_cycles``: its table entry and code) after the previous one's
+end, and raises done ``DONE_CYCLES`` after the last chunk's end; both
+streams must reach END with every token consumed. The controller's header,
+table and code reads count as DRAM bytes read, as the RTL counts them.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ class Counters:
 
     cycles: int = 0
     busy_pe_cycles: int = 0
-    dram_bytes_read: int = 0  # activations, weights, parameters and program chunks
+    dram_bytes_read: int = 0  # activations, weights, parameters, header, chunk table and program chunks
     dram_bytes_written: int = 0
-    program_bytes_read: int = 0
+    program_bytes_read: int = 0  # header fields, chunk table entries, program chunks
     instructions: int = 0
     chunks: int = 0
 
@@ -78,7 +81,9 @@ class Machine:
         header = read_header(self.dram, self.cfg)
         enc = Encoding(self.cfg)
         dp = Datapath(self.cfg, self.dram)
-        now = 0
+        table = int.from_bytes(self.dram[32:36].tobytes(), "little")
+        now = timing.boot_cycles(self.cfg)
+        self.counters.program_bytes_read += timing.boot_bytes(self.cfg)
         for ci, ch in enumerate(header.chunks):
             code = self.dram[ch.addr: ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
             instrs = enc.decode_stream(code)
@@ -86,12 +91,13 @@ class Machine:
             for name, s in (("MEM", mem), ("CMP", cmp)):
                 if not s or not isinstance(s[-1], End) or any(isinstance(i, End) for i in s[:-1]):
                     raise ProgramError(f"chunk {ci}: the {name} stream must end with exactly one END.")
-            self.counters.program_bytes_read += len(code)
-            now += timing.chunk_fetch_cycles(self.cfg, len(instrs))
+            entry = table + timing.CHUNK_ENTRY_BYTES * ci
+            self.counters.program_bytes_read += timing.chunk_fetch_bytes(self.cfg, entry, len(instrs))
+            now += timing.chunk_fetch_cycles(self.cfg, entry, len(instrs))
             now = self._run_chunk(ci, dp, _Engine("MEM", mem, free_at=now), _Engine("CMP", cmp, free_at=now))
             self.counters.chunks += 1
         c = self.counters
-        c.cycles = now
+        c.cycles = now + timing.DONE_CYCLES
         c.dram_bytes_read = dp.bytes_read + c.program_bytes_read
         c.dram_bytes_written = dp.bytes_written
         return c

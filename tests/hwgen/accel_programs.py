@@ -1,0 +1,96 @@
+"""Hand-built DRAM images for the accelerator top level, and runners that
+put them through sim/machine, amaranth.sim and Verilator."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+from amaranth.sim import Simulator
+
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.dram_image import ImageBuilder
+from dian.hwgen.isa import Encoding, End, Instr
+from dian.sim.machine import Machine
+
+COUNTERS = ("perf_cycles", "perf_busy_pe_cycles", "perf_dram_bytes_read", "perf_dram_bytes_written")
+
+
+def build_image(cfg: AccelConfig, regions: dict[str, bytes], chunks) -> tuple[bytes, dict[str, int]]:
+    """``regions`` are placed first (their addresses returned); ``chunks`` is a
+    callable ``addrs -> [(mem instrs, cmp instrs), ...]`` (ENDs appended unless present)."""
+    enc = Encoding(cfg)
+    img = ImageBuilder(cfg, 0, 0)
+    addrs = {name: img.place(data, name) for name, data in regions.items()}
+    coded = []
+    for mem, cmp in chunks(addrs):
+        mem = list(mem) if mem and isinstance(mem[-1], End) else [*mem, End()]
+        cmp = list(cmp) if cmp and isinstance(cmp[-1], End) else [*cmp, End()]
+        coded.append((enc.encode_stream(mem) + enc.encode_stream(cmp), len(mem), len(cmp)))
+    return img.finish(coded, [], []), addrs
+
+
+def run_machine(cfg: AccelConfig, image: bytes) -> tuple[bytes, dict[str, int]]:
+    dram = np.frombuffer(image, dtype=np.uint8).copy()
+    c = Machine(cfg, dram).run()
+    return dram.tobytes(), {"cycles": c.cycles, "perf_cycles": c.cycles, "perf_busy_pe_cycles": c.busy_pe_cycles,
+                            "perf_dram_bytes_read": c.dram_bytes_read,
+                            "perf_dram_bytes_written": c.dram_bytes_written}
+
+
+def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) -> tuple[bytes, dict[str, int]]:
+    """The harness's DRAM model (rtl_templates/verilator_harness.cpp.j2) in amaranth.sim."""
+    dram = bytearray(image)
+    bus = cfg.bus_bytes
+    result: dict[str, int] = {}
+
+    async def bench(ctx) -> None:
+        ctx.set(dut.mem_req_ready, 1)
+        pending: deque[tuple[int, bytes]] = deque()
+        for cycle in range(max_cycles + 1):
+            ctx.set(dut.start, cycle == 0)
+            answer = bool(pending) and pending[0][0] == cycle
+            ctx.set(dut.mem_resp_valid, answer)
+            if answer:
+                ctx.set(dut.mem_resp_rdata, int.from_bytes(pending.popleft()[1], "little"))
+            if ctx.get(dut.done):
+                assert not ctx.get(dut.mem_req_valid)
+                result.update({n: ctx.get(getattr(dut, n)) for n in COUNTERS}, cycles=cycle)
+                return
+            if ctx.get(dut.mem_req_valid):
+                addr = ctx.get(dut.mem_req_addr)
+                assert addr % bus == 0 and addr + bus <= len(dram), (cycle, addr)
+                if ctx.get(dut.mem_req_write):
+                    dram[addr:addr + bus] = ctx.get(dut.mem_req_wdata).to_bytes(bus, "little")
+                else:
+                    pending.append((cycle + cfg.dram_latency, bytes(dram[addr:addr + bus])))
+            await ctx.tick()
+        raise AssertionError(f"done did not rise within {max_cycles} cycles")
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return bytes(dram), result
+
+
+def mem_only_program(cfg: AccelConfig):
+    """Loads of every kind (with padding) and a store, tokens through a CMP END; two chunks."""
+    from dian.hwgen.isa import LoadAct, LoadPrm, LoadWgt, StoreAct, Token
+
+    L = cfg.lanes
+    rng = np.random.default_rng(1)
+    regions = {"act": rng.integers(0, 256, 2 * 3 * 5 * L, dtype=np.uint8).tobytes(),
+               "wgt": rng.integers(0, 256, 8 * L, dtype=np.uint8).tobytes(),
+               "prm": rng.integers(0, 256, 2 * cfg.pbuf_entry_bytes, dtype=np.uint8).tobytes(),
+               "out": bytes(2 * 4 * 6 * L)}
+
+    def chunks(a: dict[str, int]):
+        c0_mem = [LoadAct(a["act"], 3, 2, 4, 7, 1, 0, 1, 1, 15 * L, 5 * L, -128),
+                  LoadWgt(a["wgt"], 1, 8), LoadPrm(a["prm"], 2, 2, signal=Token.LD_CMP),
+                  StoreAct(a["out"] + L, 5, 2, 3, 4, 24 * L, 6 * L, wait=Token.CMP_ST)]
+        c0_cmp = [End(wait=Token.LD_CMP, signal=Token.CMP_ST)]
+        c1_mem = [StoreAct(a["out"], 0, 1, 1, 3, 0, 0)]
+        return [(c0_mem, c0_cmp), (c1_mem, [])]
+
+    return regions, chunks
