@@ -1,7 +1,7 @@
 """dian: a hardware-generating compiler for neural networks.
 
 The public Python API lives in :mod:`dian.api` (``compile_model``,
-``run_model``, ``model_info``), re-exported here on first use; this module
+``run_model``, ``model_info``, ``simulate_model``, ``synth_model``), re-exported here on first use; this module
 stays light so that ``import dian.ir`` does not pull in torch.
 """
 
@@ -11,7 +11,7 @@ from .errors import DianError
 
 __version__ = "0.1.0"
 
-_API = ("CompileResult", "compile_model", "model_info", "run_model")
+_API = ("CompileResult", "compile_model", "model_info", "run_model", "simulate_model", "synth_model")
 
 
 def __getattr__(name: str) -> Any:

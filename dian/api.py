@@ -19,7 +19,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,20 +27,30 @@ from . import __version__, outdir
 from .errors import InputShapeError, OutputDirError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
 
+if TYPE_CHECKING:
+    from .hwgen.accel_config import AccelConfig
+    from .ir.schedule import Schedule
+    from .simulate import SimulationResult
+    from .synthesize import SynthResult
+
 
 @dataclass(frozen=True)
 class CompileResult:
-    """What :func:`compile_model` produced and where it put it."""
+    """What :func:`compile_model` produced and where it put it (``accel`` and
+    ``schedules`` when compiled for an accelerator)."""
 
     out_dir: Path
     float_graph: Graph
     int_graph: Graph
     manifest: dict[str, Any]
     summary: str
+    files: tuple[str, ...] = ()
+    accel: AccelConfig | None = None
+    schedules: tuple[Schedule, ...] = ()
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+def _sha256(data: bytes | str) -> str:
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
 
 
 def _array_sha256(a: np.ndarray) -> str:
@@ -95,20 +105,37 @@ def compile_model(
     calib_samples: int = 64,
     seed: int = 0,
     progress: bool = False,
+    accel: str | Path | None = None,
+    rtl: bool = True,
 ) -> CompileResult:
     """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it on
     ``calib_samples`` samples drawn with ``seed``, lower it to the float and the
     integer IR, and write the output folder ``out_dir`` atomically.
 
+    With ``accel`` (a preset name, ``tiny``/``small``/``default``, or the path of
+    an accelerator config JSON file) the integer graph is also scheduled and
+    lowered for that accelerator: the folder gains accel.json, schedules/,
+    program.bin, image.json and, when this build has the RTL emitter, rtl/
+    (:mod:`dian.accel_artifacts`); ``rtl=False`` skips the Verilog. Without
+    ``accel`` the folder holds the IR only.
+
     ``input_shape`` None means the model's default input shape. The same
     arguments give a byte-identical folder. ``out_dir`` may be new, empty or a
     previous dian output folder (replaced); anything else raises
-    :class:`~dian.errors.OutputDirError` before any work is done.
+    :class:`~dian.errors.OutputDirError` before any work is done, and so does
+    an unknown preset or a malformed or infeasible config
+    (:class:`~dian.errors.AccelConfigError`). A layer the accelerator cannot
+    run raises :class:`~dian.errors.ScheduleError` and writes nothing.
     """
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute())
     if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
         raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
+    cfg = None
+    if accel is not None:
+        from .hwgen.accel_config import load_accel_config
+
+        cfg = load_accel_config(str(accel))  # before any slow work: a bad --accel fails at once
     say = _Progress(progress)
     from . import frontend  # torch lives behind this import
 
@@ -122,11 +149,20 @@ def compile_model(
     say("tracing, folding and quantizing")
     float_graph, int_graph = frontend.lower(loaded.module, shape, calib, loaded.name)
 
-    files = {
+    summary = _summary(int_graph)
+    files: dict[str, str | bytes] = {
         outdir.INT_IR: graph_to_json(int_graph),
         outdir.FLOAT_IR: graph_to_json(float_graph),
-        outdir.SUMMARY: _summary(int_graph),
     }
+    build = None
+    if cfg is not None:
+        from . import accel_artifacts
+
+        say(f"scheduling and lowering for accelerator {cfg.name}")
+        build = accel_artifacts.build(int_graph, cfg, str(accel), rtl)
+        files.update(build.files)
+        summary += "\n" + build.summary
+    files[outdir.SUMMARY] = summary
     manifest: dict[str, Any] = {
         "format": outdir.FORMAT,
         "format_version": outdir.FORMAT_VERSION,
@@ -138,18 +174,26 @@ def compile_model(
         "calib_samples": calib_samples,
         "calibration_sha256": _array_sha256(np.asarray(calib, dtype=np.float32)),
         "seed": seed,
-        "files": {name: _sha256(text.encode()) for name, text in sorted(files.items())},
+        "files": {name: _sha256(data) for name, data in sorted(files.items())},
     }
+    if build is not None:
+        manifest["accel"] = build.manifest
     files[outdir.MANIFEST] = outdir.manifest_text(manifest)
 
     def fill(tmp: Path) -> None:
-        for name, text in files.items():
-            (tmp / name).write_text(text)
+        for name, data in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(data, str):
+                path.write_text(data)
+            else:
+                path.write_bytes(data)
 
     say(f"writing {out_path}")
     final = outdir.write_atomically(out_path, fill)
     say("done")
-    return CompileResult(final, float_graph, int_graph, manifest, files[outdir.SUMMARY])
+    return CompileResult(final, float_graph, int_graph, manifest, summary, tuple(files),
+                         cfg, build.schedules if build is not None else ())
 
 
 def load_compiled(out_dir: str | Path) -> Graph:
@@ -171,12 +215,23 @@ def run_model(out_dir: str | Path, x: np.ndarray) -> np.ndarray:
 
 def run_compiled(graph: Graph, x: np.ndarray, where: str = "the compiled model") -> np.ndarray:
     """:func:`run_model` on a graph already loaded with :func:`load_compiled` (for many inputs)."""
-    from .sim.reference import dequantize_output, quantize_input, run_graph
+    from .sim.reference import dequantize_output, run_graph
+
+    name, q = quantize_for(graph, x, where)
+    out_name = graph.outputs[0]
+    q_out = run_graph(graph, {name: q})[out_name]
+    return dequantize_output(q_out, graph.tensors[out_name].quant.scale[0])  # type: ignore[union-attr]
+
+
+def quantize_for(graph: Graph, x: np.ndarray, where: str) -> tuple[str, np.ndarray]:
+    """The host's part before a run: check the float input ``x`` against the graph's one input and
+    quantize it with that input's scale. Returns the input's name and the int8 array."""
+    from .sim.reference import quantize_input
 
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise OutputDirError(f"{where}: dian runs graphs with one input and one output; "
                              f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}.")
-    (name,), (out_name,) = graph.inputs, graph.outputs
+    (name,) = graph.inputs
     spec = graph.tensors[name]
     x = np.asarray(x)
     if tuple(x.shape) != spec.shape:
@@ -186,9 +241,7 @@ def run_compiled(graph: Graph, x: np.ndarray, where: str = "the compiled model")
         raise InputShapeError(f"the input is {x.dtype}; give real numbers (float32) of shape {list(spec.shape)}.")
     if not np.isfinite(x).all():
         raise InputShapeError("the input holds NaN or infinite values; give finite float32 data.")
-    q = quantize_input(x, spec.quant.scale[0])  # type: ignore[union-attr]
-    q_out = run_graph(graph, {name: q})[out_name]
-    return dequantize_output(q_out, graph.tensors[out_name].quant.scale[0])  # type: ignore[union-attr]
+    return name, quantize_input(x, spec.quant.scale[0])  # type: ignore[union-attr]
 
 
 def model_info(out_dir: str | Path) -> str:
@@ -208,4 +261,21 @@ def model_info(out_dir: str | Path) -> str:
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 
-__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "run_compiled", "run_model"]
+def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False) -> SimulationResult:
+    """Run the program of ``out_dir`` (compiled with ``accel``) on the float input ``x`` on the
+    machine simulator and, with ``rtl``, on the Verilator model of its RTL; check every activation
+    byte against the reference simulator (:func:`dian.simulate.simulate_model`)."""
+    from .simulate import simulate_model as simulate
+
+    return simulate(out_dir, x, rtl=rtl)
+
+
+def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:
+    """Synthesize the RTL of ``out_dir`` for ``target`` (:func:`dian.synthesize.synth_model`)."""
+    from .synthesize import synth_model as synth
+
+    return synth(out_dir, target, place_and_route)
+
+
+__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "quantize_for", "run_compiled",
+           "run_model", "simulate_model", "synth_model"]

@@ -45,31 +45,107 @@ def _positive(text: str) -> int:
 
 def _cmd_compile(args: argparse.Namespace) -> None:
     result = api.compile_model(args.model, args.input_shape, args.out, calib_samples=args.calib_samples,
-                               seed=args.seed, progress=sys.stderr.isatty())
+                               seed=args.seed, progress=sys.stderr.isatty(), accel=args.accel, rtl=not args.no_rtl)
     print(result.summary, end="")
-    print(f"\nwrote {result.out_dir}/ (manifest.json, model.ir.json, model.float.ir.json, summary.txt)")
+    groups: dict[str, int] = {}
+    for name in result.files:
+        top = name.split("/")[0] + ("/" if "/" in name else "")
+        groups[top] = groups.get(top, 0) + 1
+    listing = ", ".join(f"{g} ({n} file{'s' if n > 1 else ''})" if g.endswith("/") else g for g, n in groups.items())
+    print(f"\nwrote {result.out_dir}/ ({listing})")
+
+
+def _load_npy(path: str, what: str) -> np.ndarray:
+    try:
+        with open(path, "rb") as f:
+            if f.read(6) != b"\x93NUMPY":
+                raise InputShapeError(f"{what} {path} is not a .npy file; save the float32 input "
+                                      f"with numpy.save (one array, shape as compiled).")
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise InputShapeError(f"cannot read {what} {path} as a .npy array ({reason}); "
+                              f"save the float32 input with numpy.save.") from None
+
+
+def _save_output(path: str, y: np.ndarray) -> None:
+    try:
+        np.save(path, y, allow_pickle=False)
+    except OSError as e:
+        raise DianError(f"cannot write --output {path}: {e.strerror}.") from None
+    print(f"output {'x'.join(map(str, y.shape))} float32 written to {path}")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    try:
-        with open(args.input, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise InputShapeError(f"--input {args.input} is not a .npy file; save the float32 input "
-                                      f"with numpy.save (one array, shape as compiled).")
-            f.seek(0)
-            x = np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise InputShapeError(f"cannot read --input {args.input} as a .npy array ({reason}); "
-                              f"save the float32 input with numpy.save.") from None
-    y = api.run_model(args.dir, x)
-    try:
-        np.save(args.output, y, allow_pickle=False)
-    except OSError as e:
-        raise DianError(f"cannot write --output {args.output}: {e.strerror}.") from None
-    print(f"output {'x'.join(map(str, y.shape))} float32 written to {args.output}")
+    y = api.run_model(args.dir, _load_npy(args.input, "--input"))
+    _save_output(args.output, y)
     if y.ndim == 2:
         print("argmax per row: " + " ".join(str(int(i)) for i in y.argmax(axis=1)))
+
+
+def _describe_output(q: np.ndarray) -> str:
+    if q.ndim == 2 and q.shape[0] == 1:
+        return f"argmax {int(q.argmax())}"
+    return f"{q.size:,} int8"
+
+
+def _cmd_simulate(args: argparse.Namespace) -> None:
+    x = _load_npy(args.input, "--input")
+    res = api.simulate_model(args.dir, x, rtl=args.rtl)
+    for name in res.modified:
+        print(f"dian: note: {name} was modified since compile; simulated as it is now", file=sys.stderr)
+    cfg = res.cfg
+    runs = [r for r in (res.machine, res.rtl) if r is not None]
+    head = ["", "reference", "schedules", *("machine simulator" if r.backend == "machine" else "RTL (Verilator)"
+                                           for r in runs)]
+    rows = [head]
+    for o in res.graph.outputs:
+        shape = "x".join(map(str, res.reference[o].shape))
+        rows.append([f"output {o} {shape}", _describe_output(res.reference[o]), "",
+                     *(f"{_describe_output(r.outputs[o])}, bit-exact" for r in runs)])
+    rows.append(["activation tensors", f"{res.tensors_checked}", "", *(f"{res.tensors_checked} bit-exact"
+                                                                       for _ in runs)])
+    pe = cfg.pe_rows * cfg.pe_cols
+    cols = [res.predicted, *(r.counters for r in runs)]
+    rows.append(["cycles", "", *(f"{c.cycles:,}" for c in cols)])
+    rows.append([f"time at {cfg.clock_mhz:g} MHz", "", *(f"{c.cycles / cfg.clock_mhz:,.1f} us" for c in cols)])
+    rows.append(["MACs / (cycles x PEs)", f"{res.macs:,} MACs", *(f"{100 * res.macs / max(1, c.cycles * pe):.1f}%"
+                                                               for c in cols)])
+    rows.append(["busy-PE utilization", "", "", *(f"{100 * r.counters.utilization(cfg):.1f}%" for r in runs)])
+    rows.append(["DRAM bytes read", "", *(f"{c.dram_bytes_read:,}" for c in cols)])
+    rows.append(["DRAM bytes written", "", *(f"{c.dram_bytes_written:,}" for c in cols)])
+    rows.append(["wall time", "", "", *(f"{r.seconds:.2f} s" for r in runs)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    print(f"{res.graph.name} on accelerator {cfg.name} ({cfg.pe_rows}x{cfg.pe_cols} PEs, {cfg.clock_mhz:g} MHz), "
+          f"program.bin {res.image_bytes:,} bytes, from {res.out_dir}")
+    for r in rows:
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+    names = " and ".join("the machine simulator" if r.backend == "machine" else "the RTL" for r in runs)
+    print(f"\nbit-exact: every byte of the {res.tensors_checked} activation tensors {names} left in DRAM equals "
+          f"sim/reference" + (", and the RTL's counters equal the machine simulator's" if res.rtl else ""))
+    if args.output:
+        _save_output(args.output, res.output)
+
+
+def _cmd_synth(args: argparse.Namespace) -> None:
+    res = api.synth_model(args.dir, target=args.target, place_and_route=not args.no_pnr)
+    r = res.report
+    print(f"{r['top']} for {r['target']} at {r['clock_mhz']:g} MHz"
+          + (" (synthesis only)" if not r["place_and_route"] else " (synthesis, place and route)"))
+    if r["luts"] is None:
+        print(f"  cells   {r['cells']:,}")
+        for name, n in sorted(r["cell_types"].items(), key=lambda kv: -kv[1])[:8]:
+            print(f"    {name:<14} {n:,}")
+    else:
+        for key, label in (("luts", "LUTs"), ("ffs", "FFs"), ("dsps", "DSPs"), ("brams", "BRAMs")):
+            print(f"  {label:<6} {r[key]:,}")
+        if r["wrapper"]:
+            print(f"  (including the P&R wrapper, at most {r['wrapper']['luts']} LUTs / {r['wrapper']['ffs']} FFs)")
+    if r["fmax_mhz"] is not None:
+        verdict = "meets" if r["meets_timing"] else "MISSES"
+        print(f"  Fmax   {r['fmax_mhz']:.1f} MHz ({verdict} the configured {r['clock_mhz']:g} MHz)")
+    print(f"wrote {res.report_path} (logs beside it)")
 
 
 def _cmd_info(args: argparse.Namespace) -> None:
@@ -79,10 +155,12 @@ def _cmd_info(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dian", formatter_class=_FMT,
-        description="dian compiles a PyTorch network into an int8 integer graph that dian's\n"
-                    "accelerator runs, and runs it bit-exactly in the reference simulator.",
-        epilog="example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out\n"
-               "  dian run lenet-out --input x.npy --output y.npy\n  dian info lenet-out")
+        description="dian compiles a PyTorch network into an int8 integer graph and a program for a\n"
+                    "generated accelerator, runs it bit-exactly in the reference simulator and on the\n"
+                    "accelerator's simulators, and synthesizes the accelerator.",
+        epilog="example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out --accel tiny\n"
+               "  dian run lenet-out --input x.npy --output y.npy\n"
+               "  dian simulate lenet-out --input x.npy\n  dian synth lenet-out\n  dian info lenet-out")
     parser.add_argument("--version", action="version", version=f"dian {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -100,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calib-samples", type=_positive, default=64, metavar="K",
                    help="calibration samples (default: 64)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the calibration draw (default: 0)")
+    p.add_argument("--accel", metavar="PRESET|FILE.json",
+                   help="also schedule and lower for an accelerator: a preset (tiny, small, default) or a config "
+                        "file; writes accel.json, schedules/, program.bin, image.json, rtl/ (default: IR only)")
+    p.add_argument("--no-rtl", action="store_true", help="with --accel, skip writing the Verilog (rtl/)")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser(
@@ -119,6 +201,36 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example:\n  dian info lenet-out")
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser(
+        "simulate", formatter_class=_FMT, help="run a compiled program on the accelerator's simulators",
+        description="Quantize the float32 input into DIR's program.bin, run it on the machine simulator\n"
+                    "(and with --rtl on the Verilator model of DIR/rtl), and check every byte of every\n"
+                    "activation against the reference simulator; print cycles, utilization and DRAM\n"
+                    "traffic side by side. Any difference is an error naming the first differing layer.",
+        epilog="DIR must have been compiled with --accel.\n\n"
+               "example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out --accel tiny\n"
+               "  dian simulate lenet-out --input x.npy --output y.npy")
+    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
+    p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
+    p.add_argument("--output", metavar="Y.npy", help="where to save the float32 output (optional)")
+    p.add_argument("--rtl", action="store_true",
+                   help="also build and run the Verilator model of DIR/rtl; its bytes must equal the reference's "
+                        "and its cycle count the machine simulator's")
+    p.set_defaults(func=_cmd_simulate)
+
+    p = sub.add_parser(
+        "synth", formatter_class=_FMT, help="synthesize DIR's RTL with Yosys (and nextpnr)",
+        description="Synthesize DIR/rtl/*.v with Yosys and, for FPGA targets, place and route it with\n"
+                    "nextpnr at the accelerator's clock; print LUTs/FFs/DSPs/block RAMs (cells for\n"
+                    "generic) and Fmax; write DIR/synth/TARGET/report.json and the tools' logs.",
+        epilog="example:\n  dian synth lenet-out                       # the accelerator config's own target\n"
+               "  dian synth lenet-out --target generic --no-pnr")
+    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
+    p.add_argument("--target", choices=("generic", "ecp5-25k", "ecp5-85k", "ice40-up5k"),
+                   help="synthesis target (default: the one in DIR/accel.json)")
+    p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
+    p.set_defaults(func=_cmd_synth)
     return parser
 
 

@@ -67,3 +67,18 @@ class ScheduleError(DianError):
 
 class ProgramError(DianError):
     """An accelerator program is malformed: a field does not fit its encoding, or the engines deadlock."""
+
+
+class SimulationMismatchError(DianError):
+    """A backend (machine simulator or RTL) disagrees with the reference simulator, or the RTL's
+    performance counters with the machine simulator's. ``tensor``, ``layer`` and ``index`` locate
+    the first differing activation element in graph order; ``counter`` names a differing counter."""
+
+    def __init__(self, message: str, *, backend: str, tensor: str | None = None, layer: str | None = None,
+                 index: tuple[int, ...] | None = None, counter: str | None = None) -> None:
+        super().__init__(message)
+        self.backend, self.tensor, self.layer, self.index, self.counter = backend, tensor, layer, index, counter
+
+
+class RtlUnavailableError(DianError):
+    """The RTL path (Verilog emitter, Verilator co-simulation) is not part of this build of dian."""

@@ -29,6 +29,16 @@ SUMMARY = "summary.txt"
 #: Every file a complete folder holds.
 FILES = (MANIFEST, INT_IR, FLOAT_IR, SUMMARY)
 
+# Written by `dian compile --accel` (listed, with every other file, in the manifest's "files"):
+ACCEL = "accel.json"          # the AccelConfig, as hwgen.accel_config writes it
+SCHEDULES = "schedules"       # <layer>.json (ir.schedule.Schedule) and <layer>.txt (its loop nest) per layer
+PROGRAM = "program.bin"       # the DRAM image: header, program chunks, weights, parameters, activation slots
+IMAGE = "image.json"          # the image's layout: regions, every activation slot, the host's input/output rule
+RTL = "rtl"                   # Verilog of the accelerator (when this build has the RTL emitter)
+# Written later by other commands, not part of the compile manifest:
+SYNTH = "synth"               # `dian synth`: synth/<target>/report.json and the tools' logs
+BUILD = "build"               # `dian simulate --rtl`: the Verilator build
+
 
 def manifest_text(manifest: dict[str, Any]) -> str:
     """The manifest as written: sorted keys, stable indentation, trailing newline."""
@@ -53,7 +63,8 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     if manifest.get("format_version") != FORMAT_VERSION:
         raise OutputDirError(f"{out_dir} has output format version {manifest.get('format_version')!r}; "
                              f"this dian reads version {FORMAT_VERSION}: recompile it.")
-    missing = [f for f in FILES if not (out_dir / f).is_file()]
+    listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    missing = [f for f in (*FILES, *sorted(set(listed) - set(FILES))) if not (out_dir / f).is_file()]
     if missing:
         raise OutputDirError(f"{out_dir} is incomplete: {', '.join(missing)} missing; recompile it with `dian compile`.")
     return manifest

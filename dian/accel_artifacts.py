@@ -1,0 +1,241 @@
+"""What `dian compile --accel` adds to the output folder: the accelerator config,
+one schedule per layer, the DRAM image with its layout, and the RTL when this
+build has an emitter.
+
+Files (names relative to the output folder; every one is in the manifest)::
+
+    accel.json              the AccelConfig (hwgen.accel_config's JSON form)
+    schedules/<layer>.json  the layer's Mapping, loop nest and prediction (ir.schedule.Schedule)
+    schedules/<layer>.txt   the same loop nest as text, with predicted cycles, utilization, DRAM traffic
+    program.bin             the DRAM image the accelerator runs from (hwgen/dram_image.py)
+    image.json              where everything is in program.bin, and how the host fills and reads it
+    rtl/*.v                 Verilog of the accelerator (only when dian.hwgen.emit exists)
+
+This module strings hwgen's stages together and formats their results; the
+scheduling, lowering and emission themselves live in hwgen/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import json
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from . import outdir
+from .hwgen.accel_config import AccelConfig
+from .hwgen.dram_image import HEADER_BYTES, config_hash, read_header
+from .hwgen.layout import act_bytes
+from .hwgen.lower import Lowered, lower_graph
+from .hwgen.scheduler import plan_graph
+from .ir import Graph, op_macs, verify
+from .ir.schedule import Level, Schedule
+
+IMAGE_FORMAT = "dian.image"
+IMAGE_FORMAT_VERSION = 1
+
+#: What the RTL emitter provides: ``emit_verilog(cfg, out_dir)`` writes the
+#: accelerator's Verilog files into ``out_dir``; ``TOP_NAME`` names its top level.
+EMITTER_MODULE = "dian.hwgen.emit"
+
+
+@dataclass(frozen=True)
+class RtlEmitter:
+    emit_verilog: Callable[[AccelConfig, Path], Any]
+    top: str
+
+
+def rtl_emitter() -> RtlEmitter | None:
+    """The RTL emitter of this build, or None while dian.hwgen.emit does not exist yet."""
+    if importlib.util.find_spec(EMITTER_MODULE) is None:
+        return None
+    module = importlib.import_module(EMITTER_MODULE)
+    emit, top = getattr(module, "emit_verilog", None), getattr(module, "TOP_NAME", None)
+    if emit is None or top is None:
+        return None
+    return RtlEmitter(emit, str(top))
+
+
+@dataclass(frozen=True)
+class AccelBuild:
+    """The accelerator part of a compile: files to write and what the summary shows."""
+
+    cfg: AccelConfig
+    lowered: Lowered
+    schedules: tuple[Schedule, ...]
+    files: dict[str, str | bytes]
+    manifest: dict[str, Any]
+    summary: str
+
+
+def schedule_file_names(names: list[str]) -> dict[str, str]:
+    """A file stem per layer name: safe characters only, unique."""
+    stems: dict[str, str] = {}
+    used: set[str] = set()
+    for name in names:
+        stem = re.sub(r"[^A-Za-z0-9_.-]", "_", name).lstrip(".") or "layer"
+        base, i = stem, 2
+        while stem.lower() in used:
+            stem, i = f"{base}_{i}", i + 1
+        used.add(stem.lower())
+        stems[name] = stem
+    return stems
+
+
+def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True) -> AccelBuild:
+    """Schedule and lower ``graph`` for ``cfg``; with ``rtl``, also emit the RTL
+    when this build has the emitter.
+
+    Raises IRValidationError when a layer could overflow ``cfg.acc_bits``,
+    ScheduleError when a layer cannot be mapped onto ``cfg``.
+    """
+    if cfg.acc_bits != 32:
+        verify(graph, acc_bits=cfg.acc_bits)  # the frontend proved 32 bits; this config has fewer
+    plans = plan_graph(graph, cfg)
+    lowered = lower_graph(graph, cfg, plans)
+    schedules = tuple(p.schedule for p in plans)
+    stems = schedule_file_names([s.layer for s in schedules])
+    accel_text = cfg.to_json()
+    files: dict[str, str | bytes] = {outdir.ACCEL: accel_text, outdir.PROGRAM: lowered.image,
+                                     outdir.IMAGE: image_json(graph, lowered)}
+    for s in schedules:
+        files[f"{outdir.SCHEDULES}/{stems[s.layer]}.json"] = s.to_json()
+        files[f"{outdir.SCHEDULES}/{stems[s.layer]}.txt"] = s.format() + "\n"
+    emitter = rtl_emitter() if rtl else None
+    rtl_files: list[str] = []
+    if emitter is not None:
+        with tempfile.TemporaryDirectory(prefix="dian-rtl-") as tmp:
+            emitter.emit_verilog(cfg, Path(tmp))
+            for f in sorted(Path(tmp).rglob("*")):
+                if f.is_file():
+                    rel = f"{outdir.RTL}/{f.relative_to(tmp).as_posix()}"
+                    files[rel] = f.read_bytes()
+                    rtl_files.append(rel)
+    manifest = {
+        "spec": spec,
+        "name": cfg.name,
+        "config_sha256": hashlib.sha256(accel_text.encode()).hexdigest(),
+        "image_config_hash": config_hash(cfg).hex(),
+        "layers": [{"layer": s.layer, "schedule": f"{outdir.SCHEDULES}/{stems[s.layer]}"} for s in schedules],
+        "rtl": {"top": emitter.top, "files": rtl_files} if emitter is not None else None,
+    }
+    why_no_rtl = "" if emitter is not None else (
+        "not written (compiled with --no-rtl)" if not rtl else
+        f"not written (this build of dian has no RTL emitter, {EMITTER_MODULE})")
+    summary = accel_summary(graph, cfg, lowered, schedules, why_no_rtl)
+    return AccelBuild(cfg, lowered, schedules, files, manifest, summary)
+
+
+def image_json(graph: Graph, lowered: Lowered) -> str:
+    """The layout of program.bin: its regions, every activation slot, the host's part."""
+    cfg, L = lowered.cfg, lowered.cfg.lanes
+    header = read_header(lowered.image, cfg)
+    producers = {op.output: op.name for op in graph.ops}
+
+    def slot(name: str) -> dict[str, Any]:
+        s = lowered.slots[name]
+        t = graph.tensors[name]
+        doc: dict[str, Any] = {"name": name, "addr": s.addr, "bytes": act_bytes(s.blocked, L), "shape": list(s.shape),
+                               "blocked": list(s.blocked), "producer": producers.get(name)}
+        if t.quant is not None:
+            doc["scale"] = t.quant.scale[0]
+        return doc
+
+    tensors = [slot(t.name) for t in graph.activations()]
+    act_lo = min(s["addr"] for s in tensors)
+    act_hi = max(s["addr"] + s["bytes"] for s in tensors)
+    code_lo = min(c.addr for c in header.chunks)
+    table = int.from_bytes(lowered.image[32:36], "little")
+    io_bytes = HEADER_BYTES + 20 * (len(header.inputs) + len(header.outputs))
+    regions = [
+        {"name": "header", "addr": 0, "bytes": io_bytes,
+         "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/dram_image.py)"},
+        {"name": "activations", "addr": act_lo, "bytes": act_hi - act_lo,
+         "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot"},
+        {"name": "weights and parameters", "addr": act_hi, "bytes": code_lo - act_hi,
+         "holds": "per layer, in the order the program first loads them: weight tiles, then bias/multiplier/shift"},
+        {"name": "program", "addr": code_lo, "bytes": table - code_lo,
+         "holds": "the chunks: per chunk the MEM stream then the CMP stream, 32-byte instructions"},
+        {"name": "chunk table", "addr": table, "bytes": len(lowered.image) - table,
+         "holds": "per chunk: address, MEM instructions, CMP instructions (3 x uint32)"},
+    ]
+    doc = {
+        "format": IMAGE_FORMAT,
+        "format_version": IMAGE_FORMAT_VERSION,
+        "accel": cfg.name,
+        "config_hash": config_hash(cfg).hex(),
+        "image_bytes": len(lowered.image),
+        "lanes": L,
+        "layout": f"an activation [N, C, H, W] (or [N, F] as [N, F, 1, 1]) is int8 [N][ceil(C/{L})][H][W][{L}], "
+                  f"channel-blocked, lanes past C zero (docs/accelerator.md, 'DRAM layout')",
+        "host": {"input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot",
+                 "output": "unpack the output's slot, then y = q * scale as float32"},
+        "regions": regions,
+        "inputs": [slot(s.name) for s in lowered.inputs],
+        "outputs": [slot(s.name) for s in lowered.outputs],
+        "tensors": tensors,
+        "chunks": [{"addr": c.addr, "mem": c.n_mem, "cmp": c.n_cmp} for c in header.chunks],
+    }
+    return json.dumps(doc, sort_keys=True, indent=1) + "\n"
+
+
+def _tiles(s: Schedule) -> int:
+    n = 1
+    for lp in s.loops:
+        if lp.level is Level.DRAM:
+            n *= lp.extent
+    return n
+
+
+def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:
+    """The per-layer table of predicted figures, with a totals line."""
+    rows = [("layer", "kind", "dataflow", "tiles", "tile (k c oy ox fy fx)", "pred. cycles", "util.", "DRAM KiB")]
+    total_cycles = total_macs = total_bytes = 0
+    for s in schedules:
+        p = s.prediction
+        assert p is not None
+        tile = " ".join(str(n) for d, n in s.mapping.tiles if d.value != "n")
+        traffic = p.dram_bytes_read + p.dram_bytes_written
+        rows.append((s.layer, s.op_kind, s.mapping.dataflow, f"{_tiles(s):,}", tile, f"{p.cycles:,}",
+                     f"{100 * p.utilization:.1f}%" if p.macs else "-", f"{traffic / 1024:,.1f}"))
+        total_cycles, total_macs, total_bytes = total_cycles + p.cycles, total_macs + p.macs, total_bytes + traffic
+    util = total_macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
+    rows.append(("total", "", "", "", "", f"{total_cycles:,}", f"{100 * util:.1f}%", f"{total_bytes / 1024:,.1f}"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    right = {3, 5, 6, 7}
+    out = []
+    for j, r in enumerate(rows):
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        out.append("  ".join(cells).rstrip())
+        if j == 0 or j == len(rows) - 2:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...],
+                  why_no_rtl: str) -> str:
+    total = sum(s.prediction.cycles for s in schedules if s.prediction is not None)
+    macs = sum(op_macs(graph, op) for op in graph.ops)
+    b = {n: getattr(cfg, n) for n in ("ibuf", "wbuf", "abuf", "obuf")}
+    lines = [
+        f"accelerator {cfg.name}: {cfg.pe_rows}x{cfg.pe_cols} PEs ({', '.join(d.value for d in cfg.dataflows)}), "
+        + ", ".join(f"{n.upper()} {v.bytes // 1024 if v.bytes >= 1024 else v.bytes}"
+                    f"{' KiB' if v.bytes >= 1024 else ' B'}" for n, v in b.items())
+        + f", DRAM bus {cfg.dram_bus_bits} bits latency {cfg.dram_latency}, {cfg.target.value} at {cfg.clock_mhz:g} MHz",
+        "",
+        *layer_table(graph, cfg, schedules),
+        "",
+        f"predicted {total:,} cycles for {macs:,} MACs = {total / cfg.clock_mhz:,.1f} us at {cfg.clock_mhz:g} MHz "
+        f"(per-layer schedule predictions, summed; `dian simulate` measures the whole program)",
+        f"program.bin {len(lowered.image):,} bytes: {len(lowered.program.chunks)} program chunk(s), "
+        f"{lowered.program.n_instructions:,} instructions; loop nests in schedules/<layer>.txt",
+        f"RTL: {why_no_rtl or 'rtl/*.v (`dian simulate DIR --rtl` co-simulates it, `dian synth DIR` synthesizes it)'}",
+        "Simulate it with",
+        "  dian simulate DIR --input X.npy [--output Y.npy]",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,269 @@
+"""`dian simulate`: run a compiled program on the machine simulator (and, with
+``rtl``, on the Verilator model of the RTL) and check it against the reference.
+
+The host's part is the same for every backend: quantize the float input,
+pack it into its slot of a copy of ``program.bin`` (the slots are in
+``image.json``), hand the DRAM to a *runner*, read the outputs back. A runner
+is ``(cfg, dram, max_cycles) -> (dram after the run, counters)``: the machine
+simulator is one, the Verilator harness of ``rtl/*.v`` the other.
+
+Checks, in this order: every byte of every activation tensor the backend left
+in DRAM against sim/reference's (graph order, so the first difference names
+the layer that made it), then, for the RTL, its performance counters against
+the machine simulator's. Any difference raises
+:class:`~dian.errors.SimulationMismatchError`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import accel_artifacts, outdir
+from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
+from .hwgen.accel_config import AccelConfig, accel_config_from_json
+from .hwgen.layout import pack_act, unpack_act
+from .ir import Graph, load_graph
+
+
+@dataclass(frozen=True)
+class RunCounters:
+    """The accelerator's performance counters (docs/accelerator.md, "Timing contract")."""
+
+    cycles: int
+    busy_pe_cycles: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+
+    def utilization(self, cfg: AccelConfig) -> float:
+        return self.busy_pe_cycles / max(1, self.cycles * cfg.pe_rows * cfg.pe_cols)
+
+
+#: A backend: the DRAM image with the inputs packed in -> the DRAM after ``done`` and the counters.
+Runner = Callable[[AccelConfig, np.ndarray, int], tuple[np.ndarray, RunCounters]]
+
+
+@dataclass(frozen=True)
+class BackendRun:
+    backend: str  # "machine" | "rtl"
+    counters: RunCounters
+    outputs: dict[str, np.ndarray]  # int8 graph outputs, unpacked from DRAM
+    seconds: float  # wall-clock time of the run (the RTL's includes building the harness)
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """A checked run: every activation the backends computed equals the reference's."""
+
+    out_dir: Path
+    cfg: AccelConfig
+    graph: Graph
+    reference: dict[str, np.ndarray]  # int8 graph outputs of sim/reference
+    output: np.ndarray  # the (first) graph output, dequantized to float32
+    machine: BackendRun
+    rtl: BackendRun | None
+    predicted: RunCounters  # the per-layer schedule predictions, summed (busy_pe_cycles: the MACs)
+    macs: int
+    tensors_checked: int
+    image_bytes: int
+    modified: tuple[str, ...]  # files changed since compile (the run used them as they are)
+
+
+@dataclass(frozen=True)
+class AccelFolder:
+    """The parts of an output folder compiled with --accel that a run needs."""
+
+    path: Path
+    manifest: dict[str, Any]
+    graph: Graph
+    cfg: AccelConfig
+    image: bytes
+    layout: dict[str, Any]
+    modified: tuple[str, ...]
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def load_accel_folder(out_dir: str | Path) -> AccelFolder:
+    path = Path(out_dir)
+    manifest = outdir.read_manifest(path)
+    if not manifest.get("accel"):
+        raise OutputDirError(f"{path} was compiled without --accel, so it has no program to simulate; recompile it "
+                             f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`.")
+    graph = load_graph(path / outdir.INT_IR)
+    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
+    image = (path / outdir.PROGRAM).read_bytes()
+    try:
+        layout = json.loads((path / outdir.IMAGE).read_text())
+        fmt = (layout["format"], layout["format_version"])
+        if fmt != (accel_artifacts.IMAGE_FORMAT, accel_artifacts.IMAGE_FORMAT_VERSION):
+            raise ValueError(f"format {fmt}")
+    except (ValueError, KeyError, TypeError) as e:
+        raise OutputDirError(f"{path / outdir.IMAGE} is not a dian image layout of version "
+                             f"{accel_artifacts.IMAGE_FORMAT_VERSION} ({e}); recompile the folder.") from None
+    files = manifest.get("files", {})
+    modified = tuple(sorted(n for n, digest in files.items() if _sha256((path / n).read_bytes()) != digest))
+    return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
+
+
+def _read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
+    blocked = tuple(slot["blocked"])
+    data = dram[slot["addr"]: slot["addr"] + slot["bytes"]]
+    return unpack_act(data, blocked, lanes).reshape(slot["shape"])
+
+
+def _exclusive(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The slots no tensor other than aliases of the same region shares (v1 gives every tensor its own)."""
+    out = []
+    for s in slots:
+        lo, hi = s["addr"], s["addr"] + s["bytes"]
+        if not any(o is not s and o["addr"] != s["addr"] and o["addr"] < hi and lo < o["addr"] + o["bytes"]
+                   for o in slots):
+            out.append(s)
+    return out
+
+
+def _first_difference(backend: str, folder: AccelFolder, dram: np.ndarray, ref: dict[str, np.ndarray],
+                      graph_outputs: set[str]) -> tuple[int, SimulationMismatchError | None]:
+    """Compare every checkable tensor in graph order; the count checked and the first mismatch."""
+    lanes = folder.cfg.lanes
+    slots = {s["name"]: s for s in _exclusive(folder.layout["tensors"])}
+    order = [*folder.graph.inputs, *(op.output for op in folder.graph.ops)]
+    checked = 0
+    for name in order:
+        if name not in slots:
+            if name in graph_outputs:
+                raise OutputDirError(f"{folder.path / outdir.IMAGE} has no exclusive slot for output '{name}'.")
+            continue
+        got = _read_slot(dram, slots[name], lanes)
+        want = ref[name]
+        checked += 1
+        diff = np.argwhere(got != want)
+        if len(diff):
+            idx = tuple(int(i) for i in diff[0])
+            producer = slots[name]["producer"]
+            op = next((o for o in folder.graph.ops if o.name == producer), None)
+            where = (f"layer '{producer}' ({op.kind.value if op else '?'}) output tensor '{name}'"
+                     if producer else f"input tensor '{name}' (as packed into DRAM by the host)")
+            return checked, SimulationMismatchError(
+                f"{backend} and reference disagree: the first differing tensor in graph order is {where} "
+                f"{'x'.join(map(str, want.shape))}: element {list(idx)} is {int(got[idx])} on the {backend}, "
+                f"{int(want[idx])} in sim/reference ({len(diff):,} of {want.size:,} elements differ; "
+                f"{checked - 1} tensor(s) before it in graph order are bit-exact).",
+                backend=backend, tensor=name, layer=producer, index=idx)
+    return checked, None
+
+
+def run_machine(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
+    """The machine simulator as a runner (it needs no cycle limit: a deadlock is a ProgramError)."""
+    from .sim.machine import Machine
+
+    c = Machine(cfg, dram).run()
+    return dram, RunCounters(c.cycles, c.busy_pe_cycles, c.dram_bytes_read, c.dram_bytes_written)
+
+
+def rtl_runner(folder: AccelFolder) -> Runner:
+    """The Verilator model of the folder's rtl/*.v as a runner (built in DIR/build/verilator, reused
+    while the Verilog is unchanged), or :class:`RtlUnavailableError` saying why there is none."""
+    emitter = accel_artifacts.rtl_emitter()
+    if emitter is None:
+        raise RtlUnavailableError(
+            f"the Verilator co-simulation (--rtl) is not available in this build of dian yet: the RTL top level "
+            f"({accel_artifacts.EMITTER_MODULE}) has not landed. `dian simulate` without --rtl runs the machine "
+            f"simulator, which the RTL will be checked against cycle for cycle.")
+    rtl = folder.manifest["accel"].get("rtl")
+    if not rtl or not rtl.get("files"):
+        raise OutputDirError(f"{folder.path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the "
+                             f"RTL emitter); recompile it with --accel to get the Verilog.")
+    from .hwgen.verilator_run import build_harness, run_harness
+
+    files = [folder.path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
+    build_dir = folder.path / outdir.BUILD / "verilator"
+
+    def run(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
+        exe = build_harness(files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir)
+        after, c = run_harness(exe, dram.tobytes(), max_cycles)
+        counters = RunCounters(c["perf_cycles"], c["perf_busy_pe_cycles"], c["perf_dram_bytes_read"],
+                               c["perf_dram_bytes_written"])
+        return np.frombuffer(after, dtype=np.uint8)[: dram.size].copy(), counters
+
+    return run
+
+
+def _compare_counters(machine: RunCounters, rtl: RunCounters) -> None:
+    fields = ("cycles", "busy_pe_cycles", "dram_bytes_read", "dram_bytes_written")
+    bad = [f for f in fields if getattr(machine, f) != getattr(rtl, f)]
+    if bad:
+        table = "; ".join(f"{f}: machine {getattr(machine, f):,}, RTL {getattr(rtl, f):,}" for f in fields)
+        raise SimulationMismatchError(
+            f"the RTL computed every byte right but its performance counters differ from the machine simulator's "
+            f"({', '.join(bad)}): {table}.", backend="rtl", counter=bad[0])
+
+
+def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
+                   rtl_run: Runner | None = None) -> SimulationResult:
+    """Run the program in ``out_dir`` (compiled with --accel) on the float input ``x``.
+
+    The machine simulator always runs; with ``rtl`` the Verilator model of
+    ``rtl/*.v`` runs too (``rtl_run`` replaces that runner, for tests).
+    Raises :class:`SimulationMismatchError` when a backend's DRAM holds any
+    activation byte that differs from sim/reference, or when the RTL's counters
+    differ from the machine simulator's.
+    """
+    from .api import quantize_for
+    from .sim.reference import dequantize_output, run_graph
+
+    folder = load_accel_folder(out_dir)
+    graph, cfg = folder.graph, folder.cfg
+    runner = (rtl_run or rtl_runner(folder)) if rtl else None  # unavailable RTL fails before any work
+    in_name, q = quantize_for(graph, x, str(out_dir))
+    ref = run_graph(graph, {in_name: q}, keep_all=True, acc_bits=cfg.acc_bits)
+    dram_in = np.frombuffer(folder.image, dtype=np.uint8).copy()
+    for slot in folder.layout["inputs"]:
+        data = pack_act(q.reshape(slot["shape"]), cfg.lanes)
+        dram_in[slot["addr"]: slot["addr"] + data.size] = data
+    outputs = set(graph.outputs)
+    runs: dict[str, BackendRun] = {}
+    checked = 0
+    for backend, run in (("machine", run_machine), ("rtl", runner)):
+        if run is None:
+            continue
+        t0 = time.perf_counter()
+        limit = 10 * runs["machine"].counters.cycles + 100_000 if runs else 0
+        dram, counters = run(cfg, dram_in.copy(), limit)
+        seconds = time.perf_counter() - t0
+        checked, err = _first_difference(backend, folder, dram, ref, outputs)
+        if err is not None:
+            raise err
+        outs = {s["name"]: _read_slot(dram, s, cfg.lanes) for s in folder.layout["outputs"]}
+        runs[backend] = BackendRun(backend, counters, outs, seconds)
+        if backend == "rtl":
+            _compare_counters(runs["machine"].counters, counters)
+    first = graph.outputs[0]
+    output = dequantize_output(runs["machine"].outputs[first], graph.tensors[first].quant.scale[0])  # type: ignore[union-attr]
+    from .ir import graph_macs
+
+    macs = graph_macs(graph)
+    return SimulationResult(folder.path, cfg, graph, {o: ref[o] for o in graph.outputs}, output, runs["machine"],
+                            runs.get("rtl"), _predicted(folder, macs), macs, checked, len(folder.image),
+                            folder.modified)
+
+
+def _predicted(folder: AccelFolder, macs: int) -> RunCounters:
+    """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers."""
+    total = [0, 0, 0]
+    for entry in folder.manifest["accel"].get("layers", []):
+        p = json.loads((folder.path / f"{entry['schedule']}.json").read_text()).get("prediction")
+        if p:
+            for i, key in enumerate(("cycles", "dram_bytes_read", "dram_bytes_written")):
+                total[i] += int(p[key])
+    return RunCounters(total[0], macs, total[1], total[2])

@@ -1,0 +1,106 @@
+"""`dian synth`: Yosys synthesis (and nextpnr place and route for FPGA targets)
+of the Verilog in an output folder, with the report kept beside it.
+
+``DIR/synth/<target>/`` holds the tools' scripts and logs and ``report.json``
+(written atomically, sorted keys, no timestamps). It is not part of the
+compile manifest, which describes what `dian compile` wrote; instead the
+report records the sha256 of every Verilog file and of accel.json it was made
+from, so `dian info` can tell a current report from a stale one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__, accel_artifacts, outdir
+from .errors import AccelConfigError, OutputDirError
+from .hwgen.accel_config import Target, accel_config_from_json
+
+REPORT = "report.json"
+REPORT_FORMAT = "dian.synth"
+REPORT_FORMAT_VERSION = 1
+TARGETS = tuple(t.value for t in Target)
+
+
+@dataclass(frozen=True)
+class SynthResult:
+    out_dir: Path
+    target: str
+    report_path: Path
+    report: dict[str, Any]  # what report.json holds
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:
+    """Synthesize ``out_dir``'s rtl/ for ``target`` (default: the accelerator config's own) at the
+    config's clock; with ``place_and_route`` nextpnr also places and routes it (FPGA targets) and
+    the report has Fmax. Writes ``out_dir/synth/<target>/report.json``."""
+    from .hwgen.synth import synthesize
+    from .hwgen.templates import write_atomic
+
+    path = Path(out_dir)
+    manifest = outdir.read_manifest(path)
+    accel = manifest.get("accel")
+    if not accel:
+        raise OutputDirError(f"{path} was compiled without --accel, so it has no RTL to synthesize; recompile it "
+                             f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`.")
+    rtl = accel.get("rtl")
+    if not rtl or not rtl.get("files"):
+        if accel_artifacts.rtl_emitter() is None:
+            raise OutputDirError(f"{path} has no rtl/: this build of dian has no RTL emitter yet "
+                                 f"({accel_artifacts.EMITTER_MODULE}), so `dian compile --accel` writes no Verilog "
+                                 f"and there is nothing to synthesize.")
+        raise OutputDirError(f"{path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the RTL "
+                             f"emitter); recompile it with --accel (and without --no-rtl) to get the Verilog.")
+    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
+    target = target or cfg.target.value
+    if target not in TARGETS:
+        raise AccelConfigError(f"unknown synthesis target {target!r}; the targets are {', '.join(TARGETS)}.")
+    cfg = cfg.with_target(target)  # the buffers must fit the target's block RAM
+    files = [path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
+    build_dir = path / outdir.SYNTH / target
+    rep = synthesize(files, rtl["top"], target, cfg.clock_mhz, build_dir, place_and_route=place_and_route)
+    doc: dict[str, Any] = {
+        "format": REPORT_FORMAT,
+        "format_version": REPORT_FORMAT_VERSION,
+        "dian_version": __version__,
+        "target": target,
+        "top": rep.top,
+        "clock_mhz": rep.clock_mhz,
+        "place_and_route": rep.fmax_mhz is not None,
+        "cells": rep.cells,
+        "cell_types": rep.cell_types,
+        "luts": rep.luts, "ffs": rep.ffs, "dsps": rep.dsps, "brams": rep.brams,
+        "fmax_mhz": rep.fmax_mhz,
+        "meets_timing": rep.meets_timing,
+        "wrapper": dataclasses.asdict(rep.wrapper) if rep.wrapper is not None else None,
+        "utilization": rep.utilization,
+        "logs": [log.name for log in rep.logs],
+        "summary": rep.summary(),
+        "accel_config_sha256": _sha256(path / outdir.ACCEL),
+        "rtl_sha256": {f: _sha256(path / f) for f in rtl["files"]},
+    }
+    report_path = build_dir / REPORT
+    write_atomic(report_path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
+    return SynthResult(path, target, report_path, doc)
+
+
+def synth_reports(out_dir: Path) -> list[tuple[str, str]]:
+    """(target, state) of every synthesis report in ``out_dir``: ``current`` or ``stale``."""
+    found = []
+    for report in sorted((out_dir / outdir.SYNTH).glob(f"*/{REPORT}")):
+        try:
+            doc = json.loads(report.read_text())
+            current = all((out_dir / f).is_file() and _sha256(out_dir / f) == d for f, d in doc["rtl_sha256"].items())
+        except (OSError, ValueError, KeyError, AttributeError):
+            current = False
+        found.append((report.parent.name, "current" if current else "stale (the RTL changed since)"))
+    return found
