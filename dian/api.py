@@ -254,10 +254,25 @@ def model_info(out_dir: str | Path) -> str:
                 "seed", "dian_version", "format_version"):
         value = manifest.get(key)
         lines.append(f"  {key:<20} {','.join(map(str, value)) if isinstance(value, list) else value}")
+    accel = manifest.get("accel")
+    if accel:
+        lines.append(f"  {'accel':<20} {accel.get('name')} (--accel {accel.get('spec')}, accel.json sha256 "
+                     f"{str(accel.get('config_sha256'))[:16]}...)")
+    states: dict[str, list[tuple[str, str]]] = {}
     for name, digest in sorted(manifest.get("files", {}).items()):
         actual = _sha256((path / name).read_bytes()) if (path / name).is_file() else None
         state = "as compiled" if actual == digest else "MODIFIED since compile" if actual else "MISSING"
-        lines.append(f"  {name:<20} {state}")
+        states.setdefault(name.split("/")[0] + "/" if "/" in name else name, []).append((name, state))
+    for group, entries in states.items():
+        if len(entries) > 1 and all(st == "as compiled" for _, st in entries):
+            entries = [(f"{group} ({len(entries)} files)", "as compiled")]
+        for name, state in entries:
+            lines.append(f"  {name:<20} {state}")
+    if accel:
+        from .synthesize import synth_reports
+
+        for target, state in synth_reports(path):
+            lines.append(f"  {f'{outdir.SYNTH}/{target}/report.json':<20} {state}")
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 
