@@ -4,19 +4,27 @@ Sequencing as in :mod:`dian.hwgen.mem_engine` (FETCH, DECODE = start cycle,
 tokens consumed at the start and signalled at the edge ending the last
 execution cycle, END lasts one cycle and halts).
 
-Status: END only; GEMM, DW, REQUANT, ADD, COPY and POOL are not built yet
-(an unknown or unbuilt opcode raises ``error`` and halts).
+PPU stream (COPY, REQUANT): cycle ``S`` latches the fields; cycles ``S+1 ..
+S+n`` present word ``i``'s synchronous reads (IBUF for COPY; ABUF and the
+PBUF entry of its channel block for REQUANT); the words enter
+:class:`~dian.hwgen.ppu_requant.PPURequant` in ``S+2 .. S+n+1`` and leave it
+``LATENCY`` (7) edges later into OBUF, dense from ``dst``; the last OBUF
+write is at the edge ending ``S + n + 1 + LATENCY``: ``D = n + 2 + LATENCY``.
+
+Status: END, COPY, REQUANT; GEMM, DW, ADD and POOL are not built yet (an
+unknown or unbuilt opcode raises ``error`` and halts).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .accel_config import AccelConfig
-from .decode import opcode, signal_mask, wait_mask
-from .isa import INSTRUCTION_BITS, Encoding, Opcode
+from .decode import fields, opcode, signal_mask, wait_mask
+from .isa import INSTRUCTION_BITS, Copy, Encoding, Opcode, Requant
+from .ppu_requant import PPURequant
 
 __all__ = ["CmpEngine"]
 
@@ -36,6 +44,10 @@ class CmpEngine(wiring.Component):
             "consume": Out(4),
             "signal": Out(4),
             "busy_pe": Out(32),       # added to the busy-PE counter this cycle
+            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * cfg.lanes),
+            "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * cfg.lanes),
+            "pbuf_r_addr": Out(range(cfg.pbuf_entries)), "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
+            "obuf_w_en": Out(1), "obuf_w_addr": Out(range(cfg.words("obuf"))), "obuf_w_data": Out(8 * cfg.lanes),
             "error": Out(1),
         })
 
@@ -46,6 +58,34 @@ class CmpEngine(wiring.Component):
         pc = Signal(range(cfg.imem_instructions))
         sig = Signal(4)
         m.d.comb += self.imem_addr.eq(pc)
+        L, enc = cfg.lanes, self.enc
+        cw = max(enc.widths["abn"], enc.widths["obn"])
+
+        # PPU stream: read side (counters) and write side (PPURequant output).
+        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits)
+        is_copy = Signal()
+        rd_addr = Signal(max(enc.widths["ib"], enc.widths["ab"]))
+        prm = Signal(range(cfg.pbuf_entries))
+        n_pix, pix, left = Signal(cw), Signal(cw), Signal(2 * cw)
+        mult, shift = Signal(31), Signal(6)
+        lo, hi = Signal(8), Signal(8)
+        wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        valid1 = Signal()
+        m.d.comb += [self.ibuf_r_addr.eq(rd_addr), self.abuf_r_addr.eq(rd_addr), self.pbuf_r_addr.eq(prm)]
+        m.d.sync += valid1.eq(0)
+        pb = self.pbuf_r_data
+        for i in range(L):
+            m.d.comb += [
+                rq.acc[i].eq(Mux(is_copy, self.ibuf_r_data[8 * i:8 * i + 8].as_signed(),
+                                 self.abuf_r_data[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed())),
+                rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
+                rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
+                rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
+            ]
+        m.d.comb += [rq.in_valid.eq(valid1), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
+                     self.obuf_w_en.eq(rq.out_valid), self.obuf_w_addr.eq(wr_addr), self.obuf_w_data.eq(rq.out)]
+        with m.If(rq.out_valid):
+            m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
         with m.FSM():
             with m.State("HALT"):
                 m.d.comb += self.halted.eq(1)
@@ -62,7 +102,30 @@ class CmpEngine(wiring.Component):
                         with m.Case(Opcode.END):
                             m.d.comb += self.signal.eq(signal_mask(word))
                             m.next = "HALT"
+                        with m.Case(Opcode.COPY):
+                            f = fields(enc, Copy, word)
+                            m.d.sync += [is_copy.eq(1), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
+                                         left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
+                                         mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "PPU"
+                        with m.Case(Opcode.REQUANT):
+                            f = fields(enc, Requant, word)
+                            n = f["n_c"] * f["n_pix"]
+                            m.d.sync += [is_copy.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
+                                         n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
+                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "PPU"
                         with m.Default():
                             m.d.sync += self.error.eq(1)
                             m.next = "HALT"
+            with m.State("PPU"):
+                with m.If(left != 0):
+                    m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
+                    with m.If(pix == n_pix - 1):
+                        m.d.sync += [pix.eq(0), prm.eq(prm + 1)]
+                    with m.Else():
+                        m.d.sync += pix.eq(pix + 1)
+                with m.If(rq.out_valid & (wr_left == 1)):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
         return m

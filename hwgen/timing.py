@@ -25,6 +25,10 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * DMA writes (STORE_ACT): ``S`` latches, ``S + 1`` reads the first OBUF word
   (synchronous port), then one posted bus write a cycle: ``D = 2 + n·beats``.
 * END: ``D = 1`` (the decode cycle halts the engine).
+* COPY, REQUANT (hwgen/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
+  the synchronous IBUF (COPY) or ABUF + PBUF (REQUANT) reads of the ``n``
+  words; they enter PPURequant in ``S+2 .. S+n+1`` and are written to OBUF
+  ``PPURequant.LATENCY`` (7) edges later: ``D = n + 2 + 7``.
 * Boot: cycle 0 samples ``start``; the header's chunk count and table
   address (bytes 28..35, ``hdr_beats`` beats) are read from cycle 1 (``λ +
   hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
@@ -36,7 +40,7 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
 
-PROVISIONAL (not yet built in RTL): GEMM, DW, REQUANT, ADD, COPY, POOL.
+PROVISIONAL (not yet built in RTL): GEMM, DW, ADD, POOL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -47,12 +51,15 @@ from __future__ import annotations
 from typing import Any
 
 from .accel_config import AccelConfig
+from .ppu_requant import PPURequant
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
 
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
-PPU_LATENCY = 4  # pipeline depth of the PPU (PROVISIONAL)
+# COPY/REQUANT: S latches, S+1 presents the first synchronous buffer read, the
+# word enters PPURequant at S+2 and is written LATENCY edges later.
+PPU_LATENCY = 2 + PPURequant.LATENCY
 END_CYCLES = 1
 DONE_CYCLES = 1
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header

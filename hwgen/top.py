@@ -66,7 +66,8 @@ class Accelerator(wiring.Component):
         for name, shape, depth in (("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
                                    ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
                                    ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
-                                   ("obuf", 8 * cfg.lanes, cfg.words("obuf"))):
+                                   ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
+                                   ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf"))):
             m.submodules[name] = bufs[name] = Memory(shape=shape, depth=depth, init=[])
         for name in ("ibuf", "wbuf", "pbuf"):
             w = bufs[name].write_port()
@@ -74,6 +75,11 @@ class Accelerator(wiring.Component):
                          w.data.eq(getattr(mem, f"{name}_w_data"))]
         ob_r = bufs["obuf"].read_port(transparent_for=())
         m.d.comb += [ob_r.addr.eq(mem.obuf_r_addr), mem.obuf_r_data.eq(ob_r.data)]
+        ob_w = bufs["obuf"].write_port()
+        m.d.comb += [ob_w.en.eq(cmp.obuf_w_en), ob_w.addr.eq(cmp.obuf_w_addr), ob_w.data.eq(cmp.obuf_w_data)]
+        for name in ("ibuf", "abuf", "pbuf"):
+            r = bufs[name].read_port(transparent_for=())
+            m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
 
         m.d.comb += [
             ctrl.start.eq(self.start), self.done.eq(ctrl.done), self.busy.eq(ctrl.busy),

@@ -94,3 +94,29 @@ def mem_only_program(cfg: AccelConfig):
         return [(c0_mem, c0_cmp), (c1_mem, [])]
 
     return regions, chunks
+
+
+def copy_requant_program(cfg: AccelConfig):
+    """Loads made visible: COPY of a padded IBUF box and REQUANT (ABUF zero:
+    bias only) with per-channel PBUF parameters, then stores."""
+    from dian.hwgen.isa import Copy, LoadAct, LoadPrm, Requant, StoreAct, Token
+
+    L = cfg.lanes
+    rng = np.random.default_rng(2)
+    bias = rng.integers(-3000, 3000, (2, L)).astype("<i4")
+    mult = rng.integers(1 << 28, 1 << 30, (2, L)).astype("<i4")
+    shift = rng.integers(20, 36, (2, L)).astype(np.int8)
+    prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
+    regions = {"act": rng.integers(0, 256, 3 * 5 * L, dtype=np.uint8).tobytes(), "prm": prm,
+               "out": bytes(40 * L)}
+
+    def chunks(a: dict[str, int]):
+        mem = [LoadAct(a["act"], 0, 1, 4, 7, 1, 0, 1, 1, 0, 5 * L, -128),
+               LoadPrm(a["prm"], 3, 2, signal=Token.LD_CMP),
+               StoreAct(a["out"], 0, 1, 4, 7, 0, 7 * L, wait=Token.CMP_ST),
+               StoreAct(a["out"] + 28 * L, 28, 2, 1, 3, 3 * L, 0, wait=Token.CMP_ST)]
+        cmp = [Copy(0, 0, 28, 1 << 30, 31, -100, 90, wait=Token.LD_CMP, signal=Token.CMP_ST),
+               Requant(5, 28, 3, 2, 3, -128, 127, signal=Token.CMP_ST)]
+        return [(mem, cmp)]
+
+    return regions, chunks

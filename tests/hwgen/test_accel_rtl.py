@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from accel_programs import build_image, mem_only_program, run_amaranth, run_machine
+from accel_programs import build_image, copy_requant_program, mem_only_program, run_amaranth, run_machine
 from tool_helpers import needs
 
 from dian.hwgen.emit import verilog_text
@@ -39,4 +39,17 @@ def test_mem_stream_and_chunks_in_amaranth_sim() -> None:
 @needs("verilator")
 def test_mem_stream_and_chunks_in_verilator(tiny_harness) -> None:
     image, _ = build_image(TINY, *mem_only_program(TINY))
+    assert _verilator(tiny_harness, image) == run_machine(TINY, image)
+
+
+def test_copy_and_requant_in_amaranth_sim() -> None:
+    image, _ = build_image(TINY, *copy_requant_program(TINY))
+    got, want = run_amaranth(Accelerator(TINY), TINY, image), run_machine(TINY, image)
+    assert got[0] != image  # the outputs were written
+    assert got == want
+
+
+@needs("verilator")
+def test_copy_and_requant_in_verilator(tiny_harness) -> None:
+    image, _ = build_image(TINY, *copy_requant_program(TINY))
     assert _verilator(tiny_harness, image) == run_machine(TINY, image)
