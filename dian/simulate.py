@@ -158,7 +158,8 @@ def _first_difference(backend: str, folder: AccelFolder, dram: np.ndarray, ref: 
                 f"{backend} and reference disagree: the first differing tensor in graph order is {where} "
                 f"{'x'.join(map(str, want.shape))}: element {list(idx)} is {int(got[idx])} on the {backend}, "
                 f"{int(want[idx])} in sim/reference ({len(diff):,} of {want.size:,} elements differ; "
-                f"{checked - 1} tensor(s) before it in graph order are bit-exact).",
+                f"{checked - 1} tensor(s) before it in graph order are bit-exact)."
+                + "".join(f" Note: {n} was modified since compile." for n in folder.modified),
                 backend=backend, tensor=name, layer=producer, index=idx)
     return checked, None
 
