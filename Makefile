@@ -16,11 +16,17 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Compile the trained digits LeNet, run it on held-out digits, print predictions.
+# Compile the trained digits LeNet, run it on held-out digits, print predictions; then compile it
+# for the tiny accelerator and run one digit on the machine simulator, checked against the reference.
 demo: $(STAMP)
 	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-out
 	$(BIN)/python -m dian.demo demo-out --samples demo-inputs
 	$(BIN)/dian run demo-out --input demo-inputs/digit00.npy --output demo-inputs/digit00.out.npy
+	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-accel --accel tiny
+	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --output demo-inputs/digit00.accel.npy
+# TODO(RTL top level): once `dian simulate --rtl` passes on lenet/tiny, make these two recipe lines:
+#	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --rtl
+#	$(BIN)/dian synth demo-accel --target ecp5-25k
 
 # Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
 # Extra pytest arguments: make test ARGS="-k e2e -x"
@@ -38,5 +44,5 @@ bench: $(STAMP)
 	for s in $$scripts; do echo "== $$s"; $(BIN)/python $$s; done
 
 clean:
-	rm -rf $(VENV) demo-out demo-inputs build .pytest_cache .hypothesis *.egg-info
+	rm -rf $(VENV) demo-out demo-accel demo-inputs build .pytest_cache .hypothesis *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -194,12 +194,12 @@ def _tiles(s: Schedule) -> int:
 
 def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:
     """The per-layer table of predicted figures, with a totals line."""
-    rows = [("layer", "kind", "dataflow", "tiles", "tile (k c oy ox fy fx)", "pred. cycles", "util.", "DRAM KiB")]
+    rows = [("layer", "kind", "dataflow", "tiles", "tile", "pred. cycles", "util.", "DRAM KiB")]
     total_cycles = total_macs = total_bytes = 0
     for s in schedules:
         p = s.prediction
         assert p is not None
-        tile = " ".join(str(n) for d, n in s.mapping.tiles if d.value != "n")
+        tile = " ".join(f"{d.value}{n}" for d, n in s.mapping.tiles if d.value != "n")
         traffic = p.dram_bytes_read + p.dram_bytes_written
         rows.append((s.layer, s.op_kind, s.mapping.dataflow, f"{_tiles(s):,}", tile, f"{p.cycles:,}",
                      f"{100 * p.utilization:.1f}%" if p.macs else "-", f"{traffic / 1024:,.1f}"))
