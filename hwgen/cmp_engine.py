@@ -11,7 +11,11 @@ PBUF entry of its channel block for REQUANT); the words enter
 ``LATENCY`` (7) edges later into OBUF, dense from ``dst``; the last OBUF
 write is at the edge ending ``S + n + 1 + LATENCY``: ``D = n + 2 + LATENCY``.
 
-Status: END, COPY, REQUANT; GEMM, DW, ADD and POOL are not built yet (an
+GEMM: :class:`~dian.hwgen.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
+read-modify-write) from ``S``; the engine waits in GEMM until the unit's
+``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 3) + P + 6``.
+
+Status: END, COPY, REQUANT, GEMM; DW, ADD and POOL are not built yet (an
 unknown or unbuilt opcode raises ``error`` and halts).
 """
 
@@ -23,6 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accel_config import AccelConfig
 from .decode import fields, opcode, signal_mask, wait_mask
+from .gemm_unit import GemmUnit
 from .isa import INSTRUCTION_BITS, Copy, Encoding, Opcode, Requant
 from .ppu_requant import PPURequant
 
@@ -45,7 +50,10 @@ class CmpEngine(wiring.Component):
             "signal": Out(4),
             "busy_pe": Out(32),       # added to the busy-PE counter this cycle
             "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * cfg.lanes),
+            "wbuf_r_addr": Out(range(cfg.words("wbuf"))), "wbuf_r_data": In(8 * cfg.lanes),
             "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * cfg.lanes),
+            "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
+            "abuf_w_data": Out(cfg.acc_bits * cfg.lanes),
             "pbuf_r_addr": Out(range(cfg.pbuf_entries)), "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
             "obuf_w_en": Out(1), "obuf_w_addr": Out(range(cfg.words("obuf"))), "obuf_w_data": Out(8 * cfg.lanes),
             "error": Out(1),
@@ -71,7 +79,15 @@ class CmpEngine(wiring.Component):
         lo, hi = Signal(8), Signal(8)
         wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
         valid1 = Signal()
-        m.d.comb += [self.ibuf_r_addr.eq(rd_addr), self.abuf_r_addr.eq(rd_addr), self.pbuf_r_addr.eq(prm)]
+        m.submodules.gemm = gemm = GemmUnit(cfg)
+        in_gemm = Signal()
+        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, rd_addr)),
+                     self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
+                     gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
+                     self.wbuf_r_addr.eq(gemm.wbuf_r_addr), gemm.wbuf_r_data.eq(self.wbuf_r_data),
+                     gemm.abuf_r_data.eq(self.abuf_r_data), self.abuf_w_en.eq(gemm.abuf_w_en),
+                     self.abuf_w_addr.eq(gemm.abuf_w_addr), self.abuf_w_data.eq(gemm.abuf_w_data),
+                     self.busy_pe.eq(gemm.busy_pe)]
         m.d.sync += valid1.eq(0)
         pb = self.pbuf_r_data
         for i in range(L):
@@ -115,6 +131,9 @@ class CmpEngine(wiring.Component):
                                          n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
                                          lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
+                        with m.Case(Opcode.GEMM):
+                            m.d.comb += gemm.start.eq(1)
+                            m.next = "GEMM"
                         with m.Default():
                             m.d.sync += self.error.eq(1)
                             m.next = "HALT"
@@ -126,6 +145,11 @@ class CmpEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += pix.eq(pix + 1)
                 with m.If(rq.out_valid & (wr_left == 1)):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("GEMM"):
+                m.d.comb += in_gemm.eq(1)
+                with m.If(gemm.done):
                     m.d.comb += self.signal.eq(sig)
                     m.next = "FETCH"
         return m

@@ -40,7 +40,26 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
 
-PROVISIONAL (not yet built in RTL): GEMM, DW, ADD, POOL.
+* GEMM (hwgen/gemm_unit.py, ``P = n_oy·n_ox`` pixels, ``nb = n_c·n_fy·n_fx``
+  weight blocks): ``S`` latches; ``S+1 .. S+L`` read block 0's L WBUF rows
+  into the array's shadow weights (synchronous WBUF read, the row is written
+  one edge later); then one *period* per block: pixel p's IBUF read is
+  issued at offset p and, while block b streams, block b+1's rows are read at
+  offsets 0..L-1 (the first lands at the swap edge of block b, the last one
+  edge before block b+1's swap). A period lasts ``Q = max(P, L, RAW)``, the
+  last one P. A pixel issued in cycle ``i`` enters the array in ``i + 1``
+  (IBUF read), its column sums reach AccUpdate ``PEArray.LATENCY`` (4) edges
+  later in ``i + 5`` with its ABUF word (read presented in ``i + 4``, the
+  port is not transparent), and is written to ABUF ``AccUpdate.LATENCY`` (1)
+  later in ``i + 6`` = ``i + WRITE``; the same ABUF word is next read by the
+  pixel issued ``Q`` cycles later, whose read sees the write only if
+  ``Q >= RAW = WRITE - READ + 1 = 3`` (with L >= 3 the weight load already
+  guarantees it; L = 2 with P < 3 stalls). The instruction's last cycle is the
+  last ABUF write: ``D = 1 + L + (nb-1)·Q + P + WRITE`` (= ``… + P + 6``).
+  Busy-PE: ``L·L`` per pixel per block (every cycle the array takes an input;
+  padding lanes included), identically in sim/machine and the RTL.
+
+PROVISIONAL (not yet built in RTL): DW, ADD, POOL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -51,6 +70,7 @@ from __future__ import annotations
 from typing import Any
 
 from .accel_config import AccelConfig
+from .gemm_unit import GemmUnit
 from .ppu_requant import PPURequant
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
 
@@ -114,11 +134,15 @@ def chunk_fetch_bytes(cfg: AccelConfig, entry_addr: int, n_instructions: int) ->
 
 
 def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
-    """Stream ``n_pix`` pixels through each of ``n_blocks`` weight blocks; the next block
-    loads (L cycles) while this one streams, so a block costs max(n_pix, L)."""
+    """EXACT (hwgen/gemm_unit.py): ``1 + L + (nb-1)·max(P, L, RAW) + P + WRITE`` —
+    latch, block 0's weight load, one period per block but the last (the next
+    block's weights load while this one streams), the last block's pixels, and
+    the pipeline from the last IBUF read to its ABUF write."""
     import numpy as np
 
-    return cfg.lanes + n_blocks * np.maximum(n_pix, cfg.lanes) + array_latency(cfg)
+    L = cfg.lanes
+    period = np.maximum(n_pix, max(L, GemmUnit.RAW))
+    return 1 + L + (n_blocks - 1) * period + n_pix + GemmUnit.WRITE
 
 
 def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any, fy: Any = 1) -> Any:

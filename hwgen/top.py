@@ -6,8 +6,8 @@ four 64-bit performance counters.
 Inside: the :class:`~dian.hwgen.controller.Controller` (header, chunk loading,
 IMEM, tokens), the :class:`~dian.hwgen.mem_engine.MemEngine` (DMA) and the
 :class:`~dian.hwgen.cmp_engine.CmpEngine`, and the buffers IBUF, WBUF, PBUF,
-OBUF as :class:`amaranth.lib.memory.Memory` (one write, one synchronous read
-port each, so they infer block RAM). The DRAM port belongs to the controller
+OBUF, ABUF as :class:`amaranth.lib.memory.Memory` (one write, one synchronous
+read port each, not transparent, so they infer block RAM). The DRAM port belongs to the controller
 between chunks and to the MEM engine while a chunk runs.
 
 Counters: ``perf_cycles`` counts every edge from the one sampling ``start``
@@ -77,7 +77,9 @@ class Accelerator(wiring.Component):
         m.d.comb += [ob_r.addr.eq(mem.obuf_r_addr), mem.obuf_r_data.eq(ob_r.data)]
         ob_w = bufs["obuf"].write_port()
         m.d.comb += [ob_w.en.eq(cmp.obuf_w_en), ob_w.addr.eq(cmp.obuf_w_addr), ob_w.data.eq(cmp.obuf_w_data)]
-        for name in ("ibuf", "abuf", "pbuf"):
+        ab_w = bufs["abuf"].write_port()
+        m.d.comb += [ab_w.en.eq(cmp.abuf_w_en), ab_w.addr.eq(cmp.abuf_w_addr), ab_w.data.eq(cmp.abuf_w_data)]
+        for name in ("ibuf", "wbuf", "abuf", "pbuf"):
             r = bufs[name].read_port(transparent_for=())
             m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
 

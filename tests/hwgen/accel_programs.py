@@ -120,3 +120,40 @@ def copy_requant_program(cfg: AccelConfig):
         return [(mem, cmp)]
 
     return regions, chunks
+
+
+def gemm_program(cfg: AccelConfig):
+    """GEMMs of every addressing shape on one input box (2 channel blocks x 7
+    rows x 8 words in IBUF): a 3x3 stride-2 conv over both channel blocks (18
+    weight blocks), a dilated one, an accumulation onto the first (reset
+    clear), short pixel streams (1 and 2 pixels, P < L) over several blocks,
+    a single pixel of a single block; then REQUANT of the whole ABUF tile and
+    a store."""
+    from dian.hwgen.isa import Gemm, LoadAct, LoadPrm, LoadWgt, Requant, StoreAct, Token
+
+    L = cfg.lanes
+    rng = np.random.default_rng(3)
+    bias = rng.integers(-3000, 3000, (2, L)).astype("<i4")
+    mult = rng.integers(1 << 29, 1 << 30, (2, L)).astype("<i4")
+    shift = rng.integers(36, 40, (2, L)).astype(np.int8)
+    prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
+    regions = {"act": rng.integers(0, 256, 2 * 7 * 8 * L, dtype=np.uint8).tobytes(),
+               "wgt": rng.integers(0, 256, 24 * L * L, dtype=np.uint8).tobytes(), "prm": prm,
+               "out": bytes(33 * L)}
+
+    def chunks(a: dict[str, int]):
+        mem = [LoadAct(a["act"], 0, 2, 7, 8, 0, 0, 0, 0, 7 * 8 * L, 8 * L),
+               LoadWgt(a["wgt"], 0, 24 * L), LoadPrm(a["prm"], 0, 2, signal=Token.LD_CMP),
+               StoreAct(a["out"], 0, 1, 1, 33, 0, 0, wait=Token.CMP_ST)]
+        cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, wait=Token.LD_CMP),  # 3x3 stride 2
+               Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1),               # dilation 2
+               Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1),              # accumulate
+               Gemm(L, 5, 13, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0),                   # P = 1, 5 blocks
+               Gemm(7 * L, 9, 14, 1, 3, 1, 1, 1, 2, 50, 0, 0, 0, 7, 0, 1),              # P = 2, 3 blocks
+               Gemm(2 * L, 70, 14, 0, 1, 1, 2, 1, 2, 0, 0, 1, 0, 9, 0, 1),              # P = 2, accumulate
+               Gemm(23 * L, 111, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0),            # P = 1, 1 block
+               Requant(0, 0, 0, 1, 17, -128, 127),
+               Requant(0, 17, 0, 2, 8, -100, 100, signal=Token.CMP_ST)]
+        return [(mem, cmp)]
+
+    return regions, chunks

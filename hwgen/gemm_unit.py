@@ -1,0 +1,179 @@
+"""GemmUnit: runs one GEMM instruction on the PE array (docs/accelerator.md,
+"Compute modes of the PE array"): WBUF -> array weights, IBUF -> array
+inputs, column sums -> :class:`~dian.hwgen.accumulator.AccUpdate` -> ABUF.
+
+Timing (cycle ``S`` = the CMP engine's DECODE of the GEMM, where ``start``
+is high and ``instr`` is sampled; ``P = n_oy * n_ox`` pixels, ``nb = n_c *
+n_fy * n_fx`` weight blocks, ``L`` lanes). An *issue* cycle presents the
+synchronous IBUF read of one pixel and/or the WBUF read of one weight row:
+
+* preamble ``S+1 .. S+L``: the L rows of block 0 are read (WBUF ``wgt``,
+  ``wgt+1``, ...) and written to the array's shadow weights one edge later;
+* block period b, from ``S+L+1+b*Q``: pixel p is issued at offset p (p < P),
+  and, if there is a block b+1, its row r at offset r (r < L). Every period
+  but the last lasts ``Q = max(P, L, RAW)`` cycles, the last one P;
+* a pixel issued in cycle ``i`` enters the array with ``in_valid`` (and
+  ``w_swap`` when it is the block's first) in ``i + FEED``, its column sums
+  reach AccUpdate in ``i + SUM`` together with its ABUF word (address
+  presented in ``i + READ``, the ABUF read port is synchronous and not
+  transparent) and AccUpdate's result is written to ABUF in ``i + WRITE``.
+
+So the block's first pixel swaps the weights one edge after its last row
+was loaded (the row loads of block b+1 start at the swap edge of block b,
+which PEArray allows), and two updates of one ABUF word — pixel p of blocks
+b and b+1, ``Q`` issue cycles apart — never race: the write in ``i + WRITE``
+is seen by a read presented from ``i + WRITE + 1`` on, i.e. by an update
+issued ``RAW = WRITE - READ + 1`` cycles later. Short pixel streams
+(``P < RAW``) stall the period to RAW (only matters for L < RAW).
+The last ABUF write is in ``S + L + (nb-1)*Q + P + WRITE``, which is the
+instruction's last cycle (``done`` is high in it):
+
+    D = 1 + L + (nb - 1) * max(P, L, RAW) + P + WRITE
+
+(hwgen/timing.py's ``gemm_cycles``). ``busy_pe`` is ``L*L`` in every cycle
+the array takes a pixel (padding lanes included, as sim/machine counts).
+
+Pixels of one instruction must map to distinct ABUF words (the lowering's
+dense tiles do); aliasing pixels are undefined.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from .accel_config import AccelConfig
+from .accumulator import AccUpdate
+from .decode import fields
+from .isa import INSTRUCTION_BITS, Encoding, Gemm
+from .pe_array import PEArray
+
+__all__ = ["GemmUnit"]
+
+
+class GemmUnit(wiring.Component):
+    """GEMM on the PE array of ``cfg`` (timing in the module docstring)."""
+
+    FEED = 1                                  # IBUF read is synchronous
+    SUM = FEED + PEArray.LATENCY              # column sums (and the ABUF word) at AccUpdate
+    READ = SUM - 1                            # ABUF read address presented
+    WRITE = SUM + AccUpdate.LATENCY           # ABUF write enable
+    RAW = WRITE - READ + 1                    # issue distance between two updates of one ABUF word
+
+    def __init__(self, cfg: AccelConfig) -> None:
+        self.cfg = cfg
+        self.enc = Encoding(cfg)
+        L = cfg.lanes
+        super().__init__({
+            "start": In(1),
+            "instr": In(INSTRUCTION_BITS),
+            "done": Out(1),
+            "busy_pe": Out(32),
+            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * L),
+            "wbuf_r_addr": Out(range(cfg.words("wbuf"))), "wbuf_r_data": In(8 * L),
+            "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * L),
+            "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
+            "abuf_w_data": Out(cfg.acc_bits * L),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg, enc, L = self.cfg, self.enc, self.cfg.lanes
+        m.submodules.array = pe = PEArray(L, depthwise=False)
+        m.submodules.acc = acc = AccUpdate(L, cfg.acc_bits, pe.sum_bits)
+        ib, wb, ab = enc.widths["ib"], enc.widths["wb"], enc.widths["ab"]
+        ibn, abn = enc.widths["ibn"], enc.widths["abn"]
+
+        # Fields, latched at S.
+        f = fields(enc, Gemm, self.instr)
+        n_c, n_fy, n_fx = Signal(ibn), Signal(ibn), Signal(ibn)
+        n_oy, n_ox = Signal(abn), Signal(abn)
+        s_c, s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_c", "s_fy", "s_fx", "s_oy", "s_ox"))
+        dst, d_oy, d_ox = Signal(ab), Signal(ab), Signal(ab)
+        n_pix = Signal(2 * abn)
+        # Walk state.
+        issuing, pre, reset_blk = Signal(), Signal(), Signal()
+        q = Signal(max(2 * abn, L.bit_length()) + 1)
+        c, fy, fx = Signal(ibn), Signal(ibn), Signal(ibn)
+        oy, ox = Signal(abn), Signal(abn)
+        c_base, fy_base, blk = Signal(ib), Signal(ib), Signal(ib)
+        row, pix = Signal(ib), Signal(ib)
+        arow, apix = Signal(ab), Signal(ab)
+        waddr = Signal(wb)
+
+        with m.If(self.start):
+            m.d.sync += [n_c.eq(f["n_c"]), n_fy.eq(f["n_fy"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]),
+                         n_ox.eq(f["n_ox"]), s_c.eq(f["s_c"]), s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]),
+                         s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]), dst.eq(f["dst"]), d_oy.eq(f["d_oy"]),
+                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_oy"] * f["n_ox"]),
+                         issuing.eq(1), pre.eq(1), reset_blk.eq(f["reset"]), q.eq(0),
+                         c.eq(0), fy.eq(0), fx.eq(0), oy.eq(0), ox.eq(0),
+                         c_base.eq(f["src"]), fy_base.eq(f["src"]), blk.eq(f["src"]), row.eq(f["src"]),
+                         pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"]), waddr.eq(f["wgt"])]
+
+        floor = max(L, self.RAW)
+        period = Mux(n_pix > floor, n_pix, floor)
+        last_blk = (c == n_c - 1) & (fy == n_fy - 1) & (fx == n_fx - 1)
+        last_x, last_y = ox == n_ox - 1, oy == n_oy - 1
+        issue_pix = issuing & ~pre & (q < n_pix)
+        issue_w = issuing & (q < L) & (pre | ~last_blk)
+        qlen = Mux(pre, L, Mux(last_blk, n_pix, period))
+        m.d.comb += [self.ibuf_r_addr.eq(pix), self.wbuf_r_addr.eq(waddr)]
+
+        with m.If(issue_w):
+            m.d.sync += waddr.eq(waddr + 1)
+        with m.If(issue_pix):
+            with m.If(~last_x):
+                m.d.sync += [ox.eq(ox + 1), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
+            with m.Elif(~last_y):
+                m.d.sync += [ox.eq(0), oy.eq(oy + 1), row.eq(row + s_oy), pix.eq(row + s_oy),
+                             arow.eq(arow + d_oy), apix.eq(arow + d_oy)]
+        with m.If(issuing & ~self.start):
+            with m.If(q == qlen - 1):
+                m.d.sync += q.eq(0)
+                with m.If(pre):
+                    m.d.sync += pre.eq(0)
+                with m.Elif(last_blk):
+                    m.d.sync += issuing.eq(0)
+                with m.Else():
+                    nxt = Signal(ib)
+                    with m.If(fx != n_fx - 1):
+                        m.d.comb += nxt.eq(blk + s_fx)
+                        m.d.sync += fx.eq(fx + 1)
+                    with m.Elif(fy != n_fy - 1):
+                        m.d.comb += nxt.eq(fy_base + s_fy)
+                        m.d.sync += [fx.eq(0), fy.eq(fy + 1), fy_base.eq(fy_base + s_fy)]
+                    with m.Else():
+                        m.d.comb += nxt.eq(c_base + s_c)
+                        m.d.sync += [fx.eq(0), fy.eq(0), c.eq(c + 1), c_base.eq(c_base + s_c),
+                                     fy_base.eq(c_base + s_c)]
+                    m.d.sync += [blk.eq(nxt), row.eq(nxt), pix.eq(nxt), oy.eq(0), ox.eq(0),
+                                 arow.eq(dst), apix.eq(dst), reset_blk.eq(0)]
+            with m.Else():
+                m.d.sync += q.eq(q + 1)
+
+        # Issue -> feed: the array takes the IBUF/WBUF read data.
+        feed, swap, w_valid = Signal(), Signal(), Signal()
+        w_row = Signal(range(L))
+        m.d.sync += [feed.eq(issue_pix), swap.eq(issue_pix & (q == 0)), w_valid.eq(issue_w), w_row.eq(q)]
+        m.d.comb += [pe.in_valid.eq(feed), pe.w_swap.eq(swap), pe.x_data.eq(self.ibuf_r_data),
+                     pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row), pe.w_load_data.eq(self.wbuf_r_data),
+                     self.busy_pe.eq(Mux(feed, L * L, 0))]
+
+        # ABUF address, reset and last-pixel flag travel beside the array.
+        addr, rst, last = [apix], [reset_blk], [issue_pix & last_blk & last_x & last_y]
+        for k in range(1, self.WRITE + 1):
+            addr.append(Signal(ab, name=f"abuf_addr_{k}", reset_less=True))
+            rst.append(Signal(name=f"reset_{k}", reset_less=True))
+            last.append(Signal(name=f"last_{k}"))
+            m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1])]
+        m.d.comb += [
+            self.abuf_r_addr.eq(addr[self.READ]),
+            acc.in_valid.eq(pe.out_valid), acc.col_sum.eq(pe.col_sum), acc.acc_in.eq(self.abuf_r_data),
+            acc.reset.eq(rst[self.SUM]),
+            self.abuf_w_en.eq(acc.out_valid), self.abuf_w_addr.eq(addr[self.WRITE]),
+            self.abuf_w_data.eq(acc.acc_out),
+            self.done.eq(acc.out_valid & last[self.WRITE]),
+        ]
+        return m
