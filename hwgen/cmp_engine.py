@@ -15,7 +15,12 @@ GEMM: :class:`~dian.hwgen.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
 read-modify-write) from ``S``; the engine waits in GEMM until the unit's
 ``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 3) + P + 6``.
 
-Status: END, COPY, REQUANT, GEMM; DW, ADD and POOL are not built yet (an
+POOL: :class:`~dian.hwgen.pool_unit.PoolUnit` walks the windows (one IBUF
+word a cycle from ``S+1``) into PPUPool, whose window results enter
+PPURequant (bias 0, M = 1 and s = 0 for MAX) and go to OBUF as above:
+``D = n·w + 3 + LATENCY`` for n windows of w words.
+
+Status: END, COPY, REQUANT, GEMM, POOL; DW and ADD are not built yet (an
 unknown or unbuilt opcode raises ``error`` and halts).
 """
 
@@ -28,7 +33,8 @@ from amaranth.lib.wiring import In, Out
 from .accel_config import AccelConfig
 from .decode import fields, opcode, signal_mask, wait_mask
 from .gemm_unit import GemmUnit
-from .isa import INSTRUCTION_BITS, Copy, Encoding, Opcode, Requant
+from .isa import INSTRUCTION_BITS, Copy, Encoding, Opcode, Pool, PoolMode, Requant
+from .pool_unit import PoolUnit
 from .ppu_requant import PPURequant
 
 __all__ = ["CmpEngine"]
@@ -80,8 +86,10 @@ class CmpEngine(wiring.Component):
         wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
-        in_gemm = Signal()
-        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, rd_addr)),
+        m.submodules.pool = pool = PoolUnit(cfg)
+        in_gemm, is_pool = Signal(), Signal()
+        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd_addr))),
+                     pool.instr.eq(word), pool.ibuf_r_data.eq(self.ibuf_r_data),
                      self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
                      gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
                      self.wbuf_r_addr.eq(gemm.wbuf_r_addr), gemm.wbuf_r_data.eq(self.wbuf_r_data),
@@ -92,13 +100,13 @@ class CmpEngine(wiring.Component):
         pb = self.pbuf_r_data
         for i in range(L):
             m.d.comb += [
-                rq.acc[i].eq(Mux(is_copy, self.ibuf_r_data[8 * i:8 * i + 8].as_signed(),
-                                 self.abuf_r_data[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed())),
+                rq.acc[i].eq(Mux(is_pool, pool.out[i], Mux(is_copy, self.ibuf_r_data[8 * i:8 * i + 8].as_signed(),
+                                 self.abuf_r_data[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed()))),
                 rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
                 rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
             ]
-        m.d.comb += [rq.in_valid.eq(valid1), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
+        m.d.comb += [rq.in_valid.eq(valid1 | pool.out_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
                      self.obuf_w_en.eq(rq.out_valid), self.obuf_w_addr.eq(wr_addr), self.obuf_w_data.eq(rq.out)]
         with m.If(rq.out_valid):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
@@ -120,16 +128,25 @@ class CmpEngine(wiring.Component):
                             m.next = "HALT"
                         with m.Case(Opcode.COPY):
                             f = fields(enc, Copy, word)
-                            m.d.sync += [is_copy.eq(1), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
                                          left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
                                          mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
                         with m.Case(Opcode.REQUANT):
                             f = fields(enc, Requant, word)
                             n = f["n_c"] * f["n_pix"]
-                            m.d.sync += [is_copy.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
+                            m.d.sync += [is_copy.eq(0), is_pool.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
                                          n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
                                          lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "PPU"
+                        with m.Case(Opcode.POOL):
+                            f = fields(enc, Pool, word)
+                            n = f["n_c"] * f["n_oy"] * f["n_ox"]
+                            is_max = f["mode"] == PoolMode.MAX
+                            m.d.comb += pool.start.eq(1)
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(1), left.eq(0), wr_left.eq(n),
+                                         wr_addr.eq(f["dst"]), mult.eq(Mux(is_max, 1, f["m"])),
+                                         shift.eq(Mux(is_max, 0, f["shift"])), lo.eq(-128), hi.eq(127)]
                             m.next = "PPU"
                         with m.Case(Opcode.GEMM):
                             m.d.comb += gemm.start.eq(1)

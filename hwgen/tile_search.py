@@ -143,7 +143,7 @@ def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]
-        cmp = timing.ppu_cycles(out_words, taps)
+        cmp = timing.pool_cycles(out_words, taps)
         extra_read = 0
     else:
         n_in = 2 if w.kind is WorkKind.ADD else 1

@@ -59,7 +59,13 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   Busy-PE: ``L·L`` per pixel per block (every cycle the array takes an input;
   padding lanes included), identically in sim/machine and the RTL.
 
-PROVISIONAL (not yet built in RTL): DW, ADD, POOL.
+* POOL (hwgen/pool_unit.py, ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx``
+  words): ``S`` latches; the window words' IBUF reads are issued in ``S+1 ..
+  S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool one edge later and a
+  window's result enters PPURequant ``PPUPool.LATENCY`` (1) after its last
+  word, then OBUF 7 later: ``D = n·w + 3 + 7``.
+
+PROVISIONAL (not yet built in RTL): DW, ADD.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -71,6 +77,7 @@ from typing import Any
 
 from .accel_config import AccelConfig
 from .gemm_unit import GemmUnit
+from .ppu_pool import PPUPool
 from .ppu_requant import PPURequant
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
 
@@ -157,6 +164,11 @@ def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
     return PPU_LATENCY + words * per_word
 
 
+def pool_cycles(windows: Any, window_words: Any) -> Any:
+    """EXACT: ``windows·window_words`` IBUF reads, then PPUPool and PPURequant."""
+    return PPU_LATENCY + PPUPool.LATENCY + windows * window_words
+
+
 def duration(ins: Instr, cfg: AccelConfig) -> int:
     """Cycles ``ins`` occupies its engine."""
     if isinstance(ins, LoadAct):
@@ -183,7 +195,7 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Copy):
         return int(ppu_cycles(ins.n))
     if isinstance(ins, Pool):
-        return int(ppu_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx))
+        return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx))
     if isinstance(ins, End):
         return END_CYCLES
     raise TypeError(f"no duration for {type(ins).__name__}")

@@ -157,3 +157,26 @@ def gemm_program(cfg: AccelConfig):
         return [(mem, cmp)]
 
     return regions, chunks
+
+
+def pool_program(cfg: AccelConfig):
+    """POOL on a padded box (pad value -128, 2 channel blocks x 7 x 8): a 3x3
+    stride-2 max pool over both channel blocks, a 2x3 average with its
+    multiplier and shift, a 1x1 window (a copy) and a whole-plane sum; then a store."""
+    from dian.hwgen.isa import LoadAct, Pool, PoolMode, StoreAct, Token
+
+    L = cfg.lanes
+    rng = np.random.default_rng(4)
+    regions = {"act": rng.integers(0, 256, 2 * 6 * 7 * L, dtype=np.uint8).tobytes(), "out": bytes(30 * L)}
+
+    def chunks(a: dict[str, int]):
+        mem = [LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 0, 42 * L, 7 * L, -128, signal=Token.LD_CMP),
+               StoreAct(a["out"], 0, 1, 1, 30, 0, 0, wait=Token.CMP_ST)]
+        cmp = [Pool(0, 0, PoolMode.MAX, 2, 3, 3, 3, 3, 56, 16, 2, 8, 1, wait=Token.LD_CMP),
+               Pool(9, 18, PoolMode.AVG, 1, 2, 2, 2, 3, 0, 24, 3, 8, 1, 1431655765, 32),
+               Pool(60, 22, PoolMode.AVG, 2, 1, 3, 1, 1, 56, 0, 5, 0, 0, 1 << 30, 30),
+               Pool(8, 28, PoolMode.AVG, 2, 1, 1, 6, 7, 56, 0, 0, 8, 1, 1 << 30, 34),
+               Pool(0, 29, PoolMode.MAX, 1, 1, 1, 7, 8, 0, 0, 0, 8, 1, signal=Token.CMP_ST)]
+        return [(mem, cmp)]
+
+    return regions, chunks

@@ -84,3 +84,10 @@ def test_lenet_gemm_layer_in_verilator(tiny_harness, lenet: Graph, layer: str) -
     names = [*op.inputs, op.output, *consts]
     g = verify(Graph.build(layer, [lenet.tensors[n] for n in names], consts, [op], list(op.inputs), [op.output]))
     check_rtl(tiny_harness, g)
+
+
+@needs("verilator")
+def test_lenet_whole_in_verilator(tiny_harness, lenet: Graph) -> None:
+    """conv, max pool, conv, max pool, flatten, two linears: every activation."""
+    c = check_rtl(tiny_harness, lenet)
+    assert c["perf_busy_pe_cycles"] > 0

@@ -9,7 +9,8 @@ import dataclasses
 import time
 
 import pytest
-from accel_programs import (build_image, copy_requant_program, gemm_program, mem_only_program, run_amaranth,
+from accel_programs import (build_image, copy_requant_program, gemm_program, mem_only_program, pool_program,
+                            run_amaranth,
                             run_machine)
 from tool_helpers import needs
 
@@ -78,3 +79,16 @@ def test_gemm_abuf_hazard_stall_in_amaranth_sim() -> None:
     cfg = validate(dataclasses.replace(TINY, name="lanes2", pe_rows=2, pe_cols=2, dram_bus_bits=16))
     image, _ = build_image(cfg, *gemm_program(cfg))
     assert run_amaranth(Accelerator(cfg), cfg, image) == run_machine(cfg, image)
+
+
+def test_pool_in_amaranth_sim() -> None:
+    image, _ = build_image(TINY, *pool_program(TINY))
+    got, want = run_amaranth(Accelerator(TINY), TINY, image), run_machine(TINY, image)
+    assert got[0] != image
+    assert got == want
+
+
+@needs("verilator")
+def test_pool_in_verilator(tiny_harness) -> None:
+    image, _ = build_image(TINY, *pool_program(TINY))
+    assert _verilator(tiny_harness, image) == run_machine(TINY, image)
