@@ -20,7 +20,12 @@ word a cycle from ``S+1``) into PPUPool, whose window results enter
 PPURequant (bias 0, M = 1 and s = 0 for MAX) and go to OBUF as above:
 ``D = n·w + 3 + LATENCY`` for n windows of w words.
 
-Status: END, COPY, REQUANT, GEMM, POOL; DW and ADD are not built yet (an
+ADD: from ``S+1`` the ``a`` and ``b`` words alternate on the IBUF port (two
+cycles a word) into :class:`~dian.hwgen.ppu_add.PPUAdd`; the last ``b`` is
+read in ``S+2n`` and written to OBUF ``1 + PPUAdd.LATENCY`` later:
+``D = 2n + 2 + 5``.
+
+Status: END, COPY, REQUANT, GEMM, POOL, ADD; DW is not built yet (an
 unknown or unbuilt opcode raises ``error`` and halts).
 """
 
@@ -33,8 +38,9 @@ from amaranth.lib.wiring import In, Out
 from .accel_config import AccelConfig
 from .decode import fields, opcode, signal_mask, wait_mask
 from .gemm_unit import GemmUnit
-from .isa import INSTRUCTION_BITS, Copy, Encoding, Opcode, Pool, PoolMode, Requant
+from .isa import INSTRUCTION_BITS, AddI, Copy, Encoding, Opcode, Pool, PoolMode, Requant
 from .pool_unit import PoolUnit
+from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
 
 __all__ = ["CmpEngine"]
@@ -87,8 +93,14 @@ class CmpEngine(wiring.Component):
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
-        in_gemm, is_pool = Signal(), Signal()
-        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd_addr))),
+        m.submodules.add = add = PPUAdd(L)
+        in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
+        b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
+        mult_b = Signal(31)
+        rd = Mux(is_add & operand, b_addr, rd_addr)
+        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
+                     add.in_valid.eq(add_valid), add.x.eq(self.ibuf_r_data), add.mult_a.eq(mult),
+                     add.mult_b.eq(mult_b), add.shift.eq(shift), add.lo.eq(lo.as_signed()), add.hi.eq(hi.as_signed()),
                      pool.instr.eq(word), pool.ibuf_r_data.eq(self.ibuf_r_data),
                      self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
                      gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
@@ -96,7 +108,7 @@ class CmpEngine(wiring.Component):
                      gemm.abuf_r_data.eq(self.abuf_r_data), self.abuf_w_en.eq(gemm.abuf_w_en),
                      self.abuf_w_addr.eq(gemm.abuf_w_addr), self.abuf_w_data.eq(gemm.abuf_w_data),
                      self.busy_pe.eq(gemm.busy_pe)]
-        m.d.sync += valid1.eq(0)
+        m.d.sync += [valid1.eq(0), add_valid.eq(0), add.operand.eq(operand)]
         pb = self.pbuf_r_data
         for i in range(L):
             m.d.comb += [
@@ -107,8 +119,9 @@ class CmpEngine(wiring.Component):
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
             ]
         m.d.comb += [rq.in_valid.eq(valid1 | pool.out_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
-                     self.obuf_w_en.eq(rq.out_valid), self.obuf_w_addr.eq(wr_addr), self.obuf_w_data.eq(rq.out)]
-        with m.If(rq.out_valid):
+                     self.obuf_w_en.eq(rq.out_valid | add.out_valid), self.obuf_w_addr.eq(wr_addr),
+                     self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out))]
+        with m.If(self.obuf_w_en):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
         with m.FSM():
             with m.State("HALT"):
@@ -128,14 +141,14 @@ class CmpEngine(wiring.Component):
                             m.next = "HALT"
                         with m.Case(Opcode.COPY):
                             f = fields(enc, Copy, word)
-                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
                                          left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
                                          mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
                         with m.Case(Opcode.REQUANT):
                             f = fields(enc, Requant, word)
                             n = f["n_c"] * f["n_pix"]
-                            m.d.sync += [is_copy.eq(0), is_pool.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
+                            m.d.sync += [is_copy.eq(0), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
                                          n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
                                          lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
@@ -144,10 +157,17 @@ class CmpEngine(wiring.Component):
                             n = f["n_c"] * f["n_oy"] * f["n_ox"]
                             is_max = f["mode"] == PoolMode.MAX
                             m.d.comb += pool.start.eq(1)
-                            m.d.sync += [is_copy.eq(1), is_pool.eq(1), left.eq(0), wr_left.eq(n),
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(1), is_add.eq(0), left.eq(0), wr_left.eq(n),
                                          wr_addr.eq(f["dst"]), mult.eq(Mux(is_max, 1, f["m"])),
                                          shift.eq(Mux(is_max, 0, f["shift"])), lo.eq(-128), hi.eq(127)]
                             m.next = "PPU"
+                        with m.Case(Opcode.ADD):
+                            f = fields(enc, AddI, word)
+                            m.d.sync += [is_add.eq(1), is_pool.eq(0), rd_addr.eq(f["src_a"]), b_addr.eq(f["src_b"]),
+                                         operand.eq(0), left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
+                                         mult.eq(f["m_a"]), mult_b.eq(f["m_b"]), shift.eq(f["shift"]),
+                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "ADD"
                         with m.Case(Opcode.GEMM):
                             m.d.comb += gemm.start.eq(1)
                             m.next = "GEMM"
@@ -162,6 +182,14 @@ class CmpEngine(wiring.Component):
                     with m.Else():
                         m.d.sync += pix.eq(pix + 1)
                 with m.If(rq.out_valid & (wr_left == 1)):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("ADD"):
+                with m.If(left != 0):
+                    m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
+                    with m.If(operand):
+                        m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + 1)]
+                with m.If(add.out_valid & (wr_left == 1)):
                     m.d.comb += self.signal.eq(sig)
                     m.next = "FETCH"
             with m.State("GEMM"):

@@ -149,7 +149,7 @@ def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
         n_in = 2 if w.kind is WorkKind.ADD else 1
         in_words = n_in * out_words
         ok &= in_words <= h["ibuf"]
-        cmp = timing.ppu_cycles(out_words, n_in)
+        cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
         extra_read = 0
     steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
     mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words)

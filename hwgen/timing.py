@@ -65,7 +65,12 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   window's result enters PPURequant ``PPUPool.LATENCY`` (1) after its last
   word, then OBUF 7 later: ``D = n·w + 3 + 7``.
 
-PROVISIONAL (not yet built in RTL): DW, ADD.
+* ADD (hwgen/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
+  ``n`` outputs alternate on the IBUF port in ``S+1 .. S+2n``; each enters
+  PPUAdd one edge later and the result is written ``PPUAdd.LATENCY`` (5)
+  after its ``b``: ``D = 2n + 2 + 5``.
+
+PROVISIONAL (not yet built in RTL): DW.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -77,6 +82,7 @@ from typing import Any
 
 from .accel_config import AccelConfig
 from .gemm_unit import GemmUnit
+from .ppu_add import PPUAdd
 from .ppu_pool import PPUPool
 from .ppu_requant import PPURequant
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
@@ -164,6 +170,11 @@ def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
     return PPU_LATENCY + words * per_word
 
 
+def add_cycles(words: Any) -> Any:
+    """EXACT: two IBUF reads a word, then PPUAdd."""
+    return 2 + PPUAdd.LATENCY + 2 * words
+
+
 def pool_cycles(windows: Any, window_words: Any) -> Any:
     """EXACT: ``windows·window_words`` IBUF reads, then PPUPool and PPURequant."""
     return PPU_LATENCY + PPUPool.LATENCY + windows * window_words
@@ -191,7 +202,7 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Requant):
         return int(ppu_cycles(ins.n_c * ins.n_pix))
     if isinstance(ins, AddI):
-        return int(ppu_cycles(ins.n, 2))
+        return int(add_cycles(ins.n))
     if isinstance(ins, Copy):
         return int(ppu_cycles(ins.n))
     if isinstance(ins, Pool):

@@ -91,3 +91,13 @@ def test_lenet_whole_in_verilator(tiny_harness, lenet: Graph) -> None:
     """conv, max pool, conv, max pool, flatten, two linears: every activation."""
     c = check_rtl(tiny_harness, lenet)
     assert c["perf_busy_pe_cycles"] > 0
+
+
+@needs("verilator")
+def test_resnet_small_whole_in_verilator(tiny_harness) -> None:
+    """GEMM convs, residual ADDs, pooling: every activation."""
+    from dian.frontend import calibration_samples, load_model, lower
+
+    m = load_model("zoo:resnet_small")
+    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "resnet_small")[1]
+    check_rtl(tiny_harness, g)
