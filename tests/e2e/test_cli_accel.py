@@ -134,7 +134,6 @@ def test_help() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(accel_artifacts.rtl_emitter() is None, reason="this build has no RTL emitter")
-@pytest.mark.xfail(strict=True, reason="the RTL CMP engine does not run GEMM/DW/ADD/POOL yet, so lenet never raises done (issue 4 in progress); strict, so the day it passes this marker must go")
 def test_rtl_cosimulation_and_synthesis(compiled: Path, digit: Path) -> None:
     out = dian("simulate", compiled, "--input", digit, "--rtl").stdout
     assert "RTL (Verilator)" in out and "the RTL's counters equal the machine simulator's" in out
