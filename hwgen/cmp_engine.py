@@ -25,8 +25,13 @@ cycles a word) into :class:`~dian.hwgen.ppu_add.PPUAdd`; the last ``b`` is
 read in ``S+2n`` and written to OBUF ``1 + PPUAdd.LATENCY`` later:
 ``D = 2n + 2 + 5``.
 
-Status: END, COPY, REQUANT, GEMM, POOL, ADD; DW is not built yet (an
-unknown or unbuilt opcode raises ``error`` and halts).
+DW (with the depthwise dataflow): :class:`~dian.hwgen.dw_unit.DwUnit`
+walks the taps into the window register and shares GemmUnit's array path;
+the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
+pixels of T taps *(v1: one IBUF word a cycle)*.
+
+Status: END, COPY, REQUANT, GEMM, DW, POOL, ADD (an unknown opcode, or DW
+without the depthwise dataflow, raises ``error`` and halts).
 """
 
 from __future__ import annotations
@@ -171,6 +176,10 @@ class CmpEngine(wiring.Component):
                         with m.Case(Opcode.GEMM):
                             m.d.comb += gemm.start.eq(1)
                             m.next = "GEMM"
+                        if gemm.depthwise:
+                            with m.Case(Opcode.DW):
+                                m.d.comb += gemm.dw_start.eq(1)
+                                m.next = "GEMM"
                         with m.Default():
                             m.d.sync += self.error.eq(1)
                             m.next = "HALT"

@@ -43,11 +43,12 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .accel_config import AccelConfig
+from .accel_config import AccelConfig, Dataflow
 from .accumulator import AccUpdate
 from .decode import fields
+from .dw_unit import DwUnit
 from .isa import INSTRUCTION_BITS, Encoding, Gemm
-from .pe_array import PEArray
+from .pe_array import PEArray, PEMode
 
 __all__ = ["GemmUnit"]
 
@@ -65,8 +66,10 @@ class GemmUnit(wiring.Component):
         self.cfg = cfg
         self.enc = Encoding(cfg)
         L = cfg.lanes
+        self.depthwise = Dataflow.DEPTHWISE in cfg.dataflows
         super().__init__({
             "start": In(1),
+            "dw_start": In(1),                # DW instead of GEMM (only with the depthwise dataflow)
             "instr": In(INSTRUCTION_BITS),
             "done": Out(1),
             "busy_pe": Out(32),
@@ -80,7 +83,7 @@ class GemmUnit(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg, enc, L = self.cfg, self.enc, self.cfg.lanes
-        m.submodules.array = pe = PEArray(L, depthwise=False)
+        m.submodules.array = pe = PEArray(L, depthwise=self.depthwise)
         m.submodules.acc = acc = AccUpdate(L, cfg.acc_bits, pe.sum_bits)
         ib, wb, ab = enc.widths["ib"], enc.widths["wb"], enc.widths["ab"]
         ibn, abn = enc.widths["ibn"], enc.widths["abn"]
@@ -119,8 +122,6 @@ class GemmUnit(wiring.Component):
         issue_pix = issuing & ~pre & (q < n_pix)
         issue_w = issuing & (q < L) & (pre | ~last_blk)
         qlen = Mux(pre, L, Mux(last_blk, n_pix, period))
-        m.d.comb += [self.ibuf_r_addr.eq(pix), self.wbuf_r_addr.eq(waddr)]
-
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)
         with m.If(issue_pix):
@@ -153,16 +154,43 @@ class GemmUnit(wiring.Component):
             with m.Else():
                 m.d.sync += q.eq(q + 1)
 
-        # Issue -> feed: the array takes the IBUF/WBUF read data.
+        # DW: its own tap walk (dw_unit.py) drives the same array path; ``dw``
+        # stays high from a DW's start to the next GEMM's.
+        dw = Signal()
+        issue = issue_pix
+        a0, r0, l0, sw0 = apix, reset_blk, issue_pix & last_blk & last_x & last_y, issue_pix & (q == 0)
+        if self.depthwise:
+            m.submodules.dw = dwu = DwUnit(cfg)
+            with m.If(self.dw_start):
+                m.d.sync += dw.eq(1)
+            with m.Elif(self.start):
+                m.d.sync += dw.eq(0)
+            m.d.comb += [dwu.start.eq(self.dw_start), dwu.instr.eq(self.instr), dwu.ibuf_r_data.eq(self.ibuf_r_data),
+                         pe.mode.eq(Mux(dw, PEMode.DW, PEMode.GEMM)), pe.x_words.eq(dwu.window)]
+            m.d.comb += [self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr, pix)),
+                         self.wbuf_r_addr.eq(Mux(dw, dwu.wbuf_r_addr, waddr))]
+            issue = issue_pix | dwu.issue
+            a0, r0 = Mux(dw, dwu.abuf_addr, a0), Mux(dw, dwu.reset, r0)
+            l0, sw0 = Mux(dw, dwu.issue & dwu.last, l0), Mux(dw, dwu.issue & dwu.first, sw0)
+        else:
+            m.d.comb += [self.ibuf_r_addr.eq(pix), self.wbuf_r_addr.eq(waddr)]
+
+        # Issue -> feed: the array takes the IBUF/WBUF read data (GEMM) or the window (DW).
         feed, swap, w_valid = Signal(), Signal(), Signal()
         w_row = Signal(range(L))
-        m.d.sync += [feed.eq(issue_pix), swap.eq(issue_pix & (q == 0)), w_valid.eq(issue_w), w_row.eq(q)]
+        m.d.sync += [feed.eq(issue), swap.eq(sw0), w_valid.eq(issue_w), w_row.eq(q)]
+        busy = L * L
+        if self.depthwise:
+            m.d.comb += [pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
+                         pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row))]
+            busy = Mux(dw, dwu.n_taps * L, L * L)
+        else:
+            m.d.comb += [pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row)]
         m.d.comb += [pe.in_valid.eq(feed), pe.w_swap.eq(swap), pe.x_data.eq(self.ibuf_r_data),
-                     pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row), pe.w_load_data.eq(self.wbuf_r_data),
-                     self.busy_pe.eq(Mux(feed, L * L, 0))]
+                     pe.w_load_data.eq(self.wbuf_r_data), self.busy_pe.eq(Mux(feed, busy, 0))]
 
         # ABUF address, reset and last-pixel flag travel beside the array.
-        addr, rst, last = [apix], [reset_blk], [issue_pix & last_blk & last_x & last_y]
+        addr, rst, last = [a0], [r0], [l0]
         for k in range(1, self.WRITE + 1):
             addr.append(Signal(ab, name=f"abuf_addr_{k}", reset_less=True))
             rst.append(Signal(name=f"reset_{k}", reset_less=True))

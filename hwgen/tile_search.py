@@ -138,7 +138,8 @@ def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
     if w.kind is WorkKind.DW:
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
-        cmp = ct * G * (timing.dw_cycles(cfg, min(taps, L), ty * tx, w.fy) + timing.ISSUE_GAP) \
+        # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
+        cmp = ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP) \
             + timing.ppu_cycles(out_words)
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:

@@ -70,7 +70,15 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   PPUAdd one edge later and the result is written ``PPUAdd.LATENCY`` (5)
   after its ``b``: ``D = 2n + 2 + 5``.
 
-PROVISIONAL (not yet built in RTL): DW.
+* DW (hwgen/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
+  fields and ``tap0``'s kernel row and column; ``S+1`` registers tap0's IBUF
+  offset; pixel p's tap t is read in ``S+2+p·T+t`` *(v1: one IBUF word a
+  cycle, no window reuse)* (and for p = 0 the WBUF weight row t beside it);
+  the cycle ``i = S+2+(p+1)·T`` that writes the pixel's last word into the
+  window register plays GEMM's issue: the array takes the window in ``i+1``
+  and the ABUF write is in ``i + WRITE``: ``D = P·T + 3 + WRITE`` (``P·T +
+  9``). Busy-PE: ``T·L`` per pixel (rows = the group's taps, every column,
+  padding lanes included), identically in sim/machine and the RTL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
@@ -95,6 +103,9 @@ DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
 PPU_LATENCY = 2 + PPURequant.LATENCY
 END_CYCLES = 1
 DONE_CYCLES = 1
+# DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
+# a pixel's last word into the window is its GEMM-style issue.
+DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
 
 
@@ -158,12 +169,11 @@ def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
     return 1 + L + (n_blocks - 1) * period + n_pix + GemmUnit.WRITE
 
 
-def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any, fy: Any = 1) -> Any:
-    """Depthwise: the window register reads ``ceil(rows / banks)`` cycles per pixel
-    for the ``fy`` kernel rows it shifts in; weights load in L cycles."""
-    banks = cfg.ibuf.banks
-    per_pix = -(-fy // banks)
-    return cfg.lanes + n_pix * per_pix + array_latency(cfg)
+def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any) -> Any:
+    """EXACT (hwgen/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch (and tap0's
+    row/column), the first tap's offset, one IBUF read per tap per pixel *(v1)*,
+    the window register, then the array path to the last ABUF write."""
+    return n_pix * n_taps + DW_OVERHEAD
 
 
 def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
@@ -197,8 +207,7 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Gemm):
         return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox))
     if isinstance(ins, Dw):
-        rows = -(-(ins.tap0 % ins.n_fx + ins.n_taps) // ins.n_fx)
-        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox, rows))
+        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox))
     if isinstance(ins, Requant):
         return int(ppu_cycles(ins.n_c * ins.n_pix))
     if isinstance(ins, AddI):

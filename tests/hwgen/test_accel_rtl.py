@@ -9,7 +9,7 @@ import dataclasses
 import time
 
 import pytest
-from accel_programs import (add_program, build_image, copy_requant_program, gemm_program, mem_only_program,
+from accel_programs import (add_program, build_image, copy_requant_program, dw_program, gemm_program, mem_only_program,
                             pool_program, run_amaranth, run_machine)
 from tool_helpers import needs
 
@@ -103,4 +103,17 @@ def test_add_in_amaranth_sim() -> None:
 @needs("verilator")
 def test_add_in_verilator(tiny_harness) -> None:
     image, _ = build_image(TINY, *add_program(TINY))
+    assert _verilator(tiny_harness, image) == run_machine(TINY, image)
+
+
+def test_dw_in_amaranth_sim() -> None:
+    image, _ = build_image(TINY, *dw_program(TINY))
+    got, want = run_amaranth(Accelerator(TINY), TINY, image), run_machine(TINY, image)
+    assert got[0] != image
+    assert got == want
+
+
+@needs("verilator")
+def test_dw_in_verilator(tiny_harness) -> None:
+    image, _ = build_image(TINY, *dw_program(TINY))
     assert _verilator(tiny_harness, image) == run_machine(TINY, image)
