@@ -1,4 +1,4 @@
-"""Lowered conv and linear layers (hwgen.lower on ``tiny``) through the
+"""Lowered conv, depthwise and linear layers (hwgen.lower on ``tiny``) through the
 Verilator model of the accelerator: the DRAM after the run, the cycle count
 and every performance counter equal sim/machine's, and the layer's output
 equals sim/reference's."""
@@ -58,6 +58,21 @@ def test_lowered_conv_in_verilator(tiny_harness, spec: ConvSpec) -> None:
     check_rtl(tiny_harness, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
 
 
+# Depthwise convs run in DW mode (a channel multiplier falls back to GEMM): the corner cases,
+# plus a 5x5 kernel (7 tap groups on tiny) with dilation and unequal strides, and a 1-pixel output.
+DW_CONVS = [s for s in CORNER_CONVS if s.groups > 1 and s.groups == s.c] + [
+    ConvSpec(1, 6, 6, 11, 10, 5, 5, stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=6, relu=True),
+    ConvSpec(2, 5, 5, 3, 3, 3, 3, groups=5),
+]
+
+
+@needs("verilator")
+@pytest.mark.parametrize("spec", DW_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}d{s.dilation}")
+def test_lowered_depthwise_in_verilator(tiny_harness, spec: ConvSpec) -> None:
+    rng = np.random.default_rng(2)
+    check_rtl(tiny_harness, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
+
+
 @needs("verilator")
 @pytest.mark.parametrize("n, fin, fout", [(1, 64, 10), (2, 9, 13), (3, 100, 3)])
 def test_lowered_linear_in_verilator(tiny_harness, n: int, fin: int, fout: int) -> None:
@@ -100,4 +115,16 @@ def test_resnet_small_whole_in_verilator(tiny_harness) -> None:
 
     m = load_model("zoo:resnet_small")
     g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "resnet_small")[1]
+    check_rtl(tiny_harness, g)
+
+
+@needs("verilator")
+def test_mobilenet_small_whole_in_verilator(tiny_harness) -> None:
+    """Depthwise (DW mode), pointwise and stem convs, residual ADDs, pooling: every activation."""
+    from dian.frontend import calibration_samples, load_model, lower
+    from dian.hwgen.workload import WorkKind
+
+    m = load_model("zoo:mobilenet_small")
+    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "mobilenet_small")[1]
+    assert any(p.work.kind is WorkKind.DW for p in lower_graph(g, TINY).plans)
     check_rtl(tiny_harness, g)
