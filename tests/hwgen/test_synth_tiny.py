@@ -1,0 +1,77 @@
+"""Yosys synthesis of the ``tiny`` preset's generated accelerator for ECP5
+(``synth_ecp5``, without place and route: ~25 s warm, the fastest meaningful
+path; generic ``synth`` maps no memories and takes minutes).
+
+The expected resources are derived from the config and the datapath's
+documented structure, not from a previous run:
+
+- the PE array: one int8 x int8 multiply per PE, one MULT18X18D each: L*L;
+- PPURequant: 4 DSP-sized partial products per lane at acc_bits > 18, 2 at
+  acc_bits <= 18 (hwgen/ppu_requant.py);
+- PPUAdd: one int8 x 31-bit multiplier per lane (hwgen/ppu_add.py); the 31-bit
+  unsigned operand is a 32-bit signed one, two 18-bit pieces: 2 per lane;
+- the buffers are block RAM: at least ceil(width/36) * ceil(depth/512)
+  DP16KD (512 x 36 is the widest shape) per buffer bank, and far fewer
+  flip-flops than buffer bits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from tool_helpers import needs
+
+from dian.hwgen.presets import PRESETS
+from dian.hwgen.synth import SynthReport, synthesize
+
+TINY = PRESETS["tiny"]
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> tuple[SynthReport, dict]:
+    from dian.hwgen.emit import TOP_NAME, emit_verilog
+
+    folder = tmp_path_factory.mktemp("synth_tiny")
+    files = emit_verilog(TINY, folder / "rtl")
+    report = synthesize(files, TOP_NAME, "ecp5-25k", TINY.clock_mhz, folder / "build", place_and_route=False)
+    netlist = json.loads((folder / "build" / "netlist.json").read_text())
+    return report, netlist["modules"][TOP_NAME]
+
+
+def _dsp_cells(top: dict) -> list[str]:
+    return sorted(name for name, cell in top["cells"].items() if cell["type"] == "MULT18X18D")
+
+
+def _min_brams(width_bits: int, depth: int) -> int:
+    return math.ceil(width_bits / 36) * math.ceil(depth / 512)
+
+
+@needs("yosys")
+def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> None:
+    report, top = synthesized
+    L = TINY.lanes
+    dsps = _dsp_cells(top)
+    array = [c for c in dsps if c.startswith("cmp.gemm.array.")]
+    requant = [c for c in dsps if c.startswith("cmp.requant.")]
+    add = [c for c in dsps if c.startswith("cmp.add.")]
+    assert len(array) == TINY.pe_rows * TINY.pe_cols
+    assert len(requant) == (4 if TINY.acc_bits > 18 else 2) * L
+    assert len(add) == 2 * L
+    assert report.dsps == len(dsps) and "ALU54B" not in report.cell_types
+    # Outside the datapath: products of instruction fields (element counts, 9 x 9 bits), one DSP
+    # each, in the CMP engine's decode; a depthwise unit's own multipliers are not counted here.
+    others = [c for c in dsps if c not in array + requant + add and ".dw" not in c]
+    assert len(others) <= 4, others
+
+    bank_bits = 8 * TINY.ibuf.bytes // TINY.ibuf.banks
+    min_brams = TINY.ibuf.banks * _min_brams(8 * TINY.word_bytes, bank_bits // (8 * TINY.word_bytes))
+    min_brams += _min_brams(8 * TINY.word_bytes, TINY.words("wbuf"))
+    min_brams += _min_brams(8 * TINY.acc_word_bytes, TINY.words("abuf"))
+    min_brams += _min_brams(8 * TINY.word_bytes, TINY.words("obuf"))
+    assert report.brams >= min_brams > 0
+    assert 0 < report.ffs < 8 * TINY.on_chip_bytes  # the buffers are not flip-flops
+    assert report.luts > 0 and report.fmax_mhz is None and report.wrapper is None
+    assert f"{report.dsps:,} DSPs" in report.summary() and f"{report.brams:,} BRAMs" in report.summary()
