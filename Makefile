@@ -17,16 +17,17 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $@
 
 # Compile the trained digits LeNet, run it on held-out digits, print predictions; then compile it
-# for the tiny accelerator and run one digit on the machine simulator, checked against the reference.
+# for the tiny accelerator, run one digit on the machine simulator and on the RTL in Verilator
+# (both checked against the reference, the RTL's cycles against the machine simulator's), and
+# synthesize the RTL with Yosys for ECP5 (synthesis only, ~30 s; place and route takes ~5 min).
 demo: $(STAMP)
 	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-out
 	$(BIN)/python -m dian.demo demo-out --samples demo-inputs
 	$(BIN)/dian run demo-out --input demo-inputs/digit00.npy --output demo-inputs/digit00.out.npy
 	$(BIN)/dian compile zoo:lenet --input-shape 1,1,8,8 --out demo-accel --accel tiny
 	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --output demo-inputs/digit00.accel.npy
-# TODO(RTL top level): once `dian simulate --rtl` passes on lenet/tiny, make these two recipe lines:
-#	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --rtl
-#	$(BIN)/dian synth demo-accel --target ecp5-25k
+	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --rtl
+	$(BIN)/dian synth demo-accel --target ecp5-25k --no-pnr
 
 # Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
 # Extra pytest arguments: make test ARGS="-k e2e -x"
