@@ -1,0 +1,220 @@
+"""Yosys / nextpnr resources and Fmax of the generated accelerator on ECP5-85k.
+
+For each preset (default: ``small`` and ``default``): emit the RTL
+(``hwgen.emit.emit_verilog``), synthesize it with ``synth_ecp5`` inside the
+P&R wrapper and place and route it with nextpnr-ecp5 (CABGA381, speed 8) at the
+preset's clock through ``hwgen.synth.synthesize``. Goal (issue 4): Fmax >= 150
+MHz. A P&R that fails (e.g. more multipliers than the device's 156
+MULT18X18D) is a result: the synthesis figures (Yosys ``stat``, which
+``synthesize`` writes before nextpnr starts) and the tail of nextpnr's log are
+recorded.
+
+    .venv/bin/python benchmarks/bench_synth.py run [--presets small,default] [--synth-only]
+    .venv/bin/python benchmarks/bench_synth.py report
+
+``run`` writes ``build/bench_synth/<preset>[-synth]/result.json`` per preset as
+it finishes (so several presets can run as separate background processes);
+``report`` gathers whatever exists there, including runs still in progress
+(synthesis done, nextpnr running), into benchmarks/results/synth_ecp5.md and
+.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import traceback
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+BUILD = REPO / "build" / "bench_synth"
+TARGET = "ecp5-85k"
+GOAL_MHZ = 150.0
+ECP5_85K = {"MULT18X18D": 156, "DP16KD": 208, "LUT4": 83640, "TRELLIS_FF": 83640}
+
+
+def rtl_source() -> str:
+    """The commit the RTL is emitted from, and whether hwgen/ has uncommitted changes."""
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "hwgen"], cwd=REPO, capture_output=True, text=True).stdout
+    return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "")
+
+
+def _nodsp_render_to():
+    """``render_to`` of hwgen.synth with ``synth_ecp5 -nodsp``: every multiplier in LUTs (a variant, to get an
+    Fmax for a design with more multipliers than the device has MULT18X18D)."""
+    import dian.hwgen.synth as synth
+
+    orig = synth.render_to
+
+    def render_to(template, path, **kw):
+        orig(template, path, **kw)
+        if template.startswith("yosys_ecp5"):
+            p = Path(path)
+            p.write_text(p.read_text().replace("synth_ecp5 -top", "synth_ecp5 -nodsp -top"))
+    synth.render_to = render_to
+
+
+def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
+    from dian.hwgen.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.presets import PRESETS
+    from dian.hwgen.synth import synthesize
+
+    cfg = PRESETS[preset]
+    if nodsp:
+        _nodsp_render_to()
+    folder = BUILD / (preset + ("-synth" if synth_only else "") + ("-nodsp" if nodsp else ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").unlink(missing_ok=True)
+    out: dict = {"preset": preset + (" (-nodsp)" if nodsp else ""), "nodsp": nodsp, "target": TARGET, "clock_mhz": cfg.clock_mhz, "place_and_route": not synth_only,
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out["rtl_source"] = rtl_source()
+    (folder / "rtl_source.txt").write_text(out["rtl_source"] + "\n")
+    t0 = time.perf_counter()
+    files = emit_verilog(cfg, folder / "rtl")
+    out["emit_s"] = time.perf_counter() - t0
+    out["verilog_bytes"] = sum(f.stat().st_size for f in files)
+    t1 = time.perf_counter()
+    try:
+        rep = synthesize(files, TOP_NAME, TARGET, cfg.clock_mhz, folder / "build", place_and_route=not synth_only)
+        out.update(status="ok", cells=rep.cells, luts=rep.luts, ffs=rep.ffs, dsps=rep.dsps, brams=rep.brams,
+                   fmax_mhz=rep.fmax_mhz, meets_timing=rep.meets_timing, utilization=rep.utilization,
+                   cell_types=rep.cell_types, summary=rep.summary(),
+                   wrapper=None if rep.wrapper is None else {"luts": rep.wrapper.luts, "ffs": rep.wrapper.ffs})
+    except Exception as e:  # noqa: BLE001 - a failed P&R is a figure
+        out.update(status="failed", error=f"{type(e).__name__}: {e}"[:3000], traceback=traceback.format_exc()[-3000:])
+        partial = _from_build(folder)  # the synthesis figures, when Yosys finished
+        out.update({k: v for k, v in partial.items() if k not in ("status", "preset", "target", "place_and_route")})
+    out["synth_pnr_s"] = time.perf_counter() - t1
+    (folder / "result.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+def _from_build(folder: Path) -> dict:
+    """What a build folder holds (a run in progress or killed): Yosys stat, nextpnr log tail."""
+    from dian.hwgen.synth import _RESOURCES, _cell_types, _count
+
+    b = folder / "build"
+    out: dict = {"preset": folder.name.replace("-synth", ""), "target": TARGET,
+                 "place_and_route": not folder.name.endswith("-synth"), "status": "incomplete"}
+    stat = b / "stat.json"
+    if stat.is_file():
+        top = "dian_pnr_top" if out["place_and_route"] else None
+        data = json.loads(stat.read_text())
+        mods = data.get("modules", {})
+        name = top if top and ("\\" + top in mods or top in mods) else None
+        try:
+            ct = _cell_types(stat, name or next(iter(mods)).lstrip("\\"))
+        except Exception:  # noqa: BLE001
+            ct = {}
+        out.update(cells=sum(ct.values()), cell_types=ct,
+                   **{k: _count(ct, w) for k, w in _RESOURCES["ecp5"].items()})
+        out["status"] = "synthesized; nextpnr did not finish" if out["place_and_route"] else "incomplete"
+    log = b / "nextpnr.log"
+    if log.is_file():
+        out["nextpnr_log_tail"] = log.read_text(errors="replace").splitlines()[-15:]
+    return out
+
+
+def mult_breakdown(netlist: Path) -> dict[str, int]:
+    """MULT18X18D cells by the block of the accelerator they implement (from their hierarchical names)."""
+    if not netlist.is_file():
+        return {}
+    blocks = (("gemm.array", "PE array (hwgen/pe_array.py)"), ("cmp.requant", "PPURequant"),
+              ("cmp.add", "PPUAdd"))
+    out: dict[str, int] = {}
+    for m in json.loads(netlist.read_text())["modules"].values():
+        for name, cell in m["cells"].items():
+            if cell["type"] == "MULT18X18D":
+                label = next((lab for key, lab in blocks if key in name), "other")
+                out[label] = out.get(label, 0) + 1
+    return out
+
+
+def collect() -> list[dict]:
+    rows = []
+    for folder in sorted(f for f in BUILD.glob("*") if f.is_dir()) if BUILD.is_dir() else []:
+        res = folder / "result.json"
+        rows.append(json.loads(res.read_text()) if res.is_file() else _from_build(folder))
+        if rows[-1].get("luts") is None:
+            rows[-1].update({k: v for k, v in _from_build(folder).items()
+                             if k not in ("status", "preset", "target", "place_and_route")})
+        rows[-1]["mult18_by_block"] = mult_breakdown(folder / "build" / "netlist.json")
+        src = folder / "rtl_source.txt"
+        if src.is_file() and not rows[-1].get("rtl_source"):
+            rows[-1]["rtl_source"] = src.read_text().strip()
+        log = folder / "build" / "nextpnr.log"
+        if log.is_file() and "nextpnr_log_tail" not in rows[-1]:
+            rows[-1]["nextpnr_log_tail"] = log.read_text(errors="replace").splitlines()[-15:]
+    return rows
+
+
+def _fmt(v, spec=","):
+    return "" if v is None else format(v, spec)
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = ["# Synthesis and place & route on ECP5-85k", "",
+             f"Target `{TARGET}` (LFE5U-85F, CABGA381, speed 8): {ECP5_85K['LUT4']:,} LUT4, "
+             f"{ECP5_85K['TRELLIS_FF']:,} FF, {ECP5_85K['MULT18X18D']} MULT18X18D, {ECP5_85K['DP16KD']} DP16KD. "
+             f"Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
+             f"clock asked = the preset's ({GOAL_MHZ:g} MHz). Goal: Fmax >= {GOAL_MHZ:g} MHz.",
+             "With P&R the figures include the P&R wrapper (`hwgen/pnr_wrapper.py`: serializes the wide DRAM "
+             "port and counters to a few pins); synthesis-only rows are the design alone.", "",
+             "| preset | RTL from | P&R | status | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
+             "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    for r in rows:
+        goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= GOAL_MHZ else "MISSES"))
+        if r.get("place_and_route") and r.get("fmax_mhz") is None:
+            goal = "no Fmax (P&R did not complete)"
+        lines.append(f"| {r['preset']} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
+                     f"| {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
+                     f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
+    for r in rows:
+        ct = r.get("cell_types") or {}
+        if ct:
+            mult = ct.get("MULT18X18D", 0)
+            by = r.get("mult18_by_block") or {}
+            lines += ["", f"## {r['preset']} ({'P&R' if r.get('place_and_route') else 'synthesis only'})", "",
+                      "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
+                      f"MULT18X18D: {mult} of {ECP5_85K['MULT18X18D']} on the device"
+                      + (" -> does not fit" if mult > ECP5_85K["MULT18X18D"] else "")
+                      + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "") + "."]
+        if r.get("utilization"):
+            lines.append("nextpnr utilization: " + ", ".join(f"{k} {v['used']}/{v['available']}"
+                                                              for k, v in r["utilization"].items()) + ".")
+        if r.get("error"):
+            lines += ["", "Error:", "", "```", r["error"].strip()[-1500:], "```"]
+        if r.get("nextpnr_log_tail") and r.get("status") != "ok":
+            lines += ["", "Last lines of nextpnr.log:", "", "```", *r["nextpnr_log_tail"], "```"]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("mode", choices=("run", "report"))
+    p.add_argument("--presets", default="small,default")
+    p.add_argument("--synth-only", action="store_true")
+    p.add_argument("--nodsp", action="store_true", help="synth_ecp5 -nodsp (multipliers in LUTs)")
+    args = p.parse_args()
+    if args.mode == "run":
+        for preset in args.presets.split(","):
+            r = run(preset, args.synth_only, args.nodsp)
+            print(json.dumps({k: v for k, v in r.items() if k not in ("cell_types", "traceback")}, indent=1), flush=True)
+    rows = collect()
+    text = markdown(rows)
+    print(text)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "synth_ecp5.md").write_text(text)
+    (RESULTS / "synth_ecp5.json").write_text(json.dumps({"target": TARGET, "goal_mhz": GOAL_MHZ, "device": ECP5_85K,
+                                                         "load_average": os.getloadavg(), "results": rows},
+                                                        indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
