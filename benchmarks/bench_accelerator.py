@@ -217,6 +217,18 @@ def markdown(results: list[dict], env: dict) -> str:
                      f"| {r['sum_layer_cycles']:,} | {_pct(w['util_macs'])} | {_pct(w['util_counter'])} "
                      f"| {w['dram_bytes_read'] / 2**20:.2f} | {w['dram_bytes_written'] / 2**20:.2f} "
                      f"| {w['instructions']:,} | {w['chunks']} | {w['cycles'] / 150e3:.1f} | {goal} |")
+    for r in results:
+        tot = r["sum_layer_cycles"]
+        top = sorted(r["layers"], key=lambda x: -x["cycles"])[:3]
+        first = r["layers"][0]
+        rest = (r["macs"] - first["macs"]) / ((r["whole"]["cycles"] - first["cycles"]) * r["pes"])
+        lines.append(f"\n{r['model']}: largest shares of the per-layer cycles: "
+                     + ", ".join(f"{x['layer']} {100 * x['cycles'] / tot:.1f} % (utilization {_pct(x['util_macs'])})"
+                                 for x in top)
+                     + f". The first layer ({first['layer']}: {first['shape'].split(' ->')[0]} input, so "
+                     f"{int(first['shape'].split('x')[0])} of {PRESETS[PRESET].pe_rows} array rows carry input "
+                     f"channels) takes {100 * first['cycles'] / tot:.1f} % of the cycles; the whole-network run "
+                     f"without its cycles and MACs would be at {_pct(rest)}.")
     lines += ["", "Layer groups (from the per-layer runs; utilization = their MACs / their cycles):", "",
               "| model | group | layers | cycles | utilization | worst layer | misses |", "|---|---|---:|---:|---:|---:|---|"]
     for r in results:
@@ -253,7 +265,14 @@ def main() -> None:
     p.add_argument("--models", default="resnet18,mobilenetv2")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--no-write", action="store_true")
+    p.add_argument("--from-json", action="store_true", help="rewrite the .md from the committed .json")
     args = p.parse_args()
+    if args.from_json:
+        data = json.loads((RESULTS / "accelerator_utilization.json").read_text())
+        text = markdown(data["results"], data["env"])
+        print(text)
+        (RESULTS / "accelerator_utilization.md").write_text(text)
+        return
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
     import subprocess

@@ -101,7 +101,7 @@ def _from_build(folder: Path) -> dict:
 
     b = folder / "build"
     out: dict = {"preset": folder.name.replace("-synth", ""), "target": TARGET,
-                 "place_and_route": not folder.name.endswith("-synth"), "status": "incomplete"}
+                 "place_and_route": "-synth" not in folder.name, "status": "Yosys not finished"}
     stat = b / "stat.json"
     if stat.is_file():
         top = "dian_pnr_top" if out["place_and_route"] else None
@@ -114,7 +114,8 @@ def _from_build(folder: Path) -> dict:
             ct = {}
         out.update(cells=sum(ct.values()), cell_types=ct,
                    **{k: _count(ct, w) for k, w in _RESOURCES["ecp5"].items()})
-        out["status"] = "synthesized; nextpnr did not finish" if out["place_and_route"] else "incomplete"
+        out["status"] = ("synthesized; nextpnr not finished" if out["place_and_route"]
+                         else "incomplete")
     log = b / "nextpnr.log"
     if log.is_file():
         out["nextpnr_log_tail"] = log.read_text(errors="replace").splitlines()[-15:]
@@ -171,7 +172,8 @@ def markdown(rows: list[dict]) -> str:
     for r in rows:
         goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= GOAL_MHZ else "MISSES"))
         if r.get("place_and_route") and r.get("fmax_mhz") is None:
-            goal = "no Fmax (P&R did not complete)"
+            goal = ("no Fmax: P&R failed" if r["status"] == "failed"
+                    else "no Fmax: P&R did not finish in the time the benchmark had")
         lines.append(f"| {r['preset']} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
                      f"| {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
                      f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
