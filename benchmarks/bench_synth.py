@@ -137,6 +137,28 @@ def mult_breakdown(netlist: Path) -> dict[str, int]:
     return out
 
 
+def critical_path(log: Path) -> dict | None:
+    """The last clk->clk critical path nextpnr reported: start, end, logic and routing ns, cells on it."""
+    if not log.is_file():
+        return None
+    lines = log.read_text(errors="replace").splitlines()
+    starts = [i for i, ln in enumerate(lines) if "Critical path report for clock" in ln and "posedge -> posedge" in ln]
+    if not starts:
+        return None
+    src, sink, total, split, hops = None, None, None, None, 0
+    for ln in lines[starts[-1] + 1:]:
+        parts = ln.split()
+        if "Source" in parts:
+            src = src or parts[parts.index("Source") + 1]
+            hops += 1
+        if "Sink" in parts:
+            sink = parts[parts.index("Sink") + 1]
+        if "ns logic," in ln:
+            split = ln.replace("Info:", "").strip()
+            break
+    return {"from": src, "to": sink, "split": split, "cells": hops}
+
+
 def collect() -> list[dict]:
     rows = []
     for folder in sorted(f for f in BUILD.glob("*") if f.is_dir()) if BUILD.is_dir() else []:
@@ -146,6 +168,9 @@ def collect() -> list[dict]:
             rows[-1].update({k: v for k, v in _from_build(folder).items()
                              if k not in ("status", "preset", "target", "place_and_route")})
         rows[-1]["mult18_by_block"] = mult_breakdown(folder / "build" / "netlist.json")
+        cp = critical_path(folder / "build" / "nextpnr.log")
+        if cp:
+            rows[-1]["critical_path"] = cp
         src = folder / "rtl_source.txt"
         if src.is_file() and not rows[-1].get("rtl_source"):
             rows[-1]["rtl_source"] = src.read_text().strip()
@@ -177,6 +202,14 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {r['preset']} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
                      f"| {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
                      f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
+    if any("no DwUnit" in (r.get("rtl_source") or "") for r in rows):
+        lines += ["", "Rows whose RTL is marked *no DwUnit* were emitted while the depthwise RTL was being committed "
+                  "(884d61f adds hwgen/dw_unit.py and the PE array's DW mode); they are the accelerator without it. "
+                  "For `default` both versions are shown (the DW unit adds about 2.4k LUT4 and 4.3k FF there). "
+                  "`small`'s P&R (25 min on this shared 2-core machine) was not repeated with the DW unit."]
+    if any(r.get("nodsp") or "nodsp" in r["preset"] for r in rows):
+        lines += ["", "`-nodsp`: the same flow with `synth_ecp5 -nodsp` (every multiplier in LUTs), to see whether "
+                  "`default` fits and what Fmax it reaches without the 156-DSP limit."]
     for r in rows:
         ct = r.get("cell_types") or {}
         if ct:
@@ -187,6 +220,9 @@ def markdown(rows: list[dict]) -> str:
                       f"MULT18X18D: {mult} of {ECP5_85K['MULT18X18D']} on the device"
                       + (" -> does not fit" if mult > ECP5_85K["MULT18X18D"] else "")
                       + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "") + "."]
+        if r.get("critical_path"):
+            cp = r["critical_path"]
+            lines.append(f"Critical path ({cp['cells']} cells; {cp['split']}): from `{cp['from']}` to `{cp['to']}`.")
         if r.get("utilization"):
             lines.append("nextpnr utilization: " + ", ".join(f"{k} {v['used']}/{v['available']}"
                                                               for k, v in r["utilization"].items()) + ".")
