@@ -215,7 +215,7 @@ def markdown(rows: list[dict]) -> str:
         if ct:
             mult = ct.get("MULT18X18D", 0)
             by = r.get("mult18_by_block") or {}
-            lines += ["", f"## {r['preset']} ({'P&R' if r.get('place_and_route') else 'synthesis only'})", "",
+            lines += ["", f"## {r['preset']} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}", "",
                       "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
                       f"MULT18X18D: {mult} of {ECP5_85K['MULT18X18D']} on the device"
                       + (" -> does not fit" if mult > ECP5_85K["MULT18X18D"] else "")
