@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import time
 import traceback
 from pathlib import Path
@@ -159,6 +160,22 @@ def critical_path(log: Path) -> dict | None:
     return {"from": src, "to": sink, "split": split, "cells": hops}
 
 
+def pnr_packed(log: Path) -> dict[str, str]:
+    """nextpnr's first 'Device utilisation' table (after packing, before placement), cells in use only."""
+    if not log.is_file():
+        return {}
+    out: dict[str, str] = {}
+    lines = log.read_text(errors="replace").splitlines()
+    i = next((k for k, ln in enumerate(lines) if "Device utilisation" in ln), None)
+    for ln in lines[i + 1:] if i is not None else []:
+        m = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", ln)
+        if not m:
+            break
+        if int(m.group(2)):
+            out[m.group(1)] = f"{m.group(2)}/{m.group(3)}"
+    return out
+
+
 def collect() -> list[dict]:
     rows = []
     for folder in sorted(f for f in BUILD.glob("*") if f.is_dir()) if BUILD.is_dir() else []:
@@ -168,6 +185,9 @@ def collect() -> list[dict]:
             rows[-1].update({k: v for k, v in _from_build(folder).items()
                              if k not in ("status", "preset", "target", "place_and_route")})
         rows[-1]["mult18_by_block"] = mult_breakdown(folder / "build" / "netlist.json")
+        packed = pnr_packed(folder / "build" / "nextpnr.log")
+        if packed:
+            rows[-1]["pnr_packed"] = packed
         cp = critical_path(folder / "build" / "nextpnr.log")
         if cp:
             rows[-1]["critical_path"] = cp
@@ -226,6 +246,9 @@ def markdown(rows: list[dict]) -> str:
         if r.get("utilization"):
             lines.append("nextpnr utilization: " + ", ".join(f"{k} {v['used']}/{v['available']}"
                                                               for k, v in r["utilization"].items()) + ".")
+        if r.get("pnr_packed") and r.get("status") != "ok":
+            lines.append("nextpnr after packing (used/available): "
+                         + ", ".join(f"{k} {v}" for k, v in r["pnr_packed"].items()) + ".")
         if r.get("error"):
             lines += ["", "Error:", "", "```", r["error"].strip()[-1500:], "```"]
         if r.get("nextpnr_log_tail") and r.get("status") != "ok":
