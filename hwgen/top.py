@@ -21,11 +21,11 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from .accel_config import AccelConfig
 from .cmp_engine import CmpEngine
 from .controller import Controller
+from .harness_ports import harness_ports
 from .mem_engine import MemEngine
 
 __all__ = ["Accelerator", "TOP_NAME"]
@@ -38,23 +38,7 @@ class Accelerator(wiring.Component):
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
-        bus = cfg.dram_bus_bits
-        super().__init__({
-            "start": In(1),
-            "done": Out(1),
-            "busy": Out(1),
-            "mem_req_valid": Out(1),
-            "mem_req_ready": In(1),
-            "mem_req_write": Out(1),
-            "mem_req_addr": Out(32),
-            "mem_req_wdata": Out(bus),
-            "mem_resp_valid": In(1),
-            "mem_resp_rdata": In(bus),
-            "perf_cycles": Out(64),
-            "perf_busy_pe_cycles": Out(64),
-            "perf_dram_bytes_read": Out(64),
-            "perf_dram_bytes_written": Out(64),
-        })
+        super().__init__(harness_ports(cfg.dram_bus_bits))
 
     def elaborate(self, platform) -> Module:
         m = Module()

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+
+from dian.hwgen.harness_ports import harness_ports
 
 
 class DramCopyTop(wiring.Component):
@@ -35,22 +36,7 @@ class DramCopyTop(wiring.Component):
         if n_words < 1:
             raise ValueError(f"n_words must be >= 1, not {n_words}")
         self.bus_bits, self.n_words, self.src, self.dst = bus_bits, n_words, src, dst
-        super().__init__({
-            "start": In(1),
-            "done": Out(1),
-            "busy": Out(1),
-            "mem_req_valid": Out(1),
-            "mem_req_ready": In(1),
-            "mem_req_write": Out(1),
-            "mem_req_addr": Out(32),
-            "mem_req_wdata": Out(bus_bits),
-            "mem_resp_valid": In(1),
-            "mem_resp_rdata": In(bus_bits),
-            "perf_cycles": Out(64),
-            "perf_busy_pe_cycles": Out(64),
-            "perf_dram_bytes_read": Out(64),
-            "perf_dram_bytes_written": Out(64),
-        })
+        super().__init__(harness_ports(bus_bits))
 
     def elaborate(self, platform) -> Module:
         m = Module()
