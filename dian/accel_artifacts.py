@@ -140,8 +140,10 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
     def slot(name: str) -> dict[str, Any]:
         s = lowered.slots[name]
         t = graph.tensors[name]
-        doc: dict[str, Any] = {"name": name, "addr": s.addr, "bytes": act_bytes(s.blocked, L), "shape": list(s.shape),
+        doc: dict[str, Any] = {"name": name, "addr": s.addr, "bytes": act_bytes(s.blocked, L), "shape": list(t.shape),
                                "blocked": list(s.blocked), "producer": producers.get(name)}
+        if name in lowered.packings:  # the host writes it with the first conv's kernel columns as channels
+            doc["packing"] = lowered.packings[name].to_json()
         if t.quant is not None:
             doc["scale"] = t.quant.scale[0]
         return doc
@@ -173,7 +175,9 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
         "lanes": L,
         "layout": f"an activation [N, C, H, W] (or [N, F] as [N, F, 1, 1]) is int8 [N][ceil(C/{L})][H][W][{L}], "
                   f"channel-blocked, lanes past C zero (docs/accelerator.md, 'DRAM layout')",
-        "host": {"input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot",
+        "host": {"input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot "
+                          "(an input with 'packing' first gets its conv's kernel columns folded into channels: "
+                          "hwgen/input_packing.py, docs/accelerator.md 'Shallow input layers')",
                  "output": "unpack the output's slot, then y = q * scale as float32"},
         "regions": regions,
         "inputs": [slot(s.name) for s in lowered.inputs],

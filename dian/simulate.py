@@ -27,6 +27,7 @@ import numpy as np
 from . import accel_artifacts, outdir
 from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
 from .hwgen.accel_config import AccelConfig, accel_config_from_json
+from .hwgen.input_packing import InputPacking
 from .hwgen.layout import pack_act, unpack_act
 from .ir import Graph, load_graph
 
@@ -115,10 +116,18 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
     return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
 
 
+def _host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:
+    """What the host writes into ``slot`` for the int8 tensor ``q`` (before channel blocking)."""
+    q = q.reshape(slot["shape"])
+    return InputPacking.from_json(slot["packing"]).apply(q) if "packing" in slot else q
+
+
 def _read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
+    """A slot's tensor; a packed input in its packed form (compare it with :func:`_host_form`)."""
     blocked = tuple(slot["blocked"])
     data = dram[slot["addr"]: slot["addr"] + slot["bytes"]]
-    return unpack_act(data, blocked, lanes).reshape(slot["shape"])
+    x = unpack_act(data, blocked, lanes)
+    return x if "packing" in slot else x.reshape(slot["shape"])
 
 
 def _exclusive(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -145,7 +154,7 @@ def _first_difference(backend: str, folder: AccelFolder, dram: np.ndarray, ref: 
                 raise OutputDirError(f"{folder.path / outdir.IMAGE} has no exclusive slot for output '{name}'.")
             continue
         got = _read_slot(dram, slots[name], lanes)
-        want = ref[name]
+        want = _host_form(slots[name], ref[name])
         checked += 1
         diff = np.argwhere(got != want)
         if len(diff):
@@ -230,7 +239,7 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
     ref = run_graph(graph, {in_name: q}, keep_all=True, acc_bits=cfg.acc_bits)
     dram_in = np.frombuffer(folder.image, dtype=np.uint8).copy()
     for slot in folder.layout["inputs"]:
-        data = pack_act(q.reshape(slot["shape"]), cfg.lanes)
+        data = pack_act(_host_form(slot, q), cfg.lanes)
         dram_in[slot["addr"]: slot["addr"] + data.size] = data
     outputs = set(graph.outputs)
     runs: dict[str, BackendRun] = {}

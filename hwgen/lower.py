@@ -5,13 +5,14 @@ channel-blocked layout (a Reshape output shares its input's slot); weights
 and per-channel parameters are placed per layer in the order the program
 first loads them; the program is split into IMEM-sized chunks
 (program.py); the header records the chunks and the input/output slots.
-The host's part is only packing inputs into their slots and unpacking the
-outputs (:meth:`Lowered.write_inputs`, :meth:`Lowered.read_outputs`).
+The host's part is only packing inputs into their slots (for a shallow
+first conv, with its kernel columns folded into channels: input_packing.py)
+and unpacking the outputs (:meth:`Lowered.write_inputs`, :meth:`Lowered.read_outputs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 import numpy as np
@@ -21,6 +22,7 @@ from dian.ir import Graph, Reshape
 
 from .accel_config import AccelConfig
 from .dram_image import ImageBuilder, TensorSlot
+from .input_packing import InputPacking, pack_shallow_inputs
 from .isa import Encoding
 from .layout import act_bytes, pack_act, unpack_act
 from .lower_ops import STEPS, ActRef, LowerCtx
@@ -41,6 +43,7 @@ class Lowered:
     inputs: tuple[TensorSlot, ...]
     outputs: tuple[TensorSlot, ...]
     slots: Mapping[str, TensorSlot]  # every activation (for locating the first differing layer)
+    packings: Mapping[str, InputPacking] = field(default_factory=dict)  # inputs the host packs (input_packing.py)
 
     def write_inputs(self, dram: np.ndarray, inputs: Mapping[str, np.ndarray]) -> None:
         """Host side: pack int8 inputs into their DRAM slots."""
@@ -48,13 +51,16 @@ class Lowered:
             if slot.name not in inputs:
                 raise InputShapeError(f"graph '{self.graph_name}' needs input '{slot.name}'; given {sorted(inputs)}.")
             x = np.asarray(inputs[slot.name])
-            if tuple(x.shape) != slot.shape or x.dtype != np.int8:
-                raise InputShapeError(f"input '{slot.name}' must be int8 of shape {list(slot.shape)}; "
+            packing = self.packings.get(slot.name)
+            shape = slot.shape if packing is None else packing.shape
+            if tuple(x.shape) != shape or x.dtype != np.int8:
+                raise InputShapeError(f"input '{slot.name}' must be int8 of shape {list(shape)}; "
                                       f"got {x.dtype} {list(x.shape)}.")
-            data = pack_act(x, self.cfg.lanes)
+            data = pack_act(x if packing is None else packing.apply(x), self.cfg.lanes)
             dram[slot.addr:slot.addr + data.size] = data
 
     def read_tensor(self, dram: np.ndarray, name: str) -> np.ndarray:
+        """Unpack tensor ``name`` from ``dram`` (a packed input as the packed array)."""
         slot = self.slots[name]
         n = act_bytes(slot.blocked, self.cfg.lanes)
         x = unpack_act(dram[slot.addr:slot.addr + n], slot.blocked, self.cfg.lanes)
@@ -66,8 +72,10 @@ class Lowered:
 
 
 def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = None) -> Lowered:
-    """Schedule (unless ``plans`` are given) and lower ``graph`` for ``cfg``."""
+    """Schedule (unless ``plans`` are given, from :func:`plan_graph` of the same
+    graph) and lower ``graph`` for ``cfg``."""
     plans = plans if plans is not None else plan_graph(graph, cfg)
+    graph, packings = pack_shallow_inputs(graph, cfg)
     enc = Encoding(cfg)
     regions = tensor_regions(graph)
     img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))
@@ -97,4 +105,4 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
     ins = tuple(slots[n] for n in graph.inputs)
     outs = tuple(slots[n] for n in graph.outputs)
     image = img.finish(chunks, list(ins), list(outs))
-    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots)
+    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings)

@@ -23,6 +23,7 @@ from dian.ir import Graph, Op, op_macs
 from dian.ir.schedule import Dim, Level, Loop, Mapping, Prediction, Schedule
 
 from .accel_config import AccelConfig
+from .input_packing import pack_shallow_inputs
 from .layout import blocks
 from .tile_search import Tiling, halves, in_extent, search
 from .workload import Region, Work, WorkKind, tensor_regions, work_of
@@ -112,23 +113,31 @@ class LayerPlan:
     schedule: Schedule
 
 
-def plan_op(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] | None = None) -> LayerPlan:
+def plan_op(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] | None = None,
+            note: str = "") -> LayerPlan:
     w, t = choose(work_of(graph, op, cfg, regions), cfg)
     macs = op_macs(graph, op)
     util = macs / max(1, t.cycles * cfg.pe_rows * cfg.pe_cols)
     pred = Prediction(t.cycles, macs, util, t.dram_read, t.dram_write)
-    sched = Schedule(op.name, op.kind.value, w.header(cfg), _mapping(w, t), _loops(w, t, cfg), pred)
+    sched = Schedule(op.name, op.kind.value, w.header(cfg) + note, _mapping(w, t), _loops(w, t, cfg), pred)
     return LayerPlan(w, t, sched)
 
 
 def plan_graph(graph: Graph, cfg: AccelConfig) -> list[LayerPlan]:
-    """A plan for every op that runs on the accelerator (reshapes move no data and get none)."""
+    """A plan for every op that runs on the accelerator (reshapes move no data and get none).
+
+    A conv reading a shallow graph input is planned on the host-packed input
+    (input_packing.py); its schedule's header says so."""
+    graph, packings = pack_shallow_inputs(graph, cfg)
     regions = tensor_regions(graph)
     plans = []
     for op in graph.ops:
         w = work_of(graph, op, cfg, regions)
         if w.kind is not WorkKind.ALIAS:
-            plans.append(plan_op(graph, op, cfg, regions))
+            p = packings.get(op.inputs[0])
+            note = "" if p is None else (f"\n  input packed by the host: {p.shape[1]} channels x {p.fx} kernel "
+                                         f"columns -> {p.shape[1] * p.fx} channels of {p.out_w} columns")
+            plans.append(plan_op(graph, op, cfg, regions, note))
     return plans
 
 
