@@ -225,10 +225,10 @@ def markdown(results: list[dict], env: dict) -> str:
         lines.append(f"\n{r['model']}: largest shares of the per-layer cycles: "
                      + ", ".join(f"{x['layer']} {100 * x['cycles'] / tot:.1f} % (utilization {_pct(x['util_macs'])})"
                                  for x in top)
-                     + f". The first layer ({first['layer']}: {first['shape'].split(' ->')[0]} input, so "
-                     f"{int(first['shape'].split('x')[0])} of {PRESETS[PRESET].pe_rows} array rows carry input "
-                     f"channels) takes {100 * first['cycles'] / tot:.1f} % of the cycles; the whole-network run "
-                     f"without its cycles and MACs would be at {_pct(rest)}.")
+                     + f". The first layer ({first['layer']}: {first['shape'].split(' ->')[0]} input, its kernel "
+                     f"columns folded into input channels by the host: docs/accelerator.md 'Shallow input layers') "
+                     f"takes {100 * first['cycles'] / tot:.1f} % of the cycles at {_pct(first['util_macs'])}; the "
+                     f"whole-network run without its cycles and MACs would be at {_pct(rest)}.")
     lines += ["", "Layer groups (from the per-layer runs; utilization = their MACs / their cycles):", "",
               "| model | group | layers | cycles | utilization | worst layer | misses |", "|---|---|---:|---:|---:|---:|---|"]
     for r in results:

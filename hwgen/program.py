@@ -19,8 +19,10 @@ output tiles
   write signals CMP->ST; the store of o waits on that and signals ST->CMP when
   o + 2 < O; OBUF halves alternate by output;
 * MEM order: loads of step s, then the store of the output step s-1
-  finished; a store is moved before the next loads when those belong to
-  another layer (which may read what it stores).
+  finished; the last store ends the chunk.
+
+A chunk never spans two layers, so each layer's timing is independent of
+its neighbours' (search/replay.py relies on it).
 
 Every step loads at least one thing (a step whose data is all resident
 reloads its first load), so each chunk balances every token: chunks end with
@@ -117,6 +119,8 @@ class Assembler:
     def add(self, step: Step) -> None:
         if not step.loads or not step.compute:
             raise ProgramError(f"layer '{step.layer}': a step needs at least one load and one compute instruction.")
+        if self._cur and self._cur[-1].layer != step.layer:
+            self.flush()  # chunks never span layers: a network's cycles are the sum of its layers'
         loads = self._emitted_loads(step)
         n = sum(len(ld.instrs) for ld in loads) + len(step.compute) + len(step.store)
         if self._count + n + 2 > self.cfg.imem_instructions and self._cur:

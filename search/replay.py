@@ -1,0 +1,195 @@
+"""Exact cycle count of one layer's program, for many mappings at once.
+
+The machine simulator (sim/machine) times a program instruction by
+instruction; the RTL is tested to match it to the cycle. This module runs the
+same timing rules step by step over a batch of M candidate mappings of one
+layer: a mapping's program is a sequence of :class:`hwgen.program.Step` s
+(loads, compute, an optional store), packed into IMEM chunks by the same
+rules as hwgen/program.py's Assembler, and timed by the same token
+recurrence as sim/machine/engines.py. Every quantity is a numpy array over
+the batch, so one Python loop iteration advances every mapping by one step;
+the per-kind modules (search/steps_*.py) describe step ``i`` of every
+mapping in closed form. Nothing is approximated: the result equals the
+machine simulator's counters for the layer compiled alone (tests/search).
+
+The rules, restated from the code they mirror:
+
+* Residency (Assembler): a load whose buffer already holds its key is
+  dropped; if a step would load nothing, its first load is kept. A new chunk
+  forgets residency.
+* Chunking: a step joins the current chunk when the chunk's instructions,
+  the step's and the two ENDs fit ``imem_instructions``; chunks never span
+  layers (so a network's cycles are the sum of its layers').
+* Tokens (hwgen/program.py ``_tokens``), in a chunk of steps ``s`` and outputs
+  ``o``: loads(s) wait for compute(s-2)'s end (s >= 2); compute(s) waits for
+  loads(s); an output's writer (its REQUANT/ADD/COPY/POOL) waits for the store
+  of output o-2 (o >= 2); a store waits for its writer. MEM order: loads(s),
+  then the store of the output step s-1 finished; the last store closes the
+  chunk.
+* Engines (sim/machine): an instruction starts at ``max(previous end on its
+  engine + ISSUE_GAP, token arrivals)``; a chunk starts when its code is
+  fetched, ends with both ENDs; the run is boot + chunks + DONE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dian.hwgen import timing
+from dian.hwgen.accel_config import AccelConfig
+
+GAP = timing.ISSUE_GAP
+_ENDS = 2  # instructions: one END per stream
+
+
+@dataclass
+class LoadSlot:
+    """One of a step's loads (IBUF, WBUF or PBUF) for every mapping."""
+
+    present: np.ndarray  # bool: the step has this load
+    key: np.ndarray  # int64: what it puts in the buffer (equal keys: already resident)
+    cycles: np.ndarray  # its instructions back to back, gaps included
+    bytes_read: np.ndarray
+    instrs: np.ndarray | int = 1
+
+
+@dataclass
+class StepBatch:
+    """Step ``i`` of every mapping (entries of mappings with fewer steps are ignored)."""
+
+    loads: list[LoadSlot]  # in program order; the first one is always present
+    pre_cycles: np.ndarray  # compute instructions before the writer (or all of them), back to back
+    pre_instrs: np.ndarray | int
+    writer_cycles: np.ndarray  # 0: no writer in this step
+    store_cycles: np.ndarray  # 0: no store (a step with a store has a writer)
+    store_bytes: np.ndarray
+    busy_pe: np.ndarray | int = 0
+
+
+@dataclass
+class LayerCost:
+    """What the performance counters show for the layer compiled alone."""
+
+    cycles: np.ndarray
+    dram_read: np.ndarray
+    dram_write: np.ndarray
+    busy_pe: np.ndarray
+    instructions: np.ndarray
+    chunks: np.ndarray
+    compute_cycles: np.ndarray  # chunk execution only (no boot, fetch, done)
+    fetch_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+class _State:
+    """Per-mapping engine state inside the current chunk (times relative to its start)."""
+
+    def __init__(self, m: int, n_slots: int) -> None:
+        z = lambda: np.zeros(m, np.int64)  # noqa: E731
+        self.mem_free, self.cmp_free, self.ce1, self.ce2 = z(), z(), z(), z()
+        self.writer_end, self.se1, self.se2, self.pending = z(), z(), z(), z()
+        self.steps, self.outputs, self.count = z(), z(), z()
+        self.resident = np.full((n_slots, m), -1, np.int64)
+
+    def reset(self, where: np.ndarray) -> None:
+        for name in ("mem_free", "cmp_free", "ce1", "ce2", "writer_end", "se1", "se2", "pending", "steps",
+                     "outputs", "count"):
+            getattr(self, name)[where] = 0
+        self.resident[:, where] = -1
+
+
+def replay(cfg: AccelConfig, n_steps: np.ndarray, step_at, first_chunk: int = 0) -> LayerCost:  # type: ignore[no-untyped-def]
+    """Time ``n_steps[m]`` steps of every mapping ``m``; ``step_at(i)`` describes step ``i``.
+
+    ``first_chunk`` is the index of the layer's first chunk in the program
+    (its chunk-table entry's alignment changes the fetch by a bus beat)."""
+    m = len(n_steps)
+    imem = cfg.imem_instructions
+    out = LayerCost(*(np.zeros(m, np.int64) for _ in range(7)))
+    out.fetch_cycles = np.zeros(m, np.int64)
+    st: _State | None = None
+    chunk_index = np.full(m, first_chunk, np.int64)
+
+    def close(where: np.ndarray) -> None:
+        """End the current chunk of the mappings in ``where``: the last store, the ENDs, the fetch."""
+        assert st is not None
+        has = where & (st.pending > 0)
+        st_start = np.maximum(st.mem_free, st.writer_end)
+        mem_free = np.where(has, st_start + st.pending + GAP, st.mem_free)
+        end = np.maximum(mem_free, st.cmp_free) + timing.END_CYCLES
+        n = st.count + _ENDS
+        entry = timing.CHUNK_ENTRY_BYTES * chunk_index  # the table's address is a multiple of the bus width
+        fetch = timing.chunk_fetch_cycles(cfg, entry, n)
+        out.compute_cycles[where] += end[where]
+        out.fetch_cycles[where] += fetch[where]
+        out.instructions[where] += n[where]
+        out.dram_read[where] += timing.chunk_fetch_bytes(cfg, entry, n)[where]
+        out.chunks[where] += 1
+        chunk_index[where] += 1
+
+    for i in range(int(n_steps.max(initial=0))):
+        active = i < n_steps
+        sb = step_at(i)
+        if st is None:
+            st = _State(m, len(sb.loads))
+        fresh = [ld.present & (ld.key != st.resident[j]) for j, ld in enumerate(sb.loads)]
+        fresh = _keep_first(fresh, sb.loads)
+        n = _instrs(sb, fresh)
+        flush = active & (st.count > 0) & (st.count + n + _ENDS > imem)
+        if flush.any():
+            close(flush)
+            st.reset(flush)
+            fresh = [np.where(flush, ld.present, f) for ld, f in zip(sb.loads, fresh)]
+            fresh = _keep_first(fresh, sb.loads)
+            n = _instrs(sb, fresh)
+        # MEM: this step's loads (the first waits for compute(s-2)), then the pending store.
+        ld_start = np.maximum(st.mem_free, np.where(st.steps >= 2, st.ce2, 0))
+        ld_cycles = sum(np.where(f, ld.cycles + GAP, 0) for f, ld in zip(fresh, sb.loads)) - GAP
+        ld_end = ld_start + ld_cycles
+        has_pending = st.pending > 0
+        store_start = np.maximum(ld_end + GAP, st.writer_end)
+        store_end = store_start + st.pending
+        new_mem_free = np.where(has_pending, store_end + GAP, ld_end + GAP)
+        se1 = np.where(has_pending, store_end, st.se1)
+        se2 = np.where(has_pending, st.se1, st.se2)
+        # CMP: compute waits for the loads; the writer of output o for the store of output o-2.
+        c_start = np.maximum(st.cmp_free, ld_end)
+        pre_end = c_start + sb.pre_cycles
+        has_writer = sb.writer_cycles > 0
+        w_ready = np.where(np.asarray(sb.pre_instrs) > 0, pre_end + GAP, c_start)
+        w_start = np.maximum(w_ready, np.where(st.outputs >= 2, se2, 0))
+        ce = np.where(has_writer, w_start + sb.writer_cycles, pre_end)
+        has_store = sb.store_cycles > 0
+        # Commit for the active mappings.
+        a = active
+        st.mem_free = np.where(a, new_mem_free, st.mem_free)
+        st.se1, st.se2 = np.where(a, se1, st.se1), np.where(a, se2, st.se2)
+        st.cmp_free = np.where(a, ce + GAP, st.cmp_free)
+        st.ce2, st.ce1 = np.where(a, st.ce1, st.ce2), np.where(a, ce, st.ce1)
+        st.writer_end = np.where(a & has_writer, ce, st.writer_end)
+        st.pending = np.where(a, np.where(has_store, sb.store_cycles, 0), st.pending)
+        st.outputs += a & has_store
+        st.steps += a
+        st.count += np.where(a, n, 0)
+        for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
+            st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
+            out.dram_read += np.where(a & f, ld.bytes_read, 0)
+        out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
+        out.busy_pe += np.where(a, sb.busy_pe, 0)
+    if st is not None:
+        close(n_steps > 0)
+    out.cycles = timing.boot_cycles(cfg) + out.fetch_cycles + out.compute_cycles + timing.DONE_CYCLES
+    out.dram_read += timing.boot_bytes(cfg)
+    return out
+
+
+def _keep_first(fresh: list[np.ndarray], loads: list[LoadSlot]) -> list[np.ndarray]:
+    """A step whose loads are all resident reloads its first one."""
+    none = ~np.any(np.stack(fresh), axis=0)
+    return [fresh[0] | none] + fresh[1:]
+
+
+def _instrs(sb: StepBatch, fresh: list[np.ndarray]) -> np.ndarray:
+    n = sum(np.where(f, ld.instrs, 0) for f, ld in zip(fresh, sb.loads)) + sb.pre_instrs
+    return n + (sb.writer_cycles > 0) + (sb.store_cycles > 0)

@@ -1,0 +1,106 @@
+"""Step ``i`` of a GEMM layer's program, in closed form, for a batch of tilings.
+
+Mirrors hwgen/lower_ops.py ``gemm_steps``: outputs (K tile x pixel tile, in
+``kout`` or ``pout`` order) times accumulation steps (C tile x kernel-row
+tile x kernel-column tile, innermost). A step loads its input box (IBUF),
+its weight tile (WBUF) and, on the last accumulation step, the output
+tile's parameters (PBUF); it runs one GEMM per K block, and the last step
+also REQUANT and the store of the output tile. Durations are hwgen/timing.py's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dian.hwgen import timing
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.layout import blocks
+from dian.hwgen.workload import Work
+
+from .replay import LoadSlot, StepBatch
+
+GAP = timing.ISSUE_GAP
+
+
+@dataclass(frozen=True)
+class GemmTilings:
+    """M candidate tilings: channel tiles in blocks, pixel tiles in pixels, ``kout`` = K tiles outermost."""
+
+    kt: np.ndarray
+    ct: np.ndarray
+    ty: np.ndarray
+    tx: np.ndarray
+    fyt: np.ndarray
+    fxt: np.ndarray
+    kout: np.ndarray
+
+    @staticmethod
+    def of(**cols: object) -> "GemmTilings":
+        arrays = {k: np.atleast_1d(np.asarray(v, dtype=bool if k == "kout" else np.int64)) for k, v in cols.items()}
+        m = max(len(a) for a in arrays.values())
+        return GemmTilings(**{k: np.broadcast_to(a, (m,)).copy() for k, a in arrays.items()})
+
+
+def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.ndarray:
+    """Size of tile ``index`` of ``extent`` cut into tiles of ``tile`` (the last may be short)."""
+    return np.minimum(tile, extent - index * tile)
+
+
+class GemmSteps:
+    """``n_steps`` and ``step_at(i)`` of every tiling of one GEMM :class:`Work`."""
+
+    def __init__(self, w: Work, cfg: AccelConfig, t: GemmTilings) -> None:
+        self.w, self.cfg, self.t = w, cfg, t
+        L = cfg.lanes
+        self.KB, self.CB = blocks(w.k, L), blocks(w.c, L)
+        self.KT, self.CT = -(-self.KB // t.kt), -(-self.CB // t.ct)
+        self.YT, self.XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
+        self.FYT, self.FXT = -(-w.fy // t.fyt), -(-w.fx // t.fxt)
+        self.acc = self.CT * self.FYT * self.FXT
+        self.pix = w.n * self.YT * self.XT
+        self.n_steps = self.KT * self.pix * self.acc
+
+    def step_at(self, i: int) -> StepBatch:
+        w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
+        o, a = np.divmod(i, self.acc)
+        c_t, rest = np.divmod(a, self.FYT * self.FXT)
+        fy_t, fx_t = np.divmod(rest, self.FXT)
+        k_t = np.where(t.kout, o // np.maximum(self.pix, 1), o % self.KT)
+        p = np.where(t.kout, o % np.maximum(self.pix, 1), o // self.KT)
+        n, rest = np.divmod(p, self.YT * self.XT)
+        y_t, x_t = np.divmod(rest, self.XT)
+        kbs, cbs = _size(k_t, t.kt, self.KB), _size(c_t, t.ct, self.CB)
+        rows, cols = _size(y_t, t.ty, w.oy), _size(x_t, t.tx, w.ox)
+        fys, fxs = _size(fy_t, t.fyt, w.fy), _size(fx_t, t.fxt, w.fx)
+        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
+        y0 = y_t * t.ty * sy - py + fy_t * t.fyt * dy
+        x0 = x_t * t.tx * sx - px + fx_t * t.fxt * dx
+        real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
+        real_x = np.clip(np.minimum(x0 + nx, w.w) - np.maximum(x0, 0), 0, None)
+        real = cbs * real_y * real_x
+        in_cycles = timing.dma_read_cycles(cfg, real, cbs * ny * nx - real)
+        w_words = kbs * cbs * fys * fxs * L
+        last = a == self.acc - 1
+        prm_words = kbs * cfg.pbuf_entry_bytes // cfg.word_bytes
+        ib_key = ((((n * self.YT + y_t) * self.XT + x_t) * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
+        wb_key = ((k_t * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
+        loads = [
+            LoadSlot(np.ones_like(last), ib_key, in_cycles, real * L),
+            LoadSlot(np.ones_like(last), wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L),
+            LoadSlot(last, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L),
+        ]
+        pix = rows * cols
+        g = timing.gemm_cycles(cfg, cbs * fys * fxs, pix)
+        out_words = kbs * pix
+        return StepBatch(
+            loads=loads,
+            pre_cycles=kbs * g + (kbs - 1) * GAP,
+            pre_instrs=kbs,
+            writer_cycles=np.where(last, timing.ppu_cycles(out_words), 0),
+            store_cycles=np.where(last, timing.dma_write_cycles(cfg, out_words), 0),
+            store_bytes=out_words * L,
+            busy_pe=kbs * cbs * fys * fxs * pix * L * L,
+        )
