@@ -1,0 +1,88 @@
+"""dian's cost model: what the accelerator's performance counters will show
+for a layer under a tiling, or a whole network under its plans — exactly.
+
+``layer_cost`` times a batch of candidate tilings of one layer with the
+vectorized program replay (search/replay.py and the closed-form step
+descriptions in steps_gemm.py / steps_blocked.py). Chunks never span layers
+(hwgen/program.py), so ``network_cost`` is the sum of the layers' costs
+less the boot and done each standalone layer run includes; tests/search
+check both against sim/machine (which the RTL matches in Verilator).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from dian.hwgen import timing
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.input_packing import pack_shallow_inputs
+from dian.hwgen.scheduler import LayerPlan
+from dian.hwgen.tile_search import Tiling
+from dian.hwgen.workload import Work, WorkKind, tensor_regions
+from dian.ir import Concat, Graph
+
+from .replay import LayerCost, replay
+from .steps_blocked import BlockedSteps, BlockedTilings
+from .steps_gemm import GemmSteps, GemmTilings
+
+
+def part_channels(graph: Graph, w: Work) -> tuple[int, ...]:
+    """The channels of each pass of ``w`` (a concat's inputs; empty: one pass)."""
+    if not isinstance(w.op, Concat):
+        return ()
+    regions = tensor_regions(graph)
+    return tuple(regions[name].blocked[1] for name in w.op.inputs)
+
+
+def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tuple[int, ...] = (),
+               first_chunk: int = 0) -> LayerCost:
+    """Counters of ``w`` compiled alone under each of ``tilings`` (arrays, one entry per tiling).
+
+    ``parts``: :func:`part_channels` for a concat. ``first_chunk``: the
+    layer's first chunk index in a bigger program (the chunk-table entry's
+    alignment can cost a bus beat)."""
+    col = lambda name: [getattr(t, name) for t in tilings]  # noqa: E731
+    if w.kind is WorkKind.GEMM:
+        gt = GemmTilings.of(kt=col("kt"), ct=col("ct"), ty=col("ty"), tx=col("tx"), fyt=col("fyt"), fxt=col("fxt"),
+                            kout=[t.order == "kout" for t in tilings])
+        steps: GemmSteps | BlockedSteps = GemmSteps(w, cfg, gt)
+    elif w.kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY):
+        steps = BlockedSteps(w, cfg, BlockedTilings.of(col("ct"), col("ty"), col("tx")), parts)
+    else:
+        raise ValueError(f"no program for work of kind {w.kind.value}")
+    n_steps = np.broadcast_to(np.asarray(steps.n_steps, np.int64), (len(tilings),))
+    return replay(cfg, n_steps, steps.step_at, first_chunk)
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """Whole-program counters and each layer's share (``layers``: name -> LayerCost of one entry)."""
+
+    cycles: int
+    dram_read: int
+    dram_write: int
+    busy_pe: int
+    instructions: int
+    chunks: int
+    layers: dict[str, LayerCost]
+
+
+def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> NetworkCost:
+    """The counters of ``graph`` lowered with ``plans`` (from :func:`hwgen.scheduler.plan_graph`)."""
+    packed, _ = pack_shallow_inputs(graph, cfg)
+    boot, done = timing.boot_cycles(cfg), timing.DONE_CYCLES
+    cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
+    layers: dict[str, LayerCost] = {}
+    for p in plans:
+        c = layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work), first_chunk=chunks)
+        layers[p.work.op.name] = c
+        cycles += int(c.cycles[0]) - boot - done
+        read += int(c.dram_read[0]) - timing.boot_bytes(cfg)
+        write += int(c.dram_write[0])
+        busy += int(c.busy_pe[0])
+        instrs += int(c.instructions[0])
+        chunks += int(c.chunks[0])
+    return NetworkCost(cycles, read, write, busy, instrs, chunks, layers)

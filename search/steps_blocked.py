@@ -1,0 +1,104 @@
+"""Step ``i`` of a depthwise, pooling, add, clamp or concat layer, in closed
+form, for a batch of tilings (channel blocks x rows x columns, one step per
+output tile).
+
+Mirrors hwgen/lower_ops.py ``dw_steps``, ``pool_steps`` and
+``eltwise_steps``: tiles in the order channel block, image, row, column;
+a concat runs one such pass per input (its ``parts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from dian.hwgen import timing
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.layout import blocks
+from dian.hwgen.workload import Work, WorkKind
+
+from .replay import LoadSlot, StepBatch
+
+GAP = timing.ISSUE_GAP
+
+
+@dataclass(frozen=True)
+class BlockedTilings:
+    """M candidate tilings: ``ct`` channel blocks x ``ty`` rows x ``tx`` columns."""
+
+    ct: np.ndarray
+    ty: np.ndarray
+    tx: np.ndarray
+
+    @staticmethod
+    def of(ct: object, ty: object, tx: object) -> "BlockedTilings":
+        a = [np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (ct, ty, tx)]
+        m = max(len(x) for x in a)
+        return BlockedTilings(*(np.broadcast_to(x, (m,)).copy() for x in a))
+
+
+def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.ndarray:
+    return np.minimum(tile, extent - index * tile)
+
+
+class BlockedSteps:
+    """``n_steps`` and ``step_at(i)`` of every tiling of one DW/POOL/ADD/COPY :class:`Work`.
+
+    ``part_channels``: the channels of each pass (a concat's inputs; one pass otherwise)."""
+
+    def __init__(self, w: Work, cfg: AccelConfig, t: BlockedTilings, part_channels: tuple[int, ...] = ()) -> None:
+        self.w, self.cfg, self.t = w, cfg, t
+        L = cfg.lanes
+        if not part_channels:
+            part_channels = (w.c,) if w.kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else (w.k,)
+        self.YT, self.XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
+        self.part_cb = [blocks(c, L) for c in part_channels]
+        self.part_steps = [-(-cb // t.ct) * w.n * self.YT * self.XT for cb in self.part_cb]
+        self.n_steps = sum(self.part_steps)
+
+    def step_at(self, i: int) -> StepBatch:
+        w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
+        part = np.zeros_like(t.ct)
+        local = np.full_like(t.ct, i)
+        cb_total = np.full_like(t.ct, self.part_cb[0])
+        for j in range(1, len(self.part_steps)):
+            later = local >= self.part_steps[j - 1]
+            local = np.where(later, local - self.part_steps[j - 1], local)
+            part = np.where(later, j, part)
+            cb_total = np.where(later, self.part_cb[j], cb_total)
+        c_t, rest = np.divmod(local, w.n * self.YT * self.XT)
+        n, rest = np.divmod(rest, self.YT * self.XT)
+        y_t, x_t = np.divmod(rest, self.XT)
+        cbs = _size(c_t, t.ct, cb_total)
+        rows, cols = _size(y_t, t.ty, w.oy), _size(x_t, t.tx, w.ox)
+        words = cbs * rows * cols
+        key = ((((part * (cb_total.max() + 1) + c_t) * w.n + n) * self.YT + y_t) * self.XT + x_t)
+        one = np.ones(len(t.ct), bool)
+        if w.kind in (WorkKind.ADD, WorkKind.COPY):
+            n_in = 2 if w.kind is WorkKind.ADD else 1
+            ld = LoadSlot(one, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L,
+                          n_in)
+            cyc = timing.add_cycles(words) if n_in == 2 else timing.ppu_cycles(words)
+            return StepBatch([ld], np.zeros_like(words), 0, cyc, timing.dma_write_cycles(cfg, words), words * L)
+        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
+        y0, x0 = y_t * t.ty * sy - py, x_t * t.tx * sx - px
+        real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
+        real_x = np.clip(np.minimum(x0 + nx, w.w) - np.maximum(x0, 0), 0, None)
+        real = cbs * real_y * real_x
+        box = LoadSlot(one, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L)
+        taps = w.fy * w.fx
+        if w.kind is WorkKind.POOL:
+            return StepBatch([box], np.zeros_like(words), 0, timing.pool_cycles(words, taps),
+                             timing.dma_write_cycles(cfg, words), words * L)
+        assert w.kind is WorkKind.DW, w.kind
+        G = blocks(taps, L)
+        pix = rows * cols
+        w_words = cbs * G * L
+        prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
+        loads = [box, LoadSlot(one, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L),
+                 LoadSlot(one, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L)]
+        per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
+        return StepBatch(loads, cbs * per_block + (cbs * G - 1) * GAP, cbs * G, timing.ppu_cycles(words),
+                         timing.dma_write_cycles(cfg, words), words * L, busy_pe=cbs * taps * pix * L)
