@@ -31,10 +31,11 @@ from . import outdir
 from .hwgen.accel_config import AccelConfig
 from .hwgen.dram_image import HEADER_BYTES, config_hash, read_header
 from .hwgen.layout import act_bytes
+from .hwgen import timing
 from .hwgen.lower import Lowered, lower_graph
-from .hwgen.scheduler import plan_graph
 from .ir import Graph, op_macs, verify
 from .ir.schedule import Level, Schedule
+from .search.mapper import map_graph
 
 IMAGE_FORMAT = "dian.image"
 IMAGE_FORMAT_VERSION = 1
@@ -87,7 +88,7 @@ def schedule_file_names(names: list[str]) -> dict[str, str]:
     return stems
 
 
-def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True) -> AccelBuild:
+def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective: str = "latency") -> AccelBuild:
     """Schedule and lower ``graph`` for ``cfg``; with ``rtl``, also emit the RTL
     when this build has the emitter.
 
@@ -96,7 +97,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True) -> AccelB
     """
     if cfg.acc_bits != 32:
         verify(graph, acc_bits=cfg.acc_bits)  # the frontend proved 32 bits; this config has fewer
-    plans = plan_graph(graph, cfg)
+    plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
     schedules = tuple(p.schedule for p in plans)
     stems = schedule_file_names([s.layer for s in schedules])
@@ -122,6 +123,8 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True) -> AccelB
         "config_sha256": hashlib.sha256(accel_text.encode()).hexdigest(),
         "image_config_hash": config_hash(cfg).hex(),
         "layers": [{"layer": s.layer, "schedule": f"{outdir.SCHEDULES}/{stems[s.layer]}"} for s in schedules],
+        "mapping": {"mapper": "search/mapper.py (exact cost model)", "objective": objective,
+                    "boot_and_done_cycles": fixed_cycles(cfg), "boot_bytes": timing.boot_bytes(cfg)},
         "rtl": {"top": emitter.top, "files": rtl_files} if emitter is not None else None,
     }
     why_no_rtl = "" if emitter is not None else (
@@ -196,10 +199,16 @@ def _tiles(s: Schedule) -> int:
     return n
 
 
+def fixed_cycles(cfg: AccelConfig) -> int:
+    """Cycles of a run that belong to no layer: the controller's boot and done."""
+    return timing.boot_cycles(cfg) + timing.DONE_CYCLES
+
+
 def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:
-    """The per-layer table of predicted figures, with a totals line."""
+    """The per-layer table of predicted figures, with a boot-and-done line and a totals line."""
     rows = [("layer", "kind", "dataflow", "tiles", "tile", "pred. cycles", "util.", "DRAM KiB")]
-    total_cycles = total_macs = total_bytes = 0
+    fixed = fixed_cycles(cfg)
+    total_cycles, total_macs, total_bytes = fixed, 0, timing.boot_bytes(cfg)
     for s in schedules:
         p = s.prediction
         assert p is not None
@@ -208,6 +217,7 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
         rows.append((s.layer, s.op_kind, s.mapping.dataflow, f"{_tiles(s):,}", tile, f"{p.cycles:,}",
                      f"{100 * p.utilization:.1f}%" if p.macs else "-", f"{traffic / 1024:,.1f}"))
         total_cycles, total_macs, total_bytes = total_cycles + p.cycles, total_macs + p.macs, total_bytes + traffic
+    rows.append(("(boot, done)", "", "", "", "", f"{fixed:,}", "", f"{timing.boot_bytes(cfg) / 1024:,.1f}"))
     util = total_macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
     rows.append(("total", "", "", "", "", f"{total_cycles:,}", f"{100 * util:.1f}%", f"{total_bytes / 1024:,.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -223,7 +233,7 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
 
 def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...],
                   why_no_rtl: str) -> str:
-    total = sum(s.prediction.cycles for s in schedules if s.prediction is not None)
+    total = fixed_cycles(cfg) + sum(s.prediction.cycles for s in schedules if s.prediction is not None)
     macs = sum(op_macs(graph, op) for op in graph.ops)
     b = {n: getattr(cfg, n) for n in ("ibuf", "wbuf", "abuf", "obuf")}
     lines = [
@@ -235,7 +245,7 @@ def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: t
         *layer_table(graph, cfg, schedules),
         "",
         f"predicted {total:,} cycles for {macs:,} MACs = {total / cfg.clock_mhz:,.1f} us at {cfg.clock_mhz:g} MHz "
-        f"(per-layer schedule predictions, summed; `dian simulate` measures the whole program)",
+        f"(exact: the layers' cycles plus {fixed_cycles(cfg)} of boot and done; `dian simulate` measures it)",
         f"program.bin {len(lowered.image):,} bytes: {len(lowered.program.chunks)} program chunk(s), "
         f"{lowered.program.n_instructions:,} instructions; loop nests in schedules/<layer>.txt",
         f"RTL: {why_no_rtl or 'rtl/*.v (`dian simulate DIR --rtl` co-simulates it, `dian synth DIR` synthesizes it)'}",

@@ -107,6 +107,7 @@ def compile_model(
     progress: bool = False,
     accel: str | Path | None = None,
     rtl: bool = True,
+    objective: str = "latency",
 ) -> CompileResult:
     """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it on
     ``calib_samples`` samples drawn with ``seed``, lower it to the float and the
@@ -116,8 +117,10 @@ def compile_model(
     an accelerator config JSON file) the integer graph is also scheduled and
     lowered for that accelerator: the folder gains accel.json, schedules/,
     program.bin, image.json and, when this build has the RTL emitter, rtl/
-    (:mod:`dian.accel_artifacts`); ``rtl=False`` skips the Verilog. Without
-    ``accel`` the folder holds the IR only.
+    (:mod:`dian.accel_artifacts`); ``rtl=False`` skips the Verilog. Each
+    layer is mapped (mode and tiling) by the exact cost model for
+    ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
+    Without ``accel`` the folder holds the IR only.
 
     ``input_shape`` None means the model's default input shape. The same
     arguments give a byte-identical folder. ``out_dir`` may be new, empty or a
@@ -136,6 +139,9 @@ def compile_model(
         from .hwgen.accel_config import load_accel_config
 
         cfg = load_accel_config(str(accel))  # before any slow work: a bad --accel fails at once
+        from .search.mapper import check_objective
+
+        check_objective(objective)
     say = _Progress(progress)
     from . import frontend  # torch lives behind this import
 
@@ -158,8 +164,8 @@ def compile_model(
     if cfg is not None:
         from . import accel_artifacts
 
-        say(f"scheduling and lowering for accelerator {cfg.name}")
-        build = accel_artifacts.build(int_graph, cfg, str(accel), rtl)
+        say(f"mapping ({objective}) and lowering for accelerator {cfg.name}")
+        build = accel_artifacts.build(int_graph, cfg, str(accel), rtl, objective)
         files.update(build.files)
         summary += "\n" + build.summary
     files[outdir.SUMMARY] = summary

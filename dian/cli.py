@@ -45,7 +45,8 @@ def _positive(text: str) -> int:
 
 def _cmd_compile(args: argparse.Namespace) -> None:
     result = api.compile_model(args.model, args.input_shape, args.out, calib_samples=args.calib_samples,
-                               seed=args.seed, progress=sys.stderr.isatty(), accel=args.accel, rtl=not args.no_rtl)
+                               seed=args.seed, progress=sys.stderr.isatty(), accel=args.accel, rtl=not args.no_rtl,
+                               objective=args.objective)
     print(result.summary, end="")
     groups: dict[str, int] = {}
     for name in result.files:
@@ -124,6 +125,14 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
     names = " and ".join("the machine simulator" if r.backend == "machine" else "the RTL" for r in runs)
     print(f"\nbit-exact: every byte of the {res.tensors_checked} activation tensors {names} left in DRAM equals "
           f"sim/reference" + (", and the RTL's counters equal the machine simulator's" if res.rtl else ""))
+    m, p = res.machine.counters, res.predicted
+    keys = ("cycles", "dram_bytes_read", "dram_bytes_written")
+    if all(getattr(m, k) == getattr(p, k) for k in keys):
+        print("exact: the schedules predicted the cycles and DRAM bytes the machine simulator counts")
+    else:
+        print("the schedules' predictions differ from the machine simulator's counts: "
+              + ", ".join(f"{k} {getattr(p, k):,} vs {getattr(m, k):,}" for k in keys if getattr(m, k) != getattr(p, k))
+              + " (compiled by an older dian, or program.bin was modified)")
     if args.output:
         _save_output(args.output, res.output)
 
@@ -182,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also schedule and lower for an accelerator: a preset (tiny, small, default) or a config "
                         "file; writes accel.json, schedules/, program.bin, image.json, rtl/ (default: IR only)")
     p.add_argument("--no-rtl", action="store_true", help="with --accel, skip writing the Verilog (rtl/)")
+    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+                   help="with --accel, what the mapper minimises per layer, by the exact cost model "
+                        "(default: latency)")
     p.set_defaults(func=_cmd_compile)
 
     p = sub.add_parser(

@@ -65,6 +65,10 @@ class ScheduleError(DianError):
     """A layer cannot be mapped onto the accelerator (no tile fits its buffers or instruction memory)."""
 
 
+class MappingError(DianError):
+    """An invalid mapper setting (objective, search budget)."""
+
+
 class ProgramError(DianError):
     """An accelerator program is malformed: a field does not fit its encoding, or the engines deadlock."""
 

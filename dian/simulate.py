@@ -269,8 +269,10 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
 
 
 def _predicted(folder: AccelFolder, macs: int) -> RunCounters:
-    """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers."""
-    total = [0, 0, 0]
+    """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers, plus the
+    boot and done cycles and boot bytes that belong to no layer (the manifest's ``mapping``)."""
+    fixed = folder.manifest["accel"].get("mapping", {})
+    total = [int(fixed.get("boot_and_done_cycles", 0)), int(fixed.get("boot_bytes", 0)), 0]
     for entry in folder.manifest["accel"].get("layers", []):
         p = json.loads((folder.path / f"{entry['schedule']}.json").read_text()).get("prediction")
         if p:

@@ -17,6 +17,7 @@ smallest tile needs and the buffer sizes.
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from dian.errors import ScheduleError
 from dian.ir import Graph, Op, op_macs
@@ -113,9 +114,14 @@ class LayerPlan:
     schedule: Schedule
 
 
+#: Picks the work (the array mode may change) and tiling of one layer; the
+#: tiling's cycles and DRAM bytes are the prediction its schedule shows.
+Chooser = Callable[[Work, AccelConfig], tuple[Work, Tiling]]
+
+
 def plan_op(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] | None = None,
-            note: str = "") -> LayerPlan:
-    w, t = choose(work_of(graph, op, cfg, regions), cfg)
+            note: str = "", chooser: Chooser = choose) -> LayerPlan:
+    w, t = chooser(work_of(graph, op, cfg, regions), cfg)
     macs = op_macs(graph, op)
     util = macs / max(1, t.cycles * cfg.pe_rows * cfg.pe_cols)
     pred = Prediction(t.cycles, macs, util, t.dram_read, t.dram_write)
@@ -123,11 +129,13 @@ def plan_op(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
     return LayerPlan(w, t, sched)
 
 
-def plan_graph(graph: Graph, cfg: AccelConfig) -> list[LayerPlan]:
+def plan_graph(graph: Graph, cfg: AccelConfig, chooser: Chooser = choose) -> list[LayerPlan]:
     """A plan for every op that runs on the accelerator (reshapes move no data and get none).
 
-    A conv reading a shallow graph input is planned on the host-packed input
-    (input_packing.py); its schedule's header says so."""
+    ``chooser`` picks each layer's mode and tiling (default: the tile search's
+    best; search/mapper.py passes its own). A conv reading a shallow graph
+    input is planned on the host-packed input (input_packing.py); its
+    schedule's header says so."""
     graph, packings = pack_shallow_inputs(graph, cfg)
     regions = tensor_regions(graph)
     plans = []
@@ -137,7 +145,7 @@ def plan_graph(graph: Graph, cfg: AccelConfig) -> list[LayerPlan]:
             p = packings.get(op.inputs[0])
             note = "" if p is None else (f"\n  input packed by the host: {p.shape[1]} channels x {p.fx} kernel "
                                          f"columns -> {p.shape[1] * p.fx} channels of {p.out_w} columns")
-            plans.append(plan_op(graph, op, cfg, regions, note))
+            plans.append(plan_op(graph, op, cfg, regions, note, chooser))
     return plans
 
 

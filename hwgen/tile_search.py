@@ -84,6 +84,12 @@ def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None
 
 
 def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
+    return _best(gemm_candidates(w, cfg, fyt, fxt), cfg)
+
+
+def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[str, np.ndarray]]:
+    """Every GEMM tiling with ``fyt x fxt`` kernel taps a step, per loop order: arrays of the tile
+    sizes, ``ok`` (fits every buffer half and IMEM) and the provisional model's figures."""
     L, h = cfg.lanes, halves(cfg)
     KB, CB = blocks(w.k, L), blocks(w.c, L)
     (sy, sx), (dy, dx) = w.stride, w.dilation
@@ -121,11 +127,16 @@ def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
         cands.append({"ok": ok, "kt": kt, "ct": ct, "ty": ty, "tx": tx, "fyt": fy_arr, "fxt": fx_arr,
                       "order": order, "cycles": np.ceil(cycles), "read": np.ceil(read),
                       "write": np.full_like(kt, write)})
-    return _best(cands, cfg)
+    return cands
 
 
 def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
     """DW, POOL, ADD and COPY: tiles of channel blocks x rows x columns, one step each."""
+    return _best(blocked_candidates(w, cfg), cfg)
+
+
+def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]:
+    """Every DW/POOL/ADD/COPY tiling, as :func:`gemm_candidates` gives GEMM's."""
     L, h = cfg.lanes, halves(cfg)
     CB = blocks(w.k if w.kind is not WorkKind.COPY else w.c, L)
     (sy, sx), (dy, dx) = w.stride, w.dilation
@@ -158,8 +169,14 @@ def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
     read = steps * in_words * L + extra_read
     write = np.full_like(ct, w.n * CB * w.oy * w.ox * L)
     one = np.ones_like(ct)
-    return _best([{"ok": ok, "kt": ct, "ct": ct, "ty": ty, "tx": tx, "fyt": one * w.fy, "fxt": one * w.fx,
-                   "order": "cout", "cycles": np.ceil(cycles), "read": np.ceil(read), "write": write}], cfg)
+    return [{"ok": ok, "kt": ct, "ct": ct, "ty": ty, "tx": tx, "fyt": one * w.fy, "fxt": one * w.fx,
+             "order": "cout", "cycles": np.ceil(cycles), "read": np.ceil(read), "write": write}]
+
+
+def kernel_splits(w: Work) -> list[tuple[int, int]]:
+    """Kernel taps a GEMM step may take, most first: the whole window, fewer rows, then fewer columns."""
+    return [(w.fy, w.fx)] + [(f, w.fx) for f in reversed(range(1, w.fy))] + \
+        [(1, f) for f in reversed(range(1, w.fx))]
 
 
 def search(w: Work, cfg: AccelConfig) -> Tiling | None:
@@ -167,8 +184,7 @@ def search(w: Work, cfg: AccelConfig) -> Tiling | None:
     kernel window per step first, then fewer kernel rows, then fewer columns."""
     if w.kind is not WorkKind.GEMM:
         return search_blocked(w, cfg)
-    for fyt, fxt in [(w.fy, w.fx)] + [(f, w.fx) for f in reversed(range(1, w.fy))] + \
-            [(1, f) for f in reversed(range(1, w.fx))]:
+    for fyt, fxt in kernel_splits(w):
         t = search_gemm(w, cfg, fyt, fxt)
         if t is not None:
             return t

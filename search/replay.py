@@ -53,6 +53,8 @@ class LoadSlot:
     cycles: np.ndarray  # its instructions back to back, gaps included
     bytes_read: np.ndarray
     instrs: np.ndarray | int = 1
+    buffer: str = "ibuf"
+    bytes_written: np.ndarray | int = 0  # into the buffer (padding words included)
 
 
 @dataclass
@@ -66,6 +68,8 @@ class StepBatch:
     store_cycles: np.ndarray  # 0: no store (a step with a store has a writer)
     store_bytes: np.ndarray
     busy_pe: np.ndarray | int = 0
+    #: on-chip buffer bytes the step's compute and store read or write, by buffer (for the energy model)
+    sram: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -80,6 +84,7 @@ class LayerCost:
     chunks: np.ndarray
     compute_cycles: np.ndarray  # chunk execution only (no boot, fetch, done)
     fetch_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sram_bytes: dict[str, np.ndarray] = field(default_factory=dict)  # by buffer, reads + writes
 
 
 class _State:
@@ -175,6 +180,9 @@ def replay(cfg: AccelConfig, n_steps: np.ndarray, step_at, first_chunk: int = 0)
         for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
             st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
             out.dram_read += np.where(a & f, ld.bytes_read, 0)
+            _add(out.sram_bytes, ld.buffer, np.where(a & f, ld.bytes_written, 0), m)
+        for buf, nbytes in sb.sram.items():
+            _add(out.sram_bytes, buf, np.where(a, nbytes, 0), m)
         out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
         out.busy_pe += np.where(a, sb.busy_pe, 0)
     if st is not None:
@@ -182,6 +190,10 @@ def replay(cfg: AccelConfig, n_steps: np.ndarray, step_at, first_chunk: int = 0)
     out.cycles = timing.boot_cycles(cfg) + out.fetch_cycles + out.compute_cycles + timing.DONE_CYCLES
     out.dram_read += timing.boot_bytes(cfg)
     return out
+
+
+def _add(acc: dict[str, np.ndarray], key: str, value: np.ndarray, m: int) -> None:
+    acc[key] = acc.get(key, np.zeros(m, np.int64)) + value
 
 
 def _keep_first(fresh: list[np.ndarray], loads: list[LoadSlot]) -> list[np.ndarray]:

@@ -78,27 +78,35 @@ class BlockedSteps:
         if w.kind in (WorkKind.ADD, WorkKind.COPY):
             n_in = 2 if w.kind is WorkKind.ADD else 1
             ld = LoadSlot(one, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L,
-                          n_in)
+                          n_in, "ibuf", n_in * words * L)
             cyc = timing.add_cycles(words) if n_in == 2 else timing.ppu_cycles(words)
-            return StepBatch([ld], np.zeros_like(words), 0, cyc, timing.dma_write_cycles(cfg, words), words * L)
+            sram = {"ibuf": n_in * words * L, "obuf": 2 * words * L}
+            return StepBatch([ld], np.zeros_like(words), 0, cyc, timing.dma_write_cycles(cfg, words), words * L,
+                             sram=sram)
         (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
         ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
         y0, x0 = y_t * t.ty * sy - py, x_t * t.tx * sx - px
         real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
         real_x = np.clip(np.minimum(x0 + nx, w.w) - np.maximum(x0, 0), 0, None)
         real = cbs * real_y * real_x
-        box = LoadSlot(one, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L)
+        box = LoadSlot(one, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, "ibuf",
+                       cbs * ny * nx * L)
         taps = w.fy * w.fx
         if w.kind is WorkKind.POOL:
+            sram = {"ibuf": words * taps * L, "obuf": 2 * words * L}
             return StepBatch([box], np.zeros_like(words), 0, timing.pool_cycles(words, taps),
-                             timing.dma_write_cycles(cfg, words), words * L)
+                             timing.dma_write_cycles(cfg, words), words * L, sram=sram)
         assert w.kind is WorkKind.DW, w.kind
         G = blocks(taps, L)
         pix = rows * cols
         w_words = cbs * G * L
         prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
-        loads = [box, LoadSlot(one, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L),
-                 LoadSlot(one, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L)]
+        loads = [box, LoadSlot(one, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, "wbuf", w_words * L),
+                 LoadSlot(one, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, "pbuf",
+                          prm_words * L)]
         per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
+        acc = cfg.acc_word_bytes
+        sram = {"ibuf": cbs * taps * pix * L, "wbuf": w_words * L, "abuf": cbs * G * pix * 2 * acc + words * acc,
+                "pbuf": prm_words * L, "obuf": 2 * words * L}
         return StepBatch(loads, cbs * per_block + (cbs * G - 1) * GAP, cbs * G, timing.ppu_cycles(words),
-                         timing.dma_write_cycles(cfg, words), words * L, busy_pe=cbs * taps * pix * L)
+                         timing.dma_write_cycles(cfg, words), words * L, busy_pe=cbs * taps * pix * L, sram=sram)

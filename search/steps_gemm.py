@@ -87,14 +87,26 @@ class GemmSteps:
         prm_words = kbs * cfg.pbuf_entry_bytes // cfg.word_bytes
         ib_key = ((((n * self.YT + y_t) * self.XT + x_t) * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
         wb_key = ((k_t * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
+        in_words = cbs * ny * nx
         loads = [
-            LoadSlot(np.ones_like(last), ib_key, in_cycles, real * L),
-            LoadSlot(np.ones_like(last), wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L),
-            LoadSlot(last, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L),
+            LoadSlot(np.ones_like(last), ib_key, in_cycles, real * L, 1, "ibuf", in_words * L),
+            LoadSlot(np.ones_like(last), wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, "wbuf",
+                     w_words * L),
+            LoadSlot(last, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, "pbuf", prm_words * L),
         ]
         pix = rows * cols
-        g = timing.gemm_cycles(cfg, cbs * fys * fxs, pix)
+        nb = cbs * fys * fxs
+        g = timing.gemm_cycles(cfg, nb, pix)
         out_words = kbs * pix
+        acc = cfg.acc_word_bytes
+        sram = {  # per GEMM: a pixel reads an IBUF word and read-modify-writes an ABUF word per block;
+            # a block's L weight rows are read once. REQUANT reads ABUF and PBUF, writes OBUF; the store reads it.
+            "ibuf": kbs * nb * pix * L,
+            "wbuf": kbs * nb * L * L,
+            "abuf": kbs * nb * pix * 2 * acc + np.where(last, out_words * acc, 0),
+            "pbuf": np.where(last, prm_words * L, 0),
+            "obuf": np.where(last, 2 * out_words * L, 0),
+        }
         return StepBatch(
             loads=loads,
             pre_cycles=kbs * g + (kbs - 1) * GAP,
@@ -102,5 +114,6 @@ class GemmSteps:
             writer_cycles=np.where(last, timing.ppu_cycles(out_words), 0),
             store_cycles=np.where(last, timing.dma_write_cycles(cfg, out_words), 0),
             store_bytes=out_words * L,
-            busy_pe=kbs * cbs * fys * fxs * pix * L * L,
+            busy_pe=kbs * nb * pix * L * L,
+            sram=sram,
         )

@@ -108,7 +108,11 @@ def test_simulate_matches_the_hand_computation(tmp_path: Path, fake_frontend: Si
     c = res.machine.counters
     assert c.cycles > 0 and c.dram_bytes_written >= 4 and c.dram_bytes_read > 0
     fc = json.loads((out / "schedules/fc.json").read_text())["prediction"]
-    assert res.predicted.cycles == fc["cycles"] and res.macs == 8
+    # The one layer's exact share plus the boot and done that belong to no layer: the machine's count.
+    boot_done = json.loads((out / "manifest.json").read_text())["accel"]["mapping"]["boot_and_done_cycles"]
+    assert res.predicted.cycles == fc["cycles"] + boot_done == c.cycles and res.macs == 8
+    assert (res.predicted.dram_bytes_read, res.predicted.dram_bytes_written) == (c.dram_bytes_read,
+                                                                                c.dram_bytes_written)
 
 
 def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None) -> None:
