@@ -143,6 +143,23 @@ def compile_model(
 
         check_objective(objective)
     say = _Progress(progress)
+    front = _run_frontend(model, input_shape, calib_samples, seed, say)
+    return _write_compiled(out_path, front, model, calib_samples, seed, cfg, accel, rtl, objective, say)
+
+
+@dataclass(frozen=True)
+class _Front:
+    """The frontend's products for one model: what the output folder is written from."""
+
+    loaded: Any
+    shape: tuple[int, ...]
+    calib: np.ndarray
+    float_graph: Graph
+    int_graph: Graph
+
+
+def _run_frontend(model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int,
+                  say: "_Progress") -> _Front:
     from . import frontend  # torch lives behind this import
 
     say(f"loading {model}")
@@ -154,6 +171,16 @@ def compile_model(
     calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
     say("tracing, folding and quantizing")
     float_graph, int_graph = frontend.lower(loaded.module, shape, calib, loaded.name)
+    return _Front(loaded, shape, np.asarray(calib), float_graph, int_graph)
+
+
+def _write_compiled(out_path: Path, front: _Front, model: str, calib_samples: int, seed: int,
+                    cfg: "AccelConfig | None", accel: "str | Path | None", rtl: bool, objective: str,
+                    say: "_Progress", extra: dict[str, str | bytes] | None = None) -> CompileResult:
+    """Write the output folder of ``front`` (compiled for ``cfg`` when given) atomically;
+    ``extra`` files are added (and hashed in the manifest) as they are."""
+    loaded, shape, calib, float_graph, int_graph = (front.loaded, front.shape, front.calib, front.float_graph,
+                                                     front.int_graph)
 
     summary = _summary(int_graph)
     files: dict[str, str | bytes] = {
@@ -169,6 +196,7 @@ def compile_model(
         files.update(build.files)
         summary += "\n" + build.summary
     files[outdir.SUMMARY] = summary
+    files.update(extra or {})
     manifest: dict[str, Any] = {
         "format": outdir.FORMAT,
         "format_version": outdir.FORMAT_VERSION,

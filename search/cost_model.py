@@ -24,6 +24,7 @@ from dian.hwgen.tile_search import Tiling
 from dian.hwgen.workload import Work, WorkKind, tensor_regions
 from dian.ir import Concat, Graph
 
+from .energy import layer_energy_pj
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings
@@ -68,6 +69,7 @@ class NetworkCost:
     instructions: int
     chunks: int
     layers: dict[str, LayerCost]
+    energy_pj: float = 0.0  # search/energy.py's estimate, summed over the layers
 
 
 def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> NetworkCost:
@@ -76,6 +78,7 @@ def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> 
     boot, done = timing.boot_cycles(cfg), timing.DONE_CYCLES
     cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
     layers: dict[str, LayerCost] = {}
+    energy = 0.0
     for p in plans:
         c = layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work), first_chunk=chunks)
         layers[p.work.op.name] = c
@@ -85,4 +88,5 @@ def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> 
         busy += int(c.busy_pe[0])
         instrs += int(c.instructions[0])
         chunks += int(c.chunks[0])
-    return NetworkCost(cycles, read, write, busy, instrs, chunks, layers)
+        energy += float(layer_energy_pj(cfg, c)[0])
+    return NetworkCost(cycles, read, write, busy, instrs, chunks, layers, energy)

@@ -1,0 +1,140 @@
+"""Design-space exploration: accelerator configs for one network and target.
+
+A trial draws an AccelConfig (array size, buffer sizes, DRAM bus width,
+dataflows, IMEM) with optuna's TPE sampler, rejects it when it does not fit
+the target (hwgen.accel_config.validate: on-chip RAM, DSP plan; the
+calibrated LUT estimate of search/resources.py), maps every layer with the
+exact cost model (search/mapper.py) and scores it by the objective: latency
+(exact cycles at the target's clock), energy (search/energy.py) or their
+product. Every evaluated design is kept; the Pareto front is taken over
+latency and energy among the designs that fit.
+
+The target fixes what the platform decides: DRAM latency and the clock
+(``PLATFORM``); the config's name is ``dse-<trial>``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from dian.errors import AccelConfigError, ScheduleError
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+from dian.ir import Graph
+
+from .cost_model import network_cost
+from .mapper import Objective, map_graph
+from .resources import Resources, estimate
+
+#: DRAM latency (cycles) and clock (MHz) a design on each target is evaluated at (the presets' values).
+PLATFORM: dict[Target, tuple[int, float]] = {
+    Target.ECP5_25K: (16, 100.0), Target.ECP5_85K: (24, 150.0), Target.ICE40_UP5K: (16, 24.0),
+    Target.GENERIC: (24, 150.0),
+}
+LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
+
+
+@dataclass(frozen=True)
+class Design:
+    """One evaluated config."""
+
+    trial: int
+    cfg: AccelConfig
+    fits: bool
+    why: str  # why it does not fit ("" when it does)
+    cycles: int = 0
+    energy_uj: float = 0.0
+    resources: Resources | None = None
+
+    @property
+    def latency_us(self) -> float:
+        return self.cycles / self.cfg.clock_mhz
+
+    def score(self, objective: Objective) -> float:
+        if not self.fits:
+            return math.inf
+        return {"latency": self.latency_us, "energy": self.energy_uj, "edp": self.latency_us * self.energy_uj}[objective]
+
+
+def config_of(params: dict[str, int | str], target: Target, trial: int) -> AccelConfig:
+    """The AccelConfig of a trial's parameters (log2 sizes in bytes); raises AccelConfigError if invalid."""
+    L = int(params["lanes"])
+    latency, clock = PLATFORM[target]
+    dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
+    return validate(AccelConfig(
+        name=f"dse-{trial}", pe_rows=L, pe_cols=L, dataflows=dataflows,
+        ibuf=BufferConfig(2 ** int(params["ibuf_log2"]), 4), wbuf=BufferConfig(2 ** int(params["wbuf_log2"])),
+        abuf=BufferConfig(2 ** int(params["abuf_log2"])), obuf=BufferConfig(2 ** int(params["obuf_log2"])),
+        dram_bus_bits=min(int(params["bus_bits"]), 8 * L), dram_latency=latency, target=target,
+        clock_mhz=clock, imem_instructions=int(params["imem"])))
+
+
+def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
+    """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False."""
+    res = estimate(cfg)
+    budget = LUT_BUDGET.get(cfg.target)
+    if budget is not None and res.luts > budget:
+        return Design(trial, cfg, False, f"estimated {res.luts:,} LUTs > {budget:,}", resources=res)
+    try:
+        plans = map_graph(graph, cfg, objective, top_k=16)
+    except ScheduleError as e:
+        return Design(trial, cfg, False, str(e).split(":")[0], resources=res)
+    nc = network_cost(graph, cfg, plans)
+    return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res)
+
+
+def explore(graph: Graph, target: Target, objective: Objective, trials: int, seed: int = 0,
+            progress: Callable[[int, Design], None] | None = None) -> list[Design]:
+    """Run ``trials`` optuna trials; every design evaluated, in trial order."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
+    designs: list[Design] = []
+
+    def run(trial: optuna.Trial) -> float:
+        L = trial.suggest_categorical("lanes", [4, 8, 16])
+        params = {
+            "lanes": L,
+            "bus_bits": trial.suggest_categorical("bus_bits", [32, 64, 128]),
+            "ibuf_log2": trial.suggest_int("ibuf_log2", 12, 17),
+            "wbuf_log2": trial.suggest_int("wbuf_log2", 10, 16),
+            "abuf_log2": trial.suggest_int("abuf_log2", 12, 17),
+            "obuf_log2": trial.suggest_int("obuf_log2", 10, 15),
+            "imem": trial.suggest_categorical("imem", [256, 512, 1024]),
+            "depthwise": trial.suggest_categorical("depthwise", ["yes", "no"]),
+        }
+        try:
+            cfg = config_of(params, target, trial.number)
+        except AccelConfigError as e:
+            d = Design(trial.number, _placeholder(target, trial.number), False, str(e).split(";")[0])
+        else:
+            d = evaluate(graph, cfg, trial.number, objective)
+        designs.append(d)
+        if progress is not None:
+            progress(trial.number, d)
+        return d.score(objective) if d.fits else 1e30
+
+    study.optimize(run, n_trials=trials)
+    return designs
+
+
+def _placeholder(target: Target, trial: int) -> AccelConfig:
+    """A config standing for a trial whose parameters were invalid (never evaluated)."""
+    from dian.hwgen.presets import PRESETS
+
+    return dataclasses.replace(PRESETS["tiny"], name=f"dse-{trial}-invalid", target=target)
+
+
+def pareto(designs: list[Design]) -> list[Design]:
+    """The designs that fit and no other fitting design beats in both latency and energy."""
+    ok = sorted((d for d in designs if d.fits), key=lambda d: (d.latency_us, d.energy_uj, d.trial))
+    front: list[Design] = []
+    best_energy = math.inf
+    for d in ok:
+        if d.energy_uj < best_energy:
+            front.append(d)
+            best_energy = d.energy_uj
+    return front

@@ -1,0 +1,77 @@
+"""FPGA resources of a generated accelerator, estimated from its config.
+
+The estimate is a least-squares fit of Yosys ``synth_ecp5`` results over a
+set of configs (``benchmarks/calibrate_resources.py`` runs them and writes
+``search/resource_fit.json``: the coefficients, the configs, the measured and
+fitted figures and the fit error). LUTs and flip-flops grow with the PE
+array (``L^2`` terms: operand and product registers, adder trees, the
+products the DSP plan leaves in LUTs) and with the lanes (``L``: PPU,
+buffers' word muxes, DMA); DSPs come from the DSP plan (hwgen/dsp_plan.py),
+block RAMs from the buffer shapes. The fit's features are documented with
+:func:`features`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from dian.hwgen.accel_config import AccelConfig
+
+FIT_FILE = Path(__file__).with_name("resource_fit.json")
+FEATURES = ("1", "L", "L^2", "imem_kib", "bus_bytes")
+
+
+@dataclass(frozen=True)
+class Resources:
+    luts: int
+    ffs: int
+    dsps: int
+    brams: int
+
+
+def features(cfg: AccelConfig) -> np.ndarray:
+    """The fit's regressors: a constant, the lanes, the PEs, the IMEM size and the bus width."""
+    L = cfg.lanes
+    return np.array([1.0, L, L * L, cfg.imem_instructions * 32 / 1024, cfg.bus_bytes], dtype=float)
+
+
+def bram_blocks(cfg: AccelConfig, block_bits: int = 18 * 1024) -> int:
+    """Block RAMs for the buffers, IMEM and PBUF: each memory rounded up to whole blocks
+    of ``block_bits`` (ECP5 DP16KD: 18 Kbit, 36 bits wide at 512 deep)."""
+    mems: list[tuple[int, int]] = []  # (depth, width bits) per memory
+    for name in ("ibuf", "wbuf", "abuf", "obuf"):
+        buf = getattr(cfg, name)
+        width = (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8
+        depth = buf.bytes * 8 // width
+        mems += [(depth // buf.banks, width)] * buf.banks
+    mems.append((cfg.imem_instructions, 256))
+    mems.append((cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8))
+    total = 0
+    for depth, width in mems:
+        total += -(-width // 36) * -(-depth // 512) if depth > 0 else 0
+    return total
+
+
+@lru_cache(maxsize=1)
+def _fit() -> dict:  # type: ignore[type-arg]
+    if not FIT_FILE.is_file():
+        return {}
+    return json.loads(FIT_FILE.read_text())
+
+
+def estimate(cfg: AccelConfig) -> Resources:
+    """LUTs, FFs, DSPs and block RAMs of ``cfg``'s RTL on an ECP5-like fabric."""
+    from dian.hwgen.dsp_plan import plan_dsps
+
+    fit = _fit()
+    x = features(cfg)
+    luts = float(x @ np.array(fit["luts"]["coef"])) if fit else float("nan")
+    ffs = float(x @ np.array(fit["ffs"]["coef"])) if fit else float("nan")
+    plan = plan_dsps(cfg)
+    return Resources(int(round(luts + plan.lut_luts)) if fit else -1, int(round(ffs)) if fit else -1,
+                     plan.total_dsps, bram_blocks(cfg))
