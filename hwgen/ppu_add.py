@@ -7,7 +7,9 @@ The two operands arrive one after the other through one port — ``a`` word,
 then ``b`` word, ``operand`` telling which — because the ADD instruction
 reads them from IBUF's single read port anyway (2 cycles a word, *(v1)* in
 docs/accelerator.md). So each lane needs one int8 × 31-bit multiplier, not
-two: the ``a`` product is held until its ``b`` arrives.
+two: the ``a`` product is held until its ``b`` arrives. That product is two
+DSP-sized partial products (``M``'s low 17 bits and its high 14), each a DSP
+or a LUT product as the config's DSP plan says (``dsp``).
 """
 
 from __future__ import annotations

@@ -13,7 +13,9 @@ The ``acc_bits`` × 31-bit multiply is split into DSP-sized partial products
 low part and a signed high part (a single signed part when ``acc_bits <= 18``),
 ``M`` as 17 + 14 unsigned bits; every partial product fits one 18×18
 multiplier (4 per lane at ``acc_bits > 18``, 2 at ``acc_bits <= 18``), and
-the two middle ones are added before the full product is formed.
+the two middle ones are added before the full product is formed. The split
+is :func:`dian.hwgen.dsp_plan.split_parts`'s; each partial product is a DSP
+or a LUT product as the config's DSP plan says (``dsp``).
 """
 
 from __future__ import annotations
