@@ -292,8 +292,8 @@ def markdown(rows: list[dict]) -> str:
                       f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"
                       + (" -> does not fit" if mult > dev["MULT18X18D"] else "")
                       + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "") + "."]
-        if r.get("dsp_plan"):
-            lines.append(r["dsp_plan"] + ".")
+            if r.get("dsp_plan"):
+                lines.append(r["dsp_plan"] + ".")
         if r.get("critical_path"):
             cp = r["critical_path"]
             lines.append(f"Critical path ({cp['cells']} cells; {cp['split']}): from `{cp['from']}` to `{cp['to']}`.")
