@@ -1,13 +1,17 @@
-"""Yosys / nextpnr resources and Fmax of the generated accelerator on ECP5-85k.
+"""Yosys / nextpnr resources and Fmax of the generated accelerator on its ECP5 target.
 
 For each preset (default: ``small`` and ``default``): emit the RTL
 (``hwgen.emit.emit_verilog``), synthesize it with ``synth_ecp5`` inside the
-P&R wrapper and place and route it with nextpnr-ecp5 (CABGA381, speed 8) at the
-preset's clock through ``hwgen.synth.synthesize``. Goal (issue 4): Fmax >= 150
-MHz. A P&R that fails (e.g. more multipliers than the device's 156
-MULT18X18D) is a result: the synthesis figures (Yosys ``stat``, which
-``synthesize`` writes before nextpnr starts) and the tail of nextpnr's log are
-recorded.
+P&R wrapper and place and route it with nextpnr-ecp5 (CABGA381, speed 8) for
+the preset's own target (``tiny``: ecp5-25k; ``small``, ``default``: ecp5-85k)
+at the preset's clock through ``hwgen.synth.synthesize``. Goal (issue 4): Fmax
+>= the preset's clock, and the design fits the target's DSPs and LUTs (the
+target table ``hwgen.accel_config.TARGET_FABRIC``). A P&R that fails (e.g.
+more multipliers than the device has) is a result: the synthesis figures
+(Yosys ``stat``, which ``synthesize`` writes before nextpnr starts) and the
+tail of nextpnr's log are recorded. Rows already in the results .json whose
+build folder is gone are kept; those without a ``dsp_plan`` were made before
+the DSP plan (hwgen/dsp_plan.py), when every product had its own DSP.
 
     .venv/bin/python benchmarks/bench_synth.py run [--presets small,default] [--synth-only]
     .venv/bin/python benchmarks/bench_synth.py report
@@ -32,9 +36,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 BUILD = REPO / "build" / "bench_synth"
-TARGET = "ecp5-85k"
-GOAL_MHZ = 150.0
-ECP5_85K = {"MULT18X18D": 156, "DP16KD": 208, "LUT4": 83640, "TRELLIS_FF": 83640}
+DP16KD = {"ecp5-25k": 56, "ecp5-85k": 208}     # the TARGET_RAM_BYTES table in EBRs
 
 
 def rtl_source() -> str:
@@ -66,23 +68,27 @@ def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
     from dian.hwgen.presets import PRESETS
     from dian.hwgen.synth import synthesize
 
+    from dian.hwgen.dsp_plan import plan_dsps
+
     cfg = PRESETS[preset]
+    target = cfg.target.value
     if nodsp:
         _nodsp_render_to()
     folder = BUILD / (preset + ("-synth" if synth_only else "") + ("-nodsp" if nodsp else ""))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "result.json").unlink(missing_ok=True)
-    out: dict = {"preset": preset + (" (-nodsp)" if nodsp else ""), "nodsp": nodsp, "target": TARGET, "clock_mhz": cfg.clock_mhz, "place_and_route": not synth_only,
-                 "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    out: dict = {"preset": preset + (" (-nodsp)" if nodsp else ""), "nodsp": nodsp, "target": target, "clock_mhz": cfg.clock_mhz, "place_and_route": not synth_only,
+                 "started": time.strftime("%Y-%m-%d %H:%M:%S"), "dsp_plan": plan_dsps(cfg).describe()}
     out["rtl_source"] = rtl_source()
     (folder / "rtl_source.txt").write_text(out["rtl_source"] + "\n")
+    (folder / "meta.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     t0 = time.perf_counter()
     files = emit_verilog(cfg, folder / "rtl")
     out["emit_s"] = time.perf_counter() - t0
     out["verilog_bytes"] = sum(f.stat().st_size for f in files)
     t1 = time.perf_counter()
     try:
-        rep = synthesize(files, TOP_NAME, TARGET, cfg.clock_mhz, folder / "build", place_and_route=not synth_only)
+        rep = synthesize(files, TOP_NAME, target, cfg.clock_mhz, folder / "build", place_and_route=not synth_only)
         out.update(status="ok", cells=rep.cells, luts=rep.luts, ffs=rep.ffs, dsps=rep.dsps, brams=rep.brams,
                    fmax_mhz=rep.fmax_mhz, meets_timing=rep.meets_timing, utilization=rep.utilization,
                    cell_types=rep.cell_types, summary=rep.summary(),
@@ -101,8 +107,9 @@ def _from_build(folder: Path) -> dict:
     from dian.hwgen.synth import _RESOURCES, _cell_types, _count
 
     b = folder / "build"
-    out: dict = {"preset": folder.name.replace("-synth", ""), "target": TARGET,
-                 "place_and_route": "-synth" not in folder.name, "status": "Yosys not finished"}
+    meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
+    out: dict = {"preset": folder.name.replace("-synth", ""), "target": "?",
+                 "place_and_route": "-synth" not in folder.name, **meta, "status": "Yosys not finished"}
     stat = b / "stat.json"
     if stat.is_file():
         top = "dian_pnr_top" if out["place_and_route"] else None
@@ -200,27 +207,71 @@ def collect() -> list[dict]:
     return rows
 
 
+def previous_rows(rows: list[dict]) -> list[dict]:
+    """Rows of the results .json made by earlier runs whose build folders are gone (another worktree's, or
+    cleaned), unless a current row has the same preset, target and RTL; rows from before the per-preset
+    target were all ecp5-85k."""
+    old = RESULTS / "synth_ecp5.json"
+    if not old.is_file():
+        return []
+    have = {(r["preset"], r.get("target"), r.get("rtl_source")) for r in rows}
+    kept = []
+    for r in json.loads(old.read_text()).get("results", []):
+        r.setdefault("target", "ecp5-85k")
+        if (r["preset"], r["target"], r.get("rtl_source")) not in have:
+            kept.append(r)
+    return kept
+
+
 def _fmt(v, spec=","):
     return "" if v is None else format(v, spec)
 
 
+def _device(target: str) -> dict[str, int]:
+    from dian.hwgen.accel_config import TARGET_FABRIC, Target
+
+    fabric = TARGET_FABRIC[Target(target)]
+    return {"LUT4": fabric.luts, "TRELLIS_FF": fabric.luts, "MULT18X18D": fabric.dsps, "DP16KD": DP16KD[target]}
+
+
+def _fits(r: dict) -> str:
+    """Whether the synthesized design fits its target's DSPs, LUTs and block RAMs."""
+    if r.get("target") not in DP16KD or r.get("luts") is None:
+        return ""
+    dev = _device(r["target"])
+    over = [f"{name} {r[key]:,} > {dev[cell]:,}" for key, cell, name in
+            (("dsps", "MULT18X18D", "DSP"), ("luts", "LUT4", "LUT"), ("brams", "DP16KD", "BRAM"))
+            if (r.get(key) or 0) > dev[cell]]
+    return "no: " + ", ".join(over) if over else "yes"
+
+
 def markdown(rows: list[dict]) -> str:
-    lines = ["# Synthesis and place & route on ECP5-85k", "",
-             f"Target `{TARGET}` (LFE5U-85F, CABGA381, speed 8): {ECP5_85K['LUT4']:,} LUT4, "
-             f"{ECP5_85K['TRELLIS_FF']:,} FF, {ECP5_85K['MULT18X18D']} MULT18X18D, {ECP5_85K['DP16KD']} DP16KD. "
-             f"Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
-             f"clock asked = the preset's ({GOAL_MHZ:g} MHz). Goal: Fmax >= {GOAL_MHZ:g} MHz.",
+    targets = sorted({r["target"] for r in rows if r.get("target") in DP16KD})
+    lines = ["# Synthesis and place & route on ECP5", "",
+             "Targets: " + "; ".join(
+                 f"`{t}` (LFE5U-{t.split('-')[1].upper()[:-1]}F, CABGA381, speed 8): {_device(t)['LUT4']:,} LUT4, "
+                 f"{_device(t)['TRELLIS_FF']:,} FF, {_device(t)['MULT18X18D']} MULT18X18D, {_device(t)['DP16KD']} DP16KD"
+                 for t in targets) + ". "
+             "Each preset on its own target (`tiny`: ecp5-25k; `small`, `default`: ecp5-85k). "
+             "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
+             "clock asked = the preset's. Goal: Fmax >= that clock, and the design fits the target.",
              "With P&R the figures include the P&R wrapper (`hwgen/pnr_wrapper.py`: serializes the wide DRAM "
-             "port and counters to a few pins); synthesis-only rows are the design alone.", "",
-             "| preset | RTL from | P&R | status | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
-             "|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+             "port and counters to a few pins); synthesis-only rows are the design alone.",
+             "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
+             "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/multiplier.py).", "",
+             "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
+             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
-        goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= GOAL_MHZ else "MISSES"))
+        clock = r.get("clock_mhz") or 150.0
+        goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= clock else "MISSES"))
         if r.get("place_and_route") and r.get("fmax_mhz") is None:
             goal = ("no Fmax: P&R failed" if r["status"] == "failed"
                     else "no Fmax: P&R did not finish in the time the benchmark had")
-        lines.append(f"| {r['preset']} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
-                     f"| {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
+        if r.get("fmax_mhz") is not None:
+            goal += f" ({clock:g} MHz)"
+        before = "" if r.get("dsp_plan") else " (before the DSP plan)"
+        lines.append(f"| {r['preset']}{before} | {r.get('target', '?')} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
+                     f"| {_fits(r)} | {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
                      f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
     if any("no DwUnit" in (r.get("rtl_source") or "") for r in rows):
         lines += ["", "Rows whose RTL is marked *no DwUnit* were emitted while the depthwise RTL was being committed "
@@ -235,11 +286,14 @@ def markdown(rows: list[dict]) -> str:
         if ct:
             mult = ct.get("MULT18X18D", 0)
             by = r.get("mult18_by_block") or {}
-            lines += ["", f"## {r['preset']} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}", "",
+            dev = _device(r["target"]) if r.get("target") in DP16KD else {"MULT18X18D": 0}
+            lines += ["", f"## {r['preset']} on {r.get('target', '?')} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}", "",
                       "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
-                      f"MULT18X18D: {mult} of {ECP5_85K['MULT18X18D']} on the device"
-                      + (" -> does not fit" if mult > ECP5_85K["MULT18X18D"] else "")
+                      f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"
+                      + (" -> does not fit" if mult > dev["MULT18X18D"] else "")
                       + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "") + "."]
+            if r.get("dsp_plan"):
+                lines.append(r["dsp_plan"] + ".")
         if r.get("critical_path"):
             cp = r["critical_path"]
             lines.append(f"Critical path ({cp['cells']} cells; {cp['split']}): from `{cp['from']}` to `{cp['to']}`.")
@@ -268,11 +322,12 @@ def main() -> None:
             r = run(preset, args.synth_only, args.nodsp)
             print(json.dumps({k: v for k, v in r.items() if k not in ("cell_types", "traceback")}, indent=1), flush=True)
     rows = collect()
+    rows += previous_rows(rows)
     text = markdown(rows)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth_ecp5.md").write_text(text)
-    (RESULTS / "synth_ecp5.json").write_text(json.dumps({"target": TARGET, "goal_mhz": GOAL_MHZ, "device": ECP5_85K,
+    (RESULTS / "synth_ecp5.json").write_text(json.dumps({"devices": {t: _device(t) for t in DP16KD},
                                                          "load_average": os.getloadavg(), "results": rows},
                                                         indent=1, sort_keys=True) + "\n")
 

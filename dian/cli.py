@@ -151,6 +151,8 @@ def _cmd_synth(args: argparse.Namespace) -> None:
             print(f"  {label:<6} {r[key]:,}")
         if r["wrapper"]:
             print(f"  (including the P&R wrapper, at most {r['wrapper']['luts']} LUTs / {r['wrapper']['ffs']} FFs)")
+    if r.get("fit"):
+        print(f"  {r['fit']}")
     if r["fmax_mhz"] is not None:
         verdict = "meets" if r["meets_timing"] else "MISSES"
         print(f"  Fmax   {r['fmax_mhz']:.1f} MHz ({verdict} the configured {r['clock_mhz']:g} MHz)")

@@ -85,6 +85,7 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         "utilization": rep.utilization,
         "logs": [log.name for log in rep.logs],
         "summary": rep.summary(),
+        "fit": rep.fit(),
         "accel_config_sha256": _sha256(path / outdir.ACCEL),
         "rtl_sha256": {f: _sha256(path / f) for f in rtl["files"]},
     }

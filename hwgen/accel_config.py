@@ -51,6 +51,26 @@ TARGET_RAM_BYTES: dict[Target, int | None] = {
 
 
 @dataclass(frozen=True)
+class Fabric:
+    """The logic of an FPGA target: LUT4s, hard multipliers and their signed
+    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16)."""
+
+    luts: int
+    dsps: int
+    dsp_bits: int
+
+
+#: Logic of each FPGA target, from the vendors' family data sheets; ``None``
+#: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
+TARGET_FABRIC: dict[Target, Fabric | None] = {
+    Target.GENERIC: None,
+    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18),
+    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18),
+    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16),
+}
+
+
+@dataclass(frozen=True)
 class BufferConfig:
     """An on-chip buffer: total bytes (both halves of its double buffer) and
     the number of banks it is split into."""
@@ -171,7 +191,26 @@ def validate(cfg: AccelConfig) -> AccelConfig:
         raise _fail("target", cfg.target.value,
                     f"its on-chip RAM holds {budget} bytes but the buffers need {cfg.on_chip_bytes}; "
                     f"shrink ibuf/wbuf/abuf/obuf or pick a larger target ({', '.join(t.value for t in Target)})")
+    _validate_multipliers(cfg)
     return cfg
+
+
+def _validate_multipliers(cfg: AccelConfig) -> None:
+    """The DSP plan (hwgen/dsp_plan.py) must leave the control products their
+    DSPs, and the products it moves to LUTs must not alone outgrow the
+    target's LUTs (the rest of the design needs LUTs too; `dian synth`
+    reports the measured fit)."""
+    from .dsp_plan import plan_dsps
+
+    fabric = TARGET_FABRIC[cfg.target]
+    if fabric is None:
+        return
+    plan = plan_dsps(cfg)
+    if plan.control > fabric.dsps or plan.lut_luts > fabric.luts:
+        raise _fail("target", cfg.target.value,
+                    f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
+                    f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "
+                    f"or a larger target ({', '.join(t.value for t in Target)})")
 
 
 def _validate_buffer(cfg: AccelConfig, name: str) -> None:

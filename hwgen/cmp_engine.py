@@ -42,6 +42,7 @@ from amaranth.lib.wiring import In, Out
 
 from .accel_config import AccelConfig
 from .decode import fields, opcode, signal_mask, wait_mask
+from .dsp_plan import plan_dsps
 from .gemm_unit import GemmUnit
 from .isa import INSTRUCTION_BITS, AddI, Copy, Encoding, Opcode, Pool, PoolMode, Requant
 from .pool_unit import PoolUnit
@@ -87,7 +88,7 @@ class CmpEngine(wiring.Component):
         cw = max(enc.widths["abn"], enc.widths["obn"])
 
         # PPU stream: read side (counters) and write side (PPURequant output).
-        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits)
+        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits, dsp=plan_dsps(cfg).requant)
         is_copy = Signal()
         rd_addr = Signal(max(enc.widths["ib"], enc.widths["ab"]))
         prm = Signal(range(cfg.pbuf_entries))
@@ -98,7 +99,7 @@ class CmpEngine(wiring.Component):
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
-        m.submodules.add = add = PPUAdd(L)
+        m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b = Signal(31)

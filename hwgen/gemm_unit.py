@@ -46,6 +46,7 @@ from amaranth.lib.wiring import In, Out
 from .accel_config import AccelConfig, Dataflow
 from .accumulator import AccUpdate
 from .decode import fields
+from .dsp_plan import plan_dsps
 from .dw_unit import DwUnit
 from .isa import INSTRUCTION_BITS, Encoding, Gemm
 from .pe_array import PEArray, PEMode
@@ -83,7 +84,7 @@ class GemmUnit(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg, enc, L = self.cfg, self.enc, self.cfg.lanes
-        m.submodules.array = pe = PEArray(L, depthwise=self.depthwise)
+        m.submodules.array = pe = PEArray(L, depthwise=self.depthwise, dsp=plan_dsps(cfg).pe_array)
         m.submodules.acc = acc = AccUpdate(L, cfg.acc_bits, pe.sum_bits)
         ib, wb, ab = enc.widths["ib"], enc.widths["wb"], enc.widths["ab"]
         ibn, abn = enc.widths["ibn"], enc.widths["abn"]

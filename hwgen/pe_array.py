@@ -32,6 +32,7 @@ from amaranth.lib import data, enum, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import check_lanes, kept, pipe_reg
+from .multiplier import check_dsp, product
 
 __all__ = ["PEArray", "PEMode"]
 
@@ -50,6 +51,11 @@ class PEArray(wiring.Component):
         L = rows = columns, a power of two from 2 to 64.
     depthwise : bool
         Build the DW input path (``mode``, ``x_words``). Default True.
+    dsp : int or None
+        How many PE products use ``*`` (a DSP block after synthesis): those
+        of PE(r, c) with ``r * lanes + c < dsp``; the others are LUT products
+        (:mod:`dian.hwgen.multiplier`), same value and timing. ``None``: all
+        (the count comes from :func:`dian.hwgen.dsp_plan.plan_dsps`).
 
     Ports
     -----
@@ -86,12 +92,13 @@ class PEArray(wiring.Component):
 
     LATENCY = 4
 
-    def __init__(self, lanes: int, *, depthwise: bool = True) -> None:
+    def __init__(self, lanes: int, *, depthwise: bool = True, dsp: int | None = None) -> None:
         check_lanes(lanes)
         if not isinstance(depthwise, bool):
             raise TypeError(f"depthwise must be a bool, not {depthwise!r}")
         self.lanes = lanes
         self.depthwise = depthwise
+        self.dsp = check_dsp(dsp, lanes * lanes)
         self.levels = lanes.bit_length() - 1
         self.sum_bits = 16 + self.levels
         word = data.ArrayLayout(signed(8), lanes)
@@ -129,7 +136,8 @@ class PEArray(wiring.Component):
         for r in range(L):
             for c in range(L):
                 x = Mux(dw, self.x_words[r][c], self.x_data[r]) if self.depthwise else self.x_data[r]
-                m.d.sync += [operand[r][c].eq(x), prod[r][c].eq(active[r][c] * operand[r][c])]
+                p = product(m, active[r][c], operand[r][c], dsp=r * L + c < self.dsp, name=f"mul_{r}_{c}")
+                m.d.sync += [operand[r][c].eq(x), prod[r][c].eq(p)]
 
         # Stage 3: the first ``split`` tree levels (split >= 1). Stage 4: the rest.
         split = (self.levels + 1) // 2

@@ -7,16 +7,20 @@ The two operands arrive one after the other through one port — ``a`` word,
 then ``b`` word, ``operand`` telling which — because the ADD instruction
 reads them from IBUF's single read port anyway (2 cycles a word, *(v1)* in
 docs/accelerator.md). So each lane needs one int8 × 31-bit multiplier, not
-two: the ``a`` product is held until its ``b`` arrives.
+two: the ``a`` product is held until its ``b`` arrives. That product is two
+DSP-sized partial products (``M``'s low 17 bits and its high 14), each a DSP
+or a LUT product as the config's DSP plan says (``dsp``).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import check_lanes, pipe_reg
+from .dsp_plan import PIECE_BITS, add_operands, split_parts
+from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
 
 __all__ = ["PPUAdd"]
@@ -32,6 +36,12 @@ class PPUAdd(wiring.Component):
     ----------
     lanes : int
         Lanes per word, a power of two from 2 to 64.
+    dsp : int or None
+        How many partial products use ``*`` (a DSP block after synthesis):
+        each lane's product is ``x * M[:17] + (x * M[17:] << 17)``, partial
+        product k (:func:`~dian.hwgen.dsp_plan.split_parts` order: the 17-bit
+        piece, then the 14-bit one) of lane i when ``k * lanes + i < dsp``;
+        the others are LUT products, same value and timing. ``None``: all.
 
     Ports
     -----
@@ -59,9 +69,10 @@ class PPUAdd(wiring.Component):
 
     LATENCY = 2 + RoundClamp.LATENCY
 
-    def __init__(self, lanes: int) -> None:
+    def __init__(self, lanes: int, *, dsp: int | None = None) -> None:
         check_lanes(lanes)
         self.lanes = lanes
+        self.dsp = check_dsp(dsp, lanes * len(split_parts(*add_operands())))
         super().__init__({
             "in_valid": In(1),
             "x": In(data.ArrayLayout(signed(8), lanes)),
@@ -84,7 +95,14 @@ class PPUAdd(wiring.Component):
         prod = [pipe_reg(signed(PROD_BITS), f"prod{i}") for i in range(self.lanes)]
         valid1, is_b1 = Signal(), Signal()
         shift1, lo1, hi1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
-        m.d.sync += [p.eq(self.x[i] * mult) for i, p in enumerate(prod)]
+        parts = split_parts(*add_operands())
+        for i, p in enumerate(prod):
+            pps = {part.b_lo: product(m, self.x[i], mult[part.b_lo:part.b_lo + part.b.bits],
+                                      dsp=k * self.lanes + i < self.dsp, name=f"mul{i}_{part.b_lo}")
+                   for k, part in enumerate(parts)}
+            assert sorted(pps) == [0, PIECE_BITS] and all(part.a_lo == 0 for part in parts)
+            lo, hi = pps[0], pps[PIECE_BITS]      # x * M = lo + hi * 2**17; lo's low 17 bits pass through
+            m.d.sync += p.eq(Cat(lo[:PIECE_BITS], (lo >> PIECE_BITS) + hi).as_signed())
         m.d.sync += [valid1.eq(self.in_valid), is_b1.eq(self.operand),
                      shift1.eq(self.shift), lo1.eq(self.lo), hi1.eq(self.hi)]
 

@@ -13,21 +13,25 @@ The ``acc_bits`` × 31-bit multiply is split into DSP-sized partial products
 low part and a signed high part (a single signed part when ``acc_bits <= 18``),
 ``M`` as 17 + 14 unsigned bits; every partial product fits one 18×18
 multiplier (4 per lane at ``acc_bits > 18``, 2 at ``acc_bits <= 18``), and
-the two middle ones are added before the full product is formed.
+the two middle ones are added before the full product is formed. The split
+is :func:`dian.hwgen.dsp_plan.split_parts`'s; each partial product is a DSP
+or a LUT product as the config's DSP plan says (``dsp``).
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .datapath import check_lanes, fits_signed, pipe_reg
+from .dsp_plan import PIECE_BITS, requant_operands, split_parts
+from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
 
 __all__ = ["PPURequant"]
 
-_SPLIT = 17          # bits in the low partial operand (unsigned, fits 18-bit signed)
+_SPLIT = PIECE_BITS  # bits in the low partial operand (unsigned, fits 18-bit signed)
 M_BITS = 31          # Requant.MULTIPLIER_BITS
 BIAS_BITS = 32
 
@@ -43,6 +47,11 @@ class PPURequant(wiring.Component):
         Accumulator width, 16 to 32. ``acc + bias`` must fit it (the IR
         verifier proves ``|acc| + |bias| < 2**(acc_bits-1)``); if not,
         ``overflow`` is raised for that word.
+    dsp : int or None
+        How many partial products use ``*`` (a DSP block after synthesis):
+        partial product k (:func:`~dian.hwgen.dsp_plan.split_parts` order,
+        largest first) of lane i when ``k * lanes + i < dsp``; the others are
+        LUT products, same value and timing. ``None``: all.
 
     Ports
     -----
@@ -70,12 +79,13 @@ class PPURequant(wiring.Component):
 
     LATENCY = 4 + RoundClamp.LATENCY
 
-    def __init__(self, lanes: int, acc_bits: int = 32) -> None:
+    def __init__(self, lanes: int, acc_bits: int = 32, *, dsp: int | None = None) -> None:
         check_lanes(lanes)
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             raise ValueError(f"acc_bits must be an integer from 16 to 32, not {acc_bits!r}")
         self.lanes = lanes
         self.acc_bits = acc_bits
+        self.dsp = check_dsp(dsp, lanes * len(split_parts(*requant_operands(acc_bits))))
         super().__init__({
             "in_valid": In(1),
             "acc": In(data.ArrayLayout(signed(acc_bits), lanes)),
@@ -116,18 +126,16 @@ class PPURequant(wiring.Component):
 
         # Stage 2: partial products, each within an 18x18 signed multiplier.
         # Stage 3: the two products at offset 17 summed. Stage 4: full product.
+        parts = split_parts(*requant_operands(n))
         for i in lanes:
-            m_lo, m_hi = mul1[i][:_SPLIT], mul1[i][_SPLIT:]
-            if n <= _SPLIT + 1:
-                v_parts = [(v[i], 0)]
-            else:
-                v_parts = [(v[i][:_SPLIT], 0), (v[i][_SPLIT:].as_signed(), _SPLIT)]
             by_offset: dict[int, list[Signal]] = {}
-            for vp, voff in v_parts:
-                for mp, moff in ((m_lo, 0), (m_hi, _SPLIT)):
-                    pp = pipe_reg((vp * mp).shape(), f"pp{i}_{voff}_{moff}")
-                    m.d.sync += pp.eq(vp * mp)
-                    by_offset.setdefault(voff + moff, []).append(pp)
+            for k, part in enumerate(parts):
+                vp = _piece(v[i], part.a_lo, part.a.bits, part.a.signed)
+                mp = _piece(mul1[i], part.b_lo, part.b.bits, part.b.signed)
+                prod = product(m, vp, mp, dsp=k * self.lanes + i < self.dsp, name=f"mul{i}_{part.a_lo}_{part.b_lo}")
+                pp = pipe_reg(prod.shape(), f"pp{i}_{part.a_lo}_{part.b_lo}")
+                m.d.sync += pp.eq(prod)
+                by_offset.setdefault(part.offset, []).append(pp)
             low = by_offset[0][0]
             mid = sum(by_offset[_SPLIT][1:], start=by_offset[_SPLIT][0])
             mid3 = pipe_reg(mid.shape(), f"mid{i}")
@@ -153,3 +161,9 @@ class PPURequant(wiring.Component):
             self.overflow.eq(delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf", reset_less=False)),
         ]
         return m
+
+
+def _piece(value: Value, lo: int, bits: int, signed: bool) -> Value:
+    """``value[lo : lo + bits]``, signed when it holds the sign bit."""
+    piece = value[lo:lo + bits]
+    return piece.as_signed() if signed else piece

@@ -21,6 +21,10 @@ design's own), and ``fmax_mhz`` is nextpnr's achieved frequency for ``clk``
 ``meets_timing``, not an error). nextpnr's own utilization table is kept in
 ``utilization``; its ECP5 ``TRELLIS_COMB`` count exceeds ``luts`` by the
 route-through LUTs it adds.
+
+For an FPGA target :meth:`SynthReport.fit` compares the DSP and LUT figures
+with the target's logic (``accel_config.TARGET_FABRIC``, the vendor's counts):
+``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288``.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dian.hwgen.accel_config import TARGET_FABRIC
+from dian.hwgen.accel_config import Target as AccelTarget
 from dian.hwgen.pnr_wrapper import WrapperCost, wrap
 from dian.hwgen.templates import render, render_to, write_atomic
 from dian.hwgen.toolchain import require_tool, run_tool
@@ -94,6 +100,16 @@ class SynthReport:
         """Whether place and route reached ``clock_mhz`` (None when it did not run)."""
         return None if self.fmax_mhz is None else self.fmax_mhz >= self.clock_mhz
 
+    def fit(self) -> str | None:
+        """``fits <target>: DSP x of y, LUT x of y`` or ``does not fit <target>: ...`` against the
+        target's logic (``TARGET_FABRIC``); None for ``generic`` or without LUT/DSP figures."""
+        fabric = TARGET_FABRIC.get(AccelTarget(self.target)) if self.target in {t.value for t in AccelTarget} else None
+        if fabric is None or self.luts is None or self.dsps is None:
+            return None
+        ok = self.dsps <= fabric.dsps and self.luts <= fabric.luts
+        return (f"{'fits' if ok else 'does not fit'} {self.target}: DSP {self.dsps:,} of {fabric.dsps:,}, "
+                f"LUT {self.luts:,} of {fabric.luts:,}")
+
     def summary(self) -> str:
         """One line for people: the figures that exist for this target."""
         parts = [f"{self.target} {self.top}: {self.cells:,} cells"]
@@ -105,7 +121,8 @@ class SynthReport:
             parts.append(f"Fmax {self.fmax_mhz:.1f} MHz (asked {self.clock_mhz:g})")
         if self.wrapper is not None:
             parts.append(f"incl. P&R wrapper <= {self.wrapper.luts} LUTs / {self.wrapper.ffs} FFs")
-        return ", ".join(parts)
+        fit = self.fit()
+        return ", ".join(parts) + (f"; {fit}" if fit else "")
 
 
 def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: float, build_dir: Path,

@@ -92,3 +92,16 @@ def test_unknown_preset_or_missing_file() -> None:
         load_accel_config("huge")
     with pytest.raises(AccelConfigError, match="neither a preset"):
         load_accel_config("/nonexistent/cfg.json")
+
+
+def test_target_without_enough_logic_is_an_error() -> None:
+    """A 64 x 64 array's int8 PEs alone (4,096 x ~136 LUT4) outgrow the ECP5-25k's 24,288 LUT4
+    once its 28 DSPs are spent; on the iCE40 UP5K (8 DSPs, 5,280 LUT4) even tiny's LUT products
+    (its 16 requant partial products alone are ~8,000 LUT4) do not fit; generic has no limit."""
+    big = _mutated(pe_rows=64, pe_cols=64, dram_bus_bits=32, ibuf=BufferConfig(8192, 4), wbuf=BufferConfig(8192),
+                   abuf=BufferConfig(8192), obuf=BufferConfig(4096))
+    with pytest.raises(AccelConfigError, match=r"target = 'ecp5-25k' is not allowed; it has 28 DSPs and 24,288 LUT4s"):
+        validate(big)
+    assert validate(dataclasses.replace(big, target=Target.GENERIC)).pe_rows == 64
+    with pytest.raises(AccelConfigError, match=r"it has 8 DSPs and 5,280 LUT4s, but 4x4 PEs"):
+        PRESETS["tiny"].with_target("ice40-up5k")

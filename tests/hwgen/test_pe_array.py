@@ -58,8 +58,9 @@ def block(rng: np.random.Generator, lanes: int, extreme: bool = False) -> np.nda
     return np.full((lanes, lanes), -128) if extreme else rng.integers(-128, 128, (lanes, lanes))
 
 
-@pytest.mark.parametrize("lanes", [2, 4, 8, 16])
-def test_streams_against_numpy(lanes: int) -> None:
+@pytest.mark.parametrize("lanes, dsp", [(2, None), (4, None), (8, None), (16, None), (4, 0), (4, 7)])
+def test_streams_against_numpy(lanes: int, dsp: int | None) -> None:
+    """Also with every (dsp=0) or some PE products in LUTs (hwgen/multiplier.py)."""
     rng = np.random.default_rng(lanes)
     p = Program(lanes, rng)
     w = block(rng, lanes, extreme=True)          # worst case first: sum = lanes * 128 * 128
@@ -75,7 +76,7 @@ def test_streams_against_numpy(lanes: int) -> None:
             p.cycle(x=p.random_x())
         p.cycle(swap=True, load=(0, block(rng, lanes)[0]), x=p.random_x())  # new weights; row 0 of the next
         p.cycle(x=p.random_x())
-    dut = PEArray(lanes)
+    dut = PEArray(lanes, dsp=dsp)
     results, issued = run_stream(dut, p.vectors, ["col_sum"], gap_seed=lanes, idle=IDLE)
     check_latency(results, issued, PEArray.LATENCY)
     assert [r.values["col_sum"] for r in results] == p.expected
@@ -122,6 +123,7 @@ def test_conv_as_gemm_blocks() -> None:
     (dict(lanes=6), "lanes must be a power of two from 2 to 64"),
     (dict(lanes=1), "lanes must be a power of two from 2 to 64"),
     (dict(lanes=4, depthwise="yes"), "depthwise must be a bool"),
+    (dict(lanes=4, dsp=17), "dsp must be None or an integer from 0 to 16"),
 ])
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PEArray, kwargs, message)

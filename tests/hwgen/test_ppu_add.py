@@ -55,7 +55,9 @@ def test_matches_run_graph(lanes: int, relu: bool) -> None:
     assert len({v for r in results for v in r.values["out"]}) > 20      # not all saturated
 
 
-def test_extremes_against_round_shift() -> None:
+@pytest.mark.parametrize("dsp", [None, 0, 5])
+def test_extremes_against_round_shift(dsp: int | None) -> None:
+    """Also with every (dsp=0) or some partial products in LUTs (hwgen/multiplier.py)."""
     rng = random.Random(5)
     lanes, vecs, want = 4, [], []
     for _ in range(200):
@@ -70,7 +72,7 @@ def test_extremes_against_round_shift() -> None:
         vecs += pair_vectors([a], [b], ma, mb, s, lo, hi)
         acc = np.asarray(a, np.int64) * ma + np.asarray(b, np.int64) * mb
         want.append([int(v) for v in np.clip(round_shift(acc, s), lo, hi)])
-    results, issued = run_stream(PPUAdd(lanes), vecs, ["out"])
+    results, issued = run_stream(PPUAdd(lanes, dsp=dsp), vecs, ["out"])
     assert [r.values["out"] for r in results] == want
 
 
@@ -87,3 +89,4 @@ def test_idle_cycles_between_operands_and_a_reused() -> None:
 
 def test_parameter_errors() -> None:
     assert_param_error(PPUAdd, dict(lanes=12), "lanes must be a power of two from 2 to 64")
+    assert_param_error(PPUAdd, dict(lanes=4, dsp=9), "dsp must be None or an integer from 0 to 8")

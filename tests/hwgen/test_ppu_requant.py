@@ -70,11 +70,13 @@ def vectors(rng: random.Random, lanes: int, acc_bits: int, n: int) -> list[dict]
     return out
 
 
-@pytest.mark.parametrize("lanes, acc_bits", [(4, 32), (2, 16), (2, 18), (2, 19), (8, 24), (16, 32)])
-def test_matches_reference_requantize(lanes: int, acc_bits: int) -> None:
+@pytest.mark.parametrize("lanes, acc_bits, dsp", [(4, 32, None), (2, 16, None), (2, 18, None), (2, 19, None),
+                                                  (8, 24, None), (16, 32, None), (4, 32, 0), (4, 32, 9), (2, 16, 1)])
+def test_matches_reference_requantize(lanes: int, acc_bits: int, dsp: int | None) -> None:
+    """Also with every (dsp=0) or some partial products in LUTs (hwgen/multiplier.py)."""
     rng = random.Random(lanes * 100 + acc_bits)
     vecs = vectors(rng, lanes, acc_bits, 600 if lanes <= 4 else 150)
-    results, issued = run_stream(PPURequant(lanes, acc_bits), vecs, ["out", "overflow"], gap_seed=acc_bits)
+    results, issued = run_stream(PPURequant(lanes, acc_bits, dsp=dsp), vecs, ["out", "overflow"], gap_seed=acc_bits)
     check_latency(results, issued, PPURequant.LATENCY)
     inside = 0
     for v, r in zip(vecs, results):
@@ -111,6 +113,8 @@ def test_overflow_flag() -> None:
     (dict(lanes=128), "lanes must be a power of two from 2 to 64"),
     (dict(lanes=4, acc_bits=33), "acc_bits must be an integer from 16 to 32"),
     (dict(lanes=4, acc_bits=8), "acc_bits must be an integer from 16 to 32"),
+    (dict(lanes=4, acc_bits=32, dsp=-1), "dsp must be None or an integer from 0 to 16"),
+    (dict(lanes=4, acc_bits=16, dsp=9), "dsp must be None or an integer from 0 to 8"),
 ])
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PPURequant, kwargs, message)

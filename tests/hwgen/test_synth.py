@@ -67,3 +67,17 @@ def test_unknown_target(standin: Path, tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown synthesis target 'xc7'; dian knows generic, ecp5-25k"):
         synthesize([standin], "dram_copy_top", "xc7", 100, tmp_path)
     assert sorted(TARGETS) == ["ecp5-25k", "ecp5-85k", "generic", "ice40-up5k"]
+
+
+def test_fit_against_the_target_table() -> None:
+    """The vendor's counts: ECP5-25k has 28 MULT18X18D and 24,288 LUT4; generic has no limit."""
+    from dian.hwgen.synth import SynthReport
+
+    def rep(target: str, dsps: int, luts: int) -> SynthReport:
+        return SynthReport(target=target, top="t", clock_mhz=100, cells=1, cell_types={}, luts=luts, dsps=dsps)
+
+    assert rep("ecp5-25k", 28, 24_288).fit() == "fits ecp5-25k: DSP 28 of 28, LUT 24,288 of 24,288"
+    assert rep("ecp5-25k", 29, 100).fit() == "does not fit ecp5-25k: DSP 29 of 28, LUT 100 of 24,288"
+    assert rep("ecp5-85k", 0, 83_641).fit() == "does not fit ecp5-85k: DSP 0 of 156, LUT 83,641 of 83,640"
+    assert rep("generic", 0, 1).fit() is None
+    assert rep("ecp5-25k", 0, 5).summary().endswith("; fits ecp5-25k: DSP 0 of 28, LUT 5 of 24,288")

@@ -2,14 +2,17 @@
 (``synth_ecp5``, without place and route: ~25 s warm, the fastest meaningful
 path; generic ``synth`` maps no memories and takes minutes).
 
-The expected resources are derived from the config and the datapath's
-documented structure, not from a previous run:
+The expected resources are derived from the config, the target table and
+the datapath's documented structure, not from a previous run:
 
-- the PE array: one int8 x int8 multiply per PE, one MULT18X18D each: L*L;
-- PPURequant: 4 DSP-sized partial products per lane at acc_bits > 18, 2 at
-  acc_bits <= 18 (hwgen/ppu_requant.py);
-- PPUAdd: one int8 x 31-bit multiplier per lane (hwgen/ppu_add.py); the 31-bit
-  unsigned operand is a 32-bit signed one, two 18-bit pieces: 2 per lane;
+- the whole design fits ecp5-25k, tiny's own target: DSPs and LUT4s within
+  ``TARGET_FABRIC`` (the vendor's figures);
+- the DSP plan (hwgen/dsp_plan.py) is what the netlist holds: each unit has
+  exactly its planned number of MULT18X18D (a unit's LUT products have none);
+  the plan itself follows from the table: 28 DSPs - 6 for control products
+  = 22, the requantizer's 4 x 4 partial products (the largest) first, then
+  6 of PPUAdd's 8 (int8 x 17 and x 14 bits), none for the PE array;
+- outside the datapath at most :func:`control_dsps` DSPs;
 - the buffers are block RAM: at least ceil(width/36) * ceil(depth/512)
   DP16KD (512 x 36 is the widest shape) per buffer bank, and far fewer
   flip-flops than buffer bits.
@@ -24,6 +27,8 @@ from pathlib import Path
 import pytest
 from tool_helpers import needs
 
+from dian.hwgen.accel_config import TARGET_FABRIC, Target
+from dian.hwgen.dsp_plan import control_dsps, plan_dsps
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.synth import SynthReport, synthesize
 
@@ -52,19 +57,21 @@ def _min_brams(width_bits: int, depth: int) -> int:
 @needs("yosys")
 def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> None:
     report, top = synthesized
+    fabric = TARGET_FABRIC[Target.ECP5_25K]
+    assert TINY.target is Target.ECP5_25K
+    assert report.dsps <= fabric.dsps and report.luts <= fabric.luts
     L = TINY.lanes
+    plan = plan_dsps(TINY)
+    assert (plan.requant, plan.add, plan.pe_array) == (4 * L, 6, 0)
     dsps = _dsp_cells(top)
     array = [c for c in dsps if c.startswith("cmp.gemm.array.")]
     requant = [c for c in dsps if c.startswith("cmp.requant.")]
     add = [c for c in dsps if c.startswith("cmp.add.")]
-    assert len(array) == TINY.pe_rows * TINY.pe_cols
-    assert len(requant) == (4 if TINY.acc_bits > 18 else 2) * L
-    assert len(add) == 2 * L
+    assert (len(requant), len(add), len(array)) == (plan.requant, plan.add, plan.pe_array)
     assert report.dsps == len(dsps) and "ALU54B" not in report.cell_types
-    # Outside the datapath: products of instruction fields (element counts, 9 x 9 bits), one DSP
-    # each, in the CMP engine's decode; a depthwise unit's own multipliers are not counted here.
-    others = [c for c in dsps if c not in array + requant + add and ".dw" not in c]
-    assert len(others) <= 4, others
+    # Outside the datapath: products of instruction fields (element counts, 9 x 9 bits), one DSP each.
+    others = [c for c in dsps if c not in array + requant + add]
+    assert len(others) <= control_dsps(TINY), others
 
     bank_bits = 8 * TINY.ibuf.bytes // TINY.ibuf.banks
     min_brams = TINY.ibuf.banks * _min_brams(8 * TINY.word_bytes, bank_bits // (8 * TINY.word_bytes))
@@ -75,3 +82,5 @@ def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> No
     assert 0 < report.ffs < 8 * TINY.on_chip_bytes  # the buffers are not flip-flops
     assert report.luts > 0 and report.fmax_mhz is None and report.wrapper is None
     assert f"{report.dsps:,} DSPs" in report.summary() and f"{report.brams:,} BRAMs" in report.summary()
+    assert report.fit() == f"fits ecp5-25k: DSP {report.dsps} of 28, LUT {report.luts:,} of 24,288"
+    assert report.summary().endswith(report.fit())
