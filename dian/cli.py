@@ -159,6 +159,22 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     print(f"wrote {res.report_path} (logs beside it)")
 
 
+def _cmd_explore(args: argparse.Namespace) -> None:
+    from .explore import EXPLORE, explore_model
+
+    res = explore_model(args.model, args.input_shape, args.out, args.target, args.objective, args.trials, args.seed,
+                        args.calib_samples, progress=sys.stderr.isatty(), rtl=not args.no_rtl)
+    fits = sum(d.fits for d in res.designs)
+    print(f"explored {len(res.designs)} designs for {res.compiled.int_graph.name} on {args.target}: {fits} fit, "
+          f"{len(res.front)} on the latency/energy Pareto front\n")
+    print((res.compiled.out_dir / EXPLORE / "pareto.md").read_text().split("\n\n", 2)[2].split("\n\n")[0])
+    c = res.chosen
+    print(f"\nchosen: trial {c.trial} ({args.objective}): {c.cfg.pe_rows}x{c.cfg.pe_cols} PEs, {c.cycles:,} cycles "
+          f"= {c.latency_us:,.1f} us at {c.cfg.clock_mhz:g} MHz, {c.energy_uj:,.1f} uJ")
+    print(f"wrote {res.compiled.out_dir}/ (the chosen design compiled: accel.json, schedules/, program.bin, rtl/; "
+          f"{EXPLORE}/designs.json, pareto.md, pareto.png)")
+
+
 def _cmd_info(args: argparse.Namespace) -> None:
     print(api.model_info(args.dir), end="")
 
@@ -245,6 +261,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="synthesis target (default: the one in DIR/accel.json)")
     p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
     p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser(
+        "explore", formatter_class=_FMT, help="search accelerator configs for a model on a target",
+        description="Search accelerator configs (PE array, buffers, DRAM bus, dataflows, IMEM) for MODEL on\n"
+                    "an FPGA target with optuna: each design that fits the target is mapped layer by layer\n"
+                    "with the exact cost model and scored by the objective. Writes the chosen design\n"
+                    "compiled (as `dian compile --accel` does) to DIR, and the Pareto front as a table and\n"
+                    "a plot in DIR/explore/.",
+        epilog="example:\n  dian explore zoo:mobilenet_small --target ecp5-85k --objective edp --trials 30 --out mb")
+    p.add_argument("model", help="path/to/file.py:factory or zoo:NAME")
+    p.add_argument("--input-shape", type=_shape, metavar="N,C,H,W",
+                   help="shape of one input batch (default: the model's own)")
+    p.add_argument("--target", required=True, choices=("ecp5-25k", "ecp5-85k", "ice40-up5k", "generic"),
+                   help="the FPGA whose RAM, DSPs and LUTs bound the designs")
+    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+                   help="what the search and the mapper minimise (default: latency)")
+    p.add_argument("--trials", type=_positive, default=40, help="designs to try (default: 40)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K",
+                   help="calibration samples (default: 64)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="seed of the calibration draw and the search (default: 0)")
+    p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
+    p.set_defaults(func=_cmd_explore)
     return parser
 
 

@@ -34,6 +34,7 @@ PLATFORM: dict[Target, tuple[int, float]] = {
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
+BRAM_BUDGET = {Target.ECP5_25K: 56, Target.ECP5_85K: 208}  # DP16KD blocks
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -
     budget = LUT_BUDGET.get(cfg.target)
     if budget is not None and res.luts > budget:
         return Design(trial, cfg, False, f"estimated {res.luts:,} LUTs > {budget:,}", resources=res)
+    brams = BRAM_BUDGET.get(cfg.target)
+    if brams is not None and res.brams > brams:
+        return Design(trial, cfg, False, f"estimated {res.brams} block RAMs > {brams}", resources=res)
     try:
         plans = map_graph(graph, cfg, objective, top_k=16)
     except ScheduleError as e:

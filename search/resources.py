@@ -74,4 +74,4 @@ def estimate(cfg: AccelConfig) -> Resources:
     ffs = float(x @ np.array(fit["ffs"]["coef"])) if fit else float("nan")
     plan = plan_dsps(cfg)
     return Resources(int(round(luts + plan.lut_luts)) if fit else -1, int(round(ffs)) if fit else -1,
-                     plan.total_dsps, bram_blocks(cfg))
+                     plan.dsps, bram_blocks(cfg))

@@ -1,0 +1,137 @@
+"""Calibrate search/resources.py: synthesize a set of accelerator configs with
+Yosys ``synth_ecp5`` (no place and route) and fit LUTs and flip-flops to the
+features of ``search.resources.features`` by least squares.
+
+The LUTs fitted are the measured ones minus the DSP plan's estimate of the
+LUT-built products (hwgen/dsp_plan.py), so the model separates what the DSP
+budget moves into LUTs from the rest of the design. Writes
+``search/resource_fit.json`` (coefficients, every config with its measured
+and fitted figures, the fit's relative errors) and
+``benchmarks/results/resource_fit.md``. A config's synthesis is reused while
+its Verilog is unchanged (``build/calibrate/<name>/``).
+
+    .venv/bin/python benchmarks/calibrate_resources.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate  # noqa: E402
+from dian.hwgen.dsp_plan import plan_dsps  # noqa: E402
+from dian.hwgen.emit import TOP_NAME, emit_verilog  # noqa: E402
+from dian.hwgen.presets import PRESETS  # noqa: E402
+from dian.hwgen.synth import synthesize  # noqa: E402
+from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
+
+BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
+
+
+def _cfg(name: str, lanes: int, bus: int, imem: int, kib: int, target: Target = Target.ECP5_85K,
+         dataflows: tuple[Dataflow, ...] = BOTH) -> AccelConfig:
+    b = kib * 1024
+    return validate(AccelConfig(name=name, pe_rows=lanes, pe_cols=lanes, dataflows=dataflows,
+                                ibuf=BufferConfig(b, 4), wbuf=BufferConfig(b // 2), abuf=BufferConfig(b),
+                                obuf=BufferConfig(b // 4), dram_bus_bits=bus, dram_latency=16,
+                                target=target, clock_mhz=100.0, imem_instructions=imem))
+
+
+#: Configs spanning the features: lanes 2..16, IMEM 128..1024, bus 16..128 bits.
+CONFIGS: list[AccelConfig] = [
+    _cfg("l2-b16-i128", 2, 16, 128, 4),
+    _cfg("l4-b32-i256", 4, 32, 256, 4),
+    _cfg("l4-b16-i512", 4, 16, 512, 8),
+    _cfg("l8-b64-i256", 8, 64, 256, 16),
+    _cfg("l8-b32-i1024", 8, 32, 1024, 16),
+    _cfg("l2-b16-i512", 2, 16, 512, 8),
+    dataclasses.replace(PRESETS["tiny"], name="tiny"),
+    dataclasses.replace(PRESETS["small"], name="small"),
+    dataclasses.replace(PRESETS["default"], name="default"),
+]
+
+
+def _synth(cfg: AccelConfig, folder: Path) -> dict[str, int]:
+    rtl = folder / "rtl"
+    files = emit_verilog(cfg, rtl)
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sorted(files)) + cfg.target.value.encode()).hexdigest()
+    cache = folder / "report.json"
+    if cache.is_file():
+        doc = json.loads(cache.read_text())
+        if doc.get("sha256") == digest:
+            return doc["figures"]
+    t0 = time.perf_counter()
+    rep = synthesize(files, TOP_NAME, cfg.target.value, cfg.clock_mhz, folder / "build", place_and_route=False)
+    figures = {"luts": int(rep.luts or 0), "ffs": int(rep.ffs or 0), "dsps": int(rep.dsps or 0),
+               "brams": int(rep.brams or 0), "seconds": round(time.perf_counter() - t0, 1)}
+    cache.write_text(json.dumps({"sha256": digest, "figures": figures}, indent=1) + "\n")
+    return figures
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", help="synthesize only these configs (the fit uses every cached one)")
+    args = ap.parse_args()
+    rows = []
+    for cfg in CONFIGS:
+        folder = ROOT / "build" / "calibrate" / cfg.name
+        folder.mkdir(parents=True, exist_ok=True)
+        if args.only and cfg.name not in args.only and not (folder / "report.json").is_file():
+            continue
+        print(f"synth_ecp5 {cfg.name} ({cfg.lanes}x{cfg.lanes}, {cfg.target.value}) ...", flush=True)
+        fig = _synth(cfg, folder)
+        plan = plan_dsps(cfg)
+        rows.append((cfg, fig, plan))
+        print(f"  {fig}", flush=True)
+    X = np.array([features(c) for c, _, _ in rows])
+    fit: dict[str, object] = {"features": list(FEATURES), "configs": []}
+    for key, minus in (("luts", lambda p: p.lut_luts), ("ffs", lambda p: 0)):
+        y = np.array([f[key] - minus(p) for _, f, p in rows], dtype=float)
+        coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+        pred = X @ coef + np.array([minus(p) for _, _, p in rows])
+        meas = np.array([f[key] for _, f, _ in rows], dtype=float)
+        rel = np.abs(pred - meas) / meas
+        fit[key] = {"coef": [round(float(c), 3) for c in coef], "max_rel_error": round(float(rel.max()), 4),
+                    "mean_rel_error": round(float(rel.mean()), 4)}
+        for i, (cfg, f, p) in enumerate(rows):
+            if key == "luts":
+                fit["configs"].append({"name": cfg.name, "lanes": cfg.lanes, "target": cfg.target.value,  # type: ignore[union-attr]
+                                       "measured": f, "plan_dsps": p.dsps, "plan_lut_luts": p.lut_luts,
+                                       "bram_estimate": bram_blocks(cfg)})
+            fit["configs"][i][f"{key}_fitted"] = int(round(float(pred[i])))  # type: ignore[index]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+    fit["rtl_commit"] = commit.strip()
+    FIT_FILE.write_text(json.dumps(fit, indent=1, sort_keys=True) + "\n")
+    lines = ["# Resource model calibration (Yosys synth_ecp5, no place and route)", "",
+             f"Command: `.venv/bin/python benchmarks/calibrate_resources.py`; RTL {fit['rtl_commit']}; "
+             f"load average {os.getloadavg()[0]:.1f}. Model (search/resources.py): LUTs = features . coef + the DSP "
+             f"plan's LUT-built products; FFs = features . coef; features {', '.join(FEATURES)}.", "",
+             f"Fit: LUTs max relative error {100 * fit['luts']['max_rel_error']:.1f} % (mean "  # type: ignore[index]
+             f"{100 * fit['luts']['mean_rel_error']:.1f} %), FFs max {100 * fit['ffs']['max_rel_error']:.1f} % "  # type: ignore[index]
+             f"(mean {100 * fit['ffs']['mean_rel_error']:.1f} %) over {len(rows)} configs.", "",  # type: ignore[index]
+             "| config | PEs | target | LUTs | fitted | FFs | fitted | DSPs | planned | BRAMs | estimated | synth s |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for c in fit["configs"]:  # type: ignore[union-attr]
+        m = c["measured"]
+        lines.append(f"| {c['name']} | {c['lanes']}x{c['lanes']} | {c['target']} | {m['luts']:,} | {c['luts_fitted']:,} "
+                     f"| {m['ffs']:,} | {c['ffs_fitted']:,} | {m['dsps']} | {c['plan_dsps']} | {m['brams']} "
+                     f"| {c['bram_estimate']} | {m['seconds']} |")
+    out = ROOT / "benchmarks" / "results" / "resource_fit.md"
+    out.write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""search/explore.py and `dian explore`: the Pareto front, config validity,
+and an end-to-end exploration of LeNet whose chosen design simulates with
+exactly the cycles the exploration predicted."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dian.errors import AccelConfigError, MappingError
+from dian.hwgen.accel_config import Target
+from dian.hwgen.presets import PRESETS
+from dian.search.explore import Design, config_of, pareto
+
+
+def _d(trial: int, cycles: int, energy: float, fits: bool = True) -> Design:
+    return Design(trial, dataclasses.replace(PRESETS["tiny"], clock_mhz=100.0), fits, "", cycles, energy)
+
+
+def test_pareto_front_keeps_the_undominated_fitting_designs() -> None:
+    ds = [_d(0, 100, 5.0), _d(1, 200, 4.0), _d(2, 150, 6.0), _d(3, 300, 1.0), _d(4, 50, 0.5, fits=False),
+          _d(5, 200, 4.0)]
+    assert [d.trial for d in pareto(ds)] == [0, 1, 3]  # 2 is beaten by 0; 4 does not fit; 5 ties 1 (kept once)
+
+
+def test_invalid_parameters_are_rejected() -> None:
+    params = {"lanes": 16, "bus_bits": 128, "ibuf_log2": 17, "wbuf_log2": 16, "abuf_log2": 17, "obuf_log2": 15,
+              "imem": 1024, "depthwise": "yes"}
+    with pytest.raises(AccelConfigError, match="on-chip RAM"):
+        config_of(params, Target.ECP5_25K, 0)  # 304 KiB of buffers on a 126 KiB part
+    cfg = config_of({**params, "ibuf_log2": 14, "abuf_log2": 14, "wbuf_log2": 12}, Target.ECP5_85K, 3)
+    assert cfg.name == "dse-3" and cfg.dram_latency == 24 and cfg.clock_mhz == 150.0
+
+
+@pytest.fixture(scope="module")
+def explored(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
+    from dian.explore import explore_model
+
+    out = tmp_path_factory.mktemp("ex") / "lenet-dse"
+    explore_model("zoo:lenet", (1, 1, 8, 8), out, "ecp5-25k", "edp", trials=6, seed=1, calib_samples=8, rtl=False)
+    return out
+
+
+def test_explore_writes_the_chosen_design_and_the_front(explored: Path) -> None:
+    files = {p.name for p in (explored / "explore").iterdir()}
+    assert files == {"designs.json", "pareto.md", "pareto.png"}
+    assert (explored / "explore/pareto.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    designs = json.loads((explored / "explore/designs.json").read_text())
+    assert len(designs) == 6 and any(d["fits"] for d in designs)
+    chosen = min((d for d in designs if d["fits"]), key=lambda d: (d["latency_us"] * d["energy_uj"], d["trial"]))
+    accel = json.loads((explored / "accel.json").read_text())
+    assert accel == chosen["config"] and "**chosen**" in (explored / "explore/pareto.md").read_text()
+    manifest = json.loads((explored / "manifest.json").read_text())
+    assert "explore/pareto.png" in manifest["files"] and manifest["accel"]["mapping"]["objective"] == "edp"
+
+
+def test_the_chosen_design_runs_in_the_predicted_cycles(explored: Path) -> None:
+    from dian import api
+
+    designs = json.loads((explored / "explore/designs.json").read_text())
+    accel = json.loads((explored / "accel.json").read_text())
+    predicted = next(d["cycles"] for d in designs if d["config"] == accel)
+    x = np.random.default_rng(0).uniform(0, 1, (1, 1, 8, 8)).astype(np.float32)
+    res = api.simulate_model(explored, x)
+    assert res.machine.counters.cycles == predicted
+
+
+def test_bad_arguments_write_nothing(tmp_path: Path) -> None:
+    from dian.explore import explore_model
+
+    with pytest.raises(AccelConfigError, match="unknown target 'virtex'"):
+        explore_model("zoo:lenet", None, tmp_path / "o", "virtex")
+    with pytest.raises(MappingError, match="got 'fast'"):
+        explore_model("zoo:lenet", None, tmp_path / "o", "ecp5-25k", objective="fast")
+    assert not (tmp_path / "o").exists()
