@@ -54,8 +54,7 @@ def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tupl
         steps = BlockedSteps(w, cfg, BlockedTilings.of(col("ct"), col("ty"), col("tx")), parts)
     else:
         raise ValueError(f"no program for work of kind {w.kind.value}")
-    n_steps = np.broadcast_to(np.asarray(steps.n_steps, np.int64), (len(tilings),))
-    return replay(cfg, n_steps, steps.step_at, first_chunk)
+    return replay(cfg, steps, len(tilings), first_chunk)
 
 
 @dataclass(frozen=True)

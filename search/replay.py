@@ -34,6 +34,7 @@ The rules, restated from the code they mirror:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -104,17 +105,53 @@ class _State:
         self.resident[:, where] = -1
 
 
-def replay(cfg: AccelConfig, n_steps: np.ndarray, step_at, first_chunk: int = 0) -> LayerCost:  # type: ignore[no-untyped-def]
-    """Time ``n_steps[m]`` steps of every mapping ``m``; ``step_at(i)`` describes step ``i``.
+_TIMES = ("mem_free", "cmp_free", "ce1", "ce2", "writer_end", "se1", "se2")
+_COUNTS = ("count", "steps", "outputs")
+_TOTALS = ("dram_read", "dram_write", "busy_pe")
+
+
+class Steps(Protocol):
+    """What a layer kind gives the replay (steps_gemm.py, steps_blocked.py).
+
+    ``levels``: the loop nest's unit sizes in steps, innermost first (an
+    output, a row of outputs, ...); ``ahead(level, u)``: how many units after
+    unit ``u`` of that level are identical to it (same durations and
+    residency pattern), so that the replay may skip them once the engines'
+    state repeats (see :func:`replay`)."""
+
+    n_steps: Any
+
+    def step_at(self, pos: np.ndarray) -> StepBatch: ...
+
+    def levels(self) -> list[np.ndarray]: ...
+
+    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray: ...
+
+
+def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int = 0) -> LayerCost:
+    """Time every step of the ``m`` mappings of ``steps``, exactly as sim/machine would.
 
     ``first_chunk`` is the index of the layer's first chunk in the program
-    (its chunk-table entry's alignment changes the fetch by a bus beat)."""
-    m = len(n_steps)
+    (its chunk-table entry's alignment changes the fetch by a bus beat).
+
+    Skipping repeats: after a unit of the loop nest (an output tile, a row of
+    them, ...), if every engine time in the state moved by the same ``D``
+    since the unit began, the counters agree on the thresholds the token
+    rules test, and the next ``r`` units are identical to it (``ahead``) and
+    fit in the chunk, then each of them moves the state by ``D`` again: the
+    timing rules are max-plus linear, so an identical unit applied to a
+    uniformly shifted state gives a uniformly shifted state. The replay adds
+    ``r * D`` to the times and ``r`` times the unit's counts and jumps
+    ``r`` units ahead. The result is identical to stepping through them."""
+    n_steps = np.broadcast_to(np.asarray(steps.n_steps, np.int64), (m,))
     imem = cfg.imem_instructions
     out = LayerCost(*(np.zeros(m, np.int64) for _ in range(7)))
     out.fetch_cycles = np.zeros(m, np.int64)
     st: _State | None = None
     chunk_index = np.full(m, first_chunk, np.int64)
+    pos = np.zeros(m, np.int64)
+    levels = steps.levels()
+    snaps: list[dict[str, np.ndarray]] = [{"pos": np.full(m, -1, np.int64)} for _ in levels]
 
     def close(where: np.ndarray) -> None:
         """End the current chunk of the mappings in ``where``: the last store, the ENDs, the fetch."""
@@ -133,63 +170,140 @@ def replay(cfg: AccelConfig, n_steps: np.ndarray, step_at, first_chunk: int = 0)
         out.chunks[where] += 1
         chunk_index[where] += 1
 
-    for i in range(int(n_steps.max(initial=0))):
-        active = i < n_steps
-        sb = step_at(i)
+    def snapshot() -> dict[str, np.ndarray]:
+        assert st is not None
+        snap = {k: getattr(st, k).copy() for k in (*_TIMES, *_COUNTS, "pending")}
+        snap.update({k: getattr(out, k).copy() for k in _TOTALS})
+        snap.update({f"sram:{b}": v.copy() for b, v in out.sram_bytes.items()})
+        snap["chunk"] = chunk_index.copy()
+        return snap
+
+    while True:
+        active = pos < n_steps
+        if not active.any():
+            break
+        sb = steps.step_at(np.minimum(pos, np.maximum(n_steps - 1, 0)))
         if st is None:
             st = _State(m, len(sb.loads))
-        fresh = [ld.present & (ld.key != st.resident[j]) for j, ld in enumerate(sb.loads)]
-        fresh = _keep_first(fresh, sb.loads)
-        n = _instrs(sb, fresh)
-        flush = active & (st.count > 0) & (st.count + n + _ENDS > imem)
-        if flush.any():
-            close(flush)
-            st.reset(flush)
-            fresh = [np.where(flush, ld.present, f) for ld, f in zip(sb.loads, fresh)]
-            fresh = _keep_first(fresh, sb.loads)
-            n = _instrs(sb, fresh)
-        # MEM: this step's loads (the first waits for compute(s-2)), then the pending store.
-        ld_start = np.maximum(st.mem_free, np.where(st.steps >= 2, st.ce2, 0))
-        ld_cycles = sum(np.where(f, ld.cycles + GAP, 0) for f, ld in zip(fresh, sb.loads)) - GAP
-        ld_end = ld_start + ld_cycles
-        has_pending = st.pending > 0
-        store_start = np.maximum(ld_end + GAP, st.writer_end)
-        store_end = store_start + st.pending
-        new_mem_free = np.where(has_pending, store_end + GAP, ld_end + GAP)
-        se1 = np.where(has_pending, store_end, st.se1)
-        se2 = np.where(has_pending, st.se1, st.se2)
-        # CMP: compute waits for the loads; the writer of output o for the store of output o-2.
-        c_start = np.maximum(st.cmp_free, ld_end)
-        pre_end = c_start + sb.pre_cycles
-        has_writer = sb.writer_cycles > 0
-        w_ready = np.where(np.asarray(sb.pre_instrs) > 0, pre_end + GAP, c_start)
-        w_start = np.maximum(w_ready, np.where(st.outputs >= 2, se2, 0))
-        ce = np.where(has_writer, w_start + sb.writer_cycles, pre_end)
-        has_store = sb.store_cycles > 0
-        # Commit for the active mappings.
-        a = active
-        st.mem_free = np.where(a, new_mem_free, st.mem_free)
-        st.se1, st.se2 = np.where(a, se1, st.se1), np.where(a, se2, st.se2)
-        st.cmp_free = np.where(a, ce + GAP, st.cmp_free)
-        st.ce2, st.ce1 = np.where(a, st.ce1, st.ce2), np.where(a, ce, st.ce1)
-        st.writer_end = np.where(a & has_writer, ce, st.writer_end)
-        st.pending = np.where(a, np.where(has_store, sb.store_cycles, 0), st.pending)
-        st.outputs += a & has_store
-        st.steps += a
-        st.count += np.where(a, n, 0)
-        for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
-            st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
-            out.dram_read += np.where(a & f, ld.bytes_read, 0)
-            _add(out.sram_bytes, ld.buffer, np.where(a & f, ld.bytes_written, 0), m)
-        for buf, nbytes in sb.sram.items():
-            _add(out.sram_bytes, buf, np.where(a, nbytes, 0), m)
-        out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
-        out.busy_pe += np.where(a, sb.busy_pe, 0)
+        _step(cfg, st, sb, active, out, imem, close, m)
+        pos += active
+        if levels and (active & (pos % levels[0] == 0)).any():  # some mapping finished a unit
+            _skip_repeats(steps, levels, snaps, snapshot(), st, out, pos, n_steps, active, chunk_index, imem)
     if st is not None:
         close(n_steps > 0)
     out.cycles = timing.boot_cycles(cfg) + out.fetch_cycles + out.compute_cycles + timing.DONE_CYCLES
     out.dram_read += timing.boot_bytes(cfg)
     return out
+
+
+def _step(cfg: AccelConfig, st: _State, sb: StepBatch, active: np.ndarray, out: LayerCost, imem: int,
+          close: Any, m: int) -> None:
+    """Advance every active mapping by one step (the chunk first, if the step does not fit in it)."""
+    fresh = [ld.present & (ld.key != st.resident[j]) for j, ld in enumerate(sb.loads)]
+    fresh = _keep_first(fresh, sb.loads)
+    n = _instrs(sb, fresh)
+    flush = active & (st.count > 0) & (st.count + n + _ENDS > imem)
+    if flush.any():
+        close(flush)
+        st.reset(flush)
+        fresh = [np.where(flush, ld.present, f) for ld, f in zip(sb.loads, fresh)]
+        fresh = _keep_first(fresh, sb.loads)
+        n = _instrs(sb, fresh)
+    # MEM: this step's loads (the first waits for compute(s-2)), then the pending store.
+    ld_start = np.maximum(st.mem_free, np.where(st.steps >= 2, st.ce2, 0))
+    ld_cycles = sum(np.where(f, ld.cycles + GAP, 0) for f, ld in zip(fresh, sb.loads)) - GAP
+    ld_end = ld_start + ld_cycles
+    has_pending = st.pending > 0
+    store_start = np.maximum(ld_end + GAP, st.writer_end)
+    store_end = store_start + st.pending
+    new_mem_free = np.where(has_pending, store_end + GAP, ld_end + GAP)
+    se1 = np.where(has_pending, store_end, st.se1)
+    se2 = np.where(has_pending, st.se1, st.se2)
+    # CMP: compute waits for the loads; the writer of output o for the store of output o-2.
+    c_start = np.maximum(st.cmp_free, ld_end)
+    pre_end = c_start + sb.pre_cycles
+    has_writer = sb.writer_cycles > 0
+    w_ready = np.where(np.asarray(sb.pre_instrs) > 0, pre_end + GAP, c_start)
+    w_start = np.maximum(w_ready, np.where(st.outputs >= 2, se2, 0))
+    ce = np.where(has_writer, w_start + sb.writer_cycles, pre_end)
+    has_store = sb.store_cycles > 0
+    # Commit for the active mappings.
+    a = active
+    st.mem_free = np.where(a, new_mem_free, st.mem_free)
+    st.se1, st.se2 = np.where(a, se1, st.se1), np.where(a, se2, st.se2)
+    st.cmp_free = np.where(a, ce + GAP, st.cmp_free)
+    st.ce2, st.ce1 = np.where(a, st.ce1, st.ce2), np.where(a, ce, st.ce1)
+    st.writer_end = np.where(a & has_writer, ce, st.writer_end)
+    st.pending = np.where(a, np.where(has_store, sb.store_cycles, 0), st.pending)
+    st.outputs += a & has_store
+    st.steps += a
+    st.count += np.where(a, n, 0)
+    for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
+        st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
+        out.dram_read += np.where(a & f, ld.bytes_read, 0)
+        _add(out.sram_bytes, ld.buffer, np.where(a & f, ld.bytes_written, 0), m)
+    for buf, nbytes in sb.sram.items():
+        _add(out.sram_bytes, buf, np.where(a, nbytes, 0), m)
+    out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
+    out.busy_pe += np.where(a, sb.busy_pe, 0)
+
+
+def _skip_repeats(steps: Steps, levels: list[np.ndarray], snaps: list[dict[str, np.ndarray]],
+                  now: dict[str, np.ndarray], st: _State, out: LayerCost, pos: np.ndarray, n_steps: np.ndarray,
+                  moved: np.ndarray, chunk_index: np.ndarray, imem: int) -> None:
+    """At unit boundaries, jump over units identical to the one just finished (see :func:`replay`)."""
+    done = np.zeros(len(pos), bool)  # jumped at an outer level this time
+    for lv in reversed(range(len(levels))):
+        unit = levels[lv]
+        at = moved & (pos % unit == 0) & (pos < n_steps)
+        if not at.any():
+            continue
+        prev = snaps[lv]
+        ok = at & ~done & (prev["pos"] == pos - unit)
+        if ok.any():
+            ok &= (prev["chunk"] == chunk_index) & (prev["steps"] >= 2) & (prev["outputs"] >= 2)
+            ok &= prev["pending"] == now["pending"]
+            shift = now["mem_free"] - prev["mem_free"]
+            for k in _TIMES[1:]:
+                ok &= now[k] - prev[k] == shift
+            per_unit = now["count"] - prev["count"]
+            room = np.where(per_unit > 0, (imem - _ENDS - now["count"]) // np.maximum(per_unit, 1), 0)
+            r = np.minimum(steps.ahead(lv, pos // unit - 1), room)
+            r = np.where(ok, np.minimum(r, (n_steps - pos) // unit), 0)
+            jump = r > 0
+            if jump.any():
+                for k in _TIMES:
+                    setattr(st, k, getattr(st, k) + r * shift)
+                for k in _COUNTS:
+                    setattr(st, k, getattr(st, k) + r * (now[k] - prev[k]))
+                for k in _TOTALS:
+                    setattr(out, k, getattr(out, k) + r * (now[k] - prev[k]))
+                for b, v in out.sram_bytes.items():
+                    out.sram_bytes[b] = v + r * (now[f"sram:{b}"] - prev.get(f"sram:{b}", 0))
+                pos += r * unit
+                last = steps.step_at(np.maximum(pos - 1, 0))
+                for j, ld in enumerate(last.loads):
+                    st.resident[j] = np.where(jump & ld.present, ld.key, st.resident[j])
+                now = {k: v.copy() for k, v in now.items()}
+                for k in (*_TIMES, *_COUNTS):
+                    now[k] = getattr(st, k).copy()
+                for k in _TOTALS:
+                    now[k] = getattr(out, k).copy()
+                for b, v in out.sram_bytes.items():
+                    now[f"sram:{b}"] = v.copy()
+                done |= jump
+        _record(prev, now, at | done, pos)  # after a jump: the landing point (the next unit differs)
+        for inner in range(lv):  # inner levels restart their comparison where an outer jump landed
+            _record(snaps[inner], now, done, pos)
+
+
+def _record(snap: dict[str, np.ndarray], now: dict[str, np.ndarray], where: np.ndarray, pos: np.ndarray) -> None:
+    if not where.any():
+        return
+    for k, v in now.items():
+        old = snap.get(k)
+        snap[k] = v.copy() if old is None else np.where(where, v, old)
+    snap["pos"] = np.where(where, pos, snap["pos"])
 
 
 def _add(acc: dict[str, np.ndarray], key: str, value: np.ndarray, m: int) -> None:

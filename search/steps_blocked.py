@@ -19,6 +19,7 @@ from dian.hwgen.layout import blocks
 from dian.hwgen.workload import Work, WorkKind
 
 from .replay import LoadSlot, StepBatch
+from .steps_gemm import interior, run_after
 
 GAP = timing.ISSUE_GAP
 
@@ -57,10 +58,35 @@ class BlockedSteps:
         self.part_steps = [-(-cb // t.ct) * w.n * self.YT * self.XT for cb in self.part_cb]
         self.n_steps = sum(self.part_steps)
 
-    def step_at(self, i: int) -> StepBatch:
+    def levels(self) -> list[np.ndarray]:
+        """Units of the loop nest, innermost first: an output tile, a row, an image, a channel tile
+        (only for one pass: a concat's passes differ)."""
+        if len(self.part_cb) > 1:
+            return []
+        row = self.XT + 0 * self.t.ct
+        return [1 + 0 * self.t.ct, row, row * self.YT, row * self.YT * self.w.n]
+
+    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray:
+        """As GemmSteps.ahead: tiles away from the padding and the short last tile, every image,
+        full channel tiles."""
+        w, t = self.w, self.t
+        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        if level == 0:
+            lo, hi = interior(w.w, w.ox, t.tx, sx, px, w.fx, dx)
+            return run_after(unit % self.XT, lo, hi)
+        if level == 1:
+            lo, hi = interior(w.h, w.oy, t.ty, sy, py, w.fy, dy)
+            return run_after(unit % self.YT, lo, hi)
+        if level == 2:
+            return run_after(unit % w.n, 0, w.n - 1)
+        cb = self.part_cb[0]
+        ct_n = -(-cb // t.ct)
+        return run_after(unit % ct_n, 0, np.where(cb % t.ct == 0, ct_n - 1, ct_n - 2))
+
+    def step_at(self, i: np.ndarray) -> StepBatch:
         w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
         part = np.zeros_like(t.ct)
-        local = np.full_like(t.ct, i)
+        local = np.broadcast_to(np.asarray(i, np.int64), t.ct.shape).copy()
         cb_total = np.full_like(t.ct, self.part_cb[0])
         for j in range(1, len(self.part_steps)):
             later = local >= self.part_steps[j - 1]

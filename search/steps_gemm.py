@@ -48,6 +48,21 @@ def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.n
     return np.minimum(tile, extent - index * tile)
 
 
+def run_after(index: np.ndarray, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:
+    """How many indices after ``index`` stay in ``lo..hi``, when ``index - 1`` is in it too (else 0)."""
+    return np.where((index - 1 >= lo) & (index <= hi), hi - index, 0)
+
+
+def interior(size: int, out: int, tile: np.ndarray, stride: int, pad: int, taps: int,
+              dil: int) -> tuple[np.ndarray, np.ndarray]:
+    """First and last index of the full output tiles whose input span (every kernel tap of
+    every output) lies inside the ``size`` input rows or columns: no padding, no short tile."""
+    span = (tile - 1) * stride + (taps - 1) * dil + 1
+    lo = -(-pad // (tile * stride))
+    hi = np.minimum(out // tile - 1, (size + pad - span) // (tile * stride))
+    return lo, hi
+
+
 class GemmSteps:
     """``n_steps`` and ``step_at(i)`` of every tiling of one GEMM :class:`Work`."""
 
@@ -62,7 +77,35 @@ class GemmSteps:
         self.pix = w.n * self.YT * self.XT
         self.n_steps = self.KT * self.pix * self.acc
 
-    def step_at(self, i: int) -> StepBatch:
+    def levels(self) -> list[np.ndarray]:
+        """Units of the loop nest, innermost first: an output tile, then (``kout``) a row of output
+        tiles, an image, a K tile; (``pout``) all K tiles of a pixel tile, a row, an image."""
+        t, A = self.t, self.acc
+        inner = np.where(t.kout, A * self.XT, A * self.KT)
+        return [A + 0 * t.kt, inner, np.where(t.kout, inner * self.YT, inner * self.XT),
+                np.where(t.kout, inner * self.YT * self.w.n, inner * self.XT * self.YT)]
+
+    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray:
+        """Units after ``unit`` identical to it, counted only when the unit before it is identical
+        too (then the buffers' residency repeats from unit to unit): output tiles along x away
+        from the padding and the short last tile, rows likewise, every image, full K tiles."""
+        t, w = self.t, self.w
+        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        x_lo, x_hi = interior(w.w, w.ox, t.tx, sx, px, w.fx, dx)
+        y_lo, y_hi = interior(w.h, w.oy, t.ty, sy, py, w.fy, dy)
+        k_hi = np.where(self.KB % t.kt == 0, self.KT - 1, self.KT - 2)  # the last full K tile
+        x_run = run_after(unit % self.XT, x_lo, x_hi)
+        if level == 0:
+            return np.where(t.kout, x_run, run_after(unit % self.KT, 0, k_hi))
+        y_run = run_after(unit % self.YT, y_lo, y_hi)
+        if level == 1:
+            return np.where(t.kout, y_run, x_run)
+        n_run = run_after(unit % w.n, 0, w.n - 1)
+        if level == 2:
+            return np.where(t.kout, n_run, y_run)
+        return np.where(t.kout, run_after(unit % self.KT, 0, k_hi), n_run)
+
+    def step_at(self, i: np.ndarray) -> StepBatch:
         w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
         o, a = np.divmod(i, self.acc)
         c_t, rest = np.divmod(a, self.FYT * self.FXT)
