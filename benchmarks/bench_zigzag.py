@@ -1,0 +1,442 @@
+"""dian's mapping search side by side with ZigZag's (issue 5): search wall time
+and predicted cycles on the same layers of ResNet-18 and MobileNetV2 and an
+equivalent architecture, plus dian's machine-simulated (RTL-exact) cycles and
+Verilator cycles on sampled layers.
+
+ZigZag (KU Leuven's DNN-accelerator DSE tool, PyPI ``zigzag-dse``) runs in a
+throwaway venv, ``build/zigzag-venv/`` (reused while its stamp matches the pins
+below), never in dian's ``.venv``; this script re-runs itself there as the
+worker (``--zigzag-worker JOB``), so the module imports only the standard
+library at the top. Quirks worked around:
+
+* ``zigzag-dse`` 3.9.1 (the newest; installs and runs on Python 3.11) imports
+  ``six`` (parser/upgraded_validator.py) without declaring it: pinned here too.
+* ``python -m zigzag`` is broken in 3.9.1 (``__main__`` passes
+  ``accelerator_path=`` / ``onnx_model_path=`` to stages that want
+  ``accelerator=`` / ``workload=``: TypeError), so the worker calls the API,
+  ``zigzag.api.get_hardware_performance_zigzag``, with the workload as a list
+  of layer dicts (its YAML format, no ONNX) and the architecture and mapping
+  written as JSON files with a ``.yaml`` name (JSON is YAML; its parser checks
+  the suffix).
+* The API sets the root logger to INFO and dumps JSON/pickle files into
+  ``outputs/<date>``: the worker silences INFO and dumps under build/zigzag/.
+
+Architecture (the ``default`` preset as ZigZag memories; every approximation):
+a 16x16 array of int8 MACs, spatial mapping D1 = K (columns), D2 = C (rows) for
+GEMM layers, as dian's GEMM mode; per-PE 8-bit weight register fed from WBUF
+(dian's array double-buffers it: ZigZag's latency model decides the overlap
+itself); IBUF (I), WBUF (W) and ABUF (O, 32-bit partial sums) with the config's
+total bytes (both halves of each double buffer: ZigZag may fill the whole
+buffer with one tile, which favours it), one-word ports (IBUF/WBUF 16x8 bit,
+ABUF 16x32 bit read and write, as dian's read-modify-write port); DRAM one
+128-bit read/write port. Not modelled by ZigZag: OBUF and the PPU (requant:
+ZigZag writes O at its final 8-bit precision straight from ABUF to DRAM), the
+instruction fetch and chunking, DRAM latency (24 cycles a request in dian; the
+field exists in ZigZag but its cost model ignores it), energy (opt=latency;
+the pJ figures below are placeholders). Depthwise layers: ZigZag's
+G (channels) on D1 and the kernel taps FY x FX on D2 (mixed unrolling), which
+is dian's DW mode (rows = taps, columns = channels). Layers are independent
+(no inter-layer locality on either side). The stem: dian packs the 3-channel
+image's kernel columns into channels on the host (docs/accelerator.md); ZigZag
+gets the network's own 7x7 conv on 3 channels.
+
+    .venv/bin/python benchmarks/bench_zigzag.py [--models resnet18,mobilenetv2] [--layers N]
+        [--no-verilator] [--no-write] [--lpf-limit 6]
+
+Writes benchmarks/results/zigzag_comparison.md and .json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+BUILD = REPO / "build" / "zigzag"
+VENV = REPO / "build" / "zigzag-venv"
+PINS = ("zigzag-dse==3.9.1", "six==1.17.0")
+PRESET = "default"
+SHAPE = (1, 3, 224, 224)
+GOAL_SPEEDUP = 50
+WEIGHT_REG_BITS = 8
+ENERGY_PJ = {"w_reg": 0.01, "ibuf": 5.0, "wbuf": 5.0, "abuf": 10.0, "dram": 700.0, "mac": 0.04}
+
+
+# ---- the throwaway ZigZag venv -------------------------------------------------------------------
+
+def zigzag_python() -> Path:
+    """The ZigZag venv's python; (re)built with pip when its stamp differs from the pins."""
+    py, stamp = VENV / "bin" / "python", VENV / ".stamp"
+    want = "\n".join((platform.python_version(), *PINS)) + "\n"
+    if py.is_file() and stamp.is_file() and stamp.read_text() == want:
+        return py
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
+    subprocess.run(["nice", "-n", "10", str(py), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    *PINS], check=True)
+    stamp.write_text(want)
+    return py
+
+
+# ---- the default preset and the layers, in ZigZag's input formats -------------------------------
+
+def _memory(bits: int, operands: list[str], read_bits: int, write_bits: int, reads: list[str], writes: list[str],
+            served: list[str], energy: float) -> dict:
+    ports = [{"name": "r_port_1", "type": "read", "bandwidth_min": read_bits, "bandwidth_max": read_bits,
+              "allocation": reads},
+             {"name": "w_port_1", "type": "write", "bandwidth_min": write_bits, "bandwidth_max": write_bits,
+              "allocation": writes}]
+    return {"size": bits, "r_cost": energy, "w_cost": energy, "area": 0, "latency": 1, "operands": operands,
+            "ports": ports, "served_dimensions": served}
+
+
+def architecture(cfg) -> dict:
+    """``cfg`` as a ZigZag accelerator: per-PE weight register, IBUF, WBUF, ABUF, DRAM."""
+    word = cfg.pe_cols * cfg.operand_bits
+    acc_word = cfg.pe_cols * cfg.acc_bits
+    bus = cfg.dram_bus_bits
+    dram_allocs = [f"{o}, {d}" for o in ("I1", "I2") for d in ("fh", "tl")] + [f"O, {d}" for d in ("fh", "tl", "fl", "th")]
+    mems = {
+        "w_reg": _memory(WEIGHT_REG_BITS, ["I2"], cfg.operand_bits, cfg.operand_bits, ["I2, tl"], ["I2, fh"], [],
+                         ENERGY_PJ["w_reg"]),
+        "ibuf": _memory(cfg.ibuf.bytes * 8, ["I1"], word, word, ["I1, tl"], ["I1, fh"], ["D1", "D2"], ENERGY_PJ["ibuf"]),
+        "wbuf": _memory(cfg.wbuf.bytes * 8, ["I2"], word, word, ["I2, tl"], ["I2, fh"], ["D1", "D2"], ENERGY_PJ["wbuf"]),
+        "abuf": _memory(cfg.abuf.bytes * 8, ["O"], acc_word, acc_word, ["O, tl", "O, th"], ["O, fh", "O, fl"],
+                        ["D1", "D2"], ENERGY_PJ["abuf"]),
+    }
+    mems["dram"] = {"size": 10**10, "r_cost": ENERGY_PJ["dram"], "w_cost": ENERGY_PJ["dram"], "area": 0,
+                    "latency": cfg.dram_latency, "operands": ["I1", "I2", "O"],
+                    "ports": [{"name": "rw_port_1", "type": "read_write", "bandwidth_min": bus, "bandwidth_max": bus,
+                               "allocation": dram_allocs}], "served_dimensions": ["D1", "D2"]}
+    return {"name": f"dian_{cfg.name}", "memories": mems,
+            "operational_array": {"unit_energy": ENERGY_PJ["mac"], "unit_area": 1, "dimensions": ["D1", "D2"],
+                                  "sizes": [cfg.pe_cols, cfg.pe_rows]}}
+
+
+def layer_dims(graph, op) -> dict:
+    """K, C, G (per group), OY, OX, FY, FX, stride, padding, dilation, input H, W of a Conv2d or Linear."""
+    out = graph.tensors[op.output].shape
+    inp = graph.tensors[op.inputs[0]].shape
+    if len(out) == 2:  # Linear [N, F]
+        return {"K": out[1], "C": inp[1], "G": 1, "OY": 1, "OX": 1, "FY": 1, "FX": 1, "stride": (1, 1),
+                "padding": (0, 0), "dilation": (1, 1), "H": 1, "W": 1, "depthwise": False}
+    k, cg, fy, fx = graph.tensors[op.weight].shape
+    g = op.groups
+    return {"K": k // g, "C": cg, "G": g, "OY": out[2], "OX": out[3], "FY": fy, "FX": fx, "stride": tuple(op.stride),
+            "padding": tuple(op.padding), "dilation": tuple(op.dilation), "H": inp[2], "W": inp[3],
+            "depthwise": g > 1 and cg == 1 and k == g}
+
+
+def zigzag_layer(idx: int, name: str, d: dict) -> dict:
+    """One layer in ZigZag's workload format (the equation its ONNX conv parser uses)."""
+    (sy, sx), (py, px), (dy, dx) = d["stride"], d["padding"], d["dilation"]
+    return {"id": idx, "name": name, "operator_type": "Conv",
+            "equation": "O[b][g][k][oy][ox]+=W[g][k][c][fy][fx]*I[b][g][c][iy][ix]",
+            "dimension_relations": [f"ix={sx}*ox+{dx}*fx", f"iy={sy}*oy+{dy}*fy"],
+            "loop_dims": ["B", "K", "G", "OX", "OY", "C", "FX", "FY"],
+            "loop_sizes": [1, d["K"], d["G"], d["OX"], d["OY"], d["C"], d["FX"], d["FY"]],
+            "operand_precision": {"W": 8, "I": 8, "O": 32, "O_final": 8},
+            "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [d["W"], d["H"]], "padding": [[px, px], [py, py]]}
+
+
+def zigzag_mapping(name: str, d: dict, lanes: int) -> dict:
+    """The fixed spatial unrolling of dian's array for this layer (ZigZag searches the temporal mapping)."""
+    if d["depthwise"]:
+        rows = [f"FX, {d['FX']}", f"FY, {d['FY']}"] if d["FX"] * d["FY"] <= lanes else [f"FX, {min(d['FX'], lanes)}"]
+        spatial = {"D1": [f"G, {lanes}"], "D2": rows}
+    else:
+        spatial = {"D1": [f"K, {lanes}"], "D2": [f"C, {lanes}"]}
+    return {"name": name, "spatial_mapping": spatial, "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}
+
+
+# ---- ZigZag: the worker (runs in the ZigZag venv) and its caller -------------------------------
+
+def zigzag_worker(job_path: Path) -> None:
+    """Inside the ZigZag venv: run the API on the job's network, write per-layer latencies and the wall time."""
+    import logging
+
+    from zigzag.api import get_hardware_performance_zigzag
+
+    job = json.loads(job_path.read_text())
+    folder = job_path.parent
+    (folder / "arch.yaml").write_text(json.dumps(job["architecture"]))
+    (folder / "mapping.yaml").write_text(json.dumps(job["mapping"]))
+    logging.disable(logging.INFO)
+    t = time.perf_counter()
+    _, latency, cmes = get_hardware_performance_zigzag(
+        job["workload"], str(folder / "arch.yaml"), str(folder / "mapping.yaml"), opt="latency",
+        dump_folder=str(folder / "dump"), lpf_limit=job["lpf_limit"], loma_show_progress_bar=False)
+    wall = time.perf_counter() - t
+    layers = {}
+    for cme, _ in cmes[0][1]:
+        layers[cme.layer.name] = {"cycles": float(cme.latency_total2), "ideal_cycles": float(cme.ideal_cycle),
+                                  "ideal_temporal_cycles": float(cme.ideal_temporal_cycle),
+                                  "onloading": float(cme.data_onloading_cycle),
+                                  "offloading": float(cme.data_offloading_cycle),
+                                  "temporal_mapping": str(cme.temporal_mapping)}
+    (folder / "result.json").write_text(json.dumps({"wall_s": wall, "total_cycles": float(latency),
+                                                    "layers": layers}, indent=1))
+
+
+def run_zigzag(py: Path, model: str, job: dict, timeout: float) -> dict:
+    """Run the worker on one network under ``nice -n 10``; its result plus the process's own wall time."""
+    folder = BUILD / model
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "result.json").unlink(missing_ok=True)
+    (folder / "job.json").write_text(json.dumps(job))
+    t = time.perf_counter()
+    with open(folder / "worker.log", "w") as log:
+        subprocess.run(["nice", "-n", "10", str(py), __file__, "--zigzag-worker", str(folder / "job.json")],
+                       stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=True)
+    out = json.loads((folder / "result.json").read_text())
+    out["process_s"] = time.perf_counter() - t
+    return out
+
+
+# ---- dian ----------------------------------------------------------------------------------------
+
+def dian_search(graph, cfg) -> dict[str, int]:
+    """dian's mapping search as this benchmark times it: every op of ``graph`` planned for ``cfg``; the
+    predicted cycles by op name. Today the default scheduler (hwgen/tile_search.py's tile search); the
+    issue-5 mapper replaces this one function."""
+    from dian.hwgen.scheduler import plan_graph
+
+    return {p.work.op.name: p.schedule.prediction.cycles for p in plan_graph(graph, cfg)}
+
+
+def machine_cycles(graph, op, cfg) -> int:
+    """Cycles of ``op`` lowered and run alone in sim/machine (exact against the RTL; includes the layer's own
+    boot, program fetch, first load and last store)."""
+    from bench_accelerator import random_inputs, single_op_graph
+    from dian.hwgen.lower import lower_graph
+    from dian.hwgen.scheduler import plan_graph
+    from dian.sim.machine import run_lowered
+
+    lg = single_op_graph(graph, op)
+    return run_lowered(lower_graph(lg, cfg, plan_graph(lg, cfg)), random_inputs(lg, 1)).counters.cycles
+
+
+def traced(model: str):
+    from dian.frontend import calibration_samples, load_model, lower
+
+    m = load_model(f"zoo:{model}")
+    return lower(m.module, SHAPE, calibration_samples(m, SHAPE, 8, 0), model)[1]
+
+
+def mac_layers(graph, n: int | None) -> list:
+    """The convs and linears of ``graph`` (the layers a mapping search maps), ``n`` of them evenly spaced."""
+    from dian.ir.ops import Conv2d, Linear
+
+    ops = [op for op in graph.ops if isinstance(op, (Conv2d, Linear))]
+    if n is None or n >= len(ops):
+        return ops
+    return [ops[round(i * (len(ops) - 1) / max(1, n - 1))] for i in range(n)]
+
+
+def rtl_sample(rows: list[dict]) -> list[str]:
+    """One layer of each kind (conv FxF, pointwise, depthwise, linear): the one with the fewest machine cycles."""
+    pick: dict[str, dict] = {}
+    for r in rows:
+        kind = r["kind"].split()[0]
+        if kind not in pick or r["machine_cycles"] < pick[kind]["machine_cycles"]:
+            pick[kind] = r
+    return [r["layer"] for r in pick.values()]
+
+
+def bench_model(model: str, args, py: Path | None, exe: Path | None) -> dict:
+    from bench_accelerator import describe
+    from dian.hwgen.presets import PRESETS
+    from dian.hwgen.workload import WorkKind
+    from dian.ir import op_macs
+
+    cfg = PRESETS[PRESET]
+    g = traced(model)
+    ops = mac_layers(g, args.layers)
+    walls, pred = [], {}
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        pred = dian_search(g, cfg)
+        walls.append(time.perf_counter() - t)
+    rows = []
+    for op in ops:
+        d = layer_dims(g, op)
+        mode = WorkKind.DW if d["depthwise"] and "depthwise" in [f.value for f in cfg.dataflows] else WorkKind.GEMM
+        kind, shape = describe(g, op, mode)
+        t = time.perf_counter()
+        mc = machine_cycles(g, op, cfg)
+        rows.append({"layer": op.name, "kind": kind, "shape": shape, "macs": op_macs(g, op), "dims": d,
+                     "dian_predicted": pred[op.name], "machine_cycles": mc, "machine_s": time.perf_counter() - t})
+        print(model, rows[-1]["layer"], rows[-1]["dian_predicted"], mc, flush=True)
+    out = {"model": model, "layers_in_network": len(mac_layers(g, None)), "ops_in_network": len(g.ops),
+           "dian_search_s": walls, "rows": rows}
+    if py is not None:
+        lanes = cfg.pe_rows
+        job = {"architecture": architecture(cfg), "lpf_limit": args.lpf_limit,
+               "workload": [zigzag_layer(i, r["layer"], r["dims"]) for i, r in enumerate(rows)],
+               "mapping": [zigzag_mapping("default", {"depthwise": False}, lanes)]
+               + [zigzag_mapping(r["layer"], r["dims"], lanes) for r in rows if r["dims"]["depthwise"]]}
+        try:
+            out["zigzag"] = run_zigzag(py, model, job, args.zigzag_timeout)
+        except (subprocess.SubprocessError, OSError) as e:
+            out["zigzag_error"] = f"{type(e).__name__}: {e} (log: {BUILD / model / 'worker.log'})"[:600]
+        for r in rows:
+            z = out.get("zigzag", {}).get("layers", {}).get(r["layer"])
+            r["zigzag"] = z
+    if exe is not None:
+        from bench_verilator import run_layer
+
+        out["rtl"] = []
+        for name in rtl_sample(rows):
+            rr = run_layer(exe, PRESET, g, name, SHAPE[2], args.rtl_timeout)
+            rr["machine_cycles_table"] = next(r["machine_cycles"] for r in rows if r["layer"] == name)
+            out["rtl"].append(rr)
+            print(json.dumps({k: rr.get(k) for k in ("layer", "machine", "rtl", "rtl_error")}), flush=True)
+    return out
+
+
+# ---- report --------------------------------------------------------------------------------------
+
+def summary(r: dict) -> dict:
+    rows = [x for x in r["rows"] if x.get("zigzag")]
+    z = sum(x["zigzag"]["cycles"] for x in rows)
+    p = sum(x["dian_predicted"] for x in rows)
+    m = sum(x["machine_cycles"] for x in rows)
+    dian_s = r["dian_search_s"][0]
+    zz_s = r["zigzag"]["wall_s"] if "zigzag" in r else None
+    return {"layers": len(rows), "zigzag_cycles": z, "dian_predicted": p, "dian_machine": m, "dian_s_first": dian_s,
+            "dian_s_median": statistics.median(r["dian_search_s"]), "zigzag_s": zz_s,
+            "speedup": zz_s / dian_s if zz_s else None,
+            "layers_pred_le": sum(x["dian_predicted"] <= x["zigzag"]["cycles"] for x in rows),
+            "layers_meas_le": sum(x["machine_cycles"] <= x["zigzag"]["cycles"] for x in rows)}
+
+
+def markdown(results: list[dict], env: dict) -> str:
+    lines = ["# dian vs ZigZag: mapping-search time and predicted cycles on the `default` accelerator", "",
+             f"`{env['command']}`. Machine: {env['cpu']} ({env['cores']} cores, shared with other agents), Python "
+             f"{env['python']}; load average before/after {env['load_average'][0]} / {env['load_average'][1]}; "
+             f"code {env['git']}; {env['date']}. ZigZag: {', '.join(PINS)} in build/zigzag-venv, API "
+             f"`get_hardware_performance_zigzag` (LOMA temporal-mapping search, lpf_limit {env['lpf_limit']}, "
+             "opt=latency, uneven mappings), one call per network on the compared layers, run under `nice -n 10`; "
+             "its time is the API call's wall time (parsing, search, cost model, its result dumps; not the "
+             "interpreter start or imports). dian: `dian_search` = the default scheduler (`plan_graph`) on the whole "
+             f"network ({env['repeats']} runs; the speed-up uses the first, cold run), every op including the "
+             "pooling/add ops ZigZag is not given. Cycles: ZigZag's `latency_total2` per layer; dian's scheduler "
+             "prediction; dian's sim/machine run of the layer as its own graph, which is exact against the RTL "
+             "(Verilator table below) and includes the layer's own boot, program fetch and first/last transfer. "
+             "Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C spatial, DW layers "
+             f"G x (FY, FX) as dian's DW mode; buffers at their full size; ZigZag ignores DRAM latency). Goal (issue "
+             f"5): >= {GOAL_SPEEDUP}x faster than ZigZag with equal or fewer predicted cycles.", "",
+             "## Per network (compared layers: convs and linears)", "",
+             "| model | layers | ZigZag search s | dian search s (first / median) | speed-up | ZigZag cycles "
+             "| dian predicted | dian measured (RTL-exact) | dian predicted <= ZigZag | layers predicted <= | layers measured <= |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for r in results:
+        if "zigzag" not in r:
+            lines.append(f"| {r['model']} | {len(r['rows'])} | failed: {r.get('zigzag_error', 'not run')} | | | | | | | | |")
+            continue
+        s = r["summary"]
+        sp = "meets" if s["speedup"] >= GOAL_SPEEDUP else "MISSES"
+        le = "yes" if s["dian_predicted"] <= s["zigzag_cycles"] else "NO (MISSES)"
+        lines.append(f"| {r['model']} | {s['layers']} of {r['layers_in_network']} | {s['zigzag_s']:.1f} "
+                     f"| {s['dian_s_first']:.3f} / {s['dian_s_median']:.3f} | {s['speedup']:,.0f}x ({sp} "
+                     f"{GOAL_SPEEDUP}x) | {s['zigzag_cycles']:,.0f} | {s['dian_predicted']:,} | {s['dian_machine']:,} "
+                     f"| {le} ({s['dian_predicted'] / s['zigzag_cycles']:.2f}x) | {s['layers_pred_le']} of {s['layers']} "
+                     f"| {s['layers_meas_le']} of {s['layers']} |")
+    rtl = [x for r in results for x in r.get("rtl", [])]
+    if rtl:
+        lines += ["", f"## Verilator on sampled layers (`{PRESET}` preset, the same 224x224 layers)", "",
+                  f"Verilator build of the `{PRESET}` RTL: {env.get('verilator_build_s', 0):.0f} s (cached when "
+                  "unchanged). Each layer lowered alone, run in sim/machine and in Verilator on the same DRAM image; "
+                  "equal = all four performance counters (cycles, busy-PE cycles, DRAM bytes read/written).", "",
+                  "| model | layer | kind | machine cycles | Verilator cycles | counters equal | DRAM equal | Verilator s |",
+                  "|---|---|---|---:|---:|---|---|---:|"]
+        for x in rtl:
+            if "rtl" not in x:
+                lines.append(f"| {x['model']} | {x['layer']} | {x['kind']} | {x['machine']['cycles']:,} "
+                             f"| {x.get('rtl_error', '')} | | | |")
+                continue
+            lines.append(f"| {x['model']} | {x['layer']} | {x['kind']} | {x['machine']['cycles']:,} "
+                         f"| {x['rtl']['cycles']:,} | {'yes' if x['counters_equal'] else 'NO'} "
+                         f"| {'yes' if x['dram_equal'] else 'NO'} | {x['rtl_wall_s']:.1f} |")
+    for r in results:
+        lines += ["", f"## {r['model']}: per layer", "",
+                  "| layer | kind | shape | MACs | ZigZag cycles | ZigZag ideal | dian predicted | dian measured "
+                  "| predicted / ZigZag | measured / ZigZag |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+        for x in r["rows"]:
+            z = x.get("zigzag")
+            zc = f"{z['cycles']:,.0f}" if z else "-"
+            zi = f"{z['ideal_temporal_cycles']:,.0f}" if z else "-"
+            rp = f"{x['dian_predicted'] / z['cycles']:.2f}" if z else "-"
+            rm = f"{x['machine_cycles'] / z['cycles']:.2f}" if z else "-"
+            lines.append(f"| {x['layer']} | {x['kind']} | {x['shape']} | {x['macs']:,} | {zc} | {zi} "
+                         f"| {x['dian_predicted']:,} | {x['machine_cycles']:,} | {rp} | {rm} |")
+    lines += ["", "ZigZag ideal = its `ideal_temporal_cycle` (MACs / spatially used PEs, no memory stalls)."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", default="resnet18,mobilenetv2")
+    p.add_argument("--layers", type=int, default=None, help="compare N evenly spaced conv/linear layers a model")
+    p.add_argument("--no-verilator", action="store_true")
+    p.add_argument("--no-zigzag", action="store_true", help="dian side only (debugging)")
+    p.add_argument("--no-write", action="store_true")
+    p.add_argument("--lpf-limit", type=int, default=6, help="ZigZag LOMA's loop prime factor limit (its default 6)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--zigzag-timeout", type=float, default=3600)
+    p.add_argument("--rtl-timeout", type=float, default=900)
+    p.add_argument("--zigzag-worker", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.zigzag_worker:
+        zigzag_worker(args.zigzag_worker)
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    before = os.getloadavg()[0]
+    py = None if args.no_zigzag else zigzag_python()
+    env: dict = {"command": "benchmarks/bench_zigzag.py " + " ".join(sys.argv[1:]), "lpf_limit": args.lpf_limit,
+                 "repeats": args.repeats}
+    exe = None
+    if not args.no_verilator:
+        from dian.hwgen.emit import TOP_NAME, emit_verilog
+        from dian.hwgen.presets import PRESETS
+        from dian.hwgen.verilator_run import build_harness
+
+        cfg, t = PRESETS[PRESET], time.perf_counter()
+        folder = BUILD / "verilator" / PRESET
+        exe = build_harness(emit_verilog(cfg, folder / "rtl"), TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency,
+                            folder / "build")
+        env["verilator_build_s"] = time.perf_counter() - t
+    results = []
+    for m in args.models.split(","):
+        r = bench_model(m, args, py, exe)
+        for x in r.get("rtl", []):
+            x["model"] = m
+        if "zigzag" in r:
+            r["summary"] = summary(r)
+        results.append(r)
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor())
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "hwgen", "sim", "ir", "frontend"], capture_output=True,
+                           text=True, cwd=REPO).stdout.strip()
+    env.update({"git": head + (" + uncommitted changes in hwgen/sim/ir/frontend" if dirty else ""), "cpu": cpu,
+                "cores": os.cpu_count(), "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M"),
+                "load_average": [round(before, 2), round(os.getloadavg()[0], 2)]})
+    text = markdown(results, env)
+    print(text)
+    if not args.no_write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "zigzag_comparison.md").write_text(text)
+        (RESULTS / "zigzag_comparison.json").write_text(json.dumps({"env": env, "pins": PINS, "results": results},
+                                                                   indent=1, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
