@@ -69,6 +69,7 @@ PRESET = "default"
 SHAPE = (1, 3, 224, 224)
 GOAL_SPEEDUP = 50
 WEIGHT_REG_BITS = 8
+PORT_PREFIX = {"read": "r", "write": "w", "read_write": "rw"}  # ZigZag's validator wants r_port_N, w_port_N, rw_port_N
 ENERGY_PJ = {"w_reg": 0.01, "ibuf": 5.0, "wbuf": 5.0, "abuf": 10.0, "dram": 700.0, "mac": 0.04}
 
 
@@ -89,36 +90,30 @@ def zigzag_python() -> Path:
 
 # ---- the default preset and the layers, in ZigZag's input formats -------------------------------
 
-def _memory(bits: int, operands: list[str], read_bits: int, write_bits: int, reads: list[str], writes: list[str],
-            served: list[str], energy: float) -> dict:
-    ports = [{"name": "r_port_1", "type": "read", "bandwidth_min": read_bits, "bandwidth_max": read_bits,
-              "allocation": reads},
-             {"name": "w_port_1", "type": "write", "bandwidth_min": write_bits, "bandwidth_max": write_bits,
-              "allocation": writes}]
+def _memory(bits: int, operands: list[str], served: list[str], energy: float, *ports: tuple) -> dict:
+    """A ZigZag memory; each port is (type, bits a cycle, allocations such as "I1, tl")."""
     return {"size": bits, "r_cost": energy, "w_cost": energy, "area": 0, "latency": 1, "operands": operands,
-            "ports": ports, "served_dimensions": served}
+            "served_dimensions": served,
+            "ports": [{"name": f"{PORT_PREFIX[kind]}_port_1", "type": kind, "bandwidth_min": bw, "bandwidth_max": bw,
+                       "allocation": al} for kind, bw, al in ports]}
 
 
 def architecture(cfg) -> dict:
     """``cfg`` as a ZigZag accelerator: per-PE weight register, IBUF, WBUF, ABUF, DRAM."""
-    word = cfg.pe_cols * cfg.operand_bits
-    acc_word = cfg.pe_cols * cfg.acc_bits
-    bus = cfg.dram_bus_bits
-    dram_allocs = [f"{o}, {d}" for o in ("I1", "I2") for d in ("fh", "tl")] + [f"O, {d}" for d in ("fh", "tl", "fl", "th")]
-    mems = {
-        "w_reg": _memory(WEIGHT_REG_BITS, ["I2"], cfg.operand_bits, cfg.operand_bits, ["I2, tl"], ["I2, fh"], [],
-                         ENERGY_PJ["w_reg"]),
-        "ibuf": _memory(cfg.ibuf.bytes * 8, ["I1"], word, word, ["I1, tl"], ["I1, fh"], ["D1", "D2"], ENERGY_PJ["ibuf"]),
-        "wbuf": _memory(cfg.wbuf.bytes * 8, ["I2"], word, word, ["I2, tl"], ["I2, fh"], ["D1", "D2"], ENERGY_PJ["wbuf"]),
-        "abuf": _memory(cfg.abuf.bytes * 8, ["O"], acc_word, acc_word, ["O, tl", "O, th"], ["O, fh", "O, fl"],
-                        ["D1", "D2"], ENERGY_PJ["abuf"]),
-    }
-    mems["dram"] = {"size": 10**10, "r_cost": ENERGY_PJ["dram"], "w_cost": ENERGY_PJ["dram"], "area": 0,
-                    "latency": cfg.dram_latency, "operands": ["I1", "I2", "O"],
-                    "ports": [{"name": "rw_port_1", "type": "read_write", "bandwidth_min": bus, "bandwidth_max": bus,
-                               "allocation": dram_allocs}], "served_dimensions": ["D1", "D2"]}
+    word, acc, both = cfg.pe_cols * cfg.operand_bits, cfg.pe_cols * cfg.acc_bits, ["D1", "D2"]
+    e = ENERGY_PJ
+    one_way = lambda op, bw: (("read", bw, [f"{op}, tl"]), ("write", bw, [f"{op}, fh"]))  # noqa: E731
+    dram_alloc = [f"{o}, {d}" for o in ("I1", "I2") for d in ("fh", "tl")] + [f"O, {d}" for d in
+                                                                              ("fh", "tl", "fl", "th")]
+    mems = {"w_reg": _memory(WEIGHT_REG_BITS, ["I2"], [], e["w_reg"], *one_way("I2", cfg.operand_bits)),
+            "ibuf": _memory(cfg.ibuf.bytes * 8, ["I1"], both, e["ibuf"], *one_way("I1", word)),
+            "wbuf": _memory(cfg.wbuf.bytes * 8, ["I2"], both, e["wbuf"], *one_way("I2", word)),
+            "abuf": _memory(cfg.abuf.bytes * 8, ["O"], both, e["abuf"], ("read", acc, ["O, tl", "O, th"]),
+                            ("write", acc, ["O, fh", "O, fl"])),
+            "dram": _memory(10**10, ["I1", "I2", "O"], both, e["dram"], ("read_write", cfg.dram_bus_bits, dram_alloc))}
+    mems["dram"]["latency"] = cfg.dram_latency
     return {"name": f"dian_{cfg.name}", "memories": mems,
-            "operational_array": {"unit_energy": ENERGY_PJ["mac"], "unit_area": 1, "dimensions": ["D1", "D2"],
+            "operational_array": {"unit_energy": e["mac"], "unit_area": 1, "dimensions": both,
                                   "sizes": [cfg.pe_cols, cfg.pe_rows]}}
 
 
@@ -131,8 +126,9 @@ def layer_dims(graph, op) -> dict:
                 "padding": (0, 0), "dilation": (1, 1), "H": 1, "W": 1, "depthwise": False}
     k, cg, fy, fx = graph.tensors[op.weight].shape
     g = op.groups
-    return {"K": k // g, "C": cg, "G": g, "OY": out[2], "OX": out[3], "FY": fy, "FX": fx, "stride": tuple(op.stride),
-            "padding": tuple(op.padding), "dilation": tuple(op.dilation), "H": inp[2], "W": inp[3],
+    return {"K": k // g, "C": cg, "G": g, "OY": out[2], "OX": out[3], "FY": fy, "FX": fx,
+            "stride": tuple(op.stride), "padding": tuple(op.padding), "dilation": tuple(op.dilation),
+            "H": inp[2], "W": inp[3],
             "depthwise": g > 1 and cg == 1 and k == g}
 
 
@@ -162,13 +158,16 @@ def zigzag_layer(idx: int, name: str, d: dict) -> dict:
             "pr_loop_dims": ["IX", "IY"], "pr_loop_sizes": [d["W"], d["H"]], "padding": [[px, px], [py, py]]}
 
 
-def zigzag_mapping(name: str, d: dict, lanes: int) -> dict:
-    """The fixed spatial unrolling of dian's array for this layer (ZigZag searches the temporal mapping)."""
-    if d["depthwise"]:
-        rows = [f"FX, {d['FX']}", f"FY, {d['FY']}"] if d["FX"] * d["FY"] <= lanes else [f"FX, {min(d['FX'], lanes)}"]
-        spatial = {"D1": [f"G, {lanes}"], "D2": rows}
-    else:
+def zigzag_mapping(name: str, lanes: int, dw_taps: tuple[int, int] | None = None) -> dict:
+    """The fixed spatial unrolling of dian's array (ZigZag searches the temporal mapping): K on the columns,
+    C on the rows (GEMM mode); for a depthwise layer with kernel ``dw_taps`` = (FY, FX), channels (G) on
+    the columns and the taps on the rows (DW mode)."""
+    if dw_taps is None:
         spatial = {"D1": [f"K, {lanes}"], "D2": [f"C, {lanes}"]}
+    else:
+        fy, fx = dw_taps
+        rows = [f"FX, {fx}", f"FY, {fy}"] if fy * fx <= lanes else [f"FX, {min(fx, lanes)}"]
+        spatial = {"D1": [f"G, {lanes}"], "D2": rows}
     return {"name": name, "spatial_mapping": spatial, "memory_operand_links": {"O": "O", "W": "I2", "I": "I1"}}
 
 
@@ -267,141 +266,198 @@ def rtl_sample(rows: list[dict]) -> list[str]:
     return list(dict.fromkeys(r["layer"] for r in pick.values()))
 
 
-def bench_model(model: str, args, py: Path | None, exe: Path | None) -> dict:
+def dian_rows(model: str, g, ops: list, cfg) -> list[dict]:
+    """Per compared layer: its ZigZag-facing dims (after host packing), shape-only bounds, sim/machine cycles."""
     from bench_accelerator import describe
+    from dian.hwgen.accel_config import Dataflow
     from dian.hwgen.input_packing import pack_shallow_inputs
-    from dian.hwgen.presets import PRESETS
     from dian.hwgen.workload import WorkKind
     from dian.ir import op_macs
 
-    cfg = PRESETS[PRESET]
-    g = traced(model)
-    ops = mac_layers(g, args.layers)
-    walls, pred = [], {}
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        pred = dian_search(g, cfg)
-        walls.append(time.perf_counter() - t)
     packed = pack_shallow_inputs(g, cfg)[0]
     rows = []
     for op in ops:
         d = layer_dims(packed, packed.op(op.name))
-        mode = WorkKind.DW if d["depthwise"] and "depthwise" in [f.value for f in cfg.dataflows] else WorkKind.GEMM
-        kind, shape = describe(g, op, mode)
+        dw = d["depthwise"] and Dataflow.DEPTHWISE in cfg.dataflows
+        kind, shape = describe(g, op, WorkKind.DW if dw else WorkKind.GEMM)
         if packed.op(op.name) != op:
             kind += f" (packed: {d['C']} ch, {d['FY']}x{d['FX']})"
         t = time.perf_counter()
         mc = machine_cycles(g, op, cfg)
         rows.append({"layer": op.name, "kind": kind, "shape": shape, "macs": op_macs(g, op), "dims": d,
-                     "bounds": bounds(d, cfg.pe_rows, cfg.dram_bus_bits // 8),
-                     "dian_predicted": pred[op.name], "machine_cycles": mc, "machine_s": time.perf_counter() - t})
-        print(model, rows[-1]["layer"], rows[-1]["dian_predicted"], mc, flush=True)
+                     "bounds": bounds(d, cfg.pe_rows, cfg.dram_bus_bits // 8), "machine_cycles": mc,
+                     "machine_s": time.perf_counter() - t})
+        print(model, op.name, mc, flush=True)
+    return rows
+
+
+def zigzag_side(model: str, rows: list[dict], cfg, args, py: Path) -> dict:
+    """ZigZag on the compared layers of one network; adds each row's ``zigzag`` entry (None when missing)."""
+    lanes = cfg.pe_rows
+    dw = [zigzag_mapping(r["layer"], lanes, (r["dims"]["FY"], r["dims"]["FX"])) for r in rows if r["dims"]["depthwise"]]
+    job = {"architecture": architecture(cfg), "lpf_limit": args.lpf_limit,
+           "mapping": [zigzag_mapping("default", lanes), *dw],
+           "workload": [zigzag_layer(i, r["layer"], r["dims"]) for i, r in enumerate(rows)]}
+    try:
+        out = {"zigzag": run_zigzag(py, model, job, args.zigzag_timeout)}
+    except (subprocess.SubprocessError, OSError) as e:
+        out = {"zigzag_error": f"{type(e).__name__}: {e} (log: {BUILD / model / 'worker.log'})"[:600]}
+    for r in rows:
+        r["zigzag"] = out.get("zigzag", {}).get("layers", {}).get(r["layer"])
+    return out
+
+
+def rtl_side(g, rows: list[dict], exe: Path, timeout: float) -> list[dict]:
+    """bench_verilator's run on the sampled layers: sim/machine and Verilator counters on one DRAM image."""
+    from bench_verilator import run_layer
+
+    out = []
+    for name in rtl_sample(rows):
+        rr = run_layer(exe, PRESET, g, name, SHAPE[2], timeout)
+        row = next(r for r in rows if r["layer"] == name)
+        rr["kind"], rr["machine_cycles_table"] = row["kind"], row["machine_cycles"]
+        out.append(rr)
+        print(json.dumps({k: rr.get(k) for k in ("layer", "machine", "rtl", "rtl_error")}), flush=True)
+    return out
+
+
+def bench_model(model: str, args, py: Path | None, exe: Path | None) -> dict:
+    from dian.hwgen.presets import PRESETS
+
+    cfg = PRESETS[PRESET]
+    g = traced(model)
+    walls, pred = [], {}
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        pred = dian_search(g, cfg)
+        walls.append(time.perf_counter() - t)
+    rows = dian_rows(model, g, mac_layers(g, args.layers), cfg)
+    for r in rows:
+        r["dian_predicted"] = pred[r["layer"]]
     out = {"model": model, "layers_in_network": len(mac_layers(g, None)), "ops_in_network": len(g.ops),
            "dian_search_s": walls, "rows": rows}
     if py is not None:
-        lanes = cfg.pe_rows
-        job = {"architecture": architecture(cfg), "lpf_limit": args.lpf_limit,
-               "workload": [zigzag_layer(i, r["layer"], r["dims"]) for i, r in enumerate(rows)],
-               "mapping": [zigzag_mapping("default", {"depthwise": False}, lanes)]
-               + [zigzag_mapping(r["layer"], r["dims"], lanes) for r in rows if r["dims"]["depthwise"]]}
-        try:
-            out["zigzag"] = run_zigzag(py, model, job, args.zigzag_timeout)
-        except (subprocess.SubprocessError, OSError) as e:
-            out["zigzag_error"] = f"{type(e).__name__}: {e} (log: {BUILD / model / 'worker.log'})"[:600]
-        for r in rows:
-            z = out.get("zigzag", {}).get("layers", {}).get(r["layer"])
-            r["zigzag"] = z
+        out.update(zigzag_side(model, rows, cfg, args, py))
+        if "zigzag" in out:
+            out["summary"] = summary(out)
     if exe is not None:
-        from bench_verilator import run_layer
-
-        out["rtl"] = []
-        for name in rtl_sample(rows):
-            rr = run_layer(exe, PRESET, g, name, SHAPE[2], args.rtl_timeout)
-            rr["machine_cycles_table"] = next(r["machine_cycles"] for r in rows if r["layer"] == name)
-            out["rtl"].append(rr)
-            print(json.dumps({k: rr.get(k) for k in ("layer", "machine", "rtl", "rtl_error")}), flush=True)
+        out["rtl"] = [dict(x, model=model) for x in rtl_side(g, rows, exe, args.rtl_timeout)]
     return out
 
 
 # ---- report --------------------------------------------------------------------------------------
 
+def _yes(ok: bool) -> str:
+    return "yes" if ok else "NO"
+
+
 def summary(r: dict) -> dict:
+    """Totals over the layers both tools predicted, the search times and the speed-up (dian's cold run)."""
     rows = [x for x in r["rows"] if x.get("zigzag")]
-    z = sum(x["zigzag"]["cycles"] for x in rows)
-    p = sum(x["dian_predicted"] for x in rows)
-    m = sum(x["machine_cycles"] for x in rows)
-    dian_s = r["dian_search_s"][0]
-    zz_s = r["zigzag"]["wall_s"] if "zigzag" in r else None
-    return {"layers": len(rows), "zigzag_cycles": z, "dian_predicted": p, "dian_machine": m, "dian_s_first": dian_s,
-            "dian_s_median": statistics.median(r["dian_search_s"]), "zigzag_s": zz_s,
-            "speedup": zz_s / dian_s if zz_s else None,
+    dian_s, zz_s = r["dian_search_s"][0], r["zigzag"]["wall_s"]
+    return {"layers": len(rows), "zigzag_cycles": sum(x["zigzag"]["cycles"] for x in rows),
+            "dian_predicted": sum(x["dian_predicted"] for x in rows),
+            "dian_machine": sum(x["machine_cycles"] for x in rows), "dian_s_first": dian_s,
+            "dian_s_median": statistics.median(r["dian_search_s"]), "zigzag_s": zz_s, "speedup": zz_s / dian_s,
             "layers_pred_le": sum(x["dian_predicted"] <= x["zigzag"]["cycles"] for x in rows),
             "layers_meas_le": sum(x["machine_cycles"] <= x["zigzag"]["cycles"] for x in rows)}
 
 
-def markdown(results: list[dict], env: dict) -> str:
-    lines = ["# dian vs ZigZag: mapping-search time and predicted cycles on the `default` accelerator", "",
-             f"`{env['command']}`. Machine: {env['cpu']} ({env['cores']} cores, shared with other agents), Python "
-             f"{env['python']}; load average before/after {env['load_average'][0]} / {env['load_average'][1]}; "
-             f"code {env['git']}; {env['date']}. ZigZag: {', '.join(PINS)} in build/zigzag-venv, API "
-             f"`get_hardware_performance_zigzag` (LOMA temporal-mapping search, lpf_limit {env['lpf_limit']}, "
-             "opt=latency, uneven mappings), one call per network on the compared layers, run under `nice -n 10`; "
-             "its time is the API call's wall time (parsing, search, cost model, its result dumps; not the "
-             "interpreter start or imports). dian: `dian_search` = the default scheduler (`plan_graph`) on the whole "
-             f"network ({env['repeats']} runs; the speed-up uses the first, cold run), every op including the "
-             "pooling/add ops ZigZag is not given. Cycles: ZigZag's `latency_total2` per layer; dian's scheduler "
-             "prediction; dian's sim/machine run of the layer as its own graph, which is exact against the RTL "
-             "(Verilator table below) and includes the layer's own boot, program fetch and first/last transfer. "
-             "Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C spatial, DW layers "
-             f"G x (FY, FX) as dian's DW mode; buffers at their full size; ZigZag ignores DRAM latency). Goal (issue "
-             f"5): >= {GOAL_SPEEDUP}x faster than ZigZag with equal or fewer predicted cycles.", "",
-             "## Per network (compared layers: convs and linears)", "",
+def misses(r: dict) -> str:
+    """The layers where dian's prediction is over ZigZag's, worst first, and where ZigZag's is under the bound."""
+    rows = [x for x in r["rows"] if x.get("zigzag")]
+    ratio = lambda x: x["dian_predicted"] / x["zigzag"]["cycles"]  # noqa: E731
+    over = sorted((x for x in rows if ratio(x) > 1), key=lambda x: -ratio(x))
+    under = [x["layer"] for x in rows if x["zigzag"]["cycles"] < max(x["bounds"])]
+    if not rows:
+        return "No ZigZag figures for this network."
+    text = "dian's prediction is at or under ZigZag's on every layer."
+    if over:
+        extra = sum(x["dian_predicted"] - x["zigzag"]["cycles"] for x in over)
+        text = (f"dian's prediction is over ZigZag's on {len(over)} of {len(rows)} layers ({extra:,.0f} cycles in "
+                "all); worst: " + ", ".join(f"{x['layer']} ({x['kind']}) {ratio(x):.2f}x" for x in over[:6]) + ".")
+    return text + (f" ZigZag predicts fewer cycles than the shape-only bound on {', '.join(under)}." if under else "")
+
+
+def _header(env: dict) -> list[str]:
+    return ["# dian vs ZigZag: mapping-search time and predicted cycles on the `default` accelerator", "",
+            f"`{env['command'].strip()}`. Machine: {env['cpu']} ({env['cores']} cores, shared with other agents), "
+            f"Python {env['python']}; load average before/after {env['load_average'][0]} / "
+            f"{env['load_average'][1]}; code {env['git']}; {env['date']}. ZigZag: {', '.join(PINS)} in "
+            f"build/zigzag-venv, API `get_hardware_performance_zigzag` (LOMA temporal-mapping search, lpf_limit "
+            f"{env['lpf_limit']}, opt=latency, uneven mappings), one call per network on the compared layers, run "
+            "under `nice -n 10`; its time is the API call's wall time (parsing, search, cost model, its result "
+            "dumps; not the interpreter start or imports). dian: `dian_search` = the default scheduler "
+            f"(`plan_graph`) on the whole network ({env['repeats']} runs; the speed-up uses the first, cold run), "
+            "every op including the pooling/add ops ZigZag is not given. Cycles: ZigZag's `latency_total2` per "
+            "layer; dian's scheduler prediction; dian's sim/machine run of the layer as its own graph, which is "
+            "exact against the RTL (Verilator table below) and includes the layer's own boot, program fetch and "
+            "first/last transfer. Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C "
+            "spatial, DW layers G x (FY, FX) as dian's DW mode; buffers at their full size; ZigZag ignores DRAM "
+            f"latency). Goal (issue 5): >= {GOAL_SPEEDUP}x faster than ZigZag with equal or fewer predicted cycles."]
+
+
+def _network_table(results: list[dict]) -> list[str]:
+    lines = ["", "## Per network (compared layers: convs and linears)", "",
              "| model | layers | ZigZag search s | dian search s (first / median) | speed-up | ZigZag cycles "
-             "| dian predicted | dian measured (RTL-exact) | dian predicted <= ZigZag | layers predicted <= | layers measured <= |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+             "| dian predicted | dian measured (RTL-exact) | dian predicted <= ZigZag | layers predicted <= "
+             "| layers measured <= |", "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for r in results:
-        if "zigzag" not in r:
-            lines.append(f"| {r['model']} | {len(r['rows'])} | failed: {r.get('zigzag_error', 'not run')} | | | | | | | | |")
+        if "summary" not in r:
+            lines.append(f"| {r['model']} | {len(r['rows'])} | failed: {r.get('zigzag_error', 'not run')} |"
+                         + " |" * 8)
             continue
         s = r["summary"]
-        sp = "meets" if s["speedup"] >= GOAL_SPEEDUP else "MISSES"
+        goal = f"{'meets' if s['speedup'] >= GOAL_SPEEDUP else 'MISSES'} {GOAL_SPEEDUP}x"
         le = "yes" if s["dian_predicted"] <= s["zigzag_cycles"] else "NO (MISSES)"
         lines.append(f"| {r['model']} | {s['layers']} of {r['layers_in_network']} | {s['zigzag_s']:.1f} "
-                     f"| {s['dian_s_first']:.3f} / {s['dian_s_median']:.3f} | {s['speedup']:,.0f}x ({sp} "
-                     f"{GOAL_SPEEDUP}x) | {s['zigzag_cycles']:,.0f} | {s['dian_predicted']:,} | {s['dian_machine']:,} "
-                     f"| {le} ({s['dian_predicted'] / s['zigzag_cycles']:.2f}x) | {s['layers_pred_le']} of {s['layers']} "
-                     f"| {s['layers_meas_le']} of {s['layers']} |")
+                     f"| {s['dian_s_first']:.3f} / {s['dian_s_median']:.3f} | {s['speedup']:,.0f}x ({goal}) "
+                     f"| {s['zigzag_cycles']:,.0f} | {s['dian_predicted']:,} | {s['dian_machine']:,} "
+                     f"| {le} ({s['dian_predicted'] / s['zigzag_cycles']:.2f}x) "
+                     f"| {s['layers_pred_le']} of {s['layers']} | {s['layers_meas_le']} of {s['layers']} |")
+    return lines
+
+
+def _rtl_table(rtl: list[dict], env: dict) -> list[str]:
+    lines = ["", f"## Verilator on sampled layers (`{PRESET}` preset, the same 224x224 layers)", "",
+             f"Verilator build of the `{PRESET}` RTL: {env.get('verilator_build_s', 0):.0f} s (cached when "
+             "unchanged). Each layer lowered alone, run in sim/machine and in Verilator on the same DRAM image; "
+             "equal = all four performance counters (cycles, busy-PE cycles, DRAM bytes read/written).", "",
+             "| model | layer | kind | machine cycles | Verilator cycles | counters equal | DRAM equal "
+             "| = per-layer table | Verilator s |", "|---|---|---|---:|---:|---|---|---|---:|"]
+    for x in rtl:
+        head = f"| {x['model']} | {x['layer']} | {x['kind']} | {x['machine']['cycles']:,} "
+        if "rtl" not in x:
+            lines.append(head + f"| {x.get('rtl_error', '')} | | | | |")
+        else:
+            lines.append(head + f"| {x['rtl']['cycles']:,} | {_yes(x['counters_equal'])} | {_yes(x['dram_equal'])} "
+                         f"| {_yes(x['rtl']['cycles'] == x['machine_cycles_table'])} | {x['rtl_wall_s']:.1f} |")
+    return lines
+
+
+def _layer_table(r: dict) -> list[str]:
+    lines = ["", f"## {r['model']}: per layer", "", misses(r), "",
+             "| layer | kind | shape | MACs | bound (compute / DRAM) | ZigZag cycles | ZigZag ideal "
+             "| dian predicted | dian measured | predicted / ZigZag | measured / ZigZag |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for x in r["rows"]:
+        z, b = x.get("zigzag"), x["bounds"]
+        zz = ("- | - | - | -" if not z else
+              f"{z['cycles']:,.0f}{' (below bound)' if z['cycles'] < max(b) else ''} | "
+              f"{z['ideal_temporal_cycles']:,.0f} | {x['dian_predicted'] / z['cycles']:.2f} "
+              f"| {x['machine_cycles'] / z['cycles']:.2f}").split(" | ")
+        lines.append(f"| {x['layer']} | {x['kind']} | {x['shape']} | {x['macs']:,} | {b[0]:,} / {b[1]:,} | {zz[0]} "
+                     f"| {zz[1]} | {x['dian_predicted']:,} | {x['machine_cycles']:,} | {zz[2]} | {zz[3]} |")
+    return lines
+
+
+def markdown(results: list[dict], env: dict) -> str:
+    lines = _header(env) + _network_table(results)
     rtl = [x for r in results for x in r.get("rtl", [])]
     if rtl:
-        lines += ["", f"## Verilator on sampled layers (`{PRESET}` preset, the same 224x224 layers)", "",
-                  f"Verilator build of the `{PRESET}` RTL: {env.get('verilator_build_s', 0):.0f} s (cached when "
-                  "unchanged). Each layer lowered alone, run in sim/machine and in Verilator on the same DRAM image; "
-                  "equal = all four performance counters (cycles, busy-PE cycles, DRAM bytes read/written).", "",
-                  "| model | layer | kind | machine cycles | Verilator cycles | counters equal | DRAM equal | Verilator s |",
-                  "|---|---|---|---:|---:|---|---|---:|"]
-        for x in rtl:
-            if "rtl" not in x:
-                lines.append(f"| {x['model']} | {x['layer']} | {x['kind']} | {x['machine']['cycles']:,} "
-                             f"| {x.get('rtl_error', '')} | | | |")
-                continue
-            lines.append(f"| {x['model']} | {x['layer']} | {x['kind']} | {x['machine']['cycles']:,} "
-                         f"| {x['rtl']['cycles']:,} | {'yes' if x['counters_equal'] else 'NO'} "
-                         f"| {'yes' if x['dram_equal'] else 'NO'} | {x['rtl_wall_s']:.1f} |")
+        lines += _rtl_table(rtl, env)
     for r in results:
-        lines += ["", f"## {r['model']}: per layer", "",
-                  "| layer | kind | shape | MACs | bound (compute / DRAM) | ZigZag cycles | ZigZag ideal | dian predicted "
-                  "| dian measured | predicted / ZigZag | measured / ZigZag |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        for x in r["rows"]:
-            z = x.get("zigzag")
-            zc = f"{z['cycles']:,.0f}" if z else "-"
-            zi = f"{z['ideal_temporal_cycles']:,.0f}" if z else "-"
-            rp = f"{x['dian_predicted'] / z['cycles']:.2f}" if z else "-"
-            rm = f"{x['machine_cycles'] / z['cycles']:.2f}" if z else "-"
-            b = x["bounds"]
-            zc += " (below bound)" if z and z["cycles"] < max(b) else ""
-            lines.append(f"| {x['layer']} | {x['kind']} | {x['shape']} | {x['macs']:,} | {b[0]:,} / {b[1]:,} | {zc} | {zi} "
-                         f"| {x['dian_predicted']:,} | {x['machine_cycles']:,} | {rp} | {rm} |")
+        lines += _layer_table(r)
     lines += ["", "Bound: lower bounds from the shapes alone (script's `bounds`): compute = cycles the array needs "
               "at one pixel a cycle per (C block, K block, tap) in GEMM mode, one IBUF word a cycle per (channel "
               "block, tap) in v1 DW mode; DRAM = int8 input + weights + output bytes / 16-byte bus. `below bound`: "
@@ -421,10 +477,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--zigzag-timeout", type=float, default=3600)
     p.add_argument("--rtl-timeout", type=float, default=900)
+    p.add_argument("--from-json", action="store_true", help="rewrite the .md from the committed .json")
     p.add_argument("--zigzag-worker", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.zigzag_worker:
         zigzag_worker(args.zigzag_worker)
+        return
+    if args.from_json:
+        data = json.loads((RESULTS / "zigzag_comparison.json").read_text())
+        (RESULTS / "zigzag_comparison.md").write_text(markdown(data["results"], data["env"]))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     before = os.getloadavg()[0]
@@ -442,17 +503,11 @@ def main() -> None:
         exe = build_harness(emit_verilog(cfg, folder / "rtl"), TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency,
                             folder / "build")
         env["verilator_build_s"] = time.perf_counter() - t
-    results = []
-    for m in args.models.split(","):
-        r = bench_model(m, args, py, exe)
-        for x in r.get("rtl", []):
-            x["model"] = m
-        if "zigzag" in r:
-            r["summary"] = summary(r)
-        results.append(r)
+    results = [bench_model(m, args, py, exe) for m in args.models.split(",")]
     cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                 if ln.startswith("model name")), platform.processor())
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          cwd=REPO).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "hwgen", "sim", "ir", "frontend"], capture_output=True,
                            text=True, cwd=REPO).stdout.strip()
     env.update({"git": head + (" + uncommitted changes in hwgen/sim/ir/frontend" if dirty else ""), "cpu": cpu,
