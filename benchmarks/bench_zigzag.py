@@ -218,12 +218,13 @@ def run_zigzag(py: Path, model: str, job: dict, timeout: float) -> dict:
 # ---- dian ----------------------------------------------------------------------------------------
 
 def dian_search(graph, cfg) -> dict[str, int]:
-    """dian's mapping search as this benchmark times it: every op of ``graph`` planned for ``cfg``; the
-    predicted cycles by op name. Today the default scheduler (hwgen/tile_search.py's tile search); the
-    issue-5 mapper replaces this one function."""
-    from dian.hwgen.scheduler import plan_graph
+    """dian's mapping search as this benchmark times it: every op of ``graph`` mapped for ``cfg`` by
+    search/mapper.py (the compile path's default: the first-order model's top candidates timed by the
+    exact cost model); the predicted cycles by op name, each a layer's exact share of the network run
+    (its chunk fetches and execution; a run of the layer alone adds the boot and done)."""
+    from dian.search.mapper import map_graph
 
-    return {p.work.op.name: p.schedule.prediction.cycles for p in plan_graph(graph, cfg)}
+    return {p.work.op.name: p.schedule.prediction.cycles for p in map_graph(graph, cfg)}
 
 
 def machine_cycles(graph, op, cfg) -> int:
@@ -231,11 +232,11 @@ def machine_cycles(graph, op, cfg) -> int:
     boot, program fetch, first load and last store)."""
     from bench_accelerator import random_inputs, single_op_graph
     from dian.hwgen.lower import lower_graph
-    from dian.hwgen.scheduler import plan_graph
+    from dian.search.mapper import map_graph
     from dian.sim.machine import run_lowered
 
     lg = single_op_graph(graph, op)
-    return run_lowered(lower_graph(lg, cfg, plan_graph(lg, cfg)), random_inputs(lg, 1)).counters.cycles
+    return run_lowered(lower_graph(lg, cfg, map_graph(lg, cfg)), random_inputs(lg, 1)).counters.cycles
 
 
 def traced(model: str):
@@ -387,12 +388,12 @@ def _header(env: dict) -> list[str]:
             f"build/zigzag-venv, API `get_hardware_performance_zigzag` (LOMA temporal-mapping search, lpf_limit "
             f"{env['lpf_limit']}, opt=latency, uneven mappings), one call per network on the compared layers, run "
             "under `nice -n 10`; its time is the API call's wall time (parsing, search, cost model, its result "
-            "dumps; not the interpreter start or imports). dian: `dian_search` = the default scheduler "
-            f"(`plan_graph`) on the whole network ({env['repeats']} runs; the speed-up uses the first, cold run), "
-            "every op including the pooling/add ops ZigZag is not given. Cycles: ZigZag's `latency_total2` per "
-            "layer; dian's scheduler prediction; dian's sim/machine run of the layer as its own graph, which is "
-            "exact against the RTL (Verilator table below) and includes the layer's own boot, program fetch and "
-            "first/last transfer. Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C "
+            "dumps; not the interpreter start or imports). dian: `dian_search` = the mapper "
+            f"(`search.mapper.map_graph`, latency) on the whole network ({env['repeats']} runs; the speed-up uses "
+            "the first, cold run), every op including the pooling/add ops ZigZag is not given. Cycles: ZigZag's "
+            "`latency_total2` per layer; dian's mapper prediction (exact: the layer's share of a network run); "
+            "dian's sim/machine run of the layer as its own graph, which is exact against the RTL (Verilator "
+            "table below) and adds the run's boot and done. Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C "
             "spatial, DW layers G x (FY, FX) as dian's DW mode; buffers at their full size; ZigZag ignores DRAM "
             f"latency). Goal (issue 5): >= {GOAL_SPEEDUP}x faster than ZigZag with equal or fewer predicted cycles."]
 
