@@ -5,7 +5,7 @@ For each model at 1x3x224x224 (zoo weights as loaded, 8 calibration samples,
 seed 0; the figures below depend only on shapes):
 
 * compile time: the frontend (trace, calibrate, quantize), then hwgen's
-  scheduling (``plan_graph``) and lowering (``lower_graph``: DRAM image and
+  mapping (``search.mapper.map_graph``, the compile default) and lowering (``lower_graph``: DRAM image and
   program), median of ``--repeats`` runs;
 * the whole network lowered for ``default`` and run in sim/machine
   (``run_lowered``) on a random int8 input: cycles, busy-PE cycles, DRAM bytes;
@@ -46,7 +46,8 @@ from dian.frontend import calibration_samples, load_model, lower
 from dian.hwgen.isa import End
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.scheduler import plan_graph
+from dian.accel_artifacts import fixed_cycles
+from dian.search.mapper import map_graph
 from dian.hwgen.workload import WorkKind
 from dian.ir import Graph, graph_macs, op_macs
 from dian.ir.ops import Conv2d, Linear
@@ -127,7 +128,7 @@ def bench_model(name: str, repeats: int) -> dict:
     plan_s, lower_s = [], []
     for _ in range(repeats):
         t = time.perf_counter()
-        plans = plan_graph(g, cfg)
+        plans = map_graph(g, cfg)
         plan_s.append(time.perf_counter() - t)
         t = time.perf_counter()
         low = lower_graph(g, cfg, plans)
@@ -136,7 +137,7 @@ def bench_model(name: str, repeats: int) -> dict:
                  "layers_on_accel": len(plans), "macs": graph_macs(g), "image_bytes": len(low.image),
                  "program_chunks": len(low.program.chunks),
                  "compile_s": {"load + calibration samples": t_load, "frontend (trace, calibrate, quantize)": t_frontend,
-                               "schedule (plan_graph)": statistics.median(plan_s),
+                               "map (map_graph)": statistics.median(plan_s),
                                "lower (lower_graph)": statistics.median(lower_s),
                                "schedule + lower": statistics.median(p + q for p, q in zip(plan_s, lower_s))}}
     t = time.perf_counter()
@@ -147,12 +148,12 @@ def bench_model(name: str, repeats: int) -> dict:
                     "dram_bytes_written": c.dram_bytes_written, "program_bytes_read": c.program_bytes_read,
                     "instructions": c.instructions, "chunks": c.chunks,
                     "util_macs": out["macs"] / (c.cycles * pes), "util_counter": c.busy_pe_cycles / (c.cycles * pes),
-                    "predicted_cycles": sum(p.schedule.prediction.cycles for p in plans)}
+                    "predicted_cycles": fixed_cycles(cfg) + sum(p.schedule.prediction.cycles for p in plans)}
     layers = []
     for p in plans:
         op = p.work.op
         lg = single_op_graph(g, op)
-        lp = plan_graph(lg, cfg)
+        lp = map_graph(lg, cfg)
         ll = lower_graph(lg, cfg, lp)
         lr = run_lowered(ll, random_inputs(lg, 1), keep_trace=True)
         lc = lr.counters
@@ -163,7 +164,7 @@ def bench_model(name: str, repeats: int) -> dict:
         util = macs / (lc.cycles * pes)
         goal = goal_of(kind, compute_bound, macs)
         layers.append({"layer": op.name, "kind": kind, "mode": p.work.kind.value, "shape": shape, "macs": macs,
-                       "cycles": lc.cycles, "predicted_cycles": p.schedule.prediction.cycles,
+                       "cycles": lc.cycles, "predicted_cycles": fixed_cycles(cfg) + sum(q.schedule.prediction.cycles for q in lp),
                        "util_macs": util, "util_counter": lc.busy_pe_cycles / (lc.cycles * pes),
                        "dram_kib": (lc.dram_bytes_read + lc.dram_bytes_written) / 1024,
                        "dram_read_kib": lc.dram_bytes_read / 1024, "dram_written_kib": lc.dram_bytes_written / 1024,
@@ -207,7 +208,7 @@ def markdown(results: list[dict], env: dict) -> str:
              "Compute-bound: the CMP engine busy >= the MEM engine busy in that run. Goals: >= 90 % compute-bound "
              "convs, >= 60 % depthwise, >= 75 % whole ResNet-18.", "",
              "## Whole networks", "",
-             "| model | GMACs | cycles (measured) | predicted (scheduler, sum of layers) | sum of per-layer runs "
+             "| model | GMACs | cycles (measured) | predicted (mapper: layers + boot, done) | sum of per-layer runs "
              "| utilization | counter | DRAM read MiB | DRAM written MiB | instructions | chunks | ms at 150 MHz | goal |",
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in results:
@@ -236,12 +237,12 @@ def markdown(results: list[dict], env: dict) -> str:
             lines.append(f"| {r['model']} | {label} | {gr['layers']} | {gr['cycles']:,} | {_pct(gr['util_macs'])} "
                          f"| {_pct(gr['min_util'])} | {', '.join(gr['misses']) or 'none'} |")
     lines += ["", "## Compile time (seconds)", "",
-              "| model | load + calib samples | frontend (trace, calibrate, quantize) | schedule | lower | schedule + lower | image MiB |",
+              "| model | load + calib samples | frontend (trace, calibrate, quantize) | map | lower | map + lower | image MiB |",
               "|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         c = r["compile_s"]
         lines.append(f"| {r['model']} | {c['load + calibration samples']:.2f} | {c['frontend (trace, calibrate, quantize)']:.2f} "
-                     f"| {c['schedule (plan_graph)']:.3f} | {c['lower (lower_graph)']:.3f} | {c['schedule + lower']:.3f} "
+                     f"| {c['map (map_graph)']:.3f} | {c['lower (lower_graph)']:.3f} | {c['schedule + lower']:.3f} "
                      f"| {r['image_bytes'] / 2**20:.2f} |")
     lines.append(f"\nSchedule/lower: median of {env['repeats']} runs. Frontend with {CALIB} calibration samples "
                  "(the CLI default is 64; see reference_sim.md for that). Machine-simulator wall time for the whole "
