@@ -15,20 +15,23 @@ figure in the schedules is the one the hardware will show.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
+from dian.errors import MappingError, ScheduleError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.input_packing import pack_shallow_inputs
 from dian.hwgen.scheduler import LayerPlan, choose, plan_graph
 from dian.hwgen.tile_search import Tiling, blocked_candidates, gemm_candidates, kernel_splits
-from dian.hwgen.workload import Work, WorkKind
-from dian.errors import MappingError, ScheduleError
+from dian.hwgen.workload import Work, WorkKind, tensor_regions, work_of
 from dian.ir import Graph
 
-from .cost_model import layer_cost, part_channels
+from .cost_model import batch_cost, part_channels
 from .energy import layer_energy_pj
+from .replay import LayerCost
 
 Objective = Literal["latency", "energy", "edp"]
 OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
@@ -68,25 +71,45 @@ def _modes(w: Work) -> list[Work]:
     return [w, dataclasses.replace(w, kind=WorkKind.GEMM)] if w.kind is WorkKind.DW else [w]
 
 
+@dataclass
+class _Layer:
+    """One layer's candidate modes and tilings, and the choice."""
+
+    work: Work
+    options: list[tuple[Work, list[Tiling]]]
+    parts: tuple[int, ...]
+    best: tuple[float, int, int, int] | None = None  # (score, share, option, tiling index)
+
+
 class Mapper:
-    """A :data:`hwgen.scheduler.Chooser` that maps each layer by exact cost."""
+    """Maps every layer of a graph by exact cost; a :data:`hwgen.scheduler.Chooser` afterwards.
+
+    All layers' candidates are timed in a few batched replays (one per kind
+    of work: search/cost_model.py ``batch_cost``) as if each layer's program
+    began at chunk 0; the chosen tilings are then timed again at their real
+    chunk positions, so each plan carries its layer's exact share of the
+    network's cycles and DRAM bytes. (The chunk position only moves a chunk
+    fetch by a bus beat: it can change a choice between near-equal tilings,
+    never a prediction.)"""
 
     def __init__(self, graph: Graph, cfg: AccelConfig, objective: Objective = "latency",
                  top_k: int = DEFAULT_TOP_K) -> None:
         check_objective(objective)
         self.graph, self.cfg, self.objective, self.top_k = graph, cfg, objective, top_k
         self.evaluated = 0  # exact layer-mapping evaluations, for the benchmarks
-        self.next_chunk = 0  # the program's chunks so far: a chunk-table entry's alignment costs a beat
+        packed, _ = pack_shallow_inputs(graph, cfg)
+        regions = tensor_regions(packed)
+        layers = [_Layer(w, self._options(w), part_channels(packed, w))
+                  for w in (work_of(packed, op, cfg, regions) for op in packed.ops) if w.kind is not WorkKind.ALIAS]
+        self._choose(layers)
+        self.chosen: dict[str, tuple[Work, Tiling]] = self._exact(layers)
 
-    def __call__(self, w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
-        """The best mode and tiling of ``w``; the tiling carries the layer's exact share of the
-        network's cycles and DRAM bytes (its chunk fetches and execution)."""
-        best: tuple[float, int, Work, Tiling, int] | None = None
+    def _options(self, w: Work) -> list[tuple[Work, list[Tiling]]]:
         per_mode = []
         for mode in _modes(w):
-            tilings = candidates(mode, cfg, self.top_k)
+            tilings = candidates(mode, self.cfg, self.top_k)
             try:
-                tilings.append(choose(mode, cfg)[1])  # the default scheduler's pick is always a candidate
+                tilings.append(choose(mode, self.cfg)[1])  # the default scheduler's pick is always a candidate
             except ScheduleError:
                 pass  # this mode cannot run the layer: it only has the candidates above (none)
             if tilings:
@@ -94,22 +117,77 @@ class Mapper:
         # A mode whose best first-order estimate is far behind another's is not timed exactly (the
         # block-diagonal GEMM fallback of a depthwise conv does ceil(C/L) times the work).
         fastest = min((m[0] for m in per_mode), default=0)
-        for _, mode, tilings in (m for m in per_mode if m[0] <= MODE_SLACK * fastest):
-            cost = layer_cost(mode, cfg, tilings, part_channels(self.graph, mode), self.next_chunk)
-            self.evaluated += len(tilings)
+        return [(mode, ts) for est, mode, ts in per_mode if est <= MODE_SLACK * fastest]
+
+    def _choose(self, layers: list[_Layer]) -> None:
+        cfg = self.cfg
+        groups: dict[object, list[tuple[_Layer, int]]] = {}
+        for lay in layers:  # one replay per kind of work; a concat (its passes) on its own
+            for j, (mode, _) in enumerate(lay.options):
+                groups.setdefault(id(lay) if lay.parts else mode.kind, []).append((lay, j))
+        for members in groups.values():
+            items = [(lay.options[j][0], lay.options[j][1]) for lay, j in members]
+            cost = batch_cost(items, cfg, members[0][0].parts)
+            self.evaluated += sum(len(ts) for _, ts in items)
             share = cost.cycles - timing.boot_cycles(cfg) - timing.DONE_CYCLES
-            read = cost.dram_read - timing.boot_bytes(cfg)
             energy = layer_energy_pj(cfg, cost)
+            traffic = cost.dram_read + cost.dram_write
             score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[self.objective]
-            i = int(np.lexsort((read + cost.dram_write, share, score))[0])
-            if best is None or (score[i], share[i]) < best[:2]:
-                t = dataclasses.replace(tilings[i], cycles=int(share[i]), dram_read=int(read[i]),
-                                        dram_write=int(cost.dram_write[i]))
-                best = (float(score[i]), int(share[i]), mode, t, int(cost.chunks[i]))
-        if best is None:
-            return choose(w, cfg)  # raises the scheduler's error naming the layer
-        self.next_chunk += best[4]
-        return best[2], best[3]
+            start = 0
+            for lay, j in members:
+                n = len(lay.options[j][1])
+                sl = slice(start, start + n)
+                i = int(np.lexsort((traffic[sl], share[sl], score[sl]))[0])
+                cand = (float(score[sl][i]), int(share[sl][i]), j, i)
+                if lay.best is None or cand[:2] < lay.best[:2]:
+                    lay.best = cand
+                start += n
+
+    def _exact(self, layers: list[_Layer]) -> dict[str, tuple[Work, Tiling]]:
+        """The chosen tilings timed at their chunk positions: the figures the plans show."""
+        cfg = self.cfg
+        picks = []
+        for lay in layers:
+            if lay.best is None:
+                choose(lay.work, cfg)  # raises the scheduler's error naming the layer
+            _, _, j, i = lay.best  # type: ignore[misc]
+            picks.append((lay, lay.options[j][0], lay.options[j][1][i]))
+        # Chunks per layer do not depend on the position: one pass at chunk 0 gives the offsets.
+        first = np.zeros(len(picks), np.int64)
+        costs: list[LayerCost | None] = [None] * len(picks)
+        for at in (0, 1):
+            by_kind: dict[object, list[int]] = {}
+            for n, (lay, mode, _) in enumerate(picks):
+                by_kind.setdefault(id(lay) if lay.parts else mode.kind, []).append(n)
+            for idx in by_kind.values():
+                lay0 = picks[idx[0]][0]
+                c = batch_cost([(picks[n][1], [picks[n][2]]) for n in idx], cfg, lay0.parts,
+                               first[idx] if at else 0)
+                for pos, n in enumerate(idx):
+                    costs[n] = _entry(c, pos)
+            if at == 0:
+                layer_chunks = np.array([int(c.chunks[0]) for c in costs], np.int64)  # type: ignore[union-attr]
+                first = np.concatenate([[0], np.cumsum(layer_chunks)[:-1]]).astype(np.int64)
+        out = {}
+        for (lay, mode, t), c in zip(picks, costs):
+            assert c is not None
+            share = int(c.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
+            out[lay.work.op.name] = (mode, dataclasses.replace(t, cycles=share,
+                                                               dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
+                                                               dram_write=int(c.dram_write[0])))
+        return out
+
+    def __call__(self, w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
+        """The chosen mode and tiling of ``w`` (its figures: the layer's exact share of the run)."""
+        return self.chosen[w.op.name]
+
+
+def _entry(c: LayerCost, i: int) -> LayerCost:
+    """Entry ``i`` of a batch's cost, as a one-mapping LayerCost."""
+    pick = lambda a: a[i:i + 1]  # noqa: E731
+    return LayerCost(pick(c.cycles), pick(c.dram_read), pick(c.dram_write), pick(c.busy_pe), pick(c.instructions),
+                     pick(c.chunks), pick(c.compute_cycles), pick(c.fetch_cycles),
+                     {k: pick(v) for k, v in c.sram_bytes.items()})
 
 
 def map_graph(graph: Graph, cfg: AccelConfig, objective: Objective = "latency",

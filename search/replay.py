@@ -108,6 +108,11 @@ class _State:
 _TIMES = ("mem_free", "cmp_free", "ce1", "ce2", "writer_end", "se1", "se2")
 _COUNTS = ("count", "steps", "outputs")
 _TOTALS = ("dram_read", "dram_write", "busy_pe")
+BUFFERS = ("ibuf", "wbuf", "abuf", "pbuf", "obuf")
+# Rows of a state snapshot (one column per mapping): what a jump shifts, scales or compares.
+_T, _C, _P = slice(0, 7), slice(7, 10), 10
+_TOT, _SRAM, _CHUNK = slice(11, 14), slice(14, 19), 19
+_STEPS, _OUTPUTS = 8, 9
 
 
 class Steps(Protocol):
@@ -128,11 +133,12 @@ class Steps(Protocol):
     def ahead(self, level: int, unit: np.ndarray) -> np.ndarray: ...
 
 
-def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int = 0) -> LayerCost:
+def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray = 0) -> LayerCost:
     """Time every step of the ``m`` mappings of ``steps``, exactly as sim/machine would.
 
     ``first_chunk`` is the index of the layer's first chunk in the program
-    (its chunk-table entry's alignment changes the fetch by a bus beat).
+    (its chunk-table entry's alignment changes the fetch by a bus beat), one
+    for all or one per mapping.
 
     Skipping repeats: after a unit of the loop nest (an output tile, a row of
     them, ...), if every engine time in the state moved by the same ``D``
@@ -147,11 +153,13 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int = 0) -> Laye
     imem = cfg.imem_instructions
     out = LayerCost(*(np.zeros(m, np.int64) for _ in range(7)))
     out.fetch_cycles = np.zeros(m, np.int64)
+    out.sram_bytes = {b: np.zeros(m, np.int64) for b in BUFFERS}
     st: _State | None = None
-    chunk_index = np.full(m, first_chunk, np.int64)
+    chunk_index = np.broadcast_to(np.asarray(first_chunk, np.int64), (m,)).copy()
     pos = np.zeros(m, np.int64)
     levels = steps.levels()
-    snaps: list[dict[str, np.ndarray]] = [{"pos": np.full(m, -1, np.int64)} for _ in levels]
+    snaps: list[tuple[np.ndarray, np.ndarray]] = [(np.full(m, -1, np.int64), np.zeros((20, m), np.int64))
+                                                  for _ in levels]
 
     def close(where: np.ndarray) -> None:
         """End the current chunk of the mappings in ``where``: the last store, the ENDs, the fetch."""
@@ -170,13 +178,10 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int = 0) -> Laye
         out.chunks[where] += 1
         chunk_index[where] += 1
 
-    def snapshot() -> dict[str, np.ndarray]:
+    def snapshot() -> np.ndarray:
         assert st is not None
-        snap = {k: getattr(st, k).copy() for k in (*_TIMES, *_COUNTS, "pending")}
-        snap.update({k: getattr(out, k).copy() for k in _TOTALS})
-        snap.update({f"sram:{b}": v.copy() for b, v in out.sram_bytes.items()})
-        snap["chunk"] = chunk_index.copy()
-        return snap
+        return np.stack([*(getattr(st, k) for k in (*_TIMES, *_COUNTS, "pending")),
+                         *(getattr(out, k) for k in _TOTALS), *(out.sram_bytes[b] for b in BUFFERS), chunk_index])
 
     while True:
         active = pos < n_steps
@@ -188,7 +193,7 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int = 0) -> Laye
         _step(cfg, st, sb, active, out, imem, close, m)
         pos += active
         if levels and (active & (pos % levels[0] == 0)).any():  # some mapping finished a unit
-            _skip_repeats(steps, levels, snaps, snapshot(), st, out, pos, n_steps, active, chunk_index, imem)
+            _skip_repeats(steps, levels, snaps, snapshot, st, out, pos, n_steps, active, imem)
     if st is not None:
         close(n_steps > 0)
     out.cycles = timing.boot_cycles(cfg) + out.fetch_cycles + out.compute_cycles + timing.DONE_CYCLES
@@ -248,62 +253,54 @@ def _step(cfg: AccelConfig, st: _State, sb: StepBatch, active: np.ndarray, out: 
     out.busy_pe += np.where(a, sb.busy_pe, 0)
 
 
-def _skip_repeats(steps: Steps, levels: list[np.ndarray], snaps: list[dict[str, np.ndarray]],
-                  now: dict[str, np.ndarray], st: _State, out: LayerCost, pos: np.ndarray, n_steps: np.ndarray,
-                  moved: np.ndarray, chunk_index: np.ndarray, imem: int) -> None:
+def _skip_repeats(steps: Steps, levels: list[np.ndarray], snaps: list[tuple[np.ndarray, np.ndarray]],
+                  snapshot: Any, st: _State, out: LayerCost, pos: np.ndarray, n_steps: np.ndarray,
+                  moved: np.ndarray, imem: int) -> None:
     """At unit boundaries, jump over units identical to the one just finished (see :func:`replay`)."""
+    now = snapshot()
     done = np.zeros(len(pos), bool)  # jumped at an outer level this time
     for lv in reversed(range(len(levels))):
         unit = levels[lv]
         at = moved & (pos % unit == 0) & (pos < n_steps)
         if not at.any():
             continue
-        prev = snaps[lv]
-        ok = at & ~done & (prev["pos"] == pos - unit)
+        prev_pos, prev = snaps[lv]
+        ok = at & ~done & (prev_pos == pos - unit)
         if ok.any():
-            ok &= (prev["chunk"] == chunk_index) & (prev["steps"] >= 2) & (prev["outputs"] >= 2)
-            ok &= prev["pending"] == now["pending"]
-            shift = now["mem_free"] - prev["mem_free"]
-            for k in _TIMES[1:]:
-                ok &= now[k] - prev[k] == shift
-            per_unit = now["count"] - prev["count"]
-            room = np.where(per_unit > 0, (imem - _ENDS - now["count"]) // np.maximum(per_unit, 1), 0)
+            d = now - prev
+            shift = d[0]
+            ok &= (d[_CHUNK] == 0) & (prev[_STEPS] >= 2) & (prev[_OUTPUTS] >= 2) & (d[_P] == 0)
+            ok &= (d[_T] == shift).all(axis=0)
+            per_unit = d[_C][0]  # instructions
+            room = np.where(per_unit > 0, (imem - _ENDS - now[_C][0]) // np.maximum(per_unit, 1), 0)
             r = np.minimum(steps.ahead(lv, pos // unit - 1), room)
             r = np.where(ok, np.minimum(r, (n_steps - pos) // unit), 0)
             jump = r > 0
             if jump.any():
-                for k in _TIMES:
+                for row, k in enumerate(_TIMES):
                     setattr(st, k, getattr(st, k) + r * shift)
-                for k in _COUNTS:
-                    setattr(st, k, getattr(st, k) + r * (now[k] - prev[k]))
-                for k in _TOTALS:
-                    setattr(out, k, getattr(out, k) + r * (now[k] - prev[k]))
-                for b, v in out.sram_bytes.items():
-                    out.sram_bytes[b] = v + r * (now[f"sram:{b}"] - prev.get(f"sram:{b}", 0))
+                for row, k in enumerate(_COUNTS):
+                    setattr(st, k, getattr(st, k) + r * d[_C][row])
+                for row, k in enumerate(_TOTALS):
+                    setattr(out, k, getattr(out, k) + r * d[_TOT][row])
+                for row, b in enumerate(BUFFERS):
+                    out.sram_bytes[b] = out.sram_bytes[b] + r * d[_SRAM][row]
                 pos += r * unit
                 last = steps.step_at(np.maximum(pos - 1, 0))
                 for j, ld in enumerate(last.loads):
                     st.resident[j] = np.where(jump & ld.present, ld.key, st.resident[j])
-                now = {k: v.copy() for k, v in now.items()}
-                for k in (*_TIMES, *_COUNTS):
-                    now[k] = getattr(st, k).copy()
-                for k in _TOTALS:
-                    now[k] = getattr(out, k).copy()
-                for b, v in out.sram_bytes.items():
-                    now[f"sram:{b}"] = v.copy()
+                now = snapshot()
                 done |= jump
-        _record(prev, now, at | done, pos)  # after a jump: the landing point (the next unit differs)
+        _record(snaps, lv, now, at | done, pos)  # after a jump: the landing point (the next unit differs)
         for inner in range(lv):  # inner levels restart their comparison where an outer jump landed
-            _record(snaps[inner], now, done, pos)
+            _record(snaps, inner, now, done, pos)
 
 
-def _record(snap: dict[str, np.ndarray], now: dict[str, np.ndarray], where: np.ndarray, pos: np.ndarray) -> None:
-    if not where.any():
-        return
-    for k, v in now.items():
-        old = snap.get(k)
-        snap[k] = v.copy() if old is None else np.where(where, v, old)
-    snap["pos"] = np.where(where, pos, snap["pos"])
+def _record(snaps: list[tuple[np.ndarray, np.ndarray]], lv: int, now: np.ndarray, where: np.ndarray,
+            pos: np.ndarray) -> None:
+    if where.any():
+        old_pos, old = snaps[lv]
+        snaps[lv] = (np.where(where, pos, old_pos), np.where(where, now, old))
 
 
 def _add(acc: dict[str, np.ndarray], key: str, value: np.ndarray, m: int) -> None:

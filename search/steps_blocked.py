@@ -19,7 +19,7 @@ from dian.hwgen.layout import blocks
 from dian.hwgen.workload import Work, WorkKind
 
 from .replay import LoadSlot, StepBatch
-from .steps_gemm import interior, run_after
+from .steps_gemm import WorkArrays, interior, run_after
 
 GAP = timing.ISSUE_GAP
 
@@ -44,17 +44,20 @@ def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.n
 
 
 class BlockedSteps:
-    """``n_steps`` and ``step_at(i)`` of every tiling of one DW/POOL/ADD/COPY :class:`Work`.
+    """``n_steps`` and ``step_at(i)`` of M mappings of DW, POOL, ADD or COPY layers (all of
+    ``kind``; ``w``: each one's layer).
 
-    ``part_channels``: the channels of each pass (a concat's inputs; one pass otherwise)."""
+    ``part_channels``: the channels of each pass of a concat (then every mapping is of that one
+    layer); empty: one pass over the layer's channels."""
 
-    def __init__(self, w: Work, cfg: AccelConfig, t: BlockedTilings, part_channels: tuple[int, ...] = ()) -> None:
-        self.w, self.cfg, self.t = w, cfg, t
+    def __init__(self, w: WorkArrays, kind: WorkKind, cfg: AccelConfig, t: BlockedTilings,
+                 part_channels: tuple[int, ...] = ()) -> None:
+        self.w, self.kind, self.cfg, self.t = w, kind, cfg, t
         L = cfg.lanes
-        if not part_channels:
-            part_channels = (w.c,) if w.kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else (w.k,)
+        parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
+            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else w.k]
         self.YT, self.XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
-        self.part_cb = [blocks(c, L) for c in part_channels]
+        self.part_cb = [-(-c // L) for c in parts]
         self.part_steps = [-(-cb // t.ct) * w.n * self.YT * self.XT for cb in self.part_cb]
         self.n_steps = sum(self.part_steps)
 
@@ -70,12 +73,11 @@ class BlockedSteps:
         """As GemmSteps.ahead: tiles away from the padding and the short last tile, every image,
         full channel tiles."""
         w, t = self.w, self.t
-        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
         if level == 0:
-            lo, hi = interior(w.w, w.ox, t.tx, sx, px, w.fx, dx)
+            lo, hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
             return run_after(unit % self.XT, lo, hi)
         if level == 1:
-            lo, hi = interior(w.h, w.oy, t.ty, sy, py, w.fy, dy)
+            lo, hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
             return run_after(unit % self.YT, lo, hi)
         if level == 2:
             return run_after(unit % w.n, 0, w.n - 1)
@@ -87,7 +89,7 @@ class BlockedSteps:
         w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
         part = np.zeros_like(t.ct)
         local = np.broadcast_to(np.asarray(i, np.int64), t.ct.shape).copy()
-        cb_total = np.full_like(t.ct, self.part_cb[0])
+        cb_total = self.part_cb[0].copy()
         for j in range(1, len(self.part_steps)):
             later = local >= self.part_steps[j - 1]
             local = np.where(later, local - self.part_steps[j - 1], local)
@@ -101,15 +103,15 @@ class BlockedSteps:
         words = cbs * rows * cols
         key = ((((part * (cb_total.max() + 1) + c_t) * w.n + n) * self.YT + y_t) * self.XT + x_t)
         one = np.ones(len(t.ct), bool)
-        if w.kind in (WorkKind.ADD, WorkKind.COPY):
-            n_in = 2 if w.kind is WorkKind.ADD else 1
+        if self.kind in (WorkKind.ADD, WorkKind.COPY):
+            n_in = 2 if self.kind is WorkKind.ADD else 1
             ld = LoadSlot(one, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L,
                           n_in, "ibuf", n_in * words * L)
             cyc = timing.add_cycles(words) if n_in == 2 else timing.ppu_cycles(words)
             sram = {"ibuf": n_in * words * L, "obuf": 2 * words * L}
             return StepBatch([ld], np.zeros_like(words), 0, cyc, timing.dma_write_cycles(cfg, words), words * L,
                              sram=sram)
-        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        sy, sx, py, px, dy, dx = w.sy, w.sx, w.py, w.px, w.dy, w.dx
         ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
         y0, x0 = y_t * t.ty * sy - py, x_t * t.tx * sx - px
         real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
@@ -118,12 +120,12 @@ class BlockedSteps:
         box = LoadSlot(one, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, "ibuf",
                        cbs * ny * nx * L)
         taps = w.fy * w.fx
-        if w.kind is WorkKind.POOL:
+        if self.kind is WorkKind.POOL:
             sram = {"ibuf": words * taps * L, "obuf": 2 * words * L}
             return StepBatch([box], np.zeros_like(words), 0, timing.pool_cycles(words, taps),
                              timing.dma_write_cycles(cfg, words), words * L, sram=sram)
-        assert w.kind is WorkKind.DW, w.kind
-        G = blocks(taps, L)
+        assert self.kind is WorkKind.DW, self.kind
+        G = -(-taps // L)
         pix = rows * cols
         w_words = cbs * G * L
         prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes

@@ -43,7 +43,7 @@ class GemmTilings:
         return GemmTilings(**{k: np.broadcast_to(a, (m,)).copy() for k, a in arrays.items()})
 
 
-def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.ndarray:
+def _size(index: np.ndarray, tile: np.ndarray, extent: np.ndarray) -> np.ndarray:
     """Size of tile ``index`` of ``extent`` cut into tiles of ``tile`` (the last may be short)."""
     return np.minimum(tile, extent - index * tile)
 
@@ -53,8 +53,8 @@ def run_after(index: np.ndarray, lo: np.ndarray | int, hi: np.ndarray | int) -> 
     return np.where((index - 1 >= lo) & (index <= hi), hi - index, 0)
 
 
-def interior(size: int, out: int, tile: np.ndarray, stride: int, pad: int, taps: int,
-              dil: int) -> tuple[np.ndarray, np.ndarray]:
+def interior(size: np.ndarray, out: np.ndarray, tile: np.ndarray, stride: np.ndarray, pad: np.ndarray,
+             taps: np.ndarray, dil: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """First and last index of the full output tiles whose input span (every kernel tap of
     every output) lies inside the ``size`` input rows or columns: no padding, no short tile."""
     span = (tile - 1) * stride + (taps - 1) * dil + 1
@@ -63,10 +63,39 @@ def interior(size: int, out: int, tile: np.ndarray, stride: int, pad: int, taps:
     return lo, hi
 
 
-class GemmSteps:
-    """``n_steps`` and ``step_at(i)`` of every tiling of one GEMM :class:`Work`."""
+@dataclass(frozen=True)
+class WorkArrays:
+    """The loop bounds of M mappings' layers, one entry per mapping (several layers can share
+    one replay: every formula here is elementwise)."""
 
-    def __init__(self, w: Work, cfg: AccelConfig, t: GemmTilings) -> None:
+    n: np.ndarray
+    c: np.ndarray
+    k: np.ndarray
+    h: np.ndarray
+    w: np.ndarray
+    oy: np.ndarray
+    ox: np.ndarray
+    fy: np.ndarray
+    fx: np.ndarray
+    sy: np.ndarray
+    sx: np.ndarray
+    py: np.ndarray
+    px: np.ndarray
+    dy: np.ndarray
+    dx: np.ndarray
+
+    @staticmethod
+    def of(works: list[Work], owner: np.ndarray) -> "WorkArrays":
+        """Mapping ``m`` runs ``works[owner[m]]``."""
+        rows = np.array([[w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation]
+                         for w in works], dtype=np.int64)[np.asarray(owner, np.int64)]
+        return WorkArrays(*rows.T.copy())
+
+
+class GemmSteps:
+    """``n_steps`` and ``step_at(i)`` of M GEMM mappings (``w``: each one's layer)."""
+
+    def __init__(self, w: WorkArrays, cfg: AccelConfig, t: GemmTilings) -> None:
         self.w, self.cfg, self.t = w, cfg, t
         L = cfg.lanes
         self.KB, self.CB = blocks(w.k, L), blocks(w.c, L)
@@ -90,9 +119,8 @@ class GemmSteps:
         too (then the buffers' residency repeats from unit to unit): output tiles along x away
         from the padding and the short last tile, rows likewise, every image, full K tiles."""
         t, w = self.t, self.w
-        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
-        x_lo, x_hi = interior(w.w, w.ox, t.tx, sx, px, w.fx, dx)
-        y_lo, y_hi = interior(w.h, w.oy, t.ty, sy, py, w.fy, dy)
+        x_lo, x_hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
+        y_lo, y_hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
         k_hi = np.where(self.KB % t.kt == 0, self.KT - 1, self.KT - 2)  # the last full K tile
         x_run = run_after(unit % self.XT, x_lo, x_hi)
         if level == 0:
@@ -117,7 +145,7 @@ class GemmSteps:
         kbs, cbs = _size(k_t, t.kt, self.KB), _size(c_t, t.ct, self.CB)
         rows, cols = _size(y_t, t.ty, w.oy), _size(x_t, t.tx, w.ox)
         fys, fxs = _size(fy_t, t.fyt, w.fy), _size(fx_t, t.fxt, w.fx)
-        (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+        sy, sx, py, px, dy, dx = w.sy, w.sx, w.py, w.px, w.dy, w.dx
         ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
         y0 = y_t * t.ty * sy - py + fy_t * t.fyt * dy
         x0 = x_t * t.tx * sx - px + fx_t * t.fxt * dx
