@@ -1,17 +1,21 @@
-"""Helpers for the machine-simulator tests: accelerator configs that force
-tiling, random legal configs, and the compare-with-reference runner."""
+"""Helpers for the machine-simulator and RTL tests: accelerator configs that
+force tiling, random legal configs, the random single-layer graphs of the
+fuzz, and the compare-with-reference runner."""
 
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
 
+from dian.errors import ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from dian.sim.machine import MachineResult, run_lowered
 from dian.sim.reference import run_graph
+from int_layers import add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_mac_params
+from layer_cases import random_conv_spec
 
 #: 4 lanes and buffers of a few words per half: every layer is tiled, kernel taps too.
 CRAMPED = validate(AccelConfig(
@@ -60,3 +64,38 @@ def check_machine(graph: Graph, cfg: AccelConfig, seed: int = 0) -> MachineResul
             raise AssertionError(f"{graph.name} on {cfg.name}: layer '{op.name}' differs first at {where}: machine "
                                  f"{got[where]} != reference {want[where]} ({int((got != want).sum())} of {got.size})")
     return res
+
+
+#: Layer kinds of the fuzz, convs (dense, grouped, depthwise, channel multiplier) weighted up.
+FUZZ_KINDS = ["conv", "conv", "conv", "depthwise", "linear", "add", "gap", "max", "avg"]
+
+
+def fuzz_graph(kind: str, seed: int) -> Graph:
+    """One random layer of ``kind`` (a FUZZ_KINDS entry), reproducible from ``seed``."""
+    rng = np.random.default_rng(seed)
+    if kind in ("conv", "depthwise"):
+        spec = random_conv_spec(rng)
+        while kind == "depthwise" and not spec.groups == spec.c == spec.k:
+            spec = random_conv_spec(rng)
+        return conv_graph(spec, random_mac_params(rng, spec.w_shape))
+    if kind == "linear":
+        n, fin, fout = int(rng.integers(1, 3)), int(rng.integers(1, 80)), int(rng.integers(1, 40))
+        return linear_graph(n, fin, fout, random_mac_params(rng, (fout, fin)), relu=bool(rng.random() < 0.5))
+    shape = (int(rng.integers(1, 3)), int(rng.integers(1, 20)), int(rng.integers(1, 12)), int(rng.integers(1, 12)))
+    if kind == "add":
+        return add_graph(shape, *(float(s) for s in rng.uniform(0.01, 0.1, 3)), relu=bool(rng.random() < 0.5))
+    if kind == "gap":
+        return global_avgpool_graph(shape, 0.05, float(rng.uniform(0.005, 0.05)))
+    k = (int(rng.integers(1, min(shape[2], 4) + 1)), int(rng.integers(1, min(shape[3], 4) + 1)))
+    s = (int(rng.integers(1, 4)), int(rng.integers(1, 4)))
+    p = (int(rng.integers(0, k[0] // 2 + 1)), int(rng.integers(0, k[1] // 2 + 1)))
+    return pool_graph(kind, shape, k, s, p, 0.05)
+
+
+def check_unschedulable(graph: Graph, kind: str, cfg: AccelConfig, err: ScheduleError) -> None:
+    """Assert ``err`` is the one ScheduleError v1 allows a fuzz layer: a pooling
+    window (global pooling: the whole plane) larger than one IBUF half."""
+    op = graph.ops[0]
+    window = op.kernel if kind in ("max", "avg") else graph.tensors[op.inputs[0]].shape[2:]  # type: ignore[attr-defined]
+    assert kind in ("max", "avg", "gap") and window[0] * window[1] > cfg.words("ibuf") // 2, err
+    assert f"layer '{op.name}'" in str(err) and "IBUF half holds" in str(err), err
