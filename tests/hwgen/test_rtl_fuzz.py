@@ -15,12 +15,13 @@ import os
 import random
 
 import pytest
-from hypothesis import HealthCheck, Phase, given, note, seed, settings
+from hypothesis import HealthCheck, Phase, event, given, note, seed, settings
 from hypothesis import strategies as st
 from tool_helpers import needs
 
 from dian.errors import ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+from dian.hwgen.lower import lower_graph
 from machine_cases import FUZZ_KINDS, accel_configs, check_unschedulable, fuzz_graph
 from rtl_check import check_rtl
 
@@ -48,11 +49,18 @@ FAST_CONFIGS = [
 
 
 def _run(exe, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
+    """One fuzz layer; ``--hypothesis-show-statistics`` shows the mix of kinds run."""
     g = fuzz_graph(kind, layer_seed)
     try:
-        check_rtl(exe, cfg, g, layer_seed)
+        counters = check_rtl(exe, cfg, g, layer_seed)
     except ScheduleError as e:
         check_unschedulable(g, kind, cfg, e)
+        event(f"{kind}: pooling window over an IBUF half (ScheduleError)")
+        return
+    low = lower_graph(g, cfg)
+    event(f"{kind} in {'/'.join(sorted(p.work.kind.name for p in low.plans))} mode")
+    event(f"program chunks: {'1' if len(low.program.chunks) == 1 else '> 1'}")
+    event(f"cycles: {'< 1000' if counters['cycles'] < 1000 else '< 10000' if counters['cycles'] < 10000 else '>= 10000'}")
 
 
 @needs("verilator")
