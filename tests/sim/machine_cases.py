@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from dian.errors import ScheduleError
+from dian.errors import IRValidationError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.ir import Graph
+from dian.ir import Graph, verify
 from dian.sim.machine import MachineResult, run_lowered
 from dian.sim.reference import run_graph
 from int_layers import add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_mac_params
@@ -28,7 +28,8 @@ CONFIGS = [PRESETS["tiny"], PRESETS["small"], CRAMPED]
 
 @st.composite
 def accel_configs(draw: st.DrawFn) -> AccelConfig:
-    """Random legal configs: 2..16 lanes, buffers from a few words to a few hundred per half."""
+    """Random legal configs: 2..16 lanes, buffers from a few words to a few hundred per half,
+    16- to 32-bit accumulators."""
     lanes = draw(st.sampled_from([2, 4, 8, 16]))
 
     def buf(word: int, lo: int, hi: int, banks: int = 1) -> BufferConfig:
@@ -36,13 +37,14 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
         return BufferConfig(unit * draw(st.integers(lo, hi)), banks)
 
     dataflows = draw(st.sampled_from([(Dataflow.GEMM,), (Dataflow.GEMM, Dataflow.DEPTHWISE)]))
+    acc_bits = draw(st.sampled_from([32, 24, 16]))
     return validate(AccelConfig(
         name="fuzz", pe_rows=lanes, pe_cols=lanes, dataflows=dataflows,
         ibuf=buf(lanes, 4, 96, draw(st.sampled_from([1, 2, 4]))), wbuf=buf(lanes, max(4, lanes), 8 * lanes),
-        abuf=buf(lanes * 4, 4, 64), obuf=buf(lanes, 4, 64),
+        abuf=buf(lanes * acc_bits // 8, 4, 64), obuf=buf(lanes, 4, 64),
         dram_bus_bits=8 * draw(st.sampled_from([b for b in (1, 2, 4, 8, 16) if b <= lanes])),
         dram_latency=draw(st.integers(1, 40)), target=Target.GENERIC, clock_mhz=100.0,
-        imem_instructions=draw(st.sampled_from([32, 64, 256]))))
+        imem_instructions=draw(st.sampled_from([32, 64, 256])), acc_bits=acc_bits))
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -92,10 +94,22 @@ def fuzz_graph(kind: str, seed: int) -> Graph:
     return pool_graph(kind, shape, k, s, p, 0.05)
 
 
-def check_unschedulable(graph: Graph, kind: str, cfg: AccelConfig, err: ScheduleError) -> None:
-    """Assert ``err`` is the one ScheduleError v1 allows a fuzz layer: a pooling
-    window (global pooling: the whole plane) larger than one IBUF half."""
-    op = graph.ops[0]
-    window = op.kernel if kind in ("max", "avg") else graph.tensors[op.inputs[0]].shape[2:]  # type: ignore[attr-defined]
-    assert kind in ("max", "avg", "gap") and window[0] * window[1] > cfg.words("ibuf") // 2, err
-    assert f"layer '{op.name}'" in str(err) and "IBUF half holds" in str(err), err
+def rejection(graph: Graph, kind: str, cfg: AccelConfig) -> str | None:
+    """Why dian's accel compile (dian/accel_artifacts.py) refuses the fuzz layer ``graph`` for
+    ``cfg``, or None. Only two refusals are allowed, each asserted to be exactly that: a
+    multiply-accumulate whose worst case overflows ``acc_bits`` < 32 (ir.verify), and a pooling
+    window (global pooling: the whole plane) larger than one IBUF half (ScheduleError, v1)."""
+    try:
+        verify(graph, acc_bits=cfg.acc_bits)
+    except IRValidationError as e:
+        assert cfg.acc_bits < 32 and kind in ("conv", "depthwise", "linear") and "accumulator" in str(e), e
+        return f"accumulator over {cfg.acc_bits} bits"
+    try:
+        lower_graph(graph, cfg)
+    except ScheduleError as e:
+        op = graph.ops[0]
+        window = op.kernel if kind in ("max", "avg") else graph.tensors[op.inputs[0]].shape[2:]  # type: ignore[attr-defined]
+        assert kind in ("max", "avg", "gap") and window[0] * window[1] > cfg.words("ibuf") // 2, e
+        assert f"layer '{op.name}'" in str(e) and "IBUF half holds" in str(e), e
+        return "pooling window over an IBUF half"
+    return None
