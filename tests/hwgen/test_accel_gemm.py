@@ -14,6 +14,7 @@ from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from int_layers import ConvSpec, conv_graph, linear_graph, random_mac_params
 from layer_cases import CORNER_CONVS
+from machine_cases import zoo_graph
 from rtl_check import check_rtl
 
 TINY = PRESETS["tiny"]
@@ -53,10 +54,7 @@ def test_lowered_linear_in_verilator(tiny_harness, n: int, fin: int, fout: int) 
 
 @pytest.fixture(scope="module")
 def lenet() -> Graph:
-    from dian.frontend import calibration_samples, load_model, lower
-
-    m = load_model("zoo:lenet")
-    return lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "lenet")[1]
+    return zoo_graph("lenet")
 
 
 @needs("verilator")
@@ -82,20 +80,14 @@ def test_lenet_whole_in_verilator(tiny_harness, lenet: Graph) -> None:
 @needs("verilator")
 def test_resnet_small_whole_in_verilator(tiny_harness) -> None:
     """GEMM convs, residual ADDs, pooling: every activation."""
-    from dian.frontend import calibration_samples, load_model, lower
-
-    m = load_model("zoo:resnet_small")
-    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "resnet_small")[1]
-    check_rtl(tiny_harness, TINY, g)
+    check_rtl(tiny_harness, TINY, zoo_graph("resnet_small"))
 
 
 @needs("verilator")
 def test_mobilenet_small_whole_in_verilator(tiny_harness) -> None:
     """Depthwise (DW mode), pointwise and stem convs, residual ADDs, pooling: every activation."""
-    from dian.frontend import calibration_samples, load_model, lower
     from dian.hwgen.workload import WorkKind
 
-    m = load_model("zoo:mobilenet_small")
-    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "mobilenet_small")[1]
+    g = zoo_graph("mobilenet_small")
     assert any(p.work.kind is WorkKind.DW for p in lower_graph(g, TINY).plans)
     check_rtl(tiny_harness, TINY, g)

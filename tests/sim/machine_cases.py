@@ -1,8 +1,10 @@
 """Helpers for the machine-simulator and RTL tests: accelerator configs that
 force tiling, random legal configs, the random single-layer graphs of the
-fuzz, and the compare-with-reference runner."""
+fuzz, the zoo nets' graphs, and the compare-with-reference runner."""
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 from hypothesis import strategies as st
@@ -45,6 +47,15 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
         dram_bus_bits=8 * draw(st.sampled_from([b for b in (1, 2, 4, 8, 16) if b <= lanes])),
         dram_latency=draw(st.integers(1, 40)), target=Target.GENERIC, clock_mhz=100.0,
         imem_instructions=draw(st.sampled_from([32, 64, 256])), acc_bits=acc_bits))
+
+
+@functools.cache
+def zoo_graph(name: str) -> Graph:
+    """The integer graph of zoo model ``name`` (lowered once per session: torch calibration)."""
+    from dian.frontend import calibration_samples, load_model, lower
+
+    m = load_model(f"zoo:{name}")
+    return lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), name)[1]
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:

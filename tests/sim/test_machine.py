@@ -21,7 +21,7 @@ from int_layers import (
     relu_graph, requant_per_channel, single_op_graph,
 )
 from layer_cases import AVGPOOLS_EVEN, AVGPOOLS_ODD, CORNER_CONVS, MAXPOOLS, random_conv_spec
-from machine_cases import CONFIGS, CRAMPED, FUZZ_KINDS, accel_configs, check_machine, fuzz_graph, rejection
+from machine_cases import CONFIGS, CRAMPED, FUZZ_KINDS, accel_configs, check_machine, fuzz_graph, rejection, zoo_graph
 
 CFG_IDS = [c.name for c in CONFIGS]
 
@@ -117,13 +117,7 @@ def test_concat_rescales_each_input(cfg) -> None:
 
 @pytest.fixture(scope="module")
 def zoo_graphs() -> dict[str, Graph]:
-    from dian.frontend import calibration_samples, load_model, lower
-
-    out = {}
-    for name in ("lenet", "resnet_small", "mobilenet_small"):
-        m = load_model(f"zoo:{name}")
-        out[name] = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), name)[1]
-    return out
+    return {name: zoo_graph(name) for name in ("lenet", "resnet_small", "mobilenet_small")}
 
 
 @pytest.mark.parametrize("preset", ["tiny", "small"])
