@@ -5,9 +5,11 @@ every output activation equals sim/reference's, the DRAM after the run equals
 sim/machine's byte for byte, and the cycle count and the four perf counters
 equal sim/machine's.
 
-Every config is its own Verilator build (15-50 s), so the fast tier uses a
-fixed list chosen to cover what ``tiny`` (test_accel_gemm.py) does not, and
-draws only layers, deterministically; the slow tier draws configs too."""
+Every config is its own Verilator build (15-50 s on a quiet 2-core machine,
+twice that under load), so the fast tier uses a fixed list chosen to cover
+what ``tiny`` (test_accel_gemm.py) does not and draws only layers,
+deterministically; the slow tier draws configs too, and runs the zoo nets.
+``--hypothesis-show-statistics`` shows what ran (layer kinds, modes, chunks)."""
 
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from tool_helpers import needs
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
 from dian.hwgen.gemm_unit import GemmUnit
 from dian.hwgen.isa import Gemm
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower import Lowered, lower_graph
 from dian.ir import verify
 from int_layers import linear_graph, random_mac_params
 from machine_cases import FUZZ_KINDS, accel_configs, fuzz_graph, rejection, zoo_graph
@@ -45,7 +47,7 @@ FAST_CONFIGS = [
         wbuf=BufferConfig(192), abuf=BufferConfig(1536), obuf=BufferConfig(160), dram_bus_bits=8, dram_latency=37,
         target=Target.GENERIC, clock_mhz=100.0, imem_instructions=256, acc_bits=24)),
     # GEMM only (depthwise convs fall back to block-diagonal GEMM), L = 8, and a 32-instruction IMEM:
-    # every layer is many program chunks.
+    # a layer of more than a few tiles spans several program chunks.
     validate(AccelConfig(
         name="gemm-only-l8-imem32", pe_rows=8, pe_cols=8, dataflows=(Dataflow.GEMM,), ibuf=BufferConfig(2048),
         wbuf=BufferConfig(1024), abuf=BufferConfig(4096), obuf=BufferConfig(512), dram_bus_bits=32,
@@ -53,7 +55,7 @@ FAST_CONFIGS = [
 ]
 
 
-def _raw_stalls(low) -> bool:
+def _raw_stalls(low: Lowered) -> bool:
     """Whether a GEMM instruction streams more than one weight block of fewer pixels than
     the ABUF read-to-write distance (timing.py's RAW), which only L = 2 cannot hide."""
     return low.cfg.lanes < GemmUnit.RAW and any(
@@ -62,7 +64,6 @@ def _raw_stalls(low) -> bool:
 
 
 def _run(exe, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
-    """One fuzz layer; ``--hypothesis-show-statistics`` shows the mix of kinds run."""
     g = fuzz_graph(kind, layer_seed)
     refused = rejection(g, kind, cfg)
     if refused:
