@@ -1,21 +1,31 @@
-"""Shared fixtures for tests/hwgen: one Verilator build of the ``tiny``
-accelerator per session (build_harness also caches it by sha256)."""
+"""Shared fixtures for tests/hwgen: Verilator builds of accelerator configs,
+each built once per session (build_harness also caches a build by sha256)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
+from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.presets import PRESETS
+from rtl_check import build_accel
 
 
 @pytest.fixture(scope="session")
-def tiny_harness(tmp_path_factory) -> Path:
-    from dian.hwgen.emit import TOP_NAME, emit_verilog
-    from dian.hwgen.verilator_run import build_harness
+def accel_harness(tmp_path_factory) -> Callable[[AccelConfig], Path]:
+    """``accel_harness(cfg)``: the Verilator model of ``cfg``, built on first use."""
+    built: dict[AccelConfig, Path] = {}
 
-    cfg = PRESETS["tiny"]
-    folder = tmp_path_factory.mktemp("tiny_accel")
-    files = emit_verilog(cfg, folder / "rtl")
-    return build_harness(files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build")
+    def get(cfg: AccelConfig) -> Path:
+        if cfg not in built:
+            built[cfg] = build_accel(cfg, tmp_path_factory.mktemp(f"accel_{cfg.name}"))
+        return built[cfg]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def tiny_harness(accel_harness) -> Path:
+    return accel_harness(PRESETS["tiny"])

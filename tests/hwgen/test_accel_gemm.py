@@ -5,47 +5,19 @@ equals sim/reference's."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-from accel_programs import run_machine
 from tool_helpers import needs
 
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.verilator_run import run_harness
 from dian.ir import Graph
-from dian.sim.reference import run_graph
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
-from int_layers import ConvSpec, conv_graph, linear_graph, random_mac_params  # noqa: E402
-from layer_cases import CORNER_CONVS  # noqa: E402
-from machine_cases import random_inputs  # noqa: E402
+from int_layers import ConvSpec, conv_graph, linear_graph, random_mac_params
+from layer_cases import CORNER_CONVS
+from machine_cases import zoo_graph
+from rtl_check import check_rtl
 
 TINY = PRESETS["tiny"]
-
-
-def check_rtl(exe: Path, graph: Graph, seed: int = 0) -> dict[str, int]:
-    """Run ``graph`` lowered for ``tiny`` in Verilator and sim/machine; the counters."""
-    x = random_inputs(graph, seed)
-    low = lower_graph(graph, TINY)
-    dram = np.frombuffer(low.image, dtype=np.uint8).copy()
-    low.write_inputs(dram, x)
-    image = dram.tobytes()
-    after, counters = run_harness(exe, image, max_cycles=20_000_000)
-    assert counters.pop("reads_unanswered") == 0
-    for k in ("sim_seconds", "dram_reads", "dram_writes"):
-        counters.pop(k)
-    want_dram, want_counters = run_machine(TINY, image)
-    assert counters == want_counters
-    got = np.frombuffer(after, dtype=np.uint8)
-    ref = run_graph(graph, x, keep_all=True)
-    for op in graph.ops:
-        assert np.array_equal(low.read_tensor(got, op.output), ref[op.output]), op.name
-    assert after == want_dram
-    return counters
 
 
 GEMM_CONVS = [s for s in CORNER_CONVS if not (s.groups > 1 and s.groups == s.c)]  # depthwise runs in DW mode
@@ -55,7 +27,7 @@ GEMM_CONVS = [s for s in CORNER_CONVS if not (s.groups > 1 and s.groups == s.c)]
 @pytest.mark.parametrize("spec", GEMM_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}g{s.groups}")
 def test_lowered_conv_in_verilator(tiny_harness, spec: ConvSpec) -> None:
     rng = np.random.default_rng(1)
-    check_rtl(tiny_harness, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
+    check_rtl(tiny_harness, TINY, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
 
 
 # Depthwise convs run in DW mode (a channel multiplier falls back to GEMM): the corner cases,
@@ -70,22 +42,19 @@ DW_CONVS = [s for s in CORNER_CONVS if s.groups > 1 and s.groups == s.c] + [
 @pytest.mark.parametrize("spec", DW_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}d{s.dilation}")
 def test_lowered_depthwise_in_verilator(tiny_harness, spec: ConvSpec) -> None:
     rng = np.random.default_rng(2)
-    check_rtl(tiny_harness, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
+    check_rtl(tiny_harness, TINY, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
 
 
 @needs("verilator")
 @pytest.mark.parametrize("n, fin, fout", [(1, 64, 10), (2, 9, 13), (3, 100, 3)])
 def test_lowered_linear_in_verilator(tiny_harness, n: int, fin: int, fout: int) -> None:
     g = linear_graph(n, fin, fout, random_mac_params(np.random.default_rng(3), (fout, fin)), relu=fin == 9)
-    check_rtl(tiny_harness, g)
+    check_rtl(tiny_harness, TINY, g)
 
 
 @pytest.fixture(scope="module")
 def lenet() -> Graph:
-    from dian.frontend import calibration_samples, load_model, lower
-
-    m = load_model("zoo:lenet")
-    return lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "lenet")[1]
+    return zoo_graph("lenet")
 
 
 @needs("verilator")
@@ -98,33 +67,27 @@ def test_lenet_gemm_layer_in_verilator(tiny_harness, lenet: Graph, layer: str) -
     consts = {n: lenet.constants[n] for n in (op.weight, op.bias) if n is not None}
     names = [*op.inputs, op.output, *consts]
     g = verify(Graph.build(layer, [lenet.tensors[n] for n in names], consts, [op], list(op.inputs), [op.output]))
-    check_rtl(tiny_harness, g)
+    check_rtl(tiny_harness, TINY, g)
 
 
 @needs("verilator")
 def test_lenet_whole_in_verilator(tiny_harness, lenet: Graph) -> None:
     """conv, max pool, conv, max pool, flatten, two linears: every activation."""
-    c = check_rtl(tiny_harness, lenet)
+    c = check_rtl(tiny_harness, TINY, lenet)
     assert c["perf_busy_pe_cycles"] > 0
 
 
 @needs("verilator")
 def test_resnet_small_whole_in_verilator(tiny_harness) -> None:
     """GEMM convs, residual ADDs, pooling: every activation."""
-    from dian.frontend import calibration_samples, load_model, lower
-
-    m = load_model("zoo:resnet_small")
-    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "resnet_small")[1]
-    check_rtl(tiny_harness, g)
+    check_rtl(tiny_harness, TINY, zoo_graph("resnet_small"))
 
 
 @needs("verilator")
 def test_mobilenet_small_whole_in_verilator(tiny_harness) -> None:
     """Depthwise (DW mode), pointwise and stem convs, residual ADDs, pooling: every activation."""
-    from dian.frontend import calibration_samples, load_model, lower
     from dian.hwgen.workload import WorkKind
 
-    m = load_model("zoo:mobilenet_small")
-    g = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=8), "mobilenet_small")[1]
+    g = zoo_graph("mobilenet_small")
     assert any(p.work.kind is WorkKind.DW for p in lower_graph(g, TINY).plans)
-    check_rtl(tiny_harness, g)
+    check_rtl(tiny_harness, TINY, g)

@@ -3,9 +3,6 @@ header and encoded program match the Program, regions are word aligned."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -14,10 +11,8 @@ from dian.hwgen.dram_image import read_header
 from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Encoding, End, Token
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
-from int_layers import ConvSpec, add_graph, conv_graph, random_mac_params  # noqa: E402
-from machine_cases import CRAMPED  # noqa: E402
+from int_layers import ConvSpec, add_graph, conv_graph, random_mac_params
+from machine_cases import CRAMPED
 
 
 def _conv(spec: ConvSpec):

@@ -3,9 +3,6 @@ tiling of layers that do not fit, the readable loop nest, and ScheduleError."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -19,11 +16,9 @@ from dian.hwgen.scheduler import plan_graph, plan_op, schedule_graph
 from dian.hwgen.tile_search import halves, in_extent
 from dian.hwgen.workload import WorkKind
 from dian.ir.schedule import Dim, Schedule
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
-from int_layers import ConvSpec, conv_graph, pool_graph, random_mac_params  # noqa: E402
-from layer_cases import random_conv_spec  # noqa: E402
-from machine_cases import CRAMPED  # noqa: E402
+from int_layers import ConvSpec, conv_graph, pool_graph, random_mac_params
+from layer_cases import random_conv_spec
+from machine_cases import CRAMPED
 
 CONFIGS = [PRESETS["tiny"], PRESETS["small"], PRESETS["default"], CRAMPED]
 

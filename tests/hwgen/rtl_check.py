@@ -1,0 +1,68 @@
+"""The accelerator RTL in Verilator against the two simulators: build the model
+of a config, run a graph lowered for it, and list every disagreement — an
+output activation that differs from sim/reference's, DRAM after the run that
+differs from sim/machine's, a cycle count or perf counter that differs from
+sim/machine's. Shared by test_accel_gemm.py (``tiny``) and test_rtl_fuzz.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from accel_programs import run_machine
+from dian.errors import CycleLimitError
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.lower import lower_graph
+from dian.hwgen.verilator_run import run_harness
+from dian.ir import Graph
+from dian.sim.reference import run_graph
+from machine_cases import random_inputs
+
+
+def build_accel(cfg: AccelConfig, folder: Path) -> Path:
+    """Emit ``cfg``'s Verilog into ``folder/rtl`` and verilate it with the harness; the executable."""
+    from dian.hwgen.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.verilator_run import build_harness
+
+    files = emit_verilog(cfg, folder / "rtl")
+    return build_harness(files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build")
+
+
+def _first_diff(got: np.ndarray, want: np.ndarray) -> str:
+    where = tuple(int(i) for i in np.argwhere(got != want)[0])
+    return f"first at {where}: {got[where]} != {want[where]} ({int((got != want).sum())} of {got.size} differ)"
+
+
+def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> tuple[list[str], dict[str, int]]:
+    """Run ``graph`` lowered for ``cfg`` on the model ``exe`` (built from ``cfg``);
+    the disagreements (empty when it is exact) and the RTL's counters."""
+    x = random_inputs(graph, seed)
+    low = lower_graph(graph, cfg)
+    dram = np.frombuffer(low.image, dtype=np.uint8).copy()
+    low.write_inputs(dram, x)
+    image = dram.tobytes()
+    want_dram, want = run_machine(cfg, image)
+    try:  # a hang shows up after a few times the machine's cycles, not after millions
+        after, got = run_harness(exe, image, max_cycles=2 * want["cycles"] + 10_000)
+    except CycleLimitError as e:
+        return [f"RTL hangs: sim/machine finishes in {want['cycles']} cycles; {e}"], {}
+    problems = [f"{n}: RTL {got.get(n)} != sim/machine {v}" for n, v in want.items() if got.get(n) != v]
+    if got["reads_unanswered"]:
+        problems.append(f"{got['reads_unanswered']} DRAM reads unanswered at done")
+    ram = np.frombuffer(after, dtype=np.uint8)
+    ref = run_graph(graph, x, keep_all=True)
+    for op in graph.ops:
+        out = low.read_tensor(ram, op.output)
+        if not np.array_equal(out, ref[op.output]):
+            problems.append(f"layer '{op.name}' output vs sim/reference: {_first_diff(out, ref[op.output])}")
+    if after != want_dram:
+        problems.append(f"DRAM vs sim/machine: bytes {_first_diff(ram, np.frombuffer(want_dram, np.uint8))}")
+    return problems, got
+
+
+def check_rtl(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> dict[str, int]:
+    """Assert the RTL model ``exe`` of ``cfg`` runs ``graph`` exactly; its counters."""
+    problems, counters = rtl_mismatches(exe, cfg, graph, seed)
+    assert not problems, f"{graph.name} on {cfg.name} (seed {seed}): " + "; ".join(problems)
+    return counters
