@@ -96,7 +96,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
     if cfg.acc_bits != 32:
-        verify(graph, acc_bits=cfg.acc_bits)  # the frontend proved 32 bits; this config has fewer
+        verify(graph, acc_bits=cfg.acc_bits)  # before the mapping work (lower_graph checks it too)
     plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
     schedules = tuple(p.schedule for p in plans)

@@ -18,7 +18,7 @@ from typing import Mapping
 import numpy as np
 
 from dian.errors import InputShapeError
-from dian.ir import Graph, Reshape
+from dian.ir import Graph, Reshape, verify
 
 from .accel_config import AccelConfig
 from .dram_image import ImageBuilder, TensorSlot
@@ -73,7 +73,12 @@ class Lowered:
 
 def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = None) -> Lowered:
     """Schedule (unless ``plans`` are given, from :func:`plan_graph` of the same
-    graph) and lower ``graph`` for ``cfg``."""
+    graph) and lower ``graph`` for ``cfg``.
+
+    Raises IRValidationError when a layer could overflow an accumulator
+    narrower than the 32 bits the frontend proved (the hardware would wrap)."""
+    if cfg.acc_bits != 32:
+        verify(graph, acc_bits=cfg.acc_bits)
     plans = plans if plans is not None else plan_graph(graph, cfg)
     graph, packings = pack_shallow_inputs(graph, cfg)
     enc = Encoding(cfg)

@@ -6,12 +6,12 @@ with sim/reference on the machine simulator."""
 from __future__ import annotations
 
 import dataclasses
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from int_layers import ConvSpec, conv_graph, random_mac_params
+from machine_cases import check_machine
 
 from dian.errors import InputShapeError
 from dian.hwgen import input_packing
@@ -22,9 +22,6 @@ from dian.hwgen.scheduler import plan_graph
 from dian.ir import Add, Graph, verify
 from dian.sim.reference import run_graph
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "sim"))
-from int_layers import ConvSpec, conv_graph, random_mac_params  # noqa: E402
-from machine_cases import check_machine  # noqa: E402
 
 DEFAULT, TINY = PRESETS["default"], PRESETS["tiny"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from machine_cases import zoo_graph
 
 from dian.errors import MappingError
 from dian.hwgen import timing
@@ -20,13 +21,7 @@ from dian.sim.machine import run_lowered
 
 @pytest.fixture(scope="module")
 def nets() -> dict[str, Graph]:
-    from dian.frontend import calibration_samples, load_model, lower
-
-    out = {}
-    for name in ("lenet", "mobilenet_small"):
-        m = load_model(f"zoo:{name}")
-        out[name] = lower(m.module, m.default_input_shape, calibration_samples(m, num_samples=4), name)[1]
-    return out
+    return {name: zoo_graph(name) for name in ("lenet", "mobilenet_small")}
 
 
 @pytest.mark.parametrize("preset", ["tiny", "small", "default"])
