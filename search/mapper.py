@@ -45,20 +45,15 @@ def candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
         groups = [c for fyt, fxt in kernel_splits(w) for c in gemm_candidates(w, cfg, fyt, fxt)]
     else:
         groups = blocked_candidates(w, cfg)
-    rows: list[tuple[float, float, int, Tiling]] = []
-    for c in groups:
-        idx = np.flatnonzero(c["ok"])
-        if not len(idx):
-            continue
-        score = c["cycles"][idx]
-        traffic = c["read"][idx] + c["write"][idx]
-        keep = idx[np.lexsort((traffic, score))[:top_k]]
-        for i in keep:
-            t = Tiling(*(int(c[n][i]) for n in ("kt", "ct", "ty", "tx", "fyt", "fxt")), c["order"],
-                       int(c["cycles"][i]), int(c["read"][i]), int(c["write"][i]))
-            rows.append((float(c["cycles"][i]), float(c["read"][i] + c["write"][i]), len(rows), t))
-    rows.sort(key=lambda r: r[:3])
-    return [r[3] for r in rows[:top_k]]
+    groups = [c for c in groups if c["ok"].any()]
+    if not groups:
+        return []
+    cols = ("kt", "ct", "ty", "tx", "fyt", "fxt", "cycles", "read", "write")
+    legal = {n: np.concatenate([np.asarray(c[n])[c["ok"]] for c in groups]) for n in cols}
+    orders = np.concatenate([np.full(int(c["ok"].sum()), c["order"]) for c in groups])
+    best = np.lexsort((legal["read"] + legal["write"], legal["cycles"]))[:top_k]  # stable: grid order on ties
+    return [Tiling(*(int(legal[n][i]) for n in cols[:6]), str(orders[i]), int(legal["cycles"][i]),
+                   int(legal["read"][i]), int(legal["write"][i])) for i in best]
 
 
 def check_objective(objective: str) -> None:
