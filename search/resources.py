@@ -40,9 +40,15 @@ def features(cfg: AccelConfig) -> np.ndarray:
     return np.array([1.0, L, L * L, cfg.imem_instructions * 32 / 1024, cfg.bus_bytes], dtype=float)
 
 
-def bram_blocks(cfg: AccelConfig, block_bits: int = 18 * 1024) -> int:
-    """Block RAMs for the buffers, IMEM and PBUF: each memory rounded up to whole blocks
-    of ``block_bits`` (ECP5 DP16KD: 18 Kbit, 36 bits wide at 512 deep)."""
+#: Memories this shallow become LUT RAM (TRELLIS_DPR16X4), as Yosys maps PBUF's 32 entries.
+LUTRAM_DEPTH = 64
+#: DP16KD aspect ratios (depth, width): Yosys picks, per memory, the one that needs the fewest blocks.
+_DP16KD_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
+
+
+def bram_blocks(cfg: AccelConfig) -> int:
+    """ECP5 block RAMs (DP16KD) for the buffers (each bank its own memory) and IMEM: per memory,
+    the fewest blocks over the block's aspect ratios; shallow memories (PBUF) are LUT RAM."""
     mems: list[tuple[int, int]] = []  # (depth, width bits) per memory
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
         buf = getattr(cfg, name)
@@ -51,10 +57,7 @@ def bram_blocks(cfg: AccelConfig, block_bits: int = 18 * 1024) -> int:
         mems += [(depth // buf.banks, width)] * buf.banks
     mems.append((cfg.imem_instructions, 256))
     mems.append((cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8))
-    total = 0
-    for depth, width in mems:
-        total += -(-width // 36) * -(-depth // 512) if depth > 0 else 0
-    return total
+    return sum(min(-(-w // mw) * -(-d // md) for md, mw in _DP16KD_MODES) for d, w in mems if d > LUTRAM_DEPTH)
 
 
 @lru_cache(maxsize=1)
