@@ -79,10 +79,12 @@ class CmpEngine(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.cfg
-        word = self.imem_data
         pc = Signal(range(cfg.imem_instructions))
         sig = Signal(4)
         m.d.comb += self.imem_addr.eq(pc)
+        # DECODE reads the instruction register, never the IMEM port (see the docstring).
+        word = Signal(INSTRUCTION_BITS)
+        m.d.sync += word.eq(self.imem_data)
         L, enc = cfg.lanes, self.enc
         cw = max(enc.widths["abn"], enc.widths["obn"])
 
@@ -132,7 +134,6 @@ class CmpEngine(wiring.Component):
             with m.State("HALT"):
                 m.d.comb += self.halted.eq(1)
                 with m.If(self.launch):
-                    m.d.sync += pc.eq(0)
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.next = "DECODE"
@@ -143,6 +144,7 @@ class CmpEngine(wiring.Component):
                     with m.Switch(opcode(word)):
                         with m.Case(Opcode.END):
                             m.d.comb += self.signal.eq(signal_mask(word))
+                            m.d.sync += pc.eq(0)
                             m.next = "HALT"
                         with m.Case(Opcode.COPY):
                             f = fields(enc, Copy, word)
@@ -152,14 +154,14 @@ class CmpEngine(wiring.Component):
                             m.next = "PPU"
                         with m.Case(Opcode.REQUANT):
                             f = fields(enc, Requant, word)
-                            n = f["n_c"] * f["n_pix"]
+                            n = f["n_words"]
                             m.d.sync += [is_copy.eq(0), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
                                          n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
                                          lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
                         with m.Case(Opcode.POOL):
                             f = fields(enc, Pool, word)
-                            n = f["n_c"] * f["n_oy"] * f["n_ox"]
+                            n = f["n_win"]
                             is_max = f["mode"] == PoolMode.MAX
                             m.d.comb += pool.start.eq(1)
                             m.d.sync += [is_copy.eq(1), is_pool.eq(1), is_add.eq(0), left.eq(0), wr_left.eq(n),
@@ -181,7 +183,7 @@ class CmpEngine(wiring.Component):
                                 m.d.comb += gemm.dw_start.eq(1)
                                 m.next = "GEMM"
                         with m.Default():
-                            m.d.sync += self.error.eq(1)
+                            m.d.sync += [self.error.eq(1), pc.eq(0)]
                             m.next = "HALT"
             with m.State("PPU"):
                 with m.If(left != 0):

@@ -82,7 +82,11 @@ class Controller(wiring.Component):
         depth = cfg.imem_instructions
         m.submodules.imem = imem = Memory(shape=INSTRUCTION_BITS, depth=depth, init=[])
         wr = imem.write_port()
-        rd_mem, rd_cmp = imem.read_port(), imem.read_port()
+        # The engines present address 0 of their stream while halted, so the
+        # launch cycle (CODE's last, which writes the chunk's last word) reads
+        # each stream's first word. That word is the one being written only for
+        # a CMP stream that is a lone END: the CMP port is transparent for it.
+        rd_mem, rd_cmp = imem.read_port(), imem.read_port(transparent_for=(wr,))
         m.d.comb += [rd_mem.addr.eq(self.mem_imem_addr), self.mem_imem_data.eq(rd_mem.data),
                      rd_cmp.addr.eq(self.cmp_imem_addr + self.cmp_base), self.cmp_imem_data.eq(rd_cmp.data)]
 

@@ -87,7 +87,7 @@ class DwUnit(wiring.Component):
         s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_fy", "s_fx", "s_oy", "s_ox"))
         d_oy, d_ox, wgt = Signal(ab), Signal(ab), Signal(self.wbuf_r_addr.shape())
         reset = Signal()
-        fy0, fx0 = Signal(ibn), Signal(ibn)
+        fx0 = Signal(ibn)
         off0, row_off0 = Signal(ib), Signal(ib)   # offset of tap0 and of its kernel row
         pre, issuing, first = Signal(), Signal(), Signal()
         t = Signal(ibn)
@@ -99,13 +99,11 @@ class DwUnit(wiring.Component):
             m.d.sync += [n_taps.eq(f["n_taps"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]), n_ox.eq(f["n_ox"]),
                          s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]), s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]),
                          d_oy.eq(f["d_oy"]), d_ox.eq(f["d_ox"]), wgt.eq(f["wgt"]), reset.eq(f["reset"]),
-                         fy0.eq(f["tap0"] // f["n_fx"]), fx0.eq(f["tap0"] % f["n_fx"]),
+                         fx0.eq(f["fx0"]), row_off0.eq(f["row_off0"]), off0.eq(f["off0"]),
                          pre.eq(1), issuing.eq(0), first.eq(1), t.eq(0), oy.eq(0), ox.eq(0),
                          row.eq(f["src"]), pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"])]
         with m.If(pre & ~self.start):
-            ro = fy0 * s_fy
-            m.d.sync += [row_off0.eq(ro), off0.eq(ro + fx0 * s_fx), row_off.eq(ro), off.eq(ro + fx0 * s_fx),
-                         fx.eq(fx0), pre.eq(0), issuing.eq(1)]
+            m.d.sync += [row_off.eq(row_off0), off.eq(off0), fx.eq(fx0), pre.eq(0), issuing.eq(1)]
 
         last_tap = t == n_taps - 1
         last_x, last_y = ox == n_ox - 1, oy == n_oy - 1

@@ -109,7 +109,7 @@ class GemmUnit(wiring.Component):
             m.d.sync += [n_c.eq(f["n_c"]), n_fy.eq(f["n_fy"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]),
                          n_ox.eq(f["n_ox"]), s_c.eq(f["s_c"]), s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]),
                          s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]), dst.eq(f["dst"]), d_oy.eq(f["d_oy"]),
-                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_oy"] * f["n_ox"]),
+                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_pix"]),
                          issuing.eq(1), pre.eq(1), reset_blk.eq(f["reset"]), q.eq(0),
                          c.eq(0), fy.eq(0), fx.eq(0), oy.eq(0), ox.eq(0),
                          c_base.eq(f["src"]), fy_base.eq(f["src"]), blk.eq(f["src"]), row.eq(f["src"]),
