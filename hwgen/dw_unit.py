@@ -15,9 +15,10 @@ interleaved banks and shifting window register.
 Timing (cycle ``S`` = the CMP engine's DECODE, ``start`` high; ``T =
 n_taps``, ``P = n_oy * n_ox``):
 
-* ``S``: fields latched, ``fy0 = tap0 // n_fx`` and ``fx0 = tap0 % n_fx``
-  registered;
-* ``S+1``: the first tap's offset ``fy0*s_fy + fx0*s_fx`` registered;
+* ``S``: fields latched, among them the encoder's derived ``fx0 = tap0 %
+  n_fx``, ``row_off0 = (tap0 // n_fx)*s_fy`` and ``off0 = row_off0 +
+  fx0*s_fx`` (hwgen/isa.py: no divider or multiplier in the RTL);
+* ``S+1``: the tap walk (column, row offset, offset) loaded from them;
 * ``S+2+p*T+t``: the IBUF read of pixel p, tap t is presented (and, for
   p = 0, the WBUF read of weight row t); its word lands in window row t one
   edge after the read (the port is synchronous), the weight row in the
@@ -83,7 +84,8 @@ class DwUnit(wiring.Component):
         ib, ab, ibn, abn = (enc.widths[k] for k in ("ib", "ab", "ibn", "abn"))
         f = fields(enc, Dw, self.instr)
 
-        n_taps, n_fx, n_oy, n_ox = self.n_taps, Signal(ibn), Signal(abn), Signal(abn)
+        # Loop counts as count - 1: the walk compares, never subtracts.
+        n_taps, n_taps1, n_fx1, n_oy1, n_ox1 = self.n_taps, Signal(ibn), Signal(ibn), Signal(abn), Signal(abn)
         s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_fy", "s_fx", "s_oy", "s_ox"))
         d_oy, d_ox, wgt = Signal(ab), Signal(ab), Signal(self.wbuf_r_addr.shape())
         reset = Signal()
@@ -96,7 +98,8 @@ class DwUnit(wiring.Component):
         row, pix, arow, apix = Signal(ib), Signal(ib), Signal(ab), Signal(ab)
 
         with m.If(self.start):
-            m.d.sync += [n_taps.eq(f["n_taps"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]), n_ox.eq(f["n_ox"]),
+            m.d.sync += [n_taps.eq(f["n_taps"]), n_taps1.eq(f["n_taps"] - 1), n_fx1.eq(f["n_fx"] - 1),
+                         n_oy1.eq(f["n_oy"] - 1), n_ox1.eq(f["n_ox"] - 1),
                          s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]), s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]),
                          d_oy.eq(f["d_oy"]), d_ox.eq(f["d_ox"]), wgt.eq(f["wgt"]), reset.eq(f["reset"]),
                          fx0.eq(f["fx0"]), row_off0.eq(f["row_off0"]), off0.eq(f["off0"]),
@@ -105,8 +108,8 @@ class DwUnit(wiring.Component):
         with m.If(pre & ~self.start):
             m.d.sync += [row_off.eq(row_off0), off.eq(off0), fx.eq(fx0), pre.eq(0), issuing.eq(1)]
 
-        last_tap = t == n_taps - 1
-        last_x, last_y = ox == n_ox - 1, oy == n_oy - 1
+        last_tap = t == n_taps1
+        last_x, last_y = ox == n_ox1, oy == n_oy1
         m.d.comb += [self.ibuf_r_addr.eq(pix + off), self.wbuf_r_addr.eq(wgt + t)]
         with m.If(issuing & ~self.start):
             with m.If(last_tap):
@@ -120,7 +123,7 @@ class DwUnit(wiring.Component):
                     m.d.sync += issuing.eq(0)
             with m.Else():
                 m.d.sync += t.eq(t + 1)
-                with m.If(fx == n_fx - 1):
+                with m.If(fx == n_fx1):
                     m.d.sync += [fx.eq(0), row_off.eq(row_off + s_fy), off.eq(row_off + s_fy)]
                 with m.Else():
                     m.d.sync += [fx.eq(fx + 1), off.eq(off + s_fx)]
