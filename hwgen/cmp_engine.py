@@ -10,7 +10,7 @@ PBUF entry of its channel block for REQUANT); the read data is registered
 (block RAM outputs are slow: every user but the PE array takes them one edge
 late, GEMM's AccUpdate included); the words enter
 :class:`~dian.hwgen.ppu_requant.PPURequant` in ``S+3 .. S+n+2`` and leave it
-``LATENCY`` (7) edges later into OBUF, dense from ``dst``; the last OBUF
+``LATENCY`` (8) edges later into OBUF, dense from ``dst``; the last OBUF
 write is at the edge ending ``S + n + 2 + LATENCY``: ``D = n + 3 + LATENCY``.
 
 GEMM: :class:`~dian.hwgen.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
@@ -25,7 +25,7 @@ PPURequant (bias 0, M = 1 and s = 0 for MAX) and go to OBUF as above:
 ADD: from ``S+1`` the ``a`` and ``b`` words alternate on the IBUF port (two
 cycles a word) into :class:`~dian.hwgen.ppu_add.PPUAdd`; the last ``b`` is
 read in ``S+2n`` and written to OBUF ``2 + PPUAdd.LATENCY`` later:
-``D = 2n + 3 + 5``.
+``D = 2n + 3 + 6``.
 
 DW (with the depthwise dataflow): :class:`~dian.hwgen.dw_unit.DwUnit`
 walks the taps into the window register and shares GemmUnit's array path;

@@ -11,8 +11,8 @@ walked with adders only); each word reaches PPUPool two edges later (the
 port, then CmpEngine's register of the block RAM's output) and a window's
 result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
 ``out_valid`` in ``S + k·w + 3`` for window k (1-based), which is where it
-enters PPURequant. With the requantizer's ``LATENCY`` (7) the last OBUF
-write is in ``S + n·w + 3 + 7``: ``D = n·w + 4 + PPURequant.LATENCY``.
+enters PPURequant. With the requantizer's ``LATENCY`` (8) the last OBUF
+write is in ``S + n·w + 3 + 8``: ``D = n·w + 4 + PPURequant.LATENCY``.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   the synchronous IBUF (COPY) or ABUF + PBUF (REQUANT) reads of the ``n``
   words; CmpEngine registers the read data (block RAM outputs end at a
   flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
-  OBUF ``PPURequant.LATENCY`` (7) edges later: ``D = n + 3 + 7``.
+  OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's chunk count and table
   address (bytes 28..35, ``hdr_beats`` beats) are read from cycle 1 (``λ +
   hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
@@ -64,13 +64,13 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   words): ``S`` latches; the window words' IBUF reads are issued in ``S+1 ..
   S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool two edges later (the
   port, CmpEngine's register) and a window's result enters PPURequant
-  ``PPUPool.LATENCY`` (1) after its last word, then OBUF 7 later:
-  ``D = n·w + 4 + 7``.
+  ``PPUPool.LATENCY`` (1) after its last word, then OBUF 8 later:
+  ``D = n·w + 4 + 8``.
 
 * ADD (hwgen/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
   ``n`` outputs alternate on the IBUF port in ``S+1 .. S+2n``; each enters
   PPUAdd two edges later (the port, CmpEngine's register) and the result is
-  written ``PPUAdd.LATENCY`` (5) after its ``b``: ``D = 2n + 3 + 5``.
+  written ``PPUAdd.LATENCY`` (6) after its ``b``: ``D = 2n + 3 + 6``.
 
 * DW (hwgen/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
   fields (tap0's column and IBUF offsets are derived instruction fields);
