@@ -93,7 +93,7 @@ class MemEngine(wiring.Component):
         sig = Signal(4)
         dest = Signal(2)
         prm = Signal()                       # word_beats = prm_beats (else beats)
-        n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)
+        n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)  # box size - 1 (compared, never subtracted)
         pad_top, pad_left = Signal(cw), Signal(cw)
         y_hi, x_hi = Signal(cw), Signal(cw)  # first padding row / column past the real ones
         s_c, s_y = Signal(32), Signal(32)
@@ -120,7 +120,7 @@ class MemEngine(wiring.Component):
         last_beat = Mux(prm, beat == self.prm_beats - 1, beat == self.beats - 1)
         row_real = (y >= pad_top) & (y < y_hi)
         word_pad = ~row_real | (x < pad_left) | (x >= x_hi)
-        end_x, end_y, end_c = x == n_x - 1, y == n_y - 1, c == n_c - 1
+        end_x, end_y, end_c = x == n_x, y == n_y, c == n_c
 
         def advance_word(real_row):
             """Step the walk to the next word of the box (after its last slot)."""
@@ -245,5 +245,5 @@ class MemEngine(wiring.Component):
     @staticmethod
     def _start_box(m: Module, dram, nc, ny, nx, sc, sy, regs) -> None:
         n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr = regs
-        m.d.sync += [n_c.eq(nc), n_y.eq(ny), n_x.eq(nx), s_c.eq(sc), s_y.eq(sy),
+        m.d.sync += [n_c.eq(nc - 1), n_y.eq(ny - 1), n_x.eq(nx - 1), s_c.eq(sc), s_y.eq(sy),
                      chan_base.eq(dram), row_base.eq(dram), addr.eq(dram)]
