@@ -31,7 +31,7 @@ n_taps``, ``P = n_oy * n_ox``):
 
 The last ABUF write is the instruction's last cycle:
 ``D = P*T + 2 + 1 + WRITE`` (= ``P*T + 9``; hwgen/timing.py's ``dw_cycles``).
-Window rows ``>= T`` are cleared at ``S``, so the array's other rows add 0
+Window rows ``>= T`` are cleared at ``S+1``, so the array's other rows add 0
 whatever their weights. Pixels of one instruction must map to distinct ABUF
 words (so no read-after-write race between them).
 """
@@ -105,13 +105,16 @@ class DwUnit(wiring.Component):
                          fx0.eq(f["fx0"]), row_off0.eq(f["row_off0"]), off0.eq(f["off0"]),
                          pre.eq(1), issuing.eq(0), first.eq(1), t.eq(0), oy.eq(0), ox.eq(0),
                          row.eq(f["src"]), pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"])]
-        with m.If(pre & ~self.start):
+        # ``pre`` and ``issuing`` are low in the start cycle (the previous DW
+        # stopped issuing 1 + WRITE cycles before its end), so ``start`` need not
+        # gate them: it stays off these paths.
+        with m.If(pre):
             m.d.sync += [row_off.eq(row_off0), off.eq(off0), fx.eq(fx0), pre.eq(0), issuing.eq(1)]
 
         last_tap = t == n_taps1
         last_x, last_y = ox == n_ox1, oy == n_oy1
         m.d.comb += [self.ibuf_r_addr.eq(pix + off), self.wbuf_r_addr.eq(wgt + t)]
-        with m.If(issuing & ~self.start):
+        with m.If(issuing):
             with m.If(last_tap):
                 m.d.sync += [t.eq(0), fx.eq(fx0), off.eq(off0), row_off.eq(row_off0)]
                 with m.If(~last_x):
@@ -131,13 +134,13 @@ class DwUnit(wiring.Component):
         # One edge later the read data is on the ports: into the window / shadow row.
         rd_valid, rd_last_tap, rd_first, rd_last = Signal(), Signal(), Signal(), Signal()
         rd_tap, rd_apix = Signal(ibn), Signal(ab)
-        m.d.sync += [rd_valid.eq(issuing & ~self.start), rd_tap.eq(t), rd_last_tap.eq(last_tap),
+        m.d.sync += [rd_valid.eq(issuing), rd_tap.eq(t), rd_last_tap.eq(last_tap),
                      rd_first.eq(first), rd_last.eq(last_tap & last_x & last_y), rd_apix.eq(apix)]
-        with m.If(issuing & ~self.start & last_tap):
+        with m.If(issuing & last_tap):
             m.d.sync += first.eq(0)
         window = [Signal(data.ArrayLayout(signed(8), L), name=f"window_{r}") for r in range(L)]
         for r in range(L):
-            with m.If(self.start):
+            with m.If(pre):  # S+1: before the first word lands (S+3), after the last window was taken
                 m.d.sync += window[r].eq(0)
             with m.Elif(rd_valid & (rd_tap == r)):
                 m.d.sync += window[r].eq(self.ibuf_r_data)

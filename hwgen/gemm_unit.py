@@ -144,7 +144,7 @@ class GemmUnit(wiring.Component):
             with m.Elif(~last_y):
                 m.d.sync += [ox.eq(0), oy.eq(oy + 1), row.eq(row + s_oy), pix.eq(row + s_oy),
                              arow.eq(arow + d_oy), apix.eq(arow + d_oy)]
-        with m.If(issuing & ~self.start):
+        with m.If(issuing):  # low in the start cycle: the previous GEMM stopped issuing WRITE cycles before its end
             with m.If(qrem == 0):
                 # The next period is block 0 (after the preamble) or the next block.
                 nl = Mux(pre, last_blk, next_last)

@@ -35,9 +35,10 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
   at ``boot_cycles = 1 + λ + hdr_beats``.
 * Chunk fetch: table entry read (``λ + entry_beats``), decode (1), code read
-  (``λ + n·32/B``, engines launched in its last cycle), the engines' FETCH (1)
-  and DECODE: the first instruction may start ``chunk_fetch_cycles = 3 + 2λ
-  + entry_beats + n·32/B`` cycles after the previous chunk's end.
+  (``λ + n·32/B``), launch (1: the IMEM read of the first words must follow
+  the last write), the engines' FETCH (1) and DECODE: the first instruction
+  may start ``chunk_fetch_cycles = 4 + 2λ + entry_beats + n·32/B`` cycles
+  after the previous chunk's end.
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
 
@@ -151,7 +152,7 @@ def boot_bytes(cfg: AccelConfig) -> int:
 def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
     """From the previous chunk's end (or the boot) to the first instruction's
     earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
-    return (3 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
+    return (4 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
             + n_instructions * 32 // cfg.bus_bytes)
 
 
