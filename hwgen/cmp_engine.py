@@ -6,24 +6,26 @@ execution cycle, END lasts one cycle and halts).
 
 PPU stream (COPY, REQUANT): cycle ``S`` latches the fields; cycles ``S+1 ..
 S+n`` present word ``i``'s synchronous reads (IBUF for COPY; ABUF and the
-PBUF entry of its channel block for REQUANT); the words enter
-:class:`~dian.hwgen.ppu_requant.PPURequant` in ``S+2 .. S+n+1`` and leave it
-``LATENCY`` (7) edges later into OBUF, dense from ``dst``; the last OBUF
-write is at the edge ending ``S + n + 1 + LATENCY``: ``D = n + 2 + LATENCY``.
+PBUF entry of its channel block for REQUANT); the read data is registered
+(block RAM outputs are slow: every user but the PE array takes them one edge
+late, GEMM's AccUpdate included); the words enter
+:class:`~dian.hwgen.ppu_requant.PPURequant` in ``S+3 .. S+n+2`` and leave it
+``LATENCY`` (8) edges later into OBUF, dense from ``dst``; the last OBUF
+write is at the edge ending ``S + n + 2 + LATENCY``: ``D = n + 3 + LATENCY``.
 
 GEMM: :class:`~dian.hwgen.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
 read-modify-write) from ``S``; the engine waits in GEMM until the unit's
-``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 3) + P + 6``.
+``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 4) + P + 6``.
 
 POOL: :class:`~dian.hwgen.pool_unit.PoolUnit` walks the windows (one IBUF
 word a cycle from ``S+1``) into PPUPool, whose window results enter
 PPURequant (bias 0, M = 1 and s = 0 for MAX) and go to OBUF as above:
-``D = n·w + 3 + LATENCY`` for n windows of w words.
+``D = n·w + 4 + LATENCY`` for n windows of w words.
 
 ADD: from ``S+1`` the ``a`` and ``b`` words alternate on the IBUF port (two
 cycles a word) into :class:`~dian.hwgen.ppu_add.PPUAdd`; the last ``b`` is
-read in ``S+2n`` and written to OBUF ``1 + PPUAdd.LATENCY`` later:
-``D = 2n + 2 + 5``.
+read in ``S+2n`` and written to OBUF ``2 + PPUAdd.LATENCY`` later:
+``D = 2n + 3 + 6``.
 
 DW (with the depthwise dataflow): :class:`~dian.hwgen.dw_unit.DwUnit`
 walks the taps into the window register and shares GemmUnit's array path;
@@ -80,10 +82,12 @@ class CmpEngine(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.cfg
-        word = self.imem_data
         pc = Signal(range(cfg.imem_instructions))
         sig = Signal(4)
         m.d.comb += self.imem_addr.eq(pc)
+        # DECODE reads the instruction register, never the IMEM port (see the docstring).
+        word = Signal(INSTRUCTION_BITS)
+        m.d.sync += word.eq(self.imem_data)
         L, enc = cfg.lanes, self.enc
         cw = max(enc.widths["abn"], enc.widths["obn"])
 
@@ -92,7 +96,7 @@ class CmpEngine(wiring.Component):
         is_copy = Signal()
         rd_addr = Signal(max(enc.widths["ib"], enc.widths["ab"]))
         prm = Signal(range(cfg.pbuf_entries))
-        n_pix, pix, left = Signal(cw), Signal(cw), Signal(2 * cw)
+        n_pix1, pix, left = Signal(cw), Signal(cw), Signal(2 * cw)  # n_pix1: pixels - 1
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
         wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
@@ -104,27 +108,33 @@ class CmpEngine(wiring.Component):
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b = Signal(31)
         rd = Mux(is_add & operand, b_addr, rd_addr)
+        # Block RAM read data has a slow clock-to-output: every user but the PE
+        # array (whose first stage is a register) takes it one edge later.
+        ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
+        m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
+        add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
         m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
-                     add.in_valid.eq(add_valid), add.x.eq(self.ibuf_r_data), add.mult_a.eq(mult),
+                     add.in_valid.eq(add_valid2), add.x.eq(ibuf_q), add.mult_a.eq(mult),
                      add.mult_b.eq(mult_b), add.shift.eq(shift), add.lo.eq(lo.as_signed()), add.hi.eq(hi.as_signed()),
-                     pool.instr.eq(word), pool.ibuf_r_data.eq(self.ibuf_r_data),
+                     pool.instr.eq(word), pool.ibuf_r_data.eq(ibuf_q),
                      self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
                      gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
                      self.wbuf_r_addr.eq(gemm.wbuf_r_addr), gemm.wbuf_r_data.eq(self.wbuf_r_data),
-                     gemm.abuf_r_data.eq(self.abuf_r_data), self.abuf_w_en.eq(gemm.abuf_w_en),
+                     gemm.abuf_r_data.eq(abuf_q), self.abuf_w_en.eq(gemm.abuf_w_en),
                      self.abuf_w_addr.eq(gemm.abuf_w_addr), self.abuf_w_data.eq(gemm.abuf_w_data),
                      self.busy_pe.eq(gemm.busy_pe)]
-        m.d.sync += [valid1.eq(0), add_valid.eq(0), add.operand.eq(operand)]
-        pb = self.pbuf_r_data
+        m.d.sync += [valid1.eq(0), add_valid.eq(0), operand2.eq(operand), add.operand.eq(operand2),
+                     valid2.eq(valid1), add_valid2.eq(add_valid)]
+        pb = pbuf_q
         for i in range(L):
             m.d.comb += [
-                rq.acc[i].eq(Mux(is_pool, pool.out[i], Mux(is_copy, self.ibuf_r_data[8 * i:8 * i + 8].as_signed(),
-                                 self.abuf_r_data[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed()))),
+                rq.acc[i].eq(Mux(is_pool, pool.out[i], Mux(is_copy, ibuf_q[8 * i:8 * i + 8].as_signed(),
+                                 abuf_q[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed()))),
                 rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
                 rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
             ]
-        m.d.comb += [rq.in_valid.eq(valid1 | pool.out_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
+        m.d.comb += [rq.in_valid.eq(valid2 | pool.out_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
                      self.obuf_w_en.eq(rq.out_valid | add.out_valid), self.obuf_w_addr.eq(wr_addr),
                      self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out))]
         with m.If(self.obuf_w_en):
@@ -133,7 +143,6 @@ class CmpEngine(wiring.Component):
             with m.State("HALT"):
                 m.d.comb += self.halted.eq(1)
                 with m.If(self.launch):
-                    m.d.sync += pc.eq(0)
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.next = "DECODE"
@@ -144,23 +153,24 @@ class CmpEngine(wiring.Component):
                     with m.Switch(opcode(word)):
                         with m.Case(Opcode.END):
                             m.d.comb += self.signal.eq(signal_mask(word))
+                            m.d.sync += pc.eq(0)
                             m.next = "HALT"
                         with m.Case(Opcode.COPY):
                             f = fields(enc, Copy, word)
-                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), n_pix.eq(f["n"]), pix.eq(0),
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), n_pix1.eq(f["n"] - 1), pix.eq(0),
                                          left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
                                          mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
                         with m.Case(Opcode.REQUANT):
                             f = fields(enc, Requant, word)
-                            n = f["n_c"] * f["n_pix"]
+                            n = f["n_words"]
                             m.d.sync += [is_copy.eq(0), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
-                                         n_pix.eq(f["n_pix"]), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
+                                         n_pix1.eq(f["n_pix"] - 1), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
                                          lo.eq(f["lo"]), hi.eq(f["hi"])]
                             m.next = "PPU"
                         with m.Case(Opcode.POOL):
                             f = fields(enc, Pool, word)
-                            n = f["n_c"] * f["n_oy"] * f["n_ox"]
+                            n = f["n_win"]
                             is_max = f["mode"] == PoolMode.MAX
                             m.d.comb += pool.start.eq(1)
                             m.d.sync += [is_copy.eq(1), is_pool.eq(1), is_add.eq(0), left.eq(0), wr_left.eq(n),
@@ -182,12 +192,12 @@ class CmpEngine(wiring.Component):
                                 m.d.comb += gemm.dw_start.eq(1)
                                 m.next = "GEMM"
                         with m.Default():
-                            m.d.sync += self.error.eq(1)
+                            m.d.sync += [self.error.eq(1), pc.eq(0)]
                             m.next = "HALT"
             with m.State("PPU"):
                 with m.If(left != 0):
                     m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
-                    with m.If(pix == n_pix - 1):
+                    with m.If(pix == n_pix1):
                         m.d.sync += [pix.eq(0), prm.eq(prm + 1)]
                     with m.Else():
                         m.d.sync += pix.eq(pix + 1)

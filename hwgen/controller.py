@@ -10,9 +10,11 @@ takes ``λ + n`` cycles (the last answer arrives in its last cycle):
   count, chunk table address), ``hdr_beats`` beats; then one DECODE cycle;
 * per chunk: ENTRY range read of the 12-byte table entry at ``table + 12 i``
   (``entry_beats(i)`` beats), one DECODE cycle, CODE range read of the chunk's
-  ``n * 32 / B`` beats into IMEM (one instruction per ``32 / B`` beats), then
-  RUN: the engines were launched in CODE's last cycle, so they fetch in RUN's
-  first cycle and may start their first instruction one cycle later;
+  ``n * 32 / B`` beats into IMEM (one instruction per ``32 / B`` beats), one
+  LAUNCH cycle (the engines, halted, present address 0 of their stream to
+  IMEM; from LAUNCH on the read sees the chunk's last word too, written in
+  CODE's last cycle), then RUN: the engines fetch in RUN's first cycle and may
+  start their first instruction one cycle later;
 * RUN ends in the cycle ``E`` in which both engines are halted (the chunk's
   end: one past the later END's start); ``E + 1`` is the next chunk's first
   ENTRY cycle, or the first cycle with ``done`` high.
@@ -82,17 +84,22 @@ class Controller(wiring.Component):
         depth = cfg.imem_instructions
         m.submodules.imem = imem = Memory(shape=INSTRUCTION_BITS, depth=depth, init=[])
         wr = imem.write_port()
+        # Not transparent: Yosys would build a transparent port as an address
+        # register and merge the engines' instruction registers into the block
+        # RAM, whose slow output would then feed their decode logic again.
         rd_mem, rd_cmp = imem.read_port(), imem.read_port()
         m.d.comb += [rd_mem.addr.eq(self.mem_imem_addr), self.mem_imem_data.eq(rd_mem.data),
                      rd_cmp.addr.eq(self.cmp_imem_addr + self.cmp_base), self.cmp_imem_data.eq(rd_cmp.data)]
 
-        # Token counters.
+        # Token counters, with their "not zero" flags kept in registers of
+        # their own (the engines' decode waits on them).
         counts = [Signal(COUNTER_BITS, name=f"token{t}") for t in range(4)]
         for t, cnt in enumerate(counts):
             inc = self.signal_mem[t] | self.signal_cmp[t]
             dec = self.consume_mem[t] | self.consume_cmp[t]
-            m.d.sync += cnt.eq(cnt + inc - dec)
-            m.d.comb += self.tokens[t].eq(cnt != 0)
+            nxt, nonzero = Signal(COUNTER_BITS, name=f"token{t}_next"), Signal(name=f"token{t}_nonzero")
+            m.d.comb += [nxt.eq(cnt + inc - dec), self.tokens[t].eq(nonzero)]
+            m.d.sync += [cnt.eq(nxt), nonzero.eq(nxt != 0)]
 
         # Range reads: requests from req_addr, req_left of them; answers counted in resp_left.
         req_addr, req_left = Signal(32), Signal(range(depth * INSTRUCTION_BYTES // B + self.max_beats + 1))
@@ -167,8 +174,12 @@ class Controller(wiring.Component):
                     with m.Else():
                         m.d.sync += ibeat.eq(ibeat + 1)
                 with m.If(last_resp):
-                    m.d.comb += self.launch.eq(1)
-                    m.next = "RUN"
+                    m.next = "LAUNCH"
+            with m.State("LAUNCH"):
+                # One cycle after the last IMEM write, so the engines' reads of
+                # their first words (presented from now on) see every write.
+                m.d.comb += [self.busy.eq(1), self.launch.eq(1)]
+                m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), self.running.eq(1)]
                 with m.If(self.mem_halted & self.cmp_halted):

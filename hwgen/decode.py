@@ -25,8 +25,8 @@ def signal_mask(word: Value) -> Value:
 
 
 def fields(enc: Encoding, cls: type[Instr], word: Value) -> dict[str, Value]:
-    """Every field of ``cls`` as a slice of ``word`` (``i8`` fields signed)."""
-    kinds = dict(cls.FIELDS)
+    """Every field of ``cls``, derived ones included, as a slice of ``word`` (``i8`` fields signed)."""
+    kinds = dict(cls.FIELDS + cls.DERIVED)
     out: dict[str, Value] = {}
     for name, lsb, width in enc.layout(cls):
         v = word[lsb:lsb + width]

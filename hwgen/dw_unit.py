@@ -15,9 +15,10 @@ interleaved banks and shifting window register.
 Timing (cycle ``S`` = the CMP engine's DECODE, ``start`` high; ``T =
 n_taps``, ``P = n_oy * n_ox``):
 
-* ``S``: fields latched, ``fy0 = tap0 // n_fx`` and ``fx0 = tap0 % n_fx``
-  registered;
-* ``S+1``: the first tap's offset ``fy0*s_fy + fx0*s_fx`` registered;
+* ``S``: fields latched, among them the encoder's derived ``fx0 = tap0 %
+  n_fx``, ``row_off0 = (tap0 // n_fx)*s_fy`` and ``off0 = row_off0 +
+  fx0*s_fx`` (hwgen/isa.py: no divider or multiplier in the RTL);
+* ``S+1``: the tap walk (column, row offset, offset) loaded from them;
 * ``S+2+p*T+t``: the IBUF read of pixel p, tap t is presented (and, for
   p = 0, the WBUF read of weight row t); its word lands in window row t one
   edge after the read (the port is synchronous), the weight row in the
@@ -30,7 +31,7 @@ n_taps``, ``P = n_oy * n_ox``):
 
 The last ABUF write is the instruction's last cycle:
 ``D = P*T + 2 + 1 + WRITE`` (= ``P*T + 9``; hwgen/timing.py's ``dw_cycles``).
-Window rows ``>= T`` are cleared at ``S``, so the array's other rows add 0
+Window rows ``>= T`` are cleared at ``S+1``, so the array's other rows add 0
 whatever their weights. Pixels of one instruction must map to distinct ABUF
 words (so no read-after-write race between them).
 """
@@ -83,11 +84,12 @@ class DwUnit(wiring.Component):
         ib, ab, ibn, abn = (enc.widths[k] for k in ("ib", "ab", "ibn", "abn"))
         f = fields(enc, Dw, self.instr)
 
-        n_taps, n_fx, n_oy, n_ox = self.n_taps, Signal(ibn), Signal(abn), Signal(abn)
+        # Loop counts as count - 1: the walk compares, never subtracts.
+        n_taps, n_taps1, n_fx1, n_oy1, n_ox1 = self.n_taps, Signal(ibn), Signal(ibn), Signal(abn), Signal(abn)
         s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_fy", "s_fx", "s_oy", "s_ox"))
         d_oy, d_ox, wgt = Signal(ab), Signal(ab), Signal(self.wbuf_r_addr.shape())
         reset = Signal()
-        fy0, fx0 = Signal(ibn), Signal(ibn)
+        fx0 = Signal(ibn)
         off0, row_off0 = Signal(ib), Signal(ib)   # offset of tap0 and of its kernel row
         pre, issuing, first = Signal(), Signal(), Signal()
         t = Signal(ibn)
@@ -96,21 +98,23 @@ class DwUnit(wiring.Component):
         row, pix, arow, apix = Signal(ib), Signal(ib), Signal(ab), Signal(ab)
 
         with m.If(self.start):
-            m.d.sync += [n_taps.eq(f["n_taps"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]), n_ox.eq(f["n_ox"]),
+            m.d.sync += [n_taps.eq(f["n_taps"]), n_taps1.eq(f["n_taps"] - 1), n_fx1.eq(f["n_fx"] - 1),
+                         n_oy1.eq(f["n_oy"] - 1), n_ox1.eq(f["n_ox"] - 1),
                          s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]), s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]),
                          d_oy.eq(f["d_oy"]), d_ox.eq(f["d_ox"]), wgt.eq(f["wgt"]), reset.eq(f["reset"]),
-                         fy0.eq(f["tap0"] // f["n_fx"]), fx0.eq(f["tap0"] % f["n_fx"]),
+                         fx0.eq(f["fx0"]), row_off0.eq(f["row_off0"]), off0.eq(f["off0"]),
                          pre.eq(1), issuing.eq(0), first.eq(1), t.eq(0), oy.eq(0), ox.eq(0),
                          row.eq(f["src"]), pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"])]
-        with m.If(pre & ~self.start):
-            ro = fy0 * s_fy
-            m.d.sync += [row_off0.eq(ro), off0.eq(ro + fx0 * s_fx), row_off.eq(ro), off.eq(ro + fx0 * s_fx),
-                         fx.eq(fx0), pre.eq(0), issuing.eq(1)]
+        # ``pre`` and ``issuing`` are low in the start cycle (the previous DW
+        # stopped issuing 1 + WRITE cycles before its end), so ``start`` need not
+        # gate them: it stays off these paths.
+        with m.If(pre):
+            m.d.sync += [row_off.eq(row_off0), off.eq(off0), fx.eq(fx0), pre.eq(0), issuing.eq(1)]
 
-        last_tap = t == n_taps - 1
-        last_x, last_y = ox == n_ox - 1, oy == n_oy - 1
+        last_tap = t == n_taps1
+        last_x, last_y = ox == n_ox1, oy == n_oy1
         m.d.comb += [self.ibuf_r_addr.eq(pix + off), self.wbuf_r_addr.eq(wgt + t)]
-        with m.If(issuing & ~self.start):
+        with m.If(issuing):
             with m.If(last_tap):
                 m.d.sync += [t.eq(0), fx.eq(fx0), off.eq(off0), row_off.eq(row_off0)]
                 with m.If(~last_x):
@@ -122,7 +126,7 @@ class DwUnit(wiring.Component):
                     m.d.sync += issuing.eq(0)
             with m.Else():
                 m.d.sync += t.eq(t + 1)
-                with m.If(fx == n_fx - 1):
+                with m.If(fx == n_fx1):
                     m.d.sync += [fx.eq(0), row_off.eq(row_off + s_fy), off.eq(row_off + s_fy)]
                 with m.Else():
                     m.d.sync += [fx.eq(fx + 1), off.eq(off + s_fx)]
@@ -130,13 +134,13 @@ class DwUnit(wiring.Component):
         # One edge later the read data is on the ports: into the window / shadow row.
         rd_valid, rd_last_tap, rd_first, rd_last = Signal(), Signal(), Signal(), Signal()
         rd_tap, rd_apix = Signal(ibn), Signal(ab)
-        m.d.sync += [rd_valid.eq(issuing & ~self.start), rd_tap.eq(t), rd_last_tap.eq(last_tap),
+        m.d.sync += [rd_valid.eq(issuing), rd_tap.eq(t), rd_last_tap.eq(last_tap),
                      rd_first.eq(first), rd_last.eq(last_tap & last_x & last_y), rd_apix.eq(apix)]
-        with m.If(issuing & ~self.start & last_tap):
+        with m.If(issuing & last_tap):
             m.d.sync += first.eq(0)
         window = [Signal(data.ArrayLayout(signed(8), L), name=f"window_{r}") for r in range(L)]
         for r in range(L):
-            with m.If(self.start):
+            with m.If(pre):  # S+1: before the first word lands (S+3), after the last window was taken
                 m.d.sync += window[r].eq(0)
             with m.Elif(rd_valid & (rd_tap == r)):
                 m.d.sync += window[r].eq(self.ibuf_r_data)

@@ -15,8 +15,10 @@ synchronous IBUF read of one pixel and/or the WBUF read of one weight row:
 * a pixel issued in cycle ``i`` enters the array with ``in_valid`` (and
   ``w_swap`` when it is the block's first) in ``i + FEED``, its column sums
   reach AccUpdate in ``i + SUM`` together with its ABUF word (address
-  presented in ``i + READ``, the ABUF read port is synchronous and not
-  transparent) and AccUpdate's result is written to ABUF in ``i + WRITE``.
+  presented in ``i + READ`` = ``i + SUM - 2``: the ABUF read port is
+  synchronous and not transparent, and CmpEngine registers its data so the
+  block RAM's slow output ends at a flip-flop) and AccUpdate's result is
+  written to ABUF in ``i + WRITE``.
 
 So the block's first pixel swaps the weights one edge after its last row
 was loaded (the row loads of block b+1 start at the swap edge of block b,
@@ -59,7 +61,7 @@ class GemmUnit(wiring.Component):
 
     FEED = 1                                  # IBUF read is synchronous
     SUM = FEED + PEArray.LATENCY              # column sums (and the ABUF word) at AccUpdate
-    READ = SUM - 1                            # ABUF read address presented
+    READ = SUM - 2                            # ABUF read address presented (port, then CmpEngine's register)
     WRITE = SUM + AccUpdate.LATENCY           # ABUF write enable
     RAW = WRITE - READ + 1                    # issue distance between two updates of one ABUF word
 
@@ -89,16 +91,20 @@ class GemmUnit(wiring.Component):
         ib, wb, ab = enc.widths["ib"], enc.widths["wb"], enc.widths["ab"]
         ibn, abn = enc.widths["ibn"], enc.widths["abn"]
 
-        # Fields, latched at S.
+        # Fields, latched at S (loop counts as count - 1: the walk compares, never subtracts).
         f = fields(enc, Gemm, self.instr)
-        n_c, n_fy, n_fx = Signal(ibn), Signal(ibn), Signal(ibn)
-        n_oy, n_ox = Signal(abn), Signal(abn)
+        n_c1, n_fy1, n_fx1 = Signal(ibn), Signal(ibn), Signal(ibn)
+        n_oy1, n_ox1 = Signal(abn), Signal(abn)
         s_c, s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_c", "s_fy", "s_fx", "s_oy", "s_ox"))
         dst, d_oy, d_ox = Signal(ab), Signal(ab), Signal(ab)
         n_pix = Signal(2 * abn)
-        # Walk state.
-        issuing, pre, reset_blk = Signal(), Signal(), Signal()
-        q = Signal(max(2 * abn, L.bit_length()) + 1)
+        # Walk state. A period ends when ``qrem`` (its cycles left) is 0 and issues
+        # pixels while ``prem`` (its pixels left) is not: down-counters, so the
+        # per-cycle logic is zero tests; the period lengths are registered.
+        issuing, pre, reset_blk, last_blk = Signal(), Signal(), Signal(), Signal()
+        qw = max(2 * abn, L.bit_length()) + 1
+        q, qrem, prem = Signal(qw), Signal(qw), Signal(qw)
+        n_pix1, period1, next_last = Signal(qw), Signal(qw), Signal()
         c, fy, fx = Signal(ibn), Signal(ibn), Signal(ibn)
         oy, ox = Signal(abn), Signal(abn)
         c_base, fy_base, blk = Signal(ib), Signal(ib), Signal(ib)
@@ -107,43 +113,53 @@ class GemmUnit(wiring.Component):
         waddr = Signal(wb)
 
         with m.If(self.start):
-            m.d.sync += [n_c.eq(f["n_c"]), n_fy.eq(f["n_fy"]), n_fx.eq(f["n_fx"]), n_oy.eq(f["n_oy"]),
-                         n_ox.eq(f["n_ox"]), s_c.eq(f["s_c"]), s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]),
+            m.d.sync += [n_c1.eq(f["n_c"] - 1), n_fy1.eq(f["n_fy"] - 1), n_fx1.eq(f["n_fx"] - 1),
+                         n_oy1.eq(f["n_oy"] - 1), n_ox1.eq(f["n_ox"] - 1),
+                         s_c.eq(f["s_c"]), s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]),
                          s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]), dst.eq(f["dst"]), d_oy.eq(f["d_oy"]),
-                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_oy"] * f["n_ox"]),
-                         issuing.eq(1), pre.eq(1), reset_blk.eq(f["reset"]), q.eq(0),
+                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_pix"]),
+                         issuing.eq(1), pre.eq(1), reset_blk.eq(f["reset"]), q.eq(0), qrem.eq(L - 1),
+                         last_blk.eq((f["n_c"] == 1) & (f["n_fy"] == 1) & (f["n_fx"] == 1)),
                          c.eq(0), fy.eq(0), fx.eq(0), oy.eq(0), ox.eq(0),
                          c_base.eq(f["src"]), fy_base.eq(f["src"]), blk.eq(f["src"]), row.eq(f["src"]),
                          pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"]), waddr.eq(f["wgt"])]
 
+        # Registered from registers that are constant for at least a period (>= 2
+        # cycles: the preamble is L >= 2, a block period max(P, L, RAW) >= RAW),
+        # so they are valid wherever they are used.
         floor = max(L, self.RAW)
-        period = Mux(n_pix > floor, n_pix, floor)
-        last_blk = (c == n_c - 1) & (fy == n_fy - 1) & (fx == n_fx - 1)
-        last_x, last_y = ox == n_ox - 1, oy == n_oy - 1
-        issue_pix = issuing & ~pre & (q < n_pix)
+        at_fx, at_fy, at_c = fx == n_fx1, fy == n_fy1, c == n_c1
+        m.d.sync += [n_pix1.eq(n_pix - 1), period1.eq(Mux(n_pix > floor, n_pix, floor) - 1),
+                     next_last.eq(Mux(~at_fx, (fx + 1 == n_fx1) & at_fy & at_c,
+                                      Mux(~at_fy, (n_fx1 == 0) & (fy + 1 == n_fy1) & at_c,
+                                          (n_fx1 == 0) & (n_fy1 == 0) & (c + 1 == n_c1))))]
+        last_x, last_y = ox == n_ox1, oy == n_oy1
+        issue_pix = issuing & ~pre & (prem != 0)
         issue_w = issuing & (q < L) & (pre | ~last_blk)
-        qlen = Mux(pre, L, Mux(last_blk, n_pix, period))
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)
         with m.If(issue_pix):
+            m.d.sync += prem.eq(prem - 1)
             with m.If(~last_x):
                 m.d.sync += [ox.eq(ox + 1), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
             with m.Elif(~last_y):
                 m.d.sync += [ox.eq(0), oy.eq(oy + 1), row.eq(row + s_oy), pix.eq(row + s_oy),
                              arow.eq(arow + d_oy), apix.eq(arow + d_oy)]
-        with m.If(issuing & ~self.start):
-            with m.If(q == qlen - 1):
-                m.d.sync += q.eq(0)
+        with m.If(issuing):  # low in the start cycle: the previous GEMM stopped issuing WRITE cycles before its end
+            with m.If(qrem == 0):
+                # The next period is block 0 (after the preamble) or the next block.
+                nl = Mux(pre, last_blk, next_last)
+                m.d.sync += [q.eq(0), prem.eq(n_pix), qrem.eq(Mux(nl, n_pix1, period1))]
                 with m.If(pre):
                     m.d.sync += pre.eq(0)
                 with m.Elif(last_blk):
                     m.d.sync += issuing.eq(0)
                 with m.Else():
                     nxt = Signal(ib)
-                    with m.If(fx != n_fx - 1):
+                    with m.If(~at_fx):
                         m.d.comb += nxt.eq(blk + s_fx)
                         m.d.sync += fx.eq(fx + 1)
-                    with m.Elif(fy != n_fy - 1):
+                    with m.Elif(~at_fy):
                         m.d.comb += nxt.eq(fy_base + s_fy)
                         m.d.sync += [fx.eq(0), fy.eq(fy + 1), fy_base.eq(fy_base + s_fy)]
                     with m.Else():
@@ -151,9 +167,9 @@ class GemmUnit(wiring.Component):
                         m.d.sync += [fx.eq(0), fy.eq(0), c.eq(c + 1), c_base.eq(c_base + s_c),
                                      fy_base.eq(c_base + s_c)]
                     m.d.sync += [blk.eq(nxt), row.eq(nxt), pix.eq(nxt), oy.eq(0), ox.eq(0),
-                                 arow.eq(dst), apix.eq(dst), reset_blk.eq(0)]
+                                 arow.eq(dst), apix.eq(dst), reset_blk.eq(0), last_blk.eq(next_last)]
             with m.Else():
-                m.d.sync += q.eq(q + 1)
+                m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1)]
 
         # DW: its own tap walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.

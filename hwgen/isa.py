@@ -10,8 +10,13 @@ into bit widths for one AccelConfig (buffer address widths come from the
 buffer depths) and packs an instruction into exactly 256 bits:
 
     bits 0..3 opcode | 4..7 wait mask | 8..11 signal mask | fields, LSB first
+    | derived fields
 
-little-endian in 32 bytes. A value that does not fit its field raises
+little-endian in 32 bytes. *Derived* fields (``DERIVED``: GEMM's pixel count,
+REQUANT's word count, POOL's window count, DW's first-tap column and IBUF
+offsets) are functions of the others that the encoder computes, so the RTL
+does no multiplication or division between its instruction memory and its
+registers; decoding ignores them. A value that does not fit its field raises
 :class:`ProgramError` naming the instruction, the field, the value and the width.
 """
 
@@ -76,6 +81,14 @@ class Instr:
 
     OPCODE: ClassVar[Opcode]
     FIELDS: ClassVar[tuple[tuple[str, str], ...]]
+    #: Fields the encoder computes from FIELDS and appends after them, so the
+    #: RTL latches products and quotients instead of computing them in its
+    #: DECODE cycle (which starts at the IMEM output: it set the clock).
+    DERIVED: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    def derived(self) -> dict[str, int]:
+        """The exact values of the DERIVED fields (the encoder wraps buffer offsets to their width)."""
+        return {}
 
     def with_tokens(self, wait: Token | None = None, signal: Token | None = None) -> "Instr":
         return dataclasses.replace(self, wait=self.wait if wait is None else wait,
@@ -101,7 +114,8 @@ def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]):
 
 # Field kinds: "dram" byte address/stride (32 bits); "<buf>" an address in a
 # buffer (ib, wb, pb, ab, ob) and "<buf>n" a count up to its depth; "bit";
-# "i8" signed int8; "m31" multiplier; "sh" shift 0..63; "mode" 2 bits.
+# "i8" signed int8; "m31" multiplier; "sh" shift 0..63; "mode" 2 bits;
+# "<buf>n2" / "<buf>n3" a product of two / three counts (derived fields only).
 
 
 @_instr(Opcode.END, ())
@@ -192,6 +206,11 @@ class Gemm(Instr):
     d_oy: int
     d_ox: int
 
+    DERIVED = (("n_pix", "abn2"),)
+
+    def derived(self) -> dict[str, int]:
+        return {"n_pix": self.n_oy * self.n_ox}
+
 
 @_instr(Opcode.DW, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"), ("tap0", "ibn"),
                     ("n_taps", "ibn"), ("n_fx", "ibn"), ("s_fy", "ib"), ("s_fx", "ib"),
@@ -218,6 +237,13 @@ class Dw(Instr):
     d_oy: int
     d_ox: int
 
+    # tap0's kernel column and IBUF offsets (of its kernel row, and of the tap).
+    DERIVED = (("fx0", "ibn"), ("row_off0", "ib"), ("off0", "ib"))
+
+    def derived(self) -> dict[str, int]:
+        fy0, fx0 = divmod(self.tap0, self.n_fx) if self.n_fx else (0, 0)
+        return {"fx0": fx0, "row_off0": fy0 * self.s_fy, "off0": fy0 * self.s_fy + fx0 * self.s_fx}
+
 
 @_instr(Opcode.REQUANT, (("src", "ab"), ("dst", "ob"), ("prm", "pb"), ("n_c", "abn"), ("n_pix", "abn"),
                          ("lo", "i8"), ("hi", "i8")))
@@ -232,6 +258,11 @@ class Requant(Instr):
     n_pix: int
     lo: int
     hi: int
+
+    DERIVED = (("n_words", "abn2"),)
+
+    def derived(self) -> dict[str, int]:
+        return {"n_words": self.n_c * self.n_pix}
 
 
 @_instr(Opcode.ADD, (("src_a", "ib"), ("src_b", "ib"), ("dst", "ob"), ("n", "obn"), ("m_a", "m31"),
@@ -289,12 +320,20 @@ class Pool(Instr):
     m: int = 0
     shift: int = 0
 
+    DERIVED = (("n_win", "obn3"),)
+
+    def derived(self) -> dict[str, int]:
+        return {"n_win": self.n_c * self.n_oy * self.n_ox}
+
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {
     c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, StoreAct, Gemm, Dw, Requant, AddI, Copy, Pool)
 }
 MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.STORE_ACT, Opcode.END})
 CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.REQUANT, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
+
+
+_ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob"})
 
 
 class Encoding:
@@ -308,17 +347,19 @@ class Encoding:
         for buf, d in depth.items():
             self.widths[buf] = max(1, (d - 1).bit_length())  # any address in the buffer
             self.widths[buf + "n"] = d.bit_length()  # any count up to the depth
+            self.widths[buf + "n2"] = 2 * d.bit_length()
+            self.widths[buf + "n3"] = 3 * d.bit_length()
         for op, cls in INSTRUCTIONS.items():
-            bits = HEADER_BITS + sum(self.widths[k] for _, k in cls.FIELDS)
+            bits = HEADER_BITS + sum(self.widths[k] for _, k in cls.FIELDS + cls.DERIVED)
             if bits > INSTRUCTION_BITS:
                 raise ProgramError(f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
                                    f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
                                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf).")
 
     def layout(self, cls: type[Instr]) -> list[tuple[str, int, int]]:
-        """``(field, lsb, width)`` of each field of ``cls``."""
+        """``(field, lsb, width)`` of each field of ``cls``, then of its DERIVED fields."""
         out, pos = [], HEADER_BITS
-        for name, kind in cls.FIELDS:
+        for name, kind in cls.FIELDS + cls.DERIVED:
             w = self.widths[kind]
             out.append((name, pos, w))
             pos += w
@@ -335,6 +376,10 @@ class Encoding:
             elif not 0 <= v < (1 << w):
                 raise self._misfit(ins, name, v, f"an unsigned {w}-bit value (0..{(1 << w) - 1})")
             word |= v << pos
+        derived = ins.derived()
+        for (name, pos, w), (_, kind) in zip(self.layout(type(ins))[len(ins.FIELDS):], ins.DERIVED):
+            # Buffer offsets wrap like the RTL's address adders; counts always fit their kind.
+            word |= (derived[name] % (1 << w) if kind in _ADDRESS_KINDS else derived[name]) << pos
         return word.to_bytes(INSTRUCTION_BYTES, "little")
 
     def decode(self, data: bytes) -> Instr:

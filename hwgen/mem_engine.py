@@ -2,9 +2,16 @@
 LOAD_WGT, LOAD_PRM, STORE_ACT, END) and the DMA side of the DRAM port.
 
 Sequencing (shared with :class:`~dian.hwgen.cmp_engine.CmpEngine`): FETCH
-presents ``pc`` to IMEM; DECODE sees the instruction and starts it as soon as
-every token of its ``wait`` mask is available (consuming them) — that DECODE
-cycle is the instruction's start cycle ``S`` of hwgen/timing.py. An
+(one cycle) then DECODE, which starts the instruction as soon as every token
+of its ``wait`` mask is available (consuming them) — that DECODE cycle is the
+instruction's start cycle ``S`` of hwgen/timing.py. DECODE reads an
+*instruction register* loaded every cycle from the IMEM port, which always
+presents ``pc`` (0 while halted): the block RAM's slow output then ends at a
+flip-flop, not in the decode logic. ``pc`` advances at ``S``, so the next word
+is in the register from ``S + 3``, in time for a DECODE in ``S + D + 1`` since
+every instruction but END lasts ``D >= 2`` cycles; after a launch the first
+word was read in the launch cycle itself. The timing is therefore that of a
+decode straight from the port. An
 instruction of duration ``D`` executes in cycles ``S .. S+D-1`` and raises
 its ``signal`` tokens at the edge ending ``S+D-1``, so a waiter may start in
 ``S+D`` (= its "end"); the engine fetches in ``S+D`` and starts its next
@@ -76,7 +83,9 @@ class MemEngine(wiring.Component):
         m = Module()
         cfg, enc = self.cfg, self.enc
         L, B = cfg.lanes, cfg.bus_bytes
-        word = self.imem_data
+        # DECODE reads the instruction register, never the IMEM port (see the docstring).
+        word = Signal(INSTRUCTION_BITS)
+        m.d.sync += word.eq(self.imem_data)
         cw = max(enc.widths[k] for k in ("ibn", "wbn", "pbn", "obn"))
         aw = max(enc.widths[k] for k in ("ib", "wb", "pb", "ob"))
 
@@ -84,7 +93,7 @@ class MemEngine(wiring.Component):
         sig = Signal(4)
         dest = Signal(2)
         prm = Signal()                       # word_beats = prm_beats (else beats)
-        n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)
+        n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)  # box size - 1 (compared, never subtracted)
         pad_top, pad_left = Signal(cw), Signal(cw)
         y_hi, x_hi = Signal(cw), Signal(cw)  # first padding row / column past the real ones
         s_c, s_y = Signal(32), Signal(32)
@@ -111,7 +120,7 @@ class MemEngine(wiring.Component):
         last_beat = Mux(prm, beat == self.prm_beats - 1, beat == self.beats - 1)
         row_real = (y >= pad_top) & (y < y_hi)
         word_pad = ~row_real | (x < pad_left) | (x >= x_hi)
-        end_x, end_y, end_c = x == n_x - 1, y == n_y - 1, c == n_c - 1
+        end_x, end_y, end_c = x == n_x, y == n_y, c == n_c
 
         def advance_word(real_row):
             """Step the walk to the next word of the box (after its last slot)."""
@@ -155,7 +164,6 @@ class MemEngine(wiring.Component):
             with m.State("HALT"):
                 m.d.comb += self.halted.eq(1)
                 with m.If(self.launch):
-                    m.d.sync += pc.eq(0)
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.next = "DECODE"
@@ -192,9 +200,10 @@ class MemEngine(wiring.Component):
                             m.next = "STORE_FIRST"
                         with m.Case(Opcode.END):
                             m.d.comb += self.signal.eq(signal_mask(word))
+                            m.d.sync += pc.eq(0)
                             m.next = "HALT"
                         with m.Default():
-                            m.d.sync += self.error.eq(1)
+                            m.d.sync += [self.error.eq(1), pc.eq(0)]
                             m.next = "HALT"
             with m.State("LOAD"):
                 with m.If(word_pad):
@@ -236,5 +245,5 @@ class MemEngine(wiring.Component):
     @staticmethod
     def _start_box(m: Module, dram, nc, ny, nx, sc, sy, regs) -> None:
         n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr = regs
-        m.d.sync += [n_c.eq(nc), n_y.eq(ny), n_x.eq(nx), s_c.eq(sc), s_y.eq(sy),
+        m.d.sync += [n_c.eq(nc - 1), n_y.eq(ny - 1), n_x.eq(nx - 1), s_c.eq(sc), s_y.eq(sy),
                      chan_base.eq(dram), row_base.eq(dram), addr.eq(dram)]

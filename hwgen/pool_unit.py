@@ -7,11 +7,12 @@ Timing (cycle ``S`` = DECODE, ``start`` high, ``instr`` sampled): the
 ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx`` words are read in order
 ``c, oy, ox, fy, fx``, one synchronous IBUF read a cycle in ``S+1 ..
 S+n·w`` (address ``src + c·s_c + oy·s_oy + ox·s_ox + fy·s_fy + fx·s_fx``,
-walked with adders only); each word reaches PPUPool one edge later and a
-window's result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
-``out_valid`` in ``S + k·w + 2`` for window k (1-based), which is where it
-enters PPURequant. With the requantizer's ``LATENCY`` (7) the last OBUF
-write is in ``S + n·w + 2 + 7``: ``D = n·w + 3 + PPURequant.LATENCY``.
+walked with adders only); each word reaches PPUPool two edges later (the
+port, then CmpEngine's register of the block RAM's output) and a window's
+result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
+``out_valid`` in ``S + k·w + 3`` for window k (1-based), which is where it
+enters PPURequant. With the requantizer's ``LATENCY`` (8) the last OBUF
+write is in ``S + n·w + 3 + 8``: ``D = n·w + 4 + PPURequant.LATENCY``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ class PoolUnit(wiring.Component):
     """POOL window walk and reducer of ``cfg`` (timing in the module docstring)."""
 
     #: cycles from S to a window's result at PPURequant, past its n·w reads
-    TO_REQUANT = 1 + PPUPool.LATENCY + 1
+    TO_REQUANT = 2 + PPUPool.LATENCY + 1
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
@@ -58,11 +59,11 @@ class PoolUnit(wiring.Component):
         idx = [Signal(len(count[0]), name=f"i_{k}") for k in names]
         base = [Signal(ib, name=f"base_{k}") for k in names]  # address with the inner indices zero
         mode, active = Signal(), Signal()
-        end = [i == n - 1 for i, n in zip(idx, count)]
+        end = [i == n for i, n in zip(idx, count)]  # count holds the loop count - 1
 
         with m.If(self.start):
             m.d.sync += [mode.eq(f["mode"]), active.eq(1)]
-            m.d.sync += [c.eq(f[f"n_{k}"]) for c, k in zip(count, names)]
+            m.d.sync += [c.eq(f[f"n_{k}"] - 1) for c, k in zip(count, names)]
             m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names)]
             m.d.sync += [i.eq(0) for i in idx] + [b.eq(f["src"]) for b in base]
         m.d.comb += self.ibuf_r_addr.eq(base[-1])
@@ -76,8 +77,11 @@ class PoolUnit(wiring.Component):
             with m.Else():
                 m.d.sync += active.eq(0)
 
-        valid, first, last = Signal(), Signal(), Signal()
-        m.d.sync += [valid.eq(active), first.eq((idx[3] == 0) & (idx[4] == 0)), last.eq(end[3] & end[4])]
+        # The word is on the IBUF port one edge after its read and in CmpEngine's
+        # register one edge later: its flags travel two edges.
+        valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [valid0.eq(active), first0.eq((idx[3] == 0) & (idx[4] == 0)), last0.eq(end[3] & end[4]),
+                     valid.eq(valid0), first.eq(first0), last.eq(last0)]
         m.d.comb += [pool.in_valid.eq(valid), pool.first.eq(first), pool.last.eq(last), pool.op.eq(mode),
                      pool.x.eq(self.ibuf_r_data), self.out_valid.eq(pool.out_valid), self.out.eq(pool.out)]
         return m

@@ -27,16 +27,18 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * END: ``D = 1`` (the decode cycle halts the engine).
 * COPY, REQUANT (hwgen/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
   the synchronous IBUF (COPY) or ABUF + PBUF (REQUANT) reads of the ``n``
-  words; they enter PPURequant in ``S+2 .. S+n+1`` and are written to OBUF
-  ``PPURequant.LATENCY`` (7) edges later: ``D = n + 2 + 7``.
+  words; CmpEngine registers the read data (block RAM outputs end at a
+  flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
+  OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's chunk count and table
   address (bytes 28..35, ``hdr_beats`` beats) are read from cycle 1 (``λ +
   hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
   at ``boot_cycles = 1 + λ + hdr_beats``.
 * Chunk fetch: table entry read (``λ + entry_beats``), decode (1), code read
-  (``λ + n·32/B``, engines launched in its last cycle), the engines' FETCH (1)
-  and DECODE: the first instruction may start ``chunk_fetch_cycles = 3 + 2λ
-  + entry_beats + n·32/B`` cycles after the previous chunk's end.
+  (``λ + n·32/B``), launch (1: the IMEM read of the first words must follow
+  the last write), the engines' FETCH (1) and DECODE: the first instruction
+  may start ``chunk_fetch_cycles = 4 + 2λ + entry_beats + n·32/B`` cycles
+  after the previous chunk's end.
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
 
@@ -49,30 +51,31 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   edge before block b+1's swap). A period lasts ``Q = max(P, L, RAW)``, the
   last one P. A pixel issued in cycle ``i`` enters the array in ``i + 1``
   (IBUF read), its column sums reach AccUpdate ``PEArray.LATENCY`` (4) edges
-  later in ``i + 5`` with its ABUF word (read presented in ``i + 4``, the
-  port is not transparent), and is written to ABUF ``AccUpdate.LATENCY`` (1)
+  later in ``i + 5`` with its ABUF word (read presented in ``i + 3``, the
+  port is not transparent and its data is registered), and is written to ABUF ``AccUpdate.LATENCY`` (1)
   later in ``i + 6`` = ``i + WRITE``; the same ABUF word is next read by the
   pixel issued ``Q`` cycles later, whose read sees the write only if
-  ``Q >= RAW = WRITE - READ + 1 = 3`` (with L >= 3 the weight load already
-  guarantees it; L = 2 with P < 3 stalls). The instruction's last cycle is the
+  ``Q >= RAW = WRITE - READ + 1 = 4`` (with L >= 4 the weight load already
+  guarantees it; L = 2 with P < 4 stalls). The instruction's last cycle is the
   last ABUF write: ``D = 1 + L + (nb-1)·Q + P + WRITE`` (= ``… + P + 6``).
   Busy-PE: ``L·L`` per pixel per block (every cycle the array takes an input;
   padding lanes included), identically in sim/machine and the RTL.
 
 * POOL (hwgen/pool_unit.py, ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx``
   words): ``S`` latches; the window words' IBUF reads are issued in ``S+1 ..
-  S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool one edge later and a
-  window's result enters PPURequant ``PPUPool.LATENCY`` (1) after its last
-  word, then OBUF 7 later: ``D = n·w + 3 + 7``.
+  S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool two edges later (the
+  port, CmpEngine's register) and a window's result enters PPURequant
+  ``PPUPool.LATENCY`` (1) after its last word, then OBUF 8 later:
+  ``D = n·w + 4 + 8``.
 
 * ADD (hwgen/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
   ``n`` outputs alternate on the IBUF port in ``S+1 .. S+2n``; each enters
-  PPUAdd one edge later and the result is written ``PPUAdd.LATENCY`` (5)
-  after its ``b``: ``D = 2n + 2 + 5``.
+  PPUAdd two edges later (the port, CmpEngine's register) and the result is
+  written ``PPUAdd.LATENCY`` (6) after its ``b``: ``D = 2n + 3 + 6``.
 
 * DW (hwgen/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
-  fields and ``tap0``'s kernel row and column; ``S+1`` registers tap0's IBUF
-  offset; pixel p's tap t is read in ``S+2+p·T+t`` *(v1: one IBUF word a
+  fields (tap0's column and IBUF offsets are derived instruction fields);
+  ``S+1`` loads the tap walk from them; pixel p's tap t is read in ``S+2+p·T+t`` *(v1: one IBUF word a
   cycle, no window reuse)* (and for p = 0 the WBUF weight row t beside it);
   the cycle ``i = S+2+(p+1)·T`` that writes the pixel's last word into the
   window register plays GEMM's issue: the array takes the window in ``i+1``
@@ -99,8 +102,9 @@ ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start 
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
 # COPY/REQUANT: S latches, S+1 presents the first synchronous buffer read, the
-# word enters PPURequant at S+2 and is written LATENCY edges later.
-PPU_LATENCY = 2 + PPURequant.LATENCY
+# word is on the port at S+2, in CmpEngine's register (it enters PPURequant) at
+# S+3 and is written LATENCY edges later.
+PPU_LATENCY = 3 + PPURequant.LATENCY
 END_CYCLES = 1
 DONE_CYCLES = 1
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
@@ -148,7 +152,7 @@ def boot_bytes(cfg: AccelConfig) -> int:
 def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
     """From the previous chunk's end (or the boot) to the first instruction's
     earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
-    return (3 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
+    return (4 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
             + n_instructions * 32 // cfg.bus_bytes)
 
 
@@ -170,8 +174,8 @@ def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
 
 
 def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any) -> Any:
-    """EXACT (hwgen/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch (and tap0's
-    row/column), the first tap's offset, one IBUF read per tap per pixel *(v1)*,
+    """EXACT (hwgen/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch, loading the
+    tap walk, one IBUF read per tap per pixel *(v1)*,
     the window register, then the array path to the last ABUF write."""
     return n_pix * n_taps + DW_OVERHEAD
 
@@ -181,8 +185,8 @@ def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
 
 
 def add_cycles(words: Any) -> Any:
-    """EXACT: two IBUF reads a word, then PPUAdd."""
-    return 2 + PPUAdd.LATENCY + 2 * words
+    """EXACT: two IBUF reads a word, the read data register, then PPUAdd."""
+    return 3 + PPUAdd.LATENCY + 2 * words
 
 
 def pool_cycles(windows: Any, window_words: Any) -> Any:

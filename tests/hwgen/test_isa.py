@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from dian.errors import ProgramError
 from dian.hwgen.accel_config import BufferConfig
 from dian.hwgen.isa import (
-    INSTRUCTION_BYTES, INSTRUCTIONS, Encoding, End, Gemm, Instr, LoadAct, Opcode, Token, zero_unused_strides,
+    INSTRUCTION_BYTES, INSTRUCTIONS, Dw, Encoding, End, Gemm, Instr, LoadAct, Opcode, Pool, Requant, Token,
+    zero_unused_strides,
 )
 from dian.hwgen.presets import PRESETS
 
@@ -85,3 +86,30 @@ def test_unused_strides_are_zeroed() -> None:
     g = Gemm(0, 0, 0, 1, 1, 1, 1, 1, 5, 99, 99, 99, 99, 1, 5, 1)
     z = zero_unused_strides(g)
     assert (z.s_c, z.s_fy, z.s_fx, z.s_oy, z.d_oy, z.s_ox, z.d_ox) == (0, 0, 0, 0, 0, 1, 1)
+
+
+def _field(enc: Encoding, data: bytes, cls: type[Instr], name: str) -> int:
+    word = int.from_bytes(data, "little")
+    (lsb, width), = [(p, w) for n, p, w in enc.layout(cls) if n == name]
+    return (word >> lsb) & ((1 << width) - 1)
+
+
+def test_derived_fields_are_encoded_after_the_fields() -> None:
+    enc = Encoding(PRESETS["tiny"])
+    # tap 5 of a kernel 3 wide is kernel row 1, column 2; rows 8 words apart, columns 1.
+    dw = Dw(0, 0, 0, 1, 5, 4, 3, 8, 1, 2, 2, 8, 1, 2, 1)
+    data = enc.encode(dw)
+    assert [_field(enc, data, Dw, n) for n in ("fx0", "row_off0", "off0")] == [2, 8, 10]
+    assert [n for n, _, _ in enc.layout(Dw)][-3:] == ["fx0", "row_off0", "off0"]
+    assert enc.decode(data) == dw
+    gemm = Gemm(0, 0, 0, 1, 1, 1, 1, 7, 9, 0, 0, 0, 9, 1, 9, 1)
+    assert _field(enc, enc.encode(gemm), Gemm, "n_pix") == 63
+    assert _field(enc, enc.encode(Requant(0, 0, 0, 3, 50, -128, 127)), Requant, "n_words") == 150
+    pool = Pool(0, 0, 0, 2, 5, 7, 2, 2, 0, 0, 0, 0, 0)
+    assert _field(enc, enc.encode(pool), Pool, "n_win") == 70
+
+
+def test_derived_ibuf_offsets_wrap_like_the_address_adders() -> None:
+    enc = Encoding(PRESETS["tiny"])  # 1024 IBUF words: 10-bit offsets
+    dw = Dw(0, 0, 0, 1, 6, 3, 3, 600, 1, 1, 1, 0, 0, 0, 0)  # tap 6: kernel row 2, column 0
+    assert _field(enc, enc.encode(dw), Dw, "off0") == 1200 - 1024
