@@ -102,8 +102,13 @@ def explore(graph: Graph, target: Target, objective: Objective, trials: int, see
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     designs: list[Design] = []
 
+    lanes = feasible_lanes(target)
+    if not lanes:
+        raise AccelConfigError(f"no PE array from 2x2 to 16x16 fits {target.value}'s logic, even with the smallest "
+                               f"buffers (search/resources.py's estimate); pick a larger target.")
+
     def run(trial: optuna.Trial) -> float:
-        L = trial.suggest_categorical("lanes", [4, 8, 16])
+        L = trial.suggest_categorical("lanes", lanes)
         params = {
             "lanes": L,
             "bus_bits": trial.suggest_categorical("bus_bits", [32, 64, 128]),
@@ -127,6 +132,23 @@ def explore(graph: Graph, target: Target, objective: Objective, trials: int, see
 
     study.optimize(run, n_trials=trials)
     return designs
+
+
+def feasible_lanes(target: Target) -> list[int]:
+    """Array sizes whose smallest design (4 KiB buffers, 32-bit bus, IMEM 256) fits the target's
+    LUTs by the resource estimate: the search draws only these."""
+    out = []
+    for L in (2, 4, 8, 16):
+        params = {"lanes": L, "bus_bits": 32, "ibuf_log2": 12, "wbuf_log2": 12, "abuf_log2": 12, "obuf_log2": 12,
+                  "imem": 256, "depthwise": "no"}
+        try:
+            cfg = config_of(params, target, -1)
+        except AccelConfigError:
+            continue
+        budget = LUT_BUDGET.get(target)
+        if budget is None or estimate(cfg).luts <= budget:
+            out.append(L)
+    return out
 
 
 def _placeholder(target: Target, trial: int) -> AccelConfig:
