@@ -143,8 +143,9 @@ def plan_graph(graph: Graph, cfg: AccelConfig, chooser: Chooser = choose) -> lis
         w = work_of(graph, op, cfg, regions)
         if w.kind is not WorkKind.ALIAS:
             p = packings.get(op.inputs[0])
-            note = "" if p is None else (f"\n  input packed by the host: {p.shape[1]} channels x {p.fx} kernel "
-                                         f"columns -> {p.shape[1] * p.fx} channels of {p.out_w} columns")
+            c = p.shape[1] if p is not None else 0
+            note = "" if p is None else (f"\n  input packed by the host: {c} channel{'s' * (c != 1)} x {p.fx} kernel "
+                                         f"columns -> {c * p.fx} channels of {p.out_w} columns")
             plans.append(plan_op(graph, op, cfg, regions, note, chooser))
     return plans
 
