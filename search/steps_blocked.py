@@ -15,11 +15,10 @@ import numpy as np
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.layout import blocks
-from dian.hwgen.workload import Work, WorkKind
+from dian.hwgen.workload import WorkKind
 
 from .replay import LoadSlot, StepBatch
-from .steps_gemm import WorkArrays, interior, run_after
+from .steps_gemm import WorkArrays, interior, run_after, tile_size
 
 GAP = timing.ISSUE_GAP
 
@@ -37,10 +36,6 @@ class BlockedTilings:
         a = [np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (ct, ty, tx)]
         m = max(len(x) for x in a)
         return BlockedTilings(*(np.broadcast_to(x, (m,)).copy() for x in a))
-
-
-def _size(index: np.ndarray, tile: np.ndarray, extent: int | np.ndarray) -> np.ndarray:
-    return np.minimum(tile, extent - index * tile)
 
 
 class BlockedSteps:
@@ -98,8 +93,8 @@ class BlockedSteps:
         c_t, rest = np.divmod(local, w.n * self.YT * self.XT)
         n, rest = np.divmod(rest, self.YT * self.XT)
         y_t, x_t = np.divmod(rest, self.XT)
-        cbs = _size(c_t, t.ct, cb_total)
-        rows, cols = _size(y_t, t.ty, w.oy), _size(x_t, t.tx, w.ox)
+        cbs = tile_size(c_t, t.ct, cb_total)
+        rows, cols = tile_size(y_t, t.ty, w.oy), tile_size(x_t, t.tx, w.ox)
         words = cbs * rows * cols
         key = ((((part * (cb_total.max() + 1) + c_t) * w.n + n) * self.YT + y_t) * self.XT + x_t)
         one = np.ones(len(t.ct), bool)

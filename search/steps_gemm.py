@@ -43,7 +43,7 @@ class GemmTilings:
         return GemmTilings(**{k: np.broadcast_to(a, (m,)).copy() for k, a in arrays.items()})
 
 
-def _size(index: np.ndarray, tile: np.ndarray, extent: np.ndarray) -> np.ndarray:
+def tile_size(index: np.ndarray, tile: np.ndarray, extent: np.ndarray) -> np.ndarray:
     """Size of tile ``index`` of ``extent`` cut into tiles of ``tile`` (the last may be short)."""
     return np.minimum(tile, extent - index * tile)
 
@@ -142,9 +142,9 @@ class GemmSteps:
         p = np.where(t.kout, o % np.maximum(self.pix, 1), o // self.KT)
         n, rest = np.divmod(p, self.YT * self.XT)
         y_t, x_t = np.divmod(rest, self.XT)
-        kbs, cbs = _size(k_t, t.kt, self.KB), _size(c_t, t.ct, self.CB)
-        rows, cols = _size(y_t, t.ty, w.oy), _size(x_t, t.tx, w.ox)
-        fys, fxs = _size(fy_t, t.fyt, w.fy), _size(fx_t, t.fxt, w.fx)
+        kbs, cbs = tile_size(k_t, t.kt, self.KB), tile_size(c_t, t.ct, self.CB)
+        rows, cols = tile_size(y_t, t.ty, w.oy), tile_size(x_t, t.tx, w.ox)
+        fys, fxs = tile_size(fy_t, t.fyt, w.fy), tile_size(fx_t, t.fxt, w.fx)
         sy, sx, py, px, dy, dx = w.sy, w.sx, w.py, w.px, w.dy, w.dx
         ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
         y0 = y_t * t.ty * sy - py + fy_t * t.fyt * dy
