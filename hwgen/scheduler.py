@@ -3,9 +3,10 @@
 For every op of an integer Graph it picks the array mode (GEMM, or the
 depthwise mode for depthwise convs when the config has it), the tile sizes
 (tile_search.py: largest tiles along OX, OY and K that fit every buffer half,
-scored by a provisional analytic model) and the tile-loop order, with the
-accumulation over input-channel tiles (and kernel-tap tiles, when even one
-tap's weights are too big) innermost, because partial sums stay in ABUF.
+scored by a first-order analytic model; search/mapper.py re-times its best
+candidates exactly) and the tile-loop order, with the accumulation over
+input-channel tiles (and kernel-tap tiles, when even one tap's weights are
+too big) innermost, because partial sums stay in ABUF.
 
 It always finds a schedule when the layer can run at all: a GEMM needs one
 word of each buffer per tile at worst; a depthwise conv whose window does not

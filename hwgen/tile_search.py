@@ -12,8 +12,8 @@ Buffer rules (one half of every double buffer; docs/accelerator.md):
 * every step's instructions fit IMEM with room for the ENDs.
 
 Candidate sizes of a dim of extent E are the distinct ``ceil(E / n)``, so
-tiles split a dim evenly. The score is PROVISIONAL (see timing.py): cycles ≈
-Σ over steps of max(MEM time, CMP time), ties broken by DRAM traffic, then by
+tiles split a dim evenly. The score is FIRST-ORDER (search/cost_model.py is
+the exact one): cycles ≈ Σ over steps of max(MEM time, CMP time), ties broken by DRAM traffic, then by
 larger tiles. Loop orders for GEMM: ``kout`` (K tiles outermost; weights stay
 in WBUF across pixel tiles when one accumulation step covers all of C and the
 taps) and ``pout`` (pixel tiles outermost; the input stays in IBUF across K
@@ -89,7 +89,7 @@ def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
 
 def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[str, np.ndarray]]:
     """Every GEMM tiling with ``fyt x fxt`` kernel taps a step, per loop order: arrays of the tile
-    sizes, ``ok`` (fits every buffer half and IMEM) and the provisional model's figures."""
+    sizes, ``ok`` (fits every buffer half and IMEM) and the first-order model's figures."""
     L, h = cfg.lanes, halves(cfg)
     KB, CB = blocks(w.k, L), blocks(w.c, L)
     (sy, sx), (dy, dx) = w.stride, w.dilation
