@@ -92,14 +92,19 @@ class Controller(wiring.Component):
                      rd_cmp.addr.eq(self.cmp_imem_addr + self.cmp_base), self.cmp_imem_data.eq(rd_cmp.data)]
 
         # Token counters, with their "not zero" flags kept in registers of
-        # their own (the engines' decode waits on them).
+        # their own (the engines' decode waits on them). The engines' consume
+        # comes late in the cycle (decode -> ready): after it only muxes, the
+        # +1 / -1 and the "is one" test are computed from the registers.
         counts = [Signal(COUNTER_BITS, name=f"token{t}") for t in range(4)]
         for t, cnt in enumerate(counts):
-            inc = self.signal_mem[t] | self.signal_cmp[t]
-            dec = self.consume_mem[t] | self.consume_cmp[t]
-            nxt, nonzero = Signal(COUNTER_BITS, name=f"token{t}_next"), Signal(name=f"token{t}_nonzero")
-            m.d.comb += [nxt.eq(cnt + inc - dec), self.tokens[t].eq(nonzero)]
-            m.d.sync += [cnt.eq(nxt), nonzero.eq(nxt != 0)]
+            up = (self.signal_mem[t] | self.signal_cmp[t]) & ~(self.consume_mem[t] | self.consume_cmp[t])
+            down = (self.consume_mem[t] | self.consume_cmp[t]) & ~(self.signal_mem[t] | self.signal_cmp[t])
+            nonzero = Signal(name=f"token{t}_nonzero")
+            m.d.comb += self.tokens[t].eq(nonzero)
+            with m.If(up):
+                m.d.sync += [cnt.eq(cnt + 1), nonzero.eq(1)]
+            with m.Elif(down):
+                m.d.sync += [cnt.eq(cnt - 1), nonzero.eq(cnt != 1)]
 
         # Range reads: requests from req_addr, req_left of them; answers counted in resp_left.
         req_addr, req_left = Signal(32), Signal(range(depth * INSTRUCTION_BYTES // B + self.max_beats + 1))
