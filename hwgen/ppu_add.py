@@ -63,8 +63,8 @@ class PPUAdd(wiring.Component):
         High ``LATENCY`` edges after the ``b`` word was sampled.
     out : Out(ArrayLayout(signed(8), lanes))
 
-    Timing: one output word every 2 input cycles at best; ``LATENCY`` = 5
-    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (3).
+    Timing: one output word every 2 input cycles at best; ``LATENCY`` = 6
+    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (4).
     """
 
     LATENCY = 2 + RoundClamp.LATENCY

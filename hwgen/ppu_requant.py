@@ -73,8 +73,8 @@ class PPURequant(wiring.Component):
         Simulation assertion, aligned with ``out_valid``: some lane's
         ``acc + bias`` did not fit ``acc_bits`` (its output is then wrong).
 
-    Timing: one word per cycle, ``LATENCY`` = 7 edges: bias add, partial
-    products, middle sum, full product, then :class:`RoundClamp` (3).
+    Timing: one word per cycle, ``LATENCY`` = 8 edges: bias add, partial
+    products, middle sum, full product, then :class:`RoundClamp` (4).
     """
 
     LATENCY = 4 + RoundClamp.LATENCY
