@@ -1,8 +1,9 @@
-"""The accelerator RTL in Verilator against the two simulators: build the model
-of a config, run a graph lowered for it, and list every disagreement — an
-output activation that differs from sim/reference's, DRAM after the run that
-differs from sim/machine's, a cycle count or perf counter that differs from
-sim/machine's. Shared by test_accel_gemm.py (``tiny``) and test_rtl_fuzz.py."""
+"""The accelerator RTL in Verilator against the two simulators and the cost
+model: build the model of a config, run a graph lowered for it, and list
+every disagreement — an output activation that differs from sim/reference's,
+DRAM after the run that differs from sim/machine's, a cycle count or perf
+counter that differs from sim/machine's or from search/cost_model.py's
+prediction. Shared by test_accel_gemm.py (``tiny``) and test_rtl_fuzz.py."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from accel_programs import run_machine
 from dian.errors import CycleLimitError
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower import lower_graph
+from dian.hwgen.scheduler import plan_graph
 from dian.hwgen.verilator_run import run_harness
 from dian.ir import Graph
+from dian.search.cost_model import network_cost
 from dian.sim.reference import run_graph
 from machine_cases import random_inputs
 
@@ -38,7 +41,8 @@ def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> 
     """Run ``graph`` lowered for ``cfg`` on the model ``exe`` (built from ``cfg``);
     the disagreements (empty when it is exact) and the RTL's counters."""
     x = random_inputs(graph, seed)
-    low = lower_graph(graph, cfg)
+    plans = plan_graph(graph, cfg)
+    low = lower_graph(graph, cfg, plans)
     dram = np.frombuffer(low.image, dtype=np.uint8).copy()
     low.write_inputs(dram, x)
     image = dram.tobytes()
@@ -48,6 +52,10 @@ def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> 
     except CycleLimitError as e:
         return [f"RTL hangs: sim/machine finishes in {want['cycles']} cycles; {e}"], {}
     problems = [f"{n}: RTL {got.get(n)} != sim/machine {v}" for n, v in want.items() if got.get(n) != v]
+    nc = network_cost(graph, cfg, plans)  # the exact cost model, straight against the RTL's counters
+    model = {"perf_cycles": nc.cycles, "perf_busy_pe_cycles": nc.busy_pe, "perf_dram_bytes_read": nc.dram_read,
+             "perf_dram_bytes_written": nc.dram_write}
+    problems += [f"{n}: RTL {got.get(n)} != cost model {v}" for n, v in model.items() if got.get(n) != v]
     if got["reads_unanswered"]:
         problems.append(f"{got['reads_unanswered']} DRAM reads unanswered at done")
     ram = np.frombuffer(after, dtype=np.uint8)
