@@ -157,7 +157,7 @@ class DspPlan:
     add: int
     pe_array: int
     sites: int                    # datapath products in all
-    lut_product_luts: int                 # estimated LUT4s of the LUT products
+    lut_product_luts: int         # estimated LUT4s of the LUT products
 
     @property
     def datapath_dsps(self) -> int:
