@@ -277,7 +277,8 @@ def markdown(rows: list[dict]) -> str:
         clock = r.get("clock_mhz") or 150.0
         goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= clock else "MISSES"))
         if r.get("place_and_route") and r.get("fmax_mhz") is None:
-            goal = ("no Fmax: P&R failed" if r["status"] == "failed"
+            goal = ("no Fmax: P&R failed" if r["status"] == "failed" else "no Fmax: routing stopped unfinished"
+                    if r["status"] == "stopped in routing"
                     else "no Fmax: P&R did not finish in the time the benchmark had")
         if r.get("fmax_mhz") is not None:
             goal += f" ({clock:g} MHz)"
