@@ -167,6 +167,15 @@ def critical_path(log: Path) -> dict | None:
     return {"from": src, "to": sink, "split": split, "cells": hops}
 
 
+def last_fmax_estimate(log: Path) -> str | None:
+    """nextpnr's latest 'Max frequency' line (after placement it is an estimate before routing)."""
+    if not log.is_file():
+        return None
+    found = [ln.replace("Info:", "").strip() for ln in log.read_text(errors="replace").splitlines()
+             if "Max frequency for clock" in ln]
+    return found[-1] if found else None
+
+
 def pnr_packed(log: Path) -> dict[str, str]:
     """nextpnr's first 'Device utilisation' table (after packing, before placement), cells in use only."""
     if not log.is_file():
@@ -195,6 +204,9 @@ def collect() -> list[dict]:
         packed = pnr_packed(folder / "build" / "nextpnr.log")
         if packed:
             rows[-1]["pnr_packed"] = packed
+        est = last_fmax_estimate(folder / "build" / "nextpnr.log")
+        if est and rows[-1].get("fmax_mhz") is None:
+            rows[-1]["fmax_estimate"] = est
         cp = critical_path(folder / "build" / "nextpnr.log")
         if cp:
             rows[-1]["critical_path"] = cp
@@ -265,7 +277,8 @@ def markdown(rows: list[dict]) -> str:
         clock = r.get("clock_mhz") or 150.0
         goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= clock else "MISSES"))
         if r.get("place_and_route") and r.get("fmax_mhz") is None:
-            goal = ("no Fmax: P&R failed" if r["status"] == "failed"
+            goal = ("no Fmax: P&R failed" if r["status"] == "failed" else "no Fmax: routing stopped unfinished"
+                    if r["status"] == "stopped in routing"
                     else "no Fmax: P&R did not finish in the time the benchmark had")
         if r.get("fmax_mhz") is not None:
             goal += f" ({clock:g} MHz)"
@@ -300,6 +313,8 @@ def markdown(rows: list[dict]) -> str:
         if r.get("utilization"):
             lines.append("nextpnr utilization: " + ", ".join(f"{k} {v['used']}/{v['available']}"
                                                               for k, v in r["utilization"].items()) + ".")
+        if r.get("fmax_estimate"):
+            lines.append(f"nextpnr's last timing estimate (placement, before routing finished): {r['fmax_estimate']}.")
         if r.get("pnr_packed") and r.get("status") != "ok":
             lines.append("nextpnr after packing (used/available): "
                          + ", ".join(f"{k} {v}" for k, v in r["pnr_packed"].items()) + ".")

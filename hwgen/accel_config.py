@@ -206,7 +206,7 @@ def _validate_multipliers(cfg: AccelConfig) -> None:
     if fabric is None:
         return
     plan = plan_dsps(cfg)
-    if plan.control > fabric.dsps or plan.lut_luts > fabric.luts:
+    if plan.control > fabric.dsps or plan.lut_product_luts > fabric.luts:
         raise _fail("target", cfg.target.value,
                     f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
                     f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "

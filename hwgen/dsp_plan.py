@@ -157,7 +157,7 @@ class DspPlan:
     add: int
     pe_array: int
     sites: int                    # datapath products in all
-    lut_luts: int                 # estimated LUT4s of the LUT products
+    lut_product_luts: int         # estimated LUT4s of the LUT products
 
     @property
     def datapath_dsps(self) -> int:
@@ -173,7 +173,7 @@ class DspPlan:
         return (f"DSP plan for {self.target} ({limit} DSPs, {self.control} for control products): "
                 f"PPURequant {self.requant}, PPUAdd {self.add}, PE array {self.pe_array}; "
                 f"{self.sites - self.datapath_dsps} of {self.sites} datapath products in LUTs "
-                f"(~{self.lut_luts:,} LUT4)")
+                f"(~{self.lut_product_luts:,} LUT4)")
 
 
 def plan_dsps(cfg: "AccelConfig") -> DspPlan:
@@ -186,7 +186,7 @@ def plan_dsps(cfg: "AccelConfig") -> DspPlan:
     control = control_dsps(cfg)
     if fabric is None:
         counts = {u: len(s) for u, s in sites.items()}
-        return DspPlan(cfg.target.value, None, control, sites=total, lut_luts=0, **counts)
+        return DspPlan(cfg.target.value, None, control, sites=total, lut_product_luts=0, **counts)
     budget, dsp_bits = fabric.dsps, fabric.dsp_bits
     left = max(0, budget - control)
     order = sorted(((-lut_cost(a, b) / dsp_count(a, b, dsp_bits), UNITS.index(u), i, u, dsp_count(a, b, dsp_bits))
@@ -202,4 +202,4 @@ def plan_dsps(cfg: "AccelConfig") -> DspPlan:
         counts[unit] += 1
         left -= need
     luts = sum(lut_cost(a, b) for u, s in sites.items() for a, b in s[counts[u]:])
-    return DspPlan(cfg.target.value, budget, control, sites=total, lut_luts=luts, **counts)
+    return DspPlan(cfg.target.value, budget, control, sites=total, lut_product_luts=luts, **counts)

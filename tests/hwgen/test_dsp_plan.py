@@ -33,7 +33,7 @@ def test_hand_derived_plans() -> None:
     assert (d.control, d.requant, d.add, d.pe_array) == (6, 64, 32, 54)
     # small, 8 lanes: 32 + 16 + 64 = 112 <= 150: everything keeps its DSP.
     s = plan_dsps(PRESETS["small"])
-    assert (s.requant, s.add, s.pe_array, s.lut_luts) == (32, 16, 64, 0)
+    assert (s.requant, s.add, s.pe_array, s.lut_product_luts) == (32, 16, 64, 0)
     # tiny on ecp5-25k: 28 - 6 = 22 = 16 requant + 6 of 8 PPUAdd parts.
     t = plan_dsps(PRESETS["tiny"])
     assert (t.requant, t.add, t.pe_array) == (16, 6, 0)
@@ -43,7 +43,7 @@ def test_generic_keeps_every_dsp() -> None:
     cfg = PRESETS["default"].with_target("generic")
     L = cfg.lanes
     plan = plan_dsps(cfg)
-    assert (plan.budget, plan.requant, plan.add, plan.pe_array, plan.lut_luts) == (None, 4 * L, 2 * L, L * L, 0)
+    assert (plan.budget, plan.requant, plan.add, plan.pe_array, plan.lut_product_luts) == (None, 4 * L, 2 * L, L * L, 0)
 
 
 def test_gemm_only_reserves_fewer_control_dsps() -> None:
