@@ -97,7 +97,7 @@ def main() -> None:
         print(f"  {fig}", flush=True)
     X = np.array([features(c) for c, _, _ in rows])
     fit: dict[str, object] = {"features": list(FEATURES), "configs": []}
-    for key, minus in (("luts", lambda p: p.lut_luts), ("ffs", lambda p: 0)):
+    for key, minus in (("luts", lambda p: p.lut_product_luts), ("ffs", lambda p: 0)):
         y = np.array([f[key] - minus(p) for _, f, p in rows], dtype=float)
         coef, *_ = np.linalg.lstsq(X, y, rcond=None)
         pred = X @ coef + np.array([minus(p) for _, _, p in rows])
@@ -108,7 +108,7 @@ def main() -> None:
         for i, (cfg, f, p) in enumerate(rows):
             if key == "luts":
                 fit["configs"].append({"name": cfg.name, "lanes": cfg.lanes, "target": cfg.target.value,  # type: ignore[union-attr]
-                                       "measured": f, "plan_dsps": p.dsps, "plan_lut_luts": p.lut_luts,
+                                       "measured": f, "plan_dsps": p.dsps, "plan_lut_luts": p.lut_product_luts,
                                        "bram_estimate": bram_blocks(cfg)})
             fit["configs"][i][f"{key}_fitted"] = int(round(float(pred[i])))  # type: ignore[index]
     bram_err = [abs(c["bram_estimate"] - c["measured"]["brams"]) / c["measured"]["brams"] for c in fit["configs"]]  # type: ignore[union-attr]
