@@ -30,13 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from dian.frontend import calibration_samples, load_model, lower
-from dian.hwgen.input_packing import pack_shallow_inputs
 from dian.hwgen.lower import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.scheduler import plan_graph
 from dian.hwgen.tile_search import blocked_candidates, gemm_candidates, kernel_splits
-from dian.hwgen.workload import WorkKind, tensor_regions, work_of
-from dian.search.cost_model import batch_cost, network_cost, part_channels
+from dian.hwgen.workload import WorkKind
+from dian.search.cost_model import batch_cost, layer_works, network_cost, part_channels
 from dian.search.mapper import DEFAULT_TOP_K, Mapper, candidates
 from dian.sim.machine import run_lowered
 
@@ -48,9 +47,7 @@ GOAL_MAP_S = 10.0
 
 def first_order_rate(graph, cfg) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """Every legal tiling of every layer through the first-order model: (evaluations, seconds)."""
-    packed, _ = pack_shallow_inputs(graph, cfg)
-    regions = tensor_regions(packed)
-    works = [w for w in (work_of(packed, op, cfg, regions) for op in packed.ops) if w.kind is not WorkKind.ALIAS]
+    _, works = layer_works(graph, cfg)
     t0, n = time.perf_counter(), 0
     for w in works:
         groups = ([c for f in kernel_splits(w) for c in gemm_candidates(w, cfg, *f)] if w.kind is WorkKind.GEMM
@@ -62,9 +59,7 @@ def first_order_rate(graph, cfg) -> tuple[int, float]:  # type: ignore[no-untype
 def exact_rate(graph, cfg) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     """The mapper's candidates (top-k per layer) through the exact model, batched per kind of
     work as the mapper does: (evaluations, seconds)."""
-    packed, _ = pack_shallow_inputs(graph, cfg)
-    regions = tensor_regions(packed)
-    works = [w for w in (work_of(packed, op, cfg, regions) for op in packed.ops) if w.kind is not WorkKind.ALIAS]
+    packed, works = layer_works(graph, cfg)
     groups: dict[object, list] = {}  # type: ignore[type-arg]
     for w in works:
         parts = part_channels(packed, w)

@@ -33,7 +33,7 @@ from .hwgen.dram_image import HEADER_BYTES, config_hash, read_header
 from .hwgen.layout import act_bytes
 from .hwgen import timing
 from .hwgen.lower import Lowered, lower_graph
-from .ir import Graph, op_macs, verify
+from .ir import Graph, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
 
@@ -92,11 +92,9 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     """Schedule and lower ``graph`` for ``cfg``; with ``rtl``, also emit the RTL
     when this build has the emitter.
 
-    Raises IRValidationError when a layer could overflow ``cfg.acc_bits``,
-    ScheduleError when a layer cannot be mapped onto ``cfg``.
+    Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
+    (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
-    if cfg.acc_bits != 32:
-        verify(graph, acc_bits=cfg.acc_bits)  # before the mapping work (lower_graph checks it too)
     plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
     schedules = tuple(p.schedule for p in plans)

@@ -179,6 +179,21 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(api.model_info(args.dir), end="")
 
 
+#: search/mapper.py's OBJECTIVES, not imported: that would load Amaranth (via hwgen.timing) for every command.
+OBJECTIVES = ("latency", "energy", "edp")
+
+
+def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """MODEL, --input-shape, --out, --calib-samples and --seed: what `compile` and `explore` share."""
+    p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
+    p.add_argument("--input-shape", type=_shape, metavar="N,C,H,W",
+                   help="shape of one input batch (default: the model's own)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K",
+                   help="calibration samples (default: 64)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dian", formatter_class=_FMT,
@@ -198,18 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="MODEL is path/to/file.py:factory (a function returning an nn.Module) or zoo:NAME.\n\n"
                "example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out\n"
                "  dian compile models/net.py:make_net --input-shape 1,3,32,32 --out net-out --seed 1")
-    p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
-    p.add_argument("--input-shape", type=_shape, metavar="N,C,H,W",
-                   help="shape of one input batch (default: the model's own)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K",
-                   help="calibration samples (default: 64)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the calibration draw (default: 0)")
+    _model_arguments(p, seed_help="seed of the calibration draw (default: 0)")
     p.add_argument("--accel", metavar="PRESET|FILE.json",
                    help="also schedule and lower for an accelerator: a preset (tiny, small, default) or a config "
                         "file; writes accel.json, schedules/, program.bin, image.json, rtl/ (default: IR only)")
     p.add_argument("--no-rtl", action="store_true", help="with --accel, skip writing the Verilog (rtl/)")
-    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+    p.add_argument("--objective", choices=OBJECTIVES, default="latency",
                    help="with --accel, what the mapper minimises per layer, by the exact cost model "
                         "(default: latency)")
     p.set_defaults(func=_cmd_compile)
@@ -270,19 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "compiled (as `dian compile --accel` does) to DIR, and the Pareto front as a table and\n"
                     "a plot in DIR/explore/.",
         epilog="example:\n  dian explore zoo:mobilenet_small --target ecp5-85k --objective edp --trials 30 --out mb")
-    p.add_argument("model", help="path/to/file.py:factory or zoo:NAME")
-    p.add_argument("--input-shape", type=_shape, metavar="N,C,H,W",
-                   help="shape of one input batch (default: the model's own)")
+    _model_arguments(p, seed_help="seed of the calibration draw and the search (default: 0)")
     p.add_argument("--target", required=True, choices=("ecp5-25k", "ecp5-85k", "ice40-up5k", "generic"),
                    help="the FPGA whose RAM, DSPs and LUTs bound the designs")
-    p.add_argument("--objective", choices=("latency", "energy", "edp"), default="latency",
+    p.add_argument("--objective", choices=OBJECTIVES, default="latency",
                    help="what the search and the mapper minimise (default: latency)")
     p.add_argument("--trials", type=_positive, default=40, help="designs to try (default: 40)")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K",
-                   help="calibration samples (default: 64)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of the calibration draw and the search (default: 0)")
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=_cmd_explore)
     return parser

@@ -21,13 +21,22 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.input_packing import pack_shallow_inputs
 from dian.hwgen.scheduler import LayerPlan
 from dian.hwgen.tile_search import Tiling
-from dian.hwgen.workload import Work, WorkKind, tensor_regions
+from dian.hwgen.workload import Work, WorkKind, tensor_regions, work_of
 from dian.ir import Concat, Graph
 
 from .energy import layer_energy_pj
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings, WorkArrays
+
+
+def layer_works(graph: Graph, cfg: AccelConfig) -> tuple[Graph, list[Work]]:
+    """The graph as the accelerator runs it (shallow inputs packed) and the Work of each of its
+    layers that runs on the accelerator (reshapes move no data), in graph order."""
+    packed, _ = pack_shallow_inputs(graph, cfg)
+    regions = tensor_regions(packed)
+    works = [work_of(packed, op, cfg, regions) for op in packed.ops]
+    return packed, [w for w in works if w.kind is not WorkKind.ALIAS]
 
 
 def part_channels(graph: Graph, w: Work) -> tuple[int, ...]:

@@ -23,13 +23,12 @@ import numpy as np
 from dian.errors import MappingError, ScheduleError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.input_packing import pack_shallow_inputs
 from dian.hwgen.scheduler import LayerPlan, choose, plan_graph
 from dian.hwgen.tile_search import Tiling, blocked_candidates, gemm_candidates, kernel_splits
-from dian.hwgen.workload import Work, WorkKind, tensor_regions, work_of
+from dian.hwgen.workload import Work, WorkKind
 from dian.ir import Graph
 
-from .cost_model import batch_cost, part_channels
+from .cost_model import batch_cost, layer_works, part_channels
 from .energy import layer_energy_pj
 from .replay import LayerCost
 
@@ -54,6 +53,17 @@ def candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
     best = np.lexsort((legal["read"] + legal["write"], legal["cycles"]))[:top_k]  # stable: grid order on ties
     return [Tiling(*(int(legal[n][i]) for n in cols[:6]), str(orders[i]), int(legal["cycles"][i]),
                    int(legal["read"][i]), int(legal["write"][i])) for i in best]
+
+
+def timed_candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
+    """What the mapper times exactly for ``w`` in its mode: the first-order model's ``top_k`` and
+    the default scheduler's pick (so a mapped layer is never slower than the scheduler's)."""
+    tilings = candidates(w, cfg, top_k)
+    try:
+        tilings.append(choose(w, cfg)[1])
+    except ScheduleError:
+        pass  # this mode cannot run the layer: only the candidates above (none)
+    return tilings
 
 
 def check_objective(objective: str) -> None:
@@ -92,21 +102,15 @@ class Mapper:
         check_objective(objective)
         self.graph, self.cfg, self.objective, self.top_k = graph, cfg, objective, top_k
         self.evaluated = 0  # exact layer-mapping evaluations, for the benchmarks
-        packed, _ = pack_shallow_inputs(graph, cfg)
-        regions = tensor_regions(packed)
-        layers = [_Layer(w, self._options(w), part_channels(packed, w))
-                  for w in (work_of(packed, op, cfg, regions) for op in packed.ops) if w.kind is not WorkKind.ALIAS]
+        packed, works = layer_works(graph, cfg)
+        layers = [_Layer(w, self._options(w), part_channels(packed, w)) for w in works]
         self._choose(layers)
         self.chosen: dict[str, tuple[Work, Tiling]] = self._exact(layers)
 
     def _options(self, w: Work) -> list[tuple[Work, list[Tiling]]]:
         per_mode = []
         for mode in _modes(w):
-            tilings = candidates(mode, self.cfg, self.top_k)
-            try:
-                tilings.append(choose(mode, self.cfg)[1])  # the default scheduler's pick is always a candidate
-            except ScheduleError:
-                pass  # this mode cannot run the layer: it only has the candidates above (none)
+            tilings = timed_candidates(mode, self.cfg, self.top_k)
             if tilings:
                 per_mode.append((min(t.cycles for t in tilings), mode, tilings))
         # A mode whose best first-order estimate is far behind another's is not timed exactly (the

@@ -19,15 +19,13 @@ from typing import Sequence
 
 import numpy as np
 
-from dian.errors import ScheduleError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.scheduler import choose
 from dian.hwgen.workload import Work
 
 from .cost_model import batch_cost
 from .energy import layer_energy_pj
-from .mapper import DEFAULT_TOP_K, candidates
+from .mapper import DEFAULT_TOP_K, timed_candidates
 
 #: Cost of an option that cannot run on a config (no tiling fits): large, finite, so gradients stay defined.
 INFEASIBLE = 1e12
@@ -45,11 +43,7 @@ class CostTable:
 
 def best_layer_cost(w: Work, cfg: AccelConfig, top_k: int = DEFAULT_TOP_K) -> tuple[float, float]:
     """Exact (cycles share, energy pJ) of ``w`` on ``cfg`` under its fastest candidate tiling."""
-    tilings = candidates(w, cfg, top_k)
-    try:
-        tilings.append(choose(w, cfg)[1])
-    except ScheduleError:
-        pass
+    tilings = timed_candidates(w, cfg, top_k)
     if not tilings:
         return INFEASIBLE, INFEASIBLE
     c = batch_cost([(w, tilings)], cfg)

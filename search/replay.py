@@ -190,7 +190,7 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
         sb = steps.step_at(np.minimum(pos, np.maximum(n_steps - 1, 0)))
         if st is None:
             st = _State(m, len(sb.loads))
-        _step(cfg, st, sb, active, out, imem, close, m)
+        _step(st, sb, active, out, imem, close)
         pos += active
         if levels and (active & (pos % levels[0] == 0)).any():  # some mapping finished a unit
             _skip_repeats(steps, levels, snaps, snapshot, st, out, pos, n_steps, active, imem)
@@ -201,8 +201,7 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     return out
 
 
-def _step(cfg: AccelConfig, st: _State, sb: StepBatch, active: np.ndarray, out: LayerCost, imem: int,
-          close: Any, m: int) -> None:
+def _step(st: _State, sb: StepBatch, active: np.ndarray, out: LayerCost, imem: int, close: Any) -> None:
     """Advance every active mapping by one step (the chunk first, if the step does not fit in it)."""
     fresh = [ld.present & (ld.key != st.resident[j]) for j, ld in enumerate(sb.loads)]
     fresh = _keep_first(fresh, sb.loads)
@@ -246,9 +245,9 @@ def _step(cfg: AccelConfig, st: _State, sb: StepBatch, active: np.ndarray, out: 
     for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
         st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
         out.dram_read += np.where(a & f, ld.bytes_read, 0)
-        _add(out.sram_bytes, ld.buffer, np.where(a & f, ld.bytes_written, 0), m)
+        out.sram_bytes[ld.buffer] += np.where(a & f, ld.bytes_written, 0)
     for buf, nbytes in sb.sram.items():
-        _add(out.sram_bytes, buf, np.where(a, nbytes, 0), m)
+        out.sram_bytes[buf] += np.where(a, nbytes, 0)
     out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
     out.busy_pe += np.where(a, sb.busy_pe, 0)
 
@@ -301,10 +300,6 @@ def _record(snaps: list[tuple[np.ndarray, np.ndarray]], lv: int, now: np.ndarray
     if where.any():
         old_pos, old = snaps[lv]
         snaps[lv] = (np.where(where, pos, old_pos), np.where(where, now, old))
-
-
-def _add(acc: dict[str, np.ndarray], key: str, value: np.ndarray, m: int) -> None:
-    acc[key] = acc.get(key, np.zeros(m, np.int64)) + value
 
 
 def _keep_first(fresh: list[np.ndarray], loads: list[LoadSlot]) -> list[np.ndarray]:
