@@ -69,6 +69,10 @@ class MappingError(DianError):
     """An invalid mapper setting (objective, search budget)."""
 
 
+class SearchSpaceError(DianError):
+    """A co-search space, architecture, data set or search setting that is not well formed."""
+
+
 class ProgramError(DianError):
     """An accelerator program is malformed: a field does not fit its encoding, or the engines deadlock."""
 

@@ -1,0 +1,1 @@
+"""Network-accelerator co-search (DIAN/DNA): the network space, the supernet, the data, the relaxed costs."""
