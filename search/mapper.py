@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 
@@ -76,91 +76,100 @@ def _modes(w: Work) -> list[Work]:
     return [w, dataclasses.replace(w, kind=WorkKind.GEMM)] if w.kind is WorkKind.DW else [w]
 
 
-@dataclass
-class _Layer:
-    """One layer's candidate modes and tilings, and the choice."""
+@dataclass(frozen=True)
+class Choice:
+    """A layer's best mode and tiling by the objective, timed as if its program began at chunk 0."""
 
-    work: Work
-    options: list[tuple[Work, list[Tiling]]]
-    parts: tuple[int, ...]
-    best: tuple[float, int, int, int] | None = None  # (score, share, option, tiling index)
+    work: Work  # the layer in the chosen mode
+    tiling: Tiling
+    share: int  # cycles of the layer's run less boot and done
+    energy_pj: float
+    score: float
+
+
+def layer_options(w: Work, cfg: AccelConfig, top_k: int) -> list[tuple[Work, list[Tiling]]]:
+    """The modes of ``w`` worth timing and each one's candidate tilings."""
+    per_mode = []
+    for mode in _modes(w):
+        tilings = timed_candidates(mode, cfg, top_k)
+        if tilings:
+            per_mode.append((min(t.cycles for t in tilings), mode, tilings))
+    # A mode whose best first-order estimate is far behind another's is not timed exactly (the
+    # block-diagonal GEMM fallback of a depthwise conv does ceil(C/L) times the work).
+    fastest = min((m[0] for m in per_mode), default=0)
+    return [(mode, ts) for est, mode, ts in per_mode if est <= MODE_SLACK * fastest]
+
+
+def best_choices(layers: Sequence[tuple[Work, tuple[int, ...]]], cfg: AccelConfig, objective: Objective = "latency",
+                 top_k: int = DEFAULT_TOP_K) -> tuple[list[Choice | None], int]:
+    """Each layer's best :class:`Choice` (None: no mode can run it) and the number of exact
+    evaluations it took. ``layers``: each work with its :func:`part_channels` (empty unless a
+    concat). Every candidate of every layer is timed in a few batched replays, one per kind of
+    work (a concat's passes on their own)."""
+    check_objective(objective)
+    options = [layer_options(w, cfg, top_k) for w, _ in layers]
+    groups: dict[object, list[tuple[int, int]]] = {}
+    for n, ((_, parts), opts) in enumerate(zip(layers, options)):
+        for j, (mode, _) in enumerate(opts):
+            groups.setdefault(("parts", n) if parts else mode.kind, []).append((n, j))
+    best: list[Choice | None] = [None] * len(layers)
+    evaluated = 0
+    for members in groups.values():
+        items = [options[n][j] for n, j in members]
+        cost = batch_cost(items, cfg, layers[members[0][0]][1])
+        evaluated += sum(len(ts) for _, ts in items)
+        share = cost.cycles - timing.boot_cycles(cfg) - timing.DONE_CYCLES
+        energy = layer_energy_pj(cfg, cost)
+        traffic = cost.dram_read + cost.dram_write
+        score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[objective]
+        start = 0
+        for (n, j), (mode, tilings) in zip(members, items):
+            sl = slice(start, start + len(tilings))
+            i = int(np.lexsort((traffic[sl], share[sl], score[sl]))[0])
+            cand = Choice(mode, tilings[i], int(share[sl][i]), float(energy[sl][i]), float(score[sl][i]))
+            old = best[n]
+            if old is None or (cand.score, cand.share) < (old.score, old.share):
+                best[n] = cand
+            start += len(tilings)
+    return best, evaluated
 
 
 class Mapper:
     """Maps every layer of a graph by exact cost; a :data:`hwgen.scheduler.Chooser` afterwards.
 
-    All layers' candidates are timed in a few batched replays (one per kind
-    of work: search/cost_model.py ``batch_cost``) as if each layer's program
-    began at chunk 0; the chosen tilings are then timed again at their real
-    chunk positions, so each plan carries its layer's exact share of the
-    network's cycles and DRAM bytes. (The chunk position only moves a chunk
-    fetch by a bus beat: it can change a choice between near-equal tilings,
-    never a prediction.)"""
+    All layers' candidates are timed in a few batched replays (:func:`best_choices`)
+    as if each layer's program began at chunk 0; the chosen tilings are then
+    timed again at their real chunk positions, so each plan carries its
+    layer's exact share of the network's cycles and DRAM bytes. (The chunk
+    position only moves a chunk fetch by a bus beat: it can change a choice
+    between near-equal tilings, never a prediction.)"""
 
     def __init__(self, graph: Graph, cfg: AccelConfig, objective: Objective = "latency",
                  top_k: int = DEFAULT_TOP_K) -> None:
         check_objective(objective)
         self.graph, self.cfg, self.objective, self.top_k = graph, cfg, objective, top_k
-        self.evaluated = 0  # exact layer-mapping evaluations, for the benchmarks
         packed, works = layer_works(graph, cfg)
-        layers = [_Layer(w, self._options(w), part_channels(packed, w)) for w in works]
-        self._choose(layers)
-        self.chosen: dict[str, tuple[Work, Tiling]] = self._exact(layers)
+        layers = [(w, part_channels(packed, w)) for w in works]
+        choices, self.evaluated = best_choices(layers, cfg, objective, top_k)  # evaluations: for the benchmarks
+        self.chosen: dict[str, tuple[Work, Tiling]] = self._exact(layers, choices)
 
-    def _options(self, w: Work) -> list[tuple[Work, list[Tiling]]]:
-        per_mode = []
-        for mode in _modes(w):
-            tilings = timed_candidates(mode, self.cfg, self.top_k)
-            if tilings:
-                per_mode.append((min(t.cycles for t in tilings), mode, tilings))
-        # A mode whose best first-order estimate is far behind another's is not timed exactly (the
-        # block-diagonal GEMM fallback of a depthwise conv does ceil(C/L) times the work).
-        fastest = min((m[0] for m in per_mode), default=0)
-        return [(mode, ts) for est, mode, ts in per_mode if est <= MODE_SLACK * fastest]
-
-    def _choose(self, layers: list[_Layer]) -> None:
-        cfg = self.cfg
-        groups: dict[object, list[tuple[_Layer, int]]] = {}
-        for lay in layers:  # one replay per kind of work; a concat (its passes) on its own
-            for j, (mode, _) in enumerate(lay.options):
-                groups.setdefault(id(lay) if lay.parts else mode.kind, []).append((lay, j))
-        for members in groups.values():
-            items = [(lay.options[j][0], lay.options[j][1]) for lay, j in members]
-            cost = batch_cost(items, cfg, members[0][0].parts)
-            self.evaluated += sum(len(ts) for _, ts in items)
-            share = cost.cycles - timing.boot_cycles(cfg) - timing.DONE_CYCLES
-            energy = layer_energy_pj(cfg, cost)
-            traffic = cost.dram_read + cost.dram_write
-            score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[self.objective]
-            start = 0
-            for lay, j in members:
-                n = len(lay.options[j][1])
-                sl = slice(start, start + n)
-                i = int(np.lexsort((traffic[sl], share[sl], score[sl]))[0])
-                cand = (float(score[sl][i]), int(share[sl][i]), j, i)
-                if lay.best is None or cand[:2] < lay.best[:2]:
-                    lay.best = cand
-                start += n
-
-    def _exact(self, layers: list[_Layer]) -> dict[str, tuple[Work, Tiling]]:
+    def _exact(self, layers: list[tuple[Work, tuple[int, ...]]],
+               choices: list[Choice | None]) -> dict[str, tuple[Work, Tiling]]:
         """The chosen tilings timed at their chunk positions: the figures the plans show."""
         cfg = self.cfg
-        picks = []
-        for lay in layers:
-            if lay.best is None:
-                choose(lay.work, cfg)  # raises the scheduler's error naming the layer
-            _, _, j, i = lay.best  # type: ignore[misc]
-            picks.append((lay, lay.options[j][0], lay.options[j][1][i]))
+        for (w, _), ch in zip(layers, choices):
+            if ch is None:
+                choose(w, cfg)  # raises the scheduler's error naming the layer
+        picks = [(w, parts, ch.work, ch.tiling) for (w, parts), ch in zip(layers, choices) if ch is not None]
         # Chunks per layer do not depend on the position: one pass at chunk 0 gives the offsets.
         first = np.zeros(len(picks), np.int64)
         costs: list[LayerCost | None] = [None] * len(picks)
         for at in (0, 1):
             by_kind: dict[object, list[int]] = {}
-            for n, (lay, mode, _) in enumerate(picks):
-                by_kind.setdefault(id(lay) if lay.parts else mode.kind, []).append(n)
+            for n, (_, parts, mode, _) in enumerate(picks):
+                by_kind.setdefault(("parts", n) if parts else mode.kind, []).append(n)
             for idx in by_kind.values():
-                lay0 = picks[idx[0]][0]
-                c = batch_cost([(picks[n][1], [picks[n][2]]) for n in idx], cfg, lay0.parts,
+                c = batch_cost([(picks[n][2], [picks[n][3]]) for n in idx], cfg, picks[idx[0]][1],
                                first[idx] if at else 0)
                 for pos, n in enumerate(idx):
                     costs[n] = _entry(c, pos)
@@ -168,12 +177,12 @@ class Mapper:
                 layer_chunks = np.array([int(c.chunks[0]) for c in costs], np.int64)  # type: ignore[union-attr]
                 first = np.concatenate([[0], np.cumsum(layer_chunks)[:-1]]).astype(np.int64)
         out = {}
-        for (lay, mode, t), c in zip(picks, costs):
+        for (w, _, mode, t), c in zip(picks, costs):
             assert c is not None
             share = int(c.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
-            out[lay.work.op.name] = (mode, dataclasses.replace(t, cycles=share,
-                                                               dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
-                                                               dram_write=int(c.dram_write[0])))
+            out[w.op.name] = (mode, dataclasses.replace(t, cycles=share,
+                                                        dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
+                                                        dram_write=int(c.dram_write[0])))
         return out
 
     def __call__(self, w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:

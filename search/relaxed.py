@@ -23,9 +23,7 @@ from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.workload import Work
 
-from .cost_model import batch_cost
-from .energy import layer_energy_pj
-from .mapper import DEFAULT_TOP_K, timed_candidates
+from .mapper import DEFAULT_TOP_K, best_choices
 
 #: Cost of an option that cannot run on a config (no tiling fits): large, finite, so gradients stay defined.
 INFEASIBLE = 1e12
@@ -41,26 +39,19 @@ class CostTable:
     fixed_cycles: np.ndarray
 
 
-def best_layer_cost(w: Work, cfg: AccelConfig, top_k: int = DEFAULT_TOP_K) -> tuple[float, float]:
-    """Exact (cycles share, energy pJ) of ``w`` on ``cfg`` under its fastest candidate tiling."""
-    tilings = timed_candidates(w, cfg, top_k)
-    if not tilings:
-        return INFEASIBLE, INFEASIBLE
-    c = batch_cost([(w, tilings)], cfg)
-    share = c.cycles - timing.boot_cycles(cfg) - timing.DONE_CYCLES
-    i = int(np.argmin(share))
-    return float(share[i]), float(layer_energy_pj(cfg, c)[i])
-
-
 def cost_table(slots: Sequence[Sequence[Work]], cfgs: Sequence[AccelConfig], top_k: int = DEFAULT_TOP_K) -> CostTable:
-    """The exact costs of every option of every slot on every config."""
+    """The exact costs of every option of every slot on every config: each work under its
+    fastest candidate mapping (the mapper's :func:`best_choices`, every option timed in one
+    batch per config)."""
     n_opt = max(len(s) for s in slots)
     cycles = np.full((len(slots), n_opt, len(cfgs)), INFEASIBLE)
     energy = np.full_like(cycles, INFEASIBLE)
-    for si, options in enumerate(slots):
-        for oi, w in enumerate(options):
-            for ci, cfg in enumerate(cfgs):
-                cycles[si, oi, ci], energy[si, oi, ci] = best_layer_cost(w, cfg, top_k)
+    flat = [(si, oi, w) for si, options in enumerate(slots) for oi, w in enumerate(options)]
+    for ci, cfg in enumerate(cfgs):
+        choices, _ = best_choices([(w, ()) for _, _, w in flat], cfg, "latency", top_k)
+        for (si, oi, _), ch in zip(flat, choices):
+            if ch is not None:
+                cycles[si, oi, ci], energy[si, oi, ci] = ch.share, ch.energy_pj
     fixed = np.array([timing.boot_cycles(c) + timing.DONE_CYCLES for c in cfgs], dtype=float)
     return CostTable(cycles, energy, fixed)
 
