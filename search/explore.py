@@ -78,19 +78,26 @@ def config_of(params: dict[str, int | str], target: Target, trial: int) -> Accel
 def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
     """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False."""
     res = estimate(cfg)
-    budget = LUT_BUDGET.get(cfg.target)
-    if budget is not None and res.luts > budget:
-        return Design(trial, cfg, False, f"estimated {res.luts:,} LUTs > {budget:,}", resources=res)
-    brams = BRAM_BUDGET.get(cfg.target)
-    if brams is not None and res.brams * BRAM_MARGIN > brams:
-        return Design(trial, cfg, False, f"estimated {res.brams} block RAMs (x{BRAM_MARGIN} margin) > {brams}",
-                      resources=res)
+    why = misfit(res, cfg.target)
+    if why:
+        return Design(trial, cfg, False, why, resources=res)
     try:
         plans = map_graph(graph, cfg, objective, top_k=16)
     except ScheduleError as e:
         return Design(trial, cfg, False, str(e).split(":")[0], resources=res)
     nc = network_cost(graph, cfg, plans)
     return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res)
+
+
+def misfit(res: Resources, target: Target) -> str:
+    """Why a design with estimated resources ``res`` does not fit ``target`` ("" when it fits)."""
+    budget = LUT_BUDGET.get(target)
+    if budget is not None and res.luts > budget:
+        return f"estimated {res.luts:,} LUTs > {budget:,}"
+    brams = BRAM_BUDGET.get(target)
+    if brams is not None and res.brams * BRAM_MARGIN > brams:
+        return f"estimated {res.brams} block RAMs (x{BRAM_MARGIN} margin) > {brams}"
+    return ""
 
 
 def explore(graph: Graph, target: Target, objective: Objective, trials: int, seed: int = 0,
