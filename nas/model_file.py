@@ -44,7 +44,12 @@ def write_model_file(out_dir: str | Path, space: SearchSpace, arch: Arch,
         raise SearchSpaceError(f"search space '{space.name}' names no data set to calibrate on; a model file "
                                f"needs one of: {', '.join(sorted(DATASETS))}.")
     arrays = {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
-    DerivedNet(space, arch).load_state_dict({k: torch.from_numpy(a) for k, a in arrays.items()})  # raises if wrong
+    try:
+        DerivedNet(space, arch).load_state_dict({k: torch.from_numpy(a) for k, a in arrays.items()})
+    except RuntimeError as e:
+        raise SearchSpaceError(f"the weights are not those of the network of {arch} in space {space.name}: "
+                               f"{' '.join(str(e).split())[:400]} Pass derive(space, arch).state_dict() after "
+                               f"training.") from e
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     npz = out / f"{STEM}.npz"
