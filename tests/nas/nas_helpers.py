@@ -21,15 +21,20 @@ ARCHS: dict[str, Arch] = {
     "typical": Arch((1, 6, 4, 1, 4, 6), (1, 1, 1)),
 }
 
-#: Epochs per architecture: enough for decisive logits; the widest net is the slowest to train.
-EPOCHS = {"widest_k5e6": 2}
+#: (training samples, epochs, learning rate) per architecture, the samples first of the digits training split:
+#: decisive logits (about 95% test accuracy) within a few seconds each. The narrowest net learns
+#: slowest and costs least.
+RECIPES = {"narrowest_k3e1_skips": (1347, 5, 1e-2)}
+DEFAULT_RECIPE = (600, 3, 3e-3)
 
 
 @functools.cache
-def trained(name: str, seed: int = 0) -> nn.Module:
-    """ARCHS[name] trained on the digits training split (once per session; do not modify)."""
+def trained(name: str) -> nn.Module:
+    """ARCHS[name] trained on digits with batches of 32 (once per session; do not modify)."""
     ds = load_dataset("digits")
-    return train(derive(SPACES["digits"], ARCHS[name], seed=seed), ds.x_train, ds.y_train, EPOCHS.get(name, 3), seed)
+    n, epochs, lr = RECIPES.get(name, DEFAULT_RECIPE)
+    return train(derive(SPACES["digits"], ARCHS[name]), ds.x_train[:n], ds.y_train[:n], epochs, 0, batch_size=32,
+                 lr=lr)
 
 
 def rows(a: np.ndarray) -> list[bytes]:
