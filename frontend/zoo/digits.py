@@ -55,9 +55,12 @@ def load_split() -> DigitsSplit:
 
 
 def calibration_data(num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """``num_samples`` training images drawn by ``rng`` (without replacement
-    while there are enough), the zoo entry's calibration set."""
-    x = load_split().x_train
+    """``num_samples`` training images drawn by ``rng``, the zoo entry's calibration set."""
+    return draw_samples(load_split().x_train, num_samples, rng)
+
+
+def draw_samples(x: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_samples`` rows of ``x`` drawn by ``rng`` (without replacement while there are enough)."""
     idx = rng.choice(len(x), size=num_samples, replace=num_samples > len(x))
     return np.ascontiguousarray(x[idx])
 

@@ -1,0 +1,95 @@
+"""Deterministic training of a derived network (and the helpers the co-search loop shares).
+
+Adam with a cosine learning-rate decay to 0 over all steps, mini-batches
+shuffled by a ``torch.Generator`` seeded from ``seed``, the model's fresh
+weights and any dropout drawn inside :func:`~dian.frontend.zoo.seeding.seeded`.
+On the CPU, torch runs on one thread while training (as the zoo's
+``train_lenet`` does): float reductions then always run in the same order,
+so the same seed gives bit-identical weights. CUDA is accepted for speed,
+without that promise.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from dian.errors import SearchSpaceError
+from dian.frontend.zoo.digits import accuracy
+from dian.frontend.zoo.seeding import seeded
+
+DEFAULT_LR = 3e-3
+DEFAULT_WEIGHT_DECAY = 1e-4
+
+#: Called after every epoch with (epoch index from 0, mean training loss of the epoch).
+EpochHook = Callable[[int, float], None]
+
+
+def check_device(device: str) -> torch.device:
+    """``device`` as a torch device: "cpu", or "cuda" when this torch sees a GPU."""
+    if device == "cpu":
+        return torch.device("cpu")
+    if device == "cuda":
+        if not torch.cuda.is_available():
+            raise SearchSpaceError("device 'cuda' was asked for, but this torch sees no CUDA GPU "
+                                   f"(torch {torch.__version__}); use device 'cpu'.")
+        return torch.device("cuda")
+    raise SearchSpaceError(f"unknown device '{device}'; dian trains on 'cpu' or 'cuda'.")
+
+
+@contextmanager
+def single_threaded(device: torch.device) -> Iterator[None]:
+    """One torch thread on the CPU for the block (bit-reproducible reductions); nothing on a GPU."""
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """One epoch of shuffled index batches over ``n`` samples (the last may be short)."""
+    return list(torch.randperm(n, generator=generator).split(batch_size))
+
+
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, batch_size: int = 64,
+          lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY, device: str = "cpu",
+          on_epoch: EpochHook | None = None) -> nn.Module:
+    """Train ``model`` in place on images ``x`` [N, C, H, W] and labels ``y`` [N] for ``epochs``
+    epochs of cross-entropy; returns it on the CPU in eval mode."""
+    if epochs < 0 or batch_size < 1 or lr <= 0:
+        raise SearchSpaceError(f"training needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={epochs}, "
+                               f"batch_size={batch_size}, lr={lr}.")
+    dev = check_device(device)
+    xt = torch.from_numpy(np.array(x, dtype=np.float32)).to(dev)
+    yt = torch.from_numpy(np.array(y, dtype=np.int64)).to(dev)
+    model.to(dev)
+    steps = max(1, epochs * -(-len(xt) // batch_size))
+    with single_threaded(dev), seeded(seed):
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
+        gen = torch.Generator().manual_seed(seed)
+        model.train()
+        for epoch in range(epochs):
+            total = 0.0
+            for idx in batches(len(xt), batch_size, gen):
+                idx = idx.to(dev)
+                opt.zero_grad()
+                loss = nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                schedule.step()
+                total += float(loss.detach()) * len(idx)
+            if on_epoch is not None:
+                on_epoch(epoch, total / len(xt))
+    return model.to("cpu").eval()
+
+
+__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
+           "single_threaded", "train"]

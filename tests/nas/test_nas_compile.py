@@ -1,0 +1,46 @@
+"""Derived networks through dian: the frontend traces them exactly (float graph == torch), their
+int8 graphs on the reference simulator agree with torch's float outputs on the digits test split,
+and the machine simulator of the tiny accelerator matches the reference layer by layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from frontend_helpers import assert_close_to_torch, run_int, torch_outputs
+from machine_cases import check_machine
+from nas_helpers import trained
+
+from dian.frontend import lower
+from dian.hwgen.presets import PRESETS
+from dian.ir import Add, Conv2d, Graph
+from dian.nas.data import calibration_data, load_dataset
+
+TEST_IMAGES = 200
+
+
+def _lowered(name: str) -> tuple[Graph, Graph]:
+    calib = calibration_data("digits", 64, np.random.default_rng(0))
+    return lower(trained(name), (1, 1, 8, 8), calib, name)
+
+
+@pytest.mark.parametrize("name, convs, adds", [("narrowest_k3e1_skips", 1 + 3 * 2 + 1, 0),
+                                               ("widest_k5e6", 1 + 6 * 3 + 1, 3),
+                                               ("mixed_k5e1", 1 + 2 + 3 * 3 + 1, 1)])
+def test_derived_net_lowers_and_int8_agrees_with_float(name: str, convs: int, adds: int) -> None:
+    net, ds = trained(name), load_dataset("digits")
+    float_graph, int_graph = _lowered(name)
+    assert sum(isinstance(op, Conv2d) for op in int_graph.ops) == convs  # BN folded, skips gone
+    assert sum(isinstance(op, Add) for op in int_graph.ops) == adds  # residuals of non-first blocks
+    assert_close_to_torch(float_graph, net, np.array(ds.x_test[:32]))
+    x, y = np.array(ds.x_test[:TEST_IMAGES]), ds.y_test[:TEST_IMAGES]
+    want, got = torch_outputs(net, x)[0], run_int(int_graph, x)[0]
+    assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
+    float_acc, int_acc = (want.argmax(1) == y).mean(), (got.argmax(1) == y).mean()
+    assert float_acc >= 0.8 and int_acc >= float_acc - 0.03
+
+
+@pytest.mark.parametrize("name", ["mixed_k5e1", "narrowest_k3e1_skips"])
+def test_derived_net_runs_on_the_tiny_accelerator_as_the_reference(name: str) -> None:
+    # 5x5 and 3x3 depthwise with stride 1 and 2, e1 blocks, a residual add; every layer compared
+    res = check_machine(_lowered(name)[1], PRESETS["tiny"])
+    assert res.counters.cycles > 0
