@@ -105,7 +105,7 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, gen: torch.Generator, hard:
     """Gumbel-softmax over the last dim with noise from ``gen`` (torch's own draws from the global
     generator, which a checkpoint could not restore for every library that shares it)."""
     u = torch.rand(logits.shape, generator=gen, dtype=logits.dtype, device="cpu").to(logits.device)
-    g = -torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+    g = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
     y = F.softmax((logits + g) / tau, dim=-1)
     if not hard:
         return y
