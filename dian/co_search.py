@@ -21,7 +21,6 @@ checkpoint and redoes the later steps, which are deterministic.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 import time
@@ -88,8 +87,6 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
                  progress: bool = False) -> SearchResult:
     """Run `dian search` into ``out_dir`` (see the module doc); ``settings`` is a
     :class:`dian.nas.cosearch.SearchSettings`."""
-    import torch
-
     from .nas.cosearch import CoSearch
     from .nas.costs import cost_tables
     from .nas.data import load_dataset
@@ -118,6 +115,7 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     search = CoSearch(space, hardware, tables, data, settings, out / SEARCH_DIR)
     if resume:
         search.load()
+        remove_partial(out)
         say(f"resumed at epoch {search.state.epoch} of {settings.epochs}")
     budget_s = None if options.budget_minutes is None else options.budget_minutes * 60.0
 
@@ -184,7 +182,6 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     report = write_report(out, space, summary, search.state.log, hardware, tables, arch, compiled.out_dir)
     (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     say(f"wrote {out / REPORT}")
-    del torch
     return SearchResult(out, summary, report)
 
 
@@ -241,4 +238,4 @@ def remove_partial(out: Path) -> None:
         (out / name).unlink(missing_ok=True)
 
 
-__all__ = ["SearchOptions", "SearchResult", "search_model", "math"]
+__all__ = ["SearchOptions", "SearchResult", "search_model"]

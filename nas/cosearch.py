@@ -1,22 +1,25 @@
 """The co-search loop (DIAN/DNA): supernet weights, network choices and hardware choices,
 trained in alternation.
 
-Per mini-batch, three updates:
+Per mini-batch, three updates, FBNet's relaxation throughout:
 
-1. **weights** — a hard Gumbel-softmax sample of every block's op and every stage's width
-   picks one path through the supernet; cross-entropy on the weight-training split updates
-   that path's weights (the choice logits get no gradient from this step);
-2. **network** — a straight-through Gumbel-softmax sample on the architecture-validation
-   split gives the task loss a gradient in the op and width logits; the cost term adds
-   ``lam * log(E[cost] / cost0)``, where E[cost] is the exact cost tables' expectation under the
-   softmax of the logits (nas/costs.py) and cost0 its value at the start, so ``lam`` weighs
-   relative cost against cross-entropy whatever the network's size;
+1. **weights** — a Gumbel-softmax sample of every block's op and every stage's width
+   weighs every candidate of the supernet; cross-entropy on the weight-training split
+   updates the weights (the choice logits get no gradient from this step). Soft samples
+   train every candidate every step: on digits, single-path (SPOS-style) sampling left the
+   supernet at chance after 8 epochs, while the relaxed supernet learns within one;
+2. **network** — another sample, on the architecture-validation split, gives the task loss a
+   gradient in the op and width logits; the cost term adds ``lam * log(E[cost] / cost0)``,
+   where E[cost] is the exact cost tables' expectation under the softmax of the logits
+   (nas/costs.py) and cost0 its value at the start, so ``lam`` weighs relative cost against
+   cross-entropy whatever the network's size;
 3. **hardware** — the same cost term, alone, updates the hardware knobs' logits (the
    hardware does not change what the network computes).
 
-The first ``warmup_epochs`` train only the weights, on uniformly sampled paths, so the
-network choices are compared on trained candidates. The Gumbel temperature decays per
-epoch. Every random draw comes from generators seeded by ``seed`` and saved in the
+The first ``warmup_epochs`` train only the weights, with the logits at zero, so the network
+choices are compared on trained candidates. The Gumbel temperature decays per epoch after
+the warm-up, so the samples, and with them the supernet, concentrate on the likely
+networks. Every random draw comes from a generator seeded by ``seed`` and saved in the
 checkpoint, and training runs single-threaded, so a search is reproducible bit for bit and
 a resumed one continues exactly as an uninterrupted one would.
 """
@@ -82,7 +85,7 @@ class EpochLog:
     epoch: int
     tau: float
     train_loss: float
-    val_loss: float
+    val_loss: float | None  # None in warm-up epochs (no architecture step)
     expected_cycles: float
     expected_energy_uj: float
     arch: dict[str, list[int]]
@@ -162,16 +165,11 @@ class CoSearch:
         joint = joint * self.hw_fits
         return joint / joint.sum()
 
-    def _sample(self, tau: float, hard: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        ops = gumbel_softmax(self.op_logits.masked_fill(~self.op_mask, -math.inf), tau, self.gen, hard)
-        widths = gumbel_softmax(self.width_logits.masked_fill(~self.width_mask, -math.inf), tau, self.gen, hard)
+    def _sample(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Soft Gumbel-softmax samples of the op and width choices (differentiable in the logits)."""
+        ops = gumbel_softmax(self.op_logits.masked_fill(~self.op_mask, -math.inf), tau, self.gen, hard=False)
+        widths = gumbel_softmax(self.width_logits.masked_fill(~self.width_mask, -math.inf), tau, self.gen, hard=False)
         return ops, widths
-
-    def _uniform_path(self) -> tuple[torch.Tensor, torch.Tensor]:
-        zeros = (torch.zeros_like(self.op_logits), torch.zeros_like(self.width_logits))
-        ops = gumbel_softmax(zeros[0].masked_fill(~self.op_mask, -math.inf), 1.0, self.gen, True)
-        widths = gumbel_softmax(zeros[1].masked_fill(~self.width_mask, -math.inf), 1.0, self.gen, True)
-        return ops.detach(), widths.detach()
 
     def cost_term(self, ops: torch.Tensor, widths: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
         cycles, energy = self.cost(ops, widths, hw)
@@ -206,22 +204,22 @@ class CoSearch:
         train_loss = val_loss = 0.0
         for step in range(n_batches):
             idx = order[step * self.s.batch_size:(step + 1) * self.s.batch_size]
-            ops, widths = self._uniform_path() if warm else (t.detach() for t in self._sample(tau, hard=True))
+            ops, widths = (t.detach() for t in self._sample(tau))
             self.w_opt.zero_grad()
             loss = F.cross_entropy(self._net(self.x_w[idx], ops, widths), self.y_w[idx].to(self.device))
             loss.backward()
             self.w_opt.step()
-            train_loss += float(loss)
+            train_loss += float(loss.detach())
             if warm:
                 continue
             a_idx = arch_order[(step * self.s.batch_size) % len(arch_order):][:self.s.batch_size]
-            ops, widths = self._sample(tau, hard=True)
+            ops, widths = self._sample(tau)
             self.a_opt.zero_grad()
             p_ops, p_widths, p_hw = self.probabilities()
             ce = F.cross_entropy(self._net(self.x_a[a_idx], ops, widths), self.y_a[a_idx].to(self.device))
             (ce + self.s.lam * self.cost_term(p_ops, p_widths, p_hw.detach())).backward()
             self.a_opt.step()
-            val_loss += float(ce)
+            val_loss += float(ce.detach())
             self.h_opt.zero_grad()
             p_ops, p_widths, p_hw = self.probabilities()
             self.cost_term(p_ops.detach(), p_widths.detach(), p_hw).backward()
@@ -231,7 +229,7 @@ class CoSearch:
         with torch.no_grad():
             p = self.probabilities()
             exp_c, exp_e = self.cost(*p)
-        entry = EpochLog(epoch + 1, tau, train_loss / n_batches, val_loss / n_batches if not warm else float("nan"),
+        entry = EpochLog(epoch + 1, tau, train_loss / n_batches, None if warm else val_loss / n_batches,
                          float(exp_c), float(exp_e) / 1e6, {"ops": list(arch.ops), "widths": list(arch.widths)}, hw,
                          self.accuracy(arch), self.tables.network(self.space, arch, hw)[0],
                          time.perf_counter() - t0)
@@ -241,15 +239,25 @@ class CoSearch:
         return entry
 
     def accuracy(self, arch: Arch) -> float:
-        """Top-1 accuracy of ``arch`` with the supernet's weights on the architecture split."""
-        self.net.eval()
+        """Top-1 accuracy of ``arch`` with the supernet's weights on the architecture split. Batch
+        norm uses the batch's statistics (the running ones average over the whole relaxed
+        supernet, not this network) and leaves the running statistics as they were."""
         ops, widths = one_hot(self.space, arch)
+        bns = [m for m in self.net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in bns]
+        counts = [m.num_batches_tracked.clone() for m in bns if m.num_batches_tracked is not None]
+        for m in bns:
+            m.momentum = 0.0
+        self.net.train()
         correct = 0
         with torch.no_grad():
             for start in range(0, len(self.x_a), 256):
                 out = self._net(self.x_a[start:start + 256], ops, widths)
                 correct += int((out.argmax(1).cpu() == self.y_a[start:start + 256]).sum())
-        self.net.train()
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        for m, c in zip((m for m in bns if m.num_batches_tracked is not None), counts):
+            m.num_batches_tracked.copy_(c)
         return correct / len(self.x_a)
 
     def run(self, budget_s: float | None = None, on_epoch: Callable[[EpochLog], None] | None = None) -> bool:
