@@ -331,13 +331,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", type=_positive_float, metavar="MINUTES",
                    help="stop the co-search after the last epoch that fits in this many minutes (default: run "
                         "all --epochs; the later steps are not counted)")
-    p.add_argument("--epochs", type=_positive, default=12, help="co-search epochs (default: 12)")
+    p.add_argument("--epochs", type=_positive, default=10, help="co-search epochs (default: 10)")
     p.add_argument("--warmup-epochs", type=int, default=3, metavar="N",
                    help="first epochs that train only the supernet's weights (default: 3)")
     p.add_argument("--objective", choices=OBJECTIVES, default="latency",
                    help="the hardware cost in the loss and the mapper's objective (default: latency)")
-    p.add_argument("--lam", type=float, default=0.5, metavar="L",
-                   help="weight of log(relative cost) against cross-entropy (default: 0.5)")
+    p.add_argument("--lam", type=float, default=0.1, metavar="L",
+                   help="weight of log(relative cost) against cross-entropy (default: 0.1)")
     p.add_argument("--retrain-epochs", type=int, default=20, metavar="N",
                    help="fine-tuning epochs of the derived network (default: 20)")
     p.add_argument("--cosim-images", type=int, default=2, metavar="N",

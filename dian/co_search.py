@@ -60,12 +60,44 @@ class SearchResult:
 
 
 class _Say:
+    """Timestamped progress lines on stderr, and a progress bar over an epoch's mini-batches when
+    stderr is a terminal (rich)."""
+
     def __init__(self, on: bool) -> None:
         self.on, self.t0 = on, time.perf_counter()
+        self.bar: Any = None
+        if on and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+        self.task: Any = None
 
     def __call__(self, what: str) -> None:
         if self.on:
-            print(f"[{time.perf_counter() - self.t0:7.1f}s] {what}", file=sys.stderr, flush=True)
+            line = f"[{time.perf_counter() - self.t0:7.1f}s] {what}"
+            if self.bar is not None:
+                self.bar.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=sys.stderr, flush=True)
+
+    def batch(self, done: int, total: int) -> None:
+        """Advance the epoch's bar (a new bar when an epoch starts)."""
+        if self.bar is None:
+            return
+        if done == 1:
+            if self.task is None:
+                self.bar.start()
+            else:
+                self.bar.remove_task(self.task)
+            self.task = self.bar.add_task("  epoch", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def close(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+            self.task = None
 
 
 def _check_out(out: Path, resume: bool) -> None:
@@ -126,7 +158,10 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
 
     say(f"co-search: {settings.epochs} epochs ({settings.warmup_epochs} warm-up), objective {settings.objective}, "
         f"lambda {settings.lam}" + (f", budget {options.budget_minutes:g} min" if budget_s else ""))
-    finished = search.run(budget_s, on_epoch)
+    try:
+        finished = search.run(budget_s, on_epoch, say.batch)
+    finally:
+        say.close()
     if not finished:
         say(f"budget reached after epoch {search.state.epoch}: deriving from there")
     arch, h = search.derived()

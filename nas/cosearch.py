@@ -54,8 +54,8 @@ class SearchSettings:
     """The co-search's knobs (their defaults are what `dian search` uses)."""
 
     objective: str = "latency"
-    lam: float = 0.5  # weight of log relative cost against cross-entropy
-    epochs: int = 12
+    lam: float = 0.1  # weight of log relative cost against cross-entropy
+    epochs: int = 10
     warmup_epochs: int = 3
     batch_size: int = 64
     seed: int = 0
@@ -192,7 +192,8 @@ class CoSearch:
         return self.net(x.to(self.device), ops.to(self.device), widths.to(self.device))
 
     # -- training ------------------------------------------------------------------------------
-    def run_epoch(self) -> EpochLog:
+    def run_epoch(self, on_batch: Callable[[int, int], None] | None = None) -> EpochLog:
+        """One epoch of the three updates; ``on_batch(done, total)`` after every mini-batch."""
         epoch = self.state.epoch
         t0 = time.perf_counter()
         tau = self.tau(epoch)
@@ -210,6 +211,8 @@ class CoSearch:
             loss.backward()
             self.w_opt.step()
             train_loss += float(loss.detach())
+            if on_batch is not None:
+                on_batch(step + 1, n_batches)
             if warm:
                 continue
             a_idx = arch_order[(step * self.s.batch_size) % len(arch_order):][:self.s.batch_size]
@@ -260,7 +263,8 @@ class CoSearch:
             m.num_batches_tracked.copy_(c)
         return correct / len(self.x_a)
 
-    def run(self, budget_s: float | None = None, on_epoch: Callable[[EpochLog], None] | None = None) -> bool:
+    def run(self, budget_s: float | None = None, on_epoch: Callable[[EpochLog], None] | None = None,
+            on_batch: Callable[[int, int], None] | None = None) -> bool:
         """Run epochs until ``settings.epochs`` (or until the next epoch would pass ``budget_s`` seconds
         of this call), checkpointing after each. Returns True when all epochs ran."""
         t0 = time.perf_counter()
@@ -271,7 +275,7 @@ class CoSearch:
                 last = self.state.log[-1].seconds if self.state.log else 0.0
                 if budget_s is not None and self.state.log and time.perf_counter() - t0 + last > budget_s:
                     return False
-                entry = self.run_epoch()
+                entry = self.run_epoch(on_batch)
                 self.save()
                 if on_epoch is not None:
                     on_epoch(entry)

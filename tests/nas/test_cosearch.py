@@ -82,5 +82,15 @@ def test_settings_and_checkpoint_errors(setup, tmp_path: Path) -> None:  # type:
     first = _search(setup, tmp_path, replace(SETTINGS, epochs=1))
     first.run()
     other = _search(setup, tmp_path, replace(SETTINGS, lam=0.25))
-    with pytest.raises(SearchSpaceError, match="lam: 0.5 -> 0.25"):
+    with pytest.raises(SearchSpaceError, match="lam: 0.1 -> 0.25"):
         other.load()
+
+
+def test_cli_defaults_are_the_settings_defaults() -> None:
+    # dian/cli.py does not import torch for every command, so it repeats the defaults: pin them.
+    from dian.cli import build_parser
+
+    args = build_parser().parse_args(["search", "--dataset", "digits", "--target", "ecp5-85k", "--out", "x"])
+    d = SearchSettings()
+    assert (args.epochs, args.warmup_epochs, args.lam, args.objective, args.seed, args.device) == \
+        (d.epochs, d.warmup_epochs, d.lam, d.objective, d.seed, d.device)
