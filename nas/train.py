@@ -5,8 +5,9 @@ shuffled by a ``torch.Generator`` seeded from ``seed``, the model's fresh
 weights and any dropout drawn inside :func:`~dian.frontend.zoo.seeding.seeded`.
 On the CPU, torch runs on one thread while training (as the zoo's
 ``train_lenet`` does): float reductions then always run in the same order,
-so the same seed gives bit-identical weights. CUDA is accepted for speed,
-without that promise.
+so the same seed gives bit-identical weights. Training runs channels-last
+(:data:`~dian.nas.supernet.FAST_FORMAT`) and hands the model back in the
+default layout. CUDA is accepted for speed, without the bit-identity promise.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import torch.nn as nn
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.digits import accuracy
 from dian.frontend.zoo.seeding import seeded
+
+from .supernet import FAST_FORMAT
 
 DEFAULT_LR = 3e-3
 DEFAULT_WEIGHT_DECAY = 1e-4
@@ -68,8 +71,10 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
                                f"batch_size={batch_size}, lr={lr}.")
     dev = check_device(device)
     xt = torch.from_numpy(np.array(x, dtype=np.float32)).to(dev)
+    if xt.dim() == 4:
+        xt = xt.contiguous(memory_format=FAST_FORMAT)
     yt = torch.from_numpy(np.array(y, dtype=np.int64)).to(dev)
-    model.to(dev)
+    model.to(dev, memory_format=FAST_FORMAT)
     steps = max(1, epochs * -(-len(xt) // batch_size))
     with single_threaded(dev), seeded(seed):
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -88,7 +93,7 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
                 total += float(loss.detach()) * len(idx)
             if on_epoch is not None:
                 on_epoch(epoch, total / len(xt))
-    return model.to("cpu").eval()
+    return model.to("cpu", memory_format=torch.contiguous_format).eval()
 
 
 __all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
