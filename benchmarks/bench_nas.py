@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from dian.nas.data import load_dataset
 from dian.nas.space import SPACES, Arch
-from dian.nas.supernet import SuperNet, arch_logits_shape, derive, mask_disallowed
+from dian.nas.supernet import SuperNet, arch_logits_shape, derive, gumbel_choices
 from dian.nas.train import accuracy, train
 
 RESULTS = Path(__file__).with_name("results")
@@ -46,8 +46,7 @@ def supernet_step_seconds(space_name: str, hard: bool, repeats: int) -> float:
     times = []
     for _ in range(repeats + 1):  # the first run warms up
         t0 = time.perf_counter()
-        op_w = F.gumbel_softmax(mask_disallowed(op_logits, space), tau=5.0, hard=hard)
-        width_w = F.gumbel_softmax(mask_disallowed(width_logits, space), tau=5.0, hard=hard)
+        op_w, width_w = gumbel_choices(space, op_logits, width_logits, tau=5.0, hard=hard)
         F.cross_entropy(net(x, op_w, width_w), y).backward()
         times.append(time.perf_counter() - t0)
     return statistics.median(times[1:])

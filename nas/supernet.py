@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.seeding import seeded
@@ -106,6 +107,15 @@ def mask_disallowed(logits: torch.Tensor, space: SearchSpace) -> torch.Tensor:
             return logits.masked_fill(~allowed.to(logits.device), float("-inf"))
     raise SearchSpaceError(f"logits of shape {list(logits.shape)} fit neither the op choices {list(ops.shape)} nor "
                            f"the width choices {list(widths.shape)} of search space {space.name}.")
+
+
+def gumbel_choices(space: SearchSpace, op_logits: torch.Tensor, width_logits: torch.Tensor, tau: float,
+                   hard: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gumbel-softmax samples of the op and width choices (``hard``: one-hot values with the soft
+    sample's gradient, straight-through), choices that do not exist masked to weight 0. Draws from
+    torch's global generator: seed it for a repeatable search."""
+    return (F.gumbel_softmax(mask_disallowed(op_logits, space), tau=tau, hard=hard),
+            F.gumbel_softmax(mask_disallowed(width_logits, space), tau=tau, hard=hard))
 
 
 def one_hot(space: SearchSpace, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
