@@ -21,7 +21,7 @@ import torch.nn as nn
 
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.digits import accuracy
-from dian.frontend.zoo.seeding import seeded
+from dian.frontend.zoo.seeding import batchnorm_from_batches, seeded
 
 from .supernet import FAST_FORMAT
 
@@ -96,5 +96,15 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
     return model.to("cpu", memory_format=torch.contiguous_format).eval()
 
 
+def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> nn.Module:
+    """Re-measure every BatchNorm's running statistics on images ``x`` (the model's weights are
+    unchanged; each batch's statistics weigh the same); returns it in eval mode. A network derived
+    from a supernet needs this (or fine-tuning) before it is evaluated: the running statistics it
+    inherits average over every architecture the supernet sampled and fit none of them."""
+    xt = torch.from_numpy(np.array(x, dtype=np.float32))
+    with single_threaded(torch.device("cpu")):
+        return batchnorm_from_batches(model, xt.split(batch_size))
+
+
 __all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
-           "single_threaded", "train"]
+           "recalibrate_batchnorm", "single_threaded", "train"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from nas_helpers import ARCHS
@@ -10,7 +11,7 @@ from dian.errors import SearchSpaceError
 from dian.nas.data import load_dataset
 from dian.nas.space import SPACES
 from dian.nas.supernet import derive
-from dian.nas.train import accuracy, train
+from dian.nas.train import accuracy, recalibrate_batchnorm, train
 
 
 def _train(seed: int, losses: list[float] | None = None) -> torch.nn.Module:
@@ -55,3 +56,16 @@ def test_bad_settings_are_errors() -> None:
         train(net, ds.x_train, ds.y_train, 1, device="tpu")
     with pytest.raises(SearchSpaceError, match="batch_size >= 1"):
         train(net, ds.x_train, ds.y_train, 1, batch_size=0)
+
+
+def test_recalibrated_batchnorm_holds_the_datas_statistics() -> None:
+    ds = load_dataset("digits")
+    net = derive(SPACES["digits"], ARCHS["typical"], seed=2)
+    before = {k: v.clone() for k, v in net.state_dict().items() if "running" not in k and "num_batches" not in k}
+    recalibrate_batchnorm(net, ds.x_train, batch_size=449)  # 3 equal batches: batch means average exactly
+    with torch.no_grad():
+        stem = net.stem[0](torch.from_numpy(np.array(ds.x_train)))  # the stem conv's output on all images
+    bn = net.stem[1]
+    torch.testing.assert_close(bn.running_mean, stem.mean((0, 2, 3)), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(bn.running_var, stem.var((0, 2, 3)), rtol=1e-2, atol=1e-5)  # per-batch unbiased
+    assert not net.training and all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
