@@ -69,6 +69,9 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
     if epochs < 0 or batch_size < 1 or lr <= 0:
         raise SearchSpaceError(f"training needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={epochs}, "
                                f"batch_size={batch_size}, lr={lr}.")
+    if len(x) == 0 or len(x) != len(y):
+        raise SearchSpaceError(f"training needs as many labels as images, at least one; got {len(x)} images and "
+                               f"{len(y)} labels.")
     dev = check_device(device)
     xt = torch.from_numpy(np.array(x, dtype=np.float32)).to(dev)
     if xt.dim() == 4:

@@ -56,6 +56,8 @@ def test_bad_settings_are_errors() -> None:
         train(net, ds.x_train, ds.y_train, 1, device="tpu")
     with pytest.raises(SearchSpaceError, match="batch_size >= 1"):
         train(net, ds.x_train, ds.y_train, 1, batch_size=0)
+    with pytest.raises(SearchSpaceError, match="as many labels as images"):
+        train(net, ds.x_train, ds.y_train[:10], 1)
 
 
 def test_recalibrated_batchnorm_holds_the_datas_statistics() -> None:
