@@ -5,8 +5,9 @@ shuffled by a ``torch.Generator`` seeded from ``seed``, the model's fresh
 weights and any dropout drawn inside :func:`~dian.frontend.zoo.seeding.seeded`.
 On the CPU, torch runs on one thread while training (as the zoo's
 ``train_lenet`` does): float reductions then always run in the same order,
-so the same seed gives bit-identical weights. CUDA is accepted for speed,
-without that promise.
+so the same seed gives bit-identical weights. Training runs channels-last
+(:data:`~dian.nas.supernet.FAST_FORMAT`) and hands the model back in the
+default layout. CUDA is accepted for speed, without the bit-identity promise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import torch.nn as nn
 
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.digits import accuracy
-from dian.frontend.zoo.seeding import seeded
+from dian.frontend.zoo.seeding import batchnorm_from_batches, seeded
+
+from .supernet import FAST_FORMAT
 
 DEFAULT_LR = 3e-3
 DEFAULT_WEIGHT_DECAY = 1e-4
@@ -66,10 +69,15 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
     if epochs < 0 or batch_size < 1 or lr <= 0:
         raise SearchSpaceError(f"training needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={epochs}, "
                                f"batch_size={batch_size}, lr={lr}.")
+    if len(x) == 0 or len(x) != len(y):
+        raise SearchSpaceError(f"training needs as many labels as images, at least one; got {len(x)} images and "
+                               f"{len(y)} labels.")
     dev = check_device(device)
     xt = torch.from_numpy(np.array(x, dtype=np.float32)).to(dev)
+    if xt.dim() == 4:
+        xt = xt.contiguous(memory_format=FAST_FORMAT)
     yt = torch.from_numpy(np.array(y, dtype=np.int64)).to(dev)
-    model.to(dev)
+    model.to(dev, memory_format=FAST_FORMAT)
     steps = max(1, epochs * -(-len(xt) // batch_size))
     with single_threaded(dev), seeded(seed):
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -88,8 +96,18 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int
                 total += float(loss.detach()) * len(idx)
             if on_epoch is not None:
                 on_epoch(epoch, total / len(xt))
-    return model.to("cpu").eval()
+    return model.to("cpu", memory_format=torch.contiguous_format).eval()
+
+
+def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> nn.Module:
+    """Re-measure every BatchNorm's running statistics on images ``x`` (the model's weights are
+    unchanged; each batch's statistics weigh the same); returns it in eval mode. A network derived
+    from a supernet needs this (or fine-tuning) before it is evaluated: the running statistics it
+    inherits average over every architecture the supernet sampled and fit none of them."""
+    xt = torch.from_numpy(np.array(x, dtype=np.float32))
+    with single_threaded(torch.device("cpu")):
+        return batchnorm_from_batches(model, xt.split(batch_size))
 
 
 __all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
-           "single_threaded", "train"]
+           "recalibrate_batchnorm", "single_threaded", "train"]

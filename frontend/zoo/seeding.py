@@ -9,7 +9,7 @@ random stream of the caller.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import torch
 import torch.nn as nn
@@ -47,14 +47,22 @@ def batchnorm_from_data(model: nn.Module, input_shape: tuple[int, ...] = (8, 3, 
     represent. Measured statistics give every layer the unit-scale
     activations of a trained network, with the weights still random. Call
     inside :func:`seeded`."""
+    return batchnorm_from_batches(model, [torch.randn(input_shape)])
+
+
+def batchnorm_from_batches(model: nn.Module, batches: Iterable[torch.Tensor]) -> nn.Module:
+    """Set every BatchNorm's running statistics to the mean over ``batches``
+    of each batch's statistics (forward passes in train mode, no gradients);
+    the other weights are unchanged. Returns the model in eval mode."""
     bns = [m for m in model.modules() if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d))]
     momenta = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
-        m.momentum = None  # cumulative moving average: exactly this batch's statistics
+        m.momentum = None  # cumulative moving average: exactly the batches' statistics
     model.train()
     with torch.no_grad():
-        model(torch.randn(input_shape))
+        for x in batches:
+            model(x)
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
     return model.eval()

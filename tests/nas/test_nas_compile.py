@@ -8,12 +8,15 @@ import numpy as np
 import pytest
 from frontend_helpers import assert_close_to_torch, run_int, torch_outputs
 from machine_cases import check_machine
-from nas_helpers import trained
+from nas_helpers import ARCHS, trained
 
 from dian.frontend import lower
 from dian.hwgen.presets import PRESETS
 from dian.ir import Add, Conv2d, Graph
 from dian.nas.data import calibration_data, load_dataset
+from dian.nas.space import SPACES
+from dian.nas.supernet import derive
+from dian.nas.train import recalibrate_batchnorm
 
 TEST_IMAGES = 200
 
@@ -44,3 +47,12 @@ def test_derived_net_runs_on_the_tiny_accelerator_as_the_reference(name: str) ->
     # 5x5 and 3x3 depthwise with stride 1 and 2, e1 blocks, a residual add; every layer compared
     res = check_machine(_lowered(name)[1], PRESETS["tiny"])
     assert res.counters.cycles > 0
+
+
+def test_mnist_derived_net_lowers_and_runs_on_the_tiny_accelerator() -> None:
+    # the stride-2 stem at 28x28; weights untrained, BN statistics measured on MNIST training images
+    ds = load_dataset("mnist")
+    net = recalibrate_batchnorm(derive(SPACES["mnist"], ARCHS["narrowest_k3e1_skips"]), ds.x_train[:256])
+    float_graph, int_graph = lower(net, (1, 1, 28, 28), calibration_data("mnist", 32, np.random.default_rng(0)), "m")
+    assert_close_to_torch(float_graph, net, np.array(ds.x_test[:8]))
+    check_machine(int_graph, PRESETS["tiny"])

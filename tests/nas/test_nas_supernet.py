@@ -12,8 +12,8 @@ from nas_helpers import ARCHS
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.seeding import randomize_batchnorm, seeded
 from dian.nas.space import SPACES, Arch, SearchSpace, StageSpec
-from dian.nas.supernet import (MBConv, SuperNet, allowed_masks, arch_logits_shape, arch_of, derive, mask_disallowed,
-                               one_hot)
+from dian.nas.supernet import (MBConv, SuperNet, allowed_masks, arch_logits_shape, arch_of, derive, gumbel_choices,
+                               mask_disallowed, one_hot)
 
 
 def _supernet(space: str, seed: int = 0) -> SuperNet:
@@ -85,8 +85,10 @@ def test_straight_through_gradients_reach_every_allowed_logit(space: str) -> Non
         op_shape, width_shape = arch_logits_shape(sp)
         op_logits = torch.zeros(op_shape, requires_grad=True)
         width_logits = torch.zeros(width_shape, requires_grad=True)
-        op_w = F.gumbel_softmax(mask_disallowed(op_logits, sp), tau=1.0, hard=True)
-        width_w = F.gumbel_softmax(mask_disallowed(width_logits, sp), tau=1.0, hard=True)
+        op_w, width_w = gumbel_choices(sp, op_logits, width_logits, tau=1.0)
+        for w in (op_w.detach(), width_w.detach()):  # hard: one choice per row, weighing 1
+            assert ((w != 0).sum(1) == 1).all() and torch.allclose(w.sum(1), torch.ones(len(w)))
+        assert (op_w.detach()[~allowed_masks(sp)[0]] == 0).all()
         x, y = torch.rand(16, *sp.input_shape[1:]), torch.randint(0, 10, (16,))
     F.cross_entropy(net(x, op_w, width_w), y).backward()
     allowed, _ = allowed_masks(sp)
