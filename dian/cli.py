@@ -317,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Differentiable network-accelerator co-search (DIAN/DNA): an FBNet-style supernet\n"
                     "(MBConv kernel 3/5, expansion 1/3/6, skip; stage widths) and the accelerator's\n"
                     "knobs (PE array, buffers, DRAM bus) are searched together with Gumbel-softmax, the\n"
-                    "cost term taken from exact cost tables. The derived network is fine-tuned, quantized,\n"
+                    "cost term taken from exact cost tables. The derived network is retrained, quantized,\n"
                     "compiled to RTL, co-simulated in Verilator against the reference simulator on test\n"
                     "images and synthesized; DIR/report.md has accuracy, FPS, resources, the explored\n"
                     "front and per-layer utilization.",
@@ -339,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lam", type=float, default=0.1, metavar="L",
                    help="weight of log(relative cost) against cross-entropy (default: 0.1)")
     p.add_argument("--retrain-epochs", type=int, default=20, metavar="N",
-                   help="fine-tuning epochs of the derived network (default: 20)")
+                   help="epochs of training the derived network from scratch (default: 20)")
     p.add_argument("--cosim-images", type=int, default=2, metavar="N",
                    help="test images run on the RTL in Verilator (default: 2)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of everything random (default: 0)")

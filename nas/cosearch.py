@@ -44,7 +44,7 @@ from .costs import CoTables, RelaxedCoCost
 from .data import Dataset, search_split
 from .hardware import HardwareOption
 from .space import Arch, SearchSpace
-from .supernet import SuperNet, allowed_masks, one_hot
+from .supernet import SuperNet, allowed_masks, gumbel_choices, one_hot
 
 OBJECTIVES = ("latency", "energy", "edp")
 
@@ -104,19 +104,6 @@ class SearchState:
     seconds: float = 0.0
 
 
-def gumbel_softmax(logits: torch.Tensor, tau: float, gen: torch.Generator, hard: bool) -> torch.Tensor:
-    """Gumbel-softmax over the last dim with noise from ``gen`` (torch's own draws from the global
-    generator, which a checkpoint could not restore for every library that shares it)."""
-    u = torch.rand(logits.shape, generator=gen, dtype=logits.dtype, device="cpu").to(logits.device)
-    g = -torch.log((-torch.log(u.clamp_min(1e-20))).clamp_min(1e-20))
-    y = F.softmax((logits + g) / tau, dim=-1)
-    if not hard:
-        return y
-    idx = y.argmax(dim=-1, keepdim=True)
-    one_hot = torch.zeros_like(y).scatter_(-1, idx, 1.0)
-    return one_hot - y.detach() + y
-
-
 class CoSearch:
     """A co-search of ``space`` x ``hardware`` on ``data``, checkpointed in ``work_dir``."""
 
@@ -167,9 +154,7 @@ class CoSearch:
 
     def _sample(self, tau: float) -> tuple[torch.Tensor, torch.Tensor]:
         """Soft Gumbel-softmax samples of the op and width choices (differentiable in the logits)."""
-        ops = gumbel_softmax(self.op_logits.masked_fill(~self.op_mask, -math.inf), tau, self.gen, hard=False)
-        widths = gumbel_softmax(self.width_logits.masked_fill(~self.width_mask, -math.inf), tau, self.gen, hard=False)
-        return ops, widths
+        return gumbel_choices(self.space, self.op_logits, self.width_logits, tau, hard=False, generator=self.gen)
 
     def cost_term(self, ops: torch.Tensor, widths: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
         cycles, energy = self.cost(ops, widths, hw)

@@ -79,7 +79,7 @@ def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any]) -> bytes:
     ax.plot([explored[i]["latency_us"] for i in front], [100 * explored[i]["accuracy"] for i in front], "o-",
             c="tab:blue", ms=5, label="Pareto front")
     ax.scatter([chosen["latency_us"]], [100 * chosen["accuracy"]], marker="*", s=220, c="tab:red", zorder=3,
-               label="final (fine-tuned, int8)")
+               label="final (retrained, int8)")
     ax.set_xlabel("latency (us: exact cycles at the target clock)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)

@@ -109,13 +109,26 @@ def mask_disallowed(logits: torch.Tensor, space: SearchSpace) -> torch.Tensor:
                            f"the width choices {list(widths.shape)} of search space {space.name}.")
 
 
+def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None,
+                   hard: bool = False) -> torch.Tensor:
+    """Gumbel-softmax over the last dim (``hard``: one-hot values with the soft sample's gradient,
+    straight-through). The noise comes from ``generator`` (torch's global one when None): a search
+    keeps its own, so a checkpoint can restore it whatever else draws from the global one."""
+    # -log(Exp(1)) is Gumbel(0, 1): drawn as torch.nn.functional.gumbel_softmax draws it.
+    g = -torch.empty(logits.shape, dtype=logits.dtype).exponential_(generator=generator).log().to(logits.device)
+    y = F.softmax((logits + g) / tau, dim=-1)
+    if not hard:
+        return y
+    one = torch.zeros_like(y).scatter_(-1, y.argmax(dim=-1, keepdim=True), 1.0)
+    return one - y.detach() + y
+
+
 def gumbel_choices(space: SearchSpace, op_logits: torch.Tensor, width_logits: torch.Tensor, tau: float,
-                   hard: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gumbel-softmax samples of the op and width choices (``hard``: one-hot values with the soft
-    sample's gradient, straight-through), choices that do not exist masked to weight 0. Draws from
-    torch's global generator: seed it for a repeatable search."""
-    return (F.gumbel_softmax(mask_disallowed(op_logits, space), tau=tau, hard=hard),
-            F.gumbel_softmax(mask_disallowed(width_logits, space), tau=tau, hard=hard))
+                   hard: bool = True, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gumbel-softmax samples of the op and width choices (see :func:`gumbel_softmax`), choices that
+    do not exist masked to weight 0."""
+    return (gumbel_softmax(mask_disallowed(op_logits, space), tau, generator, hard),
+            gumbel_softmax(mask_disallowed(width_logits, space), tau, generator, hard))
 
 
 def one_hot(space: SearchSpace, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
