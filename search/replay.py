@@ -42,7 +42,8 @@ from typing import Protocol
 
 import numpy as np
 from numba import njit
-from numba.core.caching import CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserWideCacheLocator
+from numba.core.caching import (CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator,
+                                UserWideCacheLocator)
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
@@ -70,6 +71,7 @@ class LayerCost:
     compute_cycles: np.ndarray  # chunk execution only (no boot, fetch, done)
     fetch_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sram_bytes: dict[str, np.ndarray] = field(default_factory=dict)  # by buffer, reads + writes
+    replayed_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # stepped through, not skipped
 
 
 class Steps(Protocol):
@@ -92,8 +94,9 @@ COUNT, STEPS, OUTPUTS, PENDING = 7, 8, 9, 10  # instructions in the chunk, steps
 T_READ, T_WRITE, T_BUSY, T_SRAM = 11, 12, 13, 14  # DRAM bytes, busy-PE cycles, on-chip bytes per buffer
 CHUNK = T_SRAM + len(BUFFERS)  # the chunk's index in the program
 STATE = CHUNK + 1
-# The replay's output columns besides the totals: chunk execution, chunk fetches, instructions, chunks.
-O_COMPUTE, O_FETCH, O_INSTRS, O_CHUNKS = range(4)
+# The replay's output columns besides the totals: chunk execution, chunk fetches, instructions, chunks,
+# and the steps the replay went through one by one (the others it skipped as repeats).
+O_COMPUTE, O_FETCH, O_INSTRS, O_CHUNKS, O_REPLAYED = range(5)
 
 
 def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray = 0) -> LayerCost:
@@ -114,14 +117,15 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     ``r`` units ahead. The result is identical to stepping through them."""
     chunk = np.broadcast_to(np.asarray(first_chunk, np.int64), (m,)).copy()
     state = np.zeros((m, STATE), np.int64)
-    out = np.zeros((m, 4), np.int64)
+    out = np.zeros((m, O_REPLAYED + 1), np.int64)
     _replay_all(steps.kind, steps.table, CfgView.of(cfg), chunk, state, out)
     return LayerCost(
         cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.DONE_CYCLES,
         dram_read=state[:, T_READ] + timing.boot_bytes(cfg), dram_write=state[:, T_WRITE].copy(),
         busy_pe=state[:, T_BUSY].copy(), instructions=out[:, O_INSTRS].copy(), chunks=out[:, O_CHUNKS].copy(),
         compute_cycles=out[:, O_COMPUTE].copy(), fetch_cycles=out[:, O_FETCH].copy(),
-        sram_bytes={b: state[:, T_SRAM + j].copy() for j, b in enumerate(BUFFERS)})
+        sram_bytes={b: state[:, T_SRAM + j].copy() for j, b in enumerate(BUFFERS)},
+        replayed_steps=out[:, O_REPLAYED].copy())
 
 
 @njit
@@ -145,13 +149,14 @@ def _replay_all(kind: int, table: np.ndarray, cfgv: np.ndarray, first_chunk: np.
             _step_of(kind, r, pos, cfg, rec)
             _advance(s, rec, resident, fresh, cfg, o)
             pos += 1
+            o[O_REPLAYED] += 1
             if r[N_LEVELS] > 0 and pos % r[LEVEL] == 0 and pos < n:  # a unit ends here
                 pos = _skip_repeats(kind, r, pos, s, resident, snaps, snap_pos, cfg, rec)
         if n > 0:
             _close(s, cfg, o)
 
 
-@njit
+@njit(inline="always")
 def _step_of(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     if kind == 0:
         gemm_step(r, i, cfg, rec)
@@ -159,12 +164,12 @@ def _step_of(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) ->
         blocked_step(kind, r, i, cfg, rec)
 
 
-@njit
+@njit(inline="always")
 def _ahead(kind: int, r: np.ndarray, level: int, unit: int) -> int:
     return gemm_ahead(r, level, unit) if kind == 0 else blocked_ahead(r, level, unit)
 
 
-@njit
+@njit(inline="always")
 def _close(s: np.ndarray, cfg: CfgView, o: np.ndarray) -> None:
     """End the current chunk: the last store, the ENDs, the fetch."""
     mem_free = s[MEM_FREE]
@@ -181,7 +186,7 @@ def _close(s: np.ndarray, cfg: CfgView, o: np.ndarray) -> None:
     s[CHUNK] += 1
 
 
-@njit
+@njit(inline="always")
 def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: bool) -> int:
     """Which loads the step emits (all present ones after a new chunk: it forgets residency; a
     step whose loads are all resident reloads its first one); returns the step's instructions."""
@@ -197,7 +202,7 @@ def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: boo
     return n + rec[PRE_INSTRS] + (rec[WRITER] > 0) + (rec[STORE] > 0)
 
 
-@njit
+@njit(inline="always")
 def _advance(s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, cfg: CfgView,
              o: np.ndarray) -> None:
     """One step (the chunk first, if the step does not fit in it)."""
@@ -249,7 +254,7 @@ def _advance(s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.nda
     s[T_BUSY] += rec[BUSY_PE]
 
 
-@njit
+@njit(inline="always")
 def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: np.ndarray, snaps: np.ndarray,
                   snap_pos: np.ndarray, cfg: CfgView, rec: np.ndarray) -> int:
     """At a unit boundary, jump over units identical to the one just finished (see :func:`replay`);
@@ -313,16 +318,10 @@ class _Stamp:
         return h.hexdigest()
 
 
-class _InTree(_Stamp, InTreeCacheLocator):
-    pass
-
-
-class _UserWide(_Stamp, UserWideCacheLocator):
-    pass
-
-
 class _CacheImpl(CompileResultCacheImpl):
-    _locator_classes = [_InTree, _UserWide]
+    # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
+    _locator_classes = [type(f"Stamped{c.__name__}", (_Stamp, c), {})
+                        for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)]
 
 
 class _Cache(FunctionCache):

@@ -71,12 +71,12 @@ class CfgView(NamedTuple):
         return np.array([getattr(cfg, f) for f in CfgView._fields], np.int64)
 
 
-@njit
+@njit(inline="always")
 def cfg_view(a: np.ndarray) -> CfgView:
     return CfgView(a[0], a[1], a[2], a[3], a[4], a[5], a[6])
 
 
-@njit
+@njit(inline="always")
 def load(rec: np.ndarray, slot: int, present: int, key: int, cycles: int, read: int, instrs: int, buffer: int,
          written: int) -> None:
     """Fill load slot ``slot`` of ``rec``."""
@@ -85,7 +85,7 @@ def load(rec: np.ndarray, slot: int, present: int, key: int, cycles: int, read: 
     rec[at + INSTRS], rec[at + BUFFER], rec[at + WRITTEN] = instrs, buffer, written
 
 
-@njit
+@njit(inline="always")
 def run_after(index: int, lo: int, hi: int) -> int:
     """How many indices after ``index`` stay in ``lo..hi``, when ``index - 1`` is in it too (else 0)."""
     return hi - index if index - 1 >= lo and index <= hi else 0

@@ -79,7 +79,7 @@ class BlockedSteps:
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
 
-@njit
+@njit(inline="always")
 def blocked_ahead(r: np.ndarray, level: int, unit: int) -> int:
     """As gemm_ahead: tiles away from the padding and the short last tile, every image, full
     channel tiles."""
@@ -94,7 +94,7 @@ def blocked_ahead(r: np.ndarray, level: int, unit: int) -> int:
     return run_after(unit % ct_n, 0, ct_n - 1 if cb % r[CT_] == 0 else ct_n - 2)
 
 
-@njit
+@njit(inline="always")
 def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     """Step ``i`` (one output tile) of the mapping of row ``r``, into ``rec`` (step_record's layout)."""
     L = cfg.lanes

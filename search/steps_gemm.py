@@ -121,7 +121,7 @@ class GemmSteps:
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
 
-@njit
+@njit(inline="always")
 def gemm_ahead(r: np.ndarray, level: int, unit: int) -> int:
     """Units after ``unit`` identical to it, counted only when the unit before it is identical
     too (then the buffers' residency repeats from unit to unit): output tiles along x away
@@ -140,7 +140,7 @@ def gemm_ahead(r: np.ndarray, level: int, unit: int) -> int:
     return k_run if kout else n_run
 
 
-@njit
+@njit(inline="always")
 def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     """Step ``i`` of the mapping of row ``r``, into ``rec`` (step_record's layout)."""
     L = cfg.lanes
