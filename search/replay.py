@@ -264,40 +264,38 @@ def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: n
     for lv in range(r[N_LEVELS] - 1, -1, -1):
         unit = r[LEVEL + lv]
         at = pos % unit == 0 and pos < n
-        if at and not done and snap_pos[lv] == pos - unit:
-            prev = snaps[lv]
-            shift = s[0] - prev[0]
-            ok = s[CHUNK] == prev[CHUNK] and prev[STEPS] >= 2 and prev[OUTPUTS] >= 2 and s[PENDING] == prev[PENDING]
+        if at and not done and snap_pos[lv] == pos - unit:  # (snaps[lv]: the state where the unit began)
+            shift = s[0] - snaps[lv, 0]
+            ok = (s[CHUNK] == snaps[lv, CHUNK] and snaps[lv, STEPS] >= 2 and snaps[lv, OUTPUTS] >= 2
+                  and s[PENDING] == snaps[lv, PENDING])
             for k in range(1, COUNT):
-                ok = ok and s[k] - prev[k] == shift
-            per_unit = s[COUNT] - prev[COUNT]  # instructions
+                ok = ok and s[k] - snaps[lv, k] == shift
+            per_unit = s[COUNT] - snaps[lv, COUNT]  # instructions
             if ok and per_unit > 0:
                 room = (cfg.imem_instructions - _ENDS - s[COUNT]) // per_unit
                 jump = min(_ahead(kind, r, lv, pos // unit - 1), room, (n - pos) // unit)
                 if jump > 0:
                     for k in range(STATE):  # times shift by D, counts and totals grow (pending, chunk: equal)
-                        s[k] += jump * (s[k] - prev[k])
+                        s[k] += jump * (s[k] - snaps[lv, k])
                     pos += jump * unit
                     _step_of(kind, r, pos - 1, cfg, rec)
                     for j in range(SLOTS):
                         if rec[j * SLOT_FIELDS + PRESENT] != 0:
                             resident[j] = rec[j * SLOT_FIELDS + KEY]
                     done = True
-        if at or done:  # after a jump: the landing point (the next unit differs)
-            snaps[lv] = s
-            snap_pos[lv] = pos
-            if done:  # inner levels restart their comparison where an outer jump landed
-                for inner in range(lv):
-                    snaps[inner] = s
-                    snap_pos[inner] = pos
+        if at or done:  # after a jump: the landing point (the next unit differs), where the inner
+            for inner in range(0 if done else lv, lv + 1):  # levels too restart their comparison
+                snap_pos[inner] = pos
+                for k in range(STATE):
+                    snaps[inner, k] = s[k]
     return pos
 
 
 def _compiled_sources() -> list[str]:
     """The files whose code or constants the compiled replay contains: the modules of its
     functions and every dian module they take names from (hwgen/timing.py's unit latencies...)."""
-    mods = [sys.modules[__name__], *(sys.modules[f.__module__] for f in (gemm_step.py_func, blocked_step.py_func,
-                                                                       cfg_view.py_func, timing.dma_read_cycles))]
+    mods = [sys.modules[__name__], *(sys.modules[f.__module__] for f in (gemm_step, blocked_step, cfg_view,
+                                                                       timing.dma_read_cycles))]
     names = {m.__name__ for m in mods}
     for m in mods:
         for v in vars(m).values():
@@ -328,4 +326,5 @@ class _Cache(FunctionCache):
     _impl_class = _CacheImpl
 
 
-_replay_all._cache = _Cache(_replay_all.py_func)  # compiled on first use (seconds), then loaded from disk
+if hasattr(_replay_all, "py_func"):  # (not under NUMBA_DISABLE_JIT, a debugging aid)
+    _replay_all._cache = _Cache(_replay_all.py_func)  # compiled on first use (seconds), then loaded from disk
