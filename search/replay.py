@@ -48,9 +48,9 @@ from numba.core.caching import (CompileResultCacheImpl, FunctionCache, InTreeCac
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 
-from .step_record import (BUFFER, BUFFERS, CYCLES, INSTRS, KEY, LEVEL, N_LEVELS, N_STEPS, PRE, PRE_INSTRS, PRESENT,
-                          READ, RECORD, SLOT_FIELDS, SLOTS, SRAM, STORE, STORE_BYTES, WRITER, WRITTEN, BUSY_PE, CfgView,
-                          cfg_view, MAX_LEVELS)
+from .step_record import (BUFFER, BUFFERS, BUSY_PE, CYCLES, INSTRS, KEY, LEVEL, MAX_LEVELS, N_LEVELS, N_STEPS, PRE,
+                          PRE_INSTRS, PRESENT, READ, RECORD, SLOT_FIELDS, SLOTS, SRAM, STORE, STORE_BYTES, WRITER,
+                          WRITTEN, CfgView, cfg_view)
 from .steps_blocked import blocked_ahead, blocked_step
 from .steps_gemm import gemm_ahead, gemm_step
 

@@ -89,3 +89,10 @@ def load(rec: np.ndarray, slot: int, present: int, key: int, cycles: int, read: 
 def run_after(index: int, lo: int, hi: int) -> int:
     """How many indices after ``index`` stay in ``lo..hi``, when ``index - 1`` is in it too (else 0)."""
     return hi - index if index - 1 >= lo and index <= hi else 0
+
+
+@njit(inline="always")
+def split(i: int, n: int) -> tuple[int, int]:
+    """``divmod(i, n)`` of a loop index ``i`` (a division is the step functions' costliest
+    instruction, and many loops of a tiling run once)."""
+    return (i, 0) if n == 1 else divmod(i, n)

@@ -19,7 +19,7 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.workload import WorkKind
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, PRESENT, SLOT_FIELDS,
-                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, CfgView, load, run_after)
+                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
 from .steps_gemm import WorkArrays, interior
 
 GAP = timing.ISSUE_GAP
@@ -102,9 +102,9 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     for j in range(1, r[PARTS]):
         if local >= r[PART + 2 * j - 1]:
             local, part, cb_total = local - r[PART + 2 * j - 1], j, r[PART + 2 * j]
-    c_t, rest = divmod(local, r[N] * r[YT] * r[XT])
-    n, rest = divmod(rest, r[YT] * r[XT])
-    y_t, x_t = divmod(rest, r[XT])
+    c_t, rest = split(local, r[N] * r[YT] * r[XT])
+    n, rest = split(rest, r[YT] * r[XT])
+    y_t, x_t = split(rest, r[XT])
     cbs = min(r[CT_], cb_total - c_t * r[CT_])
     rows, cols = min(r[TY], r[OY] - y_t * r[TY]), min(r[TX], r[OX] - x_t * r[TX])
     words = cbs * rows * cols

@@ -21,7 +21,7 @@ from dian.hwgen.layout import blocks
 from dian.hwgen.workload import Work
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, SRAM, STORE,
-                          STORE_BYTES, WBUF, WRITER, CfgView, load, run_after)
+                          STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
 
 GAP = timing.ISSUE_GAP
 
@@ -85,8 +85,9 @@ class WorkArrays:
 
 
 # Columns of a GEMM mapping's row (after step_record's header).
-_COLS = ("n", "h", "w", "oy", "ox", "fy", "fx", "sy", "sx", "py", "px", "dy", "dx", "kt", "ct", "ty", "tx", "fyt", "fxt",
-         "kout", "KB", "CB", "KT", "CT", "YT", "XT", "FYT", "FXT", "acc", "pix", "x_lo", "x_hi", "y_lo", "y_hi", "k_hi")
+_COLS = ("n", "h", "w", "oy", "ox", "fy", "fx", "sy", "sx", "py", "px", "dy", "dx", "kt", "ct", "ty", "tx", "fyt",
+         "fxt", "kout", "KB", "CB", "KT", "CT", "YT", "XT", "FYT", "FXT", "acc", "pix", "x_lo", "x_hi", "y_lo", "y_hi",
+         "k_hi")
 (N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, KT_, CT_, TY, TX, FYT_, FXT_, KOUT, KB, CB, KT, CT, YT, XT, FYT, FXT,
  ACC, PIX, X_LO, X_HI, Y_LO, Y_HI, K_HI) = range(HEADER, HEADER + len(_COLS))
 
@@ -144,14 +145,15 @@ def gemm_ahead(r: np.ndarray, level: int, unit: int) -> int:
 def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     """Step ``i`` of the mapping of row ``r``, into ``rec`` (step_record's layout)."""
     L = cfg.lanes
-    o, a = divmod(i, r[ACC])
-    c_t, rest = divmod(a, r[FYT] * r[FXT])
-    fy_t, fx_t = divmod(rest, r[FXT])
-    pix_tiles = max(r[PIX], 1)
-    k_t = o // pix_tiles if r[KOUT] else o % r[KT]
-    p = o % pix_tiles if r[KOUT] else o // r[KT]
-    n, rest = divmod(p, r[YT] * r[XT])
-    y_t, x_t = divmod(rest, r[XT])
+    o, a = split(i, r[ACC])
+    c_t, rest = split(a, r[FYT] * r[FXT])
+    fy_t, fx_t = split(rest, r[FXT])
+    if r[KOUT]:
+        k_t, p = split(o, max(r[PIX], 1))
+    else:
+        p, k_t = split(o, r[KT])
+    n, rest = split(p, r[YT] * r[XT])
+    y_t, x_t = split(rest, r[XT])
     kbs, cbs = min(r[KT_], r[KB] - k_t * r[KT_]), min(r[CT_], r[CB] - c_t * r[CT_])
     rows, cols = min(r[TY], r[OY] - y_t * r[TY]), min(r[TX], r[OX] - x_t * r[TX])
     fys, fxs = min(r[FYT_], r[FY] - fy_t * r[FYT_]), min(r[FXT_], r[FX] - fx_t * r[FXT_])

@@ -77,7 +77,8 @@ def _repeating_layers() -> list[Graph]:
     rng = np.random.default_rng(7)
     dense = ConvSpec(2, 8, 12, 20, 23, 3, 3, padding=(1, 1))
     dw = ConvSpec(2, 12, 12, 19, 22, 3, 3, stride=(1, 2), padding=(1, 1), groups=12)
-    return [conv_graph(dense, random_mac_params(rng, dense.w_shape)), conv_graph(dw, random_mac_params(rng, dw.w_shape)),
+    return [conv_graph(dense, random_mac_params(rng, dense.w_shape)),
+            conv_graph(dw, random_mac_params(rng, dw.w_shape)),
             pool_graph("max", (2, 12, 21, 22), (3, 3), (2, 2), (1, 1), 0.05),
             add_graph((2, 20, 17, 18), 0.05, 0.04, 0.06)]
 
@@ -91,7 +92,8 @@ def test_skipped_repeats_equal_the_machine(cfg: AccelConfig) -> None:
     for graph in _repeating_layers():
         p = plan_graph(graph, cfg)[0]
         t = p.tiling
-        narrow = [dataclasses.replace(t, tx=min(t.tx, tx), ty=min(t.ty, ty), order=order if t.order != "cout" else t.order)
+        narrow = [dataclasses.replace(t, tx=min(t.tx, tx), ty=min(t.ty, ty),
+                                      order=order if t.order != "cout" else t.order)
                   for tx, ty, order in ((3, 2, "kout"), (4, 1, "pout"), (2, 3, "kout"))]
         tilings = [t, *narrow, _smaller(t, rng)]
         cost = layer_cost(p.work, cfg, tilings)
