@@ -84,7 +84,9 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   padding lanes included), identically in sim/machine and the RTL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
-evaluates them over a grid of candidate tiles).
+evaluates them over a grid of candidate tiles), and the cost model's
+compiled replay runs them as they are (search/step_record.py, numba): keep
+them to arithmetic, ``np.maximum``-style calls and module constants.
 """
 
 from __future__ import annotations
@@ -112,8 +114,7 @@ DONE_CYCLES = 1
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
-# The units' latencies as plain numbers: the formula helpers below use only arithmetic and module
-# constants, so the cost model's compiled replay (search/step_record.py) runs them unchanged.
+# The units' latencies as plain numbers (module constants: what the compiled replay can read).
 GEMM_RAW, GEMM_WRITE = GemmUnit.RAW, GemmUnit.WRITE
 ADD_LATENCY, POOL_LATENCY = PPUAdd.LATENCY, PPUPool.LATENCY
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header

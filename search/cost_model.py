@@ -12,6 +12,8 @@ check both against sim/machine (which the RTL matches in Verilator).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +30,9 @@ from .energy import layer_energy_pj
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings, WorkArrays
+
+
+_TILE_FIELDS = attrgetter("kt", "ct", "ty", "tx", "fyt", "fxt")
 
 
 def layer_works(graph: Graph, cfg: AccelConfig) -> tuple[Graph, list[Work]]:
@@ -77,15 +82,16 @@ def batch_steps(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig,
     tilings = [t for _, ts in items for t in ts]
     owner = np.repeat(np.arange(len(items)), [len(ts) for _, ts in items])
     shape = WorkArrays.of(works, owner)
-    col = lambda name: [getattr(t, name) for t in tilings]  # noqa: E731
+    m = len(tilings)
+    kt, ct, ty, tx, fyt, fxt = np.fromiter(chain.from_iterable(map(_TILE_FIELDS, tilings)), np.int64,
+                                           6 * m).reshape(m, 6).T.copy()
     if kind is WorkKind.GEMM:
-        gt = GemmTilings.of(kt=col("kt"), ct=col("ct"), ty=col("ty"), tx=col("tx"), fyt=col("fyt"), fxt=col("fxt"),
-                            kout=[t.order == "kout" for t in tilings])
-        return GemmSteps(shape, cfg, gt)
+        kout = np.fromiter((t.order == "kout" for t in tilings), bool, m)
+        return GemmSteps(shape, cfg, GemmTilings(kt, ct, ty, tx, fyt, fxt, kout))
     if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY):
         if parts and len(items) > 1:
             raise ValueError("a concat's passes are timed one layer at a time")
-        return BlockedSteps(shape, kind, cfg, BlockedTilings.of(col("ct"), col("ty"), col("tx")), parts)
+        return BlockedSteps(shape, kind, cfg, BlockedTilings(ct, ty, tx), parts)
     raise ValueError(f"no program for work of kind {kind.value}")
 
 

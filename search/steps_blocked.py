@@ -33,12 +33,6 @@ class BlockedTilings:
     ty: np.ndarray
     tx: np.ndarray
 
-    @staticmethod
-    def of(ct: object, ty: object, tx: object) -> "BlockedTilings":
-        a = [np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (ct, ty, tx)]
-        m = max(len(x) for x in a)
-        return BlockedTilings(*(np.broadcast_to(x, (m,)).copy() for x in a))
-
 
 # Columns of a blocked mapping's row (after step_record's header), then each pass's channel
 # blocks and steps (``PARTS`` of them).

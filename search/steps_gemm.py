@@ -38,12 +38,6 @@ class GemmTilings:
     fxt: np.ndarray
     kout: np.ndarray
 
-    @staticmethod
-    def of(**cols: object) -> "GemmTilings":
-        arrays = {k: np.atleast_1d(np.asarray(v, dtype=bool if k == "kout" else np.int64)) for k, v in cols.items()}
-        m = max(len(a) for a in arrays.values())
-        return GemmTilings(**{k: np.broadcast_to(a, (m,)).copy() for k, a in arrays.items()})
-
 
 def interior(size: np.ndarray, out: np.ndarray, tile: np.ndarray, stride: np.ndarray, pad: np.ndarray,
              taps: np.ndarray, dil: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
