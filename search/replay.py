@@ -326,5 +326,9 @@ class _Cache(FunctionCache):
     _impl_class = _CacheImpl
 
 
-if hasattr(_replay_all, "py_func"):  # (not under NUMBA_DISABLE_JIT, a debugging aid)
-    _replay_all._cache = _Cache(_replay_all.py_func)  # compiled on first use (seconds), then loaded from disk
+try:  # compiled on first use (seconds), then loaded from disk
+    _replay_all._cache = _Cache(_replay_all.py_func)
+except AttributeError:
+    pass  # NUMBA_DISABLE_JIT (a debugging aid): plain Python, nothing to cache
+except RuntimeError:
+    pass  # no writable cache folder: compiled in every process
