@@ -18,8 +18,8 @@ fill in for step ``i`` of one mapping:
   buffer (``SRAM + b``, for the energy model).
 
 Durations come from hwgen/timing.py's formula helpers, compiled here as
-they are: they see a :class:`CfgView` with the same
-field names as :class:`AccelConfig`.
+they are: they see a :class:`CfgView` with the same field names as
+:class:`AccelConfig`.
 """
 
 from __future__ import annotations
