@@ -84,12 +84,16 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   padding lanes included), identically in sim/machine and the RTL.
 
 The formula helpers take plain numbers or numpy arrays (the scheduler
-evaluates them over a grid of candidate tiles).
+evaluates them over a grid of candidate tiles), and the cost model's
+compiled replay runs them as they are (search/step_record.py, numba): keep
+them to arithmetic, ``np.maximum``-style calls and module constants.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from .accel_config import AccelConfig
 from .gemm_unit import GemmUnit
@@ -110,6 +114,9 @@ DONE_CYCLES = 1
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
+# The units' latencies as plain numbers (module constants: what the compiled replay can read).
+GEMM_RAW, GEMM_WRITE = GemmUnit.RAW, GemmUnit.WRITE
+ADD_LATENCY, POOL_LATENCY = PPUAdd.LATENCY, PPUPool.LATENCY
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
 
 
@@ -166,11 +173,9 @@ def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
     latch, block 0's weight load, one period per block but the last (the next
     block's weights load while this one streams), the last block's pixels, and
     the pipeline from the last IBUF read to its ABUF write."""
-    import numpy as np
-
     L = cfg.lanes
-    period = np.maximum(n_pix, max(L, GemmUnit.RAW))
-    return 1 + L + (n_blocks - 1) * period + n_pix + GemmUnit.WRITE
+    period = np.maximum(n_pix, max(L, GEMM_RAW))
+    return 1 + L + (n_blocks - 1) * period + n_pix + GEMM_WRITE
 
 
 def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any) -> Any:
@@ -186,12 +191,12 @@ def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
 
 def add_cycles(words: Any) -> Any:
     """EXACT: two IBUF reads a word, the read data register, then PPUAdd."""
-    return 3 + PPUAdd.LATENCY + 2 * words
+    return 3 + ADD_LATENCY + 2 * words
 
 
 def pool_cycles(windows: Any, window_words: Any) -> Any:
     """EXACT: ``windows·window_words`` IBUF reads, then PPUPool and PPURequant."""
-    return PPU_LATENCY + PPUPool.LATENCY + windows * window_words
+    return PPU_LATENCY + POOL_LATENCY + windows * window_words
 
 
 def duration(ins: Instr, cfg: AccelConfig) -> int:

@@ -12,6 +12,8 @@ check both against sim/machine (which the RTL matches in Verilator).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
+from operator import attrgetter
 from typing import Sequence
 
 import numpy as np
@@ -28,6 +30,9 @@ from .energy import layer_energy_pj
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings, WorkArrays
+
+
+_TILE_FIELDS = attrgetter("kt", "ct", "ty", "tx", "fyt", "fxt")
 
 
 def layer_works(graph: Graph, cfg: AccelConfig) -> tuple[Graph, list[Work]]:
@@ -59,9 +64,16 @@ def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tupl
 
 def batch_cost(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig, parts: tuple[int, ...] = (),
                first_chunk: int | np.ndarray = 0) -> LayerCost:
-    """:func:`layer_cost` of several layers' tilings in one replay (one Python loop for all:
-    much faster than one call a layer); every work must be of one kind. The result's entries
-    follow ``items`` and their tilings in order."""
+    """:func:`layer_cost` of several layers' tilings in one replay (one call for all: much
+    faster than one a layer); every work must be of one kind. The result's entries follow
+    ``items`` and their tilings in order."""
+    steps = batch_steps(items, cfg, parts)
+    return replay(cfg, steps, len(steps.table), first_chunk)
+
+
+def batch_steps(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig,
+                parts: tuple[int, ...] = ()) -> GemmSteps | BlockedSteps:
+    """The programs :func:`batch_cost` replays: one row per tiling, in order."""
     works = [w for w, _ in items]
     kinds = {w.kind for w in works}
     if len(kinds) != 1:
@@ -70,18 +82,17 @@ def batch_cost(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig, par
     tilings = [t for _, ts in items for t in ts]
     owner = np.repeat(np.arange(len(items)), [len(ts) for _, ts in items])
     shape = WorkArrays.of(works, owner)
-    col = lambda name: [getattr(t, name) for t in tilings]  # noqa: E731
+    m = len(tilings)
+    kt, ct, ty, tx, fyt, fxt = np.fromiter(chain.from_iterable(map(_TILE_FIELDS, tilings)), np.int64,
+                                           6 * m).reshape(m, 6).T.copy()
     if kind is WorkKind.GEMM:
-        gt = GemmTilings.of(kt=col("kt"), ct=col("ct"), ty=col("ty"), tx=col("tx"), fyt=col("fyt"), fxt=col("fxt"),
-                            kout=[t.order == "kout" for t in tilings])
-        steps: GemmSteps | BlockedSteps = GemmSteps(shape, cfg, gt)
-    elif kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY):
+        kout = np.fromiter((t.order == "kout" for t in tilings), bool, m)
+        return GemmSteps(shape, cfg, GemmTilings(kt, ct, ty, tx, fyt, fxt, kout))
+    if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY):
         if parts and len(items) > 1:
             raise ValueError("a concat's passes are timed one layer at a time")
-        steps = BlockedSteps(shape, kind, cfg, BlockedTilings.of(col("ct"), col("ty"), col("tx")), parts)
-    else:
-        raise ValueError(f"no program for work of kind {kind.value}")
-    return replay(cfg, steps, len(tilings), first_chunk)
+        return BlockedSteps(shape, kind, cfg, BlockedTilings(ct, ty, tx), parts)
+    raise ValueError(f"no program for work of kind {kind.value}")
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def _entry(c: LayerCost, i: int) -> LayerCost:
     pick = lambda a: a[i:i + 1]  # noqa: E731
     return LayerCost(pick(c.cycles), pick(c.dram_read), pick(c.dram_write), pick(c.busy_pe), pick(c.instructions),
                      pick(c.chunks), pick(c.compute_cycles), pick(c.fetch_cycles),
-                     {k: pick(v) for k, v in c.sram_bytes.items()})
+                     {k: pick(v) for k, v in c.sram_bytes.items()}, pick(c.replayed_steps))
 
 
 def map_graph(graph: Graph, cfg: AccelConfig, objective: Objective = "latency",

@@ -6,11 +6,12 @@ same timing rules step by step over a batch of M candidate mappings of one
 layer: a mapping's program is a sequence of :class:`hwgen.program.Step` s
 (loads, compute, an optional store), packed into IMEM chunks by the same
 rules as hwgen/program.py's Assembler, and timed by the same token
-recurrence as sim/machine/engines.py. Every quantity is a numpy array over
-the batch, so one Python loop iteration advances every mapping by one step;
-the per-kind modules (search/steps_*.py) describe step ``i`` of every
-mapping in closed form. Nothing is approximated: the result equals the
-machine simulator's counters for the layer compiled alone (tests/search).
+recurrence as sim/machine/engines.py. The replay is compiled (numba) and
+runs the mappings one after another on scalar state; the per-kind modules
+(search/steps_*.py) give each mapping a row of numbers and describe its step
+``i`` in closed form (in search/step_record.py's layout). Nothing is
+approximated: the result equals the machine simulator's counters for the
+layer compiled alone (tests/search).
 
 The rules, restated from the code they mirror:
 
@@ -33,44 +34,28 @@ The rules, restated from the code they mirror:
 
 from __future__ import annotations
 
+import hashlib
+import sys
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
+from numba import njit
+from numba.core.caching import (CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator,
+                                UserWideCacheLocator)
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 
+from .step_record import (BUFFER, BUFFERS, BUSY_PE, CYCLES, INSTRS, KEY, LEVEL, MAX_LEVELS, N_LEVELS, N_STEPS, PRE,
+                          PRE_INSTRS, PRESENT, READ, RECORD, SLOT_FIELDS, SLOTS, SRAM, STORE, STORE_BYTES, WRITER,
+                          WRITTEN, CfgView, cfg_view)
+from .steps_blocked import blocked_ahead, blocked_step
+from .steps_gemm import gemm_ahead, gemm_step
+
 GAP = timing.ISSUE_GAP
 _ENDS = 2  # instructions: one END per stream
-
-
-@dataclass
-class LoadSlot:
-    """One of a step's loads (IBUF, WBUF or PBUF) for every mapping."""
-
-    present: np.ndarray  # bool: the step has this load
-    key: np.ndarray  # int64: what it puts in the buffer (equal keys: already resident)
-    cycles: np.ndarray  # its instructions back to back, gaps included
-    bytes_read: np.ndarray
-    instrs: np.ndarray | int = 1
-    buffer: str = "ibuf"
-    bytes_written: np.ndarray | int = 0  # into the buffer (padding words included)
-
-
-@dataclass
-class StepBatch:
-    """Step ``i`` of every mapping (entries of mappings with fewer steps are ignored)."""
-
-    loads: list[LoadSlot]  # in program order; the first one is always present
-    pre_cycles: np.ndarray  # compute instructions before the writer (or all of them), back to back
-    pre_instrs: np.ndarray | int
-    writer_cycles: np.ndarray  # 0: no writer in this step
-    store_cycles: np.ndarray  # 0: no store (a step with a store has a writer)
-    store_bytes: np.ndarray
-    busy_pe: np.ndarray | int = 0
-    #: on-chip buffer bytes the step's compute and store read or write, by buffer (for the energy model)
-    sram: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,51 +71,32 @@ class LayerCost:
     compute_cycles: np.ndarray  # chunk execution only (no boot, fetch, done)
     fetch_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sram_bytes: dict[str, np.ndarray] = field(default_factory=dict)  # by buffer, reads + writes
-
-
-class _State:
-    """Per-mapping engine state inside the current chunk (times relative to its start)."""
-
-    def __init__(self, m: int, n_slots: int) -> None:
-        z = lambda: np.zeros(m, np.int64)  # noqa: E731
-        self.mem_free, self.cmp_free, self.ce1, self.ce2 = z(), z(), z(), z()
-        self.writer_end, self.se1, self.se2, self.pending = z(), z(), z(), z()
-        self.steps, self.outputs, self.count = z(), z(), z()
-        self.resident = np.full((n_slots, m), -1, np.int64)
-
-    def reset(self, where: np.ndarray) -> None:
-        for name in ("mem_free", "cmp_free", "ce1", "ce2", "writer_end", "se1", "se2", "pending", "steps",
-                     "outputs", "count"):
-            getattr(self, name)[where] = 0
-        self.resident[:, where] = -1
-
-
-_TIMES = ("mem_free", "cmp_free", "ce1", "ce2", "writer_end", "se1", "se2")
-_COUNTS = ("count", "steps", "outputs")
-_TOTALS = ("dram_read", "dram_write", "busy_pe")
-BUFFERS = ("ibuf", "wbuf", "abuf", "pbuf", "obuf")
-# Rows of a state snapshot (one column per mapping): what a jump shifts, scales or compares.
-_T, _C, _P = slice(0, 7), slice(7, 10), 10
-_TOT, _SRAM, _CHUNK = slice(11, 14), slice(14, 19), 19
-_STEPS, _OUTPUTS = 8, 9
+    replayed_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # stepped through, not skipped
 
 
 class Steps(Protocol):
-    """What a layer kind gives the replay (steps_gemm.py, steps_blocked.py).
+    """What a layer kind gives the replay (steps_gemm.py, steps_blocked.py): its ``kind`` code
+    (0: GEMM, else steps_blocked's) and a ``table`` of M rows, step_record's header
+    (``n_steps``; the loop nest's unit sizes in steps, innermost first: an output, a row of
+    outputs, ...) then the kind's own columns, read by its step function (step ``i`` of a row)
+    and its ``ahead`` (how many units after unit ``u`` of a level are identical to it: same
+    durations and residency pattern, so that the replay may skip them once the engines' state
+    repeats, see :func:`replay`)."""
 
-    ``levels``: the loop nest's unit sizes in steps, innermost first (an
-    output, a row of outputs, ...); ``ahead(level, u)``: how many units after
-    unit ``u`` of that level are identical to it (same durations and
-    residency pattern), so that the replay may skip them once the engines'
-    state repeats (see :func:`replay`)."""
+    kind: int
+    table: np.ndarray
 
-    n_steps: Any
 
-    def step_at(self, pos: np.ndarray) -> StepBatch: ...
-
-    def levels(self) -> list[np.ndarray]: ...
-
-    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray: ...
+# A mapping's state inside the current chunk (times relative to its start) and its running
+# totals, in one int64 vector; a copy of it is the snapshot a jump compares and scales.
+MEM_FREE, CMP_FREE, CE1, CE2, WRITER_END, SE1, SE2 = range(7)  # times (all shift alike in a repeat)
+COUNT, STEPS, OUTPUTS, PENDING = 7, 8, 9, 10  # instructions in the chunk, steps, outputs, the store to issue
+T_READ, T_WRITE, T_BUSY, T_SRAM = 11, 12, 13, 14  # DRAM bytes, busy-PE cycles, on-chip bytes per buffer
+CHUNK = T_SRAM + len(BUFFERS)  # the chunk's index in the program
+STATE = CHUNK + 1
+# The replay's output columns besides the totals: chunk execution, chunk fetches, instructions, chunks,
+# and the steps the replay went through one by one (the others it skipped as repeats).
+O_COMPUTE, O_FETCH, O_INSTRS, O_CHUNKS, O_REPLAYED = range(5)
 
 
 def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray = 0) -> LayerCost:
@@ -149,165 +115,220 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     uniformly shifted state gives a uniformly shifted state. The replay adds
     ``r * D`` to the times and ``r`` times the unit's counts and jumps
     ``r`` units ahead. The result is identical to stepping through them."""
-    n_steps = np.broadcast_to(np.asarray(steps.n_steps, np.int64), (m,))
-    imem = cfg.imem_instructions
-    out = LayerCost(*(np.zeros(m, np.int64) for _ in range(7)))
-    out.fetch_cycles = np.zeros(m, np.int64)
-    out.sram_bytes = {b: np.zeros(m, np.int64) for b in BUFFERS}
-    st: _State | None = None
-    chunk_index = np.broadcast_to(np.asarray(first_chunk, np.int64), (m,)).copy()
-    pos = np.zeros(m, np.int64)
-    levels = steps.levels()
-    snaps: list[tuple[np.ndarray, np.ndarray]] = [(np.full(m, -1, np.int64), np.zeros((20, m), np.int64))
-                                                  for _ in levels]
-
-    def close(where: np.ndarray) -> None:
-        """End the current chunk of the mappings in ``where``: the last store, the ENDs, the fetch."""
-        assert st is not None
-        has = where & (st.pending > 0)
-        st_start = np.maximum(st.mem_free, st.writer_end)
-        mem_free = np.where(has, st_start + st.pending + GAP, st.mem_free)
-        end = np.maximum(mem_free, st.cmp_free) + timing.END_CYCLES
-        n = st.count + _ENDS
-        entry = timing.CHUNK_ENTRY_BYTES * chunk_index  # the table's address is a multiple of the bus width
-        fetch = timing.chunk_fetch_cycles(cfg, entry, n)
-        out.compute_cycles[where] += end[where]
-        out.fetch_cycles[where] += fetch[where]
-        out.instructions[where] += n[where]
-        out.dram_read[where] += timing.chunk_fetch_bytes(cfg, entry, n)[where]
-        out.chunks[where] += 1
-        chunk_index[where] += 1
-
-    def snapshot() -> np.ndarray:
-        assert st is not None
-        return np.stack([*(getattr(st, k) for k in (*_TIMES, *_COUNTS, "pending")),
-                         *(getattr(out, k) for k in _TOTALS), *(out.sram_bytes[b] for b in BUFFERS), chunk_index])
-
-    while True:
-        active = pos < n_steps
-        if not active.any():
-            break
-        sb = steps.step_at(np.minimum(pos, np.maximum(n_steps - 1, 0)))
-        if st is None:
-            st = _State(m, len(sb.loads))
-        _step(st, sb, active, out, imem, close)
-        pos += active
-        if levels and (active & (pos % levels[0] == 0)).any():  # some mapping finished a unit
-            _skip_repeats(steps, levels, snaps, snapshot, st, out, pos, n_steps, active, imem)
-    if st is not None:
-        close(n_steps > 0)
-    out.cycles = timing.boot_cycles(cfg) + out.fetch_cycles + out.compute_cycles + timing.DONE_CYCLES
-    out.dram_read += timing.boot_bytes(cfg)
-    return out
+    chunk = np.broadcast_to(np.asarray(first_chunk, np.int64), (m,)).copy()
+    state = np.zeros((m, STATE), np.int64)
+    out = np.zeros((m, O_REPLAYED + 1), np.int64)
+    _replay_all(steps.kind, steps.table, CfgView.of(cfg), chunk, state, out)
+    return LayerCost(
+        cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.DONE_CYCLES,
+        dram_read=state[:, T_READ] + timing.boot_bytes(cfg), dram_write=state[:, T_WRITE].copy(),
+        busy_pe=state[:, T_BUSY].copy(), instructions=out[:, O_INSTRS].copy(), chunks=out[:, O_CHUNKS].copy(),
+        compute_cycles=out[:, O_COMPUTE].copy(), fetch_cycles=out[:, O_FETCH].copy(),
+        sram_bytes={b: state[:, T_SRAM + j].copy() for j, b in enumerate(BUFFERS)},
+        replayed_steps=out[:, O_REPLAYED].copy())
 
 
-def _step(st: _State, sb: StepBatch, active: np.ndarray, out: LayerCost, imem: int, close: Any) -> None:
-    """Advance every active mapping by one step (the chunk first, if the step does not fit in it)."""
-    fresh = [ld.present & (ld.key != st.resident[j]) for j, ld in enumerate(sb.loads)]
-    fresh = _keep_first(fresh, sb.loads)
-    n = _instrs(sb, fresh)
-    flush = active & (st.count > 0) & (st.count + n + _ENDS > imem)
-    if flush.any():
-        close(flush)
-        st.reset(flush)
-        fresh = [np.where(flush, ld.present, f) for ld, f in zip(sb.loads, fresh)]
-        fresh = _keep_first(fresh, sb.loads)
-        n = _instrs(sb, fresh)
+@njit
+def _replay_all(kind: int, table: np.ndarray, cfgv: np.ndarray, first_chunk: np.ndarray, state: np.ndarray,
+                out: np.ndarray) -> None:
+    """Every row of ``table``: its final state (totals) into ``state``, its chunk counters into ``out``."""
+    cfg = cfg_view(cfgv)
+    rec = np.zeros(RECORD, np.int64)
+    resident = np.empty(SLOTS, np.int64)
+    fresh = np.zeros(SLOTS, np.bool_)
+    snaps = np.zeros((MAX_LEVELS, STATE), np.int64)
+    snap_pos = np.empty(MAX_LEVELS, np.int64)
+    for m in range(table.shape[0]):
+        r, s, o = table[m], state[m], out[m]
+        s[CHUNK] = first_chunk[m]
+        resident[:] = -1
+        snap_pos[:] = -1
+        n = r[N_STEPS]
+        pos = 0
+        while pos < n:
+            _step_of(kind, r, pos, cfg, rec)
+            _advance(s, rec, resident, fresh, cfg, o)
+            pos += 1
+            o[O_REPLAYED] += 1
+            if r[N_LEVELS] > 0 and pos % r[LEVEL] == 0 and pos < n:  # a unit ends here
+                pos = _skip_repeats(kind, r, pos, s, resident, snaps, snap_pos, cfg, rec)
+        if n > 0:
+            _close(s, cfg, o)
+
+
+@njit(inline="always")
+def _step_of(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
+    if kind == 0:
+        gemm_step(r, i, cfg, rec)
+    else:
+        blocked_step(kind, r, i, cfg, rec)
+
+
+@njit(inline="always")
+def _ahead(kind: int, r: np.ndarray, level: int, unit: int) -> int:
+    return gemm_ahead(r, level, unit) if kind == 0 else blocked_ahead(r, level, unit)
+
+
+@njit(inline="always")
+def _close(s: np.ndarray, cfg: CfgView, o: np.ndarray) -> None:
+    """End the current chunk: the last store, the ENDs, the fetch."""
+    mem_free = s[MEM_FREE]
+    if s[PENDING] > 0:
+        mem_free = max(s[MEM_FREE], s[WRITER_END]) + s[PENDING] + GAP
+    end = max(mem_free, s[CMP_FREE]) + timing.END_CYCLES
+    n = s[COUNT] + _ENDS
+    entry = timing.CHUNK_ENTRY_BYTES * s[CHUNK]  # the table's address is a multiple of the bus width
+    o[O_COMPUTE] += end
+    o[O_FETCH] += timing.chunk_fetch_cycles(cfg, entry, n)
+    o[O_INSTRS] += n
+    o[O_CHUNKS] += 1
+    s[T_READ] += timing.chunk_fetch_bytes(cfg, entry, n)
+    s[CHUNK] += 1
+
+
+@njit(inline="always")
+def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: bool) -> int:
+    """Which loads the step emits (all present ones after a new chunk: it forgets residency; a
+    step whose loads are all resident reloads its first one); returns the step's instructions."""
+    n = 0
+    for j in range(SLOTS):
+        at = j * SLOT_FIELDS
+        fresh[j] = rec[at + PRESENT] != 0 and (forget or rec[at + KEY] != resident[j])
+    if not fresh.any():
+        fresh[0] = True
+    for j in range(SLOTS):
+        if fresh[j]:
+            n += rec[j * SLOT_FIELDS + INSTRS]
+    return n + rec[PRE_INSTRS] + (rec[WRITER] > 0) + (rec[STORE] > 0)
+
+
+@njit(inline="always")
+def _advance(s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, cfg: CfgView,
+             o: np.ndarray) -> None:
+    """One step (the chunk first, if the step does not fit in it)."""
+    n = _fresh(rec, resident, fresh, False)
+    if s[COUNT] > 0 and s[COUNT] + n + _ENDS > cfg.imem_instructions:
+        _close(s, cfg, o)
+        s[:PENDING + 1] = 0
+        resident[:] = -1
+        n = _fresh(rec, resident, fresh, True)
     # MEM: this step's loads (the first waits for compute(s-2)), then the pending store.
-    ld_start = np.maximum(st.mem_free, np.where(st.steps >= 2, st.ce2, 0))
-    ld_cycles = sum(np.where(f, ld.cycles + GAP, 0) for f, ld in zip(fresh, sb.loads)) - GAP
+    ld_start = max(s[MEM_FREE], s[CE2] if s[STEPS] >= 2 else 0)
+    ld_cycles = -GAP
+    for j in range(SLOTS):
+        if fresh[j]:
+            ld_cycles += rec[j * SLOT_FIELDS + CYCLES] + GAP
     ld_end = ld_start + ld_cycles
-    has_pending = st.pending > 0
-    store_start = np.maximum(ld_end + GAP, st.writer_end)
-    store_end = store_start + st.pending
-    new_mem_free = np.where(has_pending, store_end + GAP, ld_end + GAP)
-    se1 = np.where(has_pending, store_end, st.se1)
-    se2 = np.where(has_pending, st.se1, st.se2)
+    se1, se2 = s[SE1], s[SE2]
+    if s[PENDING] > 0:
+        store_end = max(ld_end + GAP, s[WRITER_END]) + s[PENDING]
+        mem_free = store_end + GAP
+        se1, se2 = store_end, s[SE1]
+    else:
+        mem_free = ld_end + GAP
     # CMP: compute waits for the loads; the writer of output o for the store of output o-2.
-    c_start = np.maximum(st.cmp_free, ld_end)
-    pre_end = c_start + sb.pre_cycles
-    has_writer = sb.writer_cycles > 0
-    w_ready = np.where(np.asarray(sb.pre_instrs) > 0, pre_end + GAP, c_start)
-    w_start = np.maximum(w_ready, np.where(st.outputs >= 2, se2, 0))
-    ce = np.where(has_writer, w_start + sb.writer_cycles, pre_end)
-    has_store = sb.store_cycles > 0
-    # Commit for the active mappings.
-    a = active
-    st.mem_free = np.where(a, new_mem_free, st.mem_free)
-    st.se1, st.se2 = np.where(a, se1, st.se1), np.where(a, se2, st.se2)
-    st.cmp_free = np.where(a, ce + GAP, st.cmp_free)
-    st.ce2, st.ce1 = np.where(a, st.ce1, st.ce2), np.where(a, ce, st.ce1)
-    st.writer_end = np.where(a & has_writer, ce, st.writer_end)
-    st.pending = np.where(a, np.where(has_store, sb.store_cycles, 0), st.pending)
-    st.outputs += a & has_store
-    st.steps += a
-    st.count += np.where(a, n, 0)
-    for j, (f, ld) in enumerate(zip(fresh, sb.loads)):
-        st.resident[j] = np.where(a & ld.present, ld.key, st.resident[j])
-        out.dram_read += np.where(a & f, ld.bytes_read, 0)
-        out.sram_bytes[ld.buffer] += np.where(a & f, ld.bytes_written, 0)
-    for buf, nbytes in sb.sram.items():
-        out.sram_bytes[buf] += np.where(a, nbytes, 0)
-    out.dram_write += np.where(a & has_store, sb.store_bytes, 0)
-    out.busy_pe += np.where(a, sb.busy_pe, 0)
+    c_start = max(s[CMP_FREE], ld_end)
+    pre_end = c_start + rec[PRE]
+    ce = pre_end
+    if rec[WRITER] > 0:
+        w_ready = pre_end + GAP if rec[PRE_INSTRS] > 0 else c_start
+        ce = max(w_ready, se2 if s[OUTPUTS] >= 2 else 0) + rec[WRITER]
+        s[WRITER_END] = ce
+    s[MEM_FREE], s[SE1], s[SE2] = mem_free, se1, se2
+    s[CMP_FREE], s[CE2], s[CE1] = ce + GAP, s[CE1], ce
+    s[PENDING] = rec[STORE]
+    if rec[STORE] > 0:
+        s[OUTPUTS] += 1
+        s[T_WRITE] += rec[STORE_BYTES]
+    s[STEPS] += 1
+    s[COUNT] += n
+    for j in range(SLOTS):
+        at = j * SLOT_FIELDS
+        if rec[at + PRESENT] != 0:
+            resident[j] = rec[at + KEY]
+        if fresh[j]:
+            s[T_READ] += rec[at + READ]
+            s[T_SRAM + rec[at + BUFFER]] += rec[at + WRITTEN]
+    for b in range(len(BUFFERS)):
+        s[T_SRAM + b] += rec[SRAM + b]
+    s[T_BUSY] += rec[BUSY_PE]
 
 
-def _skip_repeats(steps: Steps, levels: list[np.ndarray], snaps: list[tuple[np.ndarray, np.ndarray]],
-                  snapshot: Any, st: _State, out: LayerCost, pos: np.ndarray, n_steps: np.ndarray,
-                  moved: np.ndarray, imem: int) -> None:
-    """At unit boundaries, jump over units identical to the one just finished (see :func:`replay`)."""
-    now = snapshot()
-    done = np.zeros(len(pos), bool)  # jumped at an outer level this time
-    for lv in reversed(range(len(levels))):
-        unit = levels[lv]
-        at = moved & (pos % unit == 0) & (pos < n_steps)
-        if not at.any():
-            continue
-        prev_pos, prev = snaps[lv]
-        ok = at & ~done & (prev_pos == pos - unit)
-        if ok.any():
-            d = now - prev
-            shift = d[0]
-            ok &= (d[_CHUNK] == 0) & (prev[_STEPS] >= 2) & (prev[_OUTPUTS] >= 2) & (d[_P] == 0)
-            ok &= (d[_T] == shift).all(axis=0)
-            per_unit = d[_C][0]  # instructions
-            room = np.where(per_unit > 0, (imem - _ENDS - now[_C][0]) // np.maximum(per_unit, 1), 0)
-            r = np.minimum(steps.ahead(lv, pos // unit - 1), room)
-            r = np.where(ok, np.minimum(r, (n_steps - pos) // unit), 0)
-            jump = r > 0
-            if jump.any():
-                for row, k in enumerate(_TIMES):
-                    setattr(st, k, getattr(st, k) + r * shift)
-                for row, k in enumerate(_COUNTS):
-                    setattr(st, k, getattr(st, k) + r * d[_C][row])
-                for row, k in enumerate(_TOTALS):
-                    setattr(out, k, getattr(out, k) + r * d[_TOT][row])
-                for row, b in enumerate(BUFFERS):
-                    out.sram_bytes[b] = out.sram_bytes[b] + r * d[_SRAM][row]
-                pos += r * unit
-                last = steps.step_at(np.maximum(pos - 1, 0))
-                for j, ld in enumerate(last.loads):
-                    st.resident[j] = np.where(jump & ld.present, ld.key, st.resident[j])
-                now = snapshot()
-                done |= jump
-        _record(snaps, lv, now, at | done, pos)  # after a jump: the landing point (the next unit differs)
-        for inner in range(lv):  # inner levels restart their comparison where an outer jump landed
-            _record(snaps, inner, now, done, pos)
+@njit(inline="always")
+def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: np.ndarray, snaps: np.ndarray,
+                  snap_pos: np.ndarray, cfg: CfgView, rec: np.ndarray) -> int:
+    """At a unit boundary, jump over units identical to the one just finished (see :func:`replay`);
+    returns the position after the jump."""
+    n = r[N_STEPS]
+    done = False  # jumped at an outer level
+    for lv in range(r[N_LEVELS] - 1, -1, -1):
+        unit = r[LEVEL + lv]
+        at = pos % unit == 0 and pos < n
+        if at and not done and snap_pos[lv] == pos - unit:  # (snaps[lv]: the state where the unit began)
+            shift = s[0] - snaps[lv, 0]
+            ok = (s[CHUNK] == snaps[lv, CHUNK] and snaps[lv, STEPS] >= 2 and snaps[lv, OUTPUTS] >= 2
+                  and s[PENDING] == snaps[lv, PENDING])
+            for k in range(1, COUNT):
+                ok = ok and s[k] - snaps[lv, k] == shift
+            per_unit = s[COUNT] - snaps[lv, COUNT]  # instructions
+            if ok and per_unit > 0:
+                room = (cfg.imem_instructions - _ENDS - s[COUNT]) // per_unit
+                jump = min(_ahead(kind, r, lv, pos // unit - 1), room, (n - pos) // unit)
+                if jump > 0:
+                    for k in range(STATE):  # times shift by D, counts and totals grow (pending, chunk: equal)
+                        s[k] += jump * (s[k] - snaps[lv, k])
+                    pos += jump * unit
+                    _step_of(kind, r, pos - 1, cfg, rec)
+                    for j in range(SLOTS):
+                        if rec[j * SLOT_FIELDS + PRESENT] != 0:
+                            resident[j] = rec[j * SLOT_FIELDS + KEY]
+                    done = True
+        if at or done:  # after a jump: the landing point (the next unit differs), where the inner
+            for inner in range(0 if done else lv, lv + 1):  # levels too restart their comparison
+                snap_pos[inner] = pos
+                for k in range(STATE):
+                    snaps[inner, k] = s[k]
+    return pos
 
 
-def _record(snaps: list[tuple[np.ndarray, np.ndarray]], lv: int, now: np.ndarray, where: np.ndarray,
-            pos: np.ndarray) -> None:
-    if where.any():
-        old_pos, old = snaps[lv]
-        snaps[lv] = (np.where(where, pos, old_pos), np.where(where, now, old))
+def _compiled_sources() -> list[str]:
+    """The files whose code or constants the compiled replay contains: the modules of its
+    functions and every dian module they take names from (hwgen/timing.py's unit latencies...)."""
+    mods = [sys.modules[__name__], *(sys.modules[f.__module__] for f in (gemm_step, blocked_step, cfg_view,
+                                                                       timing.dma_read_cycles))]
+    names = {m.__name__ for m in mods}
+    for m in mods:
+        for v in vars(m).values():
+            owner = getattr(v, "__name__", "") if isinstance(v, type(sys)) else getattr(v, "__module__", "")
+            if isinstance(owner, str) and owner.startswith("dian."):
+                names.add(owner)
+    return sorted(str(sys.modules[n].__file__) for n in names if n in sys.modules)
 
 
-def _keep_first(fresh: list[np.ndarray], loads: list[LoadSlot]) -> list[np.ndarray]:
-    """A step whose loads are all resident reloads its first one."""
-    none = ~np.any(np.stack(fresh), axis=0)
-    return [fresh[0] | none] + fresh[1:]
+class _Stamp:
+    """numba checks a cached function against its own file only; the replay compiles in the steps'
+    and the timing formulas' code, and a stale cache would be silently wrong: stamp them all."""
+
+    def get_source_stamp(self) -> str:
+        h = hashlib.sha256()
+        for path in _compiled_sources():
+            h.update(Path(path).read_bytes())
+        return h.hexdigest()
 
 
-def _instrs(sb: StepBatch, fresh: list[np.ndarray]) -> np.ndarray:
-    n = sum(np.where(f, ld.instrs, 0) for f, ld in zip(fresh, sb.loads)) + sb.pre_instrs
-    return n + (sb.writer_cycles > 0) + (sb.store_cycles > 0)
+class _CacheImpl(CompileResultCacheImpl):
+    # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
+    _locator_classes = [type(f"Stamped{c.__name__}", (_Stamp, c), {})
+                        for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)]
+
+
+class _Cache(FunctionCache):
+    _impl_class = _CacheImpl
+
+
+try:  # compiled on first use (seconds), then loaded from disk
+    _replay_all._cache = _Cache(_replay_all.py_func)
+except AttributeError:
+    pass  # NUMBA_DISABLE_JIT (a debugging aid): plain Python, nothing to cache
+except RuntimeError:
+    pass  # no writable cache folder: compiled in every process

@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.workload import WorkKind
 
-from .replay import LoadSlot, StepBatch
-from .steps_gemm import WorkArrays, interior, run_after, tile_size
+from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, PRESENT, SLOT_FIELDS,
+                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
+from .steps_gemm import WorkArrays, interior
 
 GAP = timing.ISSUE_GAP
 
@@ -31,105 +33,110 @@ class BlockedTilings:
     ty: np.ndarray
     tx: np.ndarray
 
-    @staticmethod
-    def of(ct: object, ty: object, tx: object) -> "BlockedTilings":
-        a = [np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (ct, ty, tx)]
-        m = max(len(x) for x in a)
-        return BlockedTilings(*(np.broadcast_to(x, (m,)).copy() for x in a))
+
+# Columns of a blocked mapping's row (after step_record's header), then each pass's channel
+# blocks and steps (``PARTS`` of them).
+(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, CT_, TY, TX, YT, XT, X_LO, X_HI, Y_LO, Y_HI, KEY_CB,
+ PARTS, PART) = range(HEADER, HEADER + 25)
+KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4}
+DW, POOL, ADD = 1, 2, 3
 
 
 class BlockedSteps:
-    """``n_steps`` and ``step_at(i)`` of M mappings of DW, POOL, ADD or COPY layers (all of
-    ``kind``; ``w``: each one's layer).
+    """The table of M mappings of DW, POOL, ADD or COPY layers (all of ``kind``; ``w``: each one's
+    layer) the replay runs with :func:`blocked_step` and :func:`blocked_ahead`.
 
     ``part_channels``: the channels of each pass of a concat (then every mapping is of that one
     layer); empty: one pass over the layer's channels."""
 
     def __init__(self, w: WorkArrays, kind: WorkKind, cfg: AccelConfig, t: BlockedTilings,
                  part_channels: tuple[int, ...] = ()) -> None:
-        self.w, self.kind, self.cfg, self.t = w, kind, cfg, t
+        self.kind = KIND_CODES[kind]
         L = cfg.lanes
         parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
             w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else w.k]
-        self.YT, self.XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
-        self.part_cb = [-(-c // L) for c in parts]
-        self.part_steps = [-(-cb // t.ct) * w.n * self.YT * self.XT for cb in self.part_cb]
-        self.n_steps = sum(self.part_steps)
+        YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
+        part_cb = [-(-c // L) for c in parts]
+        part_steps = [-(-cb // t.ct) * w.n * YT * XT for cb in part_cb]
+        self.n_steps = sum(part_steps)
+        # The loop nest's units, innermost first: an output tile, a row, an image, a channel tile
+        # (only for one pass: a concat's passes differ).
+        row = XT + 0 * t.ct
+        levels = [1 + 0 * t.ct, row, row * YT, row * YT * w.n]
+        x_lo, x_hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
+        y_lo, y_hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
+        key_cb = np.max(part_cb, axis=0) + 1  # a tile's key: (pass, channel tile, image, row, column)
+        cols = [self.n_steps, np.full_like(t.ct, 0 if len(parts) > 1 else MAX_LEVELS), *levels,
+                w.n, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.sy, w.sx, w.py, w.px, w.dy, w.dx, t.ct, t.ty, t.tx, YT, XT,
+                x_lo, x_hi, y_lo, y_hi, key_cb, np.full_like(t.ct, len(parts)),
+                *(v for cb, n in zip(part_cb, part_steps) for v in (cb, n))]
+        self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
-    def levels(self) -> list[np.ndarray]:
-        """Units of the loop nest, innermost first: an output tile, a row, an image, a channel tile
-        (only for one pass: a concat's passes differ)."""
-        if len(self.part_cb) > 1:
-            return []
-        row = self.XT + 0 * self.t.ct
-        return [1 + 0 * self.t.ct, row, row * self.YT, row * self.YT * self.w.n]
 
-    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray:
-        """As GemmSteps.ahead: tiles away from the padding and the short last tile, every image,
-        full channel tiles."""
-        w, t = self.w, self.t
-        if level == 0:
-            lo, hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
-            return run_after(unit % self.XT, lo, hi)
-        if level == 1:
-            lo, hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
-            return run_after(unit % self.YT, lo, hi)
-        if level == 2:
-            return run_after(unit % w.n, 0, w.n - 1)
-        cb = self.part_cb[0]
-        ct_n = -(-cb // t.ct)
-        return run_after(unit % ct_n, 0, np.where(cb % t.ct == 0, ct_n - 1, ct_n - 2))
+@njit(inline="always")
+def blocked_ahead(r: np.ndarray, level: int, unit: int) -> int:
+    """As gemm_ahead: tiles away from the padding and the short last tile, every image, full
+    channel tiles."""
+    if level == 0:
+        return run_after(unit % r[XT], r[X_LO], r[X_HI])
+    if level == 1:
+        return run_after(unit % r[YT], r[Y_LO], r[Y_HI])
+    if level == 2:
+        return run_after(unit % r[N], 0, r[N] - 1)
+    cb = r[PART]
+    ct_n = -(-cb // r[CT_])
+    return run_after(unit % ct_n, 0, ct_n - 1 if cb % r[CT_] == 0 else ct_n - 2)
 
-    def step_at(self, i: np.ndarray) -> StepBatch:
-        w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
-        part = np.zeros_like(t.ct)
-        local = np.broadcast_to(np.asarray(i, np.int64), t.ct.shape).copy()
-        cb_total = self.part_cb[0].copy()
-        for j in range(1, len(self.part_steps)):
-            later = local >= self.part_steps[j - 1]
-            local = np.where(later, local - self.part_steps[j - 1], local)
-            part = np.where(later, j, part)
-            cb_total = np.where(later, self.part_cb[j], cb_total)
-        c_t, rest = np.divmod(local, w.n * self.YT * self.XT)
-        n, rest = np.divmod(rest, self.YT * self.XT)
-        y_t, x_t = np.divmod(rest, self.XT)
-        cbs = tile_size(c_t, t.ct, cb_total)
-        rows, cols = tile_size(y_t, t.ty, w.oy), tile_size(x_t, t.tx, w.ox)
-        words = cbs * rows * cols
-        key = ((((part * (cb_total.max() + 1) + c_t) * w.n + n) * self.YT + y_t) * self.XT + x_t)
-        one = np.ones(len(t.ct), bool)
-        if self.kind in (WorkKind.ADD, WorkKind.COPY):
-            n_in = 2 if self.kind is WorkKind.ADD else 1
-            ld = LoadSlot(one, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L,
-                          n_in, "ibuf", n_in * words * L)
-            cyc = timing.add_cycles(words) if n_in == 2 else timing.ppu_cycles(words)
-            sram = {"ibuf": n_in * words * L, "obuf": 2 * words * L}
-            return StepBatch([ld], np.zeros_like(words), 0, cyc, timing.dma_write_cycles(cfg, words), words * L,
-                             sram=sram)
-        sy, sx, py, px, dy, dx = w.sy, w.sx, w.py, w.px, w.dy, w.dx
-        ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
-        y0, x0 = y_t * t.ty * sy - py, x_t * t.tx * sx - px
-        real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
-        real_x = np.clip(np.minimum(x0 + nx, w.w) - np.maximum(x0, 0), 0, None)
-        real = cbs * real_y * real_x
-        box = LoadSlot(one, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, "ibuf",
-                       cbs * ny * nx * L)
-        taps = w.fy * w.fx
-        if self.kind is WorkKind.POOL:
-            sram = {"ibuf": words * taps * L, "obuf": 2 * words * L}
-            return StepBatch([box], np.zeros_like(words), 0, timing.pool_cycles(words, taps),
-                             timing.dma_write_cycles(cfg, words), words * L, sram=sram)
-        assert self.kind is WorkKind.DW, self.kind
-        G = -(-taps // L)
-        pix = rows * cols
-        w_words = cbs * G * L
-        prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
-        loads = [box, LoadSlot(one, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, "wbuf", w_words * L),
-                 LoadSlot(one, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, "pbuf",
-                          prm_words * L)]
-        per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
-        acc = cfg.acc_word_bytes
-        sram = {"ibuf": cbs * taps * pix * L, "wbuf": w_words * L, "abuf": cbs * G * pix * 2 * acc + words * acc,
-                "pbuf": prm_words * L, "obuf": 2 * words * L}
-        return StepBatch(loads, cbs * per_block + (cbs * G - 1) * GAP, cbs * G, timing.ppu_cycles(words),
-                         timing.dma_write_cycles(cfg, words), words * L, busy_pe=cbs * taps * pix * L, sram=sram)
+
+@njit(inline="always")
+def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
+    """Step ``i`` (one output tile) of the mapping of row ``r``, into ``rec`` (step_record's layout)."""
+    L = cfg.lanes
+    part, local, cb_total = 0, i, r[PART]
+    for j in range(1, r[PARTS]):
+        if local >= r[PART + 2 * j - 1]:
+            local, part, cb_total = local - r[PART + 2 * j - 1], j, r[PART + 2 * j]
+    c_t, rest = split(local, r[N] * r[YT] * r[XT])
+    n, rest = split(rest, r[YT] * r[XT])
+    y_t, x_t = split(rest, r[XT])
+    cbs = min(r[CT_], cb_total - c_t * r[CT_])
+    rows, cols = min(r[TY], r[OY] - y_t * r[TY]), min(r[TX], r[OX] - x_t * r[TX])
+    words = cbs * rows * cols
+    key = (((part * r[KEY_CB] + c_t) * r[N] + n) * r[YT] + y_t) * r[XT] + x_t
+    rec[PRE], rec[PRE_INSTRS], rec[BUSY_PE] = 0, 0, 0
+    rec[SLOT_FIELDS + PRESENT], rec[2 * SLOT_FIELDS + PRESENT] = 0, 0  # a DW step's weights and parameters below
+    rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, words), words * L
+    rec[SRAM + ABUF], rec[SRAM + WBUF], rec[SRAM + PBUF] = 0, 0, 0
+    rec[SRAM + OBUF] = 2 * words * L
+    if kind >= ADD:  # ADD or COPY: one or two input tiles, no window
+        n_in = 2 if kind == ADD else 1
+        load(rec, 0, 1, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L, n_in,
+             IBUF, n_in * words * L)
+        rec[WRITER] = timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words)
+        rec[SRAM + IBUF] = n_in * words * L
+        return
+    ny, nx = (rows - 1) * r[SY] + (r[FY] - 1) * r[DY] + 1, (cols - 1) * r[SX] + (r[FX] - 1) * r[DX] + 1
+    y0, x0 = y_t * r[TY] * r[SY] - r[PY], x_t * r[TX] * r[SX] - r[PX]
+    real_y = max(min(y0 + ny, r[H]) - max(y0, 0), 0)
+    real_x = max(min(x0 + nx, r[W]) - max(x0, 0), 0)
+    real = cbs * real_y * real_x
+    load(rec, 0, 1, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, IBUF,
+         cbs * ny * nx * L)
+    taps = r[FY] * r[FX]
+    if kind == POOL:
+        rec[WRITER] = timing.pool_cycles(words, taps)
+        rec[SRAM + IBUF] = words * taps * L
+        return
+    G = -(-taps // L)
+    pix = rows * cols
+    w_words = cbs * G * L
+    prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
+    load(rec, 1, 1, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
+    load(rec, 2, 1, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
+    per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
+    acc = cfg.acc_word_bytes
+    rec[PRE], rec[PRE_INSTRS] = cbs * per_block + (cbs * G - 1) * GAP, cbs * G
+    rec[WRITER] = timing.ppu_cycles(words)
+    rec[BUSY_PE] = cbs * taps * pix * L
+    rec[SRAM + IBUF], rec[SRAM + WBUF] = cbs * taps * pix * L, w_words * L
+    rec[SRAM + ABUF], rec[SRAM + PBUF] = cbs * G * pix * 2 * acc + words * acc, prm_words * L

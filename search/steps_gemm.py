@@ -13,13 +13,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.layout import blocks
 from dian.hwgen.workload import Work
 
-from .replay import LoadSlot, StepBatch
+from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, SRAM, STORE,
+                          STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
 
 GAP = timing.ISSUE_GAP
 
@@ -35,22 +37,6 @@ class GemmTilings:
     fyt: np.ndarray
     fxt: np.ndarray
     kout: np.ndarray
-
-    @staticmethod
-    def of(**cols: object) -> "GemmTilings":
-        arrays = {k: np.atleast_1d(np.asarray(v, dtype=bool if k == "kout" else np.int64)) for k, v in cols.items()}
-        m = max(len(a) for a in arrays.values())
-        return GemmTilings(**{k: np.broadcast_to(a, (m,)).copy() for k, a in arrays.items()})
-
-
-def tile_size(index: np.ndarray, tile: np.ndarray, extent: np.ndarray) -> np.ndarray:
-    """Size of tile ``index`` of ``extent`` cut into tiles of ``tile`` (the last may be short)."""
-    return np.minimum(tile, extent - index * tile)
-
-
-def run_after(index: np.ndarray, lo: np.ndarray | int, hi: np.ndarray | int) -> np.ndarray:
-    """How many indices after ``index`` stay in ``lo..hi``, when ``index - 1`` is in it too (else 0)."""
-    return np.where((index - 1 >= lo) & (index <= hi), hi - index, 0)
 
 
 def interior(size: np.ndarray, out: np.ndarray, tile: np.ndarray, stride: np.ndarray, pad: np.ndarray,
@@ -92,99 +78,109 @@ class WorkArrays:
         return WorkArrays(*rows.T.copy())
 
 
+# Columns of a GEMM mapping's row (after step_record's header).
+_COLS = ("n", "h", "w", "oy", "ox", "fy", "fx", "sy", "sx", "py", "px", "dy", "dx", "kt", "ct", "ty", "tx", "fyt",
+         "fxt", "kout", "KB", "CB", "KT", "CT", "YT", "XT", "FYT", "FXT", "acc", "pix", "x_lo", "x_hi", "y_lo", "y_hi",
+         "k_hi")
+(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, KT_, CT_, TY, TX, FYT_, FXT_, KOUT, KB, CB, KT, CT, YT, XT, FYT, FXT,
+ ACC, PIX, X_LO, X_HI, Y_LO, Y_HI, K_HI) = range(HEADER, HEADER + len(_COLS))
+
+
 class GemmSteps:
-    """``n_steps`` and ``step_at(i)`` of M GEMM mappings (``w``: each one's layer)."""
+    """The table of M GEMM mappings (``w``: each one's layer) the replay runs with :func:`gemm_step`
+    and :func:`gemm_ahead`: one row each, step_record's header then ``_COLS``."""
+
+    kind = 0
 
     def __init__(self, w: WorkArrays, cfg: AccelConfig, t: GemmTilings) -> None:
-        self.w, self.cfg, self.t = w, cfg, t
         L = cfg.lanes
-        self.KB, self.CB = blocks(w.k, L), blocks(w.c, L)
-        self.KT, self.CT = -(-self.KB // t.kt), -(-self.CB // t.ct)
-        self.YT, self.XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
-        self.FYT, self.FXT = -(-w.fy // t.fyt), -(-w.fx // t.fxt)
-        self.acc = self.CT * self.FYT * self.FXT
-        self.pix = w.n * self.YT * self.XT
-        self.n_steps = self.KT * self.pix * self.acc
-
-    def levels(self) -> list[np.ndarray]:
-        """Units of the loop nest, innermost first: an output tile, then (``kout``) a row of output
-        tiles, an image, a K tile; (``pout``) all K tiles of a pixel tile, a row, an image."""
-        t, A = self.t, self.acc
-        inner = np.where(t.kout, A * self.XT, A * self.KT)
-        return [A + 0 * t.kt, inner, np.where(t.kout, inner * self.YT, inner * self.XT),
-                np.where(t.kout, inner * self.YT * self.w.n, inner * self.XT * self.YT)]
-
-    def ahead(self, level: int, unit: np.ndarray) -> np.ndarray:
-        """Units after ``unit`` identical to it, counted only when the unit before it is identical
-        too (then the buffers' residency repeats from unit to unit): output tiles along x away
-        from the padding and the short last tile, rows likewise, every image, full K tiles."""
-        t, w = self.t, self.w
+        KB, CB = blocks(w.k, L), blocks(w.c, L)
+        KT, CT = -(-KB // t.kt), -(-CB // t.ct)
+        YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
+        FYT, FXT = -(-w.fy // t.fyt), -(-w.fx // t.fxt)
+        acc = CT * FYT * FXT
+        pix = w.n * YT * XT
+        self.n_steps = KT * pix * acc
+        # The loop nest's units, innermost first: an output tile, then (kout) a row of output tiles,
+        # an image, a K tile; (pout) all K tiles of a pixel tile, a row, an image.
+        inner = np.where(t.kout, acc * XT, acc * KT)
+        levels = [acc, inner, np.where(t.kout, inner * YT, inner * XT),
+                  np.where(t.kout, inner * YT * w.n, inner * XT * YT)]
         x_lo, x_hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
         y_lo, y_hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
-        k_hi = np.where(self.KB % t.kt == 0, self.KT - 1, self.KT - 2)  # the last full K tile
-        x_run = run_after(unit % self.XT, x_lo, x_hi)
-        if level == 0:
-            return np.where(t.kout, x_run, run_after(unit % self.KT, 0, k_hi))
-        y_run = run_after(unit % self.YT, y_lo, y_hi)
-        if level == 1:
-            return np.where(t.kout, y_run, x_run)
-        n_run = run_after(unit % w.n, 0, w.n - 1)
-        if level == 2:
-            return np.where(t.kout, n_run, y_run)
-        return np.where(t.kout, run_after(unit % self.KT, 0, k_hi), n_run)
+        k_hi = np.where(KB % t.kt == 0, KT - 1, KT - 2)  # the last full K tile
+        cols = [self.n_steps, np.full_like(acc, MAX_LEVELS), *levels,
+                w.n, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.sy, w.sx, w.py, w.px, w.dy, w.dx,
+                t.kt, t.ct, t.ty, t.tx, t.fyt, t.fxt, t.kout, KB, CB, KT, CT, YT, XT, FYT, FXT, acc, pix,
+                x_lo, x_hi, y_lo, y_hi, k_hi]
+        self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
-    def step_at(self, i: np.ndarray) -> StepBatch:
-        w, cfg, t, L = self.w, self.cfg, self.t, self.cfg.lanes
-        o, a = np.divmod(i, self.acc)
-        c_t, rest = np.divmod(a, self.FYT * self.FXT)
-        fy_t, fx_t = np.divmod(rest, self.FXT)
-        k_t = np.where(t.kout, o // np.maximum(self.pix, 1), o % self.KT)
-        p = np.where(t.kout, o % np.maximum(self.pix, 1), o // self.KT)
-        n, rest = np.divmod(p, self.YT * self.XT)
-        y_t, x_t = np.divmod(rest, self.XT)
-        kbs, cbs = tile_size(k_t, t.kt, self.KB), tile_size(c_t, t.ct, self.CB)
-        rows, cols = tile_size(y_t, t.ty, w.oy), tile_size(x_t, t.tx, w.ox)
-        fys, fxs = tile_size(fy_t, t.fyt, w.fy), tile_size(fx_t, t.fxt, w.fx)
-        sy, sx, py, px, dy, dx = w.sy, w.sx, w.py, w.px, w.dy, w.dx
-        ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
-        y0 = y_t * t.ty * sy - py + fy_t * t.fyt * dy
-        x0 = x_t * t.tx * sx - px + fx_t * t.fxt * dx
-        real_y = np.clip(np.minimum(y0 + ny, w.h) - np.maximum(y0, 0), 0, None)
-        real_x = np.clip(np.minimum(x0 + nx, w.w) - np.maximum(x0, 0), 0, None)
-        real = cbs * real_y * real_x
-        in_cycles = timing.dma_read_cycles(cfg, real, cbs * ny * nx - real)
-        w_words = kbs * cbs * fys * fxs * L
-        last = a == self.acc - 1
-        prm_words = kbs * cfg.pbuf_entry_bytes // cfg.word_bytes
-        ib_key = ((((n * self.YT + y_t) * self.XT + x_t) * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
-        wb_key = ((k_t * self.CT + c_t) * self.FYT + fy_t) * self.FXT + fx_t
-        in_words = cbs * ny * nx
-        loads = [
-            LoadSlot(np.ones_like(last), ib_key, in_cycles, real * L, 1, "ibuf", in_words * L),
-            LoadSlot(np.ones_like(last), wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, "wbuf",
-                     w_words * L),
-            LoadSlot(last, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, "pbuf", prm_words * L),
-        ]
-        pix = rows * cols
-        nb = cbs * fys * fxs
-        g = timing.gemm_cycles(cfg, nb, pix)
-        out_words = kbs * pix
-        acc = cfg.acc_word_bytes
-        sram = {  # per GEMM: a pixel reads an IBUF word and read-modify-writes an ABUF word per block;
-            # a block's L weight rows are read once. REQUANT reads ABUF and PBUF, writes OBUF; the store reads it.
-            "ibuf": kbs * nb * pix * L,
-            "wbuf": kbs * nb * L * L,
-            "abuf": kbs * nb * pix * 2 * acc + np.where(last, out_words * acc, 0),
-            "pbuf": np.where(last, prm_words * L, 0),
-            "obuf": np.where(last, 2 * out_words * L, 0),
-        }
-        return StepBatch(
-            loads=loads,
-            pre_cycles=kbs * g + (kbs - 1) * GAP,
-            pre_instrs=kbs,
-            writer_cycles=np.where(last, timing.ppu_cycles(out_words), 0),
-            store_cycles=np.where(last, timing.dma_write_cycles(cfg, out_words), 0),
-            store_bytes=out_words * L,
-            busy_pe=kbs * nb * pix * L * L,
-            sram=sram,
-        )
+
+@njit(inline="always")
+def gemm_ahead(r: np.ndarray, level: int, unit: int) -> int:
+    """Units after ``unit`` identical to it, counted only when the unit before it is identical
+    too (then the buffers' residency repeats from unit to unit): output tiles along x away
+    from the padding and the short last tile, rows likewise, every image, full K tiles."""
+    kout = r[KOUT] != 0
+    x_run = run_after(unit % r[XT], r[X_LO], r[X_HI])
+    k_run = run_after(unit % r[KT], 0, r[K_HI])
+    if level == 0:
+        return x_run if kout else k_run
+    y_run = run_after(unit % r[YT], r[Y_LO], r[Y_HI])
+    if level == 1:
+        return y_run if kout else x_run
+    n_run = run_after(unit % r[N], 0, r[N] - 1)
+    if level == 2:
+        return n_run if kout else y_run
+    return k_run if kout else n_run
+
+
+@njit(inline="always")
+def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
+    """Step ``i`` of the mapping of row ``r``, into ``rec`` (step_record's layout)."""
+    L = cfg.lanes
+    o, a = split(i, r[ACC])
+    c_t, rest = split(a, r[FYT] * r[FXT])
+    fy_t, fx_t = split(rest, r[FXT])
+    if r[KOUT]:
+        k_t, p = split(o, max(r[PIX], 1))
+    else:
+        p, k_t = split(o, r[KT])
+    n, rest = split(p, r[YT] * r[XT])
+    y_t, x_t = split(rest, r[XT])
+    kbs, cbs = min(r[KT_], r[KB] - k_t * r[KT_]), min(r[CT_], r[CB] - c_t * r[CT_])
+    rows, cols = min(r[TY], r[OY] - y_t * r[TY]), min(r[TX], r[OX] - x_t * r[TX])
+    fys, fxs = min(r[FYT_], r[FY] - fy_t * r[FYT_]), min(r[FXT_], r[FX] - fx_t * r[FXT_])
+    ny, nx = (rows - 1) * r[SY] + (fys - 1) * r[DY] + 1, (cols - 1) * r[SX] + (fxs - 1) * r[DX] + 1
+    y0 = y_t * r[TY] * r[SY] - r[PY] + fy_t * r[FYT_] * r[DY]
+    x0 = x_t * r[TX] * r[SX] - r[PX] + fx_t * r[FXT_] * r[DX]
+    real_y = max(min(y0 + ny, r[H]) - max(y0, 0), 0)
+    real_x = max(min(x0 + nx, r[W]) - max(x0, 0), 0)
+    real = cbs * real_y * real_x
+    in_words = cbs * ny * nx
+    w_words = kbs * cbs * fys * fxs * L
+    last = a == r[ACC] - 1
+    prm_words = kbs * cfg.pbuf_entry_bytes // cfg.word_bytes
+    ib_key = ((((n * r[YT] + y_t) * r[XT] + x_t) * r[CT] + c_t) * r[FYT] + fy_t) * r[FXT] + fx_t
+    wb_key = ((k_t * r[CT] + c_t) * r[FYT] + fy_t) * r[FXT] + fx_t
+    load(rec, 0, 1, ib_key, timing.dma_read_cycles(cfg, real, in_words - real), real * L, 1, IBUF, in_words * L)
+    load(rec, 1, 1, wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
+    load(rec, 2, 1 if last else 0, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF,
+         prm_words * L)
+    pix = rows * cols
+    nb = cbs * fys * fxs
+    out_words = kbs * pix
+    acc = cfg.acc_word_bytes
+    rec[PRE] = kbs * timing.gemm_cycles(cfg, nb, pix) + (kbs - 1) * GAP
+    rec[PRE_INSTRS] = kbs
+    rec[WRITER] = timing.ppu_cycles(out_words) if last else 0
+    rec[STORE] = timing.dma_write_cycles(cfg, out_words) if last else 0
+    rec[STORE_BYTES] = out_words * L
+    rec[BUSY_PE] = kbs * nb * pix * L * L
+    # Per GEMM: a pixel reads an IBUF word and read-modify-writes an ABUF word per block; a block's
+    # L weight rows are read once. REQUANT reads ABUF and PBUF, writes OBUF; the store reads it.
+    rec[SRAM + IBUF] = kbs * nb * pix * L
+    rec[SRAM + WBUF] = kbs * nb * L * L
+    rec[SRAM + ABUF] = kbs * nb * pix * 2 * acc + (out_words * acc if last else 0)
+    rec[SRAM + PBUF] = prm_words * L if last else 0
+    rec[SRAM + OBUF] = 2 * out_words * L if last else 0
