@@ -140,7 +140,8 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     say(f"pricing {_n_options(space)} block options of space {space.name} on {len(hardware)} hardware options "
         f"({fitting} fit {hw_space.target.value}) with the exact cost model")
     t0 = time.perf_counter()
-    tables = cost_tables(space, hardware, on_config=lambda d, n: say(f"  config {d}/{n} priced"))
+    tables = cost_tables(space, hardware, on_config=lambda d, n: say(f"  config {d}/{n} priced"),
+                         objective=settings.objective)
     table_s = time.perf_counter() - t0
 
     out.mkdir(exist_ok=True)

@@ -3,7 +3,7 @@
 Every option the co-search can pick — block ``b`` as op ``o`` with input
 width ``i`` and output width ``j``; the head on the last stage's width —
 is built as a shape graph (nas/shape_graph.py), each of its layers mapped
-by the mapper's exact choice (search/mapper.py ``best_choices``: the
+by the mapper's exact choice (search/mapper.py ``best_choices``, energy by search/energy.py: the
 tiling and array mode the compile path will pick) on every hardware
 option, and its cycles and energy summed. A network's cost is then the
 table entries of its choices plus the hardware's fixed part (boot, done,
@@ -31,15 +31,14 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.workload import Work
 from dian.ir import Graph
 from dian.search.cost_model import layer_works
-from dian.search.energy import layer_energy_pj  # noqa: F401  (documented source of the energy figures)
-from dian.search.mapper import best_choices
+from dian.search.mapper import DEFAULT_TOP_K, Objective, best_choices
 from dian.search.relaxed import INFEASIBLE
 
 from .hardware import HardwareOption
 from .shape_graph import block_graph, head_graph, stem_graph
 from .space import OPS, SKIP, Arch, SearchSpace
 
-TABLE_TOP_K = 16  # candidates timed per layer mode: as design-space exploration does
+TABLE_TOP_K = DEFAULT_TOP_K  # candidates timed per layer mode: as `dian compile` maps, so the tables price its choices
 
 
 @dataclass(frozen=True)
@@ -105,9 +104,10 @@ def _work_key(w: Work) -> tuple:  # type: ignore[type-arg]
     return (w.kind, w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.stride, w.padding, w.dilation)
 
 
-def graph_costs(graphs: Sequence[Graph], cfg: AccelConfig, top_k: int = TABLE_TOP_K) -> np.ndarray:
+def graph_costs(graphs: Sequence[Graph], cfg: AccelConfig, top_k: int = TABLE_TOP_K,
+                objective: Objective = "latency") -> np.ndarray:
     """``[len(graphs), 2]``: each graph's (cycles, energy pJ) share on ``cfg`` — its layers under the
-    mapper's latency choice, each distinct layer shape timed once; INFEASIBLE where a layer
+    mapper's choice for ``objective``, each distinct layer shape timed once; INFEASIBLE where a layer
     cannot run."""
     per_graph = [layer_works(g, cfg)[1] for g in graphs]
     unique: dict[tuple, Work] = {}  # type: ignore[type-arg]
@@ -115,7 +115,7 @@ def graph_costs(graphs: Sequence[Graph], cfg: AccelConfig, top_k: int = TABLE_TO
         for w in works:
             unique.setdefault(_work_key(w), w)
     keys = list(unique)
-    choices, _ = best_choices([(unique[k], ()) for k in keys], cfg, "latency", top_k)
+    choices, _ = best_choices([(unique[k], ()) for k in keys], cfg, objective, top_k)
     cost = {k: (None if c is None else (c.share, c.energy_pj)) for k, c in zip(keys, choices)}
     out = np.zeros((len(graphs), 2))
     for n, works in enumerate(per_graph):
@@ -133,10 +133,11 @@ def _config_key(cfg: AccelConfig) -> AccelConfig:
 
 
 def cost_tables(space: SearchSpace, hardware: Sequence[HardwareOption], top_k: int = TABLE_TOP_K,
-                on_config: Callable[[int, int], None] | None = None) -> CoTables:
+                on_config: Callable[[int, int], None] | None = None, objective: Objective = "latency") -> CoTables:
     """The tables of ``space`` on every hardware option (options that do not fit are still priced,
-    so the relaxed cost stays defined; their probability is masked). ``on_config(done, total)``
-    reports progress over the distinct configs."""
+    so the relaxed cost stays defined; their probability is masked). Each layer takes the mapping
+    the mapper picks for ``objective``, as `dian compile --objective` will. ``on_config(done,
+    total)`` reports progress over the distinct configs."""
     blocks, heads, stem = option_graphs(space)
     n_ops, n_w = len(OPS), max(len(s.widths) for s in space.stages)
     H = len(hardware)
@@ -156,7 +157,7 @@ def cost_tables(space: SearchSpace, hardware: Sequence[HardwareOption], top_k: i
         distinct.setdefault(_config_key(opt.cfg), []).append(h)
     for done, hs in enumerate(distinct.values()):
         cfg = hardware[hs[0]].cfg
-        costs = graph_costs(graphs, cfg, top_k)
+        costs = graph_costs(graphs, cfg, top_k, objective)
         for h in hs:
             for n, (b, o, i, j) in enumerate(block_keys):
                 bc[b, o, i, j, h], be[b, o, i, j, h] = costs[n]

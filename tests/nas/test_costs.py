@@ -53,7 +53,7 @@ def test_tables_price_a_network_as_the_compiled_one(priced) -> None:  # type: ig
         g = network_graph(SPACE, arch)
         n_layers = len(layer_works(g, hw[0].cfg)[1])
         for h, opt in enumerate(hw):
-            nc = network_cost(g, opt.cfg, map_graph(g, opt.cfg, top_k=16))
+            nc = network_cost(g, opt.cfg, map_graph(g, opt.cfg))  # as `dian compile` maps
             cycles, energy = tables.network(SPACE, arch, h)
             # Layers are priced at chunk 0; in the program a chunk fetch may move by a bus beat.
             assert abs(cycles - nc.cycles) <= 2 * n_layers, (arch, opt.cfg.name)
