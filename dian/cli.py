@@ -191,7 +191,8 @@ def _cmd_search(args: argparse.Namespace) -> None:
 
     settings = SearchSettings(objective=args.objective, lam=args.lam, epochs=args.epochs,
                               warmup_epochs=min(args.warmup_epochs, args.epochs), seed=args.seed, device=args.device)
-    options = SearchOptions(args.dataset, args.target, args.budget, args.retrain_epochs, args.cosim_images,
+    options = SearchOptions(args.dataset, args.target, args.budget, args.retrain_epochs, args.front_epochs,
+                            args.cosim_images,
                             synth=not args.no_synth, place_and_route=not args.no_pnr,
                             quick_hardware=args.quick_hardware)
     res = search_model(args.out, options, settings, resume=args.resume, progress=True)
@@ -340,6 +341,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of log(relative cost) against cross-entropy (default: 0.1)")
     p.add_argument("--retrain-epochs", type=int, default=20, metavar="N",
                    help="epochs of training the derived network from scratch (default: 20)")
+    p.add_argument("--front-epochs", type=int, default=5, metavar="N",
+                   help="training epochs of each distinct design the search derived, for the report's explored "
+                        "front (default: 5)")
     p.add_argument("--cosim-images", type=int, default=2, metavar="N",
                    help="test images run on the RTL in Verilator (default: 2)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of everything random (default: 0)")

@@ -45,6 +45,7 @@ class SearchOptions:
     target: str
     budget_minutes: float | None = None
     retrain_epochs: int = 20
+    front_epochs: int = 5  # training of each distinct derived design for the explored front
     cosim_images: int = 2
     synth: bool = True
     place_and_route: bool = True
@@ -130,6 +131,10 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     if options.dataset not in SPACES:
         raise SearchSpaceError(f"no search space for data set {options.dataset!r}; dian searches on: "
                                f"{', '.join(sorted(SPACES))}.")
+    if options.retrain_epochs < 1 or options.front_epochs < 0 or options.cosim_images < 1:
+        raise SearchSpaceError(f"dian search needs at least 1 retraining epoch, 0 or more front epochs and at least "
+                               f"1 co-simulated image; got {options.retrain_epochs}, {options.front_epochs}, "
+                               f"{options.cosim_images}.")
     if options.budget_minutes is not None and options.budget_minutes <= 0:
         raise SearchSpaceError(f"the budget must be a positive number of minutes; got {options.budget_minutes}.")
     say = _Say(progress)
@@ -173,6 +178,7 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     from .nas.supernet import derive
     from .nas.train import accuracy, train
 
+    explored = explore_front(space, data, settings, search.state.log, hardware, tables, options.front_epochs, say)
     # Retrained from scratch: fine-tuning the supernet's weights did worse on digits (93.8 % against
     # 97.8 % after 5 epochs): a relaxed supernet's weights serve the mixture, not one network.
     say(f"training the derived network from scratch for {options.retrain_epochs} epochs on {len(data.x_train)} "
@@ -218,10 +224,41 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
                        cosim, cycles, synth_doc, compiled)
     from .nas.report import write_report
 
+    summary["explored"] = explored
     report = write_report(out, space, summary, search.state.log, hardware, tables, arch, compiled.out_dir)
     (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     say(f"wrote {out / REPORT}")
     return SearchResult(out, summary, report)
+
+
+def explore_front(space: Any, data: Any, settings: Any, log: list[Any], hardware: list[Any], tables: Any,
+                  epochs: int, say: _Say) -> list[dict[str, Any]]:
+    """Every distinct (network, hardware) pair the search derived after its warm-up, each network
+    trained from scratch for ``epochs`` on the weight split and scored on the architecture split
+    (the test split stays for the final design); latency from the exact tables."""
+    from .nas.data import search_split
+    from .nas.space import Arch
+    from .nas.supernet import derive
+    from .nas.train import accuracy, train
+
+    split = search_split(data, seed=settings.seed)
+    designs: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for e in log[settings.warmup_epochs:]:
+        arch = Arch(tuple(e.arch["ops"]), tuple(e.arch["widths"]))
+        key = (arch, e.hardware)
+        if key in designs:
+            designs[key]["epochs"].append(e.epoch)
+            continue
+        net = train(derive(space, arch, seed=settings.seed), split.x_weights, split.y_weights, epochs,
+                    seed=settings.seed, device=settings.device)
+        cycles = tables.network(space, arch, e.hardware)[0]
+        designs[key] = {"epochs": [e.epoch], "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
+                        "hardware": hardware[e.hardware].label, "cycles": cycles,
+                        "latency_us": cycles / hardware[e.hardware].cfg.clock_mhz,
+                        "accuracy": accuracy(net, split.x_arch, split.y_arch)}
+        say(f"explored design of epoch {e.epoch}: {designs[key]['accuracy']:.1%} after {epochs} epochs, "
+            f"{cycles:,.0f} cycles")
+    return list(designs.values())
 
 
 def _n_options(space: Any) -> int:
@@ -254,7 +291,8 @@ def _summary(options: SearchOptions, settings: Any, search: Any, arch: Any, chos
         "table_seconds": round(table_s, 1),
         "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
         "description": search.space.describe(arch).splitlines(),
-        "hardware": {"name": chosen.cfg.name, "label": chosen.label, "luts_estimate": chosen.resources.luts,
+        "hardware": {"name": chosen.cfg.name, "label": chosen.label, "clock_mhz": chosen.cfg.clock_mhz,
+                     "luts_estimate": chosen.resources.luts,
                      "brams_estimate": chosen.resources.brams, "dsps": chosen.resources.dsps},
         "accuracy": {"float": float_acc, "int8": int_acc},
         "cycles": {"rtl": cycles, "tables": tables.network(search.space, arch, h)[0],

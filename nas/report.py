@@ -59,7 +59,7 @@ def plot_search(log: Sequence[Any]) -> bytes:
     ax.set_xlabel("epoch")
     ax.set_ylabel("cycles (exact cost tables)")
     ax2 = ax.twinx()
-    ax2.plot(epochs, [100 * e.val_accuracy for e in log], "^-", c="tab:red", ms=4, label="argmax net accuracy")
+    ax2.plot(epochs, [100 * e.val_accuracy for e in log], "^-", c="tab:red", ms=4, label="argmax net, supernet weights")
     ax2.set_ylabel("accuracy on the architecture split (%)")
     lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
     ax.legend(lines, [str(x.get_label()) for x in lines], fontsize=8, loc="center right")
@@ -68,18 +68,18 @@ def plot_search(log: Sequence[Any]) -> bytes:
     return _png(fig)
 
 
-def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any]) -> bytes:
+def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any], epochs: int) -> bytes:
     """Accuracy against latency of every (network, hardware) pair the search derived, and its front."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     pts = [(d["latency_us"], -d["accuracy"]) for d in explored]
     front = pareto_indices(pts)
     ax.scatter([d["latency_us"] for d in explored], [100 * d["accuracy"] for d in explored], s=14, c="0.6",
-               label="derived each epoch (supernet weights)")
+               label=f"derived by the search ({epochs} epochs, architecture split)")
     ax.plot([explored[i]["latency_us"] for i in front], [100 * explored[i]["accuracy"] for i in front], "o-",
-            c="tab:blue", ms=5, label="Pareto front")
+            c="tab:blue", ms=5, label="their Pareto front")
     ax.scatter([chosen["latency_us"]], [100 * chosen["accuracy"]], marker="*", s=220, c="tab:red", zorder=3,
-               label="final (retrained, int8)")
+               label="final design (retrained, int8, test split)")
     ax.set_xlabel("latency (us: exact cycles at the target clock)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)
@@ -139,19 +139,16 @@ def write_report(out: Path, space: SearchSpace, summary: dict[str, Any], log: Se
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
     h = next(i for i, opt in enumerate(hardware) if opt.cfg.name == summary["hardware"]["name"])
-    explored = []
-    for e in log:
-        a = Arch(tuple(e.arch["ops"]), tuple(e.arch["widths"]))
-        explored.append({"epoch": e.epoch, "accuracy": e.val_accuracy,
-                         "latency_us": tables.network(space, a, e.hardware)[0] / hardware[e.hardware].cfg.clock_mhz})
+    explored = summary["explored"]
     chosen_pt = {"accuracy": summary["accuracy"]["int8"],
                  "latency_us": summary["cycles"]["tables"] / hardware[h].cfg.clock_mhz}
     rows = layer_rows(compiled)
     (plots / "search.png").write_bytes(plot_search(log))
-    (plots / "front.png").write_bytes(plot_front(explored, chosen_pt))
+    if explored:
+        (plots / "front.png").write_bytes(plot_front(explored, chosen_pt, summary["options"]["front_epochs"]))
     (plots / "hardware.png").write_bytes(plot_hardware(space, arch, hardware, tables, h))
     (plots / "layers.png").write_bytes(plot_layers(rows))
-    text = render_report(summary, rows, explored)
+    text = render_report(summary, rows)
     (out / "report.md").write_text(text)
     return text
 
@@ -160,7 +157,7 @@ def _fmt(x: Any, spec: str = ",") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
-def render_report(s: dict[str, Any], rows: list[dict[str, Any]], explored: list[dict[str, Any]]) -> str:
+def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     o, st, syn = s["options"], s["settings"], s["synth"]
     clock = (f"the Fmax nextpnr reported, {s['fps_clock_mhz']:.1f} MHz" if s["fps_clock_is_fmax"]
              else f"the config's clock, {s['fps_clock_mhz']:g} MHz (no place and route: no Fmax)")
@@ -186,9 +183,12 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]], explored: list[
         f"| FPS | {_fmt(s['fps'], ',.0f')} at {clock} |",
     ]
     if syn:
-        lines += [f"| resources (Yosys{'/nextpnr' if syn.get('place_and_route') else ''}) | {syn.get('summary')} |",
-                  f"| Fmax | {_fmt(syn.get('fmax_mhz'), '.1f')} MHz (meets the config's clock: "
-                  f"{syn.get('meets_timing')}) |"]
+        lines += [f"| resources (Yosys{'/nextpnr' if syn.get('place_and_route') else ''}) | {syn.get('summary')} |"]
+        if syn.get("fmax_mhz") is not None:
+            verdict = "meets" if syn.get("meets_timing") else "misses"
+            lines += [f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz ({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"]
+        else:
+            lines += ["| Fmax | not measured (no place and route) |"]
     else:
         lines += ["| resources | not synthesized (--no-synth) |"]
     lines += [
@@ -202,10 +202,15 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]], explored: list[
     ]
     lines += [f"| {c['image']} | {c['label']} | {c['predicted']} | {c['cycles_rtl']:,} | {c['cycles_machine']:,} | "
               f"{c['tensors_checked']} |" for c in s["cosim"]]
-    lines += ["", "## Search", "", "![co-search](plots/search.png)", "",
-              "![explored front](plots/front.png)", "",
-              "| epoch | argmax accuracy (arch split) | latency us (tables) |", "|---:|---:|---:|"]
-    lines += [f"| {d['epoch']} | {d['accuracy']:.2%} | {d['latency_us']:.2f} |" for d in explored]
+    lines += ["", "## Search", "", "![co-search](plots/search.png)", ""]
+    explored = s["explored"]
+    if explored:
+        lines += [f"Every distinct design the search derived after its warm-up, its network trained from scratch "
+                  f"for {o['front_epochs']} epochs on the weight split and scored on the architecture split "
+                  f"(latency: exact cycles at the target clock):", "", "![explored front](plots/front.png)", "",
+                  "| epochs | network (ops; widths) | hardware | accuracy | cycles |", "|---|---|---|---:|---:|"]
+        lines += [f"| {', '.join(map(str, d['epochs']))} | {d['arch']['ops']}; {d['arch']['widths']} | "
+                  f"{d['hardware']} | {d['accuracy']:.2%} | {d['cycles']:,.0f} |" for d in explored]
     lines += ["", "## The searched network on each hardware option", "", "![hardware](plots/hardware.png)", "",
               "## Per-layer utilization", "", "![layers](plots/layers.png)", "",
               "| layer | dataflow | MACs | cycles | utilization |", "|---|---|---:|---:|---:|"]
