@@ -59,9 +59,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 MBV2_OP = 2  # OPS[2]: k3e6, MobileNetV2's inverted residual
 GOAL_FPS_RATIO = 3.0
 #: Option defaults; --quick's keep the whole run to minutes (the co-search's own defaults come from SearchSettings).
-FULL = {"lams": "0,0.1,0.3,1.0", "finetune_epochs": 20, "trial_epochs": 3, "dse_trials": 40}
-QUICK = {"lams": "0,1.0", "finetune_epochs": 2, "trial_epochs": 1, "dse_trials": 3, "search_epochs": 2,
-         "warmup_epochs": 1}
+FULL = {"lams": "0,0.1,0.3,1.0", "finetune_epochs": 20, "trial_epochs": 3, "dse_trials": 40, "budget_scale": 10.0}
+QUICK = {"lams": "0,1.0", "finetune_epochs": 2, "trial_epochs": 1, "dse_trials": 3, "budget_scale": 4.0,
+         "search_epochs": 2, "warmup_epochs": 1}
 
 
 @dataclass
@@ -194,8 +194,8 @@ def explore_hand(b: Bench, net: torch.nn.Module, trials: int) -> dict[str, Any]:
     best = min((d for d in designs if d.fits), key=lambda d: (d.cycles, d.trial))
     c = best.cfg
     return {"trials": trials, "seconds": seconds, "cycles": best.cycles, "fps": c.clock_mhz * 1e6 / best.cycles,
-            "label": f"{c.pe_rows}x{c.pe_cols} PEs, buffers I/W/A/O {c.ibuf.size_bytes}/{c.wbuf.size_bytes}/"
-                     f"{c.abuf.size_bytes}/{c.obuf.size_bytes} B, {c.dram_bus_bits}-bit bus, IMEM "
+            "label": f"{c.pe_rows}x{c.pe_cols} PEs, buffers I/W/A/O {c.ibuf.bytes}/{c.wbuf.bytes}/"
+                     f"{c.abuf.bytes}/{c.obuf.bytes} B, {c.dram_bus_bits}-bit bus, IMEM "
                      f"{c.imem_instructions}"}
 
 
@@ -362,7 +362,9 @@ def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, s
              "## Goals", "",
              f"- **{'meets' if g['meets'] else 'MISSES'}** >= {GOAL_FPS_RATIO:g}x the FPS of (a) at accuracy >= (a)'s "
              f"({g['a_acc']:.1%}, {g['a_fps']:,.0f} FPS): " +
-             (f"best is {g['best']} at {g['ratio']:.2f}x." if g["best"] else "no dian point is as accurate as (a)."),
+             (f"best is {g['best']} at {g['ratio']:.2f}x." if g["best"] else "no dian point is as accurate as (a).") +
+             (f" Against (a) on dian's optuna DSE below ({res['dse']['fps']:,.0f} FPS, a wider hardware space): "
+              f"{g['ratio'] * g['a_fps'] / res['dse']['fps']:.2f}x." if res["dse"] and g["best"] else ""),
              f"- **{'MISSES' if d['dominates'] else 'meets'}** (c) with {scale} budget does not dominate dian's front "
              f"(it dominates it if every dian point is dominated — as accurate and as fast, better in one — by some "
              f"(c) point): " + "; ".join(f"{k}: " + (f"dominated by {', '.join(x)}" if x else "not dominated")
@@ -381,7 +383,8 @@ def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, s
     if res["dse"]:
         x = res["dse"]
         lines += ["", f"(a) on dian's optuna DSE (search/explore.py, TPE, latency, {x['trials']} trials, "
-                      f"{x['seconds']:.0f} s, its wider space: buffer sizes, IMEM, arrays up to 16x16): "
+                      f"{x['seconds']:.0f} s, its wider space: buffer sizes, IMEM, arrays up to 16x16, which nextpnr had not "
+                      f"routed on ECP5-85k, nas/hardware.py MAX_LANES): "
                       f"{x['cycles']:,} cycles = {x['fps']:,.0f} FPS on {x['label']}."]
     lines += ["", "## Architectures", "", "| method | network |", "|---|---|"]
     for p in res["points"]:
@@ -433,7 +436,8 @@ def main() -> None:
                                                         f"{FULL['finetune_epochs']})")
     ap.add_argument("--trial-epochs", type=int, help=f"training epochs of each black-box trial (default: "
                                                      f"{FULL['trial_epochs']})")
-    ap.add_argument("--budget-scale", type=float, default=10.0, help="the larger black-box budget, x dian's (10)")
+    ap.add_argument("--budget-scale", type=float, help=f"the larger black-box budget, x dian's (default: "
+                                                       f"{FULL['budget_scale']:g})")
     ap.add_argument("--points", type=int, default=0, help="(c) front designs fine-tuned per budget "
                                                           "(default: as many as --lams)")
     ap.add_argument("--dse-trials", type=int, help=f"dian's optuna DSE for (a), 0 to skip (default: "
