@@ -477,7 +477,7 @@ def main() -> None:
             setattr(args, k, v)
     settings = parse_settings(args)
     env: dict[str, Any] = {
-        "command": "benchmarks/bench_cosearch.py " + " ".join(sys.argv[1:]),
+        "command": " ".join(["benchmarks/bench_cosearch.py", *sys.argv[1:]]),
         "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
         "python": platform.python_version(), "load": [os.getloadavg()[0]],
         "git": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
