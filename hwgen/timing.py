@@ -83,6 +83,13 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   9``). Busy-PE: ``T·L`` per pixel (rows = the group's taps, every column,
   padding lanes included), identically in sim/machine and the RTL.
 
+* GEMM or DW with ``rq`` (the requantization fused into the drain,
+  hwgen/cmp_engine.py): every final sum (the last block's, or every DW
+  pixel's) enters PPURequant in the cycle it is written to ABUF and reaches
+  OBUF ``PPURequant.LATENCY`` (8) edges later; the engine waits for the last
+  one: ``D`` as above plus ``RQ_DRAIN`` (8). Nothing else changes (ABUF is
+  still written; the PBUF entry is read from the latch on).
+
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles).
 """
@@ -110,6 +117,8 @@ DONE_CYCLES = 1
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
+# GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
+RQ_DRAIN = PPURequant.LATENCY
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
 
 
@@ -209,9 +218,9 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, StoreAct):
         return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x))
     if isinstance(ins, Gemm):
-        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox))
+        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
     if isinstance(ins, Dw):
-        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox))
+        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
     if isinstance(ins, Requant):
         return int(ppu_cycles(ins.n_c * ins.n_pix))
     if isinstance(ins, AddI):

@@ -69,6 +69,7 @@ class StepBatch:
     store_cycles: np.ndarray  # 0: no store (a step with a store has a writer)
     store_bytes: np.ndarray
     busy_pe: np.ndarray | int = 0
+    writer_instrs: np.ndarray | int = 1  # the writer's instructions (GEMMs with a fused requantization: several)
     #: on-chip buffer bytes the step's compute and store read or write, by buffer (for the energy model)
     sram: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -310,4 +311,4 @@ def _keep_first(fresh: list[np.ndarray], loads: list[LoadSlot]) -> list[np.ndarr
 
 def _instrs(sb: StepBatch, fresh: list[np.ndarray]) -> np.ndarray:
     n = sum(np.where(f, ld.instrs, 0) for f, ld in zip(fresh, sb.loads)) + sb.pre_instrs
-    return n + (sb.writer_cycles > 0) + (sb.store_cycles > 0)
+    return n + np.where(sb.writer_cycles > 0, sb.writer_instrs, 0) + (sb.store_cycles > 0)

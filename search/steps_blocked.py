@@ -127,9 +127,13 @@ class BlockedSteps:
         loads = [box, LoadSlot(one, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, "wbuf", w_words * L),
                  LoadSlot(one, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, "pbuf",
                           prm_words * L)]
-        per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
+        # G DW instructions a channel block, all taps; the last of each requantizes into OBUF (the
+        # writer: from the first of them, after block 0's first G - 1).
+        per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD + timing.RQ_DRAIN
+        pre = (G - 1) * (timing.dw_cycles(cfg, L, pix) + GAP) - GAP * (G > 1)
         acc = cfg.acc_word_bytes
-        sram = {"ibuf": cbs * taps * pix * L, "wbuf": w_words * L, "abuf": cbs * G * pix * 2 * acc + words * acc,
+        sram = {"ibuf": cbs * taps * pix * L, "wbuf": w_words * L, "abuf": cbs * G * pix * 2 * acc,
                 "pbuf": prm_words * L, "obuf": 2 * words * L}
-        return StepBatch(loads, cbs * per_block + (cbs * G - 1) * GAP, cbs * G, timing.ppu_cycles(words),
-                         timing.dma_write_cycles(cfg, words), words * L, busy_pe=cbs * taps * pix * L, sram=sram)
+        writer = cbs * per_block + (cbs * G - 1) * GAP - pre - GAP * (G > 1)
+        return StepBatch(loads, pre + 0 * words, G - 1, writer, timing.dma_write_cycles(cfg, words), words * L,
+                         busy_pe=cbs * taps * pix * L, sram=sram, writer_instrs=cbs * G - (G - 1))

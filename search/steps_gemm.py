@@ -4,8 +4,9 @@ Mirrors hwgen/lower_ops.py ``gemm_steps``: outputs (K tile x pixel tile, in
 ``kout`` or ``pout`` order) times accumulation steps (C tile x kernel-row
 tile x kernel-column tile, innermost). A step loads its input box (IBUF),
 its weight tile (WBUF) and, on the last accumulation step, the output
-tile's parameters (PBUF); it runs one GEMM per K block, and the last step
-also REQUANT and the store of the output tile. Durations are hwgen/timing.py's.
+tile's parameters (PBUF); it runs one GEMM per K block (on the last step
+with the requantization fused: they write the output tile to OBUF) and, on
+the last step, the store of the output tile. Durations are hwgen/timing.py's.
 """
 
 from __future__ import annotations
@@ -171,18 +172,21 @@ class GemmSteps:
         out_words = kbs * pix
         acc = cfg.acc_word_bytes
         sram = {  # per GEMM: a pixel reads an IBUF word and read-modify-writes an ABUF word per block;
-            # a block's L weight rows are read once. REQUANT reads ABUF and PBUF, writes OBUF; the store reads it.
+            # a block's L weight rows are read once. The last step's GEMMs read PBUF and write OBUF
+            # (fused requantization); the store reads it.
             "ibuf": kbs * nb * pix * L,
             "wbuf": kbs * nb * L * L,
-            "abuf": kbs * nb * pix * 2 * acc + np.where(last, out_words * acc, 0),
+            "abuf": kbs * nb * pix * 2 * acc,
             "pbuf": np.where(last, prm_words * L, 0),
             "obuf": np.where(last, 2 * out_words * L, 0),
         }
-        return StepBatch(
+        gemms = kbs * g + (kbs - 1) * GAP
+        return StepBatch(  # the last step's GEMMs requantize into OBUF: they are the output's writer
             loads=loads,
-            pre_cycles=kbs * g + (kbs - 1) * GAP,
-            pre_instrs=kbs,
-            writer_cycles=np.where(last, timing.ppu_cycles(out_words), 0),
+            pre_cycles=np.where(last, 0, gemms),
+            pre_instrs=np.where(last, 0, kbs),
+            writer_cycles=np.where(last, gemms + kbs * timing.RQ_DRAIN, 0),
+            writer_instrs=kbs,
             store_cycles=np.where(last, timing.dma_write_cycles(cfg, out_words), 0),
             store_bytes=out_words * L,
             busy_pe=kbs * nb * pix * L * L,
