@@ -22,7 +22,7 @@ The rules, restated from the code they mirror:
   layers (so a network's cycles are the sum of its layers').
 * Tokens (hwgen/program.py ``_tokens``), in a chunk of steps ``s`` and outputs
   ``o``: loads(s) wait for compute(s-2)'s end (s >= 2); compute(s) waits for
-  loads(s); an output's writer (its REQUANT/ADD/COPY/POOL) waits for the store
+  loads(s); an output's writer (its fused GEMMs/DWs, or its ADD/COPY/POOL) waits for the store
   of output o-2 (o >= 2); a store waits for its writer. MEM order: loads(s),
   then the store of the output step s-1 finished; the last store closes the
   chunk.
