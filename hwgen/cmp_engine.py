@@ -37,7 +37,7 @@ walks the taps into the window register and shares GemmUnit's array path;
 the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
 pixels of T taps *(v1: one IBUF word a cycle)*.
 
-Status: END, COPY, REQUANT, GEMM, DW, POOL, ADD (an unknown opcode, or DW
+Status: END, COPY, REQUANT, GEMM and DW (with or without ``rq``), POOL, ADD (an unknown opcode, or DW
 without the depthwise dataflow, raises ``error`` and halts).
 """
 
