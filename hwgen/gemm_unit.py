@@ -222,13 +222,15 @@ class GemmUnit(wiring.Component):
         m.d.comb += [pe.in_valid.eq(feed), pe.w_swap.eq(swap), pe.x_data.eq(self.ibuf_r_data),
                      pe.w_load_data.eq(self.wbuf_r_data), self.busy_pe.eq(Mux(feed, busy, 0))]
 
-        # ABUF address, reset, last-pixel and final-sum flags travel beside the array.
+        # ABUF address, reset, last-pixel and final-sum flags travel beside the array. (The final-sum
+        # flags keep their reset: reset-less, Yosys 0.70 merged them into a P&R netlist with two drivers
+        # on the DW window register, which nextpnr refuses.)
         addr, rst, last, fin = [a0], [r0], [l0], [fin0]
         for k in range(1, self.WRITE + 1):
             addr.append(Signal(ab, name=f"abuf_addr_{k}", reset_less=True))
             rst.append(Signal(name=f"reset_{k}", reset_less=True))
             last.append(Signal(name=f"last_{k}"))
-            fin.append(Signal(name=f"final_{k}", reset_less=True))
+            fin.append(Signal(name=f"final_{k}"))
             m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1]),
                          fin[k].eq(fin[k - 1])]
         m.d.comb += [
