@@ -16,6 +16,11 @@ write is at the edge ending ``S + n + 2 + LATENCY``: ``D = n + 3 + LATENCY``.
 GEMM: :class:`~dian.hwgen.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
 read-modify-write) from ``S``; the engine waits in GEMM until the unit's
 ``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 4) + P + 6``.
+With ``rq`` (GEMM and DW) each final sum the unit writes to ABUF (its
+``rq_valid``) also enters PPURequant in that cycle, with the instruction's
+PBUF entry (read from the latch on) and clamp, and goes to OBUF from
+``odst`` ``LATENCY`` edges later; the engine drains those cycles after
+``done``: ``D`` + 8.
 
 POOL: :class:`~dian.hwgen.pool_unit.PoolUnit` walks the windows (one IBUF
 word a cycle from ``S+1``) into PPUPool, whose window results enter
@@ -32,7 +37,7 @@ walks the taps into the window register and shares GemmUnit's array path;
 the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
 pixels of T taps *(v1: one IBUF word a cycle)*.
 
-Status: END, COPY, REQUANT, GEMM, DW, POOL, ADD (an unknown opcode, or DW
+Status: END, COPY, REQUANT, GEMM and DW (with or without ``rq``), POOL, ADD (an unknown opcode, or DW
 without the depthwise dataflow, raises ``error`` and halts).
 """
 
@@ -46,7 +51,7 @@ from .accel_config import AccelConfig
 from .decode import fields, opcode, signal_mask, wait_mask
 from .dsp_plan import plan_dsps
 from .gemm_unit import GemmUnit
-from .isa import INSTRUCTION_BITS, AddI, Copy, Encoding, Opcode, Pool, PoolMode, Requant
+from .isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode, Requant
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
@@ -105,6 +110,12 @@ class CmpEngine(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
+        fused, drain = Signal(), Signal(range(PPURequant.LATENCY))
+
+        def fused_fields(f):
+            """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
+            return [fused.eq(f["rq"]), is_copy.eq(0), prm.eq(f["prm"]), wr_addr.eq(f["odst"]), lo.eq(f["lo"]),
+                    hi.eq(f["hi"])]
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b = Signal(31)
         rd = Mux(is_add & operand, b_addr, rd_addr)
@@ -126,15 +137,18 @@ class CmpEngine(wiring.Component):
         m.d.sync += [valid1.eq(0), add_valid.eq(0), operand2.eq(operand), add.operand.eq(operand2),
                      valid2.eq(valid1), add_valid2.eq(add_valid)]
         pb = pbuf_q
+        acc_w = gemm.abuf_w_data  # a GEMM's or DW's final sums (fused requantization), as they go to ABUF
         for i in range(L):
+            lane = slice(cfg.acc_bits * i, cfg.acc_bits * (i + 1))
             m.d.comb += [
-                rq.acc[i].eq(Mux(is_pool, pool.out[i], Mux(is_copy, ibuf_q[8 * i:8 * i + 8].as_signed(),
-                                 abuf_q[cfg.acc_bits * i:cfg.acc_bits * (i + 1)].as_signed()))),
+                rq.acc[i].eq(Mux(in_gemm, acc_w[lane].as_signed(),
+                                 Mux(is_pool, pool.out[i], Mux(is_copy, ibuf_q[8 * i:8 * i + 8].as_signed(),
+                                                               abuf_q[lane].as_signed())))),
                 rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
                 rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
             ]
-        m.d.comb += [rq.in_valid.eq(valid2 | pool.out_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
+        m.d.comb += [rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
                      self.obuf_w_en.eq(rq.out_valid | add.out_valid), self.obuf_w_addr.eq(wr_addr),
                      self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out))]
         with m.If(self.obuf_w_en):
@@ -186,10 +200,12 @@ class CmpEngine(wiring.Component):
                             m.next = "ADD"
                         with m.Case(Opcode.GEMM):
                             m.d.comb += gemm.start.eq(1)
+                            m.d.sync += fused_fields(fields(enc, Gemm, word))
                             m.next = "GEMM"
                         if gemm.depthwise:
                             with m.Case(Opcode.DW):
                                 m.d.comb += gemm.dw_start.eq(1)
+                                m.d.sync += fused_fields(fields(enc, Dw, word))
                                 m.next = "GEMM"
                         with m.Default():
                             m.d.sync += [self.error.eq(1), pc.eq(0)]
@@ -214,7 +230,15 @@ class CmpEngine(wiring.Component):
                     m.next = "FETCH"
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
-                with m.If(gemm.done):
+                with m.If(gemm.done & fused):
+                    m.d.sync += drain.eq(PPURequant.LATENCY - 1)
+                    m.next = "DRAIN"
+                with m.Elif(gemm.done):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("DRAIN"):  # the last final sum's way through PPURequant to OBUF
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 0):
                     m.d.comb += self.signal.eq(sig)
                     m.next = "FETCH"
         return m

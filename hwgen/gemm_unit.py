@@ -35,6 +35,10 @@ instruction's last cycle (``done`` is high in it):
 (hwgen/timing.py's ``gemm_cycles``). ``busy_pe`` is ``L*L`` in every cycle
 the array takes a pixel (padding lanes included, as sim/machine counts).
 
+With ``rq`` (the instruction's fused requantization) ``rq_valid`` marks the
+ABUF writes of final sums — the last block's (GEMM), every pixel's (DW) — so
+CmpEngine also sends ``abuf_w_data`` to PPURequant in that cycle.
+
 Pixels of one instruction must map to distinct ABUF words (the lowering's
 dense tiles do); aliasing pixels are undefined.
 """
@@ -50,7 +54,7 @@ from .accumulator import AccUpdate
 from .decode import fields
 from .dsp_plan import plan_dsps
 from .dw_unit import DwUnit
-from .isa import INSTRUCTION_BITS, Encoding, Gemm
+from .isa import INSTRUCTION_BITS, Dw, Encoding, Gemm
 from .pe_array import PEArray, PEMode
 
 __all__ = ["GemmUnit"]
@@ -81,6 +85,7 @@ class GemmUnit(wiring.Component):
             "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * L),
             "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
             "abuf_w_data": Out(cfg.acc_bits * L),
+            "rq_valid": Out(1),               # abuf_w_data is final and goes to PPURequant too (``rq``)
         })
 
     def elaborate(self, platform) -> Module:
@@ -171,11 +176,21 @@ class GemmUnit(wiring.Component):
             with m.Else():
                 m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1)]
 
+        # Fused requantization: the instruction's ``rq``; the final sums are the last block's (GEMM)
+        # or every pixel's (DW).
+        fuse = Signal()
+        with m.If(self.start):
+            m.d.sync += fuse.eq(f["rq"])
+        if self.depthwise:
+            with m.Elif(self.dw_start):
+                m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
+
         # DW: its own tap walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.
         dw = Signal()
         issue = issue_pix
         a0, r0, l0, sw0 = apix, reset_blk, issue_pix & last_blk & last_x & last_y, issue_pix & (q == 0)
+        fin0 = fuse & last_blk
         if self.depthwise:
             m.submodules.dw = dwu = DwUnit(cfg)
             with m.If(self.dw_start):
@@ -189,6 +204,7 @@ class GemmUnit(wiring.Component):
             issue = issue_pix | dwu.issue
             a0, r0 = Mux(dw, dwu.abuf_addr, a0), Mux(dw, dwu.reset, r0)
             l0, sw0 = Mux(dw, dwu.issue & dwu.last, l0), Mux(dw, dwu.issue & dwu.first, sw0)
+            fin0 = fuse & (dw | last_blk)
         else:
             m.d.comb += [self.ibuf_r_addr.eq(pix), self.wbuf_r_addr.eq(waddr)]
 
@@ -206,13 +222,17 @@ class GemmUnit(wiring.Component):
         m.d.comb += [pe.in_valid.eq(feed), pe.w_swap.eq(swap), pe.x_data.eq(self.ibuf_r_data),
                      pe.w_load_data.eq(self.wbuf_r_data), self.busy_pe.eq(Mux(feed, busy, 0))]
 
-        # ABUF address, reset and last-pixel flag travel beside the array.
-        addr, rst, last = [a0], [r0], [l0]
+        # ABUF address, reset, last-pixel and final-sum flags travel beside the array. (The final-sum
+        # flags keep their reset: reset-less, Yosys 0.70 merged them into a P&R netlist with two drivers
+        # on the DW window register, which nextpnr refuses.)
+        addr, rst, last, fin = [a0], [r0], [l0], [fin0]
         for k in range(1, self.WRITE + 1):
             addr.append(Signal(ab, name=f"abuf_addr_{k}", reset_less=True))
             rst.append(Signal(name=f"reset_{k}", reset_less=True))
             last.append(Signal(name=f"last_{k}"))
-            m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1])]
+            fin.append(Signal(name=f"final_{k}"))
+            m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1]),
+                         fin[k].eq(fin[k - 1])]
         m.d.comb += [
             self.abuf_r_addr.eq(addr[self.READ]),
             acc.in_valid.eq(pe.out_valid), acc.col_sum.eq(pe.col_sum), acc.acc_in.eq(self.abuf_r_data),
@@ -220,5 +240,6 @@ class GemmUnit(wiring.Component):
             self.abuf_w_en.eq(acc.out_valid), self.abuf_w_addr.eq(addr[self.WRITE]),
             self.abuf_w_data.eq(acc.acc_out),
             self.done.eq(acc.out_valid & last[self.WRITE]),
+            self.rq_valid.eq(acc.out_valid & fin[self.WRITE]),
         ]
         return m

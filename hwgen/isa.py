@@ -118,6 +118,11 @@ def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]):
 # "<buf>n2" / "<buf>n3" a product of two / three counts (derived fields only).
 
 
+#: GEMM's and DW's fused requantization (the last fields): on/off, the OBUF word of the first
+#: pixel, the PBUF entry of the channel block, the clamp.
+_FUSED_REQUANT = (("rq", "bit"), ("odst", "ob"), ("prm", "pb"), ("lo", "i8"), ("hi", "i8"))
+
+
 @_instr(Opcode.END, ())
 class End(Instr):
     """Last instruction of a stream in a program chunk."""
@@ -183,11 +188,13 @@ class StoreAct(Instr):
 @_instr(Opcode.GEMM, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"),
                       ("n_c", "ibn"), ("n_fy", "ibn"), ("n_fx", "ibn"), ("n_oy", "abn"), ("n_ox", "abn"),
                       ("s_c", "ib"), ("s_fy", "ib"), ("s_fx", "ib"), ("s_oy", "ib"), ("s_ox", "ib"),
-                      ("d_oy", "ab"), ("d_ox", "ab")))
+                      ("d_oy", "ab"), ("d_ox", "ab"), *_FUSED_REQUANT))
 class Gemm(Instr):
     """For every weight block (c, fy, fx) (at WBUF word ``wgt + ((c*n_fy + fy)*n_fx + fx)*L``)
     and pixel (oy, ox): ``ABUF[dst + oy*d_oy + ox*d_ox] += W^T . IBUF[src + c*s_c + fy*s_fy
-    + fx*s_fx + oy*s_oy + ox*s_ox]``. ``reset``: the first block overwrites instead of adding."""
+    + fx*s_fx + oy*s_oy + ox*s_ox]``. ``reset``: the first block overwrites instead of adding.
+    ``rq``: the last block's sums are also requantized on their way out (PBUF entry ``prm``,
+    clamp ``lo..hi``, as REQUANT) into OBUF, pixel p (row-major) at ``odst + p``."""
 
     wgt: int
     src: int
@@ -205,6 +212,11 @@ class Gemm(Instr):
     s_ox: int
     d_oy: int
     d_ox: int
+    rq: int = 0
+    odst: int = 0
+    prm: int = 0
+    lo: int = -128
+    hi: int = 127
 
     DERIVED = (("n_pix", "abn2"),)
 
@@ -214,12 +226,14 @@ class Gemm(Instr):
 
 @_instr(Opcode.DW, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"), ("tap0", "ibn"),
                     ("n_taps", "ibn"), ("n_fx", "ibn"), ("s_fy", "ib"), ("s_fx", "ib"),
-                    ("n_oy", "abn"), ("n_ox", "abn"), ("s_oy", "ib"), ("s_ox", "ib"), ("d_oy", "ab"), ("d_ox", "ab")))
+                    ("n_oy", "abn"), ("n_ox", "abn"), ("s_oy", "ib"), ("s_ox", "ib"), ("d_oy", "ab"), ("d_ox", "ab"),
+                    *_FUSED_REQUANT))
 class Dw(Instr):
     """Depthwise, one channel block: for taps t < ``n_taps`` (kernel tap k = tap0 + t,
     fy = k // n_fx, fx = k % n_fx; weights WBUF word ``wgt + t``, lane c = channel c)
     and pixels: ``ABUF[dst + oy*d_oy + ox*d_ox][c] += w[t][c] * IBUF[src + fy*s_fy +
-    fx*s_fx + oy*s_oy + ox*s_ox][c]``. ``reset`` overwrites instead of adding."""
+    fx*s_fx + oy*s_oy + ox*s_ox][c]``. ``reset`` overwrites instead of adding; ``rq`` as
+    GEMM's (every pixel's sum is final)."""
 
     wgt: int
     src: int
@@ -236,6 +250,11 @@ class Dw(Instr):
     s_ox: int
     d_oy: int
     d_ox: int
+    rq: int = 0
+    odst: int = 0
+    prm: int = 0
+    lo: int = -128
+    hi: int = 127
 
     # tap0's kernel column and IBUF offsets (of its kernel row, and of the tap).
     DERIVED = (("fx0", "ibn"), ("row_off0", "ib"), ("off0", "ib"))
@@ -324,6 +343,11 @@ class Pool(Instr):
 
     def derived(self) -> dict[str, int]:
         return {"n_win": self.n_c * self.n_oy * self.n_ox}
+
+
+def writes_obuf(ins: Instr) -> bool:
+    """Does ``ins`` write OBUF (a PPU instruction, or a GEMM/DW with its requantization fused)?"""
+    return isinstance(ins, (Requant, AddI, Copy, Pool)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
 
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {

@@ -15,7 +15,7 @@ import numpy as np
 from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d
 
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, Gemm, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, Requant, StoreAct
+from .isa import AddI, Copy, Dw, Gemm, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
 from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
 from .program import Load, Step
 from .tile_search import Tiling
@@ -93,6 +93,12 @@ def _gemm_weights(ctx: LowerCtx, w: Work) -> np.ndarray:
     return gemm_blocks(dense, ctx.cfg.lanes)
 
 
+def _fused(op: Conv2d | Linear, final: bool, odst: int, prm: int) -> tuple[int, int, int, int, int]:
+    """A GEMM's or DW's fused-requantization fields: on for the instruction that ends a channel
+    block's accumulation (its sums to OBUF word ``odst`` on, with PBUF entry ``prm``), else off."""
+    return (1, odst, prm, op.out_min, op.out_max) if final else (0, 0, 0, -128, 127)
+
+
 def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
     name = op.name
@@ -123,13 +129,14 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                 wtiles[wkey] = ctx.place(np.ascontiguousarray(tile).view(np.uint8), f"weights of {name}")
             blk = cbs * fys * fxs * L
             loads.append(Load("wbuf", ("w", name) + wkey, (LoadWgt(wtiles[wkey], 0, kbs * blk),)))
+            last = i == len(acc) - 1  # the GEMMs requantize their final sums into OBUF on the way out
             comp = [Gemm(kb * blk, 0, kb * rows * cols, int(i == 0), cbs, fys, fxs, rows, cols,
-                         ny * nx, dy * nx, dx, sy * nx, sx, cols, 1) for kb in range(kbs)]
+                         ny * nx, dy * nx, dx, sy * nx, sx, cols, 1, *_fused(op, last, kb * rows * cols, kb))
+                    for kb in range(kbs)]
             store: tuple = ()
-            if i == len(acc) - 1:
+            if last:
                 loads.append(Load("pbuf", ("p", name, kb0),
                                   (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
-                comp.append(Requant(0, 0, 0, kbs, rows * cols, op.out_min, op.out_max))  # type: ignore[attr-defined]
                 store = (store_box(cfg, out, n, kb0, kbs, oy0, rows, ox0, cols),)
             yield Step(name, tuple(loads), tuple(comp), store, new_output=i == 0)
 
@@ -155,9 +162,9 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                              Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
                              Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)))
                     comp = [Dw((cb * G + g) * L, cb * ny * nx, cb * rows * cols, int(g == 0), g * L,
-                               min(L, taps - g * L), w.fx, dy * nx, dx, rows, cols, sy * nx, sx, cols, 1)
+                               min(L, taps - g * L), w.fx, dy * nx, dx, rows, cols, sy * nx, sx, cols, 1,
+                               *_fused(op, g == G - 1, cb * rows * cols, cb))
                             for cb in range(cbs) for g in range(G)]
-                    comp.append(Requant(0, 0, 0, cbs, rows * cols, op.out_min, op.out_max))  # type: ignore[arg-type]
                     yield Step(name, loads, tuple(comp), (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
                                new_output=True)
 

@@ -3,7 +3,8 @@
 ``out[i] = clamp(round_shift((acc[i] + bias[i]) * M[i], s[i]), lo, hi)``, the
 integer contract of ir/ops.py (round half up). It serves every PPU
 instruction whose arithmetic has this form: ``REQUANT`` (ABUF word + bias,
-per-channel M, s from PBUF), ``COPY`` (int8 word, bias 0, per-input M, s) and
+per-channel M, s from PBUF), a GEMM's or DW's fused requantization (the
+same, on each final sum as it is written to ABUF), ``COPY`` (int8 word, bias 0, per-input M, s) and
 the rescale of ``AVGPOOL``/``GAP`` window sums from
 :class:`~dian.hwgen.ppu_pool.PPUPool` (bias 0, per-tensor M, s), so the
 costly multipliers exist once per lane.

@@ -38,11 +38,11 @@ from typing import Hashable
 from dian.errors import ProgramError
 
 from .accel_config import AccelConfig
-from .isa import CMP_OPS, MEM_OPS, AddI, Copy, End, Instr, Pool, Requant, Token, zero_unused_strides
+from .isa import CMP_OPS, MEM_OPS, End, Instr, Token, writes_obuf, zero_unused_strides
 
-OBUF_WRITERS = (Requant, AddI, Copy, Pool)
 _BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf"}
-_ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b")
+_ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b", "odst")
+_FUSED_FIELDS = ("odst", "prm")  # a GEMM's or DW's: unused (left 0) unless ``rq``
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,9 @@ def rebase(ins: Instr, bases: dict[str, int]) -> Instr:
     """Add the base of the buffer half to every buffer-address field of ``ins``."""
     ins = zero_unused_strides(ins)
     kinds = dict(ins.FIELDS)
-    upd = {f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS if f in kinds}
+    unused = _FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ()
+    upd = {f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS
+           if f in kinds and f not in unused}
     return dataclasses.replace(ins, **upd) if upd else ins
 
 
@@ -182,7 +184,7 @@ def _tokens(steps: list[_Placed]) -> Chunk:
         if s + 2 < n_steps:
             comp[-1] = _tok(comp[-1], signal=Token.CMP_LD)
         if p.store:
-            writers = [i for i, ins in enumerate(comp) if isinstance(ins, OBUF_WRITERS)]
+            writers = [i for i, ins in enumerate(comp) if writes_obuf(ins)]
             if not writers:
                 raise ProgramError(f"layer '{p.layer}': a step stores an output tile that no instruction wrote.")
             if o >= 2:

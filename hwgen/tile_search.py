@@ -109,7 +109,7 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
     in_words = cta * in_extent(tya, sy, fya, dy) * in_extent(txa, sx, fxa, dx)
     w_words = kta * cta * fya * fxa * L
     cmp = kta * (timing.gemm_cycles(cfg, cta * fya * fxa, tya * txa) + timing.ISSUE_GAP)
-    per_out = (timing.ppu_cycles(kta * tya * txa) + timing.dma_write_cycles(cfg, kta * tya * txa)
+    per_out = (kta * timing.RQ_DRAIN + timing.dma_write_cycles(cfg, kta * tya * txa)
                + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes))
     write = w.n * KB * w.oy * w.ox * L
     single = acc == 1
@@ -151,7 +151,7 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
         # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
         cmp = ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP) \
-            + timing.ppu_cycles(out_words)
+            + ct * timing.RQ_DRAIN
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]

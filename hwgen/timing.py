@@ -83,6 +83,13 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   9``). Busy-PE: ``T·L`` per pixel (rows = the group's taps, every column,
   padding lanes included), identically in sim/machine and the RTL.
 
+* GEMM or DW with ``rq`` (the requantization fused into the drain,
+  hwgen/cmp_engine.py): every final sum (the last block's, or every DW
+  pixel's) enters PPURequant in the cycle it is written to ABUF and reaches
+  OBUF ``PPURequant.LATENCY`` (8) edges later; the engine waits for the last
+  one: ``D`` as above plus ``RQ_DRAIN`` (8). Nothing else changes (ABUF is
+  still written; the PBUF entry is read from the latch on).
+
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles), and the cost model's
 compiled replay runs them as they are (search/step_record.py, numba): keep
@@ -117,6 +124,8 @@ DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
 # The units' latencies as plain numbers (module constants: what the compiled replay can read).
 GEMM_RAW, GEMM_WRITE = GemmUnit.RAW, GemmUnit.WRITE
 ADD_LATENCY, POOL_LATENCY = PPUAdd.LATENCY, PPUPool.LATENCY
+# GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
+RQ_DRAIN = PPURequant.LATENCY
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
 
 
@@ -214,9 +223,9 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, StoreAct):
         return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x))
     if isinstance(ins, Gemm):
-        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox))
+        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
     if isinstance(ins, Dw):
-        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox))
+        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
     if isinstance(ins, Requant):
         return int(ppu_cycles(ins.n_c * ins.n_pix))
     if isinstance(ins, AddI):

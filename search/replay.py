@@ -23,10 +23,10 @@ The rules, restated from the code they mirror:
   layers (so a network's cycles are the sum of its layers').
 * Tokens (hwgen/program.py ``_tokens``), in a chunk of steps ``s`` and outputs
   ``o``: loads(s) wait for compute(s-2)'s end (s >= 2); compute(s) waits for
-  loads(s); an output's writer (its REQUANT/ADD/COPY/POOL) waits for the store
-  of output o-2 (o >= 2); a store waits for its writer. MEM order: loads(s),
-  then the store of the output step s-1 finished; the last store closes the
-  chunk.
+  loads(s); an output's writer (its first GEMM/DW with the requantization
+  fused, or its ADD/COPY/POOL) waits for the store of output o-2 (o >= 2); a
+  store waits for its writer. MEM order: loads(s), then the store of the
+  output step s-1 finished; the last store closes the chunk.
 * Engines (sim/machine): an instruction starts at ``max(previous end on its
   engine + ISSUE_GAP, token arrivals)``; a chunk starts when its code is
   fetched, ends with both ENDs; the run is boot + chunks + DONE.
@@ -50,7 +50,7 @@ from dian.hwgen.accel_config import AccelConfig
 
 from .step_record import (BUFFER, BUFFERS, BUSY_PE, CYCLES, INSTRS, KEY, LEVEL, MAX_LEVELS, N_LEVELS, N_STEPS, PRE,
                           PRE_INSTRS, PRESENT, READ, RECORD, SLOT_FIELDS, SLOTS, SRAM, STORE, STORE_BYTES, WRITER,
-                          WRITTEN, CfgView, cfg_view)
+                          WRITER_INSTRS, WRITTEN, CfgView, cfg_view)
 from .steps_blocked import blocked_ahead, blocked_step
 from .steps_gemm import gemm_ahead, gemm_step
 
@@ -199,7 +199,7 @@ def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: boo
     for j in range(SLOTS):
         if fresh[j]:
             n += rec[j * SLOT_FIELDS + INSTRS]
-    return n + rec[PRE_INSTRS] + (rec[WRITER] > 0) + (rec[STORE] > 0)
+    return n + rec[PRE_INSTRS] + (rec[WRITER_INSTRS] if rec[WRITER] > 0 else 0) + (rec[STORE] > 0)
 
 
 @njit(inline="always")

@@ -12,7 +12,9 @@ fill in for step ``i`` of one mapping:
   bytes ``written`` into it (padding words included); slot 0 is always
   present;
 * the compute instructions before the writer (``PRE``: cycles back to back,
-  ``PRE_INSTRS``), the writer's cycles (0: no writer), the store's cycles
+  ``PRE_INSTRS``), the writer's cycles (0: no writer) and instructions (a
+  PPU instruction, or the GEMMs/DWs with the requantization fused that write
+  the output tile: several, timed back to back), the store's cycles
   (0: no store; a step with a store has a writer) and bytes, busy-PE
   cycles, and the on-chip bytes the compute and store read or write per
   buffer (``SRAM + b``, for the energy model).
@@ -40,7 +42,7 @@ SLOTS = 3
 PRESENT, KEY, CYCLES, READ, INSTRS, BUFFER, WRITTEN = range(7)
 SLOT_FIELDS = 7
 PRE = SLOTS * SLOT_FIELDS
-PRE_INSTRS, WRITER, STORE, STORE_BYTES, BUSY_PE, SRAM = PRE + 1, PRE + 2, PRE + 3, PRE + 4, PRE + 5, PRE + 6
+PRE_INSTRS, WRITER, WRITER_INSTRS, STORE, STORE_BYTES, BUSY_PE, SRAM = range(PRE + 1, PRE + 8)
 RECORD = SRAM + len(BUFFERS)
 # A mapping's row in a kind's table of mappings starts with what the replay itself reads: its
 # step count and its loop-nest units in steps, innermost first (see replay.py).

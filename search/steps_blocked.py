@@ -19,7 +19,7 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.workload import WorkKind
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, PRESENT, SLOT_FIELDS,
-                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
+                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)
 from .steps_gemm import WorkArrays, interior
 
 GAP = timing.ISSUE_GAP
@@ -103,7 +103,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     rows, cols = min(r[TY], r[OY] - y_t * r[TY]), min(r[TX], r[OX] - x_t * r[TX])
     words = cbs * rows * cols
     key = (((part * r[KEY_CB] + c_t) * r[N] + n) * r[YT] + y_t) * r[XT] + x_t
-    rec[PRE], rec[PRE_INSTRS], rec[BUSY_PE] = 0, 0, 0
+    rec[PRE], rec[PRE_INSTRS], rec[WRITER_INSTRS], rec[BUSY_PE] = 0, 0, 1, 0
     rec[SLOT_FIELDS + PRESENT], rec[2 * SLOT_FIELDS + PRESENT] = 0, 0  # a DW step's weights and parameters below
     rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, words), words * L
     rec[SRAM + ABUF], rec[SRAM + WBUF], rec[SRAM + PBUF] = 0, 0, 0
@@ -133,10 +133,14 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
     load(rec, 1, 1, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
     load(rec, 2, 1, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
-    per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD  # G instructions, all taps
+    # G DW instructions a channel block, all taps; the last of each requantizes into OBUF. The
+    # writer: from the first of those (block 0's G-th instruction) on, after block 0's first G - 1.
+    per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD + timing.RQ_DRAIN
+    pre = (G - 1) * (timing.dw_cycles(cfg, L, pix) + GAP) - GAP * (G > 1)
     acc = cfg.acc_word_bytes
-    rec[PRE], rec[PRE_INSTRS] = cbs * per_block + (cbs * G - 1) * GAP, cbs * G
-    rec[WRITER] = timing.ppu_cycles(words)
+    rec[PRE], rec[PRE_INSTRS] = pre, G - 1
+    rec[WRITER] = cbs * per_block + (cbs * G - 1) * GAP - pre - GAP * (G > 1)
+    rec[WRITER_INSTRS] = cbs * G - (G - 1)
     rec[BUSY_PE] = cbs * taps * pix * L
     rec[SRAM + IBUF], rec[SRAM + WBUF] = cbs * taps * pix * L, w_words * L
-    rec[SRAM + ABUF], rec[SRAM + PBUF] = cbs * G * pix * 2 * acc + words * acc, prm_words * L
+    rec[SRAM + ABUF], rec[SRAM + PBUF] = cbs * G * pix * 2 * acc, prm_words * L

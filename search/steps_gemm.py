@@ -4,8 +4,9 @@ Mirrors hwgen/lower_ops.py ``gemm_steps``: outputs (K tile x pixel tile, in
 ``kout`` or ``pout`` order) times accumulation steps (C tile x kernel-row
 tile x kernel-column tile, innermost). A step loads its input box (IBUF),
 its weight tile (WBUF) and, on the last accumulation step, the output
-tile's parameters (PBUF); it runs one GEMM per K block, and the last step
-also REQUANT and the store of the output tile. Durations are hwgen/timing.py's.
+tile's parameters (PBUF); it runs one GEMM per K block (on the last step
+with the requantization fused: they write the output tile to OBUF) and, on
+the last step, the store of the output tile. Durations are hwgen/timing.py's.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dian.hwgen.layout import blocks
 from dian.hwgen.workload import Work
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, SRAM, STORE,
-                          STORE_BYTES, WBUF, WRITER, CfgView, load, run_after, split)
+                          STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)
 
 GAP = timing.ISSUE_GAP
 
@@ -171,16 +172,20 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     nb = cbs * fys * fxs
     out_words = kbs * pix
     acc = cfg.acc_word_bytes
-    rec[PRE] = kbs * timing.gemm_cycles(cfg, nb, pix) + (kbs - 1) * GAP
-    rec[PRE_INSTRS] = kbs
-    rec[WRITER] = timing.ppu_cycles(out_words) if last else 0
+    gemms = kbs * timing.gemm_cycles(cfg, nb, pix) + (kbs - 1) * GAP
+    # The last step's GEMMs requantize into OBUF (each drains RQ_DRAIN more): they are the
+    # output's writer; the others' GEMMs come before any writer.
+    rec[PRE], rec[PRE_INSTRS] = (0, 0) if last else (gemms, kbs)
+    rec[WRITER] = gemms + kbs * timing.RQ_DRAIN if last else 0
+    rec[WRITER_INSTRS] = kbs
     rec[STORE] = timing.dma_write_cycles(cfg, out_words) if last else 0
     rec[STORE_BYTES] = out_words * L
     rec[BUSY_PE] = kbs * nb * pix * L * L
     # Per GEMM: a pixel reads an IBUF word and read-modify-writes an ABUF word per block; a block's
-    # L weight rows are read once. REQUANT reads ABUF and PBUF, writes OBUF; the store reads it.
+    # L weight rows are read once. The last step's GEMMs read PBUF and write OBUF (fused
+    # requantization); the store reads it.
     rec[SRAM + IBUF] = kbs * nb * pix * L
     rec[SRAM + WBUF] = kbs * nb * L * L
-    rec[SRAM + ABUF] = kbs * nb * pix * 2 * acc + (out_words * acc if last else 0)
+    rec[SRAM + ABUF] = kbs * nb * pix * 2 * acc
     rec[SRAM + PBUF] = prm_words * L if last else 0
     rec[SRAM + OBUF] = 2 * out_words * L if last else 0

@@ -106,6 +106,15 @@ class Datapath:
     def _accumulate(self, i: Gemm | Dw, res: np.ndarray) -> None:
         dst = self._check_idx(i, self.abuf, "ABUF", i.dst + self._pixels(i.n_oy, i.n_ox, i.d_oy, i.d_ox))
         self.abuf[dst] = self._wrap(res if i.reset else self.abuf[dst] + res)
+        if i.rq:  # the sums just written are final: requantized into OBUF, pixel by pixel
+            p = self._range(i, self.p_bias, "PBUF", i.prm, 1)
+            self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = self._requantize(
+                self.abuf[dst][None], p, i.lo, i.hi)[0]
+
+    def _requantize(self, acc: np.ndarray, p: slice, lo: int, hi: int) -> np.ndarray:
+        """``clamp(round_shift((acc + bias) * M, s), lo, hi)`` of words ``acc[c, pixel]`` with PBUF entry ``p[c]``."""
+        v = self._wrap(acc + self.p_bias[p][:, None, :])
+        return np.clip(_round_shift(v * self.p_mult[p][:, None, :], self.p_shift[p][:, None, :]), lo, hi)
 
     def gemm(self, i: Gemm) -> None:
         L = self.L
@@ -131,9 +140,7 @@ class Datapath:
         n = i.n_c * i.n_pix
         acc = self.abuf[self._range(i, self.abuf, "ABUF", i.src, n)].reshape(i.n_c, i.n_pix, self.L)
         p = self._range(i, self.p_bias, "PBUF", i.prm, i.n_c)
-        v = self._wrap(acc + self.p_bias[p][:, None, :])
-        y = _round_shift(v * self.p_mult[p][:, None, :], self.p_shift[p][:, None, :])
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, n)] = np.clip(y, i.lo, i.hi).reshape(n, self.L)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, n)] = self._requantize(acc, p, i.lo, i.hi).reshape(n, self.L)
 
     def add(self, i: AddI) -> None:
         a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)

@@ -122,6 +122,30 @@ def copy_requant_program(cfg: AccelConfig):
     return regions, chunks
 
 
+def _gemm_regions(cfg: AccelConfig, seed: int, out_words: int) -> dict[str, bytes]:
+    """An input box of 2 channel blocks x 7 rows x 8 words, 24 weight blocks, 2 PBUF entries
+    (random), and ``out_words`` words of output."""
+    L = cfg.lanes
+    rng = np.random.default_rng(seed)
+    bias = rng.integers(-3000, 3000, (2, L)).astype("<i4")
+    mult = rng.integers(1 << 29, 1 << 30, (2, L)).astype("<i4")
+    shift = rng.integers(36, 40, (2, L)).astype(np.int8)
+    prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
+    return {"act": rng.integers(0, 256, 2 * 7 * 8 * L, dtype=np.uint8).tobytes(),
+            "wgt": rng.integers(0, 256, 24 * L * L, dtype=np.uint8).tobytes(), "prm": prm,
+            "out": bytes(out_words * L)}
+
+
+def _gemm_loads_and_store(cfg: AccelConfig, a: dict[str, int], out_words: int) -> list[Instr]:
+    """The MEM stream for :func:`_gemm_regions`: load everything, then store OBUF 0.. to ``out``."""
+    from dian.hwgen.isa import LoadAct, LoadPrm, LoadWgt, StoreAct, Token
+
+    L = cfg.lanes
+    return [LoadAct(a["act"], 0, 2, 7, 8, 0, 0, 0, 0, 7 * 8 * L, 8 * L),
+            LoadWgt(a["wgt"], 0, 24 * L), LoadPrm(a["prm"], 0, 2, signal=Token.LD_CMP),
+            StoreAct(a["out"], 0, 1, 1, out_words, 0, 0, wait=Token.CMP_ST)]
+
+
 def gemm_program(cfg: AccelConfig):
     """GEMMs of every addressing shape on one input box (2 channel blocks x 7
     rows x 8 words in IBUF): a 3x3 stride-2 conv over both channel blocks (18
@@ -129,22 +153,13 @@ def gemm_program(cfg: AccelConfig):
     clear), short pixel streams (1 and 2 pixels, P < L) over several blocks,
     a single pixel of a single block; then REQUANT of the whole ABUF tile and
     a store."""
-    from dian.hwgen.isa import Gemm, LoadAct, LoadPrm, LoadWgt, Requant, StoreAct, Token
+    from dian.hwgen.isa import Gemm, Requant, Token
 
     L = cfg.lanes
-    rng = np.random.default_rng(3)
-    bias = rng.integers(-3000, 3000, (2, L)).astype("<i4")
-    mult = rng.integers(1 << 29, 1 << 30, (2, L)).astype("<i4")
-    shift = rng.integers(36, 40, (2, L)).astype(np.int8)
-    prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
-    regions = {"act": rng.integers(0, 256, 2 * 7 * 8 * L, dtype=np.uint8).tobytes(),
-               "wgt": rng.integers(0, 256, 24 * L * L, dtype=np.uint8).tobytes(), "prm": prm,
-               "out": bytes(33 * L)}
+    regions = _gemm_regions(cfg, 3, 33)
 
     def chunks(a: dict[str, int]):
-        mem = [LoadAct(a["act"], 0, 2, 7, 8, 0, 0, 0, 0, 7 * 8 * L, 8 * L),
-               LoadWgt(a["wgt"], 0, 24 * L), LoadPrm(a["prm"], 0, 2, signal=Token.LD_CMP),
-               StoreAct(a["out"], 0, 1, 1, 33, 0, 0, wait=Token.CMP_ST)]
+        mem = _gemm_loads_and_store(cfg, a, 33)
         cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, wait=Token.LD_CMP),  # 3x3 stride 2
                Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1),               # dilation 2
                Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1),              # accumulate
@@ -192,6 +207,37 @@ def dw_program(cfg: AccelConfig):
         return [(mem, cmp)]
 
     return regions, chunks
+
+
+def fused_requant_program(cfg: AccelConfig):
+    """GEMMs and DWs with the requantization fused (``rq``), each followed by a REQUANT of the
+    same ABUF words into another OBUF range, which must come out equal: a 3x3 stride-2 GEMM over
+    18 weight blocks, a DW in tap groups (only the last fuses), a 1-pixel GEMM over 5 blocks (the
+    drain right after a short stream), with different PBUF entries and clamps; then a store of
+    all 44 OBUF words (``out``: first the fused copies' ranges, see ``FUSED_PAIRS``)."""
+    from dian.hwgen.isa import Dw, Gemm, Requant, Token
+
+    L = cfg.lanes
+    regions = _gemm_regions(cfg, 7, 44)
+
+    def chunks(a: dict[str, int]):
+        mem = _gemm_loads_and_store(cfg, a, 44)
+        cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP),
+               Requant(0, 9, 0, 1, 9, -128, 127)]
+        groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
+        cmp += [Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 18, 1, -100, 100) if g + n == 9
+                                                                             else ()))
+                for g, n in groups]
+        cmp += [Requant(20, 30, 1, 1, 12, -100, 100),
+                Gemm(L, 5, 40, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0, 1, 42, 1, -50, 60),
+                Requant(40, 43, 1, 1, 1, -50, 60, signal=Token.CMP_ST)]
+        return [(mem, cmp)]
+
+    return regions, chunks
+
+
+#: fused_requant_program's OBUF ranges written by a fused instruction and by the REQUANT after it.
+FUSED_PAIRS = ((0, 9, 9), (18, 30, 12), (42, 43, 1))
 
 
 def pool_program(cfg: AccelConfig):

@@ -9,8 +9,9 @@ import dataclasses
 import time
 
 import pytest
-from accel_programs import (add_program, build_image, copy_requant_program, dw_program, gemm_program, mem_only_program,
-                            pool_program, run_amaranth, run_machine)
+from accel_programs import (FUSED_PAIRS, add_program, build_image, copy_requant_program, dw_program,
+                            fused_requant_program, gemm_program, mem_only_program, pool_program, run_amaranth,
+                            run_machine)
 from tool_helpers import needs
 
 from dian.hwgen.accel_config import validate
@@ -117,3 +118,26 @@ def test_dw_in_amaranth_sim() -> None:
 def test_dw_in_verilator(tiny_harness) -> None:
     image, _ = build_image(TINY, *dw_program(TINY))
     assert _verilator(tiny_harness, image) == run_machine(TINY, image)
+
+
+def _fused_outputs_agree(cfg, image: bytes, after: bytes, out: int) -> None:
+    """Each fused instruction's OBUF words equal those of the REQUANT of the same ABUF words."""
+    L = cfg.lanes
+    for fused, sep, n in FUSED_PAIRS:
+        assert after[out + fused * L: out + (fused + n) * L] == after[out + sep * L: out + (sep + n) * L]
+    assert after[out: out + 44 * L] != image[out: out + 44 * L]
+
+
+def test_fused_requant_in_amaranth_sim() -> None:
+    image, addrs = build_image(TINY, *fused_requant_program(TINY))
+    got, want = run_amaranth(Accelerator(TINY), TINY, image), run_machine(TINY, image)
+    _fused_outputs_agree(TINY, image, want[0], addrs["out"])
+    assert got == want
+
+
+@needs("verilator")
+def test_fused_requant_in_verilator(tiny_harness) -> None:
+    image, addrs = build_image(TINY, *fused_requant_program(TINY))
+    got, want = _verilator(tiny_harness, image), run_machine(TINY, image)
+    _fused_outputs_agree(TINY, image, want[0], addrs["out"])
+    assert got == want
