@@ -371,7 +371,7 @@ def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, s
              f"Data set {args.dataset} ({space.n_blocks} searchable blocks), target {args.target}, "
              f"{len(res['hardware'])} hardware options ({sum(h.fits for h in res['hardware'])} fit). Co-search "
              f"settings: {', '.join(f'{k}={v}' for k, v in dataclasses.asdict(settings).items() if k != 'lam')}. "
-             f"Every final network fine-tuned {args.finetune_epochs} epochs on the whole training split; "
+             f"Every final network trained from scratch {args.finetune_epochs} epochs on the whole training split; "
              f"accuracy on the test split. Cost tables "
              f"{res['table_s']:.1f} s (once; dian's front search time = tables + every lam's run = "
              f"{res['dian_s']:.1f} s).", "",
