@@ -44,7 +44,7 @@ from .costs import CoTables, RelaxedCoCost
 from .data import Dataset, search_split
 from .hardware import HardwareOption
 from .space import Arch, SearchSpace
-from .supernet import SuperNet, allowed_masks, gumbel_choices, one_hot
+from .supernet import SuperNet, arch_logits_shape, arch_of, gumbel_choices, mask_disallowed, one_hot
 
 OBJECTIVES = ("latency", "energy", "edp")
 
@@ -120,9 +120,9 @@ class CoSearch:
         self.x_a, self.y_a = to(split.x_arch), to(split.y_arch, torch.int64)
         torch.manual_seed(settings.seed)  # supernet initialisation only
         self.net = SuperNet(space).to(self.device)
-        self.op_mask, self.width_mask = allowed_masks(space)
-        self.op_logits = torch.zeros(self.op_mask.shape, requires_grad=True)
-        self.width_logits = torch.zeros(self.width_mask.shape, requires_grad=True)
+        op_shape, width_shape = arch_logits_shape(space)
+        self.op_logits = torch.zeros(op_shape, requires_grad=True)
+        self.width_logits = torch.zeros(width_shape, requires_grad=True)
         sizes = _knob_sizes(hardware)
         self.hw_logits = [torch.zeros(k, requires_grad=True) for k in sizes]
         self.hw_fits = torch.tensor([h.fits for h in hardware])
@@ -139,8 +139,8 @@ class CoSearch:
     # -- the distributions -------------------------------------------------------------------
     def probabilities(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Softmax probabilities of the ops, widths and hardware options (masked)."""
-        ops = F.softmax(self.op_logits.masked_fill(~self.op_mask, -math.inf), dim=1)
-        widths = F.softmax(self.width_logits.masked_fill(~self.width_mask, -math.inf), dim=1)
+        ops = F.softmax(mask_disallowed(self.op_logits, self.space), dim=1)
+        widths = F.softmax(mask_disallowed(self.width_logits, self.space), dim=1)
         return ops, widths, self.hw_probabilities()
 
     def hw_probabilities(self) -> torch.Tensor:
@@ -169,9 +169,7 @@ class CoSearch:
     # -- the derived choice --------------------------------------------------------------------
     def derived(self) -> tuple[Arch, int]:
         """The argmax architecture and hardware option."""
-        ops, widths, hw = self.probabilities()
-        arch = Arch(tuple(int(i) for i in ops.argmax(1)), tuple(int(i) for i in widths.argmax(1)))
-        return self.space.check(arch), int(hw.argmax())
+        return arch_of(self.space, self.op_logits, self.width_logits), int(self.hw_probabilities().argmax())
 
     def _net(self, x: torch.Tensor, ops: torch.Tensor, widths: torch.Tensor) -> torch.Tensor:
         return self.net(x.to(self.device), ops.to(self.device), widths.to(self.device))
