@@ -54,6 +54,7 @@ from dian.nas.hardware import HardwareOption, hardware_space
 from dian.nas.space import OPS, SPACES, Arch, SearchSpace
 from dian.nas.supernet import SuperNet, derive
 from dian.nas.train import accuracy, train
+from dian.nas.train import int8_accuracy as graph_int8_accuracy
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MBV2_OP = 2  # OPS[2]: k3e6, MobileNetV2's inverted residual
@@ -122,15 +123,10 @@ def best_hardware(b: Bench, arch: Arch) -> int:
 def int8_accuracy(b: Bench, net: torch.nn.Module) -> float:
     """Test accuracy of ``net`` lowered to int8 by dian's frontend (64 calibration images, seed's
     draw) and run on the reference simulator, the whole test split as one batch."""
-    from dian.frontend import lower, with_batch
-    from dian.sim.reference import quantize_input, run_graph
+    from dian.frontend import lower
 
     calib = calibration_data(b.space.name, 64, np.random.default_rng(b.settings.seed))
-    g = lower(net, b.space.input_shape, calib, "bench")[1]
-    x = np.array(b.data.x_test)
-    g = with_batch(g, len(x))
-    q = run_graph(g, {g.inputs[0]: quantize_input(x, g.tensors[g.inputs[0]].quant.scale[0])})[g.outputs[0]]
-    return float((q.argmax(1) == b.data.y_test).mean())
+    return graph_int8_accuracy(lower(net, b.space.input_shape, calib, "bench")[1], b.data.x_test, b.data.y_test)
 
 
 _FINETUNED: dict[tuple[Arch, str], tuple[torch.nn.Module, float, float | None, float]] = {}

@@ -176,7 +176,7 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
 
     from .nas.model_file import write_model_file
     from .nas.supernet import derive
-    from .nas.train import accuracy, train
+    from .nas.train import accuracy, int8_accuracy, train
 
     explored = explore_front(space, data, settings, search.state.log, hardware, tables, options.front_epochs, say)
     # Retrained from scratch: fine-tuning the supernet's weights did worse on digits (93.8 % against
@@ -199,7 +199,7 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
                                  calib_samples=options.calib_samples, seed=settings.seed, progress=False,
                                  accel=str(accel_json), objective=settings.objective)
     say(f"compiled for {chosen.cfg.name} into {compiled.out_dir}")
-    int_acc = _int8_accuracy(compiled.out_dir, data.x_test, data.y_test)
+    int_acc = int8_accuracy(api.load_compiled(compiled.out_dir), data.x_test, data.y_test)
     say(f"int8 accuracy {int_acc:.2%} (reference simulator, {len(data.x_test)} test images)")
 
     cosim = []
@@ -262,18 +262,9 @@ def explore_front(space: Any, data: Any, settings: Any, log: list[Any], hardware
 
 
 def _n_options(space: Any) -> int:
-    from .nas.costs import option_graphs
+    from .nas.costs import block_options
 
-    return len(option_graphs(space)[0])
-
-
-def _int8_accuracy(compiled: Path, x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 accuracy of the compiled integer graph (reference simulator, one image a run)."""
-    from .api import load_compiled, run_compiled
-
-    graph = load_compiled(compiled)
-    hits = sum(int(np.argmax(run_compiled(graph, np.array(x[i:i + 1]))) == int(y[i])) for i in range(len(x)))
-    return hits / len(x)
+    return len(block_options(space))
 
 
 def _summary(options: SearchOptions, settings: Any, search: Any, arch: Any, chosen: Any, hardware: list[Any],

@@ -32,12 +32,13 @@ from dian.hwgen.workload import Work
 from dian.ir import Graph
 from dian.search.cost_model import layer_works
 from dian.search.mapper import DEFAULT_TOP_K, Objective, best_choices
-from dian.search.relaxed import INFEASIBLE
 
 from .hardware import HardwareOption
 from .shape_graph import block_graph, head_graph, stem_graph
 from .space import OPS, SKIP, Arch, SearchSpace
 
+#: Cost of an option that cannot run on a config (no tiling fits): large, finite, so gradients stay defined.
+INFEASIBLE = 1e12
 TABLE_TOP_K = DEFAULT_TOP_K  # candidates timed per layer mode: as `dian compile` maps, so the tables price its choices
 
 
@@ -84,9 +85,9 @@ def _in_widths(space: SearchSpace, b: int) -> tuple[int, ...]:
     return (space.stem_channels,) if site.stage == 0 else space.stages[site.stage - 1].widths
 
 
-def option_graphs(space: SearchSpace) -> tuple[dict[tuple[int, int, int, int], Graph], dict[int, Graph], Graph]:
-    """Shape graphs of every (block, op, i, j) option (skip has none), every head width, the stem."""
-    blocks: dict[tuple[int, int, int, int], Graph] = {}
+def block_options(space: SearchSpace) -> list[tuple[int, int, int, int, int, int]]:
+    """Every priced (block, op, i, j) option with its in and out channels (skip has none)."""
+    keys = []
     for site in space.sites:
         widths = space.stages[site.stage].widths
         for o in space.allowed_ops(site.index):
@@ -94,8 +95,15 @@ def option_graphs(space: SearchSpace) -> tuple[dict[tuple[int, int, int, int], G
                 continue
             for j, c_out in enumerate(widths):
                 pairs = [(j, c_out)] if not site.first else list(enumerate(_in_widths(space, site.index)))
-                for i, c_in in pairs:
-                    blocks[site.index, o, i, j] = block_graph(space, site, o, c_in, c_out)
+                keys.extend((site.index, o, i, j, c_in, c_out) for i, c_in in pairs)
+    return keys
+
+
+def option_graphs(space: SearchSpace) -> tuple[dict[tuple[int, int, int, int], Graph], dict[int, Graph], Graph]:
+    """Shape graphs of every (block, op, i, j) option (skip has none), every head width, the stem."""
+    sites = space.sites
+    blocks = {(b, o, i, j): block_graph(space, sites[b], o, c_in, c_out)
+              for b, o, i, j, c_in, c_out in block_options(space)}
     heads = {j: head_graph(space, c) for j, c in enumerate(space.stages[-1].widths)}
     return blocks, heads, stem_graph(space)
 

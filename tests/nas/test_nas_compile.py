@@ -16,7 +16,8 @@ from dian.ir import Add, Conv2d, Graph
 from dian.nas.data import calibration_data, load_dataset
 from dian.nas.space import SPACES
 from dian.nas.supernet import derive
-from dian.nas.train import recalibrate_batchnorm
+from dian.api import run_compiled
+from dian.nas.train import int8_accuracy, recalibrate_batchnorm
 
 TEST_IMAGES = 200
 
@@ -40,6 +41,9 @@ def test_derived_net_lowers_and_int8_agrees_with_float(name: str, convs: int, ad
     assert (got.argmax(1) == want.argmax(1)).mean() >= 0.9
     float_acc, int_acc = (want.argmax(1) == y).mean(), (got.argmax(1) == y).mean()
     assert float_acc >= 0.8 and int_acc >= float_acc - 0.03
+    # the batched accuracy helper (dian search, the benchmark) counts as one image a run does
+    one_by_one = [int(np.argmax(run_compiled(int_graph, x[i:i + 1]))) == y[i] for i in range(40)]
+    assert int8_accuracy(int_graph, x[:40], y[:40]) == np.mean(one_by_one)
 
 
 @pytest.mark.parametrize("name", ["mixed_k5e1", "narrowest_k3e1_skips"])
