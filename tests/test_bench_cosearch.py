@@ -55,6 +55,14 @@ def test_hand_designed_is_mobilenetv2_block_at_full_width() -> None:
     assert [st.widths[w] for st, w in zip(space.stages, arch.widths)] == [max(st.widths) for st in space.stages]
 
 
+def test_committed_results_re_render_to_the_committed_report() -> None:
+    # --from-json must carry everything the report reads: the committed table comes back byte for byte
+    bench = _bench()
+    res, env, args, settings = bench.from_json(bench.RESULTS / "cosearch.json")
+    assert bench.report(res, env, args, settings) == (bench.RESULTS / "cosearch.md").read_text()
+    assert any(p.method == "(a) hand-designed" and p.int8_acc is not None for p in res["points"])
+
+
 @pytest.mark.slow
 def test_quick_run_writes_a_table(tmp_path: Path) -> None:  # about 3 minutes
     out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--no-write", "--dse-trials", "0",
