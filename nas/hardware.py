@@ -16,7 +16,8 @@ import itertools
 from dataclasses import dataclass
 
 from dian.errors import AccelConfigError, SearchSpaceError
-from dian.hwgen.accel_config import AccelConfig, Target
+from dian.hwgen.accel_config import TARGET_RAM_BYTES, AccelConfig, Target
+from dian.hwgen.isa import encoding_misfit
 from dian.search.explore import config_of, feasible_lanes, misfit
 from dian.search.resources import Resources, estimate
 
@@ -89,7 +90,7 @@ def hardware_option(space: HardwareSpace, knobs: tuple[int, int, int], n: int) -
         raise SearchSpaceError(f"hardware option {knobs} is not a valid config: {e}") from e
     cfg = _named(cfg, space, knobs)
     res = estimate(cfg)
-    return HardwareOption(knobs, cfg, res, misfit(res, space.target))
+    return HardwareOption(knobs, cfg, res, misfit(res, space.target) or encoding_misfit(cfg))
 
 
 def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) -> AccelConfig:
@@ -102,7 +103,7 @@ def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) 
 
 def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
     """The knobs for ``target``: every array size whose smallest design fits (up to
-    :data:`MAX_LANES`), three buffer classes, three bus widths (``quick``: two array sizes, two buffer classes, one bus — for tests and CI)."""
+    :data:`MAX_LANES`), the buffer classes its on-chip RAM holds, three bus widths (``quick``: two array sizes, two buffer classes, one bus — for tests and CI)."""
     try:
         t = Target(target)
     except ValueError:
@@ -110,6 +111,8 @@ def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
     lanes = tuple(L for L in feasible_lanes(t) if L <= MAX_LANES.get(t, 16))
     if not lanes:
         raise SearchSpaceError(f"no PE array fits {t.value}; pick a larger target.")
+    ram = TARGET_RAM_BYTES[t]
+    buffers = tuple(b for b in BUFFER_LABELS if ram is None or sum(2 ** x for x in BUFFER_CLASSES[b]) <= ram)
     if quick:
-        return HardwareSpace(t, lanes[-2:] if len(lanes) > 1 else lanes, ("4K", "16K"), (32,))
-    return HardwareSpace(t, lanes, BUFFER_LABELS, BUS_BITS)
+        return HardwareSpace(t, lanes[-2:] if len(lanes) > 1 else lanes, buffers[:2], (32,))
+    return HardwareSpace(t, lanes, buffers, BUS_BITS)

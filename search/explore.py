@@ -22,6 +22,7 @@ from typing import Callable
 
 from dian.errors import AccelConfigError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+from dian.hwgen.isa import encoding_misfit
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -78,7 +79,7 @@ def config_of(params: dict[str, int | str], target: Target, trial: int) -> Accel
 def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
     """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False."""
     res = estimate(cfg)
-    why = misfit(res, cfg.target)
+    why = misfit(res, cfg.target) or encoding_misfit(cfg)
     if why:
         return Design(trial, cfg, False, why, resources=res)
     try:
