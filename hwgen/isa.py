@@ -432,18 +432,6 @@ class Encoding:
                             f"on accelerator config '{self.cfg.name}'.")
 
 
-def encoding_misfit(cfg: AccelConfig) -> str:
-    """Why ``cfg``'s instructions do not fit the instruction word ("" when they do): the address and
-    count fields grow with the buffers' depth, so a config can pass :func:`validate` and the resource
-    checks yet have no program encoding. Design-space searches reject such configs up front rather
-    than let the compile of the chosen design fail."""
-    try:
-        Encoding(cfg)
-    except ProgramError as e:
-        return str(e).split(": ", 1)[-1]
-    return ""
-
-
 #: Stride fields and the count of the loop they step; a stride under a loop of
 #: one iteration is never used and is encoded as 0 (it may not fit its field).
 _STRIDE_OF_COUNT = {

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from dian.errors import AccelConfigError, SearchSpaceError
 from dian.hwgen.accel_config import TARGET_RAM_BYTES, AccelConfig, Target
-from dian.hwgen.isa import encoding_misfit
-from dian.search.explore import config_of, feasible_lanes, misfit
+from dian.search.explore import config_of, encoding_misfit, feasible_lanes, misfit
 from dian.search.resources import Resources, estimate
 
 #: Buffer size classes: log2 bytes of (IBUF, WBUF, ABUF, OBUF).

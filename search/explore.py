@@ -20,9 +20,9 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from dian.errors import AccelConfigError, ScheduleError
+from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
-from dian.hwgen.isa import encoding_misfit
+from dian.hwgen.isa import Encoding
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -88,6 +88,18 @@ def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -
         return Design(trial, cfg, False, str(e).split(":")[0], resources=res)
     nc = network_cost(graph, cfg, plans)
     return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res)
+
+
+def encoding_misfit(cfg: AccelConfig) -> str:
+    """Why ``cfg``'s instructions do not fit the instruction word ("" when they do): the address and
+    count fields grow with the buffers' depth, so a config can pass :func:`validate` and the resource
+    checks yet have no program encoding. Design-space searches reject such configs up front rather
+    than let the compile of the chosen design fail."""
+    try:
+        Encoding(cfg)
+    except ProgramError as e:
+        return str(e).split(": ", 1)[-1]
+    return ""
 
 
 def misfit(res: Resources, target: Target) -> str:
