@@ -20,9 +20,9 @@ import torch
 import torch.nn as nn
 
 from dian.errors import SearchSpaceError
-from dian.ir import Graph
 from dian.frontend.zoo.digits import accuracy
 from dian.frontend.zoo.seeding import batchnorm_from_batches, seeded
+from dian.ir import Graph
 
 from .supernet import FAST_FORMAT
 
@@ -110,19 +110,18 @@ def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 256
         return batchnorm_from_batches(model, xt.split(batch_size))
 
 
-__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
-           "recalibrate_batchnorm", "single_threaded", "train"]
-
-
 def int8_accuracy(graph: Graph, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of an integer graph (batch 1, as compiled) on float images ``x``: the host's
-    quantization of the input, then the reference simulator on all of ``x`` as one batch (bit-equal
-    to one image a run; the batch only saves the per-run overhead)."""
+    path of `dian simulate` (:func:`dian.api.run_compiled`: input checked and quantized, reference
+    simulator, output dequantized) on all of ``x`` as one batch — bit-equal to one image a run; the
+    batch only saves the per-run overhead."""
+    from dian.api import run_compiled
     from dian.frontend.rebatch import with_batch
-    from dian.sim.reference import quantize_input, run_graph
 
     x = np.asarray(x)
-    g = with_batch(graph, len(x))
-    (name,) = g.inputs
-    q = run_graph(g, {name: quantize_input(x, g.tensors[name].quant.scale[0])})[g.outputs[0]]  # type: ignore[union-attr]
-    return float((q.reshape(len(x), -1).argmax(1) == np.asarray(y)).mean())
+    out = run_compiled(with_batch(graph, len(x)), x)
+    return float((out.reshape(len(x), -1).argmax(1) == np.asarray(y)).mean())
+
+
+__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
+           "int8_accuracy", "recalibrate_batchnorm", "single_threaded", "train"]
