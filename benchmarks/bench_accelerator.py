@@ -44,11 +44,11 @@ import numpy as np
 
 from dian.frontend import calibration_samples, load_model, lower
 from dian.hwgen.isa import End
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.accel_artifacts import fixed_cycles
 from dian.search.mapper import map_graph
-from dian.hwgen.workload import WorkKind
+from dian.hwgen.lower.workload import WorkKind
 from dian.ir import Graph, graph_macs, op_macs
 from dian.ir.ops import Conv2d, Linear
 from dian.sim.machine import run_lowered

@@ -1,7 +1,7 @@
 """The cost model and the mapper (issue 5): speed, exactness, and what the
 objectives buy, on ResNet-18 and MobileNetV2 at 1x3x224x224 on ``default``.
 
-* first-order model (hwgen/tile_search.py): every legal tiling of every
+* first-order model (hwgen/lower/tile_search.py): every legal tiling of every
   layer on its numpy grid; layer-mapping evaluations per second;
 * exact model (search/cost_model.py, the vectorized program replay): the
   mapper's candidate sets timed exactly; evaluations per second;
@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from dian.frontend import calibration_samples, load_model, lower
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.scheduler import plan_graph
-from dian.hwgen.tile_search import blocked_candidates, gemm_candidates, kernel_splits
-from dian.hwgen.workload import WorkKind
+from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.lower.tile_search import blocked_candidates, gemm_candidates, kernel_splits
+from dian.hwgen.lower.workload import WorkKind
 from dian.search.cost_model import batch_cost, layer_works, network_cost, part_channels
 from dian.search.mapper import DEFAULT_TOP_K, Mapper, candidates
 from dian.sim.machine import run_lowered
@@ -138,7 +138,7 @@ def report(results: list[dict], env: dict) -> str:  # type: ignore[type-arg]
                      f"| {ex['evals'] / max(ex['cpu_seconds'], 1e-9):,.0f} "
                      f"| {ex['replayed_steps'] / max(ex['evals'], 1):.1f} | {ex['first_call_seconds']:.2f} | {secs} "
                      f"| {'meets' if worst <= GOAL_MAP_S else 'MISSES'} {GOAL_MAP_S:g} s |")
-    lines += ["", "First-order: hwgen/tile_search.py's closed-form estimate over every legal tiling (all kernel "
+    lines += ["", "First-order: hwgen/lower/tile_search.py's closed-form estimate over every legal tiling (all kernel "
               "splits, both loop orders). Exact: search/cost_model.py over the mapper's candidate sets, one replay "
               "per kind of work as the mapper runs it (the "
               f"first-order model's top {DEFAULT_TOP_K} per mode plus the default scheduler's pick), counting every "

@@ -51,7 +51,7 @@ def rtl_source() -> str:
 def _nodsp_render_to():
     """``render_to`` of hwgen.synth with ``synth_ecp5 -nodsp``: every multiplier in LUTs (a variant, to get an
     Fmax for a design with more multipliers than the device has MULT18X18D)."""
-    import dian.hwgen.synth as synth
+    import dian.hwgen.tools.synth as synth
 
     orig = synth.render_to
 
@@ -64,9 +64,9 @@ def _nodsp_render_to():
 
 
 def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
-    from dian.hwgen.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
     from dian.hwgen.presets import PRESETS
-    from dian.hwgen.synth import synthesize
+    from dian.hwgen.tools.synth import synthesize
 
     from dian.hwgen.dsp_plan import plan_dsps
 
@@ -104,7 +104,7 @@ def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
 
 def _from_build(folder: Path) -> dict:
     """What a build folder holds (a run in progress or killed): Yosys stat, nextpnr log tail."""
-    from dian.hwgen.synth import _RESOURCES, _cell_types, _count
+    from dian.hwgen.tools.synth import _RESOURCES, _cell_types, _count
 
     b = folder / "build"
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
@@ -134,7 +134,7 @@ def mult_breakdown(netlist: Path) -> dict[str, int]:
     """MULT18X18D cells by the block of the accelerator they implement (from their hierarchical names)."""
     if not netlist.is_file():
         return {}
-    blocks = (("gemm.array", "PE array (hwgen/pe_array.py)"), ("cmp.requant", "PPURequant"),
+    blocks = (("gemm.array", "PE array (hwgen/rtl/pe_array.py)"), ("cmp.requant", "PPURequant"),
               ("cmp.add", "PPUAdd"))
     out: dict[str, int] = {}
     for m in json.loads(netlist.read_text())["modules"].values():
@@ -240,7 +240,7 @@ def _fmt(v, spec=","):
 
 
 def _device(target: str) -> dict[str, int]:
-    from dian.hwgen.accel_config import TARGET_FABRIC, Target
+    from dian.hwgen.targets import TARGET_FABRIC, Target
 
     fabric = TARGET_FABRIC[Target(target)]
     return {"LUT4": fabric.luts, "TRELLIS_FF": fabric.luts, "MULT18X18D": fabric.dsps, "DP16KD": DP16KD[target]}
@@ -267,10 +267,10 @@ def markdown(rows: list[dict]) -> str:
              "Each preset on its own target (`tiny`: ecp5-25k; `small`, `default`: ecp5-85k). "
              "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
              "clock asked = the preset's. Goal: Fmax >= that clock, and the design fits the target.",
-             "With P&R the figures include the P&R wrapper (`hwgen/pnr_wrapper.py`: serializes the wide DRAM "
+             "With P&R the figures include the P&R wrapper (`hwgen/tools/pnr_wrapper.py`: serializes the wide DRAM "
              "port and counters to a few pins); synthesis-only rows are the design alone.",
              "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
-             "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/multiplier.py).", "",
+             "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/rtl/multiplier.py).", "",
              "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
              "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
@@ -288,7 +288,7 @@ def markdown(rows: list[dict]) -> str:
                      f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
     if any("no DwUnit" in (r.get("rtl_source") or "") for r in rows):
         lines += ["", "Rows whose RTL is marked *no DwUnit* were emitted while the depthwise RTL was being committed "
-                  "(884d61f adds hwgen/dw_unit.py and the PE array's DW mode); they are the accelerator without it. "
+                  "(884d61f adds hwgen/rtl/dw_unit.py and the PE array's DW mode); they are the accelerator without it. "
                   "For `default` both versions are shown (the DW unit adds about 2.4k LUT4 and 4.3k FF there). "
                   "`small`'s P&R (25 min on this shared 2-core machine) was not repeated with the DW unit."]
     if any(r.get("nodsp") or "nodsp" in r["preset"] for r in rows):

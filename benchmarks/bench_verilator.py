@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_accelerator import describe, random_inputs, single_op_graph  # noqa: E402
 
 from dian.frontend import calibration_samples, load_model, lower  # noqa: E402
-from dian.hwgen.emit import TOP_NAME, emit_verilog  # noqa: E402
-from dian.hwgen.lower import lower_graph  # noqa: E402
+from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
+from dian.hwgen.lower.graph import lower_graph  # noqa: E402
 from dian.hwgen.presets import PRESETS  # noqa: E402
-from dian.hwgen.scheduler import plan_graph  # noqa: E402
-from dian.hwgen.verilator_run import build_harness, run_harness  # noqa: E402
+from dian.hwgen.lower.scheduler import plan_graph  # noqa: E402
+from dian.hwgen.tools.verilator_run import build_harness, run_harness  # noqa: E402
 from dian.ir import op_macs  # noqa: E402
 from dian.sim.machine import Machine  # noqa: E402
 

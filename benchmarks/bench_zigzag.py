@@ -231,7 +231,7 @@ def machine_cycles(graph, op, cfg) -> int:
     """Cycles of ``op`` lowered and run alone in sim/machine (exact against the RTL; includes the layer's own
     boot, program fetch, first load and last store)."""
     from bench_accelerator import random_inputs, single_op_graph
-    from dian.hwgen.lower import lower_graph
+    from dian.hwgen.lower.graph import lower_graph
     from dian.search.mapper import map_graph
     from dian.sim.machine import run_lowered
 
@@ -271,8 +271,8 @@ def dian_rows(model: str, g, ops: list, cfg) -> list[dict]:
     """Per compared layer: its ZigZag-facing dims (after host packing), shape-only bounds, sim/machine cycles."""
     from bench_accelerator import describe
     from dian.hwgen.accel_config import Dataflow
-    from dian.hwgen.input_packing import pack_shallow_inputs
-    from dian.hwgen.workload import WorkKind
+    from dian.hwgen.lower.input_packing import pack_shallow_inputs
+    from dian.hwgen.lower.workload import WorkKind
     from dian.ir import op_macs
 
     packed = pack_shallow_inputs(g, cfg)[0]
@@ -495,9 +495,9 @@ def main() -> None:
                  "repeats": args.repeats}
     exe = None
     if not args.no_verilator:
-        from dian.hwgen.emit import TOP_NAME, emit_verilog
+        from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
         from dian.hwgen.presets import PRESETS
-        from dian.hwgen.verilator_run import build_harness
+        from dian.hwgen.tools.verilator_run import build_harness
 
         cfg, t = PRESETS[PRESET], time.perf_counter()
         folder = BUILD / "verilator" / PRESET

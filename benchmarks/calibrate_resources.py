@@ -30,11 +30,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate  # noqa: E402
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate  # noqa: E402
+
+from dian.hwgen.targets import Target
 from dian.hwgen.dsp_plan import plan_dsps  # noqa: E402
-from dian.hwgen.emit import TOP_NAME, emit_verilog  # noqa: E402
+from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
 from dian.hwgen.presets import PRESETS  # noqa: E402
-from dian.hwgen.synth import synthesize  # noqa: E402
+from dian.hwgen.tools.synth import synthesize  # noqa: E402
 from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
 
 BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)

@@ -8,8 +8,8 @@ stays light so that ``import dian.ir`` does not pull in torch.
 from typing import Any
 
 from .errors import DianError
+from .version import __version__
 
-__version__ = "0.1.0"
 
 _API = ("CompileResult", "compile_model", "model_info", "run_model", "simulate_model", "synth_model")
 

@@ -7,9 +7,9 @@ Files (names relative to the output folder; every one is in the manifest)::
     accel.json              the AccelConfig (hwgen.accel_config's JSON form)
     schedules/<layer>.json  the layer's Mapping, loop nest and prediction (ir.schedule.Schedule)
     schedules/<layer>.txt   the same loop nest as text, with predicted cycles, utilization, DRAM traffic
-    program.bin             the DRAM image the accelerator runs from (hwgen/dram_image.py)
+    program.bin             the DRAM image the accelerator runs from (hwgen/lower/dram_image.py)
     image.json              where everything is in program.bin, and how the host fills and reads it
-    rtl/*.v                 Verilog of the accelerator (only when dian.hwgen.emit exists)
+    rtl/*.v                 Verilog of the accelerator (only when dian.hwgen.rtl.emit exists)
 
 This module strings hwgen's stages together and formats their results; the
 scheduling, lowering and emission themselves live in hwgen/.
@@ -28,11 +28,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import outdir
-from .hwgen.accel_config import AccelConfig
-from .hwgen.dram_image import HEADER_BYTES, config_hash, read_header
-from .hwgen.layout import act_bytes
-from .hwgen import timing
-from .hwgen.lower import Lowered, lower_graph
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
+from dian.hwgen.lower.dram_image import config_hash, read_header
+from dian.hwgen.lower.layout import act_bytes
+from dian.hwgen import timing
+from dian.hwgen.lower.graph import Lowered, lower_graph
 from .ir import Graph, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
@@ -42,7 +43,7 @@ IMAGE_FORMAT_VERSION = 1
 
 #: What the RTL emitter provides: ``emit_verilog(cfg, out_dir)`` writes the
 #: accelerator's Verilog files into ``out_dir``; ``TOP_NAME`` names its top level.
-EMITTER_MODULE = "dian.hwgen.emit"
+EMITTER_MODULE = "dian.hwgen.rtl.emit"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class RtlEmitter:
 
 
 def rtl_emitter() -> RtlEmitter | None:
-    """The RTL emitter of this build, or None while dian.hwgen.emit does not exist yet."""
+    """The RTL emitter of this build, or None while dian.hwgen.rtl.emit does not exist yet."""
     if importlib.util.find_spec(EMITTER_MODULE) is None:
         return None
     module = importlib.import_module(EMITTER_MODULE)
@@ -154,10 +155,10 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
     act_hi = max(s["addr"] + s["bytes"] for s in tensors)
     code_lo = min(c.addr for c in header.chunks)
     table = int.from_bytes(lowered.image[32:36], "little")
-    io_bytes = HEADER_BYTES + 20 * (len(header.inputs) + len(header.outputs))
+    io_bytes = HEADER_BYTES + IO_ENTRY_BYTES * (len(header.inputs) + len(header.outputs))
     regions = [
         {"name": "header", "addr": 0, "bytes": io_bytes,
-         "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/dram_image.py)"},
+         "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/lower/dram_image.py)"},
         {"name": "activations", "addr": act_lo, "bytes": act_hi - act_lo,
          "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot"},
         {"name": "weights and parameters", "addr": act_hi, "bytes": code_lo - act_hi,
@@ -178,7 +179,7 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
                   f"channel-blocked, lanes past C zero (docs/accelerator.md, 'DRAM layout')",
         "host": {"input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot "
                           "(an input with 'packing' first gets its conv's kernel columns folded into channels: "
-                          "hwgen/input_packing.py, docs/accelerator.md 'Shallow input layers')",
+                          "hwgen/lower/input_packing.py, docs/accelerator.md 'Shallow input layers')",
                  "output": "unpack the output's slot, then y = q * scale as float32"},
         "regions": regions,
         "inputs": [slot(s.name) for s in lowered.inputs],

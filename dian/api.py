@@ -23,12 +23,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import __version__, outdir
+from . import outdir
+from .version import __version__
 from .errors import InputShapeError, OutputDirError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
+from .sim.host import quantize_for, run_compiled
 
 if TYPE_CHECKING:
-    from .hwgen.accel_config import AccelConfig
+    from dian.hwgen.accel_config import AccelConfig
     from .ir.schedule import Schedule
     from .simulate import SimulationResult
     from .synthesize import SynthResult
@@ -136,7 +138,7 @@ def compile_model(
         raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
     cfg = None
     if accel is not None:
-        from .hwgen.accel_config import load_accel_config
+        from dian.hwgen.presets import load_accel_config
 
         cfg = load_accel_config(str(accel))  # before any slow work: a bad --accel fails at once
         from .search.mapper import check_objective
@@ -245,37 +247,6 @@ def run_model(out_dir: str | Path, x: np.ndarray) -> np.ndarray:
     bit-exactly, and the host dequantizes the int8 output to float32.
     """
     return run_compiled(load_compiled(out_dir), x, str(out_dir))
-
-
-def run_compiled(graph: Graph, x: np.ndarray, where: str = "the compiled model") -> np.ndarray:
-    """:func:`run_model` on a graph already loaded with :func:`load_compiled` (for many inputs)."""
-    from .sim.reference import dequantize_output, run_graph
-
-    name, q = quantize_for(graph, x, where)
-    out_name = graph.outputs[0]
-    q_out = run_graph(graph, {name: q})[out_name]
-    return dequantize_output(q_out, graph.tensors[out_name].quant.scale[0])  # type: ignore[union-attr]
-
-
-def quantize_for(graph: Graph, x: np.ndarray, where: str) -> tuple[str, np.ndarray]:
-    """The host's part before a run: check the float input ``x`` against the graph's one input and
-    quantize it with that input's scale. Returns the input's name and the int8 array."""
-    from .sim.reference import quantize_input
-
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise OutputDirError(f"{where}: dian runs graphs with one input and one output; "
-                             f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}.")
-    (name,) = graph.inputs
-    spec = graph.tensors[name]
-    x = np.asarray(x)
-    if tuple(x.shape) != spec.shape:
-        raise InputShapeError(f"the input has shape {list(x.shape)} but {where} was compiled for "
-                              f"{list(spec.shape)} (input '{name}'); reshape the data or recompile with that --input-shape.")
-    if x.dtype.kind not in "fiu":
-        raise InputShapeError(f"the input is {x.dtype}; give real numbers (float32) of shape {list(spec.shape)}.")
-    if not np.isfinite(x).all():
-        raise InputShapeError("the input holds NaN or infinite values; give finite float32 data.")
-    return name, quantize_input(x, spec.quant.scale[0])  # type: ignore[union-attr]
 
 
 def model_info(out_dir: str | Path) -> str:

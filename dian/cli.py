@@ -14,7 +14,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import __version__, api
+from . import api
+from .version import __version__
 from .errors import DianError, InputShapeError
 
 EXIT_USER_ERROR = 2

@@ -270,7 +270,7 @@ def _n_options(space: Any) -> int:
 def _summary(options: SearchOptions, settings: Any, search: Any, arch: Any, chosen: Any, hardware: list[Any],
              tables: Any, table_s: float, float_acc: float, int_acc: float, cosim: list[dict[str, Any]],
              cycles: int | None, synth: dict[str, Any] | None, compiled: Any) -> dict[str, Any]:
-    from . import __version__
+    from .version import __version__
 
     fmax = synth.get("fmax_mhz") if synth else None
     clock = fmax or chosen.cfg.clock_mhz

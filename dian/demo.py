@@ -23,8 +23,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--show", type=int, default=10, help="how many digits to list (default: 10)")
     args = parser.parse_args(argv)
 
-    import torch
-
     from .frontend import load_model
     from .frontend.zoo.digits import load_split
 
@@ -32,8 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     args.samples.mkdir(parents=True, exist_ok=True)
     graph = api.load_compiled(args.dir)
     preds = np.array([int(api.run_compiled(graph, x[None]).argmax()) for x in split.x_test])
-    with torch.no_grad():
-        float_preds = load_model("zoo:lenet").module(torch.from_numpy(np.array(split.x_test))).argmax(1).numpy()
+    float_preds = load_model("zoo:lenet").forward(np.array(split.x_test)).argmax(1)
 
     print(f"\nzoo:lenet compiled in {args.dir}/, run bit-exactly on held-out digits (test split)")
     print("  input                   true  int8 prediction")

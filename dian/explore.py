@@ -18,7 +18,7 @@ from pathlib import Path
 from . import outdir
 from .api import CompileResult, _Progress, _run_frontend, _write_compiled
 from .errors import AccelConfigError
-from .hwgen.accel_config import Target
+from dian.hwgen.targets import Target
 from .search.explore import Design, explore, pareto
 from .search.mapper import Objective, check_objective
 

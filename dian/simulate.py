@@ -26,9 +26,9 @@ import numpy as np
 
 from . import accel_artifacts, outdir
 from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
-from .hwgen.accel_config import AccelConfig, accel_config_from_json
-from .hwgen.input_packing import InputPacking
-from .hwgen.layout import pack_act, unpack_act
+from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
+from dian.hwgen.lower.input_packing import InputPacking
+from dian.hwgen.lower.layout import pack_act, unpack_act
 from .ir import Graph, load_graph
 
 
@@ -194,7 +194,7 @@ def rtl_runner(folder: AccelFolder) -> Runner:
     if not rtl or not rtl.get("files"):
         raise OutputDirError(f"{folder.path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the "
                              f"RTL emitter); recompile it with --accel to get the Verilog.")
-    from .hwgen.verilator_run import build_harness, run_harness
+    from dian.hwgen.tools.verilator_run import build_harness, run_harness
 
     files = [folder.path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
     build_dir = folder.path / outdir.BUILD / "verilator"
@@ -229,7 +229,7 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
     activation byte that differs from sim/reference, or when the RTL's counters
     differ from the machine simulator's.
     """
-    from .api import quantize_for
+    from .sim.host import quantize_for
     from .sim.reference import dequantize_output, run_graph
 
     folder = load_accel_folder(out_dir)

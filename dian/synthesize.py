@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__, accel_artifacts, outdir
+from . import accel_artifacts, outdir
+from .version import __version__
 from .errors import AccelConfigError, OutputDirError
-from .hwgen.accel_config import Target, accel_config_from_json
+from dian.hwgen.accel_config import accel_config_from_json
+from dian.hwgen.targets import Target
 
 REPORT = "report.json"
 REPORT_FORMAT = "dian.synth"
@@ -43,8 +45,8 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     """Synthesize ``out_dir``'s rtl/ for ``target`` (default: the accelerator config's own) at the
     config's clock; with ``place_and_route`` nextpnr also places and routes it (FPGA targets) and
     the report has Fmax. Writes ``out_dir/synth/<target>/report.json``."""
-    from .hwgen.synth import synthesize
-    from .hwgen.templates import write_atomic
+    from dian.hwgen.tools.synth import synthesize
+    from dian.hwgen.tools.templates import write_atomic
 
     path = Path(out_dir)
     manifest = outdir.read_manifest(path)

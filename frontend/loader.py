@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Callable
 
 import numpy as np
+import torch
 import torch.nn as nn
 
 from dian.errors import ModelLoadError
@@ -40,6 +41,11 @@ class LoadedModel:
     calibration_fn: CalibrationFn | None
     default_input_shape: tuple[int, ...] | None
     source_sha256: str
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """The float model's outputs for the batch ``x`` (no gradients), as numpy."""
+        with torch.no_grad():
+            return self.module(torch.from_numpy(np.asarray(x, dtype=np.float32))).numpy()
 
 
 def load_model(source: str) -> LoadedModel:

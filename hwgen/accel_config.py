@@ -20,6 +20,9 @@ from typing import Any
 from dian.errors import AccelConfigError
 from dian.ir.field_types import conforms, describe
 
+from .dsp_plan import plan_dsps
+from .targets import TARGET_FABRIC, TARGET_RAM_BYTES, Target
+
 FORMAT = "dian.accel"
 VERSION = 1
 
@@ -31,43 +34,6 @@ class Dataflow(str, Enum):
 
     GEMM = "gemm"
     DEPTHWISE = "depthwise"
-
-
-class Target(str, Enum):
-    GENERIC = "generic"
-    ECP5_25K = "ecp5-25k"
-    ECP5_85K = "ecp5-85k"
-    ICE40_UP5K = "ice40-up5k"
-
-
-#: On-chip RAM of each FPGA target in bytes (block RAM; for the UP5K also its
-#: 128 KiB of SPRAM), from the vendors' family data sheets.
-TARGET_RAM_BYTES: dict[Target, int | None] = {
-    Target.GENERIC: None,
-    Target.ECP5_25K: 56 * 18 * 1024 // 8,     # 56 EBR x 18 Kbit
-    Target.ECP5_85K: 208 * 18 * 1024 // 8,    # 208 EBR x 18 Kbit
-    Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
-}
-
-
-@dataclass(frozen=True)
-class Fabric:
-    """The logic of an FPGA target: LUT4s, hard multipliers and their signed
-    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16)."""
-
-    luts: int
-    dsps: int
-    dsp_bits: int
-
-
-#: Logic of each FPGA target, from the vendors' family data sheets; ``None``
-#: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
-TARGET_FABRIC: dict[Target, Fabric | None] = {
-    Target.GENERIC: None,
-    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18),
-    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18),
-    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16),
-}
 
 
 @dataclass(frozen=True)
@@ -196,17 +162,14 @@ def validate(cfg: AccelConfig) -> AccelConfig:
 
 
 def _validate_multipliers(cfg: AccelConfig) -> None:
-    """The DSP plan (hwgen/dsp_plan.py) must leave the control products their
-    DSPs, and the products it moves to LUTs must not alone outgrow the
-    target's LUTs (the rest of the design needs LUTs too; `dian synth`
-    reports the measured fit)."""
-    from .dsp_plan import plan_dsps
-
+    """The products the DSP plan (hwgen/dsp_plan.py) moves to LUTs must not
+    alone outgrow the target's LUTs (the rest of the design needs LUTs too;
+    `dian synth` reports the measured fit)."""
     fabric = TARGET_FABRIC[cfg.target]
     if fabric is None:
         return
     plan = plan_dsps(cfg)
-    if plan.control > fabric.dsps or plan.lut_product_luts > fabric.luts:
+    if plan.lut_product_luts > fabric.luts:
         raise _fail("target", cfg.target.value,
                     f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
                     f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "
@@ -225,7 +188,8 @@ def _validate_buffer(cfg: AccelConfig, name: str) -> None:
                     f"and hold at least 4 words per bank and half")
 
 
-def _from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
+def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
+    """The config a parsed JSON document describes, validated (errors name the field and ``source``)."""
     if doc.get("format", FORMAT) != FORMAT or doc.get("version", VERSION) != VERSION:
         raise AccelConfigError(f"{source} is not a dian accelerator config of version {VERSION} "
                                f"(format {doc.get('format')!r}, version {doc.get('version')!r}).")
@@ -262,25 +226,6 @@ def _from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
     return validate(AccelConfig(**kw))
 
 
-def load_accel_config(spec: str | Path) -> AccelConfig:
-    """A preset name (``tiny``, ``small``, ``default``) or a JSON file path."""
-    from .presets import PRESETS
-
-    if isinstance(spec, str) and spec in PRESETS:
-        return PRESETS[spec]
-    path = Path(spec)
-    if not path.suffix == ".json" or not path.exists():
-        raise AccelConfigError(f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
-                               f".json accelerator config file.")
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise AccelConfigError(f"cannot read accelerator config {path}: {e}.") from None
-    if not isinstance(doc, dict):
-        raise AccelConfigError(f"{path} must hold a JSON object of accelerator config fields.")
-    return _from_doc(doc, str(path))
-
-
 def accel_config_from_json(text: str, source: str = "<string>") -> AccelConfig:
     try:
         doc = json.loads(text)
@@ -288,4 +233,4 @@ def accel_config_from_json(text: str, source: str = "<string>") -> AccelConfig:
         raise AccelConfigError(f"{source} is not valid JSON: {e.msg} at line {e.lineno}.") from None
     if not isinstance(doc, dict):
         raise AccelConfigError(f"{source} must hold a JSON object of accelerator config fields.")
-    return _from_doc(doc, source)
+    return config_from_doc(doc, source)

@@ -6,8 +6,9 @@ datapath has more products than a small FPGA has DSPs (``tiny``: 45 of the
 ECP5-25k's 28). The plan is a pure function of the :class:`AccelConfig`:
 
 1. the budget is the target's DSP count (``TARGET_FABRIC``; ``generic``:
-   unlimited, every product keeps its DSP) minus :func:`control_dsps`, the
-   products outside the datapath that Yosys also maps to DSPs;
+   unlimited, every product keeps its DSP). Nothing outside the datapath
+   multiplies: the instruction encoder fills in every derived field, so the
+   engines' decode has no products for Yosys to map to DSPs;
 2. the datapath's products — the *sites* of :func:`unit_sites`, each sized
    to fit one DSP — get a DSP in order of the LUTs that saves (:func:`lut_cost`
    of the site's LUT implementation per DSP it takes): the requantizer's
@@ -15,21 +16,22 @@ ECP5-25k's 28). The plan is a pure function of the :class:`AccelConfig`:
    ones (~250), then the PE array's int8 x int8 (~136);
 3. every unit receives a count: its first ``n`` sites (in :func:`unit_sites`
    order, which is already largest first) use ``*``, the rest
-   :func:`dian.hwgen.multiplier.product` with ``dsp=False``.
+   :func:`dian.hwgen.rtl.multiplier.product` with ``dsp=False``.
 
 Cycle timing and arithmetic do not depend on the plan; only the netlist does.
-This module is plain Python (no Amaranth) so that config validation can use it.
+This module is plain Python (no Amaranth) so that config validation can use
+it; it reads only the config's lanes, accumulator width and target, so it
+sits below :mod:`~dian.hwgen.accel_config` in the import order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from .accel_config import AccelConfig
+from .targets import TARGET_FABRIC, Target
 
-__all__ = ["Operand", "Part", "DspPlan", "plan_dsps", "split_parts", "unit_sites", "control_dsps",
+__all__ = ["Operand", "Part", "DspPlan", "plan_dsps", "split_parts", "unit_sites",
            "lut_cost", "dsp_count", "UNITS", "PIECE_BITS"]
 
 #: Bits of an unsigned low operand piece: 17 bits fit an 18-bit signed DSP input.
@@ -37,6 +39,19 @@ PIECE_BITS = 17
 #: The datapath units with multiplier sites, in tie-break order.
 UNITS = ("requant", "add", "pe_array")
 _M_BITS = 31      # requant multipliers: Requant.MULTIPLIER_BITS, unsigned
+
+
+class Sizes(Protocol):
+    """What the plan reads of an :class:`~dian.hwgen.accel_config.AccelConfig`."""
+
+    @property
+    def lanes(self) -> int: ...
+
+    @property
+    def acc_bits(self) -> int: ...
+
+    @property
+    def target(self) -> Target: ...
 
 
 @dataclass(frozen=True)
@@ -87,11 +102,11 @@ def split_parts(a: Operand, b: Operand) -> tuple[Part, ...]:
 
 
 def lut_cost(a: Operand, b: Operand) -> int:
-    """Estimated ECP5 LUT4s of the LUT product (hwgen/multiplier.py): one LUT
+    """Estimated ECP5 LUT4s of the LUT product (hwgen/rtl/multiplier.py): one LUT
     per partial-product bit (the ``b[j] ? a : 0`` rows of the narrower
     operand) plus one per bit of each carry-chain adder of the balanced tree
     (a CCU2C is two LUT4s for two bits). Within 5 % of ``synth_ecp5`` from
-    int8 x int8 (136) to 17 x 17 (601); tests/hwgen/test_multiplier.py checks."""
+    int8 x int8 (136) to 17 x 17 (601); tests/hwgen/rtl/test_multiplier.py checks."""
     wide, narrow = (a, b) if a.bits >= b.bits else (b, a)
     adder_bits, level, n = 0, 0, narrow.bits
     while n > 1:
@@ -119,7 +134,7 @@ def add_operands() -> tuple[Operand, Operand]:
     return Operand(8, True), Operand(_M_BITS, False)
 
 
-def unit_sites(cfg: "AccelConfig") -> dict[str, tuple[tuple[Operand, Operand], ...]]:
+def unit_sites(cfg: Sizes) -> dict[str, tuple[tuple[Operand, Operand], ...]]:
     """Every datapath product, per unit, in the order the unit assigns DSPs:
     ``requant`` and ``add``: part-major (:func:`split_parts` order), lane-minor;
     ``pe_array``: PE(r, c) at index ``r * L + c``."""
@@ -133,18 +148,6 @@ def unit_sites(cfg: "AccelConfig") -> dict[str, tuple[tuple[Operand, Operand], .
     }
 
 
-def control_dsps(cfg: "AccelConfig") -> int:
-    """DSPs Yosys infers outside the datapath, an upper bound: products of
-    instruction fields, each under 18 bits a side for every config that fits
-    an FPGA target — hwgen/cmp_engine.py's decode (REQUANT ``n_c * n_pix``,
-    POOL ``n_c * n_oy * n_ox``: 3), hwgen/gemm_unit.py (``n_oy * n_ox``: 1)
-    and, with the depthwise dataflow, hwgen/dw_unit.py (``fy0 * s_fy``,
-    ``fx0 * s_fx``: 2). Yosys may share one of them (tiny: 5 of 6)."""
-    from .accel_config import Dataflow
-
-    return 4 + (2 if Dataflow.DEPTHWISE in cfg.dataflows else 0)
-
-
 @dataclass(frozen=True)
 class DspPlan:
     """How many of each unit's sites use a DSP (the first ones in
@@ -152,7 +155,6 @@ class DspPlan:
 
     target: str
     budget: int | None            # the target's DSPs; None = unlimited
-    control: int                  # reserved by :func:`control_dsps`
     requant: int
     add: int
     pe_array: int
@@ -165,30 +167,27 @@ class DspPlan:
 
     @property
     def dsps(self) -> int:
-        """DSPs the design is expected to use, control products included."""
-        return self.datapath_dsps + self.control
+        """DSPs the design is expected to use: the datapath's (nothing else multiplies)."""
+        return self.datapath_dsps
 
     def describe(self) -> str:
         limit = "unlimited" if self.budget is None else f"{self.budget}"
-        return (f"DSP plan for {self.target} ({limit} DSPs, {self.control} for control products): "
+        return (f"DSP plan for {self.target} ({limit} DSPs): "
                 f"PPURequant {self.requant}, PPUAdd {self.add}, PE array {self.pe_array}; "
                 f"{self.sites - self.datapath_dsps} of {self.sites} datapath products in LUTs "
                 f"(~{self.lut_product_luts:,} LUT4)")
 
 
-def plan_dsps(cfg: "AccelConfig") -> DspPlan:
+def plan_dsps(cfg: Sizes) -> DspPlan:
     """The plan for ``cfg`` on ``cfg.target`` (see the module docstring)."""
-    from .accel_config import TARGET_FABRIC
-
     fabric = TARGET_FABRIC[cfg.target]
     sites = unit_sites(cfg)
     total = sum(len(s) for s in sites.values())
-    control = control_dsps(cfg)
     if fabric is None:
         counts = {u: len(s) for u, s in sites.items()}
-        return DspPlan(cfg.target.value, None, control, sites=total, lut_product_luts=0, **counts)
+        return DspPlan(cfg.target.value, None, sites=total, lut_product_luts=0, **counts)
     budget, dsp_bits = fabric.dsps, fabric.dsp_bits
-    left = max(0, budget - control)
+    left = budget
     order = sorted(((-lut_cost(a, b) / dsp_count(a, b, dsp_bits), UNITS.index(u), i, u, dsp_count(a, b, dsp_bits))
                     for u, s in sites.items() for i, (a, b) in enumerate(s)))
     counts = {u: 0 for u in sites}
@@ -202,4 +201,4 @@ def plan_dsps(cfg: "AccelConfig") -> DspPlan:
         counts[unit] += 1
         left -= need
     luts = sum(lut_cost(a, b) for u, s in sites.items() for a, b in s[counts[u]:])
-    return DspPlan(cfg.target.value, budget, control, sites=total, lut_product_luts=luts, **counts)
+    return DspPlan(cfg.target.value, budget, sites=total, lut_product_luts=luts, **counts)

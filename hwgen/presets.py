@@ -9,7 +9,13 @@ blocks, OBUF a few output rows.
 
 from __future__ import annotations
 
-from .accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+import json
+from pathlib import Path
+
+from dian.errors import AccelConfigError
+
+from .accel_config import AccelConfig, BufferConfig, Dataflow, config_from_doc, validate
+from .targets import Target
 
 _BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 
@@ -33,3 +39,20 @@ PRESETS: dict[str, AccelConfig] = {
         ),
     )
 }
+
+
+def load_accel_config(spec: str | Path) -> AccelConfig:
+    """A preset name (``tiny``, ``small``, ``default``) or a JSON file path."""
+    if isinstance(spec, str) and spec in PRESETS:
+        return PRESETS[spec]
+    path = Path(spec)
+    if not path.suffix == ".json" or not path.exists():
+        raise AccelConfigError(f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
+                               f".json accelerator config file.")
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise AccelConfigError(f"cannot read accelerator config {path}: {e}.") from None
+    if not isinstance(doc, dict):
+        raise AccelConfigError(f"{path} must hold a JSON object of accelerator config fields.")
+    return config_from_doc(doc, str(path))

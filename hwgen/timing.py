@@ -1,10 +1,10 @@
 """Instruction durations: the timing contract of docs/accelerator.md.
 
 Everything that needs a duration — the machine simulator and the scheduler's
-analytic prediction — calls the functions here; the RTL (hwgen/top.py) is
-tested to match them to the cycle (tests/hwgen/test_accel_rtl.py).
+analytic prediction — calls the functions here; the RTL (hwgen/rtl/top.py) is
+tested to match them to the cycle (tests/hwgen/rtl/test_accel_rtl.py).
 
-Conventions (hwgen/mem_engine.py, hwgen/controller.py): an instruction
+Conventions (hwgen/rtl/mem_engine.py, hwgen/rtl/controller.py): an instruction
 *starts* in the cycle its engine decodes it with every awaited token present
 (cycle ``S``), executes in ``S .. S + D - 1`` and signals its tokens at the
 edge ending ``S + D - 1``, so a waiter may start at ``end = S + D``. The
@@ -25,7 +25,7 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * DMA writes (STORE_ACT): ``S`` latches, ``S + 1`` reads the first OBUF word
   (synchronous port), then one posted bus write a cycle: ``D = 2 + n·beats``.
 * END: ``D = 1`` (the decode cycle halts the engine).
-* COPY, REQUANT (hwgen/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
+* COPY, REQUANT (hwgen/rtl/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
   the synchronous IBUF (COPY) or ABUF + PBUF (REQUANT) reads of the ``n``
   words; CmpEngine registers the read data (block RAM outputs end at a
   flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
@@ -42,7 +42,7 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
 
-* GEMM (hwgen/gemm_unit.py, ``P = n_oy·n_ox`` pixels, ``nb = n_c·n_fy·n_fx``
+* GEMM (hwgen/rtl/gemm_unit.py, ``P = n_oy·n_ox`` pixels, ``nb = n_c·n_fy·n_fx``
   weight blocks): ``S`` latches; ``S+1 .. S+L`` read block 0's L WBUF rows
   into the array's shadow weights (synchronous WBUF read, the row is written
   one edge later); then one *period* per block: pixel p's IBUF read is
@@ -61,19 +61,19 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   Busy-PE: ``L·L`` per pixel per block (every cycle the array takes an input;
   padding lanes included), identically in sim/machine and the RTL.
 
-* POOL (hwgen/pool_unit.py, ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx``
+* POOL (hwgen/rtl/pool_unit.py, ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx``
   words): ``S`` latches; the window words' IBUF reads are issued in ``S+1 ..
   S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool two edges later (the
   port, CmpEngine's register) and a window's result enters PPURequant
   ``PPUPool.LATENCY`` (1) after its last word, then OBUF 8 later:
   ``D = n·w + 4 + 8``.
 
-* ADD (hwgen/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
+* ADD (hwgen/rtl/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
   ``n`` outputs alternate on the IBUF port in ``S+1 .. S+2n``; each enters
   PPUAdd two edges later (the port, CmpEngine's register) and the result is
   written ``PPUAdd.LATENCY`` (6) after its ``b``: ``D = 2n + 3 + 6``.
 
-* DW (hwgen/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
+* DW (hwgen/rtl/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
   fields (tap0's column and IBUF offsets are derived instruction fields);
   ``S+1`` loads the tap walk from them; pixel p's tap t is read in ``S+2+p·T+t`` *(v1: one IBUF word a
   cycle, no window reuse)* (and for p = 0 the WBUF weight row t beside it);
@@ -84,7 +84,7 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   padding lanes included), identically in sim/machine and the RTL.
 
 * GEMM or DW with ``rq`` (the requantization fused into the drain,
-  hwgen/cmp_engine.py): every final sum (the last block's, or every DW
+  hwgen/rtl/cmp_engine.py): every final sum (the last block's, or every DW
   pixel's) enters PPURequant in the cycle it is written to ABUF and reaches
   OBUF ``PPURequant.LATENCY`` (8) edges later; the engine waits for the last
   one: ``D`` as above plus ``RQ_DRAIN`` (8). Nothing else changes (ABUF is
@@ -102,12 +102,25 @@ from typing import Any
 
 import numpy as np
 
+from . import image_format
 from .accel_config import AccelConfig
-from .gemm_unit import GemmUnit
-from .ppu_add import PPUAdd
-from .ppu_pool import PPUPool
-from .ppu_requant import PPURequant
 from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
+
+# Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
+# the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
+# measures it in simulation (tests/hwgen/rtl), so the model and the RTL cannot drift apart.
+ROUND_CLAMP_LATENCY = 4  # RoundClamp: round half up, shift, clamp (ppu_round.py)
+PE_ARRAY_LATENCY = 4  # PEArray: operand registers, product, adder tree (pe_array.py)
+ACC_UPDATE_LATENCY = 1  # AccUpdate: the registered ABUF sum (accumulator.py)
+PPU_POOL_LATENCY = 1  # PPUPool: a window's result after its last word (ppu_pool.py)
+PPU_ADD_LATENCY = 2 + ROUND_CLAMP_LATENCY  # PPUAdd: products, sum, then RoundClamp (ppu_add.py)
+PPU_REQUANT_LATENCY = 4 + ROUND_CLAMP_LATENCY  # PPURequant: bias, partial products, sum (ppu_requant.py)
+# GemmUnit's pipeline offsets from a pixel's issue (gemm_unit.py, "GEMM" above).
+GEMM_FEED = 1  # IBUF read is synchronous
+GEMM_SUM = GEMM_FEED + PE_ARRAY_LATENCY  # column sums (and the ABUF word) at AccUpdate
+GEMM_READ = GEMM_SUM - 2  # ABUF read address presented (port, then CmpEngine's register)
+GEMM_WRITE = GEMM_SUM + ACC_UPDATE_LATENCY  # ABUF write enable
+GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of one ABUF word
 
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
@@ -115,18 +128,18 @@ DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
 # COPY/REQUANT: S latches, S+1 presents the first synchronous buffer read, the
 # word is on the port at S+2, in CmpEngine's register (it enters PPURequant) at
 # S+3 and is written LATENCY edges later.
-PPU_LATENCY = 3 + PPURequant.LATENCY
+PPU_LATENCY = 3 + PPU_REQUANT_LATENCY
 END_CYCLES = 1
 DONE_CYCLES = 1
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
-DW_OVERHEAD = 2 + 1 + GemmUnit.WRITE
-# The units' latencies as plain numbers (module constants: what the compiled replay can read).
-GEMM_RAW, GEMM_WRITE = GemmUnit.RAW, GemmUnit.WRITE
-ADD_LATENCY, POOL_LATENCY = PPUAdd.LATENCY, PPUPool.LATENCY
+DW_OVERHEAD = 2 + 1 + GEMM_WRITE
+ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
 # GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
-RQ_DRAIN = PPURequant.LATENCY
-HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, CHUNK_ENTRY_BYTES = 28, 8, 12  # dram_image.py's header
+RQ_DRAIN = PPU_REQUANT_LATENCY
+# The header's layout (a module the compiled replay's cache stamp follows, search/replay.py).
+HDR_FIELDS_ADDR, HDR_FIELDS_BYTES = image_format.HDR_FIELDS_ADDR, image_format.HDR_FIELDS_BYTES
+CHUNK_ENTRY_BYTES = image_format.CHUNK_ENTRY_BYTES
 
 
 def array_latency(cfg: AccelConfig) -> int:
@@ -178,7 +191,7 @@ def chunk_fetch_bytes(cfg: AccelConfig, entry_addr: int, n_instructions: int) ->
 
 
 def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
-    """EXACT (hwgen/gemm_unit.py): ``1 + L + (nb-1)·max(P, L, RAW) + P + WRITE`` —
+    """EXACT (hwgen/rtl/gemm_unit.py): ``1 + L + (nb-1)·max(P, L, RAW) + P + WRITE`` —
     latch, block 0's weight load, one period per block but the last (the next
     block's weights load while this one streams), the last block's pixels, and
     the pipeline from the last IBUF read to its ABUF write."""
@@ -188,7 +201,7 @@ def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
 
 
 def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any) -> Any:
-    """EXACT (hwgen/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch, loading the
+    """EXACT (hwgen/rtl/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch, loading the
     tap walk, one IBUF read per tap per pixel *(v1)*,
     the window register, then the array path to the last ABUF write."""
     return n_pix * n_taps + DW_OVERHEAD

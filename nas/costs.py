@@ -28,7 +28,7 @@ import numpy as np
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.workload import Work
+from dian.hwgen.lower.workload import Work
 from dian.ir import Graph
 from dian.search.cost_model import layer_works
 from dian.search.mapper import DEFAULT_TOP_K, Objective, best_choices

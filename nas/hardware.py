@@ -16,7 +16,8 @@ import itertools
 from dataclasses import dataclass
 
 from dian.errors import AccelConfigError, SearchSpaceError
-from dian.hwgen.accel_config import TARGET_RAM_BYTES, AccelConfig, Target
+from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.targets import TARGET_RAM_BYTES, Target
 from dian.search.explore import config_of, encoding_misfit, feasible_lanes, misfit
 from dian.search.resources import Resources, estimate
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from dian.errors import SearchSpaceError
-from dian.hwgen.templates import render, write_atomic
+from dian.hwgen.tools.templates import render, write_atomic
 
 from .data import DATASETS
 from .space import Arch, SearchSpace

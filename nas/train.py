@@ -112,10 +112,10 @@ def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 256
 
 def int8_accuracy(graph: Graph, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of an integer graph (batch 1, as compiled) on float images ``x``: the host's
-    path of `dian simulate` (:func:`dian.api.run_compiled`: input checked and quantized, reference
+    path of `dian simulate` (:func:`dian.sim.host.run_compiled`: input checked and quantized, reference
     simulator, output dequantized) on all of ``x`` as one batch — bit-equal to one image a run; the
     batch only saves the per-run overhead."""
-    from dian.api import run_compiled
+    from dian.sim.host import run_compiled
     from dian.frontend.rebatch import with_batch
 
     x = np.asarray(x)

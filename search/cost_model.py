@@ -4,7 +4,7 @@ for a layer under a tiling, or a whole network under its plans — exactly.
 ``layer_cost`` times a batch of candidate tilings of one layer with the
 vectorized program replay (search/replay.py and the closed-form step
 descriptions in steps_gemm.py / steps_blocked.py). Chunks never span layers
-(hwgen/program.py), so ``network_cost`` is the sum of the layers' costs
+(hwgen/lower/program.py), so ``network_cost`` is the sum of the layers' costs
 less the boot and done each standalone layer run includes; tests/search
 check both against sim/machine (which the RTL matches in Verilator).
 """
@@ -20,10 +20,10 @@ import numpy as np
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.input_packing import pack_shallow_inputs
-from dian.hwgen.scheduler import LayerPlan
-from dian.hwgen.tile_search import Tiling
-from dian.hwgen.workload import Work, WorkKind, tensor_regions, work_of
+from dian.hwgen.lower.input_packing import pack_shallow_inputs
+from dian.hwgen.lower.scheduler import LayerPlan
+from dian.hwgen.lower.tile_search import Tiling
+from dian.hwgen.lower.workload import Work, WorkKind, tensor_regions, work_of
 from dian.ir import Concat, Graph
 
 from .energy import layer_energy_pj

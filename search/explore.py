@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
+from dian.hwgen.targets import Target
 from dian.hwgen.isa import Encoding
 from dian.ir import Graph
 

@@ -1,7 +1,7 @@
 """The mapper: per layer, the array mode and tiling that minimise the exact
 cost (latency, energy or their product), under the buffer and IMEM limits.
 
-Candidates come from the tile search's grids (hwgen/tile_search.py: every
+Candidates come from the tile search's grids (hwgen/lower/tile_search.py: every
 tile size that splits a dim evenly, both loop orders for GEMM, every way of
 cutting the kernel window; for a depthwise conv also the GEMM fallback with
 block-diagonal weights). The tile search's first-order model ranks them;
@@ -23,9 +23,9 @@ import numpy as np
 from dian.errors import MappingError, ScheduleError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.scheduler import LayerPlan, choose, plan_graph
-from dian.hwgen.tile_search import Tiling, blocked_candidates, gemm_candidates, kernel_splits
-from dian.hwgen.workload import Work, WorkKind
+from dian.hwgen.lower.scheduler import LayerPlan, choose, plan_graph
+from dian.hwgen.lower.tile_search import Tiling, blocked_candidates, gemm_candidates, kernel_splits
+from dian.hwgen.lower.workload import Work, WorkKind
 from dian.ir import Graph
 
 from .cost_model import batch_cost, layer_works, part_channels

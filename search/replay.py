@@ -5,7 +5,7 @@ instruction; the RTL is tested to match it to the cycle. This module runs the
 same timing rules step by step over a batch of M candidate mappings of one
 layer: a mapping's program is a sequence of :class:`hwgen.program.Step` s
 (loads, compute, an optional store), packed into IMEM chunks by the same
-rules as hwgen/program.py's Assembler, and timed by the same token
+rules as hwgen/lower/program.py's Assembler, and timed by the same token
 recurrence as sim/machine/engines.py. The replay is compiled (numba) and
 runs the mappings one after another on scalar state; the per-kind modules
 (search/steps_*.py) give each mapping a row of numbers and describe its step
@@ -21,7 +21,7 @@ The rules, restated from the code they mirror:
 * Chunking: a step joins the current chunk when the chunk's instructions,
   the step's and the two ENDs fit ``imem_instructions``; chunks never span
   layers (so a network's cycles are the sum of its layers').
-* Tokens (hwgen/program.py ``_tokens``), in a chunk of steps ``s`` and outputs
+* Tokens (hwgen/lower/program.py ``_tokens``), in a chunk of steps ``s`` and outputs
   ``o``: loads(s) wait for compute(s-2)'s end (s >= 2); compute(s) waits for
   loads(s); an output's writer (its first GEMM/DW with the requantization
   fused, or its ADD/COPY/POOL) waits for the store of output o-2 (o >= 2); a

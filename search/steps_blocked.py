@@ -2,7 +2,7 @@
 form, for a batch of tilings (channel blocks x rows x columns, one step per
 output tile).
 
-Mirrors hwgen/lower_ops.py ``dw_steps``, ``pool_steps`` and
+Mirrors hwgen/lower/op_steps.py ``dw_steps``, ``pool_steps`` and
 ``eltwise_steps``: tiles in the order channel block, image, row, column;
 a concat runs one such pass per input (its ``parts``).
 """
@@ -16,7 +16,7 @@ from numba import njit
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.workload import WorkKind
+from dian.hwgen.lower.workload import WorkKind
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, PRESENT, SLOT_FIELDS,
                           SRAM, STORE, STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)

@@ -1,6 +1,6 @@
 """Step ``i`` of a GEMM layer's program, in closed form, for a batch of tilings.
 
-Mirrors hwgen/lower_ops.py ``gemm_steps``: outputs (K tile x pixel tile, in
+Mirrors hwgen/lower/op_steps.py ``gemm_steps``: outputs (K tile x pixel tile, in
 ``kout`` or ``pout`` order) times accumulation steps (C tile x kernel-row
 tile x kernel-column tile, innermost). A step loads its input box (IBUF),
 its weight tile (WBUF) and, on the last accumulation step, the output
@@ -18,8 +18,8 @@ from numba import njit
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.layout import blocks
-from dian.hwgen.workload import Work
+from dian.hwgen.lower.layout import blocks
+from dian.hwgen.lower.workload import Work
 
 from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, SRAM, STORE,
                           STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)

@@ -13,7 +13,7 @@ from typing import Mapping
 
 import numpy as np
 
-from dian.hwgen.lower import Lowered
+from dian.hwgen.lower.graph import Lowered
 
 from .datapath import Datapath
 from .engines import Counters, Machine, TraceEntry

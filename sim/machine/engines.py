@@ -24,7 +24,7 @@ import numpy as np
 from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.dram_image import read_header
+from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.isa import INSTRUCTION_BYTES, Encoding, End, Instr, Token
 
 from .datapath import Datapath

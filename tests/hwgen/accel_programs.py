@@ -9,7 +9,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.dram_image import ImageBuilder
+from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.hwgen.isa import Encoding, End, Instr
 from dian.sim.machine import Machine
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from amaranth.hdl import Array, Module, Signal
 from amaranth.lib import wiring
 
-from dian.hwgen.harness_ports import harness_ports
+from dian.hwgen.rtl.harness_ports import harness_ports
 
 
 class DramCopyTop(wiring.Component):

@@ -14,9 +14,9 @@ import numpy as np
 from accel_programs import run_machine
 from dian.errors import CycleLimitError
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.lower import lower_graph
-from dian.hwgen.scheduler import plan_graph
-from dian.hwgen.verilator_run import run_harness
+from dian.hwgen.lower.graph import lower_graph
+from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.tools.verilator_run import run_harness
 from dian.ir import Graph
 from dian.search.cost_model import network_cost
 from dian.sim.reference import run_graph
@@ -25,8 +25,8 @@ from machine_cases import random_inputs
 
 def build_accel(cfg: AccelConfig, folder: Path) -> Path:
     """Emit ``cfg``'s Verilog into ``folder/rtl`` and verilate it with the harness; the executable."""
-    from dian.hwgen.emit import TOP_NAME, emit_verilog
-    from dian.hwgen.verilator_run import build_harness
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.tools.verilator_run import build_harness
 
     files = emit_verilog(cfg, folder / "rtl")
     return build_harness(files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build")

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from dian.errors import AccelConfigError
-from dian.hwgen.accel_config import (AccelConfig, BufferConfig, Dataflow, Target, accel_config_from_json,
-                                     load_accel_config, validate)
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, accel_config_from_json, validate
+from dian.hwgen.targets import Target
+from dian.hwgen.presets import load_accel_config
 from dian.hwgen.presets import PRESETS
 
 

@@ -9,8 +9,9 @@ import random
 
 import pytest
 
-from dian.hwgen.accel_config import TARGET_FABRIC, Dataflow, Target
-from dian.hwgen.dsp_plan import (Operand, add_operands, control_dsps, dsp_count, lut_cost, plan_dsps,
+
+from dian.hwgen.targets import TARGET_FABRIC, Target
+from dian.hwgen.dsp_plan import (Operand, add_operands, dsp_count, lut_cost, plan_dsps,
                                  requant_operands, split_parts, unit_sites)
 from dian.hwgen.presets import PRESETS
 
@@ -27,16 +28,16 @@ def test_every_preset_fits_its_targets_dsps(name: str) -> None:
 
 
 def test_hand_derived_plans() -> None:
-    # default, 16 lanes on ecp5-85k: 156 DSPs - 6 control = 150; requant 4 x 16 parts (~440-600 LUTs each)
-    # first, then PPUAdd's 2 x 16 (~230-270), the remaining 54 for the 256 PEs (~136 each).
+    # default, 16 lanes on ecp5-85k: 156 DSPs; requant 4 x 16 parts (~440-600 LUTs each)
+    # first, then PPUAdd's 2 x 16 (~230-270), the remaining 60 for the 256 PEs (~136 each).
     d = plan_dsps(PRESETS["default"])
-    assert (d.control, d.requant, d.add, d.pe_array) == (6, 64, 32, 54)
+    assert (d.requant, d.add, d.pe_array) == (64, 32, 60)
     # small, 8 lanes: 32 + 16 + 64 = 112 <= 150: everything keeps its DSP.
     s = plan_dsps(PRESETS["small"])
     assert (s.requant, s.add, s.pe_array, s.lut_product_luts) == (32, 16, 64, 0)
-    # tiny on ecp5-25k: 28 - 6 = 22 = 16 requant + 6 of 8 PPUAdd parts.
+    # tiny on ecp5-25k: 28 = 16 requant + 8 PPUAdd parts + 4 of the 16 PEs.
     t = plan_dsps(PRESETS["tiny"])
-    assert (t.requant, t.add, t.pe_array) == (16, 6, 0)
+    assert (t.requant, t.add, t.pe_array) == (16, 8, 4)
 
 
 def test_generic_keeps_every_dsp() -> None:
@@ -44,12 +45,6 @@ def test_generic_keeps_every_dsp() -> None:
     L = cfg.lanes
     plan = plan_dsps(cfg)
     assert (plan.budget, plan.requant, plan.add, plan.pe_array, plan.lut_product_luts) == (None, 4 * L, 2 * L, L * L, 0)
-
-
-def test_gemm_only_reserves_fewer_control_dsps() -> None:
-    cfg = dataclasses.replace(PRESETS["tiny"], dataflows=(Dataflow.GEMM,))
-    assert control_dsps(cfg) == control_dsps(PRESETS["tiny"]) - 2
-    assert plan_dsps(cfg).datapath_dsps == TARGET_FABRIC[Target.ECP5_25K].dsps - control_dsps(cfg)
 
 
 @pytest.mark.parametrize("acc_bits", [16, 18, 19, 24, 32])

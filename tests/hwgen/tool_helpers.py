@@ -9,7 +9,7 @@ import pytest
 from amaranth.back import verilog
 from dram_copy_top import DramCopyTop
 
-from dian.hwgen.toolchain import has_tool
+from dian.hwgen.tools.toolchain import has_tool
 
 
 def needs(*tools: str) -> pytest.MarkDecorator:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from dian.hwgen.workload import WorkKind
+from dian.hwgen.lower.workload import WorkKind
 from dian.nas.costs import RelaxedCoCost, cost_tables
 from dian.nas.hardware import hardware_space
 from dian.nas.shape_graph import network_graph

@@ -16,9 +16,9 @@ from int_layers import ConvSpec, add_graph, conv_graph, pool_graph, random_mac_p
 from machine_cases import CONFIGS, FUZZ_KINDS, accel_configs, fuzz_graph, rejection, zoo_graph
 
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.scheduler import plan_graph
+from dian.hwgen.lower.scheduler import plan_graph
 from dian.ir import Graph
 from dian.search.cost_model import batch_steps, layer_cost, network_cost, part_channels
 from dian.sim.machine import run_lowered
@@ -125,5 +125,5 @@ def test_the_compiled_replays_cache_stamps_every_source_it_compiles_in() -> None
 
     files = {Path(f).relative_to(Path(replay.__file__).parents[1]).as_posix() for f in replay._compiled_sources()}
     assert {"search/replay.py", "search/step_record.py", "search/steps_gemm.py", "search/steps_blocked.py",
-            "hwgen/timing.py", "hwgen/gemm_unit.py", "hwgen/ppu_add.py", "hwgen/ppu_pool.py",
-            "hwgen/ppu_requant.py"} <= files
+            "hwgen/timing.py", "hwgen/rtl/gemm_unit.py", "hwgen/rtl/ppu_add.py", "hwgen/rtl/ppu_pool.py",
+            "hwgen/rtl/ppu_requant.py"} <= files

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from dian.errors import AccelConfigError, MappingError
-from dian.hwgen.accel_config import Target
+from dian.hwgen.targets import Target
 from dian.hwgen.presets import PRESETS
 from dian.search.explore import Design, config_of, pareto
 

@@ -9,9 +9,9 @@ from machine_cases import zoo_graph
 
 from dian.errors import MappingError
 from dian.hwgen import timing
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.scheduler import plan_graph
+from dian.hwgen.lower.scheduler import plan_graph
 from dian.ir import Graph
 from dian.search.cost_model import layer_cost, network_cost, part_channels
 from dian.search.energy import layer_energy_pj

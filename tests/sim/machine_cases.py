@@ -10,8 +10,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from dian.errors import IRValidationError, ScheduleError
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, Target, validate
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
+from dian.hwgen.targets import Target
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.ir import Graph, verify
 from dian.sim.machine import MachineResult, run_lowered

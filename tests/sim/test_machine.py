@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from dian.errors import ProgramError
 from dian.hwgen.isa import Token
-from dian.hwgen.lower import lower_graph
+from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.ir import Concat, Graph, Linear, Requant, Reshape, Tensor, DType, QuantParams, verify
 from dian.sim.machine import run_lowered
@@ -146,7 +146,7 @@ def test_missing_token_deadlocks_with_a_message_naming_the_instruction() -> None
     i = next(i for i, ins in enumerate(mem) if ins.signal & Token.LD_CMP)
     mem[i] = mem[i].with_tokens(signal=mem[i].signal & ~Token.LD_CMP)
     import dataclasses
-    from dian.hwgen.dram_image import read_header
+    from dian.hwgen.lower.dram_image import read_header
     from dian.hwgen.isa import Encoding
 
     enc = Encoding(low.cfg)

@@ -1,0 +1,37 @@
+"""The DRAM image header: the byte layout that the compiler writes
+(hwgen/lower/dram_image.py), the controller reads at boot (hwgen/rtl/controller.py)
+and the timing contract prices (hwgen/timing.py). Every offset is written here
+once.
+
+Header (little-endian uint32 unless stated; all addresses are byte addresses,
+every region word aligned):
+
+    0   magic b"DIAN"           4  image version
+    8   config hash (16 bytes: SHA-256 of the AccelConfig JSON, truncated)
+    24  image bytes             28 number of program chunks
+    32  chunk table address     36 number of inputs     40 number of outputs
+    44  io table address        48..63 zero
+    io table: per input, then per output: address, N, C, H, W (the
+    channel-blocked layout's 4-D shape)
+    chunk table: per chunk: address, MEM instructions, CMP instructions
+    (each stream ends with END; the CMP stream follows the MEM stream)
+"""
+
+from __future__ import annotations
+
+import struct
+
+MAGIC = b"DIAN"
+IMAGE_VERSION = 1
+HEADER_BYTES = 64
+#: The header's fields, from byte 0: magic, version, config hash, image bytes, chunk count,
+#: chunk table address, input count, output count, io table address.
+HEADER_FIELDS = struct.Struct("<4sI16sIIIIII")
+CHUNK_ENTRY = struct.Struct("<3I")  # address, MEM instructions, CMP instructions
+IO_ENTRY = struct.Struct("<5I")  # address, N, C, H, W
+CHUNK_ENTRY_BYTES = CHUNK_ENTRY.size
+IO_ENTRY_BYTES = IO_ENTRY.size
+#: The two fields the controller reads at boot: the chunk count and the chunk table address.
+HDR_FIELDS_ADDR = struct.calcsize("<4sI16sI")
+HDR_FIELDS_BYTES = 8
+MAX_IMAGE_BYTES = 1 << 32

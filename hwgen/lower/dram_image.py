@@ -1,0 +1,119 @@
+"""The DRAM image a compiled network runs from: header, program chunks,
+weights, parameters and one slot per activation tensor.
+
+The header's byte layout is the contract's (hwgen/image_format.py).
+
+:class:`ImageBuilder` allocates regions (bump allocator, word aligned) and
+writes them; :func:`read_header` parses a header back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from dian.errors import ProgramError
+
+from ..accel_config import AccelConfig
+from ..image_format import (
+    CHUNK_ENTRY,
+    CHUNK_ENTRY_BYTES,
+    HEADER_BYTES,
+    HEADER_FIELDS,
+    IMAGE_VERSION,
+    IO_ENTRY,
+    IO_ENTRY_BYTES,
+    MAGIC,
+    MAX_IMAGE_BYTES,
+)
+
+
+
+def config_hash(cfg: AccelConfig) -> bytes:
+    return hashlib.sha256(cfg.to_json().encode()).digest()[:16]
+
+
+@dataclass(frozen=True)
+class TensorSlot:
+    """An activation's DRAM region: ``blocked`` is the (N, C, H, W) of its channel-blocked layout."""
+
+    name: str
+    addr: int
+    shape: tuple[int, ...]
+    blocked: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ChunkEntry:
+    addr: int
+    n_mem: int
+    n_cmp: int
+
+
+@dataclass(frozen=True)
+class Header:
+    version: int
+    config_hash: bytes
+    image_bytes: int
+    chunks: tuple[ChunkEntry, ...]
+    inputs: tuple[tuple[int, tuple[int, int, int, int]], ...]
+    outputs: tuple[tuple[int, tuple[int, int, int, int]], ...]
+
+
+class ImageBuilder:
+    """Bump allocator over a growing byte image; address 0 holds the header."""
+
+    def __init__(self, cfg: AccelConfig, n_inputs: int, n_outputs: int) -> None:
+        self.cfg = cfg
+        self.align = cfg.word_bytes
+        self._data = bytearray()
+        self.n_inputs, self.n_outputs = n_inputs, n_outputs
+        self.alloc(HEADER_BYTES + IO_ENTRY.size * (n_inputs + n_outputs), "header")
+
+    def alloc(self, nbytes: int, what: str) -> int:
+        addr = len(self._data)
+        size = -(-max(nbytes, 1) // self.align) * self.align
+        if addr + size > MAX_IMAGE_BYTES:
+            raise ProgramError(f"the DRAM image outgrows the 32-bit address space while placing {what}.")
+        self._data.extend(bytes(size))
+        return addr
+
+    def put(self, addr: int, data: bytes | np.ndarray) -> None:
+        b = data.tobytes() if isinstance(data, np.ndarray) else data
+        self._data[addr:addr + len(b)] = b
+
+    def place(self, data: bytes | np.ndarray, what: str) -> int:
+        b = data.tobytes() if isinstance(data, np.ndarray) else data
+        addr = self.alloc(len(b), what)
+        self.put(addr, b)
+        return addr
+
+    def finish(self, chunks: list[tuple[bytes, int, int]], inputs: list[TensorSlot],
+               outputs: list[TensorSlot]) -> bytes:
+        """Append the chunks (code, MEM count, CMP count) and their table; write the header."""
+        entries = [ChunkEntry(self.place(code, "program chunk"), nm, nc) for code, nm, nc in chunks]
+        table = self.place(b"".join(CHUNK_ENTRY.pack(e.addr, e.n_mem, e.n_cmp) for e in entries), "chunk table")
+        io = b"".join(IO_ENTRY.pack(s.addr, *s.blocked) for s in (*inputs, *outputs))
+        head = HEADER_FIELDS.pack(MAGIC, IMAGE_VERSION, config_hash(self.cfg), len(self._data),
+                           len(entries), table, len(inputs), len(outputs), HEADER_BYTES)
+        self.put(0, head.ljust(HEADER_BYTES, b"\0") + io)
+        return bytes(self._data)
+
+
+def read_header(image: bytes | bytearray | np.ndarray, cfg: AccelConfig | None = None) -> Header:
+    """Parse the header of ``image``; with ``cfg``, also check that the image was built for it."""
+    raw = bytes(image[:HEADER_BYTES])
+    magic, version, chash, size, n_chunks, table, n_in, n_out, io = HEADER_FIELDS.unpack(raw[: HEADER_FIELDS.size])
+    if magic != MAGIC or version != IMAGE_VERSION:
+        raise ProgramError(f"not a dian DRAM image of version {IMAGE_VERSION} (magic {magic!r}, version {version}).")
+    if cfg is not None and chash != config_hash(cfg):
+        raise ProgramError(f"the DRAM image was built for another accelerator config than '{cfg.name}' "
+                           f"(config hash {chash.hex()} != {config_hash(cfg).hex()}).")
+    chunks = tuple(ChunkEntry(*CHUNK_ENTRY.unpack_from(bytes(image[table + i * CHUNK_ENTRY_BYTES : table + (i + 1) * CHUNK_ENTRY_BYTES])))
+                   for i in range(n_chunks))
+    ios = [IO_ENTRY.unpack_from(bytes(image[io + i * IO_ENTRY_BYTES : io + (i + 1) * IO_ENTRY_BYTES])) for i in range(n_in + n_out)]
+    slots = tuple((e[0], (e[1], e[2], e[3], e[4])) for e in ios)
+    return Header(version, chash, size, chunks, slots[:n_in], slots[n_in:])  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""Lowering: Graph + AccelConfig (+ the scheduler's plans) -> Program + DRAM image.
+
+Every activation tensor gets its own word-aligned DRAM slot in the
+channel-blocked layout (a Reshape output shares its input's slot); weights
+and per-channel parameters are placed per layer in the order the program
+first loads them; the program is split into IMEM-sized chunks
+(program.py); the header records the chunks and the input/output slots.
+The host's part is only packing inputs into their slots (for a shallow
+first conv, with its kernel columns folded into channels: input_packing.py)
+and unpacking the outputs (:meth:`Lowered.write_inputs`, :meth:`Lowered.read_outputs`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+from dian.errors import InputShapeError
+from dian.ir import Graph, Reshape, verify
+
+from ..accel_config import AccelConfig
+from .dram_image import ImageBuilder, TensorSlot
+from .input_packing import InputPacking, pack_shallow_inputs
+from ..isa import Encoding
+from .layout import act_bytes, pack_act, unpack_act
+from .op_steps import STEPS, ActRef, LowerCtx
+from .program import Assembler, Program
+from .scheduler import LayerPlan, plan_graph
+from .workload import tensor_regions
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """A compiled network: the program, its DRAM image and where the inputs and outputs live."""
+
+    cfg: AccelConfig
+    graph_name: str
+    plans: tuple[LayerPlan, ...]
+    program: Program
+    image: bytes
+    inputs: tuple[TensorSlot, ...]
+    outputs: tuple[TensorSlot, ...]
+    slots: Mapping[str, TensorSlot]  # every activation (for locating the first differing layer)
+    packings: Mapping[str, InputPacking] = field(default_factory=dict)  # inputs the host packs (input_packing.py)
+
+    def write_inputs(self, dram: np.ndarray, inputs: Mapping[str, np.ndarray]) -> None:
+        """Host side: pack int8 inputs into their DRAM slots."""
+        for slot in self.inputs:
+            if slot.name not in inputs:
+                raise InputShapeError(f"graph '{self.graph_name}' needs input '{slot.name}'; given {sorted(inputs)}.")
+            x = np.asarray(inputs[slot.name])
+            packing = self.packings.get(slot.name)
+            shape = slot.shape if packing is None else packing.shape
+            if tuple(x.shape) != shape or x.dtype != np.int8:
+                raise InputShapeError(f"input '{slot.name}' must be int8 of shape {list(shape)}; "
+                                      f"got {x.dtype} {list(x.shape)}.")
+            data = pack_act(x if packing is None else packing.apply(x), self.cfg.lanes)
+            dram[slot.addr:slot.addr + data.size] = data
+
+    def read_tensor(self, dram: np.ndarray, name: str) -> np.ndarray:
+        """Unpack tensor ``name`` from ``dram`` (a packed input as the packed array)."""
+        slot = self.slots[name]
+        n = act_bytes(slot.blocked, self.cfg.lanes)
+        x = unpack_act(dram[slot.addr:slot.addr + n], slot.blocked, self.cfg.lanes)
+        return x.reshape(slot.shape)
+
+    def read_outputs(self, dram: np.ndarray) -> dict[str, np.ndarray]:
+        """Host side: unpack the outputs from their DRAM slots."""
+        return {s.name: self.read_tensor(dram, s.name) for s in self.outputs}
+
+
+def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = None) -> Lowered:
+    """Schedule (unless ``plans`` are given, from :func:`plan_graph` of the same
+    graph) and lower ``graph`` for ``cfg``.
+
+    Raises IRValidationError when a layer could overflow an accumulator
+    narrower than the 32 bits the frontend proved (the hardware would wrap)."""
+    if cfg.acc_bits != 32:
+        verify(graph, acc_bits=cfg.acc_bits)
+    plans = plans if plans is not None else plan_graph(graph, cfg)
+    graph, packings = pack_shallow_inputs(graph, cfg)
+    enc = Encoding(cfg)
+    regions = tensor_regions(graph)
+    img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))
+    acts: dict[str, ActRef] = {}
+    slots: dict[str, TensorSlot] = {}
+    for t in graph.activations():
+        reg = regions[t.name]
+        if reg.root == t.name:
+            acts[t.name] = ActRef(img.alloc(act_bytes(reg.blocked, cfg.lanes), f"tensor {t.name}"), reg.blocked)
+    for t in graph.activations():
+        reg = regions[t.name]
+        slots[t.name] = TensorSlot(t.name, acts[reg.root].addr, t.shape, reg.blocked)
+
+    def place(data: np.ndarray, what: str) -> int:
+        return img.place(np.ascontiguousarray(data).view(np.uint8).reshape(-1), what)
+
+    ctx = LowerCtx(cfg, graph, regions, acts, place)
+    asm = Assembler(cfg)
+    for plan in plans:
+        if isinstance(plan.work.op, Reshape):
+            continue
+        for step in STEPS[plan.work.kind](ctx, plan.work, plan.tiling):
+            asm.add(step)
+    program = asm.program()
+    chunks = [(enc.encode_stream(c.mem) + enc.encode_stream(c.cmp), len(c.mem), len(c.cmp))
+              for c in program.chunks]
+    ins = tuple(slots[n] for n in graph.inputs)
+    outs = tuple(slots[n] for n in graph.outputs)
+    image = img.finish(chunks, list(ins), list(outs))
+    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings)

@@ -1,0 +1,231 @@
+"""Per-op lowering: a :class:`Work` and its :class:`Tiling` -> :class:`Step` s.
+
+Buffer addresses are relative to a buffer half (the assembler adds the
+half's base); DRAM addresses are final. Tiles are dense in every buffer:
+IBUF ``[c][y][x]`` boxes, ABUF and OBUF ``[c][oy][ox]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import numpy as np
+
+from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d
+
+from ..accel_config import AccelConfig
+from ..isa import AddI, Copy, Dw, Gemm, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
+from .program import Load, Step
+from .tile_search import Tiling
+from .workload import Region, Work, WorkKind
+
+INT8_MIN, INT8_MAX = -128, 127
+
+
+@dataclass(frozen=True)
+class ActRef:
+    """An activation region: base address and channel-blocked (N, C, H, W)."""
+
+    addr: int
+    shape: tuple[int, int, int, int]
+
+    def strides(self, lanes: int) -> tuple[int, int, int]:
+        """Byte strides of (n, channel block, row)."""
+        n, c, h, w = self.shape
+        return blocks(c, lanes) * h * w * lanes, h * w * lanes, w * lanes
+
+
+@dataclass
+class LowerCtx:
+    cfg: AccelConfig
+    graph: Graph
+    regions: dict[str, Region]
+    acts: dict[str, ActRef]  # by root tensor name
+    place: Callable[[np.ndarray, str], int]  # put bytes in the DRAM image, get the address
+
+    def act(self, tensor: str) -> ActRef:
+        reg = self.regions[tensor]
+        return ActRef(self.acts[reg.root].addr, reg.blocked)
+
+
+def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
+    return [(s, min(tile, extent - s)) for s in range(0, extent, tile)]
+
+
+def load_box(cfg: AccelConfig, src: ActRef, n: int, cb0: int, cbs: int, y0: int, ny: int, x0: int, nx: int,
+             dst: int = 0, pad_value: int = 0) -> LoadAct:
+    """LOAD_ACT of input rows y0..y0+ny, columns x0..x0+nx (possibly outside the tensor: padding)."""
+    L = cfg.lanes
+    _, _, h, w = src.shape
+    sn, sc, sy = src.strides(L)
+    ylo, yhi = max(y0, 0), min(y0 + ny, h)
+    xlo, xhi = max(x0, 0), min(x0 + nx, w)
+    if ylo >= yhi or xlo >= xhi:  # the whole box is padding
+        return LoadAct(src.addr, dst, cbs, ny, nx, ny, 0, nx, 0, sc, sy, pad_value)
+    return LoadAct(src.addr + n * sn + cb0 * sc + ylo * sy + xlo * L, dst, cbs, ny, nx,
+                   ylo - y0, y0 + ny - yhi, xlo - x0, x0 + nx - xhi, sc, sy, pad_value)
+
+
+def store_box(cfg: AccelConfig, out: ActRef, n: int, cb0: int, cbs: int, y0: int, ny: int, x0: int,
+              nx: int) -> StoreAct:
+    L = cfg.lanes
+    sn, sc, sy = out.strides(L)
+    return StoreAct(out.addr + n * sn + cb0 * sc + y0 * sy + x0 * L, 0, cbs, ny, nx, sc, sy)
+
+
+def _params(ctx: LowerCtx, op: Conv2d | Linear, k: int) -> int:
+    bias = None if op.bias is None else ctx.graph.constants[op.bias]
+    rq = op.requant
+    assert rq is not None
+    return ctx.place(param_entries(bias, rq.multiplier, rq.shift, k, ctx.cfg.lanes), f"params of {op.name}")
+
+
+def _gemm_weights(ctx: LowerCtx, w: Work) -> np.ndarray:
+    op = w.op
+    wt = ctx.graph.constants[op.weight]  # type: ignore[attr-defined]
+    if isinstance(op, Linear):
+        n, c, h, wd = ctx.regions[op.inputs[0]].blocked
+        dense = linear_weights_blocked(wt, (c, h, wd), ctx.cfg.lanes)
+    else:
+        dense = dense_conv_weights(wt, op.groups)  # type: ignore[attr-defined]
+    return gemm_blocks(dense, ctx.cfg.lanes)
+
+
+def _fused(op: Conv2d | Linear, final: bool, odst: int, prm: int) -> tuple[int, int, int, int, int]:
+    """A GEMM's or DW's fused-requantization fields: on for the instruction that ends a channel
+    block's accumulation (its sums to OBUF word ``odst`` on, with PBUF entry ``prm``), else off."""
+    return (1, odst, prm, op.out_min, op.out_max) if final else (0, 0, 0, -128, 127)
+
+
+def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
+    name = op.name
+    wblocks = _gemm_weights(ctx, w)
+    KB, CB = wblocks.shape[:2]
+    prm = _params(ctx, op, w.k)  # type: ignore[arg-type]
+    src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
+    if isinstance(op, Linear):
+        src = ActRef(src.addr, (w.n, w.c, 1, 1))
+    (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+    wtiles: dict[tuple, int] = {}
+    pixels = [(n, y, x) for n in range(w.n) for y in _ranges(w.oy, t.ty) for x in _ranges(w.ox, t.tx)]
+    ktiles = _ranges(KB, t.kt)
+    if t.order == "kout":
+        outputs = [(k, p) for k in ktiles for p in pixels]
+    else:
+        outputs = [(k, p) for p in pixels for k in ktiles]
+    acc = [(c, fy, fx) for c in _ranges(CB, t.ct) for fy in _ranges(w.fy, t.fyt) for fx in _ranges(w.fx, t.fxt)]
+    for (kb0, kbs), (n, (oy0, rows), (ox0, cols)) in outputs:
+        for i, ((cb0, cbs), (fy0, fys), (fx0, fxs)) in enumerate(acc):
+            ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
+            loads = [Load("ibuf", ("in", name, n, oy0, ox0, cb0, fy0, fx0),
+                          (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py + fy0 * dy, ny,
+                                    ox0 * sx - px + fx0 * dx, nx),))]
+            wkey = (kb0, cb0, fy0, fx0)
+            if wkey not in wtiles:
+                tile = wblocks[kb0:kb0 + kbs, cb0:cb0 + cbs, fy0:fy0 + fys, fx0:fx0 + fxs]
+                wtiles[wkey] = ctx.place(np.ascontiguousarray(tile).view(np.uint8), f"weights of {name}")
+            blk = cbs * fys * fxs * L
+            loads.append(Load("wbuf", ("w", name) + wkey, (LoadWgt(wtiles[wkey], 0, kbs * blk),)))
+            last = i == len(acc) - 1  # the GEMMs requantize their final sums into OBUF on the way out
+            comp = [Gemm(kb * blk, 0, kb * rows * cols, int(i == 0), cbs, fys, fxs, rows, cols,
+                         ny * nx, dy * nx, dx, sy * nx, sx, cols, 1, *_fused(op, last, kb * rows * cols, kb))
+                    for kb in range(kbs)]
+            store: tuple = ()
+            if last:
+                loads.append(Load("pbuf", ("p", name, kb0),
+                                  (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
+                store = (store_box(cfg, out, n, kb0, kbs, oy0, rows, ox0, cols),)
+            yield Step(name, tuple(loads), tuple(comp), store, new_output=i == 0)
+
+
+def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
+    name = op.name
+    assert isinstance(op, Conv2d)
+    wb = dw_blocks(ctx.graph.constants[op.weight], L)
+    G = wb.shape[1]
+    waddr = ctx.place(wb.view(np.uint8).reshape(-1), f"weights of {name}")
+    prm = _params(ctx, op, w.k)
+    src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
+    (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+    taps = w.fy * w.fx
+    for cb0, cbs in _ranges(blocks(w.c, L), t.ct):
+        for n in range(w.n):
+            for oy0, rows in _ranges(w.oy, t.ty):
+                for ox0, cols in _ranges(w.ox, t.tx):
+                    ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
+                    loads = (Load("ibuf", ("in", name, n, cb0, oy0, ox0),
+                                  (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx),)),
+                             Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
+                             Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)))
+                    comp = [Dw((cb * G + g) * L, cb * ny * nx, cb * rows * cols, int(g == 0), g * L,
+                               min(L, taps - g * L), w.fx, dy * nx, dx, rows, cols, sy * nx, sx, cols, 1,
+                               *_fused(op, g == G - 1, cb * rows * cols, cb))
+                            for cb in range(cbs) for g in range(G)]
+                    yield Step(name, loads, tuple(comp), (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
+                               new_output=True)
+
+
+def _blocked_tiles(w: Work, t: Tiling, cb_total: int) -> Iterator[tuple[int, int, int, int, int, int, int]]:
+    for cb0, cbs in _ranges(cb_total, t.ct):
+        for n in range(w.n):
+            for oy0, rows in _ranges(w.oy, t.ty):
+                for ox0, cols in _ranges(w.ox, t.tx):
+                    yield cb0, cbs, n, oy0, rows, ox0, cols
+
+
+def pool_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    cfg, op = ctx.cfg, w.op
+    src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
+    (sy, sx), (py, px) = w.stride, w.padding
+    if isinstance(op, MaxPool2d):
+        mode, m, s, pad = PoolMode.MAX, 0, 0, INT8_MIN
+    else:
+        assert isinstance(op, (AvgPool2d, GlobalAvgPool)) and op.requant is not None
+        mode, m, s, pad = PoolMode.AVG, op.requant.multiplier[0], op.requant.shift[0], 0
+    for cb0, cbs, n, oy0, rows, ox0, cols in _blocked_tiles(w, t, blocks(w.c, cfg.lanes)):
+        ny, nx = (rows - 1) * sy + w.fy, (cols - 1) * sx + w.fx
+        ld = load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx, pad_value=pad)
+        comp = Pool(0, 0, int(mode), cbs, rows, cols, w.fy, w.fx, ny * nx, sy * nx, sx, nx, 1, m, s)
+        yield Step(op.name, (Load("ibuf", ("in", op.name, cb0, n, oy0, ox0), (ld,)),), (comp,),
+                   (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),), new_output=True)
+
+
+def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    """ADD, standalone clamps and concatenation (one COPY pass per input)."""
+    cfg, op, L = ctx.cfg, w.op, ctx.cfg.lanes
+    out = ctx.act(op.output)
+    if isinstance(op, Concat):
+        assert op.requant is not None
+        parts, off = [], 0
+        for i, name in enumerate(op.inputs):
+            c = ctx.regions[name].blocked[1]
+            parts.append((name, off, op.requant.multiplier[i], op.requant.shift[i], INT8_MIN, INT8_MAX))
+            off += c // L
+    elif isinstance(op, Clamp):
+        lo = INT8_MIN if op.min_value is None else max(INT8_MIN, int(op.min_value))
+        hi = INT8_MAX if op.max_value is None else min(INT8_MAX, int(op.max_value))
+        parts = [(op.inputs[0], 0, 1, 0, lo, hi)]
+    else:
+        parts = [(op.inputs[0], 0, 0, 0, 0, 0)]
+    for name, off, m, s, lo, hi in parts:
+        src = ctx.act(name)
+        for cb0, cbs, n, oy0, rows, ox0, cols in _blocked_tiles(w, t, blocks(src.shape[1], L)):
+            words = cbs * rows * cols
+            lds = [load_box(cfg, src, n, cb0, cbs, oy0, rows, ox0, cols)]
+            if isinstance(op, Add):
+                assert op.requant is not None
+                lds.append(load_box(cfg, ctx.act(op.inputs[1]), n, cb0, cbs, oy0, rows, ox0, cols, dst=words))
+                ma, mb = op.requant.multiplier
+                comp = AddI(0, words, 0, words, ma, mb, op.requant.shift[0], op.out_min, op.out_max)  # type: ignore
+            else:
+                comp = Copy(0, 0, words, m, s, lo, hi)  # type: ignore[assignment]
+            yield Step(op.name, (Load("ibuf", ("in", op.name, name, cb0, n, oy0, ox0), tuple(lds)),), (comp,),
+                       (store_box(cfg, out, n, off + cb0, cbs, oy0, rows, ox0, cols),), new_output=True)
+
+
+STEPS = {WorkKind.GEMM: gemm_steps, WorkKind.DW: dw_steps, WorkKind.POOL: pool_steps,
+         WorkKind.ADD: eltwise_steps, WorkKind.COPY: eltwise_steps}

@@ -1,0 +1,191 @@
+"""Tile-size search: for one :class:`Work`, every candidate tiling that fits
+the buffers, scored by a first-order analytic model, on a numpy grid.
+
+Buffer rules (one half of every double buffer; docs/accelerator.md):
+
+* GEMM: IBUF ``ct x in_y x in_x`` words (the input box of the taps of one
+  accumulation step, halo included), WBUF ``kt x ct x fyt x fxt`` blocks of L
+  words, ABUF and OBUF ``kt x ty x tx`` words, PBUF ``kt`` entries;
+* DW: IBUF ``cbt x in_y x in_x`` (whole window), WBUF ``cbt x G`` blocks
+  (G tap groups), ABUF/OBUF ``cbt x ty x tx``, PBUF ``cbt``;
+* POOL: IBUF as DW, OBUF ``cbt x ty x tx``; ADD: IBUF two boxes; COPY one;
+* every step's instructions fit IMEM with room for the ENDs.
+
+Candidate sizes of a dim of extent E are the distinct ``ceil(E / n)``, so
+tiles split a dim evenly. The score is FIRST-ORDER (search/cost_model.py is
+the exact one): cycles ≈ Σ over steps of max(MEM time, CMP time), ties broken by DRAM traffic, then by
+larger tiles. Loop orders for GEMM: ``kout`` (K tiles outermost; weights stay
+in WBUF across pixel tiles when one accumulation step covers all of C and the
+taps) and ``pout`` (pixel tiles outermost; the input stays in IBUF across K
+tiles under the same condition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import timing
+from ..accel_config import AccelConfig
+from .layout import blocks
+from .workload import Work, WorkKind
+
+
+@dataclass(frozen=True)
+class Tiling:
+    """The chosen tile sizes (channel dims in blocks, pixel dims in pixels) and model figures."""
+
+    kt: int
+    ct: int
+    ty: int
+    tx: int
+    fyt: int
+    fxt: int
+    order: str  # "kout" or "pout" (GEMM), "cout" otherwise
+    cycles: int
+    dram_read: int
+    dram_write: int
+
+
+def candidate_sizes(extent: int) -> np.ndarray:
+    return np.array(sorted({-(-extent // n) for n in range(1, extent + 1)}, reverse=True), dtype=np.int64)
+
+
+def halves(cfg: AccelConfig) -> dict[str, int]:
+    return {"ibuf": cfg.words("ibuf") // 2, "wbuf": cfg.words("wbuf") // 2, "abuf": cfg.words("abuf") // 2,
+            "obuf": cfg.words("obuf") // 2, "pbuf": cfg.pbuf_entries // 2, "imem": cfg.imem_instructions - 2}
+
+
+def in_extent(t: np.ndarray | int, stride: int, taps: np.ndarray | int, dil: int) -> np.ndarray | int:
+    """Input rows (or columns) under ``t`` outputs and ``taps`` kernel taps."""
+    return (t - 1) * stride + (taps - 1) * dil + 1
+
+
+def _grid(*axes: np.ndarray) -> list[np.ndarray]:
+    return [g.reshape(-1) for g in np.meshgrid(*axes, indexing="ij")]
+
+
+def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None:
+    best: tuple | None = None
+    for c in cands:
+        ok = c["ok"]
+        if not ok.any():
+            continue
+        idx = np.flatnonzero(ok)
+        size = c["kt"][idx] * c["ct"][idx] * c["ty"][idx] * c["tx"][idx]
+        key = np.lexsort((-size, c["read"][idx] + c["write"][idx], c["cycles"][idx]))
+        i = idx[key[0]]
+        score = (int(c["cycles"][i]), int(c["read"][i] + c["write"][i]), -int(size[key[0]]))
+        if best is None or score < best[0]:
+            best = (score, Tiling(*(int(c[n][i]) for n in ("kt", "ct", "ty", "tx", "fyt", "fxt")), c["order"],
+                                  int(c["cycles"][i]), int(c["read"][i]), int(c["write"][i])))
+    return None if best is None else best[1]
+
+
+def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
+    return _best(gemm_candidates(w, cfg, fyt, fxt), cfg)
+
+
+def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[str, np.ndarray]]:
+    """Every GEMM tiling with ``fyt x fxt`` kernel taps a step, per loop order: arrays of the tile
+    sizes, ``ok`` (fits every buffer half and IMEM) and the first-order model's figures."""
+    L, h = cfg.lanes, halves(cfg)
+    KB, CB = blocks(w.k, L), blocks(w.c, L)
+    (sy, sx), (dy, dx) = w.stride, w.dilation
+    kt, ct, ty, tx = _grid(candidate_sizes(KB), candidate_sizes(CB), candidate_sizes(w.oy), candidate_sizes(w.ox))
+    out_words = kt * ty * tx
+    ok = ((ct * in_extent(ty, sy, fyt, dy) * in_extent(tx, sx, fxt, dx) <= h["ibuf"])
+          & (kt * ct * fyt * fxt * L <= h["wbuf"]) & (out_words <= h["abuf"]) & (out_words <= h["obuf"])
+          & (kt <= h["pbuf"]) & (kt + 6 <= h["imem"]))
+    KT, CT, YT, XT = -(-KB // kt), -(-CB // ct), -(-w.oy // ty), -(-w.ox // tx)
+    FYT, FXT = -(-w.fy // fyt), -(-w.fx // fxt)
+    acc = CT * FYT * FXT
+    nsp = w.n * YT * XT
+    outputs = nsp * KT
+    steps = outputs * acc
+    kta, cta, tya, txa = KB / KT, CB / CT, w.oy / YT, w.ox / XT
+    fya, fxa = w.fy / FYT, w.fx / FXT
+    in_words = cta * in_extent(tya, sy, fya, dy) * in_extent(txa, sx, fxa, dx)
+    w_words = kta * cta * fya * fxa * L
+    cmp = kta * (timing.gemm_cycles(cfg, cta * fya * fxa, tya * txa) + timing.ISSUE_GAP)
+    per_out = (kta * timing.RQ_DRAIN + timing.dma_write_cycles(cfg, kta * tya * txa)
+               + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes))
+    write = w.n * KB * w.oy * w.ox * L
+    single = acc == 1
+    cands = []
+    for order in ("kout", "pout"):
+        if order == "kout":
+            in_frac, w_frac = np.ones_like(kt, dtype=float), np.where(single, 1.0 / nsp, 1.0)
+        else:
+            in_frac = np.where(single, 1.0 / KT, 1.0)
+            w_frac = np.where(single & (KT == 1), 1.0 / nsp, 1.0)
+        mem = (in_frac * timing.dma_read_cycles(cfg, in_words) + w_frac * timing.dma_read_cycles(cfg, w_words))
+        cycles = steps * np.maximum(cmp, mem) + outputs * per_out / 2 + timing.dma_read_cycles(cfg, in_words)
+        read = steps * (in_frac * in_words + w_frac * w_words) * L + outputs * kta * cfg.pbuf_entry_bytes
+        fy_arr, fx_arr = np.full_like(kt, fyt), np.full_like(kt, fxt)
+        cands.append({"ok": ok, "kt": kt, "ct": ct, "ty": ty, "tx": tx, "fyt": fy_arr, "fxt": fx_arr,
+                      "order": order, "cycles": np.ceil(cycles), "read": np.ceil(read),
+                      "write": np.full_like(kt, write)})
+    return cands
+
+
+def search_blocked(w: Work, cfg: AccelConfig) -> Tiling | None:
+    """DW, POOL, ADD and COPY: tiles of channel blocks x rows x columns, one step each."""
+    return _best(blocked_candidates(w, cfg), cfg)
+
+
+def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]:
+    """Every DW/POOL/ADD/COPY tiling, as :func:`gemm_candidates` gives GEMM's."""
+    L, h = cfg.lanes, halves(cfg)
+    CB = blocks(w.k if w.kind is not WorkKind.COPY else w.c, L)
+    (sy, sx), (dy, dx) = w.stride, w.dilation
+    ct, ty, tx = _grid(candidate_sizes(CB), candidate_sizes(w.oy), candidate_sizes(w.ox))
+    out_words = ct * ty * tx
+    in_words = ct * in_extent(ty, sy, w.fy, dy) * in_extent(tx, sx, w.fx, dx)
+    taps = w.fy * w.fx
+    G = blocks(taps, L)
+    ok = out_words <= h["obuf"]
+    if w.kind is WorkKind.DW:
+        ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
+        ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
+        # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
+        cmp = ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP) \
+            + ct * timing.RQ_DRAIN
+        extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
+    elif w.kind is WorkKind.POOL:
+        ok &= in_words <= h["ibuf"]
+        cmp = timing.pool_cycles(out_words, taps)
+        extra_read = 0
+    else:
+        n_in = 2 if w.kind is WorkKind.ADD else 1
+        in_words = n_in * out_words
+        ok &= in_words <= h["ibuf"]
+        cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
+        extra_read = 0
+    steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
+    mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words)
+    cycles = steps * np.maximum(cmp, mem) + timing.dma_read_cycles(cfg, in_words)
+    read = steps * in_words * L + extra_read
+    write = np.full_like(ct, w.n * CB * w.oy * w.ox * L)
+    one = np.ones_like(ct)
+    return [{"ok": ok, "kt": ct, "ct": ct, "ty": ty, "tx": tx, "fyt": one * w.fy, "fxt": one * w.fx,
+             "order": "cout", "cycles": np.ceil(cycles), "read": np.ceil(read), "write": write}]
+
+
+def kernel_splits(w: Work) -> list[tuple[int, int]]:
+    """Kernel taps a GEMM step may take, most first: the whole window, fewer rows, then fewer columns."""
+    return [(w.fy, w.fx)] + [(f, w.fx) for f in reversed(range(1, w.fy))] + \
+        [(1, f) for f in reversed(range(1, w.fx))]
+
+
+def search(w: Work, cfg: AccelConfig) -> Tiling | None:
+    """The best tiling of ``w``, or None when nothing fits. GEMM tries the whole
+    kernel window per step first, then fewer kernel rows, then fewer columns."""
+    if w.kind is not WorkKind.GEMM:
+        return search_blocked(w, cfg)
+    for fyt, fxt in kernel_splits(w):
+        t = search_gemm(w, cfg, fyt, fxt)
+        if t is not None:
+            return t
+    return None

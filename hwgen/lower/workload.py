@@ -1,0 +1,136 @@
+"""What each op of an integer Graph asks of the accelerator: a :class:`Work`
+(the kind of instruction sequence and the loop bounds), and where every
+activation lives (:func:`tensor_regions`).
+
+A Reshape moves no data: its output is an alias of its input's DRAM region
+and keeps the input's channel-blocked layout. A Linear reads such a region
+as ``CB*H*W`` channel blocks of a 1x1 image (its weight columns are permuted
+to match, see layout.linear_weights_blocked); other consumers accept an
+alias only when the layouts coincide ([N, C, 1, 1] <-> [N, C]).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from dian.errors import ScheduleError
+from dian.ir import (
+    Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d, Op, Reshape,
+)
+
+from ..accel_config import AccelConfig, Dataflow
+from .layout import as_4d, blocks
+
+
+class WorkKind(str, Enum):
+    GEMM = "gemm"
+    DW = "depthwise"
+    POOL = "pool"
+    ADD = "add"
+    COPY = "copy"
+    ALIAS = "alias"
+
+
+@dataclass(frozen=True)
+class Region:
+    """A tensor's DRAM region: the tensor that owns it and its blocked (N, C, H, W)."""
+
+    root: str
+    blocked: tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Work:
+    """Loop bounds of one op on the accelerator (input channels ``c`` and output
+    channels ``k`` in channels, not blocks). For ADD/COPY the window is 1x1; for
+    global average pooling it is the whole plane."""
+
+    op: Op
+    kind: WorkKind
+    n: int
+    c: int
+    k: int
+    h: int
+    w: int
+    oy: int
+    ox: int
+    fy: int = 1
+    fx: int = 1
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+
+    def header(self, cfg: AccelConfig) -> str:
+        st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
+        return (f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
+                f"{st}  array {cfg.pe_rows}x{cfg.pe_cols}  dataflow {self.kind.value}")
+
+
+def tensor_regions(graph: Graph) -> dict[str, Region]:
+    """Every activation's region; a Reshape output shares its input's."""
+    regions: dict[str, Region] = {}
+    for t in graph.activations():
+        regions[t.name] = Region(t.name, as_4d(t.shape))
+    for op in graph.ops:
+        if isinstance(op, Reshape):
+            regions[op.output] = regions[op.inputs[0]]
+    return regions
+
+
+def _plain_input(graph: Graph, regions: dict[str, Region], op: Op, name: str) -> tuple[int, int, int, int]:
+    """The 4-D shape of an input that must be laid out as its own shape says."""
+    want = as_4d(graph.tensors[name].shape)
+    got = regions[name].blocked
+    if got != want:
+        raise ScheduleError(f"{op.kind.value} op '{op.name}' reads '{name}', a reshape of a {list(got)} tensor "
+                            f"whose channel-blocked layout differs from {list(want)}; on the accelerator only a "
+                            f"linear layer may read such a reshape (or [N, C, 1, 1] <-> [N, C] reshapes).")
+    return want
+
+
+def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] | None = None) -> Work:
+    """The :class:`Work` of ``op`` (depthwise convs use the array's depthwise
+    mode when ``cfg`` has it; the scheduler may still fall back to GEMM)."""
+    regions = regions if regions is not None else tensor_regions(graph)
+    lanes = cfg.lanes
+    if isinstance(op, Reshape):
+        return Work(op, WorkKind.ALIAS, *(0,) * 7)
+    if isinstance(op, Conv2d):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        _, k, oy, ox = graph.tensors[op.output].shape
+        _, _, fy, fx = graph.constants[op.weight].shape
+        dw = op.groups == c == k and op.groups > 1 and Dataflow.DEPTHWISE in cfg.dataflows
+        return Work(op, WorkKind.DW if dw else WorkKind.GEMM, n, c, k, h, w, oy, ox, fy, fx,
+                    op.stride, op.padding, op.dilation)
+    if isinstance(op, Linear):
+        n, c, h, w = regions[op.inputs[0]].blocked
+        k = graph.tensors[op.output].shape[1]
+        return Work(op, WorkKind.GEMM, n, blocks(c, lanes) * h * w * lanes, k, 1, 1, 1, 1)
+    if isinstance(op, (MaxPool2d, AvgPool2d)):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        _, _, oy, ox = graph.tensors[op.output].shape
+        return Work(op, WorkKind.POOL, n, c, c, h, w, oy, ox, op.kernel[0], op.kernel[1], op.stride, op.padding)
+    if isinstance(op, GlobalAvgPool):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        return Work(op, WorkKind.POOL, n, c, c, h, w, 1, 1, h, w)
+    if isinstance(op, Add):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        _plain_input(graph, regions, op, op.inputs[1])
+        return Work(op, WorkKind.ADD, n, c, c, h, w, h, w)
+    if isinstance(op, Clamp):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        return Work(op, WorkKind.COPY, n, c, c, h, w, h, w)
+    if isinstance(op, Concat):
+        shapes = [_plain_input(graph, regions, op, i) for i in op.inputs]
+        n, k, h, w = as_4d(graph.tensors[op.output].shape)
+        if op.axis != 1:
+            raise ScheduleError(f"concat op '{op.name}' joins along axis {op.axis}; the accelerator concatenates "
+                                f"along channels (axis 1) only.")
+        ragged = [i for i, s in zip(op.inputs[:-1], shapes[:-1]) if s[1] % lanes]
+        if ragged:
+            raise ScheduleError(f"concat op '{op.name}': input(s) {ragged} have channel counts that are not "
+                                f"multiples of the {lanes} lanes; v1 concatenates whole channel blocks, so every "
+                                f"input but the last needs a multiple of {lanes} channels.")
+        return Work(op, WorkKind.COPY, n, max(s[1] for s in shapes), k, h, w, h, w)
+    raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")

@@ -1,0 +1,244 @@
+"""CmpEngine: the in-order interpreter of a chunk's CMP stream.
+
+Sequencing as in :mod:`dian.hwgen.rtl.mem_engine` (FETCH, DECODE = start cycle,
+tokens consumed at the start and signalled at the edge ending the last
+execution cycle, END lasts one cycle and halts).
+
+PPU stream (COPY, REQUANT): cycle ``S`` latches the fields; cycles ``S+1 ..
+S+n`` present word ``i``'s synchronous reads (IBUF for COPY; ABUF and the
+PBUF entry of its channel block for REQUANT); the read data is registered
+(block RAM outputs are slow: every user but the PE array takes them one edge
+late, GEMM's AccUpdate included); the words enter
+:class:`~dian.hwgen.rtl.ppu_requant.PPURequant` in ``S+3 .. S+n+2`` and leave it
+``LATENCY`` (8) edges later into OBUF, dense from ``dst``; the last OBUF
+write is at the edge ending ``S + n + 2 + LATENCY``: ``D = n + 3 + LATENCY``.
+
+GEMM: :class:`~dian.hwgen.rtl.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
+read-modify-write) from ``S``; the engine waits in GEMM until the unit's
+``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 4) + P + 6``.
+With ``rq`` (GEMM and DW) each final sum the unit writes to ABUF (its
+``rq_valid``) also enters PPURequant in that cycle, with the instruction's
+PBUF entry (read from the latch on) and clamp, and goes to OBUF from
+``odst`` ``LATENCY`` edges later; the engine drains those cycles after
+``done``: ``D`` + 8.
+
+POOL: :class:`~dian.hwgen.rtl.pool_unit.PoolUnit` walks the windows (one IBUF
+word a cycle from ``S+1``) into PPUPool, whose window results enter
+PPURequant (bias 0, M = 1 and s = 0 for MAX) and go to OBUF as above:
+``D = n·w + 4 + LATENCY`` for n windows of w words.
+
+ADD: from ``S+1`` the ``a`` and ``b`` words alternate on the IBUF port (two
+cycles a word) into :class:`~dian.hwgen.rtl.ppu_add.PPUAdd`; the last ``b`` is
+read in ``S+2n`` and written to OBUF ``2 + PPUAdd.LATENCY`` later:
+``D = 2n + 3 + 6``.
+
+DW (with the depthwise dataflow): :class:`~dian.hwgen.rtl.dw_unit.DwUnit`
+walks the taps into the window register and shares GemmUnit's array path;
+the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
+pixels of T taps *(v1: one IBUF word a cycle)*.
+
+Status: END, COPY, REQUANT, GEMM and DW (with or without ``rq``), POOL, ADD (an unknown opcode, or DW
+without the depthwise dataflow, raises ``error`` and halts).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from ..accel_config import AccelConfig
+from .decode import fields, opcode, signal_mask, wait_mask
+from ..dsp_plan import plan_dsps
+from .gemm_unit import GemmUnit
+from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode, Requant
+from .pool_unit import PoolUnit
+from .ppu_add import PPUAdd
+from .ppu_requant import PPURequant
+
+__all__ = ["CmpEngine"]
+
+
+class CmpEngine(wiring.Component):
+    """The CMP engine of ``cfg``."""
+
+    def __init__(self, cfg: AccelConfig) -> None:
+        self.cfg = cfg
+        self.enc = Encoding(cfg)
+        super().__init__({
+            "launch": In(1),
+            "halted": Out(1),
+            "imem_addr": Out(range(cfg.imem_instructions)),
+            "imem_data": In(INSTRUCTION_BITS),
+            "tokens": In(4),
+            "consume": Out(4),
+            "signal": Out(4),
+            "busy_pe": Out(32),       # added to the busy-PE counter this cycle
+            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * cfg.lanes),
+            "wbuf_r_addr": Out(range(cfg.words("wbuf"))), "wbuf_r_data": In(8 * cfg.lanes),
+            "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * cfg.lanes),
+            "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
+            "abuf_w_data": Out(cfg.acc_bits * cfg.lanes),
+            "pbuf_r_addr": Out(range(cfg.pbuf_entries)), "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
+            "obuf_w_en": Out(1), "obuf_w_addr": Out(range(cfg.words("obuf"))), "obuf_w_data": Out(8 * cfg.lanes),
+            "error": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.cfg
+        pc = Signal(range(cfg.imem_instructions))
+        sig = Signal(4)
+        m.d.comb += self.imem_addr.eq(pc)
+        # DECODE reads the instruction register, never the IMEM port (see the docstring).
+        word = Signal(INSTRUCTION_BITS)
+        m.d.sync += word.eq(self.imem_data)
+        L, enc = cfg.lanes, self.enc
+        cw = max(enc.widths["abn"], enc.widths["obn"])
+
+        # PPU stream: read side (counters) and write side (PPURequant output).
+        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits, dsp=plan_dsps(cfg).requant)
+        is_copy = Signal()
+        rd_addr = Signal(max(enc.widths["ib"], enc.widths["ab"]))
+        prm = Signal(range(cfg.pbuf_entries))
+        n_pix1, pix, left = Signal(cw), Signal(cw), Signal(2 * cw)  # n_pix1: pixels - 1
+        mult, shift = Signal(31), Signal(6)
+        lo, hi = Signal(8), Signal(8)
+        wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        valid1 = Signal()
+        m.submodules.gemm = gemm = GemmUnit(cfg)
+        m.submodules.pool = pool = PoolUnit(cfg)
+        m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
+        in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
+        fused, drain = Signal(), Signal(range(PPURequant.LATENCY))
+
+        def fused_fields(f):
+            """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
+            return [fused.eq(f["rq"]), is_copy.eq(0), prm.eq(f["prm"]), wr_addr.eq(f["odst"]), lo.eq(f["lo"]),
+                    hi.eq(f["hi"])]
+        b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
+        mult_b = Signal(31)
+        rd = Mux(is_add & operand, b_addr, rd_addr)
+        # Block RAM read data has a slow clock-to-output: every user but the PE
+        # array (whose first stage is a register) takes it one edge later.
+        ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
+        m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
+        add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
+        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
+                     add.in_valid.eq(add_valid2), add.x.eq(ibuf_q), add.mult_a.eq(mult),
+                     add.mult_b.eq(mult_b), add.shift.eq(shift), add.lo.eq(lo.as_signed()), add.hi.eq(hi.as_signed()),
+                     pool.instr.eq(word), pool.ibuf_r_data.eq(ibuf_q),
+                     self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
+                     gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
+                     self.wbuf_r_addr.eq(gemm.wbuf_r_addr), gemm.wbuf_r_data.eq(self.wbuf_r_data),
+                     gemm.abuf_r_data.eq(abuf_q), self.abuf_w_en.eq(gemm.abuf_w_en),
+                     self.abuf_w_addr.eq(gemm.abuf_w_addr), self.abuf_w_data.eq(gemm.abuf_w_data),
+                     self.busy_pe.eq(gemm.busy_pe)]
+        m.d.sync += [valid1.eq(0), add_valid.eq(0), operand2.eq(operand), add.operand.eq(operand2),
+                     valid2.eq(valid1), add_valid2.eq(add_valid)]
+        pb = pbuf_q
+        acc_w = gemm.abuf_w_data  # a GEMM's or DW's final sums (fused requantization), as they go to ABUF
+        for i in range(L):
+            lane = slice(cfg.acc_bits * i, cfg.acc_bits * (i + 1))
+            m.d.comb += [
+                rq.acc[i].eq(Mux(in_gemm, acc_w[lane].as_signed(),
+                                 Mux(is_pool, pool.out[i], Mux(is_copy, ibuf_q[8 * i:8 * i + 8].as_signed(),
+                                                               abuf_q[lane].as_signed())))),
+                rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
+                rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
+                rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
+            ]
+        m.d.comb += [rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
+                     self.obuf_w_en.eq(rq.out_valid | add.out_valid), self.obuf_w_addr.eq(wr_addr),
+                     self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out))]
+        with m.If(self.obuf_w_en):
+            m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
+        with m.FSM():
+            with m.State("HALT"):
+                m.d.comb += self.halted.eq(1)
+                with m.If(self.launch):
+                    m.next = "FETCH"
+            with m.State("FETCH"):
+                m.next = "DECODE"
+            with m.State("DECODE"):
+                with m.If((wait_mask(word) & ~self.tokens) == 0):
+                    m.d.comb += self.consume.eq(wait_mask(word))
+                    m.d.sync += [pc.eq(pc + 1), sig.eq(signal_mask(word))]
+                    with m.Switch(opcode(word)):
+                        with m.Case(Opcode.END):
+                            m.d.comb += self.signal.eq(signal_mask(word))
+                            m.d.sync += pc.eq(0)
+                            m.next = "HALT"
+                        with m.Case(Opcode.COPY):
+                            f = fields(enc, Copy, word)
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), n_pix1.eq(f["n"] - 1), pix.eq(0),
+                                         left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
+                                         mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "PPU"
+                        with m.Case(Opcode.REQUANT):
+                            f = fields(enc, Requant, word)
+                            n = f["n_words"]
+                            m.d.sync += [is_copy.eq(0), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
+                                         n_pix1.eq(f["n_pix"] - 1), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
+                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "PPU"
+                        with m.Case(Opcode.POOL):
+                            f = fields(enc, Pool, word)
+                            n = f["n_win"]
+                            is_max = f["mode"] == PoolMode.MAX
+                            m.d.comb += pool.start.eq(1)
+                            m.d.sync += [is_copy.eq(1), is_pool.eq(1), is_add.eq(0), left.eq(0), wr_left.eq(n),
+                                         wr_addr.eq(f["dst"]), mult.eq(Mux(is_max, 1, f["m"])),
+                                         shift.eq(Mux(is_max, 0, f["shift"])), lo.eq(-128), hi.eq(127)]
+                            m.next = "PPU"
+                        with m.Case(Opcode.ADD):
+                            f = fields(enc, AddI, word)
+                            m.d.sync += [is_add.eq(1), is_pool.eq(0), rd_addr.eq(f["src_a"]), b_addr.eq(f["src_b"]),
+                                         operand.eq(0), left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
+                                         mult.eq(f["m_a"]), mult_b.eq(f["m_b"]), shift.eq(f["shift"]),
+                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
+                            m.next = "ADD"
+                        with m.Case(Opcode.GEMM):
+                            m.d.comb += gemm.start.eq(1)
+                            m.d.sync += fused_fields(fields(enc, Gemm, word))
+                            m.next = "GEMM"
+                        if gemm.depthwise:
+                            with m.Case(Opcode.DW):
+                                m.d.comb += gemm.dw_start.eq(1)
+                                m.d.sync += fused_fields(fields(enc, Dw, word))
+                                m.next = "GEMM"
+                        with m.Default():
+                            m.d.sync += [self.error.eq(1), pc.eq(0)]
+                            m.next = "HALT"
+            with m.State("PPU"):
+                with m.If(left != 0):
+                    m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
+                    with m.If(pix == n_pix1):
+                        m.d.sync += [pix.eq(0), prm.eq(prm + 1)]
+                    with m.Else():
+                        m.d.sync += pix.eq(pix + 1)
+                with m.If(rq.out_valid & (wr_left == 1)):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("ADD"):
+                with m.If(left != 0):
+                    m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
+                    with m.If(operand):
+                        m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + 1)]
+                with m.If(add.out_valid & (wr_left == 1)):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("GEMM"):
+                m.d.comb += in_gemm.eq(1)
+                with m.If(gemm.done & fused):
+                    m.d.sync += drain.eq(PPURequant.LATENCY - 1)
+                    m.next = "DRAIN"
+                with m.Elif(gemm.done):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+            with m.State("DRAIN"):  # the last final sum's way through PPURequant to OBUF
+                m.d.sync += drain.eq(drain - 1)
+                with m.If(drain == 0):
+                    m.d.comb += self.signal.eq(sig)
+                    m.next = "FETCH"
+        return m

@@ -1,0 +1,171 @@
+"""PPURequant: the lane-parallel requantizer of the post-processing unit.
+
+``out[i] = clamp(round_shift((acc[i] + bias[i]) * M[i], s[i]), lo, hi)``, the
+integer contract of ir/ops.py (round half up). It serves every PPU
+instruction whose arithmetic has this form: ``REQUANT`` (ABUF word + bias,
+per-channel M, s from PBUF), a GEMM's or DW's fused requantization (the
+same, on each final sum as it is written to ABUF), ``COPY`` (int8 word, bias 0, per-input M, s) and
+the rescale of ``AVGPOOL``/``GAP`` window sums from
+:class:`~dian.hwgen.rtl.ppu_pool.PPUPool` (bias 0, per-tensor M, s), so the
+costly multipliers exist once per lane.
+
+The ``acc_bits`` × 31-bit multiply is split into DSP-sized partial products
+(ECP5 MULT18X18D takes 18×18 signed): ``v = acc + bias`` as a 17-bit unsigned
+low part and a signed high part (a single signed part when ``acc_bits <= 18``),
+``M`` as 17 + 14 unsigned bits; every partial product fits one 18×18
+multiplier (4 per lane at ``acc_bits > 18``, 2 at ``acc_bits <= 18``), and
+the two middle ones are added before the full product is formed. The split
+is :func:`dian.hwgen.dsp_plan.split_parts`'s; each partial product is a DSP
+or a LUT product as the config's DSP plan says (``dsp``).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal, Value, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .. import timing
+from .datapath import check_lanes, fits_signed, pipe_reg
+from ..dsp_plan import PIECE_BITS, requant_operands, split_parts
+from .multiplier import check_dsp, product
+from .ppu_round import RoundClamp
+
+__all__ = ["PPURequant"]
+
+_SPLIT = PIECE_BITS  # bits in the low partial operand (unsigned, fits 18-bit signed)
+M_BITS = 31          # Requant.MULTIPLIER_BITS
+BIAS_BITS = 32
+
+
+class PPURequant(wiring.Component):
+    """``clamp(round_shift((acc + bias) * M, s), lo, hi)`` on ``lanes`` lanes.
+
+    Parameters
+    ----------
+    lanes : int
+        Lanes per word, a power of two from 2 to 64.
+    acc_bits : int
+        Accumulator width, 16 to 32. ``acc + bias`` must fit it (the IR
+        verifier proves ``|acc| + |bias| < 2**(acc_bits-1)``); if not,
+        ``overflow`` is raised for that word.
+    dsp : int or None
+        How many partial products use ``*`` (a DSP block after synthesis):
+        partial product k (:func:`~dian.hwgen.dsp_plan.split_parts` order,
+        largest first) of lane i when ``k * lanes + i < dsp``; the others are
+        LUT products, same value and timing. ``None``: all.
+
+    Ports
+    -----
+    in_valid : In(1)
+        All other inputs are sampled together when it is high (parameters may
+        change from one word to the next).
+    acc : In(ArrayLayout(signed(acc_bits), lanes))
+    bias : In(ArrayLayout(signed(32), lanes))
+    multiplier : In(ArrayLayout(unsigned(31), lanes))
+        ``M``, 0 .. 2**31 - 1.
+    shift : In(ArrayLayout(unsigned(6), lanes))
+        ``s``, 0..62.
+    lo, hi : In(signed(8))
+        Output clamp, ``lo <= hi`` (int8 range, narrowed by a fused ReLU/ReLU6).
+    out_valid : Out(1)
+        High ``LATENCY`` cycles after the ``in_valid`` it belongs to.
+    out : Out(ArrayLayout(signed(8), lanes))
+    overflow : Out(1)
+        Simulation assertion, aligned with ``out_valid``: some lane's
+        ``acc + bias`` did not fit ``acc_bits`` (its output is then wrong).
+
+    Timing: one word per cycle, ``LATENCY`` = 8 edges: bias add, partial
+    products, middle sum, full product, then :class:`RoundClamp` (4).
+    """
+
+    LATENCY = timing.PPU_REQUANT_LATENCY
+
+    def __init__(self, lanes: int, acc_bits: int = 32, *, dsp: int | None = None) -> None:
+        check_lanes(lanes)
+        if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
+            raise ValueError(f"acc_bits must be an integer from 16 to 32, not {acc_bits!r}")
+        self.lanes = lanes
+        self.acc_bits = acc_bits
+        self.dsp = check_dsp(dsp, lanes * len(split_parts(*requant_operands(acc_bits))))
+        super().__init__({
+            "in_valid": In(1),
+            "acc": In(data.ArrayLayout(signed(acc_bits), lanes)),
+            "bias": In(data.ArrayLayout(signed(BIAS_BITS), lanes)),
+            "multiplier": In(data.ArrayLayout(unsigned(M_BITS), lanes)),
+            "shift": In(data.ArrayLayout(unsigned(6), lanes)),
+            "lo": In(signed(8)),
+            "hi": In(signed(8)),
+            "out_valid": Out(1),
+            "out": Out(data.ArrayLayout(signed(8), lanes)),
+            "overflow": Out(1),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        m.submodules.round = rc = RoundClamp(self.lanes, self.acc_bits + M_BITS)
+        n = self.acc_bits
+        lanes = range(self.lanes)
+
+        def delayed(sig, stages: int, name: str, reset_less: bool = True):
+            """``sig`` registered ``stages`` times."""
+            for k in range(stages):
+                nxt = Signal(sig.shape(), name=f"{name}_d{k + 1}", reset_less=reset_less)
+                m.d.sync += nxt.eq(sig)
+                sig = nxt
+            return sig
+
+        # Stage 1: v = acc + bias, range check.
+        v = [pipe_reg(signed(n), f"v{i}") for i in lanes]
+        mul1 = [pipe_reg(M_BITS, f"mul{i}") for i in lanes]
+        ovf_lane = []
+        for i in lanes:
+            total = self.acc[i] + self.bias[i]
+            ovf_lane.append(~fits_signed(total, n))
+            m.d.sync += [v[i].eq(total), mul1[i].eq(self.multiplier[i])]
+        ovf1 = Signal(name="ovf1")
+        m.d.sync += ovf1.eq(Cat(*ovf_lane).any())
+
+        # Stage 2: partial products, each within an 18x18 signed multiplier.
+        # Stage 3: the two products at offset 17 summed. Stage 4: full product.
+        parts = split_parts(*requant_operands(n))
+        for i in lanes:
+            by_offset: dict[int, list[Signal]] = {}
+            for k, part in enumerate(parts):
+                vp = _piece(v[i], part.a_lo, part.a.bits, part.a.signed)
+                mp = _piece(mul1[i], part.b_lo, part.b.bits, part.b.signed)
+                prod = product(m, vp, mp, dsp=k * self.lanes + i < self.dsp, name=f"mul{i}_{part.a_lo}_{part.b_lo}")
+                pp = pipe_reg(prod.shape(), f"pp{i}_{part.a_lo}_{part.b_lo}")
+                m.d.sync += pp.eq(prod)
+                by_offset.setdefault(part.offset, []).append(pp)
+            low = by_offset[0][0]
+            mid = sum(by_offset[_SPLIT][1:], start=by_offset[_SPLIT][0])
+            mid3 = pipe_reg(mid.shape(), f"mid{i}")
+            low3 = pipe_reg(low.shape(), f"low{i}")
+            m.d.sync += [mid3.eq(mid), low3.eq(low)]
+            if 2 * _SPLIT in by_offset:
+                high3 = pipe_reg(by_offset[2 * _SPLIT][0].shape(), f"high{i}")
+                m.d.sync += high3.eq(by_offset[2 * _SPLIT][0])
+                outer = Cat(low3, high3).as_signed()     # low3 is exactly 34 bits unsigned
+            else:
+                outer = low3
+            full = pipe_reg(signed(n + M_BITS), f"product{i}")
+            m.d.sync += full.eq(outer + (mid3 << _SPLIT))
+            m.d.comb += rc.value[i].eq(full)
+
+        m.d.comb += [rc.shift[i].eq(delayed(self.shift[i], 4, f"shift{i}")) for i in lanes]
+        m.d.comb += [
+            rc.lo.eq(delayed(self.lo, 4, "lo")),
+            rc.hi.eq(delayed(self.hi, 4, "hi")),
+            rc.in_valid.eq(delayed(self.in_valid, 4, "valid", reset_less=False)),
+            self.out_valid.eq(rc.out_valid),
+            self.out.eq(rc.out),
+            self.overflow.eq(delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf", reset_less=False)),
+        ]
+        return m
+
+
+def _piece(value: Value, lo: int, bits: int, signed: bool) -> Value:
+    """``value[lo : lo + bits]``, signed when it holds the sign bit."""
+    piece = value[lo:lo + bits]
+    return piece.as_signed() if signed else piece

@@ -1,0 +1,49 @@
+"""The implementation targets an accelerator can be built for, and what each
+FPGA part offers (block RAM, LUT4s, hard multipliers), from the vendors'
+family data sheets. Plain data: the config, the DSP plan and the tool drivers
+all read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Target", "Fabric", "TARGET_RAM_BYTES", "TARGET_FABRIC"]
+
+
+class Target(str, Enum):
+    GENERIC = "generic"
+    ECP5_25K = "ecp5-25k"
+    ECP5_85K = "ecp5-85k"
+    ICE40_UP5K = "ice40-up5k"
+
+
+#: On-chip RAM of each FPGA target in bytes (block RAM; for the UP5K also its
+#: 128 KiB of SPRAM), from the vendors' family data sheets.
+TARGET_RAM_BYTES: dict[Target, int | None] = {
+    Target.GENERIC: None,
+    Target.ECP5_25K: 56 * 18 * 1024 // 8,     # 56 EBR x 18 Kbit
+    Target.ECP5_85K: 208 * 18 * 1024 // 8,    # 208 EBR x 18 Kbit
+    Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
+}
+
+
+@dataclass(frozen=True)
+class Fabric:
+    """The logic of an FPGA target: LUT4s, hard multipliers and their signed
+    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16)."""
+
+    luts: int
+    dsps: int
+    dsp_bits: int
+
+
+#: Logic of each FPGA target, from the vendors' family data sheets; ``None``
+#: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
+TARGET_FABRIC: dict[Target, Fabric | None] = {
+    Target.GENERIC: None,
+    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18),
+    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18),
+    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16),
+}

@@ -1,0 +1,207 @@
+"""Synthesis with Yosys and, for FPGA targets, place and route with nextpnr.
+
+Targets: ``generic`` (Yosys ``synth``: technology-independent cells),
+``ecp5-25k`` / ``ecp5-85k`` (``synth_ecp5``; nextpnr-ecp5, CABGA381, speed 8),
+``ice40-up5k`` (``synth_ice40 -dsp``; nextpnr-ice40, SG48).
+
+Resource figures come from Yosys's ``stat -json`` of the synthesized netlist:
+
+- ECP5: ``luts`` = LUT4 + 2 x CCU2C (a carry cell is two LUT4s of a slice)
+  + 2 x TRELLIS_DPR16X4 (distributed RAM); ``ffs`` = TRELLIS_FF; ``dsps`` =
+  MULT18X18D + ALU54B; ``brams`` = DP16KD (18 Kib each);
+- iCE40: ``luts`` = SB_LUT4; ``ffs`` = every SB_DFF*; ``dsps`` = SB_MAC16;
+  ``brams`` = SB_RAM40_4K + SB_SPRAM256KA;
+- generic: ``cells`` and ``cell_types`` only.
+
+With place and route, Yosys synthesizes the design inside the P&R wrapper of
+:mod:`dian.hwgen.tools.pnr_wrapper` (so the figures include the wrapper, at most
+``wrapper.luts`` / ``wrapper.ffs``; ``place_and_route=False`` gives the
+design's own), and ``fmax_mhz`` is nextpnr's achieved frequency for ``clk``
+(nextpnr runs with ``--timing-allow-fail``: a missed clock is a figure, see
+``meets_timing``, not an error). nextpnr's own utilization table is kept in
+``utilization``; its ECP5 ``TRELLIS_COMB`` count exceeds ``luts`` by the
+route-through LUTs it adds.
+
+For an FPGA target :meth:`SynthReport.fit` compares the DSP and LUT figures
+with the target's logic (``accel_config.TARGET_FABRIC``, the vendor's counts):
+``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dian.hwgen.targets import TARGET_FABRIC
+from dian.hwgen.targets import Target as AccelTarget
+from dian.hwgen.tools.pnr_wrapper import WrapperCost, wrap
+from dian.hwgen.tools.templates import render, render_to, write_atomic
+from dian.hwgen.tools.toolchain import require_tool, run_tool
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    family: str  # "generic" | "ecp5" | "ice40"
+    device: str = ""
+    package: str = ""
+    speed: int = 0
+
+
+TARGETS = {
+    t.name: t
+    for t in (
+        Target("generic", "generic"),
+        Target("ecp5-25k", "ecp5", "25k", "CABGA381", 8),
+        Target("ecp5-85k", "ecp5", "85k", "CABGA381", 8),
+        Target("ice40-up5k", "ice40", "up5k", "sg48"),
+    )
+}
+
+_RESOURCES = {
+    "ecp5": {
+        "luts": {"LUT4": 1, "CCU2C": 2, "TRELLIS_DPR16X4": 2},
+        "ffs": {"TRELLIS_FF": 1},
+        "dsps": {"MULT18X18D": 1, "ALU54B": 1},
+        "brams": {"DP16KD": 1},
+    },
+    "ice40": {
+        "luts": {"SB_LUT4": 1},
+        "ffs": {"SB_DFF*": 1},
+        "dsps": {"SB_MAC16": 1},
+        "brams": {"SB_RAM40_4K": 1, "SB_SPRAM256KA": 1},
+    },
+}
+
+
+@dataclass(frozen=True)
+class SynthReport:
+    """What synthesis (and place and route, when it ran) measured."""
+
+    target: str
+    top: str
+    clock_mhz: float
+    cells: int
+    cell_types: dict[str, int]
+    luts: int | None = None
+    ffs: int | None = None
+    dsps: int | None = None
+    brams: int | None = None
+    fmax_mhz: float | None = None
+    wrapper: WrapperCost | None = None
+    utilization: dict[str, dict[str, int]] = field(default_factory=dict)
+    logs: tuple[Path, ...] = ()
+
+    @property
+    def meets_timing(self) -> bool | None:
+        """Whether place and route reached ``clock_mhz`` (None when it did not run)."""
+        return None if self.fmax_mhz is None else self.fmax_mhz >= self.clock_mhz
+
+    def fit(self) -> str | None:
+        """``fits <target>: DSP x of y, LUT x of y`` or ``does not fit <target>: ...`` against the
+        target's logic (``TARGET_FABRIC``); None for ``generic`` or without LUT/DSP figures."""
+        fabric = TARGET_FABRIC.get(AccelTarget(self.target)) if self.target in {t.value for t in AccelTarget} else None
+        if fabric is None or self.luts is None or self.dsps is None:
+            return None
+        ok = self.dsps <= fabric.dsps and self.luts <= fabric.luts
+        return (f"{'fits' if ok else 'does not fit'} {self.target}: DSP {self.dsps:,} of {fabric.dsps:,}, "
+                f"LUT {self.luts:,} of {fabric.luts:,}")
+
+    def summary(self) -> str:
+        """One line for people: the figures that exist for this target."""
+        parts = [f"{self.target} {self.top}: {self.cells:,} cells"]
+        for name in ("luts", "ffs", "dsps", "brams"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{value:,} {name.upper().rstrip('S')}s")
+        if self.fmax_mhz is not None:
+            parts.append(f"Fmax {self.fmax_mhz:.1f} MHz (asked {self.clock_mhz:g})")
+        if self.wrapper is not None:
+            parts.append(f"incl. P&R wrapper <= {self.wrapper.luts} LUTs / {self.wrapper.ffs} FFs")
+        fit = self.fit()
+        return ", ".join(parts) + (f"; {fit}" if fit else "")
+
+
+def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: float, build_dir: Path,
+               *, place_and_route: bool = True, seed: int = 1) -> SynthReport:
+    """Synthesize ``top`` from ``verilog_files`` for ``target`` in ``build_dir``.
+
+    For FPGA targets with ``place_and_route`` (the default) nextpnr places and
+    routes the wrapped design at ``clock_mhz`` and the report has ``fmax_mhz``.
+    Logs: ``build_dir/yosys.log`` and ``build_dir/nextpnr.log``.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown synthesis target {target!r}; dian knows {', '.join(TARGETS)}")
+    if clock_mhz <= 0:
+        raise ValueError(f"clock_mhz must be positive, not {clock_mhz}")
+    spec = TARGETS[target]
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    files = [Path(f).resolve() for f in verilog_files]
+    # Paths given to the YoWASP tools are relative to build_dir: they see the
+    # real file system, except /tmp, which they replace by a private folder.
+    pnr = place_and_route and spec.family != "generic"
+    synth_top, wrapper = top, None
+    if pnr:
+        synth_top, wrapper_text, wrapper = wrap(files, top)
+        write_atomic(build_dir / "pnr_wrapper.v", wrapper_text)
+        files.append(build_dir / "pnr_wrapper.v")
+
+    yosys = require_tool("yosys")
+    nextpnr = require_tool(f"nextpnr-{spec.family}") if pnr else None  # fail before a long synthesis
+    for name in ("stat.json", "netlist.json", "nextpnr_report.json"):
+        (build_dir / name).unlink(missing_ok=True)
+    render_to(f"yosys_{spec.family}.ys.j2", build_dir / "synth.ys", top=synth_top,
+              verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
+              stat_json="stat.json", stat_txt="stat.txt", netlist_json="netlist.json")
+    logs = [build_dir / "yosys.log"]
+    run_tool(yosys, ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir, log=build_dir / "yosys.out")
+    cell_types = _cell_types(build_dir / "stat.json", synth_top)
+    resources = {name: _count(cell_types, weights) for name, weights in _RESOURCES.get(spec.family, {}).items()}
+
+    fmax, utilization = None, {}
+    if nextpnr is not None:
+        args = render(f"nextpnr_{spec.family}.args.j2", device=spec.device, package=spec.package,
+                      speed=spec.speed, netlist_json="netlist.json", report_json="nextpnr_report.json",
+                      clock_mhz=f"{clock_mhz:g}", seed=seed)
+        logs.append(build_dir / "nextpnr.log")
+        run_tool(nextpnr, ["--log", "nextpnr.log", "-q", *shlex.split(args)], cwd=build_dir,
+                 log=build_dir / "nextpnr.out")
+        fmax, utilization = _nextpnr_report(build_dir / "nextpnr_report.json")
+    return SynthReport(target=target, top=top, clock_mhz=clock_mhz, cells=sum(cell_types.values()),
+                       cell_types=cell_types, fmax_mhz=fmax, wrapper=wrapper, utilization=utilization,
+                       logs=tuple(logs), **resources)
+
+
+def _quote(path: str) -> str:
+    return '"' + path.replace('"', '\\"') + '"'
+
+
+def _cell_types(stat_json: Path, top: str) -> dict[str, int]:
+    """Cell counts by type of ``top`` (whole hierarchy) from Yosys's ``stat -json``."""
+    stat = json.loads(stat_json.read_text())
+    entry = stat.get("design") or stat["modules"].get("\\" + top) or stat["modules"][top]
+    cells = {name.lstrip("\\$"): n for name, n in sorted(entry["num_cells_by_type"].items())}
+    cells.pop("scopeinfo", None)  # hierarchy bookkeeping, not hardware
+    return cells
+
+
+def _count(cell_types: dict[str, int], weights: dict[str, int]) -> int:
+    total = 0
+    for cell, n in cell_types.items():
+        for pattern, weight in weights.items():
+            if cell == pattern or (pattern.endswith("*") and cell.startswith(pattern[:-1])):
+                total += weight * n
+    return total
+
+
+def _nextpnr_report(report_json: Path) -> tuple[float | None, dict[str, dict[str, int]]]:
+    report = json.loads(report_json.read_text())
+    clocks = report.get("fmax", {})
+    fmax = [c["achieved"] for name, c in clocks.items() if "clk" in name] or [c["achieved"] for c in clocks.values()]
+    utilization = {k: {"used": v["used"], "available": v["available"]}
+                   for k, v in sorted(report.get("utilization", {}).items()) if v.get("used")}
+    return (min(fmax) if fmax else None), utilization

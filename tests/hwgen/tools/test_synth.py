@@ -1,0 +1,83 @@
+"""Yosys synthesis and nextpnr place and route (dian.hwgen.tools.synth) of the stand-in.
+
+The first Yosys run on a fresh machine compiles its WebAssembly (~35-50 s,
+cached in ~/.cache/YoWASP afterwards); the tests after it take seconds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tool_helpers import needs, standin_verilog
+
+from dian.hwgen.tools.synth import TARGETS, synthesize
+
+# Bus 64, 4 words. Flip-flops by hand: 4 x 64 kept words, perf_cycles and
+# perf_busy_pe_cycles 64 each, the two byte counters 64 - 3 each (they count
+# in steps of 8 bytes: their 3 low bits are constant), issued and received
+# 3 bits each, the 4-state FSM 2 bits.
+STANDIN_FFS = 4 * 64 + 2 * 64 + 2 * (64 - 3) + 3 + 3 + 2
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory) -> Path:
+    return standin_verilog(tmp_path_factory.mktemp("synth"), bus_bits=64, n_words=4, src=0, dst=256)
+
+
+@needs("yosys")
+def test_generic(standin: Path, tmp_path: Path) -> None:
+    report = synthesize([standin], "dram_copy_top", "generic", 100, tmp_path)
+    ffs = sum(n for cell, n in report.cell_types.items() if "DFF" in cell)
+    assert ffs == STANDIN_FFS
+    assert report.cells == sum(report.cell_types.values()) > ffs
+    assert report.luts is None and report.fmax_mhz is None and report.wrapper is None
+    assert report.logs == (tmp_path / "yosys.log",) and "End of script" in report.logs[0].read_text()
+
+
+@needs("yosys")
+def test_ecp5_without_place_and_route(standin: Path, tmp_path: Path) -> None:
+    report = synthesize([standin], "dram_copy_top", "ecp5-85k", 100, tmp_path, place_and_route=False)
+    assert report.ffs == STANDIN_FFS
+    assert report.luts > 0 and report.dsps == 0 and report.brams == 0
+    assert report.fmax_mhz is None and report.meets_timing is None
+
+
+@needs("yosys", "nextpnr-ecp5")
+def test_ecp5_25k_place_and_route_through_the_wrapper(standin: Path, tmp_path: Path) -> None:
+    report = synthesize([standin], "dram_copy_top", "ecp5-25k", 100, tmp_path)
+    assert report.wrapper is not None
+    assert STANDIN_FFS < report.ffs <= STANDIN_FFS + report.wrapper.ffs
+    assert report.utilization["TRELLIS_IO"]["used"] == report.wrapper.pins
+    assert report.utilization["TRELLIS_FF"]["used"] == report.ffs
+    assert report.fmax_mhz > 100 and report.meets_timing
+    assert "Fmax" in report.summary()
+    assert [p.name for p in report.logs] == ["yosys.log", "nextpnr.log"]
+
+
+@pytest.mark.slow
+@needs("yosys", "nextpnr-ice40")
+def test_ice40_place_and_route_reports_a_missed_clock(standin: Path, tmp_path: Path) -> None:
+    report = synthesize([standin], "dram_copy_top", "ice40-up5k", 200, tmp_path)
+    assert report.ffs > STANDIN_FFS and report.utilization["SB_IO"]["used"] == report.wrapper.pins
+    assert report.fmax_mhz < 200 and report.meets_timing is False
+
+
+def test_unknown_target(standin: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown synthesis target 'xc7'; dian knows generic, ecp5-25k"):
+        synthesize([standin], "dram_copy_top", "xc7", 100, tmp_path)
+    assert sorted(TARGETS) == ["ecp5-25k", "ecp5-85k", "generic", "ice40-up5k"]
+
+
+def test_fit_against_the_target_table() -> None:
+    """The vendor's counts: ECP5-25k has 28 MULT18X18D and 24,288 LUT4; generic has no limit."""
+    from dian.hwgen.tools.synth import SynthReport
+
+    def rep(target: str, dsps: int, luts: int) -> SynthReport:
+        return SynthReport(target=target, top="t", clock_mhz=100, cells=1, cell_types={}, luts=luts, dsps=dsps)
+
+    assert rep("ecp5-25k", 28, 24_288).fit() == "fits ecp5-25k: DSP 28 of 28, LUT 24,288 of 24,288"
+    assert rep("ecp5-25k", 29, 100).fit() == "does not fit ecp5-25k: DSP 29 of 28, LUT 100 of 24,288"
+    assert rep("ecp5-85k", 0, 83_641).fit() == "does not fit ecp5-85k: DSP 0 of 156, LUT 83,641 of 83,640"
+    assert rep("generic", 0, 1).fit() is None
+    assert rep("ecp5-25k", 0, 5).summary().endswith("; fits ecp5-25k: DSP 0 of 28, LUT 5 of 24,288")
