@@ -42,15 +42,15 @@ from pathlib import Path
 
 import numpy as np
 
+from dian.accel_artifacts import fixed_cycles
 from dian.frontend import calibration_samples, load_model, lower
 from dian.hwgen.isa import End
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
-from dian.accel_artifacts import fixed_cycles
-from dian.search.mapper import map_graph
 from dian.hwgen.lower.workload import WorkKind
+from dian.hwgen.presets import PRESETS
 from dian.ir import Graph, graph_macs, op_macs
 from dian.ir.ops import Conv2d, Linear
+from dian.search.mapper import map_graph
 from dian.sim.machine import run_lowered
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,8 +64,9 @@ def single_op_graph(graph: Graph, op) -> Graph:
     """``op`` alone: its inputs become graph inputs, its output the graph output."""
     consts = {n: graph.constants[n] for n in op.constants}
     names = [*dict.fromkeys([*op.inputs, op.output]), *consts]
-    return Graph.build(op.name, [graph.tensors[n] for n in names], consts, [op], list(dict.fromkeys(op.inputs)),
-                       [op.output])
+    return Graph.build(
+        op.name, [graph.tensors[n] for n in names], consts, [op], list(dict.fromkeys(op.inputs)), [op.output]
+    )
 
 
 def random_inputs(graph: Graph, seed: int = 0) -> dict[str, np.ndarray]:
@@ -133,22 +134,40 @@ def bench_model(name: str, repeats: int) -> dict:
         t = time.perf_counter()
         low = lower_graph(g, cfg, plans)
         lower_s.append(time.perf_counter() - t)
-    out: dict = {"model": name, "input": list(SHAPE), "preset": PRESET, "pes": pes, "ops": len(g.ops),
-                 "layers_on_accel": len(plans), "macs": graph_macs(g), "image_bytes": len(low.image),
-                 "program_chunks": len(low.program.chunks),
-                 "compile_s": {"load + calibration samples": t_load, "frontend (trace, calibrate, quantize)": t_frontend,
-                               "map (map_graph)": statistics.median(plan_s),
-                               "lower (lower_graph)": statistics.median(lower_s),
-                               "schedule + lower": statistics.median(p + q for p, q in zip(plan_s, lower_s))}}
+    out: dict = {
+        "model": name,
+        "input": list(SHAPE),
+        "preset": PRESET,
+        "pes": pes,
+        "ops": len(g.ops),
+        "layers_on_accel": len(plans),
+        "macs": graph_macs(g),
+        "image_bytes": len(low.image),
+        "program_chunks": len(low.program.chunks),
+        "compile_s": {
+            "load + calibration samples": t_load,
+            "frontend (trace, calibrate, quantize)": t_frontend,
+            "map (map_graph)": statistics.median(plan_s),
+            "lower (lower_graph)": statistics.median(lower_s),
+            "schedule + lower": statistics.median(p + q for p, q in zip(plan_s, lower_s)),
+        },
+    }
     t = time.perf_counter()
     r = run_lowered(low, random_inputs(g))
     out["machine_sim_s"] = time.perf_counter() - t
     c = r.counters
-    out["whole"] = {"cycles": c.cycles, "busy_pe_cycles": c.busy_pe_cycles, "dram_bytes_read": c.dram_bytes_read,
-                    "dram_bytes_written": c.dram_bytes_written, "program_bytes_read": c.program_bytes_read,
-                    "instructions": c.instructions, "chunks": c.chunks,
-                    "util_macs": out["macs"] / (c.cycles * pes), "util_counter": c.busy_pe_cycles / (c.cycles * pes),
-                    "predicted_cycles": fixed_cycles(cfg) + sum(p.schedule.prediction.cycles for p in plans)}
+    out["whole"] = {
+        "cycles": c.cycles,
+        "busy_pe_cycles": c.busy_pe_cycles,
+        "dram_bytes_read": c.dram_bytes_read,
+        "dram_bytes_written": c.dram_bytes_written,
+        "program_bytes_read": c.program_bytes_read,
+        "instructions": c.instructions,
+        "chunks": c.chunks,
+        "util_macs": out["macs"] / (c.cycles * pes),
+        "util_counter": c.busy_pe_cycles / (c.cycles * pes),
+        "predicted_cycles": fixed_cycles(cfg) + sum(p.schedule.prediction.cycles for p in plans),
+    }
     layers = []
     for p in plans:
         op = p.work.op
@@ -163,27 +182,49 @@ def bench_model(name: str, repeats: int) -> dict:
         compute_bound = busy["CMP"] >= busy["MEM"]
         util = macs / (lc.cycles * pes)
         goal = goal_of(kind, compute_bound, macs)
-        layers.append({"layer": op.name, "kind": kind, "mode": p.work.kind.value, "shape": shape, "macs": macs,
-                       "cycles": lc.cycles, "predicted_cycles": fixed_cycles(cfg) + sum(q.schedule.prediction.cycles for q in lp),
-                       "util_macs": util, "util_counter": lc.busy_pe_cycles / (lc.cycles * pes),
-                       "dram_kib": (lc.dram_bytes_read + lc.dram_bytes_written) / 1024,
-                       "dram_read_kib": lc.dram_bytes_read / 1024, "dram_written_kib": lc.dram_bytes_written / 1024,
-                       "program_kib": lc.program_bytes_read / 1024, "mem_busy": busy["MEM"], "cmp_busy": busy["CMP"],
-                       "compute_bound": compute_bound, "goal": goal, "flag": flag(util, goal),
-                       "tiling": str(p.tiling)})
+        layers.append(
+            {
+                "layer": op.name,
+                "kind": kind,
+                "mode": p.work.kind.value,
+                "shape": shape,
+                "macs": macs,
+                "cycles": lc.cycles,
+                "predicted_cycles": fixed_cycles(cfg) + sum(q.schedule.prediction.cycles for q in lp),
+                "util_macs": util,
+                "util_counter": lc.busy_pe_cycles / (lc.cycles * pes),
+                "dram_kib": (lc.dram_bytes_read + lc.dram_bytes_written) / 1024,
+                "dram_read_kib": lc.dram_bytes_read / 1024,
+                "dram_written_kib": lc.dram_bytes_written / 1024,
+                "program_kib": lc.program_bytes_read / 1024,
+                "mem_busy": busy["MEM"],
+                "cmp_busy": busy["CMP"],
+                "compute_bound": compute_bound,
+                "goal": goal,
+                "flag": flag(util, goal),
+                "tiling": str(p.tiling),
+            }
+        )
     out["layers"] = layers
     out["sum_layer_cycles"] = sum(row["cycles"] for row in layers)
     conv = [row for row in layers if row["goal"] == GOAL_CONV]
     dw = [row for row in layers if row["goal"] == GOAL_DW]
     out["groups"] = {}
-    for label, rows in (("compute-bound convs", conv), ("depthwise convs", dw),
-                        ("all convs + linears", [r for r in layers if r["macs"]])):
+    for label, rows in (
+        ("compute-bound convs", conv),
+        ("depthwise convs", dw),
+        ("all convs + linears", [r for r in layers if r["macs"]]),
+    ):
         if rows:
             cyc = sum(r["cycles"] for r in rows)
-            out["groups"][label] = {"layers": len(rows), "cycles": cyc, "macs": sum(r["macs"] for r in rows),
-                                    "util_macs": sum(r["macs"] for r in rows) / (cyc * pes),
-                                    "min_util": min(r["util_macs"] for r in rows),
-                                    "misses": [r["layer"] for r in rows if r["goal"] and r["util_macs"] < r["goal"]]}
+            out["groups"][label] = {
+                "layers": len(rows),
+                "cycles": cyc,
+                "macs": sum(r["macs"] for r in rows),
+                "util_macs": sum(r["macs"] for r in rows) / (cyc * pes),
+                "min_util": min(r["util_macs"] for r in rows),
+                "misses": [r["layer"] for r in rows if r["goal"] and r["util_macs"] < r["goal"]],
+            }
     return out
 
 
@@ -193,71 +234,103 @@ def _pct(x: float) -> str:
 
 def markdown(results: list[dict], env: dict) -> str:
     cfg = PRESETS[PRESET]
-    lines = ["# PE utilization on the `default` accelerator (machine simulator) and compile time", "",
-             f"Preset `{PRESET}`: {cfg.pe_rows}x{cfg.pe_cols} PEs, DRAM bus {cfg.dram_bus_bits} bit, latency "
-             f"{cfg.dram_latency} cycles, IMEM {cfg.imem_instructions} instructions. Input 1x3x224x224, batch 1. "
-             f"Measured in sim/machine (cycle counts from hwgen/timing.py, exact against the RTL for every instruction, "
-             f"DW included: the v1 DW unit reads one IBUF word a tap a pixel, so depthwise runs at about 1/L = "
-             f"6.25 % by design, docs/accelerator.md). Code: {env['git']}.",
-             f"Machine: {env['cpu']} ({env['cores']} cores), Python {env['python']}; load average before/after "
-             f"{env['load_average'][0]} / {env['load_average'][1]}; {env['date']}.", "",
-             "Utilization = MACs / (cycles x 256 PEs). `counter` = the busy-PE counter's ratio (counts all L lanes of "
-             "a channel block, padding included). Per-layer rows: each op lowered and run **as its own graph** "
-             "(sim/machine has whole-run counters only), so its cycles include its own start-up and drain "
-             "(boot, chunk fetch, first load, last store) that the whole-network run overlaps. "
-             "Compute-bound: the CMP engine busy >= the MEM engine busy in that run. Goals: >= 90 % compute-bound "
-             "convs, >= 60 % depthwise, >= 75 % whole ResNet-18.", "",
-             "## Whole networks", "",
-             "| model | GMACs | cycles (measured) | predicted (mapper: layers + boot, done) | sum of per-layer runs "
-             "| utilization | counter | DRAM read MiB | DRAM written MiB | instructions | chunks | ms at 150 MHz | goal |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "# PE utilization on the `default` accelerator (machine simulator) and compile time",
+        "",
+        f"Preset `{PRESET}`: {cfg.pe_rows}x{cfg.pe_cols} PEs, DRAM bus {cfg.dram_bus_bits} bit, latency "
+        f"{cfg.dram_latency} cycles, IMEM {cfg.imem_instructions} instructions. Input 1x3x224x224, batch 1. "
+        f"Measured in sim/machine (cycle counts from hwgen/timing.py, exact against the RTL for every instruction, "
+        f"DW included: the v1 DW unit reads one IBUF word a tap a pixel, so depthwise runs at about 1/L = "
+        f"6.25 % by design, docs/accelerator.md). Code: {env['git']}.",
+        f"Machine: {env['cpu']} ({env['cores']} cores), Python {env['python']}; load average before/after "
+        f"{env['load_average'][0]} / {env['load_average'][1]}; {env['date']}.",
+        "",
+        "Utilization = MACs / (cycles x 256 PEs). `counter` = the busy-PE counter's ratio (counts all L lanes of "
+        "a channel block, padding included). Per-layer rows: each op lowered and run **as its own graph** "
+        "(sim/machine has whole-run counters only), so its cycles include its own start-up and drain "
+        "(boot, chunk fetch, first load, last store) that the whole-network run overlaps. "
+        "Compute-bound: the CMP engine busy >= the MEM engine busy in that run. Goals: >= 90 % compute-bound "
+        "convs, >= 60 % depthwise, >= 75 % whole ResNet-18.",
+        "",
+        "## Whole networks",
+        "",
+        "| model | GMACs | cycles (measured) | predicted (mapper: layers + boot, done) | sum of per-layer runs "
+        "| utilization | counter | DRAM read MiB | DRAM written MiB | instructions | chunks | ms at 150 MHz | goal |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
     for r in results:
         w = r["whole"]
         goal = flag(w["util_macs"], GOAL_NET) if r["model"] == "resnet18" else ""
-        lines.append(f"| {r['model']} | {r['macs'] / 1e9:.3f} | {w['cycles']:,} | {w['predicted_cycles']:,} "
-                     f"| {r['sum_layer_cycles']:,} | {_pct(w['util_macs'])} | {_pct(w['util_counter'])} "
-                     f"| {w['dram_bytes_read'] / 2**20:.2f} | {w['dram_bytes_written'] / 2**20:.2f} "
-                     f"| {w['instructions']:,} | {w['chunks']} | {w['cycles'] / 150e3:.1f} | {goal} |")
+        lines.append(
+            f"| {r['model']} | {r['macs'] / 1e9:.3f} | {w['cycles']:,} | {w['predicted_cycles']:,} "
+            f"| {r['sum_layer_cycles']:,} | {_pct(w['util_macs'])} | {_pct(w['util_counter'])} "
+            f"| {w['dram_bytes_read'] / 2**20:.2f} | {w['dram_bytes_written'] / 2**20:.2f} "
+            f"| {w['instructions']:,} | {w['chunks']} | {w['cycles'] / 150e3:.1f} | {goal} |"
+        )
     for r in results:
         tot = r["sum_layer_cycles"]
         top = sorted(r["layers"], key=lambda x: -x["cycles"])[:3]
         first = r["layers"][0]
         rest = (r["macs"] - first["macs"]) / ((r["whole"]["cycles"] - first["cycles"]) * r["pes"])
-        lines.append(f"\n{r['model']}: largest shares of the per-layer cycles: "
-                     + ", ".join(f"{x['layer']} {100 * x['cycles'] / tot:.1f} % (utilization {_pct(x['util_macs'])})"
-                                 for x in top)
-                     + f". The first layer ({first['layer']}: {first['shape'].split(' ->')[0]} input, its kernel "
-                     f"columns folded into input channels by the host: docs/accelerator.md 'Shallow input layers') "
-                     f"takes {100 * first['cycles'] / tot:.1f} % of the cycles at {_pct(first['util_macs'])}; the "
-                     f"whole-network run without its cycles and MACs would be at {_pct(rest)}.")
-    lines += ["", "Layer groups (from the per-layer runs; utilization = their MACs / their cycles):", "",
-              "| model | group | layers | cycles | utilization | worst layer | misses |", "|---|---|---:|---:|---:|---:|---|"]
+        lines.append(
+            f"\n{r['model']}: largest shares of the per-layer cycles: "
+            + ", ".join(
+                f"{x['layer']} {100 * x['cycles'] / tot:.1f} % (utilization {_pct(x['util_macs'])})" for x in top
+            )
+            + f". The first layer ({first['layer']}: {first['shape'].split(' ->')[0]} input, its kernel "
+            f"columns folded into input channels by the host: docs/accelerator.md 'Shallow input layers') "
+            f"takes {100 * first['cycles'] / tot:.1f} % of the cycles at {_pct(first['util_macs'])}; the "
+            f"whole-network run without its cycles and MACs would be at {_pct(rest)}."
+        )
+    lines += [
+        "",
+        "Layer groups (from the per-layer runs; utilization = their MACs / their cycles):",
+        "",
+        "| model | group | layers | cycles | utilization | worst layer | misses |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
     for r in results:
         for label, gr in r["groups"].items():
-            lines.append(f"| {r['model']} | {label} | {gr['layers']} | {gr['cycles']:,} | {_pct(gr['util_macs'])} "
-                         f"| {_pct(gr['min_util'])} | {', '.join(gr['misses']) or 'none'} |")
-    lines += ["", "## Compile time (seconds)", "",
-              "| model | load + calib samples | frontend (trace, calibrate, quantize) | map | lower | map + lower | image MiB |",
-              "|---|---:|---:|---:|---:|---:|---:|"]
+            lines.append(
+                f"| {r['model']} | {label} | {gr['layers']} | {gr['cycles']:,} | {_pct(gr['util_macs'])} "
+                f"| {_pct(gr['min_util'])} | {', '.join(gr['misses']) or 'none'} |"
+            )
+    lines += [
+        "",
+        "## Compile time (seconds)",
+        "",
+        "| model | load + calib samples | frontend (trace, calibrate, quantize) | map | lower | map + lower | image MiB |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         c = r["compile_s"]
-        lines.append(f"| {r['model']} | {c['load + calibration samples']:.2f} | {c['frontend (trace, calibrate, quantize)']:.2f} "
-                     f"| {c['map (map_graph)']:.3f} | {c['lower (lower_graph)']:.3f} | {c['schedule + lower']:.3f} "
-                     f"| {r['image_bytes'] / 2**20:.2f} |")
-    lines.append(f"\nSchedule/lower: median of {env['repeats']} runs. Frontend with {CALIB} calibration samples "
-                 "(the CLI default is 64; see reference_sim.md for that). Machine-simulator wall time for the whole "
-                 "network: " + ", ".join(f"{r['model']} {r['machine_sim_s']:.1f} s" for r in results) + ".")
+        lines.append(
+            f"| {r['model']} | {c['load + calibration samples']:.2f} | {c['frontend (trace, calibrate, quantize)']:.2f} "
+            f"| {c['map (map_graph)']:.3f} | {c['lower (lower_graph)']:.3f} | {c['schedule + lower']:.3f} "
+            f"| {r['image_bytes'] / 2**20:.2f} |"
+        )
+    lines.append(
+        f"\nSchedule/lower: median of {env['repeats']} runs. Frontend with {CALIB} calibration samples "
+        "(the CLI default is 64; see reference_sim.md for that). Machine-simulator wall time for the whole "
+        "network: " + ", ".join(f"{r['model']} {r['machine_sim_s']:.1f} s" for r in results) + "."
+    )
     for r in results:
-        lines += ["", f"## {r['model']}: per layer", "",
-                  "| layer | kind | shape (C x H x W) | MACs | cycles | predicted | pred/meas | utilization | counter "
-                  "| DRAM KiB | MEM busy | CMP busy | bound | goal |",
-                  "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        lines += [
+            "",
+            f"## {r['model']}: per layer",
+            "",
+            "| layer | kind | shape (C x H x W) | MACs | cycles | predicted | pred/meas | utilization | counter "
+            "| DRAM KiB | MEM busy | CMP busy | bound | goal |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        ]
         for x in r["layers"]:
-            lines.append(f"| {x['layer']} | {x['kind']} | {x['shape']} | {x['macs']:,} | {x['cycles']:,} "
-                         f"| {x['predicted_cycles']:,} | {x['predicted_cycles'] / x['cycles']:.2f} "
-                         f"| {_pct(x['util_macs'])} | {_pct(x['util_counter'])} | {x['dram_kib']:,.0f} "
-                         f"| {x['mem_busy']:,} | {x['cmp_busy']:,} | {'compute' if x['compute_bound'] else 'memory'} "
-                         f"| {x['flag']} |")
+            lines.append(
+                f"| {x['layer']} | {x['kind']} | {x['shape']} | {x['macs']:,} | {x['cycles']:,} "
+                f"| {x['predicted_cycles']:,} | {x['predicted_cycles'] / x['cycles']:.2f} "
+                f"| {_pct(x['util_macs'])} | {_pct(x['util_counter'])} | {x['dram_kib']:,.0f} "
+                f"| {x['mem_busy']:,} | {x['cmp_busy']:,} | {'compute' if x['compute_bound'] else 'memory'} "
+                f"| {x['flag']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -274,16 +347,33 @@ def main() -> None:
         print(text)
         (RESULTS / "accelerator_utilization.md").write_text(text)
         return
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     import subprocess
 
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=RESULTS.parent.parent).stdout.strip()
-    dirty = subprocess.run(["git", "status", "--porcelain", "hwgen", "sim", "ir", "frontend"], capture_output=True,
-                           text=True, cwd=RESULTS.parent.parent).stdout.strip()
-    env = {"git": head + (" + uncommitted changes in hwgen/sim/ir/frontend" if dirty else ""), "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "repeats": args.repeats,
-           "date": time.strftime("%Y-%m-%d %H:%M")}
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=RESULTS.parent.parent
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "hwgen", "sim", "ir", "frontend"],
+        capture_output=True,
+        text=True,
+        cwd=RESULTS.parent.parent,
+    ).stdout.strip()
+    env = {
+        "git": head + (" + uncommitted changes in hwgen/sim/ir/frontend" if dirty else ""),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "repeats": args.repeats,
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
     before = os.getloadavg()[0]
     results = [bench_model(m, args.repeats) for m in args.models.split(",")]
     env["load_average"] = [round(before, 2), round(os.getloadavg()[0], 2)]
@@ -293,9 +383,17 @@ def main() -> None:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "accelerator_utilization.md").write_text(text)
         (RESULTS / "accelerator_utilization.json").write_text(
-            json.dumps({"env": env, "goals": {"compute_bound_conv": GOAL_CONV, "depthwise": GOAL_DW,
-                                              "whole_resnet18": GOAL_NET}, "results": results},
-                       indent=1, sort_keys=True) + "\n")
+            json.dumps(
+                {
+                    "env": env,
+                    "goals": {"compute_bound_conv": GOAL_CONV, "depthwise": GOAL_DW, "whole_resnet18": GOAL_NET},
+                    "results": results,
+                },
+                indent=1,
+                sort_keys=True,
+            )
+            + "\n"
+        )
 
 
 if __name__ == "__main__":

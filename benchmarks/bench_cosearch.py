@@ -51,7 +51,7 @@ from dian.nas.cosearch import CoSearch, SearchSettings
 from dian.nas.costs import CoTables, cost_tables
 from dian.nas.data import Dataset, calibration_data, load_dataset, search_split
 from dian.nas.hardware import HardwareOption, hardware_space
-from dian.nas.space import OPS, SPACES, Arch, SearchSpace
+from dian.nas.space import SPACES, Arch, SearchSpace
 from dian.nas.supernet import SuperNet, derive
 from dian.nas.train import accuracy, train
 from dian.nas.train import int8_accuracy as graph_int8_accuracy
@@ -61,8 +61,15 @@ MBV2_OP = 2  # OPS[2]: k3e6, MobileNetV2's inverted residual
 GOAL_FPS_RATIO = 3.0
 #: Option defaults; --quick's keep the whole run to minutes (the co-search's own defaults come from SearchSettings).
 FULL = {"lams": "0,0.03,0.1,0.3", "finetune_epochs": 20, "trial_epochs": 3, "dse_trials": 40, "budget_scale": 10.0}
-QUICK = {"lams": "0,1.0", "finetune_epochs": 2, "trial_epochs": 1, "dse_trials": 3, "budget_scale": 4.0,
-         "search_epochs": 2, "warmup_epochs": 1}
+QUICK = {
+    "lams": "0,1.0",
+    "finetune_epochs": 2,
+    "trial_epochs": 1,
+    "dse_trials": 3,
+    "budget_scale": 4.0,
+    "search_epochs": 2,
+    "warmup_epochs": 1,
+}
 
 
 @dataclass
@@ -108,12 +115,16 @@ class Point:
 
     def doc(self, space: SearchSpace) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["arch"] = {"ops": list(self.arch.ops), "widths": list(self.arch.widths),
-                     "description": space.describe(self.arch).splitlines()}
+        d["arch"] = {
+            "ops": list(self.arch.ops),
+            "widths": list(self.arch.widths),
+            "description": space.describe(self.arch).splitlines(),
+        }
         return d
 
 
 # -- measuring a design ---------------------------------------------------------------------------
+
 
 def cycles_fps(b: Bench, arch: Arch, h: int) -> tuple[float, float]:
     cycles = b.tables.network(b.space, arch, h)[0]
@@ -138,8 +149,9 @@ def int8_accuracy(b: Bench, net: torch.nn.Module) -> float:
 _FINETUNED: dict[tuple[Arch, str], tuple[torch.nn.Module, float, float | None, float]] = {}
 
 
-def finetune(b: Bench, arch: Arch, supernet: SuperNet | None = None, key: str = "scratch"
-             ) -> tuple[float, float | None, float]:
+def finetune(
+    b: Bench, arch: Arch, supernet: SuperNet | None = None, key: str = "scratch"
+) -> tuple[float, float | None, float]:
     """(float accuracy, int8 accuracy, seconds) of ``arch`` trained for the fine-tuning epochs on the
     whole training split — from ``supernet``'s weights, or from scratch (remembered: the same arch
     from scratch trains to the same weights)."""
@@ -148,23 +160,39 @@ def finetune(b: Bench, arch: Arch, supernet: SuperNet | None = None, key: str = 
         net = derive(b.space, arch, supernet, seed=b.settings.seed)
         net = train(net, b.data.x_train, b.data.y_train, b.finetune_epochs, seed=b.settings.seed)
         seconds = time.perf_counter() - t0
-        _FINETUNED[arch, key] = (net, accuracy(net, b.data.x_test, b.data.y_test),
-                                 int8_accuracy(b, net) if b.int8 else None, seconds)
+        _FINETUNED[arch, key] = (
+            net,
+            accuracy(net, b.data.x_test, b.data.y_test),
+            int8_accuracy(b, net) if b.int8 else None,
+            seconds,
+        )
     _, acc, acc8, seconds = _FINETUNED[arch, key]
     return acc, acc8, seconds
 
 
-def point(b: Bench, method: str, arch: Arch, h: int, search_s: float, supernet: SuperNet | None = None,
-          key: str = "scratch", note: str = "") -> Point:
+def point(
+    b: Bench,
+    method: str,
+    arch: Arch,
+    h: int,
+    search_s: float,
+    supernet: SuperNet | None = None,
+    key: str = "scratch",
+    note: str = "",
+) -> Point:
     acc, acc8, ft_s = finetune(b, arch, supernet, key)
     cycles, fps = cycles_fps(b, arch, h)
     p = Point(method, arch, h, b.hardware[h].label, cycles, fps, acc, acc8, search_s, ft_s, note)
-    b.say(f"{method}: {acc:.1%} float" + (f", {acc8:.1%} int8" if acc8 is not None else "") +
-          f", {cycles:,.0f} cycles = {fps:,.0f} FPS on {p.hw_label}")
+    b.say(
+        f"{method}: {acc:.1%} float"
+        + (f", {acc8:.1%} int8" if acc8 is not None else "")
+        + f", {cycles:,.0f} cycles = {fps:,.0f} FPS on {p.hw_label}"
+    )
     return p
 
 
 # -- the methods ----------------------------------------------------------------------------------
+
 
 def run_dian(b: Bench, lam: float) -> tuple[CoSearch, float]:
     """A co-search at ``lam`` (checkpoints in a scratch folder); returns it and its wall seconds."""
@@ -195,10 +223,15 @@ def explore_hand(b: Bench, net: torch.nn.Module, trials: int) -> dict[str, Any]:
     seconds = time.perf_counter() - t0
     best = min((d for d in designs if d.fits), key=lambda d: (d.cycles, d.trial))
     c = best.cfg
-    return {"trials": trials, "seconds": seconds, "cycles": best.cycles, "fps": c.clock_mhz * 1e6 / best.cycles,
-            "label": f"{c.pe_rows}x{c.pe_cols} PEs, buffers I/W/A/O {c.ibuf.bytes}/{c.wbuf.bytes}/"
-                     f"{c.abuf.bytes}/{c.obuf.bytes} B, {c.dram_bus_bits}-bit bus, IMEM "
-                     f"{c.imem_instructions}"}
+    return {
+        "trials": trials,
+        "seconds": seconds,
+        "cycles": best.cycles,
+        "fps": c.clock_mhz * 1e6 / best.cycles,
+        "label": f"{c.pe_rows}x{c.pe_cols} PEs, buffers I/W/A/O {c.ibuf.bytes}/{c.wbuf.bytes}/"
+        f"{c.abuf.bytes}/{c.obuf.bytes} B, {c.dram_bus_bits}-bit bus, IMEM "
+        f"{c.imem_instructions}",
+    }
 
 
 def blackbox(b: Bench, budget_s: float, trial_epochs: int) -> list[dict[str, Any]]:
@@ -215,27 +248,45 @@ def blackbox(b: Bench, budget_s: float, trial_epochs: int) -> list[dict[str, Any
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         start = time.perf_counter()
-        ops = tuple(int(trial.suggest_categorical(f"op{i}", list(b.space.allowed_ops(i))))
-                    for i in range(b.space.n_blocks))
-        widths = tuple(int(trial.suggest_categorical(f"width{s}", list(range(len(st.widths)))))
-                       for s, st in enumerate(b.space.stages))
+        ops = tuple(
+            int(trial.suggest_categorical(f"op{i}", list(b.space.allowed_ops(i)))) for i in range(b.space.n_blocks)
+        )
+        widths = tuple(
+            int(trial.suggest_categorical(f"width{s}", list(range(len(st.widths)))))
+            for s, st in enumerate(b.space.stages)
+        )
         h = int(trial.suggest_categorical("hw", fitting))
         arch = b.space.check(Arch(ops, widths))
-        net = train(derive(b.space, arch, seed=b.settings.seed), split.x_weights, split.y_weights, trial_epochs,
-                    seed=b.settings.seed)
+        net = train(
+            derive(b.space, arch, seed=b.settings.seed),
+            split.x_weights,
+            split.y_weights,
+            trial_epochs,
+            seed=b.settings.seed,
+        )
         val = accuracy(net, split.x_arch, split.y_arch)
         cycles = b.tables.network(b.space, arch, h)[0]
         now = time.perf_counter()
-        trials.append({"trial": trial.number, "arch": arch, "hw": h, "val_acc": val, "cycles": cycles,
-                       "seconds": now - start, "ended_s": now - t0})
+        trials.append(
+            {
+                "trial": trial.number,
+                "arch": arch,
+                "hw": h,
+                "val_acc": val,
+                "cycles": cycles,
+                "seconds": now - start,
+                "ended_s": now - t0,
+            }
+        )
         return val, cycles / b.hardware[h].cfg.clock_mhz
 
     def stop(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if time.perf_counter() - t0 + trials[-1]["seconds"] > budget_s:
             study.stop()
 
-    study = optuna.create_study(directions=["maximize", "minimize"],
-                                sampler=optuna.samplers.NSGAIISampler(seed=b.settings.seed))
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=optuna.samplers.NSGAIISampler(seed=b.settings.seed)
+    )
     study.optimize(objective, callbacks=[stop])
     return trials
 
@@ -276,6 +327,7 @@ def dominates(p: Point, q: Point) -> bool:
 
 # -- the run --------------------------------------------------------------------------------------
 
+
 def run(args: argparse.Namespace, settings: SearchSettings) -> dict[str, Any]:
     space, data = SPACES[args.dataset], load_dataset(args.dataset)
     hardware = hardware_space(args.target, quick=args.quick).options()
@@ -294,52 +346,114 @@ def run(args: argparse.Namespace, settings: SearchSettings) -> dict[str, Any]:
         search, seconds = run_dian(b, lam)
         arch, h = search.derived()
         b.say(f"co-search lam={lam:g}: {seconds:.1f} s, {space.describe(arch)} on {hardware[h].label}")
-        runs.append({"lam": lam, "seconds": seconds, "arch": list(arch.ops), "widths": list(arch.widths), "hw": h,
-                     "log": [dataclasses.asdict(e) for e in search.state.log], "in_front": lam in lams})
+        runs.append(
+            {
+                "lam": lam,
+                "seconds": seconds,
+                "arch": list(arch.ops),
+                "widths": list(arch.widths),
+                "hw": h,
+                "log": [dataclasses.asdict(e) for e in search.state.log],
+                "in_front": lam in lams,
+            }
+        )
         if lam == 0.0:
             lam0 = (search, seconds)
         if lam in lams:
-            points.append(point(b, f"dian lam={lam:g}", arch, h, seconds,
-                                note="search s: this run's epochs (tables not included)"))
+            points.append(
+                point(
+                    b, f"dian lam={lam:g}", arch, h, seconds, note="search s: this run's epochs (tables not included)"
+                )
+            )
     dian_s = b.table_s + sum(r["seconds"] for r in runs if r["in_front"])
 
     assert lam0 is not None
     arch0 = lam0[0].derived()[0]
-    points.append(point(b, "(b) sequential", arch0, best_hardware(b, arch0), b.table_s + lam0[1],
-                        note="lam=0 co-search, then the best hardware by the tables"))
+    points.append(
+        point(
+            b,
+            "(b) sequential",
+            arch0,
+            best_hardware(b, arch0),
+            b.table_s + lam0[1],
+            note="lam=0 co-search, then the best hardware by the tables",
+        )
+    )
 
     hand = hand_designed(space, "widest")
-    points.append(point(b, "(a) hand-designed", hand, best_hardware(b, hand), b.table_s,
-                        note="k3e6 everywhere, widest widths; hardware: exhaustive DSE by the tables"))
+    points.append(
+        point(
+            b,
+            "(a) hand-designed",
+            hand,
+            best_hardware(b, hand),
+            b.table_s,
+            note="k3e6 everywhere, widest widths; hardware: exhaustive DSE by the tables",
+        )
+    )
     mid = hand_designed(space, "middle")
-    points.append(point(b, "(a') hand, middle widths", mid, best_hardware(b, mid), b.table_s,
-                        note="for scale; not the goal's reference"))
+    points.append(
+        point(
+            b,
+            "(a') hand, middle widths",
+            mid,
+            best_hardware(b, mid),
+            b.table_s,
+            note="for scale; not the goal's reference",
+        )
+    )
     dse = explore_hand(b, _FINETUNED[hand, "scratch"][0], args.dse_trials) if args.dse_trials else None
     if dse:
-        b.say(f"(a) on dian's optuna DSE ({args.dse_trials} trials): {dse['cycles']:,} cycles = {dse['fps']:,.0f} FPS "
-              f"on {dse['label']}")
+        b.say(
+            f"(a) on dian's optuna DSE ({args.dse_trials} trials): {dse['cycles']:,} cycles = {dse['fps']:,.0f} FPS "
+            f"on {dse['label']}"
+        )
 
     budgets = {"1x": dian_s, f"{args.budget_scale:g}x": args.budget_scale * dian_s}
-    b.say(f"black-box NSGA-II: {budgets[f'{args.budget_scale:g}x'] - b.table_s:.0f} s of trials "
-          f"(after the {b.table_s:.0f} s tables)")
+    b.say(
+        f"black-box NSGA-II: {budgets[f'{args.budget_scale:g}x'] - b.table_s:.0f} s of trials "
+        f"(after the {b.table_s:.0f} s tables)"
+    )
     trials = blackbox(b, budgets[f"{args.budget_scale:g}x"] - b.table_s, args.trial_epochs)
     bb: dict[str, Any] = {}
     n_points = args.points or len(lams)
     for name, budget in budgets.items():
         done = [t for t in trials if b.table_s + t["ended_s"] <= budget] or trials[:1]
-        front = pareto([{**t, "fps": hardware[t["hw"]].cfg.clock_mhz * 1e6 / t["cycles"]} for t in done],
-                       "val_acc", "fps")
+        front = pareto(
+            [{**t, "fps": hardware[t["hw"]].cfg.clock_mhz * 1e6 / t["cycles"]} for t in done], "val_acc", "fps"
+        )
         picked = challengers(front, [p for p in points if p.method.startswith("dian")], n_points)
         wall = b.table_s + done[-1]["ended_s"]
-        bb[name] = {"budget_s": budget, "wall_s": wall, "trials": len(done), "front": len(front),
-                    "picked": [t["trial"] for t in picked]}
+        bb[name] = {
+            "budget_s": budget,
+            "wall_s": wall,
+            "trials": len(done),
+            "front": len(front),
+            "picked": [t["trial"] for t in picked],
+        }
         for t in picked:
-            points.append(point(b, f"(c) NSGA-II {name} #{t['trial']}", t["arch"], t["hw"], wall,
-                                note=f"{len(done)} trials, front of {len(front)}; val acc {t['val_acc']:.1%}"))
-    return {"points": points, "runs": runs, "n_test": len(data.y_test), "dian_s": dian_s, "table_s": b.table_s,
-            "dse": dse, "blackbox": bb,
-            "trials": [{**t, "arch": {"ops": list(t["arch"].ops), "widths": list(t["arch"].widths)}} for t in trials],
-            "space": space, "hardware": hardware}
+            points.append(
+                point(
+                    b,
+                    f"(c) NSGA-II {name} #{t['trial']}",
+                    t["arch"],
+                    t["hw"],
+                    wall,
+                    note=f"{len(done)} trials, front of {len(front)}; val acc {t['val_acc']:.1%}",
+                )
+            )
+    return {
+        "points": points,
+        "runs": runs,
+        "n_test": len(data.y_test),
+        "dian_s": dian_s,
+        "table_s": b.table_s,
+        "dse": dse,
+        "blackbox": bb,
+        "trials": [{**t, "arch": {"ops": list(t["arch"].ops), "widths": list(t["arch"].widths)}} for t in trials],
+        "space": space,
+        "hardware": hardware,
+    }
 
 
 def verdicts(res: dict[str, Any], scale: str) -> dict[str, Any]:
@@ -353,10 +467,19 @@ def verdicts(res: dict[str, Any], scale: str) -> dict[str, Any]:
     short = round((a.acc - top.acc) * res["n_test"])  # test images
     big = [p for p in pts if p.method.startswith(f"(c) NSGA-II {scale} ")]
     dominated = {p.method: [q.method for q in big if dominates(q, p)] for p in dian}
-    return {"fps_goal": {"meets": ratio >= GOAL_FPS_RATIO, "best": best.method if best else None, "ratio": ratio,
-                         "a_fps": a.fps, "a_acc": a.acc, "most_accurate": top.method,
-                         "most_accurate_ratio": top.fps / a.fps, "images_short": short},
-            "dominance": {"dominates": all(dominated.values()), "by": dominated}}
+    return {
+        "fps_goal": {
+            "meets": ratio >= GOAL_FPS_RATIO,
+            "best": best.method if best else None,
+            "ratio": ratio,
+            "a_fps": a.fps,
+            "a_acc": a.acc,
+            "most_accurate": top.method,
+            "most_accurate_ratio": top.fps / a.fps,
+            "images_short": short,
+        },
+        "dominance": {"dominates": all(dominated.values()), "by": dominated},
+    }
 
 
 def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, settings: SearchSettings) -> str:
@@ -365,70 +488,115 @@ def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, s
     v = verdicts(res, scale)
     g, d = v["fps_goal"], v["dominance"]
     judged = "float" if args.no_int8 else "int8"
-    title = "# Co-search baselines (issue 6)" + (" — QUICK SMOKE RUN, tiny settings: not the benchmark" if args.quick
-                                                 else "")
-    lines = [title, "",
-             f"`{env['command']}`. Machine: {env['cpu']} ({env['cores']} cores, shared), Python {env['python']}, "
-             f"torch {torch.__version__}; load average before/after {env['load'][0]:.1f} / {env['load'][1]:.1f}; "
-             f"code {env['git']}; {env['date']}; whole run {env['seconds'] / 60:.1f} min.", "",
-             f"Data set {args.dataset} ({space.n_blocks} searchable blocks), target {args.target}, "
-             f"{len(res['hardware'])} hardware options ({sum(h.fits for h in res['hardware'])} fit). Co-search "
-             f"settings: {', '.join(f'{k}={v}' for k, v in dataclasses.asdict(settings).items() if k != 'lam')}. "
-             f"Every final network trained from scratch {args.finetune_epochs} epochs on the whole training split; "
-             f"accuracy on the test split. Cost tables "
-             f"{res['table_s']:.1f} s (once; dian's front search time = tables + every lam's run = "
-             f"{res['dian_s']:.1f} s). The goals judge {judged} test accuracy"
-             + (" (what the hardware runs)." if judged == "int8" else " (int8 not measured).")
-             + (f" This report was re-rendered by code {env['rendered_by']} from the run's cosearch.json."
-                if env.get("rendered_by") else ""), "",
-             "## Goals", "",
-             f"- **{'meets' if g['meets'] else 'MISSES'}** >= {GOAL_FPS_RATIO:g}x the FPS of (a) at accuracy >= (a)'s "
-             f"({g['a_acc']:.1%}, {g['a_fps']:,.0f} FPS): " +
-             (f"best is {g['best']} at {g['ratio']:.2f}x." if g["best"] else
-              f"no dian point is as accurate as (a); the most accurate, {g['most_accurate']}, is "
-              f"{g['images_short']} of {res['n_test']} test images short, at {g['most_accurate_ratio']:.2f}x its FPS.") +
-             (f" Against (a) on dian's optuna DSE below ({res['dse']['fps']:,.0f} FPS, a wider hardware space): "
-              f"{g['ratio'] * g['a_fps'] / res['dse']['fps']:.2f}x." if res["dse"] and g["best"] else ""),
-             f"- **{'MISSES' if d['dominates'] else 'meets'}** (c) with {scale} budget does not dominate dian's front "
-             f"(it dominates it if every dian point is dominated — as accurate and as fast, better in one — by some "
-             f"(c) point): " + "; ".join(f"{k}: " + (f"dominated by {', '.join(x)}" if x else "not dominated")
-                                         for k, x in d["by"].items()) + ".", "",
-             "## Results", "",
-             "| method | float acc | int8 acc | cycles | FPS | hardware | search s | fine-tune s |",
-             "|---|---:|---:|---:|---:|---|---:|---:|"]
+    title = "# Co-search baselines (issue 6)" + (
+        " — QUICK SMOKE RUN, tiny settings: not the benchmark" if args.quick else ""
+    )
+    lines = [
+        title,
+        "",
+        f"`{env['command']}`. Machine: {env['cpu']} ({env['cores']} cores, shared), Python {env['python']}, "
+        f"torch {torch.__version__}; load average before/after {env['load'][0]:.1f} / {env['load'][1]:.1f}; "
+        f"code {env['git']}; {env['date']}; whole run {env['seconds'] / 60:.1f} min.",
+        "",
+        f"Data set {args.dataset} ({space.n_blocks} searchable blocks), target {args.target}, "
+        f"{len(res['hardware'])} hardware options ({sum(h.fits for h in res['hardware'])} fit). Co-search "
+        f"settings: {', '.join(f'{k}={v}' for k, v in dataclasses.asdict(settings).items() if k != 'lam')}. "
+        f"Every final network trained from scratch {args.finetune_epochs} epochs on the whole training split; "
+        f"accuracy on the test split. Cost tables "
+        f"{res['table_s']:.1f} s (once; dian's front search time = tables + every lam's run = "
+        f"{res['dian_s']:.1f} s). The goals judge {judged} test accuracy"
+        + (" (what the hardware runs)." if judged == "int8" else " (int8 not measured).")
+        + (
+            f" This report was re-rendered by code {env['rendered_by']} from the run's cosearch.json."
+            if env.get("rendered_by")
+            else ""
+        ),
+        "",
+        "## Goals",
+        "",
+        f"- **{'meets' if g['meets'] else 'MISSES'}** >= {GOAL_FPS_RATIO:g}x the FPS of (a) at accuracy >= (a)'s "
+        f"({g['a_acc']:.1%}, {g['a_fps']:,.0f} FPS): "
+        + (
+            f"best is {g['best']} at {g['ratio']:.2f}x."
+            if g["best"]
+            else f"no dian point is as accurate as (a); the most accurate, {g['most_accurate']}, is "
+            f"{g['images_short']} of {res['n_test']} test images short, at {g['most_accurate_ratio']:.2f}x its FPS."
+        )
+        + (
+            f" Against (a) on dian's optuna DSE below ({res['dse']['fps']:,.0f} FPS, a wider hardware space): "
+            f"{g['ratio'] * g['a_fps'] / res['dse']['fps']:.2f}x."
+            if res["dse"] and g["best"]
+            else ""
+        ),
+        f"- **{'MISSES' if d['dominates'] else 'meets'}** (c) with {scale} budget does not dominate dian's front "
+        f"(it dominates it if every dian point is dominated — as accurate and as fast, better in one — by some "
+        f"(c) point): "
+        + "; ".join(f"{k}: " + (f"dominated by {', '.join(x)}" if x else "not dominated") for k, x in d["by"].items())
+        + ".",
+        "",
+        "## Results",
+        "",
+        "| method | float acc | int8 acc | cycles | FPS | hardware | search s | fine-tune s |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
+    ]
     for p in res["points"]:
         i8 = f"{p.int8_acc:.1%}" if p.int8_acc is not None else "-"
-        lines.append(f"| {p.method} | {p.float_acc:.1%} | {i8} | {p.cycles:,.0f} | {p.fps:,.0f} | {p.hw_label} "
-                     f"| {p.search_s:.1f} | {p.finetune_s:.1f} |")
-    lines += ["", "Search s: dian, one lam's co-search (its share of the front; tables separate); (b) tables + "
-              "the lam=0 search; (a) tables (the exhaustive DSE is a table look-up per option); (c) tables + its "
-              "trials up to the budget. FPS at the hardware's clock "
-              f"({res['hardware'][0].cfg.clock_mhz:g} MHz) from the exact cost tables."]
+        lines.append(
+            f"| {p.method} | {p.float_acc:.1%} | {i8} | {p.cycles:,.0f} | {p.fps:,.0f} | {p.hw_label} "
+            f"| {p.search_s:.1f} | {p.finetune_s:.1f} |"
+        )
+    lines += [
+        "",
+        "Search s: dian, one lam's co-search (its share of the front; tables separate); (b) tables + "
+        "the lam=0 search; (a) tables (the exhaustive DSE is a table look-up per option); (c) tables + its "
+        "trials up to the budget. FPS at the hardware's clock "
+        f"({res['hardware'][0].cfg.clock_mhz:g} MHz) from the exact cost tables.",
+    ]
     if res["dse"]:
         x = res["dse"]
-        lines += ["", f"(a) on dian's optuna DSE (search/explore.py, TPE, latency, {x['trials']} trials, "
-                      f"{x['seconds']:.0f} s, its wider space: buffer sizes, IMEM, arrays up to 16x16, which "
-                      f"nextpnr had not routed on ECP5-85k, nas/hardware.py MAX_LANES): "
-                      f"{x['cycles']:,} cycles = {x['fps']:,.0f} FPS on {x['label']}."]
+        lines += [
+            "",
+            f"(a) on dian's optuna DSE (search/explore.py, TPE, latency, {x['trials']} trials, "
+            f"{x['seconds']:.0f} s, its wider space: buffer sizes, IMEM, arrays up to 16x16, which "
+            f"nextpnr had not routed on ECP5-85k, nas/hardware.py MAX_LANES): "
+            f"{x['cycles']:,} cycles = {x['fps']:,.0f} FPS on {x['label']}.",
+        ]
     lines += ["", "## Architectures", "", "| method | network |", "|---|---|"]
     for p in res["points"]:
         lines.append(f"| {p.method} | {' / '.join(space.describe(p.arch).splitlines())} |")
-    lines += ["", "## dian's co-search runs", "", "| lam | seconds | epochs | last epoch: arch-split acc "
-              "(supernet weights) | cycles | hardware |", "|---:|---:|---:|---:|---:|---|"]
+    lines += [
+        "",
+        "## dian's co-search runs",
+        "",
+        "| lam | seconds | epochs | last epoch: arch-split acc (supernet weights) | cycles | hardware |",
+        "|---:|---:|---:|---:|---:|---|",
+    ]
     for r in res["runs"]:
         e = r["log"][-1]
-        lines.append(f"| {r['lam']:g} | {r['seconds']:.1f} | {len(r['log'])} | {e['val_accuracy']:.1%} "
-                     f"| {e['cycles']:,.0f} | {res['hardware'][r['hw']].label} |")
-    lines += ["", "## Black-box co-search (optuna NSGA-II, seeded)", "",
-              "| budget | budget s | wall s | trials | front size | fine-tuned trials |", "|---|---:|---:|---:|---:|---|"]
+        lines.append(
+            f"| {r['lam']:g} | {r['seconds']:.1f} | {len(r['log'])} | {e['val_accuracy']:.1%} "
+            f"| {e['cycles']:,.0f} | {res['hardware'][r['hw']].label} |"
+        )
+    lines += [
+        "",
+        "## Black-box co-search (optuna NSGA-II, seeded)",
+        "",
+        "| budget | budget s | wall s | trials | front size | fine-tuned trials |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for name, x in sorted(res["blackbox"].items(), key=lambda kv: kv[1]["budget_s"]):
-        lines.append(f"| {name} | {x['budget_s']:.1f} | {x['wall_s']:.1f} | {x['trials']} | {x['front']} "
-                     f"| {', '.join(f'#{t}' for t in x['picked'])} |")
-    lines += ["", f"Each trial: the sampled network trained from scratch for {args.trial_epochs} epoch(s) on the "
-              "weight part of the search split (nas/data.py search_split), scored by accuracy on its architecture "
-              "part and by table latency. The 1x study is the prefix of the larger study's trials that ended "
-              "within its budget. Fine-tuned per front: designs spread evenly along it, and for every dian point the "
-              "most accurate design (by validation) at least as fast as it."]
+        lines.append(
+            f"| {name} | {x['budget_s']:.1f} | {x['wall_s']:.1f} | {x['trials']} | {x['front']} "
+            f"| {', '.join(f'#{t}' for t in x['picked'])} |"
+        )
+    lines += [
+        "",
+        f"Each trial: the sampled network trained from scratch for {args.trial_epochs} epoch(s) on the "
+        "weight part of the search split (nas/data.py search_split), scored by accuracy on its architecture "
+        "part and by table latency. The 1x study is the prefix of the larger study's trials that ended "
+        "within its budget. Fine-tuned per front: designs spread evenly along it, and for every dian point the "
+        "most accurate design (by validation) at least as fast as it.",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -442,10 +610,18 @@ def from_json(path: Path) -> tuple[dict[str, Any], dict[str, Any], argparse.Name
         d = dict(d)
         d["arch"] = Arch(tuple(d["arch"]["ops"]), tuple(d["arch"]["widths"]))
         points.append(Point(**d))
-    res = {"points": points, "runs": doc["runs"], "blackbox": doc["blackbox"], "dse": doc["dse"],
-           "table_s": doc["table_s"], "dian_s": doc["dian_s"], "trials": doc["trials"],
-           "n_test": len(load_dataset(args.dataset).y_test), "space": SPACES[args.dataset],
-           "hardware": hardware_space(args.target, quick=args.quick).options()}
+    res = {
+        "points": points,
+        "runs": doc["runs"],
+        "blackbox": doc["blackbox"],
+        "dse": doc["dse"],
+        "table_s": doc["table_s"],
+        "dian_s": doc["dian_s"],
+        "trials": doc["trials"],
+        "n_test": len(load_dataset(args.dataset).y_test),
+        "space": SPACES[args.dataset],
+        "hardware": hardware_space(args.target, quick=args.quick).options(),
+    }
     return res, doc["env"], args, SearchSettings(**doc["settings"])
 
 
@@ -460,8 +636,10 @@ def parse_settings(args: argparse.Namespace) -> SearchSettings:
     for item in args.setting:
         k, _, val = item.partition("=")
         if k not in fields or k in ("lam", "seed"):
-            raise SystemExit(f"--setting {item}: the key must be a SearchSettings field other than lam and seed "
-                             f"({', '.join(f for f in fields if f not in ('lam', 'seed'))}).")
+            raise SystemExit(
+                f"--setting {item}: the key must be a SearchSettings field other than lam and seed "
+                f"({', '.join(f for f in fields if f not in ('lam', 'seed'))})."
+            )
         default = getattr(base, k)
         extra[k] = type(default)(val)
     if "epochs" in extra and "warmup_epochs" not in extra:
@@ -474,28 +652,47 @@ def main() -> None:
     ap.add_argument("--dataset", default="digits", choices=sorted(SPACES))
     ap.add_argument("--target", default="ecp5-85k")
     ap.add_argument("--lams", help=f"dian's cost weights, comma-separated (default: {FULL['lams']})")
-    ap.add_argument("--finetune-epochs", type=int, help=f"every final network's training epochs (default: "
-                                                        f"{FULL['finetune_epochs']})")
-    ap.add_argument("--trial-epochs", type=int, help=f"training epochs of each black-box trial (default: "
-                                                     f"{FULL['trial_epochs']})")
-    ap.add_argument("--budget-scale", type=float, help=f"the larger black-box budget, x dian's (default: "
-                                                       f"{FULL['budget_scale']:g})")
-    ap.add_argument("--points", type=int, default=0, help="(c) front designs fine-tuned per budget "
-                                                          "(default: as many as --lams)")
-    ap.add_argument("--dse-trials", type=int, help=f"dian's optuna DSE for (a), 0 to skip (default: "
-                                                   f"{FULL['dse_trials']})")
+    ap.add_argument(
+        "--finetune-epochs",
+        type=int,
+        help=f"every final network's training epochs (default: {FULL['finetune_epochs']})",
+    )
+    ap.add_argument(
+        "--trial-epochs", type=int, help=f"training epochs of each black-box trial (default: {FULL['trial_epochs']})"
+    )
+    ap.add_argument(
+        "--budget-scale", type=float, help=f"the larger black-box budget, x dian's (default: {FULL['budget_scale']:g})"
+    )
+    ap.add_argument(
+        "--points", type=int, default=0, help="(c) front designs fine-tuned per budget (default: as many as --lams)"
+    )
+    ap.add_argument(
+        "--dse-trials", type=int, help=f"dian's optuna DSE for (a), 0 to skip (default: {FULL['dse_trials']})"
+    )
     ap.add_argument("--search-epochs", type=int, help="co-search epochs (default: SearchSettings')")
     ap.add_argument("--warmup-epochs", type=int, help="co-search warm-up epochs (default: SearchSettings')")
-    ap.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE",
-                    help="any other SearchSettings field, e.g. arch_lr=0.05 (repeatable)")
+    ap.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other SearchSettings field, e.g. arch_lr=0.05 (repeatable)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-int8", action="store_true", help="skip the int8 accuracy")
-    ap.add_argument("--quick", action="store_true", help="tiny settings for a smoke test (~3 min): the quick "
-                                                         "hardware space, " +
-                    ", ".join(f"{k} {v}" for k, v in QUICK.items()))
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny settings for a smoke test (~3 min): the quick "
+        "hardware space, " + ", ".join(f"{k} {v}" for k, v in QUICK.items()),
+    )
     ap.add_argument("--no-write", action="store_true")
-    ap.add_argument("--from-json", type=Path, metavar="FILE",
-                    help="re-render the report of a finished run from its cosearch.json (no training)")
+    ap.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="FILE",
+        help="re-render the report of a finished run from its cosearch.json (no training)",
+    )
     args = ap.parse_args()
     if args.from_json:
         res, env, args, settings = from_json(args.from_json)
@@ -508,10 +705,13 @@ def main() -> None:
     settings = parse_settings(args)
     env: dict[str, Any] = {
         "command": " ".join(["benchmarks/bench_cosearch.py", *sys.argv[1:]]),
-        "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-        "python": platform.python_version(), "load": [os.getloadavg()[0]],
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "load": [os.getloadavg()[0]],
         "git": _git_head(),
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
     t0 = time.perf_counter()
     res = run(args, settings)
     env["seconds"] = time.perf_counter() - t0
@@ -520,21 +720,31 @@ def main() -> None:
 
 
 def _git_head() -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                          cwd=RESULTS.parent.parent).stdout.strip()
+    return subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=RESULTS.parent.parent
+    ).stdout.strip()
 
 
-def write(text: str, res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace,
-          settings: SearchSettings) -> None:
+def write(
+    text: str, res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, settings: SearchSettings
+) -> None:
     print(text)
     if not args.no_write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / "cosearch.md").write_text(text)
-        doc = {"env": env, "args": {k: v for k, v in vars(args).items() if k != "from_json"},
-               "settings": dataclasses.asdict(settings),
-               "verdicts": verdicts(res, f"{args.budget_scale:g}x"), "table_s": res["table_s"],
-               "dian_s": res["dian_s"], "dse": res["dse"], "blackbox": res["blackbox"], "runs": res["runs"],
-               "points": [p.doc(res["space"]) for p in res["points"]], "trials": res["trials"]}
+        doc = {
+            "env": env,
+            "args": {k: v for k, v in vars(args).items() if k != "from_json"},
+            "settings": dataclasses.asdict(settings),
+            "verdicts": verdicts(res, f"{args.budget_scale:g}x"),
+            "table_s": res["table_s"],
+            "dian_s": res["dian_s"],
+            "dse": res["dse"],
+            "blackbox": res["blackbox"],
+            "runs": res["runs"],
+            "points": [p.doc(res["space"]) for p in res["points"]],
+            "trials": res["trials"],
+        }
         (RESULTS / "cosearch.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
 
 

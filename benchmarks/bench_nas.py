@@ -57,8 +57,11 @@ def derived_training(space_name: str, epochs: int) -> dict[str, float]:
     t0 = time.perf_counter()
     net = train(derive(SPACES[space_name], TYPICAL), ds.x_train, ds.y_train, epochs, seed=0)
     seconds = time.perf_counter() - t0
-    return {"epochs": epochs, "seconds": round(seconds, 2), "test_accuracy": round(accuracy(net, ds.x_test,
-                                                                                          ds.y_test), 4)}
+    return {
+        "epochs": epochs,
+        "seconds": round(seconds, 2),
+        "test_accuracy": round(accuracy(net, ds.x_test, ds.y_test), 4),
+    }
 
 
 def main() -> None:
@@ -68,12 +71,18 @@ def main() -> None:
     ap.add_argument("--mnist-epochs", default="3,5,10")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    doc: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
-                            f"{torch.__version__}, 1 thread", "load_average": os.getloadavg()[0],
-                 "arch": TYPICAL.to_json(), "supernet_ms": {}, "training": {}}
+    doc: dict = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
+        f"{torch.__version__}, 1 thread",
+        "load_average": os.getloadavg()[0],
+        "arch": TYPICAL.to_json(),
+        "supernet_ms": {},
+        "training": {},
+    }
     for name in ("digits", "mnist"):
-        doc["supernet_ms"][name] = {kind: round(1e3 * supernet_step_seconds(name, kind == "hard", args.repeats), 1)
-                                    for kind in ("soft", "hard")}
+        doc["supernet_ms"][name] = {
+            kind: round(1e3 * supernet_step_seconds(name, kind == "hard", args.repeats), 1) for kind in ("soft", "hard")
+        }
         print(name, "supernet fwd+bwd ms per batch of 64:", doc["supernet_ms"][name], flush=True)
         epochs = [int(e) for e in getattr(args, f"{name}_epochs").split(",")]
         doc["training"][name] = [derived_training(name, e) for e in epochs]
@@ -81,15 +90,27 @@ def main() -> None:
             print(name, "derived training:", row, flush=True)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "nas_training.json").write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
-    lines = [f"# nas: supernet step and derived-net training ({doc['machine']}; load average "
-             f"{doc['load_average']:.1f} at the start)", "",
-             "| data | supernet fwd+bwd, batch 64, soft (all candidates) | hard straight-through (one per block) |",
-             "|---|---|---|"]
+    lines = [
+        f"# nas: supernet step and derived-net training ({doc['machine']}; load average "
+        f"{doc['load_average']:.1f} at the start)",
+        "",
+        "| data | supernet fwd+bwd, batch 64, soft (all candidates) | hard straight-through (one per block) |",
+        "|---|---|---|",
+    ]
     lines += [f"| {n} | {v['soft']} ms | {v['hard']} ms |" for n, v in doc["supernet_ms"].items()]
-    lines += ["", f"Derived network {SPACES['digits'].describe(TYPICAL).replace(chr(10), '; ')}, Adam + cosine, "
-              f"batch 64, seed 0:", "", "| data | epochs | seconds | test accuracy |", "|---|---|---|---|"]
-    lines += [f"| {n} | {r['epochs']} | {r['seconds']} | {r['test_accuracy']:.2%} |"
-              for n, rs in doc["training"].items() for r in rs]
+    lines += [
+        "",
+        f"Derived network {SPACES['digits'].describe(TYPICAL).replace(chr(10), '; ')}, Adam + cosine, "
+        f"batch 64, seed 0:",
+        "",
+        "| data | epochs | seconds | test accuracy |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {r['epochs']} | {r['seconds']} | {r['test_accuracy']:.2%} |"
+        for n, rs in doc["training"].items()
+        for r in rs
+    ]
     (RESULTS / "nas_training.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

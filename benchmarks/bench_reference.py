@@ -27,8 +27,8 @@ import platform
 import statistics
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -94,6 +94,7 @@ def per_op_times(graph: Graph, x: np.ndarray, repeats: int) -> dict[str, float]:
             out = fn(op, *args)
             samples[op.name].append(time.perf_counter() - s)
             return out
+
         return timed
 
     interp._dispatch = {k: wrap(v) for k, v in interp._dispatch.items()}
@@ -109,17 +110,32 @@ def profile_table(graph: Graph, times: dict[str, float], top: int) -> tuple[list
         desc = op.kind.value
         if op.kind.value == "conv2d":
             k, cg, fy, fx = graph.tensors[op.weight].shape  # type: ignore[attr-defined]
-            desc = ("conv2d depthwise" if cg == 1 and op.groups > 1 else f"conv2d {fy}x{fx}")  # type: ignore[attr-defined]
+            desc = "conv2d depthwise" if cg == 1 and op.groups > 1 else f"conv2d {fy}x{fx}"  # type: ignore[attr-defined]
         row = kinds[desc]
         row[0] += 1
         row[1] += times[op.name]
         row[2] += op_macs(graph, op)
-    by_kind = [{"kind": k, "ops": v[0], "seconds": v[1], "share": v[1] / total, "gmacs": v[2] / 1e9,
-                "gmac_per_s": (v[2] / 1e9 / v[1]) if v[2] else None}
-               for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][1])]
+    by_kind = [
+        {
+            "kind": k,
+            "ops": v[0],
+            "seconds": v[1],
+            "share": v[1] / total,
+            "gmacs": v[2] / 1e9,
+            "gmac_per_s": (v[2] / 1e9 / v[1]) if v[2] else None,
+        }
+        for k, v in sorted(kinds.items(), key=lambda kv: -kv[1][1])
+    ]
     slow = sorted(graph.ops, key=lambda op: -times[op.name])[:top]
-    slowest = [{"op": op.name, "kind": op.kind.value, "output": list(graph.tensors[op.output].shape),
-                "ms": 1e3 * times[op.name]} for op in slow]
+    slowest = [
+        {
+            "op": op.name,
+            "kind": op.kind.value,
+            "output": list(graph.tensors[op.output].shape),
+            "ms": 1e3 * times[op.name],
+        }
+        for op in slow
+    ]
     return by_kind, slowest
 
 
@@ -132,8 +148,15 @@ def bench_model(name: str, calib_samples: int, repeats: int) -> dict:
         torch.set_num_threads(prev)
     x_float = np.random.default_rng(1).standard_normal(SHAPE).astype(np.float32)
     x_int = quantize_input(x_float, ig.tensors[ig.inputs[0]].quant.scale[0])  # type: ignore[union-attr]
-    out = {"model": name, "input": list(SHAPE), "gmacs": graph_macs(ig) / 1e9, "ops": len(ig.ops),
-           "calib_samples": calib_samples, "compile_s": {"default threads": ct, "1 thread": ct1}, "sim_s": {}}
+    out = {
+        "model": name,
+        "input": list(SHAPE),
+        "gmacs": graph_macs(ig) / 1e9,
+        "ops": len(ig.ops),
+        "calib_samples": calib_samples,
+        "compile_s": {"default threads": ct, "1 thread": ct1},
+        "sim_s": {},
+    }
     for label, limit in (("1 thread", 1), ("default threads", None)):
         with threadpool_limits(limit):
             prev = torch.get_num_threads()
@@ -147,35 +170,62 @@ def bench_model(name: str, calib_samples: int, repeats: int) -> dict:
 
 
 def markdown(results: list[dict], env: dict) -> str:
-    lines = ["# Reference simulator speed and compile time", "",
-             f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']}, torch {env['torch']}; thread pools: {env['blas']}.",
-             f"Batch 1, input 1x3x224x224, random weights (seed 0); median of {env['repeats']} runs after a warm-up.",
-             f"Goal: ResNet-18 int8 <= {GOAL_S:g} s per image on one thread.",
-             f"1-minute load average before / after: {env['load_average'][0]} / {env['load_average'][1]} "
-             "(other jobs on the machine slow the multi-threaded figures most).", "",
-             "Seconds per image of `run_graph`:", "",
-             "| model | GMACs | int8 1 thread: wall (CPU) | int8 default threads | float 1 thread | float default |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Reference simulator speed and compile time",
+        "",
+        f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']}, torch {env['torch']}; thread pools: {env['blas']}.",
+        f"Batch 1, input 1x3x224x224, random weights (seed 0); median of {env['repeats']} runs after a warm-up.",
+        f"Goal: ResNet-18 int8 <= {GOAL_S:g} s per image on one thread.",
+        f"1-minute load average before / after: {env['load_average'][0]} / {env['load_average'][1]} "
+        "(other jobs on the machine slow the multi-threaded figures most).",
+        "",
+        "Seconds per image of `run_graph`:",
+        "",
+        "| model | GMACs | int8 1 thread: wall (CPU) | int8 default threads | float 1 thread | float default |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         one, dflt = r["sim_s"]["1 thread"], r["sim_s"]["default threads"]
-        lines.append(f"| {r['model']} | {r['gmacs']:.2f} | {one['int8']['wall']:.3f} ({one['int8']['cpu']:.3f}) "
-                     f"| {dflt['int8']['wall']:.3f} | {one['float']['wall']:.3f} | {dflt['float']['wall']:.3f} |")
-    lines += ["", f"Compile seconds (load + {results[0]['calib_samples']} calibration samples + trace + calibrate "
-              "+ quantize):", "",
-              "| model | threads | total | trace | calibrate | quantize |", "|---|---|---:|---:|---:|---:|"]
+        lines.append(
+            f"| {r['model']} | {r['gmacs']:.2f} | {one['int8']['wall']:.3f} ({one['int8']['cpu']:.3f}) "
+            f"| {dflt['int8']['wall']:.3f} | {one['float']['wall']:.3f} | {dflt['float']['wall']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Compile seconds (load + {results[0]['calib_samples']} calibration samples + trace + calibrate + quantize):",
+        "",
+        "| model | threads | total | trace | calibrate | quantize |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
     for r in results:
         for label, c in r["compile_s"].items():
-            lines.append(f"| {r['model']} | {label} | {c['total']:.1f} | {c['trace']:.2f} | {c['calibrate']:.1f} "
-                         f"| {c['quantize']:.2f} |")
+            lines.append(
+                f"| {r['model']} | {label} | {c['total']:.1f} | {c['trace']:.2f} | {c['calibrate']:.1f} "
+                f"| {c['quantize']:.2f} |"
+            )
     for r in results:
-        lines += ["", f"## {r['model']}: int8 run on one thread, by op kind", "",
-                  "| op kind | ops | ms | share | GMACs | GMAC/s |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            "",
+            f"## {r['model']}: int8 run on one thread, by op kind",
+            "",
+            "| op kind | ops | ms | share | GMACs | GMAC/s |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         for k in r["profile_by_kind"]:
             rate = f"{k['gmac_per_s']:.1f}" if k["gmac_per_s"] else ""
-            lines.append(f"| {k['kind']} | {k['ops']} | {1e3 * k['seconds']:.1f} | {100 * k['share']:.1f} % "
-                         f"| {k['gmacs']:.3f} | {rate} |")
-        lines += ["", "Slowest ops: " + ", ".join(f"{o['op']} ({o['kind']} -> {'x'.join(map(str, o['output']))}) "
-                                                 f"{o['ms']:.1f} ms" for o in r["slowest_ops"][:5]) + "."]
+            lines.append(
+                f"| {k['kind']} | {k['ops']} | {1e3 * k['seconds']:.1f} | {100 * k['share']:.1f} % "
+                f"| {k['gmacs']:.3f} | {rate} |"
+            )
+        lines += [
+            "",
+            "Slowest ops: "
+            + ", ".join(
+                f"{o['op']} ({o['kind']} -> {'x'.join(map(str, o['output']))}) {o['ms']:.1f} ms"
+                for o in r["slowest_ops"][:5]
+            )
+            + ".",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -186,12 +236,35 @@ def main() -> None:
     p.add_argument("--models", default="resnet18,mobilenetv2")
     p.add_argument("--no-write", action="store_true", help="print only")
     args = p.parse_args()
-    blas = ", ".join(sorted({f"{i['internal_api']} {i.get('version') or ''} ({Path(i['filepath']).name})".replace("  ", " ")
-                             for i in threadpool_info()}))
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    env = {"cpu": cpu, "cores": os.cpu_count(), "numpy": np.__version__, "torch": torch.__version__, "blas": blas,
-           "python": platform.python_version(), "repeats": args.repeats}
+    blas = ", ".join(
+        sorted(
+            {
+                f"{i['internal_api']} {i.get('version') or ''} ({Path(i['filepath']).name})".replace("  ", " ")
+                for i in threadpool_info()
+            }
+        )
+    )
+    cpu = (
+        next(
+            (
+                ln.split(":", 1)[1].strip()
+                for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")
+            ),
+            platform.processor(),
+        )
+        if Path("/proc/cpuinfo").exists()
+        else platform.processor()
+    )
+    env = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "blas": blas,
+        "python": platform.python_version(),
+        "repeats": args.repeats,
+    }
     load_before = os.getloadavg()[0]
     results = [bench_model(m, args.calib_samples, args.repeats) for m in args.models.split(",")]
     env["load_average"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
@@ -200,12 +273,15 @@ def main() -> None:
     r18 = next((r for r in results if r["model"] == "resnet18"), None)
     if r18 is not None:
         t = r18["sim_s"]["1 thread"]["int8"]["wall"]
-        print(f"ResNet-18 int8, one thread: {t:.3f} s/image -> {'meets' if t <= GOAL_S else 'MISSES'} the {GOAL_S:g} s goal")
+        print(
+            f"ResNet-18 int8, one thread: {t:.3f} s/image -> {'meets' if t <= GOAL_S else 'MISSES'} the {GOAL_S:g} s goal"
+        )
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "reference_sim.md").write_text(text)
-        (RESULTS / "reference_sim.json").write_text(json.dumps({"env": env, "goal_s": GOAL_S, "results": results},
-                                                               indent=1, sort_keys=True) + "\n")
+        (RESULTS / "reference_sim.json").write_text(
+            json.dumps({"env": env, "goal_s": GOAL_S, "results": results}, indent=1, sort_keys=True) + "\n"
+        )
 
 
 if __name__ == "__main__":

@@ -36,14 +36,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 BUILD = REPO / "build" / "bench_synth"
-DP16KD = {"ecp5-25k": 56, "ecp5-85k": 208}     # the TARGET_RAM_BYTES table in EBRs
+DP16KD = {"ecp5-25k": 56, "ecp5-85k": 208}  # the TARGET_RAM_BYTES table in EBRs
 
 
 def rtl_source() -> str:
     """The commit the RTL is emitted from, and whether hwgen/ has uncommitted changes."""
     import subprocess
 
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+    ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "hwgen"], cwd=REPO, capture_output=True, text=True).stdout
     return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "")
 
@@ -60,15 +62,15 @@ def _nodsp_render_to():
         if template.startswith("yosys_ecp5"):
             p = Path(path)
             p.write_text(p.read_text().replace("synth_ecp5 -top", "synth_ecp5 -nodsp -top"))
+
     synth.render_to = render_to
 
 
 def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
-    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
-    from dian.hwgen.presets import PRESETS
-    from dian.hwgen.tools.synth import synthesize
-
     from dian.hwgen.dsp_plan import plan_dsps
+    from dian.hwgen.presets import PRESETS
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.tools.synth import synthesize
 
     cfg = PRESETS[preset]
     target = cfg.target.value
@@ -77,8 +79,15 @@ def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
     folder = BUILD / (preset + ("-synth" if synth_only else "") + ("-nodsp" if nodsp else ""))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "result.json").unlink(missing_ok=True)
-    out: dict = {"preset": preset + (" (-nodsp)" if nodsp else ""), "nodsp": nodsp, "target": target, "clock_mhz": cfg.clock_mhz, "place_and_route": not synth_only,
-                 "started": time.strftime("%Y-%m-%d %H:%M:%S"), "dsp_plan": plan_dsps(cfg).describe()}
+    out: dict = {
+        "preset": preset + (" (-nodsp)" if nodsp else ""),
+        "nodsp": nodsp,
+        "target": target,
+        "clock_mhz": cfg.clock_mhz,
+        "place_and_route": not synth_only,
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "dsp_plan": plan_dsps(cfg).describe(),
+    }
     out["rtl_source"] = rtl_source()
     (folder / "rtl_source.txt").write_text(out["rtl_source"] + "\n")
     (folder / "meta.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
@@ -89,11 +98,21 @@ def run(preset: str, synth_only: bool, nodsp: bool = False) -> dict:
     t1 = time.perf_counter()
     try:
         rep = synthesize(files, TOP_NAME, target, cfg.clock_mhz, folder / "build", place_and_route=not synth_only)
-        out.update(status="ok", cells=rep.cells, luts=rep.luts, ffs=rep.ffs, dsps=rep.dsps, brams=rep.brams,
-                   fmax_mhz=rep.fmax_mhz, meets_timing=rep.meets_timing, utilization=rep.utilization,
-                   cell_types=rep.cell_types, summary=rep.summary(),
-                   wrapper=None if rep.wrapper is None else {"luts": rep.wrapper.luts, "ffs": rep.wrapper.ffs})
-    except Exception as e:  # noqa: BLE001 - a failed P&R is a figure
+        out.update(
+            status="ok",
+            cells=rep.cells,
+            luts=rep.luts,
+            ffs=rep.ffs,
+            dsps=rep.dsps,
+            brams=rep.brams,
+            fmax_mhz=rep.fmax_mhz,
+            meets_timing=rep.meets_timing,
+            utilization=rep.utilization,
+            cell_types=rep.cell_types,
+            summary=rep.summary(),
+            wrapper=None if rep.wrapper is None else {"luts": rep.wrapper.luts, "ffs": rep.wrapper.ffs},
+        )
+    except Exception as e:
         out.update(status="failed", error=f"{type(e).__name__}: {e}"[:3000], traceback=traceback.format_exc()[-3000:])
         partial = _from_build(folder)  # the synthesis figures, when Yosys finished
         out.update({k: v for k, v in partial.items() if k not in ("status", "preset", "target", "place_and_route")})
@@ -108,8 +127,13 @@ def _from_build(folder: Path) -> dict:
 
     b = folder / "build"
     meta = json.loads((folder / "meta.json").read_text()) if (folder / "meta.json").is_file() else {}
-    out: dict = {"preset": folder.name.replace("-synth", ""), "target": "?",
-                 "place_and_route": "-synth" not in folder.name, **meta, "status": "Yosys not finished"}
+    out: dict = {
+        "preset": folder.name.replace("-synth", ""),
+        "target": "?",
+        "place_and_route": "-synth" not in folder.name,
+        **meta,
+        "status": "Yosys not finished",
+    }
     stat = b / "stat.json"
     if stat.is_file():
         top = "dian_pnr_top" if out["place_and_route"] else None
@@ -118,12 +142,10 @@ def _from_build(folder: Path) -> dict:
         name = top if top and ("\\" + top in mods or top in mods) else None
         try:
             ct = _cell_types(stat, name or next(iter(mods)).lstrip("\\"))
-        except Exception:  # noqa: BLE001
+        except Exception:
             ct = {}
-        out.update(cells=sum(ct.values()), cell_types=ct,
-                   **{k: _count(ct, w) for k, w in _RESOURCES["ecp5"].items()})
-        out["status"] = ("synthesized; nextpnr not finished" if out["place_and_route"]
-                         else "incomplete")
+        out.update(cells=sum(ct.values()), cell_types=ct, **{k: _count(ct, w) for k, w in _RESOURCES["ecp5"].items()})
+        out["status"] = "synthesized; nextpnr not finished" if out["place_and_route"] else "incomplete"
     log = b / "nextpnr.log"
     if log.is_file():
         out["nextpnr_log_tail"] = log.read_text(errors="replace").splitlines()[-15:]
@@ -134,8 +156,7 @@ def mult_breakdown(netlist: Path) -> dict[str, int]:
     """MULT18X18D cells by the block of the accelerator they implement (from their hierarchical names)."""
     if not netlist.is_file():
         return {}
-    blocks = (("gemm.array", "PE array (hwgen/rtl/pe_array.py)"), ("cmp.requant", "PPURequant"),
-              ("cmp.add", "PPUAdd"))
+    blocks = (("gemm.array", "PE array (hwgen/rtl/pe_array.py)"), ("cmp.requant", "PPURequant"), ("cmp.add", "PPUAdd"))
     out: dict[str, int] = {}
     for m in json.loads(netlist.read_text())["modules"].values():
         for name, cell in m["cells"].items():
@@ -154,7 +175,7 @@ def critical_path(log: Path) -> dict | None:
     if not starts:
         return None
     src, sink, total, split, hops = None, None, None, None, 0
-    for ln in lines[starts[-1] + 1:]:
+    for ln in lines[starts[-1] + 1 :]:
         parts = ln.split()
         if "Source" in parts:
             src = src or parts[parts.index("Source") + 1]
@@ -171,8 +192,11 @@ def last_fmax_estimate(log: Path) -> str | None:
     """nextpnr's latest 'Max frequency' line (after placement it is an estimate before routing)."""
     if not log.is_file():
         return None
-    found = [ln.replace("Info:", "").strip() for ln in log.read_text(errors="replace").splitlines()
-             if "Max frequency for clock" in ln]
+    found = [
+        ln.replace("Info:", "").strip()
+        for ln in log.read_text(errors="replace").splitlines()
+        if "Max frequency for clock" in ln
+    ]
     return found[-1] if found else None
 
 
@@ -183,7 +207,7 @@ def pnr_packed(log: Path) -> dict[str, str]:
     out: dict[str, str] = {}
     lines = log.read_text(errors="replace").splitlines()
     i = next((k for k, ln in enumerate(lines) if "Device utilisation" in ln), None)
-    for ln in lines[i + 1:] if i is not None else []:
+    for ln in lines[i + 1 :] if i is not None else []:
         m = re.match(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)", ln)
         if not m:
             break
@@ -198,8 +222,13 @@ def collect() -> list[dict]:
         res = folder / "result.json"
         rows.append(json.loads(res.read_text()) if res.is_file() else _from_build(folder))
         if rows[-1].get("luts") is None:
-            rows[-1].update({k: v for k, v in _from_build(folder).items()
-                             if k not in ("status", "preset", "target", "place_and_route")})
+            rows[-1].update(
+                {
+                    k: v
+                    for k, v in _from_build(folder).items()
+                    if k not in ("status", "preset", "target", "place_and_route")
+                }
+            )
         rows[-1]["mult18_by_block"] = mult_breakdown(folder / "build" / "netlist.json")
         packed = pnr_packed(folder / "build" / "nextpnr.log")
         if packed:
@@ -251,73 +280,105 @@ def _fits(r: dict) -> str:
     if r.get("target") not in DP16KD or r.get("luts") is None:
         return ""
     dev = _device(r["target"])
-    over = [f"{name} {r[key]:,} > {dev[cell]:,}" for key, cell, name in
-            (("dsps", "MULT18X18D", "DSP"), ("luts", "LUT4", "LUT"), ("brams", "DP16KD", "BRAM"))
-            if (r.get(key) or 0) > dev[cell]]
+    over = [
+        f"{name} {r[key]:,} > {dev[cell]:,}"
+        for key, cell, name in (("dsps", "MULT18X18D", "DSP"), ("luts", "LUT4", "LUT"), ("brams", "DP16KD", "BRAM"))
+        if (r.get(key) or 0) > dev[cell]
+    ]
     return "no: " + ", ".join(over) if over else "yes"
 
 
 def markdown(rows: list[dict]) -> str:
     targets = sorted({r["target"] for r in rows if r.get("target") in DP16KD})
-    lines = ["# Synthesis and place & route on ECP5", "",
-             "Targets: " + "; ".join(
-                 f"`{t}` (LFE5U-{t.split('-')[1].upper()[:-1]}F, CABGA381, speed 8): {_device(t)['LUT4']:,} LUT4, "
-                 f"{_device(t)['TRELLIS_FF']:,} FF, {_device(t)['MULT18X18D']} MULT18X18D, {_device(t)['DP16KD']} DP16KD"
-                 for t in targets) + ". "
-             "Each preset on its own target (`tiny`: ecp5-25k; `small`, `default`: ecp5-85k). "
-             "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
-             "clock asked = the preset's. Goal: Fmax >= that clock, and the design fits the target.",
-             "With P&R the figures include the P&R wrapper (`hwgen/tools/pnr_wrapper.py`: serializes the wide DRAM "
-             "port and counters to a few pins); synthesis-only rows are the design alone.",
-             "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
-             "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/rtl/multiplier.py).", "",
-             "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
-             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "# Synthesis and place & route on ECP5",
+        "",
+        "Targets: "
+        + "; ".join(
+            f"`{t}` (LFE5U-{t.split('-')[1].upper()[:-1]}F, CABGA381, speed 8): {_device(t)['LUT4']:,} LUT4, "
+            f"{_device(t)['TRELLIS_FF']:,} FF, {_device(t)['MULT18X18D']} MULT18X18D, {_device(t)['DP16KD']} DP16KD"
+            for t in targets
+        )
+        + ". "
+        "Each preset on its own target (`tiny`: ecp5-25k; `small`, `default`: ecp5-85k). "
+        "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
+        "clock asked = the preset's. Goal: Fmax >= that clock, and the design fits the target.",
+        "With P&R the figures include the P&R wrapper (`hwgen/tools/pnr_wrapper.py`: serializes the wide DRAM "
+        "port and counters to a few pins); synthesis-only rows are the design alone.",
+        "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
+        "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/rtl/multiplier.py).",
+        "",
+        "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
+        "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for r in rows:
         clock = r.get("clock_mhz") or 150.0
-        goal = ("" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= clock else "MISSES"))
+        goal = "" if r.get("fmax_mhz") is None else ("meets" if r["fmax_mhz"] >= clock else "MISSES")
         if r.get("place_and_route") and r.get("fmax_mhz") is None:
-            goal = ("no Fmax: P&R failed" if r["status"] == "failed" else "no Fmax: routing stopped unfinished"
-                    if r["status"] == "stopped in routing"
-                    else "no Fmax: P&R did not finish in the time the benchmark had")
+            goal = (
+                "no Fmax: P&R failed"
+                if r["status"] == "failed"
+                else "no Fmax: routing stopped unfinished"
+                if r["status"] == "stopped in routing"
+                else "no Fmax: P&R did not finish in the time the benchmark had"
+            )
         if r.get("fmax_mhz") is not None:
             goal += f" ({clock:g} MHz)"
         before = "" if r.get("dsp_plan") else " (before the DSP plan)"
-        lines.append(f"| {r['preset']}{before} | {r.get('target', '?')} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
-                     f"| {_fits(r)} | {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
-                     f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |")
+        lines.append(
+            f"| {r['preset']}{before} | {r.get('target', '?')} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
+            f"| {_fits(r)} | {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
+            f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |"
+        )
     if any("no DwUnit" in (r.get("rtl_source") or "") for r in rows):
-        lines += ["", "Rows whose RTL is marked *no DwUnit* were emitted while the depthwise RTL was being committed "
-                  "(884d61f adds hwgen/rtl/dw_unit.py and the PE array's DW mode); they are the accelerator without it. "
-                  "For `default` both versions are shown (the DW unit adds about 2.4k LUT4 and 4.3k FF there). "
-                  "`small`'s P&R (25 min on this shared 2-core machine) was not repeated with the DW unit."]
+        lines += [
+            "",
+            "Rows whose RTL is marked *no DwUnit* were emitted while the depthwise RTL was being committed "
+            "(884d61f adds hwgen/rtl/dw_unit.py and the PE array's DW mode); they are the accelerator without it. "
+            "For `default` both versions are shown (the DW unit adds about 2.4k LUT4 and 4.3k FF there). "
+            "`small`'s P&R (25 min on this shared 2-core machine) was not repeated with the DW unit.",
+        ]
     if any(r.get("nodsp") or "nodsp" in r["preset"] for r in rows):
-        lines += ["", "`-nodsp`: the same flow with `synth_ecp5 -nodsp` (every multiplier in LUTs), to see whether "
-                  "`default` fits and what Fmax it reaches without the 156-DSP limit."]
+        lines += [
+            "",
+            "`-nodsp`: the same flow with `synth_ecp5 -nodsp` (every multiplier in LUTs), to see whether "
+            "`default` fits and what Fmax it reaches without the 156-DSP limit.",
+        ]
     for r in rows:
         ct = r.get("cell_types") or {}
         if ct:
             mult = ct.get("MULT18X18D", 0)
             by = r.get("mult18_by_block") or {}
             dev = _device(r["target"]) if r.get("target") in DP16KD else {"MULT18X18D": 0}
-            lines += ["", f"## {r['preset']} on {r.get('target', '?')} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}", "",
-                      "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
-                      f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"
-                      + (" -> does not fit" if mult > dev["MULT18X18D"] else "")
-                      + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "") + "."]
+            lines += [
+                "",
+                f"## {r['preset']} on {r.get('target', '?')} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}",
+                "",
+                "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
+                f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"
+                + (" -> does not fit" if mult > dev["MULT18X18D"] else "")
+                + (" (" + ", ".join(f"{k} {v}" for k, v in by.items()) + ")" if by else "")
+                + ".",
+            ]
             if r.get("dsp_plan"):
                 lines.append(r["dsp_plan"] + ".")
         if r.get("critical_path"):
             cp = r["critical_path"]
             lines.append(f"Critical path ({cp['cells']} cells; {cp['split']}): from `{cp['from']}` to `{cp['to']}`.")
         if r.get("utilization"):
-            lines.append("nextpnr utilization: " + ", ".join(f"{k} {v['used']}/{v['available']}"
-                                                              for k, v in r["utilization"].items()) + ".")
+            lines.append(
+                "nextpnr utilization: "
+                + ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in r["utilization"].items())
+                + "."
+            )
         if r.get("fmax_estimate"):
             lines.append(f"nextpnr's last timing estimate (placement, before routing finished): {r['fmax_estimate']}.")
         if r.get("pnr_packed") and r.get("status") != "ok":
-            lines.append("nextpnr after packing (used/available): "
-                         + ", ".join(f"{k} {v}" for k, v in r["pnr_packed"].items()) + ".")
+            lines.append(
+                "nextpnr after packing (used/available): "
+                + ", ".join(f"{k} {v}" for k, v in r["pnr_packed"].items())
+                + "."
+            )
         if r.get("error"):
             lines += ["", "Error:", "", "```", r["error"].strip()[-1500:], "```"]
         if r.get("nextpnr_log_tail") and r.get("status") != "ok":
@@ -335,16 +396,23 @@ def main() -> None:
     if args.mode == "run":
         for preset in args.presets.split(","):
             r = run(preset, args.synth_only, args.nodsp)
-            print(json.dumps({k: v for k, v in r.items() if k not in ("cell_types", "traceback")}, indent=1), flush=True)
+            print(
+                json.dumps({k: v for k, v in r.items() if k not in ("cell_types", "traceback")}, indent=1), flush=True
+            )
     rows = collect()
     rows += previous_rows(rows)
     text = markdown(rows)
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth_ecp5.md").write_text(text)
-    (RESULTS / "synth_ecp5.json").write_text(json.dumps({"devices": {t: _device(t) for t in DP16KD},
-                                                         "load_average": os.getloadavg(), "results": rows},
-                                                        indent=1, sort_keys=True) + "\n")
+    (RESULTS / "synth_ecp5.json").write_text(
+        json.dumps(
+            {"devices": {t: _device(t) for t in DP16KD}, "load_average": os.getloadavg(), "results": rows},
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

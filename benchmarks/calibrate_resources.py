@@ -31,24 +31,43 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate  # noqa: E402
-
-from dian.hwgen.targets import Target
 from dian.hwgen.dsp_plan import plan_dsps  # noqa: E402
-from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
 from dian.hwgen.presets import PRESETS  # noqa: E402
+from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
+from dian.hwgen.targets import Target
 from dian.hwgen.tools.synth import synthesize  # noqa: E402
 from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
 
 BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 
 
-def _cfg(name: str, lanes: int, bus: int, imem: int, kib: int, target: Target = Target.ECP5_85K,
-         dataflows: tuple[Dataflow, ...] = BOTH) -> AccelConfig:
+def _cfg(
+    name: str,
+    lanes: int,
+    bus: int,
+    imem: int,
+    kib: int,
+    target: Target = Target.ECP5_85K,
+    dataflows: tuple[Dataflow, ...] = BOTH,
+) -> AccelConfig:
     b = kib * 1024
-    return validate(AccelConfig(name=name, pe_rows=lanes, pe_cols=lanes, dataflows=dataflows,
-                                ibuf=BufferConfig(b, 4), wbuf=BufferConfig(b // 2), abuf=BufferConfig(b),
-                                obuf=BufferConfig(b // 4), dram_bus_bits=bus, dram_latency=16,
-                                target=target, clock_mhz=100.0, imem_instructions=imem))
+    return validate(
+        AccelConfig(
+            name=name,
+            pe_rows=lanes,
+            pe_cols=lanes,
+            dataflows=dataflows,
+            ibuf=BufferConfig(b, 4),
+            wbuf=BufferConfig(b // 2),
+            abuf=BufferConfig(b),
+            obuf=BufferConfig(b // 4),
+            dram_bus_bits=bus,
+            dram_latency=16,
+            target=target,
+            clock_mhz=100.0,
+            imem_instructions=imem,
+        )
+    )
 
 
 #: Configs spanning the features: lanes 2..16, IMEM 128..1024, bus 16..128 bits.
@@ -76,8 +95,13 @@ def _synth(cfg: AccelConfig, folder: Path) -> dict[str, int]:
             return doc["figures"]
     t0 = time.perf_counter()
     rep = synthesize(files, TOP_NAME, cfg.target.value, cfg.clock_mhz, folder / "build", place_and_route=False)
-    figures = {"luts": int(rep.luts or 0), "ffs": int(rep.ffs or 0), "dsps": int(rep.dsps or 0),
-               "brams": int(rep.brams or 0), "seconds": round(time.perf_counter() - t0, 1)}
+    figures = {
+        "luts": int(rep.luts or 0),
+        "ffs": int(rep.ffs or 0),
+        "dsps": int(rep.dsps or 0),
+        "brams": int(rep.brams or 0),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     cache.write_text(json.dumps({"sha256": digest, "figures": figures}, indent=1) + "\n")
     return figures
 
@@ -105,36 +129,54 @@ def main() -> None:
         pred = X @ coef + np.array([minus(p) for _, _, p in rows])
         meas = np.array([f[key] for _, f, _ in rows], dtype=float)
         rel = np.abs(pred - meas) / meas
-        fit[key] = {"coef": [round(float(c), 3) for c in coef], "max_rel_error": round(float(rel.max()), 4),
-                    "mean_rel_error": round(float(rel.mean()), 4)}
+        fit[key] = {
+            "coef": [round(float(c), 3) for c in coef],
+            "max_rel_error": round(float(rel.max()), 4),
+            "mean_rel_error": round(float(rel.mean()), 4),
+        }
         for i, (cfg, f, p) in enumerate(rows):
             if key == "luts":
-                fit["configs"].append({"name": cfg.name, "lanes": cfg.lanes, "target": cfg.target.value,  # type: ignore[union-attr]
-                                       "measured": f, "plan_dsps": p.dsps, "plan_lut_luts": p.lut_product_luts,
-                                       "bram_estimate": bram_blocks(cfg)})
+                fit["configs"].append(
+                    {
+                        "name": cfg.name,
+                        "lanes": cfg.lanes,
+                        "target": cfg.target.value,  # type: ignore[union-attr]
+                        "measured": f,
+                        "plan_dsps": p.dsps,
+                        "plan_lut_luts": p.lut_product_luts,
+                        "bram_estimate": bram_blocks(cfg),
+                    }
+                )
             fit["configs"][i][f"{key}_fitted"] = int(round(float(pred[i])))  # type: ignore[index]
     bram_err = [abs(c["bram_estimate"] - c["measured"]["brams"]) / c["measured"]["brams"] for c in fit["configs"]]  # type: ignore[union-attr]
     fit["brams"] = {"max_rel_error": round(max(bram_err), 4), "mean_rel_error": round(sum(bram_err) / len(bram_err), 4)}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     fit["rtl_commit"] = commit.strip()
     FIT_FILE.write_text(json.dumps(fit, indent=1, sort_keys=True) + "\n")
-    lines = ["# Resource model calibration (Yosys synth_ecp5, no place and route)", "",
-             f"Command: `.venv/bin/python benchmarks/calibrate_resources.py`; RTL {fit['rtl_commit']}; "
-             f"load average {os.getloadavg()[0]:.1f}. Model (search/resources.py): LUTs = features . coef + the DSP "
-             f"plan's LUT-built products; FFs = features . coef; features {', '.join(FEATURES)}.", "",
-             f"Fit: LUTs max relative error {100 * fit['luts']['max_rel_error']:.1f} % (mean "  # type: ignore[index]
-             f"{100 * fit['luts']['mean_rel_error']:.1f} %), FFs max {100 * fit['ffs']['max_rel_error']:.1f} % "  # type: ignore[index]
-             f"(mean {100 * fit['ffs']['mean_rel_error']:.1f} %) over {len(rows)} configs; block RAMs (not fitted: "  # type: ignore[index]
-             f"counted from the buffer shapes) max {100 * fit['brams']['max_rel_error']:.1f} % (mean "  # type: ignore[index]
-             f"{100 * fit['brams']['mean_rel_error']:.1f} %), under the measured count: Yosys also maps some "  # type: ignore[index]
-             "read ports and shapes differently.", "",
-             "| config | PEs | target | LUTs | fitted | FFs | fitted | DSPs | planned | BRAMs | estimated | synth s |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "# Resource model calibration (Yosys synth_ecp5, no place and route)",
+        "",
+        f"Command: `.venv/bin/python benchmarks/calibrate_resources.py`; RTL {fit['rtl_commit']}; "
+        f"load average {os.getloadavg()[0]:.1f}. Model (search/resources.py): LUTs = features . coef + the DSP "
+        f"plan's LUT-built products; FFs = features . coef; features {', '.join(FEATURES)}.",
+        "",
+        f"Fit: LUTs max relative error {100 * fit['luts']['max_rel_error']:.1f} % (mean "  # type: ignore[index]
+        f"{100 * fit['luts']['mean_rel_error']:.1f} %), FFs max {100 * fit['ffs']['max_rel_error']:.1f} % "  # type: ignore[index]
+        f"(mean {100 * fit['ffs']['mean_rel_error']:.1f} %) over {len(rows)} configs; block RAMs (not fitted: "  # type: ignore[index]
+        f"counted from the buffer shapes) max {100 * fit['brams']['max_rel_error']:.1f} % (mean "  # type: ignore[index]
+        f"{100 * fit['brams']['mean_rel_error']:.1f} %), under the measured count: Yosys also maps some "  # type: ignore[index]
+        "read ports and shapes differently.",
+        "",
+        "| config | PEs | target | LUTs | fitted | FFs | fitted | DSPs | planned | BRAMs | estimated | synth s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for c in fit["configs"]:  # type: ignore[union-attr]
         m = c["measured"]
-        lines.append(f"| {c['name']} | {c['lanes']}x{c['lanes']} | {c['target']} | {m['luts']:,} | {c['luts_fitted']:,} "
-                     f"| {m['ffs']:,} | {c['ffs_fitted']:,} | {m['dsps']} | {c['plan_dsps']} | {m['brams']} "
-                     f"| {c['bram_estimate']} | {m['seconds']} |")
+        lines.append(
+            f"| {c['name']} | {c['lanes']}x{c['lanes']} | {c['target']} | {m['luts']:,} | {c['luts_fitted']:,} "
+            f"| {m['ffs']:,} | {c['ffs_fitted']:,} | {m['dsps']} | {c['plan_dsps']} | {m['brams']} "
+            f"| {c['bram_estimate']} | {m['seconds']} |"
+        )
     out = ROOT / "benchmarks" / "results" / "resource_fit.md"
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

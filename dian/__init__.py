@@ -10,7 +10,6 @@ from typing import Any
 from .errors import DianError
 from .version import __version__
 
-
 _API = ("CompileResult", "compile_model", "model_info", "run_model", "simulate_model", "synth_model")
 
 

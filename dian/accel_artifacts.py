@@ -23,17 +23,19 @@ import importlib.util
 import json
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from . import outdir
+from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
 from dian.hwgen.lower.dram_image import config_hash, read_header
-from dian.hwgen.lower.layout import act_bytes
-from dian.hwgen import timing
 from dian.hwgen.lower.graph import Lowered, lower_graph
+from dian.hwgen.lower.layout import act_bytes
+
+from . import outdir
 from .ir import Graph, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
@@ -101,8 +103,11 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     schedules = tuple(p.schedule for p in plans)
     stems = schedule_file_names([s.layer for s in schedules])
     accel_text = cfg.to_json()
-    files: dict[str, str | bytes] = {outdir.ACCEL: accel_text, outdir.PROGRAM: lowered.image,
-                                     outdir.IMAGE: image_json(graph, lowered)}
+    files: dict[str, str | bytes] = {
+        outdir.ACCEL: accel_text,
+        outdir.PROGRAM: lowered.image,
+        outdir.IMAGE: image_json(graph, lowered),
+    }
     for s in schedules:
         files[f"{outdir.SCHEDULES}/{stems[s.layer]}.json"] = s.to_json()
         files[f"{outdir.SCHEDULES}/{stems[s.layer]}.txt"] = s.format() + "\n"
@@ -122,13 +127,23 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
         "config_sha256": hashlib.sha256(accel_text.encode()).hexdigest(),
         "image_config_hash": config_hash(cfg).hex(),
         "layers": [{"layer": s.layer, "schedule": f"{outdir.SCHEDULES}/{stems[s.layer]}"} for s in schedules],
-        "mapping": {"mapper": "search/mapper.py (exact cost model)", "objective": objective,
-                    "boot_and_done_cycles": fixed_cycles(cfg), "boot_bytes": timing.boot_bytes(cfg)},
+        "mapping": {
+            "mapper": "search/mapper.py (exact cost model)",
+            "objective": objective,
+            "boot_and_done_cycles": fixed_cycles(cfg),
+            "boot_bytes": timing.boot_bytes(cfg),
+        },
         "rtl": {"top": emitter.top, "files": rtl_files} if emitter is not None else None,
     }
-    why_no_rtl = "" if emitter is not None else (
-        "not written (compiled with --no-rtl)" if not rtl else
-        f"not written (this build of dian has no RTL emitter, {EMITTER_MODULE})")
+    why_no_rtl = (
+        ""
+        if emitter is not None
+        else (
+            "not written (compiled with --no-rtl)"
+            if not rtl
+            else f"not written (this build of dian has no RTL emitter, {EMITTER_MODULE})"
+        )
+    )
     summary = accel_summary(graph, cfg, lowered, schedules, why_no_rtl)
     return AccelBuild(cfg, lowered, schedules, files, manifest, summary)
 
@@ -142,8 +157,14 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
     def slot(name: str) -> dict[str, Any]:
         s = lowered.slots[name]
         t = graph.tensors[name]
-        doc: dict[str, Any] = {"name": name, "addr": s.addr, "bytes": act_bytes(s.blocked, L), "shape": list(t.shape),
-                               "blocked": list(s.blocked), "producer": producers.get(name)}
+        doc: dict[str, Any] = {
+            "name": name,
+            "addr": s.addr,
+            "bytes": act_bytes(s.blocked, L),
+            "shape": list(t.shape),
+            "blocked": list(s.blocked),
+            "producer": producers.get(name),
+        }
         if name in lowered.packings:  # the host writes it with the first conv's kernel columns as channels
             doc["packing"] = lowered.packings[name].to_json()
         if t.quant is not None:
@@ -157,16 +178,36 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
     table = int.from_bytes(lowered.image[32:36], "little")
     io_bytes = HEADER_BYTES + IO_ENTRY_BYTES * (len(header.inputs) + len(header.outputs))
     regions = [
-        {"name": "header", "addr": 0, "bytes": io_bytes,
-         "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/lower/dram_image.py)"},
-        {"name": "activations", "addr": act_lo, "bytes": act_hi - act_lo,
-         "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot"},
-        {"name": "weights and parameters", "addr": act_hi, "bytes": code_lo - act_hi,
-         "holds": "per layer, in the order the program first loads them: weight tiles, then bias/multiplier/shift"},
-        {"name": "program", "addr": code_lo, "bytes": table - code_lo,
-         "holds": "the chunks: per chunk the MEM stream then the CMP stream, 32-byte instructions"},
-        {"name": "chunk table", "addr": table, "bytes": len(lowered.image) - table,
-         "holds": "per chunk: address, MEM instructions, CMP instructions (3 x uint32)"},
+        {
+            "name": "header",
+            "addr": 0,
+            "bytes": io_bytes,
+            "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/lower/dram_image.py)",
+        },
+        {
+            "name": "activations",
+            "addr": act_lo,
+            "bytes": act_hi - act_lo,
+            "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot",
+        },
+        {
+            "name": "weights and parameters",
+            "addr": act_hi,
+            "bytes": code_lo - act_hi,
+            "holds": "per layer, in the order the program first loads them: weight tiles, then bias/multiplier/shift",
+        },
+        {
+            "name": "program",
+            "addr": code_lo,
+            "bytes": table - code_lo,
+            "holds": "the chunks: per chunk the MEM stream then the CMP stream, 32-byte instructions",
+        },
+        {
+            "name": "chunk table",
+            "addr": table,
+            "bytes": len(lowered.image) - table,
+            "holds": "per chunk: address, MEM instructions, CMP instructions (3 x uint32)",
+        },
     ]
     doc = {
         "format": IMAGE_FORMAT,
@@ -176,11 +217,13 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
         "image_bytes": len(lowered.image),
         "lanes": L,
         "layout": f"an activation [N, C, H, W] (or [N, F] as [N, F, 1, 1]) is int8 [N][ceil(C/{L})][H][W][{L}], "
-                  f"channel-blocked, lanes past C zero (docs/accelerator.md, 'DRAM layout')",
-        "host": {"input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot "
-                          "(an input with 'packing' first gets its conv's kernel columns folded into channels: "
-                          "hwgen/lower/input_packing.py, docs/accelerator.md 'Shallow input layers')",
-                 "output": "unpack the output's slot, then y = q * scale as float32"},
+        f"channel-blocked, lanes past C zero (docs/accelerator.md, 'DRAM layout')",
+        "host": {
+            "input": "q = clip(round_half_even(x / scale), -128, 127) as int8, packed into the input's slot "
+            "(an input with 'packing' first gets its conv's kernel columns folded into channels: "
+            "hwgen/lower/input_packing.py, docs/accelerator.md 'Shallow input layers')",
+            "output": "unpack the output's slot, then y = q * scale as float32",
+        },
         "regions": regions,
         "inputs": [slot(s.name) for s in lowered.inputs],
         "outputs": [slot(s.name) for s in lowered.outputs],
@@ -213,8 +256,18 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
         assert p is not None
         tile = " ".join(f"{d.value}{n}" for d, n in s.mapping.tiles if d.value != "n")
         traffic = p.dram_bytes_read + p.dram_bytes_written
-        rows.append((s.layer, s.op_kind, s.mapping.dataflow, f"{_tiles(s):,}", tile, f"{p.cycles:,}",
-                     f"{100 * p.utilization:.1f}%" if p.macs else "-", f"{traffic / 1024:,.1f}"))
+        rows.append(
+            (
+                s.layer,
+                s.op_kind,
+                s.mapping.dataflow,
+                f"{_tiles(s):,}",
+                tile,
+                f"{p.cycles:,}",
+                f"{100 * p.utilization:.1f}%" if p.macs else "-",
+                f"{traffic / 1024:,.1f}",
+            )
+        )
         total_cycles, total_macs, total_bytes = total_cycles + p.cycles, total_macs + p.macs, total_bytes + traffic
     rows.append(("(boot, done)", "", "", "", "", f"{fixed:,}", "", f"{timing.boot_bytes(cfg) / 1024:,.1f}"))
     util = total_macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
@@ -230,15 +283,18 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
     return out
 
 
-def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...],
-                  why_no_rtl: str) -> str:
+def accel_summary(
+    graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...], why_no_rtl: str
+) -> str:
     total = fixed_cycles(cfg) + sum(s.prediction.cycles for s in schedules if s.prediction is not None)
     macs = sum(op_macs(graph, op) for op in graph.ops)
     b = {n: getattr(cfg, n) for n in ("ibuf", "wbuf", "abuf", "obuf")}
     lines = [
         f"accelerator {cfg.name}: {cfg.pe_rows}x{cfg.pe_cols} PEs ({', '.join(d.value for d in cfg.dataflows)}), "
-        + ", ".join(f"{n.upper()} {v.bytes // 1024 if v.bytes >= 1024 else v.bytes}"
-                    f"{' KiB' if v.bytes >= 1024 else ' B'}" for n, v in b.items())
+        + ", ".join(
+            f"{n.upper()} {v.bytes // 1024 if v.bytes >= 1024 else v.bytes}{' KiB' if v.bytes >= 1024 else ' B'}"
+            for n, v in b.items()
+        )
         + f", DRAM bus {cfg.dram_bus_bits} bits latency {cfg.dram_latency}, {cfg.target.value} at {cfg.clock_mhz:g} MHz",
         "",
         *layer_table(graph, cfg, schedules),

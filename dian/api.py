@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import outdir
-from .version import __version__
-from .errors import InputShapeError, OutputDirError, QuantizationError
+from .errors import InputShapeError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
 from .sim.host import quantize_for, run_compiled
+from .version import __version__
 
 if TYPE_CHECKING:
     from dian.hwgen.accel_config import AccelConfig
+
     from .ir.schedule import Schedule
     from .simulate import SimulationResult
     from .synthesize import SynthResult
@@ -66,7 +67,9 @@ def _array_sha256(a: np.ndarray) -> str:
 def _check_shape(input_shape: tuple[int, ...] | list[int]) -> tuple[int, ...]:
     shape = tuple(input_shape)
     if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise InputShapeError(f"input shape {list(shape)} is not a shape; give positive integers, e.g. 1,1,8,8 (N,C,H,W).")
+        raise InputShapeError(
+            f"input shape {list(shape)} is not a shape; give positive integers, e.g. 1,1,8,8 (N,C,H,W)."
+        )
     return tuple(int(d) for d in shape)
 
 
@@ -160,14 +163,17 @@ class _Front:
     int_graph: Graph
 
 
-def _run_frontend(model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int,
-                  say: "_Progress") -> _Front:
+def _run_frontend(
+    model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int, say: _Progress
+) -> _Front:
     from . import frontend  # torch lives behind this import
 
     say(f"loading {model}")
     loaded = frontend.load_model(model)
     if input_shape is None and loaded.default_input_shape is None:
-        raise InputShapeError(f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W).")
+        raise InputShapeError(
+            f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W)."
+        )
     shape = _check_shape(loaded.default_input_shape if input_shape is None else input_shape)
     say(f"drawing {calib_samples} calibration samples (seed {seed})")
     calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
@@ -176,13 +182,28 @@ def _run_frontend(model: str, input_shape: tuple[int, ...] | None, calib_samples
     return _Front(loaded, shape, np.asarray(calib), float_graph, int_graph)
 
 
-def _write_compiled(out_path: Path, front: _Front, model: str, calib_samples: int, seed: int,
-                    cfg: "AccelConfig | None", accel: "str | Path | None", rtl: bool, objective: str,
-                    say: "_Progress", extra: dict[str, str | bytes] | None = None) -> CompileResult:
+def _write_compiled(
+    out_path: Path,
+    front: _Front,
+    model: str,
+    calib_samples: int,
+    seed: int,
+    cfg: AccelConfig | None,
+    accel: str | Path | None,
+    rtl: bool,
+    objective: str,
+    say: _Progress,
+    extra: dict[str, str | bytes] | None = None,
+) -> CompileResult:
     """Write the output folder of ``front`` (compiled for ``cfg`` when given) atomically;
     ``extra`` files are added (and hashed in the manifest) as they are."""
-    loaded, shape, calib, float_graph, int_graph = (front.loaded, front.shape, front.calib, front.float_graph,
-                                                     front.int_graph)
+    loaded, shape, calib, float_graph, int_graph = (
+        front.loaded,
+        front.shape,
+        front.calib,
+        front.float_graph,
+        front.int_graph,
+    )
 
     summary = _summary(int_graph)
     files: dict[str, str | bytes] = {
@@ -228,8 +249,16 @@ def _write_compiled(out_path: Path, front: _Front, model: str, calib_samples: in
     say(f"writing {out_path}")
     final = outdir.write_atomically(out_path, fill)
     say("done")
-    return CompileResult(final, float_graph, int_graph, manifest, summary, tuple(files),
-                         cfg, build.schedules if build is not None else ())
+    return CompileResult(
+        final,
+        float_graph,
+        int_graph,
+        manifest,
+        summary,
+        tuple(files),
+        cfg,
+        build.schedules if build is not None else (),
+    )
 
 
 def load_compiled(out_dir: str | Path) -> Graph:
@@ -255,14 +284,25 @@ def model_info(out_dir: str | Path) -> str:
     manifest = outdir.read_manifest(path)
     load_graph(path / outdir.INT_IR)  # raises IRFormatError on a malformed or invalid graph
     lines = [f"dian output folder {path}"]
-    for key in ("model", "model_name", "model_sha256", "input_shape", "calib_samples", "calibration_sha256",
-                "seed", "dian_version", "format_version"):
+    for key in (
+        "model",
+        "model_name",
+        "model_sha256",
+        "input_shape",
+        "calib_samples",
+        "calibration_sha256",
+        "seed",
+        "dian_version",
+        "format_version",
+    ):
         value = manifest.get(key)
         lines.append(f"  {key:<20} {','.join(map(str, value)) if isinstance(value, list) else value}")
     accel = manifest.get("accel")
     if accel:
-        lines.append(f"  {'accel':<20} {accel.get('name')} (--accel {accel.get('spec')}, accel.json sha256 "
-                     f"{str(accel.get('config_sha256'))[:16]}...)")
+        lines.append(
+            f"  {'accel':<20} {accel.get('name')} (--accel {accel.get('spec')}, accel.json sha256 "
+            f"{str(accel.get('config_sha256'))[:16]}...)"
+        )
     states: dict[str, list[tuple[str, str]]] = {}
     for name, digest in sorted(manifest.get("files", {}).items()):
         actual = _sha256((path / name).read_bytes()) if (path / name).is_file() else None
@@ -297,5 +337,14 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     return synth(out_dir, target, place_and_route)
 
 
-__all__ = ["CompileResult", "compile_model", "load_compiled", "model_info", "quantize_for", "run_compiled",
-           "run_model", "simulate_model", "synth_model"]
+__all__ = [
+    "CompileResult",
+    "compile_model",
+    "load_compiled",
+    "model_info",
+    "quantize_for",
+    "run_compiled",
+    "run_model",
+    "simulate_model",
+    "synth_model",
+]

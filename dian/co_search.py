@@ -71,8 +71,14 @@ class _Say:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TimeRemainingColumn(), console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
         self.task: Any = None
 
     def __call__(self, what: str) -> None:
@@ -105,19 +111,23 @@ def _check_out(out: Path, resume: bool) -> None:
     checkpoint = out / SEARCH_DIR / "checkpoint.pt"
     if resume:
         if not checkpoint.is_file():
-            raise OutputDirError(f"--resume needs {checkpoint} from an earlier `dian search --out {out}`; it is "
-                                 f"not there. Start the search without --resume.")
+            raise OutputDirError(
+                f"--resume needs {checkpoint} from an earlier `dian search --out {out}`; it is "
+                f"not there. Start the search without --resume."
+            )
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         hint = " It holds a search checkpoint: add --resume to continue it." if checkpoint.is_file() else ""
-        raise OutputDirError(f"{out} exists and is not an empty folder; `dian search --out` needs a new or empty "
-                             f"folder.{hint}")
+        raise OutputDirError(
+            f"{out} exists and is not an empty folder; `dian search --out` needs a new or empty folder.{hint}"
+        )
     if not out.parent.is_dir():
         raise OutputDirError(f"cannot write {out}: its parent folder {out.parent} does not exist.")
 
 
-def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", resume: bool = False,
-                 progress: bool = False) -> SearchResult:
+def search_model(
+    out_dir: str | Path, options: SearchOptions, settings: Any, resume: bool = False, progress: bool = False
+) -> SearchResult:
     """Run `dian search` into ``out_dir`` (see the module doc); ``settings`` is a
     :class:`dian.nas.cosearch.SearchSettings`."""
     from .nas.cosearch import CoSearch
@@ -129,12 +139,15 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     out = Path(out_dir).absolute()
     _check_out(out, resume)
     if options.dataset not in SPACES:
-        raise SearchSpaceError(f"no search space for data set {options.dataset!r}; dian searches on: "
-                               f"{', '.join(sorted(SPACES))}.")
+        raise SearchSpaceError(
+            f"no search space for data set {options.dataset!r}; dian searches on: {', '.join(sorted(SPACES))}."
+        )
     if options.retrain_epochs < 1 or options.front_epochs < 0 or options.cosim_images < 1:
-        raise SearchSpaceError(f"dian search needs at least 1 retraining epoch, 0 or more front epochs and at least "
-                               f"1 co-simulated image; got {options.retrain_epochs}, {options.front_epochs}, "
-                               f"{options.cosim_images}.")
+        raise SearchSpaceError(
+            f"dian search needs at least 1 retraining epoch, 0 or more front epochs and at least "
+            f"1 co-simulated image; got {options.retrain_epochs}, {options.front_epochs}, "
+            f"{options.cosim_images}."
+        )
     if options.budget_minutes is not None and options.budget_minutes <= 0:
         raise SearchSpaceError(f"the budget must be a positive number of minutes; got {options.budget_minutes}.")
     say = _Say(progress)
@@ -142,11 +155,14 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     hw_space = hardware_space(options.target, options.quick_hardware)
     hardware = hw_space.options()
     fitting = sum(h.fits for h in hardware)
-    say(f"pricing {_n_options(space)} block options of space {space.name} on {len(hardware)} hardware options "
-        f"({fitting} fit {hw_space.target.value}) with the exact cost model")
+    say(
+        f"pricing {_n_options(space)} block options of space {space.name} on {len(hardware)} hardware options "
+        f"({fitting} fit {hw_space.target.value}) with the exact cost model"
+    )
     t0 = time.perf_counter()
-    tables = cost_tables(space, hardware, on_config=lambda d, n: say(f"  config {d}/{n} priced"),
-                         objective=settings.objective)
+    tables = cost_tables(
+        space, hardware, on_config=lambda d, n: say(f"  config {d}/{n} priced"), objective=settings.objective
+    )
     table_s = time.perf_counter() - t0
 
     out.mkdir(exist_ok=True)
@@ -158,12 +174,16 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     budget_s = None if options.budget_minutes is None else options.budget_minutes * 60.0
 
     def on_epoch(e: Any) -> None:
-        say(f"epoch {e.epoch}/{settings.epochs}: tau {e.tau:.2f}, loss {e.train_loss:.3f}, expected "
+        say(
+            f"epoch {e.epoch}/{settings.epochs}: tau {e.tau:.2f}, loss {e.train_loss:.3f}, expected "
             f"{e.expected_cycles:,.0f} cycles; argmax net {e.val_accuracy:.1%} on the arch split, "
-            f"{e.cycles:,.0f} cycles on {hardware[e.hardware].label} ({e.seconds:.1f} s)")
+            f"{e.cycles:,.0f} cycles on {hardware[e.hardware].label} ({e.seconds:.1f} s)"
+        )
 
-    say(f"co-search: {settings.epochs} epochs ({settings.warmup_epochs} warm-up), objective {settings.objective}, "
-        f"lambda {settings.lam}" + (f", budget {options.budget_minutes:g} min" if budget_s else ""))
+    say(
+        f"co-search: {settings.epochs} epochs ({settings.warmup_epochs} warm-up), objective {settings.objective}, "
+        f"lambda {settings.lam}" + (f", budget {options.budget_minutes:g} min" if budget_s else "")
+    )
     try:
         finished = search.run(budget_s, on_epoch, say.batch)
     finally:
@@ -181,8 +201,7 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     explored = explore_front(space, data, settings, search.state.log, hardware, tables, options.front_epochs, say)
     # Retrained from scratch: fine-tuning the supernet's weights did worse on digits (93.8 % against
     # 97.8 % after 5 epochs): a relaxed supernet's weights serve the mixture, not one network.
-    say(f"training the derived network from scratch for {options.retrain_epochs} epochs on {len(data.x_train)} "
-        f"images")
+    say(f"training the derived network from scratch for {options.retrain_epochs} epochs on {len(data.x_train)} images")
     net = derive(space, arch, seed=settings.seed)
     net = train(net, data.x_train, data.y_train, options.retrain_epochs, seed=settings.seed, device=settings.device)
     float_acc = accuracy(net, data.x_test, data.y_test)
@@ -195,33 +214,66 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
 
     from . import api
 
-    compiled = api.compile_model(f"{model_py}:searched_net", None, out / COMPILED_DIR,
-                                 calib_samples=options.calib_samples, seed=settings.seed, progress=False,
-                                 accel=str(accel_json), objective=settings.objective)
+    compiled = api.compile_model(
+        f"{model_py}:searched_net",
+        None,
+        out / COMPILED_DIR,
+        calib_samples=options.calib_samples,
+        seed=settings.seed,
+        progress=False,
+        accel=str(accel_json),
+        objective=settings.objective,
+    )
     say(f"compiled for {chosen.cfg.name} into {compiled.out_dir}")
     int_acc = int8_accuracy(api.load_compiled(compiled.out_dir), data.x_test, data.y_test)
     say(f"int8 accuracy {int_acc:.2%} (reference simulator, {len(data.x_test)} test images)")
 
     cosim = []
     for i in range(options.cosim_images):
-        r = api.simulate_model(compiled.out_dir, np.array(data.x_test[i:i + 1]), rtl=True)
+        r = api.simulate_model(compiled.out_dir, np.array(data.x_test[i : i + 1]), rtl=True)
         assert r.rtl is not None
-        cosim.append({"image": i, "label": int(data.y_test[i]), "predicted": int(np.argmax(r.output)),
-                      "cycles_rtl": r.rtl.counters.cycles, "cycles_machine": r.machine.counters.cycles,
-                      "cycles_predicted": r.predicted.cycles, "tensors_checked": r.tensors_checked})
-        say(f"co-simulation {i + 1}/{options.cosim_images}: RTL = machine = reference on {r.tensors_checked} "
-            f"tensors, {r.rtl.counters.cycles:,} cycles (predicted {r.predicted.cycles:,})")
+        cosim.append(
+            {
+                "image": i,
+                "label": int(data.y_test[i]),
+                "predicted": int(np.argmax(r.output)),
+                "cycles_rtl": r.rtl.counters.cycles,
+                "cycles_machine": r.machine.counters.cycles,
+                "cycles_predicted": r.predicted.cycles,
+                "tensors_checked": r.tensors_checked,
+            }
+        )
+        say(
+            f"co-simulation {i + 1}/{options.cosim_images}: RTL = machine = reference on {r.tensors_checked} "
+            f"tensors, {r.rtl.counters.cycles:,} cycles (predicted {r.predicted.cycles:,})"
+        )
     cycles = cosim[0]["cycles_rtl"] if cosim else None
 
     synth_doc: dict[str, Any] | None = None
     if options.synth:
-        say(f"synthesizing for {hw_space.target.value}" + (" with place and route" if options.place_and_route
-                                                            else " (no place and route)"))
+        say(
+            f"synthesizing for {hw_space.target.value}"
+            + (" with place and route" if options.place_and_route else " (no place and route)")
+        )
         synth_doc = api.synth_model(compiled.out_dir, hw_space.target.value, options.place_and_route).report
         say(synth_doc.get("summary", ""))
 
-    summary = _summary(options, settings, search, arch, chosen, hardware, tables, table_s, float_acc, int_acc,
-                       cosim, cycles, synth_doc, compiled)
+    summary = _summary(
+        options,
+        settings,
+        search,
+        arch,
+        chosen,
+        hardware,
+        tables,
+        table_s,
+        float_acc,
+        int_acc,
+        cosim,
+        cycles,
+        synth_doc,
+        compiled,
+    )
     from .nas.report import write_report
 
     summary["explored"] = explored
@@ -231,8 +283,9 @@ def search_model(out_dir: str | Path, options: SearchOptions, settings: "Any", r
     return SearchResult(out, summary, report)
 
 
-def explore_front(space: Any, data: Any, settings: Any, log: list[Any], hardware: list[Any], tables: Any,
-                  epochs: int, say: _Say) -> list[dict[str, Any]]:
+def explore_front(
+    space: Any, data: Any, settings: Any, log: list[Any], hardware: list[Any], tables: Any, epochs: int, say: _Say
+) -> list[dict[str, Any]]:
     """Every distinct (network, hardware) pair the search derived after its warm-up, each network
     trained from scratch for ``epochs`` on the weight split and scored on the architecture split
     (the test split stays for the final design); latency from the exact tables."""
@@ -243,21 +296,33 @@ def explore_front(space: Any, data: Any, settings: Any, log: list[Any], hardware
 
     split = search_split(data, seed=settings.seed)
     designs: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for e in log[settings.warmup_epochs:]:
+    for e in log[settings.warmup_epochs :]:
         arch = Arch(tuple(e.arch["ops"]), tuple(e.arch["widths"]))
         key = (arch, e.hardware)
         if key in designs:
             designs[key]["epochs"].append(e.epoch)
             continue
-        net = train(derive(space, arch, seed=settings.seed), split.x_weights, split.y_weights, epochs,
-                    seed=settings.seed, device=settings.device)
+        net = train(
+            derive(space, arch, seed=settings.seed),
+            split.x_weights,
+            split.y_weights,
+            epochs,
+            seed=settings.seed,
+            device=settings.device,
+        )
         cycles = tables.network(space, arch, e.hardware)[0]
-        designs[key] = {"epochs": [e.epoch], "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
-                        "hardware": hardware[e.hardware].label, "cycles": cycles,
-                        "latency_us": cycles / hardware[e.hardware].cfg.clock_mhz,
-                        "accuracy": accuracy(net, split.x_arch, split.y_arch)}
-        say(f"explored design of epoch {e.epoch}: {designs[key]['accuracy']:.1%} after {epochs} epochs, "
-            f"{cycles:,.0f} cycles")
+        designs[key] = {
+            "epochs": [e.epoch],
+            "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
+            "hardware": hardware[e.hardware].label,
+            "cycles": cycles,
+            "latency_us": cycles / hardware[e.hardware].cfg.clock_mhz,
+            "accuracy": accuracy(net, split.x_arch, split.y_arch),
+        }
+        say(
+            f"explored design of epoch {e.epoch}: {designs[key]['accuracy']:.1%} after {epochs} epochs, "
+            f"{cycles:,.0f} cycles"
+        )
     return list(designs.values())
 
 
@@ -267,33 +332,61 @@ def _n_options(space: Any) -> int:
     return len(block_options(space))
 
 
-def _summary(options: SearchOptions, settings: Any, search: Any, arch: Any, chosen: Any, hardware: list[Any],
-             tables: Any, table_s: float, float_acc: float, int_acc: float, cosim: list[dict[str, Any]],
-             cycles: int | None, synth: dict[str, Any] | None, compiled: Any) -> dict[str, Any]:
+def _summary(
+    options: SearchOptions,
+    settings: Any,
+    search: Any,
+    arch: Any,
+    chosen: Any,
+    hardware: list[Any],
+    tables: Any,
+    table_s: float,
+    float_acc: float,
+    int_acc: float,
+    cosim: list[dict[str, Any]],
+    cycles: int | None,
+    synth: dict[str, Any] | None,
+    compiled: Any,
+) -> dict[str, Any]:
     from .version import __version__
 
     fmax = synth.get("fmax_mhz") if synth else None
     clock = fmax or chosen.cfg.clock_mhz
     h = hardware.index(chosen)
     return {
-        "format": FORMAT, "dian_version": __version__,
-        "options": asdict(options), "settings": asdict(settings),
-        "epochs_run": search.state.epoch, "search_seconds": round(search.state.seconds, 1),
+        "format": FORMAT,
+        "dian_version": __version__,
+        "options": asdict(options),
+        "settings": asdict(settings),
+        "epochs_run": search.state.epoch,
+        "search_seconds": round(search.state.seconds, 1),
         "table_seconds": round(table_s, 1),
         "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
         "description": search.space.describe(arch).splitlines(),
-        "hardware": {"name": chosen.cfg.name, "label": chosen.label, "clock_mhz": chosen.cfg.clock_mhz,
-                     "luts_estimate": chosen.resources.luts,
-                     "brams_estimate": chosen.resources.brams, "dsps": chosen.resources.dsps},
+        "hardware": {
+            "name": chosen.cfg.name,
+            "label": chosen.label,
+            "clock_mhz": chosen.cfg.clock_mhz,
+            "luts_estimate": chosen.resources.luts,
+            "brams_estimate": chosen.resources.brams,
+            "dsps": chosen.resources.dsps,
+        },
         "accuracy": {"float": float_acc, "int8": int_acc},
-        "cycles": {"rtl": cycles, "tables": tables.network(search.space, arch, h)[0],
-                   "schedules": cosim[0]["cycles_predicted"] if cosim else None},
+        "cycles": {
+            "rtl": cycles,
+            "tables": tables.network(search.space, arch, h)[0],
+            "schedules": cosim[0]["cycles_predicted"] if cosim else None,
+        },
         "cosim": cosim,
-        "synth": None if synth is None else {k: synth.get(k) for k in
-                                             ("luts", "ffs", "dsps", "brams", "fmax_mhz", "meets_timing",
-                                              "summary", "place_and_route")},
+        "synth": None
+        if synth is None
+        else {
+            k: synth.get(k)
+            for k in ("luts", "ffs", "dsps", "brams", "fmax_mhz", "meets_timing", "summary", "place_and_route")
+        },
         "fps": None if cycles is None else clock * 1e6 / cycles,
-        "fps_clock_mhz": clock, "fps_clock_is_fmax": fmax is not None,
+        "fps_clock_mhz": clock,
+        "fps_clock_is_fmax": fmax is not None,
         "macs": int(compiled.manifest.get("accel", {}).get("macs", 0)) or None,
     }
 

@@ -38,14 +38,19 @@ def main(argv: list[str] | None = None) -> int:
         path = args.samples / f"digit{i:02d}.npy"
         np.save(path, split.x_test[i][None])
         mark = "" if preds[i] == split.y_test[i] else "   <- wrong"
-        print(f"  {str(path):<23} {int(split.y_test[i]):>4}  {preds[i]:>15}{mark}")
+        print(f"  {path!s:<23} {int(split.y_test[i]):>4}  {preds[i]:>15}{mark}")
     n = len(preds)
     wrong = np.flatnonzero(preds != split.y_test)
-    print(f"\nint8 misses {len(wrong)} of {n}: " + ", ".join(
-        f"#{i} ({int(split.y_test[i])} read as {preds[i]})" for i in wrong[:8]) + (" ..." if len(wrong) > 8 else ""))
-    print(f"accuracy on all {n} test digits: int8 {(preds == split.y_test).mean():.2%}, "
-          f"float {(float_preds == split.y_test).mean():.2%}; int8 and float agree on "
-          f"{(preds == float_preds).mean():.2%}")
+    print(
+        f"\nint8 misses {len(wrong)} of {n}: "
+        + ", ".join(f"#{i} ({int(split.y_test[i])} read as {preds[i]})" for i in wrong[:8])
+        + (" ..." if len(wrong) > 8 else "")
+    )
+    print(
+        f"accuracy on all {n} test digits: int8 {(preds == split.y_test).mean():.2%}, "
+        f"float {(float_preds == split.y_test).mean():.2%}; int8 and float agree on "
+        f"{(preds == float_preds).mean():.2%}"
+    )
     return 0
 
 

@@ -82,8 +82,16 @@ class SimulationMismatchError(DianError):
     performance counters with the machine simulator's. ``tensor``, ``layer`` and ``index`` locate
     the first differing activation element in graph order; ``counter`` names a differing counter."""
 
-    def __init__(self, message: str, *, backend: str, tensor: str | None = None, layer: str | None = None,
-                 index: tuple[int, ...] | None = None, counter: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        backend: str,
+        tensor: str | None = None,
+        layer: str | None = None,
+        index: tuple[int, ...] | None = None,
+        counter: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.backend, self.tensor, self.layer, self.index, self.counter = backend, tensor, layer, index, counter
 

@@ -15,10 +15,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from dian.hwgen.targets import Target
+
 from . import outdir
 from .api import CompileResult, _Progress, _run_frontend, _write_compiled
 from .errors import AccelConfigError
-from dian.hwgen.targets import Target
 from .search.explore import Design, explore, pareto
 from .search.mapper import Objective, check_objective
 
@@ -38,18 +39,28 @@ def _row(d: Design, chosen: Design) -> str:
     mark = " **chosen**" if d is chosen else ""
     res = f"{r.luts:,} | {r.dsps} | {r.brams}" if r is not None else "- | - | -"
     kib = lambda b: f"{b.bytes // 1024}"  # noqa: E731
-    return (f"| {d.trial}{mark} | {c.pe_rows}x{c.pe_cols} | {kib(c.ibuf)}/{kib(c.wbuf)}/{kib(c.abuf)}/{kib(c.obuf)} "
-            f"| {c.dram_bus_bits} | {'+dw' if len(c.dataflows) > 1 else 'gemm'} | {c.imem_instructions} "
-            f"| {d.cycles:,} | {d.latency_us:,.1f} | {d.energy_uj:,.1f} | {res} |")
+    return (
+        f"| {d.trial}{mark} | {c.pe_rows}x{c.pe_cols} | {kib(c.ibuf)}/{kib(c.wbuf)}/{kib(c.abuf)}/{kib(c.obuf)} "
+        f"| {c.dram_bus_bits} | {'+dw' if len(c.dataflows) > 1 else 'gemm'} | {c.imem_instructions} "
+        f"| {d.cycles:,} | {d.latency_us:,.1f} | {d.energy_uj:,.1f} | {res} |"
+    )
 
 
 def _table(designs: list[Design], front: list[Design], chosen: Design, head: str) -> str:
-    lines = [head, "", "| trial | PEs | IBUF/WBUF/ABUF/OBUF KiB | bus bits | modes | IMEM | cycles | latency us "
-             "| energy uJ | LUTs (est.) | DSPs | BRAMs |", "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        head,
+        "",
+        "| trial | PEs | IBUF/WBUF/ABUF/OBUF KiB | bus bits | modes | IMEM | cycles | latency us "
+        "| energy uJ | LUTs (est.) | DSPs | BRAMs |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     lines += [_row(d, chosen) for d in front]
     misfits = [d for d in designs if not d.fits]
-    lines += ["", f"{len(designs)} designs tried, {len(designs) - len(misfits)} fit the target; "
-              f"{len(front)} on the Pareto front."]
+    lines += [
+        "",
+        f"{len(designs)} designs tried, {len(designs) - len(misfits)} fit the target; "
+        f"{len(front)} on the Pareto front.",
+    ]
     if misfits:
         lines += ["", "Designs that do not fit (first 10):", ""] + [f"- trial {d.trial}: {d.why}" for d in misfits[:10]]
     return "\n".join(lines) + "\n"
@@ -80,14 +91,30 @@ def _plot(designs: list[Design], front: list[Design], chosen: Design, title: str
 
 def _design_doc(d: Design) -> dict:  # type: ignore[type-arg]
     r = d.resources
-    return {"trial": d.trial, "fits": d.fits, "why": d.why, "config": json.loads(d.cfg.to_json()),
-            "cycles": d.cycles, "latency_us": d.latency_us, "energy_uj": d.energy_uj,
-            "resources": None if r is None else {"luts": r.luts, "ffs": r.ffs, "dsps": r.dsps, "brams": r.brams}}
+    return {
+        "trial": d.trial,
+        "fits": d.fits,
+        "why": d.why,
+        "config": json.loads(d.cfg.to_json()),
+        "cycles": d.cycles,
+        "latency_us": d.latency_us,
+        "energy_uj": d.energy_uj,
+        "resources": None if r is None else {"luts": r.luts, "ffs": r.ffs, "dsps": r.dsps, "brams": r.brams},
+    }
 
 
-def explore_model(model: str, input_shape: tuple[int, ...] | None, out_dir: str | Path, target: str,
-                  objective: str = "latency", trials: int = 40, seed: int = 0, calib_samples: int = 64,
-                  progress: bool = False, rtl: bool = True) -> ExploreResult:
+def explore_model(
+    model: str,
+    input_shape: tuple[int, ...] | None,
+    out_dir: str | Path,
+    target: str,
+    objective: str = "latency",
+    trials: int = 40,
+    seed: int = 0,
+    calib_samples: int = 64,
+    progress: bool = False,
+    rtl: bool = True,
+) -> ExploreResult:
     """Explore ``trials`` configs for ``model`` on ``target``, keep the best by ``objective`` and
     compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``)."""
     out_path = Path(out_dir)
@@ -96,8 +123,9 @@ def explore_model(model: str, input_shape: tuple[int, ...] | None, out_dir: str 
     try:
         tgt = Target(target)
     except ValueError:
-        raise AccelConfigError(f"unknown target {target!r}; the targets are "
-                               f"{', '.join(t.value for t in Target)}.") from None
+        raise AccelConfigError(
+            f"unknown target {target!r}; the targets are {', '.join(t.value for t in Target)}."
+        ) from None
     if trials < 1:
         raise AccelConfigError(f"explore needs at least 1 trial; got {trials}.")
     say = _Progress(progress)
@@ -105,26 +133,31 @@ def explore_model(model: str, input_shape: tuple[int, ...] | None, out_dir: str 
     obj: Objective = objective  # type: ignore[assignment]
 
     def tick(i: int, d: Design) -> None:
-        state = (f"{d.cycles:,} cycles, {d.energy_uj:,.1f} uJ" if d.fits else f"does not fit: {d.why}")
+        state = f"{d.cycles:,} cycles, {d.energy_uj:,.1f} uJ" if d.fits else f"does not fit: {d.why}"
         say(f"trial {i + 1}/{trials}: {d.cfg.pe_rows}x{d.cfg.pe_cols} PEs, {state}")
 
     designs = explore(front_end.int_graph, tgt, obj, trials, seed, tick)
     fitting = [d for d in designs if d.fits]
     if not fitting:
-        raise AccelConfigError(f"none of the {trials} designs tried fits {tgt.value} (the first: "
-                               f"{designs[0].why}); try more trials or a larger target.")
+        raise AccelConfigError(
+            f"none of the {trials} designs tried fits {tgt.value} (the first: "
+            f"{designs[0].why}); try more trials or a larger target."
+        )
     chosen = min(fitting, key=lambda d: (d.score(obj), d.trial))
     front = pareto(designs)
-    head = (f"# dian explore: {front_end.int_graph.name} on {tgt.value}, objective {objective}\n\n"
-            f"{trials} trials (optuna TPE, seed {seed}); latency is the exact cycle count at "
-            f"{chosen.cfg.clock_mhz:g} MHz, energy the estimate of search/energy.py, LUTs the calibrated "
-            f"estimate of search/resources.py. Chosen: trial {chosen.trial}.")
+    head = (
+        f"# dian explore: {front_end.int_graph.name} on {tgt.value}, objective {objective}\n\n"
+        f"{trials} trials (optuna TPE, seed {seed}); latency is the exact cycle count at "
+        f"{chosen.cfg.clock_mhz:g} MHz, energy the estimate of search/energy.py, LUTs the calibrated "
+        f"estimate of search/resources.py. Chosen: trial {chosen.trial}."
+    )
     extra: dict[str, str | bytes] = {
         f"{EXPLORE}/designs.json": json.dumps([_design_doc(d) for d in designs], indent=1, sort_keys=True) + "\n",
         f"{EXPLORE}/pareto.md": _table(designs, front, chosen, head),
         f"{EXPLORE}/pareto.png": _plot(designs, front, chosen, f"{front_end.int_graph.name} on {tgt.value}"),
     }
     cfg = chosen.cfg
-    compiled = _write_compiled(out_path, front_end, model, calib_samples, seed, cfg, f"explore:{cfg.name}", rtl,
-                               objective, say, extra)
+    compiled = _write_compiled(
+        out_path, front_end, model, calib_samples, seed, cfg, f"explore:{cfg.name}", rtl, objective, say, extra
+    )
     return ExploreResult(compiled, tuple(designs), tuple(front), chosen)

@@ -13,8 +13,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .errors import OutputDirError
 
@@ -30,14 +31,14 @@ SUMMARY = "summary.txt"
 FILES = (MANIFEST, INT_IR, FLOAT_IR, SUMMARY)
 
 # Written by `dian compile --accel` (listed, with every other file, in the manifest's "files"):
-ACCEL = "accel.json"          # the AccelConfig, as hwgen.accel_config writes it
-SCHEDULES = "schedules"       # <layer>.json (ir.schedule.Schedule) and <layer>.txt (its loop nest) per layer
-PROGRAM = "program.bin"       # the DRAM image: header, program chunks, weights, parameters, activation slots
-IMAGE = "image.json"          # the image's layout: regions, every activation slot, the host's input/output rule
-RTL = "rtl"                   # Verilog of the accelerator (when this build has the RTL emitter)
+ACCEL = "accel.json"  # the AccelConfig, as hwgen.accel_config writes it
+SCHEDULES = "schedules"  # <layer>.json (ir.schedule.Schedule) and <layer>.txt (its loop nest) per layer
+PROGRAM = "program.bin"  # the DRAM image: header, program chunks, weights, parameters, activation slots
+IMAGE = "image.json"  # the image's layout: regions, every activation slot, the host's input/output rule
+RTL = "rtl"  # Verilog of the accelerator (when this build has the RTL emitter)
 # Written later by other commands, not part of the compile manifest:
-SYNTH = "synth"               # `dian synth`: synth/<target>/report.json and the tools' logs
-BUILD = "build"               # `dian simulate --rtl`: the Verilator build
+SYNTH = "synth"  # `dian synth`: synth/<target>/report.json and the tools' logs
+BUILD = "build"  # `dian simulate --rtl`: the Verilator build
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:
@@ -53,20 +54,28 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise OutputDirError(f"{out_dir} has no {MANIFEST}, so it is not a dian output folder; "
-                             f"give the folder that `dian compile --out` wrote.") from None
+        raise OutputDirError(
+            f"{out_dir} has no {MANIFEST}, so it is not a dian output folder; "
+            f"give the folder that `dian compile --out` wrote."
+        ) from None
     except (OSError, json.JSONDecodeError) as e:
         raise OutputDirError(f"{path} cannot be read as JSON ({e}); recompile with `dian compile`.") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise OutputDirError(f"{path} is not a dian manifest (its 'format' is not {FORMAT!r}); "
-                             f"give the folder that `dian compile --out` wrote.")
+        raise OutputDirError(
+            f"{path} is not a dian manifest (its 'format' is not {FORMAT!r}); "
+            f"give the folder that `dian compile --out` wrote."
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
-        raise OutputDirError(f"{out_dir} has output format version {manifest.get('format_version')!r}; "
-                             f"this dian reads version {FORMAT_VERSION}: recompile it.")
+        raise OutputDirError(
+            f"{out_dir} has output format version {manifest.get('format_version')!r}; "
+            f"this dian reads version {FORMAT_VERSION}: recompile it."
+        )
     listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
     missing = [f for f in (*FILES, *sorted(set(listed) - set(FILES))) if not (out_dir / f).is_file()]
     if missing:
-        raise OutputDirError(f"{out_dir} is incomplete: {', '.join(missing)} missing; recompile it with `dian compile`.")
+        raise OutputDirError(
+            f"{out_dir} is incomplete: {', '.join(missing)} missing; recompile it with `dian compile`."
+        )
     return manifest
 
 
@@ -86,11 +95,15 @@ def check_target(out_dir: Path) -> None:
             raise OutputDirError(f"cannot write {out_dir}: its parent folder {out_dir.parent} does not exist.")
         return
     if not out_dir.is_dir() or out_dir.is_symlink():
-        raise OutputDirError(f"{out_dir} exists and is not a folder; --out must name a new folder, "
-                             f"an empty one, or a previous dian output folder (which is replaced).")
+        raise OutputDirError(
+            f"{out_dir} exists and is not a folder; --out must name a new folder, "
+            f"an empty one, or a previous dian output folder (which is replaced)."
+        )
     if any(out_dir.iterdir()) and not _is_dian_folder(out_dir):
-        raise OutputDirError(f"{out_dir} exists, is not empty and is not a dian output folder (it has no dian "
-                             f"{MANIFEST}); refusing to replace it. Choose a new folder or remove this one.")
+        raise OutputDirError(
+            f"{out_dir} exists, is not empty and is not a dian output folder (it has no dian "
+            f"{MANIFEST}); refusing to replace it. Choose a new folder or remove this one."
+        )
 
 
 def _umask() -> int:

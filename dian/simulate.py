@@ -18,17 +18,19 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from . import accel_artifacts, outdir
-from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
 from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
 from dian.hwgen.lower.input_packing import InputPacking
 from dian.hwgen.lower.layout import pack_act, unpack_act
+
+from . import accel_artifacts, outdir
+from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
 from .ir import Graph, load_graph
 
 
@@ -98,8 +100,10 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
     path = Path(out_dir)
     manifest = outdir.read_manifest(path)
     if not manifest.get("accel"):
-        raise OutputDirError(f"{path} was compiled without --accel, so it has no program to simulate; recompile it "
-                             f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`.")
+        raise OutputDirError(
+            f"{path} was compiled without --accel, so it has no program to simulate; recompile it "
+            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
+        )
     graph = load_graph(path / outdir.INT_IR)
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     image = (path / outdir.PROGRAM).read_bytes()
@@ -109,8 +113,10 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
         if fmt != (accel_artifacts.IMAGE_FORMAT, accel_artifacts.IMAGE_FORMAT_VERSION):
             raise ValueError(f"format {fmt}")
     except (ValueError, KeyError, TypeError) as e:
-        raise OutputDirError(f"{path / outdir.IMAGE} is not a dian image layout of version "
-                             f"{accel_artifacts.IMAGE_FORMAT_VERSION} ({e}); recompile the folder.") from None
+        raise OutputDirError(
+            f"{path / outdir.IMAGE} is not a dian image layout of version "
+            f"{accel_artifacts.IMAGE_FORMAT_VERSION} ({e}); recompile the folder."
+        ) from None
     files = manifest.get("files", {})
     modified = tuple(sorted(n for n, digest in files.items() if _sha256((path / n).read_bytes()) != digest))
     return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
@@ -125,7 +131,7 @@ def _host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:
 def _read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
     """A slot's tensor; a packed input in its packed form (compare it with :func:`_host_form`)."""
     blocked = tuple(slot["blocked"])
-    data = dram[slot["addr"]: slot["addr"] + slot["bytes"]]
+    data = dram[slot["addr"] : slot["addr"] + slot["bytes"]]
     x = unpack_act(data, blocked, lanes)
     return x if "packing" in slot else x.reshape(slot["shape"])
 
@@ -135,14 +141,16 @@ def _exclusive(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for s in slots:
         lo, hi = s["addr"], s["addr"] + s["bytes"]
-        if not any(o is not s and o["addr"] != s["addr"] and o["addr"] < hi and lo < o["addr"] + o["bytes"]
-                   for o in slots):
+        if not any(
+            o is not s and o["addr"] != s["addr"] and o["addr"] < hi and lo < o["addr"] + o["bytes"] for o in slots
+        ):
             out.append(s)
     return out
 
 
-def _first_difference(backend: str, folder: AccelFolder, dram: np.ndarray, ref: dict[str, np.ndarray],
-                      graph_outputs: set[str]) -> tuple[int, SimulationMismatchError | None]:
+def _first_difference(
+    backend: str, folder: AccelFolder, dram: np.ndarray, ref: dict[str, np.ndarray], graph_outputs: set[str]
+) -> tuple[int, SimulationMismatchError | None]:
     """Compare every checkable tensor in graph order; the count checked and the first mismatch."""
     lanes = folder.cfg.lanes
     slots = {s["name"]: s for s in _exclusive(folder.layout["tensors"])}
@@ -161,15 +169,22 @@ def _first_difference(backend: str, folder: AccelFolder, dram: np.ndarray, ref: 
             idx = tuple(int(i) for i in diff[0])
             producer = slots[name]["producer"]
             op = next((o for o in folder.graph.ops if o.name == producer), None)
-            where = (f"layer '{producer}' ({op.kind.value if op else '?'}) output tensor '{name}'"
-                     if producer else f"input tensor '{name}' (as packed into DRAM by the host)")
+            where = (
+                f"layer '{producer}' ({op.kind.value if op else '?'}) output tensor '{name}'"
+                if producer
+                else f"input tensor '{name}' (as packed into DRAM by the host)"
+            )
             return checked, SimulationMismatchError(
                 f"{backend} and reference disagree: the first differing tensor in graph order is {where} "
                 f"{'x'.join(map(str, want.shape))}: element {list(idx)} is {int(got[idx])} on the {backend}, "
                 f"{int(want[idx])} in sim/reference ({len(diff):,} of {want.size:,} elements differ; "
                 f"{checked - 1} tensor(s) before it in graph order are bit-exact)."
                 + "".join(f" Note: {n} was modified since compile." for n in folder.modified),
-                backend=backend, tensor=name, layer=producer, index=idx)
+                backend=backend,
+                tensor=name,
+                layer=producer,
+                index=idx,
+            )
     return checked, None
 
 
@@ -189,11 +204,14 @@ def rtl_runner(folder: AccelFolder) -> Runner:
         raise RtlUnavailableError(
             f"the Verilator co-simulation (--rtl) is not available in this build of dian yet: the RTL top level "
             f"({accel_artifacts.EMITTER_MODULE}) has not landed. `dian simulate` without --rtl runs the machine "
-            f"simulator, which the RTL will be checked against cycle for cycle.")
+            f"simulator, which the RTL will be checked against cycle for cycle."
+        )
     rtl = folder.manifest["accel"].get("rtl")
     if not rtl or not rtl.get("files"):
-        raise OutputDirError(f"{folder.path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the "
-                             f"RTL emitter); recompile it with --accel to get the Verilog.")
+        raise OutputDirError(
+            f"{folder.path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the "
+            f"RTL emitter); recompile it with --accel to get the Verilog."
+        )
     from dian.hwgen.tools.verilator_run import build_harness, run_harness
 
     files = [folder.path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
@@ -202,8 +220,9 @@ def rtl_runner(folder: AccelFolder) -> Runner:
     def run(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
         exe = build_harness(files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir)
         after, c = run_harness(exe, dram.tobytes(), max_cycles)
-        counters = RunCounters(c["perf_cycles"], c["perf_busy_pe_cycles"], c["perf_dram_bytes_read"],
-                               c["perf_dram_bytes_written"])
+        counters = RunCounters(
+            c["perf_cycles"], c["perf_busy_pe_cycles"], c["perf_dram_bytes_read"], c["perf_dram_bytes_written"]
+        )
         return np.frombuffer(after, dtype=np.uint8)[: dram.size].copy(), counters
 
     return run
@@ -216,11 +235,15 @@ def _compare_counters(machine: RunCounters, rtl: RunCounters) -> None:
         table = "; ".join(f"{f}: machine {getattr(machine, f):,}, RTL {getattr(rtl, f):,}" for f in fields)
         raise SimulationMismatchError(
             f"the RTL computed every byte right but its performance counters differ from the machine simulator's "
-            f"({', '.join(bad)}): {table}.", backend="rtl", counter=bad[0])
+            f"({', '.join(bad)}): {table}.",
+            backend="rtl",
+            counter=bad[0],
+        )
 
 
-def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
-                   rtl_run: Runner | None = None) -> SimulationResult:
+def simulate_model(
+    out_dir: str | Path, x: np.ndarray, rtl: bool = False, rtl_run: Runner | None = None
+) -> SimulationResult:
     """Run the program in ``out_dir`` (compiled with --accel) on the float input ``x``.
 
     The machine simulator always runs; with ``rtl`` the Verilator model of
@@ -240,7 +263,7 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
     dram_in = np.frombuffer(folder.image, dtype=np.uint8).copy()
     for slot in folder.layout["inputs"]:
         data = pack_act(_host_form(slot, q), cfg.lanes)
-        dram_in[slot["addr"]: slot["addr"] + data.size] = data
+        dram_in[slot["addr"] : slot["addr"] + data.size] = data
     outputs = set(graph.outputs)
     runs: dict[str, BackendRun] = {}
     checked = 0
@@ -263,9 +286,20 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False,
     from .ir import graph_macs
 
     macs = graph_macs(graph)
-    return SimulationResult(folder.path, cfg, graph, {o: ref[o] for o in graph.outputs}, output, runs["machine"],
-                            runs.get("rtl"), _predicted(folder, macs), macs, checked, len(folder.image),
-                            folder.modified)
+    return SimulationResult(
+        folder.path,
+        cfg,
+        graph,
+        {o: ref[o] for o in graph.outputs},
+        output,
+        runs["machine"],
+        runs.get("rtl"),
+        _predicted(folder, macs),
+        macs,
+        checked,
+        len(folder.image),
+        folder.modified,
+    )
 
 
 def _predicted(folder: AccelFolder, macs: int) -> RunCounters:

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import accel_artifacts, outdir
-from .version import __version__
-from .errors import AccelConfigError, OutputDirError
 from dian.hwgen.accel_config import accel_config_from_json
 from dian.hwgen.targets import Target
+
+from . import accel_artifacts, outdir
+from .errors import AccelConfigError, OutputDirError
+from .version import __version__
 
 REPORT = "report.json"
 REPORT_FORMAT = "dian.synth"
@@ -52,16 +53,22 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     manifest = outdir.read_manifest(path)
     accel = manifest.get("accel")
     if not accel:
-        raise OutputDirError(f"{path} was compiled without --accel, so it has no RTL to synthesize; recompile it "
-                             f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`.")
+        raise OutputDirError(
+            f"{path} was compiled without --accel, so it has no RTL to synthesize; recompile it "
+            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
+        )
     rtl = accel.get("rtl")
     if not rtl or not rtl.get("files"):
         if accel_artifacts.rtl_emitter() is None:
-            raise OutputDirError(f"{path} has no rtl/: this build of dian has no RTL emitter yet "
-                                 f"({accel_artifacts.EMITTER_MODULE}), so `dian compile --accel` writes no Verilog "
-                                 f"and there is nothing to synthesize.")
-        raise OutputDirError(f"{path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the RTL "
-                             f"emitter); recompile it with --accel (and without --no-rtl) to get the Verilog.")
+            raise OutputDirError(
+                f"{path} has no rtl/: this build of dian has no RTL emitter yet "
+                f"({accel_artifacts.EMITTER_MODULE}), so `dian compile --accel` writes no Verilog "
+                f"and there is nothing to synthesize."
+            )
+        raise OutputDirError(
+            f"{path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the RTL "
+            f"emitter); recompile it with --accel (and without --no-rtl) to get the Verilog."
+        )
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     target = target or cfg.target.value
     if target not in TARGETS:
@@ -80,7 +87,10 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         "place_and_route": rep.fmax_mhz is not None,
         "cells": rep.cells,
         "cell_types": rep.cell_types,
-        "luts": rep.luts, "ffs": rep.ffs, "dsps": rep.dsps, "brams": rep.brams,
+        "luts": rep.luts,
+        "ffs": rep.ffs,
+        "dsps": rep.dsps,
+        "brams": rep.brams,
         "fmax_mhz": rep.fmax_mhz,
         "meets_timing": rep.meets_timing,
         "wrapper": dataclasses.asdict(rep.wrapper) if rep.wrapper is not None else None,

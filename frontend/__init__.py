@@ -20,12 +20,12 @@ from .rebatch import with_batch
 from .trace import trace
 
 
-def lower(module: nn.Module, input_shape: tuple[int, ...], calib: np.ndarray, name: str,
-          acc_bits: int = DEFAULT_ACC_BITS) -> tuple[Graph, Graph]:
+def lower(
+    module: nn.Module, input_shape: tuple[int, ...], calib: np.ndarray, name: str, acc_bits: int = DEFAULT_ACC_BITS
+) -> tuple[Graph, Graph]:
     """``(float_graph, int_graph)`` of ``module`` for ``input_shape``, calibrated on ``calib``."""
     float_graph = trace(module, input_shape, name)
     return float_graph, quantize(float_graph, calibrate(float_graph, calib), acc_bits)
 
 
-__all__ = ["LoadedModel", "calibrate", "calibration_samples", "load_model", "lower", "quantize", "trace",
-           "with_batch"]
+__all__ = ["LoadedModel", "calibrate", "calibration_samples", "load_model", "lower", "quantize", "trace", "with_batch"]

@@ -81,8 +81,10 @@ class Builder:
     def shape(node: fx.Node) -> tuple[int, ...]:
         meta = node.meta.get("tensor_meta")
         if meta is None or not hasattr(meta, "shape"):
-            raise UnsupportedOpError(f"{describe_location(node)} does not produce a single tensor; "
-                                     "dian lowers only ops with one tensor output.")
+            raise UnsupportedOpError(
+                f"{describe_location(node)} does not produce a single tensor; "
+                "dian lowers only ops with one tensor output."
+            )
         return tuple(int(d) for d in meta.shape)
 
     def tensor(self, arg: Any, node: fx.Node, role: str = "input") -> str:
@@ -109,8 +111,15 @@ class Builder:
         self.tensors[name] = Tensor(name, tuple(arr.shape), DType.FLOAT32)
         return name
 
-    def emit(self, cls: type[Op], node: fx.Node, inputs: list[str], name: str | None = None,
-             out_shape: tuple[int, ...] | None = None, **fields: Any) -> str:
+    def emit(
+        self,
+        cls: type[Op],
+        node: fx.Node,
+        inputs: list[str],
+        name: str | None = None,
+        out_shape: tuple[int, ...] | None = None,
+        **fields: Any,
+    ) -> str:
         """Append ``cls`` reading ``inputs``; output tensor and op share ``name``
         (default: the fx node's name) and the output gets ``out_shape`` (default:
         the node's propagated shape). Returns the output tensor name."""

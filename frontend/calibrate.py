@@ -21,19 +21,23 @@ def calibrate(float_graph: Graph, batches: np.ndarray, chunk: int = DEFAULT_CHUN
     """Max-abs of every activation tensor (graph inputs included) over all
     samples of ``batches`` ([num_samples, *input_shape[1:]], float)."""
     if float_graph.is_quantized or len(float_graph.inputs) != 1:
-        raise InputShapeError(f"calibrate takes a float graph with one input; graph '{float_graph.name}' "
-                              f"has inputs {list(float_graph.inputs)} (quantized: {float_graph.is_quantized}).")
+        raise InputShapeError(
+            f"calibrate takes a float graph with one input; graph '{float_graph.name}' "
+            f"has inputs {list(float_graph.inputs)} (quantized: {float_graph.is_quantized})."
+        )
     name = float_graph.inputs[0]
     sample_shape = float_graph.tensors[name].shape[1:]
     x = np.asarray(batches, dtype=np.float32)
     if x.ndim != len(sample_shape) + 1 or x.shape[1:] != sample_shape or x.shape[0] < 1:
-        raise InputShapeError(f"calibration data has shape {list(x.shape)}; graph '{float_graph.name}' takes "
-                              f"samples of shape {list(sample_shape)}, so it must be [num_samples, "
-                              f"{', '.join(map(str, sample_shape))}] with num_samples >= 1.")
+        raise InputShapeError(
+            f"calibration data has shape {list(x.shape)}; graph '{float_graph.name}' takes "
+            f"samples of shape {list(sample_shape)}, so it must be [num_samples, "
+            f"{', '.join(map(str, sample_shape))}] with num_samples >= 1."
+        )
     ranges = {t.name: 0.0 for t in float_graph.activations()}
     graphs: dict[int, Graph] = {}
     for start in range(0, x.shape[0], chunk):
-        part = x[start:start + chunk]
+        part = x[start : start + chunk]
         g = graphs.get(len(part)) or graphs.setdefault(len(part), with_batch(float_graph, len(part)))
         for tensor, value in run_graph(g, {name: part}, keep_all=True).items():
             if value.size:

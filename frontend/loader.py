@@ -18,10 +18,10 @@ import hashlib
 import importlib.util
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable
 
 import numpy as np
 import torch
@@ -52,11 +52,13 @@ def load_model(source: str) -> LoadedModel:
     """Build the model named by ``source``; raises ModelLoadError saying what
     is wrong with the source and what would be accepted."""
     if source.startswith("zoo:"):
-        return _load_zoo(source[len("zoo:"):])
+        return _load_zoo(source[len("zoo:") :])
     path, sep, factory = source.rpartition(":")
     if not sep or not path or not factory:
-        raise ModelLoadError(f"model source '{source}' is neither `path/to/file.py:factory` nor `zoo:NAME`; "
-                             f"zoo models: {', '.join(sorted(ZOO))}.")
+        raise ModelLoadError(
+            f"model source '{source}' is neither `path/to/file.py:factory` nor `zoo:NAME`; "
+            f"zoo models: {', '.join(sorted(ZOO))}."
+        )
     return _load_file(Path(path), factory)
 
 
@@ -73,8 +75,10 @@ def _load_zoo(name: str) -> LoadedModel:
 
 def _load_file(path: Path, factory_name: str) -> LoadedModel:
     if not path.is_file():
-        raise ModelLoadError(f"model file '{path}' does not exist (or is not a file); give `path/to/file.py:factory` "
-                             f"with a path relative to the current directory ({Path.cwd()}) or absolute.")
+        raise ModelLoadError(
+            f"model file '{path}' does not exist (or is not a file); give `path/to/file.py:factory` "
+            f"with a path relative to the current directory ({Path.cwd()}) or absolute."
+        )
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     mod = _import_file(path, sha)
@@ -82,20 +86,23 @@ def _load_file(path: Path, factory_name: str) -> LoadedModel:
     if factory is None or not callable(factory):
         defined = _defined_callables(mod)
         what = "is not callable" if factory is not None else "is not defined"
-        raise ModelLoadError(f"'{factory_name}' {what} in model file '{path}'; the file defines these callables: "
-                             f"{', '.join(defined) or '(none)'}. Name the function (or nn.Module class) that "
-                             f"builds the model: `{path}:<factory>`.")
+        raise ModelLoadError(
+            f"'{factory_name}' {what} in model file '{path}'; the file defines these callables: "
+            f"{', '.join(defined) or '(none)'}. Name the function (or nn.Module class) that "
+            f"builds the model: `{path}:<factory>`."
+        )
     with _on_sys_path(path.parent):
         try:
             module = factory()
         except Exception as e:
             raise ModelLoadError(f"calling {factory_name}() from '{path}' raised {type(e).__name__}: {e}") from e
     if not isinstance(module, nn.Module):
-        raise ModelLoadError(f"{factory_name}() from '{path}' returned {type(module).__name__}, not a "
-                             f"torch.nn.Module; the factory must build and return the network.")
+        raise ModelLoadError(
+            f"{factory_name}() from '{path}' returned {type(module).__name__}, not a "
+            f"torch.nn.Module; the factory must build and return the network."
+        )
     calib = getattr(mod, "calibration_data", None)
-    return LoadedModel(factory_name, module, calib if callable(calib) else None,
-                       _input_shape(mod, path), sha)
+    return LoadedModel(factory_name, module, calib if callable(calib) else None, _input_shape(mod, path), sha)
 
 
 def _import_file(path: Path, sha: str) -> ModuleType:
@@ -129,8 +136,11 @@ class _on_sys_path:
 
 
 def _defined_callables(mod: ModuleType) -> list[str]:
-    return sorted(n for n, v in vars(mod).items()
-                  if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == mod.__name__)
+    return sorted(
+        n
+        for n, v in vars(mod).items()
+        if callable(v) and not n.startswith("_") and getattr(v, "__module__", None) == mod.__name__
+    )
 
 
 def _input_shape(mod: ModuleType, path: Path) -> tuple[int, ...] | None:
@@ -142,6 +152,8 @@ def _input_shape(mod: ModuleType, path: Path) -> tuple[int, ...] | None:
     except (TypeError, ValueError):
         dims = ()
     if not dims or any(d < 1 for d in dims):
-        raise ModelLoadError(f"INPUT_SHAPE in '{path}' is {shape!r}; it must be a tuple of positive integers "
-                             f"including the batch, e.g. (1, 3, 32, 32).")
+        raise ModelLoadError(
+            f"INPUT_SHAPE in '{path}' is {shape!r}; it must be a tuple of positive integers "
+            f"including the batch, e.g. (1, 3, 32, 32)."
+        )
     return dims

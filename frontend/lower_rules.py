@@ -9,7 +9,8 @@ error messages print them, so the list a user reads is the list the code uses.
 from __future__ import annotations
 
 import operator
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,8 +19,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dian.errors import UnsupportedOpError
-from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 from dian.ir import Add as AddOp
+from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
 from . import bn_fold
 from .builder import Builder, describe_location
@@ -53,28 +54,54 @@ def _module(b: Builder, node: fx.Node) -> nn.Module:
 def lower_clamp(b: Builder, node: fx.Node, x: Any, lo: Any, hi: Any) -> str:
     for v in (lo, hi):
         if v is not None and not isinstance(v, (int, float)):
-            raise _unsupported(node, f"clamp bound {v!r} is not a number", "clamp bounds must be Python numbers or None")
+            raise _unsupported(
+                node, f"clamp bound {v!r} is not a number", "clamp bounds must be Python numbers or None"
+            )
     lo = None if lo is None else float(lo)
     hi = None if hi is None else float(hi)
     return b.emit(Clamp, node, [b.tensor(x, node)], min_value=lo, max_value=hi)
 
 
-def lower_maxpool(b: Builder, node: fx.Node, x: Any, kernel: Any, stride: Any, padding: Any,
-                  dilation: Any, ceil_mode: bool, return_indices: bool) -> str:
+def lower_maxpool(
+    b: Builder,
+    node: fx.Node,
+    x: Any,
+    kernel: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    ceil_mode: bool,
+    return_indices: bool,
+) -> str:
     if _pair(dilation) != (1, 1) or ceil_mode or return_indices:
-        raise _unsupported(node, f"max pooling with dilation={dilation}, ceil_mode={ceil_mode}, "
-                           f"return_indices={return_indices}", "dian supports dilation 1, ceil_mode False, no indices")
+        raise _unsupported(
+            node,
+            f"max pooling with dilation={dilation}, ceil_mode={ceil_mode}, return_indices={return_indices}",
+            "dian supports dilation 1, ceil_mode False, no indices",
+        )
     k = _pair(kernel)
     s = k if stride is None or stride == [] or stride == () else _pair(stride)
     return b.emit(MaxPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding))
 
 
-def lower_avgpool(b: Builder, node: fx.Node, x: Any, kernel: Any, stride: Any, padding: Any, ceil_mode: bool,
-                  count_include_pad: bool, divisor_override: Any) -> str:
+def lower_avgpool(
+    b: Builder,
+    node: fx.Node,
+    x: Any,
+    kernel: Any,
+    stride: Any,
+    padding: Any,
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Any,
+) -> str:
     if ceil_mode or not count_include_pad or divisor_override is not None:
-        raise _unsupported(node, f"average pooling with ceil_mode={ceil_mode}, count_include_pad={count_include_pad}, "
-                           f"divisor_override={divisor_override}",
-                           "dian supports ceil_mode False, count_include_pad True, divisor_override None")
+        raise _unsupported(
+            node,
+            f"average pooling with ceil_mode={ceil_mode}, count_include_pad={count_include_pad}, "
+            f"divisor_override={divisor_override}",
+            "dian supports ceil_mode False, count_include_pad True, divisor_override None",
+        )
     k = _pair(kernel)
     s = k if stride is None or stride == [] or stride == () else _pair(stride)
     return b.emit(AvgPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding))
@@ -91,8 +118,11 @@ def lower_adaptive_avg(b: Builder, node: fx.Node, x: Any, output_size: Any) -> s
     if h % oh == 0 and w % ow == 0:  # equal, non-overlapping windows: a plain average pool
         k = (h // oh, w // ow)
         return b.emit(AvgPool2d, node, [name], kernel=k, stride=k, padding=(0, 0))
-    raise _unsupported(node, f"adaptive average pooling from {h}x{w} to {oh}x{ow}",
-                       "dian supports output 1x1, output equal to the input, or an input divisible by the output")
+    raise _unsupported(
+        node,
+        f"adaptive average pooling from {h}x{w} to {oh}x{ow}",
+        "dian supports output 1x1, output equal to the input, or an input divisible by the output",
+    )
 
 
 def lower_reshape(b: Builder, node: fx.Node, x: Any) -> str:
@@ -101,8 +131,11 @@ def lower_reshape(b: Builder, node: fx.Node, x: Any) -> str:
     if out_shape == in_shape:
         return name
     if out_shape[:1] != in_shape[:1]:
-        raise _unsupported(node, f"reshape {list(in_shape)} -> {list(out_shape)} changes the batch dimension",
-                           "reshapes and flattens must keep dimension 0 (the batch), e.g. torch.flatten(x, 1)")
+        raise _unsupported(
+            node,
+            f"reshape {list(in_shape)} -> {list(out_shape)} changes the batch dimension",
+            "reshapes and flattens must keep dimension 0 (the batch), e.g. torch.flatten(x, 1)",
+        )
     return b.emit(Reshape, node, [name], shape=out_shape)
 
 
@@ -111,8 +144,11 @@ def lower_add(b: Builder, node: fx.Node, x: Any, y: Any, alpha: Any = 1) -> str:
         raise _unsupported(node, f"add with alpha={alpha}", "dian supports plain sums (alpha=1)")
     a, c = b.tensor(x, node, "first operand"), b.tensor(y, node, "second operand")
     if b.tensors[a].shape != b.tensors[c].shape:
-        raise _unsupported(node, f"add of shapes {list(b.tensors[a].shape)} and {list(b.tensors[c].shape)}",
-                           "dian adds two tensors of the same shape (no broadcasting)")
+        raise _unsupported(
+            node,
+            f"add of shapes {list(b.tensors[a].shape)} and {list(b.tensors[c].shape)}",
+            "dian adds two tensors of the same shape (no broadcasting)",
+        )
     return b.emit(AddOp, node, [a, c])
 
 
@@ -121,8 +157,11 @@ def lower_mean(b: Builder, node: fx.Node, x: Any, dim: Any, keepdim: bool) -> st
     rank = len(b.tensors[name].shape)
     dims = sorted(int(d) % rank for d in ((dim,) if isinstance(dim, int) else (dim or ())))
     if rank != 4 or dims != [2, 3]:
-        raise _unsupported(node, f"mean over dims {dim} of a rank-{rank} tensor",
-                           "dian supports the spatial mean x.mean((2, 3)) of NCHW tensors (global average pooling)")
+        raise _unsupported(
+            node,
+            f"mean over dims {dim} of a rank-{rank} tensor",
+            "dian supports the spatial mean x.mean((2, 3)) of NCHW tensors (global average pooling)",
+        )
     if keepdim:
         return b.emit(GlobalAvgPool, node, [name])
     n, c = b.tensors[name].shape[:2]
@@ -139,8 +178,11 @@ def _conv_padding(node: fx.Node, m: nn.Conv2d) -> tuple[int, int]:
             return (0, 0)
         total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
         if any(t % 2 for t in total):
-            raise _unsupported(node, "nn.Conv2d padding='same' with an even effective kernel (asymmetric padding)",
-                               "dian supports symmetric zero padding; pass explicit integer padding")
+            raise _unsupported(
+                node,
+                "nn.Conv2d padding='same' with an even effective kernel (asymmetric padding)",
+                "dian supports symmetric zero padding; pass explicit integer padding",
+            )
         return (total[0] // 2, total[1] // 2)
     return _pair(m.padding)
 
@@ -159,20 +201,36 @@ def conv2d_module(b: Builder, node: fx.Node) -> str:
     padding = _conv_padding(node, m)
     x = b.tensor(node.args[0], node)
     w, bias = _folded_params(b, node, m)
-    return b.emit(Conv2d, node, [x], weight=b.const(node.name, "weight", w),
-                  bias=None if bias is None else b.const(node.name, "bias", bias),
-                  stride=_pair(m.stride), padding=padding, dilation=_pair(m.dilation), groups=int(m.groups))
+    return b.emit(
+        Conv2d,
+        node,
+        [x],
+        weight=b.const(node.name, "weight", w),
+        bias=None if bias is None else b.const(node.name, "bias", bias),
+        stride=_pair(m.stride),
+        padding=padding,
+        dilation=_pair(m.dilation),
+        groups=int(m.groups),
+    )
 
 
 def linear_module(b: Builder, node: fx.Node) -> str:
     m: nn.Linear = _module(b, node)  # type: ignore[assignment]
     x = b.tensor(node.args[0], node)
     if len(b.tensors[x].shape) != 2:
-        raise _unsupported(node, f"nn.Linear on a rank-{len(b.tensors[x].shape)} input {list(b.tensors[x].shape)}",
-                           "dian's Linear takes [N, features]; flatten first, e.g. torch.flatten(x, 1)")
+        raise _unsupported(
+            node,
+            f"nn.Linear on a rank-{len(b.tensors[x].shape)} input {list(b.tensors[x].shape)}",
+            "dian's Linear takes [N, features]; flatten first, e.g. torch.flatten(x, 1)",
+        )
     w, bias = _folded_params(b, node, m)
-    return b.emit(Linear, node, [x], weight=b.const(node.name, "weight", w),
-                  bias=None if bias is None else b.const(node.name, "bias", bias))
+    return b.emit(
+        Linear,
+        node,
+        [x],
+        weight=b.const(node.name, "weight", w),
+        bias=None if bias is None else b.const(node.name, "bias", bias),
+    )
 
 
 def batchnorm_module(b: Builder, node: fx.Node) -> str:
@@ -183,8 +241,11 @@ def batchnorm_module(b: Builder, node: fx.Node) -> str:
     x = b.tensor(src, node)
     rank = len(b.tensors[x].shape)
     if (rank != 4) if isinstance(m, nn.BatchNorm2d) else (rank != 2):
-        raise _unsupported(node, f"{type(m).__name__} on a rank-{rank} input",
-                           "dian supports BatchNorm2d on NCHW and BatchNorm1d on [N, C] tensors")
+        raise _unsupported(
+            node,
+            f"{type(m).__name__} on a rank-{rank} input",
+            "dian supports BatchNorm2d on NCHW and BatchNorm1d on [N, C] tensors",
+        )
     w, bias = bn_fold.standalone(m, describe_location(node))  # type: ignore[arg-type]
     wname, bname = b.const(node.name, "weight", w), b.const(node.name, "bias", bias)
     if isinstance(m, nn.BatchNorm2d):
@@ -199,14 +260,16 @@ def _hardtanh_module(b: Builder, node: fx.Node) -> str:
 
 def _maxpool_module(b: Builder, node: fx.Node) -> str:
     m: nn.MaxPool2d = _module(b, node)  # type: ignore[assignment]
-    return lower_maxpool(b, node, node.args[0], m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
-                         m.return_indices)
+    return lower_maxpool(
+        b, node, node.args[0], m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices
+    )
 
 
 def _avgpool_module(b: Builder, node: fx.Node) -> str:
     m: nn.AvgPool2d = _module(b, node)  # type: ignore[assignment]
-    return lower_avgpool(b, node, node.args[0], m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                         m.count_include_pad, m.divisor_override)
+    return lower_avgpool(
+        b, node, node.args[0], m.kernel_size, m.stride, m.padding, m.ceil_mode, m.count_include_pad, m.divisor_override
+    )
 
 
 def _identity(b: Builder, node: fx.Node) -> str:
@@ -223,8 +286,10 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     nn.Hardtanh: ("nn.Hardtanh", _hardtanh_module),
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
-    nn.AdaptiveAvgPool2d: ("nn.AdaptiveAvgPool2d",
-                           lambda b, n: lower_adaptive_avg(b, n, n.args[0], _module(b, n).output_size)),
+    nn.AdaptiveAvgPool2d: (
+        "nn.AdaptiveAvgPool2d",
+        lambda b, n: lower_adaptive_avg(b, n, n.args[0], _module(b, n).output_size),
+    ),
     nn.Flatten: ("nn.Flatten", lambda b, n: lower_reshape(b, n, n.args[0])),
     nn.Identity: ("nn.Identity", _identity),
     nn.Dropout: ("nn.Dropout", _identity),
@@ -265,14 +330,31 @@ def _cat(b: Builder, n: fx.Node) -> str:
 
 
 def _maxpool_call(b: Builder, n: fx.Node) -> str:
-    return lower_maxpool(b, n, n.args[0], _arg(n, 1, "kernel_size"), _arg(n, 2, "stride"), _arg(n, 3, "padding", 0),
-                         _arg(n, 4, "dilation", 1), _arg(n, 5, "ceil_mode", False), _arg(n, 6, "return_indices", False))
+    return lower_maxpool(
+        b,
+        n,
+        n.args[0],
+        _arg(n, 1, "kernel_size"),
+        _arg(n, 2, "stride"),
+        _arg(n, 3, "padding", 0),
+        _arg(n, 4, "dilation", 1),
+        _arg(n, 5, "ceil_mode", False),
+        _arg(n, 6, "return_indices", False),
+    )
 
 
 def _avgpool_call(b: Builder, n: fx.Node) -> str:
-    return lower_avgpool(b, n, n.args[0], _arg(n, 1, "kernel_size"), _arg(n, 2, "stride"), _arg(n, 3, "padding", 0),
-                         _arg(n, 4, "ceil_mode", False), _arg(n, 5, "count_include_pad", True),
-                         _arg(n, 6, "divisor_override"))
+    return lower_avgpool(
+        b,
+        n,
+        n.args[0],
+        _arg(n, 1, "kernel_size"),
+        _arg(n, 2, "stride"),
+        _arg(n, 3, "padding", 0),
+        _arg(n, 4, "ceil_mode", False),
+        _arg(n, 5, "count_include_pad", True),
+        _arg(n, 6, "divisor_override"),
+    )
 
 
 def _mean_call(b: Builder, n: fx.Node) -> str:
@@ -288,8 +370,10 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     torch.clip: ("torch.clip", _clamp_call),
     F.max_pool2d: ("F.max_pool2d", _maxpool_call),
     F.avg_pool2d: ("F.avg_pool2d", _avgpool_call),
-    F.adaptive_avg_pool2d: ("F.adaptive_avg_pool2d",
-                            lambda b, n: lower_adaptive_avg(b, n, n.args[0], _arg(n, 1, "output_size"))),
+    F.adaptive_avg_pool2d: (
+        "F.adaptive_avg_pool2d",
+        lambda b, n: lower_adaptive_avg(b, n, n.args[0], _arg(n, 1, "output_size")),
+    ),
     operator.add: ("operator.add (a + b)", _add_call),
     operator.iadd: ("operator.iadd (a += b)", _add_call),
     torch.add: ("torch.add", _add_call),
@@ -326,5 +410,7 @@ def supported_summary() -> str:
     mods = ", ".join(name for name, _ in MODULE_RULES.values())
     funcs = ", ".join(name for name, _ in FUNCTION_RULES.values())
     meths = ", ".join(f".{m}()" for m in METHOD_RULES)
-    return (f"dian supports modules {mods}; functions {funcs}; tensor methods {meths}; "
-            f"and x.size()/x.shape for reshape arguments")
+    return (
+        f"dian supports modules {mods}; functions {funcs}; tensor methods {meths}; "
+        f"and x.size()/x.shape for reshape arguments"
+    )

@@ -21,14 +21,31 @@ The result follows the arithmetic contract of ir/ops.py exactly and passes
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Mapping
 
 import numpy as np
 
 from dian.errors import QuantizationError
-from dian.ir import (DEFAULT_ACC_BITS, Add, AvgPool2d, Clamp, Concat, Conv2d, DType, GlobalAvgPool, Graph, Linear,
-                     MaxPool2d, Op, QuantParams, Requant, Reshape, Tensor, verify)
+from dian.ir import (
+    DEFAULT_ACC_BITS,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    DType,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    MaxPool2d,
+    Op,
+    QuantParams,
+    Requant,
+    Reshape,
+    Tensor,
+    verify,
+)
 
 from . import requant_params
 from .scales import activation_scale, quantize_weights
@@ -52,10 +69,14 @@ def quantize(float_graph: Graph, act_ranges: Mapping[str, float], acc_bits: int 
     for op in float_graph.ops:
         if op.name not in absorbed:
             q.ops.append(q.convert(op, fused.get(op.name, [])))
-    tensors = {n: Tensor(n, float_graph.tensors[n].shape, DType.INT8, QuantParams.per_tensor(s))
-               for n, s in q.scales.items()}
+    tensors = {
+        n: Tensor(n, float_graph.tensors[n].shape, DType.INT8, QuantParams.per_tensor(s)) for n, s in q.scales.items()
+    }
     tensors.update(q.const_tensors)
-    meta = dict(float_graph.metadata) | {"quantization": "int8 symmetric, per-channel weights", "acc_bits": str(acc_bits)}
+    meta = dict(float_graph.metadata) | {
+        "quantization": "int8 symmetric, per-channel weights",
+        "acc_bits": str(acc_bits),
+    }
     graph = Graph.build(float_graph.name, tensors, q.constants, q.ops, float_graph.inputs, float_graph.outputs, meta)
     return verify(graph, acc_bits)
 
@@ -93,8 +114,10 @@ class _Quantizer:
 
     def measured(self, tensor: str) -> float:
         if tensor not in self.ranges:
-            raise QuantizationError(f"tensor '{tensor}' has no calibrated range; calibrate the same float graph "
-                                    f"(calibrate(graph, batches)) and pass its result.")
+            raise QuantizationError(
+                f"tensor '{tensor}' has no calibrated range; calibrate the same float graph "
+                f"(calibrate(graph, batches)) and pass its result."
+            )
         return activation_scale(float(self.ranges[tensor]), tensor)
 
     def convert(self, op: Op, clamps: list[Clamp]) -> Op:
@@ -130,8 +153,10 @@ class _Quantizer:
         try:
             return make(ratios)
         except requant_params.RatioRangeError as e:
-            raise QuantizationError(f"{op.kind.value} op '{op.name}': {e}; the scales around this layer are "
-                                    f"too far apart (check the calibration ranges).") from e
+            raise QuantizationError(
+                f"{op.kind.value} op '{op.name}': {e}; the scales around this layer are "
+                f"too far apart (check the calibration ranges)."
+            ) from e
 
     def _weights(self, op: Conv2d | Linear, s_in: float, s_out: float) -> dict[str, object]:
         w = self.graph.constants[op.weight]

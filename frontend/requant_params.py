@@ -18,7 +18,7 @@ Hand-checkable examples: 0.5 -> (2**30, 31); 0.75 -> (3 * 2**29, 31);
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 from dian.ir import Requant
 

@@ -35,8 +35,10 @@ MIN_ACT_RANGE = 2.0**-20  # floor on a calibrated max-abs (about 1e-6)
 def activation_scale(max_abs: float, tensor: str) -> float:
     """Per-tensor scale from a calibrated max-abs value."""
     if not math.isfinite(max_abs) or max_abs < 0:
-        raise QuantizationError(f"tensor '{tensor}' has calibrated range {max_abs!r}; ranges must be finite "
-                                f"(the float model produced inf/NaN on the calibration data).")
+        raise QuantizationError(
+            f"tensor '{tensor}' has calibrated range {max_abs!r}; ranges must be finite "
+            f"(the float model produced inf/NaN on the calibration data)."
+        )
     return max(float(max_abs), MIN_ACT_RANGE) / QMAX
 
 
@@ -45,8 +47,9 @@ def quantize_round(x: np.ndarray) -> np.ndarray:
     return np.rint(x)
 
 
-def quantize_weights(weight: np.ndarray, bias: np.ndarray | None, in_scale: float, acc_bits: int,
-                     layer: str) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+def quantize_weights(
+    weight: np.ndarray, bias: np.ndarray | None, in_scale: float, acc_bits: int, layer: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(q_weight int8, scales float64[K], q_bias int32 | None)`` for a conv/linear
     whose input has scale ``in_scale``; raises QuantizationError when the
     ``acc_bits`` accumulator cannot be proven safe."""
@@ -74,6 +77,7 @@ def quantize_weights(weight: np.ndarray, bias: np.ndarray | None, in_scale: floa
         raise QuantizationError(
             f"layer '{layer}': output channel {k} can reach |acc| = {int(bound[k])} with int8 inputs "
             f"({w.shape[1]} inputs per output), but a {acc_bits}-bit accumulator holds at most {limit}; "
-            f"use a wider accumulator (acc_bits) or a layer with fewer inputs per output.")
+            f"use a wider accumulator (acc_bits) or a layer with fewer inputs per output."
+        )
     q_weight = q.reshape(weight.shape).astype(np.int8)
     return q_weight, scales, None if qb is None else qb.astype(np.int32)

@@ -43,8 +43,10 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     gm = _symbolic_trace(module)
     placeholders = [n for n in gm.graph.nodes if n.op == "placeholder"]
     if len(placeholders) != 1:
-        raise UnsupportedOpError(f"model '{name}' takes {len(placeholders)} inputs "
-                                 f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor.")
+        raise UnsupportedOpError(
+            f"model '{name}' takes {len(placeholders)} inputs "
+            f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor."
+        )
     _propagate_shapes(gm, shape, name)
     b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
     b.folded = _plan_bn_folds(gm, b.modules)
@@ -56,9 +58,15 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
             outputs = [b.tensor(v, node, "output") for v in _flatten(node.args[0])]
         else:
             b.env[node] = _lower_node(b, node)
-    graph = Graph.build(name, b.tensors, b.constants, b.ops, [placeholders[0].name], outputs,
-                        metadata={"frontend": "torch.fx", "torch": torch.__version__,
-                                  "module_class": type(module).__qualname__})
+    graph = Graph.build(
+        name,
+        b.tensors,
+        b.constants,
+        b.ops,
+        [placeholders[0].name],
+        outputs,
+        metadata={"frontend": "torch.fx", "torch": torch.__version__, "module_class": type(module).__qualname__},
+    )
     return verify(graph)
 
 
@@ -69,8 +77,10 @@ def _check_shape(input_shape: Any) -> tuple[int, ...]:
     except (TypeError, ValueError):
         ok = False
     if not ok:
-        raise InputShapeError(f"input shape {input_shape!r} is not a tuple of positive integers; "
-                              f"give the full shape including the batch, e.g. (1, 3, 32, 32).")
+        raise InputShapeError(
+            f"input shape {input_shape!r} is not a tuple of positive integers; "
+            f"give the full shape including the batch, e.g. (1, 3, 32, 32)."
+        )
     return shape
 
 
@@ -163,7 +173,8 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
     if node.op == "get_attr":
         raise UnsupportedOpError(
             f"{describe_location(node)}: forward reads the parameter or buffer `{node.target}` directly; "
-            f"dian lowers weights only through supported modules. {supported_summary()}.")
+            f"dian lowers weights only through supported modules. {supported_summary()}."
+        )
     typ = node.meta.get("type")
     if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
         if _is_shape_node(b, node):
@@ -171,7 +182,8 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
         raise UnsupportedOpError(
             f"{describe_location(node)}: {_describe_target(b, node)} produces a {getattr(typ, '__name__', typ)}, "
             f"not a tensor; dian allows non-tensor values only from x.size()/x.shape and integer arithmetic "
-            f"on them. {supported_summary()}.")
+            f"on them. {supported_summary()}."
+        )
     rule = None
     if node.op == "call_module":
         entry = MODULE_RULES.get(type(b.modules[node.target]))  # type: ignore[index]
@@ -183,7 +195,8 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
         rule = METHOD_RULES.get(node.target)  # type: ignore[arg-type]
     if rule is None:
         raise UnsupportedOpError(
-            f"dian cannot lower {_describe_target(b, node)} ({describe_location(node)}). {supported_summary()}.")
+            f"dian cannot lower {_describe_target(b, node)} ({describe_location(node)}). {supported_summary()}."
+        )
     return rule(b, node)
 
 
@@ -215,8 +228,16 @@ def _describe_target(b: Builder, node: fx.Node) -> str:
     return f"{getattr(t, '__module__', '?')}.{getattr(t, '__qualname__', fname)}"
 
 
-_OPERATOR_SYMBOLS = {"mul": "a * b", "sub": "a - b", "truediv": "a / b", "matmul": "a @ b", "neg": "-a",
-                     "getitem": "tensor indexing x[...]", "imul": "a *= b", "isub": "a -= b"}
+_OPERATOR_SYMBOLS = {
+    "mul": "a * b",
+    "sub": "a - b",
+    "truediv": "a / b",
+    "matmul": "a @ b",
+    "neg": "-a",
+    "getitem": "tensor indexing x[...]",
+    "imul": "a *= b",
+    "isub": "a -= b",
+}
 
 
 def _flatten(value: Any) -> list[Any]:

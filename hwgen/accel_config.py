@@ -14,7 +14,6 @@ import json
 import typing
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Any
 
 from dian.errors import AccelConfigError
@@ -111,7 +110,7 @@ class AccelConfig:
         doc["target"] = self.target.value
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
-    def with_target(self, target: Target | str) -> "AccelConfig":
+    def with_target(self, target: Target | str) -> AccelConfig:
         return validate(dataclasses.replace(self, target=Target(target)))
 
 
@@ -131,16 +130,22 @@ def validate(cfg: AccelConfig) -> AccelConfig:
     if not (_power_of_two(cfg.pe_rows) and 2 <= cfg.pe_rows <= 64):
         raise _fail("pe_rows", cfg.pe_rows, "it must be a power of two from 2 to 64")
     if not cfg.dataflows or len(set(cfg.dataflows)) != len(cfg.dataflows) or Dataflow.GEMM not in cfg.dataflows:
-        raise _fail("dataflows", [d.value for d in cfg.dataflows],
-                    "it must list 'gemm' (every conv and linear layer needs it) and optionally 'depthwise', once each")
+        raise _fail(
+            "dataflows",
+            [d.value for d in cfg.dataflows],
+            "it must list 'gemm' (every conv and linear layer needs it) and optionally 'depthwise', once each",
+        )
     if cfg.operand_bits != 8:
         raise _fail("operand_bits", cfg.operand_bits, "v1 hardware computes on int8 operands only")
     if not 16 <= cfg.acc_bits <= 32:
         raise _fail("acc_bits", cfg.acc_bits, "accumulators are 16 to 32 bits (the IR verifier proves each layer fits)")
     if not (_power_of_two(cfg.dram_bus_bits) and 8 <= cfg.dram_bus_bits <= cfg.word_bytes * 8):
-        raise _fail("dram_bus_bits", cfg.dram_bus_bits,
-                    f"it must be a power of two from 8 to the word width, {cfg.word_bytes * 8} bits "
-                    f"({cfg.lanes} int8 lanes); v1 moves whole words")
+        raise _fail(
+            "dram_bus_bits",
+            cfg.dram_bus_bits,
+            f"it must be a power of two from 8 to the word width, {cfg.word_bytes * 8} bits "
+            f"({cfg.lanes} int8 lanes); v1 moves whole words",
+        )
     if not 1 <= cfg.dram_latency <= 1024:
         raise _fail("dram_latency", cfg.dram_latency, "it must be 1 to 1024 cycles")
     if not 1.0 <= cfg.clock_mhz <= 1000.0:
@@ -151,12 +156,17 @@ def validate(cfg: AccelConfig) -> AccelConfig:
         _validate_buffer(cfg, name)
     need_w = 2 * cfg.lanes * cfg.word_bytes
     if cfg.wbuf.bytes < need_w:
-        raise _fail("wbuf.bytes", cfg.wbuf.bytes, f"it must hold two weight blocks of {cfg.lanes} words ({need_w} bytes)")
+        raise _fail(
+            "wbuf.bytes", cfg.wbuf.bytes, f"it must hold two weight blocks of {cfg.lanes} words ({need_w} bytes)"
+        )
     budget = TARGET_RAM_BYTES[cfg.target]
     if budget is not None and cfg.on_chip_bytes > budget:
-        raise _fail("target", cfg.target.value,
-                    f"its on-chip RAM holds {budget} bytes but the buffers need {cfg.on_chip_bytes}; "
-                    f"shrink ibuf/wbuf/abuf/obuf or pick a larger target ({', '.join(t.value for t in Target)})")
+        raise _fail(
+            "target",
+            cfg.target.value,
+            f"its on-chip RAM holds {budget} bytes but the buffers need {cfg.on_chip_bytes}; "
+            f"shrink ibuf/wbuf/abuf/obuf or pick a larger target ({', '.join(t.value for t in Target)})",
+        )
     _validate_multipliers(cfg)
     return cfg
 
@@ -170,10 +180,13 @@ def _validate_multipliers(cfg: AccelConfig) -> None:
         return
     plan = plan_dsps(cfg)
     if plan.lut_product_luts > fabric.luts:
-        raise _fail("target", cfg.target.value,
-                    f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
-                    f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "
-                    f"or a larger target ({', '.join(t.value for t in Target)})")
+        raise _fail(
+            "target",
+            cfg.target.value,
+            f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
+            f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "
+            f"or a larger target ({', '.join(t.value for t in Target)})",
+        )
 
 
 def _validate_buffer(cfg: AccelConfig, name: str) -> None:
@@ -183,23 +196,27 @@ def _validate_buffer(cfg: AccelConfig, name: str) -> None:
         raise _fail(f"{name}.banks", buf.banks, "it must be a power of two from 1 to 16")
     unit = 2 * buf.banks * word
     if buf.bytes < unit * 4 or buf.bytes % unit:
-        raise _fail(f"{name}.bytes", buf.bytes,
-                    f"it must be a multiple of {unit} (2 halves x {buf.banks} banks x {word}-byte words) "
-                    f"and hold at least 4 words per bank and half")
+        raise _fail(
+            f"{name}.bytes",
+            buf.bytes,
+            f"it must be a multiple of {unit} (2 halves x {buf.banks} banks x {word}-byte words) "
+            f"and hold at least 4 words per bank and half",
+        )
 
 
 def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
     """The config a parsed JSON document describes, validated (errors name the field and ``source``)."""
     if doc.get("format", FORMAT) != FORMAT or doc.get("version", VERSION) != VERSION:
-        raise AccelConfigError(f"{source} is not a dian accelerator config of version {VERSION} "
-                               f"(format {doc.get('format')!r}, version {doc.get('version')!r}).")
+        raise AccelConfigError(
+            f"{source} is not a dian accelerator config of version {VERSION} "
+            f"(format {doc.get('format')!r}, version {doc.get('version')!r})."
+        )
     hints = typing.get_type_hints(AccelConfig)
     fields = {f.name: f for f in dataclasses.fields(AccelConfig)}
     unknown = sorted(set(doc) - set(fields) - {"format", "version"})
     if unknown:
         raise AccelConfigError(f"{source}: unknown fields {unknown}; the fields are {sorted(fields)}.")
-    missing = sorted(n for n, f in fields.items()
-                     if n not in doc and f.default is dataclasses.MISSING)
+    missing = sorted(n for n, f in fields.items() if n not in doc and f.default is dataclasses.MISSING)
     if missing:
         raise AccelConfigError(f"{source}: missing fields {missing}.")
     kw: dict[str, Any] = {}
@@ -208,8 +225,12 @@ def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
             continue
         try:
             if name in ("ibuf", "wbuf", "abuf", "obuf"):
-                if not (isinstance(value, dict) and conforms(value.get("bytes"), int)
-                        and conforms(value.get("banks", 1), int) and set(value) <= {"bytes", "banks"}):
+                if not (
+                    isinstance(value, dict)
+                    and conforms(value.get("bytes"), int)
+                    and conforms(value.get("banks", 1), int)
+                    and set(value) <= {"bytes", "banks"}
+                ):
                     raise _fail(name, value, 'it must be {"bytes": int, "banks": int}')
                 kw[name] = BufferConfig(value["bytes"], value.get("banks", 1))
             elif name == "dataflows":

@@ -31,14 +31,24 @@ from typing import Protocol
 
 from .targets import TARGET_FABRIC, Target
 
-__all__ = ["Operand", "Part", "DspPlan", "plan_dsps", "split_parts", "unit_sites",
-           "lut_cost", "dsp_count", "UNITS", "PIECE_BITS"]
+__all__ = [
+    "PIECE_BITS",
+    "UNITS",
+    "DspPlan",
+    "Operand",
+    "Part",
+    "dsp_count",
+    "lut_cost",
+    "plan_dsps",
+    "split_parts",
+    "unit_sites",
+]
 
 #: Bits of an unsigned low operand piece: 17 bits fit an 18-bit signed DSP input.
 PIECE_BITS = 17
 #: The datapath units with multiplier sites, in tie-break order.
 UNITS = ("requant", "add", "pe_array")
-_M_BITS = 31      # requant multipliers: Requant.MULTIPLIER_BITS, unsigned
+_M_BITS = 31  # requant multipliers: Requant.MULTIPLIER_BITS, unsigned
 
 
 class Sizes(Protocol):
@@ -119,8 +129,10 @@ def lut_cost(a: Operand, b: Operand) -> int:
 def dsp_count(a: Operand, b: Operand, dsp_bits: int) -> int:
     """DSP blocks Yosys uses for ``a * b`` on a target whose DSP multiplies
     ``dsp_bits`` x ``dsp_bits`` signed: one per pair of operand pieces."""
+
     def pieces(op: Operand) -> int:
         return 1 if op.signed_bits <= dsp_bits else -(-(op.signed_bits - 1) // (dsp_bits - 1))
+
     return pieces(a) * pieces(b)
 
 
@@ -154,12 +166,12 @@ class DspPlan:
     :func:`unit_sites` order), and what that costs."""
 
     target: str
-    budget: int | None            # the target's DSPs; None = unlimited
+    budget: int | None  # the target's DSPs; None = unlimited
     requant: int
     add: int
     pe_array: int
-    sites: int                    # datapath products in all
-    lut_product_luts: int         # estimated LUT4s of the LUT products
+    sites: int  # datapath products in all
+    lut_product_luts: int  # estimated LUT4s of the LUT products
 
     @property
     def datapath_dsps(self) -> int:
@@ -172,10 +184,12 @@ class DspPlan:
 
     def describe(self) -> str:
         limit = "unlimited" if self.budget is None else f"{self.budget}"
-        return (f"DSP plan for {self.target} ({limit} DSPs): "
-                f"PPURequant {self.requant}, PPUAdd {self.add}, PE array {self.pe_array}; "
-                f"{self.sites - self.datapath_dsps} of {self.sites} datapath products in LUTs "
-                f"(~{self.lut_product_luts:,} LUT4)")
+        return (
+            f"DSP plan for {self.target} ({limit} DSPs): "
+            f"PPURequant {self.requant}, PPUAdd {self.add}, PE array {self.pe_array}; "
+            f"{self.sites - self.datapath_dsps} of {self.sites} datapath products in LUTs "
+            f"(~{self.lut_product_luts:,} LUT4)"
+        )
 
 
 def plan_dsps(cfg: Sizes) -> DspPlan:
@@ -188,17 +202,22 @@ def plan_dsps(cfg: Sizes) -> DspPlan:
         return DspPlan(cfg.target.value, None, sites=total, lut_product_luts=0, **counts)
     budget, dsp_bits = fabric.dsps, fabric.dsp_bits
     left = budget
-    order = sorted(((-lut_cost(a, b) / dsp_count(a, b, dsp_bits), UNITS.index(u), i, u, dsp_count(a, b, dsp_bits))
-                    for u, s in sites.items() for i, (a, b) in enumerate(s)))
-    counts = {u: 0 for u in sites}
+    order = sorted(
+        (
+            (-lut_cost(a, b) / dsp_count(a, b, dsp_bits), UNITS.index(u), i, u, dsp_count(a, b, dsp_bits))
+            for u, s in sites.items()
+            for i, (a, b) in enumerate(s)
+        )
+    )
+    counts = dict.fromkeys(sites, 0)
     closed: set[str] = set()
     for _, _, i, unit, need in order:
         if unit in closed or i != counts[unit]:
             continue
-        if need > left:               # keep each unit's DSP sites a prefix of its list
+        if need > left:  # keep each unit's DSP sites a prefix of its list
             closed.add(unit)
             continue
         counts[unit] += 1
         left -= need
-    luts = sum(lut_cost(a, b) for u, s in sites.items() for a, b in s[counts[u]:])
+    luts = sum(lut_cost(a, b) for u, s in sites.items() for a, b in s[counts[u] :])
     return DspPlan(cfg.target.value, budget, sites=total, lut_product_luts=luts, **counts)

@@ -90,9 +90,10 @@ class Instr:
         """The exact values of the DERIVED fields (the encoder wraps buffer offsets to their width)."""
         return {}
 
-    def with_tokens(self, wait: Token | None = None, signal: Token | None = None) -> "Instr":
-        return dataclasses.replace(self, wait=self.wait if wait is None else wait,
-                                   signal=self.signal if signal is None else signal)
+    def with_tokens(self, wait: Token | None = None, signal: Token | None = None) -> Instr:
+        return dataclasses.replace(
+            self, wait=self.wait if wait is None else wait, signal=self.signal if signal is None else signal
+        )
 
     def describe(self) -> str:
         body = " ".join(f"{n}={getattr(self, n)}" for n, _ in self.FIELDS)
@@ -109,6 +110,7 @@ def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]):
         cls.OPCODE = opcode
         cls.FIELDS = fields
         return dataclass(frozen=True)(cls)
+
     return wrap
 
 
@@ -128,9 +130,23 @@ class End(Instr):
     """Last instruction of a stream in a program chunk."""
 
 
-@_instr(Opcode.LOAD_ACT, (("dram", "dram"), ("dst", "ib"), ("n_c", "ibn"), ("n_y", "ibn"), ("n_x", "ibn"),
-                          ("pad_top", "ibn"), ("pad_bottom", "ibn"), ("pad_left", "ibn"), ("pad_right", "ibn"),
-                          ("s_c", "dram"), ("s_y", "dram"), ("pad_value", "i8")))
+@_instr(
+    Opcode.LOAD_ACT,
+    (
+        ("dram", "dram"),
+        ("dst", "ib"),
+        ("n_c", "ibn"),
+        ("n_y", "ibn"),
+        ("n_x", "ibn"),
+        ("pad_top", "ibn"),
+        ("pad_bottom", "ibn"),
+        ("pad_left", "ibn"),
+        ("pad_right", "ibn"),
+        ("s_c", "dram"),
+        ("s_y", "dram"),
+        ("pad_value", "i8"),
+    ),
+)
 class LoadAct(Instr):
     """DRAM -> IBUF box of ``n_c`` channel blocks x ``n_y`` rows x ``n_x`` words,
     stored dense ([c][y][x]) from IBUF word ``dst``. The outer ``pad_*`` rows and
@@ -170,8 +186,10 @@ class LoadPrm(Instr):
     n_entries: int
 
 
-@_instr(Opcode.STORE_ACT, (("dram", "dram"), ("src", "ob"), ("n_c", "obn"), ("n_y", "obn"), ("n_x", "obn"),
-                           ("s_c", "dram"), ("s_y", "dram")))
+@_instr(
+    Opcode.STORE_ACT,
+    (("dram", "dram"), ("src", "ob"), ("n_c", "obn"), ("n_y", "obn"), ("n_x", "obn"), ("s_c", "dram"), ("s_y", "dram")),
+)
 class StoreAct(Instr):
     """OBUF -> DRAM box: dense OBUF words from ``src`` to
     ``dram + c*s_c + y*s_y + x*L``."""
@@ -185,10 +203,28 @@ class StoreAct(Instr):
     s_y: int = 0
 
 
-@_instr(Opcode.GEMM, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"),
-                      ("n_c", "ibn"), ("n_fy", "ibn"), ("n_fx", "ibn"), ("n_oy", "abn"), ("n_ox", "abn"),
-                      ("s_c", "ib"), ("s_fy", "ib"), ("s_fx", "ib"), ("s_oy", "ib"), ("s_ox", "ib"),
-                      ("d_oy", "ab"), ("d_ox", "ab"), *_FUSED_REQUANT))
+@_instr(
+    Opcode.GEMM,
+    (
+        ("wgt", "wb"),
+        ("src", "ib"),
+        ("dst", "ab"),
+        ("reset", "bit"),
+        ("n_c", "ibn"),
+        ("n_fy", "ibn"),
+        ("n_fx", "ibn"),
+        ("n_oy", "abn"),
+        ("n_ox", "abn"),
+        ("s_c", "ib"),
+        ("s_fy", "ib"),
+        ("s_fx", "ib"),
+        ("s_oy", "ib"),
+        ("s_ox", "ib"),
+        ("d_oy", "ab"),
+        ("d_ox", "ab"),
+        *_FUSED_REQUANT,
+    ),
+)
 class Gemm(Instr):
     """For every weight block (c, fy, fx) (at WBUF word ``wgt + ((c*n_fy + fy)*n_fx + fx)*L``)
     and pixel (oy, ox): ``ABUF[dst + oy*d_oy + ox*d_ox] += W^T . IBUF[src + c*s_c + fy*s_fy
@@ -224,10 +260,27 @@ class Gemm(Instr):
         return {"n_pix": self.n_oy * self.n_ox}
 
 
-@_instr(Opcode.DW, (("wgt", "wb"), ("src", "ib"), ("dst", "ab"), ("reset", "bit"), ("tap0", "ibn"),
-                    ("n_taps", "ibn"), ("n_fx", "ibn"), ("s_fy", "ib"), ("s_fx", "ib"),
-                    ("n_oy", "abn"), ("n_ox", "abn"), ("s_oy", "ib"), ("s_ox", "ib"), ("d_oy", "ab"), ("d_ox", "ab"),
-                    *_FUSED_REQUANT))
+@_instr(
+    Opcode.DW,
+    (
+        ("wgt", "wb"),
+        ("src", "ib"),
+        ("dst", "ab"),
+        ("reset", "bit"),
+        ("tap0", "ibn"),
+        ("n_taps", "ibn"),
+        ("n_fx", "ibn"),
+        ("s_fy", "ib"),
+        ("s_fx", "ib"),
+        ("n_oy", "abn"),
+        ("n_ox", "abn"),
+        ("s_oy", "ib"),
+        ("s_ox", "ib"),
+        ("d_oy", "ab"),
+        ("d_ox", "ab"),
+        *_FUSED_REQUANT,
+    ),
+)
 class Dw(Instr):
     """Depthwise, one channel block: for taps t < ``n_taps`` (kernel tap k = tap0 + t,
     fy = k // n_fx, fx = k % n_fx; weights WBUF word ``wgt + t``, lane c = channel c)
@@ -264,8 +317,10 @@ class Dw(Instr):
         return {"fx0": fx0, "row_off0": fy0 * self.s_fy, "off0": fy0 * self.s_fy + fx0 * self.s_fx}
 
 
-@_instr(Opcode.REQUANT, (("src", "ab"), ("dst", "ob"), ("prm", "pb"), ("n_c", "abn"), ("n_pix", "abn"),
-                         ("lo", "i8"), ("hi", "i8")))
+@_instr(
+    Opcode.REQUANT,
+    (("src", "ab"), ("dst", "ob"), ("prm", "pb"), ("n_c", "abn"), ("n_pix", "abn"), ("lo", "i8"), ("hi", "i8")),
+)
 class Requant(Instr):
     """ABUF -> OBUF: word (c, p) at ``src + c*n_pix + p`` becomes
     ``clamp(round_shift((acc + bias) * M, s), lo, hi)`` with PBUF entry ``prm + c``."""
@@ -284,8 +339,20 @@ class Requant(Instr):
         return {"n_words": self.n_c * self.n_pix}
 
 
-@_instr(Opcode.ADD, (("src_a", "ib"), ("src_b", "ib"), ("dst", "ob"), ("n", "obn"), ("m_a", "m31"),
-                     ("m_b", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8")))
+@_instr(
+    Opcode.ADD,
+    (
+        ("src_a", "ib"),
+        ("src_b", "ib"),
+        ("dst", "ob"),
+        ("n", "obn"),
+        ("m_a", "m31"),
+        ("m_b", "m31"),
+        ("shift", "sh"),
+        ("lo", "i8"),
+        ("hi", "i8"),
+    ),
+)
 class AddI(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(a*m_a + b*m_b, shift), lo, hi)``
     with a, b the IBUF words ``src_a+i``, ``src_b+i``."""
@@ -301,8 +368,9 @@ class AddI(Instr):
     hi: int
 
 
-@_instr(Opcode.COPY, (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"),
-                      ("lo", "i8"), ("hi", "i8")))
+@_instr(
+    Opcode.COPY, (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8"))
+)
 class Copy(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src+i] * m, shift), lo, hi)``."""
 
@@ -315,9 +383,26 @@ class Copy(Instr):
     hi: int
 
 
-@_instr(Opcode.POOL, (("src", "ib"), ("dst", "ob"), ("mode", "mode"), ("n_c", "obn"), ("n_oy", "obn"),
-                      ("n_ox", "obn"), ("n_fy", "ibn"), ("n_fx", "ibn"), ("s_c", "ib"), ("s_oy", "ib"),
-                      ("s_ox", "ib"), ("s_fy", "ib"), ("s_fx", "ib"), ("m", "m31"), ("shift", "sh")))
+@_instr(
+    Opcode.POOL,
+    (
+        ("src", "ib"),
+        ("dst", "ob"),
+        ("mode", "mode"),
+        ("n_c", "obn"),
+        ("n_oy", "obn"),
+        ("n_ox", "obn"),
+        ("n_fy", "ibn"),
+        ("n_fx", "ibn"),
+        ("s_c", "ib"),
+        ("s_oy", "ib"),
+        ("s_ox", "ib"),
+        ("s_fy", "ib"),
+        ("s_fx", "ib"),
+        ("m", "m31"),
+        ("shift", "sh"),
+    ),
+)
 class Pool(Instr):
     """Window max or sum per lane: output word (c, oy, ox) at ``dst + (c*n_oy + oy)*n_ox + ox``
     reduces IBUF ``src + c*s_c + oy*s_oy + ox*s_ox + fy*s_fy + fx*s_fx`` over the window;
@@ -365,8 +450,13 @@ class Encoding:
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
-        depth = {"ib": cfg.words("ibuf"), "wb": cfg.words("wbuf"), "ab": cfg.words("abuf"),
-                 "ob": cfg.words("obuf"), "pb": cfg.pbuf_entries}
+        depth = {
+            "ib": cfg.words("ibuf"),
+            "wb": cfg.words("wbuf"),
+            "ab": cfg.words("abuf"),
+            "ob": cfg.words("obuf"),
+            "pb": cfg.pbuf_entries,
+        }
         self.widths: dict[str, int] = {"dram": 32, "bit": 1, "i8": 8, "m31": 31, "sh": 6, "mode": 2}
         for buf, d in depth.items():
             self.widths[buf] = max(1, (d - 1).bit_length())  # any address in the buffer
@@ -376,9 +466,11 @@ class Encoding:
         for op, cls in INSTRUCTIONS.items():
             bits = HEADER_BITS + sum(self.widths[k] for _, k in cls.FIELDS + cls.DERIVED)
             if bits > INSTRUCTION_BITS:
-                raise ProgramError(f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
-                                   f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
-                                   f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf).")
+                raise ProgramError(
+                    f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
+                    f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
+                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf)."
+                )
 
     def layout(self, cls: type[Instr]) -> list[tuple[str, int, int]]:
         """``(field, lsb, width)`` of each field of ``cls``, then of its DERIVED fields."""
@@ -401,7 +493,7 @@ class Encoding:
                 raise self._misfit(ins, name, v, f"an unsigned {w}-bit value (0..{(1 << w) - 1})")
             word |= v << pos
         derived = ins.derived()
-        for (name, pos, w), (_, kind) in zip(self.layout(type(ins))[len(ins.FIELDS):], ins.DERIVED):
+        for (name, pos, w), (_, kind) in zip(self.layout(type(ins))[len(ins.FIELDS) :], ins.DERIVED):
             # Buffer offsets wrap like the RTL's address adders; counts always fit their kind.
             word |= (derived[name] % (1 << w) if kind in _ADDRESS_KINDS else derived[name]) << pos
         return word.to_bytes(INSTRUCTION_BYTES, "little")
@@ -413,8 +505,9 @@ class Encoding:
         try:
             cls = INSTRUCTIONS[Opcode(word & 0xF)]
         except ValueError:
-            raise ProgramError(f"unknown opcode {word & 0xF} in instruction {data.hex()}; "
-                               f"the opcodes are {[o.name for o in Opcode]}.") from None
+            raise ProgramError(
+                f"unknown opcode {word & 0xF} in instruction {data.hex()}; the opcodes are {[o.name for o in Opcode]}."
+            ) from None
         kw = {}
         for (name, pos, w), (_, kind) in zip(self.layout(cls), cls.FIELDS):
             v = (word >> pos) & ((1 << w) - 1)
@@ -425,18 +518,27 @@ class Encoding:
         return b"".join(self.encode(i) for i in instrs)
 
     def decode_stream(self, data: bytes) -> list[Instr]:
-        return [self.decode(data[i:i + INSTRUCTION_BYTES]) for i in range(0, len(data), INSTRUCTION_BYTES)]
+        return [self.decode(data[i : i + INSTRUCTION_BYTES]) for i in range(0, len(data), INSTRUCTION_BYTES)]
 
     def _misfit(self, ins: Instr, name: str, v: int, allowed: str) -> ProgramError:
-        return ProgramError(f"{ins.OPCODE.name}.{name} = {v} does not fit its field; it must be {allowed} "
-                            f"on accelerator config '{self.cfg.name}'.")
+        return ProgramError(
+            f"{ins.OPCODE.name}.{name} = {v} does not fit its field; it must be {allowed} "
+            f"on accelerator config '{self.cfg.name}'."
+        )
 
 
 #: Stride fields and the count of the loop they step; a stride under a loop of
 #: one iteration is never used and is encoded as 0 (it may not fit its field).
 _STRIDE_OF_COUNT = {
-    Gemm: {"s_c": "n_c", "s_fy": "n_fy", "s_fx": "n_fx", "s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy",
-           "d_ox": "n_ox"},
+    Gemm: {
+        "s_c": "n_c",
+        "s_fy": "n_fy",
+        "s_fx": "n_fx",
+        "s_oy": "n_oy",
+        "s_ox": "n_ox",
+        "d_oy": "n_oy",
+        "d_ox": "n_ox",
+    },
     Dw: {"s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy", "d_ox": "n_ox"},
     Pool: {"s_c": "n_c", "s_oy": "n_oy", "s_ox": "n_ox", "s_fy": "n_fy", "s_fx": "n_fx"},
 }

@@ -23,19 +23,49 @@ PRESETS: dict[str, AccelConfig] = {
     cfg.name: validate(cfg)
     for cfg in (
         AccelConfig(
-            name="tiny", pe_rows=4, pe_cols=4, dataflows=_BOTH,
-            ibuf=BufferConfig(4096, 4), wbuf=BufferConfig(1024), abuf=BufferConfig(4096), obuf=BufferConfig(1024),
-            dram_bus_bits=32, dram_latency=16, target=Target.ECP5_25K, clock_mhz=100.0, imem_instructions=256,
+            name="tiny",
+            pe_rows=4,
+            pe_cols=4,
+            dataflows=_BOTH,
+            ibuf=BufferConfig(4096, 4),
+            wbuf=BufferConfig(1024),
+            abuf=BufferConfig(4096),
+            obuf=BufferConfig(1024),
+            dram_bus_bits=32,
+            dram_latency=16,
+            target=Target.ECP5_25K,
+            clock_mhz=100.0,
+            imem_instructions=256,
         ),
         AccelConfig(
-            name="small", pe_rows=8, pe_cols=8, dataflows=_BOTH,
-            ibuf=BufferConfig(16384, 4), wbuf=BufferConfig(8192), abuf=BufferConfig(16384), obuf=BufferConfig(4096),
-            dram_bus_bits=64, dram_latency=20, target=Target.ECP5_85K, clock_mhz=150.0, imem_instructions=512,
+            name="small",
+            pe_rows=8,
+            pe_cols=8,
+            dataflows=_BOTH,
+            ibuf=BufferConfig(16384, 4),
+            wbuf=BufferConfig(8192),
+            abuf=BufferConfig(16384),
+            obuf=BufferConfig(4096),
+            dram_bus_bits=64,
+            dram_latency=20,
+            target=Target.ECP5_85K,
+            clock_mhz=150.0,
+            imem_instructions=512,
         ),
         AccelConfig(
-            name="default", pe_rows=16, pe_cols=16, dataflows=_BOTH,
-            ibuf=BufferConfig(65536, 4), wbuf=BufferConfig(32768), abuf=BufferConfig(65536), obuf=BufferConfig(16384),
-            dram_bus_bits=128, dram_latency=24, target=Target.ECP5_85K, clock_mhz=150.0, imem_instructions=1024,
+            name="default",
+            pe_rows=16,
+            pe_cols=16,
+            dataflows=_BOTH,
+            ibuf=BufferConfig(65536, 4),
+            wbuf=BufferConfig(32768),
+            abuf=BufferConfig(65536),
+            obuf=BufferConfig(16384),
+            dram_bus_bits=128,
+            dram_latency=24,
+            target=Target.ECP5_85K,
+            clock_mhz=150.0,
+            imem_instructions=1024,
         ),
     )
 }
@@ -47,8 +77,10 @@ def load_accel_config(spec: str | Path) -> AccelConfig:
         return PRESETS[spec]
     path = Path(spec)
     if not path.suffix == ".json" or not path.exists():
-        raise AccelConfigError(f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
-                               f".json accelerator config file.")
+        raise AccelConfigError(
+            f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
+            f".json accelerator config file."
+        )
     try:
         doc = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["Target", "Fabric", "TARGET_RAM_BYTES", "TARGET_FABRIC"]
+__all__ = ["TARGET_FABRIC", "TARGET_RAM_BYTES", "Fabric", "Target"]
 
 
 class Target(str, Enum):
@@ -23,8 +23,8 @@ class Target(str, Enum):
 #: 128 KiB of SPRAM), from the vendors' family data sheets.
 TARGET_RAM_BYTES: dict[Target, int | None] = {
     Target.GENERIC: None,
-    Target.ECP5_25K: 56 * 18 * 1024 // 8,     # 56 EBR x 18 Kbit
-    Target.ECP5_85K: 208 * 18 * 1024 // 8,    # 208 EBR x 18 Kbit
+    Target.ECP5_25K: 56 * 18 * 1024 // 8,  # 56 EBR x 18 Kbit
+    Target.ECP5_85K: 208 * 18 * 1024 // 8,  # 208 EBR x 18 Kbit
     Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
 }
 

@@ -181,8 +181,12 @@ def boot_bytes(cfg: AccelConfig) -> int:
 def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
     """From the previous chunk's end (or the boot) to the first instruction's
     earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
-    return (4 + 2 * cfg.dram_latency + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
-            + n_instructions * 32 // cfg.bus_bytes)
+    return (
+        4
+        + 2 * cfg.dram_latency
+        + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
+        + n_instructions * 32 // cfg.bus_bytes
+    )
 
 
 def chunk_fetch_bytes(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:

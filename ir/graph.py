@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -46,7 +46,7 @@ class Graph:
         inputs: list[str] | tuple[str, ...],
         outputs: list[str] | tuple[str, ...],
         metadata: Mapping[str, str] | None = None,
-    ) -> "Graph":
+    ) -> Graph:
         if not isinstance(tensors, Mapping):
             tensors = {t.name: t for t in tensors}
         return Graph(

@@ -192,8 +192,7 @@ class Concat(Op):
 
 
 OP_CLASSES: dict[OpKind, type[Op]] = {
-    cls.kind: cls
-    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat)
+    cls.kind: cls for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat)
 }
 
 #: Ops whose integer form ends in requantization + clamp to [out_min, out_max].

@@ -57,16 +57,18 @@ def format_graph(graph: Graph) -> str:
     for op in graph.ops:
         ins = ",".join(_shape(graph.tensors[i].shape) for i in op.inputs)
         macs = op_macs(graph, op)
-        rows.append((
-            op.name,
-            op.kind.value + _clamp(op),
-            _attrs(op),
-            ins,
-            _shape(graph.tensors[op.output].shape),
-            f"{macs:,}" if macs else "",
-            f"{op_params(graph, op):,}" if op.constants else "",
-            _scales(graph, op),
-        ))
+        rows.append(
+            (
+                op.name,
+                op.kind.value + _clamp(op),
+                _attrs(op),
+                ins,
+                _shape(graph.tensors[op.output].shape),
+                f"{macs:,}" if macs else "",
+                f"{op_params(graph, op):,}" if op.constants else "",
+                _scales(graph, op),
+            )
+        )
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = {5, 6}
 
@@ -75,12 +77,14 @@ def format_graph(graph: Graph) -> str:
 
     ins = ", ".join(f"{n} {_shape(graph.tensors[n].shape)}" for n in graph.inputs)
     outs = ", ".join(f"{n} {_shape(graph.tensors[n].shape)}" for n in graph.outputs)
-    text = [f"graph {graph.name} ({kind}): {len(graph.ops)} ops, inputs {ins}, outputs {outs}",
-            line(header), line(tuple("-" * w for w in widths))]
+    text = [
+        f"graph {graph.name} ({kind}): {len(graph.ops)} ops, inputs {ins}, outputs {outs}",
+        line(header),
+        line(tuple("-" * w for w in widths)),
+    ]
     text += [line(r) for r in rows]
     text.append(f"total {graph_macs(graph):,} MACs, {graph_params(graph):,} parameters")
     return "\n".join(text)
 
 
 __all__ = ["format_graph"]
-

@@ -100,11 +100,16 @@ class Schedule:
         return json.dumps(_plain(self), sort_keys=True, indent=1) + "\n"
 
     @staticmethod
-    def from_json(text: str) -> "Schedule":
+    def from_json(text: str) -> Schedule:
         d = json.loads(text)
         m = d["mapping"]
-        mapping = Mapping(m["layer"], m["dataflow"], (Dim(m["spatial"][0]), Dim(m["spatial"][1])),
-                          tuple((Dim(a), int(b)) for a, b in m["tiles"]), tuple(Dim(x) for x in m["order"]))
+        mapping = Mapping(
+            m["layer"],
+            m["dataflow"],
+            (Dim(m["spatial"][0]), Dim(m["spatial"][1])),
+            tuple((Dim(a), int(b)) for a, b in m["tiles"]),
+            tuple(Dim(x) for x in m["order"]),
+        )
         loops = tuple(Loop(Dim(lp["dim"]), lp["extent"], Level(lp["level"]), lp["note"]) for lp in d["loops"])
         pred = None if d["prediction"] is None else Prediction(**d["prediction"])
         return Schedule(d["layer"], d["op_kind"], d["header"], mapping, loops, pred)

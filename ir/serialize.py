@@ -70,27 +70,38 @@ def _op_from_json(d: dict[str, Any]) -> Op:
         cls = OP_CLASSES[OpKind(d["kind"])]
     except (KeyError, ValueError):
         allowed = ", ".join(k.value for k in OpKind)
-        raise IRFormatError(f"op {d.get('name', '?')!r} has kind {d.get('kind')!r}; known kinds are {allowed}.") from None
+        raise IRFormatError(
+            f"op {d.get('name', '?')!r} has kind {d.get('kind')!r}; known kinds are {allowed}."
+        ) from None
     kwargs: dict[str, Any] = {}
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(d) - set(names) - {"kind"}
     if unknown:
-        raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has unknown fields {sorted(unknown)}; "
-                            f"its fields are {sorted(names)}.")
+        raise IRFormatError(
+            f"{d['kind']} op {d.get('name', '?')!r} has unknown fields {sorted(unknown)}; "
+            f"its fields are {sorted(names)}."
+        )
     hints = typing.get_type_hints(cls)
     for name, v in d.items():
         if name == "kind":
             continue
         if name == "requant" and v is not None:
-            if not (isinstance(v, dict) and set(v) == {"multiplier", "shift"}
-                    and conforms(v["multiplier"], tuple[int, ...]) and conforms(v["shift"], tuple[int, ...])):
-                raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has requant {v!r}; "
-                                    f"it must be {{\"multiplier\": [int, ...], \"shift\": [int, ...]}} or null.")
+            if not (
+                isinstance(v, dict)
+                and set(v) == {"multiplier", "shift"}
+                and conforms(v["multiplier"], tuple[int, ...])
+                and conforms(v["shift"], tuple[int, ...])
+            ):
+                raise IRFormatError(
+                    f"{d['kind']} op {d.get('name', '?')!r} has requant {v!r}; "
+                    f'it must be {{"multiplier": [int, ...], "shift": [int, ...]}} or null.'
+                )
             v = Requant(tuple(v["multiplier"]), tuple(v["shift"]))
         else:
             if not conforms(v, hints[name]):
-                raise IRFormatError(f"{d['kind']} op {d.get('name', '?')!r} has {name} = {v!r}; "
-                                    f"{name} must be {describe(hints[name])}.")
+                raise IRFormatError(
+                    f"{d['kind']} op {d.get('name', '?')!r} has {name} = {v!r}; {name} must be {describe(hints[name])}."
+                )
             if isinstance(v, list):
                 v = tuple(v)
         kwargs[name] = v
@@ -102,17 +113,29 @@ def graph_from_json(text: str, source: str = "<string>") -> Graph:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise IRFormatError(f"{source} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
-                            f"an IR file is the JSON that `dian compile` writes as model.ir.json.") from None
+        raise IRFormatError(
+            f"{source} is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}); "
+            f"an IR file is the JSON that `dian compile` writes as model.ir.json."
+        ) from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise IRFormatError(f"{source} is not a dian IR file (its 'format' field is "
-                            f"{doc.get('format') if isinstance(doc, dict) else None!r}, expected {FORMAT!r}).")
+        raise IRFormatError(
+            f"{source} is not a dian IR file (its 'format' field is "
+            f"{doc.get('format') if isinstance(doc, dict) else None!r}, expected {FORMAT!r})."
+        )
     if doc.get("version") != VERSION:
-        raise IRFormatError(f"{source} has IR format version {doc.get('version')!r}; this dian reads version {VERSION}.")
+        raise IRFormatError(
+            f"{source} has IR format version {doc.get('version')!r}; this dian reads version {VERSION}."
+        )
     try:
         tensors = [
-            Tensor(t["name"], tuple(int(s) for s in t["shape"]), DType(t["dtype"]),
-                   None if t["quant"] is None else QuantParams(tuple(float(s) for s in t["quant"]["scale"]), t["quant"]["axis"]))
+            Tensor(
+                t["name"],
+                tuple(int(s) for s in t["shape"]),
+                DType(t["dtype"]),
+                None
+                if t["quant"] is None
+                else QuantParams(tuple(float(s) for s in t["quant"]["scale"]), t["quant"]["axis"]),
+            )
             for t in doc["tensors"]
         ]
         by_name = {t.name: t for t in tensors}
@@ -120,14 +143,20 @@ def graph_from_json(text: str, source: str = "<string>") -> Graph:
         for name, b64 in doc["constants"].items():
             t = by_name[name]
             dt = np.dtype(t.dtype.value).newbyteorder("<")
-            constants[name] = np.frombuffer(base64.b64decode(b64, validate=True), dtype=dt).astype(t.dtype.value).reshape(t.shape)
+            constants[name] = (
+                np.frombuffer(base64.b64decode(b64, validate=True), dtype=dt).astype(t.dtype.value).reshape(t.shape)
+            )
         ops = [_op_from_json(o) for o in doc["ops"]]
-        graph = Graph.build(doc["name"], tensors, constants, ops, doc["inputs"], doc["outputs"], doc.get("metadata", {}))
+        graph = Graph.build(
+            doc["name"], tensors, constants, ops, doc["inputs"], doc["outputs"], doc.get("metadata", {})
+        )
     except IRFormatError:
         raise
     except (KeyError, TypeError, ValueError, AttributeError) as e:
-        raise IRFormatError(f"{source} is malformed ({type(e).__name__}: {e}); "
-                            f"it must hold tensors, constants, ops, inputs and outputs as `dian compile` writes them.") from None
+        raise IRFormatError(
+            f"{source} is malformed ({type(e).__name__}: {e}); "
+            f"it must hold tensors, constants, ops, inputs and outputs as `dian compile` writes them."
+        ) from None
     from .verify import verify
 
     try:

@@ -6,7 +6,7 @@ Output sizes follow PyTorch's floor convention
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from dian.errors import IRValidationError
 
@@ -21,17 +21,25 @@ def _fail(op: Op, what: str, allowed: str) -> IRValidationError:
 
 def _need_rank(op: Op, shape: Shape, rank: int, role: str = "input") -> None:
     if len(shape) != rank:
-        raise _fail(op, f"{role} has shape {list(shape)} (rank {len(shape)})", f"{op.kind.value} needs a rank-{rank} {role}")
+        raise _fail(
+            op, f"{role} has shape {list(shape)} (rank {len(shape)})", f"{op.kind.value} needs a rank-{rank} {role}"
+        )
 
 
 def _window_out(op: Op, size: int, kernel: int, stride: int, pad: int, dilation: int, axis: str) -> int:
     if kernel < 1 or stride < 1 or pad < 0 or dilation < 1:
-        raise _fail(op, f"kernel {kernel}, stride {stride}, padding {pad}, dilation {dilation} along {axis}",
-                    "kernel, stride and dilation must be >= 1 and padding >= 0")
+        raise _fail(
+            op,
+            f"kernel {kernel}, stride {stride}, padding {pad}, dilation {dilation} along {axis}",
+            "kernel, stride and dilation must be >= 1 and padding >= 0",
+        )
     out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
     if out < 1:
-        raise _fail(op, f"window {kernel} (dilation {dilation}) does not fit input {axis} {size} with padding {pad}",
-                    "the padded input must be at least as large as the window")
+        raise _fail(
+            op,
+            f"window {kernel} (dilation {dilation}) does not fit input {axis} {size} with padding {pad}",
+            "the padded input must be at least as large as the window",
+        )
     return out
 
 
@@ -43,11 +51,15 @@ def _conv2d(op: Conv2d, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Sh
     n, c, h, wd = x
     k, cg, fy, fx = w
     if op.groups < 1 or c % op.groups or k % op.groups:
-        raise _fail(op, f"groups={op.groups} with {c} input and {k} output channels",
-                    "groups must divide both channel counts")
+        raise _fail(
+            op, f"groups={op.groups} with {c} input and {k} output channels", "groups must divide both channel counts"
+        )
     if cg != c // op.groups:
-        raise _fail(op, f"weight has {cg} input channels per group, input gives {c // op.groups}",
-                    "weight shape must be [K, C/groups, FY, FX]")
+        raise _fail(
+            op,
+            f"weight has {cg} input channels per group, input gives {c // op.groups}",
+            "weight shape must be [K, C/groups, FY, FX]",
+        )
     if op.bias is not None and consts[op.bias] != (k,):
         raise _fail(op, f"bias has shape {list(consts[op.bias])}", f"bias must have shape [{k}]")
     oy = _window_out(op, h, fy, op.stride[0], op.padding[0], op.dilation[0], "height")
@@ -69,7 +81,9 @@ def _linear(op: Linear, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Sh
 
 def _add(op: Add, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     if len(ins) != 2 or ins[0] != ins[1]:
-        raise _fail(op, f"input shapes {[list(s) for s in ins]}", "add takes two inputs of the same shape (no broadcasting)")
+        raise _fail(
+            op, f"input shapes {[list(s) for s in ins]}", "add takes two inputs of the same shape (no broadcasting)"
+        )
     return ins[0]
 
 
@@ -83,8 +97,11 @@ def _pool(op: MaxPool2d | AvgPool2d, ins: Sequence[Shape], consts: Mapping[str, 
     _need_rank(op, x, 4)
     for p, k in zip(op.padding, op.kernel):
         if 2 * p > k:
-            raise _fail(op, f"padding {list(op.padding)} with kernel {list(op.kernel)}",
-                        "padding must be at most half the kernel (as in PyTorch)")
+            raise _fail(
+                op,
+                f"padding {list(op.padding)} with kernel {list(op.kernel)}",
+                "padding must be at most half the kernel (as in PyTorch)",
+            )
     oy = _window_out(op, x[2], op.kernel[0], op.stride[0], op.padding[0], 1, "height")
     ox = _window_out(op, x[3], op.kernel[1], op.stride[1], op.padding[1], 1, "width")
     return (x[0], x[1], oy, ox)
@@ -105,11 +122,17 @@ def _reshape(op: Reshape, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> 
     for d in op.shape:
         n_out *= d
     if n_out != n_in or any(d < 1 for d in op.shape):
-        raise _fail(op, f"cannot reshape {list(x)} to {list(op.shape)}",
-                    "the target shape must be explicit (no -1) and keep the element count")
+        raise _fail(
+            op,
+            f"cannot reshape {list(x)} to {list(op.shape)}",
+            "the target shape must be explicit (no -1) and keep the element count",
+        )
     if op.shape[0] != x[0]:
-        raise _fail(op, f"reshape {list(x)} -> {list(op.shape)} changes the batch size",
-                    "the batch dimension must stay first and unchanged")
+        raise _fail(
+            op,
+            f"reshape {list(x)} -> {list(op.shape)} changes the batch size",
+            "the batch dimension must stay first and unchanged",
+        )
     return op.shape
 
 
@@ -121,8 +144,11 @@ def _concat(op: Concat, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Sh
         raise _fail(op, f"axis {op.axis} for rank-{rank} inputs", f"axis must be in 1..{rank - 1} (not the batch axis)")
     for s in ins:
         if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, ins[0])) if i != op.axis):
-            raise _fail(op, f"input shapes {[list(s) for s in ins]}",
-                        f"inputs must agree on every dimension except axis {op.axis}")
+            raise _fail(
+                op,
+                f"input shapes {[list(s) for s in ins]}",
+                f"inputs must agree on every dimension except axis {op.axis}",
+            )
     out = list(ins[0])
     out[op.axis] = sum(s[op.axis] for s in ins)
     return tuple(out)

@@ -51,7 +51,7 @@ class QuantParams:
         return self.axis is not None
 
     @staticmethod
-    def per_tensor(scale: float) -> "QuantParams":
+    def per_tensor(scale: float) -> QuantParams:
         return QuantParams((float(scale),), None)
 
 

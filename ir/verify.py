@@ -49,14 +49,19 @@ def _verify_structure(graph: Graph) -> None:
         if t is None:
             raise _err(f"constant '{name}'", "has data but no tensor declaration", "every constant needs a Tensor")
         if tuple(data.shape) != t.shape or str(data.dtype) != t.dtype.value:
-            raise _err(f"constant '{name}'", f"data is {data.dtype}{list(data.shape)}, declared {t.dtype.value}{list(t.shape)}",
-                       "data must match its declaration")
+            raise _err(
+                f"constant '{name}'",
+                f"data is {data.dtype}{list(data.shape)}, declared {t.dtype.value}{list(t.shape)}",
+                "data must match its declaration",
+            )
     if not graph.inputs or not graph.outputs:
         raise _err(f"graph '{graph.name}'", "has no inputs or no outputs", "a graph needs at least one of each")
     defined = set(graph.inputs)
     for n in graph.inputs:
         if n not in graph.tensors or n in graph.constants:
-            raise _err(f"graph input '{n}'", "is not a declared activation", "inputs must be declared, non-constant tensors")
+            raise _err(
+                f"graph input '{n}'", "is not a declared activation", "inputs must be declared, non-constant tensors"
+            )
     names: set[str] = set()
     for op in graph.ops:
         if op.name in names:
@@ -64,8 +69,11 @@ def _verify_structure(graph: Graph) -> None:
         names.add(op.name)
         for i in op.inputs:
             if i not in defined:
-                raise _err(_where(op), f"reads '{i}' before it is produced",
-                           "ops must be in topological order and read only graph inputs or earlier outputs")
+                raise _err(
+                    _where(op),
+                    f"reads '{i}' before it is produced",
+                    "ops must be in topological order and read only graph inputs or earlier outputs",
+                )
         if op.output in defined or op.output in graph.constants:
             raise _err(_where(op), f"writes '{op.output}', which already has a value", "each tensor is produced once")
         if op.output not in graph.tensors:
@@ -82,14 +90,19 @@ def _verify_shapes(graph: Graph) -> None:
         shape = infer_shape(op, [graph.tensors[i].shape for i in op.inputs], const_shapes)
         declared = graph.tensors[op.output].shape
         if shape != declared:
-            raise _err(_where(op), f"output '{op.output}' is declared {list(declared)} but the op produces {list(shape)}",
-                       "declared shapes must match shape inference")
+            raise _err(
+                _where(op),
+                f"output '{op.output}' is declared {list(declared)} but the op produces {list(shape)}",
+                "declared shapes must match shape inference",
+            )
 
 
 def _verify_float(graph: Graph) -> None:
     for t in graph.tensors.values():
         if t.dtype is not DType.FLOAT32:
-            raise _err(f"tensor '{t.name}'", f"is {t.dtype.value} in a float graph", "a float graph holds only float32 tensors")
+            raise _err(
+                f"tensor '{t.name}'", f"is {t.dtype.value} in a float graph", "a float graph holds only float32 tensors"
+            )
     for op in graph.ops:
         if getattr(op, "requant", None) is not None or getattr(op, "out_min", None) is not None:
             raise _err(_where(op), "has requantization fields in a float graph", "only the integer graph carries them")
@@ -98,8 +111,11 @@ def _verify_float(graph: Graph) -> None:
 def _act_scale(graph: Graph, name: str, op: Op) -> float:
     t = graph.tensors[name]
     if t.dtype is not DType.INT8 or t.quant is None or t.quant.per_channel or len(t.quant.scale) != 1:
-        raise _err(_where(op), f"activation '{name}' is {t.dtype.value} with quant {t.quant}",
-                   "integer activations must be int8 with one per-tensor scale")
+        raise _err(
+            _where(op),
+            f"activation '{name}' is {t.dtype.value} with quant {t.quant}",
+            "integer activations must be int8 with one per-tensor scale",
+        )
     scale = t.quant.scale[0]
     if not (scale > 0 and math.isfinite(scale)):
         raise _err(f"tensor '{name}'", f"has scale {scale}", "scales must be positive and finite")
@@ -118,8 +134,11 @@ def _weight_scales(graph: Graph, op: Conv2d | Linear) -> np.ndarray:
     k = w.shape[0]
     q = w.quant
     if q is None or len(q.scale) != (1 if q.axis is None else k) or q.axis not in (None, 0):
-        raise _err(_where(op), f"weight '{op.weight}' has quant {q}",
-                   f"weights need one scale (per tensor) or {k} scales along axis 0 (per output channel)")
+        raise _err(
+            _where(op),
+            f"weight '{op.weight}' has quant {q}",
+            f"weights need one scale (per tensor) or {k} scales along axis 0 (per output channel)",
+        )
     if not all(s > 0 and math.isfinite(s) for s in q.scale):
         raise _err(_where(op), f"weight '{op.weight}' has a non-positive scale", "scales must be positive and finite")
     return np.broadcast_to(np.asarray(q.scale, dtype=np.float64), (k,))
@@ -131,23 +150,32 @@ def _check_requant(op: Op, rq: Requant | None, expected: list[float], one_shift:
     n = len(expected)
     n_shift = 1 if one_shift else n
     if len(rq.multiplier) not in (1, n) or len(rq.shift) != (len(rq.multiplier) if not one_shift else 1):
-        raise _err(_where(op), f"requant has {len(rq.multiplier)} multipliers and {len(rq.shift)} shifts",
-                   f"it needs 1 or {n} multipliers and {n_shift if not one_shift else 1} matching shift(s)")
+        raise _err(
+            _where(op),
+            f"requant has {len(rq.multiplier)} multipliers and {len(rq.shift)} shifts",
+            f"it needs 1 or {n} multipliers and {n_shift if not one_shift else 1} matching shift(s)",
+        )
     if one_shift and len(rq.multiplier) != n:
         raise _err(_where(op), f"requant has {len(rq.multiplier)} multipliers", f"it needs exactly {n}")
     mults = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (n,))
     shifts = np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (n,))
     for m, s, real in zip(mults.tolist(), shifts.tolist(), expected):
         if not 0 <= m < 2**Requant.MULTIPLIER_BITS or not 0 <= s <= Requant.MAX_SHIFT:
-            raise _err(_where(op), f"requant multiplier {m} / shift {s}",
-                       f"multipliers must be in [0, 2^{Requant.MULTIPLIER_BITS}) and shifts in [0, {Requant.MAX_SHIFT}]")
+            raise _err(
+                _where(op),
+                f"requant multiplier {m} / shift {s}",
+                f"multipliers must be in [0, 2^{Requant.MULTIPLIER_BITS}) and shifts in [0, {Requant.MAX_SHIFT}]",
+            )
         if abs(m - real * 2.0**s) > 1.0:
-            raise _err(_where(op), f"requant {m} / 2^{s} = {m / 2.0**s:.6g} does not match the scales, which give {real:.6g}",
-                       "the multiplier must be the scale ratio rounded to an integer at that shift")
+            raise _err(
+                _where(op),
+                f"requant {m} / 2^{s} = {m / 2.0**s:.6g} does not match the scales, which give {real:.6g}",
+                "the multiplier must be the scale ratio rounded to an integer at that shift",
+            )
 
 
 def _check_out_clamp(op: Op) -> None:
-    lo, hi = getattr(op, "out_min"), getattr(op, "out_max")
+    lo, hi = op.out_min, op.out_max
     if lo is None or hi is None or not -128 <= lo <= hi <= 127:
         raise _err(_where(op), f"output clamp [{lo}, {hi}]", "integer ops need out_min <= out_max within [-128, 127]")
 
@@ -162,8 +190,11 @@ def _check_accumulator(graph: Graph, op: Conv2d | Linear, acc_bits: int) -> None
     worst = int(bound.max())
     if worst > limit:
         k = int(bound.argmax())
-        raise _err(_where(op), f"output channel {k} can reach |acc| = {worst} with int8 inputs",
-                   f"the {acc_bits}-bit accumulator holds at most {limit}")
+        raise _err(
+            _where(op),
+            f"output channel {k} can reach |acc| = {worst} with int8 inputs",
+            f"the {acc_bits}-bit accumulator holds at most {limit}",
+        )
 
 
 def _verify_integer(graph: Graph, acc_bits: int) -> None:
@@ -190,8 +221,11 @@ def _verify_integer(graph: Graph, acc_bits: int) -> None:
                 raise _err(_where(op), "requant is per channel", "pooling uses one per-tensor requant")
         else:
             if in_scales[0] != out_scale:
-                raise _err(_where(op), f"input scale {in_scales[0]} differs from output scale {out_scale}",
-                           f"{op.kind.value} moves values without rescaling, so the scales must be equal")
+                raise _err(
+                    _where(op),
+                    f"input scale {in_scales[0]} differs from output scale {out_scale}",
+                    f"{op.kind.value} moves values without rescaling, so the scales must be equal",
+                )
             if isinstance(op, Clamp):
                 for v in (op.min_value, op.max_value):
                     if v is not None and (not isinstance(v, int) or not -128 <= v <= 127):

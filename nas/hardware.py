@@ -81,9 +81,16 @@ class HardwareSpace:
 def hardware_option(space: HardwareSpace, knobs: tuple[int, int, int], n: int) -> HardwareOption:
     li, bi, wi = knobs
     ib, wb, ab, ob = BUFFER_CLASSES[space.buffers[bi]]
-    params: dict[str, int | str] = {"lanes": space.lanes[li], "bus_bits": space.bus_bits[wi], "ibuf_log2": ib,
-                                    "wbuf_log2": wb, "abuf_log2": ab, "obuf_log2": ob, "imem": IMEM,
-                                    "depthwise": "yes"}
+    params: dict[str, int | str] = {
+        "lanes": space.lanes[li],
+        "bus_bits": space.bus_bits[wi],
+        "ibuf_log2": ib,
+        "wbuf_log2": wb,
+        "abuf_log2": ab,
+        "obuf_log2": ob,
+        "imem": IMEM,
+        "depthwise": "yes",
+    }
     try:
         cfg = config_of(params, space.target, n)
     except AccelConfigError as e:  # e.g. the DSP plan cannot place the array: never built
@@ -97,8 +104,9 @@ def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) 
     import dataclasses
 
     li, bi, wi = knobs
-    return dataclasses.replace(cfg, name=f"cosearch-{space.lanes[li]}x{space.lanes[li]}-{space.buffers[bi]}-"
-                                         f"bus{cfg.dram_bus_bits}")
+    return dataclasses.replace(
+        cfg, name=f"cosearch-{space.lanes[li]}x{space.lanes[li]}-{space.buffers[bi]}-bus{cfg.dram_bus_bits}"
+    )
 
 
 def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
@@ -108,11 +116,11 @@ def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
         t = Target(target)
     except ValueError:
         raise SearchSpaceError(f"unknown target {target!r}; targets: {', '.join(x.value for x in Target)}.") from None
-    lanes = tuple(L for L in feasible_lanes(t) if L <= MAX_LANES.get(t, 16))
+    lanes = tuple(L for L in feasible_lanes(t) if MAX_LANES.get(t, 16) >= L)
     if not lanes:
         raise SearchSpaceError(f"no PE array fits {t.value}; pick a larger target.")
     ram = TARGET_RAM_BYTES[t]
-    buffers = tuple(b for b in BUFFER_LABELS if ram is None or sum(2 ** x for x in BUFFER_CLASSES[b]) <= ram)
+    buffers = tuple(b for b in BUFFER_LABELS if ram is None or sum(2**x for x in BUFFER_CLASSES[b]) <= ram)
     if quick:
         return HardwareSpace(t, lanes[-2:] if len(lanes) > 1 else lanes, buffers[:2], (32,))
     return HardwareSpace(t, lanes, buffers, BUS_BITS)

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import torch
@@ -33,23 +33,28 @@ from .supernet import DerivedNet
 STEM = "searched_net"
 
 
-def write_model_file(out_dir: str | Path, space: SearchSpace, arch: Arch,
-                     state_dict: Mapping[str, torch.Tensor]) -> Path:
+def write_model_file(
+    out_dir: str | Path, space: SearchSpace, arch: Arch, state_dict: Mapping[str, torch.Tensor]
+) -> Path:
     """Write ``searched_net.py`` and ``searched_net.npz`` into ``out_dir`` (created if missing) for
     the network of ``arch`` with weights ``state_dict``; returns the .py path. The space's name must
     be a data set of :data:`~dian.nas.data.DATASETS` (calibration draws from it), and
     ``state_dict`` must be exactly the derived network's (checked before anything is written)."""
     space.check(arch)
     if space.name not in DATASETS:
-        raise SearchSpaceError(f"search space '{space.name}' names no data set to calibrate on; a model file "
-                               f"needs one of: {', '.join(sorted(DATASETS))}.")
+        raise SearchSpaceError(
+            f"search space '{space.name}' names no data set to calibrate on; a model file "
+            f"needs one of: {', '.join(sorted(DATASETS))}."
+        )
     arrays = {k: v.detach().cpu().numpy() for k, v in state_dict.items()}
     try:
         DerivedNet(space, arch).load_state_dict({k: torch.from_numpy(a) for k, a in arrays.items()})
     except RuntimeError as e:
-        raise SearchSpaceError(f"the weights are not those of the network of {arch} in space {space.name}: "
-                               f"{' '.join(str(e).split())[:400]} Pass derive(space, arch).state_dict() after "
-                               f"training.") from e
+        raise SearchSpaceError(
+            f"the weights are not those of the network of {arch} in space {space.name}: "
+            f"{' '.join(str(e).split())[:400]} Pass derive(space, arch).state_dict() after "
+            f"training."
+        ) from e
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     npz = out / f"{STEM}.npz"
@@ -57,9 +62,19 @@ def write_model_file(out_dir: str | Path, space: SearchSpace, arch: Arch,
     tmp.write_bytes(npz_bytes(arrays))
     tmp.replace(npz)
     py = out / f"{STEM}.py"
-    write_atomic(py, render("searched_net.py.j2", stem=STEM, dataset=space.name, dataset_repr=repr(space.name),
-                            space=repr(space), arch=repr(arch), input_shape=repr(tuple(space.input_shape)),
-                            description=space.describe(arch).splitlines()))
+    write_atomic(
+        py,
+        render(
+            "searched_net.py.j2",
+            stem=STEM,
+            dataset=space.name,
+            dataset_repr=repr(space.name),
+            space=repr(space),
+            arch=repr(arch),
+            input_shape=repr(tuple(space.input_shape)),
+            description=space.describe(arch).splitlines(),
+        ),
+    )
     return py
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from .costs import CoTables
 from .hardware import HardwareOption
@@ -74,12 +75,30 @@ def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any], epochs: i
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     pts = [(d["latency_us"], -d["accuracy"]) for d in explored]
     front = pareto_indices(pts)
-    ax.scatter([d["latency_us"] for d in explored], [100 * d["accuracy"] for d in explored], s=14, c="0.6",
-               label=f"derived by the search ({epochs} epochs, architecture split)")
-    ax.plot([explored[i]["latency_us"] for i in front], [100 * explored[i]["accuracy"] for i in front], "o-",
-            c="tab:blue", ms=5, label="their Pareto front")
-    ax.scatter([chosen["latency_us"]], [100 * chosen["accuracy"]], marker="*", s=220, c="tab:red", zorder=3,
-               label="final design (retrained, int8, test split)")
+    ax.scatter(
+        [d["latency_us"] for d in explored],
+        [100 * d["accuracy"] for d in explored],
+        s=14,
+        c="0.6",
+        label=f"derived by the search ({epochs} epochs, architecture split)",
+    )
+    ax.plot(
+        [explored[i]["latency_us"] for i in front],
+        [100 * explored[i]["accuracy"] for i in front],
+        "o-",
+        c="tab:blue",
+        ms=5,
+        label="their Pareto front",
+    )
+    ax.scatter(
+        [chosen["latency_us"]],
+        [100 * chosen["accuracy"]],
+        marker="*",
+        s=220,
+        c="tab:red",
+        zorder=3,
+        label="final design (retrained, int8, test split)",
+    )
     ax.set_xlabel("latency (us: exact cycles at the target clock)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)
@@ -88,18 +107,30 @@ def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any], epochs: i
     return _png(fig)
 
 
-def plot_hardware(space: SearchSpace, arch: Arch, hardware: Sequence[HardwareOption], tables: CoTables,
-                  chosen: int) -> bytes:
+def plot_hardware(
+    space: SearchSpace, arch: Arch, hardware: Sequence[HardwareOption], tables: CoTables, chosen: int
+) -> bytes:
     """The final network on every hardware option: latency against estimated LUTs."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
     lat = [tables.network(space, arch, h)[0] / opt.cfg.clock_mhz for h, opt in enumerate(hardware)]
     luts = [opt.resources.luts for opt in hardware]
     fits = [opt.fits for opt in hardware]
-    ax.scatter([x for x, f in zip(luts, fits) if f], [y for y, f in zip(lat, fits) if f], s=16, c="tab:blue",
-               label="fits the target")
-    ax.scatter([x for x, f in zip(luts, fits) if not f], [y for y, f in zip(lat, fits) if not f], s=16,
-               c="0.7", marker="x", label="does not fit")
+    ax.scatter(
+        [x for x, f in zip(luts, fits) if f],
+        [y for y, f in zip(lat, fits) if f],
+        s=16,
+        c="tab:blue",
+        label="fits the target",
+    )
+    ax.scatter(
+        [x for x, f in zip(luts, fits) if not f],
+        [y for y, f in zip(lat, fits) if not f],
+        s=16,
+        c="0.7",
+        marker="x",
+        label="does not fit",
+    )
     ax.scatter([luts[chosen]], [lat[chosen]], marker="*", s=220, c="tab:red", zorder=3, label="chosen")
     ax.set_xlabel("LUTs (calibrated estimate)")
     ax.set_ylabel("latency (us at the target clock)")
@@ -116,8 +147,15 @@ def layer_rows(compiled: Path) -> list[dict[str, Any]]:
     for entry in manifest["accel"]["layers"]:
         doc = json.loads((compiled / f"{entry['schedule']}.json").read_text())
         p = doc.get("prediction") or {}
-        rows.append({"layer": entry["layer"], "dataflow": doc["mapping"]["dataflow"], "macs": p.get("macs", 0),
-                     "cycles": p.get("cycles", 0), "utilization": p.get("utilization", 0.0)})
+        rows.append(
+            {
+                "layer": entry["layer"],
+                "dataflow": doc["mapping"]["dataflow"],
+                "macs": p.get("macs", 0),
+                "cycles": p.get("cycles", 0),
+                "utilization": p.get("utilization", 0.0),
+            }
+        )
     return rows
 
 
@@ -133,15 +171,25 @@ def plot_layers(rows: list[dict[str, Any]]) -> bytes:
     return _png(fig)
 
 
-def write_report(out: Path, space: SearchSpace, summary: dict[str, Any], log: Sequence[Any],
-                 hardware: Sequence[HardwareOption], tables: CoTables, arch: Arch, compiled: Path) -> str:
+def write_report(
+    out: Path,
+    space: SearchSpace,
+    summary: dict[str, Any],
+    log: Sequence[Any],
+    hardware: Sequence[HardwareOption],
+    tables: CoTables,
+    arch: Arch,
+    compiled: Path,
+) -> str:
     """Write report.md and plots/*.png into ``out``; returns the report's text."""
     plots = out / "plots"
     plots.mkdir(exist_ok=True)
     h = next(i for i, opt in enumerate(hardware) if opt.cfg.name == summary["hardware"]["name"])
     explored = summary["explored"]
-    chosen_pt = {"accuracy": summary["accuracy"]["int8"],
-                 "latency_us": summary["cycles"]["tables"] / hardware[h].cfg.clock_mhz}
+    chosen_pt = {
+        "accuracy": summary["accuracy"]["int8"],
+        "latency_us": summary["cycles"]["tables"] / hardware[h].cfg.clock_mhz,
+    }
     rows = layer_rows(compiled)
     (plots / "search.png").write_bytes(plot_search(log))
     if explored:
@@ -159,8 +207,11 @@ def _fmt(x: Any, spec: str = ",") -> str:
 
 def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     o, st, syn = s["options"], s["settings"], s["synth"]
-    clock = (f"the Fmax nextpnr reported, {s['fps_clock_mhz']:.1f} MHz" if s["fps_clock_is_fmax"]
-             else f"the config's clock, {s['fps_clock_mhz']:g} MHz (no place and route: no Fmax)")
+    clock = (
+        f"the Fmax nextpnr reported, {s['fps_clock_mhz']:.1f} MHz"
+        if s["fps_clock_is_fmax"]
+        else f"the config's clock, {s['fps_clock_mhz']:g} MHz (no place and route: no Fmax)"
+    )
     lines = [
         f"# dian search: {o['dataset']} on {o['target']}",
         "",
@@ -186,7 +237,9 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         lines += [f"| resources (Yosys{'/nextpnr' if syn.get('place_and_route') else ''}) | {syn.get('summary')} |"]
         if syn.get("fmax_mhz") is not None:
             verdict = "meets" if syn.get("meets_timing") else "misses"
-            lines += [f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz ({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"]
+            lines += [
+                f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz ({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"
+            ]
         else:
             lines += ["| Fmax | not measured (no place and route) |"]
     else:
@@ -200,20 +253,43 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         "| image | label | predicted | cycles (RTL) | cycles (machine) | tensors checked |",
         "|---:|---:|---:|---:|---:|---:|",
     ]
-    lines += [f"| {c['image']} | {c['label']} | {c['predicted']} | {c['cycles_rtl']:,} | {c['cycles_machine']:,} | "
-              f"{c['tensors_checked']} |" for c in s["cosim"]]
+    lines += [
+        f"| {c['image']} | {c['label']} | {c['predicted']} | {c['cycles_rtl']:,} | {c['cycles_machine']:,} | "
+        f"{c['tensors_checked']} |"
+        for c in s["cosim"]
+    ]
     lines += ["", "## Search", "", "![co-search](plots/search.png)", ""]
     explored = s["explored"]
     if explored:
-        lines += [f"Every distinct design the search derived after its warm-up, its network trained from scratch "
-                  f"for {o['front_epochs']} epochs on the weight split and scored on the architecture split "
-                  f"(latency: exact cycles at the target clock):", "", "![explored front](plots/front.png)", "",
-                  "| epochs | network (ops; widths) | hardware | accuracy | cycles |", "|---|---|---|---:|---:|"]
-        lines += [f"| {', '.join(map(str, d['epochs']))} | {d['arch']['ops']}; {d['arch']['widths']} | "
-                  f"{d['hardware']} | {d['accuracy']:.2%} | {d['cycles']:,.0f} |" for d in explored]
-    lines += ["", "## The searched network on each hardware option", "", "![hardware](plots/hardware.png)", "",
-              "## Per-layer utilization", "", "![layers](plots/layers.png)", "",
-              "| layer | dataflow | MACs | cycles | utilization |", "|---|---|---:|---:|---:|"]
-    lines += [f"| {r['layer']} | {r['dataflow']} | {r['macs']:,} | {r['cycles']:,} | {r['utilization']:.1%} |"
-              for r in rows]
+        lines += [
+            f"Every distinct design the search derived after its warm-up, its network trained from scratch "
+            f"for {o['front_epochs']} epochs on the weight split and scored on the architecture split "
+            f"(latency: exact cycles at the target clock):",
+            "",
+            "![explored front](plots/front.png)",
+            "",
+            "| epochs | network (ops; widths) | hardware | accuracy | cycles |",
+            "|---|---|---|---:|---:|",
+        ]
+        lines += [
+            f"| {', '.join(map(str, d['epochs']))} | {d['arch']['ops']}; {d['arch']['widths']} | "
+            f"{d['hardware']} | {d['accuracy']:.2%} | {d['cycles']:,.0f} |"
+            for d in explored
+        ]
+    lines += [
+        "",
+        "## The searched network on each hardware option",
+        "",
+        "![hardware](plots/hardware.png)",
+        "",
+        "## Per-layer utilization",
+        "",
+        "![layers](plots/layers.png)",
+        "",
+        "| layer | dataflow | MACs | cycles | utilization |",
+        "|---|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['layer']} | {r['dataflow']} | {r['macs']:,} | {r['cycles']:,} | {r['utilization']:.1%} |" for r in rows
+    ]
     return "\n".join(lines) + "\n"

@@ -52,8 +52,22 @@ class _Builder:
         name = self.prefix + part
         wt = self.const(f"{name}.weight", (k, c // groups, kernel, kernel))
         out = self.value(name, (n, k, oh, ow))
-        self.ops.append(Conv2d(name, (x,), out, wt, None, (stride, stride), (pad, pad), (1, 1), groups,
-                               None, 0 if relu6 else None, 6 if relu6 else None))
+        self.ops.append(
+            Conv2d(
+                name,
+                (x,),
+                out,
+                wt,
+                None,
+                (stride, stride),
+                (pad, pad),
+                (1, 1),
+                groups,
+                None,
+                0 if relu6 else None,
+                6 if relu6 else None,
+            )
+        )
         return out
 
     def graph(self, name: str, inputs: tuple[str, ...], output: str) -> Graph:

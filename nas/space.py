@@ -85,8 +85,10 @@ class SearchSpace:
         if n != 1 or min(c, h, w) < 1:
             raise SearchSpaceError(f"search space {self.name}: input shape {self.input_shape} must be (1, C, H, W).")
         if not self.stages or any(not s.widths or s.blocks < 1 or s.stride not in (1, 2) for s in self.stages):
-            raise SearchSpaceError(f"search space {self.name}: every stage needs widths, at least one block and "
-                                   f"stride 1 or 2; got {self.stages}.")
+            raise SearchSpaceError(
+                f"search space {self.name}: every stage needs widths, at least one block and "
+                f"stride 1 or 2; got {self.stages}."
+            )
 
     @property
     def sites(self) -> tuple[BlockSite, ...]:
@@ -110,36 +112,44 @@ class SearchSpace:
         site = self.sites[block]
         return tuple(i for i, op in enumerate(OPS) if op.kind != "skip" or site.skippable)
 
-    def in_width(self, arch: "Arch", block: int) -> int:
+    def in_width(self, arch: Arch, block: int) -> int:
         """Channels into block ``block`` under ``arch``."""
         site = self.sites[block]
         if not site.first:
             return self.stages[site.stage].widths[arch.widths[site.stage]]
-        return self.stem_channels if site.stage == 0 else self.stages[site.stage - 1].widths[arch.widths[site.stage - 1]]
+        return (
+            self.stem_channels if site.stage == 0 else self.stages[site.stage - 1].widths[arch.widths[site.stage - 1]]
+        )
 
-    def out_width(self, arch: "Arch", block: int) -> int:
+    def out_width(self, arch: Arch, block: int) -> int:
         st = self.sites[block].stage
         return self.stages[st].widths[arch.widths[st]]
 
-    def check(self, arch: "Arch") -> "Arch":
+    def check(self, arch: Arch) -> Arch:
         """``arch`` if it is a valid choice in this space; else :class:`SearchSpaceError`."""
         if len(arch.ops) != self.n_blocks or len(arch.widths) != len(self.stages):
-            raise SearchSpaceError(f"architecture has {len(arch.ops)} block ops and {len(arch.widths)} widths; space "
-                                   f"{self.name} has {self.n_blocks} blocks and {len(self.stages)} stages.")
+            raise SearchSpaceError(
+                f"architecture has {len(arch.ops)} block ops and {len(arch.widths)} widths; space "
+                f"{self.name} has {self.n_blocks} blocks and {len(self.stages)} stages."
+            )
         for b, o in enumerate(arch.ops):
             if o not in self.allowed_ops(b):
-                raise SearchSpaceError(f"block {b} cannot take op {o}; allowed: "
-                                       f"{', '.join(f'{i} ({OPS[i].label})' for i in self.allowed_ops(b))}.")
+                raise SearchSpaceError(
+                    f"block {b} cannot take op {o}; allowed: "
+                    f"{', '.join(f'{i} ({OPS[i].label})' for i in self.allowed_ops(b))}."
+                )
         for s, wi in enumerate(arch.widths):
             if not 0 <= wi < len(self.stages[s].widths):
-                raise SearchSpaceError(f"stage {s} width index {wi} is out of range 0..{len(self.stages[s].widths) - 1}.")
+                raise SearchSpaceError(
+                    f"stage {s} width index {wi} is out of range 0..{len(self.stages[s].widths) - 1}."
+                )
         return arch
 
-    def describe(self, arch: "Arch") -> str:
+    def describe(self, arch: Arch) -> str:
         """One line per stage: its width and its blocks' ops."""
         lines, b = [], 0
         for si, st in enumerate(self.stages):
-            ops = " ".join(OPS[o].label for o in arch.ops[b:b + st.blocks])
+            ops = " ".join(OPS[o].label for o in arch.ops[b : b + st.blocks])
             lines.append(f"stage {si}: {st.widths[arch.widths[si]]} ch, stride {st.stride}: {ops}")
             b += st.blocks
         return "\n".join(lines)
@@ -156,7 +166,7 @@ class Arch:
         return json.dumps({"ops": list(self.ops), "widths": list(self.widths)})
 
     @staticmethod
-    def from_json(text: str) -> "Arch":
+    def from_json(text: str) -> Arch:
         d = json.loads(text)
         return Arch(tuple(int(o) for o in d["ops"]), tuple(int(w) for w in d["widths"]))
 
@@ -168,10 +178,22 @@ def _down(n: int, stride: int) -> int:
 
 #: The spaces dian ships, by dataset.
 SPACES: dict[str, SearchSpace] = {
-    "digits": SearchSpace("digits", (1, 1, 8, 8), 10, 16, 1,
-                          (StageSpec((8, 16, 24), 2, 1), StageSpec((16, 24, 32), 2, 2), StageSpec((24, 32, 48), 2, 2)),
-                          64),
-    "mnist": SearchSpace("mnist", (1, 1, 28, 28), 10, 16, 2,
-                         (StageSpec((8, 16, 24), 2, 1), StageSpec((16, 24, 32), 2, 2), StageSpec((24, 32, 48), 2, 2)),
-                         64),
+    "digits": SearchSpace(
+        "digits",
+        (1, 1, 8, 8),
+        10,
+        16,
+        1,
+        (StageSpec((8, 16, 24), 2, 1), StageSpec((16, 24, 32), 2, 2), StageSpec((24, 32, 48), 2, 2)),
+        64,
+    ),
+    "mnist": SearchSpace(
+        "mnist",
+        (1, 1, 28, 28),
+        10,
+        16,
+        2,
+        (StageSpec((8, 16, 24), 2, 1), StageSpec((16, 24, 32), 2, 2), StageSpec((24, 32, 48), 2, 2)),
+        64,
+    ),
 }

@@ -27,7 +27,6 @@ from dian.frontend.zoo.seeding import seeded
 
 from .space import OPS, SKIP, Arch, SearchSpace
 
-
 #: The supernet and training keep activations and conv weights channels-last (NHWC): on a CPU,
 #: oneDNN's depthwise convolutions, forward and backward, run 1.5-3x faster so (measured on this
 #: space, one thread); the values are the same, only the memory order differs.
@@ -36,8 +35,10 @@ FAST_FORMAT = torch.channels_last
 
 def conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, relu: bool = True) -> nn.Sequential:
     """Conv (no bias, 'same' padding) -> BatchNorm2d [-> ReLU6], MobileNetV2's unit."""
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
-                               nn.BatchNorm2d(c_out)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
+        nn.BatchNorm2d(c_out),
+    ]
     return nn.Sequential(*layers, nn.ReLU6()) if relu else nn.Sequential(*layers)
 
 
@@ -94,7 +95,7 @@ def allowed_masks(space: SearchSpace) -> tuple[torch.Tensor, torch.Tensor]:
         ops[b, list(space.allowed_ops(b))] = True
     widths = torch.zeros(ns, nw, dtype=torch.bool)
     for s, st in enumerate(space.stages):
-        widths[s, :len(st.widths)] = True
+        widths[s, : len(st.widths)] = True
     return ops, widths
 
 
@@ -105,12 +106,15 @@ def mask_disallowed(logits: torch.Tensor, space: SearchSpace) -> torch.Tensor:
     for allowed in (ops, widths):
         if tuple(logits.shape) == tuple(allowed.shape):
             return logits.masked_fill(~allowed.to(logits.device), float("-inf"))
-    raise SearchSpaceError(f"logits of shape {list(logits.shape)} fit neither the op choices {list(ops.shape)} nor "
-                           f"the width choices {list(widths.shape)} of search space {space.name}.")
+    raise SearchSpaceError(
+        f"logits of shape {list(logits.shape)} fit neither the op choices {list(ops.shape)} nor "
+        f"the width choices {list(widths.shape)} of search space {space.name}."
+    )
 
 
-def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator | None = None,
-                   hard: bool = False) -> torch.Tensor:
+def gumbel_softmax(
+    logits: torch.Tensor, tau: float, generator: torch.Generator | None = None, hard: bool = False
+) -> torch.Tensor:
     """Gumbel-softmax over the last dim (``hard``: one-hot values with the soft sample's gradient,
     straight-through). The noise comes from ``generator`` (torch's global one when None): a search
     keeps its own, so a checkpoint can restore it whatever else draws from the global one."""
@@ -123,12 +127,20 @@ def gumbel_softmax(logits: torch.Tensor, tau: float, generator: torch.Generator 
     return one - y.detach() + y
 
 
-def gumbel_choices(space: SearchSpace, op_logits: torch.Tensor, width_logits: torch.Tensor, tau: float,
-                   hard: bool = True, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def gumbel_choices(
+    space: SearchSpace,
+    op_logits: torch.Tensor,
+    width_logits: torch.Tensor,
+    tau: float,
+    hard: bool = True,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Gumbel-softmax samples of the op and width choices (see :func:`gumbel_softmax`), choices that
     do not exist masked to weight 0."""
-    return (gumbel_softmax(mask_disallowed(op_logits, space), tau, generator, hard),
-            gumbel_softmax(mask_disallowed(width_logits, space), tau, generator, hard))
+    return (
+        gumbel_softmax(mask_disallowed(op_logits, space), tau, generator, hard),
+        gumbel_softmax(mask_disallowed(width_logits, space), tau, generator, hard),
+    )
 
 
 def one_hot(space: SearchSpace, arch: Arch) -> tuple[torch.Tensor, torch.Tensor]:
@@ -161,9 +173,15 @@ class SuperNet(nn.Module):
         for site in self._sites:
             cin = self._max_in(site.index)
             cout = max(space.stages[site.stage].widths)
-            self.blocks.append(nn.ModuleDict({
-                str(o): MBConv(cin, cout, OPS[o].kernel, OPS[o].expand, site.stride, not site.first)
-                for o in self._allowed[site.index] if o != SKIP}))
+            self.blocks.append(
+                nn.ModuleDict(
+                    {
+                        str(o): MBConv(cin, cout, OPS[o].kernel, OPS[o].expand, site.stride, not site.first)
+                        for o in self._allowed[site.index]
+                        if o != SKIP
+                    }
+                )
+            )
         self.head = Head(max(space.stages[-1].widths), space.head_channels, space.classes)
         ops, widths = allowed_masks(space)
         self.register_buffer("_disallowed_ops", ~ops, persistent=False)
@@ -182,10 +200,11 @@ class SuperNet(nn.Module):
         widths = self.space.stages[stage].widths
         channel = torch.arange(max(widths) * times, device=width_weights.device)
         masks = torch.stack([(channel < w * times) for w in widths]).to(width_weights.dtype)
-        return (width_weights[stage, :len(widths)] @ masks).view(1, -1, 1, 1)
+        return (width_weights[stage, : len(widths)] @ masks).view(1, -1, 1, 1)
 
-    def forward(self, x: torch.Tensor, op_weights: torch.Tensor, width_weights: torch.Tensor,
-                compute_all: bool = False) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, op_weights: torch.Tensor, width_weights: torch.Tensor, compute_all: bool = False
+    ) -> torch.Tensor:
         """Logits of the relaxed network. ``op_weights`` [n_blocks, len(OPS)] and ``width_weights``
         [n_stages, max widths] weigh the choices (rows summing to 1; disallowed or missing choices
         must weigh 0). Candidates weighing exactly 0 are not computed (a straight-through hard sample
@@ -193,14 +212,19 @@ class SuperNet(nn.Module):
         weight) unless ``compute_all``."""
         shapes = arch_logits_shape(self.space)
         if tuple(op_weights.shape) != shapes[0] or tuple(width_weights.shape) != shapes[1]:
-            raise SearchSpaceError(f"supernet of space {self.space.name} takes op weights {list(shapes[0])} and width "
-                                   f"weights {list(shapes[1])}; got {list(op_weights.shape)} and "
-                                   f"{list(width_weights.shape)}.")
-        if bool((op_weights.detach()[self._disallowed_ops] != 0).any()) or \
-                bool((width_weights.detach()[self._unused_widths] != 0).any()):
-            raise SearchSpaceError(f"an op a block of space {self.space.name} cannot take, or a width a stage does "
-                                   f"not have, carries weight; sample with gumbel_choices (or from "
-                                   f"mask_disallowed(logits, space)) so that such choices weigh 0.")
+            raise SearchSpaceError(
+                f"supernet of space {self.space.name} takes op weights {list(shapes[0])} and width "
+                f"weights {list(shapes[1])}; got {list(op_weights.shape)} and "
+                f"{list(width_weights.shape)}."
+            )
+        if bool((op_weights.detach()[self._disallowed_ops] != 0).any()) or bool(
+            (width_weights.detach()[self._unused_widths] != 0).any()
+        ):
+            raise SearchSpaceError(
+                f"an op a block of space {self.space.name} cannot take, or a width a stage does "
+                f"not have, carries weight; sample with gumbel_choices (or from "
+                f"mask_disallowed(logits, space)) so that such choices weigh 0."
+            )
         x = self.stem(x.contiguous(memory_format=FAST_FORMAT))
         for site, candidates in zip(self._sites, self.blocks):
             w = op_weights[site.index]
@@ -221,8 +245,9 @@ class SuperNet(nn.Module):
                     term = candidates[str(o)](x, hidden[e])
                 y = w[o] * term if y is None else y + w[o] * term
             if y is None:
-                raise SearchSpaceError(f"block {site.index}: every allowed op weighs 0; each block's weights must "
-                                       f"sum to 1.")
+                raise SearchSpaceError(
+                    f"block {site.index}: every allowed op weighs 0; each block's weights must sum to 1."
+                )
             x = y * out_mask
         return self.head(x)
 
@@ -238,9 +263,17 @@ class DerivedNet(nn.Module):
         for site in space.sites:
             o = arch.ops[site.index]
             if o != SKIP:
-                self.blocks.add_module(str(site.index), MBConv(
-                    space.in_width(arch, site.index), space.out_width(arch, site.index), OPS[o].kernel,
-                    OPS[o].expand, site.stride, not site.first))
+                self.blocks.add_module(
+                    str(site.index),
+                    MBConv(
+                        space.in_width(arch, site.index),
+                        space.out_width(arch, site.index),
+                        OPS[o].kernel,
+                        OPS[o].expand,
+                        site.stride,
+                        not site.first,
+                    ),
+                )
         last = space.stages[-1].widths[arch.widths[-1]]
         self.head = Head(last, space.head_channels, space.classes)
 
@@ -256,8 +289,10 @@ def derive(space: SearchSpace, arch: Arch, supernet: SuperNet | None = None, see
         net = DerivedNet(space, arch)
     if supernet is not None:
         if supernet.space != space:
-            raise SearchSpaceError(f"the supernet is of space {supernet.space.name}, not {space.name}; derive from "
-                                   f"a supernet of the same space.")
+            raise SearchSpaceError(
+                f"the supernet is of space {supernet.space.name}, not {space.name}; derive from "
+                f"a supernet of the same space."
+            )
         _inherit(net, supernet, arch)
     return net.eval()
 

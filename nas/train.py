@@ -12,8 +12,8 @@ default layout. CUDA is accepted for speed, without the bit-identity promise.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -39,8 +39,10 @@ def check_device(device: str) -> torch.device:
         return torch.device("cpu")
     if device == "cuda":
         if not torch.cuda.is_available():
-            raise SearchSpaceError("device 'cuda' was asked for, but this torch sees no CUDA GPU "
-                                   f"(torch {torch.__version__}); use device 'cpu'.")
+            raise SearchSpaceError(
+                "device 'cuda' was asked for, but this torch sees no CUDA GPU "
+                f"(torch {torch.__version__}); use device 'cpu'."
+            )
         return torch.device("cuda")
     raise SearchSpaceError(f"unknown device '{device}'; dian trains on 'cpu' or 'cuda'.")
 
@@ -62,17 +64,29 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.T
     return list(torch.randperm(n, generator=generator).split(batch_size))
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int, seed: int = 0, batch_size: int = 64,
-          lr: float = DEFAULT_LR, weight_decay: float = DEFAULT_WEIGHT_DECAY, device: str = "cpu",
-          on_epoch: EpochHook | None = None) -> nn.Module:
+def train(
+    model: nn.Module,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int = 0,
+    batch_size: int = 64,
+    lr: float = DEFAULT_LR,
+    weight_decay: float = DEFAULT_WEIGHT_DECAY,
+    device: str = "cpu",
+    on_epoch: EpochHook | None = None,
+) -> nn.Module:
     """Train ``model`` in place on images ``x`` [N, C, H, W] and labels ``y`` [N] for ``epochs``
     epochs of cross-entropy; returns it on the CPU in eval mode."""
     if epochs < 0 or batch_size < 1 or lr <= 0:
-        raise SearchSpaceError(f"training needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={epochs}, "
-                               f"batch_size={batch_size}, lr={lr}.")
+        raise SearchSpaceError(
+            f"training needs epochs >= 0, batch_size >= 1 and lr > 0; got epochs={epochs}, "
+            f"batch_size={batch_size}, lr={lr}."
+        )
     if len(x) == 0 or len(x) != len(y):
-        raise SearchSpaceError(f"training needs as many labels as images, at least one; got {len(x)} images and "
-                               f"{len(y)} labels.")
+        raise SearchSpaceError(
+            f"training needs as many labels as images, at least one; got {len(x)} images and {len(y)} labels."
+        )
     dev = check_device(device)
     xt = torch.from_numpy(np.array(x, dtype=np.float32)).to(dev)
     if xt.dim() == 4:
@@ -115,13 +129,23 @@ def int8_accuracy(graph: Graph, x: np.ndarray, y: np.ndarray) -> float:
     path of `dian simulate` (:func:`dian.sim.host.run_compiled`: input checked and quantized, reference
     simulator, output dequantized) on all of ``x`` as one batch — bit-equal to one image a run; the
     batch only saves the per-run overhead."""
-    from dian.sim.host import run_compiled
     from dian.frontend.rebatch import with_batch
+    from dian.sim.host import run_compiled
 
     x = np.asarray(x)
     out = run_compiled(with_batch(graph, len(x)), x)
     return float((out.reshape(len(x), -1).argmax(1) == np.asarray(y)).mean())
 
 
-__all__ = ["DEFAULT_LR", "DEFAULT_WEIGHT_DECAY", "EpochHook", "accuracy", "batches", "check_device",
-           "int8_accuracy", "recalibrate_batchnorm", "single_threaded", "train"]
+__all__ = [
+    "DEFAULT_LR",
+    "DEFAULT_WEIGHT_DECAY",
+    "EpochHook",
+    "accuracy",
+    "batches",
+    "check_device",
+    "int8_accuracy",
+    "recalibrate_batchnorm",
+    "single_threaded",
+    "train",
+]

@@ -11,10 +11,10 @@ check both against sim/machine (which the RTL matches in Verilator).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
-from typing import Sequence
 
 import numpy as np
 
@@ -30,7 +30,6 @@ from .energy import layer_energy_pj
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings, WorkArrays
-
 
 _TILE_FIELDS = attrgetter("kt", "ct", "ty", "tx", "fyt", "fxt")
 
@@ -52,8 +51,9 @@ def part_channels(graph: Graph, w: Work) -> tuple[int, ...]:
     return tuple(regions[name].blocked[1] for name in w.op.inputs)
 
 
-def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tuple[int, ...] = (),
-               first_chunk: int = 0) -> LayerCost:
+def layer_cost(
+    w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tuple[int, ...] = (), first_chunk: int = 0
+) -> LayerCost:
     """Counters of ``w`` compiled alone under each of ``tilings`` (arrays, one entry per tiling).
 
     ``parts``: :func:`part_channels` for a concat. ``first_chunk``: the
@@ -62,8 +62,12 @@ def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tupl
     return batch_cost([(w, list(tilings))], cfg, parts, first_chunk)
 
 
-def batch_cost(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig, parts: tuple[int, ...] = (),
-               first_chunk: int | np.ndarray = 0) -> LayerCost:
+def batch_cost(
+    items: Sequence[tuple[Work, list[Tiling]]],
+    cfg: AccelConfig,
+    parts: tuple[int, ...] = (),
+    first_chunk: int | np.ndarray = 0,
+) -> LayerCost:
     """:func:`layer_cost` of several layers' tilings in one replay (one call for all: much
     faster than one a layer); every work must be of one kind. The result's entries follow
     ``items`` and their tilings in order."""
@@ -71,8 +75,9 @@ def batch_cost(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig, par
     return replay(cfg, steps, len(steps.table), first_chunk)
 
 
-def batch_steps(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig,
-                parts: tuple[int, ...] = ()) -> GemmSteps | BlockedSteps:
+def batch_steps(
+    items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig, parts: tuple[int, ...] = ()
+) -> GemmSteps | BlockedSteps:
     """The programs :func:`batch_cost` replays: one row per tiling, in order."""
     works = [w for w, _ in items]
     kinds = {w.kind for w in works}
@@ -83,8 +88,9 @@ def batch_steps(items: Sequence[tuple[Work, list[Tiling]]], cfg: AccelConfig,
     owner = np.repeat(np.arange(len(items)), [len(ts) for _, ts in items])
     shape = WorkArrays.of(works, owner)
     m = len(tilings)
-    kt, ct, ty, tx, fyt, fxt = np.fromiter(chain.from_iterable(map(_TILE_FIELDS, tilings)), np.int64,
-                                           6 * m).reshape(m, 6).T.copy()
+    kt, ct, ty, tx, fyt, fxt = (
+        np.fromiter(chain.from_iterable(map(_TILE_FIELDS, tilings)), np.int64, 6 * m).reshape(m, 6).T.copy()
+    )
     if kind is WorkKind.GEMM:
         kout = np.fromiter((t.order == "kout" for t in tilings), bool, m)
         return GemmSteps(shape, cfg, GemmTilings(kt, ct, ty, tx, fyt, fxt, kout))

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
-from dian.hwgen.targets import Target
 from dian.hwgen.isa import Encoding
+from dian.hwgen.targets import Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -32,7 +32,9 @@ from .resources import Resources, estimate
 
 #: DRAM latency (cycles) and clock (MHz) a design on each target is evaluated at (the presets' values).
 PLATFORM: dict[Target, tuple[int, float]] = {
-    Target.ECP5_25K: (16, 100.0), Target.ECP5_85K: (24, 150.0), Target.ICE40_UP5K: (16, 24.0),
+    Target.ECP5_25K: (16, 100.0),
+    Target.ECP5_85K: (24, 150.0),
+    Target.ICE40_UP5K: (16, 24.0),
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
@@ -61,7 +63,9 @@ class Design:
     def score(self, objective: Objective) -> float:
         if not self.fits:
             return math.inf
-        return {"latency": self.latency_us, "energy": self.energy_uj, "edp": self.latency_us * self.energy_uj}[objective]
+        return {"latency": self.latency_us, "energy": self.energy_uj, "edp": self.latency_us * self.energy_uj}[
+            objective
+        ]
 
 
 def config_of(params: dict[str, int | str], target: Target, trial: int) -> AccelConfig:
@@ -69,12 +73,23 @@ def config_of(params: dict[str, int | str], target: Target, trial: int) -> Accel
     L = int(params["lanes"])
     latency, clock = PLATFORM[target]
     dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
-    return validate(AccelConfig(
-        name=f"dse-{trial}", pe_rows=L, pe_cols=L, dataflows=dataflows,
-        ibuf=BufferConfig(2 ** int(params["ibuf_log2"]), 4), wbuf=BufferConfig(2 ** int(params["wbuf_log2"])),
-        abuf=BufferConfig(2 ** int(params["abuf_log2"])), obuf=BufferConfig(2 ** int(params["obuf_log2"])),
-        dram_bus_bits=min(int(params["bus_bits"]), 8 * L), dram_latency=latency, target=target,
-        clock_mhz=clock, imem_instructions=int(params["imem"])))
+    return validate(
+        AccelConfig(
+            name=f"dse-{trial}",
+            pe_rows=L,
+            pe_cols=L,
+            dataflows=dataflows,
+            ibuf=BufferConfig(2 ** int(params["ibuf_log2"]), 4),
+            wbuf=BufferConfig(2 ** int(params["wbuf_log2"])),
+            abuf=BufferConfig(2 ** int(params["abuf_log2"])),
+            obuf=BufferConfig(2 ** int(params["obuf_log2"])),
+            dram_bus_bits=min(int(params["bus_bits"]), 8 * L),
+            dram_latency=latency,
+            target=target,
+            clock_mhz=clock,
+            imem_instructions=int(params["imem"]),
+        )
+    )
 
 
 def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
@@ -114,8 +129,14 @@ def misfit(res: Resources, target: Target) -> str:
     return ""
 
 
-def explore(graph: Graph, target: Target, objective: Objective, trials: int, seed: int = 0,
-            progress: Callable[[int, Design], None] | None = None) -> list[Design]:
+def explore(
+    graph: Graph,
+    target: Target,
+    objective: Objective,
+    trials: int,
+    seed: int = 0,
+    progress: Callable[[int, Design], None] | None = None,
+) -> list[Design]:
     """Run ``trials`` optuna trials; every design evaluated, in trial order."""
     import optuna
 
@@ -125,8 +146,10 @@ def explore(graph: Graph, target: Target, objective: Objective, trials: int, see
 
     lanes = feasible_lanes(target)
     if not lanes:
-        raise AccelConfigError(f"no PE array from 2x2 to 16x16 fits {target.value}'s logic, even with the smallest "
-                               f"buffers (search/resources.py's estimate); pick a larger target.")
+        raise AccelConfigError(
+            f"no PE array from 2x2 to 16x16 fits {target.value}'s logic, even with the smallest "
+            f"buffers (search/resources.py's estimate); pick a larger target."
+        )
 
     def run(trial: optuna.Trial) -> float:
         L = trial.suggest_categorical("lanes", lanes)
@@ -160,8 +183,16 @@ def feasible_lanes(target: Target) -> list[int]:
     LUTs by the resource estimate: the search draws only these."""
     out = []
     for L in (2, 4, 8, 16):
-        params = {"lanes": L, "bus_bits": 32, "ibuf_log2": 12, "wbuf_log2": 12, "abuf_log2": 12, "obuf_log2": 12,
-                  "imem": 256, "depthwise": "no"}
+        params = {
+            "lanes": L,
+            "bus_bits": 32,
+            "ibuf_log2": 12,
+            "wbuf_log2": 12,
+            "abuf_log2": 12,
+            "obuf_log2": 12,
+            "imem": 256,
+            "depthwise": "no",
+        }
         try:
             cfg = config_of(params, target, -1)
         except AccelConfigError:

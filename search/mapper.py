@@ -15,8 +15,9 @@ figure in the schedules is the one the hardware will show.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -51,8 +52,16 @@ def candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
     legal = {n: np.concatenate([np.asarray(c[n])[c["ok"]] for c in groups]) for n in cols}
     orders = np.concatenate([np.full(int(c["ok"].sum()), c["order"]) for c in groups])
     best = np.lexsort((legal["read"] + legal["write"], legal["cycles"]))[:top_k]  # stable: grid order on ties
-    return [Tiling(*(int(legal[n][i]) for n in cols[:6]), str(orders[i]), int(legal["cycles"][i]),
-                   int(legal["read"][i]), int(legal["write"][i])) for i in best]
+    return [
+        Tiling(
+            *(int(legal[n][i]) for n in cols[:6]),
+            str(orders[i]),
+            int(legal["cycles"][i]),
+            int(legal["read"][i]),
+            int(legal["write"][i]),
+        )
+        for i in best
+    ]
 
 
 def timed_candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
@@ -100,8 +109,12 @@ def layer_options(w: Work, cfg: AccelConfig, top_k: int) -> list[tuple[Work, lis
     return [(mode, ts) for est, mode, ts in per_mode if est <= MODE_SLACK * fastest]
 
 
-def best_choices(layers: Sequence[tuple[Work, tuple[int, ...]]], cfg: AccelConfig, objective: Objective = "latency",
-                 top_k: int = DEFAULT_TOP_K) -> tuple[list[Choice | None], int]:
+def best_choices(
+    layers: Sequence[tuple[Work, tuple[int, ...]]],
+    cfg: AccelConfig,
+    objective: Objective = "latency",
+    top_k: int = DEFAULT_TOP_K,
+) -> tuple[list[Choice | None], int]:
     """Each layer's best :class:`Choice` (None: no mode can run it) and the number of exact
     evaluations it took. ``layers``: each work with its :func:`part_channels` (empty unless a
     concat). Every candidate of every layer is timed in a few batched replays, one per kind of
@@ -144,8 +157,9 @@ class Mapper:
     position only moves a chunk fetch by a bus beat: it can change a choice
     between near-equal tilings, never a prediction.)"""
 
-    def __init__(self, graph: Graph, cfg: AccelConfig, objective: Objective = "latency",
-                 top_k: int = DEFAULT_TOP_K) -> None:
+    def __init__(
+        self, graph: Graph, cfg: AccelConfig, objective: Objective = "latency", top_k: int = DEFAULT_TOP_K
+    ) -> None:
         check_objective(objective)
         self.graph, self.cfg, self.objective, self.top_k = graph, cfg, objective, top_k
         packed, works = layer_works(graph, cfg)
@@ -153,8 +167,9 @@ class Mapper:
         choices, self.evaluated = best_choices(layers, cfg, objective, top_k)  # evaluations: for the benchmarks
         self.chosen: dict[str, tuple[Work, Tiling]] = self._exact(layers, choices)
 
-    def _exact(self, layers: list[tuple[Work, tuple[int, ...]]],
-               choices: list[Choice | None]) -> dict[str, tuple[Work, Tiling]]:
+    def _exact(
+        self, layers: list[tuple[Work, tuple[int, ...]]], choices: list[Choice | None]
+    ) -> dict[str, tuple[Work, Tiling]]:
         """The chosen tilings timed at their chunk positions: the figures the plans show."""
         cfg = self.cfg
         for (w, _), ch in zip(layers, choices):
@@ -169,8 +184,9 @@ class Mapper:
             for n, (_, parts, mode, _) in enumerate(picks):
                 by_kind.setdefault(("parts", n) if parts else mode.kind, []).append(n)
             for idx in by_kind.values():
-                c = batch_cost([(picks[n][2], [picks[n][3]]) for n in idx], cfg, picks[idx[0]][1],
-                               first[idx] if at else 0)
+                c = batch_cost(
+                    [(picks[n][2], [picks[n][3]]) for n in idx], cfg, picks[idx[0]][1], first[idx] if at else 0
+                )
                 for pos, n in enumerate(idx):
                     costs[n] = _entry(c, pos)
             if at == 0:
@@ -180,9 +196,15 @@ class Mapper:
         for (w, _, mode, t), c in zip(picks, costs):
             assert c is not None
             share = int(c.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
-            out[w.op.name] = (mode, dataclasses.replace(t, cycles=share,
-                                                        dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
-                                                        dram_write=int(c.dram_write[0])))
+            out[w.op.name] = (
+                mode,
+                dataclasses.replace(
+                    t,
+                    cycles=share,
+                    dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
+                    dram_write=int(c.dram_write[0]),
+                ),
+            )
         return out
 
     def __call__(self, w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
@@ -192,14 +214,24 @@ class Mapper:
 
 def _entry(c: LayerCost, i: int) -> LayerCost:
     """Entry ``i`` of a batch's cost, as a one-mapping LayerCost."""
-    pick = lambda a: a[i:i + 1]  # noqa: E731
-    return LayerCost(pick(c.cycles), pick(c.dram_read), pick(c.dram_write), pick(c.busy_pe), pick(c.instructions),
-                     pick(c.chunks), pick(c.compute_cycles), pick(c.fetch_cycles),
-                     {k: pick(v) for k, v in c.sram_bytes.items()}, pick(c.replayed_steps))
+    pick = lambda a: a[i : i + 1]  # noqa: E731
+    return LayerCost(
+        pick(c.cycles),
+        pick(c.dram_read),
+        pick(c.dram_write),
+        pick(c.busy_pe),
+        pick(c.instructions),
+        pick(c.chunks),
+        pick(c.compute_cycles),
+        pick(c.fetch_cycles),
+        {k: pick(v) for k, v in c.sram_bytes.items()},
+        pick(c.replayed_steps),
+    )
 
 
-def map_graph(graph: Graph, cfg: AccelConfig, objective: Objective = "latency",
-              top_k: int = DEFAULT_TOP_K) -> list[LayerPlan]:
+def map_graph(
+    graph: Graph, cfg: AccelConfig, objective: Objective = "latency", top_k: int = DEFAULT_TOP_K
+) -> list[LayerPlan]:
     """Plans for every layer of ``graph`` chosen by exact cost; predictions are exact layer shares
     (a layer's chunk fetches and execution: the network's cycles are their sum plus boot and done)."""
     return plan_graph(graph, cfg, Mapper(graph, cfg, objective, top_k))

@@ -42,15 +42,44 @@ from typing import Protocol
 
 import numpy as np
 from numba import njit
-from numba.core.caching import (CompileResultCacheImpl, FunctionCache, InTreeCacheLocator, UserProvidedCacheLocator,
-                                UserWideCacheLocator)
+from numba.core.caching import (
+    CompileResultCacheImpl,
+    FunctionCache,
+    InTreeCacheLocator,
+    UserProvidedCacheLocator,
+    UserWideCacheLocator,
+)
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 
-from .step_record import (BUFFER, BUFFERS, BUSY_PE, CYCLES, INSTRS, KEY, LEVEL, MAX_LEVELS, N_LEVELS, N_STEPS, PRE,
-                          PRE_INSTRS, PRESENT, READ, RECORD, SLOT_FIELDS, SLOTS, SRAM, STORE, STORE_BYTES, WRITER,
-                          WRITER_INSTRS, WRITTEN, CfgView, cfg_view)
+from .step_record import (
+    BUFFER,
+    BUFFERS,
+    BUSY_PE,
+    CYCLES,
+    INSTRS,
+    KEY,
+    LEVEL,
+    MAX_LEVELS,
+    N_LEVELS,
+    N_STEPS,
+    PRE,
+    PRE_INSTRS,
+    PRESENT,
+    READ,
+    RECORD,
+    SLOT_FIELDS,
+    SLOTS,
+    SRAM,
+    STORE,
+    STORE_BYTES,
+    WRITER,
+    WRITER_INSTRS,
+    WRITTEN,
+    CfgView,
+    cfg_view,
+)
 from .steps_blocked import blocked_ahead, blocked_step
 from .steps_gemm import gemm_ahead, gemm_step
 
@@ -121,16 +150,22 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     _replay_all(steps.kind, steps.table, CfgView.of(cfg), chunk, state, out)
     return LayerCost(
         cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.DONE_CYCLES,
-        dram_read=state[:, T_READ] + timing.boot_bytes(cfg), dram_write=state[:, T_WRITE].copy(),
-        busy_pe=state[:, T_BUSY].copy(), instructions=out[:, O_INSTRS].copy(), chunks=out[:, O_CHUNKS].copy(),
-        compute_cycles=out[:, O_COMPUTE].copy(), fetch_cycles=out[:, O_FETCH].copy(),
+        dram_read=state[:, T_READ] + timing.boot_bytes(cfg),
+        dram_write=state[:, T_WRITE].copy(),
+        busy_pe=state[:, T_BUSY].copy(),
+        instructions=out[:, O_INSTRS].copy(),
+        chunks=out[:, O_CHUNKS].copy(),
+        compute_cycles=out[:, O_COMPUTE].copy(),
+        fetch_cycles=out[:, O_FETCH].copy(),
         sram_bytes={b: state[:, T_SRAM + j].copy() for j, b in enumerate(BUFFERS)},
-        replayed_steps=out[:, O_REPLAYED].copy())
+        replayed_steps=out[:, O_REPLAYED].copy(),
+    )
 
 
 @njit
-def _replay_all(kind: int, table: np.ndarray, cfgv: np.ndarray, first_chunk: np.ndarray, state: np.ndarray,
-                out: np.ndarray) -> None:
+def _replay_all(
+    kind: int, table: np.ndarray, cfgv: np.ndarray, first_chunk: np.ndarray, state: np.ndarray, out: np.ndarray
+) -> None:
     """Every row of ``table``: its final state (totals) into ``state``, its chunk counters into ``out``."""
     cfg = cfg_view(cfgv)
     rec = np.zeros(RECORD, np.int64)
@@ -203,13 +238,14 @@ def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: boo
 
 
 @njit(inline="always")
-def _advance(s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, cfg: CfgView,
-             o: np.ndarray) -> None:
+def _advance(
+    s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, cfg: CfgView, o: np.ndarray
+) -> None:
     """One step (the chunk first, if the step does not fit in it)."""
     n = _fresh(rec, resident, fresh, False)
     if s[COUNT] > 0 and s[COUNT] + n + _ENDS > cfg.imem_instructions:
         _close(s, cfg, o)
-        s[:PENDING + 1] = 0
+        s[: PENDING + 1] = 0
         resident[:] = -1
         n = _fresh(rec, resident, fresh, True)
     # MEM: this step's loads (the first waits for compute(s-2)), then the pending store.
@@ -255,8 +291,17 @@ def _advance(s: np.ndarray, rec: np.ndarray, resident: np.ndarray, fresh: np.nda
 
 
 @njit(inline="always")
-def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: np.ndarray, snaps: np.ndarray,
-                  snap_pos: np.ndarray, cfg: CfgView, rec: np.ndarray) -> int:
+def _skip_repeats(
+    kind: int,
+    r: np.ndarray,
+    pos: int,
+    s: np.ndarray,
+    resident: np.ndarray,
+    snaps: np.ndarray,
+    snap_pos: np.ndarray,
+    cfg: CfgView,
+    rec: np.ndarray,
+) -> int:
     """At a unit boundary, jump over units identical to the one just finished (see :func:`replay`);
     returns the position after the jump."""
     n = r[N_STEPS]
@@ -266,8 +311,12 @@ def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: n
         at = pos % unit == 0 and pos < n
         if at and not done and snap_pos[lv] == pos - unit:  # (snaps[lv]: the state where the unit began)
             shift = s[0] - snaps[lv, 0]
-            ok = (s[CHUNK] == snaps[lv, CHUNK] and snaps[lv, STEPS] >= 2 and snaps[lv, OUTPUTS] >= 2
-                  and s[PENDING] == snaps[lv, PENDING])
+            ok = (
+                s[CHUNK] == snaps[lv, CHUNK]
+                and snaps[lv, STEPS] >= 2
+                and snaps[lv, OUTPUTS] >= 2
+                and s[PENDING] == snaps[lv, PENDING]
+            )
             for k in range(1, COUNT):
                 ok = ok and s[k] - snaps[lv, k] == shift
             per_unit = s[COUNT] - snaps[lv, COUNT]  # instructions
@@ -294,8 +343,10 @@ def _skip_repeats(kind: int, r: np.ndarray, pos: int, s: np.ndarray, resident: n
 def _compiled_sources() -> list[str]:
     """The files whose code or constants the compiled replay contains: the modules of its
     functions and every dian module they take names from (hwgen/timing.py's unit latencies...)."""
-    mods = [sys.modules[__name__], *(sys.modules[f.__module__] for f in (gemm_step, blocked_step, cfg_view,
-                                                                       timing.dma_read_cycles))]
+    mods = [
+        sys.modules[__name__],
+        *(sys.modules[f.__module__] for f in (gemm_step, blocked_step, cfg_view, timing.dma_read_cycles)),
+    ]
     names = {m.__name__ for m in mods}
     for m in mods:
         for v in vars(m).values():
@@ -318,8 +369,10 @@ class _Stamp:
 
 class _CacheImpl(CompileResultCacheImpl):
     # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
-    _locator_classes = [type(f"Stamped{c.__name__}", (_Stamp, c), {})
-                        for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)]
+    _locator_classes = [
+        type(f"Stamped{c.__name__}", (_Stamp, c), {})
+        for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)
+    ]
 
 
 class _Cache(FunctionCache):

@@ -76,5 +76,9 @@ def estimate(cfg: AccelConfig) -> Resources:
     luts = float(x @ np.array(fit["luts"]["coef"])) if fit else float("nan")
     ffs = float(x @ np.array(fit["ffs"]["coef"])) if fit else float("nan")
     plan = plan_dsps(cfg)
-    return Resources(int(round(luts + plan.lut_product_luts)) if fit else -1, int(round(ffs)) if fit else -1,
-                     plan.dsps, bram_blocks(cfg))
+    return Resources(
+        int(round(luts + plan.lut_product_luts)) if fit else -1,
+        int(round(ffs)) if fit else -1,
+        plan.dsps,
+        bram_blocks(cfg),
+    )

@@ -50,9 +50,19 @@ N_STEPS, N_LEVELS, LEVEL = 0, 1, 2
 MAX_LEVELS = 4
 HEADER = LEVEL + MAX_LEVELS
 
-for _helper in (timing.beats, timing.dma_read_cycles, timing.dma_write_cycles, timing.range_beats,
-                timing.chunk_fetch_cycles, timing.chunk_fetch_bytes, timing.gemm_cycles, timing.dw_cycles,
-                timing.ppu_cycles, timing.add_cycles, timing.pool_cycles):
+for _helper in (
+    timing.beats,
+    timing.dma_read_cycles,
+    timing.dma_write_cycles,
+    timing.range_beats,
+    timing.chunk_fetch_cycles,
+    timing.chunk_fetch_bytes,
+    timing.gemm_cycles,
+    timing.dw_cycles,
+    timing.ppu_cycles,
+    timing.add_cycles,
+    timing.pool_cycles,
+):
     register_jitable(_helper)  # callable from compiled code; still the plain function for Python callers
 
 
@@ -79,8 +89,9 @@ def cfg_view(a: np.ndarray) -> CfgView:
 
 
 @njit(inline="always")
-def load(rec: np.ndarray, slot: int, present: int, key: int, cycles: int, read: int, instrs: int, buffer: int,
-         written: int) -> None:
+def load(
+    rec: np.ndarray, slot: int, present: int, key: int, cycles: int, read: int, instrs: int, buffer: int, written: int
+) -> None:
     """Fill load slot ``slot`` of ``rec``."""
     at = slot * SLOT_FIELDS
     rec[at + PRESENT], rec[at + KEY], rec[at + CYCLES], rec[at + READ] = present, key, cycles, read

@@ -18,8 +18,29 @@ from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.workload import WorkKind
 
-from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, PRESENT, SLOT_FIELDS,
-                          SRAM, STORE, STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)
+from .step_record import (
+    ABUF,
+    BUSY_PE,
+    HEADER,
+    IBUF,
+    MAX_LEVELS,
+    OBUF,
+    PBUF,
+    PRE,
+    PRE_INSTRS,
+    PRESENT,
+    SLOT_FIELDS,
+    SRAM,
+    STORE,
+    STORE_BYTES,
+    WBUF,
+    WRITER,
+    WRITER_INSTRS,
+    CfgView,
+    load,
+    run_after,
+    split,
+)
 from .steps_gemm import WorkArrays, interior
 
 GAP = timing.ISSUE_GAP
@@ -36,8 +57,9 @@ class BlockedTilings:
 
 # Columns of a blocked mapping's row (after step_record's header), then each pass's channel
 # blocks and steps (``PARTS`` of them).
-(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, CT_, TY, TX, YT, XT, X_LO, X_HI, Y_LO, Y_HI, KEY_CB,
- PARTS, PART) = range(HEADER, HEADER + 25)
+(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, CT_, TY, TX, YT, XT, X_LO, X_HI, Y_LO, Y_HI, KEY_CB, PARTS, PART) = (
+    range(HEADER, HEADER + 25)
+)
 KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4}
 DW, POOL, ADD = 1, 2, 3
 
@@ -49,12 +71,14 @@ class BlockedSteps:
     ``part_channels``: the channels of each pass of a concat (then every mapping is of that one
     layer); empty: one pass over the layer's channels."""
 
-    def __init__(self, w: WorkArrays, kind: WorkKind, cfg: AccelConfig, t: BlockedTilings,
-                 part_channels: tuple[int, ...] = ()) -> None:
+    def __init__(
+        self, w: WorkArrays, kind: WorkKind, cfg: AccelConfig, t: BlockedTilings, part_channels: tuple[int, ...] = ()
+    ) -> None:
         self.kind = KIND_CODES[kind]
         L = cfg.lanes
         parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
-            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else w.k]
+            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else w.k
+        ]
         YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
         part_cb = [-(-c // L) for c in parts]
         part_steps = [-(-cb // t.ct) * w.n * YT * XT for cb in part_cb]
@@ -66,10 +90,36 @@ class BlockedSteps:
         x_lo, x_hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
         y_lo, y_hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
         key_cb = np.max(part_cb, axis=0) + 1  # a tile's key: (pass, channel tile, image, row, column)
-        cols = [self.n_steps, np.full_like(t.ct, 0 if len(parts) > 1 else MAX_LEVELS), *levels,
-                w.n, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.sy, w.sx, w.py, w.px, w.dy, w.dx, t.ct, t.ty, t.tx, YT, XT,
-                x_lo, x_hi, y_lo, y_hi, key_cb, np.full_like(t.ct, len(parts)),
-                *(v for cb, n in zip(part_cb, part_steps) for v in (cb, n))]
+        cols = [
+            self.n_steps,
+            np.full_like(t.ct, 0 if len(parts) > 1 else MAX_LEVELS),
+            *levels,
+            w.n,
+            w.h,
+            w.w,
+            w.oy,
+            w.ox,
+            w.fy,
+            w.fx,
+            w.sy,
+            w.sx,
+            w.py,
+            w.px,
+            w.dy,
+            w.dx,
+            t.ct,
+            t.ty,
+            t.tx,
+            YT,
+            XT,
+            x_lo,
+            x_hi,
+            y_lo,
+            y_hi,
+            key_cb,
+            np.full_like(t.ct, len(parts)),
+            *(v for cb, n in zip(part_cb, part_steps) for v in (cb, n)),
+        ]
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
 
@@ -110,8 +160,17 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     rec[SRAM + OBUF] = 2 * words * L
     if kind >= ADD:  # ADD or COPY: one or two input tiles, no window
         n_in = 2 if kind == ADD else 1
-        load(rec, 0, 1, key, n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP, n_in * words * L, n_in,
-             IBUF, n_in * words * L)
+        load(
+            rec,
+            0,
+            1,
+            key,
+            n_in * timing.dma_read_cycles(cfg, words) + (n_in - 1) * GAP,
+            n_in * words * L,
+            n_in,
+            IBUF,
+            n_in * words * L,
+        )
         rec[WRITER] = timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words)
         rec[SRAM + IBUF] = n_in * words * L
         return
@@ -120,8 +179,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     real_y = max(min(y0 + ny, r[H]) - max(y0, 0), 0)
     real_x = max(min(x0 + nx, r[W]) - max(x0, 0), 0)
     real = cbs * real_y * real_x
-    load(rec, 0, 1, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, IBUF,
-         cbs * ny * nx * L)
+    load(rec, 0, 1, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, IBUF, cbs * ny * nx * L)
     taps = r[FY] * r[FX]
     if kind == POOL:
         rec[WRITER] = timing.pool_cycles(words, taps)

@@ -21,8 +21,27 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.layout import blocks
 from dian.hwgen.lower.workload import Work
 
-from .step_record import (ABUF, BUSY_PE, HEADER, IBUF, MAX_LEVELS, OBUF, PBUF, PRE, PRE_INSTRS, SRAM, STORE,
-                          STORE_BYTES, WBUF, WRITER, WRITER_INSTRS, CfgView, load, run_after, split)
+from .step_record import (
+    ABUF,
+    BUSY_PE,
+    HEADER,
+    IBUF,
+    MAX_LEVELS,
+    OBUF,
+    PBUF,
+    PRE,
+    PRE_INSTRS,
+    SRAM,
+    STORE,
+    STORE_BYTES,
+    WBUF,
+    WRITER,
+    WRITER_INSTRS,
+    CfgView,
+    load,
+    run_after,
+    split,
+)
 
 GAP = timing.ISSUE_GAP
 
@@ -40,8 +59,15 @@ class GemmTilings:
     kout: np.ndarray
 
 
-def interior(size: np.ndarray, out: np.ndarray, tile: np.ndarray, stride: np.ndarray, pad: np.ndarray,
-             taps: np.ndarray, dil: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def interior(
+    size: np.ndarray,
+    out: np.ndarray,
+    tile: np.ndarray,
+    stride: np.ndarray,
+    pad: np.ndarray,
+    taps: np.ndarray,
+    dil: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """First and last index of the full output tiles whose input span (every kernel tap of
     every output) lies inside the ``size`` input rows or columns: no padding, no short tile."""
     span = (tile - 1) * stride + (taps - 1) * dil + 1
@@ -72,19 +98,90 @@ class WorkArrays:
     dx: np.ndarray
 
     @staticmethod
-    def of(works: list[Work], owner: np.ndarray) -> "WorkArrays":
+    def of(works: list[Work], owner: np.ndarray) -> WorkArrays:
         """Mapping ``m`` runs ``works[owner[m]]``."""
-        rows = np.array([[w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation]
-                         for w in works], dtype=np.int64)[np.asarray(owner, np.int64)]
+        rows = np.array(
+            [[w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation] for w in works],
+            dtype=np.int64,
+        )[np.asarray(owner, np.int64)]
         return WorkArrays(*rows.T.copy())
 
 
 # Columns of a GEMM mapping's row (after step_record's header).
-_COLS = ("n", "h", "w", "oy", "ox", "fy", "fx", "sy", "sx", "py", "px", "dy", "dx", "kt", "ct", "ty", "tx", "fyt",
-         "fxt", "kout", "KB", "CB", "KT", "CT", "YT", "XT", "FYT", "FXT", "acc", "pix", "x_lo", "x_hi", "y_lo", "y_hi",
-         "k_hi")
-(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, KT_, CT_, TY, TX, FYT_, FXT_, KOUT, KB, CB, KT, CT, YT, XT, FYT, FXT,
- ACC, PIX, X_LO, X_HI, Y_LO, Y_HI, K_HI) = range(HEADER, HEADER + len(_COLS))
+_COLS = (
+    "n",
+    "h",
+    "w",
+    "oy",
+    "ox",
+    "fy",
+    "fx",
+    "sy",
+    "sx",
+    "py",
+    "px",
+    "dy",
+    "dx",
+    "kt",
+    "ct",
+    "ty",
+    "tx",
+    "fyt",
+    "fxt",
+    "kout",
+    "KB",
+    "CB",
+    "KT",
+    "CT",
+    "YT",
+    "XT",
+    "FYT",
+    "FXT",
+    "acc",
+    "pix",
+    "x_lo",
+    "x_hi",
+    "y_lo",
+    "y_hi",
+    "k_hi",
+)
+(
+    N,
+    H,
+    W,
+    OY,
+    OX,
+    FY,
+    FX,
+    SY,
+    SX,
+    PY,
+    PX,
+    DY,
+    DX,
+    KT_,
+    CT_,
+    TY,
+    TX,
+    FYT_,
+    FXT_,
+    KOUT,
+    KB,
+    CB,
+    KT,
+    CT,
+    YT,
+    XT,
+    FYT,
+    FXT,
+    ACC,
+    PIX,
+    X_LO,
+    X_HI,
+    Y_LO,
+    Y_HI,
+    K_HI,
+) = range(HEADER, HEADER + len(_COLS))
 
 
 class GemmSteps:
@@ -105,15 +202,55 @@ class GemmSteps:
         # The loop nest's units, innermost first: an output tile, then (kout) a row of output tiles,
         # an image, a K tile; (pout) all K tiles of a pixel tile, a row, an image.
         inner = np.where(t.kout, acc * XT, acc * KT)
-        levels = [acc, inner, np.where(t.kout, inner * YT, inner * XT),
-                  np.where(t.kout, inner * YT * w.n, inner * XT * YT)]
+        levels = [
+            acc,
+            inner,
+            np.where(t.kout, inner * YT, inner * XT),
+            np.where(t.kout, inner * YT * w.n, inner * XT * YT),
+        ]
         x_lo, x_hi = interior(w.w, w.ox, t.tx, w.sx, w.px, w.fx, w.dx)
         y_lo, y_hi = interior(w.h, w.oy, t.ty, w.sy, w.py, w.fy, w.dy)
         k_hi = np.where(KB % t.kt == 0, KT - 1, KT - 2)  # the last full K tile
-        cols = [self.n_steps, np.full_like(acc, MAX_LEVELS), *levels,
-                w.n, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.sy, w.sx, w.py, w.px, w.dy, w.dx,
-                t.kt, t.ct, t.ty, t.tx, t.fyt, t.fxt, t.kout, KB, CB, KT, CT, YT, XT, FYT, FXT, acc, pix,
-                x_lo, x_hi, y_lo, y_hi, k_hi]
+        cols = [
+            self.n_steps,
+            np.full_like(acc, MAX_LEVELS),
+            *levels,
+            w.n,
+            w.h,
+            w.w,
+            w.oy,
+            w.ox,
+            w.fy,
+            w.fx,
+            w.sy,
+            w.sx,
+            w.py,
+            w.px,
+            w.dy,
+            w.dx,
+            t.kt,
+            t.ct,
+            t.ty,
+            t.tx,
+            t.fyt,
+            t.fxt,
+            t.kout,
+            KB,
+            CB,
+            KT,
+            CT,
+            YT,
+            XT,
+            FYT,
+            FXT,
+            acc,
+            pix,
+            x_lo,
+            x_hi,
+            y_lo,
+            y_hi,
+            k_hi,
+        ]
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
 
@@ -166,8 +303,7 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     wb_key = ((k_t * r[CT] + c_t) * r[FYT] + fy_t) * r[FXT] + fx_t
     load(rec, 0, 1, ib_key, timing.dma_read_cycles(cfg, real, in_words - real), real * L, 1, IBUF, in_words * L)
     load(rec, 1, 1, wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
-    load(rec, 2, 1 if last else 0, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF,
-         prm_words * L)
+    load(rec, 2, 1 if last else 0, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
     pix = rows * cols
     nb = cbs * fys * fxs
     out_words = kbs * pix

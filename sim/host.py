@@ -28,14 +28,18 @@ def quantize_for(graph: Graph, x: np.ndarray, where: str) -> tuple[str, np.ndarr
     """The host's part before a run: check the float input ``x`` against the graph's one input and
     quantize it with that input's scale. Returns the input's name and the int8 array."""
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
-        raise OutputDirError(f"{where}: dian runs graphs with one input and one output; "
-                             f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}.")
+        raise OutputDirError(
+            f"{where}: dian runs graphs with one input and one output; "
+            f"this one has inputs {list(graph.inputs)} and outputs {list(graph.outputs)}."
+        )
     (name,) = graph.inputs
     spec = graph.tensors[name]
     x = np.asarray(x)
     if tuple(x.shape) != spec.shape:
-        raise InputShapeError(f"the input has shape {list(x.shape)} but {where} was compiled for "
-                              f"{list(spec.shape)} (input '{name}'); reshape the data or recompile with that --input-shape.")
+        raise InputShapeError(
+            f"the input has shape {list(x.shape)} but {where} was compiled for "
+            f"{list(spec.shape)} (input '{name}'); reshape the data or recompile with that --input-shape."
+        )
     if x.dtype.kind not in "fiu":
         raise InputShapeError(f"the input is {x.dtype}; give real numbers (float32) of shape {list(spec.shape)}.")
     if not np.isfinite(x).all():

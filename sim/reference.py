@@ -15,7 +15,7 @@ checked against the ``acc_bits`` range, then requantized with
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -76,7 +76,8 @@ def _check_acc(op: Op, acc: np.ndarray, acc_bits: int) -> None:
     if worst >= limit:
         raise IRValidationError(
             f"{op.kind.value} op '{op.name}': an accumulator reached {worst} on this input; "
-            f"the {acc_bits}-bit accumulator holds magnitudes below {limit}.")
+            f"the {acc_bits}-bit accumulator holds magnitudes below {limit}."
+        )
 
 
 class ReferenceInterpreter:
@@ -104,16 +105,18 @@ class ReferenceInterpreter:
         want = np.int8 if self.integer else np.float32
         for name in self.graph.inputs:
             if name not in inputs:
-                raise InputShapeError(f"graph '{self.graph.name}' needs input '{name}'; "
-                                      f"given {sorted(inputs)}.")
+                raise InputShapeError(f"graph '{self.graph.name}' needs input '{name}'; given {sorted(inputs)}.")
             x = np.asarray(inputs[name])
             spec = self.graph.tensors[name]
             if tuple(x.shape) != spec.shape:
-                raise InputShapeError(f"input '{name}' has shape {list(x.shape)}; "
-                                      f"the graph was compiled for {list(spec.shape)}.")
+                raise InputShapeError(
+                    f"input '{name}' has shape {list(x.shape)}; the graph was compiled for {list(spec.shape)}."
+                )
             if self.integer and x.dtype != np.int8:
-                raise InputShapeError(f"input '{name}' is {x.dtype}; the integer graph takes int8 "
-                                      f"(quantize float data with quantize_input first).")
+                raise InputShapeError(
+                    f"input '{name}' is {x.dtype}; the integer graph takes int8 "
+                    f"(quantize float data with quantize_input first)."
+                )
             env[name] = x.astype(want, copy=False)
         for op in self.graph.ops:
             env[op.output] = self._dispatch[type(op)](op, *[env[i] for i in op.inputs])
@@ -138,7 +141,9 @@ class ReferenceInterpreter:
 
     # -- op kinds -------------------------------------------------------------
     def _conv2d(self, op: Conv2d, x: np.ndarray) -> np.ndarray:
-        acc = windows.conv2d(x.astype(self._compute), self._const(op.weight), op.stride, op.padding, op.dilation, op.groups)
+        acc = windows.conv2d(
+            x.astype(self._compute), self._const(op.weight), op.stride, op.padding, op.dilation, op.groups
+        )
         return self._finish_mac(op, acc)
 
     def _linear(self, op: Linear, x: np.ndarray) -> np.ndarray:

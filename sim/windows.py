@@ -67,7 +67,12 @@ def conv2d(
 
 
 def window_reduce(
-    x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], pad_value: float, how: str
+    x: np.ndarray,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    pad_value: float,
+    how: str,
 ) -> np.ndarray:
     """Max or sum over pooling windows of [N, C, H, W] -> [N, C, OY, OX]."""
     win = windows(pad_hw(x, padding, pad_value), kernel, stride)

@@ -5,7 +5,7 @@ slice (measured: a 10 ms forward taking seconds)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import torch

@@ -65,7 +65,12 @@ def test_committed_results_re_render_to_the_committed_report() -> None:
 
 @pytest.mark.slow
 def test_quick_run_writes_a_table(tmp_path: Path) -> None:  # about 3 minutes
-    out = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--no-write", "--dse-trials", "0",
-                          "--budget-scale", "2"], capture_output=True, text=True, check=True, cwd=tmp_path)
+    out = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick", "--no-write", "--dse-trials", "0", "--budget-scale", "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     assert "| (a) hand-designed |" in out.stdout and "(c) NSGA-II 2x" in out.stdout
     assert "meets" in out.stdout or "MISSES" in out.stdout

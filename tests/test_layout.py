@@ -27,7 +27,9 @@ def test_module_is_small(path: Path) -> None:
     assert n <= MAX_LINES, f"{path.relative_to(ROOT)} has {n} lines; split it by concept"
 
 
-@pytest.mark.parametrize("module, forbidden", [("dian.ir", ("torch", "amaranth")), ("dian.sim.reference", ("torch", "amaranth"))])
+@pytest.mark.parametrize(
+    "module, forbidden", [("dian.ir", ("torch", "amaranth")), ("dian.sim.reference", ("torch", "amaranth"))]
+)
 def test_pure_layers_do_not_import_heavy_frameworks(module: str, forbidden: tuple[str, ...]) -> None:
     code = f"import sys, {module}; print(','.join(m for m in {forbidden!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()

@@ -7,9 +7,9 @@ weights trained on scikit-learn's digits and committed as a checkpoint.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch.nn as nn
@@ -42,17 +42,42 @@ class ZooEntry:
 ZOO: dict[str, ZooEntry] = {
     e.name: e
     for e in (
-        ZooEntry("lenet", "LeNet-style CNN trained on scikit-learn's 8x8 digits (98.4% test accuracy)",
-                 digits.trained_lenet, (1, 1, 8, 8),
-                 (_HERE / "lenet.py", _HERE / "digits.py", digits.CHECKPOINT), digits.calibration_data),
-        ZooEntry("resnet_small", "3-stage CIFAR-style ResNet (BasicBlocks with BN, 16/32/64 channels), random weights",
-                 resnet_small, (1, 3, 32, 32), (_HERE / "resnet_small.py", _HERE / "resnet18.py")),
-        ZooEntry("mobilenet_small", "half-width MobileNetV2-style net (depthwise convs, ReLU6), random weights",
-                 mobilenet_small, (1, 3, 32, 32), (_HERE / "mobilenet_small.py", _HERE / "mobilenetv2.py")),
-        ZooEntry("resnet18", "torchvision ResNet-18 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
-                 resnet18, (1, 3, 224, 224), (_HERE / "resnet18.py",)),
-        ZooEntry("mobilenetv2", "torchvision MobileNetV2 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
-                 mobilenetv2, (1, 3, 224, 224), (_HERE / "mobilenetv2.py",)),
+        ZooEntry(
+            "lenet",
+            "LeNet-style CNN trained on scikit-learn's 8x8 digits (98.4% test accuracy)",
+            digits.trained_lenet,
+            (1, 1, 8, 8),
+            (_HERE / "lenet.py", _HERE / "digits.py", digits.CHECKPOINT),
+            digits.calibration_data,
+        ),
+        ZooEntry(
+            "resnet_small",
+            "3-stage CIFAR-style ResNet (BasicBlocks with BN, 16/32/64 channels), random weights",
+            resnet_small,
+            (1, 3, 32, 32),
+            (_HERE / "resnet_small.py", _HERE / "resnet18.py"),
+        ),
+        ZooEntry(
+            "mobilenet_small",
+            "half-width MobileNetV2-style net (depthwise convs, ReLU6), random weights",
+            mobilenet_small,
+            (1, 3, 32, 32),
+            (_HERE / "mobilenet_small.py", _HERE / "mobilenetv2.py"),
+        ),
+        ZooEntry(
+            "resnet18",
+            "torchvision ResNet-18 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
+            resnet18,
+            (1, 3, 224, 224),
+            (_HERE / "resnet18.py",),
+        ),
+        ZooEntry(
+            "mobilenetv2",
+            "torchvision MobileNetV2 architecture, 1000 classes, random weights, BN stats from N(0,1) data",
+            mobilenetv2,
+            (1, 3, 224, 224),
+            (_HERE / "mobilenetv2.py",),
+        ),
     )
 }
 

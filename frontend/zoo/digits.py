@@ -47,8 +47,9 @@ def load_split() -> DigitsSplit:
     data = load_digits()
     x = (data.images / 16.0).astype(np.float32)[:, None, :, :]
     y = data.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED,
-                                                        stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=y
+    )
     for a in (x_train, x_test, y_train, y_test):
         a.setflags(write=False)
     return DigitsSplit(x_train, y_train, x_test, y_test)
@@ -117,7 +118,9 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     net = train_lenet()
     s = load_split()
-    print(f"trained in {time.perf_counter() - t0:.1f} s: train accuracy {accuracy(net, s.x_train, s.y_train):.4f}, "
-          f"test accuracy {accuracy(net, s.x_test, s.y_test):.4f}")
+    print(
+        f"trained in {time.perf_counter() - t0:.1f} s: train accuracy {accuracy(net, s.x_train, s.y_train):.4f}, "
+        f"test accuracy {accuracy(net, s.x_test, s.y_test):.4f}"
+    )
     save_checkpoint(net)
     print(f"wrote {CHECKPOINT}")

@@ -10,8 +10,9 @@ import torch.nn.functional as F
 
 
 class LeNet(nn.Module):
-    def __init__(self, image_size: int = 8, num_classes: int = 10, channels: tuple[int, int] = (8, 16),
-                 hidden: int = 32) -> None:
+    def __init__(
+        self, image_size: int = 8, num_classes: int = 10, channels: tuple[int, int] = (8, 16), hidden: int = 32
+    ) -> None:
         super().__init__()
         if image_size % 4:
             raise ValueError(f"LeNet image_size must be divisible by 4, got {image_size}")

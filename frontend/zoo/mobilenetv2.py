@@ -10,7 +10,7 @@ net in eval mode fades to ~1e-9 and there is nothing to quantize); any input siz
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -18,8 +18,15 @@ import torch.nn as nn
 from .seeding import batchnorm_from_data, seeded
 
 #: (expand ratio t, output channels c, repeats n, first stride s), torchvision's table
-DEFAULT_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
-                   (6, 320, 1, 1))
+DEFAULT_SETTING = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 def make_divisible(v: float, divisor: int, min_value: int | None = None) -> int:
@@ -33,9 +40,11 @@ class Conv2dNormActivation(nn.Sequential):
     """conv (no bias) -> BatchNorm2d -> ReLU6, 'same'-style padding."""
 
     def __init__(self, in_ch: int, out_ch: int, kernel_size: int = 3, stride: int = 1, groups: int = 1) -> None:
-        super().__init__(nn.Conv2d(in_ch, out_ch, kernel_size, stride, (kernel_size - 1) // 2, groups=groups,
-                                   bias=False),
-                         nn.BatchNorm2d(out_ch), nn.ReLU6(inplace=True))
+        super().__init__(
+            nn.Conv2d(in_ch, out_ch, kernel_size, stride, (kernel_size - 1) // 2, groups=groups, bias=False),
+            nn.BatchNorm2d(out_ch),
+            nn.ReLU6(inplace=True),
+        )
         self.out_channels = out_ch
 
 
@@ -47,8 +56,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(Conv2dNormActivation(inp, hidden, kernel_size=1))
-        layers += [Conv2dNormActivation(hidden, hidden, stride=stride, groups=hidden),
-                   nn.Conv2d(hidden, oup, 1, 1, 0, bias=False), nn.BatchNorm2d(oup)]
+        layers += [
+            Conv2dNormActivation(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, oup, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(oup),
+        ]
         self.conv = nn.Sequential(*layers)
         self.out_channels = oup
 
@@ -57,9 +69,15 @@ class InvertedResidual(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    def __init__(self, num_classes: int = 1000, width_mult: float = 1.0,
-                 inverted_residual_setting: Sequence[tuple[int, int, int, int]] = DEFAULT_SETTING,
-                 round_nearest: int = 8, dropout: float = 0.2, last_channel: int = 1280) -> None:
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        width_mult: float = 1.0,
+        inverted_residual_setting: Sequence[tuple[int, int, int, int]] = DEFAULT_SETTING,
+        round_nearest: int = 8,
+        dropout: float = 0.2,
+        last_channel: int = 1280,
+    ) -> None:
         super().__init__()
         input_channel = make_divisible(32 * width_mult, round_nearest)
         self.last_channel = make_divisible(last_channel * max(1.0, width_mult), round_nearest)

@@ -8,8 +8,8 @@ random stream of the caller.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 import torch
 import torch.nn as nn

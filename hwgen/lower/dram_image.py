@@ -10,7 +10,6 @@ writes them; :func:`read_header` parses a header back.
 from __future__ import annotations
 
 import hashlib
-import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +28,6 @@ from ..image_format import (
     MAGIC,
     MAX_IMAGE_BYTES,
 )
-
 
 
 def config_hash(cfg: AccelConfig) -> bytes:
@@ -83,7 +81,7 @@ class ImageBuilder:
 
     def put(self, addr: int, data: bytes | np.ndarray) -> None:
         b = data.tobytes() if isinstance(data, np.ndarray) else data
-        self._data[addr:addr + len(b)] = b
+        self._data[addr : addr + len(b)] = b
 
     def place(self, data: bytes | np.ndarray, what: str) -> int:
         b = data.tobytes() if isinstance(data, np.ndarray) else data
@@ -91,14 +89,24 @@ class ImageBuilder:
         self.put(addr, b)
         return addr
 
-    def finish(self, chunks: list[tuple[bytes, int, int]], inputs: list[TensorSlot],
-               outputs: list[TensorSlot]) -> bytes:
+    def finish(
+        self, chunks: list[tuple[bytes, int, int]], inputs: list[TensorSlot], outputs: list[TensorSlot]
+    ) -> bytes:
         """Append the chunks (code, MEM count, CMP count) and their table; write the header."""
         entries = [ChunkEntry(self.place(code, "program chunk"), nm, nc) for code, nm, nc in chunks]
         table = self.place(b"".join(CHUNK_ENTRY.pack(e.addr, e.n_mem, e.n_cmp) for e in entries), "chunk table")
         io = b"".join(IO_ENTRY.pack(s.addr, *s.blocked) for s in (*inputs, *outputs))
-        head = HEADER_FIELDS.pack(MAGIC, IMAGE_VERSION, config_hash(self.cfg), len(self._data),
-                           len(entries), table, len(inputs), len(outputs), HEADER_BYTES)
+        head = HEADER_FIELDS.pack(
+            MAGIC,
+            IMAGE_VERSION,
+            config_hash(self.cfg),
+            len(self._data),
+            len(entries),
+            table,
+            len(inputs),
+            len(outputs),
+            HEADER_BYTES,
+        )
         self.put(0, head.ljust(HEADER_BYTES, b"\0") + io)
         return bytes(self._data)
 
@@ -110,10 +118,19 @@ def read_header(image: bytes | bytearray | np.ndarray, cfg: AccelConfig | None =
     if magic != MAGIC or version != IMAGE_VERSION:
         raise ProgramError(f"not a dian DRAM image of version {IMAGE_VERSION} (magic {magic!r}, version {version}).")
     if cfg is not None and chash != config_hash(cfg):
-        raise ProgramError(f"the DRAM image was built for another accelerator config than '{cfg.name}' "
-                           f"(config hash {chash.hex()} != {config_hash(cfg).hex()}).")
-    chunks = tuple(ChunkEntry(*CHUNK_ENTRY.unpack_from(bytes(image[table + i * CHUNK_ENTRY_BYTES : table + (i + 1) * CHUNK_ENTRY_BYTES])))
-                   for i in range(n_chunks))
-    ios = [IO_ENTRY.unpack_from(bytes(image[io + i * IO_ENTRY_BYTES : io + (i + 1) * IO_ENTRY_BYTES])) for i in range(n_in + n_out)]
+        raise ProgramError(
+            f"the DRAM image was built for another accelerator config than '{cfg.name}' "
+            f"(config hash {chash.hex()} != {config_hash(cfg).hex()})."
+        )
+    chunks = tuple(
+        ChunkEntry(
+            *CHUNK_ENTRY.unpack_from(bytes(image[table + i * CHUNK_ENTRY_BYTES : table + (i + 1) * CHUNK_ENTRY_BYTES]))
+        )
+        for i in range(n_chunks)
+    )
+    ios = [
+        IO_ENTRY.unpack_from(bytes(image[io + i * IO_ENTRY_BYTES : io + (i + 1) * IO_ENTRY_BYTES]))
+        for i in range(n_in + n_out)
+    ]
     slots = tuple((e[0], (e[1], e[2], e[3], e[4])) for e in ios)
     return Header(version, chash, size, chunks, slots[:n_in], slots[n_in:])  # type: ignore[arg-type]

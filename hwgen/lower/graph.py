@@ -12,8 +12,8 @@ and unpacking the outputs (:meth:`Lowered.write_inputs`, :meth:`Lowered.read_out
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 
@@ -21,9 +21,9 @@ from dian.errors import InputShapeError
 from dian.ir import Graph, Reshape, verify
 
 from ..accel_config import AccelConfig
+from ..isa import Encoding
 from .dram_image import ImageBuilder, TensorSlot
 from .input_packing import InputPacking, pack_shallow_inputs
-from ..isa import Encoding
 from .layout import act_bytes, pack_act, unpack_act
 from .op_steps import STEPS, ActRef, LowerCtx
 from .program import Assembler, Program
@@ -54,16 +54,17 @@ class Lowered:
             packing = self.packings.get(slot.name)
             shape = slot.shape if packing is None else packing.shape
             if tuple(x.shape) != shape or x.dtype != np.int8:
-                raise InputShapeError(f"input '{slot.name}' must be int8 of shape {list(shape)}; "
-                                      f"got {x.dtype} {list(x.shape)}.")
+                raise InputShapeError(
+                    f"input '{slot.name}' must be int8 of shape {list(shape)}; got {x.dtype} {list(x.shape)}."
+                )
             data = pack_act(x if packing is None else packing.apply(x), self.cfg.lanes)
-            dram[slot.addr:slot.addr + data.size] = data
+            dram[slot.addr : slot.addr + data.size] = data
 
     def read_tensor(self, dram: np.ndarray, name: str) -> np.ndarray:
         """Unpack tensor ``name`` from ``dram`` (a packed input as the packed array)."""
         slot = self.slots[name]
         n = act_bytes(slot.blocked, self.cfg.lanes)
-        x = unpack_act(dram[slot.addr:slot.addr + n], slot.blocked, self.cfg.lanes)
+        x = unpack_act(dram[slot.addr : slot.addr + n], slot.blocked, self.cfg.lanes)
         return x.reshape(slot.shape)
 
     def read_outputs(self, dram: np.ndarray) -> dict[str, np.ndarray]:
@@ -105,8 +106,7 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
         for step in STEPS[plan.work.kind](ctx, plan.work, plan.tiling):
             asm.add(step)
     program = asm.program()
-    chunks = [(enc.encode_stream(c.mem) + enc.encode_stream(c.cmp), len(c.mem), len(c.cmp))
-              for c in program.chunks]
+    chunks = [(enc.encode_stream(c.mem) + enc.encode_stream(c.cmp), len(c.mem), len(c.cmp)) for c in program.chunks]
     ins = tuple(slots[n] for n in graph.inputs)
     outs = tuple(slots[n] for n in graph.outputs)
     image = img.finish(chunks, list(ins), list(outs))

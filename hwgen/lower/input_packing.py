@@ -29,8 +29,9 @@ gather of int8 bytes, like the channel blocking itself.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,11 @@ class InputPacking:
         n, c, h, w = self.shape
         if tuple(x.shape) != self.shape:
             raise ValueError(f"input '{self.name}' must have shape {list(self.shape)}, not {list(x.shape)}")
-        cols = (np.arange(self.out_w)[None, :] * self.stride_x + np.arange(self.fx)[:, None] * self.dilation_x
-                - self.pad_left)  # [FX, OX]: the source column of every packed column, maybe in the padding
+        cols = (
+            np.arange(self.out_w)[None, :] * self.stride_x
+            + np.arange(self.fx)[:, None] * self.dilation_x
+            - self.pad_left
+        )  # [FX, OX]: the source column of every packed column, maybe in the padding
         taken = x[:, :, :, np.clip(cols, 0, w - 1)]  # [N, C, H, FX, OX]
         taken = np.where(((cols >= 0) & (cols < w))[None, None, None], taken, 0).astype(np.int8)
         return np.ascontiguousarray(taken.transpose(0, 1, 3, 2, 4)).reshape(self.packed_shape)
@@ -75,7 +79,7 @@ class InputPacking:
         return doc
 
     @staticmethod
-    def from_json(doc: Mapping[str, Any]) -> "InputPacking":
+    def from_json(doc: Mapping[str, Any]) -> InputPacking:
         fields = {f.name for f in dataclasses.fields(InputPacking)}
         args = {k: v for k, v in doc.items() if k in fields}
         args["shape"] = tuple(args["shape"])
@@ -103,15 +107,16 @@ def pack_shallow_inputs(graph: Graph, cfg: AccelConfig) -> tuple[Graph, dict[str
         n, c, h, _ = graph.tensors[x].shape
         k, _, fy, fx = graph.constants[wname].shape
         out_w = graph.tensors[op.output].shape[3]
-        p = InputPacking(x, (n, c, h, graph.tensors[x].shape[3]), fx, op.stride[1], op.dilation[1],
-                         op.padding[1], out_w)
+        p = InputPacking(
+            x, (n, c, h, graph.tensors[x].shape[3]), fx, op.stride[1], op.dilation[1], op.padding[1], out_w
+        )
         packings[x] = p
         tensors[x] = dataclasses.replace(graph.tensors[x], shape=p.packed_shape)
         w = np.asarray(graph.constants[wname])
         constants[wname] = np.ascontiguousarray(w.transpose(0, 1, 3, 2).reshape(k, c * fx, fy, 1))
         tensors[wname] = dataclasses.replace(graph.tensors[wname], shape=(k, c * fx, fy, 1))
-        ops[ops.index(op)] = dataclasses.replace(op, stride=(op.stride[0], 1), padding=(op.padding[0], 0),
-                                                 dilation=(op.dilation[0], 1))
+        ops[ops.index(op)] = dataclasses.replace(
+            op, stride=(op.stride[0], 1), padding=(op.padding[0], 0), dilation=(op.dilation[0], 1)
+        )
     packed = Graph.build(graph.name, tensors, constants, ops, graph.inputs, graph.outputs, graph.metadata)
     return packed, packings
-

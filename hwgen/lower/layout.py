@@ -60,7 +60,7 @@ def dense_conv_weights(w: np.ndarray, groups: int) -> np.ndarray:
     kg = k // groups
     out = np.zeros((k, cg * groups, fy, fx), dtype=w.dtype)
     for g in range(groups):
-        out[g * kg:(g + 1) * kg, g * cg:(g + 1) * cg] = w[g * kg:(g + 1) * kg]
+        out[g * kg : (g + 1) * kg, g * cg : (g + 1) * cg] = w[g * kg : (g + 1) * kg]
     return out
 
 
@@ -99,8 +99,9 @@ def dw_blocks(w: np.ndarray, lanes: int) -> np.ndarray:
     return np.ascontiguousarray(full.reshape(cb, lanes, g, lanes).transpose(0, 2, 3, 1))
 
 
-def param_entries(bias: np.ndarray | None, multiplier: tuple[int, ...], shift: tuple[int, ...], k: int,
-                  lanes: int) -> np.ndarray:
+def param_entries(
+    bias: np.ndarray | None, multiplier: tuple[int, ...], shift: tuple[int, ...], k: int, lanes: int
+) -> np.ndarray:
     """PBUF entries for ``k`` channels as uint8 bytes: per channel block, L int32 bias,
     L int32 multiplier, L int8 shift (little-endian). Per-tensor requant is broadcast."""
     kb = blocks(k, lanes)
@@ -111,6 +112,8 @@ def param_entries(bias: np.ndarray | None, multiplier: tuple[int, ...], shift: t
         b[:k] = bias
     m[:k] = np.broadcast_to(np.asarray(multiplier, dtype=np.int64), (k,))
     s[:k] = np.broadcast_to(np.asarray(shift, dtype=np.int64), (k,))
-    out = np.concatenate([b.reshape(kb, lanes).view(np.uint8), m.reshape(kb, lanes).view(np.uint8),
-                          s.reshape(kb, lanes).view(np.uint8)], axis=1)
+    out = np.concatenate(
+        [b.reshape(kb, lanes).view(np.uint8), m.reshape(kb, lanes).view(np.uint8), s.reshape(kb, lanes).view(np.uint8)],
+        axis=1,
+    )
     return out.reshape(-1)

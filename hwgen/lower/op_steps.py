@@ -7,8 +7,8 @@ IBUF ``[c][y][x]`` boxes, ABUF and OBUF ``[c][oy][ox]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
 
 import numpy as np
 
@@ -54,8 +54,19 @@ def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
     return [(s, min(tile, extent - s)) for s in range(0, extent, tile)]
 
 
-def load_box(cfg: AccelConfig, src: ActRef, n: int, cb0: int, cbs: int, y0: int, ny: int, x0: int, nx: int,
-             dst: int = 0, pad_value: int = 0) -> LoadAct:
+def load_box(
+    cfg: AccelConfig,
+    src: ActRef,
+    n: int,
+    cb0: int,
+    cbs: int,
+    y0: int,
+    ny: int,
+    x0: int,
+    nx: int,
+    dst: int = 0,
+    pad_value: int = 0,
+) -> LoadAct:
     """LOAD_ACT of input rows y0..y0+ny, columns x0..x0+nx (possibly outside the tensor: padding)."""
     L = cfg.lanes
     _, _, h, w = src.shape
@@ -64,12 +75,25 @@ def load_box(cfg: AccelConfig, src: ActRef, n: int, cb0: int, cbs: int, y0: int,
     xlo, xhi = max(x0, 0), min(x0 + nx, w)
     if ylo >= yhi or xlo >= xhi:  # the whole box is padding
         return LoadAct(src.addr, dst, cbs, ny, nx, ny, 0, nx, 0, sc, sy, pad_value)
-    return LoadAct(src.addr + n * sn + cb0 * sc + ylo * sy + xlo * L, dst, cbs, ny, nx,
-                   ylo - y0, y0 + ny - yhi, xlo - x0, x0 + nx - xhi, sc, sy, pad_value)
+    return LoadAct(
+        src.addr + n * sn + cb0 * sc + ylo * sy + xlo * L,
+        dst,
+        cbs,
+        ny,
+        nx,
+        ylo - y0,
+        y0 + ny - yhi,
+        xlo - x0,
+        x0 + nx - xhi,
+        sc,
+        sy,
+        pad_value,
+    )
 
 
-def store_box(cfg: AccelConfig, out: ActRef, n: int, cb0: int, cbs: int, y0: int, ny: int, x0: int,
-              nx: int) -> StoreAct:
+def store_box(
+    cfg: AccelConfig, out: ActRef, n: int, cb0: int, cbs: int, y0: int, ny: int, x0: int, nx: int
+) -> StoreAct:
     L = cfg.lanes
     sn, sc, sy = out.strides(L)
     return StoreAct(out.addr + n * sn + cb0 * sc + y0 * sy + x0 * L, 0, cbs, ny, nx, sc, sy)
@@ -120,23 +144,45 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     for (kb0, kbs), (n, (oy0, rows), (ox0, cols)) in outputs:
         for i, ((cb0, cbs), (fy0, fys), (fx0, fxs)) in enumerate(acc):
             ny, nx = (rows - 1) * sy + (fys - 1) * dy + 1, (cols - 1) * sx + (fxs - 1) * dx + 1
-            loads = [Load("ibuf", ("in", name, n, oy0, ox0, cb0, fy0, fx0),
-                          (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py + fy0 * dy, ny,
-                                    ox0 * sx - px + fx0 * dx, nx),))]
+            loads = [
+                Load(
+                    "ibuf",
+                    ("in", name, n, oy0, ox0, cb0, fy0, fx0),
+                    (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py + fy0 * dy, ny, ox0 * sx - px + fx0 * dx, nx),),
+                )
+            ]
             wkey = (kb0, cb0, fy0, fx0)
             if wkey not in wtiles:
-                tile = wblocks[kb0:kb0 + kbs, cb0:cb0 + cbs, fy0:fy0 + fys, fx0:fx0 + fxs]
+                tile = wblocks[kb0 : kb0 + kbs, cb0 : cb0 + cbs, fy0 : fy0 + fys, fx0 : fx0 + fxs]
                 wtiles[wkey] = ctx.place(np.ascontiguousarray(tile).view(np.uint8), f"weights of {name}")
             blk = cbs * fys * fxs * L
             loads.append(Load("wbuf", ("w", name) + wkey, (LoadWgt(wtiles[wkey], 0, kbs * blk),)))
             last = i == len(acc) - 1  # the GEMMs requantize their final sums into OBUF on the way out
-            comp = [Gemm(kb * blk, 0, kb * rows * cols, int(i == 0), cbs, fys, fxs, rows, cols,
-                         ny * nx, dy * nx, dx, sy * nx, sx, cols, 1, *_fused(op, last, kb * rows * cols, kb))
-                    for kb in range(kbs)]
+            comp = [
+                Gemm(
+                    kb * blk,
+                    0,
+                    kb * rows * cols,
+                    int(i == 0),
+                    cbs,
+                    fys,
+                    fxs,
+                    rows,
+                    cols,
+                    ny * nx,
+                    dy * nx,
+                    dx,
+                    sy * nx,
+                    sx,
+                    cols,
+                    1,
+                    *_fused(op, last, kb * rows * cols, kb),
+                )
+                for kb in range(kbs)
+            ]
             store: tuple = ()
             if last:
-                loads.append(Load("pbuf", ("p", name, kb0),
-                                  (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
+                loads.append(Load("pbuf", ("p", name, kb0), (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
                 store = (store_box(cfg, out, n, kb0, kbs, oy0, rows, ox0, cols),)
             yield Step(name, tuple(loads), tuple(comp), store, new_output=i == 0)
 
@@ -157,16 +203,44 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
             for oy0, rows in _ranges(w.oy, t.ty):
                 for ox0, cols in _ranges(w.ox, t.tx):
                     ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
-                    loads = (Load("ibuf", ("in", name, n, cb0, oy0, ox0),
-                                  (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx),)),
-                             Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
-                             Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)))
-                    comp = [Dw((cb * G + g) * L, cb * ny * nx, cb * rows * cols, int(g == 0), g * L,
-                               min(L, taps - g * L), w.fx, dy * nx, dx, rows, cols, sy * nx, sx, cols, 1,
-                               *_fused(op, g == G - 1, cb * rows * cols, cb))
-                            for cb in range(cbs) for g in range(G)]
-                    yield Step(name, loads, tuple(comp), (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
-                               new_output=True)
+                    loads = (
+                        Load(
+                            "ibuf",
+                            ("in", name, n, cb0, oy0, ox0),
+                            (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx),),
+                        ),
+                        Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
+                        Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)),
+                    )
+                    comp = [
+                        Dw(
+                            (cb * G + g) * L,
+                            cb * ny * nx,
+                            cb * rows * cols,
+                            int(g == 0),
+                            g * L,
+                            min(L, taps - g * L),
+                            w.fx,
+                            dy * nx,
+                            dx,
+                            rows,
+                            cols,
+                            sy * nx,
+                            sx,
+                            cols,
+                            1,
+                            *_fused(op, g == G - 1, cb * rows * cols, cb),
+                        )
+                        for cb in range(cbs)
+                        for g in range(G)
+                    ]
+                    yield Step(
+                        name,
+                        loads,
+                        tuple(comp),
+                        (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
+                        new_output=True,
+                    )
 
 
 def _blocked_tiles(w: Work, t: Tiling, cb_total: int) -> Iterator[tuple[int, int, int, int, int, int, int]]:
@@ -190,8 +264,13 @@ def pool_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
         ny, nx = (rows - 1) * sy + w.fy, (cols - 1) * sx + w.fx
         ld = load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx, pad_value=pad)
         comp = Pool(0, 0, int(mode), cbs, rows, cols, w.fy, w.fx, ny * nx, sy * nx, sx, nx, 1, m, s)
-        yield Step(op.name, (Load("ibuf", ("in", op.name, cb0, n, oy0, ox0), (ld,)),), (comp,),
-                   (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),), new_output=True)
+        yield Step(
+            op.name,
+            (Load("ibuf", ("in", op.name, cb0, n, oy0, ox0), (ld,)),),
+            (comp,),
+            (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
+            new_output=True,
+        )
 
 
 def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
@@ -223,9 +302,19 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                 comp = AddI(0, words, 0, words, ma, mb, op.requant.shift[0], op.out_min, op.out_max)  # type: ignore
             else:
                 comp = Copy(0, 0, words, m, s, lo, hi)  # type: ignore[assignment]
-            yield Step(op.name, (Load("ibuf", ("in", op.name, name, cb0, n, oy0, ox0), tuple(lds)),), (comp,),
-                       (store_box(cfg, out, n, off + cb0, cbs, oy0, rows, ox0, cols),), new_output=True)
+            yield Step(
+                op.name,
+                (Load("ibuf", ("in", op.name, name, cb0, n, oy0, ox0), tuple(lds)),),
+                (comp,),
+                (store_box(cfg, out, n, off + cb0, cbs, oy0, rows, ox0, cols),),
+                new_output=True,
+            )
 
 
-STEPS = {WorkKind.GEMM: gemm_steps, WorkKind.DW: dw_steps, WorkKind.POOL: pool_steps,
-         WorkKind.ADD: eltwise_steps, WorkKind.COPY: eltwise_steps}
+STEPS = {
+    WorkKind.GEMM: gemm_steps,
+    WorkKind.DW: dw_steps,
+    WorkKind.POOL: pool_steps,
+    WorkKind.ADD: eltwise_steps,
+    WorkKind.COPY: eltwise_steps,
+}

@@ -32,8 +32,8 @@ no token outstanding, and buffers' residency is forgotten at a chunk boundary.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Hashable
 
 from dian.errors import ProgramError
 
@@ -84,8 +84,9 @@ def rebase(ins: Instr, bases: dict[str, int]) -> Instr:
     ins = zero_unused_strides(ins)
     kinds = dict(ins.FIELDS)
     unused = _FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ()
-    upd = {f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS
-           if f in kinds and f not in unused}
+    upd = {
+        f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS if f in kinds and f not in unused
+    }
     return dataclasses.replace(ins, **upd) if upd else ins
 
 
@@ -106,9 +107,11 @@ class Assembler:
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
-        self.half_words = {b: (cfg.pbuf_entries if b == "pbuf" else cfg.words(b)) // 2
-                           for b in ("ibuf", "wbuf", "pbuf", "abuf", "obuf")}
-        self.half = {b: 1 for b in self.half_words}
+        self.half_words = {
+            b: (cfg.pbuf_entries if b == "pbuf" else cfg.words(b)) // 2
+            for b in ("ibuf", "wbuf", "pbuf", "abuf", "obuf")
+        }
+        self.half = dict.fromkeys(self.half_words, 1)
         self.resident: dict[str, Hashable] = {}
         self.chunks: list[Chunk] = []
         self._cur: list[_Placed] = []
@@ -130,8 +133,10 @@ class Assembler:
             loads = self._emitted_loads(step)
             n = sum(len(ld.instrs) for ld in loads) + len(step.compute) + len(step.store)
         if n + 2 > self.cfg.imem_instructions:
-            raise ProgramError(f"layer '{step.layer}': one step needs {n} instructions, more than the "
-                               f"{self.cfg.imem_instructions - 2} an IMEM chunk holds.")
+            raise ProgramError(
+                f"layer '{step.layer}': one step needs {n} instructions, more than the "
+                f"{self.cfg.imem_instructions - 2} an IMEM chunk holds."
+            )
         placed_loads: list[Instr] = []
         for ld in loads:
             self.half[ld.buffer] ^= 1

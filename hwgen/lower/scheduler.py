@@ -18,7 +18,7 @@ smallest tile needs and the buffer sizes.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from dian.errors import ScheduleError
 from dian.ir import Graph, Op, op_macs
@@ -39,7 +39,8 @@ def _error(w: Work, cfg: AccelConfig) -> ScheduleError:
         f"'{cfg.name}': its smallest tile (1 channel block, 1 output pixel) needs {win} IBUF words for its "
         f"{w.fy}x{w.fx} window, but one IBUF half holds {h['ibuf']} words of {cfg.word_bytes} bytes "
         f"(WBUF half {h['wbuf']}, ABUF half {h['abuf']}, OBUF half {h['obuf']} words). Use a config with a "
-        f"larger ibuf, or a smaller pooling window.")
+        f"larger ibuf, or a smaller pooling window."
+    )
 
 
 def choose(w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
@@ -55,8 +56,15 @@ def choose(w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
 
 def _mapping(w: Work, t: Tiling) -> Mapping:
     if w.kind is WorkKind.GEMM:
-        tiles = ((Dim.N, 1), (Dim.K, t.kt), (Dim.C, t.ct), (Dim.OY, t.ty), (Dim.OX, t.tx), (Dim.FY, t.fyt),
-                 (Dim.FX, t.fxt))
+        tiles = (
+            (Dim.N, 1),
+            (Dim.K, t.kt),
+            (Dim.C, t.ct),
+            (Dim.OY, t.ty),
+            (Dim.OX, t.tx),
+            (Dim.FY, t.fyt),
+            (Dim.FX, t.fxt),
+        )
         tile_loops = (Dim.N, Dim.K, Dim.OY, Dim.OX) if t.order == "kout" else (Dim.N, Dim.OY, Dim.OX, Dim.K)
         return Mapping(w.op.name, "gemm", (Dim.C, Dim.K), tiles, tile_loops + (Dim.C, Dim.FY, Dim.FX))
     tiles = ((Dim.N, 1), (Dim.C, t.ct), (Dim.OY, t.ty), (Dim.OX, t.tx))
@@ -74,8 +82,14 @@ def _loops(w: Work, t: Tiling, cfg: AccelConfig) -> tuple[Loop, ...]:
     in_note = f"inputs DRAM -> IBUF ({t.ct * L} ch x {in_y} x {in_x})"
     loops: list[Loop] = []
     if w.kind is WorkKind.GEMM:
-        n_tiles.update({Dim.K: -(-blocks(w.k, L) // t.kt), Dim.C: -(-blocks(w.c, L) // t.ct),
-                        Dim.FY: -(-w.fy // t.fyt), Dim.FX: -(-w.fx // t.fxt)})
+        n_tiles.update(
+            {
+                Dim.K: -(-blocks(w.k, L) // t.kt),
+                Dim.C: -(-blocks(w.c, L) // t.ct),
+                Dim.FY: -(-w.fy // t.fyt),
+                Dim.FX: -(-w.fx // t.fxt),
+            }
+        )
         outer = (Dim.N, Dim.K, Dim.OY, Dim.OX) if t.order == "kout" else (Dim.N, Dim.OY, Dim.OX, Dim.K)
         w_note = f"weights DRAM -> WBUF ({t.kt * L} x {t.ct * L} x {t.fyt} x {t.fxt})"
         acc_dims = [d for d in (Dim.C, Dim.FY, Dim.FX) if n_tiles[d] > 1]
@@ -87,22 +101,32 @@ def _loops(w: Work, t: Tiling, cfg: AccelConfig) -> tuple[Loop, ...]:
                 loops.append(Loop(d, n_tiles[d], Level.DRAM, f"{in_note}; {w_note}" if i == 0 else ""))
         else:
             loops[-1] = dataclasses.replace(loops[-1], note=f"{out_note}; {in_note}; {w_note} when it changes")
-        loops += [Loop(Dim.K, t.kt, Level.BUFFER, "one GEMM instruction per k block"),
-                  Loop(Dim.C, t.ct, Level.BUFFER), Loop(Dim.FY, t.fyt, Level.BUFFER),
-                  Loop(Dim.FX, t.fxt, Level.BUFFER), Loop(Dim.OY, t.ty, Level.BUFFER),
-                  Loop(Dim.OX, t.tx, Level.BUFFER),
-                  Loop(Dim.C, L, Level.ARRAY, "PE array"), Loop(Dim.K, L, Level.ARRAY)]
+        loops += [
+            Loop(Dim.K, t.kt, Level.BUFFER, "one GEMM instruction per k block"),
+            Loop(Dim.C, t.ct, Level.BUFFER),
+            Loop(Dim.FY, t.fyt, Level.BUFFER),
+            Loop(Dim.FX, t.fxt, Level.BUFFER),
+            Loop(Dim.OY, t.ty, Level.BUFFER),
+            Loop(Dim.OX, t.tx, Level.BUFFER),
+            Loop(Dim.C, L, Level.ARRAY, "PE array"),
+            Loop(Dim.K, L, Level.ARRAY),
+        ]
         return tuple(lp for lp in loops if lp.extent > 1 or lp.level is Level.ARRAY)
     n_tiles[Dim.C] = -(-blocks(w.k, L) // t.ct)
     for d in (Dim.N, Dim.C, Dim.OY, Dim.OX):
         loops.append(Loop(d, n_tiles[d], Level.DRAM, f"{in_note}; {out_note}" if d is Dim.OX else ""))
     loops += [Loop(Dim.C, t.ct, Level.BUFFER), Loop(Dim.OY, t.ty, Level.BUFFER), Loop(Dim.OX, t.tx, Level.BUFFER)]
     if w.kind is WorkKind.DW:
-        loops += [Loop(Dim.FY, w.fy * w.fx, Level.ARRAY, "PE array rows: kernel taps (groups of L)"),
-                  Loop(Dim.C, L, Level.ARRAY)]
+        loops += [
+            Loop(Dim.FY, w.fy * w.fx, Level.ARRAY, "PE array rows: kernel taps (groups of L)"),
+            Loop(Dim.C, L, Level.ARRAY),
+        ]
     else:
-        loops += [Loop(Dim.FY, w.fy, Level.BUFFER), Loop(Dim.FX, w.fx, Level.BUFFER),
-                  Loop(Dim.C, L, Level.ARRAY, "PPU lanes")]
+        loops += [
+            Loop(Dim.FY, w.fy, Level.BUFFER),
+            Loop(Dim.FX, w.fx, Level.BUFFER),
+            Loop(Dim.C, L, Level.ARRAY, "PPU lanes"),
+        ]
     return tuple(lp for lp in loops if lp.extent > 1 or lp.level is Level.ARRAY)
 
 
@@ -120,8 +144,14 @@ class LayerPlan:
 Chooser = Callable[[Work, AccelConfig], tuple[Work, Tiling]]
 
 
-def plan_op(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] | None = None,
-            note: str = "", chooser: Chooser = choose) -> LayerPlan:
+def plan_op(
+    graph: Graph,
+    op: Op,
+    cfg: AccelConfig,
+    regions: dict[str, Region] | None = None,
+    note: str = "",
+    chooser: Chooser = choose,
+) -> LayerPlan:
     w, t = chooser(work_of(graph, op, cfg, regions), cfg)
     macs = op_macs(graph, op)
     util = macs / max(1, t.cycles * cfg.pe_rows * cfg.pe_cols)
@@ -145,8 +175,14 @@ def plan_graph(graph: Graph, cfg: AccelConfig, chooser: Chooser = choose) -> lis
         if w.kind is not WorkKind.ALIAS:
             p = packings.get(op.inputs[0])
             c = p.shape[1] if p is not None else 0
-            note = "" if p is None else (f"\n  input packed by the host: {c} channel{'s' * (c != 1)} x {p.fx} kernel "
-                                         f"columns -> {c * p.fx} channels of {p.out_w} columns")
+            note = (
+                ""
+                if p is None
+                else (
+                    f"\n  input packed by the host: {c} channel{'s' * (c != 1)} x {p.fx} kernel "
+                    f"columns -> {c * p.fx} channels of {p.out_w} columns"
+                )
+            )
             plans.append(plan_op(graph, op, cfg, regions, note, chooser))
     return plans
 

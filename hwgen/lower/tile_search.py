@@ -53,8 +53,14 @@ def candidate_sizes(extent: int) -> np.ndarray:
 
 
 def halves(cfg: AccelConfig) -> dict[str, int]:
-    return {"ibuf": cfg.words("ibuf") // 2, "wbuf": cfg.words("wbuf") // 2, "abuf": cfg.words("abuf") // 2,
-            "obuf": cfg.words("obuf") // 2, "pbuf": cfg.pbuf_entries // 2, "imem": cfg.imem_instructions - 2}
+    return {
+        "ibuf": cfg.words("ibuf") // 2,
+        "wbuf": cfg.words("wbuf") // 2,
+        "abuf": cfg.words("abuf") // 2,
+        "obuf": cfg.words("obuf") // 2,
+        "pbuf": cfg.pbuf_entries // 2,
+        "imem": cfg.imem_instructions - 2,
+    }
 
 
 def in_extent(t: np.ndarray | int, stride: int, taps: np.ndarray | int, dil: int) -> np.ndarray | int:
@@ -78,8 +84,16 @@ def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None
         i = idx[key[0]]
         score = (int(c["cycles"][i]), int(c["read"][i] + c["write"][i]), -int(size[key[0]]))
         if best is None or score < best[0]:
-            best = (score, Tiling(*(int(c[n][i]) for n in ("kt", "ct", "ty", "tx", "fyt", "fxt")), c["order"],
-                                  int(c["cycles"][i]), int(c["read"][i]), int(c["write"][i])))
+            best = (
+                score,
+                Tiling(
+                    *(int(c[n][i]) for n in ("kt", "ct", "ty", "tx", "fyt", "fxt")),
+                    c["order"],
+                    int(c["cycles"][i]),
+                    int(c["read"][i]),
+                    int(c["write"][i]),
+                ),
+            )
     return None if best is None else best[1]
 
 
@@ -95,9 +109,14 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
     (sy, sx), (dy, dx) = w.stride, w.dilation
     kt, ct, ty, tx = _grid(candidate_sizes(KB), candidate_sizes(CB), candidate_sizes(w.oy), candidate_sizes(w.ox))
     out_words = kt * ty * tx
-    ok = ((ct * in_extent(ty, sy, fyt, dy) * in_extent(tx, sx, fxt, dx) <= h["ibuf"])
-          & (kt * ct * fyt * fxt * L <= h["wbuf"]) & (out_words <= h["abuf"]) & (out_words <= h["obuf"])
-          & (kt <= h["pbuf"]) & (kt + 6 <= h["imem"]))
+    ok = (
+        (ct * in_extent(ty, sy, fyt, dy) * in_extent(tx, sx, fxt, dx) <= h["ibuf"])
+        & (kt * ct * fyt * fxt * L <= h["wbuf"])
+        & (out_words <= h["abuf"])
+        & (out_words <= h["obuf"])
+        & (kt <= h["pbuf"])
+        & (kt + 6 <= h["imem"])
+    )
     KT, CT, YT, XT = -(-KB // kt), -(-CB // ct), -(-w.oy // ty), -(-w.ox // tx)
     FYT, FXT = -(-w.fy // fyt), -(-w.fx // fxt)
     acc = CT * FYT * FXT
@@ -109,8 +128,11 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
     in_words = cta * in_extent(tya, sy, fya, dy) * in_extent(txa, sx, fxa, dx)
     w_words = kta * cta * fya * fxa * L
     cmp = kta * (timing.gemm_cycles(cfg, cta * fya * fxa, tya * txa) + timing.ISSUE_GAP)
-    per_out = (kta * timing.RQ_DRAIN + timing.dma_write_cycles(cfg, kta * tya * txa)
-               + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes))
+    per_out = (
+        kta * timing.RQ_DRAIN
+        + timing.dma_write_cycles(cfg, kta * tya * txa)
+        + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes)
+    )
     write = w.n * KB * w.oy * w.ox * L
     single = acc == 1
     cands = []
@@ -120,13 +142,25 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
         else:
             in_frac = np.where(single, 1.0 / KT, 1.0)
             w_frac = np.where(single & (KT == 1), 1.0 / nsp, 1.0)
-        mem = (in_frac * timing.dma_read_cycles(cfg, in_words) + w_frac * timing.dma_read_cycles(cfg, w_words))
+        mem = in_frac * timing.dma_read_cycles(cfg, in_words) + w_frac * timing.dma_read_cycles(cfg, w_words)
         cycles = steps * np.maximum(cmp, mem) + outputs * per_out / 2 + timing.dma_read_cycles(cfg, in_words)
         read = steps * (in_frac * in_words + w_frac * w_words) * L + outputs * kta * cfg.pbuf_entry_bytes
         fy_arr, fx_arr = np.full_like(kt, fyt), np.full_like(kt, fxt)
-        cands.append({"ok": ok, "kt": kt, "ct": ct, "ty": ty, "tx": tx, "fyt": fy_arr, "fxt": fx_arr,
-                      "order": order, "cycles": np.ceil(cycles), "read": np.ceil(read),
-                      "write": np.full_like(kt, write)})
+        cands.append(
+            {
+                "ok": ok,
+                "kt": kt,
+                "ct": ct,
+                "ty": ty,
+                "tx": tx,
+                "fyt": fy_arr,
+                "fxt": fx_arr,
+                "order": order,
+                "cycles": np.ceil(cycles),
+                "read": np.ceil(read),
+                "write": np.full_like(kt, write),
+            }
+        )
     return cands
 
 
@@ -150,8 +184,10 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
         # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
-        cmp = ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP) \
+        cmp = (
+            ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP)
             + ct * timing.RQ_DRAIN
+        )
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]
@@ -169,14 +205,26 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
     read = steps * in_words * L + extra_read
     write = np.full_like(ct, w.n * CB * w.oy * w.ox * L)
     one = np.ones_like(ct)
-    return [{"ok": ok, "kt": ct, "ct": ct, "ty": ty, "tx": tx, "fyt": one * w.fy, "fxt": one * w.fx,
-             "order": "cout", "cycles": np.ceil(cycles), "read": np.ceil(read), "write": write}]
+    return [
+        {
+            "ok": ok,
+            "kt": ct,
+            "ct": ct,
+            "ty": ty,
+            "tx": tx,
+            "fyt": one * w.fy,
+            "fxt": one * w.fx,
+            "order": "cout",
+            "cycles": np.ceil(cycles),
+            "read": np.ceil(read),
+            "write": write,
+        }
+    ]
 
 
 def kernel_splits(w: Work) -> list[tuple[int, int]]:
     """Kernel taps a GEMM step may take, most first: the whole window, fewer rows, then fewer columns."""
-    return [(w.fy, w.fx)] + [(f, w.fx) for f in reversed(range(1, w.fy))] + \
-        [(1, f) for f in reversed(range(1, w.fx))]
+    return [(w.fy, w.fx)] + [(f, w.fx) for f in reversed(range(1, w.fy))] + [(1, f) for f in reversed(range(1, w.fx))]
 
 
 def search(w: Work, cfg: AccelConfig) -> Tiling | None:

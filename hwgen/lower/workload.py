@@ -16,7 +16,17 @@ from enum import Enum
 
 from dian.errors import ScheduleError
 from dian.ir import (
-    Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d, Op, Reshape,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    MaxPool2d,
+    Op,
+    Reshape,
 )
 
 from ..accel_config import AccelConfig, Dataflow
@@ -63,8 +73,10 @@ class Work:
 
     def header(self, cfg: AccelConfig) -> str:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
-        return (f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
-                f"{st}  array {cfg.pe_rows}x{cfg.pe_cols}  dataflow {self.kind.value}")
+        return (
+            f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
+            f"{st}  array {cfg.pe_rows}x{cfg.pe_cols}  dataflow {self.kind.value}"
+        )
 
 
 def tensor_regions(graph: Graph) -> dict[str, Region]:
@@ -83,9 +95,11 @@ def _plain_input(graph: Graph, regions: dict[str, Region], op: Op, name: str) ->
     want = as_4d(graph.tensors[name].shape)
     got = regions[name].blocked
     if got != want:
-        raise ScheduleError(f"{op.kind.value} op '{op.name}' reads '{name}', a reshape of a {list(got)} tensor "
-                            f"whose channel-blocked layout differs from {list(want)}; on the accelerator only a "
-                            f"linear layer may read such a reshape (or [N, C, 1, 1] <-> [N, C] reshapes).")
+        raise ScheduleError(
+            f"{op.kind.value} op '{op.name}' reads '{name}', a reshape of a {list(got)} tensor "
+            f"whose channel-blocked layout differs from {list(want)}; on the accelerator only a "
+            f"linear layer may read such a reshape (or [N, C, 1, 1] <-> [N, C] reshapes)."
+        )
     return want
 
 
@@ -101,8 +115,9 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
         _, k, oy, ox = graph.tensors[op.output].shape
         _, _, fy, fx = graph.constants[op.weight].shape
         dw = op.groups == c == k and op.groups > 1 and Dataflow.DEPTHWISE in cfg.dataflows
-        return Work(op, WorkKind.DW if dw else WorkKind.GEMM, n, c, k, h, w, oy, ox, fy, fx,
-                    op.stride, op.padding, op.dilation)
+        return Work(
+            op, WorkKind.DW if dw else WorkKind.GEMM, n, c, k, h, w, oy, ox, fy, fx, op.stride, op.padding, op.dilation
+        )
     if isinstance(op, Linear):
         n, c, h, w = regions[op.inputs[0]].blocked
         k = graph.tensors[op.output].shape[1]
@@ -125,12 +140,16 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
         shapes = [_plain_input(graph, regions, op, i) for i in op.inputs]
         n, k, h, w = as_4d(graph.tensors[op.output].shape)
         if op.axis != 1:
-            raise ScheduleError(f"concat op '{op.name}' joins along axis {op.axis}; the accelerator concatenates "
-                                f"along channels (axis 1) only.")
+            raise ScheduleError(
+                f"concat op '{op.name}' joins along axis {op.axis}; the accelerator concatenates "
+                f"along channels (axis 1) only."
+            )
         ragged = [i for i, s in zip(op.inputs[:-1], shapes[:-1]) if s[1] % lanes]
         if ragged:
-            raise ScheduleError(f"concat op '{op.name}': input(s) {ragged} have channel counts that are not "
-                                f"multiples of the {lanes} lanes; v1 concatenates whole channel blocks, so every "
-                                f"input but the last needs a multiple of {lanes} channels.")
+            raise ScheduleError(
+                f"concat op '{op.name}': input(s) {ragged} have channel counts that are not "
+                f"multiples of the {lanes} lanes; v1 concatenates whole channel blocks, so every "
+                f"input but the last needs a multiple of {lanes} channels."
+            )
         return Work(op, WorkKind.COPY, n, max(s[1] for s in shapes), k, h, w, h, w)
     raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")

@@ -67,15 +67,17 @@ class AccUpdate(wiring.Component):
         if not isinstance(sum_bits, int) or not 2 <= sum_bits <= 40:
             raise ValueError(f"sum_bits must be an integer from 2 to 40, not {sum_bits!r}")
         self.lanes, self.acc_bits, self.sum_bits = lanes, acc_bits, sum_bits
-        super().__init__({
-            "in_valid": In(1),
-            "col_sum": In(data.ArrayLayout(signed(sum_bits), lanes)),
-            "acc_in": In(data.ArrayLayout(signed(acc_bits), lanes)),
-            "reset": In(1),
-            "out_valid": Out(1),
-            "acc_out": Out(data.ArrayLayout(signed(acc_bits), lanes)),
-            "overflow": Out(1),
-        })
+        super().__init__(
+            {
+                "in_valid": In(1),
+                "col_sum": In(data.ArrayLayout(signed(sum_bits), lanes)),
+                "acc_in": In(data.ArrayLayout(signed(acc_bits), lanes)),
+                "reset": In(1),
+                "out_valid": Out(1),
+                "acc_out": Out(data.ArrayLayout(signed(acc_bits), lanes)),
+                "overflow": Out(1),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()

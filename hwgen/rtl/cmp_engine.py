@@ -48,10 +48,10 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from .decode import fields, opcode, signal_mask, wait_mask
 from ..dsp_plan import plan_dsps
-from .gemm_unit import GemmUnit
 from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode, Requant
+from .decode import fields, opcode, signal_mask, wait_mask
+from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
@@ -65,24 +65,33 @@ class CmpEngine(wiring.Component):
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
         self.enc = Encoding(cfg)
-        super().__init__({
-            "launch": In(1),
-            "halted": Out(1),
-            "imem_addr": Out(range(cfg.imem_instructions)),
-            "imem_data": In(INSTRUCTION_BITS),
-            "tokens": In(4),
-            "consume": Out(4),
-            "signal": Out(4),
-            "busy_pe": Out(32),       # added to the busy-PE counter this cycle
-            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * cfg.lanes),
-            "wbuf_r_addr": Out(range(cfg.words("wbuf"))), "wbuf_r_data": In(8 * cfg.lanes),
-            "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * cfg.lanes),
-            "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
-            "abuf_w_data": Out(cfg.acc_bits * cfg.lanes),
-            "pbuf_r_addr": Out(range(cfg.pbuf_entries)), "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
-            "obuf_w_en": Out(1), "obuf_w_addr": Out(range(cfg.words("obuf"))), "obuf_w_data": Out(8 * cfg.lanes),
-            "error": Out(1),
-        })
+        super().__init__(
+            {
+                "launch": In(1),
+                "halted": Out(1),
+                "imem_addr": Out(range(cfg.imem_instructions)),
+                "imem_data": In(INSTRUCTION_BITS),
+                "tokens": In(4),
+                "consume": Out(4),
+                "signal": Out(4),
+                "busy_pe": Out(32),  # added to the busy-PE counter this cycle
+                "ibuf_r_addr": Out(range(cfg.words("ibuf"))),
+                "ibuf_r_data": In(8 * cfg.lanes),
+                "wbuf_r_addr": Out(range(cfg.words("wbuf"))),
+                "wbuf_r_data": In(8 * cfg.lanes),
+                "abuf_r_addr": Out(range(cfg.words("abuf"))),
+                "abuf_r_data": In(cfg.acc_bits * cfg.lanes),
+                "abuf_w_en": Out(1),
+                "abuf_w_addr": Out(range(cfg.words("abuf"))),
+                "abuf_w_data": Out(cfg.acc_bits * cfg.lanes),
+                "pbuf_r_addr": Out(range(cfg.pbuf_entries)),
+                "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
+                "obuf_w_en": Out(1),
+                "obuf_w_addr": Out(range(cfg.words("obuf"))),
+                "obuf_w_data": Out(8 * cfg.lanes),
+                "error": Out(1),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -114,8 +123,15 @@ class CmpEngine(wiring.Component):
 
         def fused_fields(f):
             """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
-            return [fused.eq(f["rq"]), is_copy.eq(0), prm.eq(f["prm"]), wr_addr.eq(f["odst"]), lo.eq(f["lo"]),
-                    hi.eq(f["hi"])]
+            return [
+                fused.eq(f["rq"]),
+                is_copy.eq(0),
+                prm.eq(f["prm"]),
+                wr_addr.eq(f["odst"]),
+                lo.eq(f["lo"]),
+                hi.eq(f["hi"]),
+            ]
+
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b = Signal(31)
         rd = Mux(is_add & operand, b_addr, rd_addr)
@@ -124,33 +140,65 @@ class CmpEngine(wiring.Component):
         ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
         m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
-        m.d.comb += [self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
-                     add.in_valid.eq(add_valid2), add.x.eq(ibuf_q), add.mult_a.eq(mult),
-                     add.mult_b.eq(mult_b), add.shift.eq(shift), add.lo.eq(lo.as_signed()), add.hi.eq(hi.as_signed()),
-                     pool.instr.eq(word), pool.ibuf_r_data.eq(ibuf_q),
-                     self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)), self.pbuf_r_addr.eq(prm),
-                     gemm.instr.eq(word), gemm.ibuf_r_data.eq(self.ibuf_r_data),
-                     self.wbuf_r_addr.eq(gemm.wbuf_r_addr), gemm.wbuf_r_data.eq(self.wbuf_r_data),
-                     gemm.abuf_r_data.eq(abuf_q), self.abuf_w_en.eq(gemm.abuf_w_en),
-                     self.abuf_w_addr.eq(gemm.abuf_w_addr), self.abuf_w_data.eq(gemm.abuf_w_data),
-                     self.busy_pe.eq(gemm.busy_pe)]
-        m.d.sync += [valid1.eq(0), add_valid.eq(0), operand2.eq(operand), add.operand.eq(operand2),
-                     valid2.eq(valid1), add_valid2.eq(add_valid)]
+        m.d.comb += [
+            self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
+            add.in_valid.eq(add_valid2),
+            add.x.eq(ibuf_q),
+            add.mult_a.eq(mult),
+            add.mult_b.eq(mult_b),
+            add.shift.eq(shift),
+            add.lo.eq(lo.as_signed()),
+            add.hi.eq(hi.as_signed()),
+            pool.instr.eq(word),
+            pool.ibuf_r_data.eq(ibuf_q),
+            self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)),
+            self.pbuf_r_addr.eq(prm),
+            gemm.instr.eq(word),
+            gemm.ibuf_r_data.eq(self.ibuf_r_data),
+            self.wbuf_r_addr.eq(gemm.wbuf_r_addr),
+            gemm.wbuf_r_data.eq(self.wbuf_r_data),
+            gemm.abuf_r_data.eq(abuf_q),
+            self.abuf_w_en.eq(gemm.abuf_w_en),
+            self.abuf_w_addr.eq(gemm.abuf_w_addr),
+            self.abuf_w_data.eq(gemm.abuf_w_data),
+            self.busy_pe.eq(gemm.busy_pe),
+        ]
+        m.d.sync += [
+            valid1.eq(0),
+            add_valid.eq(0),
+            operand2.eq(operand),
+            add.operand.eq(operand2),
+            valid2.eq(valid1),
+            add_valid2.eq(add_valid),
+        ]
         pb = pbuf_q
         acc_w = gemm.abuf_w_data  # a GEMM's or DW's final sums (fused requantization), as they go to ABUF
         for i in range(L):
             lane = slice(cfg.acc_bits * i, cfg.acc_bits * (i + 1))
             m.d.comb += [
-                rq.acc[i].eq(Mux(in_gemm, acc_w[lane].as_signed(),
-                                 Mux(is_pool, pool.out[i], Mux(is_copy, ibuf_q[8 * i:8 * i + 8].as_signed(),
-                                                               abuf_q[lane].as_signed())))),
-                rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i:32 * i + 32].as_signed())),
-                rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i):32 * (L + i) + 31])),
-                rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i:64 * L + 8 * i + 6])),
+                rq.acc[i].eq(
+                    Mux(
+                        in_gemm,
+                        acc_w[lane].as_signed(),
+                        Mux(
+                            is_pool,
+                            pool.out[i],
+                            Mux(is_copy, ibuf_q[8 * i : 8 * i + 8].as_signed(), abuf_q[lane].as_signed()),
+                        ),
+                    )
+                ),
+                rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i : 32 * i + 32].as_signed())),
+                rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i) : 32 * (L + i) + 31])),
+                rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i : 64 * L + 8 * i + 6])),
             ]
-        m.d.comb += [rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid), rq.lo.eq(lo.as_signed()), rq.hi.eq(hi.as_signed()),
-                     self.obuf_w_en.eq(rq.out_valid | add.out_valid), self.obuf_w_addr.eq(wr_addr),
-                     self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out))]
+        m.d.comb += [
+            rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid),
+            rq.lo.eq(lo.as_signed()),
+            rq.hi.eq(hi.as_signed()),
+            self.obuf_w_en.eq(rq.out_valid | add.out_valid),
+            self.obuf_w_addr.eq(wr_addr),
+            self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out)),
+        ]
         with m.If(self.obuf_w_en):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
         with m.FSM():
@@ -160,56 +208,98 @@ class CmpEngine(wiring.Component):
                     m.next = "FETCH"
             with m.State("FETCH"):
                 m.next = "DECODE"
-            with m.State("DECODE"):
-                with m.If((wait_mask(word) & ~self.tokens) == 0):
-                    m.d.comb += self.consume.eq(wait_mask(word))
-                    m.d.sync += [pc.eq(pc + 1), sig.eq(signal_mask(word))]
-                    with m.Switch(opcode(word)):
-                        with m.Case(Opcode.END):
-                            m.d.comb += self.signal.eq(signal_mask(word))
-                            m.d.sync += pc.eq(0)
-                            m.next = "HALT"
-                        with m.Case(Opcode.COPY):
-                            f = fields(enc, Copy, word)
-                            m.d.sync += [is_copy.eq(1), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), n_pix1.eq(f["n"] - 1), pix.eq(0),
-                                         left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
-                                         mult.eq(f["m"]), shift.eq(f["shift"]), lo.eq(f["lo"]), hi.eq(f["hi"])]
-                            m.next = "PPU"
-                        with m.Case(Opcode.REQUANT):
-                            f = fields(enc, Requant, word)
-                            n = f["n_words"]
-                            m.d.sync += [is_copy.eq(0), is_pool.eq(0), is_add.eq(0), rd_addr.eq(f["src"]), prm.eq(f["prm"]), pix.eq(0),
-                                         n_pix1.eq(f["n_pix"] - 1), left.eq(n), wr_left.eq(n), wr_addr.eq(f["dst"]),
-                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
-                            m.next = "PPU"
-                        with m.Case(Opcode.POOL):
-                            f = fields(enc, Pool, word)
-                            n = f["n_win"]
-                            is_max = f["mode"] == PoolMode.MAX
-                            m.d.comb += pool.start.eq(1)
-                            m.d.sync += [is_copy.eq(1), is_pool.eq(1), is_add.eq(0), left.eq(0), wr_left.eq(n),
-                                         wr_addr.eq(f["dst"]), mult.eq(Mux(is_max, 1, f["m"])),
-                                         shift.eq(Mux(is_max, 0, f["shift"])), lo.eq(-128), hi.eq(127)]
-                            m.next = "PPU"
-                        with m.Case(Opcode.ADD):
-                            f = fields(enc, AddI, word)
-                            m.d.sync += [is_add.eq(1), is_pool.eq(0), rd_addr.eq(f["src_a"]), b_addr.eq(f["src_b"]),
-                                         operand.eq(0), left.eq(f["n"]), wr_left.eq(f["n"]), wr_addr.eq(f["dst"]),
-                                         mult.eq(f["m_a"]), mult_b.eq(f["m_b"]), shift.eq(f["shift"]),
-                                         lo.eq(f["lo"]), hi.eq(f["hi"])]
-                            m.next = "ADD"
-                        with m.Case(Opcode.GEMM):
-                            m.d.comb += gemm.start.eq(1)
-                            m.d.sync += fused_fields(fields(enc, Gemm, word))
+            with m.State("DECODE"), m.If((wait_mask(word) & ~self.tokens) == 0):
+                m.d.comb += self.consume.eq(wait_mask(word))
+                m.d.sync += [pc.eq(pc + 1), sig.eq(signal_mask(word))]
+                with m.Switch(opcode(word)):
+                    with m.Case(Opcode.END):
+                        m.d.comb += self.signal.eq(signal_mask(word))
+                        m.d.sync += pc.eq(0)
+                        m.next = "HALT"
+                    with m.Case(Opcode.COPY):
+                        f = fields(enc, Copy, word)
+                        m.d.sync += [
+                            is_copy.eq(1),
+                            is_pool.eq(0),
+                            is_add.eq(0),
+                            rd_addr.eq(f["src"]),
+                            n_pix1.eq(f["n"] - 1),
+                            pix.eq(0),
+                            left.eq(f["n"]),
+                            wr_left.eq(f["n"]),
+                            wr_addr.eq(f["dst"]),
+                            mult.eq(f["m"]),
+                            shift.eq(f["shift"]),
+                            lo.eq(f["lo"]),
+                            hi.eq(f["hi"]),
+                        ]
+                        m.next = "PPU"
+                    with m.Case(Opcode.REQUANT):
+                        f = fields(enc, Requant, word)
+                        n = f["n_words"]
+                        m.d.sync += [
+                            is_copy.eq(0),
+                            is_pool.eq(0),
+                            is_add.eq(0),
+                            rd_addr.eq(f["src"]),
+                            prm.eq(f["prm"]),
+                            pix.eq(0),
+                            n_pix1.eq(f["n_pix"] - 1),
+                            left.eq(n),
+                            wr_left.eq(n),
+                            wr_addr.eq(f["dst"]),
+                            lo.eq(f["lo"]),
+                            hi.eq(f["hi"]),
+                        ]
+                        m.next = "PPU"
+                    with m.Case(Opcode.POOL):
+                        f = fields(enc, Pool, word)
+                        n = f["n_win"]
+                        is_max = f["mode"] == PoolMode.MAX
+                        m.d.comb += pool.start.eq(1)
+                        m.d.sync += [
+                            is_copy.eq(1),
+                            is_pool.eq(1),
+                            is_add.eq(0),
+                            left.eq(0),
+                            wr_left.eq(n),
+                            wr_addr.eq(f["dst"]),
+                            mult.eq(Mux(is_max, 1, f["m"])),
+                            shift.eq(Mux(is_max, 0, f["shift"])),
+                            lo.eq(-128),
+                            hi.eq(127),
+                        ]
+                        m.next = "PPU"
+                    with m.Case(Opcode.ADD):
+                        f = fields(enc, AddI, word)
+                        m.d.sync += [
+                            is_add.eq(1),
+                            is_pool.eq(0),
+                            rd_addr.eq(f["src_a"]),
+                            b_addr.eq(f["src_b"]),
+                            operand.eq(0),
+                            left.eq(f["n"]),
+                            wr_left.eq(f["n"]),
+                            wr_addr.eq(f["dst"]),
+                            mult.eq(f["m_a"]),
+                            mult_b.eq(f["m_b"]),
+                            shift.eq(f["shift"]),
+                            lo.eq(f["lo"]),
+                            hi.eq(f["hi"]),
+                        ]
+                        m.next = "ADD"
+                    with m.Case(Opcode.GEMM):
+                        m.d.comb += gemm.start.eq(1)
+                        m.d.sync += fused_fields(fields(enc, Gemm, word))
+                        m.next = "GEMM"
+                    if gemm.depthwise:
+                        with m.Case(Opcode.DW):
+                            m.d.comb += gemm.dw_start.eq(1)
+                            m.d.sync += fused_fields(fields(enc, Dw, word))
                             m.next = "GEMM"
-                        if gemm.depthwise:
-                            with m.Case(Opcode.DW):
-                                m.d.comb += gemm.dw_start.eq(1)
-                                m.d.sync += fused_fields(fields(enc, Dw, word))
-                                m.next = "GEMM"
-                        with m.Default():
-                            m.d.sync += [self.error.eq(1), pc.eq(0)]
-                            m.next = "HALT"
+                    with m.Default():
+                        m.d.sync += [self.error.eq(1), pc.eq(0)]
+                        m.next = "HALT"
             with m.State("PPU"):
                 with m.If(left != 0):
                     m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]

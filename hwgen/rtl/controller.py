@@ -24,7 +24,7 @@ hwgen/timing.py turns this into ``boot_cycles``/``chunk_fetch_cycles``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal
+from amaranth.hdl import Array, Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -48,32 +48,40 @@ class Controller(wiring.Component):
 
     def __init__(self, cfg: AccelConfig) -> None:
         if cfg.bus_bytes > INSTRUCTION_BYTES:
-            raise ValueError(f"v1 RTL loads instructions with a bus of at most {INSTRUCTION_BYTES * 8} bits, "
-                             f"not {cfg.dram_bus_bits}")
+            raise ValueError(
+                f"v1 RTL loads instructions with a bus of at most {INSTRUCTION_BYTES * 8} bits, not {cfg.dram_bus_bits}"
+            )
         self.cfg = cfg
         depth = cfg.imem_instructions
         B = cfg.bus_bytes
-        self.max_beats = max(range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B),
-                             range_beats(max(0, B - 4), CHUNK_ENTRY_BYTES, B))
-        super().__init__({
-            "start": In(1),
-            "busy": Out(1),
-            "done": Out(1),
-            "running": Out(1),        # a chunk runs: the MEM engine owns the DRAM port
-            "launch": Out(1),
-            "mem_halted": In(1),
-            "cmp_halted": In(1),
-            "cmp_base": Out(range(depth + 1)),
-            "mem_imem_addr": In(range(depth)), "mem_imem_data": Out(INSTRUCTION_BITS),
-            "cmp_imem_addr": In(range(depth)), "cmp_imem_data": Out(INSTRUCTION_BITS),
-            "consume_mem": In(4), "signal_mem": In(4),
-            "consume_cmp": In(4), "signal_cmp": In(4),
-            "tokens": Out(4),
-            "mem_req_valid": Out(1),
-            "mem_req_addr": Out(32),
-            "mem_resp_valid": In(1),
-            "mem_resp_rdata": In(8 * B),
-        })
+        self.max_beats = max(
+            range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B), range_beats(max(0, B - 4), CHUNK_ENTRY_BYTES, B)
+        )
+        super().__init__(
+            {
+                "start": In(1),
+                "busy": Out(1),
+                "done": Out(1),
+                "running": Out(1),  # a chunk runs: the MEM engine owns the DRAM port
+                "launch": Out(1),
+                "mem_halted": In(1),
+                "cmp_halted": In(1),
+                "cmp_base": Out(range(depth + 1)),
+                "mem_imem_addr": In(range(depth)),
+                "mem_imem_data": Out(INSTRUCTION_BITS),
+                "cmp_imem_addr": In(range(depth)),
+                "cmp_imem_data": Out(INSTRUCTION_BITS),
+                "consume_mem": In(4),
+                "signal_mem": In(4),
+                "consume_cmp": In(4),
+                "signal_cmp": In(4),
+                "tokens": Out(4),
+                "mem_req_valid": Out(1),
+                "mem_req_addr": Out(32),
+                "mem_resp_valid": In(1),
+                "mem_resp_rdata": In(8 * B),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -86,8 +94,12 @@ class Controller(wiring.Component):
         # register and merge the engines' instruction registers into the block
         # RAM, whose slow output would then feed their decode logic again.
         rd_mem, rd_cmp = imem.read_port(), imem.read_port()
-        m.d.comb += [rd_mem.addr.eq(self.mem_imem_addr), self.mem_imem_data.eq(rd_mem.data),
-                     rd_cmp.addr.eq(self.cmp_imem_addr + self.cmp_base), self.cmp_imem_data.eq(rd_cmp.data)]
+        m.d.comb += [
+            rd_mem.addr.eq(self.mem_imem_addr),
+            self.mem_imem_data.eq(rd_mem.data),
+            rd_cmp.addr.eq(self.cmp_imem_addr + self.cmp_base),
+            self.cmp_imem_data.eq(rd_cmp.data),
+        ]
 
         # Token counters, with their "not zero" flags kept in registers of
         # their own (the engines' decode waits on them). The engines' consume
@@ -118,8 +130,13 @@ class Controller(wiring.Component):
         last_resp = resp & (resp_left == 1)
 
         def read(addr, n_beats):
-            m.d.sync += [req_addr.eq(addr & ~(B - 1)), req_left.eq(n_beats), resp_left.eq(n_beats),
-                         resp_idx.eq(0), offset.eq(addr & (B - 1))]
+            m.d.sync += [
+                req_addr.eq(addr & ~(B - 1)),
+                req_left.eq(n_beats),
+                resp_left.eq(n_beats),
+                resp_idx.eq(0),
+                offset.eq(addr & (B - 1)),
+            ]
 
         def entry_beats(addr):
             return ((addr & (B - 1)) + CHUNK_ENTRY_BYTES + B - 1) >> (B.bit_length() - 1)
@@ -128,20 +145,22 @@ class Controller(wiring.Component):
         n_mem, n_cmp = Signal(range(depth + 1)), Signal(range(depth + 1))
         per_instr = INSTRUCTION_BYTES // B
         gather = Signal(INSTRUCTION_BITS)
-        nxt_gather = Cat(gather[8 * B:], self.mem_resp_rdata) if per_instr > 1 else self.mem_resp_rdata
+        nxt_gather = Cat(gather[8 * B :], self.mem_resp_rdata) if per_instr > 1 else self.mem_resp_rdata
         ibeat = Signal(range(per_instr))
         waddr = Signal(range(depth))
 
         with m.FSM():
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    read(HDR_FIELDS_ADDR, range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B))
-                    m.next = "HEADER"
+            with m.State("IDLE"), m.If(self.start):
+                read(HDR_FIELDS_ADDR, range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B))
+                m.next = "HEADER"
             with m.State("HEADER"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(resp):
-                    m.d.sync += [beats[resp_idx].eq(self.mem_resp_rdata), resp_idx.eq(resp_idx + 1),
-                                 resp_left.eq(resp_left - 1)]
+                    m.d.sync += [
+                        beats[resp_idx].eq(self.mem_resp_rdata),
+                        resp_idx.eq(resp_idx + 1),
+                        resp_left.eq(resp_left - 1),
+                    ]
                 with m.If(last_resp):
                     m.next = "HEADER_DECODE"
             with m.State("HEADER_DECODE"):
@@ -156,15 +175,25 @@ class Controller(wiring.Component):
             with m.State("ENTRY"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(resp):
-                    m.d.sync += [beats[resp_idx].eq(self.mem_resp_rdata), resp_idx.eq(resp_idx + 1),
-                                 resp_left.eq(resp_left - 1)]
+                    m.d.sync += [
+                        beats[resp_idx].eq(self.mem_resp_rdata),
+                        resp_idx.eq(resp_idx + 1),
+                        resp_left.eq(resp_left - 1),
+                    ]
                 with m.If(last_resp):
                     m.next = "ENTRY_DECODE"
             with m.State("ENTRY_DECODE"):
                 m.d.comb += self.busy.eq(1)
                 nm, nc = flat[32:64], flat[64:96]
-                m.d.sync += [n_mem.eq(nm), n_cmp.eq(nc), self.cmp_base.eq(nm), ibeat.eq(0), waddr.eq(0),
-                             n_chunks.eq(n_chunks - 1), entry_addr.eq(entry_addr + CHUNK_ENTRY_BYTES)]
+                m.d.sync += [
+                    n_mem.eq(nm),
+                    n_cmp.eq(nc),
+                    self.cmp_base.eq(nm),
+                    ibeat.eq(0),
+                    waddr.eq(0),
+                    n_chunks.eq(n_chunks - 1),
+                    entry_addr.eq(entry_addr + CHUNK_ENTRY_BYTES),
+                ]
                 read(flat[0:32], (nm + nc) * per_instr)
                 m.next = "CODE"
             with m.State("CODE"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Shape, Signal, Value
 
-__all__ = ["check_lanes", "fits_signed", "pipe_reg", "kept"]
+__all__ = ["check_lanes", "fits_signed", "kept", "pipe_reg"]
 
 
 def check_lanes(lanes: int) -> None:
@@ -16,7 +16,7 @@ def check_lanes(lanes: int) -> None:
 def fits_signed(value: Value, bits: int) -> Value:
     """1 when the signed ``value`` is within ``bits``-bit two's complement: its
     bits from ``bits - 1`` up are all equal (no wide comparators)."""
-    top = value[bits - 1:]
+    top = value[bits - 1 :]
     return top.all() | ~top.any()
 
 

@@ -9,7 +9,7 @@ from amaranth.hdl import Value
 
 from ..isa import HEADER_BITS, Encoding, Instr
 
-__all__ = ["fields", "opcode", "wait_mask", "signal_mask", "HEADER_BITS"]
+__all__ = ["HEADER_BITS", "fields", "opcode", "signal_mask", "wait_mask"]
 
 
 def opcode(word: Value) -> Value:
@@ -29,6 +29,6 @@ def fields(enc: Encoding, cls: type[Instr], word: Value) -> dict[str, Value]:
     kinds = dict(cls.FIELDS + cls.DERIVED)
     out: dict[str, Value] = {}
     for name, lsb, width in enc.layout(cls):
-        v = word[lsb:lsb + width]
+        v = word[lsb : lsb + width]
         out[name] = v.as_signed() if kinds[name] == "i8" else v
     return out

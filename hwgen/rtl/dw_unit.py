@@ -43,8 +43,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from .decode import fields
 from ..isa import INSTRUCTION_BITS, Dw, Encoding
+from .decode import fields
 
 __all__ = ["DwUnit"]
 
@@ -66,17 +66,24 @@ class DwUnit(wiring.Component):
         self.enc = Encoding(cfg)
         L = cfg.lanes
         word = data.ArrayLayout(signed(8), L)
-        super().__init__({
-            "start": In(1),
-            "instr": In(INSTRUCTION_BITS),
-            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(word),
-            "wbuf_r_addr": Out(range(cfg.words("wbuf"))),
-            "w_load_valid": Out(1), "w_load_row": Out(range(L)),
-            "issue": Out(1), "abuf_addr": Out(range(cfg.words("abuf"))),
-            "reset": Out(1), "first": Out(1), "last": Out(1),
-            "window": Out(data.ArrayLayout(word, L)),
-            "n_taps": Out(self.enc.widths["ibn"]),
-        })
+        super().__init__(
+            {
+                "start": In(1),
+                "instr": In(INSTRUCTION_BITS),
+                "ibuf_r_addr": Out(range(cfg.words("ibuf"))),
+                "ibuf_r_data": In(word),
+                "wbuf_r_addr": Out(range(cfg.words("wbuf"))),
+                "w_load_valid": Out(1),
+                "w_load_row": Out(range(L)),
+                "issue": Out(1),
+                "abuf_addr": Out(range(cfg.words("abuf"))),
+                "reset": Out(1),
+                "first": Out(1),
+                "last": Out(1),
+                "window": Out(data.ArrayLayout(word, L)),
+                "n_taps": Out(self.enc.widths["ibn"]),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -90,7 +97,7 @@ class DwUnit(wiring.Component):
         d_oy, d_ox, wgt = Signal(ab), Signal(ab), Signal(self.wbuf_r_addr.shape())
         reset = Signal()
         fx0 = Signal(ibn)
-        off0, row_off0 = Signal(ib), Signal(ib)   # offset of tap0 and of its kernel row
+        off0, row_off0 = Signal(ib), Signal(ib)  # offset of tap0 and of its kernel row
         pre, issuing, first = Signal(), Signal(), Signal()
         t = Signal(ibn)
         fx, off, row_off = Signal(ibn), Signal(ib), Signal(ib)
@@ -98,13 +105,34 @@ class DwUnit(wiring.Component):
         row, pix, arow, apix = Signal(ib), Signal(ib), Signal(ab), Signal(ab)
 
         with m.If(self.start):
-            m.d.sync += [n_taps.eq(f["n_taps"]), n_taps1.eq(f["n_taps"] - 1), n_fx1.eq(f["n_fx"] - 1),
-                         n_oy1.eq(f["n_oy"] - 1), n_ox1.eq(f["n_ox"] - 1),
-                         s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]), s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]),
-                         d_oy.eq(f["d_oy"]), d_ox.eq(f["d_ox"]), wgt.eq(f["wgt"]), reset.eq(f["reset"]),
-                         fx0.eq(f["fx0"]), row_off0.eq(f["row_off0"]), off0.eq(f["off0"]),
-                         pre.eq(1), issuing.eq(0), first.eq(1), t.eq(0), oy.eq(0), ox.eq(0),
-                         row.eq(f["src"]), pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"])]
+            m.d.sync += [
+                n_taps.eq(f["n_taps"]),
+                n_taps1.eq(f["n_taps"] - 1),
+                n_fx1.eq(f["n_fx"] - 1),
+                n_oy1.eq(f["n_oy"] - 1),
+                n_ox1.eq(f["n_ox"] - 1),
+                s_fy.eq(f["s_fy"]),
+                s_fx.eq(f["s_fx"]),
+                s_oy.eq(f["s_oy"]),
+                s_ox.eq(f["s_ox"]),
+                d_oy.eq(f["d_oy"]),
+                d_ox.eq(f["d_ox"]),
+                wgt.eq(f["wgt"]),
+                reset.eq(f["reset"]),
+                fx0.eq(f["fx0"]),
+                row_off0.eq(f["row_off0"]),
+                off0.eq(f["off0"]),
+                pre.eq(1),
+                issuing.eq(0),
+                first.eq(1),
+                t.eq(0),
+                oy.eq(0),
+                ox.eq(0),
+                row.eq(f["src"]),
+                pix.eq(f["src"]),
+                arow.eq(f["dst"]),
+                apix.eq(f["dst"]),
+            ]
         # ``pre`` and ``issuing`` are low in the start cycle (the previous DW
         # stopped issuing 1 + WRITE cycles before its end), so ``start`` need not
         # gate them: it stays off these paths.
@@ -120,8 +148,14 @@ class DwUnit(wiring.Component):
                 with m.If(~last_x):
                     m.d.sync += [ox.eq(ox + 1), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
                 with m.Elif(~last_y):
-                    m.d.sync += [ox.eq(0), oy.eq(oy + 1), row.eq(row + s_oy), pix.eq(row + s_oy),
-                                 arow.eq(arow + d_oy), apix.eq(arow + d_oy)]
+                    m.d.sync += [
+                        ox.eq(0),
+                        oy.eq(oy + 1),
+                        row.eq(row + s_oy),
+                        pix.eq(row + s_oy),
+                        arow.eq(arow + d_oy),
+                        apix.eq(arow + d_oy),
+                    ]
                 with m.Else():
                     m.d.sync += issuing.eq(0)
             with m.Else():
@@ -134,8 +168,14 @@ class DwUnit(wiring.Component):
         # One edge later the read data is on the ports: into the window / shadow row.
         rd_valid, rd_last_tap, rd_first, rd_last = Signal(), Signal(), Signal(), Signal()
         rd_tap, rd_apix = Signal(ibn), Signal(ab)
-        m.d.sync += [rd_valid.eq(issuing), rd_tap.eq(t), rd_last_tap.eq(last_tap),
-                     rd_first.eq(first), rd_last.eq(last_tap & last_x & last_y), rd_apix.eq(apix)]
+        m.d.sync += [
+            rd_valid.eq(issuing),
+            rd_tap.eq(t),
+            rd_last_tap.eq(last_tap),
+            rd_first.eq(first),
+            rd_last.eq(last_tap & last_x & last_y),
+            rd_apix.eq(apix),
+        ]
         with m.If(issuing & last_tap):
             m.d.sync += first.eq(0)
         window = [Signal(data.ArrayLayout(signed(8), L), name=f"window_{r}") for r in range(L)]
@@ -145,7 +185,13 @@ class DwUnit(wiring.Component):
             with m.Elif(rd_valid & (rd_tap == r)):
                 m.d.sync += window[r].eq(self.ibuf_r_data)
             m.d.comb += self.window[r].eq(window[r])
-        m.d.comb += [self.w_load_valid.eq(rd_valid & rd_first), self.w_load_row.eq(rd_tap),
-                     self.issue.eq(rd_valid & rd_last_tap), self.abuf_addr.eq(rd_apix), self.reset.eq(reset),
-                     self.first.eq(rd_first), self.last.eq(rd_last)]
+        m.d.comb += [
+            self.w_load_valid.eq(rd_valid & rd_first),
+            self.w_load_row.eq(rd_tap),
+            self.issue.eq(rd_valid & rd_last_tap),
+            self.abuf_addr.eq(rd_apix),
+            self.reset.eq(reset),
+            self.first.eq(rd_first),
+            self.last.eq(rd_last),
+        ]
         return m

@@ -12,7 +12,7 @@ from ..accel_config import AccelConfig
 from ..tools.templates import write_atomic
 from .top import TOP_NAME, Accelerator
 
-__all__ = ["emit_verilog", "TOP_NAME"]
+__all__ = ["TOP_NAME", "emit_verilog"]
 
 
 def verilog_text(cfg: AccelConfig) -> str:

@@ -49,13 +49,13 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from .. import timing
 from ..accel_config import AccelConfig, Dataflow
+from ..dsp_plan import plan_dsps
+from ..isa import INSTRUCTION_BITS, Dw, Encoding, Gemm
 from .accumulator import AccUpdate
 from .decode import fields
-from ..dsp_plan import plan_dsps
 from .dw_unit import DwUnit
-from ..isa import INSTRUCTION_BITS, Dw, Encoding, Gemm
-from .. import timing
 from .pe_array import PEArray, PEMode
 
 __all__ = ["GemmUnit"]
@@ -65,26 +65,38 @@ class GemmUnit(wiring.Component):
     """GEMM on the PE array of ``cfg`` (timing in the module docstring)."""
 
     # Pipeline offsets from a pixel's issue: the timing contract's (hwgen/timing.py).
-    FEED, SUM, READ, WRITE, RAW = timing.GEMM_FEED, timing.GEMM_SUM, timing.GEMM_READ, timing.GEMM_WRITE, timing.GEMM_RAW
+    FEED, SUM, READ, WRITE, RAW = (
+        timing.GEMM_FEED,
+        timing.GEMM_SUM,
+        timing.GEMM_READ,
+        timing.GEMM_WRITE,
+        timing.GEMM_RAW,
+    )
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
         self.enc = Encoding(cfg)
         L = cfg.lanes
         self.depthwise = Dataflow.DEPTHWISE in cfg.dataflows
-        super().__init__({
-            "start": In(1),
-            "dw_start": In(1),                # DW instead of GEMM (only with the depthwise dataflow)
-            "instr": In(INSTRUCTION_BITS),
-            "done": Out(1),
-            "busy_pe": Out(32),
-            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * L),
-            "wbuf_r_addr": Out(range(cfg.words("wbuf"))), "wbuf_r_data": In(8 * L),
-            "abuf_r_addr": Out(range(cfg.words("abuf"))), "abuf_r_data": In(cfg.acc_bits * L),
-            "abuf_w_en": Out(1), "abuf_w_addr": Out(range(cfg.words("abuf"))),
-            "abuf_w_data": Out(cfg.acc_bits * L),
-            "rq_valid": Out(1),               # abuf_w_data is final and goes to PPURequant too (``rq``)
-        })
+        super().__init__(
+            {
+                "start": In(1),
+                "dw_start": In(1),  # DW instead of GEMM (only with the depthwise dataflow)
+                "instr": In(INSTRUCTION_BITS),
+                "done": Out(1),
+                "busy_pe": Out(32),
+                "ibuf_r_addr": Out(range(cfg.words("ibuf"))),
+                "ibuf_r_data": In(8 * L),
+                "wbuf_r_addr": Out(range(cfg.words("wbuf"))),
+                "wbuf_r_data": In(8 * L),
+                "abuf_r_addr": Out(range(cfg.words("abuf"))),
+                "abuf_r_data": In(cfg.acc_bits * L),
+                "abuf_w_en": Out(1),
+                "abuf_w_addr": Out(range(cfg.words("abuf"))),
+                "abuf_w_data": Out(cfg.acc_bits * L),
+                "rq_valid": Out(1),  # abuf_w_data is final and goes to PPURequant too (``rq``)
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -116,26 +128,58 @@ class GemmUnit(wiring.Component):
         waddr = Signal(wb)
 
         with m.If(self.start):
-            m.d.sync += [n_c1.eq(f["n_c"] - 1), n_fy1.eq(f["n_fy"] - 1), n_fx1.eq(f["n_fx"] - 1),
-                         n_oy1.eq(f["n_oy"] - 1), n_ox1.eq(f["n_ox"] - 1),
-                         s_c.eq(f["s_c"]), s_fy.eq(f["s_fy"]), s_fx.eq(f["s_fx"]),
-                         s_oy.eq(f["s_oy"]), s_ox.eq(f["s_ox"]), dst.eq(f["dst"]), d_oy.eq(f["d_oy"]),
-                         d_ox.eq(f["d_ox"]), n_pix.eq(f["n_pix"]),
-                         issuing.eq(1), pre.eq(1), reset_blk.eq(f["reset"]), q.eq(0), qrem.eq(L - 1),
-                         last_blk.eq((f["n_c"] == 1) & (f["n_fy"] == 1) & (f["n_fx"] == 1)),
-                         c.eq(0), fy.eq(0), fx.eq(0), oy.eq(0), ox.eq(0),
-                         c_base.eq(f["src"]), fy_base.eq(f["src"]), blk.eq(f["src"]), row.eq(f["src"]),
-                         pix.eq(f["src"]), arow.eq(f["dst"]), apix.eq(f["dst"]), waddr.eq(f["wgt"])]
+            m.d.sync += [
+                n_c1.eq(f["n_c"] - 1),
+                n_fy1.eq(f["n_fy"] - 1),
+                n_fx1.eq(f["n_fx"] - 1),
+                n_oy1.eq(f["n_oy"] - 1),
+                n_ox1.eq(f["n_ox"] - 1),
+                s_c.eq(f["s_c"]),
+                s_fy.eq(f["s_fy"]),
+                s_fx.eq(f["s_fx"]),
+                s_oy.eq(f["s_oy"]),
+                s_ox.eq(f["s_ox"]),
+                dst.eq(f["dst"]),
+                d_oy.eq(f["d_oy"]),
+                d_ox.eq(f["d_ox"]),
+                n_pix.eq(f["n_pix"]),
+                issuing.eq(1),
+                pre.eq(1),
+                reset_blk.eq(f["reset"]),
+                q.eq(0),
+                qrem.eq(L - 1),
+                last_blk.eq((f["n_c"] == 1) & (f["n_fy"] == 1) & (f["n_fx"] == 1)),
+                c.eq(0),
+                fy.eq(0),
+                fx.eq(0),
+                oy.eq(0),
+                ox.eq(0),
+                c_base.eq(f["src"]),
+                fy_base.eq(f["src"]),
+                blk.eq(f["src"]),
+                row.eq(f["src"]),
+                pix.eq(f["src"]),
+                arow.eq(f["dst"]),
+                apix.eq(f["dst"]),
+                waddr.eq(f["wgt"]),
+            ]
 
         # Registered from registers that are constant for at least a period (>= 2
         # cycles: the preamble is L >= 2, a block period max(P, L, RAW) >= RAW),
         # so they are valid wherever they are used.
         floor = max(L, self.RAW)
         at_fx, at_fy, at_c = fx == n_fx1, fy == n_fy1, c == n_c1
-        m.d.sync += [n_pix1.eq(n_pix - 1), period1.eq(Mux(n_pix > floor, n_pix, floor) - 1),
-                     next_last.eq(Mux(~at_fx, (fx + 1 == n_fx1) & at_fy & at_c,
-                                      Mux(~at_fy, (n_fx1 == 0) & (fy + 1 == n_fy1) & at_c,
-                                          (n_fx1 == 0) & (n_fy1 == 0) & (c + 1 == n_c1))))]
+        m.d.sync += [
+            n_pix1.eq(n_pix - 1),
+            period1.eq(Mux(n_pix > floor, n_pix, floor) - 1),
+            next_last.eq(
+                Mux(
+                    ~at_fx,
+                    (fx + 1 == n_fx1) & at_fy & at_c,
+                    Mux(~at_fy, (n_fx1 == 0) & (fy + 1 == n_fy1) & at_c, (n_fx1 == 0) & (n_fy1 == 0) & (c + 1 == n_c1)),
+                )
+            ),
+        ]
         last_x, last_y = ox == n_ox1, oy == n_oy1
         issue_pix = issuing & ~pre & (prem != 0)
         issue_w = issuing & (q < L) & (pre | ~last_blk)
@@ -146,8 +190,14 @@ class GemmUnit(wiring.Component):
             with m.If(~last_x):
                 m.d.sync += [ox.eq(ox + 1), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
             with m.Elif(~last_y):
-                m.d.sync += [ox.eq(0), oy.eq(oy + 1), row.eq(row + s_oy), pix.eq(row + s_oy),
-                             arow.eq(arow + d_oy), apix.eq(arow + d_oy)]
+                m.d.sync += [
+                    ox.eq(0),
+                    oy.eq(oy + 1),
+                    row.eq(row + s_oy),
+                    pix.eq(row + s_oy),
+                    arow.eq(arow + d_oy),
+                    apix.eq(arow + d_oy),
+                ]
         with m.If(issuing):  # low in the start cycle: the previous GEMM stopped issuing WRITE cycles before its end
             with m.If(qrem == 0):
                 # The next period is block 0 (after the preamble) or the next block.
@@ -167,10 +217,18 @@ class GemmUnit(wiring.Component):
                         m.d.sync += [fx.eq(0), fy.eq(fy + 1), fy_base.eq(fy_base + s_fy)]
                     with m.Else():
                         m.d.comb += nxt.eq(c_base + s_c)
-                        m.d.sync += [fx.eq(0), fy.eq(0), c.eq(c + 1), c_base.eq(c_base + s_c),
-                                     fy_base.eq(c_base + s_c)]
-                    m.d.sync += [blk.eq(nxt), row.eq(nxt), pix.eq(nxt), oy.eq(0), ox.eq(0),
-                                 arow.eq(dst), apix.eq(dst), reset_blk.eq(0), last_blk.eq(next_last)]
+                        m.d.sync += [fx.eq(0), fy.eq(0), c.eq(c + 1), c_base.eq(c_base + s_c), fy_base.eq(c_base + s_c)]
+                    m.d.sync += [
+                        blk.eq(nxt),
+                        row.eq(nxt),
+                        pix.eq(nxt),
+                        oy.eq(0),
+                        ox.eq(0),
+                        arow.eq(dst),
+                        apix.eq(dst),
+                        reset_blk.eq(0),
+                        last_blk.eq(next_last),
+                    ]
             with m.Else():
                 m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1)]
 
@@ -195,10 +253,17 @@ class GemmUnit(wiring.Component):
                 m.d.sync += dw.eq(1)
             with m.Elif(self.start):
                 m.d.sync += dw.eq(0)
-            m.d.comb += [dwu.start.eq(self.dw_start), dwu.instr.eq(self.instr), dwu.ibuf_r_data.eq(self.ibuf_r_data),
-                         pe.mode.eq(Mux(dw, PEMode.DW, PEMode.GEMM)), pe.x_words.eq(dwu.window)]
-            m.d.comb += [self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr, pix)),
-                         self.wbuf_r_addr.eq(Mux(dw, dwu.wbuf_r_addr, waddr))]
+            m.d.comb += [
+                dwu.start.eq(self.dw_start),
+                dwu.instr.eq(self.instr),
+                dwu.ibuf_r_data.eq(self.ibuf_r_data),
+                pe.mode.eq(Mux(dw, PEMode.DW, PEMode.GEMM)),
+                pe.x_words.eq(dwu.window),
+            ]
+            m.d.comb += [
+                self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr, pix)),
+                self.wbuf_r_addr.eq(Mux(dw, dwu.wbuf_r_addr, waddr)),
+            ]
             issue = issue_pix | dwu.issue
             a0, r0 = Mux(dw, dwu.abuf_addr, a0), Mux(dw, dwu.reset, r0)
             l0, sw0 = Mux(dw, dwu.issue & dwu.last, l0), Mux(dw, dwu.issue & dwu.first, sw0)
@@ -212,13 +277,20 @@ class GemmUnit(wiring.Component):
         m.d.sync += [feed.eq(issue), swap.eq(sw0), w_valid.eq(issue_w), w_row.eq(q)]
         busy = L * L
         if self.depthwise:
-            m.d.comb += [pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
-                         pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row))]
+            m.d.comb += [
+                pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
+                pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row)),
+            ]
             busy = Mux(dw, dwu.n_taps * L, L * L)
         else:
             m.d.comb += [pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row)]
-        m.d.comb += [pe.in_valid.eq(feed), pe.w_swap.eq(swap), pe.x_data.eq(self.ibuf_r_data),
-                     pe.w_load_data.eq(self.wbuf_r_data), self.busy_pe.eq(Mux(feed, busy, 0))]
+        m.d.comb += [
+            pe.in_valid.eq(feed),
+            pe.w_swap.eq(swap),
+            pe.x_data.eq(self.ibuf_r_data),
+            pe.w_load_data.eq(self.wbuf_r_data),
+            self.busy_pe.eq(Mux(feed, busy, 0)),
+        ]
 
         # ABUF address, reset, last-pixel and final-sum flags travel beside the array. (The final-sum
         # flags keep their reset: reset-less, Yosys 0.70 merged them into a P&R netlist with two drivers
@@ -229,13 +301,15 @@ class GemmUnit(wiring.Component):
             rst.append(Signal(name=f"reset_{k}", reset_less=True))
             last.append(Signal(name=f"last_{k}"))
             fin.append(Signal(name=f"final_{k}"))
-            m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1]),
-                         fin[k].eq(fin[k - 1])]
+            m.d.sync += [addr[k].eq(addr[k - 1]), rst[k].eq(rst[k - 1]), last[k].eq(last[k - 1]), fin[k].eq(fin[k - 1])]
         m.d.comb += [
             self.abuf_r_addr.eq(addr[self.READ]),
-            acc.in_valid.eq(pe.out_valid), acc.col_sum.eq(pe.col_sum), acc.acc_in.eq(self.abuf_r_data),
+            acc.in_valid.eq(pe.out_valid),
+            acc.col_sum.eq(pe.col_sum),
+            acc.acc_in.eq(self.abuf_r_data),
             acc.reset.eq(rst[self.SUM]),
-            self.abuf_w_en.eq(acc.out_valid), self.abuf_w_addr.eq(addr[self.WRITE]),
+            self.abuf_w_en.eq(acc.out_valid),
+            self.abuf_w_addr.eq(addr[self.WRITE]),
             self.abuf_w_data.eq(acc.acc_out),
             self.done.eq(acc.out_valid & last[self.WRITE]),
             self.rq_valid.eq(acc.out_valid & fin[self.WRITE]),

@@ -40,8 +40,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from .decode import fields, opcode, signal_mask, wait_mask
 from ..isa import INSTRUCTION_BITS, Encoding, LoadAct, LoadPrm, LoadWgt, Opcode, StoreAct
+from .decode import fields, opcode, signal_mask, wait_mask
 
 __all__ = ["MemEngine"]
 
@@ -57,27 +57,35 @@ class MemEngine(wiring.Component):
         L, B = cfg.lanes, cfg.bus_bytes
         self.beats = cfg.word_bytes // B
         self.prm_beats = cfg.pbuf_entry_bytes // B
-        super().__init__({
-            "launch": In(1),
-            "halted": Out(1),
-            "imem_addr": Out(range(cfg.imem_instructions)),
-            "imem_data": In(INSTRUCTION_BITS),
-            "tokens": In(4),          # token counters > 0
-            "consume": Out(4),
-            "signal": Out(4),
-            "mem_req_valid": Out(1),
-            "mem_req_write": Out(1),
-            "mem_req_addr": Out(32),
-            "mem_req_wdata": Out(8 * B),
-            "mem_resp_valid": In(1),
-            "mem_resp_rdata": In(8 * B),
-            "ibuf_w_en": Out(1), "ibuf_w_addr": Out(range(cfg.words("ibuf"))), "ibuf_w_data": Out(8 * L),
-            "wbuf_w_en": Out(1), "wbuf_w_addr": Out(range(cfg.words("wbuf"))), "wbuf_w_data": Out(8 * L),
-            "pbuf_w_en": Out(1), "pbuf_w_addr": Out(range(cfg.pbuf_entries)),
-            "pbuf_w_data": Out(8 * cfg.pbuf_entry_bytes),
-            "obuf_r_addr": Out(range(cfg.words("obuf"))), "obuf_r_data": In(8 * L),
-            "error": Out(1),          # an unknown opcode or a read that did not answer in time
-        })
+        super().__init__(
+            {
+                "launch": In(1),
+                "halted": Out(1),
+                "imem_addr": Out(range(cfg.imem_instructions)),
+                "imem_data": In(INSTRUCTION_BITS),
+                "tokens": In(4),  # token counters > 0
+                "consume": Out(4),
+                "signal": Out(4),
+                "mem_req_valid": Out(1),
+                "mem_req_write": Out(1),
+                "mem_req_addr": Out(32),
+                "mem_req_wdata": Out(8 * B),
+                "mem_resp_valid": In(1),
+                "mem_resp_rdata": In(8 * B),
+                "ibuf_w_en": Out(1),
+                "ibuf_w_addr": Out(range(cfg.words("ibuf"))),
+                "ibuf_w_data": Out(8 * L),
+                "wbuf_w_en": Out(1),
+                "wbuf_w_addr": Out(range(cfg.words("wbuf"))),
+                "wbuf_w_data": Out(8 * L),
+                "pbuf_w_en": Out(1),
+                "pbuf_w_addr": Out(range(cfg.pbuf_entries)),
+                "pbuf_w_data": Out(8 * cfg.pbuf_entry_bytes),
+                "obuf_r_addr": Out(range(cfg.words("obuf"))),
+                "obuf_r_data": In(8 * L),
+                "error": Out(1),  # an unknown opcode or a read that did not answer in time
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -92,7 +100,7 @@ class MemEngine(wiring.Component):
         pc = Signal(range(cfg.imem_instructions))
         sig = Signal(4)
         dest = Signal(2)
-        prm = Signal()                       # word_beats = prm_beats (else beats)
+        prm = Signal()  # word_beats = prm_beats (else beats)
         n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)  # box size - 1 (compared, never subtracted)
         pad_top, pad_left = Signal(cw), Signal(cw)
         y_hi, x_hi = Signal(cw), Signal(cw)  # first padding row / column past the real ones
@@ -133,13 +141,18 @@ class MemEngine(wiring.Component):
                     nxt_row = Mux(real_row, row_base + s_y, row_base)
                     m.d.sync += [row_base.eq(nxt_row), addr.eq(nxt_row)]
                 with m.Else():
-                    m.d.sync += [y.eq(0), c.eq(c + 1), chan_base.eq(chan_base + s_c),
-                                 row_base.eq(chan_base + s_c), addr.eq(chan_base + s_c)]
+                    m.d.sync += [
+                        y.eq(0),
+                        c.eq(c + 1),
+                        chan_base.eq(chan_base + s_c),
+                        row_base.eq(chan_base + s_c),
+                        addr.eq(chan_base + s_c),
+                    ]
 
         # Response side of loads: runs whenever the delay line yields a slot.
-        nxt_gather = Cat(gather[8 * B:], self.mem_resp_rdata)
+        nxt_gather = Cat(gather[8 * B :], self.mem_resp_rdata)
         top = len(gather)
-        w_word = Mux(dl_pad, Cat(*[pad_value] * L), nxt_gather[top - 8 * L:])
+        w_word = Mux(dl_pad, Cat(*[pad_value] * L), nxt_gather[top - 8 * L :])
         word_done = Signal()
         with m.If(dl_valid & ~dl_pad):
             m.d.sync += gather.eq(nxt_gather)
@@ -154,9 +167,15 @@ class MemEngine(wiring.Component):
         with m.If(write):
             m.d.sync += waddr.eq(waddr + 1)
         m.d.comb += [
-            self.ibuf_w_en.eq(write & (dest == _IBUF)), self.ibuf_w_addr.eq(waddr), self.ibuf_w_data.eq(w_word),
-            self.wbuf_w_en.eq(write & (dest == _WBUF)), self.wbuf_w_addr.eq(waddr), self.wbuf_w_data.eq(w_word),
-            self.pbuf_w_en.eq(write & (dest == _PBUF)), self.pbuf_w_addr.eq(waddr), self.pbuf_w_data.eq(nxt_gather),
+            self.ibuf_w_en.eq(write & (dest == _IBUF)),
+            self.ibuf_w_addr.eq(waddr),
+            self.ibuf_w_data.eq(w_word),
+            self.wbuf_w_en.eq(write & (dest == _WBUF)),
+            self.wbuf_w_addr.eq(waddr),
+            self.wbuf_w_data.eq(w_word),
+            self.pbuf_w_en.eq(write & (dest == _PBUF)),
+            self.pbuf_w_addr.eq(waddr),
+            self.pbuf_w_data.eq(nxt_gather),
         ]
 
         raddr = Signal(range(cfg.words("obuf")))
@@ -172,30 +191,68 @@ class MemEngine(wiring.Component):
                 ready = (wait_mask(word) & ~self.tokens) == 0
                 with m.If(ready):
                     m.d.comb += self.consume.eq(wait_mask(word))
-                    m.d.sync += [pc.eq(pc + 1), sig.eq(signal_mask(word)), c.eq(0), y.eq(0), x.eq(0),
-                                 beat.eq(0), rbeat.eq(0), pad_top.eq(0), pad_left.eq(0), prm.eq(0)]
+                    m.d.sync += [
+                        pc.eq(pc + 1),
+                        sig.eq(signal_mask(word)),
+                        c.eq(0),
+                        y.eq(0),
+                        x.eq(0),
+                        beat.eq(0),
+                        rbeat.eq(0),
+                        pad_top.eq(0),
+                        pad_left.eq(0),
+                        prm.eq(0),
+                    ]
                     with m.Switch(op):
                         with m.Case(Opcode.LOAD_ACT):
                             f = fields(enc, LoadAct, word)
-                            self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"],
-                                            (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr))
-                            m.d.sync += [dest.eq(_IBUF), waddr.eq(f["dst"]), pad_top.eq(f["pad_top"]),
-                                         pad_left.eq(f["pad_left"]), pad_value.eq(f["pad_value"]),
-                                         y_hi.eq(f["n_y"] - f["pad_bottom"]), x_hi.eq(f["n_x"] - f["pad_right"])]
+                            self._start_box(
+                                m,
+                                f["dram"],
+                                f["n_c"],
+                                f["n_y"],
+                                f["n_x"],
+                                f["s_c"],
+                                f["s_y"],
+                                (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr),
+                            )
+                            m.d.sync += [
+                                dest.eq(_IBUF),
+                                waddr.eq(f["dst"]),
+                                pad_top.eq(f["pad_top"]),
+                                pad_left.eq(f["pad_left"]),
+                                pad_value.eq(f["pad_value"]),
+                                y_hi.eq(f["n_y"] - f["pad_bottom"]),
+                                x_hi.eq(f["n_x"] - f["pad_right"]),
+                            ]
                             m.next = "LOAD"
                         with m.Case(Opcode.LOAD_WGT, Opcode.LOAD_PRM):
                             is_w = op == Opcode.LOAD_WGT
                             fw, fp = fields(enc, LoadWgt, word), fields(enc, LoadPrm, word)
                             n = Mux(is_w, fw["n_words"], fp["n_entries"])
-                            self._start_box(m, fw["dram"], 1, 1, n, 0, 0,
-                                            (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr))
-                            m.d.sync += [dest.eq(Mux(is_w, _WBUF, _PBUF)), prm.eq(~is_w),
-                                         waddr.eq(Mux(is_w, fw["dst"], fp["dst"])), y_hi.eq(1), x_hi.eq(n)]
+                            self._start_box(
+                                m, fw["dram"], 1, 1, n, 0, 0, (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr)
+                            )
+                            m.d.sync += [
+                                dest.eq(Mux(is_w, _WBUF, _PBUF)),
+                                prm.eq(~is_w),
+                                waddr.eq(Mux(is_w, fw["dst"], fp["dst"])),
+                                y_hi.eq(1),
+                                x_hi.eq(n),
+                            ]
                             m.next = "LOAD"
                         with m.Case(Opcode.STORE_ACT):
                             f = fields(enc, StoreAct, word)
-                            self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"],
-                                            (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr))
+                            self._start_box(
+                                m,
+                                f["dram"],
+                                f["n_c"],
+                                f["n_y"],
+                                f["n_x"],
+                                f["s_c"],
+                                f["s_y"],
+                                (n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr),
+                            )
                             m.d.sync += raddr.eq(f["src"])
                             m.next = "STORE_FIRST"
                         with m.Case(Opcode.END):
@@ -220,16 +277,19 @@ class MemEngine(wiring.Component):
                         m.next = "LOAD_WAIT"
                 with m.Else():
                     m.d.sync += beat.eq(beat + 1)
-            with m.State("LOAD_WAIT"):
-                with m.If(dl_valid & dl_last):
-                    m.d.comb += self.signal.eq(sig)
-                    m.next = "FETCH"
+            with m.State("LOAD_WAIT"), m.If(dl_valid & dl_last):
+                m.d.comb += self.signal.eq(sig)
+                m.next = "FETCH"
             with m.State("STORE_FIRST"):
                 m.d.comb += self.obuf_r_addr.eq(raddr)
                 m.next = "STORE"
             with m.State("STORE"):
-                m.d.comb += [self.mem_req_valid.eq(1), self.mem_req_write.eq(1), self.mem_req_addr.eq(addr),
-                             self.mem_req_wdata.eq(self.obuf_r_data.word_select(beat, 8 * B))]
+                m.d.comb += [
+                    self.mem_req_valid.eq(1),
+                    self.mem_req_write.eq(1),
+                    self.mem_req_addr.eq(addr),
+                    self.mem_req_wdata.eq(self.obuf_r_data.word_select(beat, 8 * B)),
+                ]
                 m.d.sync += addr.eq(addr + B)
                 m.d.comb += self.obuf_r_addr.eq(Mux(last_beat, raddr + 1, raddr))
                 with m.If(last_beat):
@@ -245,5 +305,13 @@ class MemEngine(wiring.Component):
     @staticmethod
     def _start_box(m: Module, dram, nc, ny, nx, sc, sy, regs) -> None:
         n_c, n_y, n_x, s_c, s_y, chan_base, row_base, addr = regs
-        m.d.sync += [n_c.eq(nc - 1), n_y.eq(ny - 1), n_x.eq(nx - 1), s_c.eq(sc), s_y.eq(sy),
-                     chan_base.eq(dram), row_base.eq(dram), addr.eq(dram)]
+        m.d.sync += [
+            n_c.eq(nc - 1),
+            n_y.eq(ny - 1),
+            n_x.eq(nx - 1),
+            s_c.eq(sc),
+            s_y.eq(sy),
+            chan_base.eq(dram),
+            row_base.eq(dram),
+            addr.eq(dram),
+        ]

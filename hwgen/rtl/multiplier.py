@@ -23,7 +23,7 @@ from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 
 from .datapath import kept
 
-__all__ = ["product", "check_dsp"]
+__all__ = ["check_dsp", "product"]
 
 
 def product(m: Module, a: Value, b: Value, *, dsp: bool, name: str) -> Value:
@@ -52,7 +52,7 @@ def product(m: Module, a: Value, b: Value, *, dsp: bool, name: str) -> Value:
             paired.append(terms[-1])
         terms, level = paired, level + 1
     value, offset, subtract = terms[0]
-    if subtract:                      # a single-bit signed ``b``
+    if subtract:  # a single-bit signed ``b``
         value = -value
     m.d.comb += out.eq(value << offset)
     return out
@@ -65,7 +65,7 @@ def _add(m: Module, x: tuple[Value, int, bool], y: tuple[Value, int, bool], name
     (xv, xo, xs), (yv, yo, ys) = x, y
     assert xo <= yo and not xs
     d = yo - xo
-    if len(xv) <= d:                  # all of x below y: extend it by its sign
+    if len(xv) <= d:  # all of x below y: extend it by its sign
         pad = xv[-1] if xv.shape().signed else C(0, 1)
         ext = Cat(xv, pad.replicate(d + 1 - len(xv)))
         xv = ext.as_signed() if xv.shape().signed else ext

@@ -22,8 +22,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from .decode import fields
 from ..isa import INSTRUCTION_BITS, Encoding, Pool
+from .decode import fields
 from .ppu_pool import PPUPool
 
 __all__ = ["PoolUnit"]
@@ -39,13 +39,16 @@ class PoolUnit(wiring.Component):
         self.cfg = cfg
         self.enc = Encoding(cfg)
         L = cfg.lanes
-        super().__init__({
-            "start": In(1),
-            "instr": In(INSTRUCTION_BITS),
-            "ibuf_r_addr": Out(range(cfg.words("ibuf"))), "ibuf_r_data": In(8 * L),
-            "out_valid": Out(1),
-            "out": Out(data.ArrayLayout(cfg.acc_bits, L)),
-        })
+        super().__init__(
+            {
+                "start": In(1),
+                "instr": In(INSTRUCTION_BITS),
+                "ibuf_r_addr": Out(range(cfg.words("ibuf"))),
+                "ibuf_r_data": In(8 * L),
+                "out_valid": Out(1),
+                "out": Out(data.ArrayLayout(cfg.acc_bits, L)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -73,15 +76,28 @@ class PoolUnit(wiring.Component):
                 with (m.If if n == 0 else m.Elif)(~end[k]):
                     nxt = base[k] + stride[k]
                     m.d.sync += [idx[k].eq(idx[k] + 1)] + [b.eq(nxt) for b in base[k:]]
-                    m.d.sync += [i.eq(0) for i in idx[k + 1:]]
+                    m.d.sync += [i.eq(0) for i in idx[k + 1 :]]
             with m.Else():
                 m.d.sync += active.eq(0)
 
         # The word is on the IBUF port one edge after its read and in CmpEngine's
         # register one edge later: its flags travel two edges.
         valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
-        m.d.sync += [valid0.eq(active), first0.eq((idx[3] == 0) & (idx[4] == 0)), last0.eq(end[3] & end[4]),
-                     valid.eq(valid0), first.eq(first0), last.eq(last0)]
-        m.d.comb += [pool.in_valid.eq(valid), pool.first.eq(first), pool.last.eq(last), pool.op.eq(mode),
-                     pool.x.eq(self.ibuf_r_data), self.out_valid.eq(pool.out_valid), self.out.eq(pool.out)]
+        m.d.sync += [
+            valid0.eq(active),
+            first0.eq((idx[3] == 0) & (idx[4] == 0)),
+            last0.eq(end[3] & end[4]),
+            valid.eq(valid0),
+            first.eq(first0),
+            last.eq(last0),
+        ]
+        m.d.comb += [
+            pool.in_valid.eq(valid),
+            pool.first.eq(first),
+            pool.last.eq(last),
+            pool.op.eq(mode),
+            pool.x.eq(self.ibuf_r_data),
+            self.out_valid.eq(pool.out_valid),
+            self.out.eq(pool.out),
+        ]
         return m

@@ -19,15 +19,15 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
-from .datapath import check_lanes, pipe_reg
 from ..dsp_plan import PIECE_BITS, add_operands, split_parts
+from .datapath import check_lanes, pipe_reg
 from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
 
 __all__ = ["PPUAdd"]
 
 M_BITS = 31
-PROD_BITS = 8 + M_BITS           # signed int8 x unsigned 31-bit
+PROD_BITS = 8 + M_BITS  # signed int8 x unsigned 31-bit
 
 
 class PPUAdd(wiring.Component):
@@ -74,18 +74,20 @@ class PPUAdd(wiring.Component):
         check_lanes(lanes)
         self.lanes = lanes
         self.dsp = check_dsp(dsp, lanes * len(split_parts(*add_operands())))
-        super().__init__({
-            "in_valid": In(1),
-            "x": In(data.ArrayLayout(signed(8), lanes)),
-            "operand": In(1),
-            "mult_a": In(unsigned(M_BITS)),
-            "mult_b": In(unsigned(M_BITS)),
-            "shift": In(unsigned(6)),
-            "lo": In(signed(8)),
-            "hi": In(signed(8)),
-            "out_valid": Out(1),
-            "out": Out(data.ArrayLayout(signed(8), lanes)),
-        })
+        super().__init__(
+            {
+                "in_valid": In(1),
+                "x": In(data.ArrayLayout(signed(8), lanes)),
+                "operand": In(1),
+                "mult_a": In(unsigned(M_BITS)),
+                "mult_b": In(unsigned(M_BITS)),
+                "shift": In(unsigned(6)),
+                "lo": In(signed(8)),
+                "hi": In(signed(8)),
+                "out_valid": Out(1),
+                "out": Out(data.ArrayLayout(signed(8), lanes)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -98,14 +100,26 @@ class PPUAdd(wiring.Component):
         shift1, lo1, hi1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
         parts = split_parts(*add_operands())
         for i, p in enumerate(prod):
-            pps = {part.b_lo: product(m, self.x[i], mult[part.b_lo:part.b_lo + part.b.bits],
-                                      dsp=k * self.lanes + i < self.dsp, name=f"mul{i}_{part.b_lo}")
-                   for k, part in enumerate(parts)}
+            pps = {
+                part.b_lo: product(
+                    m,
+                    self.x[i],
+                    mult[part.b_lo : part.b_lo + part.b.bits],
+                    dsp=k * self.lanes + i < self.dsp,
+                    name=f"mul{i}_{part.b_lo}",
+                )
+                for k, part in enumerate(parts)
+            }
             assert sorted(pps) == [0, PIECE_BITS] and all(part.a_lo == 0 for part in parts)
-            lo, hi = pps[0], pps[PIECE_BITS]      # x * M = lo + hi * 2**17; lo's low 17 bits pass through
+            lo, hi = pps[0], pps[PIECE_BITS]  # x * M = lo + hi * 2**17; lo's low 17 bits pass through
             m.d.sync += p.eq(Cat(lo[:PIECE_BITS], (lo >> PIECE_BITS) + hi).as_signed())
-        m.d.sync += [valid1.eq(self.in_valid), is_b1.eq(self.operand),
-                     shift1.eq(self.shift), lo1.eq(self.lo), hi1.eq(self.hi)]
+        m.d.sync += [
+            valid1.eq(self.in_valid),
+            is_b1.eq(self.operand),
+            shift1.eq(self.shift),
+            lo1.eq(self.lo),
+            hi1.eq(self.hi),
+        ]
 
         # Stage 2: hold the a product; a b product completes the pair.
         held = [pipe_reg(signed(PROD_BITS), f"held{i}") for i in range(self.lanes)]

@@ -75,16 +75,18 @@ class PPUPool(wiring.Component):
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             raise ValueError(f"acc_bits must be an integer from 16 to 32, not {acc_bits!r}")
         self.lanes, self.acc_bits = lanes, acc_bits
-        super().__init__({
-            "in_valid": In(1),
-            "x": In(data.ArrayLayout(signed(8), lanes)),
-            "first": In(1),
-            "last": In(1),
-            "op": In(PoolOp),
-            "out_valid": Out(1),
-            "out": Out(data.ArrayLayout(signed(acc_bits), lanes)),
-            "overflow": Out(1),
-        })
+        super().__init__(
+            {
+                "in_valid": In(1),
+                "x": In(data.ArrayLayout(signed(8), lanes)),
+                "first": In(1),
+                "last": In(1),
+                "op": In(PoolOp),
+                "out_valid": Out(1),
+                "out": Out(data.ArrayLayout(signed(acc_bits), lanes)),
+                "overflow": Out(1),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -97,7 +99,7 @@ class PPUPool(wiring.Component):
             x = self.x[i]
             total = r + x
             over.append(~self.first & (self.op == PoolOp.SUM) & ~fits_signed(total, self.acc_bits))
-            r8 = r[:8].as_signed()          # in MAX mode the running value is an int8
+            r8 = r[:8].as_signed()  # in MAX mode the running value is an int8
             combined = Mux(self.op == PoolOp.SUM, total, Mux(x > r8, x, r8))
             nxt.append(Mux(self.first, x, combined))
         ovf = (sticky & ~self.first) | Cat(*over).any()

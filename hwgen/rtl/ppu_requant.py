@@ -26,15 +26,15 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
-from .datapath import check_lanes, fits_signed, pipe_reg
 from ..dsp_plan import PIECE_BITS, requant_operands, split_parts
+from .datapath import check_lanes, fits_signed, pipe_reg
 from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
 
 __all__ = ["PPURequant"]
 
 _SPLIT = PIECE_BITS  # bits in the low partial operand (unsigned, fits 18-bit signed)
-M_BITS = 31          # Requant.MULTIPLIER_BITS
+M_BITS = 31  # Requant.MULTIPLIER_BITS
 BIAS_BITS = 32
 
 
@@ -88,18 +88,20 @@ class PPURequant(wiring.Component):
         self.lanes = lanes
         self.acc_bits = acc_bits
         self.dsp = check_dsp(dsp, lanes * len(split_parts(*requant_operands(acc_bits))))
-        super().__init__({
-            "in_valid": In(1),
-            "acc": In(data.ArrayLayout(signed(acc_bits), lanes)),
-            "bias": In(data.ArrayLayout(signed(BIAS_BITS), lanes)),
-            "multiplier": In(data.ArrayLayout(unsigned(M_BITS), lanes)),
-            "shift": In(data.ArrayLayout(unsigned(6), lanes)),
-            "lo": In(signed(8)),
-            "hi": In(signed(8)),
-            "out_valid": Out(1),
-            "out": Out(data.ArrayLayout(signed(8), lanes)),
-            "overflow": Out(1),
-        })
+        super().__init__(
+            {
+                "in_valid": In(1),
+                "acc": In(data.ArrayLayout(signed(acc_bits), lanes)),
+                "bias": In(data.ArrayLayout(signed(BIAS_BITS), lanes)),
+                "multiplier": In(data.ArrayLayout(unsigned(M_BITS), lanes)),
+                "shift": In(data.ArrayLayout(unsigned(6), lanes)),
+                "lo": In(signed(8)),
+                "hi": In(signed(8)),
+                "out_valid": Out(1),
+                "out": Out(data.ArrayLayout(signed(8), lanes)),
+                "overflow": Out(1),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -146,7 +148,7 @@ class PPURequant(wiring.Component):
             if 2 * _SPLIT in by_offset:
                 high3 = pipe_reg(by_offset[2 * _SPLIT][0].shape(), f"high{i}")
                 m.d.sync += high3.eq(by_offset[2 * _SPLIT][0])
-                outer = Cat(low3, high3).as_signed()     # low3 is exactly 34 bits unsigned
+                outer = Cat(low3, high3).as_signed()  # low3 is exactly 34 bits unsigned
             else:
                 outer = low3
             full = pipe_reg(signed(n + M_BITS), f"product{i}")
@@ -167,5 +169,5 @@ class PPURequant(wiring.Component):
 
 def _piece(value: Value, lo: int, bits: int, signed: bool) -> Value:
     """``value[lo : lo + bits]``, signed when it holds the sign bit."""
-    piece = value[lo:lo + bits]
+    piece = value[lo : lo + bits]
     return piece.as_signed() if signed else piece

@@ -69,15 +69,17 @@ class RoundClamp(wiring.Component):
             raise ValueError(f"in_bits must be an integer from 2 to 96, not {in_bits!r}")
         self.lanes = lanes
         self.in_bits = in_bits
-        super().__init__({
-            "in_valid": In(1),
-            "value": In(data.ArrayLayout(signed(in_bits), lanes)),
-            "shift": In(data.ArrayLayout(unsigned(6), lanes)),
-            "lo": In(signed(8)),
-            "hi": In(signed(8)),
-            "out_valid": Out(1),
-            "out": Out(data.ArrayLayout(signed(8), lanes)),
-        })
+        super().__init__(
+            {
+                "in_valid": In(1),
+                "value": In(data.ArrayLayout(signed(in_bits), lanes)),
+                "shift": In(data.ArrayLayout(unsigned(6), lanes)),
+                "lo": In(signed(8)),
+                "hi": In(signed(8)),
+                "out_valid": Out(1),
+                "out": Out(data.ArrayLayout(signed(8), lanes)),
+            }
+        )
 
     def elaborate(self, platform) -> Module:
         m = Module()

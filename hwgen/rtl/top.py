@@ -28,7 +28,7 @@ from .controller import Controller
 from .harness_ports import harness_ports
 from .mem_engine import MemEngine
 
-__all__ = ["Accelerator", "TOP_NAME"]
+__all__ = ["TOP_NAME", "Accelerator"]
 
 TOP_NAME = "dian_accel"
 
@@ -47,16 +47,21 @@ class Accelerator(wiring.Component):
         m.submodules.mem = mem = MemEngine(cfg)
         m.submodules.cmp = cmp = CmpEngine(cfg)
         bufs = {}
-        for name, shape, depth in (("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
-                                   ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
-                                   ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
-                                   ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
-                                   ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf"))):
+        for name, shape, depth in (
+            ("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
+            ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
+            ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
+            ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
+            ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf")),
+        ):
             m.submodules[name] = bufs[name] = Memory(shape=shape, depth=depth, init=[])
         for name in ("ibuf", "wbuf", "pbuf"):
             w = bufs[name].write_port()
-            m.d.comb += [w.en.eq(getattr(mem, f"{name}_w_en")), w.addr.eq(getattr(mem, f"{name}_w_addr")),
-                         w.data.eq(getattr(mem, f"{name}_w_data"))]
+            m.d.comb += [
+                w.en.eq(getattr(mem, f"{name}_w_en")),
+                w.addr.eq(getattr(mem, f"{name}_w_addr")),
+                w.data.eq(getattr(mem, f"{name}_w_data")),
+            ]
         ob_r = bufs["obuf"].read_port(transparent_for=())
         m.d.comb += [ob_r.addr.eq(mem.obuf_r_addr), mem.obuf_r_data.eq(ob_r.data)]
         ob_w = bufs["obuf"].write_port()
@@ -68,20 +73,35 @@ class Accelerator(wiring.Component):
             m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
 
         m.d.comb += [
-            ctrl.start.eq(self.start), self.done.eq(ctrl.done), self.busy.eq(ctrl.busy),
-            mem.launch.eq(ctrl.launch), cmp.launch.eq(ctrl.launch),
-            ctrl.mem_halted.eq(mem.halted), ctrl.cmp_halted.eq(cmp.halted),
-            ctrl.mem_imem_addr.eq(mem.imem_addr), mem.imem_data.eq(ctrl.mem_imem_data),
-            ctrl.cmp_imem_addr.eq(cmp.imem_addr), cmp.imem_data.eq(ctrl.cmp_imem_data),
-            mem.tokens.eq(ctrl.tokens), cmp.tokens.eq(ctrl.tokens),
-            ctrl.consume_mem.eq(mem.consume), ctrl.signal_mem.eq(mem.signal),
-            ctrl.consume_cmp.eq(cmp.consume), ctrl.signal_cmp.eq(cmp.signal),
-            ctrl.mem_resp_valid.eq(self.mem_resp_valid), ctrl.mem_resp_rdata.eq(self.mem_resp_rdata),
-            mem.mem_resp_valid.eq(self.mem_resp_valid), mem.mem_resp_rdata.eq(self.mem_resp_rdata),
+            ctrl.start.eq(self.start),
+            self.done.eq(ctrl.done),
+            self.busy.eq(ctrl.busy),
+            mem.launch.eq(ctrl.launch),
+            cmp.launch.eq(ctrl.launch),
+            ctrl.mem_halted.eq(mem.halted),
+            ctrl.cmp_halted.eq(cmp.halted),
+            ctrl.mem_imem_addr.eq(mem.imem_addr),
+            mem.imem_data.eq(ctrl.mem_imem_data),
+            ctrl.cmp_imem_addr.eq(cmp.imem_addr),
+            cmp.imem_data.eq(ctrl.cmp_imem_data),
+            mem.tokens.eq(ctrl.tokens),
+            cmp.tokens.eq(ctrl.tokens),
+            ctrl.consume_mem.eq(mem.consume),
+            ctrl.signal_mem.eq(mem.signal),
+            ctrl.consume_cmp.eq(cmp.consume),
+            ctrl.signal_cmp.eq(cmp.signal),
+            ctrl.mem_resp_valid.eq(self.mem_resp_valid),
+            ctrl.mem_resp_rdata.eq(self.mem_resp_rdata),
+            mem.mem_resp_valid.eq(self.mem_resp_valid),
+            mem.mem_resp_rdata.eq(self.mem_resp_rdata),
         ]
         with m.If(ctrl.running):
-            m.d.comb += [self.mem_req_valid.eq(mem.mem_req_valid), self.mem_req_write.eq(mem.mem_req_write),
-                         self.mem_req_addr.eq(mem.mem_req_addr), self.mem_req_wdata.eq(mem.mem_req_wdata)]
+            m.d.comb += [
+                self.mem_req_valid.eq(mem.mem_req_valid),
+                self.mem_req_write.eq(mem.mem_req_write),
+                self.mem_req_addr.eq(mem.mem_req_addr),
+                self.mem_req_wdata.eq(mem.mem_req_wdata),
+            ]
         with m.Else():
             m.d.comb += [self.mem_req_valid.eq(ctrl.mem_req_valid), self.mem_req_addr.eq(ctrl.mem_req_addr)]
 

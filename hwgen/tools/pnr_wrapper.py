@@ -55,7 +55,9 @@ class WrapperCost:
 
 
 _MODULE = re.compile(r"^\s*module\s+\\?(\S+?)\s*[(;]", re.M)
-_PORT = re.compile(r"^\s*(input|output|inout)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(?:\[(\d+):(\d+)\]\s*)?\\?([\w$]+)\s*[;,]", re.M)
+_PORT = re.compile(
+    r"^\s*(input|output|inout)\s+(?:wire\s+|reg\s+)?(?:signed\s+)?(?:\[(\d+):(\d+)\]\s*)?\\?([\w$]+)\s*[;,]", re.M
+)
 
 
 def ports_of(verilog: str, top: str) -> list[Port]:
@@ -64,9 +66,11 @@ def ports_of(verilog: str, top: str) -> list[Port]:
     for i, (name, start) in enumerate(starts):
         if name == top:
             end = verilog.find("endmodule", start)
-            body = verilog[start:end if end >= 0 else len(verilog)]
-            ports = [Port(m.group(4), m.group(1), abs(int(m.group(2)) - int(m.group(3))) + 1 if m.group(2) else 1)
-                     for m in _PORT.finditer(body)]
+            body = verilog[start : end if end >= 0 else len(verilog)]
+            ports = [
+                Port(m.group(4), m.group(1), abs(int(m.group(2)) - int(m.group(3))) + 1 if m.group(2) else 1)
+                for m in _PORT.finditer(body)
+            ]
             if any(p.direction == "inout" for p in ports):
                 raise ValueError(f"module {top} has inout ports, which the P&R wrapper does not handle")
             return ports
@@ -101,9 +105,15 @@ def wrap(verilog_files: list[Path], top: str) -> tuple[str, str, WrapperCost]:
         levels.append({"index": len(levels) + 1, "width": width, "in_width": in_width})
     wrapper = top + WRAPPER_SUFFIX
     verilog = render(
-        "pnr_wrapper.v.j2", top=top, wrapper=wrapper, clock=CLOCK, in_bits=in_bits, out_bits=out_bits,
+        "pnr_wrapper.v.j2",
+        top=top,
+        wrapper=wrapper,
+        clock=CLOCK,
+        in_bits=in_bits,
+        out_bits=out_bits,
         pins=[{"name": p.name, "direction": p.direction} for p in pins],
-        connections=connections, xor_levels=levels,
+        connections=connections,
+        xor_levels=levels,
     )
     tree = sum(level["width"] for level in levels)
     cost = WrapperCost(luts=tree, ffs=(in_bits if wide_in else 0) + out_bits + tree, pins=len(pins) + 2)

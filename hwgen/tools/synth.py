@@ -107,8 +107,10 @@ class SynthReport:
         if fabric is None or self.luts is None or self.dsps is None:
             return None
         ok = self.dsps <= fabric.dsps and self.luts <= fabric.luts
-        return (f"{'fits' if ok else 'does not fit'} {self.target}: DSP {self.dsps:,} of {fabric.dsps:,}, "
-                f"LUT {self.luts:,} of {fabric.luts:,}")
+        return (
+            f"{'fits' if ok else 'does not fit'} {self.target}: DSP {self.dsps:,} of {fabric.dsps:,}, "
+            f"LUT {self.luts:,} of {fabric.luts:,}"
+        )
 
     def summary(self) -> str:
         """One line for people: the figures that exist for this target."""
@@ -125,8 +127,16 @@ class SynthReport:
         return ", ".join(parts) + (f"; {fit}" if fit else "")
 
 
-def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: float, build_dir: Path,
-               *, place_and_route: bool = True, seed: int = 1) -> SynthReport:
+def synthesize(
+    verilog_files: list[Path],
+    top: str,
+    target: str,
+    clock_mhz: float,
+    build_dir: Path,
+    *,
+    place_and_route: bool = True,
+    seed: int = 1,
+) -> SynthReport:
     """Synthesize ``top`` from ``verilog_files`` for ``target`` in ``build_dir``.
 
     For FPGA targets with ``place_and_route`` (the default) nextpnr places and
@@ -154,9 +164,15 @@ def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: floa
     nextpnr = require_tool(f"nextpnr-{spec.family}") if pnr else None  # fail before a long synthesis
     for name in ("stat.json", "netlist.json", "nextpnr_report.json"):
         (build_dir / name).unlink(missing_ok=True)
-    render_to(f"yosys_{spec.family}.ys.j2", build_dir / "synth.ys", top=synth_top,
-              verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
-              stat_json="stat.json", stat_txt="stat.txt", netlist_json="netlist.json")
+    render_to(
+        f"yosys_{spec.family}.ys.j2",
+        build_dir / "synth.ys",
+        top=synth_top,
+        verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
+        stat_json="stat.json",
+        stat_txt="stat.txt",
+        netlist_json="netlist.json",
+    )
     logs = [build_dir / "yosys.log"]
     run_tool(yosys, ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir, log=build_dir / "yosys.out")
     cell_types = _cell_types(build_dir / "stat.json", synth_top)
@@ -164,16 +180,33 @@ def synthesize(verilog_files: list[Path], top: str, target: str, clock_mhz: floa
 
     fmax, utilization = None, {}
     if nextpnr is not None:
-        args = render(f"nextpnr_{spec.family}.args.j2", device=spec.device, package=spec.package,
-                      speed=spec.speed, netlist_json="netlist.json", report_json="nextpnr_report.json",
-                      clock_mhz=f"{clock_mhz:g}", seed=seed)
+        args = render(
+            f"nextpnr_{spec.family}.args.j2",
+            device=spec.device,
+            package=spec.package,
+            speed=spec.speed,
+            netlist_json="netlist.json",
+            report_json="nextpnr_report.json",
+            clock_mhz=f"{clock_mhz:g}",
+            seed=seed,
+        )
         logs.append(build_dir / "nextpnr.log")
-        run_tool(nextpnr, ["--log", "nextpnr.log", "-q", *shlex.split(args)], cwd=build_dir,
-                 log=build_dir / "nextpnr.out")
+        run_tool(
+            nextpnr, ["--log", "nextpnr.log", "-q", *shlex.split(args)], cwd=build_dir, log=build_dir / "nextpnr.out"
+        )
         fmax, utilization = _nextpnr_report(build_dir / "nextpnr_report.json")
-    return SynthReport(target=target, top=top, clock_mhz=clock_mhz, cells=sum(cell_types.values()),
-                       cell_types=cell_types, fmax_mhz=fmax, wrapper=wrapper, utilization=utilization,
-                       logs=tuple(logs), **resources)
+    return SynthReport(
+        target=target,
+        top=top,
+        clock_mhz=clock_mhz,
+        cells=sum(cell_types.values()),
+        cell_types=cell_types,
+        fmax_mhz=fmax,
+        wrapper=wrapper,
+        utilization=utilization,
+        logs=tuple(logs),
+        **resources,
+    )
 
 
 def _quote(path: str) -> str:
@@ -202,6 +235,9 @@ def _nextpnr_report(report_json: Path) -> tuple[float | None, dict[str, dict[str
     report = json.loads(report_json.read_text())
     clocks = report.get("fmax", {})
     fmax = [c["achieved"] for name, c in clocks.items() if "clk" in name] or [c["achieved"] for c in clocks.values()]
-    utilization = {k: {"used": v["used"], "available": v["available"]}
-                   for k, v in sorted(report.get("utilization", {}).items()) if v.get("used")}
+    utilization = {
+        k: {"used": v["used"], "available": v["available"]}
+        for k, v in sorted(report.get("utilization", {}).items())
+        if v.get("used")
+    }
     return (min(fmax) if fmax else None), utilization

@@ -48,8 +48,8 @@ _INSTALL_HINT = (
 
 @dataclass(frozen=True)
 class _YoWASP:
-    script: str    # console script name
-    package: str   # Python package
+    script: str  # console script name
+    package: str  # Python package
     function: str  # its run_*(argv) -> exit code
 
 
@@ -116,8 +116,14 @@ def run_tool(
         log_file.flush()
         try:
             proc = subprocess.run(
-                argv, cwd=cwd, env=env, timeout=timeout, text=True, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if capture_stdout else log_file, stderr=log_file,
+                argv,
+                cwd=cwd,
+                env=env,
+                timeout=timeout,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture_stdout else log_file,
+                stderr=log_file,
             )
         except subprocess.TimeoutExpired as e:
             if capture_stdout and e.stdout:

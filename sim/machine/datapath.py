@@ -54,8 +54,9 @@ class Datapath:
 
     def _check_idx(self, ins: Instr, buf: np.ndarray, name: str, idx: np.ndarray) -> np.ndarray:
         if idx.size and (idx.min() < 0 or idx.max() >= len(buf)):
-            raise ProgramError(f"{ins.describe()}: reads or writes {name} word {int(idx.max())}, outside its "
-                               f"{len(buf)} words.")
+            raise ProgramError(
+                f"{ins.describe()}: reads or writes {name} word {int(idx.max())}, outside its {len(buf)} words."
+            )
         return idx
 
     def _dram_view(self, ins: Instr, addr: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
@@ -63,7 +64,9 @@ class Datapath:
             return np.zeros(shape, np.uint8)
         last = addr + sum((n - 1) * s for n, s in zip(shape, strides))
         if addr < 0 or last >= len(self.dram):
-            raise ProgramError(f"{ins.describe()}: touches DRAM bytes up to {last}, past the {len(self.dram)}-byte image.")
+            raise ProgramError(
+                f"{ins.describe()}: touches DRAM bytes up to {last}, past the {len(self.dram)}-byte image."
+            )
         return as_strided(self.dram[addr:], shape=shape, strides=strides, writeable=True)
 
     # -- MEM engine ----------------------------------------------------------------
@@ -73,7 +76,7 @@ class Datapath:
         ry, rx = i.n_y - i.pad_top - i.pad_bottom, i.n_x - i.pad_left - i.pad_right
         if ry > 0 and rx > 0:
             src = self._dram_view(i, i.dram, (i.n_c, ry, rx, L), (i.s_c, i.s_y, L, 1))
-            box[:, i.pad_top:i.pad_top + ry, i.pad_left:i.pad_left + rx] = src.view(np.int8)
+            box[:, i.pad_top : i.pad_top + ry, i.pad_left : i.pad_left + rx] = src.view(np.int8)
             self.bytes_read += i.n_c * ry * rx * L
         self.ibuf[self._range(i, self.ibuf, "IBUF", i.dst, box.shape[0] * i.n_y * i.n_x)] = box.reshape(-1, L)
 
@@ -86,9 +89,9 @@ class Datapath:
         L = self.L
         ent = self._dram_view(i, i.dram, (i.n_entries, 9 * L), (9 * L, 1)).copy()
         r = self._range(i, self.p_bias, "PBUF", i.dst, i.n_entries)
-        self.p_bias[r] = ent[:, :4 * L].copy().view("<i4")
-        self.p_mult[r] = ent[:, 4 * L:8 * L].copy().view("<i4")
-        self.p_shift[r] = ent[:, 8 * L:].view(np.int8)
+        self.p_bias[r] = ent[:, : 4 * L].copy().view("<i4")
+        self.p_mult[r] = ent[:, 4 * L : 8 * L].copy().view("<i4")
+        self.p_shift[r] = ent[:, 8 * L :].view(np.int8)
         self.bytes_read += i.n_entries * 9 * L
 
     def store_act(self, i: StoreAct) -> None:
@@ -109,7 +112,8 @@ class Datapath:
         if i.rq:  # the sums just written are final: requantized into OBUF, pixel by pixel
             p = self._range(i, self.p_bias, "PBUF", i.prm, 1)
             self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = self._requantize(
-                self.abuf[dst][None], p, i.lo, i.hi)[0]
+                self.abuf[dst][None], p, i.lo, i.hi
+            )[0]
 
     def _requantize(self, acc: np.ndarray, p: slice, lo: int, hi: int) -> np.ndarray:
         """``clamp(round_shift((acc + bias) * M, s), lo, hi)`` of words ``acc[c, pixel]`` with PBUF entry ``p[c]``."""
@@ -118,8 +122,11 @@ class Datapath:
 
     def gemm(self, i: Gemm) -> None:
         L = self.L
-        blk = (np.arange(i.n_c)[:, None, None] * i.s_c + np.arange(i.n_fy)[None, :, None] * i.s_fy
-               + np.arange(i.n_fx)[None, None, :] * i.s_fx).reshape(-1)
+        blk = (
+            np.arange(i.n_c)[:, None, None] * i.s_c
+            + np.arange(i.n_fy)[None, :, None] * i.s_fy
+            + np.arange(i.n_fx)[None, None, :] * i.s_fx
+        ).reshape(-1)
         idx = self._check_idx(i, self.ibuf, "IBUF", i.src + blk[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
         x = self.ibuf[idx]  # [blocks, pixels, L rows]
         w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, len(blk) * L)]  # [blocks*L rows, L cols]
@@ -167,6 +174,15 @@ class Datapath:
         _DISPATCH[type(ins)](self, ins)
 
 
-_DISPATCH = {LoadAct: Datapath.load_act, LoadWgt: Datapath.load_wgt, LoadPrm: Datapath.load_prm,
-             StoreAct: Datapath.store_act, Gemm: Datapath.gemm, Dw: Datapath.dw, Requant: Datapath.requant,
-             AddI: Datapath.add, Copy: Datapath.copy, Pool: Datapath.pool}
+_DISPATCH = {
+    LoadAct: Datapath.load_act,
+    LoadWgt: Datapath.load_wgt,
+    LoadPrm: Datapath.load_prm,
+    StoreAct: Datapath.store_act,
+    Gemm: Datapath.gemm,
+    Dw: Datapath.dw,
+    Requant: Datapath.requant,
+    AddI: Datapath.add,
+    Copy: Datapath.copy,
+    Pool: Datapath.pool,
+}

@@ -24,8 +24,8 @@ import numpy as np
 from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.isa import INSTRUCTION_BYTES, Encoding, End, Instr, Token
+from dian.hwgen.lower.dram_image import read_header
 
 from .datapath import Datapath
 
@@ -85,9 +85,9 @@ class Machine:
         now = timing.boot_cycles(self.cfg)
         self.counters.program_bytes_read += timing.boot_bytes(self.cfg)
         for ci, ch in enumerate(header.chunks):
-            code = self.dram[ch.addr: ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
+            code = self.dram[ch.addr : ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
             instrs = enc.decode_stream(code)
-            mem, cmp = instrs[:ch.n_mem], instrs[ch.n_mem:]
+            mem, cmp = instrs[: ch.n_mem], instrs[ch.n_mem :]
             for name, s in (("MEM", mem), ("CMP", cmp)):
                 if not s or not isinstance(s[-1], End) or any(isinstance(i, End) for i in s[:-1]):
                     raise ProgramError(f"chunk {ci}: the {name} stream must end with exactly one END.")
@@ -142,8 +142,9 @@ class Machine:
             end_time = max(end_time, end)
         left = {t.name: len(q) for t, q in queues.items() if q}
         if left:
-            raise ProgramError(f"chunk {ci} ended with tokens outstanding: {left}; a chunk must consume every "
-                               f"token it signals.")
+            raise ProgramError(
+                f"chunk {ci} ended with tokens outstanding: {left}; a chunk must consume every token it signals."
+            )
         return end_time
 
     def _deadlock(self, ci: int, engines: tuple[_Engine, ...], queues: dict[Token, deque[int]]) -> ProgramError:

@@ -32,29 +32,53 @@ def _tiny_graphs() -> tuple[Graph, Graph]:
     fb = B.astype(np.float32) * np.array([S_IN * s for s in S_W], dtype=np.float32)
     f32 = DType.FLOAT32
     float_graph = Graph.build(
-        "tiny", [Tensor("x", (1, 4), f32), Tensor("fc.weight", (2, 4), f32), Tensor("fc.bias", (2,), f32),
-                 Tensor("y", (1, 2), f32)],
-        {"fc.weight": fw, "fc.bias": fb}, [Linear("fc", ("x",), "y", weight="fc.weight", bias="fc.bias")],
-        ["x"], ["y"])
+        "tiny",
+        [
+            Tensor("x", (1, 4), f32),
+            Tensor("fc.weight", (2, 4), f32),
+            Tensor("fc.bias", (2,), f32),
+            Tensor("y", (1, 2), f32),
+        ],
+        {"fc.weight": fw, "fc.bias": fb},
+        [Linear("fc", ("x",), "y", weight="fc.weight", bias="fc.bias")],
+        ["x"],
+        ["y"],
+    )
     shift = 31
     mult = tuple(round(S_IN * s / S_OUT * 2**shift) for s in S_W)
     int_graph = Graph.build(
-        "tiny", [Tensor("x", (1, 4), DType.INT8, QuantParams.per_tensor(S_IN)),
-                 Tensor("fc.weight", (2, 4), DType.INT8, QuantParams(S_W, 0)),
-                 Tensor("fc.bias", (2,), DType.INT32),
-                 Tensor("y", (1, 2), DType.INT8, QuantParams.per_tensor(S_OUT))],
+        "tiny",
+        [
+            Tensor("x", (1, 4), DType.INT8, QuantParams.per_tensor(S_IN)),
+            Tensor("fc.weight", (2, 4), DType.INT8, QuantParams(S_W, 0)),
+            Tensor("fc.bias", (2,), DType.INT32),
+            Tensor("y", (1, 2), DType.INT8, QuantParams.per_tensor(S_OUT)),
+        ],
         {"fc.weight": W, "fc.bias": B},
-        [Linear("fc", ("x",), "y", weight="fc.weight", bias="fc.bias", requant=Requant(mult, (shift, shift)),
-                out_min=-128, out_max=127)],
-        ["x"], ["y"])
+        [
+            Linear(
+                "fc",
+                ("x",),
+                "y",
+                weight="fc.weight",
+                bias="fc.bias",
+                requant=Requant(mult, (shift, shift)),
+                out_min=-128,
+                out_max=127,
+            )
+        ],
+        ["x"],
+        ["y"],
+    )
     return float_graph, int_graph
 
 
 @pytest.fixture
 def fake_frontend(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
     calls = SimpleNamespace(lower=0)
-    loaded = SimpleNamespace(name="tiny", module=object(), calibration_fn=None, default_input_shape=(1, 4),
-                             source_sha256="ab" * 32)
+    loaded = SimpleNamespace(
+        name="tiny", module=object(), calibration_fn=None, default_input_shape=(1, 4), source_sha256="ab" * 32
+    )
 
     def calibration_samples(ld: object, shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
         return np.random.default_rng(seed).standard_normal((n, *shape[1:])).astype(np.float32)
@@ -80,14 +104,21 @@ def _leftovers(parent: Path) -> list[str]:
 def test_compile_writes_a_complete_folder(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
     res = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", calib_samples=8, seed=3)
     assert res.out_dir == (tmp_path / "out").absolute()
-    assert sorted(p.name for p in res.out_dir.iterdir()) == ["manifest.json", "model.float.ir.json", "model.ir.json",
-                                                              "summary.txt"]
+    assert sorted(p.name for p in res.out_dir.iterdir()) == [
+        "manifest.json",
+        "model.float.ir.json",
+        "model.ir.json",
+        "summary.txt",
+    ]
     m = json.loads((res.out_dir / "manifest.json").read_text())
     assert m["model"] == "zoo:tiny" and m["model_sha256"] == "ab" * 32
     assert (m["seed"], m["calib_samples"], m["input_shape"]) == (3, 8, [1, 4])
     assert m["format"] == "dian.output" and m["dian_version"] == dian.__version__
-    assert len(m["calibration_sha256"]) == 64 and set(m["files"]) == {"model.ir.json", "model.float.ir.json",
-                                                                      "summary.txt"}
+    assert len(m["calibration_sha256"]) == 64 and set(m["files"]) == {
+        "model.ir.json",
+        "model.float.ir.json",
+        "summary.txt",
+    }
     summary = (res.out_dir / "summary.txt").read_text()
     assert "input   x int8 1x4, scale 0.5" in summary and "output  y int8 1x2, scale 0.05" in summary
     assert _leftovers(tmp_path) == []
@@ -101,8 +132,9 @@ def test_same_inputs_give_identical_bytes_and_seed_matters(tmp_path: Path, fake_
     assert a["manifest.json"] != c["manifest.json"]  # seed and calibration hash differ
 
 
-def test_failure_while_lowering_leaves_nothing(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_while_lowering_leaves_nothing(
+    tmp_path: Path, fake_frontend: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(*args: object) -> None:
         raise UnsupportedOpError("GELU is not supported")
 
@@ -112,8 +144,9 @@ def test_failure_while_lowering_leaves_nothing(tmp_path: Path, fake_frontend: Si
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failure_while_writing_leaves_nothing(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_while_writing_leaves_nothing(
+    tmp_path: Path, fake_frontend: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_write = Path.write_text
     written: list[str] = []
 
@@ -130,8 +163,9 @@ def test_failure_while_writing_leaves_nothing(tmp_path: Path, fake_frontend: Sim
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_recompile_keeps_the_previous_folder(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_recompile_keeps_the_previous_folder(
+    tmp_path: Path, fake_frontend: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", seed=1).out_dir
     before = _snapshot(out)
     monkeypatch.setattr("dian.outdir.os.chmod", lambda *a: (_ for _ in ()).throw(OSError(5, "I/O error")))
@@ -140,8 +174,9 @@ def test_failed_recompile_keeps_the_previous_folder(tmp_path: Path, fake_fronten
     assert _snapshot(out) == before and _leftovers(tmp_path) == []
 
 
-def test_failed_final_rename_puts_the_previous_folder_back(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_final_rename_puts_the_previous_folder_back(
+    tmp_path: Path, fake_frontend: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", seed=1).out_dir
     before = _snapshot(out)
     real_replace = dian.outdir.os.replace
@@ -172,7 +207,9 @@ def test_empty_folder_is_used(tmp_path: Path, fake_frontend: SimpleNamespace) ->
 
 
 @pytest.mark.parametrize("kind", ["folder", "file", "fake-manifest"])
-def test_refuses_to_replace_what_is_not_a_dian_folder(tmp_path: Path, fake_frontend: SimpleNamespace, kind: str) -> None:
+def test_refuses_to_replace_what_is_not_a_dian_folder(
+    tmp_path: Path, fake_frontend: SimpleNamespace, kind: str
+) -> None:
     target = tmp_path / "precious"
     if kind == "file":
         target.write_text("keep me")

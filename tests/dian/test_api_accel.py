@@ -20,8 +20,7 @@ from test_api import fake_frontend  # noqa: F401  (fixture)
 import dian.frontend
 from dian import accel_artifacts, api
 from dian import simulate as sim
-from dian.errors import (AccelConfigError, OutputDirError, RtlUnavailableError, ScheduleError,
-                         SimulationMismatchError)
+from dian.errors import AccelConfigError, OutputDirError, RtlUnavailableError, ScheduleError, SimulationMismatchError
 from dian.ir import DType, GlobalAvgPool, Graph, QuantParams, Requant, Tensor
 
 X = np.array([[5.0, -2.5, 0.75, 0.25]], dtype=np.float32)  # test_api: the int8 graph gives [[2, -4]] * 0.05
@@ -48,12 +47,22 @@ def _tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_compile_with_accel_writes_schedules_program_and_layout(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                                                 no_emitter: None) -> None:
+def test_compile_with_accel_writes_schedules_program_and_layout(
+    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None
+) -> None:
     res = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny")
     out = res.out_dir
-    assert sorted(_tree(out)) == ["accel.json", "image.json", "manifest.json", "model.float.ir.json", "model.ir.json",
-                                  "program.bin", "schedules/fc.json", "schedules/fc.txt", "summary.txt"]
+    assert sorted(_tree(out)) == [
+        "accel.json",
+        "image.json",
+        "manifest.json",
+        "model.float.ir.json",
+        "model.ir.json",
+        "program.bin",
+        "schedules/fc.json",
+        "schedules/fc.txt",
+        "summary.txt",
+    ]
     m = json.loads((out / "manifest.json").read_text())
     assert set(m["files"]) == set(_tree(out)) - {"manifest.json"}  # every file is hashed
     assert m["accel"]["name"] == "tiny" and m["accel"]["rtl"] is None
@@ -85,7 +94,8 @@ def test_without_accel_the_folder_is_ir_only(tmp_path: Path, fake_frontend: Simp
 
 
 def test_rtl_is_written_when_the_emitter_exists_and_the_folder_is_deterministic(
-        tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None) -> None:
+    tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None
+) -> None:
     a = api.compile_model("zoo:tiny", (1, 4), tmp_path / "a", accel="tiny", seed=1).out_dir
     b = api.compile_model("zoo:tiny", (1, 4), tmp_path / "b", accel="tiny", seed=1).out_dir
     assert _tree(a) == _tree(b)
@@ -97,8 +107,9 @@ def test_rtl_is_written_when_the_emitter_exists_and_the_folder_is_deterministic(
     assert "rtl/ (1 file" not in api.model_info(no_rtl) and "schedules/ (2 files) as compiled" in api.model_info(a)
 
 
-def test_simulate_matches_the_hand_computation(tmp_path: Path, fake_frontend: SimpleNamespace,
-                                               no_emitter: None) -> None:
+def test_simulate_matches_the_hand_computation(
+    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None
+) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
     res = api.simulate_model(out, X)
     np.testing.assert_array_equal(res.output, np.array([[0.1, -0.2]], dtype=np.float32))
@@ -111,8 +122,10 @@ def test_simulate_matches_the_hand_computation(tmp_path: Path, fake_frontend: Si
     # The one layer's exact share plus the boot and done that belong to no layer: the machine's count.
     boot_done = json.loads((out / "manifest.json").read_text())["accel"]["mapping"]["boot_and_done_cycles"]
     assert res.predicted.cycles == fc["cycles"] + boot_done == c.cycles and res.macs == 8
-    assert (res.predicted.dram_bytes_read, res.predicted.dram_bytes_written) == (c.dram_bytes_read,
-                                                                                c.dram_bytes_written)
+    assert (res.predicted.dram_bytes_read, res.predicted.dram_bytes_written) == (
+        c.dram_bytes_read,
+        c.dram_bytes_written,
+    )
 
 
 def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None) -> None:
@@ -123,7 +136,9 @@ def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleN
     for i in range(weights["addr"], weights["addr"] + 16):  # fc's first weight block: W[k, c] for k, c < 4
         data[i] ^= 0x21
     (out / "program.bin").write_bytes(bytes(data))
-    with pytest.raises(SimulationMismatchError, match=r"layer 'fc' \(linear\) output tensor 'y' 1x2: element \[0, ") as e:
+    with pytest.raises(
+        SimulationMismatchError, match=r"layer 'fc' \(linear\) output tensor 'y' 1x2: element \[0, "
+    ) as e:
         api.simulate_model(out, X)
     assert (e.value.backend, e.value.layer, e.value.tensor) == ("machine", "fc", "y")
 
@@ -147,8 +162,9 @@ def test_rtl_runner_plugs_in(tmp_path: Path, fake_frontend: SimpleNamespace, fak
         if extra["flip"]:
             image = json.loads((out / "image.json").read_text())
             after[image["outputs"][0]["addr"] + 1] ^= 1  # output element [0, 1]
-        return after, sim.RunCounters(c.cycles + extra["cycles"], c.busy_pe_cycles, c.dram_bytes_read,
-                                      c.dram_bytes_written)
+        return after, sim.RunCounters(
+            c.cycles + extra["cycles"], c.busy_pe_cycles, c.dram_bytes_read, c.dram_bytes_written
+        )
 
     res = sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
     assert res.rtl is not None and res.rtl.counters == res.machine.counters
@@ -161,8 +177,9 @@ def test_rtl_runner_plugs_in(tmp_path: Path, fake_frontend: SimpleNamespace, fak
         sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
 
 
-def test_synth_writes_a_report_per_target(tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_synth_writes_a_report_per_target(
+    tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from dian.hwgen import synth as hw_synth
 
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
@@ -180,7 +197,9 @@ def test_synth_writes_a_report_per_target(tmp_path: Path, fake_frontend: SimpleN
     assert res.report_path == out / "synth/ecp5-25k/report.json"
     assert report["cells"] == 7 and report["target"] == "ecp5-25k" and report["fmax_mhz"] is None
     assert set(report["rtl_sha256"]) == {"rtl/fake_top.v"}
-    assert {k: v for k, v in _tree(out).items() if not k.startswith("synth/")} == before  # the compiled files are untouched
+    assert {
+        k: v for k, v in _tree(out).items() if not k.startswith("synth/")
+    } == before  # the compiled files are untouched
     assert "synth/ecp5-25k/report.json current" in api.model_info(out)
     with pytest.raises(AccelConfigError, match="unknown synthesis target 'virtex'"):
         api.synth_model(out, target="virtex")
@@ -195,11 +214,14 @@ def test_synth_writes_a_report_per_target(tmp_path: Path, fake_frontend: SimpleN
 # -- accelerator errors: raised before any slow work, nothing written ---------------------------------
 
 
-@pytest.mark.parametrize("spec, match", [
-    ("huge", r"--accel 'huge' is neither a preset \(tiny, small, default\)"),
-    ("broken.json", "cannot read accelerator config"),
-    ("square.json", r"pe_cols = 8 is not allowed; v1 arrays are square"),
-])
+@pytest.mark.parametrize(
+    "spec, match",
+    [
+        ("huge", r"--accel 'huge' is neither a preset \(tiny, small, default\)"),
+        ("broken.json", "cannot read accelerator config"),
+        ("square.json", r"pe_cols = 8 is not allowed; v1 arrays are square"),
+    ],
+)
 def test_bad_accel_configs(tmp_path: Path, fake_frontend: SimpleNamespace, spec: str, match: str) -> None:
     (tmp_path / "broken.json").write_text('{"pe_rows": 4,')
     doc = json.loads(api_preset_json("tiny"))
@@ -221,13 +243,23 @@ def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no
     """Global average pooling over a 32x32 plane: the whole plane must fit one IBUF half (tiny: 512 words)."""
     q = QuantParams.per_tensor(0.1)
     graph = Graph.build(
-        "gap", [Tensor("x", (1, 4, 32, 32), DType.INT8, q), Tensor("y", (1, 4, 1, 1), DType.INT8, q)], {},
-        [GlobalAvgPool("gap", ("x",), "y", requant=Requant((1 << 21,), (31,)))], ["x"], ["y"])
-    loaded = SimpleNamespace(name="gap", module=object(), calibration_fn=None, default_input_shape=(1, 4, 32, 32),
-                             source_sha256="cd" * 32)
+        "gap",
+        [Tensor("x", (1, 4, 32, 32), DType.INT8, q), Tensor("y", (1, 4, 1, 1), DType.INT8, q)],
+        {},
+        [GlobalAvgPool("gap", ("x",), "y", requant=Requant((1 << 21,), (31,)))],
+        ["x"],
+        ["y"],
+    )
+    loaded = SimpleNamespace(
+        name="gap", module=object(), calibration_fn=None, default_input_shape=(1, 4, 32, 32), source_sha256="cd" * 32
+    )
     monkeypatch.setattr(dian.frontend, "load_model", lambda source: loaded, raising=False)
-    monkeypatch.setattr(dian.frontend, "calibration_samples",
-                        lambda ld, shape, n, seed: np.zeros((n, *shape[1:]), np.float32), raising=False)
+    monkeypatch.setattr(
+        dian.frontend,
+        "calibration_samples",
+        lambda ld, shape, n, seed: np.zeros((n, *shape[1:]), np.float32),
+        raising=False,
+    )
     monkeypatch.setattr(dian.frontend, "lower", lambda *a: (graph, graph), raising=False)
     with pytest.raises(ScheduleError, match=r"layer 'gap' .* cannot be scheduled on accelerator 'tiny'"):
         api.compile_model("zoo:gap", None, tmp_path / "out", accel="tiny")

@@ -75,8 +75,12 @@ def digits(frontend) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untype
 
 
 def test_folder_and_manifest(compiled: Path) -> None:
-    assert sorted(p.name for p in compiled.iterdir()) == ["manifest.json", "model.float.ir.json", "model.ir.json",
-                                                          "summary.txt"]
+    assert sorted(p.name for p in compiled.iterdir()) == [
+        "manifest.json",
+        "model.float.ir.json",
+        "model.ir.json",
+        "summary.txt",
+    ]
     m = json.loads((compiled / "manifest.json").read_text())
     assert m["model"] == MODEL and m["input_shape"] == list(SHAPE) and m["seed"] == 0 and m["calib_samples"] == 64
     assert len(m["model_sha256"]) == 64 and len(m["calibration_sha256"]) == 64
@@ -94,8 +98,10 @@ def test_recompile_is_byte_identical(compiled: Path, tmp_path: Path) -> None:
     for f in compiled.iterdir():
         assert (again / f.name).read_bytes() == f.read_bytes(), f.name
     other = api.compile_model(MODEL, SHAPE, tmp_path / "other", seed=1).out_dir
-    assert json.loads((other / "manifest.json").read_text())["calibration_sha256"] != \
-        json.loads((compiled / "manifest.json").read_text())["calibration_sha256"]
+    assert (
+        json.loads((other / "manifest.json").read_text())["calibration_sha256"]
+        != json.loads((compiled / "manifest.json").read_text())["calibration_sha256"]
+    )
 
 
 def test_info(compiled: Path) -> None:
@@ -103,8 +109,9 @@ def test_info(compiled: Path) -> None:
     assert MODEL in out and re.search(r"model\.ir\.json +as compiled", out) and "graph lenet (int8)" in out
 
 
-def test_run_equals_api_and_agrees_with_torch(compiled: Path, digits: tuple[np.ndarray, np.ndarray],
-                                              tmp_path: Path) -> None:
+def test_run_equals_api_and_agrees_with_torch(
+    compiled: Path, digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
     xs, torch_preds = digits
     for i, x in enumerate(xs[:3]):
         np.save(tmp_path / "x.npy", x)
@@ -122,9 +129,11 @@ def test_run_equals_api_and_agrees_with_torch(compiled: Path, digits: tuple[np.n
 
 def test_unsupported_op(tmp_path: Path, frontend) -> None:  # type: ignore[no-untyped-def]
     src = tmp_path / "gelu_net.py"
-    src.write_text("import torch.nn as nn\n\n"
-                   "def make():\n"
-                   "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(144, 10))\n")
+    src.write_text(
+        "import torch.nn as nn\n\n"
+        "def make():\n"
+        "    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU(), nn.Flatten(), nn.Linear(144, 10))\n"
+    )
     err = user_error("compile", f"{src}:make", "--input-shape", SHAPE_ARG, "--out", tmp_path / "out")
     assert "dian: error:" in err and "nn.GELU" in err and "dian supports" in err  # the problem and what is allowed
     assert not (tmp_path / "out").exists()

@@ -44,7 +44,12 @@ def _tree(folder: Path) -> dict[str, bytes]:
 def test_folder(compiled: Path) -> None:
     files = set(_tree(compiled))
     layers = ["conv1", "pool", "conv2", "pool_1", "fc1", "fc2"]  # flatten moves no data: no schedule
-    assert {"accel.json", "program.bin", "image.json", *(f"schedules/{n}.{e}" for n in layers for e in ("json", "txt"))} <= files
+    assert {
+        "accel.json",
+        "program.bin",
+        "image.json",
+        *(f"schedules/{n}.{e}" for n in layers for e in ("json", "txt")),
+    } <= files
     has_rtl = accel_artifacts.rtl_emitter() is not None
     assert any(f.startswith("rtl/") and f.endswith(".v") for f in files) == has_rtl
     m = json.loads((compiled / "manifest.json").read_text())
@@ -101,8 +106,9 @@ def test_accel_errors(tmp_path: Path) -> None:
     err = user_error("compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel", "huge")
     assert "'huge' is neither a preset (tiny, small, default)" in err
     (tmp_path / "bad.json").write_text('{"pe_rows": 4, ')
-    err = user_error("compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel",
-                     tmp_path / "bad.json")
+    err = user_error(
+        "compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel", tmp_path / "bad.json"
+    )
     assert "cannot read accelerator config" in err and "bad.json" in err
     from dian.hwgen.presets import PRESETS
 
@@ -110,8 +116,9 @@ def test_accel_errors(tmp_path: Path) -> None:
     doc["target"] = "ice40-up5k"
     doc["ibuf"] = {"bytes": 262144, "banks": 4}
     (tmp_path / "big.json").write_text(json.dumps(doc))
-    err = user_error("compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel",
-                     tmp_path / "big.json")
+    err = user_error(
+        "compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel", tmp_path / "big.json"
+    )
     assert "target = 'ice40-up5k' is not allowed; its on-chip RAM holds" in err
     assert not (tmp_path / "o").exists()
 

@@ -19,8 +19,24 @@ from test_cli import DIAN, user_error
 
 from dian import accel_artifacts, api
 
-ARGS = ("--dataset", "digits", "--target", "ecp5-85k", "--epochs", "2", "--warmup-epochs", "1", "--budget", "3",
-        "--retrain-epochs", "3", "--cosim-images", "1", "--quick-hardware", "--no-synth")
+ARGS = (
+    "--dataset",
+    "digits",
+    "--target",
+    "ecp5-85k",
+    "--epochs",
+    "2",
+    "--warmup-epochs",
+    "1",
+    "--budget",
+    "3",
+    "--retrain-epochs",
+    "3",
+    "--cosim-images",
+    "1",
+    "--quick-hardware",
+    "--no-synth",
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +44,7 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if accel_artifacts.rtl_emitter() is None:
         pytest.skip("this build has no RTL emitter")
     out = tmp_path_factory.mktemp("e2e-search") / "digits"
-    proc = subprocess.run([str(DIAN), "search", *ARGS, "--out", str(out)], capture_output=True, text=True,
-                          timeout=1500)
+    proc = subprocess.run([str(DIAN), "search", *ARGS, "--out", str(out)], capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stderr
     assert "co-simulation 1/1: RTL = machine = reference" in proc.stderr
     assert "| cycles per image (RTL in Verilator) |" in proc.stdout
@@ -45,24 +60,42 @@ def test_search_ends_in_cosimulated_rtl(searched: Path) -> None:
     layers = len(json.loads((searched / "compiled" / "manifest.json").read_text())["accel"]["layers"])
     assert abs(s["cycles"]["tables"] - rtl) <= 2 * layers
     assert s["fps"] == pytest.approx(s["fps_clock_mhz"] * 1e6 / rtl)
-    for f in ("report.md", "plots/search.png", "plots/front.png", "plots/hardware.png", "plots/layers.png",
-              "net/searched_net.py", "net/searched_net.npz", "net/accel.json", "compiled/rtl/dian_accel.v",
-              "search/checkpoint.pt", "search/log.jsonl"):
+    for f in (
+        "report.md",
+        "plots/search.png",
+        "plots/front.png",
+        "plots/hardware.png",
+        "plots/layers.png",
+        "net/searched_net.py",
+        "net/searched_net.npz",
+        "net/accel.json",
+        "compiled/rtl/dian_accel.v",
+        "search/checkpoint.pt",
+        "search/log.jsonl",
+    ):
         assert (searched / f).is_file(), f
     assert (searched / "plots/front.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_model_file_recompiles_to_the_same_graph_and_accuracy(searched: Path, tmp_path: Path) -> None:
     s = json.loads((searched / "search.json").read_text())
-    again = api.compile_model(f"{searched}/net/searched_net.py:searched_net", None, tmp_path / "again",
-                              seed=s["settings"]["seed"], accel=searched / "net" / "accel.json", rtl=False)
+    again = api.compile_model(
+        f"{searched}/net/searched_net.py:searched_net",
+        None,
+        tmp_path / "again",
+        seed=s["settings"]["seed"],
+        accel=searched / "net" / "accel.json",
+        rtl=False,
+    )
     assert (again.out_dir / "model.ir.json").read_text() == (searched / "compiled" / "model.ir.json").read_text()
     from dian.nas.data import load_dataset
 
     data = load_dataset("digits")
     n = 60  # a sample of the test split: the report's figure is over all 450
-    hits = sum(int(np.argmax(api.run_model(again.out_dir, np.array(data.x_test[i:i + 1]))) == data.y_test[i])
-               for i in range(n))
+    hits = sum(
+        int(np.argmax(api.run_model(again.out_dir, np.array(data.x_test[i : i + 1]))) == data.y_test[i])
+        for i in range(n)
+    )
     assert abs(hits / n - s["accuracy"]["int8"]) < 0.2
     assert s["accuracy"]["int8"] > 0.3  # well above chance (10 %) even after 2 epochs
 

@@ -3,7 +3,8 @@ compare with torch (the independent source of truth for the float graph)."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch

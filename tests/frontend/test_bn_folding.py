@@ -8,20 +8,21 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from frontend_helpers import Net, assert_close_to_torch, randomize_bn, sample
 
 from dian.errors import UnsupportedOpError
 from dian.frontend import trace
 from dian.frontend.bn_fold import bn_affine
 from dian.ir import Conv2d, Linear, OpKind
-from frontend_helpers import Net, assert_close_to_torch, randomize_bn, sample
 
 
 @pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("groups", [1, 4])
 def test_conv_bn_folds_and_matches_torch(bias: bool, groups: int) -> None:
     torch.manual_seed(1)
-    model = randomize_bn(nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=groups, bias=bias),
-                                       nn.BatchNorm2d(8)))
+    model = randomize_bn(
+        nn.Sequential(nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=groups, bias=bias), nn.BatchNorm2d(8))
+    )
     g = trace(model, (2, 4, 7, 7), "m")
     assert [op.kind for op in g.ops] == [OpKind.CONV2D]
     assert g.ops[0].bias is not None  # type: ignore[attr-defined]
@@ -54,8 +55,7 @@ def test_standalone_bn1d_is_a_diagonal_linear() -> None:
 
 def test_bn_is_not_folded_when_the_conv_output_is_also_used_elsewhere() -> None:
     torch.manual_seed(4)
-    model = randomize_bn(Net(_two_users,
-                             c=nn.Conv2d(2, 3, 1), bn=nn.BatchNorm2d(3)))
+    model = randomize_bn(Net(_two_users, c=nn.Conv2d(2, 3, 1), bn=nn.BatchNorm2d(3)))
     g = trace(model, (1, 2, 4, 4), "m")
     convs = [op for op in g.ops if isinstance(op, Conv2d)]
     assert len(convs) == 2 and convs[1].groups == 3  # conv, then BN as its own depthwise layer

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+from frontend_helpers import Net, sample
 
 from dian.errors import InputShapeError, ModelLoadError
 from dian.frontend import calibrate, calibration_samples, load_model, trace
 from dian.frontend.zoo.digits import load_split
-from frontend_helpers import Net, sample
 
 
 def _model() -> nn.Module:

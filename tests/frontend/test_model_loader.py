@@ -13,7 +13,7 @@ from dian.errors import ModelLoadError
 from dian.frontend import LoadedModel, load_model
 from dian.frontend.zoo import ZOO
 
-GOOD = '''
+GOOD = """
 import numpy as np
 import torch.nn as nn
 from helper_layers import width
@@ -41,7 +41,7 @@ def broken():
     raise RuntimeError("weights file missing")
 
 CONSTANT = 3
-'''
+"""
 
 
 @pytest.fixture

@@ -9,13 +9,13 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from frontend_helpers import Net
 
 from dian.errors import QuantizationError
 from dian.frontend import quantize, trace
 from dian.frontend.scales import MIN_ACT_RANGE
 from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, DType, GlobalAvgPool, Linear
 from dian.sim.reference import run_graph
-from frontend_helpers import Net
 
 
 def _linear(weight: list[list[float]], bias: list[float] | None) -> nn.Module:
@@ -66,12 +66,15 @@ def _conv_then(act: nn.Module) -> nn.Module:
     return Net(lambda s, x: s.a(s.c(x)), c=conv, a=act)
 
 
-@pytest.mark.parametrize("act, bounds", [
-    (nn.ReLU(), (0, 127)),
-    (nn.Hardtanh(-0.5, 1.0), (-25, 50)),   # bounds / 0.02
-    (nn.ReLU6(), (0, 127)),                # 6 / 0.02 = 300 -> saturates at 127
-    (nn.Hardtanh(-9.0, 9.0), (-128, 127)),
-])
+@pytest.mark.parametrize(
+    "act, bounds",
+    [
+        (nn.ReLU(), (0, 127)),
+        (nn.Hardtanh(-0.5, 1.0), (-25, 50)),  # bounds / 0.02
+        (nn.ReLU6(), (0, 127)),  # 6 / 0.02 = 300 -> saturates at 127
+        (nn.Hardtanh(-9.0, 9.0), (-128, 127)),
+    ],
+)
 def test_clamp_fuses_into_producer(act: nn.Module, bounds: tuple[int, int]) -> None:
     g = trace(_conv_then(act), (1, 1, 2, 2), "m")
     q = quantize(g, {"x": 1.27, "c": 5.0, "a": 2.54})
@@ -90,8 +93,7 @@ def test_clamp_chain_fuses_with_intersected_bounds() -> None:
 
 
 def test_clamp_stays_standalone_when_producer_output_is_shared() -> None:
-    model = Net(_shared,
-                c=nn.Conv2d(1, 1, 1))
+    model = Net(_shared, c=nn.Conv2d(1, 1, 1))
     g = trace(model, (1, 1, 2, 2), "m")
     q = quantize(g, {"x": 1.0, "c": 1.27, "clamp": 1.0, "cat": 1.27})
     clamp = next(op for op in q.ops if isinstance(op, Clamp))
@@ -169,8 +171,9 @@ def test_oversized_bias_widens_the_weight_scale() -> None:
     assert out.tolist() == [[100]]  # 1.0 / 0.01: the bias survives
 
 
-@pytest.mark.parametrize("ranges, words", [({"x": 1.0}, "'l' has no calibrated range"),
-                                           ({"x": 1.0, "l": float("nan")}, "finite")])
+@pytest.mark.parametrize(
+    "ranges, words", [({"x": 1.0}, "'l' has no calibrated range"), ({"x": 1.0, "l": float("nan")}, "finite")]
+)
 def test_bad_ranges(ranges: dict[str, float], words: str) -> None:
     with pytest.raises(QuantizationError, match=words):
         quantize(trace(_linear([[1.0]], None), (1, 1), "m"), ranges)

@@ -12,17 +12,20 @@ from hypothesis import strategies as st
 from dian.frontend.requant_params import RatioRangeError, multiplier_shift, per_channel, per_tensor, shared_shift
 
 
-@pytest.mark.parametrize("ratio, expected", [
-    (0.5, (2**30, 31)),                   # 0.5 = 2^30 / 2^31
-    (0.75, (3 * 2**29, 31)),              # 0.75 = 0.75 * 2^31 / 2^31
-    (1.0, (2**30, 30)),
-    (3.0, (3 * 2**29, 29)),               # 3 = 0.75 * 2^2
-    (0.25, (2**30, 32)),                  # the 2x2 average pool
-    (1 / 254, (round(2**38 / 254), 38)),  # 1/254 = (128/254) * 2^-7
-    (2.0**30, (2**30, 0)),
-    (2.0**31 - 1, (2**31 - 1, 0)),        # largest representable: shift 0
-    (1 - 2.0**-40, (2**30, 30)),          # rounds up to 2^31, renormalized
-])
+@pytest.mark.parametrize(
+    "ratio, expected",
+    [
+        (0.5, (2**30, 31)),  # 0.5 = 2^30 / 2^31
+        (0.75, (3 * 2**29, 31)),  # 0.75 = 0.75 * 2^31 / 2^31
+        (1.0, (2**30, 30)),
+        (3.0, (3 * 2**29, 29)),  # 3 = 0.75 * 2^2
+        (0.25, (2**30, 32)),  # the 2x2 average pool
+        (1 / 254, (round(2**38 / 254), 38)),  # 1/254 = (128/254) * 2^-7
+        (2.0**30, (2**30, 0)),
+        (2.0**31 - 1, (2**31 - 1, 0)),  # largest representable: shift 0
+        (1 - 2.0**-40, (2**30, 30)),  # rounds up to 2^31, renormalized
+    ],
+)
 def test_hand_computed_cases(ratio: float, expected: tuple[int, int]) -> None:
     assert multiplier_shift(ratio) == expected
 
@@ -32,12 +35,15 @@ def test_one_third() -> None:
     assert multiplier_shift(1 / 3) == (1431655765, 32)
 
 
-@pytest.mark.parametrize("ratio, expected", [
-    (2.0**-40, (2**22, 62)),        # shift capped at 62, multiplier unnormalized
-    (0.75 * 2.0**-62, (1, 62)),     # 0.75 rounds to 1
-    (2.0**-63, (0, 62)),            # exactly 0.5 at shift 62: half to even gives 0
-    (2.0**-70, (0, 62)),
-])
+@pytest.mark.parametrize(
+    "ratio, expected",
+    [
+        (2.0**-40, (2**22, 62)),  # shift capped at 62, multiplier unnormalized
+        (0.75 * 2.0**-62, (1, 62)),  # 0.75 rounds to 1
+        (2.0**-63, (0, 62)),  # exactly 0.5 at shift 62: half to even gives 0
+        (2.0**-70, (0, 62)),
+    ],
+)
 def test_tiny_ratios(ratio: float, expected: tuple[int, int]) -> None:
     assert multiplier_shift(ratio) == expected
 

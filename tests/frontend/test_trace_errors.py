@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from frontend_helpers import Net
 
 from dian.errors import DianError, InputShapeError, UnsupportedOpError
 from dian.frontend import trace
-from frontend_helpers import Net
 
 
 class Block(nn.Module):
@@ -39,47 +39,56 @@ def test_unsupported_module_names_class_path_and_supported_set() -> None:
     assert "\n" not in msg  # one paragraph
 
 
-@pytest.mark.parametrize("fn, culprit", [
-    (lambda s, x: torch.sigmoid(x), "torch.sigmoid"),
-    (lambda s, x: F.gelu(x), "F.gelu"),
-    (lambda s, x: x * x, "operator.mul"),
-    (lambda s, x: x[:, :1], "operator.getitem"),
-    (lambda s, x: x.sum(), "Tensor.sum()"),
-    (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
-])
+@pytest.mark.parametrize(
+    "fn, culprit",
+    [
+        (lambda s, x: torch.sigmoid(x), "torch.sigmoid"),
+        (lambda s, x: F.gelu(x), "F.gelu"),
+        (lambda s, x: x * x, "operator.mul"),
+        (lambda s, x: x[:, :1], "operator.getitem"),
+        (lambda s, x: x.sum(), "Tensor.sum()"),
+        (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
+    ],
+)
 def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UnsupportedOpError) as e:
         trace(Net(fn), (1, 3, 4, 4), "m")
     assert culprit in str(e.value) and "F.relu" in str(e.value)
 
 
-@pytest.mark.parametrize("fn, words", [
-    (lambda s, x: x + 1.0, "Python constant"),
-    (lambda s, x: x + x.mean((2, 3), keepdim=True), "same shape"),
-    (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
-    (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
-    (lambda s, x: x.view(-1), "batch"),
-    (lambda s, x: F.max_pool2d(x, 2, ceil_mode=True), "ceil_mode"),
-    (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
-    (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),
-    (lambda s, x: x.mean(1), "mean over dims"),
-    (lambda s, x: x.clamp(min=x), "clamp bound"),
-    (lambda s, x: F.dropout(x, 0.5, True), "training=True"),
-])
+@pytest.mark.parametrize(
+    "fn, words",
+    [
+        (lambda s, x: x + 1.0, "Python constant"),
+        (lambda s, x: x + x.mean((2, 3), keepdim=True), "same shape"),
+        (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
+        (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
+        (lambda s, x: x.view(-1), "batch"),
+        (lambda s, x: F.max_pool2d(x, 2, ceil_mode=True), "ceil_mode"),
+        (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
+        (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),
+        (lambda s, x: x.mean(1), "mean over dims"),
+        (lambda s, x: x.clamp(min=x), "clamp bound"),
+        (lambda s, x: F.dropout(x, 0.5, True), "training=True"),
+    ],
+)
 def test_unsupported_variants_say_what_is_allowed(fn, words: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(UnsupportedOpError, match=words):
         trace(Net(fn), (1, 3, 4, 4), "m")
 
 
 @pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
-@pytest.mark.parametrize("module, words", [
-    (nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), "padding_mode"),
-    (nn.Conv2d(1, 1, 4, padding="same"), "same"),
-    (nn.MaxPool2d(2, dilation=2), "dilation"),
-    (nn.AvgPool2d(2, divisor_override=3), "divisor_override"),
-    (nn.Sequential(nn.Flatten(0)), "batch"),
-    (nn.Conv1d(1, 1, 1), "nn.Conv1d"),
-])
+@pytest.mark.parametrize(
+    "module, words",
+    [
+        (nn.Conv2d(1, 1, 3, padding=1, padding_mode="reflect"), "padding_mode"),
+        (nn.Conv2d(1, 1, 4, padding="same"), "same"),
+        (nn.MaxPool2d(2, dilation=2), "dilation"),
+        (nn.AvgPool2d(2, divisor_override=3), "divisor_override"),
+        (nn.Sequential(nn.Flatten(0)), "batch"),
+        (nn.Conv1d(1, 1, 1), "nn.Conv1d"),
+    ],
+)
 def test_unsupported_module_configurations(module: nn.Module, words: str) -> None:
     shape = (1, 1, 6, 6) if not isinstance(module, nn.Conv1d) else (1, 1, 6)
     with pytest.raises(UnsupportedOpError, match=words):

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from frontend_helpers import Net, assert_close_to_torch, randomize_bn, sample
 
 from dian.frontend import trace
 from dian.ir import OpKind
-from frontend_helpers import Net, assert_close_to_torch, randomize_bn, sample
 
 C = nn.Conv2d
 CASES: dict[str, tuple[nn.Module, tuple[int, ...]]] = {
@@ -68,8 +68,10 @@ CASES: dict[str, tuple[nn.Module, tuple[int, ...]]] = {
     "torch_add": (Net(lambda s, x: torch.add(x, s.a(x)), a=C(3, 3, 1)), (1, 3, 4, 4)),
     "method_add": (Net(lambda s, x: x.add(s.a(x)), a=C(3, 3, 1)), (1, 3, 4, 4)),
     "method_add_": (Net(lambda s, x: s.a(x).add_(x), a=C(3, 3, 1)), (1, 3, 4, 4)),
-    "cat_channels": (Net(lambda s, x: torch.cat([s.a(x), x, s.b(x)], 1), a=C(3, 2, 1), b=C(3, 5, 3, padding=1)),
-                     (1, 3, 4, 4)),
+    "cat_channels": (
+        Net(lambda s, x: torch.cat([s.a(x), x, s.b(x)], 1), a=C(3, 2, 1), b=C(3, 5, 3, padding=1)),
+        (1, 3, 4, 4),
+    ),
     "cat_width": (Net(lambda s, x: torch.cat((x, s.a(x)), dim=-1), a=C(3, 3, 1)), (1, 3, 4, 2)),
     "cat_linear": (Net(lambda s, x: torch.cat([s.a(x), s.b(x)], dim=1), a=nn.Linear(4, 3), b=nn.Linear(4, 2)), (2, 4)),
     # -- reshapes ------------------------------------------------------------------------
@@ -82,8 +84,10 @@ CASES: dict[str, tuple[nn.Module, tuple[int, ...]]] = {
     "nn_flatten": (nn.Flatten(), (2, 2, 3, 4)),
     "contiguous": (Net(lambda s, x: x.contiguous().relu()), (1, 2, 3, 4)),
     # -- eval identities -----------------------------------------------------------------
-    "identity_dropout": (nn.Sequential(nn.Identity(), nn.Dropout(0.5), nn.Dropout2d(0.3), nn.Conv2d(2, 2, 1)),
-                         (1, 2, 3, 3)),
+    "identity_dropout": (
+        nn.Sequential(nn.Identity(), nn.Dropout(0.5), nn.Dropout2d(0.3), nn.Conv2d(2, 2, 1)),
+        (1, 2, 3, 3),
+    ),
     "f_dropout": (Net(lambda s, x: F.dropout(s.c(x), 0.5, s.training), c=C(2, 2, 1)), (1, 2, 3, 3)),
     # -- several outputs -----------------------------------------------------------------
     "two_outputs": (Net(lambda s, x: (s.c(x), F.relu(x)), c=C(2, 3, 1)), (1, 2, 3, 3)),

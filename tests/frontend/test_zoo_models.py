@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch.nn as nn
+from frontend_helpers import assert_close_to_torch, run_float, run_int, torch_outputs
 
 from dian.frontend import calibrate, calibration_samples, load_model, lower, quantize, trace
 from dian.frontend.zoo import ZOO
 from dian.frontend.zoo.digits import accuracy, load_split, train_lenet
 from dian.ir import Add, Conv2d, Linear, verify
-from frontend_helpers import assert_close_to_torch, run_float, run_int, torch_outputs
 
 SMALL_SHAPE = {"resnet18": (1, 3, 64, 64), "mobilenetv2": (1, 3, 64, 64)}  # keep the big nets fast
 #: Bound on rms(int8 - float) / rms(float) at the output. Random untrained nets amplify

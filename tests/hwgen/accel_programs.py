@@ -9,8 +9,8 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.hwgen.isa import Encoding, End, Instr
+from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.sim.machine import Machine
 
 COUNTERS = ("perf_cycles", "perf_busy_pe_cycles", "perf_dram_bytes_read", "perf_dram_bytes_written")
@@ -33,9 +33,13 @@ def build_image(cfg: AccelConfig, regions: dict[str, bytes], chunks) -> tuple[by
 def run_machine(cfg: AccelConfig, image: bytes) -> tuple[bytes, dict[str, int]]:
     dram = np.frombuffer(image, dtype=np.uint8).copy()
     c = Machine(cfg, dram).run()
-    return dram.tobytes(), {"cycles": c.cycles, "perf_cycles": c.cycles, "perf_busy_pe_cycles": c.busy_pe_cycles,
-                            "perf_dram_bytes_read": c.dram_bytes_read,
-                            "perf_dram_bytes_written": c.dram_bytes_written}
+    return dram.tobytes(), {
+        "cycles": c.cycles,
+        "perf_cycles": c.cycles,
+        "perf_busy_pe_cycles": c.busy_pe_cycles,
+        "perf_dram_bytes_read": c.dram_bytes_read,
+        "perf_dram_bytes_written": c.dram_bytes_written,
+    }
 
 
 def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) -> tuple[bytes, dict[str, int]]:
@@ -61,9 +65,9 @@ def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) ->
                 addr = ctx.get(dut.mem_req_addr)
                 assert addr % bus == 0 and addr + bus <= len(dram), (cycle, addr)
                 if ctx.get(dut.mem_req_write):
-                    dram[addr:addr + bus] = ctx.get(dut.mem_req_wdata).to_bytes(bus, "little")
+                    dram[addr : addr + bus] = ctx.get(dut.mem_req_wdata).to_bytes(bus, "little")
                 else:
-                    pending.append((cycle + cfg.dram_latency, bytes(dram[addr:addr + bus])))
+                    pending.append((cycle + cfg.dram_latency, bytes(dram[addr : addr + bus])))
             await ctx.tick()
         raise AssertionError(f"done did not rise within {max_cycles} cycles")
 
@@ -80,15 +84,20 @@ def mem_only_program(cfg: AccelConfig):
 
     L = cfg.lanes
     rng = np.random.default_rng(1)
-    regions = {"act": rng.integers(0, 256, 2 * 3 * 5 * L, dtype=np.uint8).tobytes(),
-               "wgt": rng.integers(0, 256, 8 * L, dtype=np.uint8).tobytes(),
-               "prm": rng.integers(0, 256, 2 * cfg.pbuf_entry_bytes, dtype=np.uint8).tobytes(),
-               "out": bytes(2 * 4 * 6 * L)}
+    regions = {
+        "act": rng.integers(0, 256, 2 * 3 * 5 * L, dtype=np.uint8).tobytes(),
+        "wgt": rng.integers(0, 256, 8 * L, dtype=np.uint8).tobytes(),
+        "prm": rng.integers(0, 256, 2 * cfg.pbuf_entry_bytes, dtype=np.uint8).tobytes(),
+        "out": bytes(2 * 4 * 6 * L),
+    }
 
     def chunks(a: dict[str, int]):
-        c0_mem = [LoadAct(a["act"], 3, 2, 4, 7, 1, 0, 1, 1, 15 * L, 5 * L, -128),
-                  LoadWgt(a["wgt"], 1, 8), LoadPrm(a["prm"], 2, 2, signal=Token.LD_CMP),
-                  StoreAct(a["out"] + L, 5, 2, 3, 4, 24 * L, 6 * L, wait=Token.CMP_ST)]
+        c0_mem = [
+            LoadAct(a["act"], 3, 2, 4, 7, 1, 0, 1, 1, 15 * L, 5 * L, -128),
+            LoadWgt(a["wgt"], 1, 8),
+            LoadPrm(a["prm"], 2, 2, signal=Token.LD_CMP),
+            StoreAct(a["out"] + L, 5, 2, 3, 4, 24 * L, 6 * L, wait=Token.CMP_ST),
+        ]
         c0_cmp = [End(wait=Token.LD_CMP, signal=Token.CMP_ST)]
         c1_mem = [StoreAct(a["out"], 0, 1, 1, 3, 0, 0)]
         return [(c0_mem, c0_cmp), (c1_mem, [])]
@@ -107,16 +116,19 @@ def copy_requant_program(cfg: AccelConfig):
     mult = rng.integers(1 << 28, 1 << 30, (2, L)).astype("<i4")
     shift = rng.integers(20, 36, (2, L)).astype(np.int8)
     prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
-    regions = {"act": rng.integers(0, 256, 3 * 5 * L, dtype=np.uint8).tobytes(), "prm": prm,
-               "out": bytes(40 * L)}
+    regions = {"act": rng.integers(0, 256, 3 * 5 * L, dtype=np.uint8).tobytes(), "prm": prm, "out": bytes(40 * L)}
 
     def chunks(a: dict[str, int]):
-        mem = [LoadAct(a["act"], 0, 1, 4, 7, 1, 0, 1, 1, 0, 5 * L, -128),
-               LoadPrm(a["prm"], 3, 2, signal=Token.LD_CMP),
-               StoreAct(a["out"], 0, 1, 4, 7, 0, 7 * L, wait=Token.CMP_ST),
-               StoreAct(a["out"] + 28 * L, 28, 2, 1, 3, 3 * L, 0, wait=Token.CMP_ST)]
-        cmp = [Copy(0, 0, 28, 1 << 30, 31, -100, 90, wait=Token.LD_CMP, signal=Token.CMP_ST),
-               Requant(5, 28, 3, 2, 3, -128, 127, signal=Token.CMP_ST)]
+        mem = [
+            LoadAct(a["act"], 0, 1, 4, 7, 1, 0, 1, 1, 0, 5 * L, -128),
+            LoadPrm(a["prm"], 3, 2, signal=Token.LD_CMP),
+            StoreAct(a["out"], 0, 1, 4, 7, 0, 7 * L, wait=Token.CMP_ST),
+            StoreAct(a["out"] + 28 * L, 28, 2, 1, 3, 3 * L, 0, wait=Token.CMP_ST),
+        ]
+        cmp = [
+            Copy(0, 0, 28, 1 << 30, 31, -100, 90, wait=Token.LD_CMP, signal=Token.CMP_ST),
+            Requant(5, 28, 3, 2, 3, -128, 127, signal=Token.CMP_ST),
+        ]
         return [(mem, cmp)]
 
     return regions, chunks
@@ -131,9 +143,12 @@ def _gemm_regions(cfg: AccelConfig, seed: int, out_words: int) -> dict[str, byte
     mult = rng.integers(1 << 29, 1 << 30, (2, L)).astype("<i4")
     shift = rng.integers(36, 40, (2, L)).astype(np.int8)
     prm = b"".join(bias[k].tobytes() + mult[k].tobytes() + shift[k].tobytes() for k in range(2))
-    return {"act": rng.integers(0, 256, 2 * 7 * 8 * L, dtype=np.uint8).tobytes(),
-            "wgt": rng.integers(0, 256, 24 * L * L, dtype=np.uint8).tobytes(), "prm": prm,
-            "out": bytes(out_words * L)}
+    return {
+        "act": rng.integers(0, 256, 2 * 7 * 8 * L, dtype=np.uint8).tobytes(),
+        "wgt": rng.integers(0, 256, 24 * L * L, dtype=np.uint8).tobytes(),
+        "prm": prm,
+        "out": bytes(out_words * L),
+    }
 
 
 def _gemm_loads_and_store(cfg: AccelConfig, a: dict[str, int], out_words: int) -> list[Instr]:
@@ -141,9 +156,12 @@ def _gemm_loads_and_store(cfg: AccelConfig, a: dict[str, int], out_words: int) -
     from dian.hwgen.isa import LoadAct, LoadPrm, LoadWgt, StoreAct, Token
 
     L = cfg.lanes
-    return [LoadAct(a["act"], 0, 2, 7, 8, 0, 0, 0, 0, 7 * 8 * L, 8 * L),
-            LoadWgt(a["wgt"], 0, 24 * L), LoadPrm(a["prm"], 0, 2, signal=Token.LD_CMP),
-            StoreAct(a["out"], 0, 1, 1, out_words, 0, 0, wait=Token.CMP_ST)]
+    return [
+        LoadAct(a["act"], 0, 2, 7, 8, 0, 0, 0, 0, 7 * 8 * L, 8 * L),
+        LoadWgt(a["wgt"], 0, 24 * L),
+        LoadPrm(a["prm"], 0, 2, signal=Token.LD_CMP),
+        StoreAct(a["out"], 0, 1, 1, out_words, 0, 0, wait=Token.CMP_ST),
+    ]
 
 
 def gemm_program(cfg: AccelConfig):
@@ -160,15 +178,17 @@ def gemm_program(cfg: AccelConfig):
 
     def chunks(a: dict[str, int]):
         mem = _gemm_loads_and_store(cfg, a, 33)
-        cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, wait=Token.LD_CMP),  # 3x3 stride 2
-               Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1),               # dilation 2
-               Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1),              # accumulate
-               Gemm(L, 5, 13, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0),                   # P = 1, 5 blocks
-               Gemm(7 * L, 9, 14, 1, 3, 1, 1, 1, 2, 50, 0, 0, 0, 7, 0, 1),              # P = 2, 3 blocks
-               Gemm(2 * L, 70, 14, 0, 1, 1, 2, 1, 2, 0, 0, 1, 0, 9, 0, 1),              # P = 2, accumulate
-               Gemm(23 * L, 111, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0),            # P = 1, 1 block
-               Requant(0, 0, 0, 1, 17, -128, 127),
-               Requant(0, 17, 0, 2, 8, -100, 100, signal=Token.CMP_ST)]
+        cmp = [
+            Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, wait=Token.LD_CMP),  # 3x3 stride 2
+            Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1),  # dilation 2
+            Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1),  # accumulate
+            Gemm(L, 5, 13, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0),  # P = 1, 5 blocks
+            Gemm(7 * L, 9, 14, 1, 3, 1, 1, 1, 2, 50, 0, 0, 0, 7, 0, 1),  # P = 2, 3 blocks
+            Gemm(2 * L, 70, 14, 0, 1, 1, 2, 1, 2, 0, 0, 1, 0, 9, 0, 1),  # P = 2, accumulate
+            Gemm(23 * L, 111, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0),  # P = 1, 1 block
+            Requant(0, 0, 0, 1, 17, -128, 127),
+            Requant(0, 17, 0, 2, 8, -100, 100, signal=Token.CMP_ST),
+        ]
         return [(mem, cmp)]
 
     return regions, chunks
@@ -187,21 +207,33 @@ def dw_program(cfg: AccelConfig):
     bias = rng.integers(-3000, 3000, L).astype("<i4")
     mult = rng.integers(1 << 29, 1 << 30, L).astype("<i4")
     shift = rng.integers(36, 40, L).astype(np.int8)
-    regions = {"act": rng.integers(0, 256, 2 * 6 * 6 * L, dtype=np.uint8).tobytes(),
-               "wgt": rng.integers(0, 256, 16 * L, dtype=np.uint8).tobytes(),
-               "prm": bias.tobytes() + mult.tobytes() + shift.tobytes(), "out": bytes(21 * L)}
+    regions = {
+        "act": rng.integers(0, 256, 2 * 6 * 6 * L, dtype=np.uint8).tobytes(),
+        "wgt": rng.integers(0, 256, 16 * L, dtype=np.uint8).tobytes(),
+        "prm": bias.tobytes() + mult.tobytes() + shift.tobytes(),
+        "out": bytes(21 * L),
+    }
 
     def chunks(a: dict[str, int]):
-        mem = [LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 1, 36 * L, 6 * L),
-               LoadWgt(a["wgt"], 0, 16), LoadPrm(a["prm"], 0, 1, signal=Token.LD_CMP),
-               StoreAct(a["out"], 0, 1, 1, 21, 0, 0, wait=Token.CMP_ST)]
+        mem = [
+            LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 1, 36 * L, 6 * L),
+            LoadWgt(a["wgt"], 0, 16),
+            LoadPrm(a["prm"], 0, 1, signal=Token.LD_CMP),
+            StoreAct(a["out"], 0, 1, 1, 21, 0, 0, wait=Token.CMP_ST),
+        ]
         groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
-        cmp = [Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1)            # 3x3 stride 1
-               for g, n in groups]
-        cmp += [Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1)  # stride 2, dilation 2
-                for g, n in groups]
-        cmp += [Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0),                 # 1 pixel, 1 tap
-                Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1)]        # 2x5 kernel, taps 3..
+        cmp = [
+            Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1)  # 3x3 stride 1
+            for g, n in groups
+        ]
+        cmp += [
+            Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1)  # stride 2, dilation 2
+            for g, n in groups
+        ]
+        cmp += [
+            Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0),  # 1 pixel, 1 tap
+            Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1),
+        ]  # 2x5 kernel, taps 3..
         cmp[0] = cmp[0].with_tokens(wait=Token.LD_CMP)
         cmp += [Requant(0, 0, 0, 1, 21, -128, 127, signal=Token.CMP_ST)]
         return [(mem, cmp)]
@@ -222,15 +254,20 @@ def fused_requant_program(cfg: AccelConfig):
 
     def chunks(a: dict[str, int]):
         mem = _gemm_loads_and_store(cfg, a, 44)
-        cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP),
-               Requant(0, 9, 0, 1, 9, -128, 127)]
+        cmp = [
+            Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP),
+            Requant(0, 9, 0, 1, 9, -128, 127),
+        ]
         groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
-        cmp += [Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 18, 1, -100, 100) if g + n == 9
-                                                                             else ()))
-                for g, n in groups]
-        cmp += [Requant(20, 30, 1, 1, 12, -100, 100),
-                Gemm(L, 5, 40, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0, 1, 42, 1, -50, 60),
-                Requant(40, 43, 1, 1, 1, -50, 60, signal=Token.CMP_ST)]
+        cmp += [
+            Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 18, 1, -100, 100) if g + n == 9 else ()))
+            for g, n in groups
+        ]
+        cmp += [
+            Requant(20, 30, 1, 1, 12, -100, 100),
+            Gemm(L, 5, 40, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0, 1, 42, 1, -50, 60),
+            Requant(40, 43, 1, 1, 1, -50, 60, signal=Token.CMP_ST),
+        ]
         return [(mem, cmp)]
 
     return regions, chunks
@@ -251,13 +288,17 @@ def pool_program(cfg: AccelConfig):
     regions = {"act": rng.integers(0, 256, 2 * 6 * 7 * L, dtype=np.uint8).tobytes(), "out": bytes(30 * L)}
 
     def chunks(a: dict[str, int]):
-        mem = [LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 0, 42 * L, 7 * L, -128, signal=Token.LD_CMP),
-               StoreAct(a["out"], 0, 1, 1, 30, 0, 0, wait=Token.CMP_ST)]
-        cmp = [Pool(0, 0, PoolMode.MAX, 2, 3, 3, 3, 3, 56, 16, 2, 8, 1, wait=Token.LD_CMP),
-               Pool(9, 18, PoolMode.AVG, 1, 2, 2, 2, 3, 0, 24, 3, 8, 1, 1431655765, 32),
-               Pool(60, 22, PoolMode.AVG, 2, 1, 3, 1, 1, 56, 0, 5, 0, 0, 1 << 30, 30),
-               Pool(8, 28, PoolMode.AVG, 2, 1, 1, 6, 7, 56, 0, 0, 8, 1, 1 << 30, 34),
-               Pool(0, 29, PoolMode.MAX, 1, 1, 1, 7, 8, 0, 0, 0, 8, 1, signal=Token.CMP_ST)]
+        mem = [
+            LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 0, 42 * L, 7 * L, -128, signal=Token.LD_CMP),
+            StoreAct(a["out"], 0, 1, 1, 30, 0, 0, wait=Token.CMP_ST),
+        ]
+        cmp = [
+            Pool(0, 0, PoolMode.MAX, 2, 3, 3, 3, 3, 56, 16, 2, 8, 1, wait=Token.LD_CMP),
+            Pool(9, 18, PoolMode.AVG, 1, 2, 2, 2, 3, 0, 24, 3, 8, 1, 1431655765, 32),
+            Pool(60, 22, PoolMode.AVG, 2, 1, 3, 1, 1, 56, 0, 5, 0, 0, 1 << 30, 30),
+            Pool(8, 28, PoolMode.AVG, 2, 1, 1, 6, 7, 56, 0, 0, 8, 1, 1 << 30, 34),
+            Pool(0, 29, PoolMode.MAX, 1, 1, 1, 7, 8, 0, 0, 0, 8, 1, signal=Token.CMP_ST),
+        ]
         return [(mem, cmp)]
 
     return regions, chunks
@@ -273,11 +314,15 @@ def add_program(cfg: AccelConfig):
     regions = {"act": rng.integers(0, 256, 24 * L, dtype=np.uint8).tobytes(), "out": bytes(17 * L)}
 
     def chunks(a: dict[str, int]):
-        mem = [LoadAct(a["act"], 0, 1, 1, 24, 0, 0, 0, 0, 0, 0, signal=Token.LD_CMP),
-               StoreAct(a["out"], 0, 1, 1, 17, 0, 0, wait=Token.CMP_ST)]
-        cmp = [AddI(0, 12, 0, 12, 1518500250, 1073741824, 31, 0, 127, wait=Token.LD_CMP),
-               AddI(3, 20, 12, 4, 2147483647, 1717986918, 29, -128, 127),
-               AddI(23, 23, 16, 1, 5, 7, 0, -20, 20, signal=Token.CMP_ST)]
+        mem = [
+            LoadAct(a["act"], 0, 1, 1, 24, 0, 0, 0, 0, 0, 0, signal=Token.LD_CMP),
+            StoreAct(a["out"], 0, 1, 1, 17, 0, 0, wait=Token.CMP_ST),
+        ]
+        cmp = [
+            AddI(0, 12, 0, 12, 1518500250, 1073741824, 31, 0, 127, wait=Token.LD_CMP),
+            AddI(3, 20, 12, 4, 2147483647, 1717986918, 29, -128, 127),
+            AddI(23, 23, 16, 1, 5, 7, 0, -20, 20, signal=Token.CMP_ST),
+        ]
         return [(mem, cmp)]
 
     return regions, chunks

@@ -3,14 +3,14 @@ each built once per session (build_harness also caches a build by sha256)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from rtl_check import build_accel
 
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.presets import PRESETS
-from rtl_check import build_accel
 
 
 @pytest.fixture(scope="session")

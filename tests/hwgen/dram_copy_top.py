@@ -42,14 +42,13 @@ class DramCopyTop(wiring.Component):
         m = Module()
         n, bus_bytes = self.n_words, self.bus_bits // 8
         words = Array(Signal(self.bus_bits, name=f"word{i}") for i in range(n))
-        issued = Signal(range(n + 1))    # requests presented in the current phase
+        issued = Signal(range(n + 1))  # requests presented in the current phase
         received = Signal(range(n + 1))  # read responses captured
 
         with m.FSM():
-            with m.State("IDLE"):
-                with m.If(self.start):
-                    m.d.sync += [issued.eq(0), received.eq(0)]
-                    m.next = "READ"
+            with m.State("IDLE"), m.If(self.start):
+                m.d.sync += [issued.eq(0), received.eq(0)]
+                m.next = "READ"
             with m.State("READ"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(issued != n):
@@ -71,7 +70,7 @@ class DramCopyTop(wiring.Component):
                     self.mem_req_addr.eq(self.dst + issued * bus_bytes),
                 ]
                 for b in range(bus_bytes):
-                    m.d.comb += self.mem_req_wdata[8 * b:8 * b + 8].eq(words[issued][8 * b:8 * b + 8] + 1)
+                    m.d.comb += self.mem_req_wdata[8 * b : 8 * b + 8].eq(words[issued][8 * b : 8 * b + 8] + 1)
                 m.d.sync += issued.eq(issued + 1)
                 with m.If(issued == n - 1):
                     m.next = "DONE"

@@ -5,15 +5,16 @@ async testbench; Amaranth 0.5 API)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from amaranth.sim import Simulator
 
 
 @dataclass
 class Result:
-    cycle: int          # index of the clock edge after which the output was seen
+    cycle: int  # index of the clock edge after which the output was seen
     values: dict[str, Any]
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from accel_programs import run_machine
+from machine_cases import random_inputs
+
 from dian.errors import CycleLimitError
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.graph import lower_graph
@@ -20,7 +21,6 @@ from dian.hwgen.tools.verilator_run import run_harness
 from dian.ir import Graph
 from dian.search.cost_model import network_cost
 from dian.sim.reference import run_graph
-from machine_cases import random_inputs
 
 
 def build_accel(cfg: AccelConfig, folder: Path) -> Path:
@@ -53,8 +53,12 @@ def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> 
         return [f"RTL hangs: sim/machine finishes in {want['cycles']} cycles; {e}"], {}
     problems = [f"{n}: RTL {got.get(n)} != sim/machine {v}" for n, v in want.items() if got.get(n) != v]
     nc = network_cost(graph, cfg, plans)  # the exact cost model, straight against the RTL's counters
-    model = {"perf_cycles": nc.cycles, "perf_busy_pe_cycles": nc.busy_pe, "perf_dram_bytes_read": nc.dram_read,
-             "perf_dram_bytes_written": nc.dram_write}
+    model = {
+        "perf_cycles": nc.cycles,
+        "perf_busy_pe_cycles": nc.busy_pe,
+        "perf_dram_bytes_read": nc.dram_read,
+        "perf_dram_bytes_written": nc.dram_write,
+    }
     problems += [f"{n}: RTL {got.get(n)} != cost model {v}" for n, v in model.items() if got.get(n) != v]
     if got["reads_unanswered"]:
         problems.append(f"{got['reads_unanswered']} DRAM reads unanswered at done")

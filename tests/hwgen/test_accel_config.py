@@ -10,14 +10,16 @@ import pytest
 
 from dian.errors import AccelConfigError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, accel_config_from_json, validate
+from dian.hwgen.presets import PRESETS, load_accel_config
 from dian.hwgen.targets import Target
-from dian.hwgen.presets import load_accel_config
-from dian.hwgen.presets import PRESETS
 
 
 def test_presets_are_the_documented_sizes() -> None:
     assert {n: (c.pe_rows, c.pe_cols) for n, c in PRESETS.items()} == {
-        "tiny": (4, 4), "small": (8, 8), "default": (16, 16)}
+        "tiny": (4, 4),
+        "small": (8, 8),
+        "default": (16, 16),
+    }
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -45,24 +47,27 @@ def _mutated(**changes: object) -> AccelConfig:
     return dataclasses.replace(PRESETS["tiny"], **changes)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("changes, field", [
-    ({"pe_cols": 8}, "pe_cols"),
-    ({"pe_rows": 3, "pe_cols": 3}, "pe_rows"),
-    ({"pe_rows": 128, "pe_cols": 128}, "pe_rows"),
-    ({"dataflows": (Dataflow.DEPTHWISE,)}, "dataflows"),
-    ({"dataflows": (Dataflow.GEMM, Dataflow.GEMM)}, "dataflows"),
-    ({"operand_bits": 4}, "operand_bits"),
-    ({"acc_bits": 40}, "acc_bits"),
-    ({"dram_bus_bits": 64}, "dram_bus_bits"),  # wider than a 4-lane word (32 bits)
-    ({"dram_bus_bits": 24}, "dram_bus_bits"),
-    ({"dram_latency": 0}, "dram_latency"),
-    ({"clock_mhz": 0.5}, "clock_mhz"),
-    ({"imem_instructions": 100}, "imem_instructions"),
-    ({"ibuf": BufferConfig(4080, 4)}, "ibuf.bytes"),  # 4080 = 127.5 x (2 halves x 4 banks x 4 bytes)
-    ({"ibuf": BufferConfig(4096, 3)}, "ibuf.banks"),
-    ({"abuf": BufferConfig(64)}, "abuf.bytes"),  # fewer than 4 words per half
-    ({"ibuf": BufferConfig(1 << 20, 4), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
-])
+@pytest.mark.parametrize(
+    "changes, field",
+    [
+        ({"pe_cols": 8}, "pe_cols"),
+        ({"pe_rows": 3, "pe_cols": 3}, "pe_rows"),
+        ({"pe_rows": 128, "pe_cols": 128}, "pe_rows"),
+        ({"dataflows": (Dataflow.DEPTHWISE,)}, "dataflows"),
+        ({"dataflows": (Dataflow.GEMM, Dataflow.GEMM)}, "dataflows"),
+        ({"operand_bits": 4}, "operand_bits"),
+        ({"acc_bits": 40}, "acc_bits"),
+        ({"dram_bus_bits": 64}, "dram_bus_bits"),  # wider than a 4-lane word (32 bits)
+        ({"dram_bus_bits": 24}, "dram_bus_bits"),
+        ({"dram_latency": 0}, "dram_latency"),
+        ({"clock_mhz": 0.5}, "clock_mhz"),
+        ({"imem_instructions": 100}, "imem_instructions"),
+        ({"ibuf": BufferConfig(4080, 4)}, "ibuf.bytes"),  # 4080 = 127.5 x (2 halves x 4 banks x 4 bytes)
+        ({"ibuf": BufferConfig(4096, 3)}, "ibuf.banks"),
+        ({"abuf": BufferConfig(64)}, "abuf.bytes"),  # fewer than 4 words per half
+        ({"ibuf": BufferConfig(1 << 20, 4), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
+    ],
+)
 def test_each_rule_has_an_error_naming_the_field(changes: dict, field: str) -> None:
     with pytest.raises(AccelConfigError, match=rf"{field.replace('.', '[.]')} = .* is not allowed; "):
         validate(_mutated(**changes))
@@ -72,15 +77,18 @@ def test_generic_target_has_no_ram_budget() -> None:
     assert validate(_mutated(ibuf=BufferConfig(1 << 20, 4), target=Target.GENERIC)).ibuf.bytes == 1 << 20
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda d: d.pop("pe_rows"), "missing fields \\['pe_rows'\\]"),
-    (lambda d: d.__setitem__("pe_rowz", 4), "unknown fields \\['pe_rowz'\\]"),
-    (lambda d: d.__setitem__("target", "virtex"), "allowed values are .*ecp5-85k"),
-    (lambda d: d.__setitem__("dataflows", ["systolic"]), "allowed values are .*depthwise"),
-    (lambda d: d.__setitem__("pe_rows", "4"), "pe_rows = '4' is not allowed; it must be int"),
-    (lambda d: d.__setitem__("ibuf", 4096), "ibuf = 4096 is not allowed"),
-    (lambda d: d.__setitem__("version", 7), "not a dian accelerator config of version 1"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda d: d.pop("pe_rows"), "missing fields \\['pe_rows'\\]"),
+        (lambda d: d.__setitem__("pe_rowz", 4), "unknown fields \\['pe_rowz'\\]"),
+        (lambda d: d.__setitem__("target", "virtex"), "allowed values are .*ecp5-85k"),
+        (lambda d: d.__setitem__("dataflows", ["systolic"]), "allowed values are .*depthwise"),
+        (lambda d: d.__setitem__("pe_rows", "4"), "pe_rows = '4' is not allowed; it must be int"),
+        (lambda d: d.__setitem__("ibuf", 4096), "ibuf = 4096 is not allowed"),
+        (lambda d: d.__setitem__("version", 7), "not a dian accelerator config of version 1"),
+    ],
+)
 def test_malformed_json_files(edit, message: str) -> None:
     doc = json.loads(PRESETS["tiny"].to_json())
     edit(doc)
@@ -99,8 +107,15 @@ def test_target_without_enough_logic_is_an_error() -> None:
     """A 64 x 64 array's int8 PEs alone (4,096 x ~136 LUT4) outgrow the ECP5-25k's 24,288 LUT4
     once its 28 DSPs are spent; on the iCE40 UP5K (8 DSPs, 5,280 LUT4) even tiny's LUT products
     (its 16 requant partial products alone are ~8,000 LUT4) do not fit; generic has no limit."""
-    big = _mutated(pe_rows=64, pe_cols=64, dram_bus_bits=32, ibuf=BufferConfig(8192, 4), wbuf=BufferConfig(8192),
-                   abuf=BufferConfig(8192), obuf=BufferConfig(4096))
+    big = _mutated(
+        pe_rows=64,
+        pe_cols=64,
+        dram_bus_bits=32,
+        ibuf=BufferConfig(8192, 4),
+        wbuf=BufferConfig(8192),
+        abuf=BufferConfig(8192),
+        obuf=BufferConfig(4096),
+    )
     with pytest.raises(AccelConfigError, match=r"target = 'ecp5-25k' is not allowed; it has 28 DSPs and 24,288 LUT4s"):
         validate(big)
     assert validate(dataclasses.replace(big, target=Target.GENERIC)).pe_rows == 64

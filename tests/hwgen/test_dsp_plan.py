@@ -4,16 +4,22 @@ reassembles the full product (checked with Python integers)."""
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import pytest
 
-
-from dian.hwgen.targets import TARGET_FABRIC, Target
-from dian.hwgen.dsp_plan import (Operand, add_operands, dsp_count, lut_cost, plan_dsps,
-                                 requant_operands, split_parts, unit_sites)
+from dian.hwgen.dsp_plan import (
+    Operand,
+    add_operands,
+    dsp_count,
+    lut_cost,
+    plan_dsps,
+    requant_operands,
+    split_parts,
+    unit_sites,
+)
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import TARGET_FABRIC
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
@@ -52,16 +58,19 @@ def test_split_parts_reassemble_the_product(acc_bits: int) -> None:
     rng = random.Random(acc_bits)
     for a_op, b_op in (requant_operands(acc_bits), add_operands()):
         parts = split_parts(a_op, b_op)
-        for p in parts:                      # each part fits one 18 x 18 signed multiplier
+        for p in parts:  # each part fits one 18 x 18 signed multiplier
             assert p.a.signed_bits <= 18 and p.b.signed_bits <= 18
-        a_lo, a_hi = -2 ** (a_op.bits - 1), 2 ** (a_op.bits - 1) - 1
+        a_lo, a_hi = -(2 ** (a_op.bits - 1)), 2 ** (a_op.bits - 1) - 1
         for _ in range(300):
-            a, b = rng.choice([a_lo, a_hi, -1, rng.randint(a_lo, a_hi)]), rng.choice([0, 2**31 - 1, rng.randrange(2**31)])
+            a, b = (
+                rng.choice([a_lo, a_hi, -1, rng.randint(a_lo, a_hi)]),
+                rng.choice([0, 2**31 - 1, rng.randrange(2**31)]),
+            )
             total = 0
             for p in parts:
-                pa = (a >> p.a_lo) & (2 ** p.a.bits - 1)
-                pa -= 2 ** p.a.bits if p.a.signed and pa >> (p.a.bits - 1) else 0
-                pb = (b >> p.b_lo) & (2 ** p.b.bits - 1)
+                pa = (a >> p.a_lo) & (2**p.a.bits - 1)
+                pa -= 2**p.a.bits if p.a.signed and pa >> (p.a.bits - 1) else 0
+                pb = (b >> p.b_lo) & (2**p.b.bits - 1)
                 total += pa * pb << p.offset
             assert total == a * b
     assert len(split_parts(*requant_operands(32))) == 4 and len(split_parts(*requant_operands(18))) == 2
@@ -70,6 +79,6 @@ def test_split_parts_reassemble_the_product(acc_bits: int) -> None:
 def test_dsp_count_by_hand() -> None:
     u17, s8 = Operand(17, False), Operand(8, True)
     assert dsp_count(u17, u17, 18) == 1 and dsp_count(s8, s8, 18) == 1
-    assert dsp_count(u17, u17, 16) == 4          # 18 signed bits need two 16-bit pieces a side
+    assert dsp_count(u17, u17, 16) == 4  # 18 signed bits need two 16-bit pieces a side
     assert dsp_count(Operand(32, True), Operand(31, False), 18) == 4
     assert lut_cost(s8, s8) > 8 * 8 and lut_cost(u17, u17) > lut_cost(s8, Operand(17, False)) > lut_cost(s8, s8)

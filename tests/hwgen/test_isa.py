@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from dian.errors import ProgramError
 from dian.hwgen.accel_config import BufferConfig
 from dian.hwgen.isa import (
-    INSTRUCTION_BYTES, INSTRUCTIONS, Dw, Encoding, End, Gemm, Instr, LoadAct, Opcode, Pool, Requant, Token,
+    INSTRUCTION_BYTES,
+    INSTRUCTIONS,
+    Dw,
+    Encoding,
+    End,
+    Gemm,
+    Instr,
+    LoadAct,
+    Opcode,
+    Pool,
+    Requant,
+    Token,
     zero_unused_strides,
 )
 from dian.hwgen.presets import PRESETS
@@ -90,7 +101,7 @@ def test_unused_strides_are_zeroed() -> None:
 
 def _field(enc: Encoding, data: bytes, cls: type[Instr], name: str) -> int:
     word = int.from_bytes(data, "little")
-    (lsb, width), = [(p, w) for n, p, w in enc.layout(cls) if n == name]
+    ((lsb, width),) = [(p, w) for n, p, w in enc.layout(cls) if n == name]
     return (word >> lsb) & ((1 << width) - 1)
 
 

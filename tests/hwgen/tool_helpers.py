@@ -33,7 +33,7 @@ def expected_dram(image: bytes, *, bus_bits: int, n_words: int, src: int, dst: i
     """The DRAM after the stand-in ran, computed directly from its specification."""
     n = n_words * bus_bits // 8
     after = bytearray(image)
-    after[dst:dst + n] = bytes((b + 1) % 256 for b in image[src:src + n])
+    after[dst : dst + n] = bytes((b + 1) % 256 for b in image[src : src + n])
     return bytes(after)
 
 

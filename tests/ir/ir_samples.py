@@ -1,9 +1,9 @@
 """A small graph that uses every op kind, in float and integer form, built by hand.
 
-    x [1,3,9,11] -conv1 3x3 p1-> c1 [1,8,9,11] -relu-> r1 -maxpool k3 s2 p1-> p1 [1,8,5,6]
-    p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6]
-    a1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
-    concat(ap, e1) -> cat [1,12,4,5] -gap-> g1 [1,12,1,1] -reshape-> f1 [1,12] -fc-> y [1,5]
+x [1,3,9,11] -conv1 3x3 p1-> c1 [1,8,9,11] -relu-> r1 -maxpool k3 s2 p1-> p1 [1,8,5,6]
+p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6]
+a1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
+concat(ap, e1) -> cat [1,12,4,5] -gap-> g1 [1,12,1,1] -reshape-> f1 [1,12] -fc-> y [1,5]
 """
 
 from __future__ import annotations
@@ -13,17 +13,51 @@ import math
 import numpy as np
 
 from dian.ir import (
-    Add, AvgPool2d, Clamp, Concat, Conv2d, DType, GlobalAvgPool, Graph, Linear, MaxPool2d, Op, QuantParams, Requant,
-    Reshape, Tensor,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    DType,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    MaxPool2d,
+    Op,
+    QuantParams,
+    Requant,
+    Reshape,
+    Tensor,
 )
 
 ACT_SHAPES = {
-    "x": (1, 3, 9, 11), "c1": (1, 8, 9, 11), "r1": (1, 8, 9, 11), "p1": (1, 8, 5, 6), "d1": (1, 8, 5, 6),
-    "a1": (1, 8, 5, 6), "ap": (1, 8, 4, 5), "e1": (1, 4, 4, 5), "cat": (1, 12, 4, 5), "g1": (1, 12, 1, 1),
-    "f1": (1, 12), "y": (1, 5),
+    "x": (1, 3, 9, 11),
+    "c1": (1, 8, 9, 11),
+    "r1": (1, 8, 9, 11),
+    "p1": (1, 8, 5, 6),
+    "d1": (1, 8, 5, 6),
+    "a1": (1, 8, 5, 6),
+    "ap": (1, 8, 4, 5),
+    "e1": (1, 4, 4, 5),
+    "cat": (1, 12, 4, 5),
+    "g1": (1, 12, 1, 1),
+    "f1": (1, 12),
+    "y": (1, 5),
 }
-ACT_SCALES = {"x": 0.05, "c1": 0.1, "r1": 0.1, "p1": 0.1, "d1": 0.08, "a1": 0.15, "ap": 0.12, "e1": 0.07,
-              "cat": 0.13, "g1": 0.09, "f1": 0.09, "y": 0.2}
+ACT_SCALES = {
+    "x": 0.05,
+    "c1": 0.1,
+    "r1": 0.1,
+    "p1": 0.1,
+    "d1": 0.08,
+    "a1": 0.15,
+    "ap": 0.12,
+    "e1": 0.07,
+    "cat": 0.13,
+    "g1": 0.09,
+    "f1": 0.09,
+    "y": 0.2,
+}
 WEIGHT_SHAPES = {"w1": (8, 3, 3, 3), "w2": (8, 1, 3, 3), "w3": (4, 8, 1, 1), "w4": (5, 12)}
 BIAS_OF = {"w1": "b1", "w3": "b3", "w4": "b4"}  # the depthwise conv has no bias
 
@@ -70,8 +104,11 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
     constants: dict[str, np.ndarray] = {}
     w_scales: dict[str, tuple[float, ...]] = {}
     for name, shape in ACT_SHAPES.items():
-        tensors.append(Tensor(name, shape, DType.INT8, QuantParams.per_tensor(s[name])) if integer
-                       else Tensor(name, shape, DType.FLOAT32))
+        tensors.append(
+            Tensor(name, shape, DType.INT8, QuantParams.per_tensor(s[name]))
+            if integer
+            else Tensor(name, shape, DType.FLOAT32)
+        )
     for w, shape in WEIGHT_SHAPES.items():
         k = shape[0]
         if integer:
@@ -84,20 +121,31 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
         if w in BIAS_OF:
             b = BIAS_OF[w]
             tensors.append(Tensor(b, (k,), DType.INT32 if integer else DType.FLOAT32))
-            constants[b] = (rng.integers(-5000, 5000, k).astype(np.int32) if integer
-                            else rng.standard_normal(k).astype(np.float32))
+            constants[b] = (
+                rng.integers(-5000, 5000, k).astype(np.int32) if integer else rng.standard_normal(k).astype(np.float32)
+            )
     rq = None
     if integer:
+
         def mac(x: str, w: str, y: str) -> Requant:
             return requant([s[x] * ws / s[y] for ws in w_scales[w]])
 
         rq = {
-            "conv1": mac("x", "w1", "c1"), "dw": mac("p1", "w2", "d1"), "pw": mac("ap", "w3", "e1"),
+            "conv1": mac("x", "w1", "c1"),
+            "dw": mac("p1", "w2", "d1"),
+            "pw": mac("ap", "w3", "e1"),
             "fc": mac("f1", "w4", "y"),
             "add1": requant([s["p1"] / s["a1"], s["d1"] / s["a1"]], shared_shift=True),
             "avg1": requant([s["a1"] / (s["ap"] * 4)]),
             "cat1": requant([s["ap"] / s["cat"], s["e1"] / s["cat"]]),
             "gap": requant([s["cat"] / (s["g1"] * 20)]),
         }
-    return Graph.build("every_op_" + ("int" if integer else "float"), tensors, constants, _ops(rq), ["x"], ["y"],
-                       {"source": "tests/ir/ir_samples.py"})
+    return Graph.build(
+        "every_op_" + ("int" if integer else "float"),
+        tensors,
+        constants,
+        _ops(rq),
+        ["x"],
+        ["y"],
+        {"source": "tests/ir/ir_samples.py"},
+    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from ir_samples import every_op_graph
 
 from dian.ir import Graph, format_graph, graph_macs, graph_params, op_macs, verify
-from ir_samples import every_op_graph
 
 # MACs = N * K * OY * OX * (C / groups) * FY * FX, or out * in for linear:
 #   conv1  1*8*9*11 * 3*3*3 = 792 * 27 = 21,384   params 8*3*3*3 + 8 = 224

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ir_samples import every_op_graph
 
 from dian.errors import IRFormatError
 from dian.ir import Graph, OpKind, graph_from_json, graph_to_json, load_graph, save_graph, verify
-from ir_samples import every_op_graph
 
 
 @pytest.fixture(params=[False, True], ids=["float", "int"])
@@ -77,15 +77,18 @@ def _load(doc_or_text: dict | str) -> Graph:
     return graph_from_json(text, source="model.ir.json")
 
 
-@pytest.mark.parametrize("text, message", [
-    ("", r"model\.ir\.json is not valid JSON"),
-    ("{", "not valid JSON.*line 1"),
-    ("not json at all", "not valid JSON"),
-    ("[1, 2]", r"not a dian IR file .*'format'"),
-    ("null", "not a dian IR file"),
-    ('{"format": "onnx", "version": 1}', r"'onnx', expected 'dian.ir'"),
-    ('{"version": 1}', "format' field is None"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("", r"model\.ir\.json is not valid JSON"),
+        ("{", "not valid JSON.*line 1"),
+        ("not json at all", "not valid JSON"),
+        ("[1, 2]", r"not a dian IR file .*'format'"),
+        ("null", "not a dian IR file"),
+        ('{"format": "onnx", "version": 1}', r"'onnx', expected 'dian.ir'"),
+        ('{"version": 1}', "format' field is None"),
+    ],
+)
 def test_not_an_ir_file(text: str, message: str) -> None:
     with pytest.raises(IRFormatError, match=message):
         _load(text)
@@ -127,18 +130,31 @@ def test_unknown_op_field() -> None:
         _load(doc)
 
 
-@pytest.mark.parametrize("mutate, message", [
-    (lambda d: d.pop("ops"), "malformed.*KeyError: 'ops'"),
-    (lambda d: d.pop("tensors"), "malformed.*KeyError: 'tensors'"),
-    (lambda d: d["tensors"][0].pop("dtype"), "malformed.*KeyError: 'dtype'"),
-    (lambda d: d["tensors"][0].__setitem__("dtype", "int4"), "malformed.*'int4' is not a valid DType"),
-    (lambda d: d["constants"].__setitem__("w1", "@@@"), "malformed"),
-    (lambda d: d["constants"].__setitem__("w1", d["constants"]["w1"][:8]), "malformed.*cannot reshape"),
-    (lambda d: d["constants"].__setitem__("zz", "AAAA"), "malformed.*KeyError: 'zz'"),
-    (lambda d: d["ops"][0].__setitem__("requant", {"multiplier": [1]}), "has requant .* must be"),
-    (lambda d: d["ops"].__setitem__(0, 7), "malformed"),
-], ids=["no-ops", "no-tensors", "no-dtype", "bad-dtype", "bad-base64", "short-constant", "undeclared-constant",
-        "requant-no-shift", "op-not-object"])
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.pop("ops"), "malformed.*KeyError: 'ops'"),
+        (lambda d: d.pop("tensors"), "malformed.*KeyError: 'tensors'"),
+        (lambda d: d["tensors"][0].pop("dtype"), "malformed.*KeyError: 'dtype'"),
+        (lambda d: d["tensors"][0].__setitem__("dtype", "int4"), "malformed.*'int4' is not a valid DType"),
+        (lambda d: d["constants"].__setitem__("w1", "@@@"), "malformed"),
+        (lambda d: d["constants"].__setitem__("w1", d["constants"]["w1"][:8]), "malformed.*cannot reshape"),
+        (lambda d: d["constants"].__setitem__("zz", "AAAA"), "malformed.*KeyError: 'zz'"),
+        (lambda d: d["ops"][0].__setitem__("requant", {"multiplier": [1]}), "has requant .* must be"),
+        (lambda d: d["ops"].__setitem__(0, 7), "malformed"),
+    ],
+    ids=[
+        "no-ops",
+        "no-tensors",
+        "no-dtype",
+        "bad-dtype",
+        "bad-base64",
+        "short-constant",
+        "undeclared-constant",
+        "requant-no-shift",
+        "op-not-object",
+    ],
+)
 def test_malformed_documents(mutate, message: str) -> None:
     doc = _doc()
     mutate(doc)
@@ -149,7 +165,9 @@ def test_malformed_documents(mutate, message: str) -> None:
 def test_parses_but_invalid_graph_names_the_op() -> None:
     doc = _doc()
     doc["ops"][3]["groups"] = 3
-    with pytest.raises(IRFormatError, match=r"model\.ir\.json parses but is not a valid graph: conv2d op 'dw': groups=3"):
+    with pytest.raises(
+        IRFormatError, match=r"model\.ir\.json parses but is not a valid graph: conv2d op 'dw': groups=3"
+    ):
         _load(doc)
 
 
@@ -160,10 +178,18 @@ def test_load_missing_file(tmp_path: Path) -> None:
 
 # Wrong JSON *types* in op fields must be format errors naming the field, not
 # a TypeError from shape inference ("anything else escaping is a bug in dian").
-@pytest.mark.parametrize("op_index, field, value", [
-    (0, "stride", 3), (0, "stride", "ab"), (3, "groups", "8"), (9, "shape", "1,12"), (7, "axis", "1"),
-    (0, "out_min", "0"), (0, "inputs", 5),
-])
+@pytest.mark.parametrize(
+    "op_index, field, value",
+    [
+        (0, "stride", 3),
+        (0, "stride", "ab"),
+        (3, "groups", "8"),
+        (9, "shape", "1,12"),
+        (7, "axis", "1"),
+        (0, "out_min", "0"),
+        (0, "inputs", 5),
+    ],
+)
 def test_wrongly_typed_op_fields_are_format_errors(op_index: int, field: str, value) -> None:
     doc = _doc()
     doc["ops"][op_index][field] = value

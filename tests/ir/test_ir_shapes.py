@@ -33,10 +33,18 @@ def _ours(op, ins, consts) -> tuple[int, ...] | None:
 
 
 @SETTINGS
-@given(n=st.integers(1, 2), g=st.integers(1, 3), cpg=st.integers(1, 3), kpg=st.integers(1, 3),
-       h=st.integers(1, 13), w=st.integers(1, 13), f=pair(st.integers(1, 5), st.integers(1, 5)),
-       stride=pair(st.integers(1, 3), st.integers(1, 3)), pad=pair(st.integers(0, 2), st.integers(0, 2)),
-       dil=pair(st.integers(1, 3), st.integers(1, 3)))
+@given(
+    n=st.integers(1, 2),
+    g=st.integers(1, 3),
+    cpg=st.integers(1, 3),
+    kpg=st.integers(1, 3),
+    h=st.integers(1, 13),
+    w=st.integers(1, 13),
+    f=pair(st.integers(1, 5), st.integers(1, 5)),
+    stride=pair(st.integers(1, 3), st.integers(1, 3)),
+    pad=pair(st.integers(0, 2), st.integers(0, 2)),
+    dil=pair(st.integers(1, 3), st.integers(1, 3)),
+)
 def test_conv2d_shape_matches_torch(n, g, cpg, kpg, h, w, f, stride, pad, dil) -> None:
     c, k = g * cpg, g * kpg
     x, wt = (n, c, h, w), (k, cpg, *f)
@@ -46,9 +54,16 @@ def test_conv2d_shape_matches_torch(n, g, cpg, kpg, h, w, f, stride, pad, dil) -
 
 
 @SETTINGS
-@given(kind=st.sampled_from(["max", "avg"]), n=st.integers(1, 2), c=st.integers(1, 4), h=st.integers(1, 13),
-       w=st.integers(1, 13), kernel=pair(st.integers(1, 5), st.integers(1, 5)),
-       stride=pair(st.integers(1, 3), st.integers(1, 3)), pad=pair(st.integers(0, 2), st.integers(0, 2)))
+@given(
+    kind=st.sampled_from(["max", "avg"]),
+    n=st.integers(1, 2),
+    c=st.integers(1, 4),
+    h=st.integers(1, 13),
+    w=st.integers(1, 13),
+    kernel=pair(st.integers(1, 5), st.integers(1, 5)),
+    stride=pair(st.integers(1, 3), st.integers(1, 3)),
+    pad=pair(st.integers(0, 2), st.integers(0, 2)),
+)
 def test_pool_shape_matches_torch(kind, n, c, h, w, kernel, stride, pad) -> None:
     x = (n, c, h, w)
     cls, fn = (MaxPool2d, F.max_pool2d) if kind == "max" else (AvgPool2d, F.avg_pool2d)
@@ -69,8 +84,15 @@ def test_linear_shape(n, fin, fout) -> None:
     assert infer_shape(Linear("fc", ("x",), "y", weight="w"), [(n, fin)], {"w": (fout, fin)}) == ref
 
 
-@pytest.mark.parametrize("shapes, axis", [([(1, 3, 5, 7), (1, 4, 5, 7)], 1), ([(2, 3, 5, 7)] * 3, 3),
-                                          ([(2, 3, 5, 7), (2, 3, 1, 7)], 2), ([(1, 5), (1, 6)], 1)])
+@pytest.mark.parametrize(
+    "shapes, axis",
+    [
+        ([(1, 3, 5, 7), (1, 4, 5, 7)], 1),
+        ([(2, 3, 5, 7)] * 3, 3),
+        ([(2, 3, 5, 7), (2, 3, 1, 7)], 2),
+        ([(1, 5), (1, 6)], 1),
+    ],
+)
 def test_concat_shape(shapes, axis) -> None:
     ref = tuple(torch.cat([torch.zeros(s) for s in shapes], axis).shape)
     op = Concat("cat", tuple(f"x{i}" for i in range(len(shapes))), "y", axis=axis)

@@ -33,8 +33,7 @@ def trained(name: str) -> nn.Module:
     """ARCHS[name] trained on digits with batches of 32 (once per session; do not modify)."""
     ds = load_dataset("digits")
     n, epochs, lr = RECIPES.get(name, DEFAULT_RECIPE)
-    return train(derive(SPACES["digits"], ARCHS[name]), ds.x_train[:n], ds.y_train[:n], epochs, 0, batch_size=32,
-                 lr=lr)
+    return train(derive(SPACES["digits"], ARCHS[name]), ds.x_train[:n], ds.y_train[:n], epochs, 0, batch_size=32, lr=lr)
 
 
 def rows(a: np.ndarray) -> list[bytes]:

@@ -92,5 +92,11 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
 
     args = build_parser().parse_args(["search", "--dataset", "digits", "--target", "ecp5-85k", "--out", "x"])
     d = SearchSettings()
-    assert (args.epochs, args.warmup_epochs, args.lam, args.objective, args.seed, args.device) == \
-        (d.epochs, d.warmup_epochs, d.lam, d.objective, d.seed, d.device)
+    assert (args.epochs, args.warmup_epochs, args.lam, args.objective, args.seed, args.device) == (
+        d.epochs,
+        d.warmup_epochs,
+        d.lam,
+        d.objective,
+        d.seed,
+        d.device,
+    )

@@ -27,8 +27,10 @@ def priced():  # type: ignore[no-untyped-def]
 
 
 def _random_arch(space: SearchSpace, rng: random.Random) -> Arch:
-    return Arch(tuple(rng.choice(space.allowed_ops(b)) for b in range(space.n_blocks)),
-                tuple(rng.randrange(len(s.widths)) for s in space.stages))
+    return Arch(
+        tuple(rng.choice(space.allowed_ops(b)) for b in range(space.n_blocks)),
+        tuple(rng.randrange(len(s.widths)) for s in space.stages),
+    )
 
 
 def test_network_graph_has_the_blocks_layers() -> None:
@@ -41,8 +43,13 @@ def test_network_graph_has_the_blocks_layers() -> None:
     assert kinds.count(WorkKind.ADD) == 2 and kinds.count(WorkKind.DW) == 5
     dw = [w for w in works if w.kind is WorkKind.DW]
     # expansion 6 of: the stem's 16, stage 0's 8 (block 1 skipped), stage 1's 16 twice, stage 2's 24.
-    assert [(w.c, w.fy, w.stride[0], w.oy) for w in dw] == [(16 * 6, 5, 1, 8), (8 * 6, 5, 2, 4), (16 * 6, 5, 1, 4),
-                                                            (16 * 6, 5, 2, 2), (24 * 6, 5, 1, 2)]
+    assert [(w.c, w.fy, w.stride[0], w.oy) for w in dw] == [
+        (16 * 6, 5, 1, 8),
+        (8 * 6, 5, 2, 4),
+        (16 * 6, 5, 1, 4),
+        (16 * 6, 5, 2, 2),
+        (24 * 6, 5, 1, 2),
+    ]
 
 
 def test_tables_price_a_network_as_the_compiled_one(priced) -> None:  # type: ignore[no-untyped-def]
@@ -94,13 +101,13 @@ def test_relaxed_cost_is_the_expectation_over_sampled_networks(priced) -> None: 
     widths = torch.stack([(_one_hot(x, n_w) + _one_hot(y, n_w)) / 2 for x, y in zip(a.widths, b.widths)])
     k = SPACE.n_blocks + len(SPACE.stages)
     total = 0.0
-    for mask in range(2 ** k):
+    for mask in range(2**k):
         pick = [(mask >> n) & 1 for n in range(k)]
         choice = [(x, y)[p] for (x, y), p in zip(zip(a.ops + a.widths, b.ops + b.widths), pick)]
-        arch = Arch(tuple(choice[:SPACE.n_blocks]), tuple(choice[SPACE.n_blocks:]))
+        arch = Arch(tuple(choice[: SPACE.n_blocks]), tuple(choice[SPACE.n_blocks :]))
         total += tables.network(SPACE, arch, 1)[0]
     cycles, _ = rc(ops, widths, _one_hot(1, len(hw)))
-    assert float(cycles) == pytest.approx(total / 2 ** k, rel=1e-9)
+    assert float(cycles) == pytest.approx(total / 2**k, rel=1e-9)
 
 
 def test_gradients_favour_the_cheaper_op_and_hardware(priced) -> None:  # type: ignore[no-untyped-def]

@@ -9,8 +9,8 @@ import pytest
 from int_layers import ConvSpec, conv_graph, random_mac_params
 
 from dian.errors import ProgramError
-from dian.hwgen.targets import TARGET_RAM_BYTES, Target
 from dian.hwgen.lower.graph import lower_graph
+from dian.hwgen.targets import TARGET_RAM_BYTES, Target
 from dian.nas.hardware import hardware_space
 from dian.search.explore import evaluate
 from dian.search.mapper import map_graph

@@ -10,13 +10,13 @@ from frontend_helpers import assert_close_to_torch, run_int, torch_outputs
 from machine_cases import check_machine
 from nas_helpers import ARCHS, trained
 
+from dian.api import run_compiled
 from dian.frontend import lower
 from dian.hwgen.presets import PRESETS
 from dian.ir import Add, Conv2d, Graph
 from dian.nas.data import calibration_data, load_dataset
 from dian.nas.space import SPACES
 from dian.nas.supernet import derive
-from dian.api import run_compiled
 from dian.nas.train import int8_accuracy, recalibrate_batchnorm
 
 TEST_IMAGES = 200
@@ -27,9 +27,14 @@ def _lowered(name: str) -> tuple[Graph, Graph]:
     return lower(trained(name), (1, 1, 8, 8), calib, name)
 
 
-@pytest.mark.parametrize("name, convs, adds", [("narrowest_k3e1_skips", 1 + 3 * 2 + 1, 0),
-                                               ("widest_k5e6", 1 + 6 * 3 + 1, 3),
-                                               ("mixed_k5e1", 1 + 2 + 3 * 3 + 1, 1)])
+@pytest.mark.parametrize(
+    "name, convs, adds",
+    [
+        ("narrowest_k3e1_skips", 1 + 3 * 2 + 1, 0),
+        ("widest_k5e6", 1 + 6 * 3 + 1, 3),
+        ("mixed_k5e1", 1 + 2 + 3 * 3 + 1, 1),
+    ],
+)
 def test_derived_net_lowers_and_int8_agrees_with_float(name: str, convs: int, adds: int) -> None:
     net, ds = trained(name), load_dataset("digits")
     float_graph, int_graph = _lowered(name)
@@ -42,7 +47,7 @@ def test_derived_net_lowers_and_int8_agrees_with_float(name: str, convs: int, ad
     float_acc, int_acc = (want.argmax(1) == y).mean(), (got.argmax(1) == y).mean()
     assert float_acc >= 0.8 and int_acc >= float_acc - 0.03
     # the batched accuracy helper (dian search, the benchmark) counts as one image a run does
-    one_by_one = [int(np.argmax(run_compiled(int_graph, x[i:i + 1]))) == y[i] for i in range(40)]
+    one_by_one = [int(np.argmax(run_compiled(int_graph, x[i : i + 1]))) == y[i] for i in range(40)]
     assert int8_accuracy(int_graph, x[:40], y[:40]) == np.mean(one_by_one)
 
 

@@ -31,7 +31,7 @@ def test_mnist_is_mlxtends_digits_scaled_and_split_stratified() -> None:
     ds = load_dataset("mnist")
     assert (ds.x_train.shape, ds.x_test.shape) == ((4000, 1, 28, 28), (1000, 1, 28, 28))
     assert ds.x_train.dtype == np.float32 and ds.y_test.dtype == np.int64
-    assert 0.0 == ds.x_train.min() and ds.x_train.max() == 1.0
+    assert ds.x_train.min() == 0.0 and ds.x_train.max() == 1.0
     assert np.bincount(ds.y_train).tolist() == [400] * 10 and np.bincount(ds.y_test).tolist() == [100] * 10
     images, labels = mnist_data()
     pairs = Counter(zip(rows((images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)), labels.tolist()))

@@ -12,8 +12,17 @@ from nas_helpers import ARCHS
 from dian.errors import SearchSpaceError
 from dian.frontend.zoo.seeding import randomize_batchnorm, seeded
 from dian.nas.space import SPACES, Arch, SearchSpace, StageSpec
-from dian.nas.supernet import (MBConv, SuperNet, allowed_masks, arch_logits_shape, arch_of, derive, gumbel_choices,
-                               mask_disallowed, one_hot)
+from dian.nas.supernet import (
+    MBConv,
+    SuperNet,
+    allowed_masks,
+    arch_logits_shape,
+    arch_of,
+    derive,
+    gumbel_choices,
+    mask_disallowed,
+    one_hot,
+)
 
 
 def _supernet(space: str, seed: int = 0) -> SuperNet:
@@ -39,28 +48,50 @@ def test_one_hot_supernet_computes_the_derived_net(space: str, name: str) -> Non
 
 
 def _convs(module: nn.Module) -> list[tuple[int, int, int, int, int]]:
-    return [(m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.groups)
-            for m in module.modules() if isinstance(m, nn.Conv2d)]
+    return [
+        (m.in_channels, m.out_channels, m.kernel_size[0], m.stride[0], m.groups)
+        for m in module.modules()
+        if isinstance(m, nn.Conv2d)
+    ]
 
 
 def test_derived_layers_are_the_hand_built_ones() -> None:
     # typical = k3e3 skip | k5e3 k3e3 | k5e3 skip, widths 16 | 24 | 32; (in, out, kernel, stride, groups)
     net = derive(SPACES["digits"], ARCHS["typical"])
-    assert _convs(net) == [(1, 16, 3, 1, 1),
-                           (16, 48, 1, 1, 1), (48, 48, 3, 1, 48), (48, 16, 1, 1, 1),
-                           (16, 48, 1, 1, 1), (48, 48, 5, 2, 48), (48, 24, 1, 1, 1),
-                           (24, 72, 1, 1, 1), (72, 72, 3, 1, 72), (72, 24, 1, 1, 1),
-                           (24, 72, 1, 1, 1), (72, 72, 5, 2, 72), (72, 32, 1, 1, 1),
-                           (32, 64, 1, 1, 1)]
+    assert _convs(net) == [
+        (1, 16, 3, 1, 1),
+        (16, 48, 1, 1, 1),
+        (48, 48, 3, 1, 48),
+        (48, 16, 1, 1, 1),
+        (16, 48, 1, 1, 1),
+        (48, 48, 5, 2, 48),
+        (48, 24, 1, 1, 1),
+        (24, 72, 1, 1, 1),
+        (72, 72, 3, 1, 72),
+        (72, 24, 1, 1, 1),
+        (24, 72, 1, 1, 1),
+        (72, 72, 5, 2, 72),
+        (72, 32, 1, 1, 1),
+        (32, 64, 1, 1, 1),
+    ]
     assert [m.residual for m in net.modules() if isinstance(m, MBConv)] == [False, False, True, False]
     assert [(m.in_features, m.out_features) for m in net.modules() if isinstance(m, nn.Linear)] == [(64, 10)]
     # mixed = k5e1 skip | k3e3 k5e3 | k3e6 skip, widths 16 | 32 | 24: e1 has no expansion conv
     assert _convs(derive(SPACES["digits"], ARCHS["mixed_k5e1"])) == [
-        (1, 16, 3, 1, 1), (16, 16, 5, 1, 16), (16, 16, 1, 1, 1),
-        (16, 48, 1, 1, 1), (48, 48, 3, 2, 48), (48, 32, 1, 1, 1),
-        (32, 96, 1, 1, 1), (96, 96, 5, 1, 96), (96, 32, 1, 1, 1),
-        (32, 192, 1, 1, 1), (192, 192, 3, 2, 192), (192, 24, 1, 1, 1),
-        (24, 64, 1, 1, 1)]
+        (1, 16, 3, 1, 1),
+        (16, 16, 5, 1, 16),
+        (16, 16, 1, 1, 1),
+        (16, 48, 1, 1, 1),
+        (48, 48, 3, 2, 48),
+        (48, 32, 1, 1, 1),
+        (32, 96, 1, 1, 1),
+        (96, 96, 5, 1, 96),
+        (96, 32, 1, 1, 1),
+        (32, 192, 1, 1, 1),
+        (192, 192, 3, 2, 192),
+        (192, 24, 1, 1, 1),
+        (24, 64, 1, 1, 1),
+    ]
     # mnist: stride-2 stem, 28x28 -> 14 -> 14 -> 7 -> 4
     mnist = derive(SPACES["mnist"], ARCHS["narrowest_k3e1_skips"])
     shapes = []

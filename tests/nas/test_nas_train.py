@@ -17,8 +17,15 @@ from dian.nas.train import accuracy, recalibrate_batchnorm, train
 def _train(seed: int, losses: list[float] | None = None) -> torch.nn.Module:
     ds = load_dataset("digits")
     hook = None if losses is None else (lambda epoch, loss: losses.append(loss))
-    return train(derive(SPACES["digits"], ARCHS["narrowest_k3e1_skips"], seed=seed), ds.x_train, ds.y_train, 4,
-                 seed, lr=1e-2, on_epoch=hook)
+    return train(
+        derive(SPACES["digits"], ARCHS["narrowest_k3e1_skips"], seed=seed),
+        ds.x_train,
+        ds.y_train,
+        4,
+        seed,
+        lr=1e-2,
+        on_epoch=hook,
+    )
 
 
 def test_training_learns_digits_and_is_bit_reproducible() -> None:

@@ -17,8 +17,8 @@ from machine_cases import CONFIGS, FUZZ_KINDS, accel_configs, fuzz_graph, reject
 
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
 from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from dian.search.cost_model import batch_steps, layer_cost, network_cost, part_channels
 from dian.sim.machine import run_lowered
@@ -33,8 +33,16 @@ def _counters(graph: Graph, cfg: AccelConfig, plans) -> tuple[int, ...]:  # type
 def _smaller(t, rng: np.random.Generator):  # type: ignore[no-untyped-def]
     """A random tiling no bigger than the scheduler's in any dim (so it fits the same buffers)."""
     pick = lambda v: int(rng.integers(1, v + 1))  # noqa: E731
-    return dataclasses.replace(t, kt=pick(t.kt), ct=pick(t.ct), ty=pick(t.ty), tx=pick(t.tx), fyt=pick(t.fyt),
-                               fxt=pick(t.fxt), order=str(rng.choice(["kout", "pout"])) if t.order != "cout" else "cout")
+    return dataclasses.replace(
+        t,
+        kt=pick(t.kt),
+        ct=pick(t.ct),
+        ty=pick(t.ty),
+        tx=pick(t.tx),
+        fyt=pick(t.fyt),
+        fxt=pick(t.fxt),
+        order=str(rng.choice(["kout", "pout"])) if t.order != "cout" else "cout",
+    )
 
 
 def _check_layer(graph: Graph, kind: str, cfg: AccelConfig, seed: int, n_tilings: int = 3) -> None:
@@ -46,8 +54,10 @@ def _check_layer(graph: Graph, kind: str, cfg: AccelConfig, seed: int, n_tilings
         tilings = [p.tiling] + [_smaller(p.tiling, rng) for _ in range(n_tilings - 1)]
         cost = layer_cost(p.work, cfg, tilings, part_channels(graph, p.work))
         for j, t in enumerate(tilings):
-            got = tuple(int(getattr(cost, f)[j]) for f in ("cycles", "dram_read", "dram_write", "busy_pe",
-                                                            "instructions", "chunks"))
+            got = tuple(
+                int(getattr(cost, f)[j])
+                for f in ("cycles", "dram_read", "dram_write", "busy_pe", "instructions", "chunks")
+            )
             assert got == _counters(graph, cfg, [dataclasses.replace(p, tiling=t)]), (p.work.op.name, cfg.name, t)
 
 
@@ -77,10 +87,12 @@ def _repeating_layers() -> list[Graph]:
     rng = np.random.default_rng(7)
     dense = ConvSpec(2, 8, 12, 20, 23, 3, 3, padding=(1, 1))
     dw = ConvSpec(2, 12, 12, 19, 22, 3, 3, stride=(1, 2), padding=(1, 1), groups=12)
-    return [conv_graph(dense, random_mac_params(rng, dense.w_shape)),
-            conv_graph(dw, random_mac_params(rng, dw.w_shape)),
-            pool_graph("max", (2, 12, 21, 22), (3, 3), (2, 2), (1, 1), 0.05),
-            add_graph((2, 20, 17, 18), 0.05, 0.04, 0.06)]
+    return [
+        conv_graph(dense, random_mac_params(rng, dense.w_shape)),
+        conv_graph(dw, random_mac_params(rng, dw.w_shape)),
+        pool_graph("max", (2, 12, 21, 22), (3, 3), (2, 2), (1, 1), 0.05),
+        add_graph((2, 20, 17, 18), 0.05, 0.04, 0.06),
+    ]
 
 
 @pytest.mark.parametrize("cfg", [PRESETS["tiny"], PRESETS["small"]], ids=lambda c: c.name)
@@ -92,17 +104,20 @@ def test_skipped_repeats_equal_the_machine(cfg: AccelConfig) -> None:
     for graph in _repeating_layers():
         p = plan_graph(graph, cfg)[0]
         t = p.tiling
-        narrow = [dataclasses.replace(t, tx=min(t.tx, tx), ty=min(t.ty, ty),
-                                      order=order if t.order != "cout" else t.order)
-                  for tx, ty, order in ((3, 2, "kout"), (4, 1, "pout"), (2, 3, "kout"))]
+        narrow = [
+            dataclasses.replace(t, tx=min(t.tx, tx), ty=min(t.ty, ty), order=order if t.order != "cout" else t.order)
+            for tx, ty, order in ((3, 2, "kout"), (4, 1, "pout"), (2, 3, "kout"))
+        ]
         tilings = [t, *narrow, _smaller(t, rng)]
         cost = layer_cost(p.work, cfg, tilings)
         steps = batch_steps([(p.work, tilings)], cfg).n_steps
         assert (cost.replayed_steps[1:4] < steps[1:4]).all(), (graph.name, cost.replayed_steps, steps)
         assert cost.chunks.max() > 1, graph.name
         for j, t in enumerate(tilings):
-            got = tuple(int(getattr(cost, f)[j]) for f in ("cycles", "dram_read", "dram_write", "busy_pe",
-                                                            "instructions", "chunks"))
+            got = tuple(
+                int(getattr(cost, f)[j])
+                for f in ("cycles", "dram_read", "dram_write", "busy_pe", "instructions", "chunks")
+            )
             assert got == _counters(graph, cfg, [dataclasses.replace(p, tiling=t)]), (graph.name, cfg.name, t)
 
 
@@ -112,8 +127,7 @@ def test_whole_zoo_networks(name: str, preset: str) -> None:
     g, cfg = zoo_graph(name), PRESETS[preset]
     plans = plan_graph(g, cfg)
     nc = network_cost(g, cfg, plans)
-    assert (nc.cycles, nc.dram_read, nc.dram_write, nc.busy_pe, nc.instructions, nc.chunks) == \
-        _counters(g, cfg, plans)
+    assert (nc.cycles, nc.dram_read, nc.dram_write, nc.busy_pe, nc.instructions, nc.chunks) == _counters(g, cfg, plans)
     assert sum(int(c.busy_pe[0]) for c in nc.layers.values()) == nc.busy_pe
 
 
@@ -124,6 +138,14 @@ def test_the_compiled_replays_cache_stamps_every_source_it_compiles_in() -> None
     from dian.search import replay
 
     files = {Path(f).relative_to(Path(replay.__file__).parents[1]).as_posix() for f in replay._compiled_sources()}
-    assert {"search/replay.py", "search/step_record.py", "search/steps_gemm.py", "search/steps_blocked.py",
-            "hwgen/timing.py", "hwgen/rtl/gemm_unit.py", "hwgen/rtl/ppu_add.py", "hwgen/rtl/ppu_pool.py",
-            "hwgen/rtl/ppu_requant.py"} <= files
+    assert {
+        "search/replay.py",
+        "search/step_record.py",
+        "search/steps_gemm.py",
+        "search/steps_blocked.py",
+        "hwgen/timing.py",
+        "hwgen/rtl/gemm_unit.py",
+        "hwgen/rtl/ppu_add.py",
+        "hwgen/rtl/ppu_pool.py",
+        "hwgen/rtl/ppu_requant.py",
+    } <= files

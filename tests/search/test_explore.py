@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from dian.errors import AccelConfigError, MappingError
-from dian.hwgen.targets import Target
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import Target
 from dian.search.explore import Design, config_of, pareto
 
 
@@ -22,14 +22,28 @@ def _d(trial: int, cycles: int, energy: float, fits: bool = True) -> Design:
 
 
 def test_pareto_front_keeps_the_undominated_fitting_designs() -> None:
-    ds = [_d(0, 100, 5.0), _d(1, 200, 4.0), _d(2, 150, 6.0), _d(3, 300, 1.0), _d(4, 50, 0.5, fits=False),
-          _d(5, 200, 4.0)]
+    ds = [
+        _d(0, 100, 5.0),
+        _d(1, 200, 4.0),
+        _d(2, 150, 6.0),
+        _d(3, 300, 1.0),
+        _d(4, 50, 0.5, fits=False),
+        _d(5, 200, 4.0),
+    ]
     assert [d.trial for d in pareto(ds)] == [0, 1, 3]  # 2 is beaten by 0; 4 does not fit; 5 ties 1 (kept once)
 
 
 def test_invalid_parameters_are_rejected() -> None:
-    params = {"lanes": 16, "bus_bits": 128, "ibuf_log2": 17, "wbuf_log2": 16, "abuf_log2": 17, "obuf_log2": 15,
-              "imem": 1024, "depthwise": "yes"}
+    params = {
+        "lanes": 16,
+        "bus_bits": 128,
+        "ibuf_log2": 17,
+        "wbuf_log2": 16,
+        "abuf_log2": 17,
+        "obuf_log2": 15,
+        "imem": 1024,
+        "depthwise": "yes",
+    }
     with pytest.raises(AccelConfigError, match="on-chip RAM"):
         config_of(params, Target.ECP5_25K, 0)  # 304 KiB of buffers on a 126 KiB part
     cfg = config_of({**params, "ibuf_log2": 14, "abuf_log2": 14, "wbuf_log2": 12}, Target.ECP5_85K, 3)

@@ -10,8 +10,8 @@ from machine_cases import zoo_graph
 from dian.errors import MappingError
 from dian.hwgen import timing
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
 from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from dian.search.cost_model import layer_cost, network_cost, part_channels
 from dian.search.energy import layer_energy_pj
@@ -46,8 +46,9 @@ def test_never_slower_than_the_default_scheduler(nets, preset: str) -> None:  # 
 
 
 def _energy(g: Graph, cfg, plans) -> float:  # type: ignore[no-untyped-def]
-    return sum(float(layer_energy_pj(cfg, layer_cost(p.work, cfg, [p.tiling], part_channels(g, p.work)))[0])
-               for p in plans)
+    return sum(
+        float(layer_energy_pj(cfg, layer_cost(p.work, cfg, [p.tiling], part_channels(g, p.work)))[0]) for p in plans
+    )
 
 
 def test_objectives_trade_off(nets) -> None:  # type: ignore[no-untyped-def]

@@ -13,7 +13,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from dian.ir import (
-    Add, AvgPool2d, Clamp, Conv2d, DType, GlobalAvgPool, Graph, Linear, MaxPool2d, Op, QuantParams, Requant, Tensor,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Conv2d,
+    DType,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    MaxPool2d,
+    Op,
+    QuantParams,
+    Requant,
+    Tensor,
     verify,
 )
 
@@ -67,7 +79,9 @@ class MacParams:
 
     @property
     def w_float(self) -> np.ndarray:
-        return (self.w_int.astype(np.float64) * self.w_scale.reshape((-1,) + (1,) * (self.w_int.ndim - 1))).astype(np.float32)
+        return (self.w_int.astype(np.float64) * self.w_scale.reshape((-1,) + (1,) * (self.w_int.ndim - 1))).astype(
+            np.float32
+        )
 
     @property
     def b_float(self) -> np.ndarray:
@@ -136,10 +150,14 @@ def _weight_tensors(p: MacParams, integer: bool) -> tuple[list[Tensor], dict[str
     k = p.w_int.shape[0]
     if integer:
         q = QuantParams(tuple(float(s) for s in p.w_scale), 0)  # per output channel, also when k == 1
-        return ([Tensor("w", p.w_int.shape, DType.INT8, q),
-                 Tensor("b", (k,), DType.INT32)], {"w": p.w_int, "b": p.b_int})
-    return ([Tensor("w", p.w_int.shape, DType.FLOAT32), Tensor("b", (k,), DType.FLOAT32)],
-            {"w": p.w_float, "b": p.b_float.astype(np.float32)})
+        return (
+            [Tensor("w", p.w_int.shape, DType.INT8, q), Tensor("b", (k,), DType.INT32)],
+            {"w": p.w_int, "b": p.b_int},
+        )
+    return (
+        [Tensor("w", p.w_int.shape, DType.FLOAT32), Tensor("b", (k,), DType.FLOAT32)],
+        {"w": p.w_float, "b": p.b_float.astype(np.float32)},
+    )
 
 
 def _mac_graph(make_op, p: MacParams, x_shape, out_shape, relu: bool, integer: bool) -> Graph:
@@ -159,8 +177,18 @@ def _mac_graph(make_op, p: MacParams, x_shape, out_shape, relu: bool, integer: b
 
 def conv_graph(spec: ConvSpec, p: MacParams, integer: bool = True) -> Graph:
     def make(output: str = "y", **kw) -> Conv2d:
-        return Conv2d("conv", ("x",), output, weight="w", bias="b", stride=spec.stride, padding=spec.padding,
-                      dilation=spec.dilation, groups=spec.groups, **kw)
+        return Conv2d(
+            "conv",
+            ("x",),
+            output,
+            weight="w",
+            bias="b",
+            stride=spec.stride,
+            padding=spec.padding,
+            dilation=spec.dilation,
+            groups=spec.groups,
+            **kw,
+        )
 
     return _mac_graph(make, p, spec.x_shape, spec.out_shape, spec.relu, integer)
 
@@ -172,13 +200,21 @@ def linear_graph(n: int, fin: int, fout: int, p: MacParams, relu: bool = False, 
     return _mac_graph(make, p, (n, fin), (n, fout), relu, integer)
 
 
-def add_graph(shape: tuple[int, ...], sa: float | None, sb: float | None, so: float | None, relu: bool = False) -> Graph:
+def add_graph(
+    shape: tuple[int, ...], sa: float | None, sb: float | None, so: float | None, relu: bool = False
+) -> Graph:
     """``y = a + b`` (then ReLU). Integer when scales are given: one shared shift."""
     integer = so is not None
     tensors = [act("a", shape, sa), act("b", shape, sb), act("y", shape, so)]
     if integer:
-        op = Add("add", ("a", "b"), "y", requant=requant_shared_shift([sa / so, sb / so]),  # type: ignore[operator]
-                 out_min=0 if relu else -128, out_max=127)
+        op = Add(
+            "add",
+            ("a", "b"),
+            "y",
+            requant=requant_shared_shift([sa / so, sb / so]),  # type: ignore[operator]
+            out_min=0 if relu else -128,
+            out_max=127,
+        )
         return single_op_graph(op, tensors, {})
     ops: list[Op] = [Add("add", ("a", "b"), "s" if relu else "y")]
     if relu:
@@ -191,8 +227,14 @@ def pool_out(size: int, kernel: int, stride: int, pad: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
-def pool_graph(kind: str, x_shape: tuple[int, int, int, int], kernel: tuple[int, int], stride: tuple[int, int],
-               padding: tuple[int, int], scale: float | None) -> Graph:
+def pool_graph(
+    kind: str,
+    x_shape: tuple[int, int, int, int],
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    scale: float | None,
+) -> Graph:
     """maxpool / avgpool with output scale == input scale (torch.ao keeps the input's
     qparams for pooling), so the avgpool requant is ``1 / window``."""
     n, c, h, w = x_shape
@@ -205,7 +247,9 @@ def pool_graph(kind: str, x_shape: tuple[int, int, int, int], kernel: tuple[int,
     return single_op_graph(op, [act("x", x_shape, scale), act("y", out, scale)], {})
 
 
-def global_avgpool_graph(x_shape: tuple[int, int, int, int], scale: float | None, out_scale: float | None = None) -> Graph:
+def global_avgpool_graph(
+    x_shape: tuple[int, int, int, int], scale: float | None, out_scale: float | None = None
+) -> Graph:
     n, c, h, w = x_shape
     out_scale = scale if out_scale is None else out_scale
     rq = None if scale is None else requant_per_channel([scale / (out_scale * h * w)])  # type: ignore[operator]
@@ -213,6 +257,8 @@ def global_avgpool_graph(x_shape: tuple[int, int, int, int], scale: float | None
     return single_op_graph(op, [act("x", x_shape, scale), act("y", (n, c, 1, 1), out_scale)], {})
 
 
-def relu_graph(shape: tuple[int, ...], scale: float | None, lo: float | int = 0, hi: float | int | None = None) -> Graph:
+def relu_graph(
+    shape: tuple[int, ...], scale: float | None, lo: float | int = 0, hi: float | int | None = None
+) -> Graph:
     op = Clamp("relu", ("x",), "y", min_value=lo, max_value=hi)
     return single_op_graph(op, [act("x", shape, scale), act("y", shape, scale)], {})

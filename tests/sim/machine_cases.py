@@ -8,23 +8,36 @@ import functools
 
 import numpy as np
 from hypothesis import strategies as st
-
-from dian.errors import IRValidationError, ScheduleError
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
-from dian.hwgen.targets import Target
-from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
-from dian.ir import Graph, verify
-from dian.sim.machine import MachineResult, run_lowered
-from dian.sim.reference import run_graph
 from int_layers import add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_mac_params
 from layer_cases import random_conv_spec
 
+from dian.errors import IRValidationError, ScheduleError
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
+from dian.hwgen.lower.graph import lower_graph
+from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import Target
+from dian.ir import Graph, verify
+from dian.sim.machine import MachineResult, run_lowered
+from dian.sim.reference import run_graph
+
 #: 4 lanes and buffers of a few words per half: every layer is tiled, kernel taps too.
-CRAMPED = validate(AccelConfig(
-    name="cramped", pe_rows=4, pe_cols=4, dataflows=(Dataflow.GEMM, Dataflow.DEPTHWISE),
-    ibuf=BufferConfig(512, 2), wbuf=BufferConfig(128), abuf=BufferConfig(256), obuf=BufferConfig(64),
-    dram_bus_bits=16, dram_latency=3, target=Target.GENERIC, clock_mhz=100.0, imem_instructions=32))
+CRAMPED = validate(
+    AccelConfig(
+        name="cramped",
+        pe_rows=4,
+        pe_cols=4,
+        dataflows=(Dataflow.GEMM, Dataflow.DEPTHWISE),
+        ibuf=BufferConfig(512, 2),
+        wbuf=BufferConfig(128),
+        abuf=BufferConfig(256),
+        obuf=BufferConfig(64),
+        dram_bus_bits=16,
+        dram_latency=3,
+        target=Target.GENERIC,
+        clock_mhz=100.0,
+        imem_instructions=32,
+    )
+)
 
 CONFIGS = [PRESETS["tiny"], PRESETS["small"], CRAMPED]
 
@@ -41,13 +54,24 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
 
     dataflows = draw(st.sampled_from([(Dataflow.GEMM,), (Dataflow.GEMM, Dataflow.DEPTHWISE)]))
     acc_bits = draw(st.sampled_from([32, 24, 16]))
-    return validate(AccelConfig(
-        name="fuzz", pe_rows=lanes, pe_cols=lanes, dataflows=dataflows,
-        ibuf=buf(lanes, 4, 96, draw(st.sampled_from([1, 2, 4]))), wbuf=buf(lanes, max(4, lanes), 8 * lanes),
-        abuf=buf(lanes * acc_bits // 8, 4, 64), obuf=buf(lanes, 4, 64),
-        dram_bus_bits=8 * draw(st.sampled_from([b for b in (1, 2, 4, 8, 16) if b <= lanes])),
-        dram_latency=draw(st.integers(1, 40)), target=Target.GENERIC, clock_mhz=100.0,
-        imem_instructions=draw(st.sampled_from([32, 64, 256])), acc_bits=acc_bits))
+    return validate(
+        AccelConfig(
+            name="fuzz",
+            pe_rows=lanes,
+            pe_cols=lanes,
+            dataflows=dataflows,
+            ibuf=buf(lanes, 4, 96, draw(st.sampled_from([1, 2, 4]))),
+            wbuf=buf(lanes, max(4, lanes), 8 * lanes),
+            abuf=buf(lanes * acc_bits // 8, 4, 64),
+            obuf=buf(lanes, 4, 64),
+            dram_bus_bits=8 * draw(st.sampled_from([b for b in (1, 2, 4, 8, 16) if b <= lanes])),
+            dram_latency=draw(st.integers(1, 40)),
+            target=Target.GENERIC,
+            clock_mhz=100.0,
+            imem_instructions=draw(st.sampled_from([32, 64, 256])),
+            acc_bits=acc_bits,
+        )
+    )
 
 
 @functools.cache
@@ -75,8 +99,10 @@ def check_machine(graph: Graph, cfg: AccelConfig, seed: int = 0) -> MachineResul
         want = ref[op.output]
         if not np.array_equal(got, want):
             where = tuple(int(i) for i in np.argwhere(got != want)[0])
-            raise AssertionError(f"{graph.name} on {cfg.name}: layer '{op.name}' differs first at {where}: machine "
-                                 f"{got[where]} != reference {want[where]} ({int((got != want).sum())} of {got.size})")
+            raise AssertionError(
+                f"{graph.name} on {cfg.name}: layer '{op.name}' differs first at {where}: machine "
+                f"{got[where]} != reference {want[where]} ({int((got != want).sum())} of {got.size})"
+            )
     return res
 
 

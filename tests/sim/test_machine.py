@@ -9,25 +9,36 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from int_layers import (
+    ConvSpec,
+    act,
+    add_graph,
+    conv_graph,
+    global_avgpool_graph,
+    linear_graph,
+    pool_graph,
+    random_mac_params,
+    relu_graph,
+    requant_per_channel,
+    single_op_graph,
+)
+from layer_cases import AVGPOOLS_EVEN, AVGPOOLS_ODD, CORNER_CONVS, MAXPOOLS, random_conv_spec
+from machine_cases import CONFIGS, CRAMPED, FUZZ_KINDS, accel_configs, check_machine, fuzz_graph, rejection, zoo_graph
 
 from dian.errors import ProgramError
 from dian.hwgen.isa import Token
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.ir import Concat, Graph, Linear, Requant, Reshape, Tensor, DType, QuantParams, verify
+from dian.ir import Concat, DType, Graph, Linear, QuantParams, Reshape, Tensor, verify
 from dian.sim.machine import run_lowered
-from int_layers import (
-    ConvSpec, act, add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_mac_params,
-    relu_graph, requant_per_channel, single_op_graph,
-)
-from layer_cases import AVGPOOLS_EVEN, AVGPOOLS_ODD, CORNER_CONVS, MAXPOOLS, random_conv_spec
-from machine_cases import CONFIGS, CRAMPED, FUZZ_KINDS, accel_configs, check_machine, fuzz_graph, rejection, zoo_graph
 
 CFG_IDS = [c.name for c in CONFIGS]
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
-@pytest.mark.parametrize("spec", CORNER_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}g{s.groups}")
+@pytest.mark.parametrize(
+    "spec", CORNER_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}g{s.groups}"
+)
 def test_conv_corner_cases(spec: ConvSpec, cfg) -> None:
     rng = np.random.default_rng(1)
     check_machine(conv_graph(spec, random_mac_params(rng, spec.w_shape)), cfg)
@@ -58,12 +69,19 @@ def test_linear(n: int, fin: int, fout: int, cfg) -> None:
 def _flatten_linear(shape: tuple[int, int, int, int], fout: int) -> Graph:
     p = random_mac_params(np.random.default_rng(4), (fout, int(np.prod(shape[1:]))))
     flat = (shape[0], int(np.prod(shape[1:])))
-    tensors = [act("x", shape, p.in_scale), act("f", flat, p.in_scale), act("y", (shape[0], fout), p.out_scale),
-               Tensor("w", p.w_int.shape, DType.INT8, QuantParams(tuple(map(float, p.w_scale)), 0)),
-               Tensor("b", (fout,), DType.INT32)]
-    ops = [Reshape("flat", ("x",), "f", shape=flat),
-           Linear("fc", ("f",), "y", weight="w", bias="b", requant=requant_per_channel(p.ratios), out_min=-128,
-                  out_max=127)]
+    tensors = [
+        act("x", shape, p.in_scale),
+        act("f", flat, p.in_scale),
+        act("y", (shape[0], fout), p.out_scale),
+        Tensor("w", p.w_int.shape, DType.INT8, QuantParams(tuple(map(float, p.w_scale)), 0)),
+        Tensor("b", (fout,), DType.INT32),
+    ]
+    ops = [
+        Reshape("flat", ("x",), "f", shape=flat),
+        Linear(
+            "fc", ("f",), "y", weight="w", bias="b", requant=requant_per_channel(p.ratios), out_min=-128, out_max=127
+        ),
+    ]
     return verify(Graph.build("flat", tensors, {"w": p.w_int, "b": p.b_int}, ops, ["x"], ["y", "f"]))
 
 
@@ -76,7 +94,9 @@ def test_flatten_then_linear_moves_no_data(shape, cfg) -> None:
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
-@pytest.mark.parametrize("kind, case", [("max", c) for c in MAXPOOLS] + [("avg", c) for c in AVGPOOLS_ODD + AVGPOOLS_EVEN])
+@pytest.mark.parametrize(
+    "kind, case", [("max", c) for c in MAXPOOLS] + [("avg", c) for c in AVGPOOLS_ODD + AVGPOOLS_EVEN]
+)
 def test_pooling(kind: str, case, cfg) -> None:
     kernel, stride, padding, h, w = case
     check_machine(pool_graph(kind, (2, 6, h, w), kernel, stride, padding, 0.05), cfg)
@@ -146,13 +166,14 @@ def test_missing_token_deadlocks_with_a_message_naming_the_instruction() -> None
     i = next(i for i, ins in enumerate(mem) if ins.signal & Token.LD_CMP)
     mem[i] = mem[i].with_tokens(signal=mem[i].signal & ~Token.LD_CMP)
     import dataclasses
-    from dian.hwgen.lower.dram_image import read_header
+
     from dian.hwgen.isa import Encoding
+    from dian.hwgen.lower.dram_image import read_header
 
     enc = Encoding(low.cfg)
     hdr = read_header(low.image)
     image = bytearray(low.image)
-    image[hdr.chunks[0].addr: hdr.chunks[0].addr + 32 * len(mem)] = enc.encode_stream(mem)
+    image[hdr.chunks[0].addr : hdr.chunks[0].addr + 32 * len(mem)] = enc.encode_stream(mem)
     bad = dataclasses.replace(low, image=bytes(image))
     with pytest.raises(ProgramError, match=r"deadlock in program chunk 0: .*CMP instruction 0 \(GEMM .*LD_CMP"):
         run_lowered(bad, {"x": np.zeros(spec.x_shape, np.int8)})
@@ -168,8 +189,7 @@ def _fuzz(cfg, kind: str, seed: int) -> None:
 
 
 # derandomize: CI runs the same examples every time (the long tier below explores).
-@settings(max_examples=25, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cfg=accel_configs(), kind=st.sampled_from(FUZZ_KINDS), seed=st.integers(0, 2**31))
 def test_fuzz_random_layers_on_random_configs(cfg, kind: str, seed: int) -> None:
     _fuzz(cfg, kind, seed)

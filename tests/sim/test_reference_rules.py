@@ -9,34 +9,49 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from int_layers import act, pool_graph, single_op_graph
 
 from dian.errors import InputShapeError, IRValidationError
-from dian.ir import Add, AvgPool2d, Clamp, Concat, DType, GlobalAvgPool, Graph, Linear, QuantParams, Requant, Tensor, verify
+from dian.ir import (
+    Add,
+    Clamp,
+    Concat,
+    DType,
+    GlobalAvgPool,
+    Graph,
+    Linear,
+    QuantParams,
+    Requant,
+    Tensor,
+    verify,
+)
 from dian.sim.reference import dequantize_output, quantize_input, round_shift, run_graph
-from int_layers import act, pool_graph, single_op_graph
 
 # -- round_shift: floor((x + 2^(s-1)) / 2^s), ties go up ---------------------------------
 
 
-@pytest.mark.parametrize("x, s, expected", [
-    (5, 1, 3),      # 2.5 -> 3
-    (7, 1, 4),      # 3.5 -> 4
-    (-5, 1, -2),    # -2.5 -> -2 (half *up*, not away from zero)
-    (-7, 1, -3),    # -3.5 -> -3
-    (-3, 1, -1),    # -1.5 -> -1
-    (-1, 1, 0),     # -0.5 -> 0
-    (6, 2, 2),      # 1.5 -> 2
-    (-10, 2, -2),   # -2.5 -> -2
-    (-11, 2, -3),   # -2.75 -> -3
-    (-9, 2, -2),    # -2.25 -> -2
-    (9, 2, 2),      # 2.25 -> 2
-    (13, 0, 13),    # s = 0: identity
-    (-13, 0, -13),
-    (2**61, 62, 1),       # 0.5 -> 1 at the largest shift
-    (-(2**61), 62, 0),    # -0.5 -> 0
-    (3 * 2**60, 62, 1),   # 0.75 -> 1
-    ((2**31 - 1) * (2**31 - 1), 62, 1),  # largest product (just under 2^62) / 2^62 = 0.99999... -> 1
-])
+@pytest.mark.parametrize(
+    "x, s, expected",
+    [
+        (5, 1, 3),  # 2.5 -> 3
+        (7, 1, 4),  # 3.5 -> 4
+        (-5, 1, -2),  # -2.5 -> -2 (half *up*, not away from zero)
+        (-7, 1, -3),  # -3.5 -> -3
+        (-3, 1, -1),  # -1.5 -> -1
+        (-1, 1, 0),  # -0.5 -> 0
+        (6, 2, 2),  # 1.5 -> 2
+        (-10, 2, -2),  # -2.5 -> -2
+        (-11, 2, -3),  # -2.75 -> -3
+        (-9, 2, -2),  # -2.25 -> -2
+        (9, 2, 2),  # 2.25 -> 2
+        (13, 0, 13),  # s = 0: identity
+        (-13, 0, -13),
+        (2**61, 62, 1),  # 0.5 -> 1 at the largest shift
+        (-(2**61), 62, 0),  # -0.5 -> 0
+        (3 * 2**60, 62, 1),  # 0.75 -> 1
+        ((2**31 - 1) * (2**31 - 1), 62, 1),  # largest product (just under 2^62) / 2^62 = 0.99999... -> 1
+    ],
+)
 def test_round_shift_half_up(x: int, s: int, expected: int) -> None:
     got = round_shift(np.array([x], dtype=np.int64), s)
     assert got.dtype == np.int64 and int(got[0]) == expected
@@ -59,8 +74,12 @@ _RQ = Requant((2**30, 3 * 2**29), (33, 32))
 
 
 def _linear_graph(out_min: int, out_max: int) -> Graph:
-    tensors = [act("x", (2, 2), 0.5), act("y", (2, 2), 1.0),
-               Tensor("w", (2, 2), DType.INT8, QuantParams((0.25, 0.75), 0)), Tensor("b", (2,), DType.INT32)]
+    tensors = [
+        act("x", (2, 2), 0.5),
+        act("y", (2, 2), 1.0),
+        Tensor("w", (2, 2), DType.INT8, QuantParams((0.25, 0.75), 0)),
+        Tensor("b", (2,), DType.INT32),
+    ]
     op = Linear("fc", ("x",), "y", weight="w", bias="b", requant=_RQ, out_min=out_min, out_max=out_max)
     return single_op_graph(op, tensors, {"w": _W, "b": _B})
 
@@ -85,7 +104,9 @@ def test_fused_relu_and_relu6_are_clamps() -> None:
 def test_clamp_op_integer_bounds() -> None:
     x = np.array([[-128, -1, 0, 5, 6, 7, 127]], dtype=np.int8)
     relu = single_op_graph(Clamp("r", ("x",), "y", min_value=0), [act("x", (1, 7), 0.1), act("y", (1, 7), 0.1)], {})
-    relu6 = single_op_graph(Clamp("r", ("x",), "y", min_value=0, max_value=6), [act("x", (1, 7), 1.0), act("y", (1, 7), 1.0)], {})
+    relu6 = single_op_graph(
+        Clamp("r", ("x",), "y", min_value=0, max_value=6), [act("x", (1, 7), 1.0), act("y", (1, 7), 1.0)], {}
+    )
     assert run_graph(relu, {"x": x})["y"].tolist() == [[0, 0, 0, 5, 6, 7, 127]]
     out = run_graph(relu6, {"x": x})["y"]
     assert out.dtype == np.int8 and out.tolist() == [[0, 0, 0, 5, 6, 6, 6]]
@@ -124,8 +145,7 @@ def test_add_relu() -> None:
 
 def test_avgpool_divides_with_half_up_rounding() -> None:
     # 2x2 windows, stride 2, same scale in and out: M / 2^s = 2^30 / 2^32 = 1/4 exactly
-    x = np.array([[[[1, 2, -1, -2, 0, 1],
-                     [3, 4, -3, -4, 1, 0]]]], dtype=np.int8)
+    x = np.array([[[[1, 2, -1, -2, 0, 1], [3, 4, -3, -4, 1, 0]]]], dtype=np.int8)
     g = pool_graph("avg", x.shape, (2, 2), (2, 2), (0, 0), 0.1)
     assert g.ops[0].requant == Requant((2**30,), (32,))
     # sums 10, -10, 2 -> 2.5 -> 3, -2.5 -> -2, 0.5 -> 1
@@ -138,8 +158,8 @@ def test_avgpool_counts_padding_in_divisor() -> None:
     x4, x5, xm = (np.array([[[[v]]]], dtype=np.int8) for v in (4, 5, -5))
     g = pool_graph("avg", (1, 1, 1, 1), (3, 3), (1, 1), (1, 1), 0.1)
     assert g.ops[0].requant == Requant((1908874354,), (34,))
-    assert run_graph(g, {"x": x4})["y"].item() == 0   # 4/9 = 0.44 -> 0
-    assert run_graph(g, {"x": x5})["y"].item() == 1   # 5/9 = 0.56 -> 1
+    assert run_graph(g, {"x": x4})["y"].item() == 0  # 4/9 = 0.44 -> 0
+    assert run_graph(g, {"x": x5})["y"].item() == 1  # 5/9 = 0.56 -> 1
     assert run_graph(g, {"x": xm})["y"].item() == -1  # -5/9 = -0.56 -> -1
 
 
@@ -158,9 +178,7 @@ def test_maxpool_padding_never_wins() -> None:
     x = np.array([[[[-100, -120], [-90, -128]]]], dtype=np.int8)
     g = pool_graph("max", x.shape, (2, 2), (1, 1), (1, 1), 0.1)
     # 3x3 output; corner windows see one real element and three padded ones
-    assert run_graph(g, {"x": x})["y"][0, 0].tolist() == [[-100, -100, -120],
-                                                          [-90, -90, -120],
-                                                          [-90, -90, -128]]
+    assert run_graph(g, {"x": x})["y"][0, 0].tolist() == [[-100, -100, -120], [-90, -90, -120], [-90, -90, -128]]
 
 
 # -- concat: each input rescaled to the output scale -------------------------------------------
@@ -170,11 +188,12 @@ def test_concat_rescales_each_input() -> None:
     # sa 0.5 -> ratio 0.5 = 2^30/2^31; sb 0.25 -> 0.25 = 2^30/2^32; sc 2 -> 2 = 2^30/2^29; so 1
     rq = Requant((2**30, 2**30, 2**30), (31, 32, 29))
     op = Concat("cat", ("a", "b", "c"), "y", axis=1, requant=rq)
-    g = single_op_graph(op, [act("a", (1, 4), 0.5), act("b", (1, 4), 0.25), act("c", (1, 2), 2.0),
-                             act("y", (1, 10), 1.0)], {})
+    g = single_op_graph(
+        op, [act("a", (1, 4), 0.5), act("b", (1, 4), 0.25), act("c", (1, 2), 2.0), act("y", (1, 10), 1.0)], {}
+    )
     a = np.array([[3, -3, 127, -128]], dtype=np.int8)  # 1.5 -> 2, -1.5 -> -1, 63.5 -> 64, -64
-    b = np.array([[6, -6, 2, -128]], dtype=np.int8)    # 1.5 -> 2, -1.5 -> -1, 0.5 -> 1, -32
-    c = np.array([[100, -100]], dtype=np.int8)          # 200 -> 127, -200 -> -128 (saturate)
+    b = np.array([[6, -6, 2, -128]], dtype=np.int8)  # 1.5 -> 2, -1.5 -> -1, 0.5 -> 1, -32
+    c = np.array([[100, -100]], dtype=np.int8)  # 200 -> 127, -200 -> -128 (saturate)
     assert run_graph(g, {"a": a, "b": b, "c": c})["y"].tolist() == [[2, -1, 64, -64, 2, -1, 1, -32, 127, -128]]
 
 
@@ -202,8 +221,12 @@ def test_dequantize_output() -> None:
 def _tiny_linear(w: np.ndarray, b: np.ndarray, check: bool) -> Graph:
     k, n = w.shape
     ratio_rq = Requant((2**30,), (31,))  # 0.5 with scales 1, 0.5, 1
-    tensors = [act("x", (1, n), 1.0), act("y", (1, k), 1.0),
-               Tensor("w", w.shape, DType.INT8, QuantParams.per_tensor(0.5)), Tensor("b", (k,), DType.INT32)]
+    tensors = [
+        act("x", (1, n), 1.0),
+        act("y", (1, k), 1.0),
+        Tensor("w", w.shape, DType.INT8, QuantParams.per_tensor(0.5)),
+        Tensor("b", (k,), DType.INT32),
+    ]
     op = Linear("fc", ("x",), "y", weight="w", bias="b", requant=ratio_rq, out_min=-128, out_max=127)
     g = Graph.build("g", tensors, {"w": w, "b": b}, [op], ["x"], ["y"])
     return verify(g) if check else g
@@ -225,7 +248,7 @@ def test_run_time_accumulator_overflow_raises() -> None:
 def test_run_time_overflow_with_narrow_accumulator() -> None:
     w = np.full((1, 4), 100, dtype=np.int8)
     g = _tiny_linear(w, np.zeros(1, dtype=np.int32), check=True)
-    ok = np.array([[80, 1, 0, 0]], dtype=np.int8)      # acc 8100 < 2^15
+    ok = np.array([[80, 1, 0, 0]], dtype=np.int8)  # acc 8100 < 2^15
     bad = np.array([[100, 100, 100, 28]], dtype=np.int8)  # acc 32800 >= 2^15
     run_graph(g, {"x": ok}, acc_bits=16)
     with pytest.raises(IRValidationError, match="16-bit accumulator"):

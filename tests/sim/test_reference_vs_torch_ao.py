@@ -30,14 +30,21 @@ import numpy as np
 import pytest
 import torch
 import torch.ao.nn.quantized.functional as qF
-
-from dian.sim.reference import run_graph
 from int_layers import (
-    ConvSpec, add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_int8, random_mac_params,
+    ConvSpec,
+    add_graph,
+    conv_graph,
+    global_avgpool_graph,
+    linear_graph,
+    pool_graph,
+    random_int8,
+    random_mac_params,
     relu_graph,
 )
 from layer_cases import AVGPOOLS_EVEN, AVGPOOLS_ODD, CORNER_CONVS, MAXPOOLS, conv_specs
 from torch_witness import Mismatch, bias_float, from_quint8, quantized_engine, to_quint8, weight_qint8
+
+from dian.sim.reference import run_graph
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*quantized tensor creation functions.*:UserWarning")
 
@@ -54,21 +61,37 @@ def _engine():
 def torch_conv(spec: ConvSpec, p, x: np.ndarray) -> np.ndarray:
     w = weight_qint8(p)
     if spec.relu:  # the fused kernel, as a quantized model would call it
-        packed = torch.ops.quantized.conv2d_prepack(w, bias_float(p), list(spec.stride), list(spec.padding),
-                                                    list(spec.dilation), spec.groups)
+        packed = torch.ops.quantized.conv2d_prepack(
+            w, bias_float(p), list(spec.stride), list(spec.padding), list(spec.dilation), spec.groups
+        )
         y = torch.ops.quantized.conv2d_relu(to_quint8(x, p.in_scale), packed, p.out_scale, 128)
     else:
-        y = qF.conv2d(to_quint8(x, p.in_scale), w, bias_float(p), spec.stride, spec.padding, spec.dilation,
-                      spec.groups, scale=p.out_scale, zero_point=128)
+        y = qF.conv2d(
+            to_quint8(x, p.in_scale),
+            w,
+            bias_float(p),
+            spec.stride,
+            spec.padding,
+            spec.dilation,
+            spec.groups,
+            scale=p.out_scale,
+            zero_point=128,
+        )
     return from_quint8(y)
 
 
 def exact_conv(spec: ConvSpec, p, x: np.ndarray) -> np.ndarray:
     """A third, independent answer: torch's float64 convolution of the integers (exact),
     then ``floor(acc * ratio + 1/2)`` in float64 and the clamp."""
-    acc = torch.nn.functional.conv2d(torch.from_numpy(x.astype(np.float64)), torch.from_numpy(p.w_int.astype(np.float64)),
-                                     torch.from_numpy(p.b_int.astype(np.float64)), spec.stride, spec.padding,
-                                     spec.dilation, spec.groups).numpy()
+    acc = torch.nn.functional.conv2d(
+        torch.from_numpy(x.astype(np.float64)),
+        torch.from_numpy(p.w_int.astype(np.float64)),
+        torch.from_numpy(p.b_int.astype(np.float64)),
+        spec.stride,
+        spec.padding,
+        spec.dilation,
+        spec.groups,
+    ).numpy()
     y = np.floor(acc * np.asarray(p.ratios).reshape(1, -1, 1, 1) + 0.5)
     return np.clip(y, 0 if spec.relu else -128, 127).astype(np.int8)
 
@@ -136,7 +159,11 @@ def _linear_stats(count: int, seed: int) -> None:
     stats = Mismatch("linear")
     rng = np.random.default_rng(seed)
     for i in range(count):
-        n, fin, fout = int(rng.integers(1, 6)), int(rng.choice([1, 3, 7, 33, 127, 513])), int(rng.choice([1, 5, 11, 63, 101]))
+        n, fin, fout = (
+            int(rng.integers(1, 6)),
+            int(rng.choice([1, 3, 7, 33, 127, 513])),
+            int(rng.choice([1, 5, 11, 63, 101])),
+        )
         relu = bool(i % 3 == 0)
         p = random_mac_params(rng, (fout, fin))
         x = random_int8(rng, (n, fin))
@@ -158,7 +185,12 @@ def _add_stats(relu: bool, count: int, seed: int) -> None:
     stats = Mismatch("add_relu" if relu else "add")
     rng = np.random.default_rng(seed)
     for i in range(count):
-        shape = (int(rng.integers(1, 3)), int(rng.integers(1, 9)), int(rng.choice([5, 7, 13])), int(rng.choice([3, 9, 11])))
+        shape = (
+            int(rng.integers(1, 3)),
+            int(rng.integers(1, 9)),
+            int(rng.choice([5, 7, 13])),
+            int(rng.choice([3, 9, 11])),
+        )
         sa, sb = (float(v) for v in rng.uniform(0.005, 0.1, 2))
         so = float(max(sa, sb) * rng.uniform(0.6, 2.5))  # includes s_out < s_a: outputs saturate
         if i == 0:
@@ -245,8 +277,9 @@ def test_global_avgpool_odd_plane_within_one_lsb() -> None:
 
 def _exact_ties(x: np.ndarray, kernel, stride, pad) -> np.ndarray:
     """Where the exact mean sum/window is n + 1/2 (independent float64 torch sum)."""
-    sums = torch.nn.functional.avg_pool2d(torch.from_numpy(x.astype(np.float64)), kernel, stride, pad,
-                                          count_include_pad=True, divisor_override=1).numpy()
+    sums = torch.nn.functional.avg_pool2d(
+        torch.from_numpy(x.astype(np.float64)), kernel, stride, pad, count_include_pad=True, divisor_override=1
+    ).numpy()
     window = kernel[0] * kernel[1]
     return 2 * np.mod(sums, window) == window
 

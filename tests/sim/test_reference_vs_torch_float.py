@@ -7,12 +7,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
-from dian.sim.reference import run_graph
 from int_layers import (
-    add_graph, conv_graph, global_avgpool_graph, linear_graph, pool_graph, random_mac_params, relu_graph,
+    add_graph,
+    conv_graph,
+    global_avgpool_graph,
+    linear_graph,
+    pool_graph,
+    random_mac_params,
+    relu_graph,
 )
 from layer_cases import AVGPOOLS_EVEN, AVGPOOLS_ODD, MAXPOOLS, conv_specs
+
+from dian.sim.reference import run_graph
 
 RTOL = 1e-5
 
@@ -37,15 +43,26 @@ def test_conv2d_float(chunk: int) -> None:
         p = random_mac_params(rng, spec.w_shape)
         x = _randn(rng, spec.x_shape)
         ours = run_graph(conv_graph(spec, p, integer=False), {"x": x})["y"]
-        ref = F.conv2d(torch.from_numpy(x), torch.from_numpy(p.w_float), torch.from_numpy(p.b_float.astype(np.float32)),
-                       spec.stride, spec.padding, spec.dilation, spec.groups)
+        ref = F.conv2d(
+            torch.from_numpy(x),
+            torch.from_numpy(p.w_float),
+            torch.from_numpy(p.b_float.astype(np.float32)),
+            spec.stride,
+            spec.padding,
+            spec.dilation,
+            spec.groups,
+        )
         assert_close(ours, F.relu(ref) if spec.relu else ref)
 
 
 def test_linear_float() -> None:
     rng = np.random.default_rng(22)
     for i in range(20):
-        n, fin, fout = int(rng.integers(1, 6)), int(rng.choice([1, 3, 7, 33, 127, 513])), int(rng.choice([1, 5, 11, 101]))
+        n, fin, fout = (
+            int(rng.integers(1, 6)),
+            int(rng.choice([1, 3, 7, 33, 127, 513])),
+            int(rng.choice([1, 5, 11, 101])),
+        )
         relu = i % 2 == 0
         p = random_mac_params(rng, (fout, fin))
         x = _randn(rng, (n, fin))
@@ -73,8 +90,11 @@ def test_pools_float() -> None:
             x = _randn(rng, (2, 3, h, w))
             ours = run_graph(pool_graph(kind, x.shape, kernel, stride, pad, None), {"x": x})["y"]
             t = torch.from_numpy(x)
-            ref = (F.max_pool2d(t, kernel, stride, pad) if kind == "max"
-                   else F.avg_pool2d(t, kernel, stride, pad, count_include_pad=True))
+            ref = (
+                F.max_pool2d(t, kernel, stride, pad)
+                if kind == "max"
+                else F.avg_pool2d(t, kernel, stride, pad, count_include_pad=True)
+            )
             assert_close(ours, ref)
     for h, w in ((7, 7), (1, 1), (6, 6), (5, 13)):
         x = _randn(rng, (2, 9, h, w))

@@ -9,12 +9,11 @@ the same scale, so tensors cross over by that shift alone (bit-exact, through
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 import numpy as np
 import torch
-
 from int_layers import MacParams
 
 ZP = 128
@@ -50,8 +49,11 @@ def from_quint8(q: torch.Tensor) -> np.ndarray:
 def weight_qint8(p: MacParams) -> torch.Tensor:
     k = p.w_int.shape[0]
     return torch._make_per_channel_quantized_tensor(
-        torch.from_numpy(np.ascontiguousarray(p.w_int)), torch.from_numpy(p.w_scale.astype(np.float64)),
-        torch.zeros(k, dtype=torch.long), 0)
+        torch.from_numpy(np.ascontiguousarray(p.w_int)),
+        torch.from_numpy(p.w_scale.astype(np.float64)),
+        torch.zeros(k, dtype=torch.long),
+        0,
+    )
 
 
 def bias_float(p: MacParams) -> torch.Tensor:
@@ -88,14 +90,20 @@ class Mismatch:
         return self.differing / max(self.elements, 1)
 
     def summary(self) -> str:
-        return (f"{self.op}: {self.cases} cases, {self.elements} elements, {self.differing} differ "
-                f"({100 * self.fraction:.4f} %), max |diff| {self.max_diff}"
-                + (f" (in {self.worst_case})" if self.max_diff else "")
-                + (f"; {len(self.witness_replaced)} cases checked against qnnpack (x86 engine wrong)"
-                   if self.witness_replaced else ""))
+        return (
+            f"{self.op}: {self.cases} cases, {self.elements} elements, {self.differing} differ "
+            f"({100 * self.fraction:.4f} %), max |diff| {self.max_diff}"
+            + (f" (in {self.worst_case})" if self.max_diff else "")
+            + (
+                f"; {len(self.witness_replaced)} cases checked against qnnpack (x86 engine wrong)"
+                if self.witness_replaced
+                else ""
+            )
+        )
 
     def check(self, max_fraction: float = 1e-3) -> None:
         print(self.summary())
         assert self.max_diff <= 1, self.summary()
-        assert self.fraction <= max_fraction, self.summary() + "; worst cases: " + str(
-            sorted(self.per_case, key=lambda c: -c[1] / c[2])[:5])
+        assert self.fraction <= max_fraction, (
+            self.summary() + "; worst cases: " + str(sorted(self.per_case, key=lambda c: -c[1] / c[2])[:5])
+        )

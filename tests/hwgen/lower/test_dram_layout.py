@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from dian.hwgen.lower.layout import (
-    act_bytes, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, pack_act, param_entries,
+    act_bytes,
+    dense_conv_weights,
+    dw_blocks,
+    gemm_blocks,
+    linear_weights_blocked,
+    pack_act,
+    param_entries,
     unpack_act,
 )
 
@@ -15,8 +21,24 @@ def test_pack_act_by_hand() -> None:
     # C=5 channels at L=4 -> 2 blocks; H=1, W=2. Value = 10*c + w.
     x = np.array([[[[0, 1]], [[10, 11]], [[20, 21]], [[30, 31]], [[40, 41]]]], dtype=np.int8)
     got = pack_act(x, 4).view(np.int8).tolist()
-    assert got == [0, 10, 20, 30,  1, 11, 21, 31,   # block 0: pixel (0,0) lanes 0..3, pixel (0,1)
-                   40, 0, 0, 0,    41, 0, 0, 0]     # block 1: channel 4, zero lanes
+    assert got == [
+        0,
+        10,
+        20,
+        30,
+        1,
+        11,
+        21,
+        31,  # block 0: pixel (0,0) lanes 0..3, pixel (0,1)
+        40,
+        0,
+        0,
+        0,
+        41,
+        0,
+        0,
+        0,
+    ]  # block 1: channel 4, zero lanes
     assert act_bytes(x.shape, 4) == 16
 
 
@@ -49,7 +71,7 @@ def test_grouped_conv_is_block_diagonal() -> None:
     d = dense_conv_weights(w, 3)[:, :, 0, 0]
     expect = np.zeros((6, 6), np.int8)
     for g in range(3):
-        expect[2 * g:2 * g + 2, 2 * g:2 * g + 2] = w[2 * g:2 * g + 2, :, 0, 0]
+        expect[2 * g : 2 * g + 2, 2 * g : 2 * g + 2] = w[2 * g : 2 * g + 2, :, 0, 0]
     np.testing.assert_array_equal(d, expect)
 
 
@@ -84,4 +106,6 @@ def test_param_entries_bytes() -> None:
     assert e[0, 16:].tolist() == [8, 9]
     assert e[1, :8].view("<i4").tolist() == [3, 0] and e[1, 16:].tolist() == [10, 0]
     per_tensor = param_entries(None, (5,), (3,), 3, 4).reshape(1, 36)
-    assert per_tensor[0, 16:32].view("<i4").tolist() == [5, 5, 5, 0] and per_tensor[0, :16].view("<i4").tolist() == [0] * 4
+    assert (
+        per_tensor[0, 16:32].view("<i4").tolist() == [5, 5, 5, 0] and per_tensor[0, :16].view("<i4").tolist() == [0] * 4
+    )

@@ -15,31 +15,34 @@ from machine_cases import check_machine
 
 from dian.errors import InputShapeError
 from dian.hwgen.lower import input_packing
-from dian.hwgen.lower.input_packing import InputPacking, pack_shallow_inputs
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
+from dian.hwgen.lower.input_packing import InputPacking, pack_shallow_inputs
 from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.presets import PRESETS
 from dian.ir import Add, Graph, verify
 from dian.sim.reference import run_graph
-
 
 DEFAULT, TINY = PRESETS["default"], PRESETS["tiny"]
 
 
-@pytest.mark.parametrize("n, c, h, w, k, fy, fx, stride, padding, dilation", [
-    (1, 3, 23, 23, 4, 7, 7, (2, 2), (3, 3), (1, 1)),  # ResNet's stem, odd size
-    (2, 2, 9, 10, 3, 3, 5, (1, 3), (0, 2), (2, 1)),   # unequal strides, x dilation 1
-    (1, 1, 8, 8, 2, 3, 3, (1, 1), (1, 1), (1, 2)),    # dilated along x
-    (1, 4, 5, 6, 2, 2, 4, (2, 1), (1, 3), (1, 1)),    # more padding than the image has columns to spare
-])
+@pytest.mark.parametrize(
+    "n, c, h, w, k, fy, fx, stride, padding, dilation",
+    [
+        (1, 3, 23, 23, 4, 7, 7, (2, 2), (3, 3), (1, 1)),  # ResNet's stem, odd size
+        (2, 2, 9, 10, 3, 3, 5, (1, 3), (0, 2), (2, 1)),  # unequal strides, x dilation 1
+        (1, 1, 8, 8, 2, 3, 3, (1, 1), (1, 1), (1, 2)),  # dilated along x
+        (1, 4, 5, 6, 2, 2, 4, (2, 1), (1, 3), (1, 1)),  # more padding than the image has columns to spare
+    ],
+)
 def test_packed_conv_equals_torch_conv(n, c, h, w, k, fy, fx, stride, padding, dilation) -> None:
     rng = np.random.default_rng(7)
     x = rng.integers(-128, 128, (n, c, h, w)).astype(np.int8)
     wt = rng.integers(-128, 128, (k, c, fy, fx)).astype(np.int8)
 
     def conv(a: np.ndarray, b: np.ndarray, **kw) -> np.ndarray:
-        return torch.nn.functional.conv2d(torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64),
-                                          **kw).numpy()
+        return torch.nn.functional.conv2d(
+            torch.tensor(a, dtype=torch.float64), torch.tensor(b, dtype=torch.float64), **kw
+        ).numpy()
 
     want = conv(x, wt, stride=stride, padding=padding, dilation=dilation)
     p = InputPacking("x", (n, c, h, w), fx, stride[1], dilation[1], padding[1], want.shape[3])
@@ -65,8 +68,9 @@ def test_stem_is_packed_and_runs_in_fewer_cycles(monkeypatch: pytest.MonkeyPatch
     verify(packed)
     # The rewritten graph is the same function (sim/reference on both; the input packed for the rewrite).
     x = np.random.default_rng(0).integers(-128, 128, (1, 3, 19, 17)).astype(np.int8)
-    np.testing.assert_array_equal(run_graph(packed, {"x": packings["x"].apply(x)})[g.outputs[0]],
-                                  run_graph(g, {"x": x})[g.outputs[0]])
+    np.testing.assert_array_equal(
+        run_graph(packed, {"x": packings["x"].apply(x)})[g.outputs[0]], run_graph(g, {"x": x})[g.outputs[0]]
+    )
     plan = plan_graph(g, DEFAULT)[0]
     assert "input packed by the host: 3 channels x 7 kernel columns -> 21 channels" in plan.schedule.format()
     cycles = check_machine(g, DEFAULT).counters.cycles

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from dian.errors import ProgramError
-from dian.hwgen.lower.dram_image import read_header
-from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Encoding, End, Token
-from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.presets import PRESETS
 from int_layers import ConvSpec, add_graph, conv_graph, random_mac_params
 from machine_cases import CRAMPED
+
+from dian.errors import ProgramError
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Encoding, End, Token
+from dian.hwgen.lower.dram_image import read_header
+from dian.hwgen.lower.graph import lower_graph
+from dian.hwgen.presets import PRESETS
 
 
 def _conv(spec: ConvSpec):
@@ -40,10 +40,12 @@ def test_chunks_fit_imem_and_balance_their_tokens(name: str, cfg) -> None:
             waits = sum(bool(i.wait & t) for i in ch.mem + ch.cmp)
             assert signals == waits, (t, signals, waits)
         # MEM only signals LD_CMP/ST_CMP and waits on the others; CMP the reverse
-        assert not any(i.signal & (Token.CMP_LD | Token.CMP_ST) or i.wait & (Token.LD_CMP | Token.ST_CMP)
-                       for i in ch.mem)
-        assert not any(i.signal & (Token.LD_CMP | Token.ST_CMP) or i.wait & (Token.CMP_LD | Token.CMP_ST)
-                       for i in ch.cmp)
+        assert not any(
+            i.signal & (Token.CMP_LD | Token.CMP_ST) or i.wait & (Token.LD_CMP | Token.ST_CMP) for i in ch.mem
+        )
+        assert not any(
+            i.signal & (Token.LD_CMP | Token.ST_CMP) or i.wait & (Token.CMP_LD | Token.CMP_ST) for i in ch.cmp
+        )
 
 
 def test_cramped_config_needs_several_chunks() -> None:
@@ -59,7 +61,7 @@ def test_image_header_and_program_decode_back() -> None:
     assert hdr.outputs == tuple((s.addr, s.blocked) for s in low.outputs)
     enc = Encoding(cfg)
     for entry, ch in zip(hdr.chunks, low.program.chunks, strict=True):
-        code = low.image[entry.addr: entry.addr + (entry.n_mem + entry.n_cmp) * INSTRUCTION_BYTES]
+        code = low.image[entry.addr : entry.addr + (entry.n_mem + entry.n_cmp) * INSTRUCTION_BYTES]
         assert enc.decode_stream(code) == [*ch.mem, *ch.cmp]
     with pytest.raises(ProgramError, match="built for another accelerator config"):
         read_header(low.image, PRESETS["small"])
@@ -77,7 +79,8 @@ def test_weights_are_stored_once_per_tile() -> None:
     cfg = PRESETS["tiny"]
     g = GRAPHS["conv"]
     low = lower_graph(g, cfg)
-    w_bytes = len(low.image) - sum(s.blocked[0] * -(-s.blocked[1] // 4) * s.blocked[2] * s.blocked[3] * 4
-                                   for s in low.slots.values())
+    w_bytes = len(low.image) - sum(
+        s.blocked[0] * -(-s.blocked[1] // 4) * s.blocked[2] * s.blocked[3] * 4 for s in low.slots.values()
+    )
     dense = 24 * 40 * 7 * 5
     assert w_bytes < 3 * dense + 64 * 1024  # blocks padded to 4 lanes, program and params on top

@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from int_layers import ConvSpec, conv_graph, pool_graph, random_mac_params
+from layer_cases import random_conv_spec
+from machine_cases import CRAMPED
 
 from dian.errors import ScheduleError
 from dian.hwgen.accel_config import Dataflow
 from dian.hwgen.lower.layout import blocks
-from dian.hwgen.presets import PRESETS
 from dian.hwgen.lower.scheduler import plan_graph, plan_op, schedule_graph
 from dian.hwgen.lower.tile_search import halves, in_extent
 from dian.hwgen.lower.workload import WorkKind
+from dian.hwgen.presets import PRESETS
 from dian.ir.schedule import Dim, Schedule
-from int_layers import ConvSpec, conv_graph, pool_graph, random_mac_params
-from layer_cases import random_conv_spec
-from machine_cases import CRAMPED
 
 CONFIGS = [PRESETS["tiny"], PRESETS["small"], PRESETS["default"], CRAMPED]
 
@@ -30,8 +30,12 @@ def _assert_fits(plan, cfg) -> None:
     assert out_words <= h["obuf"]
     if w.kind is WorkKind.GEMM:
         assert 1 <= t.kt <= blocks(w.k, L) and 1 <= t.ct <= blocks(w.c, L)
-        assert t.ct * in_extent(t.ty, w.stride[0], t.fyt, w.dilation[0]) * \
-            in_extent(t.tx, w.stride[1], t.fxt, w.dilation[1]) <= h["ibuf"]
+        assert (
+            t.ct
+            * in_extent(t.ty, w.stride[0], t.fyt, w.dilation[0])
+            * in_extent(t.tx, w.stride[1], t.fxt, w.dilation[1])
+            <= h["ibuf"]
+        )
         assert t.kt * t.ct * t.fyt * t.fxt * L <= h["wbuf"] and out_words <= h["abuf"] and t.kt <= h["pbuf"]
     assert 1 <= t.ty <= w.oy and 1 <= t.tx <= w.ox
 
@@ -44,8 +48,16 @@ def test_random_conv_layers_always_get_a_legal_schedule(cfg) -> None:
         rng = np.random.default_rng(seed)
         spec = random_conv_spec(rng)
         if rng.random() < 0.3:  # and some big ones
-            spec = ConvSpec(1, int(rng.integers(1, 300)), int(rng.integers(1, 300)), int(rng.integers(7, 60)),
-                            int(rng.integers(7, 60)), 3, 3, padding=(1, 1))
+            spec = ConvSpec(
+                1,
+                int(rng.integers(1, 300)),
+                int(rng.integers(1, 300)),
+                int(rng.integers(7, 60)),
+                int(rng.integers(7, 60)),
+                3,
+                3,
+                padding=(1, 1),
+            )
         g = conv_graph(spec, random_mac_params(rng, spec.w_shape))
         plan = plan_op(g, g.ops[0], cfg)
         _assert_fits(plan, cfg)

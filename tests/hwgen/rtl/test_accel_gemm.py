@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from int_layers import ConvSpec, conv_graph, linear_graph, random_mac_params
+from layer_cases import CORNER_CONVS
+from machine_cases import zoo_graph
+from rtl_check import check_rtl
 from tool_helpers import needs
 
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
-from int_layers import ConvSpec, conv_graph, linear_graph, random_mac_params
-from layer_cases import CORNER_CONVS
-from machine_cases import zoo_graph
-from rtl_check import check_rtl
 
 TINY = PRESETS["tiny"]
 
@@ -24,7 +24,9 @@ GEMM_CONVS = [s for s in CORNER_CONVS if not (s.groups > 1 and s.groups == s.c)]
 
 
 @needs("verilator")
-@pytest.mark.parametrize("spec", GEMM_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}g{s.groups}")
+@pytest.mark.parametrize(
+    "spec", GEMM_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}g{s.groups}"
+)
 def test_lowered_conv_in_verilator(tiny_harness, spec: ConvSpec) -> None:
     rng = np.random.default_rng(1)
     check_rtl(tiny_harness, TINY, conv_graph(spec, random_mac_params(rng, spec.w_shape)))
@@ -39,7 +41,9 @@ DW_CONVS = [s for s in CORNER_CONVS if s.groups > 1 and s.groups == s.c] + [
 
 
 @needs("verilator")
-@pytest.mark.parametrize("spec", DW_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}d{s.dilation}")
+@pytest.mark.parametrize(
+    "spec", DW_CONVS, ids=lambda s: f"{s.c}x{s.h}x{s.w}-k{s.k}f{s.fy}{s.fx}s{s.stride}d{s.dilation}"
+)
 def test_lowered_depthwise_in_verilator(tiny_harness, spec: ConvSpec) -> None:
     rng = np.random.default_rng(2)
     check_rtl(tiny_harness, TINY, conv_graph(spec, random_mac_params(rng, spec.w_shape)))

@@ -6,17 +6,25 @@ in amaranth.sim for a small hand-built program, in Verilator (the shared
 from __future__ import annotations
 
 import dataclasses
-import time
 
-import pytest
-from accel_programs import (FUSED_PAIRS, add_program, build_image, copy_requant_program, dw_program,
-                            fused_requant_program, gemm_program, mem_only_program, pool_program, run_amaranth,
-                            run_machine)
+from accel_programs import (
+    FUSED_PAIRS,
+    add_program,
+    build_image,
+    copy_requant_program,
+    dw_program,
+    fused_requant_program,
+    gemm_program,
+    mem_only_program,
+    pool_program,
+    run_amaranth,
+    run_machine,
+)
 from tool_helpers import needs
 
 from dian.hwgen.accel_config import validate
-from dian.hwgen.rtl.emit import verilog_text
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.rtl.emit import verilog_text
 from dian.hwgen.rtl.top import Accelerator
 from dian.hwgen.tools.verilator_run import run_harness
 
@@ -124,8 +132,8 @@ def _fused_outputs_agree(cfg, image: bytes, after: bytes, out: int) -> None:
     """Each fused instruction's OBUF words equal those of the REQUANT of the same ABUF words."""
     L = cfg.lanes
     for fused, sep, n in FUSED_PAIRS:
-        assert after[out + fused * L: out + (fused + n) * L] == after[out + sep * L: out + (sep + n) * L]
-    assert after[out: out + 44 * L] != image[out: out + 44 * L]
+        assert after[out + fused * L : out + (fused + n) * L] == after[out + sep * L : out + (sep + n) * L]
+    assert after[out : out + 44 * L] != image[out : out + 44 * L]
 
 
 def test_fused_requant_in_amaranth_sim() -> None:

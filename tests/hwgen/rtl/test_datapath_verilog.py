@@ -32,4 +32,4 @@ def test_converts_to_verilog(name: str) -> None:
     assert f"module {name}(" in text
     for port in dut.signature.members:
         assert port in text, f"port {port} missing from the Verilog of {name}"
-    assert "__" not in "".join(dut.signature.members)     # Verilator mangles double underscores
+    assert "__" not in "".join(dut.signature.members)  # Verilator mangles double underscores

@@ -36,9 +36,9 @@ def simulate(dut: DramCopyTop, dram: bytearray, latency: int, max_cycles: int = 
                 addr = ctx.get(dut.mem_req_addr)
                 assert addr % bus_bytes == 0 and addr + bus_bytes <= len(dram)
                 if ctx.get(dut.mem_req_write):
-                    dram[addr:addr + bus_bytes] = ctx.get(dut.mem_req_wdata).to_bytes(bus_bytes, "little")
+                    dram[addr : addr + bus_bytes] = ctx.get(dut.mem_req_wdata).to_bytes(bus_bytes, "little")
                 else:
-                    pending.append((cycle + latency, bytes(dram[addr:addr + bus_bytes])))
+                    pending.append((cycle + latency, bytes(dram[addr : addr + bus_bytes])))
             await ctx.tick()
         raise AssertionError(f"done did not rise within {max_cycles} cycles")
 
@@ -66,4 +66,3 @@ def test_copy_adds_one_with_exact_cycles_and_counters(bus_bits: int, n_words: in
         "perf_dram_bytes_read": n_words * bus_bits // 8,
         "perf_dram_bytes_written": n_words * bus_bits // 8,
     }
-

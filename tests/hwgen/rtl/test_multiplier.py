@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ from dian.hwgen.rtl.multiplier import product
 
 
 def _values(shape) -> range:
-    return range(-2 ** (shape.width - 1), 2 ** (shape.width - 1)) if shape.signed else range(2 ** shape.width)
+    return range(-(2 ** (shape.width - 1)), 2 ** (shape.width - 1)) if shape.signed else range(2**shape.width)
 
 
 def _products(sa, sb, pairs: list[tuple[int, int]], dsp: bool) -> list[int]:
@@ -38,6 +37,7 @@ def _products(sa, sb, pairs: list[tuple[int, int]], dsp: bool) -> list[int]:
             ctx.set(a, x)
             ctx.set(b, y)
             got.append(ctx.get(out))
+
     sim.add_testbench(bench)
     sim.run()
     return got
@@ -48,12 +48,24 @@ def test_int8_exhaustive() -> None:
     assert _products(signed(8), signed(8), pairs, dsp=False) == [x * y for x, y in pairs]
 
 
-@pytest.mark.parametrize("sa, sb", [
-    (unsigned(17), unsigned(17)), (signed(15), unsigned(17)), (unsigned(17), unsigned(14)),
-    (signed(15), unsigned(14)), (signed(8), unsigned(17)), (signed(8), unsigned(14)),   # requant / add parts
-    (signed(16), unsigned(17)), (signed(8), unsigned(31)), (signed(32), unsigned(31)),
-    (unsigned(3), signed(9)), (signed(1), signed(5)), (signed(5), signed(1)), (unsigned(1), unsigned(1)),
-])
+@pytest.mark.parametrize(
+    "sa, sb",
+    [
+        (unsigned(17), unsigned(17)),
+        (signed(15), unsigned(17)),
+        (unsigned(17), unsigned(14)),
+        (signed(15), unsigned(14)),
+        (signed(8), unsigned(17)),
+        (signed(8), unsigned(14)),  # requant / add parts
+        (signed(16), unsigned(17)),
+        (signed(8), unsigned(31)),
+        (signed(32), unsigned(31)),
+        (unsigned(3), signed(9)),
+        (signed(1), signed(5)),
+        (signed(5), signed(1)),
+        (unsigned(1), unsigned(1)),
+    ],
+)
 @pytest.mark.parametrize("dsp", [False, True])
 def test_random_and_extreme_operands(sa, sb, dsp: bool) -> None:
     rng = random.Random(sa.width * 64 + sb.width)
@@ -74,8 +86,12 @@ def _synth_ecp5(tmp_path: Path, sa, sb) -> dict[str, int]:
     o = Signal(p.shape())
     m.d.sync += [ra.eq(a), rb.eq(b), o.eq(p)]
     (tmp_path / "t.v").write_text(verilog.convert(m, ports=[a, b, o], name="t"))
-    run_tool(require_tool("yosys"), ["-q", "-p", "read_verilog t.v; synth_ecp5 -top t; tee -q -o stat.json stat -json"],
-             cwd=tmp_path, log=tmp_path / "yosys.out")
+    run_tool(
+        require_tool("yosys"),
+        ["-q", "-p", "read_verilog t.v; synth_ecp5 -top t; tee -q -o stat.json stat -json"],
+        cwd=tmp_path,
+        log=tmp_path / "yosys.out",
+    )
     return json.loads((tmp_path / "stat.json").read_text())["design"]["num_cells_by_type"]
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.pe_array import PEArray, PEMode
-from pipeline_harness import assert_param_error, check_latency, run_stream
 
 IDLE = dict(w_load_valid=0, w_swap=0)
 
@@ -22,18 +22,19 @@ class Program:
         self.vectors: list[dict] = []
         self.expected: list[list[int]] = []
 
-    def cycle(self, load: tuple[int, np.ndarray] | None = None, swap: bool = False,
-              x: tuple[PEMode, np.ndarray] | None = None) -> None:
+    def cycle(
+        self, load: tuple[int, np.ndarray] | None = None, swap: bool = False, x: tuple[PEMode, np.ndarray] | None = None
+    ) -> None:
         v: dict = dict(w_load_valid=int(load is not None), w_swap=int(swap), in_valid=int(x is not None))
-        if swap:        # the edge: a swap takes the shadow as it was before this cycle's load,
-            self.active = self.shadow.copy()    # and this cycle's input already uses it
+        if swap:  # the edge: a swap takes the shadow as it was before this cycle's load,
+            self.active = self.shadow.copy()  # and this cycle's input already uses it
         if load is not None:
             v.update(w_load_row=load[0], w_load_data=[int(b) for b in load[1]])
         if x is not None:
             mode, data = x
             if mode == PEMode.GEMM:
                 v["x_data"] = [int(b) for b in data]
-                full = np.repeat(data[:, None], self.L, axis=1)     # byte r to every PE of row r
+                full = np.repeat(data[:, None], self.L, axis=1)  # byte r to every PE of row r
             else:
                 v["x_words"] = [[int(b) for b in row] for row in data]
                 full = data
@@ -63,7 +64,7 @@ def test_streams_against_numpy(lanes: int, dsp: int | None) -> None:
     """Also with every (dsp=0) or some PE products in LUTs (hwgen/rtl/multiplier.py)."""
     rng = np.random.default_rng(lanes)
     p = Program(lanes, rng)
-    w = block(rng, lanes, extreme=True)          # worst case first: sum = lanes * 128 * 128
+    w = block(rng, lanes, extreme=True)  # worst case first: sum = lanes * 128 * 128
     for r in range(lanes):
         p.cycle(load=(r, w[r]))
     p.cycle(swap=True)
@@ -71,7 +72,7 @@ def test_streams_against_numpy(lanes: int, dsp: int | None) -> None:
     p.cycle(x=(PEMode.DW, np.full((lanes, lanes), -128)))
     for _ in range(5 if lanes < 16 else 3):
         w = block(rng, lanes)
-        for r in range(lanes):                   # the next block loads while this one streams
+        for r in range(lanes):  # the next block loads while this one streams
             p.cycle(load=(r, w[r]), x=p.random_x())
             p.cycle(x=p.random_x())
         p.cycle(swap=True, load=(0, block(rng, lanes)[0]), x=p.random_x())  # new weights; row 0 of the next
@@ -105,25 +106,28 @@ def test_conv_as_gemm_blocks() -> None:
     """A 1x1 conv of C=8 -> K=4 on a 4-lane array: two channel blocks
     accumulated in software from col_sum equal numpy's einsum."""
     lanes, rng = 4, np.random.default_rng(3)
-    W = rng.integers(-128, 128, (4, 8))          # [K, C]
-    X = rng.integers(-128, 128, (8, 6))          # [C, pixels]
+    W = rng.integers(-128, 128, (4, 8))  # [K, C]
+    X = rng.integers(-128, 128, (8, 6))  # [C, pixels]
     p = Program(lanes, rng, depthwise=False)
     for cb in range(2):
-        for r in range(lanes):                   # WBUF word r byte c = W[c, cb*L + r]
+        for r in range(lanes):  # WBUF word r byte c = W[c, cb*L + r]
             p.cycle(load=(r, W[:, cb * lanes + r]))
         p.cycle(swap=True)
         for px in range(6):
-            p.cycle(x=(PEMode.GEMM, X[cb * lanes:(cb + 1) * lanes, px]))
+            p.cycle(x=(PEMode.GEMM, X[cb * lanes : (cb + 1) * lanes, px]))
     results, _ = run_stream(PEArray(lanes, depthwise=False), p.vectors, ["col_sum"], idle=IDLE)
     sums = np.array([r.values["col_sum"] for r in results]).reshape(2, 6, lanes).sum(axis=0)
-    assert (sums.T == np.einsum("kc,cp->kp", W, X)).all()
+    assert (np.einsum("kc,cp->kp", W, X) == sums.T).all()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(lanes=6), "lanes must be a power of two from 2 to 64"),
-    (dict(lanes=1), "lanes must be a power of two from 2 to 64"),
-    (dict(lanes=4, depthwise="yes"), "depthwise must be a bool"),
-    (dict(lanes=4, dsp=17), "dsp must be None or an integer from 0 to 16"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(lanes=6), "lanes must be a power of two from 2 to 64"),
+        (dict(lanes=1), "lanes must be a power of two from 2 to 64"),
+        (dict(lanes=4, depthwise="yes"), "depthwise must be a bool"),
+        (dict(lanes=4, dsp=17), "dsp must be None or an integer from 0 to 16"),
+    ],
+)
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PEArray, kwargs, message)

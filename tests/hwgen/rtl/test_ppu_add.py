@@ -7,26 +7,29 @@ import random
 
 import numpy as np
 import pytest
+from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.ppu_add import PPUAdd
 from dian.ir import Add, DType, Graph, QuantParams, Requant, Tensor, verify
 from dian.sim.reference import round_shift, run_graph
-from pipeline_harness import assert_param_error, check_latency, run_stream
 
 M_MAX = 2**31 - 1
 
 
 def add_graph(shape: tuple[int, ...], ma: int, mb: int, shift: int, lo: int, hi: int) -> Graph:
     """``y = a + b`` whose scales make (ma, mb, shift) exactly the requant the verifier wants."""
+
     def act(name: str, scale: float) -> Tensor:
         return Tensor(name, shape, DType.INT8, QuantParams.per_tensor(scale))
+
     op = Add("add", ("a", "b"), "y", requant=Requant((ma, mb), (shift,)), out_min=lo, out_max=hi)
     tensors = [act("a", ma / 2.0**shift), act("b", mb / 2.0**shift), act("y", 1.0)]
     return verify(Graph.build("g", tensors, {}, [op], ["a", "b"], ["y"]))
 
 
-def pair_vectors(a_words: list[list[int]], b_words: list[list[int]], ma: int, mb: int, shift: int, lo: int,
-                 hi: int) -> list[dict]:
+def pair_vectors(
+    a_words: list[list[int]], b_words: list[list[int]], ma: int, mb: int, shift: int, lo: int, hi: int
+) -> list[dict]:
     vecs = []
     for a, b in zip(a_words, b_words):
         common = dict(mult_a=ma, mult_b=mb, shift=shift, lo=lo, hi=hi)
@@ -37,14 +40,14 @@ def pair_vectors(a_words: list[list[int]], b_words: list[list[int]], ma: int, mb
 @pytest.mark.parametrize("lanes, relu", [(4, False), (8, True), (16, False)])
 def test_matches_run_graph(lanes: int, relu: bool) -> None:
     rng = np.random.default_rng(lanes)
-    shape = (1, 2 * lanes, 3, 3)                 # two channel blocks of 3x3 pixels
+    shape = (1, 2 * lanes, 3, 3)  # two channel blocks of 3x3 pixels
     a = rng.integers(-128, 128, shape).astype(np.int8)
     b = rng.integers(-128, 128, shape).astype(np.int8)
     ma, mb = int(rng.integers(2**29, 2**31)), int(rng.integers(2**28, 2**31))
     shift, lo, hi = 31, (0 if relu else -128), 127
     want = run_graph(add_graph(shape, ma, mb, shift, lo, hi), {"a": a, "b": b})["y"]
 
-    def words(t: np.ndarray) -> list[list[int]]:        # [N][CB][H][W][L] word order
+    def words(t: np.ndarray) -> list[list[int]]:  # [N][CB][H][W][L] word order
         blocked = t.reshape(2, lanes, 3, 3).transpose(0, 2, 3, 1).reshape(-1, lanes)
         return [[int(v) for v in w] for w in blocked]
 
@@ -52,7 +55,7 @@ def test_matches_run_graph(lanes: int, relu: bool) -> None:
     results, issued = run_stream(PPUAdd(lanes), vecs, ["out"], gap_seed=lanes)
     check_latency(results, [e for e, v in zip(issued, vecs) if v["operand"]], PPUAdd.LATENCY)
     assert [r.values["out"] for r in results] == words(want)
-    assert len({v for r in results for v in r.values["out"]}) > 20      # not all saturated
+    assert len({v for r in results for v in r.values["out"]}) > 20  # not all saturated
 
 
 @pytest.mark.parametrize("dsp", [None, 0, 5])
@@ -65,7 +68,7 @@ def test_extremes_against_round_shift(dsp: int | None) -> None:
         b = [rng.choice([-128, 127, 0, 1, rng.randint(-128, 127)]) for _ in range(lanes)]
         ma, mb = rng.choice([0, 1, M_MAX, 2**30, rng.randint(0, M_MAX)]), rng.choice([0, M_MAX, rng.randint(0, M_MAX)])
         s = rng.choice([0, 1, 30, 31, 32, 38, 39, 62, rng.randint(0, 62)])
-        if rng.random() < 0.2:           # exact ties: a*ma + b*mb = odd * 2**(s-1)
+        if rng.random() < 0.2:  # exact ties: a*ma + b*mb = odd * 2**(s-1)
             s, mb = rng.randint(1, 20), 0
             a, ma = [2 * rng.randint(-64, 63) + 1 for _ in range(lanes)], 2 ** (s - 1)
         lo, hi = rng.choice([(-128, 127), (0, 127), (0, 6)])
@@ -78,10 +81,12 @@ def test_extremes_against_round_shift(dsp: int | None) -> None:
 
 def test_idle_cycles_between_operands_and_a_reused() -> None:
     """The pair is the latest a with the next b; idle cycles in between do not matter."""
-    vecs = [dict(x=[3, -3], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127),
-            dict(x=[0, 0], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127, in_valid=0),
-            dict(x=[100, 100], operand=1, mult_a=1, mult_b=2, shift=1, lo=-128, hi=127),
-            dict(x=[-1, 1], operand=1, mult_a=1, mult_b=1, shift=1, lo=-128, hi=127)]
+    vecs = [
+        dict(x=[3, -3], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127),
+        dict(x=[0, 0], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127, in_valid=0),
+        dict(x=[100, 100], operand=1, mult_a=1, mult_b=2, shift=1, lo=-128, hi=127),
+        dict(x=[-1, 1], operand=1, mult_a=1, mult_b=1, shift=1, lo=-128, hi=127),
+    ]
     results, _ = run_stream(PPUAdd(2), vecs, ["out"])
     # round_shift(3 + 200, 1) = 102, round_shift(-3 + 200, 1) = 99 (98.5 rounds up); then a again with b = -1, 1
     assert [r.values["out"] for r in results] == [[102, 99], [1, -1]]

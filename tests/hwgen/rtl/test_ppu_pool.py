@@ -8,12 +8,12 @@ import random
 import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module, Signal
+from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.ppu_pool import PoolOp, PPUPool
 from dian.hwgen.rtl.ppu_requant import PPURequant
 from dian.ir import AvgPool2d, DType, GlobalAvgPool, Graph, MaxPool2d, QuantParams, Requant, Tensor, verify
 from dian.sim.reference import run_graph
-from pipeline_harness import assert_param_error, check_latency, run_stream
 
 
 class PoolThenRequant(Elaboratable):
@@ -36,8 +36,9 @@ class PoolThenRequant(Elaboratable):
         return m
 
 
-def pool_graph(kind: str, shape: tuple[int, int, int, int], kernel: int, stride: int, pad: int,
-               m: int, s: int) -> tuple[Graph, tuple[int, ...]]:
+def pool_graph(
+    kind: str, shape: tuple[int, int, int, int], kernel: int, stride: int, pad: int, m: int, s: int
+) -> tuple[Graph, tuple[int, ...]]:
     n, c, h, w = shape
     if kind == "gap":
         out, window = (n, c, 1, 1), h * w
@@ -46,22 +47,34 @@ def pool_graph(kind: str, shape: tuple[int, int, int, int], kernel: int, stride:
         oh, ow = ((h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1)
         out, window = (n, c, oh, ow), kernel * kernel
         kw = dict(kernel=(kernel, kernel), stride=(stride, stride), padding=(pad, pad))
-        op = (MaxPool2d("p", ("x",), "y", **kw) if kind == "max"
-              else AvgPool2d("p", ("x",), "y", requant=Requant((m,), (s,)), **kw))
-    out_scale = 1.0 if kind == "max" else 2.0**s / (m * window)     # makes (m, s) the verifier's requant
-    tensors = [Tensor("x", shape, DType.INT8, QuantParams.per_tensor(1.0)),
-               Tensor("y", out, DType.INT8, QuantParams.per_tensor(out_scale))]
+        op = (
+            MaxPool2d("p", ("x",), "y", **kw)
+            if kind == "max"
+            else AvgPool2d("p", ("x",), "y", requant=Requant((m,), (s,)), **kw)
+        )
+    out_scale = 1.0 if kind == "max" else 2.0**s / (m * window)  # makes (m, s) the verifier's requant
+    tensors = [
+        Tensor("x", shape, DType.INT8, QuantParams.per_tensor(1.0)),
+        Tensor("y", out, DType.INT8, QuantParams.per_tensor(out_scale)),
+    ]
     return verify(Graph.build("g", tensors, {}, [op], ["x"], ["y"])), out
 
 
-@pytest.mark.parametrize("kind, lanes, kernel, stride, pad", [
-    ("max", 4, 3, 2, 1), ("avg", 4, 3, 2, 1), ("avg", 8, 2, 2, 0), ("gap", 4, 0, 0, 0), ("max", 2, 2, 1, 1),
-])
+@pytest.mark.parametrize(
+    "kind, lanes, kernel, stride, pad",
+    [
+        ("max", 4, 3, 2, 1),
+        ("avg", 4, 3, 2, 1),
+        ("avg", 8, 2, 2, 0),
+        ("gap", 4, 0, 0, 0),
+        ("max", 2, 2, 1, 1),
+    ],
+)
 def test_pooling_path_matches_run_graph(kind: str, lanes: int, kernel: int, stride: int, pad: int) -> None:
     rng = np.random.default_rng(lanes + kernel)
     shape = (1, 2 * lanes, 5, 6)
     x = rng.integers(-128, 128, shape).astype(np.int8)
-    x[0, 0] = -100                                  # an all-negative plane: zero padding must not win a max
+    x[0, 0] = -100  # an all-negative plane: zero padding must not win a max
     window = shape[2] * shape[3] if kind == "gap" else kernel * kernel
     s = 0 if kind == "max" else 30 + (window - 1).bit_length()
     m = 1 if kind == "max" else round(2**s / window)
@@ -77,9 +90,17 @@ def test_pooling_path_matches_run_graph(kind: str, lanes: int, kernel: int, stri
                 taps = [(oy * stride - pad + fy, ox * stride - pad + fx) for fy in range(kh) for fx in range(kw)]
                 taps = [(iy, ix) for iy, ix in taps if 0 <= iy < shape[2] and 0 <= ix < shape[3]]  # in-bounds only
                 for k, (iy, ix) in enumerate(taps):
-                    vecs.append(dict(x=[int(v) for v in x[0, cb * lanes:(cb + 1) * lanes, iy, ix]], first=int(k == 0),
-                                     last=int(k == len(taps) - 1), op=op, multiplier=m, shift=s))
-                expected.append([int(v) for v in want[0, cb * lanes:(cb + 1) * lanes, oy, ox]])
+                    vecs.append(
+                        dict(
+                            x=[int(v) for v in x[0, cb * lanes : (cb + 1) * lanes, iy, ix]],
+                            first=int(k == 0),
+                            last=int(k == len(taps) - 1),
+                            op=op,
+                            multiplier=m,
+                            shift=s,
+                        )
+                    )
+                expected.append([int(v) for v in want[0, cb * lanes : (cb + 1) * lanes, oy, ox]])
     results, _ = run_stream(PoolThenRequant(lanes), vecs, ["out"], gap_seed=3)
     assert [r.values["out"] for r in results] == expected
 
@@ -110,9 +131,12 @@ def test_sum_overflow_flag() -> None:
     assert results[1].values["out"] == [5, 5]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(lanes=0), "lanes must be a power of two"),
-    (dict(lanes=4, acc_bits=12), "acc_bits must be an integer from 16 to 32"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(lanes=0), "lanes must be a power of two"),
+        (dict(lanes=4, acc_bits=12), "acc_bits must be an integer from 16 to 32"),
+    ],
+)
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PPUPool, kwargs, message)

@@ -6,11 +6,11 @@ import random
 
 import numpy as np
 import pytest
+from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.ppu_requant import PPURequant
 from dian.ir import Requant
 from dian.sim.reference import requantize
-from pipeline_harness import assert_param_error, check_latency, run_stream
 
 M_MAX = 2**31 - 1
 
@@ -35,24 +35,27 @@ def lane_case(rng: random.Random, acc_bits: int) -> tuple[int, int, int]:
     """(acc + bias, M, s) for one lane: edge values, exact ties, outputs inside int8."""
     top = 2 ** (acc_bits - 1) - 1
     kind = rng.randrange(6)
-    if kind == 0:   # extremes
-        return (rng.choice([top, -top, top - 1, -top + 1, 0, 1, -1]), rng.choice([0, 1, M_MAX, 2**30]),
-                rng.choice([0, 1, 31, 61, 62]))
-    if kind == 1:   # tie, x = odd * 2**(s-1) through M
+    if kind == 0:  # extremes
+        return (
+            rng.choice([top, -top, top - 1, -top + 1, 0, 1, -1]),
+            rng.choice([0, 1, M_MAX, 2**30]),
+            rng.choice([0, 1, 31, 61, 62]),
+        )
+    if kind == 1:  # tie, x = odd * 2**(s-1) through M
         s = rng.randint(1, 31)
         odd = 2 * rng.randint(-100, 100) + 1
         return odd, 2 ** (s - 1), s
-    if kind == 2:   # tie through acc
+    if kind == 2:  # tie through acc
         s = rng.randint(1, min(20, acc_bits - 9))
         return (2 * rng.randint(-100, 99) + 1) * 2 ** (s - 1), 1, s
-    if kind == 3:   # realistic: M normalized, output lands in or near int8
+    if kind == 3:  # realistic: M normalized, output lands in or near int8
         s = rng.randint(31, 50)
         m = rng.randint(2**30, M_MAX)
         target = rng.randint(-140, 140)
         return max(-top, min(top, (target * 2**s) // m + rng.randint(-2, 2))), m, s
-    if kind == 4:   # anything
+    if kind == 4:  # anything
         return rng.randint(-top, top), rng.randint(0, M_MAX), rng.randint(0, 62)
-    s = rng.randint(0, 62)      # large products near the shift boundary
+    s = rng.randint(0, 62)  # large products near the shift boundary
     return rng.randint(-top, top), rng.randint(2**30, M_MAX), s
 
 
@@ -70,8 +73,20 @@ def vectors(rng: random.Random, lanes: int, acc_bits: int, n: int) -> list[dict]
     return out
 
 
-@pytest.mark.parametrize("lanes, acc_bits, dsp", [(4, 32, None), (2, 16, None), (2, 18, None), (2, 19, None),
-                                                  (8, 24, None), (16, 32, None), (4, 32, 0), (4, 32, 9), (2, 16, 1)])
+@pytest.mark.parametrize(
+    "lanes, acc_bits, dsp",
+    [
+        (4, 32, None),
+        (2, 16, None),
+        (2, 18, None),
+        (2, 19, None),
+        (8, 24, None),
+        (16, 32, None),
+        (4, 32, 0),
+        (4, 32, 9),
+        (2, 16, 1),
+    ],
+)
 def test_matches_reference_requantize(lanes: int, acc_bits: int, dsp: int | None) -> None:
     """Also with every (dsp=0) or some partial products in LUTs (hwgen/rtl/multiplier.py)."""
     rng = random.Random(lanes * 100 + acc_bits)
@@ -83,15 +98,27 @@ def test_matches_reference_requantize(lanes: int, acc_bits: int, dsp: int | None
         assert r.values["out"] == expected(v), v
         assert r.values["overflow"] == 0
         inside += sum(v["lo"] < q < v["hi"] for q in r.values["out"])
-    assert inside > len(vecs) * lanes // 4     # the cases exercise rounding, not just saturation
+    assert inside > len(vecs) * lanes // 4  # the cases exercise rounding, not just saturation
 
 
 def test_hand_cases() -> None:
     """round_shift's rule by hand: ties go up (toward +inf), also when negative."""
     cases = [  # acc, M, s, expected before clamp
-        (5, 1, 1, 3), (-5, 1, 1, -2), (3, 1, 1, 2), (-3, 1, 1, -1), (6, 1, 2, 2), (-6, 1, 2, -1),
-        (7, 1, 0, 7), (-128 * 2**20, 1, 20, -128), (2**31 - 1, M_MAX, 62, 1), (-(2**31 - 1), M_MAX, 62, -1),
-        (2**31 - 1, M_MAX, 61, 2), (100, 0, 5, 0), (-(2**31) + 1, 1, 0, -128), (1, 2**30, 31, 1), (-1, 2**30, 31, 0),
+        (5, 1, 1, 3),
+        (-5, 1, 1, -2),
+        (3, 1, 1, 2),
+        (-3, 1, 1, -1),
+        (6, 1, 2, 2),
+        (-6, 1, 2, -1),
+        (7, 1, 0, 7),
+        (-128 * 2**20, 1, 20, -128),
+        (2**31 - 1, M_MAX, 62, 1),
+        (-(2**31 - 1), M_MAX, 62, -1),
+        (2**31 - 1, M_MAX, 61, 2),
+        (100, 0, 5, 0),
+        (-(2**31) + 1, 1, 0, -128),
+        (1, 2**30, 31, 1),
+        (-1, 2**30, 31, 0),
     ]
     vecs = [dict(acc=[a, a], bias=[0, 0], multiplier=[m, m], shift=[s, s], lo=-128, hi=127) for a, m, s, _ in cases]
     results, _ = run_stream(PPURequant(2, 32), vecs, ["out"])
@@ -101,20 +128,25 @@ def test_hand_cases() -> None:
 
 
 def test_overflow_flag() -> None:
-    vecs = [dict(acc=[2**15 - 1, 0], bias=[1, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
-            dict(acc=[2**15 - 1, -(2**15)], bias=[0, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
-            dict(acc=[0, -(2**15)], bias=[0, -1], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127)]
+    vecs = [
+        dict(acc=[2**15 - 1, 0], bias=[1, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
+        dict(acc=[2**15 - 1, -(2**15)], bias=[0, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
+        dict(acc=[0, -(2**15)], bias=[0, -1], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
+    ]
     results, _ = run_stream(PPURequant(2, 16), vecs, ["overflow"])
     assert [r.values["overflow"] for r in results] == [1, 0, 1]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(lanes=3), "lanes must be a power of two from 2 to 64"),
-    (dict(lanes=128), "lanes must be a power of two from 2 to 64"),
-    (dict(lanes=4, acc_bits=33), "acc_bits must be an integer from 16 to 32"),
-    (dict(lanes=4, acc_bits=8), "acc_bits must be an integer from 16 to 32"),
-    (dict(lanes=4, acc_bits=32, dsp=-1), "dsp must be None or an integer from 0 to 16"),
-    (dict(lanes=4, acc_bits=16, dsp=9), "dsp must be None or an integer from 0 to 8"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(lanes=3), "lanes must be a power of two from 2 to 64"),
+        (dict(lanes=128), "lanes must be a power of two from 2 to 64"),
+        (dict(lanes=4, acc_bits=33), "acc_bits must be an integer from 16 to 32"),
+        (dict(lanes=4, acc_bits=8), "acc_bits must be an integer from 16 to 32"),
+        (dict(lanes=4, acc_bits=32, dsp=-1), "dsp must be None or an integer from 0 to 16"),
+        (dict(lanes=4, acc_bits=16, dsp=9), "dsp must be None or an integer from 0 to 8"),
+    ],
+)
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PPURequant, kwargs, message)

@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.ppu_round import RoundClamp
 from dian.sim.reference import round_shift
-from pipeline_harness import assert_param_error, check_latency, run_stream
 
 LANES, BITS = 2, 63
 
 
 @st.composite
 def word(draw) -> dict:
-    values = [draw(st.one_of(st.integers(-(2**62), 2**62 - 1), st.integers(-(2**20), 2**20),
-                             st.sampled_from([-(2**62), 2**62 - 1, 0, -1, 1]))) for _ in range(LANES)]
+    values = [
+        draw(
+            st.one_of(
+                st.integers(-(2**62), 2**62 - 1),
+                st.integers(-(2**20), 2**20),
+                st.sampled_from([-(2**62), 2**62 - 1, 0, -1, 1]),
+            )
+        )
+        for _ in range(LANES)
+    ]
     shifts = [draw(st.integers(0, 62)) for _ in range(LANES)]
     lo = draw(st.integers(-128, 127))
     return dict(value=values, shift=shifts, lo=lo, hi=draw(st.integers(lo, 127)))
@@ -27,7 +36,9 @@ def test_matches_round_shift(vecs: list[dict]) -> None:
     results, issued = run_stream(RoundClamp(LANES, BITS), vecs, ["out"], gap_seed=0)
     check_latency(results, issued, RoundClamp.LATENCY)
     for v, r in zip(vecs, results):
-        want = np.clip(round_shift(np.asarray(v["value"], np.int64), np.asarray(v["shift"], np.int64)), v["lo"], v["hi"])
+        want = np.clip(
+            round_shift(np.asarray(v["value"], np.int64), np.asarray(v["shift"], np.int64)), v["lo"], v["hi"]
+        )
         assert r.values["out"] == [int(q) for q in want], v
 
 

@@ -20,40 +20,79 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, event, given, note, seed, settings
 from hypothesis import strategies as st
-from tool_helpers import needs
-
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
-
-from dian.hwgen.targets import Target
-from dian.hwgen.rtl.gemm_unit import GemmUnit
-from dian.hwgen.isa import Gemm
-from dian.hwgen.lower.graph import Lowered, lower_graph
-from dian.ir import verify
 from int_layers import linear_graph, random_mac_params
 from machine_cases import FUZZ_KINDS, accel_configs, fuzz_graph, rejection, zoo_graph
 from rtl_check import check_rtl
+from tool_helpers import needs
+
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
+from dian.hwgen.isa import Gemm
+from dian.hwgen.lower.graph import Lowered, lower_graph
+from dian.hwgen.rtl.gemm_unit import GemmUnit
+from dian.hwgen.targets import Target
+from dian.ir import verify
 
 _BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 
 FAST_CONFIGS = [
     # L = 2: a GEMM weight block loads in 2 cycles, under the ABUF read-to-write distance of 3, so
     # blocks of fewer than 3 pixels stall (timing.py's RAW); the shortest DRAM latency; small buffers.
-    validate(AccelConfig(
-        name="l2-lat1", pe_rows=2, pe_cols=2, dataflows=_BOTH, ibuf=BufferConfig(512, 2), wbuf=BufferConfig(64),
-        abuf=BufferConfig(512), obuf=BufferConfig(128), dram_bus_bits=16, dram_latency=1, target=Target.GENERIC,
-        clock_mhz=100.0, imem_instructions=64)),
+    validate(
+        AccelConfig(
+            name="l2-lat1",
+            pe_rows=2,
+            pe_cols=2,
+            dataflows=_BOTH,
+            ibuf=BufferConfig(512, 2),
+            wbuf=BufferConfig(64),
+            abuf=BufferConfig(512),
+            obuf=BufferConfig(128),
+            dram_bus_bits=16,
+            dram_latency=1,
+            target=Target.GENERIC,
+            clock_mhz=100.0,
+            imem_instructions=64,
+        )
+    ),
     # An 8-bit bus (4 beats a word), 4 IBUF banks for DW, a long latency, buffer depths that are not
     # powers of two, and 24-bit accumulators.
-    validate(AccelConfig(
-        name="bus8-banks4-lat37-acc24", pe_rows=4, pe_cols=4, dataflows=_BOTH, ibuf=BufferConfig(768, 4),
-        wbuf=BufferConfig(192), abuf=BufferConfig(1536), obuf=BufferConfig(160), dram_bus_bits=8, dram_latency=37,
-        target=Target.GENERIC, clock_mhz=100.0, imem_instructions=256, acc_bits=24)),
+    validate(
+        AccelConfig(
+            name="bus8-banks4-lat37-acc24",
+            pe_rows=4,
+            pe_cols=4,
+            dataflows=_BOTH,
+            ibuf=BufferConfig(768, 4),
+            wbuf=BufferConfig(192),
+            abuf=BufferConfig(1536),
+            obuf=BufferConfig(160),
+            dram_bus_bits=8,
+            dram_latency=37,
+            target=Target.GENERIC,
+            clock_mhz=100.0,
+            imem_instructions=256,
+            acc_bits=24,
+        )
+    ),
     # GEMM only (depthwise convs fall back to block-diagonal GEMM), L = 8, and a 32-instruction IMEM:
     # a layer of more than a few tiles spans several program chunks.
-    validate(AccelConfig(
-        name="gemm-only-l8-imem32", pe_rows=8, pe_cols=8, dataflows=(Dataflow.GEMM,), ibuf=BufferConfig(2048),
-        wbuf=BufferConfig(1024), abuf=BufferConfig(4096), obuf=BufferConfig(512), dram_bus_bits=32,
-        dram_latency=5, target=Target.GENERIC, clock_mhz=100.0, imem_instructions=32)),
+    validate(
+        AccelConfig(
+            name="gemm-only-l8-imem32",
+            pe_rows=8,
+            pe_cols=8,
+            dataflows=(Dataflow.GEMM,),
+            ibuf=BufferConfig(2048),
+            wbuf=BufferConfig(1024),
+            abuf=BufferConfig(4096),
+            obuf=BufferConfig(512),
+            dram_bus_bits=32,
+            dram_latency=5,
+            target=Target.GENERIC,
+            clock_mhz=100.0,
+            imem_instructions=32,
+        )
+    ),
 ]
 
 
@@ -62,7 +101,9 @@ def _raw_stalls(low: Lowered) -> bool:
     the ABUF read-to-write distance (timing.py's RAW), which only L = 2 cannot hide."""
     return low.cfg.lanes < GemmUnit.RAW and any(
         isinstance(i, Gemm) and i.n_c * i.n_fy * i.n_fx > 1 and i.n_oy * i.n_ox < GemmUnit.RAW
-        for c in low.program.chunks for i in c.cmp)
+        for c in low.program.chunks
+        for i in c.cmp
+    )
 
 
 def _run(exe, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
@@ -82,8 +123,7 @@ def _run(exe, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
 @needs("verilator")
 @pytest.mark.parametrize("kind", sorted(set(FUZZ_KINDS)))
 @pytest.mark.parametrize("cfg", FAST_CONFIGS, ids=lambda c: c.name)
-@settings(max_examples=3, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(layer_seed=st.integers(0, 2**31))
 def test_random_layer_in_verilator(accel_harness, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
     _run(accel_harness(cfg), cfg, kind, layer_seed)
@@ -121,7 +161,7 @@ def draw_configs(n: int, config_seed: int) -> list[AccelConfig]:
     # Hypothesis's draws lean to some lane counts (8 of 12 were L = 16): take one config of each first.
     lanes = {c.lanes: c for c in reversed(pool)}
     first = list(lanes.values())[:n]
-    return first + [c for c in pool if c not in first][:n - len(first)]
+    return first + [c for c in pool if c not in first][: n - len(first)]
 
 
 @pytest.fixture(scope="session")
@@ -137,8 +177,9 @@ def long_configs() -> list[AccelConfig]:
 @pytest.mark.parametrize("slot", range(LONG_CONFIGS))
 @settings(max_examples=LONG_LAYERS_PER_CONFIG, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(kind=st.sampled_from(FUZZ_KINDS), layer_seed=st.integers(0, 2**31))
-def test_random_layer_on_random_config_in_verilator(accel_harness, long_configs, slot: int, kind: str,
-                                                    layer_seed: int) -> None:
+def test_random_layer_on_random_config_in_verilator(
+    accel_harness, long_configs, slot: int, kind: str, layer_seed: int
+) -> None:
     cfg = long_configs[slot]
     note(f"config: {cfg}")
     _run(accel_harness(cfg), cfg, kind, layer_seed)

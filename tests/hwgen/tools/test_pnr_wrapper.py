@@ -20,8 +20,18 @@ def standin(tmp_path_factory) -> Path:
 
 def test_ports_of_amaranth_verilog(standin: Path) -> None:
     ports = {p.name: p for p in ports_of(standin.read_text(), "dram_copy_top")}
-    assert sorted(ports) == sorted(PINS + ["mem_req_addr", "mem_req_wdata", "mem_resp_rdata", "perf_cycles",
-                                           "perf_busy_pe_cycles", "perf_dram_bytes_read", "perf_dram_bytes_written"])
+    assert sorted(ports) == sorted(
+        PINS
+        + [
+            "mem_req_addr",
+            "mem_req_wdata",
+            "mem_resp_rdata",
+            "perf_cycles",
+            "perf_busy_pe_cycles",
+            "perf_dram_bytes_read",
+            "perf_dram_bytes_written",
+        ]
+    )
     assert ports["mem_req_addr"] == Port("mem_req_addr", "output", 32)
     assert ports["mem_resp_rdata"] == Port("mem_resp_rdata", "input", 64)
     assert all(ports[p].width == 1 for p in PINS)
@@ -57,6 +67,10 @@ def test_wrapper_is_clean_verilog(standin: Path, tmp_path: Path) -> None:
     wrapper = tmp_path / "wrapper.v"
     wrapper.write_text(text)
     log = tmp_path / "lint.log"
-    run_tool(require_tool("verilator"), ["--lint-only", "-Wall", "-Wno-fatal", "--top-module", name,
-                                         str(standin), str(wrapper)], cwd=tmp_path, log=log)
+    run_tool(
+        require_tool("verilator"),
+        ["--lint-only", "-Wall", "-Wno-fatal", "--top-module", name, str(standin), str(wrapper)],
+        cwd=tmp_path,
+        log=log,
+    )
     assert "%Error" not in log.read_text()

@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from tool_helpers import needs
 
-from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.hwgen.dsp_plan import plan_dsps
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.hwgen.tools.synth import SynthReport, synthesize
 
 TINY = PRESETS["tiny"]

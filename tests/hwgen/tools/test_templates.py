@@ -10,8 +10,15 @@ import pytest
 
 from dian.hwgen.tools.templates import render, render_to
 
-TEMPLATES = ["verilator_harness.cpp.j2", "yosys_generic.ys.j2", "yosys_ecp5.ys.j2", "yosys_ice40.ys.j2",
-             "nextpnr_ecp5.args.j2", "nextpnr_ice40.args.j2", "pnr_wrapper.v.j2"]
+TEMPLATES = [
+    "verilator_harness.cpp.j2",
+    "yosys_generic.ys.j2",
+    "yosys_ecp5.ys.j2",
+    "yosys_ice40.ys.j2",
+    "nextpnr_ecp5.args.j2",
+    "nextpnr_ice40.args.j2",
+    "pnr_wrapper.v.j2",
+]
 
 
 @pytest.mark.parametrize("name", TEMPLATES)
@@ -30,16 +37,35 @@ def test_unknown_template_is_an_error() -> None:
 
 
 def test_yosys_script_loops_over_files(tmp_path: Path) -> None:
-    path = render_to("yosys_generic.ys.j2", tmp_path / "s.ys", top="acc", verilog_files=['"a.v"', '"b c.v"'],
-                     stat_json="stat.json", stat_txt="stat.txt")
+    path = render_to(
+        "yosys_generic.ys.j2",
+        tmp_path / "s.ys",
+        top="acc",
+        verilog_files=['"a.v"', '"b c.v"'],
+        stat_json="stat.json",
+        stat_txt="stat.txt",
+    )
     lines = [l for l in path.read_text().splitlines() if not l.startswith("#")]
-    assert lines == ['read_verilog -sv "a.v"', 'read_verilog -sv "b c.v"', "synth -top acc",
-                     "tee -q -o stat.json stat -json", "tee -q -o stat.txt stat"]
+    assert lines == [
+        'read_verilog -sv "a.v"',
+        'read_verilog -sv "b c.v"',
+        "synth -top acc",
+        "tee -q -o stat.json stat -json",
+        "tee -q -o stat.txt stat",
+    ]
     assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_nextpnr_arguments() -> None:
-    args = render("nextpnr_ecp5.args.j2", device="85k", package="CABGA381", speed=8, netlist_json="n.json",
-                  report_json="r.json", clock_mhz="150", seed=1).split()
+    args = render(
+        "nextpnr_ecp5.args.j2",
+        device="85k",
+        package="CABGA381",
+        speed=8,
+        netlist_json="n.json",
+        report_json="r.json",
+        clock_mhz="150",
+        seed=1,
+    ).split()
     assert args[:6] == ["--85k", "--package", "CABGA381", "--speed", "8", "--json"]
     assert "--timing-allow-fail" in args and args[args.index("--freq") + 1] == "150"

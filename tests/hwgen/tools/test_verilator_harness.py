@@ -55,9 +55,14 @@ def test_memory_cycles_and_counters_are_exact(built) -> None:
     nbytes = case.n_words * case.bus_bytes
     assert counters.pop("sim_seconds") >= 0
     assert counters == {
-        "cycles": cycles, "dram_reads": case.n_words, "dram_writes": case.n_words, "reads_unanswered": 0,
-        "perf_cycles": cycles, "perf_busy_pe_cycles": case.n_words,
-        "perf_dram_bytes_read": nbytes, "perf_dram_bytes_written": nbytes,
+        "cycles": cycles,
+        "dram_reads": case.n_words,
+        "dram_writes": case.n_words,
+        "reads_unanswered": 0,
+        "perf_cycles": cycles,
+        "perf_busy_pe_cycles": case.n_words,
+        "perf_dram_bytes_read": nbytes,
+        "perf_dram_bytes_written": nbytes,
     }
 
 
@@ -74,13 +79,16 @@ def test_dram_is_padded_to_the_asked_size(built) -> None:
     image = _image(case, case.dst)  # the destination lies beyond the image, inside the padding
     after, _ = run_harness(exe, image, max_cycles=1000, dram_size=2048)
     assert len(after) == 2048
-    assert after == expected_dram(image + bytes(2048 - len(image)), bus_bits=case.bus_bits,
-                                  n_words=case.n_words, src=case.src, dst=case.dst)
+    assert after == expected_dram(
+        image + bytes(2048 - len(image)), bus_bits=case.bus_bits, n_words=case.n_words, src=case.src, dst=case.dst
+    )
 
 
 def test_access_outside_the_dram_fails(built) -> None:
     case, exe = built
-    with pytest.raises(ToolFailedError, match=f"write at byte address 0x{case.dst:x} .* outside the {case.dst}-byte DRAM"):
+    with pytest.raises(
+        ToolFailedError, match=f"write at byte address 0x{case.dst:x} .* outside the {case.dst}-byte DRAM"
+    ):
         run_harness(exe, _image(case, case.dst), max_cycles=1000)
 
 
