@@ -6,7 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.stamp
 
-.PHONY: demo test test-all bench clean
+TREE   := $(VENV)/package-tree
+
+.PHONY: demo test test-all lint bench clean
 
 # The venv is current while its stamp is newer than the lock and pyproject.
 # pip install -r over an existing venv only changes what the lock changed.
@@ -29,13 +31,22 @@ demo: $(STAMP)
 	$(BIN)/dian simulate demo-accel --input demo-inputs/digit00.npy --rtl
 	$(BIN)/dian synth demo-accel --target ecp5-25k --no-pnr
 
-# Fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
+# Lint, format, layering and types. import-linter and mypy read the package from disk, so they run
+# on a tree of links that has dian's subpackages where Python's import system puts them.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/package_tree.py $(TREE) > /dev/null
+	cd $(TREE) && $(CURDIR)/$(BIN)/lint-imports --no-logo --no-cache $(CURDIR)/pyproject.toml
+	cd $(TREE) && $(CURDIR)/$(BIN)/mypy --config-file $(CURDIR)/pyproject.toml
+
+# Lint, then the fast tier. pytest's own exit code is the target's (5 = no tests collected fails).
 # Extra pytest arguments: make test ARGS="-k e2e -x"
-test: $(STAMP)
+test: lint
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
 
 # Everything, including the slow tier (full fuzzing, big models).
-test-all: $(STAMP)
+test-all: lint
 	$(BIN)/python -m pytest $(ARGS)
 
 # Every benchmarks/bench_*.py in turn; each prints its table and writes benchmarks/results/.
