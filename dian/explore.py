@@ -21,7 +21,7 @@ from . import outdir
 from .api import CompileResult, _Progress, _run_frontend, _write_compiled
 from .errors import AccelConfigError
 from .search.explore import Design, explore, pareto
-from .search.mapper import Objective, check_objective
+from .search.objective import Objective, check_objective
 
 EXPLORE = "explore"
 

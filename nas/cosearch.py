@@ -40,14 +40,13 @@ import torch
 import torch.nn.functional as F
 
 from dian.errors import SearchSpaceError
+from dian.search.objective import OBJECTIVES
 
 from .costs import CoTables, RelaxedCoCost
 from .data import Dataset, search_split
 from .hardware import HardwareOption
 from .space import Arch, SearchSpace
 from .supernet import SuperNet, arch_logits_shape, arch_of, gumbel_choices, mask_disallowed, one_hot
-
-OBJECTIVES = ("latency", "energy", "edp")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,8 @@ from dian.hwgen.targets import Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
-from .mapper import Objective, map_graph
+from .mapper import map_graph
+from .objective import Objective
 from .resources import Resources, estimate
 
 #: DRAM latency (cycles) and clock (MHz) a design on each target is evaluated at (the presets' values).

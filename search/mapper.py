@@ -17,11 +17,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
-from dian.errors import MappingError, ScheduleError
+from dian.errors import ScheduleError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.scheduler import LayerPlan, choose, plan_graph
@@ -31,10 +30,9 @@ from dian.ir import Graph
 
 from .cost_model import batch_cost, layer_works, part_channels
 from .energy import layer_energy_pj
+from .objective import Objective, check_objective
 from .replay import LayerCost
 
-Objective = Literal["latency", "energy", "edp"]
-OBJECTIVES: tuple[str, ...] = ("latency", "energy", "edp")
 DEFAULT_TOP_K = 48
 MODE_SLACK = 1.5  # modes whose first-order best is within this factor of the fastest mode's are timed
 
@@ -73,11 +71,6 @@ def timed_candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
     except ScheduleError:
         pass  # this mode cannot run the layer: only the candidates above (none)
     return tilings
-
-
-def check_objective(objective: str) -> None:
-    if objective not in OBJECTIVES:
-        raise MappingError(f"the mapping objective must be one of {', '.join(OBJECTIVES)}; got {objective!r}.")
 
 
 def _modes(w: Work) -> list[Work]:

@@ -60,13 +60,6 @@ def test_objectives_trade_off(nets) -> None:  # type: ignore[no-untyped-def]
     assert energy["energy"] < energy["latency"]  # on this net the two objectives pick different tilings
 
 
-def test_the_cli_offers_the_mappers_objectives() -> None:
-    from dian import cli
-    from dian.search import mapper
-
-    assert cli.OBJECTIVES == mapper.OBJECTIVES
-
-
 def test_bad_objective_is_a_clear_error(nets) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(MappingError, match="one of latency, energy, edp; got 'speed'"):
         Mapper(nets["lenet"], PRESETS["tiny"], "speed")  # type: ignore[arg-type]
