@@ -1,0 +1,360 @@
+"""Render docs/benchmarks.md, the index of benchmarks/results/, from the committed results.
+
+One entry per results file pair (a benchmark's Markdown report and its JSON data): what it
+measures, the command that makes it (the usage lines of the script's docstring), the code and
+date it was measured on, and its headline figures, picked from the JSON by the functions below.
+``tests/benchmarks/test_index.py`` fails when docs/benchmarks.md differs from what this renders,
+or when a results file has no entry here, so a re-measured result cannot leave the docs behind.
+
+    .venv/bin/python benchmarks/index.py          # rewrite docs/benchmarks.md
+    .venv/bin/python benchmarks/index.py --check  # exit 1 if docs/benchmarks.md is stale
+
+Standard library only: it reads JSON and the scripts' docstrings, and imports nothing of dian's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+PAGE = ROOT / "docs" / "benchmarks.md"
+
+Doc = dict[str, Any]
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def verdict(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def env_line(env: Doc) -> str:
+    """The measurement's code, date and machine load, as far as the file records them."""
+    parts = []
+    if env.get("command"):
+        parts.append(f"as run: `.venv/bin/python {env['command'].strip()}`")
+    if env.get("git"):
+        parts.append(f"code {env['git']}")
+    if env.get("date"):
+        parts.append(str(env["date"]))
+    load = env.get("load_average", env.get("load"))
+    if isinstance(load, list) and load:
+        parts.append("load average " + " / ".join(f"{x:.1f}" for x in load[:2]))
+    return "; ".join(parts)
+
+
+# Headline figures, one function per results file: (the JSON) -> (environment line, bullets).
+
+
+def reference_sim(d: Doc) -> tuple[str, list[str]]:
+    out = []
+    for r in d["results"]:
+        one, dflt = r["sim_s"]["1 thread"], r["compile_s"]["default threads"]
+        out.append(
+            f"{r['model']} at {'x'.join(map(str, r['input']))}: int8 {one['int8']['wall']:.3f} s/image on one "
+            f"thread ({verdict(one['int8']['wall'] <= d['goal_s'])} <= {d['goal_s']:g} s), float "
+            f"{one['float']['wall']:.3f} s; compile {dflt['total']:.1f} s"
+        )
+    return env_line(d["env"]), out
+
+
+def accelerator_utilization(d: Doc) -> tuple[str, list[str]]:
+    goals = d["goals"]
+    group_goal = {"compute-bound convs": goals["compute_bound_conv"], "depthwise convs": goals["depthwise"]}
+    out = []
+    for r in d["results"]:
+        w = r["whole"]
+        whole_goal = goals["whole_resnet18"] if r["model"] == "resnet18" else None
+        line = (
+            f"{r['model']} on `{r['preset']}` ({r['pes']} PEs): whole network {pct(w['util_macs'])} PE "
+            f"utilization, {w['cycles']:,} cycles (predicted {w['predicted_cycles']:,})"
+        )
+        if whole_goal is not None:
+            line += f", {verdict(w['util_macs'] >= whole_goal)} {pct(whole_goal)}"
+        groups = []
+        for name, g in r["groups"].items():
+            goal = group_goal.get(name)
+            mark = f" ({verdict(g['util_macs'] >= goal)} {pct(goal)})" if goal is not None else ""
+            groups.append(f"{name} {pct(g['util_macs'])}{mark}")
+        out.append(line + "; " + ", ".join(groups))
+    return env_line(d["env"]), out
+
+
+def cost_model(d: Doc) -> tuple[str, list[str]]:
+    out = []
+    for r in d["results"]:
+        ex, fo, mp = r["exact"], r["first_order"], r["mapper"]
+        counters = mp["latency"]["model"] == mp["latency"]["machine"]
+        out.append(
+            f"{r['model']}: exact model {ex['evals'] / ex['seconds']:,.0f} evaluations/s (fastest of "
+            f"{len(ex['runs'])} runs), first-order {fo['evals'] / fo['seconds']:,.0f}/s; mapper "
+            + " / ".join(f"{mp[o]['seconds']:.2f}" for o in ("latency", "energy", "edp"))
+            + " s (latency / energy / edp); model = sim/machine on cycles, DRAM bytes and busy-PE cycles: "
+            + ("yes" if counters else "NO")
+        )
+    return env_line(d["env"]), out
+
+
+def zigzag_comparison(d: Doc) -> tuple[str, list[str]]:
+    out = []
+    for r in d["results"]:
+        s = r["summary"]
+        out.append(
+            f"{r['model']} ({s['layers']} layers): mapping search {s['dian_s_first']:.2f} s vs ZigZag "
+            f"{s['zigzag_s']:.0f} s ({s['speedup']:.0f}x faster); predicted cycles {s['dian_predicted']:,} vs "
+            f"{s['zigzag_cycles']:,.0f} ({s['dian_predicted'] / s['zigzag_cycles']:.2f}x), "
+            f"{s['layers_pred_le']} of {s['layers']} layers at or under ZigZag's"
+        )
+    return env_line(d["env"]), out
+
+
+def verilator(d: Doc) -> tuple[str, list[str]]:
+    rows = d["rows"]
+    rates = sorted(r["cycles_per_s"] for r in rows)
+    presets = sorted({r["preset"] for r in rows})
+    out = [
+        f"{len(rows)} layers on {', '.join(presets)}: all four counters equal (RTL = sim/machine) on "
+        f"{sum(r['counters_equal'] for r in rows)}, whole DRAM equal on {sum(r['dram_equal'] for r in rows)}",
+        f"Verilator speed {rates[0]:,.0f} to {rates[-1]:,.0f} cycles/s (median {rates[len(rates) // 2]:,.0f})",
+        "builds: " + ", ".join(f"{p} {b['seconds']:.0f} s" for p, b in sorted(d["builds"].items())),
+    ]
+    return env_line(d["env"]), out
+
+
+def synth_ecp5(d: Doc) -> tuple[str, list[str]]:
+    out = []
+    for r in d["results"]:
+        dev = d["devices"][r["target"]]
+        fits = r["luts"] <= dev["LUT4"] and r["dsps"] <= dev["MULT18X18D"]
+        fmax = (
+            f"Fmax {r['fmax_mhz']:.1f} MHz ({verdict(r['meets_timing'])} {r['clock_mhz']:g} MHz)"
+            if r.get("fmax_mhz") is not None
+            else f"no Fmax ({r['status']})"
+        )
+        era = "" if "dsp_plan" in r else ", before the DSP plan"
+        out.append(
+            f"{r['preset']} on {r['target']} (RTL {r['rtl_source'].split()[0]}{era}): {r['luts']:,} LUT4, "
+            f"{r['ffs']:,} FF, {r['dsps']} of {dev['MULT18X18D']} DSP, {r['brams']} of {dev['DP16KD']} DP16KD, "
+            f"{'fits' if fits else 'does not fit'}; {fmax}"
+        )
+    return "", out
+
+
+def resource_fit(d: Doc) -> tuple[str, list[str]]:
+    def err(k: str, name: str) -> str:
+        return f"{name} max {pct(d[k]['max_rel_error'])} (mean {pct(d[k]['mean_rel_error'])})"
+
+    out = [
+        f"{len(d['configs'])} configs, "
+        + ", ".join(sorted({f"{c['lanes']}x{c['lanes']}" for c in d["configs"]}, key=lambda s: int(s.split("x")[0])))
+        + f" PEs; relative error of the model: {err('luts', 'LUTs')}, {err('ffs', 'FFs')}, "
+        + f"{err('brams', 'block RAMs')} (counted from the buffer shapes, not fitted)",
+        "DSPs planned = measured on "
+        + f"{sum(c['plan_dsps'] == c['measured']['dsps'] for c in d['configs'])} of {len(d['configs'])} configs",
+    ]
+    return f"code {d['rtl_commit']}", out
+
+
+def nas_training(d: Doc) -> tuple[str, list[str]]:
+    out = [
+        f"supernet step, batch 64, {data}: {ms['soft']:g} ms soft (every candidate), {ms['hard']:g} ms hard"
+        for data, ms in d["supernet_ms"].items()
+    ]
+    for data, runs in d["training"].items():
+        out.append(
+            f"derived net on {data}: "
+            + ", ".join(f"{pct(r['test_accuracy'])} after {r['epochs']} epochs ({r['seconds']:g} s)" for r in runs)
+        )
+    return f"{d['machine']}; load average {d['load_average']:.1f}", out
+
+
+def cosearch(d: Doc) -> tuple[str, list[str]]:
+    points = {p["method"]: p for p in d["points"]}
+    goal, dom = d["verdicts"]["fps_goal"], d["verdicts"]["dominance"]
+
+    def point(name: str) -> str:
+        p = points[name]
+        clock = p["fps"] * p["cycles"] / 1e6
+        return f"{name}: {pct(p['int8_acc'])} int8, {p['cycles']:,.0f} cycles, {p['fps']:,.0f} FPS at {clock:g} MHz"
+
+    dian = [m for m in points if m.startswith("dian ")]
+    out = [point(m) for m in dian]
+    out += [point(m) for m in points if m.startswith(("(a) ", "(b) "))]
+    out.append(
+        f"goal >= 3x the FPS of (a) at (a)'s accuracy: {verdict(goal['meets'])} (best {goal['best']} at "
+        f"{goal['ratio']:.2f}x)"
+    )
+    undominated = [m for m, by in dom["by"].items() if not by]
+    out.append(
+        f"goal (c) NSGA-II with {d['args']['budget_scale']:g}x dian's search time does not dominate dian's front: "
+        f"{verdict(not dom['dominates'])} (undominated: {', '.join(undominated) or 'none'})"
+    )
+    return env_line(d["env"]) + f"; whole run {d['env']['seconds'] / 60:.1f} min", out
+
+
+@dataclass(frozen=True)
+class Entry:
+    stem: str  # benchmarks/results/<stem>.md
+    script: str  # the benchmarks/ script that writes it
+    measures: str
+    headline: Callable[[Doc], tuple[str, list[str]]]
+    data: str = ""  # the JSON, relative to the repository (default: benchmarks/results/<stem>.json)
+
+    @property
+    def json_path(self) -> Path:
+        return ROOT / (self.data or f"benchmarks/results/{self.stem}.json")
+
+
+ENTRIES = (
+    Entry(
+        "reference_sim",
+        "bench_reference.py",
+        "Speed of the golden integer interpreter (sim/reference) per image, and compile time (load, trace, "
+        "calibrate, quantize), on ResNet-18 and MobileNetV2 at 224x224.",
+        reference_sim,
+    ),
+    Entry(
+        "accelerator_utilization",
+        "bench_accelerator.py",
+        "PE utilization of whole networks and of layer groups on the `default` accelerator, run in the machine "
+        "simulator (cycle-exact against the RTL), and the compile's stages.",
+        accelerator_utilization,
+    ),
+    Entry(
+        "cost_model",
+        "bench_cost_model.py",
+        "The exact cost model's and the first-order model's evaluation rate, the mapper's time per objective, "
+        "the mapped network's counters against sim/machine, and what each objective chooses.",
+        cost_model,
+    ),
+    Entry(
+        "zigzag_comparison",
+        "bench_zigzag.py",
+        "dian's mapper side by side with ZigZag 3.9.1 on the same layers and an equivalent architecture: "
+        "search time and predicted cycles, plus Verilator cycles on sampled layers.",
+        zigzag_comparison,
+    ),
+    Entry(
+        "verilator",
+        "bench_verilator.py",
+        "Layers of ResNet-18 and MobileNetV2 run in sim/machine and in the Verilator model of the RTL on the same "
+        "DRAM image: counters and DRAM compared, and Verilator's simulation speed.",
+        verilator,
+    ),
+    Entry(
+        "synth_ecp5",
+        "bench_synth.py",
+        "Yosys `synth_ecp5` and nextpnr-ecp5 on the presets' RTL for their own ECP5 target: resources, fit and "
+        "Fmax. The report's later sections (the Fmax work, the co-search's 8x8 config) are written by hand and "
+        "are not in the JSON.",
+        synth_ecp5,
+    ),
+    Entry(
+        "resource_fit",
+        "calibrate_resources.py",
+        "The calibration of the resource model (search/resources.py) against Yosys `synth_ecp5` on a set of "
+        "configs: the least-squares fit's errors.",
+        resource_fit,
+        data="search/resource_fit.json",
+    ),
+    Entry(
+        "nas_training",
+        "bench_nas.py",
+        "What the co-search's network side costs on this CPU: one supernet step (soft and hard samples) and "
+        "training a derived network for a few epoch counts.",
+        nas_training,
+    ),
+    Entry(
+        "cosearch",
+        "bench_cosearch.py",
+        "The co-search against its baselines on one data set and target: (a) a hand-designed MobileNetV2-style "
+        "net on its best hardware, (b) accuracy-only search then hardware, (c) optuna NSGA-II over the joint "
+        "space at 1x and 10x dian's search time.",
+        cosearch,
+    ),
+)
+
+
+def usage(script: str) -> list[str]:
+    """The usage lines of a benchmark script's docstring (read, not imported)."""
+    doc = ast.get_docstring(ast.parse((ROOT / "benchmarks" / script).read_text())) or ""
+    return [line.strip() for line in doc.splitlines() if line.strip().startswith(".venv/bin/python benchmarks/")]
+
+
+def sections(md: Path) -> list[str]:
+    return [line[3:].strip() for line in md.read_text().splitlines() if line.startswith("## ")]
+
+
+def title(md: Path) -> str:
+    return next(line[2:].strip() for line in md.read_text().splitlines() if line.startswith("# "))
+
+
+def link(path: Path) -> str:
+    rel = path.relative_to(ROOT).as_posix()
+    return f"[{rel}](../{rel})"
+
+
+def render() -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "An index of `benchmarks/results/`: one entry per results file, with the command that makes it and its "
+        "headline figures. **Generated** by `benchmarks/index.py` from the committed JSON "
+        "(`.venv/bin/python benchmarks/index.py` rewrites this page); `tests/benchmarks/test_index.py` fails when "
+        "the page is not what the JSON renders to. Edit the generator, not this page.",
+        "",
+        "Every figure was measured on the project's shared 2-core machine: times vary with its load, which the "
+        "files record. Cycles, counters, accuracies and resources do not depend on the load. `make bench` runs "
+        "every `benchmarks/bench_*.py`.",
+        "",
+    ]
+    for e in ENTRIES:
+        md = RESULTS / f"{e.stem}.md"
+        env, bullets = e.headline(json.loads(e.json_path.read_text()))
+        lines += [f"## {e.stem}: {title(md)}", "", f"Report {link(md)}, data {link(e.json_path)}.", "", e.measures, ""]
+        lines += ["Command:", "", "```", *usage(e.script), "```", ""]
+        if env:
+            lines += [f"Measured: {env}.", ""]
+        lines += [f"- {b}" for b in bullets] + [""]
+        if sections(md):
+            lines += ["Sections of the report: " + "; ".join(sections(md)) + ".", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def claimed() -> set[Path]:
+    """The results files the entries account for."""
+    out = set()
+    for e in ENTRIES:
+        out.add(RESULTS / f"{e.stem}.md")
+        if e.json_path.parent == RESULTS:
+            out.add(e.json_path)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--check", action="store_true", help="exit 1 if docs/benchmarks.md differs from the rendering")
+    args = ap.parse_args(argv)
+    text = render()
+    if args.check:
+        if PAGE.read_text() != text:
+            print(f"{PAGE.relative_to(ROOT)} is stale: run .venv/bin/python benchmarks/index.py", file=sys.stderr)
+            return 1
+        return 0
+    PAGE.write_text(text)
+    print(f"wrote {PAGE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
