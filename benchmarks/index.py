@@ -321,7 +321,8 @@ def render() -> str:
     for e in ENTRIES:
         md = RESULTS / f"{e.stem}.md"
         env, bullets = e.headline(json.loads(e.json_path.read_text()))
-        lines += [f"## {e.stem}: {title(md)}", "", f"Report {link(md)}, data {link(e.json_path)}.", "", e.measures, ""]
+        lines += [f"## {e.stem}", "", f"**{title(md)}.** Report {link(md)}, data {link(e.json_path)}.", ""]
+        lines += [e.measures, ""]
         lines += ["Command:", "", "```", *usage(e.script), "```", ""]
         if env:
             lines += [f"Measured: {env}.", ""]

@@ -55,7 +55,7 @@ def test_every_entry_names_its_command(entry) -> None:  # type: ignore[no-untype
 
 UNIT = (
     r"(?:MHz|GHz|cycles?|FPS|evals?/s|evaluations/s|LUTs?|LUT4|FFs|DSPs|BRAMs|DP16KD|"
-    r"s/image|ms|us|µs|s|min|h|%|[x×](?!\s*\d))"
+    r"s/image|ms|us|µs|s|min|h|%|[x\u00d7](?!\s*\d))"
 )
 FIGURE = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?\s?" + UNIT + r"(?![\w/])")
 LINK = re.compile(r"\]\((?:\.\./)?(?:docs/)?(?:benchmarks/results/[^)\s]+|benchmarks\.md(?:#[^)\s]*)?)\)")
@@ -128,11 +128,47 @@ def test_figure_rule(text: str, flagged: bool) -> None:
     assert bool(unlinked_figures(text)) is flagged
 
 
-@pytest.mark.parametrize(
-    "doc", sorted(p.name for p in DOCS.glob("*.md") if p.name not in UNCHECKED), ids=lambda n: n
-)
+@pytest.mark.parametrize("doc", sorted(p.name for p in DOCS.glob("*.md") if p.name not in UNCHECKED), ids=lambda n: n)
 def test_doc_figures_link_their_results(doc: str) -> None:
     bad = unlinked_figures((DOCS / doc).read_text())
     assert not bad, f"docs/{doc}: figures without a link to benchmarks/results/ or docs/benchmarks.md:\n\n" + (
         "\n\n".join(bad)
     )
+
+
+# Links: every relative link of the README and of the docs this test owns names a file that exists,
+# and an anchor into a Markdown file names one of its headings (GitHub's slugs).
+
+LINKED = ("README.md", "docs/cli.md", "docs/cost-model.md", "docs/cosearch.md", "docs/benchmarks.md")
+MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(md: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", md.read_text(), flags=re.S)
+    return {slug(line.lstrip("#")) for line in text.splitlines() if line.startswith("#")}
+
+
+def test_slug() -> None:
+    assert slug("## `dian search`".lstrip("#")) == "dian-search"
+    assert slug(" Synthesis and place & route on ECP5") == "synthesis-and-place--route-on-ecp5"
+
+
+@pytest.mark.parametrize("doc", LINKED)
+def test_links_resolve(doc: str) -> None:
+    page = ROOT / doc
+    bad = []
+    for target in MD_LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # http(s), mailto
+        path, _, anchor = target.partition("#")
+        dest = (page.parent / path).resolve() if path else page
+        if not dest.exists():
+            bad.append(f"{target}: no such file")
+        elif anchor and dest.suffix == ".md" and anchor not in anchors(dest):
+            bad.append(f"{target}: no heading with that anchor in {dest.relative_to(ROOT)}")
+    assert not bad, f"{doc}: " + "; ".join(bad)
