@@ -1,5 +1,5 @@
-"""docs/cli.md against dian/cli.py: every command and every option the parser accepts is documented,
-with its default, and the page names no option the parser does not have."""
+"""docs/cli.md against the CLI's parser (dian/cli_parser.py): every command and every option it accepts
+is documented with its default, and the page names no option the parser does not have."""
 
 from __future__ import annotations
 
