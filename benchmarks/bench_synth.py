@@ -1,10 +1,10 @@
 """Yosys / nextpnr resources and Fmax of the generated accelerator on its ECP5 target.
 
 For each preset (default: ``small`` and ``default``): emit the RTL
-(``hwgen.emit.emit_verilog``), synthesize it with ``synth_ecp5`` inside the
+(``hwgen.rtl.emit.emit_verilog``), synthesize it with ``synth_ecp5`` inside the
 P&R wrapper and place and route it with nextpnr-ecp5 (CABGA381, speed 8) for
 the preset's own target (``tiny``: ecp5-25k; ``small``, ``default``: ecp5-85k)
-at the preset's clock through ``hwgen.synth.synthesize``. Goal (issue 4): Fmax
+at the preset's clock through ``hwgen.tools.synth.synthesize``. Goal (issue 4): Fmax
 >= the preset's clock, and the design fits the target's DSPs and LUTs (the
 target table ``hwgen.accel_config.TARGET_FABRIC``). A P&R that fails (e.g.
 more multipliers than the device has) is a result: the synthesis figures
@@ -51,7 +51,7 @@ def rtl_source() -> str:
 
 
 def _nodsp_render_to():
-    """``render_to`` of hwgen.synth with ``synth_ecp5 -nodsp``: every multiplier in LUTs (a variant, to get an
+    """``render_to`` of hwgen.tools.synth with ``synth_ecp5 -nodsp``: every multiplier in LUTs (a variant, to get an
     Fmax for a design with more multipliers than the device has MULT18X18D)."""
     import dian.hwgen.tools.synth as synth
 
@@ -301,7 +301,7 @@ def markdown(rows: list[dict]) -> str:
         )
         + ". "
         "Each preset on its own target (`tiny`: ecp5-25k; `small`, `default`: ecp5-85k). "
-        "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.synth.synthesize`, seed 1, "
+        "Yosys `synth_ecp5` + nextpnr-ecp5 (YoWASP builds) through `hwgen.tools.synth.synthesize`, seed 1, "
         "clock asked = the preset's. Goal: Fmax >= that clock, and the design fits the target.",
         "With P&R the figures include the P&R wrapper (`hwgen/tools/pnr_wrapper.py`: serializes the wide DRAM "
         "port and counters to a few pins); synthesis-only rows are the design alone.",

@@ -7,7 +7,7 @@ with every feature map 3.5x smaller in each dimension, so that the RTL
 simulation of the small presets stays in seconds) and, with ``--full``, a
 few layers of the 1x3x224x224 network as well. Each layer, as its own graph,
 is lowered for the preset, run in sim/machine and in the Verilator model of
-the emitted RTL (``hwgen.emit.emit_verilog`` -> ``hwgen.verilator_run``) on
+the emitted RTL (``hwgen.rtl.emit.emit_verilog`` -> ``hwgen.tools.verilator_run``) on
 the same DRAM image: the four performance counters (cycles, busy-PE cycles,
 DRAM bytes read and written) and the whole DRAM after the run are compared.
 Speed = RTL cycles / the harness's own simulation seconds (``sim_seconds``,

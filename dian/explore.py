@@ -20,7 +20,7 @@ from dian.hwgen.targets import Target
 from . import outdir
 from .api import CompileResult, _Progress, _run_frontend, _write_compiled
 from .errors import AccelConfigError
-from .search.explore import Design, explore, pareto
+from .search.explore import Design, choose, explore, pareto
 from .search.objective import Objective, check_objective
 
 EXPLORE = "explore"
@@ -143,7 +143,7 @@ def explore_model(
             f"none of the {trials} designs tried fits {tgt.value} (the first: "
             f"{designs[0].why}); try more trials or a larger target."
         )
-    chosen = min(fitting, key=lambda d: (d.score(obj), d.trial))
+    chosen = choose(designs, obj)
     front = pareto(designs)
     head = (
         f"# dian explore: {front_end.int_graph.name} on {tgt.value}, objective {objective}\n\n"

@@ -165,7 +165,8 @@ def validate(cfg: AccelConfig) -> AccelConfig:
             "target",
             cfg.target.value,
             f"its on-chip RAM holds {budget} bytes but the buffers need {cfg.on_chip_bytes}; "
-            f"shrink ibuf/wbuf/abuf/obuf or pick a larger target ({', '.join(t.value for t in Target)})",
+            f"shrink ibuf/wbuf/abuf/obuf or pick a target with more RAM "
+            f"({', '.join(t.value for t, ram in TARGET_RAM_BYTES.items() if ram is None or ram >= cfg.on_chip_bytes)})",
         )
     _validate_multipliers(cfg)
     return cfg
@@ -185,8 +186,13 @@ def _validate_multipliers(cfg: AccelConfig) -> None:
             cfg.target.value,
             f"it has {fabric.dsps} DSPs and {fabric.luts:,} LUT4s, but {cfg.pe_rows}x{cfg.pe_cols} PEs "
             f"and {cfg.lanes} PPU lanes do not fit: {plan.describe()}; pick a smaller array "
-            f"or a larger target ({', '.join(t.value for t in Target)})",
+            f"or a larger target ({', '.join(_larger_fabrics(fabric.luts))})",
         )
+
+
+def _larger_fabrics(luts: int) -> list[str]:
+    """Targets with more LUT4s than ``luts`` (``generic`` has no limit)."""
+    return [t.value for t, f in TARGET_FABRIC.items() if f is None or f.luts > luts]
 
 
 def _validate_buffer(cfg: AccelConfig, name: str) -> None:

@@ -167,7 +167,7 @@ def explore(
         try:
             cfg = config_of(params, target, trial.number)
         except AccelConfigError as e:
-            d = Design(trial.number, _placeholder(target, trial.number), False, str(e).split(";")[0])
+            d = Design(trial.number, _placeholder(target, trial.number), False, misfit_reason(e))
         else:
             d = evaluate(graph, cfg, trial.number, objective)
         designs.append(d)
@@ -209,6 +209,20 @@ def _placeholder(target: Target, trial: int) -> AccelConfig:
     from dian.hwgen.presets import PRESETS
 
     return dataclasses.replace(PRESETS["tiny"], name=f"dse-{trial}-invalid", target=target)
+
+
+def misfit_reason(error: AccelConfigError) -> str:
+    """What a rejected config's error says is wrong (the field and the figures), without its advice."""
+    return "; ".join(str(error).removeprefix("accelerator config: ").split("; ")[:2])
+
+
+def choose(designs: list[Design], objective: Objective) -> Design:
+    """The fitting design with the best ``objective``; ties go to the lower energy, then the fewer
+    cycles, then the earlier trial, so the choice is always on the :func:`pareto` front."""
+    fitting = [d for d in designs if d.fits]
+    if not fitting:
+        raise ValueError("no design fits")
+    return min(fitting, key=lambda d: (d.score(objective), d.energy_uj, d.cycles, d.trial))
 
 
 def pareto(designs: list[Design]) -> list[Design]:

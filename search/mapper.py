@@ -141,7 +141,7 @@ def best_choices(
 
 
 class Mapper:
-    """Maps every layer of a graph by exact cost; a :data:`hwgen.scheduler.Chooser` afterwards.
+    """Maps every layer of a graph by exact cost; a :data:`hwgen.lower.scheduler.Chooser` afterwards.
 
     All layers' candidates are timed in a few batched replays (:func:`best_choices`)
     as if each layer's program began at chunk 0; the chosen tilings are then

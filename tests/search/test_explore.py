@@ -14,7 +14,7 @@ import pytest
 from dian.errors import AccelConfigError, MappingError
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.targets import Target
-from dian.search.explore import Design, config_of, pareto
+from dian.search.explore import Design, choose, config_of, misfit_reason, pareto
 
 
 def _d(trial: int, cycles: int, energy: float, fits: bool = True) -> Design:
@@ -33,6 +33,14 @@ def test_pareto_front_keeps_the_undominated_fitting_designs() -> None:
     assert [d.trial for d in pareto(ds)] == [0, 1, 3]  # 2 is beaten by 0; 4 does not fit; 5 ties 1 (kept once)
 
 
+def test_ties_go_to_the_design_on_the_front() -> None:
+    ds = [_d(0, 100, 5.0), _d(1, 100, 4.0), _d(2, 100, 4.0), _d(3, 90, 9.0, fits=False)]
+    assert choose(ds, "latency").trial == 1  # equal cycles: the lower energy (0 is dominated by 1)
+    assert choose(ds, "energy").trial == 1
+    assert choose(ds, "edp").trial == 1
+    assert choose(ds, "latency") in pareto(ds)
+
+
 def test_invalid_parameters_are_rejected() -> None:
     params = {
         "lanes": 16,
@@ -44,8 +52,13 @@ def test_invalid_parameters_are_rejected() -> None:
         "imem": 1024,
         "depthwise": "yes",
     }
-    with pytest.raises(AccelConfigError, match="on-chip RAM"):
-        config_of(params, Target.ECP5_25K, 0)  # 304 KiB of buffers on a 126 KiB part
+    with pytest.raises(AccelConfigError, match="on-chip RAM") as e:
+        config_of(params, Target.ECP5_25K, 0)  # 352 KiB of buffers on a 126 KiB part
+    # 56 EBR x 18 Kbit = 129,024 bytes; 2**17 + 2**16 + 2**17 + 2**15 = 360,448 bytes of buffers
+    assert misfit_reason(e.value) == (
+        "target = 'ecp5-25k' is not allowed; its on-chip RAM holds 129024 bytes but the buffers need 360448"
+    )
+    assert "ecp5-25k" not in str(e.value).split("; ")[-1]  # the advice names only targets that hold them
     cfg = config_of({**params, "ibuf_log2": 14, "abuf_log2": 14, "wbuf_log2": 12}, Target.ECP5_85K, 3)
     assert cfg.name == "dse-3" and cfg.dram_latency == 24 and cfg.clock_mhz == 150.0
 
