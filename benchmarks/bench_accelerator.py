@@ -149,7 +149,7 @@ def bench_model(name: str, repeats: int) -> dict:
             "frontend (trace, calibrate, quantize)": t_frontend,
             "map (map_graph)": statistics.median(plan_s),
             "lower (lower_graph)": statistics.median(lower_s),
-            "schedule + lower": statistics.median(p + q for p, q in zip(plan_s, lower_s)),
+            "schedule + lower": statistics.median(p + q for p, q in zip(plan_s, lower_s, strict=True)),
         },
     }
     t = time.perf_counter()

@@ -99,7 +99,7 @@ def run(model: str) -> dict:  # type: ignore[type-arg]
     m = load_model(f"zoo:{model}")
     g = lower(m.module, SHAPE, calibration_samples(m, SHAPE, 8, 0), model)[1]
     out: dict = {"model": model}  # type: ignore[type-arg]
-    out["first_order"] = dict(zip(("evals", "seconds"), first_order_rate(g, cfg)))
+    out["first_order"] = dict(zip(("evals", "seconds"), first_order_rate(g, cfg), strict=True))
     out["exact"] = exact_rate(g, cfg)
     base = network_cost(g, cfg, plan_graph(g, cfg))
     out["default_scheduler"] = {

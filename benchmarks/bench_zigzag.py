@@ -197,10 +197,7 @@ def bounds(d: dict, lanes: int, bus_bytes: int) -> tuple[int, int]:
     tap) through the single IBUF port (v1). DRAM: the int8 input, weights and output moved once each."""
     blocks = lambda n: -(-n // lanes)  # noqa: E731
     pix, taps = d["OY"] * d["OX"], d["FY"] * d["FX"]
-    if d["depthwise"]:
-        compute = blocks(d["G"]) * pix * taps
-    else:
-        compute = d["G"] * blocks(d["C"]) * blocks(d["K"]) * pix * taps
+    compute = blocks(d["G"]) * pix * taps if d["depthwise"] else d["G"] * blocks(d["C"]) * blocks(d["K"]) * pix * taps
     data = d["G"] * (d["C"] * d["H"] * d["W"] + d["K"] * d["C"] * taps + d["K"] * pix)
     return compute, -(-data // bus_bytes)
 

@@ -147,7 +147,7 @@ def main() -> None:
                         "bram_estimate": bram_blocks(cfg),
                     }
                 )
-            fit["configs"][i][f"{key}_fitted"] = int(round(float(pred[i])))  # type: ignore[index]
+            fit["configs"][i][f"{key}_fitted"] = round(float(pred[i]))  # type: ignore[index]
     bram_err = [abs(c["bram_estimate"] - c["measured"]["brams"]) / c["measured"]["brams"] for c in fit["configs"]]  # type: ignore[union-attr]
     fit["brams"] = {"max_rel_error": round(max(bram_err), 4), "mean_rel_error": round(sum(bram_err) / len(bram_err), 4)}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout

@@ -276,7 +276,7 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
     right = {3, 5, 6, 7}
     out = []
     for j, r in enumerate(rows):
-        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))]
+        cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
         out.append("  ".join(cells).rstrip())
         if j == 0 or j == len(rows) - 2:
             out.append("  ".join("-" * w for w in widths))

@@ -126,7 +126,11 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         f"program.bin {res.image_bytes:,} bytes, from {res.out_dir}"
     )
     for r in rows:
-        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip())
+        print(
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            ).rstrip()
+        )
     names = " and ".join("the machine simulator" if r.backend == "machine" else "the RTL" for r in runs)
     print(
         f"\nbit-exact: every byte of the {res.tensors_checked} activation tensors {names} left in DRAM equals "

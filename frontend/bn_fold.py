@@ -48,8 +48,5 @@ def standalone(bn: BatchNorm, where: str) -> tuple[np.ndarray, np.ndarray]:
     a depthwise 1x1 conv ([C, 1, 1, 1]) for BatchNorm2d, a diagonal linear
     ([C, C]) for BatchNorm1d."""
     scale, shift = bn_affine(bn, where)
-    if isinstance(bn, nn.BatchNorm2d):
-        w = scale.reshape(-1, 1, 1, 1)
-    else:
-        w = np.diag(scale)
+    w = scale.reshape(-1, 1, 1, 1) if isinstance(bn, nn.BatchNorm2d) else np.diag(scale)
     return w.astype(np.float32), shift.astype(np.float32)

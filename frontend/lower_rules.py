@@ -176,7 +176,7 @@ def _conv_padding(node: fx.Node, m: nn.Conv2d) -> tuple[int, int]:
     if isinstance(m.padding, str):
         if m.padding == "valid":
             return (0, 0)
-        total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+        total = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size, strict=True)]
         if any(t % 2 for t in total):
             raise _unsupported(
                 node,

@@ -18,9 +18,9 @@ def with_batch(graph: Graph, batch: int) -> Graph:
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     tensors = {
-        n: t if n in graph.constants else replace(t, shape=(batch,) + t.shape[1:]) for n, t in graph.tensors.items()
+        n: t if n in graph.constants else replace(t, shape=(batch, *t.shape[1:])) for n, t in graph.tensors.items()
     }
-    ops = [replace(op, shape=(batch,) + op.shape[1:]) if isinstance(op, Reshape) else op for op in graph.ops]
+    ops = [replace(op, shape=(batch, *op.shape[1:])) if isinstance(op, Reshape) else op for op in graph.ops]
     return verify(
         Graph.build(graph.name, tensors, dict(graph.constants), ops, graph.inputs, graph.outputs, graph.metadata)
     )

@@ -100,7 +100,7 @@ def _pieces(op: Operand) -> list[tuple[int, Operand]]:
     while op.bits - lo > PIECE_BITS + (not op.signed):
         out.append((lo, Operand(PIECE_BITS, False)))
         lo += PIECE_BITS
-    return out + [(lo, Operand(op.bits - lo, op.signed))]
+    return [*out, (lo, Operand(op.bits - lo, op.signed))]
 
 
 def split_parts(a: Operand, b: Operand) -> tuple[Part, ...]:

@@ -483,7 +483,7 @@ class Encoding:
 
     def encode(self, ins: Instr) -> bytes:
         word = int(ins.OPCODE) | (int(ins.wait) << 4) | (int(ins.signal) << 8)
-        for (name, pos, w), (_, kind) in zip(self.layout(type(ins)), ins.FIELDS):
+        for (name, pos, w), (_, kind) in zip(self.layout(type(ins)), ins.FIELDS, strict=False):
             v = getattr(ins, name)
             if kind == "i8":
                 if not -128 <= v <= 127:
@@ -493,7 +493,7 @@ class Encoding:
                 raise self._misfit(ins, name, v, f"an unsigned {w}-bit value (0..{(1 << w) - 1})")
             word |= v << pos
         derived = ins.derived()
-        for (name, pos, w), (_, kind) in zip(self.layout(type(ins))[len(ins.FIELDS) :], ins.DERIVED):
+        for (name, pos, w), (_, kind) in zip(self.layout(type(ins))[len(ins.FIELDS) :], ins.DERIVED, strict=True):
             # Buffer offsets wrap like the RTL's address adders; counts always fit their kind.
             word |= (derived[name] % (1 << w) if kind in _ADDRESS_KINDS else derived[name]) << pos
         return word.to_bytes(INSTRUCTION_BYTES, "little")
@@ -509,7 +509,7 @@ class Encoding:
                 f"unknown opcode {word & 0xF} in instruction {data.hex()}; the opcodes are {[o.name for o in Opcode]}."
             ) from None
         kw = {}
-        for (name, pos, w), (_, kind) in zip(self.layout(cls), cls.FIELDS):
+        for (name, pos, w), (_, kind) in zip(self.layout(cls), cls.FIELDS, strict=False):
             v = (word >> pos) & ((1 << w) - 1)
             kw[name] = v - 256 if kind == "i8" and v >= 128 else v
         return cls(**kw, wait=Token((word >> 4) & 0xF), signal=Token((word >> 8) & 0xF))

@@ -34,7 +34,7 @@ def conforms(value: Any, tp: Any) -> bool:
             return False
         if len(args) == 2 and args[1] is Ellipsis:
             return all(conforms(v, args[0]) for v in value)
-        return len(value) == len(args) and all(conforms(v, t) for v, t in zip(value, args))
+        return len(value) == len(args) and all(conforms(v, t) for v, t in zip(value, args, strict=True))
     if isinstance(tp, type):
         return isinstance(value, tp)
     raise TypeError(f"field type {tp!r} has no JSON rule")

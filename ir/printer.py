@@ -73,7 +73,9 @@ def format_graph(graph: Graph) -> str:
     right = {5, 6}
 
     def line(r: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        ).rstrip()
 
     ins = ", ".join(f"{n} {_shape(graph.tensors[n].shape)}" for n in graph.inputs)
     outs = ", ".join(f"{n} {_shape(graph.tensors[n].shape)}" for n in graph.outputs)

@@ -95,7 +95,7 @@ def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
 def _pool(op: MaxPool2d | AvgPool2d, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     (x,) = ins
     _need_rank(op, x, 4)
-    for p, k in zip(op.padding, op.kernel):
+    for p, k in zip(op.padding, op.kernel, strict=True):
         if 2 * p > k:
             raise _fail(
                 op,
@@ -143,7 +143,7 @@ def _concat(op: Concat, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Sh
     if not 1 <= op.axis < rank:
         raise _fail(op, f"axis {op.axis} for rank-{rank} inputs", f"axis must be in 1..{rank - 1} (not the batch axis)")
     for s in ins:
-        if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, ins[0])) if i != op.axis):
+        if len(s) != rank or any(a != b for i, (a, b) in enumerate(zip(s, ins[0], strict=True)) if i != op.axis):
             raise _fail(
                 op,
                 f"input shapes {[list(s) for s in ins]}",

@@ -159,7 +159,7 @@ def _check_requant(op: Op, rq: Requant | None, expected: list[float], one_shift:
         raise _err(_where(op), f"requant has {len(rq.multiplier)} multipliers", f"it needs exactly {n}")
     mults = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (n,))
     shifts = np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (n,))
-    for m, s, real in zip(mults.tolist(), shifts.tolist(), expected):
+    for m, s, real in zip(mults.tolist(), shifts.tolist(), expected, strict=True):
         if not 0 <= m < 2**Requant.MULTIPLIER_BITS or not 0 <= s <= Requant.MAX_SHIFT:
             raise _err(
                 _where(op),

@@ -259,9 +259,9 @@ class CoSearch:
             for start in range(0, len(self.x_a), 256):
                 out = self._net(self.x_a[start : start + 256], ops, widths)
                 correct += int((out.argmax(1).cpu() == self.y_a[start : start + 256]).sum())
-        for m, mom in zip(bns, momenta):
+        for m, mom in zip(bns, momenta, strict=True):
             m.momentum = mom
-        for m, c in zip((m for m in bns if m.num_batches_tracked is not None), counts):
+        for m, c in zip((m for m in bns if m.num_batches_tracked is not None), counts, strict=True):
             m.num_batches_tracked.copy_(c)
         return correct / len(self.x_a)
 
@@ -335,7 +335,7 @@ class CoSearch:
         with torch.no_grad():
             self.op_logits.copy_(doc["op_logits"])
             self.width_logits.copy_(doc["width_logits"])
-            for lg, saved_lg in zip(self.hw_logits, doc["hw_logits"]):
+            for lg, saved_lg in zip(self.hw_logits, doc["hw_logits"], strict=True):
                 lg.copy_(saved_lg)
         self.w_opt.load_state_dict(doc["w_opt"])
         self.a_opt.load_state_dict(doc["a_opt"])
@@ -348,7 +348,9 @@ class CoSearch:
 def _knob_sizes(hardware: list[HardwareOption]) -> tuple[int, ...]:
     """Sizes of the knobs of a product space listed in knob order (checked)."""
     sizes = tuple(max(h.knobs[i] for h in hardware) + 1 for i in range(len(hardware[0].knobs)))
-    if math.prod(sizes) != len(hardware) or any(h.knobs != k for h, k in zip(hardware, np.ndindex(*sizes))):
+    if math.prod(sizes) != len(hardware) or any(
+        h.knobs != k for h, k in zip(hardware, np.ndindex(*sizes), strict=True)
+    ):
         raise SearchSpaceError("the hardware options are not a full product of knobs in knob order.")
     return sizes
 

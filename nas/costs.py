@@ -126,7 +126,7 @@ def graph_costs(
             unique.setdefault(_work_key(w), w)
     keys = list(unique)
     choices, _ = best_choices([(unique[k], ()) for k in keys], cfg, objective, top_k)
-    cost = {k: (None if c is None else (c.share, c.energy_pj)) for k, c in zip(keys, choices)}
+    cost = {k: (None if c is None else (c.share, c.energy_pj)) for k, c in zip(keys, choices, strict=True)}
     out = np.zeros((len(graphs), 2))
     for n, works in enumerate(per_graph):
         for w in works:

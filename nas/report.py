@@ -117,15 +117,15 @@ def plot_hardware(
     luts = [opt.resources.luts for opt in hardware]
     fits = [opt.fits for opt in hardware]
     ax.scatter(
-        [x for x, f in zip(luts, fits) if f],
-        [y for y, f in zip(lat, fits) if f],
+        [x for x, f in zip(luts, fits, strict=True) if f],
+        [y for y, f in zip(lat, fits, strict=True) if f],
         s=16,
         c="tab:blue",
         label="fits the target",
     )
     ax.scatter(
-        [x for x, f in zip(luts, fits) if not f],
-        [y for y, f in zip(lat, fits) if not f],
+        [x for x, f in zip(luts, fits, strict=True) if not f],
+        [y for y, f in zip(lat, fits, strict=True) if not f],
         s=16,
         c="0.7",
         marker="x",

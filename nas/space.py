@@ -38,7 +38,7 @@ class BlockOp:
 
 
 #: The block candidates, in choice order (FBNet's: kernel 3/5 x expansion 1/3/6, and skip).
-OPS: tuple[BlockOp, ...] = tuple(BlockOp("mbconv", k, e) for k in (3, 5) for e in (1, 3, 6)) + (BlockOp("skip"),)
+OPS: tuple[BlockOp, ...] = (*(BlockOp("mbconv", k, e) for k in (3, 5) for e in (1, 3, 6)), BlockOp("skip"))
 SKIP = len(OPS) - 1
 
 

@@ -226,7 +226,7 @@ class SuperNet(nn.Module):
                 f"mask_disallowed(logits, space)) so that such choices weigh 0."
             )
         x = self.stem(x.contiguous(memory_format=FAST_FORMAT))
-        for site, candidates in zip(self._sites, self.blocks):
+        for site, candidates in zip(self._sites, self.blocks, strict=True):
             w = op_weights[site.index]
             keep = w.detach() != 0
             out_mask = self._mask(width_weights, site.stage)

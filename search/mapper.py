@@ -115,7 +115,7 @@ def best_choices(
     check_objective(objective)
     options = [layer_options(w, cfg, top_k) for w, _ in layers]
     groups: dict[object, list[tuple[int, int]]] = {}
-    for n, ((_, parts), opts) in enumerate(zip(layers, options)):
+    for n, ((_, parts), opts) in enumerate(zip(layers, options, strict=True)):
         for j, (mode, _) in enumerate(opts):
             groups.setdefault(("parts", n) if parts else mode.kind, []).append((n, j))
     best: list[Choice | None] = [None] * len(layers)
@@ -129,7 +129,7 @@ def best_choices(
         traffic = cost.dram_read + cost.dram_write
         score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[objective]
         start = 0
-        for (n, j), (mode, tilings) in zip(members, items):
+        for (n, j), (mode, tilings) in zip(members, items, strict=True):
             sl = slice(start, start + len(tilings))
             i = int(np.lexsort((traffic[sl], share[sl], score[sl]))[0])
             cand = Choice(mode, tilings[i], int(share[sl][i]), float(energy[sl][i]), float(score[sl][i]))
@@ -165,10 +165,12 @@ class Mapper:
     ) -> dict[str, tuple[Work, Tiling]]:
         """The chosen tilings timed at their chunk positions: the figures the plans show."""
         cfg = self.cfg
-        for (w, _), ch in zip(layers, choices):
+        for (w, _), ch in zip(layers, choices, strict=True):
             if ch is None:
                 choose(w, cfg)  # raises the scheduler's error naming the layer
-        picks = [(w, parts, ch.work, ch.tiling) for (w, parts), ch in zip(layers, choices) if ch is not None]
+        picks = [
+            (w, parts, ch.work, ch.tiling) for (w, parts), ch in zip(layers, choices, strict=True) if ch is not None
+        ]
         # Chunks per layer do not depend on the position: one pass at chunk 0 gives the offsets.
         first = np.zeros(len(picks), np.int64)
         costs: list[LayerCost | None] = [None] * len(picks)
@@ -186,7 +188,7 @@ class Mapper:
                 layer_chunks = np.array([int(c.chunks[0]) for c in costs], np.int64)  # type: ignore[union-attr]
                 first = np.concatenate([[0], np.cumsum(layer_chunks)[:-1]]).astype(np.int64)
         out = {}
-        for (w, _, mode, t), c in zip(picks, costs):
+        for (w, _, mode, t), c in zip(picks, costs, strict=True):
             assert c is not None
             share = int(c.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
             out[w.op.name] = (

@@ -77,8 +77,8 @@ def estimate(cfg: AccelConfig) -> Resources:
     ffs = float(x @ np.array(fit["ffs"]["coef"])) if fit else float("nan")
     plan = plan_dsps(cfg)
     return Resources(
-        int(round(luts + plan.lut_product_luts)) if fit else -1,
-        int(round(ffs)) if fit else -1,
+        round(luts + plan.lut_product_luts) if fit else -1,
+        round(ffs) if fit else -1,
         plan.dsps,
         bram_blocks(cfg),
     )

@@ -118,7 +118,7 @@ class BlockedSteps:
             y_hi,
             key_cb,
             np.full_like(t.ct, len(parts)),
-            *(v for cb, n in zip(part_cb, part_steps) for v in (cb, n)),
+            *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 

@@ -186,7 +186,7 @@ class ReferenceInterpreter:
             rq: Requant = op.requant  # type: ignore[assignment]
             xs = tuple(
                 np.clip(round_shift(x.astype(np.int64) * m, s), INT8_MIN, INT8_MAX).astype(np.int8)
-                for x, m, s in zip(xs, rq.multiplier, rq.shift)
+                for x, m, s in zip(xs, rq.multiplier, rq.shift, strict=True)
             )
         return np.concatenate(xs, axis=op.axis)
 

@@ -52,7 +52,9 @@ def test_hand_designed_is_mobilenetv2_block_at_full_width() -> None:
     space = SPACES["digits"]
     arch = bench.hand_designed(space, "widest")
     assert all(OPS[o].label == "k3e6" for o in arch.ops)
-    assert [st.widths[w] for st, w in zip(space.stages, arch.widths)] == [max(st.widths) for st in space.stages]
+    assert [st.widths[w] for st, w in zip(space.stages, arch.widths, strict=True)] == [
+        max(st.widths) for st in space.stages
+    ]
 
 
 def test_committed_results_re_render_to_the_committed_report() -> None:

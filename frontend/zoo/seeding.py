@@ -63,6 +63,6 @@ def batchnorm_from_batches(model: nn.Module, batches: Iterable[torch.Tensor]) ->
     with torch.no_grad():
         for x in batches:
             model(x)
-    for m, momentum in zip(bns, momenta):
+    for m, momentum in zip(bns, momenta, strict=True):
         m.momentum = momentum
     return model.eval()

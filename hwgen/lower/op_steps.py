@@ -156,7 +156,7 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                 tile = wblocks[kb0 : kb0 + kbs, cb0 : cb0 + cbs, fy0 : fy0 + fys, fx0 : fx0 + fxs]
                 wtiles[wkey] = ctx.place(np.ascontiguousarray(tile).view(np.uint8), f"weights of {name}")
             blk = cbs * fys * fxs * L
-            loads.append(Load("wbuf", ("w", name) + wkey, (LoadWgt(wtiles[wkey], 0, kbs * blk),)))
+            loads.append(Load("wbuf", ("w", name, *wkey), (LoadWgt(wtiles[wkey], 0, kbs * blk),)))
             last = i == len(acc) - 1  # the GEMMs requantize their final sums into OBUF on the way out
             comp = [
                 Gemm(

@@ -208,4 +208,4 @@ def _tokens(steps: list[_Placed]) -> Chunk:
         assert ins.OPCODE in MEM_OPS, ins
     for ins in cmp:
         assert ins.OPCODE in CMP_OPS, ins
-    return Chunk(tuple(mem) + (End(),), tuple(cmp) + (End(),))
+    return Chunk((*mem, End()), (*cmp, End()))

@@ -66,7 +66,7 @@ def _mapping(w: Work, t: Tiling) -> Mapping:
             (Dim.FX, t.fxt),
         )
         tile_loops = (Dim.N, Dim.K, Dim.OY, Dim.OX) if t.order == "kout" else (Dim.N, Dim.OY, Dim.OX, Dim.K)
-        return Mapping(w.op.name, "gemm", (Dim.C, Dim.K), tiles, tile_loops + (Dim.C, Dim.FY, Dim.FX))
+        return Mapping(w.op.name, "gemm", (Dim.C, Dim.K), tiles, (*tile_loops, Dim.C, Dim.FY, Dim.FX))
     tiles = ((Dim.N, 1), (Dim.C, t.ct), (Dim.OY, t.ty), (Dim.OX, t.tx))
     if w.kind is WorkKind.DW:
         return Mapping(w.op.name, "depthwise", (Dim.FY, Dim.C), tiles, (Dim.N, Dim.C, Dim.OY, Dim.OX))

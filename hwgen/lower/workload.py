@@ -144,7 +144,7 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
                 f"concat op '{op.name}' joins along axis {op.axis}; the accelerator concatenates "
                 f"along channels (axis 1) only."
             )
-        ragged = [i for i, s in zip(op.inputs[:-1], shapes[:-1]) if s[1] % lanes]
+        ragged = [i for i, s in zip(op.inputs[:-1], shapes[:-1], strict=True) if s[1] % lanes]
         if ragged:
             raise ScheduleError(
                 f"concat op '{op.name}': input(s) {ragged} have channel counts that are not "

@@ -145,7 +145,7 @@ class PEArray(wiring.Component):
         for c in range(L):
             half = _add_levels(m, [prod[r][c] for r in range(L)], split, f"s_{c}")
             regs = [pipe_reg(t.shape(), f"t_{c}_{k}") for k, t in enumerate(half)]
-            m.d.sync += [reg.eq(t) for reg, t in zip(regs, half)]
+            m.d.sync += [reg.eq(t) for reg, t in zip(regs, half, strict=True)]
             total = pipe_reg(signed(self.sum_bits), f"col_sum_{c}")
             m.d.sync += total.eq(_add_levels(m, regs, self.levels - split, f"u_{c}")[0])
             m.d.comb += self.col_sum[c].eq(total)

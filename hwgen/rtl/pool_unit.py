@@ -62,12 +62,12 @@ class PoolUnit(wiring.Component):
         idx = [Signal(len(count[0]), name=f"i_{k}") for k in names]
         base = [Signal(ib, name=f"base_{k}") for k in names]  # address with the inner indices zero
         mode, active = Signal(), Signal()
-        end = [i == n for i, n in zip(idx, count)]  # count holds the loop count - 1
+        end = [i == n for i, n in zip(idx, count, strict=True)]  # count holds the loop count - 1
 
         with m.If(self.start):
             m.d.sync += [mode.eq(f["mode"]), active.eq(1)]
-            m.d.sync += [c.eq(f[f"n_{k}"] - 1) for c, k in zip(count, names)]
-            m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names)]
+            m.d.sync += [c.eq(f[f"n_{k}"] - 1) for c, k in zip(count, names, strict=True)]
+            m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names, strict=True)]
             m.d.sync += [i.eq(0) for i in idx] + [b.eq(f["src"]) for b in base]
         m.d.comb += self.ibuf_r_addr.eq(base[-1])
         with m.If(active):

@@ -124,11 +124,11 @@ class PPUAdd(wiring.Component):
         # Stage 2: hold the a product; a b product completes the pair.
         held = [pipe_reg(signed(PROD_BITS), f"held{i}") for i in range(self.lanes)]
         with m.If(valid1 & ~is_b1):
-            m.d.sync += [h.eq(p) for h, p in zip(held, prod)]
+            m.d.sync += [h.eq(p) for h, p in zip(held, prod, strict=True)]
         pair = [pipe_reg(signed(PROD_BITS + 1), f"pair{i}") for i in range(self.lanes)]
         shift2, lo2, hi2 = pipe_reg(6, "shift2"), pipe_reg(signed(8), "lo2"), pipe_reg(signed(8), "hi2")
         valid2 = Signal()
-        m.d.sync += [p.eq(h + q) for p, h, q in zip(pair, held, prod)]
+        m.d.sync += [p.eq(h + q) for p, h, q in zip(pair, held, prod, strict=True)]
         m.d.sync += [valid2.eq(valid1 & is_b1), shift2.eq(shift1), lo2.eq(lo1), hi2.eq(hi1)]
         m.d.comb += [rc.value[i].eq(pair[i]) for i in range(self.lanes)]
         m.d.comb += [rc.shift[i].eq(shift2) for i in range(self.lanes)]

@@ -104,10 +104,10 @@ class PPUPool(wiring.Component):
             nxt.append(Mux(self.first, x, combined))
         ovf = (sticky & ~self.first) | Cat(*over).any()
         with m.If(self.in_valid):
-            m.d.sync += [r.eq(n) for r, n in zip(run, nxt)]
+            m.d.sync += [r.eq(n) for r, n in zip(run, nxt, strict=True)]
             m.d.sync += sticky.eq(ovf)
             with m.If(self.last):
-                m.d.sync += [o.eq(n) for o, n in zip(outs, nxt)]
+                m.d.sync += [o.eq(n) for o, n in zip(outs, nxt, strict=True)]
                 m.d.sync += self.overflow.eq(ovf)
         m.d.sync += self.out_valid.eq(self.in_valid & self.last)
         m.d.comb += [self.out[i].eq(o) for i, o in enumerate(outs)]

@@ -62,7 +62,7 @@ class Datapath:
     def _dram_view(self, ins: Instr, addr: int, shape: tuple[int, ...], strides: tuple[int, ...]) -> np.ndarray:
         if any(n == 0 for n in shape):
             return np.zeros(shape, np.uint8)
-        last = addr + sum((n - 1) * s for n, s in zip(shape, strides))
+        last = addr + sum((n - 1) * s for n, s in zip(shape, strides, strict=True))
         if addr < 0 or last >= len(self.dram):
             raise ProgramError(
                 f"{ins.describe()}: touches DRAM bytes up to {last}, past the {len(self.dram)}-byte image."

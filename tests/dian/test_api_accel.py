@@ -8,6 +8,7 @@ through fakes where the real tool would be slow or is not in this build.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_compile_with_accel_writes_schedules_program_and_layout(
     assert [s["name"] for s in image["inputs"]] == ["x"] and [s["name"] for s in image["outputs"]] == ["y"]
     assert image["outputs"][0]["producer"] == "fc" and image["inputs"][0]["scale"] == 0.5
     regions = image["regions"]  # contiguous, covering the whole image
-    assert regions[0]["addr"] == 0 and all(a["addr"] + a["bytes"] == b["addr"] for a, b in zip(regions, regions[1:]))
+    assert regions[0]["addr"] == 0 and all(a["addr"] + a["bytes"] == b["addr"] for a, b in itertools.pairwise(regions))
     assert regions[-1]["addr"] + regions[-1]["bytes"] == len(program)
     assert "accelerator tiny: 4x4 PEs" in res.summary and "RTL: not written" in res.summary
     assert re.search(r"^fc +linear +gemm +1 ", (out / "summary.txt").read_text(), re.M)

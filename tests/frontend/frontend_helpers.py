@@ -66,7 +66,7 @@ def run_int(graph: Graph, x: np.ndarray) -> list[np.ndarray]:
 def assert_close_to_torch(graph: Graph, module: nn.Module, x: np.ndarray, rtol: float = 1e-4) -> None:
     got, want = run_float(graph, x), torch_outputs(module, x)
     assert len(got) == len(want)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g.shape == w.shape
         np.testing.assert_allclose(g, w, rtol=rtol, atol=rtol * 0.1 * max(1.0, float(np.abs(w).max())))
 

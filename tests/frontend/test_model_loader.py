@@ -127,5 +127,5 @@ def test_zoo_entry_loads_with_stable_hash() -> None:
     assert a.name == "resnet_small" and a.default_input_shape == (1, 3, 32, 32)
     assert a.source_sha256 == b.source_sha256 and len(a.source_sha256) == 64
     assert a.calibration_fn is None
-    for pa, pb in zip(a.module.parameters(), b.module.parameters()):  # same seed, same weights
+    for pa, pb in zip(a.module.parameters(), b.module.parameters(), strict=True):  # same seed, same weights
         assert (pa == pb).all()

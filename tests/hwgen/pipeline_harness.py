@@ -80,7 +80,7 @@ def run_stream(
 def check_latency(results: list[Result], issued: list[int], latency: int) -> None:
     """One result per vector, each ``latency`` edges after its vector was sampled."""
     assert len(results) == len(issued), f"{len(issued)} vectors in, {len(results)} results out"
-    got = [r.cycle - i + 1 for r, i in zip(results, issued)]
+    got = [r.cycle - i + 1 for r, i in zip(results, issued, strict=True)]
     assert set(got) == {latency}, f"latencies seen {sorted(set(got))}, LATENCY says {latency}"
 
 

@@ -74,7 +74,7 @@ def requant(reals: list[float], shared_shift: bool = False) -> Requant:
     if shared_shift:
         _, s = multiplier(max(reals))
         return Requant(tuple(round(r * 2.0**s) for r in reals), (s,))
-    ms, ss = zip(*(multiplier(r) for r in reals))
+    ms, ss = zip(*(multiplier(r) for r in reals), strict=True)
     return Requant(tuple(ms), tuple(ss))
 
 

@@ -200,7 +200,7 @@ CASES: list[tuple[str, Callable[[], Graph], str]] = [
             INT,
             "conv1",
             requant=Requant(
-                (_rq(INT, "conv1").multiplier[0] + 5,) + _rq(INT, "conv1").multiplier[1:], _rq(INT, "conv1").shift
+                (_rq(INT, "conv1").multiplier[0] + 5, *_rq(INT, "conv1").multiplier[1:]), _rq(INT, "conv1").shift
             ),
         ),
         r"conv2d op 'conv1': requant \d+ / 2\^\d+ = .* does not match the scales",

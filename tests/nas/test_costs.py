@@ -97,13 +97,15 @@ def test_relaxed_cost_is_the_expectation_over_sampled_networks(priced) -> None: 
     rc = RelaxedCoCost(SPACE, tables)
     a, b = Arch((0, 1, 2, 3, 4, 5), (0, 0, 0)), Arch((1, 2, 3, 4, 5, 0), (1, 1, 1))
     n_w = max(len(s.widths) for s in SPACE.stages)
-    ops = torch.stack([(_one_hot(x, len(OPS)) + _one_hot(y, len(OPS))) / 2 for x, y in zip(a.ops, b.ops)])
-    widths = torch.stack([(_one_hot(x, n_w) + _one_hot(y, n_w)) / 2 for x, y in zip(a.widths, b.widths)])
+    ops = torch.stack([(_one_hot(x, len(OPS)) + _one_hot(y, len(OPS))) / 2 for x, y in zip(a.ops, b.ops, strict=True)])
+    widths = torch.stack([(_one_hot(x, n_w) + _one_hot(y, n_w)) / 2 for x, y in zip(a.widths, b.widths, strict=True)])
     k = SPACE.n_blocks + len(SPACE.stages)
     total = 0.0
     for mask in range(2**k):
         pick = [(mask >> n) & 1 for n in range(k)]
-        choice = [(x, y)[p] for (x, y), p in zip(zip(a.ops + a.widths, b.ops + b.widths), pick)]
+        choice = [
+            (x, y)[p] for (x, y), p in zip(zip(a.ops + a.widths, b.ops + b.widths, strict=True), pick, strict=True)
+        ]
         arch = Arch(tuple(choice[: SPACE.n_blocks]), tuple(choice[SPACE.n_blocks :]))
         total += tables.network(SPACE, arch, 1)[0]
     cycles, _ = rc(ops, widths, _one_hot(1, len(hw)))

@@ -20,8 +20,12 @@ def test_digits_is_the_zoo_split_of_sklearn_digits() -> None:
     assert (ds.x_train.shape, ds.x_test.shape) == ((1347, 1, 8, 8), (450, 1, 8, 8))
     assert ds.x_train.dtype == np.float32 and ds.y_train.dtype == np.int64 and ds.classes == 10
     source = load_digits()
-    pairs = Counter(zip(rows((source.images / 16.0).astype(np.float32)), source.target.tolist()))
-    ours = Counter(zip(rows(np.concatenate([ds.x_train, ds.x_test])), np.concatenate([ds.y_train, ds.y_test]).tolist()))
+    pairs = Counter(zip(rows((source.images / 16.0).astype(np.float32)), source.target.tolist(), strict=True))
+    ours = Counter(
+        zip(
+            rows(np.concatenate([ds.x_train, ds.x_test])), np.concatenate([ds.y_train, ds.y_test]).tolist(), strict=True
+        )
+    )
     assert ours == pairs  # every image exactly once, with its label
 
 
@@ -34,8 +38,12 @@ def test_mnist_is_mlxtends_digits_scaled_and_split_stratified() -> None:
     assert ds.x_train.min() == 0.0 and ds.x_train.max() == 1.0
     assert np.bincount(ds.y_train).tolist() == [400] * 10 and np.bincount(ds.y_test).tolist() == [100] * 10
     images, labels = mnist_data()
-    pairs = Counter(zip(rows((images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)), labels.tolist()))
-    ours = Counter(zip(rows(np.concatenate([ds.x_train, ds.x_test])), np.concatenate([ds.y_train, ds.y_test]).tolist()))
+    pairs = Counter(zip(rows((images / 255.0).astype(np.float32).reshape(-1, 1, 28, 28)), labels.tolist(), strict=True))
+    ours = Counter(
+        zip(
+            rows(np.concatenate([ds.x_train, ds.x_test])), np.concatenate([ds.y_train, ds.y_test]).tolist(), strict=True
+        )
+    )
     assert ours == pairs
 
 
@@ -67,8 +75,12 @@ def test_search_split_partitions_the_training_split(name: str, n_arch: int) -> N
     s = search_split(ds)
     n = len(ds.y_train)
     assert (len(s.y_weights), len(s.y_arch)) == (n - n_arch, n_arch)  # ceil(0.2 n) held out
-    both = Counter(zip(rows(np.concatenate([s.x_weights, s.x_arch])), np.concatenate([s.y_weights, s.y_arch]).tolist()))
-    assert both == Counter(zip(rows(ds.x_train), ds.y_train.tolist()))
+    both = Counter(
+        zip(
+            rows(np.concatenate([s.x_weights, s.x_arch])), np.concatenate([s.y_weights, s.y_arch]).tolist(), strict=True
+        )
+    )
+    assert both == Counter(zip(rows(ds.x_train), ds.y_train.tolist(), strict=True))
     per_class = np.bincount(ds.y_train)
     assert np.all(np.abs(np.bincount(s.y_arch) - 0.2 * per_class) <= 1)  # stratified
     for a in (s.x_weights, s.y_arch):

@@ -34,7 +34,7 @@ def test_training_learns_digits_and_is_bit_reproducible() -> None:
     a, b, c = _train(0, losses), _train(0), _train(1)
     assert accuracy(a, ds.x_test, ds.y_test) >= 0.85
     assert len(losses) == 4 and losses[-1] < losses[0] < 2.5  # below log(10) = 2.30 + a margin, then falling
-    for (key, ta), tb in zip(a.state_dict().items(), b.state_dict().values()):
+    for (key, ta), tb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(ta, tb), key
     assert not torch.equal(a.head.fc.weight, c.head.fc.weight)
     assert not a.training and all(p.device.type == "cpu" and p.is_contiguous() for p in a.parameters())

@@ -43,7 +43,7 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
 
 def requant_per_channel(reals: list[float]) -> Requant:
-    ms, ss = zip(*(quantize_multiplier(r) for r in reals))
+    ms, ss = zip(*(quantize_multiplier(r) for r in reals), strict=True)
     return Requant(tuple(ms), tuple(ss))
 
 

@@ -127,7 +127,9 @@ def test_concat_rescales_each_input(cfg) -> None:
     scales = [0.5, 0.25, 2.0]
     k = sum(s[1] for s in shapes)
     rq = requant_per_channel([s / 1.0 for s in scales])
-    tensors = [act(f"x{i}", s, sc) for i, (s, sc) in enumerate(zip(shapes, scales))] + [act("y", (1, k, 5, 3), 1.0)]
+    tensors = [act(f"x{i}", s, sc) for i, (s, sc) in enumerate(zip(shapes, scales, strict=True))] + [
+        act("y", (1, k, 5, 3), 1.0)
+    ]
     op = Concat("cat", tuple(f"x{i}" for i in range(3)), "y", axis=1, requant=rq)
     check_machine(single_op_graph(op, tensors, {}), cfg)
 

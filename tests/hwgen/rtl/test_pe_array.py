@@ -8,7 +8,7 @@ from pipeline_harness import assert_param_error, check_latency, run_stream
 
 from dian.hwgen.rtl.pe_array import PEArray, PEMode
 
-IDLE = dict(w_load_valid=0, w_swap=0)
+IDLE = {"w_load_valid": 0, "w_swap": 0}
 
 
 class Program:
@@ -25,7 +25,7 @@ class Program:
     def cycle(
         self, load: tuple[int, np.ndarray] | None = None, swap: bool = False, x: tuple[PEMode, np.ndarray] | None = None
     ) -> None:
-        v: dict = dict(w_load_valid=int(load is not None), w_swap=int(swap), in_valid=int(x is not None))
+        v: dict = {"w_load_valid": int(load is not None), "w_swap": int(swap), "in_valid": int(x is not None)}
         if swap:  # the edge: a swap takes the shadow as it was before this cycle's load,
             self.active = self.shadow.copy()  # and this cycle's input already uses it
         if load is not None:
@@ -123,10 +123,10 @@ def test_conv_as_gemm_blocks() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(lanes=6), "lanes must be a power of two from 2 to 64"),
-        (dict(lanes=1), "lanes must be a power of two from 2 to 64"),
-        (dict(lanes=4, depthwise="yes"), "depthwise must be a bool"),
-        (dict(lanes=4, dsp=17), "dsp must be None or an integer from 0 to 16"),
+        ({"lanes": 6}, "lanes must be a power of two from 2 to 64"),
+        ({"lanes": 1}, "lanes must be a power of two from 2 to 64"),
+        ({"lanes": 4, "depthwise": "yes"}, "depthwise must be a bool"),
+        ({"lanes": 4, "dsp": 17}, "dsp must be None or an integer from 0 to 16"),
     ],
 )
 def test_parameter_errors(kwargs: dict, message: str) -> None:

@@ -31,8 +31,8 @@ def pair_vectors(
     a_words: list[list[int]], b_words: list[list[int]], ma: int, mb: int, shift: int, lo: int, hi: int
 ) -> list[dict]:
     vecs = []
-    for a, b in zip(a_words, b_words):
-        common = dict(mult_a=ma, mult_b=mb, shift=shift, lo=lo, hi=hi)
+    for a, b in zip(a_words, b_words, strict=True):
+        common = {"mult_a": ma, "mult_b": mb, "shift": shift, "lo": lo, "hi": hi}
         vecs += [dict(x=a, operand=0, **common), dict(x=b, operand=1, **common)]
     return vecs
 
@@ -53,7 +53,7 @@ def test_matches_run_graph(lanes: int, relu: bool) -> None:
 
     vecs = pair_vectors(words(a), words(b), ma, mb, shift, lo, hi)
     results, issued = run_stream(PPUAdd(lanes), vecs, ["out"], gap_seed=lanes)
-    check_latency(results, [e for e, v in zip(issued, vecs) if v["operand"]], PPUAdd.LATENCY)
+    check_latency(results, [e for e, v in zip(issued, vecs, strict=True) if v["operand"]], PPUAdd.LATENCY)
     assert [r.values["out"] for r in results] == words(want)
     assert len({v for r in results for v in r.values["out"]}) > 20  # not all saturated
 
@@ -82,10 +82,10 @@ def test_extremes_against_round_shift(dsp: int | None) -> None:
 def test_idle_cycles_between_operands_and_a_reused() -> None:
     """The pair is the latest a with the next b; idle cycles in between do not matter."""
     vecs = [
-        dict(x=[3, -3], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127),
-        dict(x=[0, 0], operand=0, mult_a=1, mult_b=0, shift=1, lo=-128, hi=127, in_valid=0),
-        dict(x=[100, 100], operand=1, mult_a=1, mult_b=2, shift=1, lo=-128, hi=127),
-        dict(x=[-1, 1], operand=1, mult_a=1, mult_b=1, shift=1, lo=-128, hi=127),
+        {"x": [3, -3], "operand": 0, "mult_a": 1, "mult_b": 0, "shift": 1, "lo": -128, "hi": 127},
+        {"x": [0, 0], "operand": 0, "mult_a": 1, "mult_b": 0, "shift": 1, "lo": -128, "hi": 127, "in_valid": 0},
+        {"x": [100, 100], "operand": 1, "mult_a": 1, "mult_b": 2, "shift": 1, "lo": -128, "hi": 127},
+        {"x": [-1, 1], "operand": 1, "mult_a": 1, "mult_b": 1, "shift": 1, "lo": -128, "hi": 127},
     ]
     results, _ = run_stream(PPUAdd(2), vecs, ["out"])
     # round_shift(3 + 200, 1) = 102, round_shift(-3 + 200, 1) = 99 (98.5 rounds up); then a again with b = -1, 1
@@ -93,5 +93,5 @@ def test_idle_cycles_between_operands_and_a_reused() -> None:
 
 
 def test_parameter_errors() -> None:
-    assert_param_error(PPUAdd, dict(lanes=12), "lanes must be a power of two from 2 to 64")
-    assert_param_error(PPUAdd, dict(lanes=4, dsp=9), "dsp must be None or an integer from 0 to 8")
+    assert_param_error(PPUAdd, {"lanes": 12}, "lanes must be a power of two from 2 to 64")
+    assert_param_error(PPUAdd, {"lanes": 4, "dsp": 9}, "dsp must be None or an integer from 0 to 8")

@@ -46,7 +46,7 @@ def pool_graph(
     else:
         oh, ow = ((h + 2 * pad - kernel) // stride + 1, (w + 2 * pad - kernel) // stride + 1)
         out, window = (n, c, oh, ow), kernel * kernel
-        kw = dict(kernel=(kernel, kernel), stride=(stride, stride), padding=(pad, pad))
+        kw = {"kernel": (kernel, kernel), "stride": (stride, stride), "padding": (pad, pad)}
         op = (
             MaxPool2d("p", ("x",), "y", **kw)
             if kind == "max"
@@ -91,14 +91,14 @@ def test_pooling_path_matches_run_graph(kind: str, lanes: int, kernel: int, stri
                 taps = [(iy, ix) for iy, ix in taps if 0 <= iy < shape[2] and 0 <= ix < shape[3]]  # in-bounds only
                 for k, (iy, ix) in enumerate(taps):
                     vecs.append(
-                        dict(
-                            x=[int(v) for v in x[0, cb * lanes : (cb + 1) * lanes, iy, ix]],
-                            first=int(k == 0),
-                            last=int(k == len(taps) - 1),
-                            op=op,
-                            multiplier=m,
-                            shift=s,
-                        )
+                        {
+                            "x": [int(v) for v in x[0, cb * lanes : (cb + 1) * lanes, iy, ix]],
+                            "first": int(k == 0),
+                            "last": int(k == len(taps) - 1),
+                            "op": op,
+                            "multiplier": m,
+                            "shift": s,
+                        }
                     )
                 expected.append([int(v) for v in want[0, cb * lanes : (cb + 1) * lanes, oy, ox]])
     results, _ = run_stream(PoolThenRequant(lanes), vecs, ["out"], gap_seed=3)
@@ -113,19 +113,19 @@ def test_window_stream_alone() -> None:
         op = rng.choice([PoolOp.MAX, PoolOp.SUM])
         words = [[rng.choice([-128, 127, rng.randint(-128, 127)]) for _ in range(lanes)] for _ in range(n)]
         for k, w in enumerate(words):
-            vecs.append(dict(x=w, first=int(k == 0), last=int(k == n - 1), op=op))
+            vecs.append({"x": w, "first": int(k == 0), "last": int(k == n - 1), "op": op})
         cols = np.array(words, dtype=np.int64)
         want.append([int(v) for v in (cols.max(axis=0) if op == PoolOp.MAX else cols.sum(axis=0))])
     results, issued = run_stream(PPUPool(lanes), vecs, ["out", "overflow"], gap_seed=9)
     assert [r.values["out"] for r in results] == want
     assert not any(r.values["overflow"] for r in results)
-    check_latency(results, [e for e, v in zip(issued, vecs) if v["last"]], PPUPool.LATENCY)
+    check_latency(results, [e for e, v in zip(issued, vecs, strict=True) if v["last"]], PPUPool.LATENCY)
 
 
 def test_sum_overflow_flag() -> None:
     # 16-bit sums hold 256 words of -128; the 257th overflows; the next window starts clean
-    words = [dict(x=[-128, 1], first=int(k == 0), last=int(k == 256), op=PoolOp.SUM) for k in range(257)]
-    words += [dict(x=[5, 5], first=1, last=1, op=PoolOp.SUM)]
+    words = [{"x": [-128, 1], "first": int(k == 0), "last": int(k == 256), "op": PoolOp.SUM} for k in range(257)]
+    words += [{"x": [5, 5], "first": 1, "last": 1, "op": PoolOp.SUM}]
     results, _ = run_stream(PPUPool(2, 16), words, ["out", "overflow"])
     assert [r.values["overflow"] for r in results] == [1, 0]
     assert results[1].values["out"] == [5, 5]
@@ -134,8 +134,8 @@ def test_sum_overflow_flag() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(lanes=0), "lanes must be a power of two"),
-        (dict(lanes=4, acc_bits=12), "acc_bits must be an integer from 16 to 32"),
+        ({"lanes": 0}, "lanes must be a power of two"),
+        ({"lanes": 4, "acc_bits": 12}, "acc_bits must be an integer from 16 to 32"),
     ],
 )
 def test_parameter_errors(kwargs: dict, message: str) -> None:

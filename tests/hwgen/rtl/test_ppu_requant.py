@@ -69,7 +69,7 @@ def vectors(rng: random.Random, lanes: int, acc_bits: int, n: int) -> list[dict]
             acc.append(a), bias.append(b), ms.append(m), ss.append(s)
         lo = rng.choice([-128, 0, rng.randint(-128, 0)])
         hi = rng.choice([127, 6, rng.randint(max(lo, 0), 127)])
-        out.append(dict(acc=acc, bias=bias, multiplier=ms, shift=ss, lo=lo, hi=hi))
+        out.append({"acc": acc, "bias": bias, "multiplier": ms, "shift": ss, "lo": lo, "hi": hi})
     return out
 
 
@@ -94,7 +94,7 @@ def test_matches_reference_requantize(lanes: int, acc_bits: int, dsp: int | None
     results, issued = run_stream(PPURequant(lanes, acc_bits, dsp=dsp), vecs, ["out", "overflow"], gap_seed=acc_bits)
     check_latency(results, issued, PPURequant.LATENCY)
     inside = 0
-    for v, r in zip(vecs, results):
+    for v, r in zip(vecs, results, strict=True):
         assert r.values["out"] == expected(v), v
         assert r.values["overflow"] == 0
         inside += sum(v["lo"] < q < v["hi"] for q in r.values["out"])
@@ -120,18 +120,24 @@ def test_hand_cases() -> None:
         (1, 2**30, 31, 1),
         (-1, 2**30, 31, 0),
     ]
-    vecs = [dict(acc=[a, a], bias=[0, 0], multiplier=[m, m], shift=[s, s], lo=-128, hi=127) for a, m, s, _ in cases]
+    vecs = [
+        {"acc": [a, a], "bias": [0, 0], "multiplier": [m, m], "shift": [s, s], "lo": -128, "hi": 127}
+        for a, m, s, _ in cases
+    ]
     results, _ = run_stream(PPURequant(2, 32), vecs, ["out"])
-    for (a, m, s, want), r in zip(cases, results):
+    for (a, m, s, want), r in zip(cases, results, strict=True):
         assert r.values["out"] == [max(-128, min(127, want))] * 2, (a, m, s)
-        assert r.values["out"] == expected(dict(acc=[a], bias=[0], multiplier=[m], shift=[s], lo=-128, hi=127)) * 2
+        assert (
+            r.values["out"]
+            == expected({"acc": [a], "bias": [0], "multiplier": [m], "shift": [s], "lo": -128, "hi": 127}) * 2
+        )
 
 
 def test_overflow_flag() -> None:
     vecs = [
-        dict(acc=[2**15 - 1, 0], bias=[1, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
-        dict(acc=[2**15 - 1, -(2**15)], bias=[0, 0], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
-        dict(acc=[0, -(2**15)], bias=[0, -1], multiplier=[1, 1], shift=[0, 0], lo=-128, hi=127),
+        {"acc": [2**15 - 1, 0], "bias": [1, 0], "multiplier": [1, 1], "shift": [0, 0], "lo": -128, "hi": 127},
+        {"acc": [2**15 - 1, -(2**15)], "bias": [0, 0], "multiplier": [1, 1], "shift": [0, 0], "lo": -128, "hi": 127},
+        {"acc": [0, -(2**15)], "bias": [0, -1], "multiplier": [1, 1], "shift": [0, 0], "lo": -128, "hi": 127},
     ]
     results, _ = run_stream(PPURequant(2, 16), vecs, ["overflow"])
     assert [r.values["overflow"] for r in results] == [1, 0, 1]
@@ -140,12 +146,12 @@ def test_overflow_flag() -> None:
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(lanes=3), "lanes must be a power of two from 2 to 64"),
-        (dict(lanes=128), "lanes must be a power of two from 2 to 64"),
-        (dict(lanes=4, acc_bits=33), "acc_bits must be an integer from 16 to 32"),
-        (dict(lanes=4, acc_bits=8), "acc_bits must be an integer from 16 to 32"),
-        (dict(lanes=4, acc_bits=32, dsp=-1), "dsp must be None or an integer from 0 to 16"),
-        (dict(lanes=4, acc_bits=16, dsp=9), "dsp must be None or an integer from 0 to 8"),
+        ({"lanes": 3}, "lanes must be a power of two from 2 to 64"),
+        ({"lanes": 128}, "lanes must be a power of two from 2 to 64"),
+        ({"lanes": 4, "acc_bits": 33}, "acc_bits must be an integer from 16 to 32"),
+        ({"lanes": 4, "acc_bits": 8}, "acc_bits must be an integer from 16 to 32"),
+        ({"lanes": 4, "acc_bits": 32, "dsp": -1}, "dsp must be None or an integer from 0 to 16"),
+        ({"lanes": 4, "acc_bits": 16, "dsp": 9}, "dsp must be None or an integer from 0 to 8"),
     ],
 )
 def test_parameter_errors(kwargs: dict, message: str) -> None:

@@ -27,7 +27,7 @@ def word(draw) -> dict:
     ]
     shifts = [draw(st.integers(0, 62)) for _ in range(LANES)]
     lo = draw(st.integers(-128, 127))
-    return dict(value=values, shift=shifts, lo=lo, hi=draw(st.integers(lo, 127)))
+    return {"value": values, "shift": shifts, "lo": lo, "hi": draw(st.integers(lo, 127))}
 
 
 @settings(derandomize=True, max_examples=20, deadline=None)
@@ -35,7 +35,7 @@ def word(draw) -> dict:
 def test_matches_round_shift(vecs: list[dict]) -> None:
     results, issued = run_stream(RoundClamp(LANES, BITS), vecs, ["out"], gap_seed=0)
     check_latency(results, issued, RoundClamp.LATENCY)
-    for v, r in zip(vecs, results):
+    for v, r in zip(vecs, results, strict=True):
         want = np.clip(
             round_shift(np.asarray(v["value"], np.int64), np.asarray(v["shift"], np.int64)), v["lo"], v["hi"]
         )
@@ -43,5 +43,5 @@ def test_matches_round_shift(vecs: list[dict]) -> None:
 
 
 def test_parameter_errors() -> None:
-    assert_param_error(RoundClamp, dict(lanes=4, in_bits=1), "in_bits must be an integer from 2 to 96")
-    assert_param_error(RoundClamp, dict(lanes=3, in_bits=20), "lanes must be a power of two")
+    assert_param_error(RoundClamp, {"lanes": 4, "in_bits": 1}, "in_bits must be an integer from 2 to 96")
+    assert_param_error(RoundClamp, {"lanes": 3, "in_bits": 20}, "lanes must be a power of two")
