@@ -79,7 +79,7 @@ def describe(graph: Graph, op, work_kind: WorkKind) -> tuple[str, str]:
     ins = "+".join("x".join(map(str, graph.tensors[n].shape[1:])) for n in dict.fromkeys(op.inputs))
     out = "x".join(map(str, graph.tensors[op.output].shape[1:]))
     if isinstance(op, Conv2d):
-        k, cg, fy, fx = graph.tensors[op.weight].shape
+        _, cg, fy, fx = graph.tensors[op.weight].shape
         if op.groups > 1 and cg == 1:
             kind = f"dw {fy}x{fx}" + ("" if work_kind is WorkKind.DW else " (as GEMM)")
         elif fy == fx == 1:
@@ -299,13 +299,15 @@ def markdown(results: list[dict], env: dict) -> str:
         "",
         "## Compile time (seconds)",
         "",
-        "| model | load + calib samples | frontend (trace, calibrate, quantize) | map | lower | map + lower | image MiB |",
+        "| model | load + calib samples | frontend (trace, calibrate, quantize) | map | lower | map + lower "
+        "| image MiB |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         c = r["compile_s"]
         lines.append(
-            f"| {r['model']} | {c['load + calibration samples']:.2f} | {c['frontend (trace, calibrate, quantize)']:.2f} "
+            f"| {r['model']} | {c['load + calibration samples']:.2f} "
+            f"| {c['frontend (trace, calibrate, quantize)']:.2f} "
             f"| {c['map (map_graph)']:.3f} | {c['lower (lower_graph)']:.3f} | {c['schedule + lower']:.3f} "
             f"| {r['image_bytes'] / 2**20:.2f} |"
         )

@@ -109,7 +109,7 @@ def profile_table(graph: Graph, times: dict[str, float], top: int) -> tuple[list
     for op in graph.ops:
         desc = op.kind.value
         if op.kind.value == "conv2d":
-            k, cg, fy, fx = graph.tensors[op.weight].shape  # type: ignore[attr-defined]
+            _, cg, fy, fx = graph.tensors[op.weight].shape  # type: ignore[attr-defined]
             desc = "conv2d depthwise" if cg == 1 and op.groups > 1 else f"conv2d {fy}x{fx}"  # type: ignore[attr-defined]
         row = kinds[desc]
         row[0] += 1
@@ -173,7 +173,8 @@ def markdown(results: list[dict], env: dict) -> str:
     lines = [
         "# Reference simulator speed and compile time",
         "",
-        f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']}, torch {env['torch']}; thread pools: {env['blas']}.",
+        f"Machine: {env['cpu']} ({env['cores']} cores), numpy {env['numpy']}, torch {env['torch']}; "
+        f"thread pools: {env['blas']}.",
         f"Batch 1, input 1x3x224x224, random weights (seed 0); median of {env['repeats']} runs after a warm-up.",
         f"Goal: ResNet-18 int8 <= {GOAL_S:g} s per image on one thread.",
         f"1-minute load average before / after: {env['load_average'][0]} / {env['load_average'][1]} "
@@ -274,7 +275,8 @@ def main() -> None:
     if r18 is not None:
         t = r18["sim_s"]["1 thread"]["int8"]["wall"]
         print(
-            f"ResNet-18 int8, one thread: {t:.3f} s/image -> {'meets' if t <= GOAL_S else 'MISSES'} the {GOAL_S:g} s goal"
+            f"ResNet-18 int8, one thread: {t:.3f} s/image -> "
+            f"{'meets' if t <= GOAL_S else 'MISSES'} the {GOAL_S:g} s goal"
         )
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -174,7 +174,7 @@ def critical_path(log: Path) -> dict | None:
     starts = [i for i, ln in enumerate(lines) if "Critical path report for clock" in ln and "posedge -> posedge" in ln]
     if not starts:
         return None
-    src, sink, total, split, hops = None, None, None, None, 0
+    src, sink, split, hops = None, None, None, 0
     for ln in lines[starts[-1] + 1 :]:
         parts = ln.split()
         if "Source" in parts:
@@ -308,7 +308,8 @@ def markdown(rows: list[dict]) -> str:
         "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
         "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/rtl/multiplier.py).",
         "",
-        "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) | DP16KD | Fmax MHz | goal | wall s |",
+        "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) "
+        "| DP16KD | Fmax MHz | goal | wall s |",
         "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|---:|",
     ]
     for r in rows:
@@ -326,8 +327,10 @@ def markdown(rows: list[dict]) -> str:
             goal += f" ({clock:g} MHz)"
         before = "" if r.get("dsp_plan") else " (before the DSP plan)"
         lines.append(
-            f"| {r['preset']}{before} | {r.get('target', '?')} | {r.get('rtl_source', '?')} | {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
-            f"| {_fits(r)} | {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} | {_fmt(r.get('brams'))} "
+            f"| {r['preset']}{before} | {r.get('target', '?')} | {r.get('rtl_source', '?')} "
+            f"| {'yes' if r.get('place_and_route') else 'synth only'} | {r['status']} "
+            f"| {_fits(r)} | {_fmt(r.get('luts'))} | {_fmt(r.get('ffs'))} | {_fmt(r.get('dsps'))} "
+            f"| {_fmt(r.get('brams'))} "
             f"| {_fmt(r.get('fmax_mhz'), '.1f')} | {goal} | {_fmt(r.get('synth_pnr_s'), '.0f')} |"
         )
     if any("no DwUnit" in (r.get("rtl_source") or "") for r in rows):
@@ -352,7 +355,9 @@ def markdown(rows: list[dict]) -> str:
             dev = _device(r["target"]) if r.get("target") in DP16KD else {"MULT18X18D": 0}
             lines += [
                 "",
-                f"## {r['preset']} on {r.get('target', '?')} ({'P&R' if r.get('place_and_route') else 'synthesis only'}), RTL {(r.get('rtl_source') or '?').split()[0]}",
+                f"## {r['preset']} on {r.get('target', '?')} "
+                f"({'P&R' if r.get('place_and_route') else 'synthesis only'}), "
+                f"RTL {(r.get('rtl_source') or '?').split()[0]}",
                 "",
                 "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
                 f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"

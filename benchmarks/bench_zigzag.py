@@ -502,7 +502,8 @@ def _header(env: dict) -> list[str]:
         "the first, cold run), every op including the pooling/add ops ZigZag is not given. Cycles: ZigZag's "
         "`latency_total2` per layer; dian's mapper prediction (exact: the layer's share of a network run); "
         "dian's sim/machine run of the layer as its own graph, which is exact against the RTL (Verilator "
-        "table below) and adds the run's boot and done. Architecture and approximations: the script's docstring (16x16 int8 MACs, K x C "
+        "table below) and adds the run's boot and done. Architecture and approximations: the script's docstring "
+        "(16x16 int8 MACs, K x C "
         "spatial, DW layers G x (FY, FX) as dian's DW mode; buffers at their full size; ZigZag ignores DRAM "
         f"latency). Goal (issue 5): >= {GOAL_SPEEDUP}x faster than ZigZag with equal or fewer predicted cycles.",
     ]

@@ -34,7 +34,7 @@ from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validat
 from dian.hwgen.dsp_plan import plan_dsps  # noqa: E402
 from dian.hwgen.presets import PRESETS  # noqa: E402
 from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
-from dian.hwgen.targets import Target
+from dian.hwgen.targets import Target  # noqa: E402
 from dian.hwgen.tools.synth import synthesize  # noqa: E402
 from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
 

@@ -182,7 +182,8 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
             "name": "header",
             "addr": 0,
             "bytes": io_bytes,
-            "holds": "magic, version, config hash, size, chunk table address, input/output table (hwgen/lower/dram_image.py)",
+            "holds": "magic, version, config hash, size, chunk table address, input/output table "
+            "(hwgen/lower/dram_image.py)",
         },
         {
             "name": "activations",
@@ -295,7 +296,8 @@ def accel_summary(
             f"{n.upper()} {v.bytes // 1024 if v.bytes >= 1024 else v.bytes}{' KiB' if v.bytes >= 1024 else ' B'}"
             for n, v in b.items()
         )
-        + f", DRAM bus {cfg.dram_bus_bits} bits latency {cfg.dram_latency}, {cfg.target.value} at {cfg.clock_mhz:g} MHz",
+        + f", DRAM bus {cfg.dram_bus_bits} bits latency {cfg.dram_latency}, "
+        f"{cfg.target.value} at {cfg.clock_mhz:g} MHz",
         "",
         *layer_table(graph, cfg, schedules),
         "",

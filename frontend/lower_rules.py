@@ -109,7 +109,7 @@ def lower_avgpool(
 
 def lower_adaptive_avg(b: Builder, node: fx.Node, x: Any, output_size: Any) -> str:
     name = b.tensor(x, node)
-    n, c, h, w = b.tensors[name].shape
+    _, _, h, w = b.tensors[name].shape
     oh, ow = b.shape(node)[2:]
     if (oh, ow) == (h, w):
         return name

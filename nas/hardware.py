@@ -103,7 +103,7 @@ def hardware_option(space: HardwareSpace, knobs: tuple[int, int, int], n: int) -
 def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) -> AccelConfig:
     import dataclasses
 
-    li, bi, wi = knobs
+    li, bi, _ = knobs
     return dataclasses.replace(
         cfg, name=f"cosearch-{space.lanes[li]}x{space.lanes[li]}-{space.buffers[bi]}-bus{cfg.dram_bus_bits}"
     )
@@ -111,7 +111,8 @@ def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) 
 
 def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
     """The knobs for ``target``: every array size whose smallest design fits (up to
-    :data:`MAX_LANES`), the buffer classes its on-chip RAM holds, three bus widths (``quick``: two array sizes, two buffer classes, one bus — for tests and CI)."""
+    :data:`MAX_LANES`), the buffer classes its on-chip RAM holds, three bus widths (``quick``: two
+    array sizes, two buffer classes, one bus — for tests and CI)."""
     try:
         t = Target(target)
     except ValueError:

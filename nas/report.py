@@ -238,7 +238,8 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         if syn.get("fmax_mhz") is not None:
             verdict = "meets" if syn.get("meets_timing") else "misses"
             lines += [
-                f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz ({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"
+                f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz "
+                f"({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"
             ]
         else:
             lines += ["| Fmax | not measured (no place and route) |"]

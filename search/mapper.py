@@ -14,6 +14,7 @@ figure in the schedules is the one the hardware will show.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,10 +67,8 @@ def timed_candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
     """What the mapper times exactly for ``w`` in its mode: the first-order model's ``top_k`` and
     the default scheduler's pick (so a mapped layer is never slower than the scheduler's)."""
     tilings = candidates(w, cfg, top_k)
-    try:
+    with contextlib.suppress(ScheduleError):  # this mode cannot run the layer: only the candidates above (none)
         tilings.append(choose(w, cfg)[1])
-    except ScheduleError:
-        pass  # this mode cannot run the layer: only the candidates above (none)
     return tilings
 
 
@@ -129,7 +128,7 @@ def best_choices(
         traffic = cost.dram_read + cost.dram_write
         score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[objective]
         start = 0
-        for (n, j), (mode, tilings) in zip(members, items, strict=True):
+        for (n, _), (mode, tilings) in zip(members, items, strict=True):
             sl = slice(start, start + len(tilings))
             i = int(np.lexsort((traffic[sl], share[sl], score[sl]))[0])
             cand = Choice(mode, tilings[i], int(share[sl][i]), float(energy[sl][i]), float(score[sl][i]))

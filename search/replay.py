@@ -38,7 +38,7 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import numpy as np
 from numba import njit
@@ -369,7 +369,7 @@ class _Stamp:
 
 class _CacheImpl(CompileResultCacheImpl):
     # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
-    _locator_classes = [
+    _locator_classes: ClassVar[list[type]] = [
         type(f"Stamped{c.__name__}", (_Stamp, c), {})
         for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)
     ]

@@ -60,7 +60,7 @@ class InputPacking:
 
     def apply(self, x: np.ndarray) -> np.ndarray:
         """``x`` (int8, ``shape``) -> the packed int8 array of ``packed_shape``."""
-        n, c, h, w = self.shape
+        _, _, _, w = self.shape
         if tuple(x.shape) != self.shape:
             raise ValueError(f"input '{self.name}' must have shape {list(self.shape)}, not {list(x.shape)}")
         cols = (

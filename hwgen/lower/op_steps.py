@@ -33,7 +33,7 @@ class ActRef:
 
     def strides(self, lanes: int) -> tuple[int, int, int]:
         """Byte strides of (n, channel block, row)."""
-        n, c, h, w = self.shape
+        _, c, h, w = self.shape
         return blocks(c, lanes) * h * w * lanes, h * w * lanes, w * lanes
 
 
@@ -110,7 +110,7 @@ def _gemm_weights(ctx: LowerCtx, w: Work) -> np.ndarray:
     op = w.op
     wt = ctx.graph.constants[op.weight]  # type: ignore[attr-defined]
     if isinstance(op, Linear):
-        n, c, h, wd = ctx.regions[op.inputs[0]].blocked
+        _, c, h, wd = ctx.regions[op.inputs[0]].blocked
         dense = linear_weights_blocked(wt, (c, h, wd), ctx.cfg.lanes)
     else:
         dense = dense_conv_weights(wt, op.groups)  # type: ignore[attr-defined]

@@ -32,7 +32,7 @@ from .workload import Region, Work, WorkKind, tensor_regions, work_of
 
 
 def _error(w: Work, cfg: AccelConfig) -> ScheduleError:
-    L, h = cfg.lanes, halves(cfg)
+    h = halves(cfg)
     win = in_extent(1, w.stride[0], w.fy, w.dilation[0]) * in_extent(1, w.stride[1], w.fx, w.dilation[1])
     return ScheduleError(
         f"layer '{w.op.name}' ({w.op.kind.value}, {w.kind.value}) cannot be scheduled on accelerator "

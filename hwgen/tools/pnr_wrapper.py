@@ -63,7 +63,7 @@ _PORT = re.compile(
 def ports_of(verilog: str, top: str) -> list[Port]:
     """The ports of module ``top`` in Verilog text (non-ANSI or one-per-line ANSI declarations)."""
     starts = [(m.group(1), m.start()) for m in _MODULE.finditer(verilog)]
-    for i, (name, start) in enumerate(starts):
+    for name, start in starts:
         if name == top:
             end = verilog.find("endmodule", start)
             body = verilog[start : end if end >= 0 else len(verilog)]

@@ -261,10 +261,10 @@ def test_info_and_damaged_folders(tmp_path: Path, fake_frontend: SimpleNamespace
     (out / "summary.txt").write_text("edited by hand\n")
     assert re.search(r"summary\.txt +MODIFIED since compile", api.model_info(out))
     (out / "model.ir.json").write_text('{"format": "dian.ir", "version": 1, "tensors": [')
-    with pytest.raises(IRFormatError, match="model.ir.json"):
+    with pytest.raises(IRFormatError, match=r"model\.ir\.json"):
         api.model_info(out)
     with pytest.raises(IRFormatError):
         api.run_model(out, np.zeros((1, 4), np.float32))
     (out / "summary.txt").unlink()
-    with pytest.raises(OutputDirError, match="incomplete: summary.txt"):
+    with pytest.raises(OutputDirError, match=r"incomplete: summary\.txt"):
         api.model_info(out)

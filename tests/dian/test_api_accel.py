@@ -16,7 +16,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from test_api import fake_frontend  # noqa: F401  (fixture)
 
 import dian.frontend
 from dian import accel_artifacts, api
@@ -88,7 +87,7 @@ def test_compile_with_accel_writes_schedules_program_and_layout(
 def test_without_accel_the_folder_is_ir_only(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out").out_dir
     assert "accel" not in json.loads((out / "manifest.json").read_text())
-    with pytest.raises(OutputDirError, match="compiled without --accel.*--accel tiny"):
+    with pytest.raises(OutputDirError, match=r"compiled without --accel.*--accel tiny"):
         api.simulate_model(out, X)
     with pytest.raises(OutputDirError, match="compiled without --accel"):
         api.synth_model(out)

@@ -113,7 +113,7 @@ def test_run_equals_api_and_agrees_with_torch(
     compiled: Path, digits: tuple[np.ndarray, np.ndarray], tmp_path: Path
 ) -> None:
     xs, torch_preds = digits
-    for i, x in enumerate(xs[:3]):
+    for x in xs[:3]:
         np.save(tmp_path / "x.npy", x)
         proc = dian("run", compiled, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy")
         y = np.load(tmp_path / "y.npy")

@@ -68,7 +68,7 @@ def test_a_module_class_is_a_factory(model_file: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ModelLoadError, match="nowhere.py.*does not exist"):
+    with pytest.raises(ModelLoadError, match=r"nowhere\.py.*does not exist"):
         load_model(f"{tmp_path}/nowhere.py:build")
 
 
@@ -87,19 +87,19 @@ def test_non_callable_factory(model_file: Path) -> None:
 
 
 def test_factory_raising(model_file: Path) -> None:
-    with pytest.raises(ModelLoadError, match="broken\\(\\).*RuntimeError: weights file missing"):
+    with pytest.raises(ModelLoadError, match=r"broken\(\).*RuntimeError: weights file missing"):
         load_model(f"{model_file}:broken")
 
 
 def test_factory_not_returning_a_module(model_file: Path) -> None:
-    with pytest.raises(ModelLoadError, match="returned int, not a torch.nn.Module"):
+    with pytest.raises(ModelLoadError, match=r"returned int, not a torch\.nn\.Module"):
         load_model(f"{model_file}:not_a_model")
 
 
 def test_file_that_fails_to_import(tmp_path: Path) -> None:
     path = tmp_path / "bad.py"
     path.write_text("import torch\nraise ValueError('no GPU here')\n")
-    with pytest.raises(ModelLoadError, match="importing model file.*ValueError: no GPU here"):
+    with pytest.raises(ModelLoadError, match=r"importing model file.*ValueError: no GPU here"):
         load_model(f"{path}:build")
 
 

@@ -156,7 +156,7 @@ def test_all_activations_int8_constants_int8_int32() -> None:
 
 def test_accumulator_overflow_names_the_layer() -> None:
     g = trace(_linear([[1.0] * 4], [0.0]), (1, 4), "m")  # 4 * 127 * 128 = 65024 > 2^15 - 1
-    with pytest.raises(QuantizationError, match="layer 'l'.*16-bit"):
+    with pytest.raises(QuantizationError, match=r"layer 'l'.*16-bit"):
         quantize(g, {"x": 1.0, "l": 1.0}, acc_bits=16)
     quantize(g, {"x": 1.0, "l": 1.0}, acc_bits=32)
 

@@ -172,7 +172,7 @@ def test_parses_but_invalid_graph_names_the_op() -> None:
 
 
 def test_load_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(IRFormatError, match="cannot read IR file .*nope.json"):
+    with pytest.raises(IRFormatError, match=r"cannot read IR file .*nope\.json"):
         load_graph(tmp_path / "nope.json")
 
 

@@ -82,7 +82,7 @@ def test_settings_and_checkpoint_errors(setup, tmp_path: Path) -> None:  # type:
     first = _search(setup, tmp_path, replace(SETTINGS, epochs=1))
     first.run()
     other = _search(setup, tmp_path, replace(SETTINGS, lam=0.25))
-    with pytest.raises(SearchSpaceError, match="lam: 0.1 -> 0.25"):
+    with pytest.raises(SearchSpaceError, match=r"lam: 0\.1 -> 0\.25"):
         other.load()
 
 

@@ -276,7 +276,7 @@ def test_wrong_input_shape_dtype_or_name() -> None:
     g = _linear_graph(-128, 127)
     with pytest.raises(InputShapeError, match=r"shape \[2, 3\].*\[2, 2\]"):
         run_graph(g, {"x": np.zeros((2, 3), dtype=np.int8)})
-    with pytest.raises(InputShapeError, match="float32.*int8"):
+    with pytest.raises(InputShapeError, match=r"float32.*int8"):
         run_graph(g, {"x": np.zeros((2, 2), dtype=np.float32)})
     with pytest.raises(InputShapeError, match="int16"):
         run_graph(g, {"x": np.zeros((2, 2), dtype=np.int16)})

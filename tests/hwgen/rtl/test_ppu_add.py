@@ -75,7 +75,7 @@ def test_extremes_against_round_shift(dsp: int | None) -> None:
         vecs += pair_vectors([a], [b], ma, mb, s, lo, hi)
         acc = np.asarray(a, np.int64) * ma + np.asarray(b, np.int64) * mb
         want.append([int(v) for v in np.clip(round_shift(acc, s), lo, hi)])
-    results, issued = run_stream(PPUAdd(lanes, dsp=dsp), vecs, ["out"])
+    results, _ = run_stream(PPUAdd(lanes, dsp=dsp), vecs, ["out"])
     assert [r.values["out"] for r in results] == want
 
 

@@ -45,7 +45,7 @@ def test_yosys_script_loops_over_files(tmp_path: Path) -> None:
         stat_json="stat.json",
         stat_txt="stat.txt",
     )
-    lines = [l for l in path.read_text().splitlines() if not l.startswith("#")]
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
     assert lines == [
         'read_verilog -sv "a.v"',
         'read_verilog -sv "b c.v"',

@@ -96,6 +96,6 @@ def test_failure_carries_the_exit_code_and_the_log_tail(tmp_path: Path) -> None:
 
 
 def test_timeout_is_a_failure(tmp_path: Path) -> None:
-    with pytest.raises(ToolFailedError, match="did not finish within 0.5 s") as err:
+    with pytest.raises(ToolFailedError, match=r"did not finish within 0\.5 s") as err:
         run_tool(_python("import time; time.sleep(10)"), [], cwd=tmp_path, log=tmp_path / "t.log", timeout=0.5)
     assert err.value.returncode is None
