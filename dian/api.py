@@ -170,11 +170,12 @@ def _run_frontend(
 
     say(f"loading {model}")
     loaded = frontend.load_model(model)
-    if input_shape is None and loaded.default_input_shape is None:
+    requested = loaded.default_input_shape if input_shape is None else input_shape
+    if requested is None:
         raise InputShapeError(
             f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W)."
         )
-    shape = _check_shape(loaded.default_input_shape if input_shape is None else input_shape)
+    shape = _check_shape(requested)
     say(f"drawing {calib_samples} calibration samples (seed {seed})")
     calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
     say("tracing, folding and quantizing")

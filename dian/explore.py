@@ -14,6 +14,7 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dian.hwgen.targets import Target
 
@@ -89,7 +90,7 @@ def _plot(designs: list[Design], front: list[Design], chosen: Design, title: str
     return buf.getvalue()
 
 
-def _design_doc(d: Design) -> dict:  # type: ignore[type-arg]
+def _design_doc(d: Design) -> dict[str, Any]:
     r = d.resources
     return {
         "trial": d.trial,

@@ -70,7 +70,8 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
             f"{out_dir} has output format version {manifest.get('format_version')!r}; "
             f"this dian reads version {FORMAT_VERSION}: recompile it."
         )
-    listed = manifest.get("files") if isinstance(manifest.get("files"), dict) else {}
+    files = manifest.get("files")
+    listed = files if isinstance(files, dict) else {}
     missing = [f for f in (*FILES, *sorted(set(listed) - set(FILES))) if not (out_dir / f).is_file()]
     if missing:
         raise OutputDirError(

@@ -47,7 +47,7 @@ def _unsupported(node: fx.Node, what: str, allowed: str) -> UnsupportedOpError:
 
 
 def _module(b: Builder, node: fx.Node) -> nn.Module:
-    return b.modules[node.target]  # type: ignore[attr-defined,index]
+    return b.modules[node.target]  # type: ignore[index]
 
 
 # -- shared lowerings ---------------------------------------------------------

@@ -21,7 +21,7 @@ The result follows the arithmetic contract of ir/ops.py exactly and passes
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -149,7 +149,7 @@ class _Quantizer:
             raise QuantizationError(f"op '{op.name}' of kind {op.kind.value} has no quantization rule.")
         return replace(op, **fields)  # type: ignore[arg-type]
 
-    def _requant(self, op: Op, make, ratios: list[float]) -> Requant:  # type: ignore[no-untyped-def]
+    def _requant(self, op: Op, make: Callable[[Sequence[float]], Requant], ratios: list[float]) -> Requant:
         try:
             return make(ratios)
         except requant_params.RatioRangeError as e:

@@ -73,9 +73,9 @@ def quantize_weights(
         qb = quantize_round(b / (in_scale * scales))
     bound = 128 * np.abs(q).sum(axis=1) + (np.abs(qb) if qb is not None else 0)
     if bound.max() > limit:
-        k = int(bound.argmax())
+        worst = int(bound.argmax())
         raise QuantizationError(
-            f"layer '{layer}': output channel {k} can reach |acc| = {int(bound[k])} with int8 inputs "
+            f"layer '{layer}': output channel {worst} can reach |acc| = {int(bound[worst])} with int8 inputs "
             f"({w.shape[1]} inputs per output), but a {acc_bits}-bit accumulator holds at most {limit}; "
             f"use a wider accumulator (acc_bits) or a layer with fewer inputs per output."
         )

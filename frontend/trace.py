@@ -132,7 +132,7 @@ def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
     modules = dict(gm.named_modules())
 
     def expects(node: fx.Node) -> str | None:
-        m = modules.get(node.target) if node.op == "call_module" else None  # type: ignore[arg-type]
+        m = modules.get(node.target) if node.op == "call_module" else None
         if isinstance(m, nn.Conv2d):
             return f"`{node.target}` (nn.Conv2d) expects [N, {m.in_channels}, H, W]"
         if isinstance(m, nn.Linear):

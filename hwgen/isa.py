@@ -23,9 +23,10 @@ registers; decoding ignores them. A value that does not fit its field raises
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum, IntFlag
-from typing import ClassVar
+from typing import ClassVar, TypeVar, dataclass_transform
 
 from dian.errors import ProgramError
 
@@ -105,8 +106,12 @@ class Instr:
         return f"{self.OPCODE.name} {body}{tok}"
 
 
-def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]):
-    def wrap(cls):
+_I = TypeVar("_I", bound=Instr)
+
+
+@dataclass_transform(frozen_default=True)
+def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]) -> Callable[[type[_I]], type[_I]]:
+    def wrap(cls: type[_I]) -> type[_I]:
         cls.OPCODE = opcode
         cls.FIELDS = fields
         return dataclass(frozen=True)(cls)
@@ -549,4 +554,4 @@ def zero_unused_strides(ins: Instr) -> Instr:
     if not strides:
         return ins
     upd = {s: 0 for s, n in strides.items() if getattr(ins, n) == 1 and getattr(ins, s) != 0}
-    return dataclasses.replace(ins, **upd) if upd else ins
+    return dataclasses.replace(ins, **upd) if upd else ins  # type: ignore[arg-type]  # mypy sees Instr's fields only

@@ -98,7 +98,7 @@ them to arithmetic, ``np.maximum``-style calls and module constants.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -142,28 +142,42 @@ HDR_FIELDS_ADDR, HDR_FIELDS_BYTES = image_format.HDR_FIELDS_ADDR, image_format.H
 CHUNK_ENTRY_BYTES = image_format.CHUNK_ENTRY_BYTES
 
 
+class TimingConfig(Protocol):
+    """The AccelConfig fields the formulas below read: an AccelConfig, or the compiled replay's
+    plain-number view of one (search/step_record.py ``CfgView``)."""
+
+    @property
+    def lanes(self) -> int: ...
+    @property
+    def dram_latency(self) -> int: ...
+    @property
+    def word_bytes(self) -> int: ...
+    @property
+    def bus_bytes(self) -> int: ...
+
+
 def array_latency(cfg: AccelConfig) -> int:
     """Adder-tree depth plus the ABUF read-modify-write of the array."""
     return (cfg.lanes - 1).bit_length() + 3
 
 
-def beats(cfg: AccelConfig) -> int:
+def beats(cfg: TimingConfig) -> int:
     """DRAM bus beats per word."""
     return cfg.word_bytes // cfg.bus_bytes
 
 
-def dma_read_cycles(cfg: AccelConfig, words: Any, pad_words: Any = 0) -> Any:
+def dma_read_cycles(cfg: TimingConfig, words: Any, pad_words: Any = 0) -> Any:
     """A DMA read of ``words`` DRAM words plus ``pad_words`` padding words written
     without reading (one slot each): ``1 + slots + λ``."""
     return DMA_READ_OVERHEAD + cfg.dram_latency + words * beats(cfg) + pad_words
 
 
-def dma_write_cycles(cfg: AccelConfig, words: Any) -> Any:
+def dma_write_cycles(cfg: TimingConfig, words: Any) -> Any:
     """A DMA write (posted) of ``words`` words: ``2 + words * beats``."""
     return DMA_WRITE_OVERHEAD + words * beats(cfg)
 
 
-def range_beats(cfg: AccelConfig, addr: int, nbytes: int) -> int:
+def range_beats(cfg: TimingConfig, addr: int, nbytes: int) -> int:
     """Bus beats the controller reads for bytes ``addr .. addr + nbytes - 1``."""
     b = cfg.bus_bytes
     return (addr % b + nbytes + b - 1) // b
@@ -178,7 +192,7 @@ def boot_bytes(cfg: AccelConfig) -> int:
     return range_beats(cfg, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES) * cfg.bus_bytes
 
 
-def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
+def chunk_fetch_cycles(cfg: TimingConfig, entry_addr: int, n_instructions: int) -> int:
     """From the previous chunk's end (or the boot) to the first instruction's
     earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
     return (
@@ -189,12 +203,12 @@ def chunk_fetch_cycles(cfg: AccelConfig, entry_addr: int, n_instructions: int) -
     )
 
 
-def chunk_fetch_bytes(cfg: AccelConfig, entry_addr: int, n_instructions: int) -> int:
+def chunk_fetch_bytes(cfg: TimingConfig, entry_addr: int, n_instructions: int) -> int:
     """DRAM bytes the controller reads to fetch a chunk (table entry and code)."""
     return range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES) * cfg.bus_bytes + n_instructions * 32
 
 
-def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
+def gemm_cycles(cfg: TimingConfig, n_blocks: Any, n_pix: Any) -> Any:
     """EXACT (hwgen/rtl/gemm_unit.py): ``1 + L + (nb-1)·max(P, L, RAW) + P + WRITE`` —
     latch, block 0's weight load, one period per block but the last (the next
     block's weights load while this one streams), the last block's pixels, and
@@ -204,7 +218,7 @@ def gemm_cycles(cfg: AccelConfig, n_blocks: Any, n_pix: Any) -> Any:
     return 1 + L + (n_blocks - 1) * period + n_pix + GEMM_WRITE
 
 
-def dw_cycles(cfg: AccelConfig, n_taps: Any, n_pix: Any) -> Any:
+def dw_cycles(cfg: TimingConfig, n_taps: Any, n_pix: Any) -> Any:
     """EXACT (hwgen/rtl/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch, loading the
     tap walk, one IBUF read per tap per pixel *(v1)*,
     the window register, then the array path to the last ABUF write."""

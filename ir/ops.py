@@ -196,4 +196,4 @@ OP_CLASSES: dict[OpKind, type[Op]] = {
 }
 
 #: Ops whose integer form ends in requantization + clamp to [out_min, out_max].
-CLAMPED_OPS: tuple[type[Op], ...] = (Conv2d, Linear, Add)
+CLAMPED_OPS: tuple[type[Conv2d], type[Linear], type[Add]] = (Conv2d, Linear, Add)

@@ -169,7 +169,7 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
 
 def infer_shape(op: Op, input_shapes: Sequence[Shape], constant_shapes: Mapping[str, Shape]) -> Shape:
     """Output shape of ``op`` given its inputs' shapes and all constants' shapes."""
-    expected_inputs = {Add: 2}.get(type(op), None if isinstance(op, Concat) else 1)
+    expected_inputs = 2 if type(op) is Add else None if isinstance(op, Concat) else 1
     if expected_inputs is not None and len(input_shapes) != expected_inputs:
         raise _fail(op, f"{len(input_shapes)} inputs", f"{op.kind.value} takes {expected_inputs}")
     for c in op.constants:

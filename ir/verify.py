@@ -45,13 +45,13 @@ def _verify_structure(graph: Graph) -> None:
         if name != t.name:
             raise _err(f"tensor '{name}'", f"is declared under the name '{t.name}'", "names must match")
     for name, data in graph.constants.items():
-        t = graph.tensors.get(name)
-        if t is None:
+        decl = graph.tensors.get(name)
+        if decl is None:
             raise _err(f"constant '{name}'", "has data but no tensor declaration", "every constant needs a Tensor")
-        if tuple(data.shape) != t.shape or str(data.dtype) != t.dtype.value:
+        if tuple(data.shape) != decl.shape or str(data.dtype) != decl.dtype.value:
             raise _err(
                 f"constant '{name}'",
-                f"data is {data.dtype}{list(data.shape)}, declared {t.dtype.value}{list(t.shape)}",
+                f"data is {data.dtype}{list(data.shape)}, declared {decl.dtype.value}{list(decl.shape)}",
                 "data must match its declaration",
             )
     if not graph.inputs or not graph.outputs:
@@ -174,7 +174,7 @@ def _check_requant(op: Op, rq: Requant | None, expected: list[float], one_shift:
             )
 
 
-def _check_out_clamp(op: Op) -> None:
+def _check_out_clamp(op: Conv2d | Linear | Add) -> None:
     lo, hi = op.out_min, op.out_max
     if lo is None or hi is None or not -128 <= lo <= hi <= 127:
         raise _err(_where(op), f"output clamp [{lo}, {hi}]", "integer ops need out_min <= out_max within [-128, 127]")

@@ -261,8 +261,9 @@ class CoSearch:
                 correct += int((out.argmax(1).cpu() == self.y_a[start : start + 256]).sum())
         for m, mom in zip(bns, momenta, strict=True):
             m.momentum = mom
-        for m, c in zip((m for m in bns if m.num_batches_tracked is not None), counts, strict=True):
-            m.num_batches_tracked.copy_(c)
+        tracked = [m.num_batches_tracked for m in bns if m.num_batches_tracked is not None]
+        for t, c in zip(tracked, counts, strict=True):
+            t.copy_(c)
         return correct / len(self.x_a)
 
     def run(

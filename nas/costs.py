@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +37,9 @@ from dian.search.mapper import DEFAULT_TOP_K, Objective, best_choices
 from .hardware import HardwareOption
 from .shape_graph import block_graph, head_graph, stem_graph
 from .space import OPS, SKIP, Arch, SearchSpace
+
+if TYPE_CHECKING:
+    import torch
 
 #: Cost of an option that cannot run on a config (no tiling fits): large, finite, so gradients stay defined.
 INFEASIBLE = 1e12
@@ -87,7 +91,7 @@ def _in_widths(space: SearchSpace, b: int) -> tuple[int, ...]:
 
 def block_options(space: SearchSpace) -> list[tuple[int, int, int, int, int, int]]:
     """Every priced (block, op, i, j) option with its in and out channels (skip has none)."""
-    keys = []
+    keys: list[tuple[int, int, int, int, int, int]] = []
     for site in space.sites:
         widths = space.stages[site.stage].widths
         for o in space.allowed_ops(site.index):
@@ -109,7 +113,7 @@ def option_graphs(space: SearchSpace) -> tuple[dict[tuple[int, int, int, int], G
     return blocks, heads, stem_graph(space)
 
 
-def _work_key(w: Work) -> tuple:  # type: ignore[type-arg]
+def _work_key(w: Work) -> tuple[object, ...]:
     return (w.kind, w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, w.stride, w.padding, w.dilation)
 
 
@@ -120,7 +124,7 @@ def graph_costs(
     mapper's choice for ``objective``, each distinct layer shape timed once; INFEASIBLE where a layer
     cannot run."""
     per_graph = [layer_works(g, cfg)[1] for g in graphs]
-    unique: dict[tuple, Work] = {}  # type: ignore[type-arg]
+    unique: dict[tuple[object, ...], Work] = {}
     for works in per_graph:
         for w in works:
             unique.setdefault(_work_key(w), w)
@@ -203,7 +207,7 @@ class RelaxedCoCost:
         self.head = torch.stack([t(tables.head_cycles), t(tables.head_energy)])  # [2, J, H]
         self.fixed = torch.stack([t(tables.fixed_cycles), t(tables.fixed_energy)])  # [2, H]
 
-    def per_hardware(self, op_probs, width_probs):  # type: ignore[no-untyped-def]
+    def per_hardware(self, op_probs: torch.Tensor, width_probs: torch.Tensor) -> torch.Tensor:
         """``[2, H]``: expected (cycles, energy) of the network distribution on each hardware option."""
         import torch
 
@@ -225,7 +229,9 @@ class RelaxedCoCost:
         last = len(self.space.stages[-1].widths)
         return total + torch.einsum("j,xjh->xh", wid[-1, :last], self.head[:, :last])
 
-    def __call__(self, op_probs, width_probs, hw_probs):  # type: ignore[no-untyped-def]
+    def __call__(
+        self, op_probs: torch.Tensor, width_probs: torch.Tensor, hw_probs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Expected (cycles, energy pJ) over the network and hardware distributions."""
         per_hw = self.per_hardware(op_probs, width_probs)
         return per_hw[0] @ hw_probs.to(per_hw.dtype), per_hw[1] @ hw_probs.to(per_hw.dtype)

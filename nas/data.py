@@ -52,7 +52,7 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, int, int, int]:
         """One sample's shape with a batch of 1, as :class:`~dian.nas.space.SearchSpace` writes it."""
-        return (1, *self.x_train.shape[1:])  # type: ignore[return-value]
+        return (1, *self.x_train.shape[1:])
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,8 @@ def _mnist() -> Dataset:
     x_train, x_test, y_train, y_test = train_test_split(
         x, y, test_size=MNIST_TEST_FRACTION, random_state=MNIST_SPLIT_SEED, stratify=y
     )
-    return Dataset("mnist", *_read_only(x_train, y_train, x_test, y_test), 10, DATASETS["mnist"])
+    x_train, y_train, x_test, y_test = _read_only(x_train, y_train, x_test, y_test)
+    return Dataset("mnist", x_train, y_train, x_test, y_test, 10, DATASETS["mnist"])
 
 
 def search_split(ds: Dataset, val_fraction: float = 0.2, seed: int = 0) -> SearchSplit:

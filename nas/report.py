@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import types
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from .hardware import HardwareOption
 from .space import Arch, SearchSpace
 
 
-def _figure():  # type: ignore[no-untyped-def]
+def _figure() -> types.ModuleType:
     import matplotlib
 
     matplotlib.use("Agg")

@@ -162,6 +162,9 @@ def arch_of(space: SearchSpace, op_weights: torch.Tensor, width_weights: torch.T
 class SuperNet(nn.Module):
     """Every candidate of every block of ``space`` at its stage's widest width; see the module doc."""
 
+    _disallowed_ops: torch.Tensor  # buffers (register_buffer below)
+    _unused_widths: torch.Tensor
+
     def __init__(self, space: SearchSpace) -> None:
         super().__init__()
         self.space = space
@@ -186,7 +189,7 @@ class SuperNet(nn.Module):
         ops, widths = allowed_masks(space)
         self.register_buffer("_disallowed_ops", ~ops, persistent=False)
         self.register_buffer("_unused_widths", ~widths, persistent=False)
-        self.to(memory_format=FAST_FORMAT)
+        self.to(memory_format=FAST_FORMAT)  # type: ignore[call-overload]  # torch's Module.to overloads omit memory_format
 
     def _max_in(self, block: int) -> int:
         site = self._sites[block]
@@ -227,6 +230,7 @@ class SuperNet(nn.Module):
             )
         x = self.stem(x.contiguous(memory_format=FAST_FORMAT))
         for site, candidates in zip(self._sites, self.blocks, strict=True):
+            assert isinstance(candidates, nn.ModuleDict)
             w = op_weights[site.index]
             keep = w.detach() != 0
             out_mask = self._mask(width_weights, site.stage)
@@ -302,7 +306,9 @@ def _inherit(net: DerivedNet, supernet: SuperNet, arch: Arch) -> None:
     slice of the corresponding supernet tensor (channels beyond the chosen width are dropped)."""
     pairs: list[tuple[nn.Module, nn.Module]] = [(net.stem, supernet.stem), (net.head, supernet.head)]
     for name, block in net.blocks.named_children():
-        pairs.append((block, supernet.blocks[int(name)][str(arch.ops[int(name)])]))
+        candidates = supernet.blocks[int(name)]
+        assert isinstance(candidates, nn.ModuleDict)
+        pairs.append((block, candidates[str(arch.ops[int(name)])]))
     with torch.no_grad():
         for mine, theirs in pairs:
             source = theirs.state_dict()

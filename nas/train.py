@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -64,8 +65,11 @@ def batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.T
     return list(torch.randperm(n, generator=generator).split(batch_size))
 
 
+_Model = TypeVar("_Model", bound=nn.Module)
+
+
 def train(
-    model: nn.Module,
+    model: _Model,
     x: np.ndarray,
     y: np.ndarray,
     epochs: int,
@@ -75,7 +79,7 @@ def train(
     weight_decay: float = DEFAULT_WEIGHT_DECAY,
     device: str = "cpu",
     on_epoch: EpochHook | None = None,
-) -> nn.Module:
+) -> _Model:
     """Train ``model`` in place on images ``x`` [N, C, H, W] and labels ``y`` [N] for ``epochs``
     epochs of cross-entropy; returns it on the CPU in eval mode."""
     if epochs < 0 or batch_size < 1 or lr <= 0:
@@ -92,7 +96,7 @@ def train(
     if xt.dim() == 4:
         xt = xt.contiguous(memory_format=FAST_FORMAT)
     yt = torch.from_numpy(np.array(y, dtype=np.int64)).to(dev)
-    model.to(dev, memory_format=FAST_FORMAT)
+    model.to(dev, memory_format=FAST_FORMAT)  # type: ignore[call-overload]  # torch's Module.to overloads omit memory_format
     steps = max(1, epochs * -(-len(xt) // batch_size))
     with single_threaded(dev), seeded(seed):
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -111,7 +115,7 @@ def train(
                 total += float(loss.detach()) * len(idx)
             if on_epoch is not None:
                 on_epoch(epoch, total / len(xt))
-    return model.to("cpu", memory_format=torch.contiguous_format).eval()
+    return model.to("cpu", memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]  # torch's Module.to overloads omit memory_format
 
 
 def recalibrate_batchnorm(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> nn.Module:

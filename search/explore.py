@@ -154,7 +154,7 @@ def explore(
 
     def run(trial: optuna.Trial) -> float:
         L = trial.suggest_categorical("lanes", lanes)
-        params = {
+        params: dict[str, int | str] = {
             "lanes": L,
             "bus_bits": trial.suggest_categorical("bus_bits", [32, 64, 128]),
             "ibuf_log2": trial.suggest_int("ibuf_log2", 12, 17),
@@ -184,7 +184,7 @@ def feasible_lanes(target: Target) -> list[int]:
     LUTs by the resource estimate: the search draws only these."""
     out = []
     for L in (2, 4, 8, 16):
-        params = {
+        params: dict[str, int | str] = {
             "lanes": L,
             "bus_bits": 32,
             "ibuf_log2": 12,

@@ -53,7 +53,12 @@ def candidates(w: Work, cfg: AccelConfig, top_k: int) -> list[Tiling]:
     best = np.lexsort((legal["read"] + legal["write"], legal["cycles"]))[:top_k]  # stable: grid order on ties
     return [
         Tiling(
-            *(int(legal[n][i]) for n in cols[:6]),
+            int(legal["kt"][i]),
+            int(legal["ct"][i]),
+            int(legal["ty"][i]),
+            int(legal["tx"][i]),
+            int(legal["fyt"][i]),
+            int(legal["fxt"][i]),
             str(orders[i]),
             int(legal["cycles"][i]),
             int(legal["read"][i]),
@@ -187,16 +192,16 @@ class Mapper:
                 layer_chunks = np.array([int(c.chunks[0]) for c in costs], np.int64)  # type: ignore[union-attr]
                 first = np.concatenate([[0], np.cumsum(layer_chunks)[:-1]]).astype(np.int64)
         out = {}
-        for (w, _, mode, t), c in zip(picks, costs, strict=True):
-            assert c is not None
-            share = int(c.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
+        for (w, _, mode, t), cost in zip(picks, costs, strict=True):
+            assert cost is not None
+            share = int(cost.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
             out[w.op.name] = (
                 mode,
                 dataclasses.replace(
                     t,
                     cycles=share,
-                    dram_read=int(c.dram_read[0]) - timing.boot_bytes(cfg),
-                    dram_write=int(c.dram_write[0]),
+                    dram_read=int(cost.dram_read[0]) - timing.boot_bytes(cfg),
+                    dram_write=int(cost.dram_write[0]),
                 ),
             )
         return out
@@ -208,7 +213,10 @@ class Mapper:
 
 def _entry(c: LayerCost, i: int) -> LayerCost:
     """Entry ``i`` of a batch's cost, as a one-mapping LayerCost."""
-    pick = lambda a: a[i : i + 1]  # noqa: E731
+
+    def pick(a: np.ndarray) -> np.ndarray:
+        return a[i : i + 1]
+
     return LayerCost(
         pick(c.cycles),
         pick(c.dram_read),

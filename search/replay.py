@@ -38,7 +38,7 @@ import hashlib
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import Protocol
 
 import numpy as np
 from numba import njit
@@ -234,7 +234,7 @@ def _fresh(rec: np.ndarray, resident: np.ndarray, fresh: np.ndarray, forget: boo
     for j in range(SLOTS):
         if fresh[j]:
             n += rec[j * SLOT_FIELDS + INSTRS]
-    return n + rec[PRE_INSTRS] + (rec[WRITER_INSTRS] if rec[WRITER] > 0 else 0) + (rec[STORE] > 0)
+    return int(n + rec[PRE_INSTRS] + (rec[WRITER_INSTRS] if rec[WRITER] > 0 else 0) + (rec[STORE] > 0))
 
 
 @njit(inline="always")
@@ -367,12 +367,21 @@ class _Stamp:
         return h.hexdigest()
 
 
+class _StampedUserProvided(_Stamp, UserProvidedCacheLocator):
+    pass
+
+
+class _StampedInTree(_Stamp, InTreeCacheLocator):
+    pass
+
+
+class _StampedUserWide(_Stamp, UserWideCacheLocator):
+    pass
+
+
 class _CacheImpl(CompileResultCacheImpl):
     # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
-    _locator_classes: ClassVar[list[type]] = [
-        type(f"Stamped{c.__name__}", (_Stamp, c), {})
-        for c in (UserProvidedCacheLocator, InTreeCacheLocator, UserWideCacheLocator)
-    ]
+    _locator_classes = [_StampedUserProvided, _StampedInTree, _StampedUserWide]  # noqa: RUF012 (numba's is a list)
 
 
 class _Cache(FunctionCache):
@@ -380,7 +389,7 @@ class _Cache(FunctionCache):
 
 
 try:  # compiled on first use (seconds), then loaded from disk
-    _replay_all._cache = _Cache(_replay_all.py_func)
+    _replay_all._cache = _Cache(_replay_all.py_func)  # type: ignore[attr-defined,no-untyped-call]  # numba's private hook
 except AttributeError:
     pass  # NUMBA_DISABLE_JIT (a debugging aid): plain Python, nothing to cache
 except RuntimeError:

@@ -17,6 +17,7 @@ import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -61,10 +62,11 @@ def bram_blocks(cfg: AccelConfig) -> int:
 
 
 @lru_cache(maxsize=1)
-def _fit() -> dict:  # type: ignore[type-arg]
+def _fit() -> dict[str, Any]:
     if not FIT_FILE.is_file():
         return {}
-    return json.loads(FIT_FILE.read_text())
+    fit: dict[str, Any] = json.loads(FIT_FILE.read_text())
+    return fit
 
 
 def estimate(cfg: AccelConfig) -> Resources:

@@ -30,6 +30,7 @@ def randomize_batchnorm(model: nn.Module) -> nn.Module:
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                assert m.running_mean is not None and m.running_var is not None  # track_running_stats
                 m.running_mean.normal_(0.0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
                 m.weight.uniform_(0.5, 1.5)

@@ -133,4 +133,4 @@ def read_header(image: bytes | bytearray | np.ndarray, cfg: AccelConfig | None =
         for i in range(n_in + n_out)
     ]
     slots = tuple((e[0], (e[1], e[2], e[3], e[4])) for e in ios)
-    return Header(version, chash, size, chunks, slots[:n_in], slots[n_in:])  # type: ignore[arg-type]
+    return Header(version, chash, size, chunks, slots[:n_in], slots[n_in:])

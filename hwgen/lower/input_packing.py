@@ -91,7 +91,7 @@ def _packable(graph: Graph, op: Conv2d, lanes: int) -> bool:
     if op.groups != 1 or x not in graph.inputs or x in graph.outputs or graph.consumers(x) != [op]:
         return False
     _, c, fy, fx = graph.constants[op.weight].shape
-    return fx > 1 and blocks(c * fx, lanes) * fy < blocks(c, lanes) * fy * fx
+    return bool(fx > 1 and blocks(c * fx, lanes) * fy < blocks(c, lanes) * fy * fx)
 
 
 def pack_shallow_inputs(graph: Graph, cfg: AccelConfig) -> tuple[Graph, dict[str, InputPacking]]:

@@ -12,18 +12,22 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
+_Count = TypeVar("_Count", int, np.ndarray)
 
-def blocks(c: int, lanes: int) -> int:
-    """Channel blocks of ``c`` channels: ``ceil(c / L)``."""
+
+def blocks(c: _Count, lanes: int) -> _Count:
+    """Channel blocks of ``c`` channels: ``ceil(c / L)`` (elementwise for an array of counts)."""
     return -(-c // lanes)
 
 
 def as_4d(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """The blocked-layout shape (N, C, H, W) of an activation: a 2-D [N, F] tensor is [N, F, 1, 1]."""
     if len(shape) == 4:
-        return shape  # type: ignore[return-value]
+        return shape
     if len(shape) == 2:
         return (shape[0], shape[1], 1, 1)
     raise ValueError(f"activations are 2-D or 4-D, not {list(shape)}")

@@ -15,7 +15,7 @@ import numpy as np
 from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d
 
 from ..accel_config import AccelConfig
-from ..isa import AddI, Copy, Dw, Gemm, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from ..isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
 from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
 from .program import Load, Step
 from .tile_search import Tiling
@@ -108,32 +108,35 @@ def _params(ctx: LowerCtx, op: Conv2d | Linear, k: int) -> int:
 
 def _gemm_weights(ctx: LowerCtx, w: Work) -> np.ndarray:
     op = w.op
-    wt = ctx.graph.constants[op.weight]  # type: ignore[attr-defined]
+    assert isinstance(op, (Conv2d, Linear))
+    wt = ctx.graph.constants[op.weight]
     if isinstance(op, Linear):
         _, c, h, wd = ctx.regions[op.inputs[0]].blocked
         dense = linear_weights_blocked(wt, (c, h, wd), ctx.cfg.lanes)
     else:
-        dense = dense_conv_weights(wt, op.groups)  # type: ignore[attr-defined]
+        dense = dense_conv_weights(wt, op.groups)
     return gemm_blocks(dense, ctx.cfg.lanes)
 
 
 def _fused(op: Conv2d | Linear, final: bool, odst: int, prm: int) -> tuple[int, int, int, int, int]:
     """A GEMM's or DW's fused-requantization fields: on for the instruction that ends a channel
     block's accumulation (its sums to OBUF word ``odst`` on, with PBUF entry ``prm``), else off."""
+    assert op.out_min is not None and op.out_max is not None  # the verifier requires both on integer ops
     return (1, odst, prm, op.out_min, op.out_max) if final else (0, 0, 0, -128, 127)
 
 
 def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
     name = op.name
+    assert isinstance(op, (Conv2d, Linear))
     wblocks = _gemm_weights(ctx, w)
     KB, CB = wblocks.shape[:2]
-    prm = _params(ctx, op, w.k)  # type: ignore[arg-type]
+    prm = _params(ctx, op, w.k)
     src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
     if isinstance(op, Linear):
         src = ActRef(src.addr, (w.n, w.c, 1, 1))
     (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
-    wtiles: dict[tuple, int] = {}
+    wtiles: dict[tuple[int, int, int, int], int] = {}
     pixels = [(n, y, x) for n in range(w.n) for y in _ranges(w.oy, t.ty) for x in _ranges(w.ox, t.tx)]
     ktiles = _ranges(KB, t.kt)
     if t.order == "kout":
@@ -180,7 +183,7 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                 )
                 for kb in range(kbs)
             ]
-            store: tuple = ()
+            store: tuple[Instr, ...] = ()
             if last:
                 loads.append(Load("pbuf", ("p", name, kb0), (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
                 store = (store_box(cfg, out, n, kb0, kbs, oy0, rows, ox0, cols),)

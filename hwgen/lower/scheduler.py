@@ -56,7 +56,7 @@ def choose(w: Work, cfg: AccelConfig) -> tuple[Work, Tiling]:
 
 def _mapping(w: Work, t: Tiling) -> Mapping:
     if w.kind is WorkKind.GEMM:
-        tiles = (
+        tiles: tuple[tuple[Dim, int], ...] = (
             (Dim.N, 1),
             (Dim.K, t.kt),
             (Dim.C, t.ct),

@@ -63,7 +63,7 @@ def halves(cfg: AccelConfig) -> dict[str, int]:
     }
 
 
-def in_extent(t: np.ndarray | int, stride: int, taps: np.ndarray | int, dil: int) -> np.ndarray | int:
+def in_extent(t: np.ndarray | float, stride: int, taps: np.ndarray | float, dil: int) -> np.ndarray | float:
     """Input rows (or columns) under ``t`` outputs and ``taps`` kernel taps."""
     return (t - 1) * stride + (taps - 1) * dil + 1
 
@@ -73,7 +73,7 @@ def _grid(*axes: np.ndarray) -> list[np.ndarray]:
 
 
 def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None:
-    best: tuple | None = None
+    best: tuple[tuple[int, int, int], Tiling] | None = None
     for c in cands:
         ok = c["ok"]
         if not ok.any():
@@ -87,8 +87,13 @@ def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None
             best = (
                 score,
                 Tiling(
-                    *(int(c[n][i]) for n in ("kt", "ct", "ty", "tx", "fyt", "fxt")),
-                    c["order"],
+                    int(c["kt"][i]),
+                    int(c["ct"][i]),
+                    int(c["ty"][i]),
+                    int(c["tx"][i]),
+                    int(c["fyt"][i]),
+                    int(c["fxt"][i]),
+                    str(c["order"]),
                     int(c["cycles"][i]),
                     int(c["read"][i]),
                     int(c["write"][i]),

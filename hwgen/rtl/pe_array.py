@@ -38,7 +38,7 @@ from .multiplier import check_dsp, product
 __all__ = ["PEArray", "PEMode"]
 
 
-class PEMode(enum.Enum, shape=1):
+class PEMode(enum.Enum, shape=1):  # type: ignore[call-arg]  # amaranth is untyped: mypy checks shape= against object
     GEMM = 0
     DW = 1
 

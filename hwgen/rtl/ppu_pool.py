@@ -31,7 +31,7 @@ from .datapath import check_lanes, fits_signed, pipe_reg
 __all__ = ["PPUPool", "PoolOp"]
 
 
-class PoolOp(enum.Enum, shape=1):
+class PoolOp(enum.Enum, shape=1):  # type: ignore[call-arg]  # amaranth is untyped: mypy checks shape= against object
     MAX = 0
     SUM = 1
 

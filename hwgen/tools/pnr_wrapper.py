@@ -99,7 +99,8 @@ def wrap(verilog_files: list[Path], top: str) -> tuple[str, str, WrapperCost]:
         connections.append({"port": p.name, "expr": f"out_bus[{offset + p.width - 1}:{offset}]"})
         offset += p.width
     out_bits = offset
-    levels, width = [], out_bits
+    levels: list[dict[str, int]] = []
+    width = out_bits
     while width > 1 or not levels:
         width, in_width = -(-width // 4), width
         levels.append({"index": len(levels) + 1, "width": width, "in_width": in_width})

@@ -178,7 +178,8 @@ def synthesize(
     cell_types = _cell_types(build_dir / "stat.json", synth_top)
     resources = {name: _count(cell_types, weights) for name, weights in _RESOURCES.get(spec.family, {}).items()}
 
-    fmax, utilization = None, {}
+    fmax: float | None = None
+    utilization: dict[str, dict[str, int]] = {}
     if nextpnr is not None:
         args = render(
             f"nextpnr_{spec.family}.args.j2",

@@ -9,6 +9,8 @@ gather / compute / scatter over its lanes and pixels. Accumulators wrap at
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -174,7 +176,7 @@ class Datapath:
         _DISPATCH[type(ins)](self, ins)
 
 
-_DISPATCH = {
+_DISPATCH: dict[type[Instr], Callable[..., None]] = {  # each method takes its own instruction class
     LoadAct: Datapath.load_act,
     LoadWgt: Datapath.load_wgt,
     LoadPrm: Datapath.load_prm,

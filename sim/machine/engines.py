@@ -154,6 +154,6 @@ class Machine:
                 parts.append(f"{e.name} finished")
             else:
                 ins = e.instrs[e.pc]
-                missing = [t.name for t in _TOKENS if ins.wait & t and not queues[t]]
+                missing = [str(t.name) for t in _TOKENS if ins.wait & t and not queues[t]]
                 parts.append(f"{e.name} instruction {e.pc} ({ins.describe()}) waits for {', '.join(missing)}")
         return ProgramError(f"deadlock in program chunk {ci}: " + "; ".join(parts) + ".")
