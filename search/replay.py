@@ -381,7 +381,7 @@ class _StampedUserWide(_Stamp, UserWideCacheLocator):
 
 class _CacheImpl(CompileResultCacheImpl):
     # numba's own order: NUMBA_CACHE_DIR if set, else beside the source, else the user's cache folder
-    _locator_classes = [_StampedUserProvided, _StampedInTree, _StampedUserWide]  # noqa: RUF012 (numba's is a list)
+    _locator_classes = [_StampedUserProvided, _StampedInTree, _StampedUserWide]  # noqa: RUF012 (numba's CacheImpl has a plain list)
 
 
 class _Cache(FunctionCache):
