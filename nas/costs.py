@@ -32,7 +32,8 @@ from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.workload import Work
 from dian.ir import Graph
 from dian.search.cost_model import layer_works
-from dian.search.mapper import DEFAULT_TOP_K, Objective, best_choices
+from dian.search.mapper import DEFAULT_TOP_K, best_choices
+from dian.search.objective import Objective
 
 from .hardware import HardwareOption
 from .shape_graph import block_graph, head_graph, stem_graph
