@@ -254,7 +254,8 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
 
 
 def busy_pe(ins: Instr, cfg: AccelConfig) -> int:
-    """PE-cycles doing MACs (rows x columns in use, summed over the cycles they are)."""
+    """Array-occupied PE-cycles: ``L·L`` per pixel per GEMM weight block, ``T·L`` per pixel of a
+    DW of ``T`` taps (padding rows and lanes included; not the useful MACs), as the RTL counts."""
     if isinstance(ins, Gemm):
         return ins.n_c * ins.n_fy * ins.n_fx * ins.n_oy * ins.n_ox * cfg.lanes * cfg.lanes
     if isinstance(ins, Dw):

@@ -39,7 +39,7 @@ class Counters:
     """Performance counters, as the RTL exposes them."""
 
     cycles: int = 0
-    busy_pe_cycles: int = 0
+    busy_pe_cycles: int = 0  # array-occupied PE-cycles (hwgen/timing.py's busy_pe), not MACs
     dram_bytes_read: int = 0  # activations, weights, parameters, header, chunk table and program chunks
     dram_bytes_written: int = 0
     program_bytes_read: int = 0  # header fields, chunk table entries, program chunks
