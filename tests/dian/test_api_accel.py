@@ -171,7 +171,7 @@ def test_rtl_runner_plugs_in(tmp_path: Path, fake_frontend: SimpleNamespace, fak
 def test_synth_writes_a_report_per_target(
     tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dian.hwgen import synth as hw_synth
+    from dian.hwgen.tools import synth as hw_synth
 
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
     calls = []
