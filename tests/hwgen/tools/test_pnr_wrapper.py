@@ -21,8 +21,8 @@ def standin(tmp_path_factory) -> Path:
 def test_ports_of_amaranth_verilog(standin: Path) -> None:
     ports = {p.name: p for p in ports_of(standin.read_text(), "dram_copy_top")}
     assert sorted(ports) == sorted(
-        PINS
-        + [
+        [
+            *PINS,
             "mem_req_addr",
             "mem_req_wdata",
             "mem_resp_rdata",
