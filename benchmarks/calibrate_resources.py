@@ -57,7 +57,7 @@ def _cfg(
             pe_rows=lanes,
             pe_cols=lanes,
             dataflows=dataflows,
-            ibuf=BufferConfig(b, 4),
+            ibuf=BufferConfig(b),
             wbuf=BufferConfig(b // 2),
             abuf=BufferConfig(b),
             obuf=BufferConfig(b // 4),

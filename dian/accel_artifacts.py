@@ -1,6 +1,6 @@
 """What `dian compile --accel` adds to the output folder: the accelerator config,
-one schedule per layer, the DRAM image with its layout, and the RTL when this
-build has an emitter.
+one schedule per layer, the DRAM image with its layout, and the RTL (unless
+compiled with ``--no-rtl``).
 
 Files (names relative to the output folder; every one is in the manifest)::
 
@@ -9,7 +9,7 @@ Files (names relative to the output folder; every one is in the manifest)::
     schedules/<layer>.txt   the same loop nest as text, with predicted cycles, utilization, DRAM traffic
     program.bin             the DRAM image the accelerator runs from (hwgen/lower/dram_image.py)
     image.json              where everything is in program.bin, and how the host fills and reads it
-    rtl/*.v                 Verilog of the accelerator (only when dian.hwgen.rtl.emit exists)
+    rtl/*.v                 Verilog of the accelerator (dian.hwgen.rtl.emit; not with --no-rtl)
 
 This module strings hwgen's stages together and formats their results; the
 scheduling, lowering and emission themselves live in hwgen/.
@@ -18,12 +18,9 @@ scheduling, lowering and emission themselves live in hwgen/.
 from __future__ import annotations
 
 import hashlib
-import importlib
-import importlib.util
 import json
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,26 +40,14 @@ from .search.mapper import map_graph
 IMAGE_FORMAT = "dian.image"
 IMAGE_FORMAT_VERSION = 1
 
-#: What the RTL emitter provides: ``emit_verilog(cfg, out_dir)`` writes the
-#: accelerator's Verilog files into ``out_dir``; ``TOP_NAME`` names its top level.
-EMITTER_MODULE = "dian.hwgen.rtl.emit"
 
+def emit_rtl(cfg: AccelConfig, out_dir: Path) -> str:
+    """Write ``cfg``'s Verilog into ``out_dir`` (dian.hwgen.rtl.emit); the top module's name.
+    Imported here, not at the top, so that a compile with ``--no-rtl`` never loads Amaranth."""
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
 
-@dataclass(frozen=True)
-class RtlEmitter:
-    emit_verilog: Callable[[AccelConfig, Path], Any]
-    top: str
-
-
-def rtl_emitter() -> RtlEmitter | None:
-    """The RTL emitter of this build, or None while dian.hwgen.rtl.emit does not exist yet."""
-    if importlib.util.find_spec(EMITTER_MODULE) is None:
-        return None
-    module = importlib.import_module(EMITTER_MODULE)
-    emit, top = getattr(module, "emit_verilog", None), getattr(module, "TOP_NAME", None)
-    if emit is None or top is None:
-        return None
-    return RtlEmitter(emit, str(top))
+    emit_verilog(cfg, out_dir)
+    return TOP_NAME
 
 
 @dataclass(frozen=True)
@@ -92,8 +77,7 @@ def schedule_file_names(names: list[str]) -> dict[str, str]:
 
 
 def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective: str = "latency") -> AccelBuild:
-    """Schedule and lower ``graph`` for ``cfg``; with ``rtl``, also emit the RTL
-    when this build has the emitter.
+    """Schedule and lower ``graph`` for ``cfg``; with ``rtl``, also emit the RTL.
 
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
@@ -111,11 +95,11 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     for s in schedules:
         files[f"{outdir.SCHEDULES}/{stems[s.layer]}.json"] = s.to_json()
         files[f"{outdir.SCHEDULES}/{stems[s.layer]}.txt"] = s.format() + "\n"
-    emitter = rtl_emitter() if rtl else None
+    top: str | None = None
     rtl_files: list[str] = []
-    if emitter is not None:
+    if rtl:
         with tempfile.TemporaryDirectory(prefix="dian-rtl-") as tmp:
-            emitter.emit_verilog(cfg, Path(tmp))
+            top = emit_rtl(cfg, Path(tmp))
             for f in sorted(Path(tmp).rglob("*")):
                 if f.is_file():
                     rel = f"{outdir.RTL}/{f.relative_to(tmp).as_posix()}"
@@ -133,18 +117,9 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
             "boot_and_done_cycles": fixed_cycles(cfg),
             "boot_bytes": timing.boot_bytes(cfg),
         },
-        "rtl": {"top": emitter.top, "files": rtl_files} if emitter is not None else None,
+        "rtl": {"top": top, "files": rtl_files} if rtl else None,
     }
-    why_no_rtl = (
-        ""
-        if emitter is not None
-        else (
-            "not written (compiled with --no-rtl)"
-            if not rtl
-            else f"not written (this build of dian has no RTL emitter, {EMITTER_MODULE})"
-        )
-    )
-    summary = accel_summary(graph, cfg, lowered, schedules, why_no_rtl)
+    summary = accel_summary(graph, cfg, lowered, schedules, rtl)
     return AccelBuild(cfg, lowered, schedules, files, manifest, summary)
 
 
@@ -284,9 +259,7 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
     return out
 
 
-def accel_summary(
-    graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...], why_no_rtl: str
-) -> str:
+def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: tuple[Schedule, ...], rtl: bool) -> str:
     total = fixed_cycles(cfg) + sum(s.prediction.cycles for s in schedules if s.prediction is not None)
     macs = sum(op_macs(graph, op) for op in graph.ops)
     b = {n: getattr(cfg, n) for n in ("ibuf", "wbuf", "abuf", "obuf")}
@@ -305,7 +278,12 @@ def accel_summary(
         f"(exact: the layers' cycles plus {fixed_cycles(cfg)} of boot and done; `dian simulate` measures it)",
         f"program.bin {len(lowered.image):,} bytes: {len(lowered.program.chunks)} program chunk(s), "
         f"{lowered.program.n_instructions:,} instructions; loop nests in schedules/<layer>.txt",
-        f"RTL: {why_no_rtl or 'rtl/*.v (`dian simulate DIR --rtl` co-simulates it, `dian synth DIR` synthesizes it)'}",
+        "RTL: "
+        + (
+            "rtl/*.v (`dian simulate DIR --rtl` co-simulates it, `dian synth DIR` synthesizes it)"
+            if rtl
+            else "not written (compiled with --no-rtl)"
+        ),
         "Simulate it with",
         "  dian simulate DIR --input X.npy [--output Y.npy]",
     ]

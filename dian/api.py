@@ -121,8 +121,8 @@ def compile_model(
     With ``accel`` (a preset name, ``tiny``/``small``/``default``, or the path of
     an accelerator config JSON file) the integer graph is also scheduled and
     lowered for that accelerator: the folder gains accel.json, schedules/,
-    program.bin, image.json and, when this build has the RTL emitter, rtl/
-    (:mod:`dian.accel_artifacts`); ``rtl=False`` skips the Verilog. Each
+    program.bin, image.json and rtl/ (:mod:`dian.accel_artifacts`);
+    ``rtl=False`` skips the Verilog. Each
     layer is mapped (mode and tiling) by the exact cost model for
     ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
     Without ``accel`` the folder holds the IR only.

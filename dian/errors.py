@@ -61,6 +61,14 @@ class CycleLimitError(ToolFailedError):
     """A simulated design did not raise ``done`` within the allowed number of cycles."""
 
 
+class AcceleratorFaultError(ToolFailedError):
+    """A simulated accelerator raised its ``error`` output; ``sources`` names the engines that did."""
+
+    def __init__(self, message: str, returncode: int | None = None, sources: tuple[str, ...] = ()) -> None:
+        super().__init__(message, returncode)
+        self.sources = sources
+
+
 class ScheduleError(DianError):
     """A layer cannot be mapped onto the accelerator (no tile fits its buffers or instruction memory)."""
 
@@ -94,7 +102,3 @@ class SimulationMismatchError(DianError):
     ) -> None:
         super().__init__(message)
         self.backend, self.tensor, self.layer, self.index, self.counter = backend, tensor, layer, index, counter
-
-
-class RtlUnavailableError(DianError):
-    """The RTL path (Verilog emitter, Verilator co-simulation) is not part of this build of dian."""

@@ -30,7 +30,7 @@ from dian.hwgen.lower.input_packing import InputPacking
 from dian.hwgen.lower.layout import pack_act, unpack_act
 
 from . import accel_artifacts, outdir
-from .errors import OutputDirError, RtlUnavailableError, SimulationMismatchError
+from .errors import OutputDirError, SimulationMismatchError
 from .ir import Graph, load_graph
 
 
@@ -198,19 +198,12 @@ def run_machine(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np
 
 def rtl_runner(folder: AccelFolder) -> Runner:
     """The Verilator model of the folder's rtl/*.v as a runner (built in DIR/build/verilator, reused
-    while the Verilog is unchanged), or :class:`RtlUnavailableError` saying why there is none."""
-    emitter = accel_artifacts.rtl_emitter()
-    if emitter is None:
-        raise RtlUnavailableError(
-            f"the Verilator co-simulation (--rtl) is not available in this build of dian yet: the RTL top level "
-            f"({accel_artifacts.EMITTER_MODULE}) has not landed. `dian simulate` without --rtl runs the machine "
-            f"simulator, which the RTL will be checked against cycle for cycle."
-        )
+    while the Verilog is unchanged), or :class:`OutputDirError` when the folder has no rtl/."""
     rtl = folder.manifest["accel"].get("rtl")
     if not rtl or not rtl.get("files"):
         raise OutputDirError(
-            f"{folder.path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the "
-            f"RTL emitter); recompile it with --accel to get the Verilog."
+            f"{folder.path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
+            f"(and without --no-rtl) to get the Verilog."
         )
     from dian.hwgen.tools.verilator_run import build_harness, run_harness
 

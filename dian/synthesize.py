@@ -20,7 +20,7 @@ from typing import Any
 from dian.hwgen.accel_config import accel_config_from_json
 from dian.hwgen.targets import Target
 
-from . import accel_artifacts, outdir
+from . import outdir
 from .errors import AccelConfigError, OutputDirError
 from .version import __version__
 
@@ -59,15 +59,9 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         )
     rtl = accel.get("rtl")
     if not rtl or not rtl.get("files"):
-        if accel_artifacts.rtl_emitter() is None:
-            raise OutputDirError(
-                f"{path} has no rtl/: this build of dian has no RTL emitter yet "
-                f"({accel_artifacts.EMITTER_MODULE}), so `dian compile --accel` writes no Verilog "
-                f"and there is nothing to synthesize."
-            )
         raise OutputDirError(
-            f"{path} has no rtl/ (it was compiled with --no-rtl, or by a dian without the RTL "
-            f"emitter); recompile it with --accel (and without --no-rtl) to get the Verilog."
+            f"{path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
+            f"(and without --no-rtl) to get the Verilog."
         )
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     target = target or cfg.target.value

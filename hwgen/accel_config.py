@@ -23,7 +23,8 @@ from .dsp_plan import plan_dsps
 from .targets import TARGET_FABRIC, TARGET_RAM_BYTES, Target
 
 FORMAT = "dian.accel"
-VERSION = 1
+#: 2: buffers lost ``banks`` (the RTL built one memory per buffer whatever it said).
+VERSION = 2
 
 
 class Dataflow(str, Enum):
@@ -37,11 +38,10 @@ class Dataflow(str, Enum):
 
 @dataclass(frozen=True)
 class BufferConfig:
-    """An on-chip buffer: total bytes (both halves of its double buffer) and
-    the number of banks it is split into."""
+    """An on-chip buffer: total bytes (both halves of its double buffer), one
+    memory of one word per address (the RTL's ``Memory``)."""
 
     bytes: int
-    banks: int = 1
 
 
 @dataclass(frozen=True)
@@ -198,20 +198,37 @@ def _larger_fabrics(luts: int) -> list[str]:
 def _validate_buffer(cfg: AccelConfig, name: str) -> None:
     buf: BufferConfig = getattr(cfg, name)
     word = cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes
-    if not (_power_of_two(buf.banks) and buf.banks <= 16):
-        raise _fail(f"{name}.banks", buf.banks, "it must be a power of two from 1 to 16")
-    unit = 2 * buf.banks * word
+    unit = 2 * word
     if buf.bytes < unit * 4 or buf.bytes % unit:
         raise _fail(
             f"{name}.bytes",
             buf.bytes,
-            f"it must be a multiple of {unit} (2 halves x {buf.banks} banks x {word}-byte words) "
-            f"and hold at least 4 words per bank and half",
+            f"it must be a multiple of {unit} (2 halves x {word}-byte words) and hold at least 4 words per half",
         )
+
+
+def _reject_banks(doc: dict[str, Any], source: str) -> None:
+    """Version 1 configs gave each buffer a ``banks`` count that the RTL ignored: say how to fix the file."""
+    banked = [n for n in ("ibuf", "wbuf", "abuf", "obuf") if isinstance(doc.get(n), dict) and "banks" in doc[n]]
+    old = doc.get("version") == 1
+    if not (banked or old):
+        return
+    fix = []
+    if banked:
+        fix.append(f'delete the "banks" entry of {", ".join(banked)}')
+    if old:
+        fix.append(f'set "version" to {VERSION}')
+    raise AccelConfigError(
+        f"{source} follows version 1 of the dian accelerator config format: version {VERSION} removed the "
+        f'buffers\' "banks" count, which the generated hardware never honoured (it builds one memory per '
+        f"buffer, whatever the count). To use the file, {' and '.join(fix)}; nothing else changes."
+    )
 
 
 def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
     """The config a parsed JSON document describes, validated (errors name the field and ``source``)."""
+    if doc.get("format", FORMAT) == FORMAT:
+        _reject_banks(doc, source)
     if doc.get("format", FORMAT) != FORMAT or doc.get("version", VERSION) != VERSION:
         raise AccelConfigError(
             f"{source} is not a dian accelerator config of version {VERSION} "
@@ -231,14 +248,9 @@ def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
             continue
         try:
             if name in ("ibuf", "wbuf", "abuf", "obuf"):
-                if not (
-                    isinstance(value, dict)
-                    and conforms(value.get("bytes"), int)
-                    and conforms(value.get("banks", 1), int)
-                    and set(value) <= {"bytes", "banks"}
-                ):
-                    raise _fail(name, value, 'it must be {"bytes": int, "banks": int}')
-                kw[name] = BufferConfig(value["bytes"], value.get("banks", 1))
+                if not (isinstance(value, dict) and conforms(value.get("bytes"), int) and set(value) == {"bytes"}):
+                    raise _fail(name, value, 'it must be {"bytes": int}')
+                kw[name] = BufferConfig(value["bytes"])
             elif name == "dataflows":
                 kw[name] = tuple(Dataflow(v) for v in value)
             elif name == "target":

@@ -1,7 +1,7 @@
 """The accelerator's instruction set (docs/accelerator.md, "Instructions").
 
 Two in-order streams: MEM (LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT) and CMP
-(GEMM, DW, REQUANT, ADD, POOL, COPY); both end with END. Every instruction
+(GEMM, DW, ADD, POOL, COPY); both end with END. Every instruction
 carries ``wait``/``signal`` masks over the four token queues (:class:`Token`).
 
 Each instruction is a frozen dataclass whose fields are listed, in encoding
@@ -13,10 +13,10 @@ buffer depths) and packs an instruction into exactly 256 bits:
     | derived fields
 
 little-endian in 32 bytes. *Derived* fields (``DERIVED``: GEMM's pixel count,
-REQUANT's word count, POOL's window count, DW's first-tap column and IBUF
-offsets) are functions of the others that the encoder computes, so the RTL
-does no multiplication or division between its instruction memory and its
-registers; decoding ignores them. A value that does not fit its field raises
+POOL's window count, DW's first-tap column and IBUF offsets) are functions of
+the others that the encoder computes, so the RTL does no multiplication or
+division between its instruction memory and its registers; decoding ignores
+them. A value that does not fit its field raises
 :class:`ProgramError` naming the instruction, the field, the value and the width.
 """
 
@@ -62,7 +62,8 @@ class Opcode(IntEnum):
     STORE_ACT = 4
     GEMM = 5
     DW = 6
-    REQUANT = 7
+    # 7 was REQUANT (ABUF -> OBUF), retired: GEMM and DW requantize their final sums themselves.
+    # The engines treat it as any unknown opcode (their ``error``); the others keep their values.
     ADD = 8
     POOL = 9
     COPY = 10
@@ -234,8 +235,9 @@ class Gemm(Instr):
     """For every weight block (c, fy, fx) (at WBUF word ``wgt + ((c*n_fy + fy)*n_fx + fx)*L``)
     and pixel (oy, ox): ``ABUF[dst + oy*d_oy + ox*d_ox] += W^T . IBUF[src + c*s_c + fy*s_fy
     + fx*s_fx + oy*s_oy + ox*s_ox]``. ``reset``: the first block overwrites instead of adding.
-    ``rq``: the last block's sums are also requantized on their way out (PBUF entry ``prm``,
-    clamp ``lo..hi``, as REQUANT) into OBUF, pixel p (row-major) at ``odst + p``."""
+    ``rq``: the last block's sums are also requantized on their way out into OBUF, pixel p
+    (row-major) at ``odst + p``: ``clamp(round_shift((acc + bias) * M, s), lo, hi)`` with
+    the bias, M and s of PBUF entry ``prm``."""
 
     wgt: int
     src: int
@@ -320,28 +322,6 @@ class Dw(Instr):
     def derived(self) -> dict[str, int]:
         fy0, fx0 = divmod(self.tap0, self.n_fx) if self.n_fx else (0, 0)
         return {"fx0": fx0, "row_off0": fy0 * self.s_fy, "off0": fy0 * self.s_fy + fx0 * self.s_fx}
-
-
-@_instr(
-    Opcode.REQUANT,
-    (("src", "ab"), ("dst", "ob"), ("prm", "pb"), ("n_c", "abn"), ("n_pix", "abn"), ("lo", "i8"), ("hi", "i8")),
-)
-class Requant(Instr):
-    """ABUF -> OBUF: word (c, p) at ``src + c*n_pix + p`` becomes
-    ``clamp(round_shift((acc + bias) * M, s), lo, hi)`` with PBUF entry ``prm + c``."""
-
-    src: int
-    dst: int
-    prm: int
-    n_c: int
-    n_pix: int
-    lo: int
-    hi: int
-
-    DERIVED = (("n_words", "abn2"),)
-
-    def derived(self) -> dict[str, int]:
-        return {"n_words": self.n_c * self.n_pix}
 
 
 @_instr(
@@ -437,14 +417,14 @@ class Pool(Instr):
 
 def writes_obuf(ins: Instr) -> bool:
     """Does ``ins`` write OBUF (a PPU instruction, or a GEMM/DW with its requantization fused)?"""
-    return isinstance(ins, (Requant, AddI, Copy, Pool)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
+    return isinstance(ins, (AddI, Copy, Pool)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
 
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {
-    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, StoreAct, Gemm, Dw, Requant, AddI, Copy, Pool)
+    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, StoreAct, Gemm, Dw, AddI, Copy, Pool)
 }
 MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.STORE_ACT, Opcode.END})
-CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.REQUANT, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
+CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
 
 
 _ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob"})

@@ -25,9 +25,8 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 * DMA writes (STORE_ACT): ``S`` latches, ``S + 1`` reads the first OBUF word
   (synchronous port), then one posted bus write a cycle: ``D = 2 + n·beats``.
 * END: ``D = 1`` (the decode cycle halts the engine).
-* COPY, REQUANT (hwgen/rtl/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
-  the synchronous IBUF (COPY) or ABUF + PBUF (REQUANT) reads of the ``n``
-  words; CmpEngine registers the read data (block RAM outputs end at a
+* COPY (hwgen/rtl/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
+  the synchronous IBUF reads of the ``n`` words; CmpEngine registers the read data (block RAM outputs end at a
   flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
   OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's chunk count and table
@@ -104,7 +103,7 @@ import numpy as np
 
 from . import image_format
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, Requant, StoreAct
+from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, StoreAct
 
 # Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
 # the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
@@ -125,7 +124,7 @@ GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of o
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
-# COPY/REQUANT: S latches, S+1 presents the first synchronous buffer read, the
+# COPY (and POOL): S latches, S+1 presents the first synchronous buffer read, the
 # word is on the port at S+2, in CmpEngine's register (it enters PPURequant) at
 # S+3 and is written LATENCY edges later.
 PPU_LATENCY = 3 + PPU_REQUANT_LATENCY
@@ -257,8 +256,6 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
         return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
     if isinstance(ins, Dw):
         return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
-    if isinstance(ins, Requant):
-        return int(ppu_cycles(ins.n_c * ins.n_pix))
     if isinstance(ins, AddI):
         return int(add_cycles(ins.n))
     if isinstance(ins, Copy):
@@ -271,7 +268,8 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
 
 
 def busy_pe(ins: Instr, cfg: AccelConfig) -> int:
-    """PE-cycles doing MACs (rows x columns in use, summed over the cycles they are)."""
+    """Array-occupied PE-cycles: ``L·L`` per pixel per GEMM weight block, ``T·L`` per pixel of a
+    DW of ``T`` taps (padding rows and lanes included; not the useful MACs), as the RTL counts."""
     if isinstance(ins, Gemm):
         return ins.n_c * ins.n_fy * ins.n_fx * ins.n_oy * ins.n_ox * cfg.lanes * cfg.lanes
     if isinstance(ins, Dw):

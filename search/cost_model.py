@@ -108,7 +108,7 @@ class NetworkCost:
     cycles: int
     dram_read: int
     dram_write: int
-    busy_pe: int
+    busy_pe: int  # array-occupied PE-cycles (hwgen/timing.py's busy_pe), as the RTL's counter
     instructions: int
     chunks: int
     layers: dict[str, LayerCost]

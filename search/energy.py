@@ -9,8 +9,9 @@ models (Eyeriss, ZigZag's defaults, Timeloop's examples use the same
 numbers):
 
 * 8-bit integer multiply 0.2 pJ, 32-bit integer add 0.1 pJ: a PE-cycle doing
-  a MAC with a 32-bit accumulation = 0.3 pJ (``E_MAC_PJ``). The busy-PE
-  count includes padding lanes, which switch like useful ones.
+  a MAC with a 32-bit accumulation = 0.3 pJ (``E_MAC_PJ``), charged per
+  busy-PE cycle: array-occupied PE-cycles, padding rows and lanes included,
+  which switch like useful ones.
 * SRAM read of 64 bits: 10 pJ from 8 KB, 20 pJ from 32 KB, 100 pJ from 1 MB.
   Per byte that is 1.25 pJ x sqrt(size / 8 KB) within 15 % over that range
   (``sram_pj_per_byte``); writes are charged like reads. Each buffer is

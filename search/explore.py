@@ -80,7 +80,7 @@ def config_of(params: dict[str, int | str], target: Target, trial: int) -> Accel
             pe_rows=L,
             pe_cols=L,
             dataflows=dataflows,
-            ibuf=BufferConfig(2 ** int(params["ibuf_log2"]), 4),
+            ibuf=BufferConfig(2 ** int(params["ibuf_log2"])),
             wbuf=BufferConfig(2 ** int(params["wbuf_log2"])),
             abuf=BufferConfig(2 ** int(params["abuf_log2"])),
             obuf=BufferConfig(2 ** int(params["obuf_log2"])),

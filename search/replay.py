@@ -94,7 +94,7 @@ class LayerCost:
     cycles: np.ndarray
     dram_read: np.ndarray
     dram_write: np.ndarray
-    busy_pe: np.ndarray
+    busy_pe: np.ndarray  # array-occupied PE-cycles (hwgen/timing.py's busy_pe), not MACs
     instructions: np.ndarray
     chunks: np.ndarray
     compute_cycles: np.ndarray  # chunk execution only (no boot, fetch, done)

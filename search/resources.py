@@ -48,14 +48,13 @@ _DP16KD_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 
 
 
 def bram_blocks(cfg: AccelConfig) -> int:
-    """ECP5 block RAMs (DP16KD) for the buffers (each bank its own memory) and IMEM: per memory,
-    the fewest blocks over the block's aspect ratios; shallow memories (PBUF) are LUT RAM."""
+    """ECP5 block RAMs (DP16KD) for the memories the RTL builds (hwgen/rtl/top.py: one per buffer,
+    a word wide, and IMEM): per memory, the fewest blocks over the block's aspect ratios; shallow
+    memories (PBUF) are LUT RAM."""
     mems: list[tuple[int, int]] = []  # (depth, width bits) per memory
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
-        buf = getattr(cfg, name)
         width = (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8
-        depth = buf.bytes * 8 // width
-        mems += [(depth // buf.banks, width)] * buf.banks
+        mems.append((cfg.words(name), width))
     mems.append((cfg.imem_instructions, 256))
     mems.append((cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8))
     return sum(min(-(-w // mw) * -(-d // md) for md, mw in _DP16KD_MODES) for d, w in mems if d > LUTRAM_DEPTH)

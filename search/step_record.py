@@ -16,8 +16,10 @@ fill in for step ``i`` of one mapping:
   PPU instruction, or the GEMMs/DWs with the requantization fused that write
   the output tile: several, timed back to back), the store's cycles
   (0: no store; a step with a store has a writer) and bytes, busy-PE
-  cycles, and the on-chip bytes the compute and store read or write per
-  buffer (``SRAM + b``, for the energy model).
+  cycles (array-occupied PE-cycles: ``L·L`` per pixel per GEMM weight block,
+  ``T·L`` per pixel of a DW of ``T`` taps, as the RTL counts), and the
+  on-chip bytes the compute and store read or write per buffer (``SRAM +
+  b``, for the energy model).
 
 Durations come from hwgen/timing.py's formula helpers, compiled here as
 they are: they see a :class:`CfgView` with the same field names as

@@ -4,9 +4,8 @@ Sequencing as in :mod:`dian.hwgen.rtl.mem_engine` (FETCH, DECODE = start cycle,
 tokens consumed at the start and signalled at the edge ending the last
 execution cycle, END lasts one cycle and halts).
 
-PPU stream (COPY, REQUANT): cycle ``S`` latches the fields; cycles ``S+1 ..
-S+n`` present word ``i``'s synchronous reads (IBUF for COPY; ABUF and the
-PBUF entry of its channel block for REQUANT); the read data is registered
+COPY: cycle ``S`` latches the fields; cycles ``S+1 .. S+n`` present word
+``i``'s synchronous IBUF read; the read data is registered
 (block RAM outputs are slow: every user but the PE array takes them one edge
 late, GEMM's AccUpdate included); the words enter
 :class:`~dian.hwgen.rtl.ppu_requant.PPURequant` in ``S+3 .. S+n+2`` and leave it
@@ -37,8 +36,9 @@ walks the taps into the window register and shares GemmUnit's array path;
 the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
 pixels of T taps *(v1: one IBUF word a cycle)*.
 
-Status: END, COPY, REQUANT, GEMM and DW (with or without ``rq``), POOL, ADD (an unknown opcode, or DW
-without the depthwise dataflow, raises ``error`` and halts).
+Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD. Any other opcode (a MEM
+instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
+raises ``error`` — sticky until reset — and halts the engine; the top level reports it.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
 from ..dsp_plan import plan_dsps
-from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode, Requant
+from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode
 from .decode import fields, opcode, signal_mask, wait_mask
 from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit
@@ -89,7 +89,7 @@ class CmpEngine(wiring.Component):
                 "obuf_w_en": Out(1),
                 "obuf_w_addr": Out(range(cfg.words("obuf"))),
                 "obuf_w_data": Out(8 * cfg.lanes),
-                "error": Out(1),
+                "error": Out(1),  # sticky: an instruction this engine cannot run (see the docstring)
             }
         )
 
@@ -103,14 +103,14 @@ class CmpEngine(wiring.Component):
         word = Signal(INSTRUCTION_BITS)
         m.d.sync += word.eq(self.imem_data)
         L, enc = cfg.lanes, self.enc
-        cw = max(enc.widths["abn"], enc.widths["obn"])
+        cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
         # PPU stream: read side (counters) and write side (PPURequant output).
         m.submodules.requant = rq = PPURequant(L, cfg.acc_bits, dsp=plan_dsps(cfg).requant)
-        is_copy = Signal()
-        rd_addr = Signal(max(enc.widths["ib"], enc.widths["ab"]))
+        is_copy = Signal()  # the requantizer's bias 0, M and s from the instruction (else PBUF entry prm)
+        rd_addr = Signal(enc.widths["ib"])
         prm = Signal(range(cfg.pbuf_entries))
-        n_pix1, pix, left = Signal(cw), Signal(cw), Signal(2 * cw)  # n_pix1: pixels - 1
+        left = Signal(2 * cw)
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
         wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
@@ -151,7 +151,7 @@ class CmpEngine(wiring.Component):
             add.hi.eq(hi.as_signed()),
             pool.instr.eq(word),
             pool.ibuf_r_data.eq(ibuf_q),
-            self.abuf_r_addr.eq(Mux(in_gemm, gemm.abuf_r_addr, rd_addr)),
+            self.abuf_r_addr.eq(gemm.abuf_r_addr),
             self.pbuf_r_addr.eq(prm),
             gemm.instr.eq(word),
             gemm.ibuf_r_data.eq(self.ibuf_r_data),
@@ -180,11 +180,7 @@ class CmpEngine(wiring.Component):
                     Mux(
                         in_gemm,
                         acc_w[lane].as_signed(),
-                        Mux(
-                            is_pool,
-                            pool.out[i],
-                            Mux(is_copy, ibuf_q[8 * i : 8 * i + 8].as_signed(), abuf_q[lane].as_signed()),
-                        ),
+                        Mux(is_pool, pool.out[i], ibuf_q[8 * i : 8 * i + 8].as_signed()),
                     )
                 ),
                 rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i : 32 * i + 32].as_signed())),
@@ -223,31 +219,11 @@ class CmpEngine(wiring.Component):
                             is_pool.eq(0),
                             is_add.eq(0),
                             rd_addr.eq(f["src"]),
-                            n_pix1.eq(f["n"] - 1),
-                            pix.eq(0),
                             left.eq(f["n"]),
                             wr_left.eq(f["n"]),
                             wr_addr.eq(f["dst"]),
                             mult.eq(f["m"]),
                             shift.eq(f["shift"]),
-                            lo.eq(f["lo"]),
-                            hi.eq(f["hi"]),
-                        ]
-                        m.next = "PPU"
-                    with m.Case(Opcode.REQUANT):
-                        f = fields(enc, Requant, word)
-                        n = f["n_words"]
-                        m.d.sync += [
-                            is_copy.eq(0),
-                            is_pool.eq(0),
-                            is_add.eq(0),
-                            rd_addr.eq(f["src"]),
-                            prm.eq(f["prm"]),
-                            pix.eq(0),
-                            n_pix1.eq(f["n_pix"] - 1),
-                            left.eq(n),
-                            wr_left.eq(n),
-                            wr_addr.eq(f["dst"]),
                             lo.eq(f["lo"]),
                             hi.eq(f["hi"]),
                         ]
@@ -303,10 +279,6 @@ class CmpEngine(wiring.Component):
             with m.State("PPU"):
                 with m.If(left != 0):
                     m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
-                    with m.If(pix == n_pix1):
-                        m.d.sync += [pix.eq(0), prm.eq(prm + 1)]
-                    with m.Else():
-                        m.d.sync += pix.eq(pix + 1)
                 with m.If(rq.out_valid & (wr_left == 1)):
                     m.d.comb += self.signal.eq(sig)
                     m.next = "FETCH"

@@ -17,7 +17,9 @@ takes ``λ + n`` cycles (the last answer arrives in its last cycle):
   start their first instruction one cycle later;
 * RUN ends in the cycle ``E`` in which both engines are halted (the chunk's
   end: one past the later END's start); ``E + 1`` is the next chunk's first
-  ENTRY cycle, or the first cycle with ``done`` high.
+  ENTRY cycle, or the first cycle with ``done`` high. It also ends, for good,
+  in a cycle with ``error`` high (an engine met an instruction it cannot
+  run): ``done`` rises in the next one.
 
 hwgen/timing.py turns this into ``boot_cycles``/``chunk_fetch_cycles``.
 """
@@ -60,6 +62,7 @@ class Controller(wiring.Component):
         super().__init__(
             {
                 "start": In(1),
+                "error": In(1),  # an engine's (sticky) error
                 "busy": Out(1),
                 "done": Out(1),
                 "running": Out(1),  # a chunk runs: the MEM engine owns the DRAM port
@@ -214,7 +217,9 @@ class Controller(wiring.Component):
                 m.next = "RUN"
             with m.State("RUN"):
                 m.d.comb += [self.busy.eq(1), self.running.eq(1)]
-                with m.If(self.mem_halted & self.cmp_halted):
+                with m.If(self.error):
+                    m.next = "DONE"
+                with m.Elif(self.mem_halted & self.cmp_halted):
                     with m.If(n_chunks == 0):
                         m.next = "DONE"
                     with m.Else():

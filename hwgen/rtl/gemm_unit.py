@@ -32,8 +32,10 @@ instruction's last cycle (``done`` is high in it):
 
     D = 1 + L + (nb - 1) * max(P, L, RAW) + P + WRITE
 
-(hwgen/timing.py's ``gemm_cycles``). ``busy_pe`` is ``L*L`` in every cycle
-the array takes a pixel (padding lanes included, as sim/machine counts).
+(hwgen/timing.py's ``gemm_cycles``). ``busy_pe`` (array-occupied PE-cycles)
+is ``L*L`` in every cycle the array takes a GEMM pixel and ``n_taps*L`` in
+every cycle it takes a DW window, padding rows and lanes included, as
+sim/machine and the cost model count (hwgen/timing.py's ``busy_pe``).
 
 With ``rq`` (the instruction's fused requantization) ``rq_valid`` marks the
 ABUF writes of final sums — the last block's (GEMM), every pixel's (DW) — so

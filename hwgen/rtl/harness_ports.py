@@ -1,11 +1,18 @@
 """The accelerator's top-level port interface, the contract with the Verilator
 harness (rtl_templates/verilator_harness.cpp.j2 documents the DRAM model
 behind it). Declared once so the real top level and the test stand-in cannot
-drift apart."""
+drift apart.
+
+``error`` has one bit per engine, in the order of
+:data:`dian.hwgen.tools.verilator_run.ERROR_SOURCES` (bit 0 the MEM engine,
+bit 1 the CMP engine): high from the cycle after the engine met an
+instruction it cannot run until reset."""
 
 from __future__ import annotations
 
 from amaranth.lib.wiring import In, Member, Out
+
+from ..tools.verilator_run import ERROR_SOURCES
 
 
 def harness_ports(bus_bits: int) -> dict[str, Member]:
@@ -25,4 +32,5 @@ def harness_ports(bus_bits: int) -> dict[str, Member]:
         "perf_busy_pe_cycles": Out(64),
         "perf_dram_bytes_read": Out(64),
         "perf_dram_bytes_written": Out(64),
+        "error": Out(len(ERROR_SOURCES)),
     }

@@ -31,6 +31,10 @@ write (posted) a cycle: ``D = 2 + n_words * beats``.
 
 The DRAM address of a box walks ``dram + c*s_c + y*s_y + x*L + beat*B`` with
 adders only (channel base, row base, current address).
+
+``error`` (sticky until reset): an opcode that is not a MEM instruction (the
+engine halts), or a DRAM read whose answer is not there ``dram_latency``
+cycles after its request (a memory that breaks the harness's timing).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class MemEngine(wiring.Component):
                 "pbuf_w_data": Out(8 * cfg.pbuf_entry_bytes),
                 "obuf_r_addr": Out(range(cfg.words("obuf"))),
                 "obuf_r_data": In(8 * L),
-                "error": Out(1),  # an unknown opcode or a read that did not answer in time
+                "error": Out(1),  # sticky: not a MEM opcode, or a read that did not answer in time
             }
         )
 

@@ -18,11 +18,11 @@ Weights are double-buffered: a shadow set is written one row per cycle from a
 WBUF word while the active set computes, and ``w_swap`` copies shadow to
 active in one edge.
 
-Busy-PE counting is left to the controller: the array cannot know how many
-rows/columns of a block hold real channels, the instruction can. The
-controller adds ``useful_rows * useful_cols`` (a per-instruction constant the
-lowering can precompute) to the busy-PE counter on every cycle it asserts
-``in_valid``.
+Busy-PE counting is outside the array (:class:`~dian.hwgen.rtl.gemm_unit.GemmUnit`):
+it counts *array-occupied* PE-cycles, ``L*L`` on every cycle a GEMM pixel
+enters (``in_valid``) and ``T*L`` for a DW window of ``T`` taps, padding rows
+and lanes included, as sim/machine and the cost model do (hwgen/timing.py's
+``busy_pe``); useful MACs are the schedules' business, not a counter's.
 """
 
 from __future__ import annotations

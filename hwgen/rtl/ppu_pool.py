@@ -10,8 +10,9 @@ marks a window's first word, ``last`` its last. The result is an
 * ``MAXPOOL``: M = 1, s = 0, clamp [-128, 127], which passes the max through.
 
 Sharing the requantizer saves its ``acc_bits`` × 31-bit multipliers (four
-18×18 DSPs per lane) that a private avg rescale would duplicate; POOL and
-REQUANT are different instructions and never use the PPU at once.
+18×18 DSPs per lane) that a private avg rescale would duplicate; POOL,
+COPY and the GEMM/DW that requantize are different instructions and never
+use the requantizer at once.
 
 Padding: max pooling must never let a padded position win (ir/ops.py); the
 IBUF tile's padding is zeros, so the POOL instruction streams only the

@@ -1,10 +1,10 @@
 """PPURequant: the lane-parallel requantizer of the post-processing unit.
 
 ``out[i] = clamp(round_shift((acc[i] + bias[i]) * M[i], s[i]), lo, hi)``, the
-integer contract of ir/ops.py (round half up). It serves every PPU
-instruction whose arithmetic has this form: ``REQUANT`` (ABUF word + bias,
-per-channel M, s from PBUF), a GEMM's or DW's fused requantization (the
-same, on each final sum as it is written to ABUF), ``COPY`` (int8 word, bias 0, per-input M, s) and
+integer contract of ir/ops.py (round half up). It serves every instruction
+whose arithmetic has this form: a GEMM's or DW's fused requantization (each
+final sum as it is written to ABUF, with the bias and per-channel M, s of a
+PBUF entry), ``COPY`` (int8 word, bias 0, per-input M, s) and
 the rescale of ``AVGPOOL``/``GAP`` window sums from
 :class:`~dian.hwgen.rtl.ppu_pool.PPUPool` (bias 0, per-tensor M, s), so the
 costly multipliers exist once per lane.

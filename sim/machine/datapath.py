@@ -16,7 +16,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from dian.errors import ProgramError
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, Requant, StoreAct
+from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
 
 
 def _round_shift(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
@@ -145,12 +145,6 @@ class Datapath:
         w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, i.n_taps)].astype(np.int64)  # [taps, L]
         self._accumulate(i, (x * w[:, None, :]).sum(axis=0))
 
-    def requant(self, i: Requant) -> None:
-        n = i.n_c * i.n_pix
-        acc = self.abuf[self._range(i, self.abuf, "ABUF", i.src, n)].reshape(i.n_c, i.n_pix, self.L)
-        p = self._range(i, self.p_bias, "PBUF", i.prm, i.n_c)
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, n)] = self._requantize(acc, p, i.lo, i.hi).reshape(n, self.L)
-
     def add(self, i: AddI) -> None:
         a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
         b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, i.n)].astype(np.int64)
@@ -183,7 +177,6 @@ _DISPATCH: dict[type[Instr], Callable[..., None]] = {  # each method takes its o
     StoreAct: Datapath.store_act,
     Gemm: Datapath.gemm,
     Dw: Datapath.dw,
-    Requant: Datapath.requant,
     AddI: Datapath.add,
     Copy: Datapath.copy,
     Pool: Datapath.pool,

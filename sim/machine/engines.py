@@ -10,7 +10,9 @@ what one engine writes is visible to the other exactly as the tokens allow.
 The controller boots from the header (``boot_cycles``), fetches each chunk
 (``chunk_fetch_cycles``: its table entry and code) after the previous one's
 end, and raises done ``DONE_CYCLES`` after the last chunk's end; both
-streams must reach END with every token consumed. The controller's header,
+streams must reach END with every token consumed. An instruction its engine
+cannot run (a CMP opcode in the MEM stream or the reverse, DW without the
+depthwise dataflow: what raises the RTL's ``error``) is a ProgramError. The controller's header,
 table and code reads count as DRAM bytes read, as the RTL counts them.
 """
 
@@ -23,8 +25,8 @@ import numpy as np
 
 from dian.errors import ProgramError
 from dian.hwgen import timing
-from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.isa import INSTRUCTION_BYTES, Encoding, End, Instr, Token
+from dian.hwgen.accel_config import AccelConfig, Dataflow
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, Encoding, End, Instr, Opcode, Token
 from dian.hwgen.lower.dram_image import read_header
 
 from .datapath import Datapath
@@ -37,7 +39,7 @@ class Counters:
     """Performance counters, as the RTL exposes them."""
 
     cycles: int = 0
-    busy_pe_cycles: int = 0
+    busy_pe_cycles: int = 0  # array-occupied PE-cycles (hwgen/timing.py's busy_pe), not MACs
     dram_bytes_read: int = 0  # activations, weights, parameters, header, chunk table and program chunks
     dram_bytes_written: int = 0
     program_bytes_read: int = 0  # header fields, chunk table entries, program chunks
@@ -88,9 +90,10 @@ class Machine:
             code = self.dram[ch.addr : ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
             instrs = enc.decode_stream(code)
             mem, cmp = instrs[: ch.n_mem], instrs[ch.n_mem :]
-            for name, s in (("MEM", mem), ("CMP", cmp)):
+            for name, s, ops in (("MEM", mem, MEM_OPS), ("CMP", cmp, CMP_OPS)):
                 if not s or not isinstance(s[-1], End) or any(isinstance(i, End) for i in s[:-1]):
                     raise ProgramError(f"chunk {ci}: the {name} stream must end with exactly one END.")
+                self._check_stream(ci, name, s, ops)
             entry = table + timing.CHUNK_ENTRY_BYTES * ci
             self.counters.program_bytes_read += timing.chunk_fetch_bytes(self.cfg, entry, len(instrs))
             now += timing.chunk_fetch_cycles(self.cfg, entry, len(instrs))
@@ -101,6 +104,19 @@ class Machine:
         c.dram_bytes_read = dp.bytes_read + c.program_bytes_read
         c.dram_bytes_written = dp.bytes_written
         return c
+
+    def _check_stream(self, ci: int, name: str, stream: list[Instr], ops: frozenset[Opcode]) -> None:
+        for pc, ins in enumerate(stream):
+            if ins.OPCODE not in ops:
+                raise ProgramError(
+                    f"chunk {ci}, {name} instruction {pc}: {ins.OPCODE.name} is not a {name} instruction; the "
+                    f"{name} engine runs {', '.join(sorted(o.name for o in ops))}."
+                )
+            if isinstance(ins, Dw) and Dataflow.DEPTHWISE not in self.cfg.dataflows:
+                raise ProgramError(
+                    f"chunk {ci}, CMP instruction {pc}: DW on accelerator config '{self.cfg.name}', "
+                    f"which has no depthwise dataflow."
+                )
 
     def _run_chunk(self, ci: int, dp: Datapath, *engines: _Engine) -> int:
         queues: dict[Token, deque[int]] = {t: deque() for t in _TOKENS}

@@ -3,7 +3,7 @@ one-layer model (frontend replaced, no torch work).
 
 The simulated output is checked against the same hand computation as
 test_api's run_model; the mismatch, RTL and synthesis paths are driven
-through fakes where the real tool would be slow or is not in this build.
+through fakes where the real emitter or tool would be slow.
 """
 
 from __future__ import annotations
@@ -20,37 +20,30 @@ import pytest
 import dian.frontend
 from dian import accel_artifacts, api
 from dian import simulate as sim
-from dian.errors import AccelConfigError, OutputDirError, RtlUnavailableError, ScheduleError, SimulationMismatchError
+from dian.errors import AccelConfigError, OutputDirError, ScheduleError, SimulationMismatchError
 from dian.ir import DType, GlobalAvgPool, Graph, QuantParams, Requant, Tensor
 
 X = np.array([[5.0, -2.5, 0.75, 0.25]], dtype=np.float32)  # test_api: the int8 graph gives [[2, -4]] * 0.05
 
 
-def _fake_emit(cfg, out_dir: Path) -> list[Path]:  # type: ignore[no-untyped-def]
+def _fake_emit(cfg, out_dir: Path) -> str:  # type: ignore[no-untyped-def]
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "fake_top.v"
     path.write_text(f"module fake_top(input clk); // {cfg.name} {cfg.pe_rows}x{cfg.pe_cols}\nendmodule\n")
-    return [path]
-
-
-@pytest.fixture
-def no_emitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accel_artifacts, "rtl_emitter", lambda: None)
+    return "fake_top"
 
 
 @pytest.fixture
 def fake_emitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(accel_artifacts, "rtl_emitter", lambda: accel_artifacts.RtlEmitter(_fake_emit, "fake_top"))
+    monkeypatch.setattr(accel_artifacts, "emit_rtl", _fake_emit)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def test_compile_with_accel_writes_schedules_program_and_layout(
-    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None
-) -> None:
-    res = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny")
+def test_compile_with_accel_writes_schedules_program_and_layout(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
+    res = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False)
     out = res.out_dir
     assert sorted(_tree(out)) == [
         "accel.json",
@@ -107,10 +100,8 @@ def test_rtl_is_written_when_the_emitter_exists_and_the_folder_is_deterministic(
     assert "rtl/ (1 file" not in api.model_info(no_rtl) and "schedules/ (2 files) as compiled" in api.model_info(a)
 
 
-def test_simulate_matches_the_hand_computation(
-    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None
-) -> None:
-    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
+def test_simulate_matches_the_hand_computation(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
     res = api.simulate_model(out, X)
     np.testing.assert_array_equal(res.output, np.array([[0.1, -0.2]], dtype=np.float32))
     np.testing.assert_array_equal(res.machine.outputs["y"], np.array([[2, -4]], dtype=np.int8))
@@ -128,8 +119,8 @@ def test_simulate_matches_the_hand_computation(
     )
 
 
-def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None) -> None:
-    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
+def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
     image = json.loads((out / "image.json").read_text())
     weights = next(r for r in image["regions"] if r["name"] == "weights and parameters")
     data = bytearray((out / "program.bin").read_bytes())
@@ -143,11 +134,11 @@ def test_corrupted_weights_name_the_layer(tmp_path: Path, fake_frontend: SimpleN
     assert (e.value.backend, e.value.layer, e.value.tensor) == ("machine", "fc", "y")
 
 
-def test_rtl_unavailable_is_a_clear_error(tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None) -> None:
-    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
-    with pytest.raises(RtlUnavailableError, match="not available in this build of dian yet"):
+def test_no_rtl_folder_is_a_clear_error(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
+    with pytest.raises(OutputDirError, match=r"has no rtl/ \(it was compiled with --no-rtl\)"):
         api.simulate_model(out, X, rtl=True)
-    with pytest.raises(OutputDirError, match="no RTL emitter yet"):
+    with pytest.raises(OutputDirError, match=r"has no rtl/ \(it was compiled with --no-rtl\)"):
         api.synth_model(out)
 
 
@@ -239,7 +230,7 @@ def api_preset_json(name: str) -> str:
     return PRESETS[name].to_json()
 
 
-def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_emitter: None) -> None:
+def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Global average pooling over a 32x32 plane: the whole plane must fit one IBUF half (tiny: 512 words)."""
     q = QuantParams.per_tensor(0.1)
     graph = Graph.build(
@@ -264,4 +255,4 @@ def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no
     with pytest.raises(ScheduleError, match=r"layer 'gap' .* cannot be scheduled on accelerator 'tiny'"):
         api.compile_model("zoo:gap", None, tmp_path / "out", accel="tiny")
     assert not (tmp_path / "out").exists()
-    assert api.compile_model("zoo:gap", None, tmp_path / "out2", accel="default").out_dir.is_dir()
+    assert api.compile_model("zoo:gap", None, tmp_path / "out2", accel="default", rtl=False).out_dir.is_dir()

@@ -42,8 +42,13 @@ def run_machine(cfg: AccelConfig, image: bytes) -> tuple[bytes, dict[str, int]]:
     }
 
 
-def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) -> tuple[bytes, dict[str, int]]:
-    """The harness's DRAM model (rtl_templates/verilator_harness.cpp.j2) in amaranth.sim."""
+def run_amaranth(
+    dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000, late: int = 0, after_error: int = 0
+) -> tuple[bytes, dict[str, int]]:
+    """The harness's DRAM model (rtl_templates/verilator_harness.cpp.j2) in amaranth.sim; with
+    ``late``, reads answer that many cycles after ``dram_latency``. A run whose ``error`` output
+    rises ends there with ``error`` (its bits) and ``error_cycle`` in the result, after
+    ``after_error`` more cycles whose ``error`` and ``done`` are ``error_after``/``done_after``."""
     dram = bytearray(image)
     bus = cfg.bus_bytes
     result: dict[str, int] = {}
@@ -57,6 +62,12 @@ def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) ->
             ctx.set(dut.mem_resp_valid, answer)
             if answer:
                 ctx.set(dut.mem_resp_rdata, int.from_bytes(pending.popleft()[1], "little"))
+            if ctx.get(dut.error):
+                result.update(error=ctx.get(dut.error), error_cycle=cycle)
+                if after_error:
+                    await ctx.tick().repeat(after_error)
+                result.update(error_after=ctx.get(dut.error), done_after=ctx.get(dut.done))
+                return
             if ctx.get(dut.done):
                 assert not ctx.get(dut.mem_req_valid)
                 result.update({n: ctx.get(getattr(dut, n)) for n in COUNTERS}, cycles=cycle)
@@ -67,7 +78,7 @@ def run_amaranth(dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000) ->
                 if ctx.get(dut.mem_req_write):
                     dram[addr : addr + bus] = ctx.get(dut.mem_req_wdata).to_bytes(bus, "little")
                 else:
-                    pending.append((cycle + cfg.dram_latency, bytes(dram[addr : addr + bus])))
+                    pending.append((cycle + cfg.dram_latency + late, bytes(dram[addr : addr + bus])))
             await ctx.tick()
         raise AssertionError(f"done did not rise within {max_cycles} cycles")
 
@@ -105,10 +116,10 @@ def mem_only_program(cfg: AccelConfig):
     return regions, chunks
 
 
-def copy_requant_program(cfg: AccelConfig):
-    """Loads made visible: COPY of a padded IBUF box and REQUANT (ABUF zero:
-    bias only) with per-channel PBUF parameters, then stores."""
-    from dian.hwgen.isa import Copy, LoadAct, LoadPrm, Requant, StoreAct, Token
+def copy_program(cfg: AccelConfig):
+    """Loads made visible: COPY of a padded IBUF box, and of a few words with another
+    multiplier and clamp, then stores."""
+    from dian.hwgen.isa import Copy, LoadAct, LoadPrm, StoreAct, Token
 
     L = cfg.lanes
     rng = np.random.default_rng(2)
@@ -127,7 +138,7 @@ def copy_requant_program(cfg: AccelConfig):
         ]
         cmp = [
             Copy(0, 0, 28, 1 << 30, 31, -100, 90, wait=Token.LD_CMP, signal=Token.CMP_ST),
-            Requant(5, 28, 3, 2, 3, -128, 127, signal=Token.CMP_ST),
+            Copy(5, 28, 6, 3 << 29, 30, -128, 100, signal=Token.CMP_ST),
         ]
         return [(mem, cmp)]
 
@@ -169,26 +180,26 @@ def gemm_program(cfg: AccelConfig):
     rows x 8 words in IBUF): a 3x3 stride-2 conv over both channel blocks (18
     weight blocks), a dilated one, an accumulation onto the first (reset
     clear), short pixel streams (1 and 2 pixels, P < L) over several blocks,
-    a single pixel of a single block; then REQUANT of the whole ABUF tile and
-    a store."""
-    from dian.hwgen.isa import Gemm, Requant, Token
+    a single pixel of a single block; the last instruction to write each ABUF
+    word requantizes it into OBUF (PBUF entries 0 and 1, several clamps); then a
+    store of the 17 OBUF words."""
+    from dian.hwgen.isa import Gemm, Token
 
     L = cfg.lanes
-    regions = _gemm_regions(cfg, 3, 33)
+    regions = _gemm_regions(cfg, 3, 17)
 
     def chunks(a: dict[str, int]):
-        mem = _gemm_loads_and_store(cfg, a, 33)
+        mem = _gemm_loads_and_store(cfg, a, 17)
         cmp = [
             Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, wait=Token.LD_CMP),  # 3x3 stride 2
-            Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1),  # dilation 2
-            Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1),  # accumulate
-            Gemm(L, 5, 13, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0),  # P = 1, 5 blocks
+            Gemm(4 * L, 1, 9, 1, 1, 2, 3, 2, 2, 0, 16, 2, 8, 1, 2, 1, 1, 9, 0, -128, 127),  # dilation 2
+            Gemm(20 * L, 60, 0, 0, 1, 1, 1, 3, 3, 0, 0, 0, 8, 1, 3, 1, 1, 0, 1, -100, 100),  # accumulate
+            Gemm(L, 5, 13, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0, 1, 13, 0, 0, 127),  # P = 1, 5 blocks
             Gemm(7 * L, 9, 14, 1, 3, 1, 1, 1, 2, 50, 0, 0, 0, 7, 0, 1),  # P = 2, 3 blocks
-            Gemm(2 * L, 70, 14, 0, 1, 1, 2, 1, 2, 0, 0, 1, 0, 9, 0, 1),  # P = 2, accumulate
-            Gemm(23 * L, 111, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0),  # P = 1, 1 block
-            Requant(0, 0, 0, 1, 17, -128, 127),
-            Requant(0, 17, 0, 2, 8, -100, 100, signal=Token.CMP_ST),
+            Gemm(2 * L, 70, 14, 0, 1, 1, 2, 1, 2, 0, 0, 1, 0, 9, 0, 1, 1, 14, 1, -128, 127),  # P = 2, accumulate
+            Gemm(23 * L, 111, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 16, 0, -20, 20),  # P = 1, 1 block
         ]
+        cmp[-1] = cmp[-1].with_tokens(signal=Token.CMP_ST)
         return [(mem, cmp)]
 
     return regions, chunks
@@ -199,8 +210,9 @@ def dw_program(cfg: AccelConfig):
     IBUF): a 3x3 stride-1 conv in tap groups of at most L (reset, then
     accumulate), a 3x3 stride-2 dilation-2 one, a single pixel of a single
     tap (tap0 = 5: kernel row 1, column 2), a 2x5 kernel whose group starts
-    mid-row; then REQUANT of the whole ABUF tile and a store."""
-    from dian.hwgen.isa import Dw, LoadAct, LoadPrm, LoadWgt, Requant, StoreAct, Token
+    mid-row; the last instruction to write each ABUF word requantizes it into
+    OBUF; then a store."""
+    from dian.hwgen.isa import Dw, LoadAct, LoadPrm, LoadWgt, StoreAct, Token
 
     L = cfg.lanes
     rng = np.random.default_rng(5)
@@ -222,59 +234,106 @@ def dw_program(cfg: AccelConfig):
             StoreAct(a["out"], 0, 1, 1, 21, 0, 0, wait=Token.CMP_ST),
         ]
         groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
+
+        def rq(odst: int, g: int, n: int, lo: int = -128, hi: int = 127) -> tuple[int, ...]:
+            return (1, odst, 0, lo, hi) if g + n == 9 else ()  # the last tap group requantizes
+
         cmp = [
-            Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1)  # 3x3 stride 1
+            Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *rq(0, g, n))  # 3x3 stride 1
             for g, n in groups
         ]
-        cmp += [
-            Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1)  # stride 2, dilation 2
-            for g, n in groups
+        cmp += [  # stride 2, dilation 2
+            Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1, *rq(12, g, n, -60, 90)) for g, n in groups
         ]
         cmp += [
-            Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0),  # 1 pixel, 1 tap
-            Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1),
-        ]  # 2x5 kernel, taps 3..
+            Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0, 1, 16, 0, -128, 127),  # 1 pixel, 1 tap
+            Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1, 1, 17, 0, -128, 127),  # 2x5 kernel, taps 3..
+        ]
         cmp[0] = cmp[0].with_tokens(wait=Token.LD_CMP)
-        cmp += [Requant(0, 0, 0, 1, 21, -128, 127, signal=Token.CMP_ST)]
+        cmp[-1] = cmp[-1].with_tokens(signal=Token.CMP_ST)
         return [(mem, cmp)]
 
     return regions, chunks
 
 
 def fused_requant_program(cfg: AccelConfig):
-    """GEMMs and DWs with the requantization fused (``rq``), each followed by a REQUANT of the
-    same ABUF words into another OBUF range, which must come out equal: a 3x3 stride-2 GEMM over
-    18 weight blocks, a DW in tap groups (only the last fuses), a 1-pixel GEMM over 5 blocks (the
-    drain right after a short stream), with different PBUF entries and clamps; then a store of
-    all 44 OBUF words (``out``: first the fused copies' ranges, see ``FUSED_PAIRS``)."""
-    from dian.hwgen.isa import Dw, Gemm, Requant, Token
+    """Convolutions whose requantization is fused (``rq``), for :func:`fused_requant_expected`:
+    a 3x3 stride-2 conv of both input channel blocks (18 weight blocks) into OBUF 0..8, a 3x3
+    depthwise conv of channel block 0 in tap groups (only the last fuses) into OBUF 9..20, a 1x5
+    conv of one pixel (5 blocks: the drain right after a short stream) into OBUF 21, with
+    different PBUF entries and clamps; then a store of those 22 words to ``out``."""
+    from dian.hwgen.isa import Dw, Gemm, Token
 
     L = cfg.lanes
-    regions = _gemm_regions(cfg, 7, 44)
+    regions = _gemm_regions(cfg, 7, FUSED_WORDS)
+    # Shifts for sums of 18 L (PBUF entry 0: the 3x3 conv) and of 9 or 5 L products (entry 1): most
+    # outputs fall inside the clamps, so the comparison sees the arithmetic, not only saturation.
+    prm = bytearray(regions["prm"])
+    for e, shift in ((0, 40), (1, 38)):
+        prm[9 * L * e + 8 * L : 9 * L * (e + 1)] = bytes([shift]) * L
+    regions["prm"] = bytes(prm)
 
     def chunks(a: dict[str, int]):
-        mem = _gemm_loads_and_store(cfg, a, 44)
-        cmp = [
-            Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP),
-            Requant(0, 9, 0, 1, 9, -128, 127),
-        ]
+        mem = _gemm_loads_and_store(cfg, a, FUSED_WORDS)
+        cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP)]
         groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
         cmp += [
-            Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 18, 1, -100, 100) if g + n == 9 else ()))
+            Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 9, 1, -100, 100) if g + n == 9 else ()))
             for g, n in groups
         ]
-        cmp += [
-            Requant(20, 30, 1, 1, 12, -100, 100),
-            Gemm(L, 5, 40, 1, 1, 1, 5, 1, 1, 0, 0, 3, 0, 0, 0, 0, 1, 42, 1, -50, 60),
-            Requant(40, 43, 1, 1, 1, -50, 60, signal=Token.CMP_ST),
-        ]
+        cmp += [Gemm(L, 1, 40, 1, 1, 1, 5, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 21, 1, -110, 120, signal=Token.CMP_ST)]
         return [(mem, cmp)]
 
     return regions, chunks
 
 
-#: fused_requant_program's OBUF ranges written by a fused instruction and by the REQUANT after it.
-FUSED_PAIRS = ((0, 9, 9), (18, 30, 12), (42, 43, 1))
+#: OBUF words fused_requant_program stores.
+FUSED_WORDS = 22
+
+
+def fused_requant_expected(cfg: AccelConfig, regions: dict[str, bytes]) -> bytes:
+    """The ``out`` bytes fused_requant_program must leave, from sim/reference's own convolution
+    and requantization (dian.sim.windows, dian.sim.reference.requantize) on the input, weight and
+    parameter bytes read as docs/accelerator.md lays them out — not from sim/machine."""
+    from dian.ir import Requant
+    from dian.sim.reference import requantize
+    from dian.sim.windows import conv2d
+
+    L = cfg.lanes
+    # IBUF box [c][y][x] words of L lanes: channel c*L + lane.
+    x = np.frombuffer(regions["act"], np.int8).reshape(2, 7, 8, L).transpose(0, 3, 1, 2).reshape(1, 2 * L, 7, 8)
+    words = np.frombuffer(regions["wgt"], np.int8).reshape(-1, L)  # WBUF words
+    blocks = words.reshape(-1, L, L)  # GEMM weight block b: word r (input channel), byte k (output channel)
+    prm = np.frombuffer(regions["prm"], np.uint8).reshape(2, 9 * L)
+    bias = [prm[e, : 4 * L].view("<i4").astype(np.int64) for e in range(2)]
+    rq = [
+        Requant(tuple(prm[e, 4 * L : 8 * L].view("<i4").tolist()), tuple(prm[e, 8 * L :].view(np.int8).tolist()))
+        for e in range(2)
+    ]
+
+    def finish(acc: np.ndarray, e: int, lo: int, hi: int) -> np.ndarray:
+        """``acc`` [L, pixels] through PBUF entry ``e``'s bias and requantization, as [pixels, L]."""
+        return requantize(acc.astype(np.int64) + bias[e][:, None], rq[e], 0, lo, hi).T
+
+    f = np.float64
+    # 3x3 stride 2 over both channel blocks: block (cb, fy, fx) = (cb*3 + fy)*3 + fx.
+    w_a = blocks[:18].reshape(2, 3, 3, L, L).transpose(4, 0, 3, 1, 2).reshape(L, 2 * L, 3, 3)
+    a = conv2d(x.astype(f), w_a.astype(f), (2, 2), (0, 0), (1, 1), 1)[0]  # [L, 3, 3]
+    # depthwise 3x3 of channel block 0: tap t is WBUF word t, lane c channel c; pixels 3 x 4 of 5 x 6.
+    w_b = words[:9].T.reshape(L, 1, 3, 3)
+    b = conv2d(x[:, :L].astype(f), w_b.astype(f), (1, 1), (0, 0), (1, 1), L)[0, :, :3, :4]
+    # 1x5 at row 0, columns 1..5 of channel block 0: blocks 1..5.
+    w_c = blocks[1:6].transpose(2, 1, 0)[:, :, None, :]  # [k, r, 1, fx]
+    c = conv2d(x[:, :L, :1, 1:6].astype(f), w_c.astype(f), (1, 1), (0, 0), (1, 1), 1)[0]
+    out = np.concatenate(
+        [
+            finish(a.reshape(L, -1), 0, -128, 127),
+            finish(b.reshape(L, -1), 1, -100, 100),
+            finish(c.reshape(L, -1), 1, -110, 120),
+        ]
+    )
+    assert out.shape == (FUSED_WORDS, L)
+    return out.astype(np.int8).tobytes()
 
 
 def pool_program(cfg: AccelConfig):

@@ -62,10 +62,9 @@ def _mutated(**changes: object) -> AccelConfig:
         ({"dram_latency": 0}, "dram_latency"),
         ({"clock_mhz": 0.5}, "clock_mhz"),
         ({"imem_instructions": 100}, "imem_instructions"),
-        ({"ibuf": BufferConfig(4080, 4)}, "ibuf.bytes"),  # 4080 = 127.5 x (2 halves x 4 banks x 4 bytes)
-        ({"ibuf": BufferConfig(4096, 3)}, "ibuf.banks"),
+        ({"ibuf": BufferConfig(4084)}, "ibuf.bytes"),  # 4084 = 510.5 x (2 halves x 4 bytes)
         ({"abuf": BufferConfig(64)}, "abuf.bytes"),  # fewer than 4 words per half
-        ({"ibuf": BufferConfig(1 << 20, 4), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
+        ({"ibuf": BufferConfig(1 << 20), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
     ],
 )
 def test_each_rule_has_an_error_naming_the_field(changes: dict, field: str) -> None:
@@ -74,7 +73,7 @@ def test_each_rule_has_an_error_naming_the_field(changes: dict, field: str) -> N
 
 
 def test_generic_target_has_no_ram_budget() -> None:
-    assert validate(_mutated(ibuf=BufferConfig(1 << 20, 4), target=Target.GENERIC)).ibuf.bytes == 1 << 20
+    assert validate(_mutated(ibuf=BufferConfig(1 << 20), target=Target.GENERIC)).ibuf.bytes == 1 << 20
 
 
 @pytest.mark.parametrize(
@@ -86,7 +85,8 @@ def test_generic_target_has_no_ram_budget() -> None:
         (lambda d: d.__setitem__("dataflows", ["systolic"]), "allowed values are .*depthwise"),
         (lambda d: d.__setitem__("pe_rows", "4"), "pe_rows = '4' is not allowed; it must be int"),
         (lambda d: d.__setitem__("ibuf", 4096), "ibuf = 4096 is not allowed"),
-        (lambda d: d.__setitem__("version", 7), "not a dian accelerator config of version 1"),
+        (lambda d: d.__setitem__("version", 7), "not a dian accelerator config of version 2"),
+        (lambda d: d["ibuf"].__setitem__("bytes", "4096"), 'ibuf = .* is not allowed; it must be \\{"bytes": int\\}'),
     ],
 )
 def test_malformed_json_files(edit, message: str) -> None:
@@ -94,6 +94,29 @@ def test_malformed_json_files(edit, message: str) -> None:
     edit(doc)
     with pytest.raises(AccelConfigError, match=message):
         accel_config_from_json(json.dumps(doc))
+
+
+def test_a_version_1_file_with_banks_says_how_to_fix_it() -> None:
+    """dian wrote version 1 files with a "banks" count in every buffer, which the RTL never honoured."""
+    doc = json.loads(PRESETS["tiny"].to_json())
+    v1 = {
+        **doc,
+        "version": 1,
+        **{b: {**doc[b], "banks": 4 if b == "ibuf" else 1} for b in ("ibuf", "wbuf", "abuf", "obuf")},
+    }
+    with pytest.raises(AccelConfigError) as e:
+        accel_config_from_json(json.dumps(v1), "old.json")
+    msg = str(e.value)
+    assert msg.startswith("old.json follows version 1") and "\n" not in msg
+    assert 'delete the "banks" entry of ibuf, wbuf, abuf, obuf and set "version" to 2' in msg
+    banks_only = {**doc, "ibuf": {"bytes": 4096, "banks": 4}}  # a version 2 file with a "banks" left in it
+    with pytest.raises(AccelConfigError, match='To use the file, delete the "banks" entry of ibuf; nothing else'):
+        accel_config_from_json(json.dumps(banks_only))
+    with pytest.raises(AccelConfigError, match='To use the file, set "version" to 2; nothing else'):
+        accel_config_from_json(json.dumps({**doc, "version": 1}))
+    # Doing what the message says gives the config back.
+    fixed = {**v1, "version": 2, **{b: {"bytes": v1[b]["bytes"]} for b in ("ibuf", "wbuf", "abuf", "obuf")}}
+    assert accel_config_from_json(json.dumps(fixed)) == PRESETS["tiny"]
 
 
 def test_unknown_preset_or_missing_file() -> None:
@@ -111,7 +134,7 @@ def test_target_without_enough_logic_is_an_error() -> None:
         pe_rows=64,
         pe_cols=64,
         dram_bus_bits=32,
-        ibuf=BufferConfig(8192, 4),
+        ibuf=BufferConfig(8192),
         wbuf=BufferConfig(8192),
         abuf=BufferConfig(8192),
         obuf=BufferConfig(4096),

@@ -27,7 +27,7 @@ CRAMPED = validate(
         pe_rows=4,
         pe_cols=4,
         dataflows=(Dataflow.GEMM, Dataflow.DEPTHWISE),
-        ibuf=BufferConfig(512, 2),
+        ibuf=BufferConfig(512),
         wbuf=BufferConfig(128),
         abuf=BufferConfig(256),
         obuf=BufferConfig(64),
@@ -48,9 +48,8 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
     16- to 32-bit accumulators."""
     lanes = draw(st.sampled_from([2, 4, 8, 16]))
 
-    def buf(word: int, lo: int, hi: int, banks: int = 1) -> BufferConfig:
-        unit = 2 * banks * word
-        return BufferConfig(unit * draw(st.integers(lo, hi)), banks)
+    def buf(word: int, lo: int, hi: int) -> BufferConfig:
+        return BufferConfig(2 * word * draw(st.integers(lo, hi)))
 
     dataflows = draw(st.sampled_from([(Dataflow.GEMM,), (Dataflow.GEMM, Dataflow.DEPTHWISE)]))
     acc_bits = draw(st.sampled_from([32, 24, 16]))
@@ -60,7 +59,7 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
             pe_rows=lanes,
             pe_cols=lanes,
             dataflows=dataflows,
-            ibuf=buf(lanes, 4, 96, draw(st.sampled_from([1, 2, 4]))),
+            ibuf=buf(lanes, 4, 192),
             wbuf=buf(lanes, max(4, lanes), 8 * lanes),
             abuf=buf(lanes * acc_bits // 8, 4, 64),
             obuf=buf(lanes, 4, 64),

@@ -43,7 +43,7 @@ FAST_CONFIGS = [
             pe_rows=2,
             pe_cols=2,
             dataflows=_BOTH,
-            ibuf=BufferConfig(512, 2),
+            ibuf=BufferConfig(512),
             wbuf=BufferConfig(64),
             abuf=BufferConfig(512),
             obuf=BufferConfig(128),
@@ -54,15 +54,15 @@ FAST_CONFIGS = [
             imem_instructions=64,
         )
     ),
-    # An 8-bit bus (4 beats a word), 4 IBUF banks for DW, a long latency, buffer depths that are not
-    # powers of two, and 24-bit accumulators.
+    # An 8-bit bus (4 beats a word), a long latency, buffer depths that are not powers of two, and
+    # 24-bit accumulators.
     validate(
         AccelConfig(
-            name="bus8-banks4-lat37-acc24",
+            name="bus8-lat37-acc24",
             pe_rows=4,
             pe_cols=4,
             dataflows=_BOTH,
-            ibuf=BufferConfig(768, 4),
+            ibuf=BufferConfig(768),
             wbuf=BufferConfig(192),
             abuf=BufferConfig(1536),
             obuf=BufferConfig(160),

@@ -30,10 +30,12 @@ def test_ports_of_amaranth_verilog(standin: Path) -> None:
             "perf_busy_pe_cycles",
             "perf_dram_bytes_read",
             "perf_dram_bytes_written",
+            "error",
         ]
     )
     assert ports["mem_req_addr"] == Port("mem_req_addr", "output", 32)
     assert ports["mem_resp_rdata"] == Port("mem_resp_rdata", "input", 64)
+    assert ports["error"] == Port("error", "output", 2)
     assert all(ports[p].width == 1 for p in PINS)
 
 
@@ -45,10 +47,10 @@ def test_ports_of_unknown_module() -> None:
 def test_wrapper_cost_by_hand(standin: Path) -> None:
     name, text, cost = wrap([standin], "dram_copy_top")
     assert name == "dram_copy_top_pnr" and "module dram_copy_top_pnr(" in text
-    # wide outputs: addr 32 + wdata 64 + four 64-bit counters = 352 bits;
-    # XOR tree 352 -> 88 -> 22 -> 6 -> 2 -> 1: 119 nodes (one LUT4 + one FF each);
-    # flip-flops: 64 (input shift register) + 352 (output capture) + 119.
-    assert cost == WrapperCost(luts=119, ffs=64 + 352 + 119, pins=len(PINS) + 2)
+    # wide outputs: addr 32 + wdata 64 + four 64-bit counters + the 2-bit error = 354 bits;
+    # XOR tree 354 -> 89 -> 23 -> 6 -> 2 -> 1: 121 nodes (one LUT4 + one FF each);
+    # flip-flops: 64 (input shift register) + 354 (output capture) + 121.
+    assert cost == WrapperCost(luts=121, ffs=64 + 354 + 121, pins=len(PINS) + 2)
 
 
 def test_wrapper_needs_a_clock_and_wide_outputs(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ the datapath's documented structure, not from a previous run:
   ``TARGET_FABRIC`` (the vendor's figures);
 - the DSP plan (hwgen/dsp_plan.py) is what the netlist holds: each unit has
   exactly its planned number of MULT18X18D (a unit's LUT products have none);
-  the plan itself follows from the table: 28 DSPs - 6 for control products
-  = 22, the requantizer's 4 x 4 partial products (the largest) first, then
-  6 of PPUAdd's 8 (int8 x 17 and x 14 bits), none for the PE array;
-- outside the datapath at most :func:`control_dsps` DSPs;
+  the plan itself follows from the table: all 28 DSPs to the datapath, the
+  requantizer's 4 x 4 partial products (the largest) first, then PPUAdd's 8
+  (int8 x 17 and x 14 bits), then 4 of the PE array's 16;
+- outside the datapath no DSP (nothing else multiplies);
 - the buffers are block RAM: at least ceil(width/36) * ceil(depth/512)
-  DP16KD (512 x 36 is the widest shape) per buffer bank, and far fewer
-  flip-flops than buffer bits.
+  DP16KD (512 x 36 is the widest shape) per buffer (one memory each), and far
+  fewer flip-flops than buffer bits.
 """
 
 from __future__ import annotations
@@ -72,8 +72,7 @@ def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> No
     others = [c for c in dsps if c not in array + requant + add]
     assert others == []
 
-    bank_bits = 8 * TINY.ibuf.bytes // TINY.ibuf.banks
-    min_brams = TINY.ibuf.banks * _min_brams(8 * TINY.word_bytes, bank_bits // (8 * TINY.word_bytes))
+    min_brams = _min_brams(8 * TINY.word_bytes, TINY.words("ibuf"))
     min_brams += _min_brams(8 * TINY.word_bytes, TINY.words("wbuf"))
     min_brams += _min_brams(8 * TINY.acc_word_bytes, TINY.words("abuf"))
     min_brams += _min_brams(8 * TINY.word_bytes, TINY.words("obuf"))

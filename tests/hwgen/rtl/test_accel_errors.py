@@ -1,0 +1,92 @@
+"""The accelerator's ``error`` output (hwgen/rtl/top.py): each engine raises its bit on an
+instruction it cannot run, the bit stays high, the run ends with ``done``, and the Verilator
+harness turns it into an AcceleratorFaultError naming the engine. The same images are
+ProgramErrors in sim/machine, which reads docs/accelerator.md's rules independently."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from accel_programs import build_image, mem_only_program, run_amaranth
+from tool_helpers import needs
+
+from dian.errors import AcceleratorFaultError, ProgramError
+from dian.hwgen.accel_config import Dataflow, validate
+from dian.hwgen.isa import INSTRUCTION_BYTES, Copy, Dw, Encoding, End, LoadWgt, Token
+from dian.hwgen.lower.dram_image import ImageBuilder
+from dian.hwgen.presets import PRESETS
+from dian.hwgen.rtl.top import Accelerator
+from dian.hwgen.tools.verilator_run import run_harness
+from dian.sim.machine import Machine
+
+TINY = PRESETS["tiny"]
+MEM, CMP = 0b01, 0b10  # the error bits (hwgen/rtl/harness_ports.py)
+RETIRED_REQUANT = 7  # an opcode no instruction has (docs/accelerator.md, "Instructions")
+
+
+def _copy_in_mem_stream() -> bytes:
+    """A load, then a COPY (a CMP instruction) in the MEM stream."""
+    regions = {"wgt": bytes(range(4 * TINY.lanes))}
+    image, _ = build_image(TINY, regions, lambda a: [([LoadWgt(a["wgt"], 0, 4), Copy(0, 0, 1, 1, 0, -128, 127)], [])])
+    return image
+
+
+def _retired_opcode_in_cmp_stream() -> bytes:
+    """The CMP stream: a COPY, then an instruction word with opcode 7 (REQUANT's, retired)."""
+    enc = Encoding(TINY)
+    bad = RETIRED_REQUANT.to_bytes(INSTRUCTION_BYTES, "little")
+    mem = enc.encode_stream([End(signal=Token.LD_CMP)])
+    cmp = enc.encode_stream([Copy(0, 0, 2, 1, 0, -128, 127, wait=Token.LD_CMP)]) + bad + enc.encode(End())
+    return ImageBuilder(TINY, 0, 0).finish([(mem + cmp, 1, 3)], [], [])
+
+
+def _machine_rejects(cfg, image: bytes, match: str) -> None:
+    with pytest.raises(ProgramError, match=match):
+        Machine(cfg, np.frombuffer(image, np.uint8).copy()).run()
+
+
+def test_the_retired_requant_opcode_is_unknown() -> None:
+    with pytest.raises(ProgramError, match="unknown opcode 7"):
+        Encoding(TINY).decode(RETIRED_REQUANT.to_bytes(INSTRUCTION_BYTES, "little"))
+
+
+def test_mem_engine_error_on_a_cmp_instruction_is_sticky_and_ends_the_run() -> None:
+    image = _copy_in_mem_stream()
+    _machine_rejects(TINY, image, "COPY is not a MEM instruction")
+    _, got = run_amaranth(Accelerator(TINY), TINY, image, after_error=5)
+    assert (got["error"], got["error_after"], got["done_after"]) == (MEM, MEM, 1)
+
+
+def test_cmp_engine_error_on_an_unknown_opcode() -> None:
+    image = _retired_opcode_in_cmp_stream()
+    _machine_rejects(TINY, image, "unknown opcode 7")
+    _, got = run_amaranth(Accelerator(TINY), TINY, image, after_error=3)
+    assert (got["error"], got["error_after"], got["done_after"]) == (CMP, CMP, 1)
+
+
+def test_cmp_engine_error_on_dw_without_the_depthwise_dataflow() -> None:
+    cfg = validate(dataclasses.replace(TINY, name="tiny-gemm", dataflows=(Dataflow.GEMM,)))
+    image, _ = build_image(cfg, {}, lambda a: [([], [Dw(0, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0)])])
+    _machine_rejects(cfg, image, "no depthwise dataflow")
+    _, got = run_amaranth(Accelerator(cfg), cfg, image)
+    assert got["error"] == CMP
+
+
+def test_mem_engine_error_on_a_read_answered_late() -> None:
+    """A memory one cycle slower than ``dram_latency``: the controller's reads wait for their
+    answers, the MEM engine's DMA (which times them) flags the first late one."""
+    image, _ = build_image(TINY, *mem_only_program(TINY))
+    _, got = run_amaranth(Accelerator(TINY), TINY, image, late=1)
+    assert got["error"] == MEM
+
+
+@needs("verilator")
+@pytest.mark.parametrize(
+    "image, source", [(_copy_in_mem_stream, "MEM engine"), (_retired_opcode_in_cmp_stream, "CMP engine")]
+)
+def test_verilator_harness_names_the_engine(tiny_harness, image, source: str) -> None:
+    with pytest.raises(AcceleratorFaultError, match=f"the {source} met an instruction it cannot run") as e:
+        run_harness(tiny_harness, image(), max_cycles=100_000)
+    assert e.value.sources == (source,)
