@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
-from dian.hwgen.isa import Encoding
+from dian.hwgen.encoding import Encoding
 from dian.hwgen.targets import Target
 from dian.ir import Graph
 

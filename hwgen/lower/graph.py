@@ -21,7 +21,7 @@ from dian.errors import InputShapeError
 from dian.ir import Graph, Reshape, verify
 
 from ..accel_config import AccelConfig
-from ..isa import Encoding
+from ..encoding import Encoding
 from .dram_image import ImageBuilder, TensorSlot
 from .input_packing import InputPacking, pack_shallow_inputs
 from .layout import act_bytes, pack_act, unpack_act

@@ -49,7 +49,8 @@ from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
 from ..dsp_plan import plan_dsps
-from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Encoding, Gemm, Opcode, Pool, PoolMode
+from ..encoding import Encoding
+from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, Opcode, Pool, PoolMode
 from .decode import fields, opcode, signal_mask, wait_mask
 from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit

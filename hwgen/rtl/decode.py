@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from amaranth.hdl import Value
 
-from ..isa import HEADER_BITS, Encoding, Instr
+from ..encoding import Encoding
+from ..isa import HEADER_BITS, Instr
 
 __all__ = ["HEADER_BITS", "fields", "opcode", "signal_mask", "wait_mask"]
 

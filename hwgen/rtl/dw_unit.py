@@ -43,7 +43,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from ..isa import INSTRUCTION_BITS, Dw, Encoding
+from ..encoding import Encoding
+from ..isa import INSTRUCTION_BITS, Dw
 from .decode import fields
 
 __all__ = ["DwUnit"]

@@ -54,7 +54,8 @@ from amaranth.lib.wiring import In, Out
 from .. import timing
 from ..accel_config import AccelConfig, Dataflow
 from ..dsp_plan import plan_dsps
-from ..isa import INSTRUCTION_BITS, Dw, Encoding, Gemm
+from ..encoding import Encoding
+from ..isa import INSTRUCTION_BITS, Dw, Gemm
 from .accumulator import AccUpdate
 from .decode import fields
 from .dw_unit import DwUnit

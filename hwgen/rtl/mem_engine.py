@@ -44,7 +44,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from ..isa import INSTRUCTION_BITS, Encoding, LoadAct, LoadPrm, LoadWgt, Opcode, StoreAct
+from ..encoding import Encoding
+from ..isa import INSTRUCTION_BITS, LoadAct, LoadPrm, LoadWgt, Opcode, StoreAct
 from .decode import fields, opcode, signal_mask, wait_mask
 
 __all__ = ["MemEngine"]

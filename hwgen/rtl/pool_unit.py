@@ -22,7 +22,8 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from ..isa import INSTRUCTION_BITS, Encoding, Pool
+from ..encoding import Encoding
+from ..isa import INSTRUCTION_BITS, Pool
 from .decode import fields
 from .ppu_pool import PPUPool
 

@@ -26,7 +26,8 @@ import numpy as np
 from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, Dataflow
-from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, Encoding, End, Instr, Opcode, Token
+from dian.hwgen.encoding import Encoding
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, Token
 from dian.hwgen.lower.dram_image import read_header
 
 from .datapath import Datapath

@@ -9,7 +9,8 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.isa import Encoding, End, Instr
+from dian.hwgen.encoding import Encoding
+from dian.hwgen.isa import End, Instr
 from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.sim.machine import Machine
 

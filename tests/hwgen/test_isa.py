@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from dian.errors import ProgramError
 from dian.hwgen.accel_config import BufferConfig
+from dian.hwgen.encoding import Encoding
 from dian.hwgen.isa import (
     INSTRUCTION_BYTES,
     INSTRUCTIONS,
     Dw,
-    Encoding,
     End,
     Gemm,
     Instr,

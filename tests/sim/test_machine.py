@@ -169,7 +169,7 @@ def test_missing_token_deadlocks_with_a_message_naming_the_instruction() -> None
     mem[i] = mem[i].with_tokens(signal=mem[i].signal & ~Token.LD_CMP)
     import dataclasses
 
-    from dian.hwgen.isa import Encoding
+    from dian.hwgen.encoding import Encoding
     from dian.hwgen.lower.dram_image import read_header
 
     enc = Encoding(low.cfg)

@@ -9,7 +9,8 @@ from int_layers import ConvSpec, add_graph, conv_graph, random_mac_params
 from machine_cases import CRAMPED
 
 from dian.errors import ProgramError
-from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Encoding, End, Token
+from dian.hwgen.encoding import Encoding
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, End, Token
 from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS

@@ -14,7 +14,8 @@ from tool_helpers import needs
 
 from dian.errors import AcceleratorFaultError, ProgramError
 from dian.hwgen.accel_config import Dataflow, validate
-from dian.hwgen.isa import INSTRUCTION_BYTES, Copy, Dw, Encoding, End, LoadWgt, Token
+from dian.hwgen.encoding import Encoding
+from dian.hwgen.isa import INSTRUCTION_BYTES, Copy, Dw, End, LoadWgt, Token
 from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.rtl.top import Accelerator
