@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from tool_helpers import needs
 
 import dian.frontend
 from dian import accel_artifacts, api
@@ -142,28 +143,36 @@ def test_no_rtl_folder_is_a_clear_error(tmp_path: Path, fake_frontend: SimpleNam
         api.synth_model(out)
 
 
-def test_rtl_runner_plugs_in(tmp_path: Path, fake_frontend: SimpleNamespace, fake_emitter: None) -> None:
-    """A stand-in for the Verilator model: the machine simulator's DRAM and counters, optionally tampered."""
+@needs("verilator")
+def test_rtl_runner_is_checked_against_the_machine(
+    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None, tiny_harness: Path
+) -> None:
+    """The Verilator model of the ``tiny`` preset's RTL as the runner: its DRAM passes sim/reference's
+    check and its counters equal the machine simulator's; the same run with a counter or an output
+    byte tampered is each one clear mismatch."""
+    from dian.hwgen.tools.verilator_run import run_harness
+
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
-    extra = {"cycles": 0, "flip": False}
+    tamper = {"cycles": 0, "flip": False}
 
     def rtl_run(cfg, dram, max_cycles):  # type: ignore[no-untyped-def]
-        assert max_cycles > 0
-        after, c = sim.run_machine(cfg, dram, max_cycles)
-        if extra["flip"]:
+        assert cfg.name == "tiny" and max_cycles > 0
+        raw, c = run_harness(tiny_harness, dram.tobytes(), max_cycles)
+        after = np.frombuffer(raw, dtype=np.uint8)[: dram.size].copy()
+        if tamper["flip"]:
             image = json.loads((out / "image.json").read_text())
             after[image["outputs"][0]["addr"] + 1] ^= 1  # output element [0, 1]
-        return after, sim.RunCounters(
-            c.cycles + extra["cycles"], c.busy_pe_cycles, c.dram_bytes_read, c.dram_bytes_written
-        )
+        counters = (c["perf_cycles"], c["perf_busy_pe_cycles"], c["perf_dram_bytes_read"], c["perf_dram_bytes_written"])
+        return after, sim.RunCounters(counters[0] + tamper["cycles"], *counters[1:])
 
     res = sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
-    assert res.rtl is not None and res.rtl.counters == res.machine.counters
-    extra["cycles"] = 3
+    assert res.rtl is not None and res.rtl.counters == res.machine.counters and res.rtl.counters.busy_pe_cycles > 0
+    assert all(np.array_equal(res.rtl.outputs[k], v) for k, v in res.machine.outputs.items())
+    tamper["cycles"] = 3
     with pytest.raises(SimulationMismatchError, match=r"counters differ.*cycles: machine [\d,]+, RTL [\d,]+") as e:
         sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
     assert e.value.counter == "cycles"
-    extra.update(cycles=0, flip=True)
+    tamper.update(cycles=0, flip=True)
     with pytest.raises(SimulationMismatchError, match=r"element \[0, 1\] is -3 on the rtl, -4 in sim/reference"):
         sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
 
