@@ -1,0 +1,42 @@
+"""Yosys synthesis of the ``small`` preset for ECP5-85k (``synth_ecp5`` without place and route;
+about 1.5 CPU minutes, slow tier): the second derivation of its DSP plan is the netlist.
+
+By hand: 8 lanes, 32-bit accumulators. The requantizer's product (32-bit signed x 31-bit
+unsigned) is 2 x 2 = 4 partial products of at most 18 x 18 bits a lane, PPUAdd's (int8 x 31-bit
+unsigned) 2 a lane, the 8 x 8 PE array one each: 32 + 16 + 64 = 112 MULT18X18D, within the
+target's 156, so every product keeps its DSP and nothing else multiplies.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from tool_helpers import needs
+
+from dian.hwgen.dsp_plan import plan_dsps
+from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import TARGET_FABRIC, Target
+from dian.hwgen.tools.synth import synthesize
+
+SMALL = PRESETS["small"]
+
+
+@pytest.mark.slow
+@needs("yosys")
+def test_small_netlist_has_the_planned_dsps(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
+
+    files = emit_verilog(SMALL, tmp_path / "rtl")
+    report = synthesize(files, TOP_NAME, "ecp5-85k", SMALL.clock_mhz, tmp_path / "build", place_and_route=False)
+    cells = json.loads((tmp_path / "build" / "netlist.json").read_text())["modules"][TOP_NAME]["cells"]
+    dsps = [name for name, cell in cells.items() if cell["type"] == "MULT18X18D"]
+    per_unit = {
+        unit: sum(c.startswith(prefix) for c in dsps)
+        for unit, prefix in (("requant", "cmp.requant."), ("add", "cmp.add."), ("pe_array", "cmp.gemm.array."))
+    }
+    assert per_unit == {"requant": 8 * 4, "add": 8 * 2, "pe_array": 8 * 8}  # by hand, above
+    plan = plan_dsps(SMALL)
+    assert (plan.requant, plan.add, plan.pe_array) == (per_unit["requant"], per_unit["add"], per_unit["pe_array"])
+    assert len(dsps) == report.dsps == 112 <= TARGET_FABRIC[Target.ECP5_85K].dsps  # nothing else multiplies
+    assert (report.fit() or "").startswith("fits ecp5-85k: DSP 112 of 156")
