@@ -6,7 +6,8 @@ traced at a reduced input (default 1x3x64x64: the same layers as at 224x224
 with every feature map 3.5x smaller in each dimension, so that the RTL
 simulation of the small presets stays in seconds) and, with ``--full``, a
 few layers of the 1x3x224x224 network as well. Each layer, as its own graph,
-is lowered for the preset, run in sim/machine and in the Verilator model of
+is mapped for the preset (search/mapper.py ``map_graph``: the tilings a compile
+uses), lowered, run in sim/machine and in the Verilator model of
 the emitted RTL (``hwgen.rtl.emit.emit_verilog`` -> ``hwgen.tools.verilator_run``) on
 the same DRAM image: the four performance counters (cycles, busy-PE cycles,
 DRAM bytes read and written) and the whole DRAM after the run are compared.
@@ -34,11 +35,11 @@ from bench_accelerator import describe, random_inputs, single_op_graph
 
 from dian.frontend import calibration_samples, load_model, lower
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.lower.scheduler import plan_graph
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
 from dian.hwgen.tools.verilator_run import build_harness, run_harness
 from dian.ir import op_macs
+from dian.search.mapper import map_graph
 from dian.sim.machine import Machine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,7 +67,7 @@ def run_layer(exe: Path, preset: str, g, name: str, size: int, timeout: float) -
     cfg = PRESETS[preset]
     op = g.op(name)
     lg = single_op_graph(g, op)
-    plans = plan_graph(lg, cfg)
+    plans = map_graph(lg, cfg)
     low = lower_graph(lg, cfg, plans)
     dram = np.frombuffer(low.image, dtype=np.uint8).copy()
     low.write_inputs(dram, random_inputs(lg, 2))
@@ -118,7 +119,8 @@ def markdown(rows: list[dict], builds: dict, env: dict) -> str:
     lines = [
         "# Verilator vs machine simulator on ResNet-18 (and MobileNetV2 depthwise) layers",
         "",
-        f"Each layer cut out of ResNet-18 as its own graph, lowered for the preset, run in sim/machine and in the "
+        f"Each layer cut out of ResNet-18 as its own graph, mapped for the preset (search/mapper.py), lowered, "
+        f"run in sim/machine and in the "
         f"Verilator model of the emitted RTL on the same DRAM image (random int8 input). Input size column: the "
         f"ResNet-18 input the layer was traced at ({env['input']}x{env['input']} scales every 224x224 feature map "
         f"down by {224 / env['input']:.1f}x per side to keep RTL runs short; 224 rows are the full-size layer). "

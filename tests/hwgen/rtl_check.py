@@ -3,7 +3,8 @@ model: build the model of a config, run a graph lowered for it, and list
 every disagreement — an output activation that differs from sim/reference's,
 DRAM after the run that differs from sim/machine's, a cycle count or perf
 counter that differs from sim/machine's or from search/cost_model.py's
-prediction. Shared by test_accel_gemm.py (``tiny``) and test_rtl_fuzz.py."""
+prediction. Shared by test_accel_gemm.py (``tiny``), test_rtl_fuzz.py and test_accel_mapped.py
+(``small``, the mapper's plans)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from machine_cases import random_inputs
 from dian.errors import CycleLimitError
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.lower.graph import lower_graph
-from dian.hwgen.lower.scheduler import plan_graph
+from dian.hwgen.lower.scheduler import LayerPlan, plan_graph
 from dian.hwgen.tools.verilator_run import run_harness
 from dian.ir import Graph
 from dian.search.cost_model import network_cost
@@ -37,11 +38,13 @@ def _first_diff(got: np.ndarray, want: np.ndarray) -> str:
     return f"first at {where}: {got[where]} != {want[where]} ({int((got != want).sum())} of {got.size} differ)"
 
 
-def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> tuple[list[str], dict[str, int]]:
-    """Run ``graph`` lowered for ``cfg`` on the model ``exe`` (built from ``cfg``);
-    the disagreements (empty when it is exact) and the RTL's counters."""
+def rtl_mismatches(
+    exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0, plans: list[LayerPlan] | None = None
+) -> tuple[list[str], dict[str, int]]:
+    """Run ``graph`` lowered for ``cfg`` with ``plans`` (default: the default scheduler's) on the
+    model ``exe`` (built from ``cfg``); the disagreements (empty when it is exact) and the RTL's counters."""
     x = random_inputs(graph, seed)
-    plans = plan_graph(graph, cfg)
+    plans = plan_graph(graph, cfg) if plans is None else plans
     low = lower_graph(graph, cfg, plans)
     dram = np.frombuffer(low.image, dtype=np.uint8).copy()
     low.write_inputs(dram, x)
@@ -73,8 +76,11 @@ def rtl_mismatches(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> 
     return problems, got
 
 
-def check_rtl(exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0) -> dict[str, int]:
-    """Assert the RTL model ``exe`` of ``cfg`` runs ``graph`` exactly; its counters."""
-    problems, counters = rtl_mismatches(exe, cfg, graph, seed)
+def check_rtl(
+    exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0, plans: list[LayerPlan] | None = None
+) -> dict[str, int]:
+    """Assert the RTL model ``exe`` of ``cfg`` runs ``graph`` (lowered with ``plans``, default the
+    default scheduler's) exactly; its counters."""
+    problems, counters = rtl_mismatches(exe, cfg, graph, seed, plans)
     assert not problems, f"{graph.name} on {cfg.name} (seed {seed}): " + "; ".join(problems)
     return counters
