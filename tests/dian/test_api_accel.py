@@ -145,14 +145,14 @@ def test_no_rtl_folder_is_a_clear_error(tmp_path: Path, fake_frontend: SimpleNam
 
 @needs("verilator")
 def test_rtl_runner_is_checked_against_the_machine(
-    tmp_path: Path, fake_frontend: SimpleNamespace, no_emitter: None, tiny_harness: Path
+    tmp_path: Path, fake_frontend: SimpleNamespace, tiny_harness: Path
 ) -> None:
     """The Verilator model of the ``tiny`` preset's RTL as the runner: its DRAM passes sim/reference's
     check and its counters equal the machine simulator's; the same run with a counter or an output
     byte tampered is each one clear mismatch."""
     from dian.hwgen.tools.verilator_run import run_harness
 
-    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny").out_dir
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
     tamper = {"cycles": 0, "flip": False}
 
     def rtl_run(cfg, dram, max_cycles):  # type: ignore[no-untyped-def]

@@ -11,6 +11,8 @@ from dian.errors import ProgramError
 from dian.hwgen.accel_config import BufferConfig
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.isa import (
+    AddI,
+    Copy,
     Dw,
     End,
     Gemm,
@@ -46,7 +48,7 @@ def _word(opcode: int, wait: int, signal: int, *fields: tuple[int, int]) -> byte
 # 1024 B = 256 words (8, 9), PBUF 32 entries (5, 6). small: 8 lanes; IBUF 16384 B = 2048 words
 # (11, 12), WBUF 8192 B = 1024 (10, 11), ABUF 16384 B of 32-byte words = 512 (9, 10), OBUF
 # 4096 B = 512 (9, 10), PBUF 32 (5, 6). Opcodes (hwgen/isa.py, the RTL's decoder): END 0,
-# LOAD_ACT 1, LOAD_WGT 2, LOAD_PRM 3, STORE_ACT 4, GEMM 5, DW 6.
+# LOAD_ACT 1, LOAD_WGT 2, LOAD_PRM 3, STORE_ACT 4, GEMM 5, DW 6, ADD 8, POOL 9, COPY 10.
 # fmt: off
 HAND_WORDS = {
     "tiny": [
@@ -90,6 +92,17 @@ HAND_WORDS = {
                 (2, 9), (2, 9), (8, 10), (1, 10), (2, 8), (1, 8),  # n_oy n_ox s_oy s_ox d_oy d_ox
                 (1, 1), (9, 8), (2, 5), (-128, 8), (127, 8),  # rq odst prm lo hi
                 (2, 11), (8, 10), (10, 10),  # derived fx0 = 5 % 3, row_off0 = 1 * 8, off0 = 8 + 2 * 1
+            ),
+        ),
+        (
+            Pool(5, 200, 1, 2, 3, 4, 3, 3, 56, 16, 2, 8, 1, 1431655765, 32),  # mode 1: AVG
+            _word(
+                9, 0, 0,  # opcode wait signal
+                (5, 10), (200, 8), (1, 2),  # src dst mode
+                (2, 9), (3, 9), (4, 9), (3, 11), (3, 11),  # n_c n_oy n_ox n_fy n_fx
+                (56, 10), (16, 10), (2, 10), (8, 10), (1, 10),  # s_c s_oy s_ox s_fy s_fx
+                (1431655765, 31), (32, 6),  # m shift
+                (24, 27),  # derived n_win = 2 * 3 * 4, three OBUF count widths
             ),
         ),
         (End(), bytes(32)),
@@ -136,6 +149,18 @@ HAND_WORDS = {
                 (0, 1), (0, 9), (0, 5), (-1, 8), (0, 8),  # rq odst prm lo hi
                 (2, 12), (700, 11), (706, 11),  # derived fx0 = 7 % 5, row_off0 = 1 * 700, off0 = 700 + 2 * 3
             ),
+        ),
+        (
+            AddI(2047, 1024, 511, 512, 0x7FFF_FFFF, 1 << 30, 63, -128, 127, wait=Token.LD_CMP, signal=Token.CMP_ST),
+            _word(
+                8, 0b0001, 0b0100,  # opcode wait signal
+                (2047, 11), (1024, 11), (511, 9), (512, 10),  # src_a src_b dst n
+                (0x7FFF_FFFF, 31), (1 << 30, 31), (63, 6), (-128, 8), (127, 8),  # m_a m_b shift lo hi
+            ),
+        ),
+        (
+            Copy(3, 4, 1, 1 << 30, 30, -100, 90),
+            _word(10, 0, 0, (3, 11), (4, 9), (1, 10), (1 << 30, 31), (30, 6), (-100, 8), (90, 8)),
         ),
     ],
 }
