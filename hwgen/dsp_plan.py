@@ -10,13 +10,19 @@ ECP5-25k's 28). The plan is a pure function of the :class:`AccelConfig`:
    multiplies: the instruction encoder fills in every derived field, so the
    engines' decode has no products for Yosys to map to DSPs;
 2. the datapath's products — the *sites* of :func:`unit_sites`, each sized
-   to fit one DSP — get a DSP in order of the LUTs that saves (:func:`lut_cost`
-   of the site's LUT implementation per DSP it takes): the requantizer's
-   17-bit partial products (~500 LUTs each) first, then PPUAdd's int8 x 17-bit
-   ones (~250), then the PE array's int8 x int8 (~136);
+   to fit one 18-bit DSP (a 16-bit DSP may need two: :func:`dsp_count`) —
+   get DSPs so that the LUTs saved (:func:`lut_cost` of each site's LUT
+   implementation) are the most any split of the budget saves. On ECP5 that
+   is the requantizer's 17-bit partial products (~500 LUTs each) first, then
+   PPUAdd's int8 x 17-bit ones (~250), then the PE array's int8 x int8 (~136);
 3. every unit receives a count: its first ``n`` sites (in :func:`unit_sites`
    order, which is already largest first) use ``*``, the rest
-   :func:`dian.hwgen.rtl.multiplier.product` with ``dsp=False``.
+   :func:`dian.hwgen.rtl.multiplier.product` with ``dsp=False``. Because a
+   unit's DSP sites are a prefix of its list, a greedy order by LUTs saved
+   per DSP is not optimal when a later site saves more per DSP than an
+   earlier one (16-bit DSPs: a 2-DSP part before a 1-DSP part), so the plan
+   tries every (requant, add) prefix pair and fills the PE array — whose
+   sites are all alike — with what is left.
 
 Cycle timing and arithmetic do not depend on the plan; only the netlist does.
 This module is plain Python (no Amaranth) so that config validation can use
@@ -27,9 +33,11 @@ sits below :mod:`~dian.hwgen.accel_config` in the import order.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import accumulate
 from typing import Protocol
 
-from .targets import TARGET_FABRIC, Target
+from .targets import TARGET_FABRIC, Fabric, Target
 
 __all__ = [
     "PIECE_BITS",
@@ -62,6 +70,13 @@ class Sizes(Protocol):
 
     @property
     def target(self) -> Target: ...
+
+
+@dataclass(frozen=True)
+class _Sizes:
+    lanes: int
+    acc_bits: int
+    target: Target
 
 
 @dataclass(frozen=True)
@@ -167,57 +182,72 @@ class DspPlan:
 
     target: str
     budget: int | None  # the target's DSPs; None = unlimited
-    requant: int
+    requant: int  # sites, not DSP blocks (a site may take two 16-bit DSPs)
     add: int
     pe_array: int
     sites: int  # datapath products in all
+    dsps: int  # DSP blocks the DSP sites take: the design's DSPs (nothing else multiplies)
     lut_product_luts: int  # estimated LUT4s of the LUT products
 
     @property
-    def datapath_dsps(self) -> int:
+    def dsp_sites(self) -> int:
         return self.requant + self.add + self.pe_array
-
-    @property
-    def dsps(self) -> int:
-        """DSPs the design is expected to use: the datapath's (nothing else multiplies)."""
-        return self.datapath_dsps
 
     def describe(self) -> str:
         limit = "unlimited" if self.budget is None else f"{self.budget}"
         return (
             f"DSP plan for {self.target} ({limit} DSPs): "
             f"PPURequant {self.requant}, PPUAdd {self.add}, PE array {self.pe_array}; "
-            f"{self.sites - self.datapath_dsps} of {self.sites} datapath products in LUTs "
+            f"{self.sites - self.dsp_sites} of {self.sites} datapath products in LUTs "
             f"(~{self.lut_product_luts:,} LUT4)"
         )
 
 
+def _prefix_sums(values: list[int]) -> list[int]:
+    return [0, *accumulate(values)]
+
+
 def plan_dsps(cfg: Sizes) -> DspPlan:
-    """The plan for ``cfg`` on ``cfg.target`` (see the module docstring)."""
+    """The plan for ``cfg`` on ``cfg.target`` (see the module docstring).
+
+    Exact: every count of requantizer and PPUAdd sites is tried (at most
+    4L x 2L + 1 pairs), and the PE array, whose L*L sites all cost and save
+    the same, takes as many as the DSPs left allow. Ties go to the plan that
+    gives the earlier unit of :data:`UNITS` more DSPs."""
     fabric = TARGET_FABRIC[cfg.target]
-    sites = unit_sites(cfg)
+    return _plan(cfg.lanes, cfg.acc_bits, cfg.target, fabric)
+
+
+@lru_cache(maxsize=256)
+def _plan(lanes: int, acc_bits: int, target: Target, fabric: Fabric | None) -> DspPlan:
+    """:func:`plan_dsps` on hashable values (the search asks for the same plan
+    many times; the fabric is part of the key so tests may patch it)."""
+    sites = unit_sites(_Sizes(lanes, acc_bits, target))
     total = sum(len(s) for s in sites.values())
+    dsp_bits = 18 if fabric is None else fabric.dsp_bits
+    cost = {u: _prefix_sums([dsp_count(a, b, dsp_bits) for a, b in s]) for u, s in sites.items()}
+    saved = {u: _prefix_sums([lut_cost(a, b) for a, b in s]) for u, s in sites.items()}
+    all_luts = sum(saved[u][-1] for u in sites)
     if fabric is None:
         counts = {u: len(s) for u, s in sites.items()}
-        return DspPlan(cfg.target.value, None, sites=total, lut_product_luts=0, **counts)
-    budget, dsp_bits = fabric.dsps, fabric.dsp_bits
-    left = budget
-    order = sorted(
-        (
-            (-lut_cost(a, b) / dsp_count(a, b, dsp_bits), UNITS.index(u), i, u, dsp_count(a, b, dsp_bits))
-            for u, s in sites.items()
-            for i, (a, b) in enumerate(s)
-        )
-    )
-    counts = dict.fromkeys(sites, 0)
-    closed: set[str] = set()
-    for _, _, i, unit, need in order:
-        if unit in closed or i != counts[unit]:
-            continue
-        if need > left:  # keep each unit's DSP sites a prefix of its list
-            closed.add(unit)
-            continue
-        counts[unit] += 1
-        left -= need
-    luts = sum(lut_cost(a, b) for u, s in sites.items() for a, b in s[counts[u] :])
-    return DspPlan(cfg.target.value, budget, sites=total, lut_product_luts=luts, **counts)
+        dsps = sum(cost[u][-1] for u in sites)
+        return DspPlan(target.value, None, sites=total, dsps=dsps, lut_product_luts=0, **counts)
+    budget = fabric.dsps
+    pe_each = dsp_count(*sites["pe_array"][0], dsp_bits)
+    best: tuple[int, int, int] | None = None
+    best_key: tuple[int, int, int] = (-1, -1, -1)
+    for n_rq in range(len(sites["requant"]) + 1):
+        if cost["requant"][n_rq] > budget:
+            break
+        for n_add in range(len(sites["add"]) + 1):
+            left = budget - cost["requant"][n_rq] - cost["add"][n_add]
+            if left < 0:
+                break
+            n_pe = min(len(sites["pe_array"]), left // pe_each)
+            key = (saved["requant"][n_rq] + saved["add"][n_add] + saved["pe_array"][n_pe], n_rq, n_add)
+            if key > best_key:
+                best, best_key = (n_rq, n_add, n_pe), key
+    assert best is not None  # (0, 0, 0) always fits
+    counts = dict(zip(UNITS, best, strict=True))
+    dsps = sum(cost[u][counts[u]] for u in UNITS)
+    return DspPlan(target.value, budget, sites=total, dsps=dsps, lut_product_luts=all_luts - best_key[0], **counts)

@@ -96,18 +96,12 @@ def _ice40_like(monkeypatch: pytest.MonkeyPatch, dsps: int):  # type: ignore[no-
     return SimpleNamespace(lanes=2, acc_bits=16, target=Target.ICE40_UP5K)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan_dsps, DSPs of 16 bits: a unit whose later parts save more LUTs per DSP than its "
-    "first parts never gets them (plan (2, 2, 4) of 20 DSPs, 4 products in LUTs)",
-)
 def test_plan_on_16_bit_dsps_keeps_every_product_on_a_dsp_when_all_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = _ice40_like(monkeypatch, 20)
     plan = plan_dsps(cfg)
     assert (plan.requant, plan.add, plan.pe_array, plan.lut_product_luts) == (4, 4, 4, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="DspPlan.dsps counts sites, not DSP blocks (a 16s x 17u site takes 2)")
 def test_plan_dsps_counts_dsp_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     cfg = _ice40_like(monkeypatch, 8)
     plan = plan_dsps(cfg)
