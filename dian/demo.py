@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import api
+from .errors import DianError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +27,13 @@ def main(argv: list[str] | None = None) -> int:
     from .frontend import load_model
     from .frontend.zoo.digits import load_split
 
+    try:
+        graph = api.load_compiled(args.dir)
+    except DianError as e:
+        print(f"python -m dian.demo: error: {e}", file=sys.stderr)
+        return 2
     split = load_split()
     args.samples.mkdir(parents=True, exist_ok=True)
-    graph = api.load_compiled(args.dir)
     preds = np.array([int(api.run_compiled(graph, x[None]).argmax()) for x in split.x_test])
     float_preds = load_model("zoo:lenet").forward(np.array(split.x_test)).argmax(1)
 

@@ -215,3 +215,12 @@ def test_demo_reports_held_out_accuracy(compiled: Path, tmp_path: Path, capsys: 
     assert m, out
     assert float(m[1]) >= 95.0 and abs(float(m[1]) - float(m[2])) <= 1.0  # DESIGN: int8 within 1 point of float
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["digit00.npy", "digit01.npy", "digit02.npy"]
+
+
+def test_demo_on_a_missing_folder_says_what_to_give(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from dian.demo import main
+
+    assert main([str(tmp_path / "nowhere"), "--samples", str(tmp_path / "samples")]) == 2
+    err = capsys.readouterr().err
+    assert "is not a folder" in err and "dian compile --out" in err and "Traceback" not in err
+    assert not (tmp_path / "samples").exists()  # nothing written before the error
