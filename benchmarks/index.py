@@ -56,66 +56,72 @@ def env_line(env: Doc) -> str:
 # Headline figures, one function per results file: (the JSON) -> (environment line, bullets).
 
 
+def per_result(d: Doc, line: Callable[[Doc], str]) -> tuple[str, list[str]]:
+    """The environment line and one bullet per entry of ``d["results"]``."""
+    return env_line(d["env"]), [line(r) for r in d["results"]]
+
+
 def reference_sim(d: Doc) -> tuple[str, list[str]]:
-    out = []
-    for r in d["results"]:
+    def line(r: Doc) -> str:
         one, dflt = r["sim_s"]["1 thread"], r["compile_s"]["default threads"]
-        out.append(
+        return (
             f"{r['model']} at {'x'.join(map(str, r['input']))}: int8 {one['int8']['wall']:.3f} s/image on one "
             f"thread ({verdict(one['int8']['wall'] <= d['goal_s'])} <= {d['goal_s']:g} s), float "
             f"{one['float']['wall']:.3f} s; compile {dflt['total']:.1f} s"
         )
-    return env_line(d["env"]), out
+
+    return per_result(d, line)
 
 
 def accelerator_utilization(d: Doc) -> tuple[str, list[str]]:
     goals = d["goals"]
     group_goal = {"compute-bound convs": goals["compute_bound_conv"], "depthwise convs": goals["depthwise"]}
-    out = []
-    for r in d["results"]:
+
+    def line(r: Doc) -> str:
         w = r["whole"]
         whole_goal = goals["whole_resnet18"] if r["model"] == "resnet18" else None
-        line = (
+        head = (
             f"{r['model']} on `{r['preset']}` ({r['pes']} PEs): whole network {pct(w['util_macs'])} PE "
             f"utilization, {w['cycles']:,} cycles (predicted {w['predicted_cycles']:,})"
         )
         if whole_goal is not None:
-            line += f", {verdict(w['util_macs'] >= whole_goal)} {pct(whole_goal)}"
+            head += f", {verdict(w['util_macs'] >= whole_goal)} {pct(whole_goal)}"
         groups = []
         for name, g in r["groups"].items():
             goal = group_goal.get(name)
             mark = f" ({verdict(g['util_macs'] >= goal)} {pct(goal)})" if goal is not None else ""
             groups.append(f"{name} {pct(g['util_macs'])}{mark}")
-        out.append(line + "; " + ", ".join(groups))
-    return env_line(d["env"]), out
+        return head + "; " + ", ".join(groups)
+
+    return per_result(d, line)
 
 
 def cost_model(d: Doc) -> tuple[str, list[str]]:
-    out = []
-    for r in d["results"]:
+    def line(r: Doc) -> str:
         ex, fo, mp = r["exact"], r["first_order"], r["mapper"]
         counters = mp["latency"]["model"] == mp["latency"]["machine"]
-        out.append(
+        return (
             f"{r['model']}: exact model {ex['evals'] / ex['seconds']:,.0f} evaluations/s (fastest of "
             f"{len(ex['runs'])} runs), first-order {fo['evals'] / fo['seconds']:,.0f}/s; mapper "
             + " / ".join(f"{mp[o]['seconds']:.2f}" for o in ("latency", "energy", "edp"))
             + " s (latency / energy / edp); model = sim/machine on cycles, DRAM bytes and busy-PE cycles: "
             + ("yes" if counters else "NO")
         )
-    return env_line(d["env"]), out
+
+    return per_result(d, line)
 
 
 def zigzag_comparison(d: Doc) -> tuple[str, list[str]]:
-    out = []
-    for r in d["results"]:
+    def line(r: Doc) -> str:
         s = r["summary"]
-        out.append(
+        return (
             f"{r['model']} ({s['layers']} layers): mapping search {s['dian_s_first']:.2f} s vs ZigZag "
             f"{s['zigzag_s']:.0f} s ({s['speedup']:.0f}x faster); predicted cycles {s['dian_predicted']:,} vs "
             f"{s['zigzag_cycles']:,.0f} ({s['dian_predicted'] / s['zigzag_cycles']:.2f}x), "
             f"{s['layers_pred_le']} of {s['layers']} layers at or under ZigZag's"
         )
-    return env_line(d["env"]), out
+
+    return per_result(d, line)
 
 
 def verilator(d: Doc) -> tuple[str, list[str]]:

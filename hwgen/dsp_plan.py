@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from .targets import TARGET_FABRIC, Fabric, Target
 
@@ -72,8 +72,7 @@ class Sizes(Protocol):
     def target(self) -> Target: ...
 
 
-@dataclass(frozen=True)
-class _Sizes:
+class _Sizes(NamedTuple):
     lanes: int
     acc_bits: int
     target: Target
