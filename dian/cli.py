@@ -10,11 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import api, cli_parser
 from .errors import DianError, InputShapeError
+
+if TYPE_CHECKING:
+    from .simulate import PredictedCounters, RunCounters
 
 EXIT_USER_ERROR = 2
 
@@ -106,7 +110,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         ["activation tensors", f"{res.tensors_checked}", "", *(f"{res.tensors_checked} bit-exact" for _ in runs)]
     )
     pe = cfg.pe_rows * cfg.pe_cols
-    cols = [res.predicted, *(r.counters for r in runs)]
+    cols: list[PredictedCounters | RunCounters] = [res.predicted, *(r.counters for r in runs)]
     rows.append(["cycles", "", *(f"{c.cycles:,}" for c in cols)])
     rows.append([f"time at {cfg.clock_mhz:g} MHz", "", *(f"{c.cycles / cfg.clock_mhz:,.1f} us" for c in cols)])
     rows.append(

@@ -47,6 +47,16 @@ class RunCounters:
         return self.busy_pe_cycles / max(1, self.cycles * cfg.pe_rows * cfg.pe_cols)
 
 
+@dataclass(frozen=True)
+class PredictedCounters:
+    """What the schedules predict (DIR/schedules/<layer>.json, summed): the counters a
+    schedule records. Busy-PE cycles are not among them, so there is no field for them."""
+
+    cycles: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+
+
 #: A backend: the DRAM image with the inputs packed in -> the DRAM after ``done`` and the counters.
 Runner = Callable[[AccelConfig, np.ndarray, int], tuple[np.ndarray, RunCounters]]
 
@@ -70,7 +80,7 @@ class SimulationResult:
     output: np.ndarray  # the (first) graph output, dequantized to float32
     machine: BackendRun
     rtl: BackendRun | None
-    predicted: RunCounters  # the per-layer schedule predictions, summed (busy_pe_cycles: the MACs)
+    predicted: PredictedCounters  # the per-layer schedule predictions, summed
     macs: int
     tensors_checked: int
     image_bytes: int
@@ -287,7 +297,7 @@ def simulate_model(
         output,
         runs["machine"],
         runs.get("rtl"),
-        _predicted(folder, macs),
+        _predicted(folder),
         macs,
         checked,
         len(folder.image),
@@ -295,7 +305,7 @@ def simulate_model(
     )
 
 
-def _predicted(folder: AccelFolder, macs: int) -> RunCounters:
+def _predicted(folder: AccelFolder) -> PredictedCounters:
     """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers, plus the
     boot and done cycles and boot bytes that belong to no layer (the manifest's ``mapping``)."""
     fixed = folder.manifest["accel"].get("mapping", {})
@@ -305,4 +315,4 @@ def _predicted(folder: AccelFolder, macs: int) -> RunCounters:
         if p:
             for i, key in enumerate(("cycles", "dram_bytes_read", "dram_bytes_written")):
                 total[i] += int(p[key])
-    return RunCounters(total[0], macs, total[1], total[2])
+    return PredictedCounters(total[0], total[1], total[2])
