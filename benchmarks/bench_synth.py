@@ -307,6 +307,10 @@ def markdown(rows: list[dict]) -> str:
         "port and counters to a few pins); synthesis-only rows are the design alone.",
         "Rows marked *before the DSP plan* were made before hwgen/dsp_plan.py, when every product had its own "
         "DSP; the others build the products the plan leaves without a DSP from LUTs (hwgen/rtl/multiplier.py).",
+        "Every row is a record of the RTL commit it names. Since then (issue 12) the DSP plan no longer reserves "
+        'DSPs for control products (plans quoted as "N for control products" were printed then), REQUANT is gone, '
+        "and branch `wip-add` was deleted unmerged (its commit 6812294 is not in the repository; PPUAdd's "
+        "pipelining is redone in the hardware-quality issue).",
         "",
         "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) "
         "| DP16KD | Fmax MHz | goal | wall s |",
@@ -391,6 +395,18 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The line that opens the hand-written part of synth_ecp5.md (Fmax investigations with no JSON row):
+#: a rerun regenerates everything above it and keeps everything from it on.
+NOTES_MARK = "<!-- hand-written notes: bench_synth.py keeps this line and what follows -->"
+
+
+def hand_notes(md: Path) -> str:
+    """The hand-written tail of ``md`` from :data:`NOTES_MARK` on ("" if it has none)."""
+    text = md.read_text() if md.is_file() else ""
+    i = text.find(NOTES_MARK)
+    return "" if i < 0 else "\n" + text[i:]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("mode", choices=("run", "report"))
@@ -406,13 +422,19 @@ def main() -> None:
             )
     rows = collect()
     rows += previous_rows(rows)
-    text = markdown(rows)
+    text = markdown(rows) + hand_notes(RESULTS / "synth_ecp5.md")
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth_ecp5.md").write_text(text)
+    old_json = RESULTS / "synth_ecp5.json"
+    load = (  # the machine's load when it last ran a build, not when a report was rendered
+        os.getloadavg()
+        if args.mode == "run" or not old_json.is_file()
+        else json.loads(old_json.read_text()).get("load_average")
+    )
     (RESULTS / "synth_ecp5.json").write_text(
         json.dumps(
-            {"devices": {t: _device(t) for t in DP16KD}, "load_average": os.getloadavg(), "results": rows},
+            {"devices": {t: _device(t) for t in DP16KD}, "load_average": load, "results": rows},
             indent=1,
             sort_keys=True,
         )
