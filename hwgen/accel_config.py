@@ -10,6 +10,7 @@ and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import typing
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class AccelConfig:
     operand_bits: int = 8
     acc_bits: int = 32
     imem_instructions: int = 512
+    max_burst_beats: int = 16
 
     # Derived sizes: the only place these are computed.
     @property
@@ -114,6 +116,13 @@ class AccelConfig:
         return validate(dataclasses.replace(self, target=Target(target)))
 
 
+def config_hash(cfg: AccelConfig) -> bytes:
+    """The 16-byte identity of ``cfg``: SHA-256 of its JSON, truncated. The image header carries
+    it, and the accelerator built from ``cfg`` holds it in its ID registers and refuses an image
+    compiled for another config."""
+    return hashlib.sha256(cfg.to_json().encode()).digest()[:16]
+
+
 def _fail(field: str, value: Any, allowed: str) -> AccelConfigError:
     return AccelConfigError(f"accelerator config: {field} = {value!r} is not allowed; {allowed}.")
 
@@ -150,6 +159,13 @@ def validate(cfg: AccelConfig) -> AccelConfig:
         raise _fail("dram_latency", cfg.dram_latency, "it must be 1 to 1024 cycles")
     if not 1.0 <= cfg.clock_mhz <= 1000.0:
         raise _fail("clock_mhz", cfg.clock_mhz, "it must be 1 to 1000 MHz")
+    if not (1 <= cfg.max_burst_beats <= 256 and cfg.max_burst_beats * cfg.bus_bytes <= 4096):
+        raise _fail(
+            "max_burst_beats",
+            cfg.max_burst_beats,
+            f"an AXI4 INCR burst is 1 to 256 beats and at most 4096 bytes "
+            f"({4096 // cfg.bus_bytes} beats of the {cfg.dram_bus_bits}-bit bus)",
+        )
     if not (_power_of_two(cfg.imem_instructions) and 16 <= cfg.imem_instructions <= 65536):
         raise _fail("imem_instructions", cfg.imem_instructions, "it must be a power of two from 16 to 65536")
     for name in ("ibuf", "wbuf", "abuf", "obuf"):

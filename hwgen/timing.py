@@ -121,6 +121,11 @@ GEMM_READ = GEMM_SUM - 2  # ABUF read address presented (port, then CmpEngine's 
 GEMM_WRITE = GEMM_SUM + ACC_UPDATE_LATENCY  # ABUF write enable
 GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of one ABUF word
 
+# The bus wrapper (hwgen/rtl/axi_master.py) on the ideal memory: a run asked for in cycle t
+# (a load's slot, a controller read) has its first beat taken by the requester in cycle
+# t + λ + READ_PIPE: the command register, the AR register, then the read FIFO's two stages.
+READ_PIPE = 4
+HEADER_CHECK_BYTES = 36  # magic, version, config hash, image bytes, chunk count, chunk table address
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
@@ -129,7 +134,11 @@ DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
 # S+3 and is written LATENCY edges later.
 PPU_LATENCY = 3 + PPU_REQUANT_LATENCY
 END_CYCLES = 1
-DONE_CYCLES = 1
+# From the last chunk's end E: FINISH (one cycle, once every write is answered), then done.
+DONE_CYCLES = 2
+# A store is posted; its last B response is in, and the master's writes idle, WRITE_SETTLE + λ
+# cycles after the store's end (the W FIFO and the AW -> W burst queue, then the memory's λ).
+WRITE_SETTLE = 4
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GEMM_WRITE
@@ -155,6 +164,24 @@ class TimingConfig(Protocol):
     def bus_bytes(self) -> int: ...
 
 
+def header_beats(cfg: TimingConfig) -> int:
+    """Bus beats of the header's checked fields (bytes 0 .. 35), read at every start."""
+    return range_beats(cfg, 0, HEADER_CHECK_BYTES)
+
+
+def read_fifo_depth(cfg: AccelConfig) -> int:
+    """Beats the AXI master's read FIFO holds: enough for every beat in flight on the ideal memory
+    (its latency plus the wrapper's stages) and a whole burst more, so credits never hold back a
+    burst that the ideal memory could answer in time."""
+    return cfg.dram_latency + READ_PIPE + cfg.max_burst_beats + 2
+
+
+def write_bursts_cap(cfg: AccelConfig) -> int:
+    """Write bursts the AXI master lets wait for their B response; more than the ideal memory
+    ever has in flight (one burst a beat for its latency)."""
+    return cfg.dram_latency + 16
+
+
 def array_latency(cfg: AccelConfig) -> int:
     """Adder-tree depth plus the ABUF read-modify-write of the array."""
     return (cfg.lanes - 1).bit_length() + 3
@@ -165,15 +192,27 @@ def beats(cfg: TimingConfig) -> int:
     return cfg.word_bytes // cfg.bus_bytes
 
 
+def read_latency(cfg: TimingConfig) -> int:
+    """Cycles from a run's command to its first beat at the requester, on the ideal memory."""
+    return cfg.dram_latency + READ_PIPE
+
+
 def dma_read_cycles(cfg: TimingConfig, words: Any, pad_words: Any = 0) -> Any:
     """A DMA read of ``words`` DRAM words plus ``pad_words`` padding words written
-    without reading (one slot each): ``1 + slots + λ``."""
-    return DMA_READ_OVERHEAD + cfg.dram_latency + words * beats(cfg) + pad_words
+    without reading (one slot each): ``1 + slots + λ + READ_PIPE``; a box of padding
+    only waits for no beat: ``2 + slots``."""
+    wait = 1 + (read_latency(cfg) - 1) * np.minimum(words, 1)
+    return DMA_READ_OVERHEAD + wait + words * beats(cfg) + pad_words
 
 
 def dma_write_cycles(cfg: TimingConfig, words: Any) -> Any:
     """A DMA write (posted) of ``words`` words: ``2 + words * beats``."""
     return DMA_WRITE_OVERHEAD + words * beats(cfg)
+
+
+def writes_settled(cfg: TimingConfig, store_end: int) -> int:
+    """The first cycle in which every write of a store ending at ``store_end`` is answered."""
+    return store_end + cfg.dram_latency + WRITE_SETTLE
 
 
 def range_beats(cfg: TimingConfig, addr: int, nbytes: int) -> int:
@@ -183,12 +222,12 @@ def range_beats(cfg: TimingConfig, addr: int, nbytes: int) -> int:
 
 
 def boot_cycles(cfg: AccelConfig) -> int:
-    """Cycles from ``start`` to the first chunk fetch (header read and decode)."""
-    return 1 + cfg.dram_latency + range_beats(cfg, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES)
+    """Cycles from ``start`` to the first chunk fetch (header read and check)."""
+    return 1 + read_latency(cfg) + header_beats(cfg)
 
 
 def boot_bytes(cfg: AccelConfig) -> int:
-    return range_beats(cfg, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES) * cfg.bus_bytes
+    return header_beats(cfg) * cfg.bus_bytes
 
 
 def chunk_fetch_cycles(cfg: TimingConfig, entry_addr: int, n_instructions: int) -> int:
@@ -196,7 +235,7 @@ def chunk_fetch_cycles(cfg: TimingConfig, entry_addr: int, n_instructions: int) 
     earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
     return (
         4
-        + 2 * cfg.dram_latency
+        + 2 * read_latency(cfg)
         + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
         + n_instructions * 32 // cfg.bus_bytes
     )

@@ -9,14 +9,13 @@ writes them; :func:`read_header` parses a header back.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from dian.errors import ProgramError
 
-from ..accel_config import AccelConfig
+from ..accel_config import AccelConfig, config_hash
 from ..image_format import (
     CHUNK_ENTRY,
     CHUNK_ENTRY_BYTES,
@@ -28,10 +27,6 @@ from ..image_format import (
     MAGIC,
     MAX_IMAGE_BYTES,
 )
-
-
-def config_hash(cfg: AccelConfig) -> bytes:
-    return hashlib.sha256(cfg.to_json().encode()).digest()[:16]
 
 
 @dataclass(frozen=True)

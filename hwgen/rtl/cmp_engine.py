@@ -1,6 +1,6 @@
 """CmpEngine: the in-order interpreter of a chunk's CMP stream.
 
-Sequencing as in :mod:`dian.hwgen.rtl.mem_engine` (FETCH, DECODE = start cycle,
+Sequencing: :class:`~dian.hwgen.rtl.sequencer.InstructionHead` (FETCH, DECODE = start cycle,
 tokens consumed at the start and signalled at the edge ending the last
 execution cycle, END lasts one cycle and halts).
 
@@ -51,7 +51,8 @@ from ..accel_config import AccelConfig
 from ..dsp_plan import plan_dsps
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, Opcode, Pool, PoolMode
-from .decode import fields, opcode, signal_mask, wait_mask
+from .decode import fields
+from .sequencer import InstructionHead
 from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
@@ -97,12 +98,8 @@ class CmpEngine(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.cfg
-        pc = Signal(range(cfg.imem_instructions))
-        sig = Signal(4)
-        m.d.comb += self.imem_addr.eq(pc)
-        # DECODE reads the instruction register, never the IMEM port (see the docstring).
-        word = Signal(INSTRUCTION_BITS)
-        m.d.sync += word.eq(self.imem_data)
+        head = InstructionHead(m, cfg, self)
+        word = head.word
         L, enc = cfg.lanes, self.enc
         cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
@@ -199,109 +196,89 @@ class CmpEngine(wiring.Component):
         with m.If(self.obuf_w_en):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
         with m.FSM():
-            with m.State("HALT"):
-                m.d.comb += self.halted.eq(1)
-                with m.If(self.launch):
-                    m.next = "FETCH"
-            with m.State("FETCH"):
-                m.next = "DECODE"
-            with m.State("DECODE"), m.If((wait_mask(word) & ~self.tokens) == 0):
-                m.d.comb += self.consume.eq(wait_mask(word))
-                m.d.sync += [pc.eq(pc + 1), sig.eq(signal_mask(word))]
-                with m.Switch(opcode(word)):
-                    with m.Case(Opcode.END):
-                        m.d.comb += self.signal.eq(signal_mask(word))
-                        m.d.sync += pc.eq(0)
-                        m.next = "HALT"
-                    with m.Case(Opcode.COPY):
-                        f = fields(enc, Copy, word)
-                        m.d.sync += [
-                            is_copy.eq(1),
-                            is_pool.eq(0),
-                            is_add.eq(0),
-                            rd_addr.eq(f["src"]),
-                            left.eq(f["n"]),
-                            wr_left.eq(f["n"]),
-                            wr_addr.eq(f["dst"]),
-                            mult.eq(f["m"]),
-                            shift.eq(f["shift"]),
-                            lo.eq(f["lo"]),
-                            hi.eq(f["hi"]),
-                        ]
-                        m.next = "PPU"
-                    with m.Case(Opcode.POOL):
-                        f = fields(enc, Pool, word)
-                        n = f["n_win"]
-                        is_max = f["mode"] == PoolMode.MAX
-                        m.d.comb += pool.start.eq(1)
-                        m.d.sync += [
-                            is_copy.eq(1),
-                            is_pool.eq(1),
-                            is_add.eq(0),
-                            left.eq(0),
-                            wr_left.eq(n),
-                            wr_addr.eq(f["dst"]),
-                            mult.eq(Mux(is_max, 1, f["m"])),
-                            shift.eq(Mux(is_max, 0, f["shift"])),
-                            lo.eq(-128),
-                            hi.eq(127),
-                        ]
-                        m.next = "PPU"
-                    with m.Case(Opcode.ADD):
-                        f = fields(enc, AddI, word)
-                        m.d.sync += [
-                            is_add.eq(1),
-                            is_pool.eq(0),
-                            rd_addr.eq(f["src_a"]),
-                            b_addr.eq(f["src_b"]),
-                            operand.eq(0),
-                            left.eq(f["n"]),
-                            wr_left.eq(f["n"]),
-                            wr_addr.eq(f["dst"]),
-                            mult.eq(f["m_a"]),
-                            mult_b.eq(f["m_b"]),
-                            shift.eq(f["shift"]),
-                            lo.eq(f["lo"]),
-                            hi.eq(f["hi"]),
-                        ]
-                        m.next = "ADD"
-                    with m.Case(Opcode.GEMM):
-                        m.d.comb += gemm.start.eq(1)
-                        m.d.sync += fused_fields(fields(enc, Gemm, word))
+            with head.states():
+                with m.Case(Opcode.COPY):
+                    f = fields(enc, Copy, word)
+                    m.d.sync += [
+                        is_copy.eq(1),
+                        is_pool.eq(0),
+                        is_add.eq(0),
+                        rd_addr.eq(f["src"]),
+                        left.eq(f["n"]),
+                        wr_left.eq(f["n"]),
+                        wr_addr.eq(f["dst"]),
+                        mult.eq(f["m"]),
+                        shift.eq(f["shift"]),
+                        lo.eq(f["lo"]),
+                        hi.eq(f["hi"]),
+                    ]
+                    m.next = "PPU"
+                with m.Case(Opcode.POOL):
+                    f = fields(enc, Pool, word)
+                    n = f["n_win"]
+                    is_max = f["mode"] == PoolMode.MAX
+                    m.d.comb += pool.start.eq(1)
+                    m.d.sync += [
+                        is_copy.eq(1),
+                        is_pool.eq(1),
+                        is_add.eq(0),
+                        left.eq(0),
+                        wr_left.eq(n),
+                        wr_addr.eq(f["dst"]),
+                        mult.eq(Mux(is_max, 1, f["m"])),
+                        shift.eq(Mux(is_max, 0, f["shift"])),
+                        lo.eq(-128),
+                        hi.eq(127),
+                    ]
+                    m.next = "PPU"
+                with m.Case(Opcode.ADD):
+                    f = fields(enc, AddI, word)
+                    m.d.sync += [
+                        is_add.eq(1),
+                        is_pool.eq(0),
+                        rd_addr.eq(f["src_a"]),
+                        b_addr.eq(f["src_b"]),
+                        operand.eq(0),
+                        left.eq(f["n"]),
+                        wr_left.eq(f["n"]),
+                        wr_addr.eq(f["dst"]),
+                        mult.eq(f["m_a"]),
+                        mult_b.eq(f["m_b"]),
+                        shift.eq(f["shift"]),
+                        lo.eq(f["lo"]),
+                        hi.eq(f["hi"]),
+                    ]
+                    m.next = "ADD"
+                with m.Case(Opcode.GEMM):
+                    m.d.comb += gemm.start.eq(1)
+                    m.d.sync += fused_fields(fields(enc, Gemm, word))
+                    m.next = "GEMM"
+                if gemm.depthwise:
+                    with m.Case(Opcode.DW):
+                        m.d.comb += gemm.dw_start.eq(1)
+                        m.d.sync += fused_fields(fields(enc, Dw, word))
                         m.next = "GEMM"
-                    if gemm.depthwise:
-                        with m.Case(Opcode.DW):
-                            m.d.comb += gemm.dw_start.eq(1)
-                            m.d.sync += fused_fields(fields(enc, Dw, word))
-                            m.next = "GEMM"
-                    with m.Default():
-                        m.d.sync += [self.error.eq(1), pc.eq(0)]
-                        m.next = "HALT"
             with m.State("PPU"):
                 with m.If(left != 0):
                     m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
                 with m.If(rq.out_valid & (wr_left == 1)):
-                    m.d.comb += self.signal.eq(sig)
-                    m.next = "FETCH"
+                    head.finish()
             with m.State("ADD"):
                 with m.If(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + 1)]
                 with m.If(add.out_valid & (wr_left == 1)):
-                    m.d.comb += self.signal.eq(sig)
-                    m.next = "FETCH"
+                    head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
                 with m.If(gemm.done & fused):
                     m.d.sync += drain.eq(PPURequant.LATENCY - 1)
                     m.next = "DRAIN"
                 with m.Elif(gemm.done):
-                    m.d.comb += self.signal.eq(sig)
-                    m.next = "FETCH"
+                    head.finish()
             with m.State("DRAIN"):  # the last final sum's way through PPURequant to OBUF
                 m.d.sync += drain.eq(drain - 1)
                 with m.If(drain == 0):
-                    m.d.comb += self.signal.eq(sig)
-                    m.next = "FETCH"
+                    head.finish()
         return m

@@ -1,52 +1,54 @@
-"""Controller: boots from the DRAM image header, loads each program chunk into
-IMEM, launches both engines and waits for both to halt; owns IMEM and the
-four token counters.
+"""Controller: runs one inference from the DRAM image. It checks the header,
+loads each program chunk into IMEM, launches both engines and waits for both
+to halt; it owns IMEM, the four token counters, the run's status and its end.
 
-Timing (cycle 0 samples ``start``; ``λ`` = dram_latency, ``B`` = bus bytes).
-A *range read* of ``n`` bus beats issues them in ``n`` consecutive cycles and
-takes ``λ + n`` cycles (the last answer arrives in its last cycle):
+Every read goes through :class:`~dian.hwgen.rtl.axi_master.AxiMaster` as a
+*run* of bus beats (the master owns the read port between chunks, the MEM
+engine while a chunk runs). Two kinds of read share one path: *fields*
+(the header's first 36 bytes, a 12-byte chunk-table entry) are gathered into
+a few registers and decoded in the next cycle; *code* is written into IMEM,
+one instruction per ``32 / B`` beats.
 
-* HEADER: cycles ``1 ..``: range read of the header's bytes 28..35 (chunk
-  count, chunk table address), ``hdr_beats`` beats; then one DECODE cycle;
-* per chunk: ENTRY range read of the 12-byte table entry at ``table + 12 i``
-  (``entry_beats(i)`` beats), one DECODE cycle, CODE range read of the chunk's
-  ``n * 32 / B`` beats into IMEM (one instruction per ``32 / B`` beats), one
-  LAUNCH cycle (the engines, halted, present address 0 of their stream to
-  IMEM; from LAUNCH on the read sees the chunk's last word too, written in
-  CODE's last cycle), then RUN: the engines fetch in RUN's first cycle and may
-  start their first instruction one cycle later;
-* RUN ends in the cycle ``E`` in which both engines are halted (the chunk's
-  end: one past the later END's start); ``E + 1`` is the next chunk's first
-  ENTRY cycle, or the first cycle with ``done`` high. It also ends, for good,
-  in a cycle with ``error`` high (an engine met an instruction it cannot
-  run): ``done`` rises in the next one.
+Sequence (states): START → fields(header) → HEADER: the magic, the image
+version and the config hash must be this accelerator's (else error
+BAD_IMAGE or CONFIG_MISMATCH); then per chunk: fields(entry) → ENTRY →
+CODE → LAUNCH (once every write of the previous chunk is answered: this
+chunk's loads may read what it stored) → RUN, until both engines halt; then
+FINISH waits for the last writes, and DONE. Any error (an engine's illegal
+instruction, SLVERR/DECERR on the bus, a bad header) goes to ABORT instead:
+the engines are held in reset while the master drains the bus, then DONE
+with the error's code. A soft reset does the same from any state and ends in
+IDLE with the status cleared. ``start`` in IDLE or DONE starts the next run;
+the accelerator runs any number of them without a reset.
 
-hwgen/timing.py turns this into ``boot_cycles``/``chunk_fetch_cycles``.
+Timing on the ideal memory is in hwgen/timing.py (``boot_cycles``,
+``chunk_fetch_cycles``, ``done_cycles``), measured against this block.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Cat, Module, Signal
+from contextlib import contextmanager
+
+from amaranth.hdl import Array, Cat, Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..accel_config import AccelConfig
-from ..image_format import CHUNK_ENTRY_BYTES, HDR_FIELDS_ADDR, HDR_FIELDS_BYTES
+from .. import timing
+from ..accel_config import AccelConfig, config_hash
+from ..csr_map import ErrorCode
+from ..image_format import CHUNK_ENTRY_BYTES, IMAGE_VERSION, MAGIC
 from ..isa import INSTRUCTION_BITS, INSTRUCTION_BYTES
+from .axi_master import max_run_beats
 
 __all__ = ["Controller"]
 
 COUNTER_BITS = 16
-
-
-def range_beats(addr: int, nbytes: int, bus_bytes: int) -> int:
-    """Bus beats covering bytes ``addr .. addr + nbytes - 1``."""
-    return (addr % bus_bytes + nbytes + bus_bytes - 1) // bus_bytes
+_HEADER, _ENTRY = 0, 1  # what a fields read is for
 
 
 class Controller(wiring.Component):
-    """Chunk loader, IMEM (two read ports: MEM and CMP stream) and token counters."""
+    """Chunk loader, IMEM (two read ports: MEM and CMP stream), token counters and run status."""
 
     def __init__(self, cfg: AccelConfig) -> None:
         if cfg.bus_bytes > INSTRUCTION_BYTES:
@@ -56,19 +58,22 @@ class Controller(wiring.Component):
         self.cfg = cfg
         depth = cfg.imem_instructions
         B = cfg.bus_bytes
-        self.max_beats = max(
-            range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B), range_beats(max(0, B - 4), CHUNK_ENTRY_BYTES, B)
-        )
+        self.max_beats = max(timing.header_beats(cfg), timing.range_beats(cfg, B - 4, CHUNK_ENTRY_BYTES))
         super().__init__(
             {
                 "start": In(1),
-                "error": In(1),  # an engine's (sticky) error
+                "soft_reset": In(1),
                 "busy": Out(1),
                 "done": Out(1),
-                "running": Out(1),  # a chunk runs: the MEM engine owns the DRAM port
+                "ended": Out(1),  # one cycle: the run ended (DONE entered)
+                "error_code": Out(8),
+                "running": Out(1),  # a chunk runs: the MEM engine owns the read port
                 "launch": Out(1),
+                "engines_reset": Out(1),
                 "mem_halted": In(1),
                 "cmp_halted": In(1),
+                "mem_error": In(1),
+                "cmp_error": In(1),
                 "cmp_base": Out(range(depth + 1)),
                 "mem_imem_addr": In(range(depth)),
                 "mem_imem_data": Out(INSTRUCTION_BITS),
@@ -79,10 +84,20 @@ class Controller(wiring.Component):
                 "consume_cmp": In(4),
                 "signal_cmp": In(4),
                 "tokens": Out(4),
-                "mem_req_valid": Out(1),
-                "mem_req_addr": Out(32),
-                "mem_resp_valid": In(1),
-                "mem_resp_rdata": In(8 * B),
+                # the read side of the AXI master while no chunk runs, and its status
+                "rd_cmd_valid": Out(1),
+                "rd_cmd_ready": In(1),
+                "rd_cmd_addr": Out(32),
+                "rd_cmd_beats": Out(range(max_run_beats(cfg) + 1)),
+                "rd_valid": In(1),
+                "rd_ready": Out(1),
+                "rd_data": In(8 * B),
+                "bus_abort": Out(1),
+                "bus_clear": Out(1),
+                "bus_idle": In(1),
+                "writes_idle": In(1),
+                "read_error": In(1),
+                "write_error": In(1),
             }
         )
 
@@ -108,123 +123,175 @@ class Controller(wiring.Component):
         # their own (the engines' decode waits on them). The engines' consume
         # comes late in the cycle (decode -> ready): after it only muxes, the
         # +1 / -1 and the "is one" test are computed from the registers.
-        counts = [Signal(COUNTER_BITS, name=f"token{t}") for t in range(4)]
-        for t, cnt in enumerate(counts):
+        for t in range(4):
+            cnt = Signal(COUNTER_BITS, name=f"token{t}")
             up = (self.signal_mem[t] | self.signal_cmp[t]) & ~(self.consume_mem[t] | self.consume_cmp[t])
             down = (self.consume_mem[t] | self.consume_cmp[t]) & ~(self.signal_mem[t] | self.signal_cmp[t])
             nonzero = Signal(name=f"token{t}_nonzero")
             m.d.comb += self.tokens[t].eq(nonzero)
-            with m.If(up):
+            with m.If(self.engines_reset):
+                m.d.sync += [cnt.eq(0), nonzero.eq(0)]
+            with m.Elif(up):
                 m.d.sync += [cnt.eq(cnt + 1), nonzero.eq(1)]
             with m.Elif(down):
                 m.d.sync += [cnt.eq(cnt - 1), nonzero.eq(cnt != 1)]
 
-        # Range reads: requests from req_addr, req_left of them; answers counted in resp_left.
-        req_addr, req_left = Signal(32), Signal(range(depth * INSTRUCTION_BYTES // B + self.max_beats + 1))
-        resp_left = Signal.like(req_left)
-        beats = Array(Signal(8 * B, name=f"beat{k}") for k in range(self.max_beats))
-        resp_idx = Signal(range(self.max_beats))
-        offset = Signal(range(B))
-        flat = Cat(*beats) >> (offset * 8)
-        with m.If(req_left != 0):
-            m.d.comb += [self.mem_req_valid.eq(1), self.mem_req_addr.eq(req_addr)]
-            m.d.sync += [req_addr.eq(req_addr + B), req_left.eq(req_left - 1)]
-        resp = self.mem_resp_valid & (resp_left != 0)
-        last_resp = resp & (resp_left == 1)
+        # A read: one command (registered), then its beats, counted down in ``left``.
+        cmd_valid, cmd_addr = Signal(), Signal(32)
+        cmd_beats = Signal.like(self.rd_cmd_beats)
+        left = Signal.like(self.rd_cmd_beats)
+        m.d.comb += [self.rd_cmd_valid.eq(cmd_valid), self.rd_cmd_addr.eq(cmd_addr), self.rd_cmd_beats.eq(cmd_beats)]
+        with m.If(cmd_valid & self.rd_cmd_ready):
+            m.d.sync += cmd_valid.eq(0)
+        beat_in = self.rd_valid & self.rd_ready
+        last_beat = beat_in & (left == 1)
+        with m.If(beat_in):
+            m.d.sync += left.eq(left - 1)
 
         def read(addr, n_beats):
-            m.d.sync += [
-                req_addr.eq(addr & ~(B - 1)),
-                req_left.eq(n_beats),
-                resp_left.eq(n_beats),
-                resp_idx.eq(0),
-                offset.eq(addr & (B - 1)),
-            ]
+            """Ask for ``n_beats`` beats from the bus-aligned ``addr``."""
+            m.d.sync += [cmd_valid.eq(1), cmd_addr.eq(addr), cmd_beats.eq(n_beats), left.eq(n_beats)]
 
-        def entry_beats(addr):
-            return ((addr & (B - 1)) + CHUNK_ENTRY_BYTES + B - 1) >> (B.bit_length() - 1)
+        # Fields reads: beats gathered, then the bytes from the field's offset in the first beat.
+        beats = Array(Signal(8 * B, name=f"beat{k}") for k in range(self.max_beats))
+        beat_idx = Signal(range(self.max_beats))
+        offset = Signal(range(B))
+        flat = Cat(*beats) >> (offset * 8)
+        what = Signal()
+
+        def read_fields(kind, addr, nbytes):
+            m.d.sync += [what.eq(kind), beat_idx.eq(0), offset.eq(addr & (B - 1))]
+            read(addr & ~(B - 1), ((addr & (B - 1)) + nbytes + B - 1) >> (B.bit_length() - 1))
 
         n_chunks, entry_addr = Signal(32), Signal(32)
-        n_mem, n_cmp = Signal(range(depth + 1)), Signal(range(depth + 1))
         per_instr = INSTRUCTION_BYTES // B
         gather = Signal(INSTRUCTION_BITS)
-        nxt_gather = Cat(gather[8 * B :], self.mem_resp_rdata) if per_instr > 1 else self.mem_resp_rdata
+        nxt_gather = Cat(gather[8 * B :], self.rd_data) if per_instr > 1 else self.rd_data
         ibeat = Signal(range(per_instr))
         waddr = Signal(range(depth))
+        code = Signal(8)
+        header_ok = Cat(Const(int.from_bytes(MAGIC, "little"), 32), Const(IMAGE_VERSION, 32))
+        hash_ok = Const(int.from_bytes(config_hash(cfg), "little"), 128)
+
+        engine_error = Signal(8)
+        with m.If(self.mem_error):
+            m.d.comb += engine_error.eq(ErrorCode.MEM_ILLEGAL)
+        with m.Elif(self.cmp_error):
+            m.d.comb += engine_error.eq(ErrorCode.CMP_ILLEGAL)
+        with m.Elif(self.read_error):
+            m.d.comb += engine_error.eq(ErrorCode.READ_ERROR)
+        with m.Elif(self.write_error):
+            m.d.comb += engine_error.eq(ErrorCode.WRITE_ERROR)
+        m.d.comb += self.error_code.eq(code)
+        soft = Signal()  # the abort under way is a soft reset's
+
+        def abort(why):
+            m.d.sync += [code.eq(why), soft.eq(0)]
+            m.next = "ABORT"
+
+        @contextmanager
+        def state(name):
+            """An FSM state that a soft reset leaves for ABORT (its check comes last, so it wins)."""
+            with m.State(name):
+                yield
+                with m.If(self.soft_reset):
+                    m.d.sync += soft.eq(1)
+                    m.next = "ABORT"
 
         with m.FSM():
-            with m.State("IDLE"), m.If(self.start):
-                read(HDR_FIELDS_ADDR, range_beats(HDR_FIELDS_ADDR, HDR_FIELDS_BYTES, B))
-                m.next = "HEADER"
-            with m.State("HEADER"):
+            with state("IDLE"):
+                with m.If(self.start):
+                    m.d.comb += self.bus_clear.eq(1)
+                    m.d.sync += code.eq(0)
+                    read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
+                    m.next = "FIELDS"
+            with state("FIELDS"):
+                m.d.comb += [self.busy.eq(1), self.rd_ready.eq(1)]
+                with m.If(beat_in):
+                    m.d.sync += [beats[beat_idx].eq(self.rd_data), beat_idx.eq(beat_idx + 1)]
+                with m.If(engine_error != 0):
+                    abort(engine_error)
+                with m.Elif(last_beat):
+                    m.next = "DECODE"
+            with state("DECODE"):
                 m.d.comb += self.busy.eq(1)
-                with m.If(resp):
-                    m.d.sync += [
-                        beats[resp_idx].eq(self.mem_resp_rdata),
-                        resp_idx.eq(resp_idx + 1),
-                        resp_left.eq(resp_left - 1),
-                    ]
-                with m.If(last_resp):
-                    m.next = "HEADER_DECODE"
-            with m.State("HEADER_DECODE"):
-                m.d.comb += self.busy.eq(1)
-                table = flat[32:64]
-                m.d.sync += [n_chunks.eq(flat[0:32]), entry_addr.eq(table)]
-                with m.If(flat[0:32] == 0):
-                    m.next = "DONE"
+                with m.If(what == _HEADER):
+                    m.d.sync += [n_chunks.eq(flat[224:256]), entry_addr.eq(flat[256:288])]
+                    with m.If(flat[0:64] != header_ok):
+                        abort(ErrorCode.BAD_IMAGE)
+                    with m.Elif(flat[64:192] != hash_ok):
+                        abort(ErrorCode.CONFIG_MISMATCH)
+                    with m.Elif(flat[224:256] == 0):
+                        m.next = "FINISH"
+                    with m.Else():
+                        read_fields(_ENTRY, flat[256:288], CHUNK_ENTRY_BYTES)
+                        m.next = "FIELDS"
                 with m.Else():
-                    read(table, entry_beats(table))
-                    m.next = "ENTRY"
-            with m.State("ENTRY"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(resp):
+                    nm, nc = flat[32:64], flat[64:96]
                     m.d.sync += [
-                        beats[resp_idx].eq(self.mem_resp_rdata),
-                        resp_idx.eq(resp_idx + 1),
-                        resp_left.eq(resp_left - 1),
+                        self.cmp_base.eq(nm),
+                        ibeat.eq(0),
+                        waddr.eq(0),
+                        n_chunks.eq(n_chunks - 1),
+                        entry_addr.eq(entry_addr + CHUNK_ENTRY_BYTES),
                     ]
-                with m.If(last_resp):
-                    m.next = "ENTRY_DECODE"
-            with m.State("ENTRY_DECODE"):
-                m.d.comb += self.busy.eq(1)
-                nm, nc = flat[32:64], flat[64:96]
-                m.d.sync += [
-                    n_mem.eq(nm),
-                    n_cmp.eq(nc),
-                    self.cmp_base.eq(nm),
-                    ibeat.eq(0),
-                    waddr.eq(0),
-                    n_chunks.eq(n_chunks - 1),
-                    entry_addr.eq(entry_addr + CHUNK_ENTRY_BYTES),
-                ]
-                read(flat[0:32], (nm + nc) * per_instr)
-                m.next = "CODE"
-            with m.State("CODE"):
-                m.d.comb += self.busy.eq(1)
-                with m.If(resp):
-                    m.d.sync += [gather.eq(nxt_gather), resp_left.eq(resp_left - 1)]
+                    read(flat[0:32], (nm + nc) * per_instr)
+                    m.next = "CODE"
+            with state("CODE"):
+                m.d.comb += [self.busy.eq(1), self.rd_ready.eq(1)]
+                with m.If(beat_in):
+                    m.d.sync += gather.eq(nxt_gather)
                     with m.If(ibeat == per_instr - 1):
                         m.d.comb += [wr.en.eq(1), wr.addr.eq(waddr), wr.data.eq(nxt_gather)]
                         m.d.sync += [ibeat.eq(0), waddr.eq(waddr + 1)]
                     with m.Else():
                         m.d.sync += ibeat.eq(ibeat + 1)
-                with m.If(last_resp):
+                with m.If(engine_error != 0):
+                    abort(engine_error)
+                with m.Elif(last_beat):
                     m.next = "LAUNCH"
-            with m.State("LAUNCH"):
-                # One cycle after the last IMEM write, so the engines' reads of
-                # their first words (presented from now on) see every write.
-                m.d.comb += [self.busy.eq(1), self.launch.eq(1)]
-                m.next = "RUN"
-            with m.State("RUN"):
+            with state("LAUNCH"):
+                # At least one cycle after the last IMEM write, so the engines' reads of their
+                # first words (presented from now on) see every write; and once the previous
+                # chunk's stores are answered.
+                m.d.comb += self.busy.eq(1)
+                with m.If(engine_error != 0):
+                    abort(engine_error)
+                with m.Elif(self.writes_idle):
+                    m.d.comb += self.launch.eq(1)
+                    m.next = "RUN"
+            with state("RUN"):
                 m.d.comb += [self.busy.eq(1), self.running.eq(1)]
-                with m.If(self.error):
-                    m.next = "DONE"
+                with m.If(engine_error != 0):
+                    abort(engine_error)
                 with m.Elif(self.mem_halted & self.cmp_halted):
                     with m.If(n_chunks == 0):
-                        m.next = "DONE"
+                        m.next = "FINISH"
                     with m.Else():
-                        read(entry_addr, entry_beats(entry_addr))
-                        m.next = "ENTRY"
-            with m.State("DONE"):
+                        read_fields(_ENTRY, entry_addr, CHUNK_ENTRY_BYTES)
+                        m.next = "FIELDS"
+            with state("FINISH"):  # the last stores' answers
+                m.d.comb += self.busy.eq(1)
+                with m.If(engine_error != 0):
+                    abort(engine_error)
+                with m.Elif(self.bus_idle):
+                    m.d.comb += self.ended.eq(1)
+                    m.next = "DONE"
+            with state("ABORT"):
+                m.d.comb += [self.busy.eq(1), self.bus_abort.eq(1), self.engines_reset.eq(1)]
+                m.d.sync += cmd_valid.eq(0)
+                with m.If(self.bus_idle):
+                    with m.If(soft):
+                        m.d.sync += code.eq(0)
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.comb += self.ended.eq(1)
+                        m.next = "DONE"
+            with state("DONE"):
                 m.d.comb += self.done.eq(1)
+                with m.If(self.start):
+                    m.d.comb += self.bus_clear.eq(1)
+                    m.d.sync += code.eq(0)
+                    read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
+                    m.next = "FIELDS"
         return m

@@ -27,7 +27,7 @@ from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, Dataflow
 from dian.hwgen.encoding import Encoding
-from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, Token
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, StoreAct, Token
 from dian.hwgen.lower.dram_image import read_header
 
 from .datapath import Datapath
@@ -79,6 +79,7 @@ class Machine:
     keep_trace: bool = False
     counters: Counters = field(default_factory=Counters)
     trace: list[TraceEntry] = field(default_factory=list)
+    writes_settled: int = 0  # the first cycle in which every store so far is answered (posted writes)
 
     def run(self) -> Counters:
         header = read_header(self.dram, self.cfg)
@@ -97,11 +98,12 @@ class Machine:
                 self._check_stream(ci, name, s, ops)
             entry = table + timing.CHUNK_ENTRY_BYTES * ci
             self.counters.program_bytes_read += timing.chunk_fetch_bytes(self.cfg, entry, len(instrs))
-            now += timing.chunk_fetch_cycles(self.cfg, entry, len(instrs))
+            # The launch (two cycles before the first start) also waits for the stores before it.
+            now = max(now + timing.chunk_fetch_cycles(self.cfg, entry, len(instrs)), self.writes_settled + 2)
             now = self._run_chunk(ci, dp, _Engine("MEM", mem, free_at=now), _Engine("CMP", cmp, free_at=now))
             self.counters.chunks += 1
         c = self.counters
-        c.cycles = now + timing.DONE_CYCLES
+        c.cycles = max(now + timing.DONE_CYCLES, self.writes_settled + 1)
         c.dram_bytes_read = dp.bytes_read + c.program_bytes_read
         c.dram_bytes_written = dp.bytes_written
         return c
@@ -146,6 +148,8 @@ class Machine:
             if not isinstance(ins, End):
                 dp.execute(ins)
             end = start + timing.duration(ins, self.cfg)
+            if isinstance(ins, StoreAct):
+                self.writes_settled = max(self.writes_settled, timing.writes_settled(self.cfg, end))
             for t in _TOKENS:
                 if ins.signal & t:
                     queues[t].append(end)

@@ -3,10 +3,9 @@ put them through sim/machine, amaranth.sim and Verilator."""
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 from amaranth.sim import Simulator
+from axi_memory import AxiMemory
 
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.encoding import Encoding
@@ -44,50 +43,67 @@ def run_machine(cfg: AccelConfig, image: bytes) -> tuple[bytes, dict[str, int]]:
 
 
 def run_amaranth(
-    dut, cfg: AccelConfig, image: bytes, max_cycles: int = 5000, late: int = 0, after_error: int = 0
+    dut,
+    cfg: AccelConfig,
+    image: bytes,
+    max_cycles: int = 5000,
+    *,
+    memory: str = "ideal",
+    seed: int = 0,
+    base: int = 0,
+    runs: int = 1,
+    after_error: int = 0,
 ) -> tuple[bytes, dict[str, int]]:
-    """The harness's DRAM model (rtl_templates/verilator_harness.cpp.j2) in amaranth.sim; with
-    ``late``, reads answer that many cycles after ``dram_latency``. A run whose ``error`` output
-    rises ends there with ``error`` (its bits) and ``error_cycle`` in the result, after
-    ``after_error`` more cycles whose ``error`` and ``done`` are ``error_after``/``done_after``."""
-    dram = bytearray(image)
-    bus = cfg.bus_bytes
+    """Run ``image`` on ``dut`` (an :class:`~dian.hwgen.rtl.core.AcceleratorCore`) in amaranth.sim
+    against tests/hwgen/axi_memory.py's memory (``memory`` ``ideal`` or ``random`` with ``seed``),
+    the image placed at ``base``; ``runs`` starts in a row (each after the previous ``done``). The
+    DRAM from ``base`` on after the last run, and its counters (``cycles`` is the start-to-done
+    edge count the harness measures; ``error_code`` when not 0, with ``done_after``/``busy_after``
+    ``after_error`` cycles later)."""
+    dram = bytearray(base) + bytearray(image)
+    mem = AxiMemory(dram, cfg.bus_bytes, cfg.dram_latency, memory, seed)
     result: dict[str, int] = {}
 
     async def bench(ctx) -> None:
-        ctx.set(dut.mem_req_ready, 1)
-        pending: deque[tuple[int, bytes]] = deque()
-        for cycle in range(max_cycles + 1):
-            ctx.set(dut.start, cycle == 0)
-            answer = bool(pending) and pending[0][0] == cycle
-            ctx.set(dut.mem_resp_valid, answer)
-            if answer:
-                ctx.set(dut.mem_resp_rdata, int.from_bytes(pending.popleft()[1], "little"))
-            if ctx.get(dut.error):
-                result.update(error=ctx.get(dut.error), error_cycle=cycle)
-                if after_error:
-                    await ctx.tick().repeat(after_error)
-                result.update(error_after=ctx.get(dut.error), done_after=ctx.get(dut.done))
+        ctx.set(dut.base, base)
+        cycle = 0
+        for _ in range(runs):
+            for t in range(max_cycles + 1):
+                ctx.set(dut.start, t == 0)
+                mem.step(ctx, dut, cycle)
+                if t > 0 and ctx.get(dut.done):
+                    break
+                await ctx.tick()
+                cycle += 1
+            else:
+                raise AssertionError(f"done did not rise within {max_cycles} cycles")
+            result.update({n: ctx.get(getattr(dut, c)) for n, c in _COUNTER_PORTS.items()}, cycles=t)
+            code = ctx.get(dut.error_code)
+            if code:
+                result["error_code"] = code
+                for _ in range(after_error):
+                    await ctx.tick()
+                    cycle += 1
+                    mem.step(ctx, dut, cycle)
+                result.update(done_after=ctx.get(dut.done), busy_after=ctx.get(dut.busy))
                 return
-            if ctx.get(dut.done):
-                assert not ctx.get(dut.mem_req_valid)
-                result.update({n: ctx.get(getattr(dut, n)) for n in COUNTERS}, cycles=cycle)
-                return
-            if ctx.get(dut.mem_req_valid):
-                addr = ctx.get(dut.mem_req_addr)
-                assert addr % bus == 0 and addr + bus <= len(dram), (cycle, addr)
-                if ctx.get(dut.mem_req_write):
-                    dram[addr : addr + bus] = ctx.get(dut.mem_req_wdata).to_bytes(bus, "little")
-                else:
-                    pending.append((cycle + cfg.dram_latency + late, bytes(dram[addr : addr + bus])))
+            assert mem.quiet, "done rose with bus transactions still in flight"
             await ctx.tick()
-        raise AssertionError(f"done did not rise within {max_cycles} cycles")
+            cycle += 1
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
-    return bytes(dram), result
+    return bytes(dram[base:]), result
+
+
+_COUNTER_PORTS = {
+    "perf_cycles": "cycles",
+    "perf_busy_pe_cycles": "busy_pe",
+    "perf_dram_bytes_read": "bytes_read",
+    "perf_dram_bytes_written": "bytes_written",
+}
 
 
 def mem_only_program(cfg: AccelConfig):

@@ -1,0 +1,268 @@
+"""AxiMaster: every DRAM access of the accelerator, as an AXI4 master.
+
+The engines and the controller ask for *runs* — ``beats`` consecutive bus
+words from a byte offset in the image — and never see a burst: the master
+splits each run into INCR bursts of at most ``cfg.max_burst_beats`` beats that
+never cross a 4 KiB boundary, adds the image base address (4 KiB aligned, so
+the split is the same at any base), and keeps every channel's valid/ready
+rule in both directions.
+
+Reads: several bursts outstanding, bounded by *credits*: a burst is issued
+only when the read FIFO has room for all its beats (counting those in
+flight), so ``rready`` can stay 1 and the FIFO never overflows. Its depth,
+:func:`dian.hwgen.timing.read_fifo_depth`, is what the ideal memory needs to
+keep one beat a cycle flowing at the config's latency. The consumer pops
+beats in order from ``rd_*``; it is never told when a beat will come.
+
+Writes: a run's bursts go out on AW as soon as they can; their lengths queue
+for the W side, which takes the data beats from a small FIFO (``wr_*``) and
+marks the last of each burst. A B response retires a burst. ``writes_idle``
+is high when every write is answered, which the controller waits for before
+the next chunk runs (its loads may read what this chunk stored) and before
+``done``.
+
+``abort`` drains the bus so that the accelerator can stop at any point (an
+error, a soft reset): no new burst starts (an AW or AR already valid stays
+until accepted, as AXI requires), W beats still owed to issued bursts go out
+with ``wstrb`` 0, read beats still coming are taken and dropped. ``idle``
+says when nothing is left in flight. SLVERR/DECERR on R or B set the sticky
+``read_error``/``write_error`` (cleared by ``clear``).
+
+Every AXI output comes from a flip-flop (``rready``/``bready`` are constant
+1); the inputs go straight into registers or FIFOs, so the wrapper adds no
+long path between the bus and the engines.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.lib import wiring
+from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from .. import timing
+from ..accel_config import AccelConfig
+
+__all__ = ["AxiMaster", "axi_master_ports"]
+
+PAGE_BYTES = 4096  # AXI: a burst never crosses a 4 KiB boundary
+INCR, CACHE_NORMAL = 0b01, 0b0011  # AxBURST INCR; AxCACHE normal non-cacheable bufferable
+WRITE_FIFO_DEPTH = 8  # W data beats between the store walker and the bus
+BURST_QUEUE_DEPTH = 4  # AW bursts whose W beats are still to send
+
+
+def axi_master_ports(bus_bits: int) -> dict[str, wiring.Member]:
+    """The ``m_axi_*`` members (directions as seen by the master)."""
+    return {
+        "m_axi_awvalid": Out(1),
+        "m_axi_awready": In(1),
+        "m_axi_awaddr": Out(32),
+        "m_axi_awlen": Out(8),
+        "m_axi_awsize": Out(3),
+        "m_axi_awburst": Out(2),
+        "m_axi_awcache": Out(4),
+        "m_axi_awprot": Out(3),
+        "m_axi_wvalid": Out(1),
+        "m_axi_wready": In(1),
+        "m_axi_wdata": Out(bus_bits),
+        "m_axi_wstrb": Out(bus_bits // 8),
+        "m_axi_wlast": Out(1),
+        "m_axi_bvalid": In(1),
+        "m_axi_bready": Out(1),
+        "m_axi_bresp": In(2),
+        "m_axi_arvalid": Out(1),
+        "m_axi_arready": In(1),
+        "m_axi_araddr": Out(32),
+        "m_axi_arlen": Out(8),
+        "m_axi_arsize": Out(3),
+        "m_axi_arburst": Out(2),
+        "m_axi_arcache": Out(4),
+        "m_axi_arprot": Out(3),
+        "m_axi_rvalid": In(1),
+        "m_axi_rready": Out(1),
+        "m_axi_rdata": In(bus_bits),
+        "m_axi_rresp": In(2),
+        "m_axi_rlast": In(1),
+    }
+
+
+def max_run_beats(cfg: AccelConfig) -> int:
+    """The longest run any requester asks for: a buffer's worth of words, or a full IMEM of code."""
+    word_beats = cfg.word_bytes // cfg.bus_bytes
+    return max(
+        max(cfg.words(b) for b in ("ibuf", "wbuf", "obuf")) * word_beats,
+        cfg.pbuf_entries * cfg.pbuf_entry_bytes // cfg.bus_bytes,
+        cfg.imem_instructions * 32 // cfg.bus_bytes,
+        timing.header_beats(cfg),
+    )
+
+
+class _Splitter:
+    """A run (byte offset, beats) cut into bursts: ``burst`` is the next one's length, ``issue``
+    takes it. ``ready`` accepts the next run in the cycle the current one's last burst goes."""
+
+    def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
+        B = cfg.bus_bytes
+        self.addr = Signal(32, name=f"{name}_addr")
+        self.left = Signal(run_bits, name=f"{name}_left")
+        self.issue = Signal(name=f"{name}_issue")
+        self.drop = Signal(name=f"{name}_drop")
+        # Beats to the next 4 KiB boundary (addresses are bus aligned; 1 .. 4096 / B).
+        page_left = (PAGE_BYTES - self.addr[:12]).as_unsigned()[:13] >> (B.bit_length() - 1)
+        capped = Mux(self.left < cfg.max_burst_beats, self.left, cfg.max_burst_beats)
+        self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
+        m.d.comb += self.burst.eq(Mux(page_left < capped, page_left, capped))
+        self.busy = self.left != 0
+        self.last = self.issue & (self.left == self.burst)
+        self.ready = ~self.busy | self.last
+        with m.If(self.issue):
+            m.d.sync += [self.addr.eq(self.addr + (self.burst << (B.bit_length() - 1))), self.left.eq(self.left - self.burst)]
+        with m.If(self.drop):
+            m.d.sync += self.left.eq(0)
+
+    def accept(self, m: Module, valid: Value, addr: Value, beats: Value) -> None:
+        with m.If(valid & self.ready & ~self.drop):
+            m.d.sync += [self.addr.eq(addr), self.left.eq(beats)]
+
+
+class AxiMaster(wiring.Component):
+    """The AXI4 master of ``cfg`` (ports: ``m_axi_*`` plus the request side in the module docstring)."""
+
+    def __init__(self, cfg: AccelConfig) -> None:
+        self.cfg = cfg
+        self.read_depth = timing.read_fifo_depth(cfg)
+        run = range(max_run_beats(cfg) + 1)
+        DW = cfg.dram_bus_bits
+        super().__init__(
+            {
+                "base": In(32),
+                "rd_cmd_valid": In(1),
+                "rd_cmd_ready": Out(1),
+                "rd_cmd_addr": In(32),
+                "rd_cmd_beats": In(run),
+                "rd_valid": Out(1),
+                "rd_ready": In(1),
+                "rd_data": Out(DW),
+                "wr_cmd_valid": In(1),
+                "wr_cmd_ready": Out(1),
+                "wr_cmd_addr": In(32),
+                "wr_cmd_beats": In(run),
+                "wr_valid": In(1),
+                "wr_ready": Out(1),
+                "wr_data": In(DW),
+                "abort": In(1),
+                "clear": In(1),
+                "idle": Out(1),
+                "writes_idle": Out(1),
+                "read_error": Out(1),
+                "write_error": Out(1),
+                "read_beat": Out(1),  # a beat arrived (for the byte counters)
+                "write_beat": Out(1),  # a beat went out
+                **axi_master_ports(DW),
+            }
+        )
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.cfg
+        size = cfg.bus_bytes.bit_length() - 1
+        run_bits = len(self.rd_cmd_beats)
+        m.d.comb += [
+            self.m_axi_arsize.eq(size),
+            self.m_axi_awsize.eq(size),
+            self.m_axi_arburst.eq(INCR),
+            self.m_axi_awburst.eq(INCR),
+            self.m_axi_arcache.eq(CACHE_NORMAL),
+            self.m_axi_awcache.eq(CACHE_NORMAL),
+            self.m_axi_rready.eq(1),
+            self.m_axi_bready.eq(1),
+        ]
+        with m.If(self.clear):
+            m.d.sync += [self.read_error.eq(0), self.write_error.eq(0)]
+
+        # ---- reads: run -> bursts on AR (credit-limited), R -> FIFO -> rd_*
+        rs = _Splitter(m, "rd", cfg, run_bits)
+        rs.accept(m, self.rd_cmd_valid, self.rd_cmd_addr, self.rd_cmd_beats)
+        m.d.comb += [self.rd_cmd_ready.eq(rs.ready & ~self.abort), rs.drop.eq(self.abort)]
+        depth = self.read_depth
+        credits = Signal(range(depth + 1), init=depth)
+        m.submodules.rfifo = rfifo = SyncFIFOBuffered(width=cfg.dram_bus_bits, depth=depth)
+        ar_free = ~self.m_axi_arvalid | self.m_axi_arready
+        m.d.comb += rs.issue.eq(rs.busy & ar_free & (credits >= rs.burst) & ~self.abort)
+        with m.If(self.m_axi_arready):
+            m.d.sync += self.m_axi_arvalid.eq(0)
+        with m.If(rs.issue):
+            m.d.sync += [
+                self.m_axi_arvalid.eq(1),
+                self.m_axi_araddr.eq(self.base + rs.addr),
+                self.m_axi_arlen.eq(rs.burst - 1),
+            ]
+        beat_in = self.m_axi_rvalid  # rready is 1: credits leave room for every beat in flight
+        m.d.comb += [
+            rfifo.w_en.eq(beat_in),
+            rfifo.w_data.eq(self.m_axi_rdata),
+            self.read_beat.eq(beat_in),
+            self.rd_valid.eq(rfifo.r_rdy & ~self.abort),
+            self.rd_data.eq(rfifo.r_data),
+            rfifo.r_en.eq(self.rd_ready | self.abort),
+        ]
+        with m.If(beat_in & self.m_axi_rresp[1]):
+            m.d.sync += self.read_error.eq(1)
+        popped = rfifo.r_rdy & rfifo.r_en
+        m.d.sync += credits.eq(credits - Mux(rs.issue, rs.burst, 0) + popped)
+
+        # ---- writes: run -> bursts on AW, their lengths -> W side, B retires them
+        ws = _Splitter(m, "wr", cfg, run_bits)
+        ws.accept(m, self.wr_cmd_valid, self.wr_cmd_addr, self.wr_cmd_beats)
+        m.d.comb += [self.wr_cmd_ready.eq(ws.ready & ~self.abort), ws.drop.eq(self.abort)]
+        m.submodules.lens = lens = SyncFIFO(width=len(ws.burst), depth=BURST_QUEUE_DEPTH)
+        m.submodules.wfifo = wfifo = SyncFIFO(width=cfg.dram_bus_bits, depth=WRITE_FIFO_DEPTH)
+        # Bursts issued on AW and not yet answered on B; capped, so that no counter can wrap
+        # however long the memory keeps its answers (the cap never binds on the ideal memory).
+        cap = timing.write_bursts_cap(cfg)
+        bursts = Signal(range(cap + 1))
+        aw_free = ~self.m_axi_awvalid | self.m_axi_awready
+        m.d.comb += ws.issue.eq(ws.busy & aw_free & lens.w_rdy & (bursts != cap) & ~self.abort)
+        with m.If(self.m_axi_awready):
+            m.d.sync += self.m_axi_awvalid.eq(0)
+        with m.If(ws.issue):
+            m.d.sync += [
+                self.m_axi_awvalid.eq(1),
+                self.m_axi_awaddr.eq(self.base + ws.addr),
+                self.m_axi_awlen.eq(ws.burst - 1),
+            ]
+        m.d.comb += [
+            lens.w_en.eq(ws.issue),
+            lens.w_data.eq(ws.burst),
+            wfifo.w_en.eq(self.wr_valid),
+            wfifo.w_data.eq(self.wr_data),
+            self.wr_ready.eq(wfifo.w_rdy & ~self.abort),
+        ]
+        w_left = Signal(range(cfg.max_burst_beats + 1))  # beats still to send of the current burst
+        w_free = ~self.m_axi_wvalid | self.m_axi_wready
+        # A beat goes when the current burst owes one and there is data (or, draining, without data).
+        send = w_free & (w_left != 0) & (wfifo.r_rdy | self.abort)
+        m.d.comb += [wfifo.r_en.eq(send | self.abort), self.write_beat.eq(self.m_axi_wvalid & self.m_axi_wready)]
+        with m.If(self.m_axi_wready):
+            m.d.sync += self.m_axi_wvalid.eq(0)
+        with m.If(send):
+            m.d.sync += [
+                self.m_axi_wvalid.eq(1),
+                self.m_axi_wdata.eq(Mux(self.abort, 0, wfifo.r_data)),
+                self.m_axi_wstrb.eq(Mux(self.abort, 0, (1 << len(self.m_axi_wstrb)) - 1)),
+                self.m_axi_wlast.eq(w_left == 1),
+                w_left.eq(w_left - 1),
+            ]
+        next_burst = (w_left == 0) | (send & (w_left == 1))
+        m.d.comb += lens.r_en.eq(next_burst)
+        with m.If(next_burst & lens.r_rdy):
+            m.d.sync += w_left.eq(lens.r_data)
+        b_in = self.m_axi_bvalid
+        m.d.sync += bursts.eq(bursts + ws.issue - b_in)
+        with m.If(b_in & self.m_axi_bresp[1]):
+            m.d.sync += self.write_error.eq(1)
+
+        writes_idle = (bursts == 0) & ~ws.busy & ~wfifo.r_rdy & ~lens.r_rdy & (w_left == 0) & ~self.m_axi_wvalid
+        reads_idle = (credits == depth) & ~rs.busy & ~self.m_axi_arvalid
+        m.d.comb += [self.writes_idle.eq(writes_idle), self.idle.eq(writes_idle & reads_idle)]
+        return m

@@ -1,0 +1,171 @@
+"""AcceleratorCore: the accelerator behind its register block — controller,
+MEM and CMP engines, the five buffers and the AXI4 master — with the
+run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
+``start``/``soft_reset`` pulses and ``base`` in; ``busy``, ``done``,
+``ended``, ``error_code`` and the four performance counters out.
+
+Buffers: IBUF, WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
+(one write, one synchronous read port each, not transparent, so they infer
+block RAM). The read side of the AXI master belongs to the controller between
+chunks and to the MEM engine while a chunk runs; the write side is the MEM
+engine's.
+
+Counters (cleared by ``start``): ``cycles`` counts every edge from the one
+that samples ``start`` to the one after which ``done`` is high;
+``bytes_read``/``bytes_written`` count bus beats × bus bytes (header, chunk
+table, program and data alike); ``busy_pe`` adds the CMP engine's busy-PE
+figure every cycle (array-occupied PE-cycles: L·L per pixel of a GEMM weight
+block, T·L per DW pixel of T taps).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, ResetInserter
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from ..accel_config import AccelConfig
+from .axi_master import AxiMaster, axi_master_ports
+from .cmp_engine import CmpEngine
+from .controller import Controller
+from .mem_engine import MemEngine
+
+__all__ = ["AcceleratorCore", "core_ports"]
+
+COUNTERS = ("cycles", "busy_pe", "bytes_read", "bytes_written")
+
+
+def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
+    """The run-control members (as seen by the core) and the ``m_axi_*`` port."""
+    return {
+        "start": In(1),
+        "soft_reset": In(1),
+        "base": In(32),
+        "busy": Out(1),
+        "done": Out(1),
+        "ended": Out(1),
+        "error_code": Out(8),
+        **{name: Out(64) for name in COUNTERS},
+        **axi_master_ports(bus_bits),
+    }
+
+
+class AcceleratorCore(wiring.Component):
+    """Everything of the accelerator for ``cfg`` but its register block."""
+
+    def __init__(self, cfg: AccelConfig) -> None:
+        self.cfg = cfg
+        super().__init__(core_ports(cfg.dram_bus_bits))
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        cfg = self.cfg
+        m.submodules.ctrl = ctrl = Controller(cfg)
+        m.submodules.axi = axi = AxiMaster(cfg)
+        # An abort (an error, a soft reset) holds both engines in reset while the bus drains.
+        m.submodules.mem = mem = ResetInserter(ctrl.engines_reset)(MemEngine(cfg))
+        m.submodules.cmp = cmp = ResetInserter(ctrl.engines_reset)(CmpEngine(cfg))
+        bufs = {}
+        for name, shape, depth in (
+            ("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
+            ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
+            ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
+            ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
+            ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf")),
+        ):
+            m.submodules[name] = bufs[name] = Memory(shape=shape, depth=depth, init=[])
+        for name in ("ibuf", "wbuf", "pbuf"):
+            w = bufs[name].write_port()
+            m.d.comb += [
+                w.en.eq(getattr(mem, f"{name}_w_en")),
+                w.addr.eq(getattr(mem, f"{name}_w_addr")),
+                w.data.eq(getattr(mem, f"{name}_w_data")),
+            ]
+        ob_r = bufs["obuf"].read_port(transparent_for=())
+        m.d.comb += [ob_r.addr.eq(mem.obuf_r_addr), mem.obuf_r_data.eq(ob_r.data)]
+        ob_w = bufs["obuf"].write_port()
+        m.d.comb += [ob_w.en.eq(cmp.obuf_w_en), ob_w.addr.eq(cmp.obuf_w_addr), ob_w.data.eq(cmp.obuf_w_data)]
+        ab_w = bufs["abuf"].write_port()
+        m.d.comb += [ab_w.en.eq(cmp.abuf_w_en), ab_w.addr.eq(cmp.abuf_w_addr), ab_w.data.eq(cmp.abuf_w_data)]
+        for name in ("ibuf", "wbuf", "abuf", "pbuf"):
+            r = bufs[name].read_port(transparent_for=())
+            m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
+
+        # The AXI4 port is the master's.
+        for name, member in axi_master_ports(cfg.dram_bus_bits).items():
+            port, inner = getattr(self, name), getattr(axi, name)
+            m.d.comb += inner.eq(port) if member.flow == wiring.In else port.eq(inner)
+
+        m.d.comb += [
+            ctrl.start.eq(self.start),
+            ctrl.soft_reset.eq(self.soft_reset),
+            self.busy.eq(ctrl.busy),
+            self.done.eq(ctrl.done),
+            self.ended.eq(ctrl.ended),
+            self.error_code.eq(ctrl.error_code),
+            ctrl.mem_error.eq(mem.error),
+            ctrl.cmp_error.eq(cmp.error),
+            mem.launch.eq(ctrl.launch),
+            cmp.launch.eq(ctrl.launch),
+            ctrl.mem_halted.eq(mem.halted),
+            ctrl.cmp_halted.eq(cmp.halted),
+            ctrl.mem_imem_addr.eq(mem.imem_addr),
+            mem.imem_data.eq(ctrl.mem_imem_data),
+            ctrl.cmp_imem_addr.eq(cmp.imem_addr),
+            cmp.imem_data.eq(ctrl.cmp_imem_data),
+            mem.tokens.eq(ctrl.tokens),
+            cmp.tokens.eq(ctrl.tokens),
+            ctrl.consume_mem.eq(mem.consume),
+            ctrl.signal_mem.eq(mem.signal),
+            ctrl.consume_cmp.eq(cmp.consume),
+            ctrl.signal_cmp.eq(cmp.signal),
+            # the bus master: status to the controller, the write side to the MEM engine
+            axi.base.eq(self.base),
+            axi.abort.eq(ctrl.bus_abort),
+            axi.clear.eq(ctrl.bus_clear),
+            ctrl.bus_idle.eq(axi.idle),
+            ctrl.writes_idle.eq(axi.writes_idle),
+            ctrl.read_error.eq(axi.read_error),
+            ctrl.write_error.eq(axi.write_error),
+            axi.wr_cmd_valid.eq(mem.wr_cmd_valid),
+            mem.wr_cmd_ready.eq(axi.wr_cmd_ready),
+            axi.wr_cmd_addr.eq(mem.wr_cmd_addr),
+            axi.wr_cmd_beats.eq(mem.wr_cmd_beats),
+            axi.wr_valid.eq(mem.wr_valid),
+            mem.wr_ready.eq(axi.wr_ready),
+            axi.wr_data.eq(mem.wr_data),
+            mem.rd_data.eq(axi.rd_data),
+            ctrl.rd_data.eq(axi.rd_data),
+        ]
+        # The read side: the MEM engine's while a chunk runs, else the controller's.
+        with m.If(ctrl.running):
+            m.d.comb += [
+                axi.rd_cmd_valid.eq(mem.rd_cmd_valid),
+                mem.rd_cmd_ready.eq(axi.rd_cmd_ready),
+                axi.rd_cmd_addr.eq(mem.rd_cmd_addr),
+                axi.rd_cmd_beats.eq(mem.rd_cmd_beats),
+                axi.rd_ready.eq(mem.rd_ready),
+                mem.rd_valid.eq(axi.rd_valid),
+            ]
+        with m.Else():
+            m.d.comb += [
+                axi.rd_cmd_valid.eq(ctrl.rd_cmd_valid),
+                ctrl.rd_cmd_ready.eq(axi.rd_cmd_ready),
+                axi.rd_cmd_addr.eq(ctrl.rd_cmd_addr),
+                axi.rd_cmd_beats.eq(ctrl.rd_cmd_beats),
+                axi.rd_ready.eq(ctrl.rd_ready),
+                ctrl.rd_valid.eq(axi.rd_valid),
+            ]
+
+        with m.If(self.start):
+            m.d.sync += [self.cycles.eq(1), self.busy_pe.eq(0), self.bytes_read.eq(0), self.bytes_written.eq(0)]
+        with m.Else():
+            with m.If(ctrl.busy):
+                m.d.sync += self.cycles.eq(self.cycles + 1)
+            with m.If(axi.read_beat):
+                m.d.sync += self.bytes_read.eq(self.bytes_read + cfg.bus_bytes)
+            with m.If(axi.write_beat):
+                m.d.sync += self.bytes_written.eq(self.bytes_written + cfg.bus_bytes)
+            m.d.sync += self.busy_pe.eq(self.busy_pe + cmp.busy_pe)
+        return m
