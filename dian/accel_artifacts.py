@@ -219,7 +219,7 @@ def _tiles(s: Schedule) -> int:
 
 def fixed_cycles(cfg: AccelConfig) -> int:
     """Cycles of a run that belong to no layer: the controller's boot and done."""
-    return timing.boot_cycles(cfg) + timing.DONE_CYCLES
+    return timing.boot_cycles(cfg) + timing.done_cycles(cfg)
 
 
 def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:

@@ -124,7 +124,7 @@ GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of o
 # The bus wrapper (hwgen/rtl/axi_master.py) on the ideal memory: a run asked for in cycle t
 # (a load's slot, a controller read) has its first beat taken by the requester in cycle
 # t + λ + READ_PIPE: the command register, the AR register, then the read FIFO's two stages.
-READ_PIPE = 4
+READ_PIPE = 2
 HEADER_CHECK_BYTES = 36  # magic, version, config hash, image bytes, chunk count, chunk table address
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
@@ -138,7 +138,7 @@ END_CYCLES = 1
 DONE_CYCLES = 2
 # A store is posted; its last B response is in, and the master's writes idle, WRITE_SETTLE + λ
 # cycles after the store's end (the W FIFO and the AW -> W burst queue, then the memory's λ).
-WRITE_SETTLE = 4
+WRITE_SETTLE = 3
 # DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GEMM_WRITE
@@ -208,6 +208,14 @@ def dma_read_cycles(cfg: TimingConfig, words: Any, pad_words: Any = 0) -> Any:
 def dma_write_cycles(cfg: TimingConfig, words: Any) -> Any:
     """A DMA write (posted) of ``words`` words: ``2 + words * beats``."""
     return DMA_WRITE_OVERHEAD + words * beats(cfg)
+
+
+def done_cycles(cfg: TimingConfig) -> int:
+    """From the last chunk's end ``E`` to the first cycle with ``done`` high, when the chunk's MEM
+    stream ends with a store then END (every lowered chunk does: hwgen/lower/program.py): the
+    store ended in ``E - 2``, and done waits for its answers. sim/machine computes the general
+    case, ``max(E + DONE_CYCLES, writes_settled + 1)``."""
+    return max(DONE_CYCLES, cfg.dram_latency + WRITE_SETTLE - 1)
 
 
 def writes_settled(cfg: TimingConfig, store_end: int) -> int:

@@ -183,7 +183,7 @@ def cost_tables(
                 bc[b, o, i, j, h], be[b, o, i, j, h] = costs[n]
             for n, j in enumerate(head_keys):
                 hc[j, h], he[j, h] = costs[len(block_keys) + n]
-            fc[h] = costs[-1, 0] + timing.boot_cycles(cfg) + timing.DONE_CYCLES
+            fc[h] = costs[-1, 0] + timing.boot_cycles(cfg) + timing.done_cycles(cfg)
             fe[h] = costs[-1, 1]
         if on_config is not None:
             on_config(done + 1, len(distinct))

@@ -118,7 +118,7 @@ class NetworkCost:
 def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> NetworkCost:
     """The counters of ``graph`` lowered with ``plans`` (from :func:`hwgen.lower.scheduler.plan_graph`)."""
     packed, _ = pack_shallow_inputs(graph, cfg)
-    boot, done = timing.boot_cycles(cfg), timing.DONE_CYCLES
+    boot, done = timing.boot_cycles(cfg), timing.done_cycles(cfg)
     cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
     layers: dict[str, LayerCost] = {}
     energy = 0.0

@@ -128,7 +128,7 @@ def best_choices(
         items = [options[n][j] for n, j in members]
         cost = batch_cost(items, cfg, layers[members[0][0]][1])
         evaluated += sum(len(ts) for _, ts in items)
-        share = cost.cycles - timing.boot_cycles(cfg) - timing.DONE_CYCLES
+        share = cost.cycles - timing.boot_cycles(cfg) - timing.done_cycles(cfg)
         energy = layer_energy_pj(cfg, cost)
         traffic = cost.dram_read + cost.dram_write
         score = {"latency": share.astype(float), "energy": energy, "edp": energy * share}[objective]
@@ -194,7 +194,7 @@ class Mapper:
         out = {}
         for (w, _, mode, t), cost in zip(picks, costs, strict=True):
             assert cost is not None
-            share = int(cost.cycles[0]) - timing.boot_cycles(cfg) - timing.DONE_CYCLES
+            share = int(cost.cycles[0]) - timing.boot_cycles(cfg) - timing.done_cycles(cfg)
             out[w.op.name] = (
                 mode,
                 dataclasses.replace(

@@ -149,7 +149,7 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     out = np.zeros((m, O_REPLAYED + 1), np.int64)
     _replay_all(steps.kind, steps.table, CfgView.of(cfg), chunk, state, out)
     return LayerCost(
-        cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.DONE_CYCLES,
+        cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.done_cycles(cfg),
         dram_read=state[:, T_READ] + timing.boot_bytes(cfg),
         dram_write=state[:, T_WRITE].copy(),
         busy_pe=state[:, T_BUSY].copy(),

@@ -54,6 +54,7 @@ HEADER = LEVEL + MAX_LEVELS
 
 for _helper in (
     timing.beats,
+    timing.read_latency,
     timing.dma_read_cycles,
     timing.dma_write_cycles,
     timing.range_beats,

@@ -38,7 +38,19 @@ from dataclasses import dataclass
 from dian.errors import ProgramError
 
 from ..accel_config import AccelConfig
-from ..isa import CMP_OPS, MEM_OPS, End, Instr, Token, writes_obuf, zero_unused_strides
+from ..isa import (
+    CMP_OPS,
+    MEM_OPS,
+    End,
+    Instr,
+    LoadAct,
+    LoadPrm,
+    LoadWgt,
+    StoreAct,
+    Token,
+    writes_obuf,
+    zero_unused_strides,
+)
 
 _BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf"}
 _ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b", "odst")
@@ -156,7 +168,9 @@ class Assembler:
     def flush(self) -> None:
         if not self._cur:
             return
-        self.chunks.append(_tokens(self._cur))
+        chunk = _tokens(self._cur)
+        _check_no_reload(chunk, self.cfg)
+        self.chunks.append(chunk)
         self._cur, self._count = [], 0
         self.resident = {}
 
@@ -209,3 +223,39 @@ def _tokens(steps: list[_Placed]) -> Chunk:
     for ins in cmp:
         assert ins.OPCODE in CMP_OPS, ins
     return Chunk((*mem, End()), (*cmp, End()))
+
+
+def dram_span(ins: Instr, cfg: AccelConfig) -> tuple[int, int]:
+    """The DRAM bytes ``[lo, hi)`` a load reads or a store writes (a bounding interval; empty for a
+    box of padding only)."""
+    L = cfg.lanes
+    if isinstance(ins, LoadWgt):
+        return ins.dram, ins.dram + ins.n_words * L
+    if isinstance(ins, LoadPrm):
+        return ins.dram, ins.dram + ins.n_entries * cfg.pbuf_entry_bytes
+    if isinstance(ins, LoadAct):
+        rows, cols = ins.n_y - ins.pad_top - ins.pad_bottom, ins.n_x - ins.pad_left - ins.pad_right
+    elif isinstance(ins, StoreAct):
+        rows, cols = ins.n_y, ins.n_x
+    else:
+        raise TypeError(f"{type(ins).__name__} does not access DRAM")
+    if rows <= 0 or cols <= 0:
+        return ins.dram, ins.dram
+    return ins.dram, ins.dram + (ins.n_c - 1) * ins.s_c + (rows - 1) * ins.s_y + cols * L
+
+
+def _check_no_reload(chunk: Chunk, cfg: AccelConfig) -> None:
+    """Stores are posted: the hardware orders them before the next chunk's loads, not before later
+    loads of their own chunk (hwgen/rtl/controller.py). So no load may read what an earlier store
+    of its chunk wrote."""
+    stored: list[tuple[int, int]] = []
+    for pc, ins in enumerate(chunk.mem):
+        if isinstance(ins, StoreAct):
+            stored.append(dram_span(ins, cfg))
+        elif isinstance(ins, (LoadAct, LoadWgt, LoadPrm)):
+            lo, hi = dram_span(ins, cfg)
+            if any(lo < s_hi and s_lo < hi for s_lo, s_hi in stored):
+                raise ProgramError(
+                    f"MEM instruction {pc} ({ins.describe()}) reads DRAM bytes {lo}..{hi - 1} that a store earlier "
+                    f"in its chunk wrote; stores are posted, so such a load needs a chunk boundary before it."
+                )

@@ -99,30 +99,42 @@ def max_run_beats(cfg: AccelConfig) -> int:
 
 class _Splitter:
     """A run (byte offset, beats) cut into bursts: ``burst`` is the next one's length, ``issue``
-    takes it. ``ready`` accepts the next run in the cycle the current one's last burst goes."""
+    takes it. The run is the registered one while ``busy``, else the incoming command itself, so
+    a run's first burst can go in the cycle it is asked for. ``ready`` takes the next command
+    when idle or in the cycle the current run's last burst goes."""
 
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
         B = cfg.bus_bytes
-        self.addr = Signal(32, name=f"{name}_addr")
-        self.left = Signal(run_bits, name=f"{name}_left")
+        self.m = m
+        self.reg_addr = Signal(32, name=f"{name}_addr")
+        self.reg_left = Signal(run_bits, name=f"{name}_left")
+        self.cmd_valid, self.cmd_addr = Signal(name=f"{name}_cmd_valid"), Signal(32, name=f"{name}_cmd_addr")
+        self.cmd_beats = Signal(run_bits, name=f"{name}_cmd_beats")
         self.issue = Signal(name=f"{name}_issue")
         self.drop = Signal(name=f"{name}_drop")
+        self.busy = self.reg_left != 0
+        addr = Mux(self.busy, self.reg_addr, self.cmd_addr)
+        left = Mux(self.busy, self.reg_left, Mux(self.cmd_valid, self.cmd_beats, 0))
+        self.pending = left != 0
         # Beats to the next 4 KiB boundary (addresses are bus aligned; 1 .. 4096 / B).
-        page_left = (PAGE_BYTES - self.addr[:12]).as_unsigned()[:13] >> (B.bit_length() - 1)
-        capped = Mux(self.left < cfg.max_burst_beats, self.left, cfg.max_burst_beats)
+        page_left = (PAGE_BYTES - addr[:12]).as_unsigned()[:13] >> (B.bit_length() - 1)
+        capped = Mux(left < cfg.max_burst_beats, left, cfg.max_burst_beats)
         self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
-        m.d.comb += self.burst.eq(Mux(page_left < capped, page_left, capped))
-        self.busy = self.left != 0
-        self.last = self.issue & (self.left == self.burst)
-        self.ready = ~self.busy | self.last
-        with m.If(self.issue):
-            m.d.sync += [self.addr.eq(self.addr + (self.burst << (B.bit_length() - 1))), self.left.eq(self.left - self.burst)]
+        self.addr = Signal(32, name=f"{name}_burst_addr")
+        m.d.comb += [self.burst.eq(Mux(page_left < capped, page_left, capped)), self.addr.eq(addr)]
+        self.ready = ~self.busy | (self.issue & (left == self.burst))
+        take = self.cmd_valid & self.ready & ~self.drop
+        with m.If(take & self.busy):  # the current run's last burst goes now; the new one waits
+            m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
+        with m.Elif(self.issue):
+            m.d.sync += [self.reg_addr.eq(addr + (self.burst << (B.bit_length() - 1))), self.reg_left.eq(left - self.burst)]
+        with m.Elif(take):  # idle, and the new run's first burst cannot go yet
+            m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
         with m.If(self.drop):
-            m.d.sync += self.left.eq(0)
+            m.d.sync += self.reg_left.eq(0)
 
-    def accept(self, m: Module, valid: Value, addr: Value, beats: Value) -> None:
-        with m.If(valid & self.ready & ~self.drop):
-            m.d.sync += [self.addr.eq(addr), self.left.eq(beats)]
+    def connect(self, valid: Value, addr: Value, beats: Value) -> None:
+        self.m.d.comb += [self.cmd_valid.eq(valid), self.cmd_addr.eq(addr), self.cmd_beats.eq(beats)]
 
 
 class AxiMaster(wiring.Component):
@@ -182,13 +194,13 @@ class AxiMaster(wiring.Component):
 
         # ---- reads: run -> bursts on AR (credit-limited), R -> FIFO -> rd_*
         rs = _Splitter(m, "rd", cfg, run_bits)
-        rs.accept(m, self.rd_cmd_valid, self.rd_cmd_addr, self.rd_cmd_beats)
+        rs.connect(self.rd_cmd_valid & ~self.abort, self.rd_cmd_addr, self.rd_cmd_beats)
         m.d.comb += [self.rd_cmd_ready.eq(rs.ready & ~self.abort), rs.drop.eq(self.abort)]
         depth = self.read_depth
         credits = Signal(range(depth + 1), init=depth)
         m.submodules.rfifo = rfifo = SyncFIFOBuffered(width=cfg.dram_bus_bits, depth=depth)
         ar_free = ~self.m_axi_arvalid | self.m_axi_arready
-        m.d.comb += rs.issue.eq(rs.busy & ar_free & (credits >= rs.burst) & ~self.abort)
+        m.d.comb += rs.issue.eq(rs.pending & ar_free & (credits >= rs.burst) & ~self.abort)
         with m.If(self.m_axi_arready):
             m.d.sync += self.m_axi_arvalid.eq(0)
         with m.If(rs.issue):
@@ -197,23 +209,29 @@ class AxiMaster(wiring.Component):
                 self.m_axi_araddr.eq(self.base + rs.addr),
                 self.m_axi_arlen.eq(rs.burst - 1),
             ]
-        beat_in = self.m_axi_rvalid  # rready is 1: credits leave room for every beat in flight
+        # R: rready is 1 (credits leave room for every beat in flight). A beat lands in a register;
+        # from there it goes straight to the requester when the FIFO is empty, else behind the
+        # beats in the FIFO, so the FIFO's two cycles are paid only when the requester stalls.
+        beat_in = self.m_axi_rvalid
+        r_valid, r_data = Signal(), Signal(cfg.dram_bus_bits)
+        m.d.sync += [r_valid.eq(beat_in), r_data.eq(self.m_axi_rdata)]
+        through = r_valid & (rfifo.level == 0)
         m.d.comb += [
-            rfifo.w_en.eq(beat_in),
-            rfifo.w_data.eq(self.m_axi_rdata),
             self.read_beat.eq(beat_in),
-            self.rd_valid.eq(rfifo.r_rdy & ~self.abort),
-            self.rd_data.eq(rfifo.r_data),
-            rfifo.r_en.eq(self.rd_ready | self.abort),
+            self.rd_valid.eq((through | rfifo.r_rdy) & ~self.abort),
+            self.rd_data.eq(Mux(through, r_data, rfifo.r_data)),
+            rfifo.r_en.eq(~through & (self.rd_ready | self.abort)),
+            rfifo.w_en.eq(r_valid & ~(through & (self.rd_ready | self.abort))),
+            rfifo.w_data.eq(r_data),
         ]
         with m.If(beat_in & self.m_axi_rresp[1]):
             m.d.sync += self.read_error.eq(1)
-        popped = rfifo.r_rdy & rfifo.r_en
+        popped = (through | rfifo.r_rdy) & (self.rd_ready | self.abort)
         m.d.sync += credits.eq(credits - Mux(rs.issue, rs.burst, 0) + popped)
 
         # ---- writes: run -> bursts on AW, their lengths -> W side, B retires them
         ws = _Splitter(m, "wr", cfg, run_bits)
-        ws.accept(m, self.wr_cmd_valid, self.wr_cmd_addr, self.wr_cmd_beats)
+        ws.connect(self.wr_cmd_valid & ~self.abort, self.wr_cmd_addr, self.wr_cmd_beats)
         m.d.comb += [self.wr_cmd_ready.eq(ws.ready & ~self.abort), ws.drop.eq(self.abort)]
         m.submodules.lens = lens = SyncFIFO(width=len(ws.burst), depth=BURST_QUEUE_DEPTH)
         m.submodules.wfifo = wfifo = SyncFIFO(width=cfg.dram_bus_bits, depth=WRITE_FIFO_DEPTH)
@@ -222,7 +240,7 @@ class AxiMaster(wiring.Component):
         cap = timing.write_bursts_cap(cfg)
         bursts = Signal(range(cap + 1))
         aw_free = ~self.m_axi_awvalid | self.m_axi_awready
-        m.d.comb += ws.issue.eq(ws.busy & aw_free & lens.w_rdy & (bursts != cap) & ~self.abort)
+        m.d.comb += ws.issue.eq(ws.pending & aw_free & lens.w_rdy & (bursts != cap) & ~self.abort)
         with m.If(self.m_axi_awready):
             m.d.sync += self.m_axi_awvalid.eq(0)
         with m.If(ws.issue):
@@ -263,6 +281,6 @@ class AxiMaster(wiring.Component):
             m.d.sync += self.write_error.eq(1)
 
         writes_idle = (bursts == 0) & ~ws.busy & ~wfifo.r_rdy & ~lens.r_rdy & (w_left == 0) & ~self.m_axi_wvalid
-        reads_idle = (credits == depth) & ~rs.busy & ~self.m_axi_arvalid
+        reads_idle = (credits == depth) & ~rs.busy & ~self.m_axi_arvalid & ~r_valid
         m.d.comb += [self.writes_idle.eq(writes_idle), self.idle.eq(writes_idle & reads_idle)]
         return m
