@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 from amaranth.sim import Simulator
-from axi_memory import AxiMemory
+from axi_memory import AxiMemory, MemoryStats
 
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.encoding import Encoding
@@ -53,15 +53,17 @@ def run_amaranth(
     base: int = 0,
     runs: int = 1,
     after_error: int = 0,
+    stats_out: list[MemoryStats] | None = None,
+    **memory_options,
 ) -> tuple[bytes, dict[str, int]]:
     """Run ``image`` on ``dut`` (an :class:`~dian.hwgen.rtl.core.AcceleratorCore`) in amaranth.sim
     against tests/hwgen/axi_memory.py's memory (``memory`` ``ideal`` or ``random`` with ``seed``),
     the image placed at ``base``; ``runs`` starts in a row (each after the previous ``done``). The
     DRAM from ``base`` on after the last run, and its counters (``cycles`` is the start-to-done
     edge count the harness measures; ``error_code`` when not 0, with ``done_after``/``busy_after``
-    ``after_error`` cycles later)."""
+    ``after_error`` cycles later). ``memory_options`` go to :class:`AxiMemory`; its statistics are appended to ``stats_out``."""
     dram = bytearray(base) + bytearray(image)
-    mem = AxiMemory(dram, cfg.bus_bytes, cfg.dram_latency, memory, seed)
+    mem = AxiMemory(dram, cfg.bus_bytes, cfg.dram_latency, memory, seed, **memory_options)
     result: dict[str, int] = {}
 
     async def bench(ctx) -> None:
@@ -78,16 +80,17 @@ def run_amaranth(
             else:
                 raise AssertionError(f"done did not rise within {max_cycles} cycles")
             result.update({n: ctx.get(getattr(dut, c)) for n, c in _COUNTER_PORTS.items()}, cycles=t)
+            assert mem.quiet, "done rose with bus transactions still in flight"
             code = ctx.get(dut.error_code)
             if code:
                 result["error_code"] = code
                 for _ in range(after_error):
                     await ctx.tick()
                     cycle += 1
+                    ctx.set(dut.start, 0)
                     mem.step(ctx, dut, cycle)
                 result.update(done_after=ctx.get(dut.done), busy_after=ctx.get(dut.busy))
                 return
-            assert mem.quiet, "done rose with bus transactions still in flight"
             await ctx.tick()
             cycle += 1
 
@@ -95,6 +98,8 @@ def run_amaranth(
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
     sim.run()
+    if stats_out is not None:
+        stats_out.append(mem.stats)
     return bytes(dram[base:]), result
 
 

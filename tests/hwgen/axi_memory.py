@@ -29,6 +29,7 @@ class _Burst:
     addr: int
     beats: int
     due: int = 0  # ideal: first beat's cycle; random: the burst's own start
+    index: int = 0  # the n-th burst of its direction
 
 
 @dataclass
@@ -37,6 +38,8 @@ class MemoryStats:
     read_bursts: int = 0
     write_bursts: int = 0
     max_latency: int = 0
+    longest_burst: int = 0
+    pages_touched: set[int] = field(default_factory=set)
     beats: dict[str, int] = field(default_factory=lambda: {"r": 0, "w": 0})
 
 
@@ -44,18 +47,35 @@ class AxiMemory:
     """The memory behind an ``m_axi_*`` port of ``bus_bytes`` bytes; ``mode`` is ``"ideal"`` or
     ``"random"`` (then ``seed``). ``step(ctx, dut, cycle)`` drives and samples one cycle."""
 
-    def __init__(self, data: bytearray, bus_bytes: int, latency: int, mode: str = "ideal", seed: int = 0) -> None:
+    def __init__(
+        self,
+        data: bytearray,
+        bus_bytes: int,
+        latency: int,
+        mode: str = "ideal",
+        seed: int = 0,
+        *,
+        ready_prob: float = 0.7,
+        late_reads: dict[int, int] | None = None,
+        slverr_reads: frozenset[int] = frozenset(),
+        slverr_writes: frozenset[int] = frozenset(),
+    ) -> None:
+        """``ready_prob``: how often a ready is high (random mode); ``late_reads``: read burst index ->
+        extra cycles of latency; ``slverr_reads``/``slverr_writes``: burst indices answered SLVERR."""
         if mode not in ("ideal", "random"):
             raise ValueError(f"mode must be 'ideal' or 'random', not {mode!r}")
         self.mem, self.B, self.lat, self.mode = data, bus_bytes, latency, mode
         self.rng = random.Random(seed)
+        self.ready_prob = ready_prob
+        self.late_reads = late_reads or {}
+        self.slverr_reads, self.slverr_writes = slverr_reads, slverr_writes
         self.reads: deque[_Burst] = deque()  # accepted AR, beats not all sent
         self.r_next = 0  # beats of reads[0] already sent
         self.r_last_cycle = -1
         self.aw: deque[_Burst] = deque()  # accepted AW, W beats still to come
         self.w_seen = 0  # W beats of aw[0] (or of the burst before its AW) seen
         self.w_early: list[tuple[bytes, int, int]] = []  # W beats (data, strb, last) not yet matched to an AW
-        self.bq: deque[tuple[int, list[tuple[int, bytes, int]]]] = deque()  # (due, writes to apply)
+        self.bq: deque[tuple[int, list[tuple[int, bytes, int]], int]] = deque()  # (due, writes to apply, burst)
         self.pending_writes: list[tuple[int, bytes, int]] = []
         self.prev: dict[str, tuple[int, ...] | None] = {"ar": None, "aw": None, "w": None}
         self.stats = MemoryStats()
@@ -64,7 +84,7 @@ class AxiMemory:
     def _ready(self) -> int:
         if self.mode == "ideal":
             return 1
-        r = int(self.rng.random() < 0.7)
+        r = int(self.rng.random() < self.ready_prob)
         self.stats.ready_drops += 1 - r
         return r
 
@@ -84,6 +104,8 @@ class AxiMemory:
         end = addr + (length + 1) * self.B
         assert addr // PAGE == (end - 1) // PAGE, f"{where}: crosses a 4 KiB boundary"
         assert end <= len(self.mem), f"{where}: past the {len(self.mem)}-byte memory"
+        self.stats.longest_burst = max(self.stats.longest_burst, length + 1)
+        self.stats.pages_touched.add(addr // PAGE)
 
     def _hold(self, kind: str, cycle: int, valid: int, ready: int, payload: tuple[int, ...]) -> None:
         """AXI: once valid, valid and the payload stay until the handshake."""
@@ -111,12 +133,12 @@ class AxiMemory:
                 rvalid = 1
                 a = b.addr + self.r_next * B
                 ctx.set(dut.m_axi_rdata, int.from_bytes(self.mem[a : a + B], "little"))
-                ctx.set(dut.m_axi_rresp, 0)
+                ctx.set(dut.m_axi_rresp, 2 if b.index in self.slverr_reads else 0)
                 ctx.set(dut.m_axi_rlast, int(self.r_next == b.beats - 1))
         ctx.set(dut.m_axi_rvalid, rvalid)
         bvalid = int(bool(self.bq) and cycle >= self.bq[0][0] and (self.mode == "ideal" or self.rng.random() < 0.5))
         ctx.set(dut.m_axi_bvalid, bvalid)
-        ctx.set(dut.m_axi_bresp, 0)
+        ctx.set(dut.m_axi_bresp, 2 if bvalid and self.bq[0][2] in self.slverr_writes else 0)
 
         get = ctx.get
         arvalid, awvalid, wvalid = get(dut.m_axi_arvalid), get(dut.m_axi_awvalid), get(dut.m_axi_wvalid)
@@ -129,7 +151,8 @@ class AxiMemory:
 
         if arvalid and arready:
             self._check_burst("read", cycle, *ar)
-            self.reads.append(_Burst(ar[0], ar[1] + 1, cycle + self._latency()))
+            late = self.late_reads.get(self.stats.read_bursts, 0)
+            self.reads.append(_Burst(ar[0], ar[1] + 1, cycle + self._latency() + late, self.stats.read_bursts))
             self.stats.read_bursts += 1
         if rvalid and get(dut.m_axi_rready):
             self.r_next += 1
@@ -142,7 +165,7 @@ class AxiMemory:
                     self.reads[0].due = max(self.reads[0].due, cycle + 1 + self.rng.randrange(0, 3))
         if awvalid and awready:
             self._check_burst("write", cycle, *aw)
-            self.aw.append(_Burst(aw[0], aw[1] + 1))
+            self.aw.append(_Burst(aw[0], aw[1] + 1, index=self.stats.write_bursts))
             self.stats.write_bursts += 1
         if wvalid and wready:
             self.stats.beats["w"] += 1
@@ -164,10 +187,10 @@ class AxiMemory:
             self.aw.popleft()
             self.w_seen = 0
             due = cycle + (self.lat if self.mode == "ideal" else self._latency())
-            self.bq.append((due, self.pending_writes))
+            self.bq.append((due, self.pending_writes, b.index))
             self.pending_writes = []
         if bvalid and get(dut.m_axi_bready):
-            _, writes = self.bq.popleft()
+            _, writes, _ = self.bq.popleft()
             for addr, data, strb in writes:
                 self._write(addr, data, strb)
 
