@@ -31,7 +31,7 @@ from .cmp_engine import CmpEngine
 from .controller import Controller
 from .mem_engine import MemEngine
 
-__all__ = ["AcceleratorCore", "core_ports"]
+__all__ = ["AcceleratorCore", "core_ports", "forward"]
 
 COUNTERS = ("cycles", "busy_pe", "bytes_read", "bytes_written")
 
@@ -94,8 +94,7 @@ class AcceleratorCore(wiring.Component):
 
         # The AXI4 port is the master's.
         for name, member in axi_master_ports(cfg.dram_bus_bits).items():
-            port, inner = getattr(self, name), getattr(axi, name)
-            m.d.comb += inner.eq(port) if member.flow == wiring.In else port.eq(inner)
+            forward(m, member, getattr(self, name), getattr(axi, name))
 
         m.d.comb += [
             ctrl.start.eq(self.start),
@@ -169,3 +168,8 @@ class AcceleratorCore(wiring.Component):
                 m.d.sync += self.bytes_written.eq(self.bytes_written + cfg.bus_bytes)
             m.d.sync += self.busy_pe.eq(self.busy_pe + cmp.busy_pe)
         return m
+
+
+def forward(m: Module, member: wiring.Member, port, inner) -> None:
+    """A port to the same-named port of a submodule, in its direction."""
+    m.d.comb += inner.eq(port) if member.flow == wiring.In else port.eq(inner)

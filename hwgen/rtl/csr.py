@@ -38,7 +38,7 @@ from ..csr_map import (
     Reg,
 )
 
-__all__ = ["Csr"]
+__all__ = ["Csr", "axil_slave_ports"]
 
 _STRB_BITS = DATA_BITS // 8
 
@@ -55,6 +55,30 @@ def _has(value: Value, flag: int) -> Value:
 def _bytes_merged(old: Value, data: Value, strb: Value) -> Value:
     """``old`` with the bytes whose ``strb`` bit is set replaced by ``data``'s."""
     return Cat(*(Mux(strb[i], data.word_select(i, 8), old.word_select(i, 8)) for i in range(_STRB_BITS)))
+
+
+def axil_slave_ports() -> dict[str, wiring.Member]:
+    """The ``s_axil_*`` members and ``irq`` (directions as seen by the slave), shared with the top level."""
+    return {
+        "s_axil_awvalid": In(1),
+        "s_axil_awready": Out(1, init=1),
+        "s_axil_awaddr": In(ADDR_BITS),
+        "s_axil_wvalid": In(1),
+        "s_axil_wready": Out(1, init=1),
+        "s_axil_wdata": In(DATA_BITS),
+        "s_axil_wstrb": In(_STRB_BITS),
+        "s_axil_bvalid": Out(1),
+        "s_axil_bready": In(1),
+        "s_axil_bresp": Out(2),
+        "s_axil_arvalid": In(1),
+        "s_axil_arready": Out(1, init=1),
+        "s_axil_araddr": In(ADDR_BITS),
+        "s_axil_rvalid": Out(1),
+        "s_axil_rready": In(1),
+        "s_axil_rdata": Out(DATA_BITS),
+        "s_axil_rresp": Out(2),
+        "irq": Out(1),
+    }
 
 
 class Csr(wiring.Component):
@@ -106,24 +130,7 @@ class Csr(wiring.Component):
         self.config_hash = bytes(config_hash)
         super().__init__(
             {
-                "s_axil_awvalid": In(1),
-                "s_axil_awready": Out(1, init=1),
-                "s_axil_awaddr": In(ADDR_BITS),
-                "s_axil_wvalid": In(1),
-                "s_axil_wready": Out(1, init=1),
-                "s_axil_wdata": In(DATA_BITS),
-                "s_axil_wstrb": In(_STRB_BITS),
-                "s_axil_bvalid": Out(1),
-                "s_axil_bready": In(1),
-                "s_axil_bresp": Out(2),
-                "s_axil_arvalid": In(1),
-                "s_axil_arready": Out(1, init=1),
-                "s_axil_araddr": In(ADDR_BITS),
-                "s_axil_rvalid": Out(1),
-                "s_axil_rready": In(1),
-                "s_axil_rdata": Out(DATA_BITS),
-                "s_axil_rresp": Out(2),
-                "irq": Out(1),
+                **axil_slave_ports(),
                 "start": Out(1),
                 "soft_reset": Out(1),
                 "base": Out(32),

@@ -1,45 +1,40 @@
-"""Accelerator: the top level generated from an AccelConfig, with the fixed
-port interface of the Verilator harness (rtl_templates/verilator_harness.cpp.j2,
-hwgen/tools/verilator_run.py): ``start`` in, ``done``/``busy`` out, one DRAM port,
-four 64-bit performance counters, ``error`` out.
+"""Accelerator: the top level generated from an AccelConfig — the
+:class:`~dian.hwgen.rtl.core.AcceleratorCore` behind its register block
+(:class:`~dian.hwgen.rtl.csr.Csr`).
 
-Inside: the :class:`~dian.hwgen.rtl.controller.Controller` (header, chunk loading,
-IMEM, tokens), the :class:`~dian.hwgen.rtl.mem_engine.MemEngine` (DMA) and the
-:class:`~dian.hwgen.rtl.cmp_engine.CmpEngine`, and the buffers IBUF, WBUF, PBUF,
-OBUF, ABUF as :class:`amaranth.lib.memory.Memory` (one write, one synchronous
-read port each, not transparent, so they infer block RAM). The DRAM port belongs to the controller
-between chunks and to the MEM engine while a chunk runs.
+Ports (docs/accelerator.md, "Bus interface"), named as SoC builders expect
+them so that LiteX, Vivado IP integrator or a hand-written SoC connect them
+without a translation layer:
 
-Counters: ``perf_cycles`` counts every edge from the one sampling ``start``
-to the one after which ``done`` is high; ``perf_dram_bytes_read/written``
-count bus beats × bus bytes (header, chunk table, program and data alike);
-``perf_busy_pe_cycles`` adds the CMP engine's busy-PE figure every cycle
-(array-occupied PE-cycles: L·L per pixel of a GEMM weight block, T·L per DW
-pixel of T taps).
+* ``m_axi_*``: an AXI4 master of the config's bus width for every DRAM
+  access (INCR bursts of at most ``max_burst_beats``, never across 4 KiB,
+  from the image's base address);
+* ``s_axil_*``: an AXI4-Lite slave (32-bit data, 12-bit addresses) for the
+  control and status registers of hwgen/csr_map.py;
+* ``irq``: a level, a run ended while IRQ_ENABLE is set, until cleared.
 
-``error`` (bit 0 the MEM engine's, bit 1 the CMP engine's; each sticky until
-reset): an engine met an instruction it cannot run — an opcode that is not
-its stream's, a DW without the depthwise dataflow, or (MEM) a DRAM read that
-did not answer within ``dram_latency``. The engine halts, and the controller
-ends the run: ``done`` rises the next cycle with ``error`` still high. A
-program from the compiler never raises it.
+Clock ``clk``, synchronous active-high reset ``rst``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module
+from amaranth.hdl import Module
 from amaranth.lib import wiring
-from amaranth.lib.memory import Memory
 
-from ..accel_config import AccelConfig
-from .cmp_engine import CmpEngine
-from .controller import Controller
-from .harness_ports import harness_ports
-from .mem_engine import MemEngine
+from ..accel_config import AccelConfig, config_hash
+from ..csr_map import COUNTERS
+from .axi_master import axi_master_ports
+from .core import AcceleratorCore, forward
+from .csr import Csr, axil_slave_ports
 
-__all__ = ["TOP_NAME", "Accelerator"]
+__all__ = ["TOP_NAME", "Accelerator", "top_ports"]
 
 TOP_NAME = "dian_accel"
+
+
+def top_ports(bus_bits: int) -> dict[str, wiring.Member]:
+    """The top level's members: the AXI4-Lite slave and ``irq``, then the AXI4 master."""
+    return {**axil_slave_ports(), **axi_master_ports(bus_bits)}
 
 
 class Accelerator(wiring.Component):
@@ -47,81 +42,25 @@ class Accelerator(wiring.Component):
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
-        super().__init__(harness_ports(cfg.dram_bus_bits))
+        super().__init__(top_ports(cfg.dram_bus_bits))
 
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.cfg
-        m.submodules.ctrl = ctrl = Controller(cfg)
-        m.submodules.mem = mem = MemEngine(cfg)
-        m.submodules.cmp = cmp = CmpEngine(cfg)
-        bufs = {}
-        for name, shape, depth in (
-            ("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
-            ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
-            ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
-            ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
-            ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf")),
-        ):
-            m.submodules[name] = bufs[name] = Memory(shape=shape, depth=depth, init=[])
-        for name in ("ibuf", "wbuf", "pbuf"):
-            w = bufs[name].write_port()
-            m.d.comb += [
-                w.en.eq(getattr(mem, f"{name}_w_en")),
-                w.addr.eq(getattr(mem, f"{name}_w_addr")),
-                w.data.eq(getattr(mem, f"{name}_w_data")),
-            ]
-        ob_r = bufs["obuf"].read_port(transparent_for=())
-        m.d.comb += [ob_r.addr.eq(mem.obuf_r_addr), mem.obuf_r_data.eq(ob_r.data)]
-        ob_w = bufs["obuf"].write_port()
-        m.d.comb += [ob_w.en.eq(cmp.obuf_w_en), ob_w.addr.eq(cmp.obuf_w_addr), ob_w.data.eq(cmp.obuf_w_data)]
-        ab_w = bufs["abuf"].write_port()
-        m.d.comb += [ab_w.en.eq(cmp.abuf_w_en), ab_w.addr.eq(cmp.abuf_w_addr), ab_w.data.eq(cmp.abuf_w_data)]
-        for name in ("ibuf", "wbuf", "abuf", "pbuf"):
-            r = bufs[name].read_port(transparent_for=())
-            m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
-
+        m.submodules.core = core = AcceleratorCore(cfg)
+        m.submodules.csr = csr = Csr(config_hash(cfg))
+        for name, member in axil_slave_ports().items():
+            forward(m, member, getattr(self, name), getattr(csr, name))
+        for name, member in axi_master_ports(cfg.dram_bus_bits).items():
+            forward(m, member, getattr(self, name), getattr(core, name))
         m.d.comb += [
-            ctrl.start.eq(self.start),
-            ctrl.error.eq(mem.error | cmp.error),
-            self.error.eq(Cat(mem.error, cmp.error)),
-            self.done.eq(ctrl.done),
-            self.busy.eq(ctrl.busy),
-            mem.launch.eq(ctrl.launch),
-            cmp.launch.eq(ctrl.launch),
-            ctrl.mem_halted.eq(mem.halted),
-            ctrl.cmp_halted.eq(cmp.halted),
-            ctrl.mem_imem_addr.eq(mem.imem_addr),
-            mem.imem_data.eq(ctrl.mem_imem_data),
-            ctrl.cmp_imem_addr.eq(cmp.imem_addr),
-            cmp.imem_data.eq(ctrl.cmp_imem_data),
-            mem.tokens.eq(ctrl.tokens),
-            cmp.tokens.eq(ctrl.tokens),
-            ctrl.consume_mem.eq(mem.consume),
-            ctrl.signal_mem.eq(mem.signal),
-            ctrl.consume_cmp.eq(cmp.consume),
-            ctrl.signal_cmp.eq(cmp.signal),
-            ctrl.mem_resp_valid.eq(self.mem_resp_valid),
-            ctrl.mem_resp_rdata.eq(self.mem_resp_rdata),
-            mem.mem_resp_valid.eq(self.mem_resp_valid),
-            mem.mem_resp_rdata.eq(self.mem_resp_rdata),
+            core.start.eq(csr.start),
+            core.soft_reset.eq(csr.soft_reset),
+            core.base.eq(csr.base),
+            csr.busy.eq(core.busy),
+            csr.done.eq(core.done),
+            csr.error_code.eq(core.error_code),
+            csr.ended.eq(core.ended),
+            *(getattr(csr, n).eq(getattr(core, n)) for n in COUNTERS),
         ]
-        with m.If(ctrl.running):
-            m.d.comb += [
-                self.mem_req_valid.eq(mem.mem_req_valid),
-                self.mem_req_write.eq(mem.mem_req_write),
-                self.mem_req_addr.eq(mem.mem_req_addr),
-                self.mem_req_wdata.eq(mem.mem_req_wdata),
-            ]
-        with m.Else():
-            m.d.comb += [self.mem_req_valid.eq(ctrl.mem_req_valid), self.mem_req_addr.eq(ctrl.mem_req_addr)]
-
-        accepted = self.mem_req_valid & self.mem_req_ready
-        with m.If(self.start | ctrl.busy):
-            m.d.sync += self.perf_cycles.eq(self.perf_cycles + 1)
-        with m.If(accepted & self.mem_req_write):
-            m.d.sync += self.perf_dram_bytes_written.eq(self.perf_dram_bytes_written + cfg.bus_bytes)
-        with m.If(accepted & ~self.mem_req_write):
-            m.d.sync += self.perf_dram_bytes_read.eq(self.perf_dram_bytes_read + cfg.bus_bytes)
-        m.d.sync += self.perf_busy_pe_cycles.eq(self.perf_busy_pe_cycles + cmp.busy_pe)
         return m
