@@ -37,7 +37,7 @@ def test_predictions_are_the_machine_counters(nets, name: str, preset: str) -> N
     plans = map_graph(g, cfg)
     c = run_lowered(lower_graph(g, cfg, plans), {n: np.zeros(g.tensors[n].shape, np.int8) for n in g.inputs}).counters
     preds = [p.schedule.prediction for p in plans]
-    assert sum(p.cycles for p in preds) + timing.boot_cycles(cfg) + timing.DONE_CYCLES == c.cycles
+    assert sum(p.cycles for p in preds) + timing.boot_cycles(cfg) + timing.done_cycles(cfg) == c.cycles
     assert sum(p.dram_bytes_read for p in preds) + timing.boot_bytes(cfg) == c.dram_bytes_read
     assert sum(p.dram_bytes_written for p in preds) == c.dram_bytes_written
 
@@ -122,7 +122,7 @@ def test_choice_is_the_brute_force_optimum_in_the_machine(preset: str, case: str
     # as fast as the fastest legal tiling, and of those it moves the fewest DRAM bytes
     assert got == best, f"mapper: {got[0]} cycles, {got[1]} DRAM bytes; the best tiling: {best[0]}, {best[1]}"
     (plan,) = map_graph(g, cfg)
-    assert plan.schedule.prediction.cycles + timing.boot_cycles(cfg) + timing.DONE_CYCLES == got[0]
+    assert plan.schedule.prediction.cycles + timing.boot_cycles(cfg) + timing.done_cycles(cfg) == got[0]
 
 
 def _energy(g: Graph, cfg, plans) -> float:  # type: ignore[no-untyped-def]

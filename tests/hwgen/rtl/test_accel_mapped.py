@@ -66,7 +66,7 @@ def _key(p: LayerPlan) -> tuple:
 
 def _problems(exe, g: Graph, plans: list[LayerPlan], seed: int) -> list[str]:  # type: ignore[no-untyped-def]
     problems, counters = rtl_mismatches(exe, SMALL, g, seed, plans)
-    predicted = sum(p.schedule.prediction.cycles for p in plans) + timing.boot_cycles(SMALL) + timing.DONE_CYCLES
+    predicted = sum(p.schedule.prediction.cycles for p in plans) + timing.boot_cycles(SMALL) + timing.done_cycles(SMALL)
     if counters and counters["perf_cycles"] != predicted:
         problems.append(f"perf_cycles: RTL {counters['perf_cycles']} != the mapper's plans {predicted}")
     return [f"{g.name}: {p}" for p in problems]
