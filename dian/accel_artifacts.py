@@ -26,9 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from dian.hwgen import timing
-from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.accel_config import AccelConfig, config_hash
 from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
-from dian.hwgen.lower.dram_image import config_hash, read_header
+from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.lower.graph import Lowered, lower_graph
 from dian.hwgen.lower.layout import act_bytes
 

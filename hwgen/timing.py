@@ -1,8 +1,9 @@
 """Instruction durations: the timing contract of docs/accelerator.md.
 
 Everything that needs a duration — the machine simulator and the scheduler's
-analytic prediction — calls the functions here; the RTL (hwgen/rtl/top.py) is
-tested to match them to the cycle (tests/hwgen/rtl/test_accel_rtl.py).
+analytic prediction — calls the functions here; the RTL (hwgen/rtl/core.py) is
+tested to match them to the cycle on the *ideal memory* of docs/accelerator.md
+("Bus interface"; tests/hwgen/rtl/test_core_bus.py, test_accel_rtl.py).
 
 Conventions (hwgen/rtl/mem_engine.py, hwgen/rtl/controller.py): an instruction
 *starts* in the cycle its engine decodes it with every awaited token present
@@ -16,30 +17,41 @@ synchronous). ``λ`` = ``dram_latency``, ``B`` = bus bytes, a word is
 MEASURED AGAINST THE RTL (exact): the controller (boot, chunk fetch, done),
 END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 
+* The bus (hwgen/rtl/axi_master.py): a run of beats asked for in cycle ``t``
+  goes out as its first burst in ``t`` (AR valid from ``t + 1``); on the
+  ideal memory its beat ``k`` arrives in ``t + 1 + λ + k``, lands in a
+  register, and reaches the requester in ``t + λ' + k`` with ``λ' = λ +
+  READ_PIPE`` (:func:`read_latency`).
 * DMA reads (LOAD_*): cycle ``S`` latches the fields; from ``S + 1`` one slot
-  a cycle — a DRAM word is ``beats`` slots (one bus read each), a padding
-  word one slot (no read); every slot passes a ``λ``-stage delay line and is
-  written to the buffer when its read answers, so the last slot is handled
-  in ``S + slots + λ``: ``D = 1 + slots + λ``. Box rows cost nothing (the
-  address walk has no bubble).
+  a cycle — a DRAM word is ``beats`` slots, a padding word one slot — each
+  queued as a descriptor; a box row's DRAM words are one run, asked for at
+  its first slot. The response side takes one descriptor a cycle (a DRAM one
+  with its beat), so the last slot is handled in ``S + slots + λ'``:
+  ``D = 1 + slots + λ'``; a box of padding only: ``D = 2 + slots`` (the
+  descriptor queue's one cycle). Box rows cost nothing.
 * DMA writes (STORE_ACT): ``S`` latches, ``S + 1`` reads the first OBUF word
-  (synchronous port), then one posted bus write a cycle: ``D = 2 + n·beats``.
+  (synchronous port), then one beat a cycle into the master's write FIFO:
+  ``D = 2 + n·beats`` (posted). Its B responses are all in, and the master's
+  writes idle, from ``end + λ + WRITE_SETTLE`` (:func:`writes_settled`).
 * END: ``D = 1`` (the decode cycle halts the engine).
 * COPY (hwgen/rtl/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
   the synchronous IBUF reads of the ``n`` words; CmpEngine registers the read data (block RAM outputs end at a
   flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
   OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
-* Boot: cycle 0 samples ``start``; the header's chunk count and table
-  address (bytes 28..35, ``hdr_beats`` beats) are read from cycle 1 (``λ +
-  hdr_beats`` cycles) and decoded in one cycle: the first chunk fetch begins
-  at ``boot_cycles = 1 + λ + hdr_beats``.
-* Chunk fetch: table entry read (``λ + entry_beats``), decode (1), code read
-  (``λ + n·32/B``), launch (1: the IMEM read of the first words must follow
-  the last write), the engines' FETCH (1) and DECODE: the first instruction
-  may start ``chunk_fetch_cycles = 4 + 2λ + entry_beats + n·32/B`` cycles
-  after the previous chunk's end.
+* Boot: cycle 0 samples ``start``; the header's first 36 bytes (magic,
+  version, config hash, chunk count, table address: ``header_beats``) are
+  asked for in cycle 1 and checked in one cycle: the first chunk fetch
+  begins at ``boot_cycles = 1 + λ' + header_beats``.
+* Chunk fetch: table entry read (``λ' + entry_beats``), decode (1), code read
+  (``λ' + n·32/B``), launch (1: the IMEM read of the first words must follow
+  the last write; it also waits for every earlier store to be answered), the
+  engines' FETCH (1) and DECODE: the first instruction may start
+  ``chunk_fetch_cycles = 4 + 2λ' + entry_beats + n·32/B`` cycles after the
+  previous chunk's end (or ``writes_settled + 2``, whichever is later).
 * Done: the controller sees both engines halted in the chunk's end cycle
-  ``E`` and raises ``done`` in ``E + 1``: total cycles = ``E + DONE_CYCLES``.
+  ``E``, waits in FINISH until every write is answered, and raises ``done``
+  the cycle after: total cycles = ``max(E + DONE_CYCLES, writes_settled +
+  1)``; :func:`done_cycles` for programs whose last chunk ends with a store.
 
 * GEMM (hwgen/rtl/gemm_unit.py, ``P = n_oy·n_ox`` pixels, ``nb = n_c·n_fy·n_fx``
   weight blocks): ``S`` latches; ``S+1 .. S+L`` read block 0's L WBUF rows

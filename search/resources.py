@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 
 FIT_FILE = Path(__file__).with_name("resource_fit.json")
@@ -48,15 +49,18 @@ _DP16KD_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 
 
 
 def bram_blocks(cfg: AccelConfig) -> int:
-    """ECP5 block RAMs (DP16KD) for the memories the RTL builds (hwgen/rtl/top.py: one per buffer,
-    a word wide, and IMEM): per memory, the fewest blocks over the block's aspect ratios; shallow
-    memories (PBUF) are LUT RAM."""
+    """ECP5 block RAMs (DP16KD) for the memories the RTL builds (hwgen/rtl/core.py: one per
+    buffer, a word wide, IMEM and the bus master's read FIFO): per memory, the fewest blocks over
+    the block's aspect ratios; shallow memories (PBUF, the read FIFO) are LUT RAM."""
     mems: list[tuple[int, int]] = []  # (depth, width bits) per memory
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
         width = (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8
         mems.append((cfg.words(name), width))
     mems.append((cfg.imem_instructions, 256))
     mems.append((cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8))
+    # The AXI master's read FIFO (hwgen/rtl/axi_master.py): a SyncFIFOBuffered, one entry in its
+    # output register; LUT RAM unless the latency makes it deep.
+    mems.append((timing.read_fifo_depth(cfg) - 1, cfg.dram_bus_bits))
     return sum(min(-(-w // mw) * -(-d // md) for md, mw in _DP16KD_MODES) for d, w in mems if d > LUTRAM_DEPTH)
 
 

@@ -127,7 +127,10 @@ class _Splitter:
         with m.If(take & self.busy):  # the current run's last burst goes now; the new one waits
             m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
         with m.Elif(self.issue):
-            m.d.sync += [self.reg_addr.eq(addr + (self.burst << (B.bit_length() - 1))), self.reg_left.eq(left - self.burst)]
+            m.d.sync += [
+                self.reg_addr.eq(addr + (self.burst << (B.bit_length() - 1))),
+                self.reg_left.eq(left - self.burst),
+            ]
         with m.Elif(take):  # idle, and the new run's first burst cannot go yet
             m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
         with m.If(self.drop):

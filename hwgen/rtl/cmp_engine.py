@@ -52,11 +52,11 @@ from ..dsp_plan import plan_dsps
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, Opcode, Pool, PoolMode
 from .decode import fields
-from .sequencer import InstructionHead
 from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
+from .sequencer import InstructionHead
 
 __all__ = ["CmpEngine"]
 

@@ -199,12 +199,11 @@ class Controller(wiring.Component):
                     m.next = "ABORT"
 
         with m.FSM():
-            with state("IDLE"):
-                with m.If(self.start):
-                    m.d.comb += self.bus_clear.eq(1)
-                    m.d.sync += code.eq(0)
-                    read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
-                    m.next = "FIELDS"
+            with state("IDLE"), m.If(self.start):
+                m.d.comb += self.bus_clear.eq(1)
+                m.d.sync += code.eq(0)
+                read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
+                m.next = "FIELDS"
             with state("FIELDS"):
                 m.d.comb += [self.busy.eq(1), self.rd_ready.eq(1)]
                 with m.If(beat_in):

@@ -37,7 +37,7 @@ engine halts).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -211,7 +211,7 @@ class MemEngine(wiring.Component):
                         waddr.eq(Mux(is_w, fw["dst"], fp["dst"])),
                         y_hi.eq(1),
                         x_hi.eq(n),
-                        row_beats.eq(Mux(is_w, fw["n_words"] * self.beats, fp["n_entries"] * self.prm_beats)),
+                        row_beats.eq(Mux(is_w, fw["n_words"] * self.beats, _times(fp["n_entries"], self.prm_beats))),
                     ]
                     m.next = "LOAD"
                 with m.Case(Opcode.STORE_ACT):
@@ -277,3 +277,12 @@ class MemEngine(wiring.Component):
             chan_base.eq(dram),
             row_base.eq(dram),
         ]
+
+
+def _times(v: Value, k: int) -> Value:
+    """``v * k`` for a constant ``k`` as shifts and adds (a multiplier would take a DSP block)."""
+    terms = [v << i for i in range(k.bit_length()) if k >> i & 1]
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total

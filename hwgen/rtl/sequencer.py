@@ -25,7 +25,6 @@ from typing import Any
 
 from amaranth.hdl import Module, Signal, Value
 
-
 from ..accel_config import AccelConfig
 from ..isa import INSTRUCTION_BITS, Opcode
 from .decode import opcode, signal_mask, wait_mask

@@ -61,7 +61,8 @@ def run_amaranth(
     the image placed at ``base``; ``runs`` starts in a row (each after the previous ``done``). The
     DRAM from ``base`` on after the last run, and its counters (``cycles`` is the start-to-done
     edge count the harness measures; ``error_code`` when not 0, with ``done_after``/``busy_after``
-    ``after_error`` cycles later). ``memory_options`` go to :class:`AxiMemory`; its statistics are appended to ``stats_out``."""
+    ``after_error`` cycles later). ``memory_options`` go to :class:`AxiMemory`; its statistics
+    are appended to ``stats_out``."""
     dram = bytearray(base) + bytearray(image)
     mem = AxiMemory(dram, cfg.bus_bytes, cfg.dram_latency, memory, seed, **memory_options)
     result: dict[str, int] = {}

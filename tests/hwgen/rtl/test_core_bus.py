@@ -180,7 +180,7 @@ def test_runs_in_a_row_after_an_error_and_from_another_base() -> None:
     sim.add_testbench(bench)
     sim.run()
     assert [r[0] for r in results] == [0, ErrorCode.BAD_IMAGE, 0, 0]
-    for code, t, cycles, dram in (results[0], *results[2:]):
+    for _, t, cycles, dram in (results[0], *results[2:]):
         assert (t, cycles, dram) == (want["cycles"], want["perf_cycles"], want_dram)
 
 

@@ -119,4 +119,7 @@ def test_a_run_through_the_registers() -> None:
     assert seen["status"] == Status.DONE and seen["irq_after_clear"] == 0 and seen["quiet"]
     assert bytes(dram[base:]) == want_dram
     assert seen["cycles"] > want["cycles"]  # the random memory is slower than the ideal one
-    assert (seen["bytes_read"], seen["bytes_written"]) == (want["perf_dram_bytes_read"], want["perf_dram_bytes_written"])
+    assert (seen["bytes_read"], seen["bytes_written"]) == (
+        want["perf_dram_bytes_read"],
+        want["perf_dram_bytes_written"],
+    )
