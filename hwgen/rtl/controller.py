@@ -173,15 +173,15 @@ class Controller(wiring.Component):
         header_ok = Cat(Const(int.from_bytes(MAGIC, "little"), 32), Const(IMAGE_VERSION, 32))
         hash_ok = Const(int.from_bytes(config_hash(cfg), "little"), 128)
 
-        engine_error = Signal(8)
+        fault = Signal(8)
         with m.If(self.mem_error):
-            m.d.comb += engine_error.eq(ErrorCode.MEM_ILLEGAL)
+            m.d.comb += fault.eq(ErrorCode.MEM_ILLEGAL)
         with m.Elif(self.cmp_error):
-            m.d.comb += engine_error.eq(ErrorCode.CMP_ILLEGAL)
+            m.d.comb += fault.eq(ErrorCode.CMP_ILLEGAL)
         with m.Elif(self.read_error):
-            m.d.comb += engine_error.eq(ErrorCode.READ_ERROR)
+            m.d.comb += fault.eq(ErrorCode.READ_ERROR)
         with m.Elif(self.write_error):
-            m.d.comb += engine_error.eq(ErrorCode.WRITE_ERROR)
+            m.d.comb += fault.eq(ErrorCode.WRITE_ERROR)
         m.d.comb += self.error_code.eq(code)
         soft = Signal()  # the abort under way is a soft reset's
 
@@ -190,30 +190,38 @@ class Controller(wiring.Component):
             m.next = "ABORT"
 
         @contextmanager
-        def state(name):
-            """An FSM state that a soft reset leaves for ABORT (its check comes last, so it wins)."""
+        def state(name, *, working=True):
+            """An FSM state. A *working* one is busy and leaves for ABORT on any error; a soft reset
+            leaves every state for ABORT. Those checks come after the body, so they win."""
             with m.State(name):
+                if working:
+                    m.d.comb += self.busy.eq(1)
                 yield
+                if working:
+                    with m.If(fault != 0):
+                        abort(fault)
                 with m.If(self.soft_reset):
                     m.d.sync += soft.eq(1)
                     m.next = "ABORT"
 
-        with m.FSM():
-            with state("IDLE"), m.If(self.start):
+        def begin():
+            """START from IDLE or DONE: clear the last run's status, read the header."""
+            with m.If(self.start):
                 m.d.comb += self.bus_clear.eq(1)
                 m.d.sync += code.eq(0)
                 read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
                 m.next = "FIELDS"
+
+        with m.FSM():
+            with state("IDLE", working=False):
+                begin()
             with state("FIELDS"):
-                m.d.comb += [self.busy.eq(1), self.rd_ready.eq(1)]
+                m.d.comb += self.rd_ready.eq(1)
                 with m.If(beat_in):
                     m.d.sync += [beats[beat_idx].eq(self.rd_data), beat_idx.eq(beat_idx + 1)]
-                with m.If(engine_error != 0):
-                    abort(engine_error)
-                with m.Elif(last_beat):
+                with m.If(last_beat):
                     m.next = "DECODE"
             with state("DECODE"):
-                m.d.comb += self.busy.eq(1)
                 with m.If(what == _HEADER):
                     m.d.sync += [n_chunks.eq(flat[224:256]), entry_addr.eq(flat[256:288])]
                     with m.If(flat[0:64] != header_ok):
@@ -237,7 +245,7 @@ class Controller(wiring.Component):
                     read(flat[0:32], (nm + nc) * per_instr)
                     m.next = "CODE"
             with state("CODE"):
-                m.d.comb += [self.busy.eq(1), self.rd_ready.eq(1)]
+                m.d.comb += self.rd_ready.eq(1)
                 with m.If(beat_in):
                     m.d.sync += gather.eq(nxt_gather)
                     with m.If(ibeat == per_instr - 1):
@@ -245,38 +253,26 @@ class Controller(wiring.Component):
                         m.d.sync += [ibeat.eq(0), waddr.eq(waddr + 1)]
                     with m.Else():
                         m.d.sync += ibeat.eq(ibeat + 1)
-                with m.If(engine_error != 0):
-                    abort(engine_error)
-                with m.Elif(last_beat):
+                with m.If(last_beat):
                     m.next = "LAUNCH"
-            with state("LAUNCH"):
-                # At least one cycle after the last IMEM write, so the engines' reads of their
-                # first words (presented from now on) see every write; and once the previous
-                # chunk's stores are answered.
-                m.d.comb += self.busy.eq(1)
-                with m.If(engine_error != 0):
-                    abort(engine_error)
-                with m.Elif(self.writes_idle):
-                    m.d.comb += self.launch.eq(1)
-                    m.next = "RUN"
+            # LAUNCH: at least one cycle after the last IMEM write, so the engines' reads of their
+            # first words (presented from now on) see every write; and once the previous chunk's
+            # stores are answered.
+            with state("LAUNCH"), m.If(self.writes_idle):
+                m.d.comb += self.launch.eq(1)
+                m.next = "RUN"
             with state("RUN"):
-                m.d.comb += [self.busy.eq(1), self.running.eq(1)]
-                with m.If(engine_error != 0):
-                    abort(engine_error)
-                with m.Elif(self.mem_halted & self.cmp_halted):
+                m.d.comb += self.running.eq(1)
+                with m.If(self.mem_halted & self.cmp_halted):
                     with m.If(n_chunks == 0):
                         m.next = "FINISH"
                     with m.Else():
                         read_fields(_ENTRY, entry_addr, CHUNK_ENTRY_BYTES)
                         m.next = "FIELDS"
-            with state("FINISH"):  # the last stores' answers
-                m.d.comb += self.busy.eq(1)
-                with m.If(engine_error != 0):
-                    abort(engine_error)
-                with m.Elif(self.bus_idle):
-                    m.d.comb += self.ended.eq(1)
-                    m.next = "DONE"
-            with state("ABORT"):
+            with state("FINISH"), m.If(self.bus_idle):  # the last stores' answers
+                m.d.comb += self.ended.eq(1)
+                m.next = "DONE"
+            with state("ABORT", working=False):
                 m.d.comb += [self.busy.eq(1), self.bus_abort.eq(1), self.engines_reset.eq(1)]
                 m.d.sync += cmd_valid.eq(0)
                 with m.If(self.bus_idle):
@@ -286,11 +282,7 @@ class Controller(wiring.Component):
                     with m.Else():
                         m.d.comb += self.ended.eq(1)
                         m.next = "DONE"
-            with state("DONE"):
+            with state("DONE", working=False):
                 m.d.comb += self.done.eq(1)
-                with m.If(self.start):
-                    m.d.comb += self.bus_clear.eq(1)
-                    m.d.sync += code.eq(0)
-                    read_fields(_HEADER, 0, timing.HEADER_CHECK_BYTES)
-                    m.next = "FIELDS"
+                begin()
         return m

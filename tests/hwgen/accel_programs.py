@@ -69,31 +69,20 @@ def run_amaranth(
 
     async def bench(ctx) -> None:
         ctx.set(dut.base, base)
-        cycle = 0
+        clock = Clock()
         for _ in range(runs):
-            for t in range(max_cycles + 1):
-                ctx.set(dut.start, t == 0)
-                mem.step(ctx, dut, cycle)
-                if t > 0 and ctx.get(dut.done):
-                    break
-                await ctx.tick()
-                cycle += 1
-            else:
-                raise AssertionError(f"done did not rise within {max_cycles} cycles")
+            t = await run_once(ctx, dut, mem, clock, max_cycles)
             result.update({n: ctx.get(getattr(dut, c)) for n, c in _COUNTER_PORTS.items()}, cycles=t)
             assert mem.quiet, "done rose with bus transactions still in flight"
             code = ctx.get(dut.error_code)
             if code:
                 result["error_code"] = code
                 for _ in range(after_error):
-                    await ctx.tick()
-                    cycle += 1
-                    ctx.set(dut.start, 0)
-                    mem.step(ctx, dut, cycle)
+                    await clock.tick(ctx)
+                    mem.step(ctx, dut, clock.cycle)
                 result.update(done_after=ctx.get(dut.done), busy_after=ctx.get(dut.busy))
                 return
-            await ctx.tick()
-            cycle += 1
+            await clock.tick(ctx)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -102,6 +91,32 @@ def run_amaranth(
     if stats_out is not None:
         stats_out.append(mem.stats)
     return bytes(dram[base:]), result
+
+
+class Clock:
+    """The testbench's cycle count, kept beside amaranth.sim's ticks (the memory model wants it)."""
+
+    def __init__(self) -> None:
+        self.cycle = 0
+
+    async def tick(self, ctx) -> None:
+        await ctx.tick()
+        self.cycle += 1
+
+
+async def run_once(ctx, dut, mem: AxiMemory, clock: Clock, max_cycles: int, on_cycle=None) -> int:
+    """One run of an AcceleratorCore: ``start`` in the first cycle, the memory stepped every cycle,
+    until ``done`` (the cycle is left open: its handshakes are made, its edge is not). The cycle
+    count from ``start`` to ``done``. ``on_cycle(t)`` may drive other inputs first."""
+    for t in range(max_cycles + 1):
+        ctx.set(dut.start, t == 0)
+        if on_cycle is not None:
+            on_cycle(t)
+        mem.step(ctx, dut, clock.cycle)
+        if t > 0 and ctx.get(dut.done):
+            return t
+        await clock.tick(ctx)
+    raise AssertionError(f"done did not rise within {max_cycles} cycles")
 
 
 _COUNTER_PORTS = {

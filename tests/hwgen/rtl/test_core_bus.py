@@ -20,6 +20,7 @@ import dataclasses
 
 import pytest
 from accel_programs import (
+    Clock,
     add_program,
     build_image,
     copy_program,
@@ -30,6 +31,7 @@ from accel_programs import (
     pool_program,
     run_amaranth,
     run_machine,
+    run_once,
 )
 from amaranth.sim import Simulator
 from axi_memory import AxiMemory, MemoryStats
@@ -159,21 +161,13 @@ def test_runs_in_a_row_after_an_error_and_from_another_base() -> None:
     results: list[tuple[int, int, int, bytes]] = []
 
     async def bench(ctx) -> None:
-        cycle = 0
+        clock = Clock()
         for image, base in ((good, 0), (bytes(bad), 0), (good, 0x3000), (good, 0x3000)):
             dram = bytearray(base) + bytearray(image)
-            mem = AxiMemory(dram, TINY.bus_bytes, TINY.dram_latency)
             ctx.set(dut.base, base)
-            for t in range(20_000):
-                ctx.set(dut.start, t == 0)
-                mem.step(ctx, dut, cycle)
-                if t > 0 and ctx.get(dut.done):
-                    break
-                await ctx.tick()
-                cycle += 1
+            t = await run_once(ctx, dut, AxiMemory(dram, TINY.bus_bytes, TINY.dram_latency), clock, 20_000)
             results.append((ctx.get(dut.error_code), t, ctx.get(dut.cycles), bytes(dram[base:])))
-            await ctx.tick()
-            cycle += 1
+            await clock.tick(ctx)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -195,29 +189,20 @@ def test_a_soft_reset_mid_run_drains_and_clears() -> None:
     async def bench(ctx) -> None:
         dram = bytearray(image)
         mem = AxiMemory(dram, TINY.bus_bytes, TINY.dram_latency, "random", 5)
-        cycle = 0
+        clock = Clock()
         for t in range(50_000):
             ctx.set(dut.start, t == 0)
             ctx.set(dut.soft_reset, 0)
             if ctx.get(dut.m_axi_wvalid) and "reset_at" not in seen:
                 ctx.set(dut.soft_reset, 1)
                 seen["reset_at"] = t
-            mem.step(ctx, dut, cycle)
+            mem.step(ctx, dut, clock.cycle)
             if "reset_at" in seen and t > seen["reset_at"] and not ctx.get(dut.busy):
                 break
-            await ctx.tick()
-            cycle += 1
+            await clock.tick(ctx)
         seen.update(done=ctx.get(dut.done), code=ctx.get(dut.error_code), quiet=int(mem.quiet))
-        mem = AxiMemory(dram, TINY.bus_bytes, TINY.dram_latency)
-        await ctx.tick()
-        cycle += 1
-        for t in range(20_000):
-            ctx.set(dut.start, t == 0)
-            mem.step(ctx, dut, cycle)
-            if t > 0 and ctx.get(dut.done):
-                break
-            await ctx.tick()
-            cycle += 1
+        await clock.tick(ctx)
+        t = await run_once(ctx, dut, AxiMemory(dram, TINY.bus_bytes, TINY.dram_latency), clock, 20_000)
         seen.update(second=t, second_dram=int(bytes(dram) == want_dram))
 
     sim = Simulator(dut)
