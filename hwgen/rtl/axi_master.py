@@ -98,10 +98,10 @@ def max_run_beats(cfg: AccelConfig) -> int:
 
 
 class _Splitter:
-    """A run (byte offset, beats) cut into bursts: ``burst`` is the next one's length, ``issue``
-    takes it. The run is the registered one while ``busy``, else the incoming command itself, so
-    a run's first burst can go in the cycle it is asked for. ``ready`` takes the next command
-    when idle or in the cycle the current run's last burst goes."""
+    """A run (byte offset, beats >= 1) cut into bursts: ``burst`` is the next one's length,
+    ``issue`` takes it. The run is the registered one while ``busy``, else the incoming command
+    itself, so a run's first burst can go in the cycle it is asked for. ``ready`` takes the next
+    command when idle or in the cycle the current run's last burst goes."""
 
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
         B = cfg.bus_bytes
@@ -113,9 +113,11 @@ class _Splitter:
         self.issue = Signal(name=f"{name}_issue")
         self.drop = Signal(name=f"{name}_drop")
         self.busy = self.reg_left != 0
+        # The burst is computed from registers only (the requester's command fields are
+        # registers): ``cmd_valid``, late in the cycle, only gates the issue.
         addr = Mux(self.busy, self.reg_addr, self.cmd_addr)
-        left = Mux(self.busy, self.reg_left, Mux(self.cmd_valid, self.cmd_beats, 0))
-        self.pending = left != 0
+        left = Mux(self.busy, self.reg_left, self.cmd_beats)
+        self.pending = self.busy | self.cmd_valid  # a command is never 0 beats
         # Beats to the next 4 KiB boundary (addresses are bus aligned; 1 .. 4096 / B).
         page_left = (PAGE_BYTES - addr[:12]).as_unsigned()[:13] >> (B.bit_length() - 1)
         capped = Mux(left < cfg.max_burst_beats, left, cfg.max_burst_beats)

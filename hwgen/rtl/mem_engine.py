@@ -180,6 +180,14 @@ class MemEngine(wiring.Component):
             self.pbuf_w_data.eq(nxt_gather),
         ]
 
+        # A run is always the current box row's (registers: the bus master computes its burst
+        # from them while the walker decides whether to ask).
+        m.d.comb += [
+            self.rd_cmd_addr.eq(row_base),
+            self.rd_cmd_beats.eq(row_beats),
+            self.wr_cmd_addr.eq(row_base),
+            self.wr_cmd_beats.eq(row_beats),
+        ]
         raddr = Signal(range(cfg.words("obuf")))
         regs = (n_c, n_y, n_x, s_c, s_y, chan_base, row_base)
         with m.FSM():
@@ -228,8 +236,6 @@ class MemEngine(wiring.Component):
                     slot_pad.eq(word_pad),
                     slot_last.eq(last_slot),
                     self.rd_cmd_valid.eq(run & slots.w_rdy),
-                    self.rd_cmd_addr.eq(row_base),
-                    self.rd_cmd_beats.eq(row_beats),
                 ]
                 with m.If(step):
                     with m.If(word_pad | last_beat):
@@ -251,8 +257,6 @@ class MemEngine(wiring.Component):
                     self.wr_valid.eq(step),
                     self.wr_data.eq(self.obuf_r_data.word_select(beat, 8 * B)),
                     self.wr_cmd_valid.eq(run & self.wr_ready),
-                    self.wr_cmd_addr.eq(row_base),
-                    self.wr_cmd_beats.eq(row_beats),
                     self.obuf_r_addr.eq(Mux(step & last_beat, raddr + 1, raddr)),
                 ]
                 with m.If(step):
