@@ -94,7 +94,8 @@ class Csr(wiring.Component):
     s_axil_aw*, s_axil_w*, s_axil_b*, s_axil_ar*, s_axil_r* : AXI4-Lite slave
         Single ID, no prot. bresp and rresp are always OKAY; unmapped
         addresses read 0, writes to read-only ones are ignored. The two low
-        address bits are ignored (a register is a whole word). RW registers
+        address bits are ignored: a register is a whole word, and a master
+        accessing one byte puts that byte's address on the bus. RW registers
         write only the bytes whose wstrb bit is set; CONTROL and the IRQ
         bits (byte 0) only when wstrb[0] is set.
     irq : Out(1)
@@ -120,8 +121,8 @@ class Csr(wiring.Component):
     stays until bready; awready and wready are low from the edge that
     accepted their channel until the one that accepts B. A read samples the
     register at the edge that accepts AR; rvalid rises in the next cycle and
-    stays until rready; arready is low meanwhile. With the readies of the
-    master always high, a write or a read takes 2 cycles.
+    stays until rready; arready is low meanwhile. With bready and rready
+    always high, a new write and a new read are each accepted every 2 cycles.
     """
 
     def __init__(self, config_hash: bytes) -> None:
