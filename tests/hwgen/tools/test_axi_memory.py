@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from dian.hwgen.tools.templates import package_text
-
-HEADERS = ("axi_memory.h", "axil_master.h")
+from dian.hwgen.tools.verilator_run import HEADERS
 
 TEST_SOURCE = Path(__file__).with_name("axi_memory_test.cpp")
 CASES = [
