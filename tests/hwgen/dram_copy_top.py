@@ -8,7 +8,7 @@ in bursts of the same sizes, AW and W streams each as fast as the memory takes t
 1; once every B is in, the run ends. An rresp (bresp) that is not OKAY ends the run with READ_ERROR
 (WRITE_ERROR, unless a READ_ERROR came first) after the copy has run its course. The addresses are
 not checked: a misaligned ``src`` or a burst across 4 KiB is what the harness must catch.
-Registers: tests/hwgen/standin_csr.py (the spec's ``Csr`` signature).
+Registers: hwgen/rtl/csr.py's ``Csr`` (config hash all zeros).
 
 Timing on the ideal memory (latency L, N = n_words), with the START write accepted at edge s and
 so ``start`` high in cycle s+1 — cycle 0 below:
@@ -30,10 +30,10 @@ from __future__ import annotations
 from amaranth.hdl import Array, Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
-from standin_csr import StandinCsr
 
 from dian.hwgen.csr_map import COUNTERS, ErrorCode, Resp
 from dian.hwgen.rtl.axi_ports import s_axil_members, top_ports
+from dian.hwgen.rtl.csr import Csr
 
 
 def ideal_cycles(n_words: int, latency: int) -> int:
@@ -52,7 +52,7 @@ class DramCopyTop(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.csr = csr = StandinCsr(bytes(16))
+        m.submodules.csr = csr = Csr(bytes(16))
         for name, member in {**s_axil_members(), "irq": None}.items():
             outer, inner = getattr(self, name), getattr(csr, name)
             m.d.comb += inner.eq(outer) if member is not None and member.flow == In else outer.eq(inner)
@@ -134,7 +134,7 @@ class DramCopyTop(wiring.Component):
         return m
 
     @staticmethod
-    def _start(m: Module, csr: StandinCsr, *state: Signal) -> None:
+    def _start(m: Module, csr: Csr, *state: Signal) -> None:
         """On ``start``: every count and counter 0 but CYCLES, 2 (the START edge and this one); READ."""
         with m.If(csr.start):
             m.d.sync += [x.eq(0) for x in state[:-1]]

@@ -91,6 +91,7 @@ def simulate(dut: DramCopyTop, dram: bytearray, latency: int, base: int = 0x1000
             nonlocal cycle
             for name in ("awvalid", "awaddr", "wvalid", "wdata", "bready", "arvalid", "araddr", "rready"):
                 ctx.set(getattr(dut, f"s_axil_{name}"), lite.get(name, 0))
+            ctx.set(dut.s_axil_wstrb, 0b1111)
             out = mem.outputs(cycle)
             for name, value in out.items():
                 ctx.set(getattr(dut, f"m_axi_{name}"), value)

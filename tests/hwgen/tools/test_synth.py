@@ -19,11 +19,12 @@ from dian.hwgen.tools.synth import TARGETS, synthesize
 # each, R and W beat counts 3 each, the beat-in-burst count 2; the error code 2 (it is 0, 3 or 4:
 # bits 0 and 1 are one flip-flop, bits 3-7 constant); `ended` 1; the 4-state FSM 2.
 ENGINE_FFS = 4 * 64 + 2 * 64 + 2 * (64 - 3) + 3 * 1 + 2 * 3 + 2 + 2 + 1 + 2
-# Its register block (tests/hwgen/standin_csr.py): IRQ_ENABLE, IRQ_STATUS, the AW and W held flags,
-# bvalid, rvalid 1 each; the held AW address 12; of the held W data the bits something reads: bit 0
-# and the BASE_ADDR bits 31..12 (SOFT_RESET's pulse drives nothing here, so it and bit 1 go); the
-# START pulse 1; BASE_ADDR 20 (bits 11..0 are 0); rdata 32; the four latched high counter words 4 x 32.
-CSR_FFS = 6 + 12 + 21 + 1 + 20 + 32 + 4 * 32
+# Its register block, hwgen/rtl/csr.py's Csr: the readies and valids of the five channels (awready, wready,
+# bvalid, arready, rvalid), IRQ_ENABLE, IRQ_STATUS and irq 1 each; the held AW address 10 (its two low
+# bits are ignored); the held wstrb 4; of the held W data the bits something reads: bit 0 and the
+# BASE_ADDR bits 31..12 (SOFT_RESET's pulse drives nothing here, so it and bit 1 go); the START pulse 1;
+# BASE_ADDR 20 (bits 11..0 are 0); rdata 32; the four high counter words' shadows 4 x 32.
+CSR_FFS = 5 + 3 + 10 + 4 + 21 + 1 + 20 + 32 + 4 * 32
 STANDIN_FFS = ENGINE_FFS + CSR_FFS
 # synth_ecp5 does not prove the byte counters' three low bits 0: it keeps one flip-flop for them, each.
 ECP5_EXTRA_FFS = 2
