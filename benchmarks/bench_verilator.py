@@ -95,7 +95,8 @@ def run_layer(exe: Path, preset: str, g, name: str, size: int, timeout: float) -
     row["util_macs"] = row["macs"] / (mc.cycles * cfg.pe_rows * cfg.pe_cols)
     try:
         t = time.perf_counter()
-        after, c = run_harness(exe, image, max_cycles=4 * mc.cycles + 100_000, timeout=timeout)
+        run = run_harness(exe, image, max_cycles=4 * mc.cycles + 100_000, timeout=timeout)
+        after, c = run.dram, run.counters
         row["rtl_wall_s"] = time.perf_counter() - t
     except Exception as e:
         row["rtl_error"] = f"{type(e).__name__}: {e}"[:800]
@@ -105,11 +106,10 @@ def run_layer(exe: Path, preset: str, g, name: str, size: int, timeout: float) -
         "busy_pe_cycles": c["perf_busy_pe_cycles"],
         "dram_bytes_read": c["perf_dram_bytes_read"],
         "dram_bytes_written": c["perf_dram_bytes_written"],
-        "harness_cycles": c["cycles"],
-        "reads_unanswered": c["reads_unanswered"],
+        "harness_cycles": run.cycles,
     }
-    row["sim_seconds"] = c["sim_seconds"]
-    row["cycles_per_s"] = c["perf_cycles"] / c["sim_seconds"] if c["sim_seconds"] else None
+    row["sim_seconds"] = run.sim_seconds
+    row["cycles_per_s"] = c["perf_cycles"] / run.sim_seconds if run.sim_seconds else None
     row["counters_equal"] = all(row["rtl"][k] == row["machine"][k] for k in row["machine"])
     row["dram_equal"] = after == mdram.tobytes()
     return row

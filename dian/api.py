@@ -322,13 +322,14 @@ def model_info(out_dir: str | Path) -> str:
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 
-def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False) -> SimulationResult:
+def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False, memory: str = "ideal") -> SimulationResult:
     """Run the program of ``out_dir`` (compiled with ``accel``) on the float input ``x`` on the
-    machine simulator and, with ``rtl``, on the Verilator model of its RTL; check every activation
-    byte against the reference simulator (:func:`dian.simulate.simulate_model`)."""
+    machine simulator and, with ``rtl``, on the Verilator model of its RTL, on the harness's
+    ``memory`` ("ideal", or "random:SEED" for the seeded adversary); check every activation byte
+    against the reference simulator (:func:`dian.simulate.simulate_model`)."""
     from .simulate import simulate_model as simulate
 
-    return simulate(out_dir, x, rtl=rtl)
+    return simulate(out_dir, x, rtl=rtl, memory=memory)
 
 
 def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:

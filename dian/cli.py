@@ -84,7 +84,9 @@ def _describe_output(q: np.ndarray) -> str:
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
     x = _load_npy(args.input, "--input")
-    res = api.simulate_model(args.dir, x, rtl=args.rtl)
+    if args.memory != "ideal" and not args.rtl:
+        raise DianError(f"--memory {args.memory} is the memory of the RTL run; add --rtl.")
+    res = api.simulate_model(args.dir, x, rtl=args.rtl, memory=args.memory)
     for name in res.modified:
         print(f"dian: note: {name} was modified since compile; simulated as it is now", file=sys.stderr)
     cfg = res.cfg
@@ -93,7 +95,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         "",
         "reference",
         "schedules",
-        *("machine simulator" if r.backend == "machine" else "RTL (Verilator)" for r in runs),
+        *("machine simulator" if r.backend == "machine" else f"RTL (Verilator, {r.memory} memory)" for r in runs),
     ]
     rows = [head]
     for o in res.graph.outputs:
@@ -136,10 +138,19 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
             ).rstrip()
         )
     names = " and ".join("the machine simulator" if r.backend == "machine" else "the RTL" for r in runs)
+    random = res.rtl is not None and res.rtl.memory != "ideal"
     print(
         f"\nbit-exact: every byte of the {res.tensors_checked} activation tensors {names} left in DRAM equals "
-        f"sim/reference" + (", and the RTL's counters equal the machine simulator's" if res.rtl else "")
+        f"sim/reference"
+        + (", and the RTL's counters equal the machine simulator's" if res.rtl and not random else "")
+        + (", and the RTL's DRAM bytes read and written equal the machine simulator's" if random else "")
     )
+    if res.rtl is not None and random:
+        ideal, measured = res.machine.counters.cycles, res.rtl.counters.cycles
+        print(
+            f"cycles: {ideal:,} on the ideal memory (the machine simulator's), {measured:,} measured on the "
+            f"{res.rtl.memory} memory ({measured / max(1, ideal):.2f}x)"
+        )
     m, p = res.machine.counters, res.predicted
     keys = ("cycles", "dram_bytes_read", "dram_bytes_written")
     if all(getattr(m, k) == getattr(p, k) for k in keys):

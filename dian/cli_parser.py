@@ -47,6 +47,15 @@ def _positive_float(text: str) -> float:
     return x
 
 
+def _memory(text: str) -> str:
+    from .hwgen.tools.verilator_run import parse_memory
+
+    try:
+        return parse_memory(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
     """MODEL, --input-shape, --out, --calib-samples and --seed: what `compile` and `explore` share."""
     p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
@@ -143,6 +152,15 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         action="store_true",
         help="also build and run the Verilator model of DIR/rtl; its bytes must equal the reference's "
         "and its cycle count the machine simulator's",
+    )
+    p.add_argument(
+        "--memory",
+        type=_memory,
+        default="ideal",
+        metavar="ideal|random[:SEED]",
+        help="with --rtl, the memory behind the RTL's AXI master: ideal, the timing the machine simulator "
+        "is exact for, or random:SEED, a seeded adversary (random readies, long-tailed latencies, late "
+        "writes) under which the bytes must still be exact; random alone is seed 1 (default: ideal)",
     )
     p.set_defaults(func=handlers["simulate"])
 

@@ -58,15 +58,22 @@ class ToolFailedError(DianError):
 
 
 class CycleLimitError(ToolFailedError):
-    """A simulated design did not raise ``done`` within the allowed number of cycles."""
+    """A simulated design did not end its run within the allowed number of cycles."""
 
 
 class AcceleratorFaultError(ToolFailedError):
-    """A simulated accelerator raised its ``error`` output; ``sources`` names the engines that did."""
+    """A simulated accelerator ended a run with an error code in STATUS: ``code`` and its ``name``
+    (hwgen/csr_map.py ``ErrorCode``, e.g. ``READ_ERROR``)."""
 
-    def __init__(self, message: str, returncode: int | None = None, sources: tuple[str, ...] = ()) -> None:
+    def __init__(self, message: str, returncode: int | None = None, *, code: int = 0, name: str = "") -> None:
         super().__init__(message, returncode)
-        self.sources = sources
+        self.code, self.name = code, name
+
+
+class BusProtocolError(ToolFailedError):
+    """A simulated accelerator broke its bus contract: the AXI4 protocol on its master (a 4 KiB crossing,
+    an unaligned address, a valid dropped before ready, ...), or the harness's rules for the AXI4-Lite
+    slave, irq and STATUS."""
 
 
 class ScheduleError(DianError):

@@ -5,13 +5,17 @@ The host's part is the same for every backend: quantize the float input,
 pack it into its slot of a copy of ``program.bin`` (the slots are in
 ``image.json``), hand the DRAM to a *runner*, read the outputs back. A runner
 is ``(cfg, dram, max_cycles) -> (dram after the run, counters)``: the machine
-simulator is one, the Verilator harness of ``rtl/*.v`` the other.
+simulator is one, the Verilator harness of ``rtl/*.v`` the other. The RTL runs
+on the harness's ideal memory (the timing the machine simulator is exact for)
+or on its seeded random memory (``memory="random:SEED"``), an adversary that
+changes the timing but must not change a byte.
 
 Checks, in this order: every byte of every activation tensor the backend left
 in DRAM against sim/reference's (graph order, so the first difference names
 the layer that made it), then, for the RTL, its performance counters against
-the machine simulator's. Any difference raises
-:class:`~dian.errors.SimulationMismatchError`.
+the machine simulator's: all of them on the ideal memory; on a random memory
+the DRAM bytes read and written (its cycles are measured, not checked). Any
+difference raises :class:`~dian.errors.SimulationMismatchError`.
 """
 
 from __future__ import annotations
@@ -67,6 +71,7 @@ class BackendRun:
     counters: RunCounters
     outputs: dict[str, np.ndarray]  # int8 graph outputs, unpacked from DRAM
     seconds: float  # wall-clock time of the run (the RTL's includes building the harness)
+    memory: str = "ideal"  # the memory it ran on: "ideal" (the machine simulator's) or "random:SEED"
 
 
 @dataclass(frozen=True)
@@ -206,9 +211,10 @@ def run_machine(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np
     return dram, RunCounters(c.cycles, c.busy_pe_cycles, c.dram_bytes_read, c.dram_bytes_written)
 
 
-def rtl_runner(folder: AccelFolder) -> Runner:
-    """The Verilator model of the folder's rtl/*.v as a runner (built in DIR/build/verilator, reused
-    while the Verilog is unchanged), or :class:`OutputDirError` when the folder has no rtl/."""
+def rtl_runner(folder: AccelFolder, memory: str = "ideal") -> Runner:
+    """The Verilator model of the folder's rtl/*.v, on the harness's ``memory`` ("ideal" or
+    "random:SEED"), as a runner (built in DIR/build/verilator, reused while the Verilog is unchanged),
+    or :class:`OutputDirError` when the folder has no rtl/."""
     rtl = folder.manifest["accel"].get("rtl")
     if not rtl or not rtl.get("files"):
         raise OutputDirError(
@@ -222,45 +228,53 @@ def rtl_runner(folder: AccelFolder) -> Runner:
 
     def run(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
         exe = build_harness(files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir)
-        after, c = run_harness(exe, dram.tobytes(), max_cycles)
+        run = run_harness(exe, dram.tobytes(), max_cycles, memory=memory)
+        c = run.counters
         counters = RunCounters(
             c["perf_cycles"], c["perf_busy_pe_cycles"], c["perf_dram_bytes_read"], c["perf_dram_bytes_written"]
         )
-        return np.frombuffer(after, dtype=np.uint8)[: dram.size].copy(), counters
+        return np.frombuffer(run.dram, dtype=np.uint8)[: dram.size].copy(), counters
 
     return run
 
 
-def _compare_counters(machine: RunCounters, rtl: RunCounters) -> None:
+def _compare_counters(machine: RunCounters, rtl: RunCounters, memory: str) -> None:
     fields = ("cycles", "busy_pe_cycles", "dram_bytes_read", "dram_bytes_written")
-    bad = [f for f in fields if getattr(machine, f) != getattr(rtl, f)]
+    checked = fields if memory == "ideal" else ("dram_bytes_read", "dram_bytes_written")
+    bad = [f for f in checked if getattr(machine, f) != getattr(rtl, f)]
     if bad:
         table = "; ".join(f"{f}: machine {getattr(machine, f):,}, RTL {getattr(rtl, f):,}" for f in fields)
         raise SimulationMismatchError(
-            f"the RTL computed every byte right but its performance counters differ from the machine simulator's "
-            f"({', '.join(bad)}): {table}.",
+            f"the RTL (on the {memory} memory) computed every byte right but its performance counters differ "
+            f"from the machine simulator's ({', '.join(bad)}): {table}.",
             backend="rtl",
             counter=bad[0],
         )
 
 
 def simulate_model(
-    out_dir: str | Path, x: np.ndarray, rtl: bool = False, rtl_run: Runner | None = None
+    out_dir: str | Path, x: np.ndarray, rtl: bool = False, rtl_run: Runner | None = None, memory: str = "ideal"
 ) -> SimulationResult:
     """Run the program in ``out_dir`` (compiled with --accel) on the float input ``x``.
 
     The machine simulator always runs; with ``rtl`` the Verilator model of
-    ``rtl/*.v`` runs too (``rtl_run`` replaces that runner, for tests).
-    Raises :class:`SimulationMismatchError` when a backend's DRAM holds any
-    activation byte that differs from sim/reference, or when the RTL's counters
-    differ from the machine simulator's.
+    ``rtl/*.v`` runs too, on the harness's ``memory``: ``"ideal"``, or
+    ``"random:SEED"`` (``"random"`` is seed 1) (``rtl_run`` replaces that
+    runner, for tests). Raises :class:`SimulationMismatchError` when a backend's
+    DRAM holds any activation byte that differs from sim/reference, or when the
+    RTL's counters differ from the machine simulator's (on a random memory only
+    the DRAM bytes are compared: its cycles are the measurement), ValueError for
+    a ``memory`` of another form.
     """
+    from dian.hwgen.tools.verilator_run import parse_memory
+
+    memory = parse_memory(memory)
     from .sim.host import quantize_for
     from .sim.reference import dequantize_output, run_graph
 
     folder = load_accel_folder(out_dir)
     graph, cfg = folder.graph, folder.cfg
-    runner = (rtl_run or rtl_runner(folder)) if rtl else None  # unavailable RTL fails before any work
+    runner = (rtl_run or rtl_runner(folder, memory)) if rtl else None  # unavailable RTL fails before any work
     in_name, q = quantize_for(graph, x, str(out_dir))
     ref = run_graph(graph, {in_name: q}, keep_all=True, acc_bits=cfg.acc_bits)
     dram_in = np.frombuffer(folder.image, dtype=np.uint8).copy()
@@ -274,16 +288,18 @@ def simulate_model(
         if run is None:
             continue
         t0 = time.perf_counter()
-        limit = 10 * runs["machine"].counters.cycles + 100_000 if runs else 0
+        # A hang shows after a few times the ideal cycles; the random memory's long tail needs more room.
+        ideal = runs["machine"].counters.cycles if runs else 0
+        limit = 10 * ideal + 100_000 if memory == "ideal" else 50 * ideal + 1_000_000
         dram, counters = run(cfg, dram_in.copy(), limit)
         seconds = time.perf_counter() - t0
         checked, err = _first_difference(backend, folder, dram, ref, outputs)
         if err is not None:
             raise err
         outs = {s["name"]: _read_slot(dram, s, cfg.lanes) for s in folder.layout["outputs"]}
-        runs[backend] = BackendRun(backend, counters, outs, seconds)
+        runs[backend] = BackendRun(backend, counters, outs, seconds, memory if backend == "rtl" else "ideal")
         if backend == "rtl":
-            _compare_counters(runs["machine"].counters, counters)
+            _compare_counters(runs["machine"].counters, counters, memory)
     first = graph.outputs[0]
     output = dequantize_output(runs["machine"].outputs[first], graph.tensors[first].quant.scale[0])  # type: ignore[union-attr]
     from .ir import graph_macs

@@ -42,48 +42,14 @@ from amaranth.lib.wiring import In, Out
 
 from .. import timing
 from ..accel_config import AccelConfig
+from .axi_ports import m_axi_members
 
-__all__ = ["AxiMaster", "axi_master_ports"]
+__all__ = ["AxiMaster", "max_run_beats"]
 
 PAGE_BYTES = 4096  # AXI: a burst never crosses a 4 KiB boundary
 INCR, CACHE_NORMAL = 0b01, 0b0011  # AxBURST INCR; AxCACHE normal non-cacheable bufferable
 WRITE_FIFO_DEPTH = 8  # W data beats between the store walker and the bus
 BURST_QUEUE_DEPTH = 4  # AW bursts whose W beats are still to send
-
-
-def axi_master_ports(bus_bits: int) -> dict[str, wiring.Member]:
-    """The ``m_axi_*`` members (directions as seen by the master)."""
-    return {
-        "m_axi_awvalid": Out(1),
-        "m_axi_awready": In(1),
-        "m_axi_awaddr": Out(32),
-        "m_axi_awlen": Out(8),
-        "m_axi_awsize": Out(3),
-        "m_axi_awburst": Out(2),
-        "m_axi_awcache": Out(4),
-        "m_axi_awprot": Out(3),
-        "m_axi_wvalid": Out(1),
-        "m_axi_wready": In(1),
-        "m_axi_wdata": Out(bus_bits),
-        "m_axi_wstrb": Out(bus_bits // 8),
-        "m_axi_wlast": Out(1),
-        "m_axi_bvalid": In(1),
-        "m_axi_bready": Out(1),
-        "m_axi_bresp": In(2),
-        "m_axi_arvalid": Out(1),
-        "m_axi_arready": In(1),
-        "m_axi_araddr": Out(32),
-        "m_axi_arlen": Out(8),
-        "m_axi_arsize": Out(3),
-        "m_axi_arburst": Out(2),
-        "m_axi_arcache": Out(4),
-        "m_axi_arprot": Out(3),
-        "m_axi_rvalid": In(1),
-        "m_axi_rready": Out(1),
-        "m_axi_rdata": In(bus_bits),
-        "m_axi_rresp": In(2),
-        "m_axi_rlast": In(1),
-    }
 
 
 def max_run_beats(cfg: AccelConfig) -> int:
@@ -175,7 +141,7 @@ class AxiMaster(wiring.Component):
                 "write_error": Out(1),
                 "read_beat": Out(1),  # a beat arrived (for the byte counters)
                 "write_beat": Out(1),  # a beat went out
-                **axi_master_ports(DW),
+                **m_axi_members(DW),
             }
         )
 

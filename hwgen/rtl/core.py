@@ -26,7 +26,8 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
-from .axi_master import AxiMaster, axi_master_ports
+from .axi_master import AxiMaster
+from .axi_ports import m_axi_members
 from .cmp_engine import CmpEngine
 from .controller import Controller
 from .mem_engine import MemEngine
@@ -47,7 +48,7 @@ def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
         "ended": Out(1),
         "error_code": Out(8),
         **{name: Out(64) for name in COUNTERS},
-        **axi_master_ports(bus_bits),
+        **m_axi_members(bus_bits),
     }
 
 
@@ -93,7 +94,7 @@ class AcceleratorCore(wiring.Component):
             m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
 
         # The AXI4 port is the master's.
-        for name, member in axi_master_ports(cfg.dram_bus_bits).items():
+        for name, member in m_axi_members(cfg.dram_bus_bits).items():
             forward(m, member, getattr(self, name), getattr(axi, name))
 
         m.d.comb += [

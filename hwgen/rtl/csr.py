@@ -37,10 +37,12 @@ from ..csr_map import (
     Irq,
     Reg,
 )
+from .axi_ports import s_axil_members
 
-__all__ = ["Csr", "axil_slave_ports"]
+__all__ = ["Csr"]
 
 _STRB_BITS = DATA_BITS // 8
+_READIES = ("s_axil_awready", "s_axil_wready", "s_axil_arready")
 
 
 def _word(reg: Reg) -> int:
@@ -55,30 +57,6 @@ def _has(value: Value, flag: int) -> Value:
 def _bytes_merged(old: Value, data: Value, strb: Value) -> Value:
     """``old`` with the bytes whose ``strb`` bit is set replaced by ``data``'s."""
     return Cat(*(Mux(strb[i], data.word_select(i, 8), old.word_select(i, 8)) for i in range(_STRB_BITS)))
-
-
-def axil_slave_ports() -> dict[str, wiring.Member]:
-    """The ``s_axil_*`` members and ``irq`` (directions as seen by the slave), shared with the top level."""
-    return {
-        "s_axil_awvalid": In(1),
-        "s_axil_awready": Out(1, init=1),
-        "s_axil_awaddr": In(ADDR_BITS),
-        "s_axil_wvalid": In(1),
-        "s_axil_wready": Out(1, init=1),
-        "s_axil_wdata": In(DATA_BITS),
-        "s_axil_wstrb": In(_STRB_BITS),
-        "s_axil_bvalid": Out(1),
-        "s_axil_bready": In(1),
-        "s_axil_bresp": Out(2),
-        "s_axil_arvalid": In(1),
-        "s_axil_arready": Out(1, init=1),
-        "s_axil_araddr": In(ADDR_BITS),
-        "s_axil_rvalid": Out(1),
-        "s_axil_rready": In(1),
-        "s_axil_rdata": Out(DATA_BITS),
-        "s_axil_rresp": Out(2),
-        "irq": Out(1),
-    }
 
 
 class Csr(wiring.Component):
@@ -131,7 +109,9 @@ class Csr(wiring.Component):
         self.config_hash = bytes(config_hash)
         super().__init__(
             {
-                **axil_slave_ports(),
+                # the bus's members; the address and data readies are registers that leave reset high
+                **{n: Out(1, init=1) if n in _READIES else mb for n, mb in s_axil_members().items()},
+                "irq": Out(1),
                 "start": Out(1),
                 "soft_reset": Out(1),
                 "base": Out(32),

@@ -23,18 +23,13 @@ from amaranth.lib import wiring
 
 from ..accel_config import AccelConfig, config_hash
 from ..csr_map import COUNTERS
-from .axi_master import axi_master_ports
+from .axi_ports import m_axi_members, s_axil_members, top_ports
 from .core import AcceleratorCore, forward
-from .csr import Csr, axil_slave_ports
+from .csr import Csr
 
 __all__ = ["TOP_NAME", "Accelerator", "top_ports"]
 
 TOP_NAME = "dian_accel"
-
-
-def top_ports(bus_bits: int) -> dict[str, wiring.Member]:
-    """The top level's members: the AXI4-Lite slave and ``irq``, then the AXI4 master."""
-    return {**axil_slave_ports(), **axi_master_ports(bus_bits)}
 
 
 class Accelerator(wiring.Component):
@@ -49,9 +44,9 @@ class Accelerator(wiring.Component):
         cfg = self.cfg
         m.submodules.core = core = AcceleratorCore(cfg)
         m.submodules.csr = csr = Csr(config_hash(cfg))
-        for name, member in axil_slave_ports().items():
+        for name, member in {**s_axil_members(), "irq": wiring.Out(1)}.items():
             forward(m, member, getattr(self, name), getattr(csr, name))
-        for name, member in axi_master_ports(cfg.dram_bus_bits).items():
+        for name, member in m_axi_members(cfg.dram_bus_bits).items():
             forward(m, member, getattr(self, name), getattr(core, name))
         m.d.comb += [
             core.start.eq(csr.start),

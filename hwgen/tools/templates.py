@@ -39,6 +39,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def package_text(name: str) -> str:
+    """The text of a file of ``dian.rtl_templates`` that is not a template (e.g. a C++ header)."""
+    return _load(name)
+
+
 def render(name: str, **params: Any) -> str:
     """The text of template ``name`` (e.g. ``"yosys_ecp5.ys.j2"``) with ``params``."""
     return _environment().get_template(name).render(**params)

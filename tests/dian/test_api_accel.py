@@ -8,6 +8,7 @@ through fakes where the real emitter or tool would be slow.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import re
@@ -157,8 +158,8 @@ def test_rtl_runner_is_checked_against_the_machine(
 
     def rtl_run(cfg, dram, max_cycles):  # type: ignore[no-untyped-def]
         assert cfg.name == "tiny" and max_cycles > 0
-        raw, c = run_harness(tiny_harness, dram.tobytes(), max_cycles)
-        after = np.frombuffer(raw, dtype=np.uint8)[: dram.size].copy()
+        run = run_harness(tiny_harness, dram.tobytes(), max_cycles)
+        after, c = np.frombuffer(run.dram, dtype=np.uint8)[: dram.size].copy(), run.counters
         if tamper["flip"]:
             image = json.loads((out / "image.json").read_text())
             after[image["outputs"][0]["addr"] + 1] ^= 1  # output element [0, 1]
@@ -175,6 +176,89 @@ def test_rtl_runner_is_checked_against_the_machine(
     tamper.update(cycles=0, flip=True)
     with pytest.raises(SimulationMismatchError, match=r"element \[0, 1\] is -3 on the rtl, -4 in sim/reference"):
         sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
+
+
+def test_a_random_memory_checks_the_bytes_and_measures_the_cycles(
+    tmp_path: Path, fake_frontend: SimpleNamespace
+) -> None:
+    """On a random memory the RTL's cycles are a measurement (more than the machine's here), its DRAM
+    bytes read and written are still checked; on the ideal memory the same cycles are a mismatch."""
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
+    extra = {"cycles": 57, "bytes": 0}
+
+    def rtl_run(cfg, dram, max_cycles):  # type: ignore[no-untyped-def]
+        after, c = sim.run_machine(cfg, dram, max_cycles)
+        return after, sim.RunCounters(
+            c.cycles + extra["cycles"], c.busy_pe_cycles, c.dram_bytes_read + extra["bytes"], c.dram_bytes_written
+        )
+
+    res = sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run, memory="random:7")
+    assert res.rtl is not None and res.rtl.memory == "random:7" and res.machine.memory == "ideal"
+    assert res.rtl.counters.cycles == res.machine.counters.cycles + 57
+    with pytest.raises(SimulationMismatchError, match=r"the RTL \(on the ideal memory\) .*\(cycles\)"):
+        sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run)
+    extra["bytes"] = 8
+    with pytest.raises(SimulationMismatchError, match=r"on the random:1 memory.*\(dram_bytes_read\)") as e:
+        sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run, memory="random")
+    assert e.value.counter == "dram_bytes_read"
+    with pytest.raises(ValueError, match="memory must be"):
+        sim.simulate_model(out, X, rtl=True, rtl_run=rtl_run, memory="random:seven")
+
+
+def test_cli_reports_ideal_and_measured_cycles(
+    tmp_path: Path, fake_frontend: SimpleNamespace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dian simulate --rtl --memory random` (seed 1) with the RTL runner replaced by the machine simulator
+    plus 100 cycles: the RTL column names its memory, the report the ideal and the measured cycles."""
+    from dian.cli import main
+
+    out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", accel="tiny", rtl=False).out_dir
+    np.save(tmp_path / "x.npy", X)
+    seen = []
+
+    def runner(folder, memory):  # type: ignore[no-untyped-def]
+        seen.append(memory)
+
+        def run(cfg, dram, max_cycles):  # type: ignore[no-untyped-def]
+            after, c = sim.run_machine(cfg, dram, max_cycles)
+            return after, dataclasses.replace(c, cycles=c.cycles + 100)
+
+        return run
+
+    monkeypatch.setattr(sim, "rtl_runner", runner)
+    assert main(["simulate", str(out), "--input", str(tmp_path / "x.npy"), "--rtl", "--memory", "random"]) == 0
+    text = capsys.readouterr().out
+    assert seen == ["random:1"] and "RTL (Verilator, random:1 memory)" in text
+    m = re.search(r"^cycles: ([\d,]+) on the ideal memory \(the machine simulator's\), ([\d,]+) measured", text, re.M)
+    assert m and int(m[2].replace(",", "")) == int(m[1].replace(",", "")) + 100, text
+
+
+@needs("verilator")
+@pytest.mark.parametrize("memory", ["ideal", "random:3"])
+def test_rtl_runner_drives_the_harness(tmp_path: Path, memory: str) -> None:
+    """rtl_runner, the path `dian simulate --rtl --memory` takes, on the stand-in top level (an AXI copy
+    engine, tests/hwgen/dram_copy_top.py) in a folder of its own: the memory and counters it returns."""
+    from dram_copy_top import ideal_cycles
+    from tool_helpers import expected_dram, standin_verilog
+
+    from dian.hwgen.presets import PRESETS
+
+    cfg = PRESETS["tiny"]
+    n, src, dst = 6, 64, 1024
+    standin_verilog(tmp_path / "rtl", bus_bits=cfg.dram_bus_bits, n_words=n, src=src, dst=dst)
+    manifest = {"accel": {"rtl": {"files": ["rtl/dram_copy_top.v"], "top": "dram_copy_top"}}}
+    folder = sim.AccelFolder(tmp_path, manifest, None, cfg, b"", {}, ())  # type: ignore[arg-type]
+    image = np.arange(2048, dtype=np.uint32).astype(np.uint8)
+    after, c = sim.rtl_runner(folder, memory)(cfg, image, 100_000)
+    want = expected_dram(image.tobytes(), bus_bits=cfg.dram_bus_bits, n_words=n, src=src, dst=dst)
+    assert after.tobytes() == want and (tmp_path / "build/verilator/obj_dir/harness").is_file()
+    nbytes = n * cfg.dram_bus_bits // 8
+    assert dataclasses.replace(c, cycles=0) == sim.RunCounters(0, n, nbytes, nbytes)
+    assert (
+        (c.cycles == ideal_cycles(n, cfg.dram_latency))
+        if memory == "ideal"
+        else c.cycles >= ideal_cycles(n, cfg.dram_latency)
+    )
 
 
 def test_synth_writes_a_report_per_target(

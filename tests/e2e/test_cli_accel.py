@@ -135,6 +135,11 @@ def test_simulate_errors(compiled: Path, tmp_path: Path) -> None:
     assert "[1, 1, 9, 9]" in err and "[1, 1, 8, 8]" in err
     err = user_error("simulate", tmp_path / "nowhere", "--input", tmp_path / "x.npy")
     assert "nowhere" in err
+    np.save(tmp_path / "x.npy", np.zeros((1, 1, 8, 8), np.float32))
+    err = user_error("simulate", compiled, "--input", tmp_path / "x.npy", "--memory", "random:x")
+    assert "memory must be 'ideal', 'random' or 'random:SEED'" in err
+    err = user_error("simulate", compiled, "--input", tmp_path / "x.npy", "--memory", "random")
+    assert "--memory random:1 is the memory of the RTL run; add --rtl." in err
     err = user_error("synth", compiled, "--target", "virtex")
     assert "invalid choice: 'virtex'" in err
 
@@ -151,7 +156,11 @@ def test_help() -> None:
 @pytest.mark.slow
 def test_rtl_cosimulation_and_synthesis(compiled: Path, digit: Path) -> None:
     out = dian("simulate", compiled, "--input", digit, "--rtl").stdout
-    assert "RTL (Verilator)" in out and "the RTL's counters equal the machine simulator's" in out
+    assert "RTL (Verilator, ideal memory)" in out and "the RTL's counters equal the machine simulator's" in out
+    out = dian("simulate", compiled, "--input", digit, "--rtl", "--memory", "random:3").stdout
+    assert "RTL (Verilator, random:3 memory)" in out and "DRAM bytes read and written equal" in out
+    m = re.search(r"^cycles: ([\d,]+) on the ideal memory .*, ([\d,]+) measured on the random:3", out, re.M)
+    assert m and int(m[2].replace(",", "")) >= int(m[1].replace(",", "")), out
     # synth_ecp5 without place and route: ~30 s; generic synth maps no memories and takes ~5 min.
     out = dian("synth", compiled, "--target", "ecp5-25k", "--no-pnr").stdout
     assert "(synthesis only)" in out and re.search(r"^  BRAMs +[1-9][\d,]*$", out, re.M), out

@@ -20,24 +20,18 @@ def needs(*tools: str) -> pytest.MarkDecorator:
     return pytest.mark.skipif(bool(missing) and not os.environ.get("CI"), reason=reason)
 
 
-def standin_verilog(folder: Path, *, bus_bits: int, n_words: int, src: int, dst: int) -> Path:
+def standin_verilog(folder: Path, *, bus_bits: int, n_words: int, src: int, dst: int, burst: int = 4) -> Path:
     """Write the stand-in top level's Verilog (module ``dram_copy_top``) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
-    top = DramCopyTop(bus_bits=bus_bits, n_words=n_words, src=src, dst=dst)
+    top = DramCopyTop(bus_bits=bus_bits, n_words=n_words, src=src, dst=dst, burst=burst)
     path = folder / "dram_copy_top.v"
     path.write_text(verilog.convert(top, name="dram_copy_top", emit_src=False))
     return path
 
 
 def expected_dram(image: bytes, *, bus_bits: int, n_words: int, src: int, dst: int) -> bytes:
-    """The DRAM after the stand-in ran, computed directly from its specification."""
+    """The memory after the stand-in ran (offsets from its base), computed directly from its specification."""
     n = n_words * bus_bits // 8
     after = bytearray(image)
     after[dst : dst + n] = bytes((b + 1) % 256 for b in image[src : src + n])
     return bytes(after)
-
-
-def expected_cycles(n_words: int, latency: int) -> int:
-    """Hand-derived (see dram_copy_top.py): reads in cycles 1..N, answers in
-    1+L..N+L, writes in N+L+1..2N+L, done seen in cycle 2N+L+1."""
-    return 2 * n_words + latency + 1

@@ -1,7 +1,8 @@
-"""The accelerator's ``error`` output (hwgen/rtl/top.py): each engine raises its bit on an
-instruction it cannot run, the bit stays high, the run ends with ``done``, and the Verilator
-harness turns it into an AcceleratorFaultError naming the engine. The same images are
-ProgramErrors in sim/machine, which reads docs/accelerator.md's rules independently."""
+"""Illegal instructions (hwgen/rtl/controller.py): an engine that meets one halts, the run ends
+with DONE and the error code naming the engine (MEM_ILLEGAL, CMP_ILLEGAL), and the Verilator
+harness turns the code into an AcceleratorFaultError naming it. The same images are ProgramErrors
+in sim/machine, which reads docs/accelerator.md's rules independently. (Bus errors, bad headers
+and soft resets: test_core_bus.py.)"""
 
 from __future__ import annotations
 
@@ -9,21 +10,21 @@ import dataclasses
 
 import numpy as np
 import pytest
-from accel_programs import build_image, mem_only_program, run_amaranth
+from accel_programs import build_image, run_amaranth
 from tool_helpers import needs
 
 from dian.errors import AcceleratorFaultError, ProgramError
 from dian.hwgen.accel_config import Dataflow, validate
+from dian.hwgen.csr_map import ErrorCode
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.isa import INSTRUCTION_BYTES, Copy, Dw, End, LoadWgt, Token
 from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.rtl.top import Accelerator
+from dian.hwgen.rtl.core import AcceleratorCore
 from dian.hwgen.tools.verilator_run import run_harness
 from dian.sim.machine import Machine
 
 TINY = PRESETS["tiny"]
-MEM, CMP = 0b01, 0b10  # the error bits (hwgen/rtl/harness_ports.py)
 RETIRED_REQUANT = 7  # an opcode no instruction has (docs/accelerator.md, "Instructions")
 
 
@@ -53,41 +54,33 @@ def test_the_retired_requant_opcode_is_unknown() -> None:
         Encoding(TINY).decode(RETIRED_REQUANT.to_bytes(INSTRUCTION_BYTES, "little"))
 
 
-def test_mem_engine_error_on_a_cmp_instruction_is_sticky_and_ends_the_run() -> None:
+def test_mem_engine_error_on_a_cmp_instruction_ends_the_run() -> None:
     image = _copy_in_mem_stream()
     _machine_rejects(TINY, image, "COPY is not a MEM instruction")
-    _, got = run_amaranth(Accelerator(TINY), TINY, image, after_error=5)
-    assert (got["error"], got["error_after"], got["done_after"]) == (MEM, MEM, 1)
+    _, got = run_amaranth(AcceleratorCore(TINY), TINY, image, after_error=5)
+    assert (got["error_code"], got["done_after"], got["busy_after"]) == (ErrorCode.MEM_ILLEGAL, 1, 0)
 
 
 def test_cmp_engine_error_on_an_unknown_opcode() -> None:
     image = _retired_opcode_in_cmp_stream()
     _machine_rejects(TINY, image, "unknown opcode 7")
-    _, got = run_amaranth(Accelerator(TINY), TINY, image, after_error=3)
-    assert (got["error"], got["error_after"], got["done_after"]) == (CMP, CMP, 1)
+    _, got = run_amaranth(AcceleratorCore(TINY), TINY, image, after_error=3)
+    assert (got["error_code"], got["done_after"]) == (ErrorCode.CMP_ILLEGAL, 1)
 
 
 def test_cmp_engine_error_on_dw_without_the_depthwise_dataflow() -> None:
     cfg = validate(dataclasses.replace(TINY, name="tiny-gemm", dataflows=(Dataflow.GEMM,)))
     image, _ = build_image(cfg, {}, lambda a: [([], [Dw(0, 0, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0)])])
     _machine_rejects(cfg, image, "no depthwise dataflow")
-    _, got = run_amaranth(Accelerator(cfg), cfg, image)
-    assert got["error"] == CMP
-
-
-def test_mem_engine_error_on_a_read_answered_late() -> None:
-    """A memory one cycle slower than ``dram_latency``: the controller's reads wait for their
-    answers, the MEM engine's DMA (which times them) flags the first late one."""
-    image, _ = build_image(TINY, *mem_only_program(TINY))
-    _, got = run_amaranth(Accelerator(TINY), TINY, image, late=1)
-    assert got["error"] == MEM
+    _, got = run_amaranth(AcceleratorCore(cfg), cfg, image)
+    assert got["error_code"] == ErrorCode.CMP_ILLEGAL
 
 
 @needs("verilator")
 @pytest.mark.parametrize(
-    "image, source", [(_copy_in_mem_stream, "MEM engine"), (_retired_opcode_in_cmp_stream, "CMP engine")]
+    "image, name", [(_copy_in_mem_stream, "MEM_ILLEGAL"), (_retired_opcode_in_cmp_stream, "CMP_ILLEGAL")]
 )
-def test_verilator_harness_names_the_engine(tiny_harness, image, source: str) -> None:
-    with pytest.raises(AcceleratorFaultError, match=f"the {source} met an instruction it cannot run") as e:
+def test_verilator_harness_names_the_error_code(tiny_harness, image, name: str) -> None:
+    with pytest.raises(AcceleratorFaultError, match=f"ended with error code \\d, {name}") as e:
         run_harness(tiny_harness, image(), max_cycles=100_000)
-    assert e.value.sources == (source,)
+    assert e.value.name == name

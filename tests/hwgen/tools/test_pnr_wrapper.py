@@ -10,7 +10,16 @@ from tool_helpers import needs, standin_verilog
 from dian.hwgen.tools.pnr_wrapper import Port, WrapperCost, ports_of, wrap
 from dian.hwgen.tools.toolchain import require_tool, run_tool
 
-PINS = ["clk", "rst", "start", "done", "busy", "mem_req_valid", "mem_req_ready", "mem_req_write", "mem_resp_valid"]
+AXI_PINS = ["arvalid", "arready", "rvalid", "rready", "rlast", "awvalid", "awready", "wvalid", "wready", "wlast"]
+LITE_PINS = ["awvalid", "awready", "wvalid", "wready", "bvalid", "bready", "arvalid", "arready", "rvalid", "rready"]
+PINS = [
+    "clk",
+    "rst",
+    *(f"m_axi_{p}" for p in (*AXI_PINS, "bvalid", "bready")),
+    *(f"s_axil_{p}" for p in LITE_PINS),
+    "irq",
+]
+ADDR = {"addr": 32, "len": 8, "size": 3, "burst": 2, "cache": 4, "prot": 3}  # one AXI address channel's payload
 
 
 @pytest.fixture(scope="module")
@@ -20,22 +29,15 @@ def standin(tmp_path_factory) -> Path:
 
 def test_ports_of_amaranth_verilog(standin: Path) -> None:
     ports = {p.name: p for p in ports_of(standin.read_text(), "dram_copy_top")}
-    assert sorted(ports) == sorted(
-        [
-            *PINS,
-            "mem_req_addr",
-            "mem_req_wdata",
-            "mem_resp_rdata",
-            "perf_cycles",
-            "perf_busy_pe_cycles",
-            "perf_dram_bytes_read",
-            "perf_dram_bytes_written",
-            "error",
-        ]
-    )
-    assert ports["mem_req_addr"] == Port("mem_req_addr", "output", 32)
-    assert ports["mem_resp_rdata"] == Port("mem_resp_rdata", "input", 64)
-    assert ports["error"] == Port("error", "output", 2)
+    wide = {f"m_axi_{ch}{k}": w for ch in ("ar", "aw") for k, w in ADDR.items()}
+    wide |= {"m_axi_rdata": 64, "m_axi_rresp": 2, "m_axi_wdata": 64, "m_axi_wstrb": 8, "m_axi_bresp": 2}
+    wide |= {"s_axil_awaddr": 12, "s_axil_wdata": 32, "s_axil_wstrb": 4, "s_axil_bresp": 2}
+    wide |= {"s_axil_araddr": 12, "s_axil_rdata": 32, "s_axil_rresp": 2}
+    assert sorted(ports) == sorted([*PINS, *wide])
+    assert {n: p.width for n, p in ports.items() if n in wide} == wide
+    assert ports["m_axi_araddr"] == Port("m_axi_araddr", "output", 32)
+    assert ports["m_axi_rdata"] == Port("m_axi_rdata", "input", 64)
+    assert ports["s_axil_rdata"] == Port("s_axil_rdata", "output", 32)
     assert all(ports[p].width == 1 for p in PINS)
 
 
@@ -47,10 +49,11 @@ def test_ports_of_unknown_module() -> None:
 def test_wrapper_cost_by_hand(standin: Path) -> None:
     name, text, cost = wrap([standin], "dram_copy_top")
     assert name == "dram_copy_top_pnr" and "module dram_copy_top_pnr(" in text
-    # wide outputs: addr 32 + wdata 64 + four 64-bit counters + the 2-bit error = 354 bits;
-    # XOR tree 354 -> 89 -> 23 -> 6 -> 2 -> 1: 121 nodes (one LUT4 + one FF each);
-    # flip-flops: 64 (input shift register) + 354 (output capture) + 121.
-    assert cost == WrapperCost(luts=121, ffs=64 + 354 + 121, pins=len(PINS) + 2)
+    # wide outputs: AR and AW payloads 52 each + wdata 64 + wstrb 8 + bresp 2, rdata 32, rresp 2 = 212 bits;
+    # XOR tree 212 -> 53 -> 14 -> 4 -> 1: 72 nodes (one LUT4 + one FF each); wide inputs: rdata 64,
+    # rresp 2, bresp 2, awaddr 12, wdata 32, wstrb 4, araddr 12 = 128 bits; flip-flops: 128 (input
+    # shift register) + 212 (output capture) + 72.
+    assert cost == WrapperCost(luts=72, ffs=128 + 212 + 72, pins=len(PINS) + 2)
 
 
 def test_wrapper_needs_a_clock_and_wide_outputs(tmp_path: Path) -> None:
