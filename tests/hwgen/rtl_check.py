@@ -8,6 +8,7 @@ prediction. Shared by test_accel_gemm.py (``tiny``), test_rtl_fuzz.py and test_a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +40,17 @@ def _first_diff(got: np.ndarray, want: np.ndarray) -> str:
 
 
 def rtl_mismatches(
-    exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0, plans: list[LayerPlan] | None = None
+    exe: Path,
+    cfg: AccelConfig,
+    graph: Graph,
+    seed: int = 0,
+    plans: list[LayerPlan] | None = None,
+    random_memories: Sequence[int] = (),
 ) -> tuple[list[str], dict[str, int]]:
     """Run ``graph`` lowered for ``cfg`` with ``plans`` (default: the default scheduler's) on the
-    model ``exe`` (built from ``cfg``); the disagreements (empty when it is exact) and the RTL's counters."""
+    model ``exe`` (built from ``cfg``) on the harness's ideal memory, then once on its random memory
+    per seed in ``random_memories`` (the image at a base address other than 0); the disagreements
+    (empty when it is exact) and the RTL's counters on the ideal memory."""
     x = random_inputs(graph, seed)
     plans = plan_graph(graph, cfg) if plans is None else plans
     low = lower_graph(graph, cfg, plans)
@@ -72,14 +80,32 @@ def rtl_mismatches(
             problems.append(f"layer '{op.name}' output vs sim/reference: {_first_diff(out, ref[op.output])}")
     if after != want_dram:
         problems.append(f"DRAM vs sim/machine: bytes {_first_diff(ram, np.frombuffer(want_dram, np.uint8))}")
+    for mem_seed in random_memories:
+        memory, base = f"random:{mem_seed}", 0x1000 * (1 + mem_seed % 7)
+        try:
+            rand = run_harness(exe, image, max_cycles=50 * want["cycles"] + 100_000, memory=memory, base=base)
+        except CycleLimitError as e:
+            problems.append(f"{memory}: RTL hangs; {e}")
+            continue
+        if rand.dram != want_dram:
+            got_ram = np.frombuffer(rand.dram, np.uint8)
+            problems.append(f"{memory}: DRAM vs sim/machine: {_first_diff(got_ram, np.frombuffer(want_dram, np.uint8))}")
+        if rand.counters["perf_cycles"] < want["cycles"]:
+            problems.append(f"{memory}: {rand.counters['perf_cycles']} cycles, fewer than the ideal {want['cycles']}")
     return problems, got
 
 
 def check_rtl(
-    exe: Path, cfg: AccelConfig, graph: Graph, seed: int = 0, plans: list[LayerPlan] | None = None
+    exe: Path,
+    cfg: AccelConfig,
+    graph: Graph,
+    seed: int = 0,
+    plans: list[LayerPlan] | None = None,
+    random_memories: Sequence[int] = (),
 ) -> dict[str, int]:
     """Assert the RTL model ``exe`` of ``cfg`` runs ``graph`` (lowered with ``plans``, default the
-    default scheduler's) exactly; its counters."""
-    problems, counters = rtl_mismatches(exe, cfg, graph, seed, plans)
+    default scheduler's) exactly on the ideal memory, and bit-exactly on the random memories of
+    ``random_memories``; its counters on the ideal memory."""
+    problems, counters = rtl_mismatches(exe, cfg, graph, seed, plans, random_memories)
     assert not problems, f"{graph.name} on {cfg.name} (seed {seed}): " + "; ".join(problems)
     return counters

@@ -45,7 +45,7 @@ CONFIGS = [PRESETS["tiny"], PRESETS["small"], CRAMPED]
 @st.composite
 def accel_configs(draw: st.DrawFn) -> AccelConfig:
     """Random legal configs: 2..16 lanes, buffers from a few words to a few hundred per half,
-    16- to 32-bit accumulators."""
+    16- to 32-bit accumulators, AXI bursts of 1 to 256 beats."""
     lanes = draw(st.sampled_from([2, 4, 8, 16]))
 
     def buf(word: int, lo: int, hi: int) -> BufferConfig:
@@ -69,6 +69,7 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
             clock_mhz=100.0,
             imem_instructions=draw(st.sampled_from([32, 64, 256])),
             acc_bits=acc_bits,
+            max_burst_beats=draw(st.sampled_from([1, 2, 3, 16, 256])),
         )
     )
 

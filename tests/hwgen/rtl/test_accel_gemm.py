@@ -77,14 +77,14 @@ def test_lenet_gemm_layer_in_verilator(tiny_harness, lenet: Graph, layer: str) -
 @needs("verilator")
 def test_lenet_whole_in_verilator(tiny_harness, lenet: Graph) -> None:
     """conv, max pool, conv, max pool, flatten, two linears: every activation."""
-    c = check_rtl(tiny_harness, TINY, lenet)
+    c = check_rtl(tiny_harness, TINY, lenet, random_memories=(1, 2))
     assert c["perf_busy_pe_cycles"] > 0
 
 
 @needs("verilator")
 def test_resnet_small_whole_in_verilator(tiny_harness) -> None:
     """GEMM convs, residual ADDs, pooling: every activation."""
-    check_rtl(tiny_harness, TINY, zoo_graph("resnet_small"))
+    check_rtl(tiny_harness, TINY, zoo_graph("resnet_small"), random_memories=(3,))
 
 
 @needs("verilator")
@@ -94,4 +94,4 @@ def test_mobilenet_small_whole_in_verilator(tiny_harness) -> None:
 
     g = zoo_graph("mobilenet_small")
     assert any(p.work.kind is WorkKind.DW for p in lower_graph(g, TINY).plans)
-    check_rtl(tiny_harness, TINY, g)
+    check_rtl(tiny_harness, TINY, g, random_memories=(4,))
