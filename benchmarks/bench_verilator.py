@@ -203,7 +203,9 @@ def main() -> None:
         t = time.perf_counter()
         files = emit_verilog(cfg, folder / "rtl")
         try:
-            exe = build_harness(files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build")
+            exe = build_harness(
+                files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build", max_burst=cfg.max_burst_beats
+            )
         except Exception as e:
             builds[preset] = {
                 "seconds": time.perf_counter() - t,

@@ -644,7 +644,12 @@ def main() -> None:
         cfg, t = PRESETS[PRESET], time.perf_counter()
         folder = BUILD / "verilator" / PRESET
         exe = build_harness(
-            emit_verilog(cfg, folder / "rtl"), TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build"
+            emit_verilog(cfg, folder / "rtl"),
+            TOP_NAME,
+            cfg.dram_bus_bits,
+            cfg.dram_latency,
+            folder / "build",
+            max_burst=cfg.max_burst_beats,
         )
         env["verilator_build_s"] = time.perf_counter() - t
     results = [bench_model(m, args, py, exe) for m in args.models.split(",")]

@@ -227,7 +227,9 @@ def rtl_runner(folder: AccelFolder, memory: str = "ideal") -> Runner:
     build_dir = folder.path / outdir.BUILD / "verilator"
 
     def run(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
-        exe = build_harness(files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir)
+        exe = build_harness(
+            files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir, max_burst=cfg.max_burst_beats
+        )
         run = run_harness(exe, dram.tobytes(), max_cycles, memory=memory)
         c = run.counters
         counters = RunCounters(

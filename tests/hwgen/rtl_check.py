@@ -31,7 +31,9 @@ def build_accel(cfg: AccelConfig, folder: Path) -> Path:
     from dian.hwgen.tools.verilator_run import build_harness
 
     files = emit_verilog(cfg, folder / "rtl")
-    return build_harness(files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build")
+    return build_harness(
+        files, TOP_NAME, cfg.dram_bus_bits, cfg.dram_latency, folder / "build", max_burst=cfg.max_burst_beats
+    )
 
 
 def _first_diff(got: np.ndarray, want: np.ndarray) -> str:
@@ -89,7 +91,9 @@ def rtl_mismatches(
             continue
         if rand.dram != want_dram:
             got_ram = np.frombuffer(rand.dram, np.uint8)
-            problems.append(f"{memory}: DRAM vs sim/machine: {_first_diff(got_ram, np.frombuffer(want_dram, np.uint8))}")
+            problems.append(
+                f"{memory}: DRAM vs sim/machine: {_first_diff(got_ram, np.frombuffer(want_dram, np.uint8))}"
+            )
         if rand.counters["perf_cycles"] < want["cycles"]:
             problems.append(f"{memory}: {rand.counters['perf_cycles']} cycles, fewer than the ideal {want['cycles']}")
     return problems, got
