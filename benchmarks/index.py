@@ -137,6 +137,25 @@ def verilator(d: Doc) -> tuple[str, list[str]]:
     return env_line(d["env"]), out
 
 
+def memory(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        rand = r["random"]
+        exact = r["ideal"]["cycles"] == r["machine_cycles"] and r["ideal"]["dram_equal"]
+        before = r.get("before")
+        change = (
+            f", {100 * (r['machine_cycles'] - before) / before:+.2f} % against the single-beat port" if before else ""
+        )
+        return (
+            f"{r['model']} on {r['preset']}: {r['machine_cycles']:,} cycles on the ideal memory "
+            f"({'RTL = sim/machine' if exact else 'RTL DIFFERS'}{change}); random memories "
+            f"{min(x['cycles'] for x in rand) / r['machine_cycles']:.2f}x to "
+            f"{max(x['cycles'] for x in rand) / r['machine_cycles']:.2f}x, DRAM "
+            f"{'bit-exact' if all(x['dram_equal'] for x in rand) else 'DIFFERS'} on {len(rand)} seeds"
+        )
+
+    return env_line(d["env"]), [line(r) for r in d["rows"]]
+
+
 def synth_ecp5(d: Doc) -> tuple[str, list[str]]:
     out = []
     for r in d["results"]:
@@ -256,6 +275,13 @@ ENTRIES = (
         "Layers of ResNet-18 and MobileNetV2 run in sim/machine and in the Verilator model of the RTL on the same "
         "DRAM image: counters and DRAM compared, and Verilator's simulation speed.",
         verilator,
+    ),
+    Entry(
+        "memory",
+        "bench_memory.py",
+        "The zoo networks in Verilator on the ideal AXI memory (cycles = sim/machine's) and on seeded random "
+        "memories (bit-exact, and how much slower), and the cycles against the single-beat DRAM port before AXI.",
+        memory,
     ),
     Entry(
         "synth_ecp5",
