@@ -139,12 +139,12 @@ def verilator(d: Doc) -> tuple[str, list[str]]:
 
 def memory(d: Doc) -> tuple[str, list[str]]:
     def line(r: Doc) -> str:
+        before = r.get("before")
+        change = f", {100 * (r['machine_cycles'] - before) / before:+.2f} %" if before else ""
+        if "ideal" not in r:
+            return f"{r['model']} on {r['preset']}: {r['machine_cycles']:,} cycles in sim/machine{change}"
         rand = r["random"]
         exact = r["ideal"]["cycles"] == r["machine_cycles"] and r["ideal"]["dram_equal"]
-        before = r.get("before")
-        change = (
-            f", {100 * (r['machine_cycles'] - before) / before:+.2f} % against the single-beat port" if before else ""
-        )
         return (
             f"{r['model']} on {r['preset']}: {r['machine_cycles']:,} cycles on the ideal memory "
             f"({'RTL = sim/machine' if exact else 'RTL DIFFERS'}{change}); random memories "

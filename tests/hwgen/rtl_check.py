@@ -66,7 +66,9 @@ def rtl_mismatches(
         return [f"RTL hangs: sim/machine finishes in {want['cycles']} cycles; {e}"], {}
     after, got = run.dram, run.counters
     problems = [
-        f"{n}: RTL {got.get(n)} != sim/machine {v}" for n, v in want.items() if n.startswith("perf_") and got.get(n) != v
+        f"{n}: RTL {got.get(n)} != sim/machine {v}"
+        for n, v in want.items()
+        if n.startswith("perf_") and got.get(n) != v
     ]
     nc = network_cost(graph, cfg, plans)  # the exact cost model, straight against the RTL's counters
     model = {
