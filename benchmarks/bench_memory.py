@@ -17,7 +17,7 @@ reads on a fixed delay line), measured with this script's mapping and lowering o
 the AXI master adds ``READ_PIPE`` cycles to each read, a longer header check at boot and the last
 stores' answers before done (hwgen/timing.py); the goal is at most +3 %.
 
-    .venv/bin/python benchmarks/bench_memory.py [--pairs lenet:tiny,...] [--machine-pairs resnet18:default,...] [--seeds 3]
+    .venv/bin/python benchmarks/bench_memory.py [--pairs M:P,...] [--machine-pairs M:P,...] [--seeds 3]
 
 Writes benchmarks/results/memory.md and .json.
 """
