@@ -15,6 +15,10 @@ every region word aligned):
     channel-blocked layout's 4-D shape)
     chunk table: per chunk: address, MEM instructions, CMP instructions
     (each stream ends with END; the CMP stream follows the MEM stream)
+    chunk code: the MEM stream, the CMP stream, then one 32-byte *link*: the next
+    chunk's table entry (zeros after the last chunk), so that the controller
+    reads a chunk's code and where the next one is in one run; it reads the
+    table only for the first chunk (the host reads it for all)
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from __future__ import annotations
 import struct
 
 MAGIC = b"DIAN"
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2
 HEADER_BYTES = 64
 #: The header's fields, from byte 0: magic, version, config hash, image bytes, chunk count,
 #: chunk table address, input count, output count, io table address.
@@ -30,6 +34,8 @@ HEADER_FIELDS = struct.Struct("<4sI16sIIIIII")
 CHUNK_ENTRY = struct.Struct("<3I")  # address, MEM instructions, CMP instructions
 IO_ENTRY = struct.Struct("<5I")  # address, N, C, H, W
 CHUNK_ENTRY_BYTES = CHUNK_ENTRY.size
+#: The link after each chunk's code: the next chunk's CHUNK_ENTRY, zero-padded to an instruction slot.
+LINK_BYTES = 32
 IO_ENTRY_BYTES = IO_ENTRY.size
 #: The two fields the controller reads at boot: the chunk count and the chunk table address.
 HDR_FIELDS_ADDR = struct.calcsize("<4sI16sI")

@@ -40,13 +40,14 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's first 36 bytes (magic,
   version, config hash, chunk count, table address: ``header_beats``) are
-  asked for in cycle 1 and checked in one cycle: the first chunk fetch
-  begins at ``boot_cycles = 1 + λ' + header_beats``.
-* Chunk fetch: table entry read (``λ' + entry_beats``), decode (1), code read
-  (``λ' + n·32/B``), launch (1: the IMEM read of the first words must follow
-  the last write; it also waits for every earlier store to be answered), the
-  engines' FETCH (1) and DECODE: the first instruction may start
-  ``chunk_fetch_cycles = 4 + 2λ' + entry_beats + n·32/B`` cycles after the
+  asked for in cycle 1 and checked in one cycle, then the first chunk's table
+  entry is read (``λ' + entry_beats``) and decoded: the first chunk's code read
+  is asked for at ``boot_cycles = 2 + 2λ' + header_beats + entry_beats``.
+* Chunk fetch: one read of the chunk's code and its 32-byte link to the next
+  chunk (``λ' + (n·32 + 32)/B``), launch (1: the IMEM read of the first words
+  must follow the last write; it also waits for every earlier store to be
+  answered), the engines' FETCH (1) and DECODE: the first instruction may
+  start ``chunk_fetch_cycles = 3 + λ' + (n·32 + 32)/B`` cycles after the
   previous chunk's end (or ``writes_settled + 2``, whichever is later).
 * Done: the controller sees both engines halted in the chunk's end cycle
   ``E``, waits in FINISH until every write is answered, and raises ``done``
@@ -159,7 +160,7 @@ ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
 RQ_DRAIN = PPU_REQUANT_LATENCY
 # The header's layout (a module the compiled replay's cache stamp follows, search/replay.py).
 HDR_FIELDS_ADDR, HDR_FIELDS_BYTES = image_format.HDR_FIELDS_ADDR, image_format.HDR_FIELDS_BYTES
-CHUNK_ENTRY_BYTES = image_format.CHUNK_ENTRY_BYTES
+CHUNK_ENTRY_BYTES, LINK_BYTES = image_format.CHUNK_ENTRY_BYTES, image_format.LINK_BYTES
 
 
 class TimingConfig(Protocol):
@@ -241,29 +242,30 @@ def range_beats(cfg: TimingConfig, addr: int, nbytes: int) -> int:
     return (addr % b + nbytes + b - 1) // b
 
 
+def entry_beats(cfg: TimingConfig) -> int:
+    """Bus beats of the first chunk's table entry (the table is bus aligned)."""
+    return range_beats(cfg, 0, CHUNK_ENTRY_BYTES)
+
+
 def boot_cycles(cfg: AccelConfig) -> int:
-    """Cycles from ``start`` to the first chunk fetch (header read and check)."""
-    return 1 + read_latency(cfg) + header_beats(cfg)
+    """Cycles from ``start`` to the first chunk's code read (the header read and checked, the first
+    chunk's table entry read and decoded)."""
+    return 2 + 2 * read_latency(cfg) + header_beats(cfg) + entry_beats(cfg)
 
 
 def boot_bytes(cfg: AccelConfig) -> int:
-    return header_beats(cfg) * cfg.bus_bytes
+    return (header_beats(cfg) + entry_beats(cfg)) * cfg.bus_bytes
 
 
-def chunk_fetch_cycles(cfg: TimingConfig, entry_addr: int, n_instructions: int) -> int:
-    """From the previous chunk's end (or the boot) to the first instruction's
-    earliest start: table entry at ``entry_addr``, decode, code, FETCH."""
-    return (
-        4
-        + 2 * read_latency(cfg)
-        + range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES)
-        + n_instructions * 32 // cfg.bus_bytes
-    )
+def chunk_fetch_cycles(cfg: TimingConfig, n_instructions: Any) -> Any:
+    """From the previous chunk's end (or the boot) to the first instruction's earliest start: the
+    code and the link to the next chunk in one read, the launch, the engines' FETCH."""
+    return 3 + read_latency(cfg) + (n_instructions * 32 + LINK_BYTES) // cfg.bus_bytes
 
 
-def chunk_fetch_bytes(cfg: TimingConfig, entry_addr: int, n_instructions: int) -> int:
-    """DRAM bytes the controller reads to fetch a chunk (table entry and code)."""
-    return range_beats(cfg, entry_addr, CHUNK_ENTRY_BYTES) * cfg.bus_bytes + n_instructions * 32
+def chunk_fetch_bytes(cfg: TimingConfig, n_instructions: Any) -> Any:
+    """DRAM bytes the controller reads to fetch a chunk (its code and its link)."""
+    return n_instructions * 32 + LINK_BYTES
 
 
 def gemm_cycles(cfg: TimingConfig, n_blocks: Any, n_pix: Any) -> Any:

@@ -51,28 +51,23 @@ def part_channels(graph: Graph, w: Work) -> tuple[int, ...]:
     return tuple(regions[name].blocked[1] for name in w.op.inputs)
 
 
-def layer_cost(
-    w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tuple[int, ...] = (), first_chunk: int = 0
-) -> LayerCost:
+def layer_cost(w: Work, cfg: AccelConfig, tilings: Sequence[Tiling], parts: tuple[int, ...] = ()) -> LayerCost:
     """Counters of ``w`` compiled alone under each of ``tilings`` (arrays, one entry per tiling).
 
-    ``parts``: :func:`part_channels` for a concat. ``first_chunk``: the
-    layer's first chunk index in a bigger program (the chunk-table entry's
-    alignment can cost a bus beat)."""
-    return batch_cost([(w, list(tilings))], cfg, parts, first_chunk)
+    ``parts``: :func:`part_channels` for a concat."""
+    return batch_cost([(w, list(tilings))], cfg, parts)
 
 
 def batch_cost(
     items: Sequence[tuple[Work, list[Tiling]]],
     cfg: AccelConfig,
     parts: tuple[int, ...] = (),
-    first_chunk: int | np.ndarray = 0,
 ) -> LayerCost:
     """:func:`layer_cost` of several layers' tilings in one replay (one call for all: much
     faster than one a layer); every work must be of one kind. The result's entries follow
     ``items`` and their tilings in order."""
     steps = batch_steps(items, cfg, parts)
-    return replay(cfg, steps, len(steps.table), first_chunk)
+    return replay(cfg, steps, len(steps.table))
 
 
 def batch_steps(
@@ -123,7 +118,7 @@ def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> 
     layers: dict[str, LayerCost] = {}
     energy = 0.0
     for p in plans:
-        c = layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work), first_chunk=chunks)
+        c = layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work))
         layers[p.work.op.name] = c
         cycles += int(c.cycles[0]) - boot - done
         read += int(c.dram_read[0]) - timing.boot_bytes(cfg)

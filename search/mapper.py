@@ -167,7 +167,7 @@ class Mapper:
     def _exact(
         self, layers: list[tuple[Work, tuple[int, ...]]], choices: list[Choice | None]
     ) -> dict[str, tuple[Work, Tiling]]:
-        """The chosen tilings timed at their chunk positions: the figures the plans show."""
+        """The chosen tilings timed: the figures the plans show."""
         cfg = self.cfg
         for (w, _), ch in zip(layers, choices, strict=True):
             if ch is None:
@@ -175,22 +175,14 @@ class Mapper:
         picks = [
             (w, parts, ch.work, ch.tiling) for (w, parts), ch in zip(layers, choices, strict=True) if ch is not None
         ]
-        # Chunks per layer do not depend on the position: one pass at chunk 0 gives the offsets.
-        first = np.zeros(len(picks), np.int64)
         costs: list[LayerCost | None] = [None] * len(picks)
-        for at in (0, 1):
-            by_kind: dict[object, list[int]] = {}
-            for n, (_, parts, mode, _) in enumerate(picks):
-                by_kind.setdefault(("parts", n) if parts else mode.kind, []).append(n)
-            for idx in by_kind.values():
-                c = batch_cost(
-                    [(picks[n][2], [picks[n][3]]) for n in idx], cfg, picks[idx[0]][1], first[idx] if at else 0
-                )
-                for pos, n in enumerate(idx):
-                    costs[n] = _entry(c, pos)
-            if at == 0:
-                layer_chunks = np.array([int(c.chunks[0]) for c in costs], np.int64)  # type: ignore[union-attr]
-                first = np.concatenate([[0], np.cumsum(layer_chunks)[:-1]]).astype(np.int64)
+        by_kind: dict[object, list[int]] = {}
+        for n, (_, parts, mode, _) in enumerate(picks):
+            by_kind.setdefault(("parts", n) if parts else mode.kind, []).append(n)
+        for idx in by_kind.values():
+            c = batch_cost([(picks[n][2], [picks[n][3]]) for n in idx], cfg, picks[idx[0]][1])
+            for pos, n in enumerate(idx):
+                costs[n] = _entry(c, pos)
         out = {}
         for (w, _, mode, t), cost in zip(picks, costs, strict=True):
             assert cost is not None

@@ -121,19 +121,14 @@ class Steps(Protocol):
 MEM_FREE, CMP_FREE, CE1, CE2, WRITER_END, SE1, SE2 = range(7)  # times (all shift alike in a repeat)
 COUNT, STEPS, OUTPUTS, PENDING = 7, 8, 9, 10  # instructions in the chunk, steps, outputs, the store to issue
 T_READ, T_WRITE, T_BUSY, T_SRAM = 11, 12, 13, 14  # DRAM bytes, busy-PE cycles, on-chip bytes per buffer
-CHUNK = T_SRAM + len(BUFFERS)  # the chunk's index in the program
-STATE = CHUNK + 1
+STATE = T_SRAM + len(BUFFERS)
 # The replay's output columns besides the totals: chunk execution, chunk fetches, instructions, chunks,
 # and the steps the replay went through one by one (the others it skipped as repeats).
 O_COMPUTE, O_FETCH, O_INSTRS, O_CHUNKS, O_REPLAYED = range(5)
 
 
-def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray = 0) -> LayerCost:
+def replay(cfg: AccelConfig, steps: Steps, m: int) -> LayerCost:
     """Time every step of the ``m`` mappings of ``steps``, exactly as sim/machine would.
-
-    ``first_chunk`` is the index of the layer's first chunk in the program
-    (its chunk-table entry's alignment changes the fetch by a bus beat), one
-    for all or one per mapping.
 
     Skipping repeats: after a unit of the loop nest (an output tile, a row of
     them, ...), if every engine time in the state moved by the same ``D``
@@ -144,10 +139,9 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
     uniformly shifted state gives a uniformly shifted state. The replay adds
     ``r * D`` to the times and ``r`` times the unit's counts and jumps
     ``r`` units ahead. The result is identical to stepping through them."""
-    chunk = np.broadcast_to(np.asarray(first_chunk, np.int64), (m,)).copy()
     state = np.zeros((m, STATE), np.int64)
     out = np.zeros((m, O_REPLAYED + 1), np.int64)
-    _replay_all(steps.kind, steps.table, CfgView.of(cfg), chunk, state, out)
+    _replay_all(steps.kind, steps.table, CfgView.of(cfg), state, out)
     return LayerCost(
         cycles=timing.boot_cycles(cfg) + out[:, O_FETCH] + out[:, O_COMPUTE] + timing.done_cycles(cfg),
         dram_read=state[:, T_READ] + timing.boot_bytes(cfg),
@@ -163,9 +157,7 @@ def replay(cfg: AccelConfig, steps: Steps, m: int, first_chunk: int | np.ndarray
 
 
 @njit
-def _replay_all(
-    kind: int, table: np.ndarray, cfgv: np.ndarray, first_chunk: np.ndarray, state: np.ndarray, out: np.ndarray
-) -> None:
+def _replay_all(kind: int, table: np.ndarray, cfgv: np.ndarray, state: np.ndarray, out: np.ndarray) -> None:
     """Every row of ``table``: its final state (totals) into ``state``, its chunk counters into ``out``."""
     cfg = cfg_view(cfgv)
     rec = np.zeros(RECORD, np.int64)
@@ -175,7 +167,6 @@ def _replay_all(
     snap_pos = np.empty(MAX_LEVELS, np.int64)
     for m in range(table.shape[0]):
         r, s, o = table[m], state[m], out[m]
-        s[CHUNK] = first_chunk[m]
         resident[:] = -1
         snap_pos[:] = -1
         n = r[N_STEPS]
@@ -212,13 +203,11 @@ def _close(s: np.ndarray, cfg: CfgView, o: np.ndarray) -> None:
         mem_free = max(s[MEM_FREE], s[WRITER_END]) + s[PENDING] + GAP
     end = max(mem_free, s[CMP_FREE]) + timing.END_CYCLES
     n = s[COUNT] + _ENDS
-    entry = timing.CHUNK_ENTRY_BYTES * s[CHUNK]  # the table's address is a multiple of the bus width
     o[O_COMPUTE] += end
-    o[O_FETCH] += timing.chunk_fetch_cycles(cfg, entry, n)
+    o[O_FETCH] += timing.chunk_fetch_cycles(cfg, n)
     o[O_INSTRS] += n
     o[O_CHUNKS] += 1
-    s[T_READ] += timing.chunk_fetch_bytes(cfg, entry, n)
-    s[CHUNK] += 1
+    s[T_READ] += timing.chunk_fetch_bytes(cfg, n)
 
 
 @njit(inline="always")
@@ -311,12 +300,7 @@ def _skip_repeats(
         at = pos % unit == 0 and pos < n
         if at and not done and snap_pos[lv] == pos - unit:  # (snaps[lv]: the state where the unit began)
             shift = s[0] - snaps[lv, 0]
-            ok = (
-                s[CHUNK] == snaps[lv, CHUNK]
-                and snaps[lv, STEPS] >= 2
-                and snaps[lv, OUTPUTS] >= 2
-                and s[PENDING] == snaps[lv, PENDING]
-            )
+            ok = snaps[lv, STEPS] >= 2 and snaps[lv, OUTPUTS] >= 2 and s[PENDING] == snaps[lv, PENDING]
             for k in range(1, COUNT):
                 ok = ok and s[k] - snaps[lv, k] == shift
             per_unit = s[COUNT] - snaps[lv, COUNT]  # instructions

@@ -24,6 +24,7 @@ from ..image_format import (
     IMAGE_VERSION,
     IO_ENTRY,
     IO_ENTRY_BYTES,
+    LINK_BYTES,
     MAGIC,
     MAX_IMAGE_BYTES,
 )
@@ -87,8 +88,12 @@ class ImageBuilder:
     def finish(
         self, chunks: list[tuple[bytes, int, int]], inputs: list[TensorSlot], outputs: list[TensorSlot]
     ) -> bytes:
-        """Append the chunks (code, MEM count, CMP count) and their table; write the header."""
-        entries = [ChunkEntry(self.place(code, "program chunk"), nm, nc) for code, nm, nc in chunks]
+        """Append the chunks (code, MEM count, CMP count), each followed by its link to the next
+        one, and their table; write the header."""
+        entries = [ChunkEntry(self.place(code + bytes(LINK_BYTES), "program chunk"), nm, nc) for code, nm, nc in chunks]
+        for (code, _, _), here, nxt in zip(chunks, entries, [*entries[1:], None], strict=True):
+            link = CHUNK_ENTRY.pack(nxt.addr, nxt.n_mem, nxt.n_cmp) if nxt else b""
+            self.put(here.addr + len(code), link.ljust(LINK_BYTES, b"\0"))
         table = self.place(b"".join(CHUNK_ENTRY.pack(e.addr, e.n_mem, e.n_cmp) for e in entries), "chunk table")
         io = b"".join(IO_ENTRY.pack(s.addr, *s.blocked) for s in (*inputs, *outputs))
         head = HEADER_FIELDS.pack(

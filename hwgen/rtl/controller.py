@@ -5,16 +5,18 @@ to halt; it owns IMEM, the four token counters, the run's status and its end.
 Every read goes through :class:`~dian.hwgen.rtl.axi_master.AxiMaster` as a
 *run* of bus beats (the master owns the read port between chunks, the MEM
 engine while a chunk runs). Two kinds of read share one path: *fields*
-(the header's first 36 bytes, a 12-byte chunk-table entry) are gathered into
-a few registers and decoded in the next cycle; *code* is written into IMEM,
-one instruction per ``32 / B`` beats.
+(the header's first 36 bytes, the first chunk's 12-byte table entry) are
+gathered into a few registers and decoded in the next cycle; *code* is
+written into IMEM, one instruction per ``32 / B`` beats, and its last 32
+bytes, the chunk's *link*, say where the next chunk is (hwgen/image_format.py):
+one read a chunk.
 
-Sequence (states): START → fields(header) → HEADER: the magic, the image
+Sequence (states): START → FIELDS(header) → DECODE: the magic, the image
 version and the config hash must be this accelerator's (else error
-BAD_IMAGE or CONFIG_MISMATCH); then per chunk: fields(entry) → ENTRY →
-CODE → LAUNCH (once every write of the previous chunk is answered: this
-chunk's loads may read what it stored) → RUN, until both engines halt; then
-FINISH waits for the last writes, and DONE. Any error (an engine's illegal
+BAD_IMAGE or CONFIG_MISMATCH); FIELDS(first entry) → DECODE; then per chunk:
+CODE (code and link) → LAUNCH (once every write of the previous chunk is
+answered: this chunk's loads may read what it stored) → RUN, until both
+engines halt; then FINISH waits for the last writes, and DONE. Any error (an engine's illegal
 instruction, SLVERR/DECERR on the bus, a bad header) goes to ABORT instead:
 the engines are held in reset while the master drains the bus, then DONE
 with the error's code. A soft reset does the same from any state and ends in
@@ -163,7 +165,8 @@ class Controller(wiring.Component):
             m.d.sync += [what.eq(kind), beat_idx.eq(0), offset.eq(addr & (B - 1))]
             read(addr & ~(B - 1), ((addr & (B - 1)) + nbytes + B - 1) >> (B.bit_length() - 1))
 
-        n_chunks, entry_addr = Signal(32), Signal(32)
+        n_chunks = Signal(32)
+        next_addr, next_nm, next_nc = Signal(32), Signal(32), Signal(32)  # the next chunk's link
         per_instr = INSTRUCTION_BYTES // B
         gather = Signal(INSTRUCTION_BITS)
         nxt_gather = Cat(gather[8 * B :], self.rd_data) if per_instr > 1 else self.rd_data
@@ -184,6 +187,12 @@ class Controller(wiring.Component):
             m.d.comb += fault.eq(ErrorCode.WRITE_ERROR)
         m.d.comb += self.error_code.eq(code)
         soft = Signal()  # the abort under way is a soft reset's
+
+        def fetch(addr, nm, nc):
+            """Read a chunk's code and its link: ``nm`` MEM and ``nc`` CMP instructions from ``addr``."""
+            m.d.sync += [self.cmp_base.eq(nm), ibeat.eq(0), waddr.eq(0), n_chunks.eq(n_chunks - 1)]
+            read(addr, (nm + nc + 1) * per_instr)
+            m.next = "CODE"
 
         def abort(why):
             m.d.sync += [code.eq(why), soft.eq(0)]
@@ -223,7 +232,7 @@ class Controller(wiring.Component):
                     m.next = "DECODE"
             with state("DECODE"):
                 with m.If(what == _HEADER):
-                    m.d.sync += [n_chunks.eq(flat[224:256]), entry_addr.eq(flat[256:288])]
+                    m.d.sync += n_chunks.eq(flat[224:256])
                     with m.If(flat[0:64] != header_ok):
                         abort(ErrorCode.BAD_IMAGE)
                     with m.Elif(flat[64:192] != hash_ok):
@@ -233,22 +242,16 @@ class Controller(wiring.Component):
                     with m.Else():
                         read_fields(_ENTRY, flat[256:288], CHUNK_ENTRY_BYTES)
                         m.next = "FIELDS"
-                with m.Else():
-                    nm, nc = flat[32:64], flat[64:96]
-                    m.d.sync += [
-                        self.cmp_base.eq(nm),
-                        ibeat.eq(0),
-                        waddr.eq(0),
-                        n_chunks.eq(n_chunks - 1),
-                        entry_addr.eq(entry_addr + CHUNK_ENTRY_BYTES),
-                    ]
-                    read(flat[0:32], (nm + nc) * per_instr)
-                    m.next = "CODE"
+                with m.Else():  # the first chunk's table entry
+                    fetch(flat[0:32], flat[32:64], flat[64:96])
             with state("CODE"):
                 m.d.comb += self.rd_ready.eq(1)
                 with m.If(beat_in):
                     m.d.sync += gather.eq(nxt_gather)
-                    with m.If(ibeat == per_instr - 1):
+                    with m.If(last_beat):  # the link: where the next chunk is
+                        m.d.sync += [next_addr.eq(nxt_gather[0:32]), next_nm.eq(nxt_gather[32:64])]
+                        m.d.sync += next_nc.eq(nxt_gather[64:96])
+                    with m.Elif(ibeat == per_instr - 1):
                         m.d.comb += [wr.en.eq(1), wr.addr.eq(waddr), wr.data.eq(nxt_gather)]
                         m.d.sync += [ibeat.eq(0), waddr.eq(waddr + 1)]
                     with m.Else():
@@ -267,8 +270,7 @@ class Controller(wiring.Component):
                     with m.If(n_chunks == 0):
                         m.next = "FINISH"
                     with m.Else():
-                        read_fields(_ENTRY, entry_addr, CHUNK_ENTRY_BYTES)
-                        m.next = "FIELDS"
+                        fetch(next_addr, next_nm, next_nc)
             with state("FINISH"), m.If(self.bus_idle):  # the last stores' answers
                 m.d.comb += self.ended.eq(1)
                 m.next = "DONE"

@@ -7,9 +7,9 @@ ISSUE_GAP, arrival of every token it waits for)`` (docs/accelerator.md,
 arrives when the instruction signalling it ends. The simulator executes
 instructions one at a time in order of start time (MEM first on ties), so
 what one engine writes is visible to the other exactly as the tokens allow.
-The controller boots from the header (``boot_cycles``), fetches each chunk
-(``chunk_fetch_cycles``: its table entry and code) after the previous one's
-end, and raises done ``DONE_CYCLES`` after the last chunk's end; both
+The controller boots from the header and the first chunk's table entry
+(``boot_cycles``), fetches each chunk (``chunk_fetch_cycles``: its code and
+its link to the next one) after the previous one's end, and raises done ``DONE_CYCLES`` after the last chunk's end; both
 streams must reach END with every token consumed. An instruction its engine
 cannot run (a CMP opcode in the MEM stream or the reverse, DW without the
 depthwise dataflow: what raises the RTL's ``error``) is a ProgramError. The controller's header,
@@ -28,7 +28,8 @@ from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, Dataflow
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, StoreAct, Token
-from dian.hwgen.lower.dram_image import read_header
+from dian.hwgen.image_format import CHUNK_ENTRY, LINK_BYTES
+from dian.hwgen.lower.dram_image import ChunkEntry, read_header
 
 from .datapath import Datapath
 
@@ -85,23 +86,26 @@ class Machine:
         header = read_header(self.dram, self.cfg)
         enc = Encoding(self.cfg)
         dp = Datapath(self.cfg, self.dram)
-        table = int.from_bytes(self.dram[32:36].tobytes(), "little")
         now = timing.boot_cycles(self.cfg)
         self.counters.program_bytes_read += timing.boot_bytes(self.cfg)
-        for ci, ch in enumerate(header.chunks):
-            code = self.dram[ch.addr : ch.addr + (ch.n_mem + ch.n_cmp) * INSTRUCTION_BYTES].tobytes()
-            instrs = enc.decode_stream(code)
+        # The controller reads the table for the first chunk only; each chunk's link names the next.
+        ch = header.chunks[0] if header.chunks else None
+        for ci in range(len(header.chunks)):
+            assert ch is not None
+            n = ch.n_mem + ch.n_cmp
+            code = self.dram[ch.addr : ch.addr + n * INSTRUCTION_BYTES + LINK_BYTES].tobytes()
+            instrs = enc.decode_stream(code[: n * INSTRUCTION_BYTES])
             mem, cmp = instrs[: ch.n_mem], instrs[ch.n_mem :]
             for name, s, ops in (("MEM", mem, MEM_OPS), ("CMP", cmp, CMP_OPS)):
                 if not s or not isinstance(s[-1], End) or any(isinstance(i, End) for i in s[:-1]):
                     raise ProgramError(f"chunk {ci}: the {name} stream must end with exactly one END.")
                 self._check_stream(ci, name, s, ops)
-            entry = table + timing.CHUNK_ENTRY_BYTES * ci
-            self.counters.program_bytes_read += timing.chunk_fetch_bytes(self.cfg, entry, len(instrs))
+            self.counters.program_bytes_read += timing.chunk_fetch_bytes(self.cfg, n)
             # The launch (two cycles before the first start) also waits for the stores before it.
-            now = max(now + timing.chunk_fetch_cycles(self.cfg, entry, len(instrs)), self.writes_settled + 2)
+            now = max(now + timing.chunk_fetch_cycles(self.cfg, n), self.writes_settled + 2)
             now = self._run_chunk(ci, dp, _Engine("MEM", mem, free_at=now), _Engine("CMP", cmp, free_at=now))
             self.counters.chunks += 1
+            ch = ChunkEntry(*CHUNK_ENTRY.unpack_from(code, n * INSTRUCTION_BYTES))
         c = self.counters
         c.cycles = max(now + timing.DONE_CYCLES, self.writes_settled + 1)
         c.dram_bytes_read = dp.bytes_read + c.program_bytes_read
