@@ -27,8 +27,8 @@ from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, Dataflow
 from dian.hwgen.encoding import Encoding
-from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, StoreAct, Token
 from dian.hwgen.image_format import CHUNK_ENTRY, LINK_BYTES
+from dian.hwgen.isa import CMP_OPS, INSTRUCTION_BYTES, MEM_OPS, Dw, End, Instr, Opcode, StoreAct, Token
 from dian.hwgen.lower.dram_image import ChunkEntry, read_header
 
 from .datapath import Datapath
