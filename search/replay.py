@@ -121,7 +121,8 @@ class Steps(Protocol):
 MEM_FREE, CMP_FREE, CE1, CE2, WRITER_END, SE1, SE2 = range(7)  # times (all shift alike in a repeat)
 COUNT, STEPS, OUTPUTS, PENDING = 7, 8, 9, 10  # instructions in the chunk, steps, outputs, the store to issue
 T_READ, T_WRITE, T_BUSY, T_SRAM = 11, 12, 13, 14  # DRAM bytes, busy-PE cycles, on-chip bytes per buffer
-STATE = T_SRAM + len(BUFFERS)
+CHUNK = T_SRAM + len(BUFFERS)  # chunks closed so far (a repeat never jumps across a chunk's end)
+STATE = CHUNK + 1
 # The replay's output columns besides the totals: chunk execution, chunk fetches, instructions, chunks,
 # and the steps the replay went through one by one (the others it skipped as repeats).
 O_COMPUTE, O_FETCH, O_INSTRS, O_CHUNKS, O_REPLAYED = range(5)
@@ -207,6 +208,7 @@ def _close(s: np.ndarray, cfg: CfgView, o: np.ndarray) -> None:
     o[O_FETCH] += timing.chunk_fetch_cycles(cfg, n)
     o[O_INSTRS] += n
     o[O_CHUNKS] += 1
+    s[CHUNK] += 1
     s[T_READ] += timing.chunk_fetch_bytes(cfg, n)
 
 
