@@ -302,7 +302,12 @@ def _skip_repeats(
         at = pos % unit == 0 and pos < n
         if at and not done and snap_pos[lv] == pos - unit:  # (snaps[lv]: the state where the unit began)
             shift = s[0] - snaps[lv, 0]
-            ok = snaps[lv, STEPS] >= 2 and snaps[lv, OUTPUTS] >= 2 and s[PENDING] == snaps[lv, PENDING]
+            ok = (
+                s[CHUNK] == snaps[lv, CHUNK]
+                and snaps[lv, STEPS] >= 2
+                and snaps[lv, OUTPUTS] >= 2
+                and s[PENDING] == snaps[lv, PENDING]
+            )
             for k in range(1, COUNT):
                 ok = ok and s[k] - snaps[lv, k] == shift
             per_unit = s[COUNT] - snaps[lv, COUNT]  # instructions
