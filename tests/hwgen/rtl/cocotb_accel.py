@@ -109,6 +109,15 @@ class Bench:
                 f"{n} bytes differ"
             )
 
+    def check_partial(self, before: bytes, base: int, what: str) -> None:
+        """After an aborted run of the image at ``base``: outside the image the RAM is ``before``; inside,
+        every byte is the image's or sim/machine's final one."""
+        after = self.ram.read(0, RAM_SIZE)
+        end = base + len(self.image)
+        assert after[:base] == before[:base] and after[end:] == before[end:], f"{what}: a write outside the image"
+        stray = [i for i in range(len(self.image)) if after[base + i] not in (self.image[i], self.expected[i])]
+        assert not stray, f"{what}: {len(stray)} bytes neither the image's nor final, first at offset {stray[0]:#x}"
+
     async def inference(self, base: int, what: str) -> dict[str, int]:
         """A good run of the image at ``base``: DONE, no error, sim/machine's DRAM and byte counters."""
         before = await self.start(base, self.image)
@@ -121,6 +130,52 @@ class Bench:
         assert counters["cycles"] >= self.machine["cycles"], f"{what}: faster than the ideal memory"
         self.dut._log.info("%s: %d cycles (ideal memory %d)", what, counters["cycles"], self.machine["cycles"])
         return counters
+
+
+class BusWatch:
+    """Counts the AXI4 master's handshakes every cycle: read bursts whose last beat has not come, W beats
+    owed to accepted AW bursts, B responses not yet received."""
+
+    def __init__(self, dut: Any) -> None:
+        self.dut = dut
+        self.r_bursts_owed = self.w_owed = self.b_owed = self.cycles_since_start = 0
+        self._task = cocotb.start_soon(self._watch())
+
+    def started(self) -> None:
+        self.cycles_since_start = 0
+
+    def snapshot(self) -> dict[str, int]:
+        return {"r_bursts_owed": self.r_bursts_owed, "w_owed": self.w_owed, "b_owed": self.b_owed}
+
+    def quiet(self) -> bool:
+        return not any(self.snapshot().values())
+
+    def stop(self) -> None:
+        self._task.cancel()
+
+    async def until(self, condition: Any, limit: int) -> None:
+        for _ in range(limit):
+            if condition():
+                return
+            await RisingEdge(self.dut.clk)
+        raise AssertionError(f"the bus never reached the moment looked for in {limit} cycles")
+
+    async def _watch(self) -> None:
+        d = self.dut
+        while True:
+            await RisingEdge(d.clk)
+            self.cycles_since_start += 1
+            if int(d.m_axi_arvalid.value) and int(d.m_axi_arready.value):
+                self.r_bursts_owed += 1
+            if int(d.m_axi_rvalid.value) and int(d.m_axi_rready.value) and int(d.m_axi_rlast.value):
+                self.r_bursts_owed -= 1
+            if int(d.m_axi_awvalid.value) and int(d.m_axi_awready.value):
+                self.w_owed += int(d.m_axi_awlen.value) + 1
+                self.b_owed += 1
+            if int(d.m_axi_wvalid.value) and int(d.m_axi_wready.value):
+                self.w_owed -= 1
+            if int(d.m_axi_bvalid.value) and int(d.m_axi_bready.value):
+                self.b_owed -= 1
 
 
 @cocotb.test(timeout_time=40, timeout_unit="ms")
@@ -142,22 +197,41 @@ async def identity_and_three_inferences(dut: Any) -> None:
 
 @cocotb.test(timeout_time=40, timeout_unit="ms")
 async def soft_resets_in_mid_run(dut: Any) -> None:
-    """SOFT_RESET early (the header read), in the middle and late in a run: each time the accelerator
-    drains the bus and goes idle with STATUS clear and no irq; then a run is exact."""
+    """SOFT_RESET at three moments of a run: early (the header read), with write bursts open (W beats
+    still owed or B responses awaited) and with several read bursts outstanding. Each time the
+    accelerator drains the bus (the RAM's slave finishes every burst it accepted) and goes idle with
+    STATUS clear and no irq, having written nothing outside the image and, inside it, nothing but
+    final results (every tensor has its own slot and a store writes final values); then a run is exact."""
     bench = Bench(dut, seed=2)
     await bench.reset()
+    bus = BusWatch(dut)
     cycles = bench.machine["cycles"]
-    for k, after in enumerate((2, cycles // 3, 2 * cycles // 3)):
-        await bench.start(BASE_B, bench.image)
-        await ClockCycles(dut.clk, after)
-        assert await bench.axil.read_dword(Reg.STATUS) == Status.BUSY, f"soft reset {k}: not busy"
-        await bench.axil.write_dword(Reg.CONTROL, Control.SOFT_RESET)
+    moments = {
+        "early": lambda: bus.cycles_since_start >= 2,
+        "writes open": lambda: bus.w_owed > 0,
+        "reads outstanding": lambda: bus.r_bursts_owed >= 3,
+    }
+    seen = {}
+    for what, moment in moments.items():
+        before = await bench.start(BASE_B, bench.image)
+        bus.started()
+        await bus.until(moment, 2 * cycles)
+        write = cocotb.start_soon(bench.axil.write_dword(Reg.CONTROL, Control.SOFT_RESET))
+        await RisingEdge(dut.s_axil_bvalid)  # the write took effect (the pulse went out) a cycle before
+        seen[what] = bus.snapshot()
+        await write
         for _ in range(1000):
             status = await bench.axil.read_dword(Reg.STATUS)
             if not status & Status.BUSY:
                 break
-        assert status == 0, f"soft reset {k}: STATUS {status:#x} after the drain, not 0"
+        assert status == 0, f"soft reset ({what}): STATUS {status:#x} after the drain, not 0"
         assert await bench.axil.read_dword(Reg.IRQ_STATUS) == 0 and int(dut.irq.value) == 0
+        assert bus.quiet(), f"soft reset ({what}): bus not idle after BUSY fell: {bus.snapshot()}"
+        bench.check_partial(before, BASE_B, what)
+        dut._log.info("soft reset (%s) with %s in flight", what, seen[what])
+    bus.stop()
+    assert seen["writes open"]["w_owed"] > 0 or seen["writes open"]["b_owed"] > 0, seen
+    assert seen["reads outstanding"]["r_bursts_owed"] > 0, seen
     await bench.inference(BASE_A, "run after soft resets")
 
 
