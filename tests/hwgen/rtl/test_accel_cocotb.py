@@ -25,6 +25,7 @@ from machine_cases import random_inputs, zoo_graph
 from tool_helpers import needs
 
 from dian.hwgen.accel_config import AccelConfig, config_hash
+from dian.hwgen.csr_map import COUNTERS
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.rtl.core import forward
@@ -32,6 +33,8 @@ from dian.hwgen.rtl.top import TOP_NAME, Accelerator, top_ports
 from dian.sim.reference import run_graph
 
 TINY = PRESETS["tiny"]
+#: sim/machine's names (``perf_…``) of the registers' counters (csr_map.COUNTERS).
+COUNTERS_MACHINE = ("cycles", "busy_pe_cycles", "dram_bytes_read", "dram_bytes_written")
 ID_PORTS = {"m_axi_awid": Out(1), "m_axi_arid": Out(1), "m_axi_bid": In(1), "m_axi_rid": In(1)}
 
 
@@ -64,7 +67,7 @@ def test_accelerator_against_cocotbext_axi(tmp_path: Path) -> None:
     files = {"image": image, "expected": want_dram}
     for name, data in files.items():
         (tmp_path / f"{name}.bin").write_bytes(data)
-    machine = {k: want[f"perf_{k}"] for k in ("cycles", "dram_bytes_read", "dram_bytes_written")}
+    machine = {reg: want[f"perf_{counter}"] for reg, counter in zip(COUNTERS, COUNTERS_MACHINE, strict=True)}
     (tmp_path / "machine.json").write_text(json.dumps(machine))
     env = {f"ACCEL_{name.upper()}": str(tmp_path / f"{name}.bin") for name in files}
     env |= {
