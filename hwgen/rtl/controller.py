@@ -191,7 +191,7 @@ class Controller(wiring.Component):
         def fetch(addr, nm, nc):
             """Read a chunk's code and its link: ``nm`` MEM and ``nc`` CMP instructions from ``addr``."""
             m.d.sync += [self.cmp_base.eq(nm), ibeat.eq(0), waddr.eq(0), n_chunks.eq(n_chunks - 1)]
-            read(addr, (nm + nc + 1) * per_instr)
+            read(addr, (nm + nc + 1) << (per_instr.bit_length() - 1))  # code and link, 32/B beats each
             m.next = "CODE"
 
         def abort(why):

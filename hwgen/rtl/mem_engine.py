@@ -205,7 +205,7 @@ class MemEngine(wiring.Component):
                         pad_value.eq(f["pad_value"]),
                         y_hi.eq(f["n_y"] - f["pad_bottom"]),
                         x_hi.eq(f["n_x"] - f["pad_right"]),
-                        row_beats.eq(real_x * self.beats),
+                        row_beats.eq(_times(real_x, self.beats)),
                     ]
                     m.next = "LOAD"
                 with m.Case(Opcode.LOAD_WGT, Opcode.LOAD_PRM):
@@ -219,13 +219,15 @@ class MemEngine(wiring.Component):
                         waddr.eq(Mux(is_w, fw["dst"], fp["dst"])),
                         y_hi.eq(1),
                         x_hi.eq(n),
-                        row_beats.eq(Mux(is_w, fw["n_words"] * self.beats, _times(fp["n_entries"], self.prm_beats))),
+                        row_beats.eq(
+                            Mux(is_w, _times(fw["n_words"], self.beats), _times(fp["n_entries"], self.prm_beats))
+                        ),
                     ]
                     m.next = "LOAD"
                 with m.Case(Opcode.STORE_ACT):
                     f = fields(enc, StoreAct, word)
                     self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"], regs)
-                    m.d.sync += [raddr.eq(f["src"]), row_beats.eq(f["n_x"] * self.beats)]
+                    m.d.sync += [raddr.eq(f["src"]), row_beats.eq(_times(f["n_x"], self.beats))]
                     m.next = "STORE_FIRST"
             with m.State("LOAD"):
                 run = ~word_pad & row_start
@@ -284,7 +286,8 @@ class MemEngine(wiring.Component):
 
 
 def _times(v: Value, k: int) -> Value:
-    """``v * k`` for a constant ``k`` as shifts and adds (a multiplier would take a DSP block)."""
+    """``v * k`` for a constant ``k`` as shifts and adds: no multiplier cell (it would take a DSP
+    block, and Yosys 0.5x's ABC arithmetic pass has failed an internal assertion on these)."""
     terms = [v << i for i in range(k.bit_length()) if k >> i & 1]
     total = terms[0]
     for t in terms[1:]:
