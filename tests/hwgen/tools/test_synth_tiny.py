@@ -63,9 +63,9 @@ def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> No
     plan = plan_dsps(TINY)
     assert (plan.requant, plan.add, plan.pe_array) == (4 * L, 2 * L, 4)
     dsps = _dsp_cells(top)
-    array = [c for c in dsps if c.startswith("cmp.gemm.array.")]
-    requant = [c for c in dsps if c.startswith("cmp.requant.")]
-    add = [c for c in dsps if c.startswith("cmp.add.")]
+    array = [c for c in dsps if c.startswith("core.cmp.gemm.array.")]
+    requant = [c for c in dsps if c.startswith("core.cmp.requant.")]
+    add = [c for c in dsps if c.startswith("core.cmp.add.")]
     assert (len(requant), len(add), len(array)) == (plan.requant, plan.add, plan.pe_array)
     assert report.dsps == len(dsps) and "ALU54B" not in report.cell_types
     # Nothing outside the datapath multiplies (the encoder fills in every derived field).
