@@ -33,7 +33,11 @@ def test_small_netlist_has_the_planned_dsps(tmp_path) -> None:  # type: ignore[n
     dsps = [name for name, cell in cells.items() if cell["type"] == "MULT18X18D"]
     per_unit = {
         unit: sum(c.startswith(prefix) for c in dsps)
-        for unit, prefix in (("requant", "cmp.requant."), ("add", "cmp.add."), ("pe_array", "cmp.gemm.array."))
+        for unit, prefix in (
+            ("requant", "core.cmp.requant."),
+            ("add", "core.cmp.add."),
+            ("pe_array", "core.cmp.gemm.array."),
+        )
     }
     assert per_unit == {"requant": 8 * 4, "add": 8 * 2, "pe_array": 8 * 8}  # by hand, above
     plan = plan_dsps(SMALL)
