@@ -37,7 +37,7 @@ CHUNK_ENTRY_BYTES = CHUNK_ENTRY.size
 #: The link after each chunk's code: the next chunk's CHUNK_ENTRY, zero-padded to an instruction slot.
 LINK_BYTES = 32
 IO_ENTRY_BYTES = IO_ENTRY.size
-#: The two fields the controller reads at boot: the chunk count and the chunk table address.
-HDR_FIELDS_ADDR = struct.calcsize("<4sI16sI")
-HDR_FIELDS_BYTES = 8
+#: The header bytes the controller reads and checks at boot: magic, version, config hash, image
+#: bytes, chunk count and chunk table address (HEADER_FIELDS up to the table address).
+HEADER_CHECK_BYTES = struct.calcsize("<4sI16sIII")
 MAX_IMAGE_BYTES = 1 << 32

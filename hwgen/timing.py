@@ -138,7 +138,6 @@ GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of o
 # (a load's slot, a controller read) has its first beat taken by the requester in cycle
 # t + λ + READ_PIPE: the command register, the AR register, then the read FIFO's two stages.
 READ_PIPE = 2
-HEADER_CHECK_BYTES = 36  # magic, version, config hash, image bytes, chunk count, chunk table address
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
@@ -159,7 +158,7 @@ ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
 # GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
 RQ_DRAIN = PPU_REQUANT_LATENCY
 # The header's layout (a module the compiled replay's cache stamp follows, search/replay.py).
-HDR_FIELDS_ADDR, HDR_FIELDS_BYTES = image_format.HDR_FIELDS_ADDR, image_format.HDR_FIELDS_BYTES
+HEADER_CHECK_BYTES = image_format.HEADER_CHECK_BYTES
 CHUNK_ENTRY_BYTES, LINK_BYTES = image_format.CHUNK_ENTRY_BYTES, image_format.LINK_BYTES
 
 

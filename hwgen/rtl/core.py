@@ -26,6 +26,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
+from ..csr_map import COUNTERS
 from .axi_master import AxiMaster
 from .axi_ports import m_axi_members
 from .cmp_engine import CmpEngine
@@ -34,7 +35,19 @@ from .mem_engine import MemEngine
 
 __all__ = ["AcceleratorCore", "core_ports", "forward"]
 
-COUNTERS = ("cycles", "busy_pe", "bytes_read", "bytes_written")
+
+# The request side of the AXI master, by direction: requester -> master, master -> requester.
+_READ_TO_MASTER = ("rd_cmd_valid", "rd_cmd_addr", "rd_cmd_beats", "rd_ready")
+_READ_FROM_MASTER = ("rd_cmd_ready", "rd_valid")
+_WRITE_TO_MASTER = ("wr_cmd_valid", "wr_cmd_addr", "wr_cmd_beats", "wr_valid", "wr_data")
+_WRITE_FROM_MASTER = ("wr_cmd_ready", "wr_ready")
+
+
+def _request(axi, requester, to_master: tuple[str, ...], from_master: tuple[str, ...]) -> list:
+    """The assignments that put ``requester`` on the master's request ports of those names."""
+    return [getattr(axi, n).eq(getattr(requester, n)) for n in to_master] + [
+        getattr(requester, n).eq(getattr(axi, n)) for n in from_master
+    ]
 
 
 def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
@@ -128,35 +141,15 @@ class AcceleratorCore(wiring.Component):
             ctrl.writes_idle.eq(axi.writes_idle),
             ctrl.read_error.eq(axi.read_error),
             ctrl.write_error.eq(axi.write_error),
-            axi.wr_cmd_valid.eq(mem.wr_cmd_valid),
-            mem.wr_cmd_ready.eq(axi.wr_cmd_ready),
-            axi.wr_cmd_addr.eq(mem.wr_cmd_addr),
-            axi.wr_cmd_beats.eq(mem.wr_cmd_beats),
-            axi.wr_valid.eq(mem.wr_valid),
-            mem.wr_ready.eq(axi.wr_ready),
-            axi.wr_data.eq(mem.wr_data),
+            *_request(axi, mem, _WRITE_TO_MASTER, _WRITE_FROM_MASTER),
             mem.rd_data.eq(axi.rd_data),
             ctrl.rd_data.eq(axi.rd_data),
         ]
         # The read side: the MEM engine's while a chunk runs, else the controller's.
         with m.If(ctrl.running):
-            m.d.comb += [
-                axi.rd_cmd_valid.eq(mem.rd_cmd_valid),
-                mem.rd_cmd_ready.eq(axi.rd_cmd_ready),
-                axi.rd_cmd_addr.eq(mem.rd_cmd_addr),
-                axi.rd_cmd_beats.eq(mem.rd_cmd_beats),
-                axi.rd_ready.eq(mem.rd_ready),
-                mem.rd_valid.eq(axi.rd_valid),
-            ]
+            m.d.comb += _request(axi, mem, _READ_TO_MASTER, _READ_FROM_MASTER)
         with m.Else():
-            m.d.comb += [
-                axi.rd_cmd_valid.eq(ctrl.rd_cmd_valid),
-                ctrl.rd_cmd_ready.eq(axi.rd_cmd_ready),
-                axi.rd_cmd_addr.eq(ctrl.rd_cmd_addr),
-                axi.rd_cmd_beats.eq(ctrl.rd_cmd_beats),
-                axi.rd_ready.eq(ctrl.rd_ready),
-                ctrl.rd_valid.eq(axi.rd_valid),
-            ]
+            m.d.comb += _request(axi, ctrl, _READ_TO_MASTER, _READ_FROM_MASTER)
 
         with m.If(self.start):
             m.d.sync += [self.cycles.eq(1), self.busy_pe.eq(0), self.bytes_read.eq(0), self.bytes_written.eq(0)]

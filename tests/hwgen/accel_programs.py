@@ -13,8 +13,6 @@ from dian.hwgen.isa import End, Instr
 from dian.hwgen.lower.dram_image import ImageBuilder
 from dian.sim.machine import Machine
 
-COUNTERS = ("perf_cycles", "perf_busy_pe_cycles", "perf_dram_bytes_read", "perf_dram_bytes_written")
-
 
 def build_image(cfg: AccelConfig, regions: dict[str, bytes], chunks) -> tuple[bytes, dict[str, int]]:
     """``regions`` are placed first (their addresses returned); ``chunks`` is a
@@ -423,3 +421,7 @@ def add_program(cfg: AccelConfig):
         return [(mem, cmp)]
 
     return regions, chunks
+
+
+#: Every hand-built program above, for tests that run them all.
+PROGRAMS = (mem_only_program, copy_program, gemm_program, dw_program, fused_requant_program, pool_program, add_program)

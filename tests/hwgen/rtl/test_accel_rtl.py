@@ -12,15 +12,11 @@ import dataclasses
 import numpy as np
 import pytest
 from accel_programs import (
-    add_program,
+    PROGRAMS,
     build_image,
-    copy_program,
-    dw_program,
     fused_requant_expected,
     fused_requant_program,
     gemm_program,
-    mem_only_program,
-    pool_program,
     run_amaranth,
     run_machine,
 )
@@ -33,7 +29,6 @@ from dian.hwgen.rtl.emit import verilog_text
 from dian.hwgen.tools.verilator_run import run_harness
 
 TINY = PRESETS["tiny"]
-PROGRAMS = [mem_only_program, copy_program, gemm_program, dw_program, fused_requant_program, pool_program, add_program]
 
 
 def _verilator(exe, image: bytes, memory: str = "ideal", base: int = 0) -> tuple[bytes, dict[str, int]]:

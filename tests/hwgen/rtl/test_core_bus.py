@@ -20,15 +20,11 @@ import dataclasses
 
 import pytest
 from accel_programs import (
+    PROGRAMS,
     Clock,
-    add_program,
     build_image,
     copy_program,
-    dw_program,
-    fused_requant_program,
-    gemm_program,
     mem_only_program,
-    pool_program,
     run_amaranth,
     run_machine,
     run_once,
@@ -43,7 +39,6 @@ from dian.hwgen.presets import PRESETS
 from dian.hwgen.rtl.core import AcceleratorCore
 
 TINY = PRESETS["tiny"]
-PROGRAMS = [mem_only_program, copy_program, gemm_program, dw_program, fused_requant_program, pool_program, add_program]
 
 
 def _image(cfg, program):
