@@ -157,6 +157,8 @@ class AxiMaster(wiring.Component):
             self.m_axi_awburst.eq(INCR),
             self.m_axi_arcache.eq(CACHE_NORMAL),
             self.m_axi_awcache.eq(CACHE_NORMAL),
+            self.m_axi_arid.eq(0),  # one ID: responses come in order; rid and bid are not read
+            self.m_axi_awid.eq(0),
             self.m_axi_rready.eq(1),
             self.m_axi_bready.eq(1),
         ]

@@ -4,8 +4,8 @@ three times at two bases, once more after soft resets in mid-run and after a run
 header; the DRAM must be sim/machine's byte for byte, the byte counters sim/machine's, and the
 outputs sim/reference's.
 
-The wrapper adds the AXI ID signals that cocotbext-axi's AXI4 slave requires (``awid``/``arid`` 0,
-``bid``/``rid`` ignored): the accelerator is a single-ID master and has none. Measured on the shared
+The top connects to them as it is: cocotbext-axi's AXI4 slave requires the ID ports, which the
+single-ID master has (hwgen/rtl/axi_ports.py). Measured on the shared
 2-core machine: lowering the zoo LeNet about 8 s (torch calibration), the Verilator build about
 50 s, the three cocotb tests about 25 s.
 """
@@ -17,42 +17,20 @@ from pathlib import Path
 
 import numpy as np
 from accel_programs import run_machine
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 from cocotb_run import run_cocotb
 from machine_cases import random_inputs, zoo_graph
 from tool_helpers import needs
 
-from dian.hwgen.accel_config import AccelConfig, config_hash
+from dian.hwgen.accel_config import config_hash
 from dian.hwgen.csr_map import COUNTERS
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
-from dian.hwgen.rtl.core import forward
-from dian.hwgen.rtl.top import TOP_NAME, Accelerator, top_ports
+from dian.hwgen.rtl.top import TOP_NAME, Accelerator
 from dian.sim.reference import run_graph
 
 TINY = PRESETS["tiny"]
 #: sim/machine's names (``perf_…``) of the registers' counters (csr_map.COUNTERS).
 COUNTERS_MACHINE = ("cycles", "busy_pe_cycles", "dram_bytes_read", "dram_bytes_written")
-ID_PORTS = {"m_axi_awid": Out(1), "m_axi_arid": Out(1), "m_axi_bid": In(1), "m_axi_rid": In(1)}
-
-
-class AcceleratorWithIds(wiring.Component):
-    """:class:`Accelerator` with one-bit AXI IDs on its master: ``awid`` and ``arid`` 0, ``bid`` and
-    ``rid`` unconnected (cocotbext-axi's slave reads and sizes them; AXI allows a master without)."""
-
-    def __init__(self, cfg: AccelConfig) -> None:
-        self.cfg = cfg
-        super().__init__({**top_ports(cfg.dram_bus_bits), **ID_PORTS})
-
-    def elaborate(self, platform) -> Module:
-        m = Module()
-        m.submodules.accel = accel = Accelerator(self.cfg)
-        for name, member in top_ports(self.cfg.dram_bus_bits).items():
-            forward(m, member, getattr(self, name), getattr(accel, name))
-        m.d.comb += [self.m_axi_awid.eq(0), self.m_axi_arid.eq(0)]
-        return m
 
 
 @needs("verilator")
@@ -76,7 +54,7 @@ def test_accelerator_against_cocotbext_axi(tmp_path: Path) -> None:
         "CONFIG_HASH": config_hash(TINY).hex(),
     }
     run = run_cocotb(
-        AcceleratorWithIds(TINY), TOP_NAME, Path(__file__).with_name("cocotb_accel.py"), tmp_path / "sim", env=env
+        Accelerator(TINY), TOP_NAME, Path(__file__).with_name("cocotb_accel.py"), tmp_path / "sim", env=env
     )
     assert run.tests == 3
     final = np.frombuffer((tmp_path / "final.bin").read_bytes(), dtype=np.uint8)

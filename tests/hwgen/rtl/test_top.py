@@ -76,6 +76,8 @@ def test_top_has_the_bus_ports() -> None:
     for ch in ("aw", "w", "b", "ar", "r"):
         assert f"m_axi_{ch}valid" in names and f"m_axi_{ch}ready" in names
         assert f"s_axil_{ch}valid" in names and f"s_axil_{ch}ready" in names
+    # one-bit IDs, so AXI4 slaves and interconnects that require them connect with no shim
+    assert {"m_axi_awid", "m_axi_arid", "m_axi_bid", "m_axi_rid"} <= names
     assert TOP_NAME == "dian_accel" and "irq" in names
 
 

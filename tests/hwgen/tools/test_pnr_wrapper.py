@@ -10,12 +10,13 @@ from tool_helpers import needs, standin_verilog
 from dian.hwgen.tools.pnr_wrapper import Port, WrapperCost, ports_of, wrap
 from dian.hwgen.tools.toolchain import require_tool, run_tool
 
-AXI_PINS = ["arvalid", "arready", "rvalid", "rready", "rlast", "awvalid", "awready", "wvalid", "wready", "wlast"]
+AXI_PINS = ["arvalid", "arready", "arid", "rvalid", "rready", "rid", "rlast", "awvalid", "awready", "awid", "wvalid"]
+AXI_PINS += ["wready", "wlast", "bvalid", "bready", "bid"]  # the one-bit IDs are 1-bit ports like the handshakes
 LITE_PINS = ["awvalid", "awready", "wvalid", "wready", "bvalid", "bready", "arvalid", "arready", "rvalid", "rready"]
 PINS = [
     "clk",
     "rst",
-    *(f"m_axi_{p}" for p in (*AXI_PINS, "bvalid", "bready")),
+    *(f"m_axi_{p}" for p in AXI_PINS),
     *(f"s_axil_{p}" for p in LITE_PINS),
     "irq",
 ]
