@@ -67,7 +67,10 @@ class _Splitter:
     """A run (byte offset, beats >= 1) cut into bursts: ``burst`` is the next one's length,
     ``issue`` takes it. The run is the registered one while ``busy``, else the incoming command
     itself, so a run's first burst can go in the cycle it is asked for. ``ready`` takes the next
-    command when idle or in the cycle the current run's last burst goes."""
+    command when idle: it comes from a register, not from the burst arithmetic or the bus's
+    ``AxREADY``, so the requester's handshake is a short path (a new run taken the cycle after
+    the last burst of the one before issues in that cycle: the bursts go out as early as they
+    would if it were taken with that last burst)."""
 
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
         B = cfg.bus_bytes
@@ -90,11 +93,9 @@ class _Splitter:
         self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
         self.addr = Signal(32, name=f"{name}_burst_addr")
         m.d.comb += [self.burst.eq(Mux(page_left < capped, page_left, capped)), self.addr.eq(addr)]
-        self.ready = ~self.busy | (self.issue & (left == self.burst))
+        self.ready = ~self.busy
         take = self.cmd_valid & self.ready & ~self.drop
-        with m.If(take & self.busy):  # the current run's last burst goes now; the new one waits
-            m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
-        with m.Elif(self.issue):
+        with m.If(self.issue):
             m.d.sync += [
                 self.reg_addr.eq(addr + (self.burst << (B.bit_length() - 1))),
                 self.reg_left.eq(left - self.burst),
