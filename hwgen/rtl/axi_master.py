@@ -75,6 +75,7 @@ class _Splitter:
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
         B = cfg.bus_bytes
         self.m = m
+        self.max_beats = cfg.max_burst_beats
         self.reg_addr = Signal(32, name=f"{name}_addr")
         self.reg_left = Signal(run_bits, name=f"{name}_left")
         self.cmd_valid, self.cmd_addr = Signal(name=f"{name}_cmd_valid"), Signal(32, name=f"{name}_cmd_addr")
@@ -93,6 +94,7 @@ class _Splitter:
         self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
         self.addr = Signal(32, name=f"{name}_burst_addr")
         m.d.comb += [self.burst.eq(Mux(page_left < capped, page_left, capped)), self.addr.eq(addr)]
+        self._bounds = (left, page_left)
         self.ready = ~self.busy
         take = self.cmd_valid & self.ready & ~self.drop
         with m.If(self.issue):
@@ -104,6 +106,14 @@ class _Splitter:
             m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
         with m.If(self.drop):
             m.d.sync += self.reg_left.eq(0)
+
+    def fits(self, room: Value) -> Value:
+        """``room >= burst``, as three comparisons side by side (``burst`` is the least of the
+        run's beats, the burst limit and the beats to the page boundary) rather than one after
+        the chain that computes ``burst``: the compare gates ``issue``, which enables every
+        register of the address channel, and is the splitter's longest path."""
+        left, page_left = self._bounds
+        return (room >= left) | (room >= self.max_beats) | (room >= page_left)
 
     def connect(self, valid: Value, addr: Value, beats: Value) -> None:
         self.m.d.comb += [self.cmd_valid.eq(valid), self.cmd_addr.eq(addr), self.cmd_beats.eq(beats)]
@@ -174,7 +184,7 @@ class AxiMaster(wiring.Component):
         credits = Signal(range(depth + 1), init=depth)
         m.submodules.rfifo = rfifo = SyncFIFOBuffered(width=cfg.dram_bus_bits, depth=depth)
         ar_free = ~self.m_axi_arvalid | self.m_axi_arready
-        m.d.comb += rs.issue.eq(rs.pending & ar_free & (credits >= rs.burst) & ~self.abort)
+        m.d.comb += rs.issue.eq(rs.pending & ar_free & rs.fits(credits) & ~self.abort)
         with m.If(self.m_axi_arready):
             m.d.sync += self.m_axi_arvalid.eq(0)
         with m.If(rs.issue):
