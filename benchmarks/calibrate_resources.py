@@ -106,6 +106,10 @@ def _synth(cfg: AccelConfig, folder: Path) -> dict[str, int]:
     return figures
 
 
+def _num(v: int | None) -> str:
+    return "" if v is None else f"{v:,}"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", help="synthesize only these configs (the fit uses every cached one)")
@@ -121,6 +125,9 @@ def main() -> None:
         plan = plan_dsps(cfg)
         rows.append((cfg, fig, plan))
         print(f"  {fig}", flush=True)
+    # The previous calibration's measurements, shown beside the new ones (what the RTL changed).
+    before = json.loads(FIT_FILE.read_text()) if FIT_FILE.is_file() else {"configs": [], "rtl_commit": "-"}
+    before_by_name = {c["name"]: c["measured"] for c in before["configs"]}
     X = np.array([features(c) for c, _, _ in rows])
     fit: dict[str, object] = {"features": list(FEATURES), "configs": []}
     for key, minus in (("luts", lambda p: p.lut_product_luts), ("ffs", lambda p: 0)):
@@ -167,15 +174,18 @@ def main() -> None:
         f"{100 * fit['brams']['mean_rel_error']:.1f} %), under the measured count: Yosys also maps some "  # type: ignore[index]
         "read ports and shapes differently.",
         "",
-        "| config | PEs | target | LUTs | fitted | FFs | fitted | DSPs | planned | BRAMs | estimated | synth s |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"*Before*: the previous calibration's measurements (RTL {before['rtl_commit']}): what the RTL changed.",
+        "",
+        "| config | PEs | target | LUTs | before | fitted | FFs | before | fitted | DSPs | planned | BRAMs | before "
+        "| estimated | synth s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for c in fit["configs"]:  # type: ignore[union-attr]
-        m = c["measured"]
+        m, b = c["measured"], before_by_name.get(c["name"], {})
         lines.append(
-            f"| {c['name']} | {c['lanes']}x{c['lanes']} | {c['target']} | {m['luts']:,} | {c['luts_fitted']:,} "
-            f"| {m['ffs']:,} | {c['ffs_fitted']:,} | {m['dsps']} | {c['plan_dsps']} | {m['brams']} "
-            f"| {c['bram_estimate']} | {m['seconds']} |"
+            f"| {c['name']} | {c['lanes']}x{c['lanes']} | {c['target']} | {m['luts']:,} | {_num(b.get('luts'))} "
+            f"| {c['luts_fitted']:,} | {m['ffs']:,} | {_num(b.get('ffs'))} | {c['ffs_fitted']:,} | {m['dsps']} "
+            f"| {c['plan_dsps']} | {m['brams']} | {_num(b.get('brams'))} | {c['bram_estimate']} | {m['seconds']} |"
         )
     out = ROOT / "benchmarks" / "results" / "resource_fit.md"
     out.write_text("\n".join(lines) + "\n")
