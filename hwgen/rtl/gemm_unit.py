@@ -284,7 +284,7 @@ class GemmUnit(wiring.Component):
                 pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
                 pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row)),
             ]
-            busy = Mux(dw, dwu.n_taps * L, L * L)
+            busy = Mux(dw, dwu.n_taps << (L.bit_length() - 1), L * L)  # L a power of two: a shift, not a multiplier
         else:
             m.d.comb += [pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row)]
         m.d.comb += [

@@ -33,3 +33,29 @@ def test_converts_to_verilog(name: str) -> None:
     for port in dut.signature.members:
         assert port in text, f"port {port} missing from the Verilog of {name}"
     assert "__" not in "".join(dut.signature.members)  # Verilator mangles double underscores
+
+
+#: The blocks whose products are the datapath's (planned onto DSPs or built from LUTs by hwgen/dsp_plan.py).
+DATAPATH_PRODUCT_MODULES = ("cmp.gemm.array", "cmp.requant", "cmp.add")
+
+
+@pytest.mark.parametrize("bus_bits, lanes", [(16, 2), (32, 4)])
+def test_no_multiplier_outside_the_datapath(tmp_path, bus_bits: int, lanes: int) -> None:
+    """Constant products in the control path (``x * 8``, ``word_select``) are written as wiring or
+    shifts: Yosys's ABC pass failed an internal assertion (rtlil.cc:3091) on them in synth_ecp5,
+    for a 2x2 array with a 16-bit bus after the AXI rewrite (a legal config ``dian synth``
+    could not build)."""
+    import dataclasses
+
+    from dian.hwgen.accel_config import validate
+    from dian.hwgen.presets import PRESETS
+    from dian.hwgen.rtl.emit import emit_verilog
+
+    cfg = validate(dataclasses.replace(PRESETS["tiny"], pe_rows=lanes, pe_cols=lanes, dram_bus_bits=bus_bits))
+    module, where = "", []
+    for line in "".join(f.read_text() for f in emit_verilog(cfg, tmp_path)).splitlines():
+        if line.startswith("module "):
+            module = line.split()[1]
+        elif " * " in line and not module.endswith(DATAPATH_PRODUCT_MODULES):
+            where.append(f"{module}: {line.strip()}")
+    assert not where, "multiplier cells outside the datapath:\n" + "\n".join(where)
