@@ -50,6 +50,13 @@ class LowerCtx:
         return ActRef(self.acts[reg.root].addr, reg.blocked)
 
 
+def _step(extent: int, stride: int) -> int:
+    """The stride an instruction carries for a loop of ``extent``: 0 when the loop has one
+    iteration (its stride is never applied, and the tile's true stride can exceed the address
+    field, e.g. a 1-row kernel's dilated row step in a small IBUF)."""
+    return stride if extent > 1 else 0
+
+
 def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
     return [(s, min(tile, extent - s)) for s in range(0, extent, tile)]
 
@@ -172,13 +179,13 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                     fxs,
                     rows,
                     cols,
-                    ny * nx,
-                    dy * nx,
-                    dx,
-                    sy * nx,
-                    sx,
-                    cols,
-                    1,
+                    _step(cbs, ny * nx),
+                    _step(fys, dy * nx),
+                    _step(fxs, dx),
+                    _step(rows, sy * nx),
+                    _step(cols, sx),
+                    _step(rows, cols),
+                    _step(cols, 1),
                     *_fused(op, last, kb * rows * cols, kb),
                 )
                 for kb in range(kbs)
@@ -224,14 +231,14 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                             g * L,
                             min(L, taps - g * L),
                             w.fx,
-                            dy * nx,
-                            dx,
+                            _step(w.fy, dy * nx),
+                            _step(w.fx, dx),
                             rows,
                             cols,
-                            sy * nx,
-                            sx,
-                            cols,
-                            1,
+                            _step(rows, sy * nx),
+                            _step(cols, sx),
+                            _step(rows, cols),
+                            _step(cols, 1),
                             *_fused(op, g == G - 1, cb * rows * cols, cb),
                         )
                         for cb in range(cbs)
@@ -266,7 +273,23 @@ def pool_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     for cb0, cbs, n, oy0, rows, ox0, cols in _blocked_tiles(w, t, blocks(w.c, cfg.lanes)):
         ny, nx = (rows - 1) * sy + w.fy, (cols - 1) * sx + w.fx
         ld = load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx, pad_value=pad)
-        comp = Pool(0, 0, int(mode), cbs, rows, cols, w.fy, w.fx, ny * nx, sy * nx, sx, nx, 1, m, s)
+        comp = Pool(
+            0,
+            0,
+            int(mode),
+            cbs,
+            rows,
+            cols,
+            w.fy,
+            w.fx,
+            _step(cbs, ny * nx),
+            _step(rows, sy * nx),
+            _step(cols, sx),
+            _step(w.fy, nx),
+            _step(w.fx, 1),
+            m,
+            s,
+        )
         yield Step(
             op.name,
             (Load("ibuf", ("in", op.name, cb0, n, oy0, ox0), (ld,)),),

@@ -32,7 +32,7 @@ from dian.hwgen.isa import Gemm
 from dian.hwgen.lower.graph import Lowered, lower_graph
 from dian.hwgen.rtl.gemm_unit import GemmUnit
 from dian.hwgen.targets import Target
-from dian.ir import verify
+from dian.ir import Conv2d, verify
 
 _BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 
@@ -132,6 +132,34 @@ def _run(exe, cfg: AccelConfig, kind: str, layer_seed: int, random_memories: int
 @given(layer_seed=st.integers(0, 2**31))
 def test_random_layer_in_verilator(accel_harness, cfg: AccelConfig, kind: str, layer_seed: int) -> None:
     _run(accel_harness(cfg), cfg, kind, layer_seed)
+
+
+@needs("verilator")
+def test_one_row_kernel_in_a_small_ibuf_in_verilator(accel_harness) -> None:
+    """The slow fuzz's find (config seed random, layer seed 213): a depthwise conv with a 1-row,
+    row-dilated (2) kernel, stride (3, 2), on a 2x2 array with an 8-word IBUF. Its instruction
+    carried the unused row step dilation x tile width = 8, which does not fit the 3-bit IBUF
+    address field, so lowering failed; a loop of one iteration now carries stride 0."""
+    cfg = validate(
+        AccelConfig(
+            name="fuzz-213",
+            pe_rows=2,
+            pe_cols=2,
+            dataflows=(Dataflow.GEMM, Dataflow.DEPTHWISE),
+            ibuf=BufferConfig(16),
+            wbuf=BufferConfig(16),
+            abuf=BufferConfig(64),
+            obuf=BufferConfig(16),
+            dram_bus_bits=16,
+            dram_latency=1,
+            target=Target.GENERIC,
+            clock_mhz=100.0,
+        )
+    )
+    g = fuzz_graph("depthwise", 213)
+    conv = g.ops[0]
+    assert isinstance(conv, Conv2d) and conv.dilation[0] == 2 and not rejection(g, "depthwise", cfg)
+    check_rtl(accel_harness(cfg), cfg, g, 213, random_memories=(213,))
 
 
 @needs("verilator")
