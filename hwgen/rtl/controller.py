@@ -158,7 +158,7 @@ class Controller(wiring.Component):
         beats = Array(Signal(8 * B, name=f"beat{k}") for k in range(self.max_beats))
         beat_idx = Signal(range(self.max_beats))
         offset = Signal(range(B))
-        flat = Cat(*beats) >> Cat(Const(0, 3), offset)  # offset * 8 as wiring: no multiplier cell
+        flat = Cat(*beats) >> (offset << 3)  # offset * 8 as a shift: no multiplier cell
         what = Signal()
 
         def read_fields(kind, addr, nbytes):

@@ -37,7 +37,7 @@ engine halts).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
@@ -257,8 +257,8 @@ class MemEngine(wiring.Component):
                 step = self.wr_ready & (~run | self.wr_cmd_ready)
                 m.d.comb += [
                     self.wr_valid.eq(step),
-                    # beat * 8B as wiring (8B a power of two): word_select would emit a multiplier cell
-                    self.wr_data.eq(self.obuf_r_data.bit_select(Cat(Const(0, (8 * B).bit_length() - 1), beat), 8 * B)),
+                    # beat * 8B as a shift (8B a power of two): word_select would emit a multiplier cell
+                    self.wr_data.eq(self.obuf_r_data.bit_select(beat << ((8 * B).bit_length() - 1), 8 * B)),
                     self.wr_cmd_valid.eq(run & self.wr_ready),
                     self.obuf_r_addr.eq(Mux(step & last_beat, raddr + 1, raddr)),
                 ]

@@ -1,12 +1,18 @@
 """Every datapath block converts to Verilog through amaranth.back.verilog
-(Amaranth's bundled Yosys), with its ports named after the signature."""
+(Amaranth's bundled Yosys), with its ports named after the signature; the whole
+accelerator's Verilog has multiplications only in the datapath blocks."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 from amaranth.back import verilog
 
+from dian.hwgen.accel_config import validate
+from dian.hwgen.presets import PRESETS
 from dian.hwgen.rtl.accumulator import AccUpdate
+from dian.hwgen.rtl.emit import emit_verilog
 from dian.hwgen.rtl.pe_array import PEArray
 from dian.hwgen.rtl.ppu_add import PPUAdd
 from dian.hwgen.rtl.ppu_pool import PPUPool
@@ -45,12 +51,6 @@ def test_no_multiplier_outside_the_datapath(tmp_path, bus_bits: int, lanes: int)
     shifts: Yosys's ABC pass failed an internal assertion (rtlil.cc:3091) on them in synth_ecp5,
     for a 2x2 array with a 16-bit bus after the AXI rewrite (a legal config ``dian synth``
     could not build)."""
-    import dataclasses
-
-    from dian.hwgen.accel_config import validate
-    from dian.hwgen.presets import PRESETS
-    from dian.hwgen.rtl.emit import emit_verilog
-
     cfg = validate(dataclasses.replace(PRESETS["tiny"], pe_rows=lanes, pe_cols=lanes, dram_bus_bits=bus_bits))
     module, where = "", []
     for line in "".join(f.read_text() for f in emit_verilog(cfg, tmp_path)).splitlines():

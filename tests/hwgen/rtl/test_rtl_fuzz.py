@@ -15,6 +15,7 @@ deterministically; the slow tier draws configs too, and runs the zoo nets.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 
@@ -140,22 +141,8 @@ def test_one_row_kernel_in_a_small_ibuf_in_verilator(accel_harness) -> None:
     row-dilated (2) kernel, stride (3, 2), on a 2x2 array with an 8-word IBUF. Its instruction
     carried the unused row step dilation x tile width = 8, which does not fit the 3-bit IBUF
     address field, so lowering failed; a loop of one iteration now carries stride 0."""
-    cfg = validate(
-        AccelConfig(
-            name="fuzz-213",
-            pe_rows=2,
-            pe_cols=2,
-            dataflows=(Dataflow.GEMM, Dataflow.DEPTHWISE),
-            ibuf=BufferConfig(16),
-            wbuf=BufferConfig(16),
-            abuf=BufferConfig(64),
-            obuf=BufferConfig(16),
-            dram_bus_bits=16,
-            dram_latency=1,
-            target=Target.GENERIC,
-            clock_mhz=100.0,
-        )
-    )
+    small = {"ibuf": BufferConfig(16), "wbuf": BufferConfig(16), "abuf": BufferConfig(64), "obuf": BufferConfig(16)}
+    cfg = validate(dataclasses.replace(FAST_CONFIGS[0], name="fuzz-213", **small))  # l2-lat1, tiny buffers
     g = fuzz_graph("depthwise", 213)
     conv = g.ops[0]
     assert isinstance(conv, Conv2d) and conv.dilation[0] == 2 and not rejection(g, "depthwise", cfg)
