@@ -35,7 +35,7 @@ long path between the bus and the engines.
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, Value
+from amaranth.hdl import C, Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFO, SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
@@ -70,12 +70,19 @@ class _Splitter:
     command when idle: it comes from a register, not from the burst arithmetic or the bus's
     ``AxREADY``, so the requester's handshake is a short path (a new run taken the cycle after
     the last burst of the one before issues in that cycle: the bursts go out as early as they
-    would if it were taken with that last burst)."""
+    would if it were taken with that last burst).
+
+    The next address and the beats left are computed beside the burst length, not after it:
+    one short sum (the burst's end, in beats into its 4 KiB page) decides whether the page
+    boundary cuts the burst, and both outcomes are ready by then. Chaining burst length ->
+    address adder was the design's longest path after the bus went in (89 MHz on tiny)."""
 
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
-        B = cfg.bus_bytes
+        shift = cfg.bus_bytes.bit_length() - 1  # addresses are bus aligned
+        page_beats = PAGE_BYTES // cfg.bus_bytes
         self.m = m
         self.max_beats = cfg.max_burst_beats
+        self.page_beats = page_beats
         self.reg_addr = Signal(32, name=f"{name}_addr")
         self.reg_left = Signal(run_bits, name=f"{name}_left")
         self.cmd_valid, self.cmd_addr = Signal(name=f"{name}_cmd_valid"), Signal(32, name=f"{name}_cmd_addr")
@@ -88,20 +95,25 @@ class _Splitter:
         addr = Mux(self.busy, self.reg_addr, self.cmd_addr)
         left = Mux(self.busy, self.reg_left, self.cmd_beats)
         self.pending = self.busy | self.cmd_valid  # a command is never 0 beats
-        # Beats to the next 4 KiB boundary (addresses are bus aligned; 1 .. 4096 / B).
-        page_left = (PAGE_BYTES - addr[:12]).as_unsigned()[:13] >> (B.bit_length() - 1)
-        capped = Mux(left < cfg.max_burst_beats, left, cfg.max_burst_beats)
+        page = addr[12:]
+        self.into_page = into_page = addr[shift:12]  # beats from the page start, 0 .. page_beats - 1
+        short = left < cfg.max_burst_beats
+        capped = Mux(short, left, cfg.max_burst_beats)
+        # Where the burst would end if the page did not cut it, for both ``capped`` cases at
+        # once, so that the length compare and the sums run side by side.
+        end = Mux(short, into_page + left, into_page + cfg.max_burst_beats)
+        cut = Mux(short, into_page + left > page_beats, into_page + cfg.max_burst_beats > page_beats)
+        page_left = page_beats - into_page
         self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
         self.addr = Signal(32, name=f"{name}_burst_addr")
-        m.d.comb += [self.burst.eq(Mux(page_left < capped, page_left, capped)), self.addr.eq(addr)]
-        self._bounds = (left, page_left)
+        m.d.comb += [self.burst.eq(Mux(cut, page_left, capped)), self.addr.eq(addr)]
+        self._left = left
         self.ready = ~self.busy
         take = self.cmd_valid & self.ready & ~self.drop
+        next_addr = Mux(end >= page_beats, Cat(C(0, 12), page + 1), Cat(C(0, shift), end[: 12 - shift], page))
+        next_left = Mux(cut, left + into_page - page_beats, Mux(short, 0, left - cfg.max_burst_beats))
         with m.If(self.issue):
-            m.d.sync += [
-                self.reg_addr.eq(addr + (self.burst << (B.bit_length() - 1))),
-                self.reg_left.eq(left - self.burst),
-            ]
+            m.d.sync += [self.reg_addr.eq(next_addr), self.reg_left.eq(next_left)]
         with m.Elif(take):  # idle, and the new run's first burst cannot go yet
             m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
         with m.If(self.drop):
@@ -111,9 +123,8 @@ class _Splitter:
         """``room >= burst``, as three comparisons side by side (``burst`` is the least of the
         run's beats, the burst limit and the beats to the page boundary) rather than one after
         the chain that computes ``burst``: the compare gates ``issue``, which enables every
-        register of the address channel, and is the splitter's longest path."""
-        left, page_left = self._bounds
-        return (room >= left) | (room >= self.max_beats) | (room >= page_left)
+        register of the address channel."""
+        return (room >= self._left) | (room >= self.max_beats) | (room + self.into_page >= self.page_beats)
 
     def connect(self, valid: Value, addr: Value, beats: Value) -> None:
         self.m.d.comb += [self.cmd_valid.eq(valid), self.cmd_addr.eq(addr), self.cmd_beats.eq(beats)]
@@ -199,7 +210,13 @@ class AxiMaster(wiring.Component):
         beat_in = self.m_axi_rvalid
         r_valid, r_data = Signal(), Signal(cfg.dram_bus_bits)
         m.d.sync += [r_valid.eq(beat_in), r_data.eq(self.m_axi_rdata)]
-        through = r_valid & (rfifo.level == 0)
+        # ``rfifo.level == 0`` as a flag of its own: the FIFO's level is a sum (inner FIFO plus
+        # its output register), and comparing it put a carry chain in front of ``rd_valid``,
+        # which crosses the chip to the engines. ``held`` counts the same beats.
+        empty, held = Signal(init=1), Signal(range(depth + 1))
+        pop = rfifo.r_en & rfifo.r_rdy
+        m.d.sync += [held.eq(held + rfifo.w_en - pop), empty.eq(~rfifo.w_en & (empty | (pop & (held == 1))))]
+        through = r_valid & empty
         m.d.comb += [
             self.read_beat.eq(beat_in),
             self.rd_valid.eq((through | rfifo.r_rdy) & ~self.abort),
