@@ -10,6 +10,7 @@ Files (names relative to the output folder; every one is in the manifest)::
     program.bin             the DRAM image the accelerator runs from (hwgen/lower/dram_image.py)
     image.json              where everything is in program.bin, and how the host fills and reads it
     rtl/*.v                 Verilog of the accelerator (dian.hwgen.rtl.emit; not with --no-rtl)
+    rtl/dian_accel.h, .c    register map, image layout and a bare-metal C driver (hwgen/tools/c_driver.py)
 
 This module strings hwgen's stages together and formats their results; the
 scheduling, lowering and emission themselves live in hwgen/.
@@ -31,6 +32,7 @@ from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
 from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.lower.graph import Lowered, lower_graph
 from dian.hwgen.lower.layout import act_bytes
+from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
 from .ir import Graph, op_macs
@@ -48,6 +50,19 @@ def emit_rtl(cfg: AccelConfig, out_dir: Path) -> str:
 
     emit_verilog(cfg, out_dir)
     return TOP_NAME
+
+
+C_FILES = (f"{outdir.RTL}/dian_accel.h", f"{outdir.RTL}/dian_accel.c")
+
+
+def c_files(cfg: AccelConfig, image: dict[str, Any]) -> dict[str, str]:
+    """The C header and driver for ``cfg`` and the image described by ``image`` (image.json's dict)."""
+    tensors = [
+        ImageTensor(kind, t["name"], t["addr"], t["bytes"], tuple(t["shape"]), t.get("scale"))
+        for kind, key in (("input", "inputs"), ("output", "outputs"))
+        for t in image[key]
+    ]
+    return {C_FILES[0]: c_header(cfg, image["image_bytes"], tensors), C_FILES[1]: c_driver(cfg)}
 
 
 @dataclass(frozen=True)
@@ -105,6 +120,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
                     rel = f"{outdir.RTL}/{f.relative_to(tmp).as_posix()}"
                     files[rel] = f.read_bytes()
                     rtl_files.append(rel)
+        files.update(c_files(cfg, json.loads(files[outdir.IMAGE])))
     manifest = {
         "spec": spec,
         "name": cfg.name,
@@ -117,7 +133,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
             "boot_and_done_cycles": fixed_cycles(cfg),
             "boot_bytes": timing.boot_bytes(cfg),
         },
-        "rtl": {"top": top, "files": rtl_files} if rtl else None,
+        "rtl": {"top": top, "files": rtl_files, "c_driver": sorted(C_FILES)} if rtl else None,
     }
     summary = accel_summary(graph, cfg, lowered, schedules, rtl)
     return AccelBuild(cfg, lowered, schedules, files, manifest, summary)

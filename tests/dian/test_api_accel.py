@@ -96,7 +96,9 @@ def test_rtl_is_written_when_the_emitter_exists_and_the_folder_is_deterministic(
     assert _tree(a) == _tree(b)
     assert (a / "rtl/fake_top.v").read_text().startswith("module fake_top")
     m = json.loads((a / "manifest.json").read_text())
-    assert m["accel"]["rtl"] == {"top": "fake_top", "files": ["rtl/fake_top.v"]} and "rtl/fake_top.v" in m["files"]
+    c_files = ["rtl/dian_accel.c", "rtl/dian_accel.h"]  # the C side comes with the RTL
+    assert m["accel"]["rtl"] == {"top": "fake_top", "files": ["rtl/fake_top.v"], "c_driver": c_files}
+    assert {"rtl/fake_top.v", *c_files} <= set(m["files"])
     no_rtl = api.compile_model("zoo:tiny", (1, 4), tmp_path / "c", accel="tiny", seed=1, rtl=False).out_dir
     assert not (no_rtl / "rtl").exists() and "--no-rtl" in (no_rtl / "summary.txt").read_text()
     assert "rtl/ (1 file" not in api.model_info(no_rtl) and "schedules/ (2 files) as compiled" in api.model_info(a)
