@@ -102,10 +102,11 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     schedules = tuple(p.schedule for p in plans)
     stems = schedule_file_names([s.layer for s in schedules])
     accel_text = cfg.to_json()
+    image = image_doc(graph, lowered)
     files: dict[str, str | bytes] = {
         outdir.ACCEL: accel_text,
         outdir.PROGRAM: lowered.image,
-        outdir.IMAGE: image_json(graph, lowered),
+        outdir.IMAGE: json.dumps(image, sort_keys=True, indent=1) + "\n",
     }
     for s in schedules:
         files[f"{outdir.SCHEDULES}/{stems[s.layer]}.json"] = s.to_json()
@@ -120,7 +121,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
                     rel = f"{outdir.RTL}/{f.relative_to(tmp).as_posix()}"
                     files[rel] = f.read_bytes()
                     rtl_files.append(rel)
-        files.update(c_files(cfg, json.loads(files[outdir.IMAGE])))
+        files.update(c_files(cfg, image))
     manifest = {
         "spec": spec,
         "name": cfg.name,
@@ -139,8 +140,8 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     return AccelBuild(cfg, lowered, schedules, files, manifest, summary)
 
 
-def image_json(graph: Graph, lowered: Lowered) -> str:
-    """The layout of program.bin: its regions, every activation slot, the host's part."""
+def image_doc(graph: Graph, lowered: Lowered) -> dict[str, Any]:
+    """image.json: the layout of program.bin (its regions, every activation slot, the host's part)."""
     cfg, L = lowered.cfg, lowered.cfg.lanes
     header = read_header(lowered.image, cfg)
     producers = {op.output: op.name for op in graph.ops}
@@ -222,7 +223,7 @@ def image_json(graph: Graph, lowered: Lowered) -> str:
         "tensors": tensors,
         "chunks": [{"addr": c.addr, "mem": c.n_mem, "cmp": c.n_cmp} for c in header.chunks],
     }
-    return json.dumps(doc, sort_keys=True, indent=1) + "\n"
+    return doc
 
 
 def _tiles(s: Schedule) -> int:

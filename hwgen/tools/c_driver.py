@@ -71,7 +71,8 @@ def _params(cfg: AccelConfig) -> dict[str, object]:
     return {
         "accel_name": cfg.name,
         "errors": [{"name": e.name, "value": int(e), "text": ERROR_TEXT[e]} for e in ErrorCode],
-    } | {"hash_words": [int.from_bytes(h[i : i + 4], "little") for i in range(0, len(h), 4)]}
+        "hash_words": [int.from_bytes(h[i : i + 4], "little") for i in range(0, len(h), 4)],
+    }
 
 
 def c_header(cfg: AccelConfig, image_bytes: int, tensors: Sequence[ImageTensor]) -> str:
