@@ -210,12 +210,12 @@ class AxiMaster(wiring.Component):
         beat_in = self.m_axi_rvalid
         r_valid, r_data = Signal(), Signal(cfg.dram_bus_bits)
         m.d.sync += [r_valid.eq(beat_in), r_data.eq(self.m_axi_rdata)]
-        # ``rfifo.level == 0`` as a register: the FIFO's level is a sum (inner FIFO plus its
-        # output register), and comparing it put a carry chain in front of ``rd_valid``, which
-        # crosses the chip to the engines. The level's compare now only feeds this flag.
-        empty = Signal(init=1)
+        # ``rfifo.level == 0`` as a flag of its own: the FIFO's level is a sum (inner FIFO plus
+        # its output register), and comparing it put a carry chain in front of ``rd_valid``,
+        # which crosses the chip to the engines. ``held`` counts the same beats.
+        empty, held = Signal(init=1), Signal(range(depth + 1))
         pop = rfifo.r_en & rfifo.r_rdy
-        m.d.sync += empty.eq(~rfifo.w_en & (empty | (pop & (rfifo.level == 1))))
+        m.d.sync += [held.eq(held + rfifo.w_en - pop), empty.eq(~rfifo.w_en & (empty | (pop & (held == 1))))]
         through = r_valid & empty
         m.d.comb += [
             self.read_beat.eq(beat_in),
