@@ -39,9 +39,6 @@ from .ir import Graph, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
 
-IMAGE_FORMAT = "dian.image"
-IMAGE_FORMAT_VERSION = 1
-
 
 def emit_rtl(cfg: AccelConfig, out_dir: Path) -> str:
     """Write ``cfg``'s Verilog into ``out_dir`` (dian.hwgen.rtl.emit); the top module's name.
@@ -203,8 +200,8 @@ def image_doc(graph: Graph, lowered: Lowered) -> dict[str, Any]:
         },
     ]
     doc = {
-        "format": IMAGE_FORMAT,
-        "format_version": IMAGE_FORMAT_VERSION,
+        "format": outdir.IMAGE_FORMAT,
+        "format_version": outdir.IMAGE_FORMAT_VERSION,
         "accel": cfg.name,
         "config_hash": config_hash(cfg).hex(),
         "image_bytes": len(lowered.image),

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from dian.hwgen.accel_config import AccelConfig
 
     from .ir.schedule import Schedule
+    from .runtime.device_run import DeviceRun
     from .simulate import SimulationResult
     from .synthesize import SynthResult
 
@@ -330,6 +331,25 @@ def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False, memory
     from .simulate import simulate_model as simulate
 
     return simulate(out_dir, x, rtl=rtl, memory=memory)
+
+
+def run_on(
+    out_dir: str | Path,
+    x: np.ndarray,
+    on: str,
+    *,
+    memory: str = "ideal",
+    board: str | None = None,
+    bridge: str = "tcp:localhost:1234",
+    init_sdram: bool = True,
+    irq: bool = False,
+) -> DeviceRun:
+    """Run ``x`` through the accelerator of ``out_dir`` with the host runtime, ``on`` ``"rtl"`` (its
+    Verilator model) or ``"board"`` (a `dian build` board through its LiteX bridge), and check the
+    outputs against the reference simulator (:func:`dian.runtime.device_run.run_on`)."""
+    from .runtime.device_run import run_on as run
+
+    return run(out_dir, x, on, memory=memory, board=board, bridge=bridge, init_sdram=init_sdram, irq=irq)
 
 
 def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:

@@ -70,7 +70,32 @@ def _save_output(path: str, y: np.ndarray) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    y = api.run_model(args.dir, _load_npy(args.input, "--input"))
+    x = _load_npy(args.input, "--input")
+    if args.on == "reference":
+        for flag, given in (("--memory", args.memory != "ideal"), ("--board", args.board), ("--irq", args.irq)):
+            if given:
+                raise DianError(f"{flag} belongs to a run on the accelerator; add --on rtl or --on board.")
+        y = api.run_model(args.dir, x)
+    else:
+        run = api.run_on(
+            args.dir,
+            x,
+            args.on,
+            memory=args.memory,
+            board=args.board,
+            bridge=args.bridge,
+            init_sdram=args.sdram_init,
+            irq=args.irq,
+        )
+        inf, cfg = run.inference, run.folder.cfg
+        c = inf.counters
+        print(f"ran on {run.where}: outputs bit-exact with the reference simulator")
+        print(
+            f"  {c.cycles:,} cycles ({c.cycles / cfg.clock_mhz:,.1f} us at {cfg.clock_mhz:g} MHz), busy-PE "
+            f"{100 * c.utilization(cfg):.1f}%, DRAM read {c.dram_bytes_read:,} B, written {c.dram_bytes_written:,} B "
+            f"(the accelerator's counters); host wall time {inf.seconds:.2f} s"
+        )
+        y = inf.output
     _save_output(args.output, y)
     if y.ndim == 2:
         print("argmax per row: " + " ".join(str(int(i)) for i in y.argmax(axis=1)))

@@ -114,11 +114,44 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="run a compiled model on a .npy input",
         description="Quantize the float32 input, run the integer graph in DIR bit-exactly in the\n"
         "reference simulator, dequantize and save the output.",
-        epilog="example:\n  dian run lenet-out --input x.npy --output y.npy",
+        epilog="examples:\n  dian run lenet-out --input x.npy --output y.npy\n"
+        "  dian run lenet-accel --input x.npy --output y.npy --on rtl\n"
+        "  dian run lenet-accel --input x.npy --output y.npy --on board --bridge tcp:localhost:1234",
     )
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
     p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
     p.add_argument("--output", required=True, metavar="Y.npy", help="where to save the float32 output")
+    p.add_argument(
+        "--on",
+        choices=("reference", "rtl", "board"),
+        default="reference",
+        help="where the graph runs: the reference simulator (default); rtl, the accelerator's RTL in "
+        "Verilator driven through its registers as a host would (DIR compiled with --accel); board, the "
+        "accelerator on a board built with `dian build`, through its LiteX bridge. With rtl or board the "
+        "reference runs too and the outputs must be bit-exact",
+    )
+    p.add_argument(
+        "--memory",
+        type=_memory,
+        default="ideal",
+        metavar="ideal|random[:SEED]",
+        help="with --on rtl, the memory behind the RTL's AXI master (as for `dian simulate --rtl`)",
+    )
+    p.add_argument("--board", metavar="BOARD", help="with --on board, which DIR/board/BOARD (default: the only one)")
+    p.add_argument(
+        "--bridge",
+        default="tcp:localhost:1234",
+        metavar="tcp:HOST:PORT|uart:PORT[@BAUD]",
+        help="with --on board, how to reach it: litex_server's TCP port (default tcp:localhost:1234) or "
+        "the UARTBone serial port itself (a device or a pyserial URL)",
+    )
+    p.add_argument(
+        "--no-sdram-init",
+        dest="sdram_init",
+        action="store_false",
+        help="with --on board, skip the SDRAM power-up sequence (already sent since the bitstream was loaded)",
+    )
+    p.add_argument("--irq", action="store_true", help="with --on rtl, wait for the irq line instead of polling STATUS")
     p.set_defaults(func=handlers["run"])
 
     p = sub.add_parser(

@@ -45,6 +45,16 @@ class AccelConfigError(DianError):
     """An accelerator config (preset name or JSON file) is unknown, malformed or infeasible."""
 
 
+class AcceleratorMismatchError(DianError):
+    """The accelerator a runtime bus reaches is not the folder's: no dian ID there, another register-map
+    version, or another accelerator config (its config hash)."""
+
+
+class BridgeError(DianError):
+    """The host cannot talk to a board: the bridge (litex_server, a serial port) is not there, timed
+    out, or the board description (board.json) is missing or malformed."""
+
+
 class ToolNotFoundError(DianError):
     """An external hardware tool (Verilator, Yosys, nextpnr) is not where dian looks."""
 

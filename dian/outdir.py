@@ -35,10 +35,13 @@ ACCEL = "accel.json"  # the AccelConfig, as hwgen.accel_config writes it
 SCHEDULES = "schedules"  # <layer>.json (ir.schedule.Schedule) and <layer>.txt (its loop nest) per layer
 PROGRAM = "program.bin"  # the DRAM image: header, program chunks, weights, parameters, activation slots
 IMAGE = "image.json"  # the image's layout: regions, every activation slot, the host's input/output rule
+#: image.json's ``format`` and ``format_version``.
+IMAGE_FORMAT, IMAGE_FORMAT_VERSION = "dian.image", 1
 RTL = "rtl"  # Verilog of the accelerator (not with --no-rtl)
 # Written later by other commands, not part of the compile manifest:
 SYNTH = "synth"  # `dian synth`: synth/<target>/report.json and the tools' logs
 BUILD = "build"  # `dian simulate --rtl`: the Verilator build
+BOARD = "board"  # `dian build --board B`: board/<B>/ (the SoC, its bitstream and board.json)
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ difference raises :class:`~dian.errors.SimulationMismatchError`.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,37 +28,21 @@ from typing import Any
 
 import numpy as np
 
-from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
-from dian.hwgen.lower.input_packing import InputPacking
-from dian.hwgen.lower.layout import pack_act, unpack_act
+from dian.hwgen.accel_config import AccelConfig
 
-from . import accel_artifacts, outdir
+from . import outdir
 from .errors import OutputDirError, SimulationMismatchError
-from .ir import Graph, load_graph
-
-
-@dataclass(frozen=True)
-class RunCounters:
-    """The accelerator's performance counters (docs/accelerator.md, "Timing contract")."""
-
-    cycles: int
-    busy_pe_cycles: int
-    dram_bytes_read: int
-    dram_bytes_written: int
-
-    def utilization(self, cfg: AccelConfig) -> float:
-        return self.busy_pe_cycles / max(1, self.cycles * cfg.pe_rows * cfg.pe_cols)
-
-
-@dataclass(frozen=True)
-class PredictedCounters:
-    """What the schedules predict (DIR/schedules/<layer>.json, summed): the counters a
-    schedule records. Busy-PE cycles are not among them, so there is no field for them."""
-
-    cycles: int
-    dram_bytes_read: int
-    dram_bytes_written: int
-
+from .ir import Graph
+from .runtime.folder import (
+    AccelFolder,
+    PredictedCounters,
+    RunCounters,
+    host_form,
+    input_bytes,
+    load_accel_folder,
+    predicted_counters,
+    read_slot,
+)
 
 #: A backend: the DRAM image with the inputs packed in -> the DRAM after ``done`` and the counters.
 Runner = Callable[[AccelConfig, np.ndarray, int], tuple[np.ndarray, RunCounters]]
@@ -92,65 +75,6 @@ class SimulationResult:
     modified: tuple[str, ...]  # files changed since compile (the run used them as they are)
 
 
-@dataclass(frozen=True)
-class AccelFolder:
-    """The parts of an output folder compiled with --accel that a run needs."""
-
-    path: Path
-    manifest: dict[str, Any]
-    graph: Graph
-    cfg: AccelConfig
-    image: bytes
-    layout: dict[str, Any]
-    modified: tuple[str, ...]
-
-
-def _sha256(data: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(data).hexdigest()
-
-
-def load_accel_folder(out_dir: str | Path) -> AccelFolder:
-    path = Path(out_dir)
-    manifest = outdir.read_manifest(path)
-    if not manifest.get("accel"):
-        raise OutputDirError(
-            f"{path} was compiled without --accel, so it has no program to simulate; recompile it "
-            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
-        )
-    graph = load_graph(path / outdir.INT_IR)
-    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
-    image = (path / outdir.PROGRAM).read_bytes()
-    try:
-        layout = json.loads((path / outdir.IMAGE).read_text())
-        fmt = (layout["format"], layout["format_version"])
-        if fmt != (accel_artifacts.IMAGE_FORMAT, accel_artifacts.IMAGE_FORMAT_VERSION):
-            raise ValueError(f"format {fmt}")
-    except (ValueError, KeyError, TypeError) as e:
-        raise OutputDirError(
-            f"{path / outdir.IMAGE} is not a dian image layout of version "
-            f"{accel_artifacts.IMAGE_FORMAT_VERSION} ({e}); recompile the folder."
-        ) from None
-    files = manifest.get("files", {})
-    modified = tuple(sorted(n for n, digest in files.items() if _sha256((path / n).read_bytes()) != digest))
-    return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
-
-
-def _host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:
-    """What the host writes into ``slot`` for the int8 tensor ``q`` (before channel blocking)."""
-    q = q.reshape(slot["shape"])
-    return InputPacking.from_json(slot["packing"]).apply(q) if "packing" in slot else q
-
-
-def _read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
-    """A slot's tensor; a packed input in its packed form (compare it with :func:`_host_form`)."""
-    blocked = tuple(slot["blocked"])
-    data = dram[slot["addr"] : slot["addr"] + slot["bytes"]]
-    x = unpack_act(data, blocked, lanes)
-    return x if "packing" in slot else x.reshape(slot["shape"])
-
-
 def _exclusive(slots: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The slots no tensor other than aliases of the same region shares (v1 gives every tensor its own)."""
     out = []
@@ -176,8 +100,8 @@ def _first_difference(
             if name in graph_outputs:
                 raise OutputDirError(f"{folder.path / outdir.IMAGE} has no exclusive slot for output '{name}'.")
             continue
-        got = _read_slot(dram, slots[name], lanes)
-        want = _host_form(slots[name], ref[name])
+        got = read_slot(dram, slots[name], lanes)
+        want = host_form(slots[name], ref[name])
         checked += 1
         diff = np.argwhere(got != want)
         if len(diff):
@@ -280,9 +204,8 @@ def simulate_model(
     in_name, q = quantize_for(graph, x, str(out_dir))
     ref = run_graph(graph, {in_name: q}, keep_all=True, acc_bits=cfg.acc_bits)
     dram_in = np.frombuffer(folder.image, dtype=np.uint8).copy()
-    for slot in folder.layout["inputs"]:
-        data = pack_act(_host_form(slot, q), cfg.lanes)
-        dram_in[slot["addr"] : slot["addr"] + data.size] = data
+    for addr, data in input_bytes(folder, q):
+        dram_in[addr : addr + len(data)] = np.frombuffer(data, dtype=np.uint8)
     outputs = set(graph.outputs)
     runs: dict[str, BackendRun] = {}
     checked = 0
@@ -298,7 +221,7 @@ def simulate_model(
         checked, err = _first_difference(backend, folder, dram, ref, outputs)
         if err is not None:
             raise err
-        outs = {s["name"]: _read_slot(dram, s, cfg.lanes) for s in folder.layout["outputs"]}
+        outs = {s["name"]: read_slot(dram, s, cfg.lanes) for s in folder.layout["outputs"]}
         runs[backend] = BackendRun(backend, counters, outs, seconds, memory if backend == "rtl" else "ideal")
         if backend == "rtl":
             _compare_counters(runs["machine"].counters, counters, memory)
@@ -315,22 +238,9 @@ def simulate_model(
         output,
         runs["machine"],
         runs.get("rtl"),
-        _predicted(folder),
+        predicted_counters(folder),
         macs,
         checked,
         len(folder.image),
         folder.modified,
     )
-
-
-def _predicted(folder: AccelFolder) -> PredictedCounters:
-    """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers, plus the
-    boot and done cycles and boot bytes that belong to no layer (the manifest's ``mapping``)."""
-    fixed = folder.manifest["accel"].get("mapping", {})
-    total = [int(fixed.get("boot_and_done_cycles", 0)), int(fixed.get("boot_bytes", 0)), 0]
-    for entry in folder.manifest["accel"].get("layers", []):
-        p = json.loads((folder.path / f"{entry['schedule']}.json").read_text()).get("prediction")
-        if p:
-            for i, key in enumerate(("cycles", "dram_bytes_read", "dram_bytes_written")):
-                total[i] += int(p[key])
-    return PredictedCounters(total[0], total[1], total[2])

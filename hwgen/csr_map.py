@@ -31,6 +31,7 @@ __all__ = [
     "Reg",
     "Resp",
     "Status",
+    "error_hint",
 ]
 
 ADDR_BITS = 12
@@ -132,3 +133,28 @@ class Resp(IntEnum):
     EXOKAY = 1
     SLVERR = 2
     DECERR = 3
+
+
+_ERROR_HINTS = {
+    ErrorCode.BAD_IMAGE: "the image's magic or version is not the accelerator's; it is damaged or not at BASE_ADDR.",
+    ErrorCode.CONFIG_MISMATCH: (
+        "the image was compiled for another accelerator config (its header's config hash differs)."
+    ),
+    ErrorCode.READ_ERROR: "a read burst was answered SLVERR or DECERR (an address outside the memory?).",
+    ErrorCode.WRITE_ERROR: "a write burst was answered SLVERR or DECERR (an address outside the memory?).",
+    ErrorCode.MEM_ILLEGAL: (
+        "the MEM engine met an opcode that is not its stream's; the program does not fit this design."
+    ),
+    ErrorCode.CMP_ILLEGAL: (
+        "the CMP engine met an opcode that is not its stream's, or a DW without the depthwise dataflow."
+    ),
+}
+
+
+def error_hint(code: int) -> tuple[str, str]:
+    """STATUS.ERROR_CODE ``code``'s name and what it usually means, for error messages."""
+    try:
+        known = ErrorCode(code)
+    except ValueError:
+        return f"UNKNOWN_{code}", "an error code hwgen/csr_map.py does not define."
+    return known.name, _ERROR_HINTS.get(known, "")

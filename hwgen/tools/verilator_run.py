@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dian.errors import AcceleratorFaultError, BusProtocolError, CycleLimitError, ToolFailedError
-from dian.hwgen.csr_map import BASE_ALIGN_BITS, ID, STATUS_ERROR_CODE_SHIFT, Control, ErrorCode, Irq, Reg, Status
+from dian.hwgen.csr_map import BASE_ALIGN_BITS, ID, STATUS_ERROR_CODE_SHIFT, Control, Irq, Reg, Status, error_hint
 from dian.hwgen.tools.templates import package_text, render, write_atomic
 from dian.hwgen.tools.toolchain import Tool, require_tool, run_tool
 
@@ -262,23 +262,12 @@ def _failure(returncode: int, report: dict[str, Any], memory: str, exe: Path, lo
         return CycleLimitError(f"the accelerator's {message} {where}", returncode)
     if returncode == EXIT_FAULT:
         code = int(report["error_code"])
-        name = next((e.name for e in ErrorCode if e == code), f"UNKNOWN_{code}")
+        name, hint = error_hint(code)
         return AcceleratorFaultError(
-            f"the accelerator's {message}, {name} (STATUS 0x{int(report['status']):08X}): "
-            f"{_FAULTS.get(name, 'an error code hwgen/csr_map.py does not define')} {where}",
+            f"the accelerator's {message}, {name} (STATUS 0x{int(report['status']):08X}): {hint} {where}",
             returncode,
             code=code,
             name=name,
         )
     kind = "broke the AXI4 protocol" if returncode == EXIT_AXI else "broke the harness's bus contract"
     return BusProtocolError(f"the accelerator {kind}: {message} {where}", returncode)
-
-
-_FAULTS = {
-    "BAD_IMAGE": "the image's magic or version is not the accelerator's; it is damaged or not at BASE_ADDR.",
-    "CONFIG_MISMATCH": "the image was compiled for another accelerator config (its header's config hash differs).",
-    "READ_ERROR": "a read burst was answered SLVERR or DECERR (an address outside the memory?).",
-    "WRITE_ERROR": "a write burst was answered SLVERR or DECERR (an address outside the memory?).",
-    "MEM_ILLEGAL": "the MEM engine met an opcode that is not its stream's; the program does not fit this design.",
-    "CMP_ILLEGAL": "the CMP engine met an opcode that is not its stream's, or a DW without the depthwise dataflow.",
-}

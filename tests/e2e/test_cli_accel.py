@@ -142,6 +142,11 @@ def test_simulate_errors(compiled: Path, tmp_path: Path) -> None:
     assert "--memory random:1 is the memory of the RTL run; add --rtl." in err
     err = user_error("synth", compiled, "--target", "virtex")
     assert "invalid choice: 'virtex'" in err
+    err = user_error("run", compiled, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--irq")
+    assert "--irq belongs to a run on the accelerator; add --on rtl or --on board." in err
+    err = user_error("run", compiled, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--on", "board")
+    assert "has no board build; build one with `dian build DIR --board BOARD`" in err
+    assert not (tmp_path / "y.npy").exists()
 
 
 def test_help() -> None:
@@ -154,9 +159,16 @@ def test_help() -> None:
 
 
 @pytest.mark.slow
-def test_rtl_cosimulation_and_synthesis(compiled: Path, digit: Path) -> None:
+def test_rtl_cosimulation_and_synthesis(compiled: Path, digit: Path, tmp_path: Path) -> None:
     out = dian("simulate", compiled, "--input", digit, "--rtl").stdout
     assert "RTL (Verilator, ideal memory)" in out and "the RTL's counters equal the machine simulator's" in out
+    # The host runtime's register sequence on the same Verilator build: the reference's output,
+    # the machine simulator's cycles (printed above by simulate, read here from the CYCLES register).
+    ran = dian("run", compiled, "--input", digit, "--output", tmp_path / "rtl-y.npy", "--on", "rtl").stdout
+    machine = re.search(r"^cycles +[\d,]+ +([\d,]+) +([\d,]+)$", out, re.M)
+    assert machine and f"  {machine[1]} cycles (" in ran and "bit-exact with the reference simulator" in ran, ran
+    dian("run", compiled, "--input", digit, "--output", tmp_path / "ref-y.npy")
+    np.testing.assert_array_equal(np.load(tmp_path / "rtl-y.npy"), np.load(tmp_path / "ref-y.npy"))
     out = dian("simulate", compiled, "--input", digit, "--rtl", "--memory", "random:3").stdout
     assert "RTL (Verilator, random:3 memory)" in out and "DRAM bytes read and written equal" in out
     m = re.search(r"^cycles: ([\d,]+) on the ideal memory .*, ([\d,]+) measured on the random:3", out, re.M)

@@ -1,0 +1,108 @@
+"""`dian run --on rtl|board`: one inference through the runtime, from an output
+folder to outputs, on the Verilator model or a board, checked against the
+reference simulator.
+
+What the host does is the whole register sequence (:class:`~dian.runtime.session.Accelerator`):
+on a board, first the SDRAM's power-up sequence (the SoC has no CPU), then
+ID/VERSION/CONFIG_HASH, the image, the input, START, the wait, the counters
+and the outputs. The reference simulator runs the same int8 input, so the
+outputs printed are known to be bit-exact (or the run is an error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dian import outdir
+from dian.errors import OutputDirError, SimulationMismatchError
+from dian.sim.host import quantize_for
+from dian.sim.reference import run_graph
+
+from .bus import AccelBus
+from .folder import AccelFolder, load_accel_folder
+from .session import Accelerator, Inference
+from .verilator import VerilatorBus
+
+__all__ = ["DeviceRun", "board_dir", "run_on"]
+
+
+@dataclass(frozen=True)
+class DeviceRun:
+    """A checked inference: ``inference`` as read from the device, bit-exact with the reference."""
+
+    folder: AccelFolder
+    where: str
+    inference: Inference
+    base: int
+
+
+def board_dir(out_dir: str | Path, board: str | None) -> Path:
+    """DIR/board/<board>, or the only board built in DIR when ``board`` is None."""
+    root = Path(out_dir) / outdir.BOARD
+    built = sorted(p.name for p in root.iterdir() if (p / "board.json").is_file()) if root.is_dir() else []
+    if board is None:
+        if len(built) != 1:
+            raise OutputDirError(
+                f"{out_dir} has {'no board build' if not built else 'builds for ' + ', '.join(built)}; "
+                + ("build one with `dian build DIR --board BOARD`." if not built else "name one with --board.")
+            )
+        board = built[0]
+    if board not in built:
+        raise OutputDirError(
+            f"{out_dir} has no build for board {board!r} (built: {', '.join(built) or 'none'}); "
+            f"run `dian build {out_dir} --board {board}` first."
+        )
+    return root / board
+
+
+def run_on(
+    out_dir: str | Path,
+    x: np.ndarray,
+    on: str,
+    *,
+    memory: str = "ideal",
+    board: str | None = None,
+    bridge: str = "tcp:localhost:1234",
+    init_sdram: bool = True,
+    irq: bool = False,
+) -> DeviceRun:
+    """Run the float input ``x`` through ``out_dir``'s accelerator ``on`` ``"rtl"`` (the Verilator
+    model, on the harness's ``memory``) or ``"board"`` (DIR/board/<board> through ``bridge``); raise
+    :class:`SimulationMismatchError` when an output differs from the reference simulator's."""
+    folder = load_accel_folder(out_dir)
+    bus: AccelBus
+    if on == "rtl":
+        bus, base = VerilatorBus(folder, memory=memory), 0
+    elif on == "board":
+        from .litex import LitexBus
+
+        litex_bus = LitexBus(board_dir(out_dir, board), bridge)
+        if init_sdram:
+            litex_bus.init_sdram()
+        bus, base = litex_bus, litex_bus.accel_base
+    else:
+        raise ValueError(f"on must be 'rtl' or 'board', not {on!r}")
+    try:
+        acc = Accelerator(folder, bus, base)
+        acc.check()
+        acc.load()
+        _, q = quantize_for(folder.graph, x, str(out_dir))
+        result = acc.run_int8(q, irq=irq)
+    finally:
+        bus.close()
+    ref = run_graph(folder.graph, {folder.graph.inputs[0]: q}, acc_bits=folder.cfg.acc_bits)
+    for name, want in ((o, ref[o]) for o in folder.graph.outputs):
+        got = result.outputs[name]
+        if not np.array_equal(got, want):
+            bad = int(np.count_nonzero(got != want))
+            raise SimulationMismatchError(
+                f"{bus.where} and the reference simulator disagree on output '{name}': {bad:,} of "
+                f"{want.size:,} elements differ. On a board, check the SDRAM init and the bitstream; "
+                f"`dian simulate {out_dir} --rtl` checks the RTL layer by layer.",
+                backend=on,
+                tensor=name,
+            )
+    return DeviceRun(folder, bus.where, result, base)

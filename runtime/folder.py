@@ -1,0 +1,138 @@
+"""An output folder compiled with ``--accel``, as a host sees it: the image to
+place in memory, where each input goes and each output comes from, and the
+counters a run reports. `dian simulate` and every runtime backend read a
+folder through here, so that the host's byte rules are written once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dian import outdir
+from dian.errors import OutputDirError
+from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
+from dian.hwgen.lower.input_packing import InputPacking
+from dian.hwgen.lower.layout import pack_act, unpack_act
+from dian.ir import Graph, load_graph
+
+__all__ = [
+    "AccelFolder",
+    "PredictedCounters",
+    "RunCounters",
+    "host_form",
+    "input_bytes",
+    "load_accel_folder",
+    "predicted_counters",
+    "read_slot",
+    "slot_tensor",
+]
+
+
+@dataclass(frozen=True)
+class RunCounters:
+    """The accelerator's performance counters (docs/accelerator.md, "Timing contract")."""
+
+    cycles: int
+    busy_pe_cycles: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+
+    def utilization(self, cfg: AccelConfig) -> float:
+        return self.busy_pe_cycles / max(1, self.cycles * cfg.pe_rows * cfg.pe_cols)
+
+
+@dataclass(frozen=True)
+class PredictedCounters:
+    """What the schedules predict (DIR/schedules/<layer>.json, summed): the counters a
+    schedule records. Busy-PE cycles are not among them, so there is no field for them."""
+
+    cycles: int
+    dram_bytes_read: int
+    dram_bytes_written: int
+
+
+@dataclass(frozen=True)
+class AccelFolder:
+    """The parts of an output folder compiled with --accel that a run needs."""
+
+    path: Path
+    manifest: dict[str, Any]
+    graph: Graph
+    cfg: AccelConfig
+    image: bytes
+    layout: dict[str, Any]
+    modified: tuple[str, ...]  # files changed since compile (a run uses them as they are)
+
+
+def load_accel_folder(out_dir: str | Path) -> AccelFolder:
+    """The folder's program, config and image layout, or :class:`OutputDirError` saying what is wrong."""
+    path = Path(out_dir)
+    manifest = outdir.read_manifest(path)
+    if not manifest.get("accel"):
+        raise OutputDirError(
+            f"{path} was compiled without --accel, so it has no program for the accelerator; recompile it "
+            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
+        )
+    graph = load_graph(path / outdir.INT_IR)
+    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
+    image = (path / outdir.PROGRAM).read_bytes()
+    try:
+        layout = json.loads((path / outdir.IMAGE).read_text())
+        fmt = (layout["format"], layout["format_version"])
+        if fmt != (outdir.IMAGE_FORMAT, outdir.IMAGE_FORMAT_VERSION):
+            raise ValueError(f"format {fmt}")
+    except (ValueError, KeyError, TypeError) as e:
+        raise OutputDirError(
+            f"{path / outdir.IMAGE} is not a dian image layout of version "
+            f"{outdir.IMAGE_FORMAT_VERSION} ({e}); recompile the folder."
+        ) from None
+    files = manifest.get("files", {})
+    modified = tuple(
+        sorted(n for n, digest in files.items() if hashlib.sha256((path / n).read_bytes()).hexdigest() != digest)
+    )
+    return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
+
+
+def host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:
+    """What the host writes into ``slot`` for the int8 tensor ``q`` (before channel blocking)."""
+    q = q.reshape(slot["shape"])
+    return InputPacking.from_json(slot["packing"]).apply(q) if "packing" in slot else q
+
+
+def input_bytes(folder: AccelFolder, q: np.ndarray) -> list[tuple[int, bytes]]:
+    """The graph input ``q`` (int8) as the host writes it: (image offset, bytes) per input slot."""
+    out = []
+    for slot in folder.layout["inputs"]:
+        out.append((int(slot["addr"]), pack_act(host_form(slot, q), folder.cfg.lanes).tobytes()))
+    return out
+
+
+def slot_tensor(data: bytes | np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
+    """The tensor in a slot's ``slot["bytes"]`` bytes ``data``; a packed input in its packed form
+    (compare it with :func:`host_form`)."""
+    x = unpack_act(np.frombuffer(data, dtype=np.uint8), tuple(slot["blocked"]), lanes)
+    return x if "packing" in slot else x.reshape(slot["shape"])
+
+
+def read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
+    """A slot's tensor from ``dram`` (the image's bytes, offset 0 = the image's first byte)."""
+    return slot_tensor(dram[slot["addr"] : slot["addr"] + slot["bytes"]], slot, lanes)
+
+
+def predicted_counters(folder: AccelFolder) -> PredictedCounters:
+    """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers, plus the
+    boot and done cycles and boot bytes that belong to no layer (the manifest's ``mapping``)."""
+    fixed = folder.manifest["accel"].get("mapping", {})
+    total = [int(fixed.get("boot_and_done_cycles", 0)), int(fixed.get("boot_bytes", 0)), 0]
+    for entry in folder.manifest["accel"].get("layers", []):
+        p = json.loads((folder.path / f"{entry['schedule']}.json").read_text()).get("prediction")
+        if p:
+            for i, key in enumerate(("cycles", "dram_bytes_read", "dram_bytes_written")):
+                total[i] += int(p[key])
+    return PredictedCounters(total[0], total[1], total[2])
