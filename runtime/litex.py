@@ -3,7 +3,7 @@
 
 The board folder's ``board.json`` (data, never code) says where the
 accelerator's registers sit on the SoC bus, where the SDRAM is for the host
-and for the accelerator's AXI master, and the SDRAM's power-up sequence: the
+and for the accelerator's AXI master, and the SDRAM's power-up sequence (``sdram_init.steps``): the
 SoC has no CPU, so the host replays it (:meth:`LitexBus.init_sdram`) before
 anything touches the SDRAM.
 
@@ -47,7 +47,7 @@ def read_board(board_dir: str | Path) -> dict[str, Any]:
         dram = board["dram"]
         for key in ("host_base", "accel_base", "size"):
             _word_address(dram[key], f"dram.{key}")
-        for step in board["sdram_init"]:
+        for step in board["sdram_init"]["steps"]:
             _init_step(step)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise BridgeError(
@@ -144,7 +144,7 @@ class LitexBus:
 
     def init_sdram(self) -> None:
         """Replay board.json's SDRAM power-up sequence (register writes and waits) through the bridge."""
-        for step in self.board["sdram_init"]:
+        for step in self.board["sdram_init"]["steps"]:
             kind, addr, value = _init_step(step)
             if kind == "write":
                 self.client.write(addr, value)

@@ -149,35 +149,35 @@ def build_harness(
     Verilator found) are unchanged is reused. The Verilator log is
     ``build_dir/verilator.log``.
     """
+    sources = {"harness.cpp": harness_source(top, bus_bits, latency, max_burst)}
+    sources |= {name: package_text(name) for name in HEADERS}
+    return verilate(verilog_files, top, sources, Path(build_dir), HARNESS_EXE)
+
+
+def verilate(verilog_files: list[Path], top: str, sources: dict[str, str], build_dir: Path, exe_name: str) -> Path:
+    """Build ``verilog_files`` (top module ``top``) with the C++ ``sources`` (file name -> text; the
+    ``.cpp`` ones are compiled, the rest are headers) into ``build_dir/obj_dir/exe_name``; its path.
+    Reused while every input (Verilog, sources, flags, the Verilator found) is unchanged (the digest
+    in ``build_dir/<exe_name>.sha256``); the log is ``build_dir/verilator.log``."""
     build_dir = Path(build_dir).resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    source = harness_source(top, bus_bits, latency, max_burst)
-    headers = {name: package_text(name) for name in HEADERS}
     verilator = require_tool("verilator")
     files = [Path(f).resolve() for f in verilog_files]
-    digest = hashlib.sha256(source.encode() + b"\0")
-    for part in (*headers.values(), *VERILATOR_FLAGS, top, *verilator.argv):
+    digest = hashlib.sha256()
+    for name, text in sorted(sources.items()):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    for part in (*VERILATOR_FLAGS, top, *verilator.argv):
         digest.update(part.encode() + b"\0")
     for f in files:
         digest.update(f.read_bytes() + b"\0")
-    stamp, exe = build_dir / "harness.sha256", build_dir / "obj_dir" / HARNESS_EXE
+    stamp, exe = build_dir / f"{exe_name}.sha256", build_dir / "obj_dir" / exe_name
     if exe.is_file() and stamp.is_file() and stamp.read_text() == digest.hexdigest():
         return exe
     stamp.unlink(missing_ok=True)
-    write_atomic(build_dir / "harness.cpp", source)
-    for name, text in headers.items():
+    for name, text in sources.items():
         write_atomic(build_dir / name, text)
-    args = [
-        *VERILATOR_FLAGS,
-        "--top-module",
-        top,
-        "--Mdir",
-        "obj_dir",
-        "-o",
-        HARNESS_EXE,
-        *map(str, files),
-        "harness.cpp",
-    ]
+    cpp = sorted(name for name in sources if name.endswith(".cpp"))
+    args = [*VERILATOR_FLAGS, "--top-module", top, "--Mdir", "obj_dir", "-o", exe_name, *map(str, files), *cpp]
     run_tool(verilator, args, cwd=build_dir, log=build_dir / "verilator.log")
     if not exe.is_file():
         raise ToolFailedError(f"verilator finished but {exe} was not built; see {build_dir / 'verilator.log'}")

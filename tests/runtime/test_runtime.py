@@ -237,7 +237,7 @@ def _board_json(folder: Path, size: int) -> Path:
         "board": "testboard",
         "accel_regs": REGS,
         "dram": {"host_base": HOST_DRAM, "accel_base": ACCEL_DRAM, "size": size},
-        "sdram_init": INIT,
+        "sdram_init": {"steps": INIT},
         "clocks": {"sys_hz": 50_000_000},
     }
     (board / "board.json").write_text(json.dumps(doc))
