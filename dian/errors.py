@@ -45,6 +45,10 @@ class AccelConfigError(DianError):
     """An accelerator config (preset name or JSON file) is unknown, malformed or infeasible."""
 
 
+class BoardError(DianError):
+    """A board build that cannot be made: an unknown board, or an accelerator or image the board cannot carry."""
+
+
 class ToolNotFoundError(DianError):
     """An external hardware tool (Verilator, Yosys, nextpnr) is not where dian looks."""
 
