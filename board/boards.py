@@ -35,6 +35,7 @@ class Board:
     sdram_bytes: int
     sys_clk_hz: float  # LiteX's default for the board
     serial: str  # what the host connects to
+    accel_clk_hz: float  # the accelerator's default clock at most (the config's, if lower)
     serial_extension: str | None = None
     baudrate: int = 115200
 
@@ -52,6 +53,7 @@ def _ulx3s(size: str, fpga: Target) -> Board:
         sdram_module="MT48LC16M16",
         sdram_bytes=32 << 20,
         sys_clk_hz=50e6,
+        accel_clk_hz=75e6,  # tiny in this SoC on the speed-6 part: 78.6 MHz routed (seed 1)
         serial="the USB port US1 (FTDI FT231X, e.g. /dev/ttyUSB0)",
     )
 
@@ -69,6 +71,7 @@ def _orangecrab(size: str, fpga: Target) -> Board:
         sdram_module="MT41K64M16",
         sdram_bytes=128 << 20,
         sys_clk_hz=48e6,
+        accel_clk_hz=75e6,
         serial=(
             "a 3.3 V USB-serial adapter on the Feather header: its RX to pin 1 (the FPGA's TX), "
             "its TX to pin 0 (the FPGA's RX), and GND (the board's own USB port needs ValentyUSB, "

@@ -151,20 +151,22 @@ def build_board(
     """Build the LiteX SoC of ``out_dir``'s accelerator for ``board`` into ``out_dir/board/<board>/``:
     the SoC's Verilog, CSR map and board.json, and with ``bitstream`` the tools' outputs (bitstream,
     logs, timing and utilization). ``sys_clk_hz`` defaults to the board's LiteX default,
-    ``accel_clk_hz`` to the accelerator config's clock; equal clocks share one domain."""
+    ``accel_clk_hz`` to the accelerator config's clock but at most the board's ``accel_clk_hz``
+    (what ``tiny`` meets there); equal clocks share one domain."""
     b = board_for(board)
     path = Path(out_dir).absolute()
     accel, cfg, image = _accelerator(path)
     check_fits(cfg, int(image["image_bytes"]), b)
     sys_hz = _hz(sys_clk_hz, b.sys_clk_hz, "--sys-clk-freq")
-    accel_hz = _hz(accel_clk_hz, cfg.clock_mhz * 1e6, "--accel-clk-freq")
+    accel_hz = _hz(accel_clk_hz, min(cfg.clock_mhz * 1e6, b.accel_clk_hz), "--accel-clk-freq")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise BoardError(f"--seed must be a non-negative integer, not {seed!r}.")
     parent = path / BOARD_DIR
     if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
         raise OutputDirError(f"{parent} is a symlink or not a folder; dian writes board builds only into a folder.")
     final = parent / b.name
-    outdir.check_target(final, BOARD_FOLDER)
+    if parent.exists():
+        outdir.check_target(final, BOARD_FOLDER)  # before any work (write_atomically checks again)
     require_tool("yosys"), require_tool("nextpnr-ecp5"), require_tool("ecppack")  # before any work
     say = _progress(progress)
     rtl_files = [f for f in accel["rtl"]["files"] if f.endswith(".v")]
@@ -188,15 +190,13 @@ def build_board(
 
     def fill(tmp: Path) -> None:
         say(f"composing the LiteX SoC for {b.title} ({SCRIPT})")
-        seconds = {"litex": _run_script(tmp, b, cfg, params)}
-        info = json.loads((tmp / INFO).read_text())
-        (tmp / INFO).unlink()
-        figures = None
-        if bitstream:
-            try:
-                figures = _run_tools(tmp / "gateware", seconds, say)
-            except ToolFailedError as e:
-                raise _keep_failed(tmp, parent / f"{b.name}.failed", e) from None
+        try:
+            seconds = {"litex": _run_script(tmp, b, cfg, params)}
+            info = json.loads((tmp / INFO).read_text())
+            (tmp / INFO).unlink()
+            figures = _run_tools(tmp / "gateware", seconds, say) if bitstream else None
+        except ToolFailedError as e:
+            raise _keep_failed(tmp, parent / f"{b.name}.failed", e) from None
         doc.update(_board_doc(path, tmp, b, cfg, accel, rtl_files, params, info, figures, seconds))
         (tmp / BOARD_JSON).write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n")
 
@@ -303,7 +303,7 @@ def _board_doc(
     bit = gateware / f"{BUILD_NAME}.bit"
     asked = {"sys": params["sys_clk_hz"]}
     if info["accel_clock_domain"] != "sys":
-        asked[info["accel_clock_domain"]] = params["accel_clk_hz"]
+        asked[info["accel_clock_domain"]] = info["accel_clk_hz"]
     nets = clock_nets(gateware / f"{BUILD_NAME}.v", tuple(asked))
     met = timing(figures, nets, asked) if figures is not None else None
     return {
@@ -336,7 +336,8 @@ def _board_doc(
         "sdram_init": info["sdram_init"],
         "clocks": {
             "sys_hz": params["sys_clk_hz"],
-            "accel_hz": params["accel_clk_hz"],
+            "accel_asked_hz": params["accel_clk_hz"],
+            "accel_hz": info["accel_clk_hz"],  # what the board's PLL makes of it
             "accel_domain": info["accel_clock_domain"],
         },
         "timing": met,

@@ -50,6 +50,7 @@ REGS_ORIGIN = 0x2000_0000
 REGS_SIZE = 0x1000
 REGS_ADDR_BITS = 12
 ACCEL_CD = "accel"
+ACCEL_CLK_MARGIN = 0.05
 INFO = "soc-info.json"
 
 
@@ -150,7 +151,17 @@ def make_soc(params: dict[str, Any]) -> Any:
     if params["accel_clk_hz"] != params["sys_clk_hz"]:
         cd = ACCEL_CD
         soc.crg.cd_accel = ClockDomain(ACCEL_CD)
-        soc.crg.pll.create_clkout(soc.crg.cd_accel, params["accel_clk_hz"])
+        soc.dian_accel_clkout = soc.crg.pll.nclkouts
+        # The board's PLL also makes its own clocks: take the nearest output within ACCEL_CLK_MARGIN.
+        pll = soc.crg.pll
+        pll.create_clkout(soc.crg.cd_accel, params["accel_clk_hz"], margin=ACCEL_CLK_MARGIN)
+        compute = pll.compute_config  # keep the configuration the PLL is finalized with (not recomputable)
+
+        def remember() -> dict[str, Any]:
+            pll.dian_config = compute()
+            return pll.dian_config
+
+        pll.compute_config = remember
     for src in params["accel_sources"]:
         soc.platform.add_source(os.path.abspath(src))
     soc.specials += accel_instance(soc, params, cd)
@@ -181,8 +192,22 @@ def _litex_stamps() -> re.Pattern[str]:
     return re.compile(rf"(LiteX sha1 : |LiteX / git: |LiteX \(|LITEX_GIT_SHA1 \"){rev}")
 
 
+_LEAF = re.compile(r"^└─── \[\w+\]$")
+
+
+def _sorted_leaves(verilog: str) -> str:
+    """LiteX's module-tree comment lists the top level's primitive instances (I/O cells) in the
+    order of a Python set, which changes from run to run: list them sorted, in the same places."""
+    lines = verilog.split("\n")
+    at = [i for i, line in enumerate(lines) if _LEAF.match(line)]
+    for i, line in zip(at, sorted(lines[i] for i in at), strict=True):
+        lines[i] = line
+    return "\n".join(lines)
+
+
 def _reproducible(folder: Path, params: dict[str, Any]) -> None:
-    """Drop LiteX's build dates from what it wrote (Verilog banners, csr.csv, headers), and make the
+    """Drop LiteX's build dates and revision stamps from what it wrote (Verilog banners, csr.csv,
+    headers), put its Verilog's module tree in a stable order, and make the
     Yosys script read its sources by paths relative to gateware/: YoWASP tools see /tmp as a private
     folder, so an absolute path under /tmp names nothing for them, and relative paths keep the folder
     buildable wherever it is moved."""
@@ -192,6 +217,8 @@ def _reproducible(folder: Path, params: dict[str, Any]) -> None:
             text = path.read_text()
             new = _DATE.sub("(date not recorded)", text) if path.suffix != ".json" else text
             new = _litex_stamps().sub(lambda m: m.group(1) + f"litex {version('litex')}", new)
+            if path.suffix == ".v":
+                new = _sorted_leaves(new)
             if path.suffix == ".ys":
                 new = re.sub(
                     r"^(read_\S+(?: -\S+)*) (/\S+)$",
@@ -209,7 +236,11 @@ def soc_info(soc: Any, params: dict[str, Any]) -> dict[str, Any]:
     settings = soc.sdram.controller.settings
     geom = settings.geom
     size = 2 ** (geom.bankbits + geom.rowbits + geom.colbits) * settings.phy.nranks * settings.phy.databits // 8
+    accel_hz = params["sys_clk_hz"]
+    if hasattr(soc, "dian_accel_clkout"):
+        accel_hz = soc.crg.pll.dian_config[f"clko{soc.dian_accel_clkout}_freq"]
     return {
+        "accel_clk_hz": round(accel_hz),
         "regions": regions,
         "csr": dict(sorted(csrs.items())),
         "accel_clock_domain": "sys" if params["accel_clk_hz"] == params["sys_clk_hz"] else ACCEL_CD,

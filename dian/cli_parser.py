@@ -215,7 +215,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--accel-clk-freq",
         type=_positive_float,
         metavar="HZ",
-        help="the accelerator's clock in Hz (default: the config's clock); equal to --sys-clk-freq, one clock domain",
+        help="the accelerator's clock in Hz (default: the config's clock, at most 75 MHz, what tiny "
+        "meets on these boards); equal to --sys-clk-freq, one clock domain",
     )
     p.set_defaults(func=handlers["build"])
 
