@@ -27,7 +27,8 @@ BURSTS, BEATS = 4, 16
 
 
 class _Small(MT48LC16M16):
-    nrows = 2048  # the simulation model allocates every row (and A10 must exist)
+    nrows = 2048  # the simulation model allocates every word (A10 must exist: 11 row bits)
+    ncols = 64
 
 
 class Bench(Module):
@@ -117,4 +118,7 @@ if __name__ == "__main__":
     for p in ("crossbar", "bus"):
         c = measure(p)
         n = BURSTS * BEATS
-        print(f"{p:9} write {c['write']:5} cycles ({c['write'] / n:.2f}/beat)  read {c['read']:5} cycles ({c['read'] / n:.2f}/beat)")
+        print(
+            f"{p:9} write {c['write']:5} cycles ({c['write'] / n:.2f}/beat)  "
+            f"read {c['read']:5} cycles ({c['read'] / n:.2f}/beat)"
+        )
