@@ -37,7 +37,8 @@ class Board:
     serial: str  # what the host connects to
     accel_clk_hz: float  # the accelerator's default clock at most (the config's, if lower)
     serial_extension: str | None = None
-    baudrate: int = 115200
+    baudrate: int | None = 115200  # None: a byte stream, no UART
+    simulation: bool = False  # LiteX's SimPlatform: Verilog only, no bitstream
 
 
 def _ulx3s(size: str, fpga: Target) -> Board:
@@ -88,6 +89,26 @@ BOARDS: dict[str, Board] = {
         _ulx3s("25F", Target.ECP5_25K),
         _orangecrab("25F", Target.ECP5_25K),
         _orangecrab("85F", Target.ECP5_85K),
+        Board(
+            name="sim",
+            title="LiteX SimPlatform with LiteDRAM's SDRAM model (MT48LC16M16, 16-bit SDR)",
+            litex_target="sim",
+            target_args={},
+            device="simulation",
+            package="",
+            speed=0,
+            fpga=Target.GENERIC,
+            sdram_module="MT48LC16M16",
+            sdram_bytes=32 << 20,
+            sys_clk_hz=50e6,
+            accel_clk_hz=50e6,  # one clock domain unless asked: one clock for a Verilator harness to drive
+            serial=(
+                "the top-level byte streams serial_sink_* (into the SoC) and serial_source_* (out of it), "
+                "one byte per valid/ready handshake"
+            ),
+            baudrate=None,
+            simulation=True,
+        ),
     )
 }
 

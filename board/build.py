@@ -154,6 +154,7 @@ def build_board(
     ``accel_clk_hz`` to the accelerator config's clock but at most the board's ``accel_clk_hz``
     (what ``tiny`` meets there); equal clocks share one domain."""
     b = board_for(board)
+    bitstream = bitstream and not b.simulation
     path = Path(out_dir).absolute()
     accel, cfg, image = _accelerator(path)
     check_fits(cfg, int(image["image_bytes"]), b)
@@ -167,7 +168,8 @@ def build_board(
     final = parent / b.name
     if parent.exists():
         outdir.check_target(final, BOARD_FOLDER)  # before any work (write_atomically checks again)
-    require_tool("yosys"), require_tool("nextpnr-ecp5"), require_tool("ecppack")  # before any work
+    if bitstream:
+        require_tool("yosys"), require_tool("nextpnr-ecp5"), require_tool("ecppack")  # before any work
     say = _progress(progress)
     rtl_files = [f for f in accel["rtl"]["files"] if f.endswith(".v")]
     params: dict[str, Any] = {
@@ -319,7 +321,7 @@ def _board_doc(
             "kind": "uartbone",
             "baudrate": b.baudrate,
             "connect": b.serial,
-            "server": f"litex_server --uart --uart-port PORT --uart-baudrate {b.baudrate}",
+            "server": f"litex_server --uart --uart-port PORT --uart-baudrate {b.baudrate}" if b.baudrate else None,
             "csr_csv": "csr.csv",
         },
         "accel_regs": regions["dian"]["origin"],

@@ -131,7 +131,23 @@ def _check_ports(params: dict[str, Any], conn: dict[str, Any]) -> None:
 
 
 def make_soc(params: dict[str, Any]) -> Any:
-    """The SoC for ``params`` (what dian.board.build writes into soc.py)."""
+    """The SoC for ``params`` (what dian.board.build writes into soc.py): the board's, or the
+    simulation's (board/litex_sim.py) when ``litex_target`` is ``sim``, with the accelerator."""
+    if params["litex_target"] == "sim":
+        from .litex_sim import sim_soc
+
+        soc, cd = sim_soc(params, ACCEL_CD)
+    else:
+        soc, cd = board_soc(params)
+    for src in params["accel_sources"]:
+        soc.platform.add_source(os.path.abspath(src))
+    soc.specials += accel_instance(soc, params, cd)
+    return soc
+
+
+def board_soc(params: dict[str, Any]) -> tuple[Any, str]:
+    """The board's litex-boards SoC with no CPU, UART or timer, its UARTBone and (maybe) the
+    accelerator's clock; and the accelerator's clock domain."""
     target = importlib.import_module(f"litex_boards.targets.{params['litex_target']}")
     soc = target.BaseSoC(
         sys_clk_freq=params["sys_clk_hz"],
@@ -162,10 +178,7 @@ def make_soc(params: dict[str, Any]) -> Any:
             return pll.dian_config
 
         pll.compute_config = remember
-    for src in params["accel_sources"]:
-        soc.platform.add_source(os.path.abspath(src))
-    soc.specials += accel_instance(soc, params, cd)
-    return soc
+    return soc, cd
 
 
 def csr_addresses(soc: Any) -> dict[str, int]:
@@ -236,7 +249,7 @@ def soc_info(soc: Any, params: dict[str, Any]) -> dict[str, Any]:
     settings = soc.sdram.controller.settings
     geom = settings.geom
     size = 2 ** (geom.bankbits + geom.rowbits + geom.colbits) * settings.phy.nranks * settings.phy.databits // 8
-    accel_hz = params["sys_clk_hz"]
+    accel_hz = params["sys_clk_hz"] if params["accel_clk_hz"] == params["sys_clk_hz"] else params["accel_clk_hz"]
     if hasattr(soc, "dian_accel_clkout"):
         accel_hz = soc.crg.pll.dian_config[f"clko{soc.dian_accel_clkout}_freq"]
     return {
@@ -265,8 +278,11 @@ def main(params: dict[str, Any], argv: list[str], here: Path) -> int:
         compile_software=False,
         compile_gateware=False,
     )
-    soc.platform.toolchain._pnr_opts += f" --report {params['build_name']}_report.json"
-    builder.build(build_name=params["build_name"], run=False, seed=params["seed"])
+    if params["litex_target"] == "sim":
+        builder.build(build_name=params["build_name"], run=False)
+    else:
+        soc.platform.toolchain._pnr_opts += f" --report {params['build_name']}_report.json"
+        builder.build(build_name=params["build_name"], run=False, seed=params["seed"])
     _reproducible(here, params)
     Path(INFO).write_text(json.dumps(soc_info(soc, params), sort_keys=True, indent=1) + "\n")
     return 0

@@ -214,7 +214,8 @@ def _cmd_build(args: argparse.Namespace) -> None:
         f"  SDRAM                  0x{dram['host_base']:08x} on the SoC bus = 0x{dram['accel_base']:x} for the "
         f"accelerator, {dram['size'] >> 20} MiB {dram['module']}"
     )
-    print(f"  bridge                 UARTBone at {d['bridge']['baudrate']} baud on {d['bridge']['connect']}")
+    baud = f" at {d['bridge']['baudrate']} baud" if d["bridge"]["baudrate"] else ""
+    print(f"  bridge                 UARTBone{baud} on {d['bridge']['connect']}")
     for domain, t in (d["timing"] or {}).items():
         verdict = "met" if t["met"] else "MISSED"
         print(f"  timing {domain:<15} Fmax {t['fmax_mhz']} MHz for {t['asked_mhz']:g} MHz ({verdict})")

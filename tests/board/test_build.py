@@ -227,3 +227,29 @@ def test_refuses_folders_that_are_not_its_own(lenet_copy: Callable[[], Path], tm
     with pytest.raises(OutputDirError, match="is a symlink"):
         api.build_board(folder, BOARD, bitstream=False)
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_the_simulation_soc_has_the_same_map_and_stream_ports(lenet_copy: Callable[[], Path]) -> None:
+    out = api.build_board(lenet_copy(), "sim").out_dir  # no bitstream for a simulation, asked or not
+    doc, csv = json.loads((out / "board.json").read_text()), _csv(out)
+    soc = (out / "gateware" / "dian_soc.v").read_text()
+    assert doc["bitstream"] is None and doc["bridge"]["baudrate"] is None
+    assert int(csv[("memory_region", "dian")][0], 16) == doc["accel_regs"] == 0x2000_0000
+    assert int(csv[("memory_region", "main_ram")][0], 16) == doc["dram"]["host_base"] == 0x4000_0000
+    header = re.search(r"^module dian_soc \((.*?)\);", soc, re.S | re.M)
+    assert header is not None
+    ports = {n: d for d, n in re.findall(r"(input|output)\s+wire\s+(?:\[\d+:0\]\s+)?(\w+)", header.group(1))}
+    assert ports == {
+        "sys_clk": "input",
+        "sys_rst": "input",
+        "sim_trace": "input",
+        "serial_sink_valid": "input",
+        "serial_sink_ready": "output",
+        "serial_sink_data": "input",
+        "serial_source_valid": "output",
+        "serial_source_ready": "input",
+        "serial_source_data": "output",
+    }
+    conn = _instance(soc, "dian_accel", "dian_accel")
+    assert set(conn) == _ports((out.parents[1] / "rtl" / "dian_accel.v").read_text(), "dian_accel")
+    assert doc["clocks"]["accel_domain"] == "sys"
