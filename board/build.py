@@ -37,6 +37,7 @@ from typing import Any
 from dian import outdir
 from dian.errors import AccelConfigError, BoardError, OutputDirError, ToolFailedError
 from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
+from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.tools.templates import render_from
 from dian.hwgen.tools.toolchain import Tool, log_tail, require_tool, run_tool
 from dian.version import __version__
@@ -123,6 +124,14 @@ def check_fits(cfg: AccelConfig, image_bytes: int, board: Board) -> None:
         cfg.with_target(board.fpga)
     except AccelConfigError as e:
         raise BoardError(f"accelerator {cfg.name} does not fit {board.name}'s {board.device}: {e}") from None
+    made_for, here = TARGET_FABRIC[cfg.target], TARGET_FABRIC[board.fpga]
+    if made_for is not None and here is not None and (made_for.dsps > here.dsps or made_for.luts > here.luts):
+        raise BoardError(
+            f"accelerator {cfg.name}'s RTL was generated for {cfg.target.value} ({made_for.dsps} DSPs, "
+            f"{made_for.luts:,} LUTs: its multipliers are planned for that part), larger than {board.name}'s "
+            f"{board.fpga.value} ({here.dsps} DSPs, {here.luts:,} LUTs); compile for a config whose target is "
+            f"{board.fpga.value}, or choose a board with a larger FPGA."
+        )
     if image_bytes > board.sdram_bytes:
         raise BoardError(
             f"the image (program.bin, {image_bytes:,} bytes) does not fit {board.name}'s SDRAM "
