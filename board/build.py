@@ -224,6 +224,19 @@ def build_board(
     return BoardBuild(final, b, doc)
 
 
+def board_builds(out_dir: Path) -> list[tuple[str, str]]:
+    """(board, state) of every board build in ``out_dir``: ``current`` or ``stale`` (its RTL changed since)."""
+    found = []
+    for doc_path in sorted((out_dir / BOARD_DIR).glob(f"*/{BOARD_JSON}")):
+        try:
+            doc = json.loads(doc_path.read_text())
+            current = all((out_dir / f).is_file() and _sha256(out_dir / f) == d for f, d in doc["rtl_sha256"].items())
+        except (OSError, ValueError, KeyError, AttributeError):
+            current = False
+        found.append((doc_path.parent.name, "current" if current else "stale (the RTL changed since)"))
+    return found
+
+
 def _run_script(folder: Path, board: Board, cfg: AccelConfig, params: dict[str, Any]) -> float:
     """Write soc.py into ``folder`` and run it there; its seconds."""
     script = render_from(

@@ -320,6 +320,10 @@ def model_info(out_dir: str | Path) -> str:
 
         for target, state in synth_reports(path):
             lines.append(f"  {f'{outdir.SYNTH}/{target}/report.json':<20} {state}")
+        from .board.build import board_builds
+
+        for board, state in board_builds(path):
+            lines.append(f"  {f'board/{board}/board.json':<20} {state}")
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 

@@ -117,6 +117,15 @@ def test_sdram_init_replays_the_bios_sequence_on_the_csrs(built: Path) -> None:
     assert init["leveling"] is None
 
 
+def test_info_lists_the_board_build(built: Path, lenet_copy: Callable[[], Path]) -> None:
+    assert f"board/{BOARD}/board.json current" in api.model_info(built.parents[1])
+    folder = lenet_copy()
+    api.build_board(folder, "sim")
+    with open(folder / "rtl" / "dian_accel.v", "a") as f:
+        f.write("// changed\n")
+    assert "board/sim/board.json stale (the RTL changed since)" in api.model_info(folder)
+
+
 def test_a_rebuild_is_identical_but_for_the_seconds(built: Path, tmp_path: Path) -> None:
     again = tmp_path / "lenet"
     shutil.copytree(built.parents[1], again, ignore=shutil.ignore_patterns("board"))
