@@ -337,13 +337,6 @@ ENTRIES = (
         "space at 1x and 10x dian's search time.",
         cosearch,
     ),
-    Entry(
-        "board",
-        "bench_board.py",
-        "`dian build --board` on the tiny LeNet: the LiteX SoC's bitstream per board (Fmax per clock domain, "
-        "utilization, seconds per tool), and the accelerator's DRAM path against the SoC bus's in simulation.",
-        board,
-    ),
 )
 
 
