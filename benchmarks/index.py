@@ -227,6 +227,29 @@ def cosearch(d: Doc) -> tuple[str, list[str]]:
     return env_line(d["env"]) + f"; whole run {d['env']['seconds'] / 60:.1f} min", out
 
 
+def board(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        t, u, s = r["timing"], r["utilization"], r["seconds"]
+        return (
+            f"{r['board']}: sys {t['sys']['fmax_mhz']:.1f} MHz for {t['sys']['asked_mhz']:g} "
+            f"({verdict(t['sys']['met'])}), accel {t['accel']['fmax_mhz']:.1f} MHz for {t['accel']['asked_mhz']:g} "
+            f"({verdict(t['accel']['met'])}); LUT4 {u['lut4']['used']:,} of {u['lut4']['available']:,}, DSP "
+            f"{u['dsp']['used']} of {u['dsp']['available']}, EBR {u['ebr']['used']} of {u['ebr']['available']}; "
+            f"Yosys {s['yosys']:.0f} s, nextpnr {s['nextpnr-ecp5']:.0f} s, ecppack {s['ecppack']:.0f} s"
+        )
+
+    env, out = per_result(d, line)
+    paths = d.get("dram_paths")
+    if paths:
+        n = paths["beats"]
+        c, b = paths["crossbar"], paths["bus"]
+        out.append(
+            f"DRAM path, cycles per 32-bit beat written / read: own crossbar port {c['write'] / n:.2f} / "
+            f"{c['read'] / n:.2f}, soc.bus.add_master {b['write'] / n:.2f} / {b['read'] / n:.2f}"
+        )
+    return env, out
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md

@@ -32,6 +32,7 @@ from .version import __version__
 if TYPE_CHECKING:
     from dian.hwgen.accel_config import AccelConfig
 
+    from .board.build import BoardBuild
     from .ir.schedule import Schedule
     from .runtime.device_run import DeviceRun
     from .simulate import SimulationResult
@@ -320,6 +321,10 @@ def model_info(out_dir: str | Path) -> str:
 
         for target, state in synth_reports(path):
             lines.append(f"  {f'{outdir.SYNTH}/{target}/report.json':<20} {state}")
+        from .board.build import board_builds
+
+        for board, state in board_builds(path):
+            lines.append(f"  {f'board/{board}/board.json':<20} {state}")
     return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
 
 
@@ -359,8 +364,35 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     return synth(out_dir, target, place_and_route)
 
 
+def build_board(
+    out_dir: str | Path,
+    board: str,
+    *,
+    bitstream: bool = True,
+    seed: int = 1,
+    sys_clk_hz: float | None = None,
+    accel_clk_hz: float | None = None,
+    progress: bool = False,
+) -> BoardBuild:
+    """Put the accelerator of ``out_dir`` in a LiteX SoC for ``board`` and build its bitstream into
+    ``out_dir/board/<board>/`` (:func:`dian.board.build.build_board`); ``bitstream=False`` writes
+    the SoC's Verilog, CSR map and board.json only."""
+    from .board.build import build_board as build
+
+    return build(
+        out_dir,
+        board,
+        bitstream=bitstream,
+        seed=seed,
+        sys_clk_hz=sys_clk_hz,
+        accel_clk_hz=accel_clk_hz,
+        progress=progress,
+    )
+
+
 __all__ = [
     "CompileResult",
+    "build_board",
     "compile_model",
     "load_compiled",
     "model_info",

@@ -91,7 +91,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
         c = inf.counters
         print(f"ran on {run.where}: outputs bit-exact with the reference simulator")
         print(
-            f"  {c.cycles:,} cycles ({c.cycles / cfg.clock_mhz:,.1f} us at {cfg.clock_mhz:g} MHz), busy-PE "
+            f"  {c.cycles:,} cycles ({c.cycles / run.clock_hz * 1e6:,.1f} us at {run.clock_hz / 1e6:g} MHz), busy-PE "
             f"{100 * c.utilization(cfg):.1f}%, DRAM read {c.dram_bytes_read:,} B, written {c.dram_bytes_written:,} B "
             f"(the accelerator's counters); host wall time {inf.seconds:.2f} s"
         )
@@ -214,6 +214,47 @@ def _cmd_synth(args: argparse.Namespace) -> None:
     print(f"wrote {res.report_path} (logs beside it)")
 
 
+def _cmd_build(args: argparse.Namespace) -> None:
+    res = api.build_board(
+        args.dir,
+        args.board,
+        bitstream=not args.no_bitstream,
+        seed=args.seed,
+        sys_clk_hz=args.sys_clk_freq,
+        accel_clk_hz=args.accel_clk_freq,
+        progress=True,
+    )
+    d, clocks = res.doc, res.doc["clocks"]
+    own = clocks["accel_domain"] != "sys"
+    print(
+        f"{res.board.title} ({d['device']}): accelerator {d['accel']['name']}, sys {clocks['sys_hz'] / 1e6:g} MHz, "
+        f"accelerator {clocks['accel_hz'] / 1e6:g} MHz" + (" (its own clock domain)" if own else " (the sys clock)")
+    )
+    dram = d["dram"]
+    print(
+        f"  accelerator registers  0x{d['accel_regs']:08x} on the SoC bus (register off at "
+        f"0x{d['accel_regs']:08x} + off)"
+    )
+    print(
+        f"  SDRAM                  0x{dram['host_base']:08x} on the SoC bus = 0x{dram['accel_base']:x} for the "
+        f"accelerator, {dram['size'] >> 20} MiB {dram['module']}"
+    )
+    baud = f" at {d['bridge']['baudrate']} baud" if d["bridge"]["baudrate"] else ""
+    print(f"  bridge                 UARTBone{baud} on {d['bridge']['connect']}")
+    for domain, t in (d["timing"] or {}).items():
+        verdict = "met" if t["met"] else "MISSED"
+        print(f"  timing {domain:<15} Fmax {t['fmax_mhz']} MHz for {t['asked_mhz']:g} MHz ({verdict})")
+    if d["utilization"]:
+        u = d["utilization"]
+        print(
+            "  utilization            "
+            + ", ".join(f"{k.upper()} {u[k]['used']:,} of {u[k]['available']:,}" for k in ("lut4", "ff", "dsp", "ebr"))
+        )
+    print("  seconds                " + ", ".join(f"{k} {v:g}" for k, v in d["seconds"].items()))
+    what = f"bitstream {d['bitstream']['file']}, " if d["bitstream"] else "no bitstream (--no-bitstream), "
+    print(f"wrote {res.out_dir}/ ({what}board.json, soc.py, csr.csv, gateware/)")
+
+
 def _cmd_explore(args: argparse.Namespace) -> None:
     from .explore import EXPLORE, explore_model
 
@@ -284,6 +325,7 @@ HANDLERS: dict[str, cli_parser.Handler] = {
     "info": _cmd_info,
     "simulate": _cmd_simulate,
     "synth": _cmd_synth,
+    "build": _cmd_build,
     "explore": _cmd_explore,
     "search": _cmd_search,
 }

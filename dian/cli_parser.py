@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Mapping
 
+from .board.boards import board_names
 from .search.objective import OBJECTIVES
 from .version import __version__
 
@@ -215,6 +216,42 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("--no-pnr", action="store_true", help="synthesis only: no place and route, no Fmax")
     p.set_defaults(func=handlers["synth"])
+
+    p = sub.add_parser(
+        "build",
+        formatter_class=_FMT,
+        help="put DIR's accelerator in a LiteX SoC for an ECP5 board and build its bitstream",
+        description="Make a LiteX SoC for BOARD with no CPU, a UARTBone bridge, the board's SDRAM and\n"
+        "DIR's accelerator (its AXI4 master on the SDRAM, its registers on the SoC bus), and\n"
+        "build its bitstream with Yosys, nextpnr and ecppack; write DIR/board/BOARD/ (board.json,\n"
+        "soc.py, csr.csv, gateware/). The host drives it over the serial bridge (untested on\n"
+        "hardware).",
+        epilog="boards: " + ", ".join(board_names()) + "\n\nexample:\n"
+        "  dian build lenet-out --board ulx3s-85f\n"
+        "  dian build lenet-out --board orangecrab-25f --no-bitstream",
+    )
+    p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
+    p.add_argument("--board", required=True, metavar="BOARD", help="one of " + ", ".join(board_names()))
+    p.add_argument(
+        "--no-bitstream",
+        action="store_true",
+        help="write the SoC's Verilog, scripts, CSR map and board.json only; run no tool (seconds)",
+    )
+    p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr's placement seed (default: 1)")
+    p.add_argument(
+        "--sys-clk-freq",
+        type=_positive_float,
+        metavar="HZ",
+        help="the SoC's clock (SDRAM, bus, bridge) in Hz, e.g. 50e6 (default: the board's LiteX default)",
+    )
+    p.add_argument(
+        "--accel-clk-freq",
+        type=_positive_float,
+        metavar="HZ",
+        help="the accelerator's clock in Hz (default: the config's clock, at most 75 MHz, what tiny "
+        "meets on these boards); equal to --sys-clk-freq, one clock domain",
+    )
+    p.set_defaults(func=handlers["build"])
 
     p = sub.add_parser(
         "explore",

@@ -55,6 +55,10 @@ class BridgeError(DianError):
     out, or the board description (board.json) is missing or malformed."""
 
 
+class BoardError(DianError):
+    """A board build that cannot be made: an unknown board, or an accelerator or image the board cannot carry."""
+
+
 class ToolNotFoundError(DianError):
     """An external hardware tool (Verilator, Yosys, nextpnr) is not where dian looks."""
 

@@ -14,6 +14,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -91,23 +92,37 @@ def _is_dian_folder(path: Path) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
-def check_target(out_dir: Path) -> None:
+@dataclass(frozen=True)
+class Kind:
+    """A kind of folder dian writes whole: how to recognise one it wrote (``owned``), and the
+    words for the errors (``what``, ``marker``: the file that says it is dian's)."""
+
+    owned: Callable[[Path], bool]
+    what: str
+    marker: str
+
+
+def check_target(out_dir: Path, kind: Kind | None = None) -> None:
     """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent,
-    an empty folder, or a previous dian output folder."""
+    an empty folder, or a previous folder of ``kind`` (default: a dian output folder)."""
+    kind = kind or OUTPUT
     if not out_dir.exists() and not out_dir.is_symlink():
         if not out_dir.parent.is_dir():
             raise OutputDirError(f"cannot write {out_dir}: its parent folder {out_dir.parent} does not exist.")
         return
     if not out_dir.is_dir() or out_dir.is_symlink():
         raise OutputDirError(
-            f"{out_dir} exists and is not a folder; --out must name a new folder, "
-            f"an empty one, or a previous dian output folder (which is replaced)."
+            f"{out_dir} exists and is not a folder; it must be a new folder, "
+            f"an empty one, or a previous {kind.what} (which is replaced)."
         )
-    if any(out_dir.iterdir()) and not _is_dian_folder(out_dir):
+    if any(out_dir.iterdir()) and not kind.owned(out_dir):
         raise OutputDirError(
-            f"{out_dir} exists, is not empty and is not a dian output folder (it has no dian "
-            f"{MANIFEST}); refusing to replace it. Choose a new folder or remove this one."
+            f"{out_dir} exists, is not empty and is not a {kind.what} (it has no dian "
+            f"{kind.marker}); refusing to replace it. Choose a new folder or remove this one."
         )
+
+
+OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST)
 
 
 def _umask() -> int:
@@ -116,17 +131,18 @@ def _umask() -> int:
     return mask
 
 
-def write_atomically(out_dir: str | Path, fill: Callable[[Path], None]) -> Path:
+def write_atomically(out_dir: str | Path, fill: Callable[[Path], None], kind: Kind | None = None) -> Path:
     """Create ``out_dir`` complete or not at all: ``fill(tmp)`` writes the files into a
-    temporary folder beside it, which then replaces ``out_dir`` by renames."""
+    temporary folder beside it, which then replaces ``out_dir`` by renames. ``out_dir`` may be
+    new, empty or a previous folder of ``kind`` (default: a dian output folder)."""
     out_dir = Path(out_dir).absolute()
-    check_target(out_dir)
+    check_target(out_dir, kind)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     old: Path | None = None
     try:
         fill(tmp)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
-        check_target(out_dir)  # it may have changed while we worked
+        check_target(out_dir, kind)  # it may have changed while we worked
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
             os.replace(out_dir, old / "previous")

