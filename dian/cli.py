@@ -77,6 +77,12 @@ def _cmd_run(args: argparse.Namespace) -> None:
                 raise DianError(f"{flag} belongs to a run on the accelerator; add --on rtl or --on board.")
         y = api.run_model(args.dir, x)
     else:
+        if args.on == "board" and args.board == "sim":
+            where = f"{args.dir}/build/soc_sim"
+            print(
+                f"dian: starting the simulated SoC (verilated into {where} on first use: about a minute)",
+                file=sys.stderr,
+            )
         run = api.run_on(
             args.dir,
             x,
