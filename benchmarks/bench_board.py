@@ -5,7 +5,10 @@ master has a DRAM crossbar port of its own: cycles per beat through that port an
 ``soc.bus.add_master``'s path, in a Migen simulation of LiteDRAM's controller and SDRAM model
 (tests/board/dram_paths.py).
 
-    .venv/bin/python benchmarks/bench_board.py [--boards ulx3s-85f,orangecrab-25f] [--no-dram-paths]
+    .venv/bin/python benchmarks/bench_board.py [--boards ulx3s-85f,orangecrab-25f] [--no-dram-paths] [--merge]
+
+``--merge`` keeps the other boards' results (and the DRAM-path figures, when not measured again)
+of the existing results file; every result records its own code, date and load.
 
 Writes benchmarks/results/board.md and .json. The tools' times depend on the machine's load,
 which the files record; the rest does not (nextpnr with a fixed seed routes the same way).
@@ -40,7 +43,7 @@ def _env(argv: list[str]) -> dict[str, object]:
     }
 
 
-def build(boards: list[str]) -> list[dict[str, object]]:
+def build(boards: list[str], argv: list[str]) -> list[dict[str, object]]:
     folder = BUILD / "lenet-tiny"
     if folder.exists():
         shutil.rmtree(folder)
@@ -51,6 +54,7 @@ def build(boards: list[str]) -> list[dict[str, object]]:
         doc = api.build_board(folder, board, progress=True).doc
         out.append(
             {
+                "env": _env(argv),
                 "board": board,
                 "device": doc["device"],
                 "clocks": doc["clocks"],
@@ -116,11 +120,17 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--boards", default="ulx3s-85f,orangecrab-25f")
     p.add_argument("--no-dram-paths", action="store_true")
+    p.add_argument("--merge", action="store_true")
     args = p.parse_args()
     doc: dict[str, object] = {"env": _env(sys.argv[1:])}
-    doc["results"] = build(args.boards.split(","))
+    results = build(args.boards.split(","), sys.argv[1:])
+    old = json.loads((RESULTS / "board.json").read_text()) if args.merge and (RESULTS / "board.json").exists() else {}
+    rebuilt = {r["board"] for r in results}
+    doc["results"] = [r for r in old.get("results", []) if r["board"] not in rebuilt] + results
     if not args.no_dram_paths:
         doc["dram_paths"] = dram_paths()
+    elif "dram_paths" in old:
+        doc["dram_paths"] = old["dram_paths"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "board.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n")
     (RESULTS / "board.md").write_text(markdown(doc))

@@ -238,7 +238,7 @@ def board(d: Doc) -> tuple[str, list[str]]:
             f"Yosys {s['yosys']:.0f} s, nextpnr {s['nextpnr-ecp5']:.0f} s, ecppack {s['ecppack']:.0f} s"
         )
 
-    env, out = per_result(d, line)
+    env, out = per_result(d, lambda r: f"{line(r)} ({env_line(r['env'])})" if "env" in r else line(r))
     paths = d.get("dram_paths")
     if paths:
         n = paths["beats"]
@@ -336,6 +336,13 @@ ENTRIES = (
         "net on its best hardware, (b) accuracy-only search then hardware, (c) optuna NSGA-II over the joint "
         "space at 1x and 10x dian's search time.",
         cosearch,
+    ),
+    Entry(
+        "board",
+        "bench_board.py",
+        "`dian build --board` on the tiny LeNet: the LiteX SoC's bitstream per board (Fmax per clock domain, "
+        "utilization, seconds per tool), and the accelerator's DRAM path against the SoC bus's in simulation.",
+        board,
     ),
 )
 
