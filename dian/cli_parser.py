@@ -115,7 +115,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="run a compiled model on a .npy input",
         description="Quantize the float32 input, run the integer graph in DIR bit-exactly in the\n"
         "reference simulator, dequantize and save the output.",
-        epilog="examples:\n  dian run lenet-out --input x.npy --output y.npy\n"
+        epilog="example:\n  dian run lenet-out --input x.npy --output y.npy\n"
         "  dian run lenet-accel --input x.npy --output y.npy --on rtl\n"
         "  dian run lenet-accel --input x.npy --output y.npy --on board --bridge tcp:localhost:1234",
     )
