@@ -99,19 +99,9 @@ def board_for(name: str) -> Board:
 
 def _accelerator(path: Path) -> tuple[dict[str, Any], AccelConfig, dict[str, Any]]:
     """The manifest's ``accel`` entry, the config and image.json of a folder compiled with its RTL."""
-    manifest = outdir.read_manifest(path)
-    accel = manifest.get("accel")
-    if not accel:
-        raise OutputDirError(
-            f"{path} was compiled without --accel, so it has no accelerator to put on a board; recompile "
-            f"it with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
-        )
-    rtl = accel.get("rtl")
-    if not rtl or not any(f.endswith(".v") for f in rtl.get("files", ())):
-        raise OutputDirError(
-            f"{path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
-            f"(and without --no-rtl) to get the Verilog the board build instantiates."
-        )
+    accel = outdir.accel_entry(path, outdir.read_manifest(path), "accelerator to put on a board")
+    if not any(f.suffix == ".v" for f in outdir.verilog_files(path, accel)):
+        raise OutputDirError(f"{path}'s rtl/ has no .v file for the board build to instantiate.")
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     image = json.loads((path / outdir.IMAGE).read_text())
     return accel, cfg, image

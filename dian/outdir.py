@@ -84,6 +84,30 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     return manifest
 
 
+def accel_entry(out_dir: Path, manifest: dict[str, Any], needs: str) -> dict[str, Any]:
+    """The manifest's ``accel`` entry, or :class:`OutputDirError`: the folder was compiled without
+    ``--accel``, so it has no ``needs`` (e.g. "RTL to synthesize")."""
+    accel = manifest.get("accel")
+    if not accel:
+        raise OutputDirError(
+            f"{out_dir} was compiled without --accel, so it has no {needs}; recompile it with e.g. "
+            f"`dian compile {manifest.get('model', 'MODEL')} --out {out_dir} --accel tiny`."
+        )
+    return dict(accel)
+
+
+def verilog_files(out_dir: Path, accel: dict[str, Any]) -> list[Path]:
+    """The accelerator's Verilog files (``accel["rtl"]``), or :class:`OutputDirError` for a folder
+    compiled with ``--no-rtl``."""
+    files = [out_dir / f for f in (accel.get("rtl") or {}).get("files", ()) if f.endswith((".v", ".sv"))]
+    if not files:
+        raise OutputDirError(
+            f"{out_dir} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
+            f"(and without --no-rtl) to get the Verilog."
+        )
+    return files
+
+
 def _is_dian_folder(path: Path) -> bool:
     try:
         doc = json.loads((path / MANIFEST).read_text())

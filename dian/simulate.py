@@ -139,21 +139,14 @@ def rtl_runner(folder: AccelFolder, memory: str = "ideal") -> Runner:
     """The Verilator model of the folder's rtl/*.v, on the harness's ``memory`` ("ideal" or
     "random:SEED"), as a runner (built in DIR/build/verilator, reused while the Verilog is unchanged),
     or :class:`OutputDirError` when the folder has no rtl/."""
-    rtl = folder.manifest["accel"].get("rtl")
-    if not rtl or not rtl.get("files"):
-        raise OutputDirError(
-            f"{folder.path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
-            f"(and without --no-rtl) to get the Verilog."
-        )
-    from dian.hwgen.tools.verilator_run import build_harness, run_harness
+    from dian.hwgen.tools.verilator_run import run_harness
 
-    files = [folder.path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
-    build_dir = folder.path / outdir.BUILD / "verilator"
+    from .runtime.verilator import build_model
+
+    outdir.verilog_files(folder.path, folder.manifest["accel"])  # a folder without rtl/ fails before any work
 
     def run(cfg: AccelConfig, dram: np.ndarray, max_cycles: int) -> tuple[np.ndarray, RunCounters]:
-        exe = build_harness(
-            files, rtl["top"], cfg.dram_bus_bits, cfg.dram_latency, build_dir, max_burst=cfg.max_burst_beats
-        )
+        exe = build_model(folder)
         run = run_harness(exe, dram.tobytes(), max_cycles, memory=memory)
         c = run.counters
         counters = RunCounters(

@@ -21,7 +21,7 @@ from dian.hwgen.accel_config import accel_config_from_json
 from dian.hwgen.targets import Target
 
 from . import outdir
-from .errors import AccelConfigError, OutputDirError
+from .errors import AccelConfigError
 from .version import __version__
 
 REPORT = "report.json"
@@ -50,27 +50,15 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     from dian.hwgen.tools.templates import write_atomic
 
     path = Path(out_dir)
-    manifest = outdir.read_manifest(path)
-    accel = manifest.get("accel")
-    if not accel:
-        raise OutputDirError(
-            f"{path} was compiled without --accel, so it has no RTL to synthesize; recompile it "
-            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
-        )
-    rtl = accel.get("rtl")
-    if not rtl or not rtl.get("files"):
-        raise OutputDirError(
-            f"{path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
-            f"(and without --no-rtl) to get the Verilog."
-        )
+    accel = outdir.accel_entry(path, outdir.read_manifest(path), "RTL to synthesize")
+    files = outdir.verilog_files(path, accel)
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     target = target or cfg.target.value
     if target not in TARGETS:
         raise AccelConfigError(f"unknown synthesis target {target!r}; the targets are {', '.join(TARGETS)}.")
     cfg = cfg.with_target(target)  # the buffers must fit the target's block RAM
-    files = [path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
     build_dir = path / outdir.SYNTH / target
-    rep = synthesize(files, rtl["top"], target, cfg.clock_mhz, build_dir, place_and_route=place_and_route)
+    rep = synthesize(files, accel["rtl"]["top"], target, cfg.clock_mhz, build_dir, place_and_route=place_and_route)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
         "format_version": REPORT_FORMAT_VERSION,
@@ -93,7 +81,7 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         "summary": rep.summary(),
         "fit": rep.fit(),
         "accel_config_sha256": _sha256(path / outdir.ACCEL),
-        "rtl_sha256": {f: _sha256(path / f) for f in rtl["files"]},
+        "rtl_sha256": {f: _sha256(path / f) for f in accel["rtl"]["files"]},
     }
     report_path = build_dir / REPORT
     write_atomic(report_path, json.dumps(doc, sort_keys=True, indent=1) + "\n")

@@ -133,6 +133,6 @@ def _start_simulated_soc(folder: AccelFolder, board: Path) -> SocSimulation:
     from .litex import read_board
 
     soc = board / str(read_board(board)["files"]["verilog"])
-    rtl = [folder.path / f for f in folder.manifest["accel"]["rtl"]["files"] if f.endswith(".v")]
+    rtl = outdir.verilog_files(folder.path, folder.manifest["accel"])
     exe = build_soc_sim([soc, *rtl], soc.stem, folder.path / outdir.BUILD / "soc_sim")
     return SocSimulation(exe, soc.parent)

@@ -74,11 +74,7 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
     """The folder's program, config and image layout, or :class:`OutputDirError` saying what is wrong."""
     path = Path(out_dir)
     manifest = outdir.read_manifest(path)
-    if not manifest.get("accel"):
-        raise OutputDirError(
-            f"{path} was compiled without --accel, so it has no program for the accelerator; recompile it "
-            f"with e.g. `dian compile {manifest.get('model', 'MODEL')} --out {path} --accel tiny`."
-        )
+    outdir.accel_entry(path, manifest, "program for the accelerator")
     graph = load_graph(path / outdir.INT_IR)
     cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
     image = (path / outdir.PROGRAM).read_bytes()

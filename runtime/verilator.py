@@ -14,13 +14,12 @@ from pathlib import Path
 from types import TracebackType
 
 from dian import outdir
-from dian.errors import OutputDirError
 from dian.hwgen.tools.verilator_run import build_harness
 from dian.hwgen.tools.verilator_serve import HarnessServer
 
 from .folder import AccelFolder
 
-__all__ = ["VerilatorBus"]
+__all__ = ["VerilatorBus", "build_model"]
 
 
 class VerilatorBus:
@@ -39,7 +38,7 @@ class VerilatorBus:
         harness: Path | None = None,
     ) -> None:
         cfg = folder.cfg
-        exe = harness or _build(folder)
+        exe = harness or build_model(folder)
         width = cfg.dram_bus_bits // 8
         size = -(-(len(folder.image) if size is None else size) // width) * width
         self.server = HarnessServer(exe, size, memory=memory, base=base)
@@ -73,19 +72,14 @@ class VerilatorBus:
         return self.server.wait_irq(max_cycles)[1]
 
 
-def _build(folder: AccelFolder) -> Path:
+def build_model(folder: AccelFolder) -> Path:
     """The harness of the folder's rtl/, built in DIR/build/verilator (reused while the Verilog is unchanged)."""
-    rtl = folder.manifest["accel"].get("rtl")
-    if not rtl or not rtl.get("files"):
-        raise OutputDirError(
-            f"{folder.path} has no rtl/ (it was compiled with --no-rtl); recompile it with --accel "
-            f"(and without --no-rtl) to get the Verilog."
-        )
+    accel = folder.manifest["accel"]
+    files = outdir.verilog_files(folder.path, accel)
     cfg = folder.cfg
-    files = [folder.path / f for f in rtl["files"] if f.endswith((".v", ".sv"))]
     return build_harness(
         files,
-        rtl["top"],
+        accel["rtl"]["top"],
         cfg.dram_bus_bits,
         cfg.dram_latency,
         folder.path / outdir.BUILD / "verilator",

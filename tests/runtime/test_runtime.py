@@ -57,7 +57,7 @@ def _shared_build(monkeypatch: pytest.MonkeyPatch, tiny_harness: Path) -> None:
         assert folder.cfg == PRESETS["tiny"]
         return tiny_harness
 
-    monkeypatch.setattr(backend, "_build", build)
+    monkeypatch.setattr(backend, "build_model", build)
 
 
 def _inputs(folder: AccelFolder, n: int) -> list[np.ndarray]:
