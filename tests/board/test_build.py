@@ -151,6 +151,9 @@ def test_orangecrab_gets_its_ddr3_with_read_leveling_data(lenet_copy: Callable[[
     hz = doc["clocks"]["accel_hz"]
     assert 0.95 * 75e6 <= hz <= 1.05 * 75e6 and hz != 75e6
     assert any(vco * 1_000_000 % hz == 0 for vco in range(96 * 5, 801, 96))  # 480, 576, 672, 768
+    regs = doc["sdram_init"]["registers"]  # both DFI phases', and 64-bit data: two CSR words
+    assert regs["pi1_wrdata"] == int(csv[("csr_register", "sdram_dfii_pi1_wrdata")][0], 16)
+    assert csv[("csr_register", "sdram_dfii_pi0_wrdata")][1] == "2"
     lev = doc["sdram_init"]["leveling"]
     assert lev["read"] and lev["modules"] == 2
     assert lev["registers"] == {
