@@ -48,7 +48,10 @@ def sdram_init(soc: Any, csrs: dict[str, int], sys_clk_hz: float) -> dict[str, A
     phy = settings.phy
     if phy.is_rdimm or phy.is_clam_shell:
         raise SystemExit("dian: registered or clam-shell SDRAM is not supported by the board build")
-    reg = {r: csrs[f"sdram_dfii_{r}"] for r in REGISTERS if f"sdram_dfii_{r}" in csrs}
+    # Every DFII register, every phase's (a DDR PHY has several; leveling writes and reads through all).
+    reg = {n.removeprefix("sdram_dfii_"): a for n, a in sorted(csrs.items()) if n.startswith("sdram_dfii_")}
+    if any(r not in reg for r in REGISTERS):
+        raise SystemExit(f"dian: the SoC's DFII lacks {sorted(set(REGISTERS) - set(reg))}")
     steps: list[list[Any]] = [["write", reg["control"], SOFTWARE]]
 
     def wait(cycles: int) -> None:

@@ -205,16 +205,28 @@ def _litex_stamps() -> re.Pattern[str]:
     return re.compile(rf"(LiteX sha1 : |LiteX / git: |LiteX \(|LITEX_GIT_SHA1 \"){rev}")
 
 
-_LEAF = re.compile(r"^└─── \[\w+\]$")
+_TREE_LINE = re.compile(r"^((?:│    )*)└─── (.*)$")
 
 
 def _sorted_leaves(verilog: str) -> str:
-    """LiteX's module-tree comment lists the top level's primitive instances (I/O cells) in the
-    order of a Python set, which changes from run to run: list them sorted, in the same places."""
+    """LiteX's module-tree comment lists each module's primitive instances (``[EHXPLLL]``, I/O and
+    DDR cells) in the order of a Python set, which changes from run to run: list each module's
+    sorted, in the same places."""
     lines = verilog.split("\n")
-    at = [i for i, line in enumerate(lines) if _LEAF.match(line)]
-    for i, line in zip(at, sorted(lines[i] for i in at), strict=True):
-        lines[i] = line
+    groups: dict[tuple[int, int], list[int]] = {}
+    parents: list[int] = []  # the last line seen at each depth
+    for i, line in enumerate(lines):
+        m = _TREE_LINE.match(line)
+        if m is None:
+            continue
+        depth = len(m.group(1)) // len("│    ")
+        del parents[depth:]
+        if re.fullmatch(r"\[\w+\]", m.group(2)):
+            groups.setdefault((parents[-1] if parents else -1, depth), []).append(i)
+        parents.append(i)
+    for at in groups.values():
+        for i, line in zip(at, sorted(lines[i] for i in at), strict=True):
+            lines[i] = line
     return "\n".join(lines)
 
 
