@@ -11,6 +11,7 @@ outputs printed are known to be bit-exact (or the run is an error).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -83,33 +84,28 @@ def run_on(
     simulated SoC (`dian build --board sim`) is a board too: it is verilated and started here, and
     reached through its socket instead of ``bridge``."""
     folder = load_accel_folder(out_dir)
+    _, q = quantize_for(folder.graph, x, str(out_dir))  # a bad input fails before a model or bridge starts
     bus: AccelBus
-    simulation: SocSimulation | None = None
-    if on == "rtl":
-        bus, base, clock_hz = VerilatorBus(folder, memory=memory), 0, folder.cfg.clock_mhz * 1e6
-    elif on == "board":
-        from .litex import LitexBus, read_board
+    with ExitStack() as opened:  # closed in reverse: the bus, then the simulated SoC it talks to
+        if on == "rtl":
+            bus = opened.enter_context(VerilatorBus(folder, memory=memory))
+            base, clock_hz = 0, folder.cfg.clock_mhz * 1e6
+        elif on == "board":
+            from .litex import LitexBus, read_board
 
-        where = board_dir(out_dir, board)
-        if read_board(where).get("device") == SIMULATED_DEVICE:
-            simulation = _start_simulated_soc(folder, where)
-            bridge = simulation.bridge
-        litex_bus = LitexBus(where, bridge)
-        if init_sdram:
-            litex_bus.init_sdram()
-        bus, base, clock_hz = litex_bus, litex_bus.accel_base, litex_bus.hz
-    else:
-        raise ValueError(f"on must be 'rtl' or 'board', not {on!r}")
-    try:
+            where = board_dir(out_dir, board)
+            if read_board(where).get("device") == SIMULATED_DEVICE:
+                bridge = opened.enter_context(_start_simulated_soc(folder, where)).bridge
+            litex_bus = opened.enter_context(LitexBus(where, bridge))
+            if init_sdram:
+                litex_bus.init_sdram()
+            bus, base, clock_hz = litex_bus, litex_bus.accel_base, litex_bus.hz
+        else:
+            raise ValueError(f"on must be 'rtl' or 'board', not {on!r}")
         acc = Accelerator(folder, bus, base)
         acc.check()
         acc.load()
-        _, q = quantize_for(folder.graph, x, str(out_dir))
         result = acc.run_int8(q, irq=irq)
-    finally:
-        bus.close()
-        if simulation is not None:
-            simulation.close()
     ref = run_graph(folder.graph, {folder.graph.inputs[0]: q}, acc_bits=folder.cfg.acc_bits)
     for name, want in ((o, ref[o]) for o in folder.graph.outputs):
         got = result.outputs[name]
