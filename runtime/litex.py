@@ -30,8 +30,8 @@ __all__ = ["BOARD_FORMAT", "BOARD_FORMAT_VERSION", "LitexBus", "read_board"]
 
 BOARD_FORMAT, BOARD_FORMAT_VERSION = "dian.board", 1
 BOARD_JSON = "board.json"
-#: Words per bridge read: UARTBone's length field is one byte.
-READ_WORDS = 255
+#: Words per bridge request, read or write: UARTBone's and Etherbone's count fields are one byte.
+WORDS_PER_REQUEST = 255
 DEFAULT_BAUD = 115200
 
 
@@ -171,7 +171,7 @@ class LitexBus:
         host = self._host(lo, hi - lo)
         words: list[int] = []
         while len(words) < (hi - lo) // 4:
-            count = min(READ_WORDS, (hi - lo) // 4 - len(words))
+            count = min(WORDS_PER_REQUEST, (hi - lo) // 4 - len(words))
             got = self.client.read(host + 4 * len(words), count)
             words += [int(w) for w in got]
         data = b"".join(w.to_bytes(4, "little") for w in words)
@@ -185,8 +185,8 @@ class LitexBus:
             data = head + data + tail
         host = self._host(lo, hi - lo)
         words = [int.from_bytes(data[i : i + 4], "little") for i in range(0, len(data), 4)]
-        for at in range(0, len(words), READ_WORDS):
-            self.client.write(host + 4 * at, words[at : at + READ_WORDS])
+        for at in range(0, len(words), WORDS_PER_REQUEST):
+            self.client.write(host + 4 * at, words[at : at + WORDS_PER_REQUEST])
 
     def idle(self, cycles: int) -> None:
         time.sleep(min(cycles / self.hz, 0.1))
