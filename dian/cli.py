@@ -34,6 +34,7 @@ def _cmd_compile(args: argparse.Namespace) -> None:
         accel=args.accel,
         rtl=not args.no_rtl,
         objective=args.objective,
+        force=args.force,
     )
     print(result.summary, end="")
     groups: dict[str, int] = {}
@@ -229,6 +230,7 @@ def _cmd_build(args: argparse.Namespace) -> None:
         sys_clk_hz=args.sys_clk_freq,
         accel_clk_hz=args.accel_clk_freq,
         progress=True,
+        force=args.force,
     )
     d, clocks = res.doc, res.doc["clocks"]
     own = clocks["accel_domain"] != "sys"
@@ -275,6 +277,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         args.calib_samples,
         progress=sys.stderr.isatty(),
         rtl=not args.no_rtl,
+        force=args.force,
     )
     fits = sum(d.fits for d in res.designs)
     print(

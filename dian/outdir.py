@@ -1,16 +1,26 @@
 """The compile output folder: its file names, its manifest, and writing it atomically.
 
-A folder is built complete in a hidden temporary folder beside the target and
+A folder is built complete in a hidden staging folder beside the target and
 then renamed into place, so a reader sees either the previous folder or the
-new one, never a half-written mix; on any error the temporary folder is
-removed and the target is left as it was. An existing target is replaced only
-when it is empty or is itself a dian output folder (its manifest says so).
+new one, never a half-written mix; on any error (Ctrl-C included) the staging
+folder is removed and the target is left as it was. An existing target is
+replaced only when it is empty or is a folder dian wrote (its manifest says so)
+holding nothing but files dian wrote and recorded there, unchanged since, and
+its build/ cache: anything else in it is the user's, and dian refuses before
+any work unless told ``force``. Staging folders that a killed dian left behind
+are recognised by a lock that no live process holds, and removed (or, when a
+kill came in the middle of the swap, the previous folder is put back) by the
+next write to the same target.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -116,68 +126,246 @@ def _is_dian_folder(path: Path) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of the file at ``path``, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def unlisted(folder: Path, marker: str, key: str = "files", caches: tuple[str, ...] = ()) -> list[str]:
+    """What in ``folder`` dian did not write, as relative names (a folder as ``name/``): every entry
+    but ``marker``, the top-level ``caches`` and the files that ``marker``'s ``key`` lists (name ->
+    sha256) with that sha256 still (an edited file is the user's now). A symlink is never dian's."""
+    try:
+        listed = json.loads((folder / marker).read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    files = {str(k): v for k, v in listed.items()} if isinstance(listed, dict) else {}
+    parents = {"/".join(name.split("/")[:i]) for name in files for i in range(1, name.count("/") + 1)}
+    found: list[str] = []
+
+    def walk(path: str, prefix: str) -> None:
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            name = prefix + entry.name
+            if entry.is_symlink():
+                found.append(name)
+            elif entry.is_dir():
+                if name in parents:
+                    walk(entry.path, name + "/")
+                elif name not in caches:
+                    found.append(name + "/")
+            elif name != marker and not (name in files and file_sha256(entry.path) == files[name]):
+                found.append(name)
+
+    walk(str(folder), "")
+    return found
+
+
 @dataclass(frozen=True)
 class Kind:
-    """A kind of folder dian writes whole: how to recognise one it wrote (``owned``), and the
-    words for the errors (``what``, ``marker``: the file that says it is dian's)."""
+    """A kind of folder dian writes whole: how to recognise one it wrote (``owned``), which of its
+    contents it did not write (``unlisted``: relative names), and the words for the errors (``what``,
+    ``marker``: the file that says it is dian's)."""
 
     owned: Callable[[Path], bool]
     what: str
     marker: str
+    unlisted: Callable[[Path], list[str]]
 
 
-def check_target(out_dir: Path, kind: Kind | None = None) -> None:
-    """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent,
-    an empty folder, or a previous folder of ``kind`` (default: a dian output folder)."""
+def _check_writable(out_dir: Path) -> None:
+    """Raise :class:`OutputDirError` unless a folder ``out_dir`` can be made: its parent exists, its
+    name and path fit the file system's limits, and a folder can be created beside it (tried)."""
+    parent = out_dir.parent
+    if not parent.is_dir():
+        raise OutputDirError(f"cannot write {out_dir}: its parent folder {parent} does not exist.")
+    limits = {"PC_NAME_MAX": 255, "PC_PATH_MAX": 4096}
+    for key in limits:
+        with contextlib.suppress(OSError, ValueError):
+            limits[key] = os.pathconf(parent, key)
+    room = len(".tmp-12345678.")  # the staging folder's name is the target's plus this
+    name_bytes, path_bytes = len(os.fsencode(out_dir.name)), len(os.fsencode(str(out_dir)))
+    if name_bytes + room > limits["PC_NAME_MAX"]:
+        raise OutputDirError(
+            f"cannot write {out_dir}: its name is {name_bytes} bytes long and this file system allows "
+            f"{limits['PC_NAME_MAX']} (dian needs {room} more for its staging folder); give a name of at "
+            f"most {limits['PC_NAME_MAX'] - room} bytes."
+        )
+    inside = 256  # the longest name dian or a tool writes inside the folder stays well under this
+    if path_bytes + inside > limits["PC_PATH_MAX"]:
+        raise OutputDirError(
+            f"cannot write {str(out_dir)[:80]}...: its path is "
+            f"{path_bytes} bytes long and paths on this system must stay under {limits['PC_PATH_MAX']} bytes "
+            f"with the files inside it; give a --out of at most {limits['PC_PATH_MAX'] - inside} bytes."
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise OutputDirError(
+            f"cannot write {out_dir}: creating a folder in {parent} failed ({e.strerror}); give a --out "
+            f"in a folder you can write."
+        ) from None
+
+
+def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False, keep: Path | None = None) -> None:
+    """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent, an empty
+    folder, or a previous folder of ``kind`` (default: a dian output folder) that holds nothing
+    dian did not write, or ``force`` says to delete what it did not write. ``keep`` (a model's
+    source file) is never deleted: a target that holds it is refused, ``force`` or not. Staging
+    folders a killed dian left beside ``out_dir`` are cleaned up first (:func:`recover`)."""
     kind = kind or OUTPUT
+    _check_writable(out_dir)
+    recover(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
-        if not out_dir.parent.is_dir():
-            raise OutputDirError(f"cannot write {out_dir}: its parent folder {out_dir.parent} does not exist.")
         return
     if not out_dir.is_dir() or out_dir.is_symlink():
         raise OutputDirError(
             f"{out_dir} exists and is not a folder; it must be a new folder, "
             f"an empty one, or a previous {kind.what} (which is replaced)."
         )
-    if any(out_dir.iterdir()) and not kind.owned(out_dir):
+    if keep is not None and keep.resolve().is_relative_to(out_dir.resolve()):
+        raise OutputDirError(
+            f"the model's source file {keep} is inside {out_dir}, and writing {out_dir} replaces that "
+            f"folder: it would delete the model (with --force too). Move the model file out of "
+            f"{out_dir}, or choose another folder."
+        )
+    if not any(out_dir.iterdir()):
+        return
+    if not kind.owned(out_dir):
         raise OutputDirError(
             f"{out_dir} exists, is not empty and is not a {kind.what} (it has no dian "
             f"{kind.marker}); refusing to replace it. Choose a new folder or remove this one."
         )
+    foreign = kind.unlisted(out_dir)
+    if foreign and not force:
+        shown = ", ".join(foreign[:5]) + (f", ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+        raise OutputDirError(
+            f"{out_dir} is a {kind.what} but also holds what dian did not write there or what was changed "
+            f"since ({shown}); writing it again replaces the whole folder and would delete them (synth/ "
+            f"and board/ results would be stale for the new RTL anyway). Move what you want to keep out "
+            f"of {out_dir}, choose another folder, or add --force to delete them."
+        )
 
 
-OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST)
+OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST, lambda p: unlisted(p, MANIFEST, caches=(BUILD,)))
+
+#: The file in a staging folder that holds its writer's lock (and pid, for people).
+WRITER = ".dian-writer"
+_WRITER_TEXT = "dian writer pid "
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _staging_name(out_dir: Path) -> re.Pattern[str]:
+    return re.compile(rf"\.{re.escape(out_dir.name)}\.(tmp|old)-[a-z0-9_]{{8}}")
 
 
-def write_atomically(out_dir: str | Path, fill: Callable[[Path], None], kind: Kind | None = None) -> Path:
-    """Create ``out_dir`` complete or not at all: ``fill(tmp)`` writes the files into a
-    temporary folder beside it, which then replaces ``out_dir`` by renames. ``out_dir`` may be
-    new, empty or a previous folder of ``kind`` (default: a dian output folder)."""
-    out_dir = Path(out_dir).absolute()
-    check_target(out_dir, kind)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    old: Path | None = None
+class _Staging:
+    """A hidden folder beside ``out_dir`` (``.NAME.tmp-*`` for the new folder, ``.NAME.old-*`` for
+    the previous one while it is swapped out), locked by this process for as long as it exists:
+    :func:`recover` removes only staging folders whose lock no live process holds."""
+
+    def __init__(self, out_dir: Path, role: str) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{role}-", dir=out_dir.parent))
+        new = self.path / f"{WRITER}.new"  # locked before it gets the name recover() looks for
+        try:
+            self.fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except BaseException:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            os.write(self.fd, f"{_WRITER_TEXT}{os.getpid()}\n".encode())
+            os.replace(new, self.path / WRITER)
+        except BaseException:
+            self.remove()
+            raise
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        os.close(self.fd)  # the lock goes last: until then recover() leaves the folder alone
+
+
+def _claim(folder: Path) -> int | None:
+    """A locked descriptor of ``folder``'s writer file when ``folder`` is a dian staging folder whose
+    writer is gone (killed); None when it is not dian's or its writer still runs."""
     try:
-        fill(tmp)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
-        check_target(out_dir, kind)  # it may have changed while we worked
+        fd = os.open(folder / WRITER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        if os.read(fd, 64).startswith(_WRITER_TEXT.encode()):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+    except OSError:
+        pass
+    os.close(fd)
+    return None
+
+
+def recover(out_dir: Path) -> None:
+    """Clean up after a dian that was killed while writing ``out_dir``: remove its staging folders
+    beside ``out_dir``, but only those that are dian's (the name, and a writer file whose lock no
+    live process holds); when the kill came mid-swap (``out_dir`` missing, the previous folder in a
+    ``.NAME.old-*``), put the previous folder back first."""
+    pattern = _staging_name(out_dir)
+    with contextlib.suppress(OSError):
+        entries = sorted(os.scandir(out_dir.parent), key=lambda e: e.name)
+        for entry in entries:
+            match = pattern.fullmatch(entry.name)
+            if match is None or not entry.is_dir(follow_symlinks=False):
+                continue
+            fd = _claim(Path(entry.path))
+            if fd is None:
+                continue
+            try:
+                previous = Path(entry.path) / "previous"
+                gone = not out_dir.exists() and not out_dir.is_symlink()
+                if match[1] == "old" and gone and previous.is_dir() and not previous.is_symlink():
+                    os.replace(previous, out_dir)  # whatever it was, it was the target
+                shutil.rmtree(entry.path, ignore_errors=True)
+            finally:
+                os.close(fd)
+
+
+def write_atomically(
+    out_dir: str | Path,
+    fill: Callable[[Path], None],
+    kind: Kind | None = None,
+    *,
+    force: bool = False,
+    keep: Path | None = None,
+) -> Path:
+    """Create ``out_dir`` complete or not at all: ``fill(folder)`` writes the files into a new
+    folder in a staging folder beside it, which then replaces ``out_dir`` by renames. ``out_dir``
+    may be new, empty or a previous folder of ``kind`` (default: a dian output folder) as
+    :func:`check_target` allows with ``force`` and ``keep``."""
+    out_dir = Path(out_dir).absolute()
+    check_target(out_dir, kind, force=force, keep=keep)
+    staging = _Staging(out_dir, "tmp")
+    old: _Staging | None = None
+    try:
+        new = staging.path / "new"
+        os.mkdir(new)  # the mode mkdir gives (mkdtemp gave the staging folder 0700)
+        try:
+            fill(new)
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise OutputDirError(
+                f"writing {out_dir} failed: {e.strerror or e}{where}; the folder was left as it was."
+            ) from None
+        check_target(out_dir, kind, force=force, keep=keep)  # it may have changed while we worked
         if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "previous")
-        os.replace(tmp, out_dir)
+            old = _Staging(out_dir, "old")
+            os.replace(out_dir, old.path / "previous")
+        os.replace(new, out_dir)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "previous").exists() and not out_dir.exists():
-            os.replace(old / "previous", out_dir)  # put the previous folder back
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if old is not None and (old.path / "previous").exists() and not out_dir.exists():
+            os.replace(old.path / "previous", out_dir)  # put the previous folder back
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        staging.remove()
+        if old is not None:
+            old.remove()
     return out_dir
