@@ -168,6 +168,8 @@ def build_board(
     final = parent / b.name
     if parent.exists():  # before any work (write_atomically checks again)
         outdir.check_target(final, BOARD_FOLDER, force=force)
+    else:
+        outdir.check_writable(parent)
     if bitstream:
         require_tool("yosys"), require_tool("nextpnr-ecp5"), require_tool("ecppack")  # before any work
     say = _progress(progress)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import api, cli_parser
+from . import api, cli_parser, outdir
 from .errors import DianError, InputShapeError
 
 if TYPE_CHECKING:
     from .simulate import PredictedCounters, RunCounters
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 def _cmd_compile(args: argparse.Namespace) -> None:
@@ -62,15 +63,24 @@ def _load_npy(path: str, what: str) -> np.ndarray:
         ) from None
 
 
+def _check_output(path: str | None) -> None:
+    """Refuse an empty --output before any work (it would be written as ``.npy``)."""
+    if path == "":
+        raise DianError("--output is empty; give the path of the .npy file to write, e.g. --output y.npy.")
+
+
 def _save_output(path: str, y: np.ndarray) -> None:
+    """Save ``y`` as .npy at exactly ``path`` (``np.save`` given a name would add ".npy" to it)."""
     try:
-        np.save(path, y, allow_pickle=False)
+        with open(path, "wb") as f:
+            np.save(f, y, allow_pickle=False)
     except OSError as e:
         raise DianError(f"cannot write --output {path}: {e.strerror}.") from None
     print(f"output {'x'.join(map(str, y.shape))} float32 written to {path}")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
+    _check_output(args.output)
     x = _load_npy(args.input, "--input")
     if args.on == "reference":
         for flag, given in (("--memory", args.memory != "ideal"), ("--board", args.board), ("--irq", args.irq)):
@@ -115,6 +125,7 @@ def _describe_output(q: np.ndarray) -> str:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
+    _check_output(args.output)
     x = _load_npy(args.input, "--input")
     if args.memory != "ideal" and not args.rtl:
         raise DianError(f"--memory {args.memory} is the memory of the RTL run; add --rtl.")
@@ -193,7 +204,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
             + ", ".join(f"{k} {getattr(p, k):,} vs {getattr(m, k):,}" for k in keys if getattr(m, k) != getattr(p, k))
             + " (compiled by an older dian, or program.bin was modified)"
         )
-    if args.output:
+    if args.output is not None:
         _save_output(args.output, res.output)
 
 
@@ -344,17 +355,28 @@ def build_parser() -> argparse.ArgumentParser:
     return cli_parser.build_parser(HANDLERS)
 
 
+def _interrupted() -> int:
+    print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except DianError as e:
-        print(f"dian: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)
-        return 130
-    return 0
+    with outdir.catching_interrupts() as interrupted:
+        try:
+            args.func(args)
+        except DianError as e:
+            if interrupted():  # e.g. torch turned the Ctrl-C into a tracing error
+                return _interrupted()
+            print(f"dian: error: {e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            return _interrupted()
+        except Exception:
+            if interrupted():
+                return _interrupted()
+            raise
+        return _interrupted() if interrupted() else 0
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,7 +178,7 @@ class Kind:
     unlisted: Callable[[Path], list[str]]
 
 
-def _check_writable(out_dir: Path) -> None:
+def check_writable(out_dir: Path) -> None:
     """Raise :class:`OutputDirError` unless a folder ``out_dir`` can be made: its parent exists, its
     name and path fit the file system's limits, and a folder can be created beside it (tried)."""
     parent = out_dir.parent
@@ -217,7 +219,7 @@ def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False
     source file) is never deleted: a target that holds it is refused, ``force`` or not. Staging
     folders a killed dian left beside ``out_dir`` are cleaned up first (:func:`recover`)."""
     kind = kind or OUTPUT
-    _check_writable(out_dir)
+    check_writable(out_dir)
     recover(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
         return
@@ -329,6 +331,33 @@ def recover(out_dir: Path) -> None:
                 os.close(fd)
 
 
+_interrupted = threading.Event()
+
+
+def _on_interrupt(signum: int, frame: object) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def catching_interrupts() -> Iterator[Callable[[], bool]]:
+    """Within the block, a Ctrl-C (SIGINT) is remembered as well as raised as :class:`KeyboardInterrupt`;
+    yields a function that tells whether one came. Code that runs Python under C++ (torch's stack
+    symbolizer while tracing) can swallow the exception and go on, or fail with another error;
+    remembered, the Ctrl-C still stops :func:`write_atomically` before it replaces a folder, and the
+    CLI still exits as interrupted. For a program's main thread (the CLI); elsewhere it does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield _interrupted.is_set
+        return
+    previous = signal.signal(signal.SIGINT, _on_interrupt)
+    _interrupted.clear()
+    try:
+        yield _interrupted.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        _interrupted.clear()
+
+
 def write_atomically(
     out_dir: str | Path,
     fill: Callable[[Path], None],
@@ -356,6 +385,8 @@ def write_atomically(
                 f"writing {out_dir} failed: {e.strerror or e}{where}; the folder was left as it was."
             ) from None
         check_target(out_dir, kind, force=force, keep=keep)  # it may have changed while we worked
+        if _interrupted.is_set():
+            raise KeyboardInterrupt  # a Ctrl-C that something swallowed on the way here
         if out_dir.exists():
             old = _Staging(out_dir, "old")
             os.replace(out_dir, old.path / "previous")
