@@ -110,7 +110,9 @@ class _Say:
 
 
 def _check_out(out: Path, resume: bool) -> None:
-    checkpoint = out / SEARCH_DIR / "checkpoint.pt"
+    from .nas.checkpoint import CHECKPOINT
+
+    checkpoint = out / SEARCH_DIR / CHECKPOINT
     if out.is_symlink():
         raise OutputDirError(f"{out} is a symlink; `dian search --out` writes only into a folder of its own.")
     if resume:

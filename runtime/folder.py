@@ -6,7 +6,6 @@ folder through here, so that the host's byte rules are written once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,11 +87,7 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
             f"{path / outdir.IMAGE} is not a dian image layout of version "
             f"{outdir.IMAGE_FORMAT_VERSION} ({e}); recompile the folder."
         ) from None
-    files = manifest.get("files", {})
-    modified = tuple(
-        sorted(n for n, digest in files.items() if hashlib.sha256((path / n).read_bytes()).hexdigest() != digest)
-    )
-    return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
+    return AccelFolder(path, manifest, graph, cfg, image, layout, outdir.modified_files(path, manifest))
 
 
 def host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:
