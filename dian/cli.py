@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import api, cli_parser, outdir
+from . import api, cli_parser, staging
 from .errors import DianError
 from .limits import ENV, human, memory_limit
 from .npy_file import read_npy
@@ -348,7 +348,7 @@ def _interrupted() -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    with outdir.catching_interrupts() as interrupted:
+    with staging.catching_interrupts() as interrupted:
         try:
             args.func(args)
         except DianError as e:

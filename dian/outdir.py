@@ -16,21 +16,17 @@ next write to the same target.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
-import re
-import shutil
-import signal
 import tempfile
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import OutputDirError
+from .staging import Staging, check_not_interrupted, recover
 
 #: ``format`` field of manifest.json; bump FORMAT_VERSION when the folder's layout changes.
 FORMAT = "dian.output"
@@ -254,109 +250,6 @@ def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False
 
 OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST, lambda p: unlisted(p, MANIFEST, caches=(BUILD,)))
 
-#: The file in a staging folder that holds its writer's lock (and pid, for people).
-WRITER = ".dian-writer"
-_WRITER_TEXT = "dian writer pid "
-
-
-def _staging_name(out_dir: Path) -> re.Pattern[str]:
-    return re.compile(rf"\.{re.escape(out_dir.name)}\.(tmp|old)-[a-z0-9_]{{8}}")
-
-
-class _Staging:
-    """A hidden folder beside ``out_dir`` (``.NAME.tmp-*`` for the new folder, ``.NAME.old-*`` for
-    the previous one while it is swapped out), locked by this process for as long as it exists:
-    :func:`recover` removes only staging folders whose lock no live process holds."""
-
-    def __init__(self, out_dir: Path, role: str) -> None:
-        self.path = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.{role}-", dir=out_dir.parent))
-        new = self.path / f"{WRITER}.new"  # locked before it gets the name recover() looks for
-        try:
-            self.fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-        except BaseException:
-            shutil.rmtree(self.path, ignore_errors=True)
-            raise
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-            os.write(self.fd, f"{_WRITER_TEXT}{os.getpid()}\n".encode())
-            os.replace(new, self.path / WRITER)
-        except BaseException:
-            self.remove()
-            raise
-
-    def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-        os.close(self.fd)  # the lock goes last: until then recover() leaves the folder alone
-
-
-def _claim(folder: Path) -> int | None:
-    """A locked descriptor of ``folder``'s writer file when ``folder`` is a dian staging folder whose
-    writer is gone (killed); None when it is not dian's or its writer still runs."""
-    try:
-        fd = os.open(folder / WRITER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        if os.read(fd, 64).startswith(_WRITER_TEXT.encode()):
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return fd
-    except OSError:
-        pass
-    os.close(fd)
-    return None
-
-
-def recover(out_dir: Path) -> None:
-    """Clean up after a dian that was killed while writing ``out_dir``: remove its staging folders
-    beside ``out_dir``, but only those that are dian's (the name, and a writer file whose lock no
-    live process holds); when the kill came mid-swap (``out_dir`` missing, the previous folder in a
-    ``.NAME.old-*``), put the previous folder back first."""
-    pattern = _staging_name(out_dir)
-    with contextlib.suppress(OSError):
-        entries = sorted(os.scandir(out_dir.parent), key=lambda e: e.name)
-        for entry in entries:
-            match = pattern.fullmatch(entry.name)
-            if match is None or not entry.is_dir(follow_symlinks=False):
-                continue
-            fd = _claim(Path(entry.path))
-            if fd is None:
-                continue
-            try:
-                previous = Path(entry.path) / "previous"
-                gone = not out_dir.exists() and not out_dir.is_symlink()
-                if match[1] == "old" and gone and previous.is_dir() and not previous.is_symlink():
-                    os.replace(previous, out_dir)  # whatever it was, it was the target
-                shutil.rmtree(entry.path, ignore_errors=True)
-            finally:
-                os.close(fd)
-
-
-_interrupted = threading.Event()
-
-
-def _on_interrupt(signum: int, frame: object) -> None:
-    _interrupted.set()
-    raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def catching_interrupts() -> Iterator[Callable[[], bool]]:
-    """Within the block, a Ctrl-C (SIGINT) is remembered as well as raised as :class:`KeyboardInterrupt`;
-    yields a function that tells whether one came. Code that runs Python under C++ (torch's stack
-    symbolizer while tracing) can swallow the exception and go on, or fail with another error;
-    remembered, the Ctrl-C still stops :func:`write_atomically` before it replaces a folder, and the
-    CLI still exits as interrupted. For a program's main thread (the CLI); elsewhere it does nothing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield _interrupted.is_set
-        return
-    previous = signal.signal(signal.SIGINT, _on_interrupt)
-    _interrupted.clear()
-    try:
-        yield _interrupted.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        _interrupted.clear()
-
 
 def write_atomically(
     out_dir: str | Path,
@@ -366,31 +259,28 @@ def write_atomically(
     force: bool = False,
     keep: Path | None = None,
 ) -> Path:
-    """Create ``out_dir`` complete or not at all: ``fill(folder)`` writes the files into a new
-    folder in a staging folder beside it, which then replaces ``out_dir`` by renames. ``out_dir``
+    """Create ``out_dir`` complete or not at all: ``fill(folder)`` writes the files into a staging
+    folder beside it (:mod:`dian.staging`), which then replaces ``out_dir`` by renames. ``out_dir``
     may be new, empty or a previous folder of ``kind`` (default: a dian output folder) as
     :func:`check_target` allows with ``force`` and ``keep``."""
     out_dir = Path(out_dir).absolute()
     check_target(out_dir, kind, force=force, keep=keep)
-    staging = _Staging(out_dir, "tmp")
-    old: _Staging | None = None
+    staging = Staging(out_dir, "tmp")
+    old: Staging | None = None
     try:
-        new = staging.path / "new"
-        os.mkdir(new)  # the mode mkdir gives (mkdtemp gave the staging folder 0700)
         try:
-            fill(new)
+            fill(staging.path)
         except OSError as e:
             where = f" ({e.filename})" if e.filename else ""
             raise OutputDirError(
                 f"writing {out_dir} failed: {e.strerror or e}{where}; the folder was left as it was."
             ) from None
         check_target(out_dir, kind, force=force, keep=keep)  # it may have changed while we worked
-        if _interrupted.is_set():
-            raise KeyboardInterrupt  # a Ctrl-C that something swallowed on the way here
+        check_not_interrupted()  # a Ctrl-C that something swallowed on the way here
         if out_dir.exists():
-            old = _Staging(out_dir, "old")
+            old = Staging(out_dir, "old")
             os.replace(out_dir, old.path / "previous")
-        os.replace(new, out_dir)
+        os.replace(staging.path, out_dir)
     except BaseException:
         if old is not None and (old.path / "previous").exists() and not out_dir.exists():
             os.replace(old.path / "previous", out_dir)  # put the previous folder back

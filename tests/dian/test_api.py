@@ -182,7 +182,7 @@ def test_failed_final_rename_puts_the_previous_folder_back(
     real_replace = dian.outdir.os.replace
 
     def replace(src: Path, dst: Path) -> None:
-        if Path(src).parent.name.startswith(".out.tmp-") and Path(src).name == "new":  # moving into place
+        if Path(src).name.startswith(".out.tmp-") and Path(dst).name == "out":  # the new folder moving in
             raise OSError(5, "I/O error")
         real_replace(src, dst)
 

@@ -110,8 +110,9 @@ def test_recompile_is_byte_identical(compiled: Path, tmp_path: Path) -> None:
 def test_ctrl_c_at_any_moment_exits_130_and_keeps_the_folder(compiled: Path, tmp_path: Path) -> None:
     """SIGINT at moments spread over a whole compile into a copy of ``compiled``: exit 130 with the
     copy byte-identical, or (after the last moment) a finished compile of the same inputs, which is
-    byte-identical too (or death by SIGINT, when it came as Python started or shut down). Around tracing torch's C++ stack symbolizer swallows the KeyboardInterrupt;
-    before the fix that run went on (exit 0) or failed as a tracing error (exit 2)."""
+    byte-identical too, or death by SIGINT when it came as Python started or shut down. Around
+    tracing, torch's C++ stack symbolizer swallows the KeyboardInterrupt; before the fix that run
+    went on (exit 0) or failed as a tracing error (exit 2)."""
     out = tmp_path / "out"
     shutil.copytree(compiled, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
