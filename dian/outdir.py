@@ -133,6 +133,11 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def first_few(names: tuple[str, ...] | list[str], few: int = 5) -> str:
+    """``names`` for a message: the first ``few`` and how many more there are."""
+    return ", ".join(names[:few]) + (f" and {len(names) - few} more" if len(names) > few else "")
+
+
 def unlisted(folder: Path, marker: str, key: str = "files", caches: tuple[str, ...] = ()) -> list[str]:
     """What in ``folder`` dian did not write, as relative names (a folder as ``name/``): every entry
     but ``marker``, the top-level ``caches`` and the files that ``marker``'s ``key`` lists (name ->
@@ -239,7 +244,7 @@ def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False
         )
     foreign = kind.unlisted(out_dir)
     if foreign and not force:
-        shown = ", ".join(foreign[:5]) + (f", ... ({len(foreign)} in all)" if len(foreign) > 5 else "")
+        shown = first_few(foreign)
         raise OutputDirError(
             f"{out_dir} is a {kind.what} but also holds what dian did not write there or what was changed "
             f"since ({shown}); writing it again replaces the whole folder and would delete them (synth/ "
@@ -311,7 +316,7 @@ def refuse_modified(out_dir: Path, manifest: dict[str, Any], allow: bool) -> tup
     when the user says so (``--allow-modified``)."""
     modified = modified_files(out_dir, manifest)
     if modified and not allow:
-        names = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5 else "")
+        names = first_few(modified)
         raise OutputDirError(
             f"{out_dir}: {names} {'was' if len(modified) == 1 else 'were'} modified since compile "
             f"(the sha256 in {MANIFEST} differs), so a run would not be of the compiled model. "

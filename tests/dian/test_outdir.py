@@ -14,22 +14,6 @@ from dian import outdir
 from dian.errors import OutputDirError
 
 
-def _tree(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def _dian_folder(path: Path, text: str) -> dict[str, bytes]:
-    """A minimal folder dian wrote (manifest listing its one file); its contents."""
-
-    def fill(tmp: Path) -> None:
-        (tmp / "a.txt").write_text(text)
-        sha = outdir.file_sha256(tmp / "a.txt")
-        (tmp / outdir.MANIFEST).write_text(outdir.manifest_text({"format": outdir.FORMAT, "files": {"a.txt": sha}}))
-
-    outdir.write_atomically(path, fill)
-    return _tree(path)
-
-
 def test_unlisted_walks_into_the_folders_dian_wrote(tmp_path: Path) -> None:
     folder = tmp_path / "f"
     (folder / "rtl").mkdir(parents=True)

@@ -63,7 +63,7 @@ def test_force_deletes_them(out: Path) -> None:
 def test_many_are_counted(out: Path) -> None:
     for i in range(7):
         (out / f"n{i}.txt").write_text("x")
-    with pytest.raises(OutputDirError, match=r"\(n0.txt, n1.txt, n2.txt, n3.txt, n4.txt, \.\.\. \(7 in all\)\)"):
+    with pytest.raises(OutputDirError, match=r"\(n0.txt, n1.txt, n2.txt, n3.txt, n4.txt and 2 more\)"):
         api.compile_model("zoo:tiny", (1, 4), out, seed=2)
 
 
@@ -91,3 +91,13 @@ def test_a_symlink_in_the_folder_is_never_dians(tmp_path: Path, out: Path) -> No
     (out / "build").symlink_to(tmp_path / "elsewhere")
     with pytest.raises(OutputDirError, match=r"\(build\)"):
         api.compile_model("zoo:tiny", (1, 4), out, seed=2)
+
+
+def test_explore_refuses_the_same_way_before_any_work(out: Path, fake_frontend: SimpleNamespace) -> None:
+    from dian.explore import explore_model
+
+    _plant(out, "notes")
+    before, lowered = _tree(out), fake_frontend.lower
+    with pytest.raises(OutputDirError, match=r"\(NOTES.txt\).* add --force"):
+        explore_model("zoo:tiny", (1, 4), out, "ecp5-25k", trials=1)
+    assert fake_frontend.lower == lowered and _tree(out) == before
