@@ -38,6 +38,6 @@ def test_resume_refuses_a_symlink_inside(tmp_path: Path) -> None:
 def test_an_out_that_cannot_be_made_is_refused(tmp_path: Path) -> None:
     with pytest.raises(OutputDirError, match="its name is 250 bytes long"):
         search_model(tmp_path / ("n" * 250), OPTIONS, SearchSettings())
-    with pytest.raises(OutputDirError, match="parent folder .* does not exist"):
+    with pytest.raises(OutputDirError, match=r"parent folder .* does not exist"):
         search_model(tmp_path / "no" / "out", OPTIONS, SearchSettings())
     assert list(tmp_path.iterdir()) == []
