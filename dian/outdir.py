@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import OutputDirError
-from .staging import Staging, check_not_interrupted, recover
+from .staging import WRITER, Staging, check_not_interrupted, recover
 
 #: ``format`` field of manifest.json; bump FORMAT_VERSION when the folder's layout changes.
 FORMAT = "dian.output"
@@ -189,12 +189,12 @@ def check_writable(out_dir: Path) -> None:
     for key in limits:
         with contextlib.suppress(OSError, ValueError):
             limits[key] = os.pathconf(parent, key)
-    room = len(".tmp-12345678.")  # the staging folder's name is the target's plus this
+    room = len(f"..tmp-12345678{WRITER}.new")  # the staging folder's writer file: the target's name plus this
     name_bytes, path_bytes = len(os.fsencode(out_dir.name)), len(os.fsencode(str(out_dir)))
     if name_bytes + room > limits["PC_NAME_MAX"]:
         raise OutputDirError(
             f"cannot write {out_dir}: its name is {name_bytes} bytes long and this file system allows "
-            f"{limits['PC_NAME_MAX']} (dian needs {room} more for its staging folder); give a name of at "
+            f"{limits['PC_NAME_MAX']} (dian needs {room} more for its staging folder's files); give a name of at "
             f"most {limits['PC_NAME_MAX'] - room} bytes."
         )
     inside = 256  # the longest name dian or a tool writes inside the folder stays well under this
@@ -224,7 +224,11 @@ def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False
     recover(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
         return
-    if not out_dir.is_dir() or out_dir.is_symlink():
+    if out_dir.is_symlink():
+        raise OutputDirError(
+            f"{out_dir} is a symlink; dian never writes through one. Give the folder it points to, or a new folder."
+        )
+    if not out_dir.is_dir():
         raise OutputDirError(
             f"{out_dir} exists and is not a folder; it must be a new folder, "
             f"an empty one, or a previous {kind.what} (which is replaced)."
