@@ -145,10 +145,19 @@ def write_file(path: Path, data: str | bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, new_mode(folder=False))  # mkstemp makes 0600; give the file the mode open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-__all__ = ["check_dirs", "make_dirs", "open_for_writing", "refuse_symlinks", "write_file"]
+def new_mode(*, folder: bool) -> int:
+    """The mode ``mkdir`` (``folder``) or ``open`` gives a new file under the current umask;
+    ``mkdtemp`` and ``mkstemp`` give 0700 and 0600, which would make dian's outputs private."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
+__all__ = ["check_dirs", "make_dirs", "new_mode", "open_for_writing", "refuse_symlinks", "write_file"]

@@ -28,15 +28,11 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .safe_paths import new_mode
+
 #: The suffix of a staging folder's writer file (beside it).
 WRITER = ".dian-writer"
 _WRITER_TEXT = "dian writer pid "
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 class Staging:
@@ -48,7 +44,7 @@ class Staging:
         self.writer = self.path.with_name(self.path.name + WRITER)
         new = self.writer.with_name(self.writer.name + ".new")  # locked before it gets the name recover() reads
         try:
-            os.chmod(self.path, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
+            os.chmod(self.path, new_mode(folder=True))  # mkdtemp makes 0700; give the folder the mode mkdir would
             self.fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except BaseException:
             shutil.rmtree(self.path, ignore_errors=True)

@@ -3,6 +3,8 @@ must come out unchanged, and each refusal names the symlink."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -68,3 +70,17 @@ def test_files_are_never_written_through_a_symlink(tmp_path: Path, sentinel: Pat
 def test_paths_outside_the_root_are_a_bug(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a relative path"):
         make_dirs(tmp_path, "../elsewhere")
+
+
+def test_files_and_folders_get_the_modes_open_and_mkdir_would(tmp_path: Path) -> None:
+    """Not mkstemp's 0600 and mkdtemp's 0700: a shared output folder stays readable."""
+    from dian import outdir
+
+    old = os.umask(0o022)
+    try:
+        write_file(tmp_path / "report.json", "{}")
+        out = outdir.write_atomically(tmp_path / "out", lambda tmp: None)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
