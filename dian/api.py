@@ -107,13 +107,6 @@ class _Progress:
             print(f"[{time.perf_counter() - self.t0:6.2f}s] {what}", file=sys.stderr, flush=True)
 
 
-def model_source(model: str) -> Path | None:
-    """The source file of a ``path/to/file.py:factory`` model (None for ``zoo:NAME``): the one file
-    a compile must never delete, even when it lies in the folder being replaced."""
-    path = model.rpartition(":")[0]
-    return None if model.startswith("zoo:") or not path else Path(path)
-
-
 def compile_model(
     model: str,
     input_shape: tuple[int, ...] | None,
@@ -134,25 +127,21 @@ def compile_model(
     an accelerator config JSON file) the integer graph is also scheduled and
     lowered for that accelerator: the folder gains accel.json, schedules/,
     program.bin, image.json and rtl/ (:mod:`dian.accel_artifacts`);
-    ``rtl=False`` skips the Verilog. Each
-    layer is mapped (mode and tiling) by the exact cost model for
-    ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
+    ``rtl=False`` skips the Verilog. Each layer is mapped (mode and tiling) by the exact
+    cost model for ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
     Without ``accel`` the folder holds the IR only.
 
-    ``input_shape`` None means the model's default input shape. The same
-    arguments give a byte-identical folder. ``out_dir`` may be new, empty or a
-    previous dian output folder (replaced) that holds only the files dian wrote
-    there, unchanged, and its build/ cache; with ``force`` anything else in it
-    (the user's files, synth/, board/) is deleted too. Anything else, a folder
-    that holds the model's own source file (``force`` or not), or an ``out_dir``
-    that cannot be written raises :class:`~dian.errors.OutputDirError` before
-    any work is done, and so does
-    an unknown preset or a malformed or infeasible config
-    (:class:`~dian.errors.AccelConfigError`). A layer the accelerator cannot
-    run raises :class:`~dian.errors.ScheduleError` and writes nothing.
+    ``input_shape`` None means the model's default input shape. The same arguments give a
+    byte-identical folder. ``out_dir`` may be new, empty or a previous dian output folder
+    (replaced) holding only the files dian wrote there, unchanged, and build/; ``force``
+    deletes anything else (the user's files, synth/, board/). Any other ``out_dir``, one
+    holding the model's source file (``force`` or not) or one that cannot be written raises
+    :class:`~dian.errors.OutputDirError` before any work, and so does an unknown preset or a
+    malformed or infeasible config (:class:`~dian.errors.AccelConfigError`). A layer the
+    accelerator cannot run raises :class:`~dian.errors.ScheduleError` and writes nothing.
     """
     out_path = Path(out_dir)
-    outdir.check_target(out_path.absolute(), force=force, keep=model_source(model))
+    outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
         raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
     cfg = None
@@ -287,7 +276,7 @@ def _write_compiled(
                 path.write_bytes(data)
 
     say(f"writing {out_path}")
-    final = outdir.write_atomically(out_path, fill, force=force, keep=model_source(model))
+    final = outdir.write_atomically(out_path, fill, force=force, keep=outdir.model_source(model))
     say("done")
     return CompileResult(
         final,

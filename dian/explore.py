@@ -19,7 +19,7 @@ from typing import Any
 from dian.hwgen.targets import Target
 
 from . import outdir
-from .api import CompileResult, _Progress, _run_frontend, _write_compiled, model_source
+from .api import CompileResult, _Progress, _run_frontend, _write_compiled
 from .errors import AccelConfigError
 from .search.explore import Design, choose, explore, pareto
 from .search.objective import Objective, check_objective
@@ -121,7 +121,7 @@ def explore_model(
     compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``);
     ``out_dir`` and ``force`` as for :func:`dian.api.compile_model`."""
     out_path = Path(out_dir)
-    outdir.check_target(out_path.absolute(), force=force, keep=model_source(model))
+    outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     check_objective(objective)
     try:
         tgt = Target(target)

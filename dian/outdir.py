@@ -133,6 +133,13 @@ def file_sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
+def model_source(model: str) -> Path | None:
+    """The source file of a ``path/to/file.py:factory`` model (None for ``zoo:NAME``): the one file
+    a compile must never delete, even when it lies in the folder being replaced."""
+    path = model.rpartition(":")[0]
+    return None if model.startswith("zoo:") or not path else Path(path)
+
+
 def first_few(names: tuple[str, ...] | list[str], few: int = 5) -> str:
     """``names`` for a message: the first ``few`` and how many more there are."""
     return ", ".join(names[:few]) + (f" and {len(names) - few} more" if len(names) > few else "")
