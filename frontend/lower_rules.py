@@ -9,7 +9,6 @@ error messages print them, so the list a user reads is the list the code uses.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,21 +17,14 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dian.errors import UnsupportedOpError
 from dian.ir import Add as AddOp
-from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Pointwise, Reshape
+from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold
-from .builder import Builder, describe_location
-
-Rule = Callable[[Builder, fx.Node], str]
-
-
-def _arg(node: fx.Node, index: int, key: str, default: Any = None) -> Any:
-    """Argument by position or keyword (method nodes count ``self`` as position 0)."""
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(key, default)
+from . import bn_fold, pointwise_rules
+from .builder import Builder, Rule, describe_location
+from .builder import node_arg as _arg
+from .builder import node_module as _module
+from .builder import unsupported as _unsupported
 
 
 def _pair(v: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
@@ -40,14 +32,6 @@ def _pair(v: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
         return (v, v)
     t = tuple(int(x) for x in v)
     return (t[0], t[0]) if len(t) == 1 else (t[0], t[1])
-
-
-def _unsupported(node: fx.Node, what: str, allowed: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{describe_location(node)}: {what}; {allowed}.")
-
-
-def _module(b: Builder, node: fx.Node) -> nn.Module:
-    return b.modules[node.target]  # type: ignore[index]
 
 
 # -- shared lowerings ---------------------------------------------------------
@@ -60,22 +44,6 @@ def lower_clamp(b: Builder, node: fx.Node, x: Any, lo: Any, hi: Any) -> str:
     lo = None if lo is None else float(lo)
     hi = None if hi is None else float(hi)
     return b.emit(Clamp, node, [b.tensor(x, node)], min_value=lo, max_value=hi)
-
-
-def lower_pointwise(b: Builder, node: fx.Node, x: Any, fn: str, *params: Any) -> str:
-    """One elementwise function of ir/pointwise.py's registry; its parameters must be numbers."""
-    for v in params:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _unsupported(
-                node, f"{fn} parameter {v!r} is not a number", f"{fn}'s parameters must be Python numbers"
-            )
-    return b.emit(Pointwise, node, [b.tensor(x, node)], fn=fn, params=tuple(float(v) for v in params))
-
-
-def _gelu_fn(node: fx.Node, approximate: Any) -> str:
-    if approximate not in ("none", "tanh"):
-        raise _unsupported(node, f"GELU with approximate={approximate!r}", "dian supports 'none' (erf) and 'tanh'")
-    return "gelu" if approximate == "none" else "gelu_tanh"
 
 
 def lower_maxpool(
@@ -274,22 +242,6 @@ def _hardtanh_module(b: Builder, node: fx.Node) -> str:
     return lower_clamp(b, node, node.args[0], m.min_val, m.max_val)
 
 
-def _pointwise_module(fn: str, *attrs: str) -> Rule:
-    """Rule for a module computing ``fn`` with parameters read from the module's ``attrs``."""
-    return lambda b, n: lower_pointwise(b, n, n.args[0], fn, *(getattr(_module(b, n), a) for a in attrs))
-
-
-def _gelu_module(b: Builder, node: fx.Node) -> str:
-    m: nn.GELU = _module(b, node)  # type: ignore[assignment]
-    return lower_pointwise(b, node, node.args[0], _gelu_fn(node, m.approximate))
-
-
-def _prelu_module(b: Builder, node: fx.Node) -> str:
-    m: nn.PReLU = _module(b, node)  # type: ignore[assignment]
-    slopes = m.weight.detach().double().reshape(-1).tolist()
-    return lower_pointwise(b, node, node.args[0], "prelu", *slopes)
-
-
 def _maxpool_module(b: Builder, node: fx.Node) -> str:
     m: nn.MaxPool2d = _module(b, node)  # type: ignore[assignment]
     return lower_maxpool(
@@ -316,17 +268,7 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     nn.ReLU: ("nn.ReLU", lambda b, n: lower_clamp(b, n, n.args[0], 0.0, None)),
     nn.ReLU6: ("nn.ReLU6", lambda b, n: lower_clamp(b, n, n.args[0], 0.0, 6.0)),
     nn.Hardtanh: ("nn.Hardtanh", _hardtanh_module),
-    nn.SiLU: ("nn.SiLU", _pointwise_module("silu")),
-    nn.Sigmoid: ("nn.Sigmoid", _pointwise_module("sigmoid")),
-    nn.Tanh: ("nn.Tanh", _pointwise_module("tanh")),
-    nn.Hardswish: ("nn.Hardswish", _pointwise_module("hardswish")),
-    nn.Hardsigmoid: ("nn.Hardsigmoid", _pointwise_module("hardsigmoid")),
-    nn.GELU: ("nn.GELU", _gelu_module),
-    nn.Mish: ("nn.Mish", _pointwise_module("mish")),
-    nn.Softplus: ("nn.Softplus", _pointwise_module("softplus", "beta", "threshold")),
-    nn.LeakyReLU: ("nn.LeakyReLU", _pointwise_module("leaky_relu", "negative_slope")),
-    nn.ELU: ("nn.ELU", _pointwise_module("elu", "alpha")),
-    nn.PReLU: ("nn.PReLU", _prelu_module),
+    **pointwise_rules.MODULE_RULES,
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
     nn.AdaptiveAvgPool2d: (
@@ -357,17 +299,6 @@ def _hardtanh_call(b: Builder, n: fx.Node) -> str:
 
 def _relu_call(b: Builder, n: fx.Node) -> str:
     return lower_clamp(b, n, n.args[0], 0.0, None)
-
-
-def _pointwise_call(fn: str, *defaults: tuple[str, float]) -> Rule:
-    """Rule for ``f(x, p1, p2, ...)`` computing ``fn``; ``defaults`` are the (keyword, default) of each parameter."""
-    return lambda b, n: lower_pointwise(
-        b, n, n.args[0], fn, *(_arg(n, i + 1, key, value) for i, (key, value) in enumerate(defaults))
-    )
-
-
-def _gelu_call(b: Builder, n: fx.Node) -> str:
-    return lower_pointwise(b, n, n.args[0], _gelu_fn(n, _arg(n, 1, "approximate", "none")))
 
 
 def _add_call(b: Builder, n: fx.Node) -> str:
@@ -422,16 +353,7 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     F.hardtanh: ("F.hardtanh", _hardtanh_call),
     torch.clamp: ("torch.clamp", _clamp_call),
     torch.clip: ("torch.clip", _clamp_call),
-    F.silu: ("F.silu", _pointwise_call("silu")),
-    torch.sigmoid: ("torch.sigmoid", _pointwise_call("sigmoid")),
-    torch.tanh: ("torch.tanh", _pointwise_call("tanh")),
-    F.hardswish: ("F.hardswish", _pointwise_call("hardswish")),
-    F.hardsigmoid: ("F.hardsigmoid", _pointwise_call("hardsigmoid")),
-    F.gelu: ("F.gelu", _gelu_call),
-    F.mish: ("F.mish", _pointwise_call("mish")),
-    F.softplus: ("F.softplus", _pointwise_call("softplus", ("beta", 1.0), ("threshold", 20.0))),
-    F.leaky_relu: ("F.leaky_relu", _pointwise_call("leaky_relu", ("negative_slope", 0.01))),
-    F.elu: ("F.elu", _pointwise_call("elu", ("alpha", 1.0))),
+    **pointwise_rules.FUNCTION_RULES,
     F.max_pool2d: ("F.max_pool2d", _maxpool_call),
     F.avg_pool2d: ("F.avg_pool2d", _avgpool_call),
     F.adaptive_avg_pool2d: (
@@ -454,10 +376,7 @@ METHOD_RULES: dict[str, Rule] = {
     "clamp": _clamp_call,
     "clamp_": _clamp_call,
     "clip": _clamp_call,
-    "sigmoid": _pointwise_call("sigmoid"),  # F.sigmoid and F.tanh trace as these methods
-    "sigmoid_": _pointwise_call("sigmoid"),
-    "tanh": _pointwise_call("tanh"),
-    "tanh_": _pointwise_call("tanh"),
+    **pointwise_rules.METHOD_RULES,
     "add": _add_call,
     "add_": _add_call,
     "view": lambda b, n: lower_reshape(b, n, n.args[0]),

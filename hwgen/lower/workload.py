@@ -159,6 +159,14 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
     raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")
 
 
+def check_runnable(graph: Graph) -> None:
+    """Raise the :class:`ScheduleError` of the first op that no accelerator runs, whatever its config
+    (a pointwise table, for now): searches over configs check this once instead of failing every trial."""
+    for op in graph.ops:
+        if isinstance(op, Pointwise):
+            raise _pointwise_refusal(graph, op)
+
+
 def _pointwise_refusal(graph: Graph, op: Pointwise) -> ScheduleError:
     """Pointwise tables run in the reference simulator only, for now: one message naming every such layer."""
     others = [

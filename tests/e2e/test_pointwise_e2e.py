@@ -143,3 +143,17 @@ def test_int8_output_is_close_to_float(act: str, model_file: Path, tmp_path: Pat
     cos = _cosine(api.run_model(tmp_path / act, x), _float_output(model_file, factory, x))
     print(f"{act}: cosine {cos:.5f}")
     assert cos >= MIN_COSINE, f"{act}: cosine {cos:.4f} < {MIN_COSINE}"
+
+
+def test_explore_refuses_before_any_trial() -> None:
+    from dian.errors import ScheduleError
+    from dian.frontend import lower
+    from dian.hwgen.targets import Target
+    from dian.search.explore import explore
+
+    calib = np.random.default_rng(0).standard_normal((4, 3, 8, 8)).astype(np.float32)
+    _, g = lower(torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Hardswish()), (1, 3, 8, 8), calib, "m")
+    seen: list[object] = []
+    with pytest.raises(ScheduleError, match=r"layer '_1' computes hardswish .* does not run yet"):
+        explore(g, Target.ECP5_85K, "latency", 3, progress=lambda i, d: seen.append(d))
+    assert not seen
