@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from pointwise_cases import MODULES
 
 from dian import api
 
@@ -59,21 +60,7 @@ def make(name):
 def make_mixed():
     return net("silu", "hardswish", "prelu", "gelu", "tanh")
 '''
-ACTS = (
-    "silu",
-    "hardswish",
-    "hardsigmoid",
-    "sigmoid",
-    "tanh",
-    "gelu",
-    "gelu_tanh",
-    "leaky_relu",
-    "elu",
-    "mish",
-    "softplus",
-    "prelu",
-    "prelu_single",
-)
+ACTS = tuple(MODULES)  # the functions of the tests against torch (tests/sim/pointwise_cases.py)
 
 
 @pytest.fixture(scope="module")
