@@ -71,7 +71,7 @@ class PointwiseFn:
     ``params`` names the parameters in their order in the op's ``params``
     field. A ``per_channel`` function has one parameter that takes one value
     per channel (dimension 1 of the input) or a single shared value.
-    ``formula`` is the definition as documentation and error text.
+    ``formula`` is the definition in words, for a reader of this registry.
     """
 
     name: str
@@ -165,7 +165,10 @@ def table_problem(
     multiplier to be off by one)."""
     rows = table_rows(fn, params)
     if table.shape != (rows, TABLE_SIZE):
-        return f"table has shape {list(table.shape)}", f"{fn} needs [{rows}, {TABLE_SIZE}] (one row per table)"
+        return (
+            f"table has shape {list(table.shape)}",
+            f"{label(fn, params)} needs [{rows}, {TABLE_SIZE}] (one row, or one per channel for PReLU)",
+        )
     want = build_table(fn, params, in_scale, out_scale)
     diff = np.abs(table.astype(np.int16) - want.astype(np.int16))
     if diff.max() > 1:

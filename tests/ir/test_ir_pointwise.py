@@ -102,11 +102,11 @@ def test_an_edited_table_is_refused_at_load() -> None:
         (lambda: with_act1(INT, table=None), r"pointwise op 'act1': has no table"),
         (
             lambda: with_act1(INT, INT.constants["t1"][:1]),
-            r"table has shape \[1, 256\]; prelu needs \[8, 256\]",
+            r"table has shape \[1, 256\]; prelu\(8 slopes\) needs \[8, 256\]",
         ),
         (
             lambda: with_act1(INT, INT.constants["t1"][:, :255]),
-            r"table has shape \[8, 255\]; prelu needs \[8, 256\]",
+            r"table has shape \[8, 255\]; prelu\(8 slopes\) needs \[8, 256\]",
         ),
         (
             lambda: with_act1(INT, fn="silu", params=()),
