@@ -51,15 +51,20 @@ def read_bytes(path: Path, error: type[DianError], *, limit: int, hint: str = ""
         raise error(f"{path} does not exist{hint}.") from None
     except OSError as e:
         raise error(f"cannot read {path}: {e.strerror}{hint}.") from None
-    with os.fdopen(fd, "rb") as f:
+    try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
             raise error(f"{path} is {kind}; it must be the file dian wrote{hint}.")
-        try:
-            data = f.read(limit + 1)
-        except OSError as e:
-            raise error(f"cannot read {path}: {e.strerror}{hint}.") from None
+        parts, got = [], 0
+        while got <= limit and (part := os.read(fd, min(1 << 24, limit + 1 - got))):
+            parts.append(part)
+            got += len(part)
+    except OSError as e:
+        raise error(f"cannot read {path}: {e.strerror}{hint}.") from None
+    finally:
+        os.close(fd)
+    data = b"".join(parts)
     if len(data) > limit:
         raise error(f"{path} is larger than {limit:,} bytes, the most dian reads for it{hint}.")
     return data

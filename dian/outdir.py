@@ -64,7 +64,11 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
     or which field is malformed. Every file it names is a relative path inside ``out_dir`` that is no
     symbolic link (:func:`dian.artifact_io.folder_file`), so nothing that reads the files it lists
     leaves the folder."""
-    if not out_dir.is_dir():
+    try:
+        is_dir = out_dir.is_dir()
+    except OSError as e:  # a name too long, a folder without search permission
+        raise OutputDirError(f"cannot open the folder {out_dir}: {e.strerror}.") from None
+    if not is_dir:
         raise OutputDirError(f"{out_dir} is not a folder; give the folder that `dian compile --out` wrote.")
     path = out_dir / MANIFEST
     if not path.exists() and not path.is_symlink():

@@ -95,7 +95,13 @@ def _ints_in_range(v: Any) -> bool:
 
 def _op_from_json(node: Node) -> Op:
     d = node.as_dict()
-    kind = d["kind"].as_str(32, tuple(k.value for k in OpKind))
+    kind = d["kind"].value if "kind" in d else None
+    if not isinstance(kind, str) or kind not in {k.value for k in OpKind}:
+        allowed = ", ".join(k.value for k in OpKind)
+        raise IRFormatError(
+            f"{node.source}: op {d['name'].value if 'name' in d else '?'!r} has kind {kind!r}; "
+            f"known kinds are {allowed}."
+        )
     missing = {"name", "inputs", "output"} - set(d)
     if missing:
         node.fail(f"an op with name, inputs and output (it has no {', '.join(sorted(missing))})")
@@ -183,14 +189,14 @@ def graph_from_json(text: str | bytes, source: str = "<string>") -> Graph:
     and the result must pass the IR verifier."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     doc = Node(parse_json(data, source, IRFormatError, hint=_HINT), source, IRFormatError, "", _HINT)
-    top = doc.as_dict()
-    if top.get("format") is None or top["format"].value != FORMAT:
+    top = doc.value if isinstance(doc.value, dict) else {}
+    if top.get("format") != FORMAT:
         raise IRFormatError(
-            f"{source} is not a dian IR file (its 'format' field is {doc.value.get('format')!r}, expected {FORMAT!r})."
+            f"{source} is not a dian IR file (its 'format' field is {top.get('format')!r}, expected {FORMAT!r})."
         )
-    if top.get("version") is None or top["version"].value != VERSION:
+    if top.get("version") != VERSION:
         raise IRFormatError(
-            f"{source} has IR format version {doc.value.get('version')!r}; this dian reads version {VERSION}."
+            f"{source} has IR format version {top.get('version')!r}; this dian reads version {VERSION}."
         )
     tensors = [_tensor_from_json(t) for t in doc["tensors"].as_list(1)]
     by_name: dict[str, Tensor] = {}

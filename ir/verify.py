@@ -74,9 +74,6 @@ def _verify_structure(graph: Graph) -> None:
                     f"reads '{i}' before it is produced",
                     "ops must be in topological order and read only graph inputs or earlier outputs",
                 )
-        for c in op.constants:
-            if c not in graph.constants:
-                raise _err(_where(op), f"takes '{c}' as a weight or bias", "it must name a constant tensor")
         if op.output in defined or op.output in graph.constants:
             raise _err(_where(op), f"writes '{op.output}', which already has a value", "each tensor is produced once")
         if op.output not in graph.tensors:
