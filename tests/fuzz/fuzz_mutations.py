@@ -206,7 +206,7 @@ def mutations(draw: st.DrawFn, pristine: Path, files: tuple[str, ...]) -> Mutati
         kind = draw(st.sampled_from(("truncate", "flip", "flip", "insert", "nonutf8", "empty")))
         return byte_mutation(file, kind, draw(st.floats(0, 1)), draw(st.integers(0, 255)))
     if family == "file":
-        return file_mutation(file, draw(st.sampled_from(("folder", "delete"))))
+        return file_mutation(file, draw(st.sampled_from(("folder", "delete", "fifo"))))
     paths = json_paths(json.loads((pristine / file).read_text()))
     path = draw(st.sampled_from(paths))
     kind = draw(st.sampled_from(("set", "set", "set", "delete", "duplicate", "nest")))

@@ -163,3 +163,45 @@ def test_corpus(pristine: Path, sandboxes: Path, m: Mutation, message: str) -> N
     results = _damage_and_run(pristine, sandboxes, _dup_tensor(m))
     errors = [err for code, err in results if code == 2]
     assert any(re.search(message, err) for err in errors), f"{m!r}: no error matches {message!r}: {errors}"
+
+
+# -- planted symbolic links: read commands never write through them (and refuse listed files that are links) --
+
+
+def _plant_link(folder: Path, sentinel: Path, name: str) -> None:
+    """Replace ``folder/name`` by a link to a copy of it in ``sentinel`` (build/: to an empty folder there)."""
+    import shutil
+
+    target = sentinel / name.replace("/", "_")
+    src = folder / name
+    if src.is_dir():
+        shutil.copytree(src, target)
+        shutil.rmtree(src)
+    elif src.exists():
+        shutil.copy(src, target)
+        src.unlink()
+    else:
+        target.mkdir()
+    src.symlink_to(target)
+
+
+@pytest.mark.parametrize("name", [*ARTIFACTS, "schedules", "build"])
+def test_planted_links_are_never_written_through(pristine: Path, sandboxes: Path, name: str) -> None:
+    box = Sandbox(pristine, sandboxes)
+    try:
+        _plant_link(box.folder, box.sentinel, name)
+        box.freeze()
+        what = f"{name} a link to a copy outside the folder"
+        results = [box.run(argv, what) for argv in _commands(box)]
+        box.check_files(what)
+        listed = name not in ("manifest.json", "build") and not name.startswith(("board/", "synth/"))
+        if listed:  # a file the manifest lists is read through no link
+            assert all(code == 2 and "is a symbolic link" in err for code, err in results[:3]), results
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("name", ARTIFACTS)
+def test_fifo_in_place_of_an_artifact_is_an_error_not_a_hang(pristine: Path, sandboxes: Path, name: str) -> None:
+    """A FIFO opened for reading blocks until a writer comes; dian checks a file is regular first."""
+    _damage_and_run(pristine, sandboxes, file_mutation(name, "fifo"))
