@@ -15,6 +15,7 @@ An output folder (see :mod:`dian.outdir`) holds::
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import artifact_io, outdir
-from .errors import InputShapeError, OutputDirError, QuantizationError
+from .errors import InputShapeError, ModelLoadError, OutputDirError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
+from .limits import check_memory
 from .sim.host import quantize_for, run_compiled
 from .version import __version__
 
@@ -168,6 +170,21 @@ class _Front:
 def _run_frontend(
     model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int, say: _Progress
 ) -> _Front:
+    """The frontend's products; the model's own code (import, factory, calibration_data, forward)
+    calling ``sys.exit`` is a :class:`ModelLoadError`, never a silent exit with nothing written."""
+    try:
+        return _frontend_steps(model, input_shape, calib_samples, seed, say)
+    except SystemExit as e:
+        raise ModelLoadError(
+            f"the code of model {model} called sys.exit({e.code!r}) (or raised SystemExit) while dian "
+            f"was loading, calibrating or tracing it; a model file must define the network and return "
+            f"it from its factory, not end the process. Nothing was written."
+        ) from None
+
+
+def _frontend_steps(
+    model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int, say: _Progress
+) -> _Front:
     from . import frontend  # torch lives behind this import
 
     say(f"loading {model}")
@@ -178,6 +195,11 @@ def _run_frontend(
             f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W)."
         )
     shape = _check_shape(requested)
+    check_memory(
+        4 * calib_samples * math.prod(shape[1:]),
+        f"calibration would hold {calib_samples} samples of {'x'.join(map(str, shape[1:]))} float32",
+        "lower --calib-samples or --input-shape",
+    )
     say(f"drawing {calib_samples} calibration samples (seed {seed})")
     calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
     say("tracing, folding and quantizing")
@@ -271,14 +293,20 @@ def load_compiled(out_dir: str | Path) -> Graph:
     return load_graph(path / outdir.INT_IR)
 
 
-def run_model(out_dir: str | Path, x: np.ndarray) -> np.ndarray:
+def run_model(out_dir: str | Path, x: np.ndarray, allow_modified: bool = False) -> np.ndarray:
     """Run the compiled integer graph in ``out_dir`` on the float input ``x`` as the accelerator would.
 
     The host quantizes ``x`` with the graph input's scale (round half to even,
     saturating to int8), the reference simulator executes the integer graph
-    bit-exactly, and the host dequantizes the int8 output to float32.
+    bit-exactly, and the host dequantizes the int8 output to float32. A folder
+    whose files changed since compile raises :class:`~dian.errors.OutputDirError`
+    unless ``allow_modified``.
     """
-    return run_compiled(load_compiled(out_dir), x, str(out_dir))
+    path = Path(out_dir)
+    manifest = outdir.read_manifest(path)
+    graph = load_graph(path / outdir.INT_IR)  # a damaged IR is named as such, before "modified"
+    outdir.refuse_modified(path, manifest, allow_modified)
+    return run_compiled(graph, x, str(out_dir))
 
 
 def model_info(out_dir: str | Path) -> str:
@@ -349,13 +377,24 @@ def run_on(
     bridge: str = "tcp:localhost:1234",
     init_sdram: bool = True,
     irq: bool = False,
+    allow_modified: bool = False,
 ) -> DeviceRun:
     """Run ``x`` through the accelerator of ``out_dir`` with the host runtime, ``on`` ``"rtl"`` (its
     Verilator model) or ``"board"`` (a `dian build` board through its LiteX bridge), and check the
     outputs against the reference simulator (:func:`dian.runtime.device_run.run_on`)."""
     from .runtime.device_run import run_on as run
 
-    return run(out_dir, x, on, memory=memory, board=board, bridge=bridge, init_sdram=init_sdram, irq=irq)
+    return run(
+        out_dir,
+        x,
+        on,
+        memory=memory,
+        board=board,
+        bridge=bridge,
+        init_sdram=init_sdram,
+        irq=irq,
+        allow_modified=allow_modified,
+    )
 
 
 def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:

@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import api, cli_parser
-from .errors import DianError, InputShapeError
+from .errors import DianError
+from .limits import ENV, human, memory_limit
+from .npy_file import read_npy
 
 if TYPE_CHECKING:
     from .simulate import PredictedCounters, RunCounters
@@ -44,23 +46,6 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     print(f"\nwrote {result.out_dir}/ ({listing})")
 
 
-def _load_npy(path: str, what: str) -> np.ndarray:
-    try:
-        with open(path, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                raise InputShapeError(
-                    f"{what} {path} is not a .npy file; save the float32 input "
-                    f"with numpy.save (one array, shape as compiled)."
-                )
-            f.seek(0)
-            return np.load(f, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        raise InputShapeError(
-            f"cannot read {what} {path} as a .npy array ({reason}); save the float32 input with numpy.save."
-        ) from None
-
-
 def _save_output(path: str, y: np.ndarray) -> None:
     try:
         np.save(path, y, allow_pickle=False)
@@ -70,12 +55,12 @@ def _save_output(path: str, y: np.ndarray) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    x = _load_npy(args.input, "--input")
+    x = read_npy(args.input, "--input")
     if args.on == "reference":
         for flag, given in (("--memory", args.memory != "ideal"), ("--board", args.board), ("--irq", args.irq)):
             if given:
                 raise DianError(f"{flag} belongs to a run on the accelerator; add --on rtl or --on board.")
-        y = api.run_model(args.dir, x)
+        y = api.run_model(args.dir, x, allow_modified=args.allow_modified)
     else:
         if args.on == "board" and args.board == "sim":
             where = f"{args.dir}/build/soc_sim"
@@ -92,6 +77,7 @@ def _cmd_run(args: argparse.Namespace) -> None:
             bridge=args.bridge,
             init_sdram=args.sdram_init,
             irq=args.irq,
+            allow_modified=args.allow_modified,
         )
         inf, cfg = run.inference, run.folder.cfg
         c = inf.counters
@@ -114,7 +100,7 @@ def _describe_output(q: np.ndarray) -> str:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
-    x = _load_npy(args.input, "--input")
+    x = read_npy(args.input, "--input")
     if args.memory != "ideal" and not args.rtl:
         raise DianError(f"--memory {args.memory} is the memory of the RTL run; add --rtl.")
     res = api.simulate_model(args.dir, x, rtl=args.rtl, memory=args.memory)
@@ -347,6 +333,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.func(args)
     except DianError as e:
         print(f"dian: error: {e}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except MemoryError:
+        print(
+            f"dian: error: this machine ran out of memory running `dian {args.command}`; give a smaller input "
+            f"or fewer samples, or lower dian's own limit ({ENV}, now {human(memory_limit())}) so it refuses "
+            f"such work up front.",
+            file=sys.stderr,
+        )
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)

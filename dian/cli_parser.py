@@ -153,6 +153,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="with --on board, skip the SDRAM power-up sequence (already sent since the bitstream was loaded)",
     )
     p.add_argument("--irq", action="store_true", help="with --on rtl, wait for the irq line instead of polling STATUS")
+    p.add_argument(
+        "--allow-modified",
+        action="store_true",
+        help="run even when files of DIR changed since compile (their sha256 differs from the manifest's)",
+    )
     p.set_defaults(func=handlers["run"])
 
     p = sub.add_parser(

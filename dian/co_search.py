@@ -108,7 +108,9 @@ class _Say:
 
 
 def _check_out(out: Path, resume: bool) -> None:
-    checkpoint = out / SEARCH_DIR / "checkpoint.pt"
+    from .nas.checkpoint import CHECKPOINT
+
+    checkpoint = out / SEARCH_DIR / CHECKPOINT
     if resume:
         if not checkpoint.is_file():
             raise OutputDirError(

@@ -37,6 +37,10 @@ class QuantizationError(DianError):
     """Quantization cannot meet the arithmetic contract (e.g. accumulator overflow)."""
 
 
+class ResourceLimitError(DianError):
+    """A command would need more memory than dian's limit (``DIAN_MAX_MEMORY``, dian/limits.py)."""
+
+
 class OutputDirError(DianError):
     """A compile output folder is missing, incomplete or not a dian folder."""
 
@@ -100,6 +104,11 @@ class MappingError(DianError):
 
 class SearchSpaceError(DianError):
     """A co-search space, architecture, data set or search setting that is not well formed."""
+
+
+class CheckpointError(DianError):
+    """A search checkpoint that is not one dian wrote: a pickle (never loaded: it can carry code), a
+    damaged zip, or a document that does not fit the search being resumed."""
 
 
 class ProgramError(DianError):

@@ -245,3 +245,31 @@ def write_atomically(out_dir: str | Path, fill: Callable[[Path], None], kind: Ki
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     return out_dir
+
+
+def modified_files(out_dir: Path, manifest: dict[str, Any]) -> tuple[str, ...]:
+    """The files of the manifest whose bytes no longer have the sha256 recorded at compile time
+    (a missing one is caught by :func:`read_manifest`), sorted."""
+    files = manifest.get("files")
+    return tuple(
+        sorted(
+            name
+            for name, digest in (files.items() if isinstance(files, dict) else ())
+            if hashlib.sha256((out_dir / name).read_bytes()).hexdigest() != digest
+        )
+    )
+
+
+def refuse_modified(out_dir: Path, manifest: dict[str, Any], allow: bool) -> tuple[str, ...]:
+    """:func:`modified_files`, or :class:`OutputDirError` naming them unless ``allow``: a run's
+    numbers must be those of the compiled model, so an edited IR, program or config is used only
+    when the user says so (``--allow-modified``)."""
+    modified = modified_files(out_dir, manifest)
+    if modified and not allow:
+        names = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5 else "")
+        raise OutputDirError(
+            f"{out_dir}: {names} {'was' if len(modified) == 1 else 'were'} modified since compile "
+            f"(the sha256 in {MANIFEST} differs), so a run would not be of the compiled model. "
+            f"Recompile the folder, or pass --allow-modified to run it as it is now."
+        )
+    return modified

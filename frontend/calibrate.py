@@ -6,10 +6,13 @@ ranges describe the graph that is quantized, not a different torch model.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from dian.errors import InputShapeError
 from dian.ir import Graph
+from dian.limits import check_memory
 from dian.sim.reference import run_graph
 
 from .rebatch import with_batch
@@ -34,6 +37,14 @@ def calibrate(float_graph: Graph, batches: np.ndarray, chunk: int = DEFAULT_CHUN
             f"samples of shape {list(sample_shape)}, so it must be [num_samples, "
             f"{', '.join(map(str, sample_shape))}] with num_samples >= 1."
         )
+    per_sample = sum(math.prod(t.shape) // max(t.shape[0], 1) for t in float_graph.activations())
+    at_once = min(chunk, x.shape[0])
+    check_memory(
+        4 * per_sample * at_once,
+        f"calibrating graph '{float_graph.name}' would hold {at_once} samples' activations at a time "
+        f"({per_sample:,} float32 values per sample)",
+        "give a smaller --input-shape",
+    )
     ranges = {t.name: 0.0 for t in float_graph.activations()}
     graphs: dict[int, Graph] = {}
     for start in range(0, x.shape[0], chunk):

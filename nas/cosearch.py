@@ -39,9 +39,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dian.errors import SearchSpaceError
+from dian.errors import CheckpointError, SearchSpaceError
 from dian.search.objective import OBJECTIVES
 
+from .checkpoint import CHECKPOINT, checkpoint_bytes, read_checkpoint
 from .costs import CoTables, RelaxedCoCost
 from .data import Dataset, search_split
 from .hardware import HardwareOption
@@ -293,7 +294,7 @@ class CoSearch:
     # -- checkpoints ---------------------------------------------------------------------------
     @property
     def checkpoint_path(self) -> Path:
-        return self.work_dir / "checkpoint.pt"
+        return self.work_dir / CHECKPOINT
 
     def save(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -314,15 +315,21 @@ class CoSearch:
             },
         }
         tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(doc, tmp)
+        tmp.write_bytes(checkpoint_bytes(doc))
         os.replace(tmp, self.checkpoint_path)
         log = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in self.state.log)
         (self.work_dir / "log.jsonl").write_text(log)
 
     def load(self) -> None:
-        """Continue from the checkpoint in ``work_dir`` (same settings required)."""
-        doc = torch.load(self.checkpoint_path, weights_only=False)
-        saved = {k: v for k, v in doc["settings"].items() if k not in ("epochs", "device")}
+        """Continue from the checkpoint in ``work_dir`` (same settings required). The checkpoint is
+        data only (:mod:`dian.nas.checkpoint`); one that does not fit this search is a
+        :class:`CheckpointError`."""
+        path = self.checkpoint_path
+        doc = read_checkpoint(path)
+        settings = doc.get("settings")
+        if not isinstance(settings, dict):
+            raise CheckpointError(f"{path} has no search settings; it is not a checkpoint of `dian search`.")
+        saved = {k: v for k, v in settings.items() if k not in ("epochs", "device")}
         mine = {k: v for k, v in asdict(self.s).items() if k not in ("epochs", "device")}
         if saved != mine:
             diff = ", ".join(
@@ -332,6 +339,15 @@ class CoSearch:
                 f"the checkpoint in {self.work_dir} was made with other settings ({diff}); resume "
                 f"with the same settings or start a new search in another folder."
             )
+        try:
+            self._restore(doc)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+            raise CheckpointError(
+                f"{path} does not fit this search ({type(e).__name__}: {' '.join(str(e).split())[:200]}); "
+                f"start the search again in a new folder."
+            ) from None
+
+    def _restore(self, doc: dict[str, Any]) -> None:
         self.net.load_state_dict(doc["net"])
         with torch.no_grad():
             self.op_logits.copy_(doc["op_logits"])
@@ -343,7 +359,7 @@ class CoSearch:
         self.h_opt.load_state_dict(doc["h_opt"])
         self.gen.set_state(doc["gen"])
         st = doc["state"]
-        self.state = SearchState(st["epoch"], [EpochLog(**e) for e in st["log"]], st["seconds"])
+        self.state = SearchState(int(st["epoch"]), [EpochLog(**e) for e in st["log"]], float(st["seconds"]))
 
 
 def _knob_sizes(hardware: list[HardwareOption]) -> tuple[int, ...]:

@@ -77,13 +77,16 @@ def run_on(
     bridge: str = "tcp:localhost:1234",
     init_sdram: bool = True,
     irq: bool = False,
+    allow_modified: bool = False,
 ) -> DeviceRun:
     """Run the float input ``x`` through ``out_dir``'s accelerator ``on`` ``"rtl"`` (the Verilator
     model, on the harness's ``memory``) or ``"board"`` (DIR/board/<board> through ``bridge``); raise
     :class:`SimulationMismatchError` when an output differs from the reference simulator's. The
     simulated SoC (`dian build --board sim`) is a board too: it is verilated and started here, and
-    reached through its socket instead of ``bridge``."""
+    reached through its socket instead of ``bridge``. A folder whose files changed since compile is
+    refused unless ``allow_modified``."""
     folder = load_accel_folder(out_dir)
+    outdir.refuse_modified(folder.path, folder.manifest, allow_modified)
     _, q = quantize_for(folder.graph, x, str(out_dir))  # a bad input fails before a model or bridge starts
     bus: AccelBus
     with ExitStack() as opened:  # closed in reverse: the bus, then the simulated SoC it talks to

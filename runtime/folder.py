@@ -6,7 +6,6 @@ folder through here, so that the host's byte rules are written once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -86,11 +85,7 @@ def load_accel_folder(out_dir: str | Path) -> AccelFolder:
     layout = read_layout(path, graph, cfg)
     image = read_bytes(path / outdir.PROGRAM, ProgramError, limit=MAX_IMAGE_BYTES)
     check_program(path, image, layout, cfg)
-    files = manifest.get("files", {})
-    modified = tuple(
-        sorted(n for n, digest in files.items() if hashlib.sha256((path / n).read_bytes()).hexdigest() != digest)
-    )
-    return AccelFolder(path, manifest, graph, cfg, image, layout, modified)
+    return AccelFolder(path, manifest, graph, cfg, image, layout, outdir.modified_files(path, manifest))
 
 
 def host_form(slot: dict[str, Any], q: np.ndarray) -> np.ndarray:

@@ -141,7 +141,8 @@ def run_tool(
                 stderr=log_file,
             )
         except OSError as e:  # the file is there but cannot be executed: no #! line, not a binary, no permission
-            raise ToolNotFoundError(f"{tool.name} {tool.argv[0]} cannot be run ({e.strerror}){_found_by(tool)}") from None
+            why = f"{tool.name} {tool.argv[0]} cannot be run ({e.strerror})"
+            raise ToolNotFoundError(why + _found_by(tool)) from None
         except subprocess.TimeoutExpired as e:
             if capture_stdout and e.stdout:
                 log_file.write(e.stdout if isinstance(e.stdout, str) else e.stdout.decode(errors="replace"))

@@ -68,7 +68,7 @@ def test_search_ends_in_cosimulated_rtl(searched: Path) -> None:
         "net/searched_net.npz",
         "net/accel.json",
         "compiled/rtl/dian_accel.v",
-        "search/checkpoint.pt",
+        "search/checkpoint.zip",
         "search/log.jsonl",
     ):
         assert (searched / f).is_file(), f
@@ -102,6 +102,6 @@ def test_search_errors(searched: Path, tmp_path: Path) -> None:
     err = user_error("search", *ARGS, "--out", searched)
     assert "not an empty folder" in err and "--resume" in err
     err = user_error("search", *ARGS, "--out", tmp_path / "new", "--resume")
-    assert "checkpoint.pt" in err
+    assert "checkpoint.zip" in err
     err = user_error("search", *ARGS, "--out", tmp_path / "x", "--warmup-epochs", "-1")
     assert "warm-up" in err

@@ -80,6 +80,7 @@ def command_lines(draw: st.DrawFn) -> tuple[str, list[tuple[str, str | None]]]:
         optional("--memory", memory)
         optional("--board", st.sampled_from((BOARD, "sim", "ulx3s-85f", "..", "../..", *ODD)))
         optional("--bridge", st.sampled_from(("tcp:127.0.0.1:1", "tcp:", "tcp:host:port", "uart:", "uart:@x", *ODD)))
+        switch("--allow-modified")
         switch("--no-sdram-init")
         switch("--irq")
     elif cmd == "simulate":

@@ -21,11 +21,13 @@ from hypothesis import strategies as st
 
 def _commands(box: Sandbox) -> list[list[str]]:
     d, x, y = str(box.folder), str(box.input), str(box.work / "y.npy")
+    board = ["--on", "board", "--board", BOARD, "--bridge", "tcp:127.0.0.1:1"]  # a port nothing listens on
     return [
         ["info", d],
         ["run", d, "--input", x, "--output", y],
+        ["run", d, "--input", x, "--output", y, "--allow-modified"],  # past the integrity check, into the files
         ["simulate", d, "--input", x],
-        ["run", d, "--input", x, "--output", y, "--on", "board", "--board", BOARD, "--bridge", "tcp:127.0.0.1:1"],
+        ["run", d, "--input", x, "--output", y, "--allow-modified", *board],
     ]
 
 
@@ -196,7 +198,7 @@ def test_planted_links_are_never_written_through(pristine: Path, sandboxes: Path
         box.check_files(what)
         listed = name not in ("manifest.json", "build") and not name.startswith(("board/", "synth/"))
         if listed:  # a file the manifest lists is read through no link
-            assert all(code == 2 and "is a symbolic link" in err for code, err in results[:3]), results
+            assert all(code == 2 and "is a symbolic link" in err for code, err in results), results
     finally:
         box.close()
 

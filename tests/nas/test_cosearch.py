@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from nas_helpers import RunsCode
 
-from dian.errors import SearchSpaceError
+from dian.errors import CheckpointError, SearchSpaceError
+from dian.nas.checkpoint import checkpoint_bytes, read_checkpoint
 from dian.nas.cosearch import CoSearch, SearchSettings
 from dian.nas.costs import RelaxedCoCost, cost_tables
 from dian.nas.data import load_dataset
@@ -84,6 +86,18 @@ def test_settings_and_checkpoint_errors(setup, tmp_path: Path) -> None:  # type:
     other = _search(setup, tmp_path, replace(SETTINGS, lam=0.25))
     with pytest.raises(SearchSpaceError, match=r"lam: 0\.1 -> 0\.25"):
         other.load()
+    # A checkpoint with this search's settings but not its tensors: a clear error, not a KeyError.
+    doc = read_checkpoint(first.checkpoint_path)
+    del doc["hw_logits"]
+    first.checkpoint_path.write_bytes(checkpoint_bytes(doc))
+    with pytest.raises(CheckpointError, match="does not fit this search"):
+        _search(setup, tmp_path).load()
+    # A pickled checkpoint (the old format, and what an attacker plants) is never unpickled.
+    sentinel = tmp_path / "ran"
+    torch.save({"settings": RunsCode(sentinel)}, first.checkpoint_path)
+    with pytest.raises(CheckpointError, match="never loaded"):
+        _search(setup, tmp_path).load()
+    assert not sentinel.exists()
 
 
 def test_cli_defaults_are_the_settings_defaults() -> None:
