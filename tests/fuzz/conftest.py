@@ -27,3 +27,16 @@ def sandboxes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where each fuzz example gets a fresh copy of the pristine folder (hypothesis runs many
     examples in one test call, so a function-scoped tmp_path would be shared between them)."""
     return tmp_path_factory.mktemp("fuzz-sandboxes")
+
+
+@pytest.fixture(scope="session")
+def pristine_rtl(tmp_path_factory: pytest.TempPathFactory, pristine: Path) -> Path:
+    """As ``pristine``, with rtl/ (for the slow tier's `simulate --rtl`, which writes DIR/build/)."""
+    import shutil
+
+    from dian import api
+
+    root = tmp_path_factory.mktemp("fuzz-pristine-rtl")
+    api.compile_model("zoo:lenet", SHAPE, root / "lenet-tiny", accel="tiny", rtl=True)
+    shutil.copy(pristine / "x.npy", root / "x.npy")
+    return root

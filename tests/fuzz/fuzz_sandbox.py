@@ -20,6 +20,7 @@ from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from dian.cli import main
 
@@ -96,3 +97,15 @@ class Sandbox:
                 f"{sorted(changed)}",
                 pytrace=False,
             )
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Hypothesis settings of a fuzz tier: no deadline (a run takes a fraction of a second, more on a
+    loaded machine), the same examples in every CI run (derandomize), no example database."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 from fuzz_folder import BOARD
-from fuzz_sandbox import Sandbox
-from hypothesis import HealthCheck, given, settings
+from fuzz_sandbox import Sandbox, fuzz_settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 ODD = ("", " ", "-", "--", "0", "-1", "-0", "1.5", "nan", "inf", "1e400", "9" * 40, "x", "\udcff", "a" * 300, "a\nb")
@@ -121,16 +121,6 @@ def _argv(box: Sandbox, cmd: str, args: list[tuple[str, str | None]]) -> list[st
     return argv
 
 
-def _fuzz(max_examples: int) -> settings:
-    return settings(
-        max_examples=max_examples,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
-    )
-
-
 def _check(pristine: Path, sandboxes: Path, line: tuple[str, list[tuple[str, str | None]]]) -> None:
     box = Sandbox(pristine, sandboxes)
     try:
@@ -143,14 +133,14 @@ def _check(pristine: Path, sandboxes: Path, line: tuple[str, list[tuple[str, str
 
 
 @given(line=command_lines())
-@_fuzz(80)
+@fuzz_settings(200)
 def test_odd_command_lines_are_clear_errors(pristine: Path, sandboxes: Path, line) -> None:  # type: ignore[no-untyped-def]
     _check(pristine, sandboxes, line)
 
 
 @pytest.mark.slow
 @given(line=command_lines())
-@_fuzz(1500)
+@fuzz_settings(1500)
 def test_odd_command_lines_are_clear_errors_many(pristine: Path, sandboxes: Path, line) -> None:  # type: ignore[no-untyped-def]
     _check(pristine, sandboxes, line)
 
