@@ -250,6 +250,13 @@ class Node:
             self.fail(f"one of {list(choices)}" if choices is not None else f"a string of at most {max_len} characters")
         return v
 
+    def as_text(self, max_len: int = 4096) -> str:
+        """A string of printable characters (no newline, no terminal escape): what dian prints as it is."""
+        v = self.value
+        if not isinstance(v, str) or len(v) > max_len or not v.isprintable():
+            self.fail(f"printable text of at most {max_len} characters")
+        return v
+
     def as_bool(self) -> bool:
         if not isinstance(self.value, bool):
             self.fail("true or false")

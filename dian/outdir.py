@@ -105,7 +105,7 @@ def _check_manifest(out_dir: Path, doc: artifact_io.Node) -> set[str]:
             digest.fail("a sha256 of 64 lowercase hex digits")
     for key in ("model", "model_name", "model_sha256", "calibration_sha256", "dian_version"):
         if (node := doc.get(key)) is not None:
-            node.as_str()
+            node.as_text()  # `dian info` prints them
     for key in ("calib_samples", "seed"):
         if (node := doc.get(key)) is not None:
             node.as_int()
@@ -116,7 +116,7 @@ def _check_manifest(out_dir: Path, doc: artifact_io.Node) -> set[str]:
     if accel is None:
         return set(files)
     for key in ("name", "spec", "config_sha256", "image_config_hash"):
-        accel[key].as_str()
+        accel[key].as_text()
     mapping = accel["mapping"]
     for key in ("boot_and_done_cycles", "boot_bytes"):
         mapping[key].as_int(0, 2**40)

@@ -116,6 +116,8 @@ CORPUS: list[tuple[Mutation, str]] = [
     (json_mutation("accel.json", ("clock_mhz",), "set", float("nan")), r"accel\.json is not valid JSON for dian"),
     # a key given twice (the second silently won)
     (json_mutation("image.json", ("image_bytes",), "duplicate"), r"key 'image_bytes' appears twice"),
+    # printed by `dian info` as it was: a terminal escape in the manifest's model string
+    (json_mutation("manifest.json", ("model",), "set", "\x1b[2Jzoo:lenet"), r"field 'model' must be printable text"),
     # UnicodeDecodeError from `dian info`: summary.txt not UTF-8
     (byte_mutation("summary.txt", "nonutf8", 0.1), r"summary\.txt is not UTF-8 text"),
     # RecursionError: board.json nested deep
