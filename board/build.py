@@ -34,8 +34,10 @@ from pathlib import Path
 from typing import Any
 
 from dian import outdir
+from dian.artifact_io import read_json
 from dian.errors import AccelConfigError, BoardError, OutputDirError, ToolFailedError
-from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
+from dian.hwgen.accel_config import AccelConfig, accel_config_from_file
+from dian.hwgen.image_format import MAX_IMAGE_BYTES
 from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.tools.templates import render_from
 from dian.hwgen.tools.toolchain import Tool, log_tail, require_tool, run_tool
@@ -103,9 +105,10 @@ def _accelerator(path: Path) -> tuple[dict[str, Any], AccelConfig, dict[str, Any
     accel = outdir.accel_entry(path, outdir.read_manifest(path), "accelerator to put on a board")
     if not any(f.suffix == ".v" for f in outdir.verilog_files(path, accel)):
         raise OutputDirError(f"{path}'s rtl/ has no .v file for the board build to instantiate.")
-    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
-    image = json.loads((path / outdir.IMAGE).read_text())
-    return accel, cfg, image
+    cfg = accel_config_from_file(path / outdir.ACCEL)
+    image = read_json(path / outdir.IMAGE, OutputDirError, hint="; recompile the folder with `dian compile`")
+    image["image_bytes"].as_int(0, MAX_IMAGE_BYTES)
+    return accel, cfg, image.value
 
 
 def check_fits(cfg: AccelConfig, image_bytes: int, board: Board) -> None:
@@ -222,13 +225,7 @@ def board_builds(out_dir: Path) -> list[tuple[str, str]]:
     """(board, state) of every board build in ``out_dir``: ``current`` or ``stale`` (its RTL changed since)."""
     found = []
     for doc_path in sorted((out_dir / BOARD_DIR).glob(f"*/{BOARD_JSON}")):
-        try:
-            doc = json.loads(doc_path.read_text())
-            current = all(
-                (out_dir / f).is_file() and file_sha256(out_dir / f) == d for f, d in doc["rtl_sha256"].items()
-            )
-        except (OSError, ValueError, KeyError, AttributeError):
-            current = False
+        current = outdir.hashes_current(out_dir, doc_path, "rtl_sha256")
         found.append((doc_path.parent.name, "current" if current else "stale (the RTL changed since)"))
     return found
 

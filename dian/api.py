@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import outdir
-from .errors import InputShapeError, ModelLoadError, QuantizationError
+from . import artifact_io, outdir
+from .errors import InputShapeError, ModelLoadError, OutputDirError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
 from .limits import check_memory
 from .sim.host import quantize_for, run_compiled
@@ -357,7 +357,8 @@ def model_info(out_dir: str | Path) -> str:
 
         for board, state in board_builds(path):
             lines.append(f"  {f'board/{board}/board.json':<20} {state}")
-    return "\n".join(lines) + "\n\n" + (path / outdir.SUMMARY).read_text()
+    summary = artifact_io.read_bytes(path / outdir.SUMMARY, OutputDirError, limit=artifact_io.MAX_JSON_BYTES)
+    return "\n".join(lines) + "\n\n" + artifact_io.decode_utf8(summary, str(path / outdir.SUMMARY), OutputDirError)
 
 
 def simulate_model(out_dir: str | Path, x: np.ndarray, rtl: bool = False, memory: str = "ideal") -> SimulationResult:

@@ -19,12 +19,14 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import artifact_io
 from .errors import OutputDirError
 from .staging import WRITER, Staging, check_not_interrupted, recover
 
@@ -58,38 +60,99 @@ def manifest_text(manifest: dict[str, Any]) -> str:
     return json.dumps(manifest, sort_keys=True, indent=2) + "\n"
 
 
+_RECOMPILE = "; recompile the folder with `dian compile`"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: The largest manifest.json dian reads (a compiled network's is a few KiB).
+MAX_MANIFEST_BYTES = 16 << 20
+
+
 def read_manifest(out_dir: Path) -> dict[str, Any]:
-    """The manifest of a complete dian output folder, or :class:`OutputDirError` saying what is missing."""
-    if not out_dir.is_dir():
+    """The manifest of a complete dian output folder, or :class:`OutputDirError` saying what is missing
+    or which field is malformed. Every file it names is a relative path inside ``out_dir`` that is no
+    symbolic link (:func:`dian.artifact_io.folder_file`), so nothing that reads the files it lists
+    leaves the folder."""
+    try:
+        is_dir = out_dir.is_dir()
+    except OSError as e:  # a name too long, a folder without search permission
+        raise OutputDirError(f"cannot open the folder {out_dir}: {e.strerror}.") from None
+    if not is_dir:
         raise OutputDirError(f"{out_dir} is not a folder; give the folder that `dian compile --out` wrote.")
     path = out_dir / MANIFEST
-    try:
-        manifest = json.loads(path.read_text())
-    except FileNotFoundError:
+    if not path.exists() and not path.is_symlink():
         raise OutputDirError(
             f"{out_dir} has no {MANIFEST}, so it is not a dian output folder; "
             f"give the folder that `dian compile --out` wrote."
-        ) from None
-    except (OSError, json.JSONDecodeError) as e:
-        raise OutputDirError(f"{path} cannot be read as JSON ({e}); recompile with `dian compile`.") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        )
+    doc = artifact_io.read_json(path, OutputDirError, limit=MAX_MANIFEST_BYTES, hint=_RECOMPILE)
+    if doc.value.get("format") != FORMAT:
         raise OutputDirError(
             f"{path} is not a dian manifest (its 'format' is not {FORMAT!r}); "
             f"give the folder that `dian compile --out` wrote."
         )
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if doc.value.get("format_version") != FORMAT_VERSION:
         raise OutputDirError(
-            f"{out_dir} has output format version {manifest.get('format_version')!r}; "
+            f"{out_dir} has output format version {doc.value.get('format_version')!r}; "
             f"this dian reads version {FORMAT_VERSION}: recompile it."
         )
-    files = manifest.get("files")
-    listed = files if isinstance(files, dict) else {}
+    listed = _check_manifest(out_dir, doc)
     missing = [f for f in (*FILES, *sorted(set(listed) - set(FILES))) if not (out_dir / f).is_file()]
     if missing:
         raise OutputDirError(
             f"{out_dir} is incomplete: {', '.join(missing)} missing; recompile it with `dian compile`."
         )
-    return manifest
+    return dict(doc.value)
+
+
+def _check_manifest(out_dir: Path, doc: artifact_io.Node) -> set[str]:
+    """Check the fields of a manifest that dian reads; the names of the files it lists."""
+    files = doc["files"].as_dict()
+    for name, digest in files.items():
+        artifact_io.folder_file(out_dir, name, OutputDirError, _RECOMPILE)
+        if not _SHA256.fullmatch(digest.as_str(64)):
+            digest.fail("a sha256 of 64 lowercase hex digits")
+    for key in ("model", "model_name", "model_sha256", "calibration_sha256", "dian_version"):
+        if (node := doc.get(key)) is not None:
+            node.as_text()  # `dian info` prints them
+    for key in ("calib_samples", "seed"):
+        if (node := doc.get(key)) is not None:
+            node.as_int()
+    if (node := doc.get("input_shape")) is not None:
+        for d in node.as_list(1, 8):
+            d.as_int(1)
+    accel = doc.get("accel")
+    if accel is None:
+        return set(files)
+    for key in ("name", "spec", "config_sha256", "image_config_hash"):
+        accel[key].as_text()
+    mapping = accel["mapping"]
+    for key in ("boot_and_done_cycles", "boot_bytes"):
+        mapping[key].as_int(0, 2**40)
+    needed = [f"{e['schedule'].as_str()}.json" for e in accel["layers"].as_list()]
+    if (rtl := accel.get("rtl")) is not None:
+        rtl["top"].as_str(256)
+        needed += [f.as_str() for f in rtl["files"].as_list()]
+    for name in needed:
+        if name not in files:
+            raise OutputDirError(
+                f"{out_dir / MANIFEST}: the accel entry names {name!r}, which its 'files' does not list{_RECOMPILE}."
+            )
+    return set(files)
+
+
+def hashes_current(out_dir: Path, record: Path, key: str) -> bool:
+    """Whether every file the JSON ``record`` (a synthesis report, a board.json) lists under ``key``
+    (``{name: sha256}``) is in ``out_dir`` as it was hashed; False for a record that cannot be read
+    or lists a name outside the folder (its state is then "stale", never an error)."""
+    try:
+        doc = artifact_io.read_json(record, OutputDirError, limit=MAX_MANIFEST_BYTES)
+        for name, digest in doc[key].as_dict().items():
+            path = artifact_io.folder_file(out_dir, name, OutputDirError)
+            data = artifact_io.read_bytes(path, OutputDirError, limit=artifact_io.MAX_JSON_BYTES)
+            if hashlib.sha256(data).hexdigest() != digest.value:
+                return False
+    except OutputDirError:
+        return False
+    return True
 
 
 def accel_entry(out_dir: Path, manifest: dict[str, Any], needs: str) -> dict[str, Any]:

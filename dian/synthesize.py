@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dian.hwgen.accel_config import accel_config_from_json
+from dian.hwgen.accel_config import accel_config_from_file
 from dian.hwgen.targets import Target
 
 from . import outdir
@@ -47,7 +47,7 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     path = Path(out_dir)
     accel = outdir.accel_entry(path, outdir.read_manifest(path), "RTL to synthesize")
     files = outdir.verilog_files(path, accel)
-    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
+    cfg = accel_config_from_file(path / outdir.ACCEL)
     target = target or cfg.target.value
     if target not in TARGETS:
         raise AccelConfigError(f"unknown synthesis target {target!r}; the targets are {', '.join(TARGETS)}.")
@@ -87,12 +87,6 @@ def synth_reports(out_dir: Path) -> list[tuple[str, str]]:
     """(target, state) of every synthesis report in ``out_dir``: ``current`` or ``stale``."""
     found = []
     for report in sorted((out_dir / outdir.SYNTH).glob(f"*/{REPORT}")):
-        try:
-            doc = json.loads(report.read_text())
-            current = all(
-                (out_dir / f).is_file() and outdir.file_sha256(out_dir / f) == d for f, d in doc["rtl_sha256"].items()
-            )
-        except (OSError, ValueError, KeyError, AttributeError):
-            current = False
+        current = outdir.hashes_current(out_dir, report, "rtl_sha256")
         found.append((report.parent.name, "current" if current else "stale (the RTL changed since)"))
     return found

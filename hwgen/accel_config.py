@@ -15,8 +15,10 @@ import json
 import typing
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
+from dian.artifact_io import parse_json, read_bytes
 from dian.errors import AccelConfigError
 from dian.ir.field_types import conforms, describe
 
@@ -26,6 +28,8 @@ from .targets import TARGET_FABRIC, TARGET_RAM_BYTES, Target
 FORMAT = "dian.accel"
 #: 2: buffers lost ``banks`` (the RTL built one memory per buffer whatever it said).
 VERSION = 2
+#: The largest accelerator config file dian reads (one is well under a KiB).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 class Dataflow(str, Enum):
@@ -281,11 +285,15 @@ def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
     return validate(AccelConfig(**kw))
 
 
-def accel_config_from_json(text: str, source: str = "<string>") -> AccelConfig:
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AccelConfigError(f"{source} is not valid JSON: {e.msg} at line {e.lineno}.") from None
+def accel_config_from_json(text: str | bytes, source: str = "<string>") -> AccelConfig:
+    """The config in JSON ``text`` (read under :mod:`dian.artifact_io`'s rules), or :class:`AccelConfigError`."""
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    doc = parse_json(data, source, AccelConfigError)
     if not isinstance(doc, dict):
         raise AccelConfigError(f"{source} must hold a JSON object of accelerator config fields.")
     return config_from_doc(doc, source)
+
+
+def accel_config_from_file(path: Path) -> AccelConfig:
+    """The config in the JSON file ``path`` (at most MAX_CONFIG_BYTES), or :class:`AccelConfigError`."""
+    return accel_config_from_json(read_bytes(path, AccelConfigError, limit=MAX_CONFIG_BYTES), str(path))

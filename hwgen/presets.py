@@ -9,12 +9,11 @@ blocks, OBUF a few output rows.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from dian.errors import AccelConfigError
 
-from .accel_config import AccelConfig, BufferConfig, Dataflow, config_from_doc, validate
+from .accel_config import AccelConfig, BufferConfig, Dataflow, accel_config_from_file, validate
 from .targets import Target
 
 _BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
@@ -81,10 +80,4 @@ def load_accel_config(spec: str | Path) -> AccelConfig:
             f"--accel {spec!r} is neither a preset ({', '.join(PRESETS)}) nor an existing "
             f".json accelerator config file."
         )
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise AccelConfigError(f"cannot read accelerator config {path}: {e}.") from None
-    if not isinstance(doc, dict):
-        raise AccelConfigError(f"{path} must hold a JSON object of accelerator config fields.")
-    return config_from_doc(doc, str(path))
+    return accel_config_from_file(path)

@@ -160,15 +160,16 @@ def _check_requant(op: Op, rq: Requant | None, expected: list[float], one_shift:
         )
     if one_shift and len(rq.multiplier) != n:
         raise _err(_where(op), f"requant has {len(rq.multiplier)} multipliers", f"it needs exactly {n}")
-    mults = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (n,))
-    shifts = np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (n,))
-    for m, s, real in zip(mults.tolist(), shifts.tolist(), expected, strict=True):
-        if not 0 <= m < 2**Requant.MULTIPLIER_BITS or not 0 <= s <= Requant.MAX_SHIFT:
+    for m, s in zip(rq.multiplier, rq.shift * len(rq.multiplier) if one_shift else rq.shift, strict=True):
+        if not 0 <= m < 2**Requant.MULTIPLIER_BITS or not 0 <= s <= Requant.MAX_SHIFT:  # before int64 arrays
             raise _err(
                 _where(op),
                 f"requant multiplier {m} / shift {s}",
                 f"multipliers must be in [0, 2^{Requant.MULTIPLIER_BITS}) and shifts in [0, {Requant.MAX_SHIFT}]",
             )
+    mults = np.broadcast_to(np.asarray(rq.multiplier, dtype=np.int64), (n,))
+    shifts = np.broadcast_to(np.asarray(rq.shift, dtype=np.int64), (n,))
+    for m, s, real in zip(mults.tolist(), shifts.tolist(), expected, strict=True):
         if abs(m - real * 2.0**s) > 1.0:
             raise _err(
                 _where(op),

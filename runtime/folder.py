@@ -6,7 +6,6 @@ folder through here, so that the host's byte rules are written once.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,11 +13,15 @@ from typing import Any
 import numpy as np
 
 from dian import outdir
-from dian.errors import OutputDirError
-from dian.hwgen.accel_config import AccelConfig, accel_config_from_json
+from dian.artifact_io import read_bytes, read_json
+from dian.errors import OutputDirError, ProgramError
+from dian.hwgen.accel_config import AccelConfig, accel_config_from_file
+from dian.hwgen.image_format import MAX_IMAGE_BYTES
 from dian.hwgen.lower.input_packing import InputPacking
 from dian.hwgen.lower.layout import pack_act, unpack_act
 from dian.ir import Graph, load_graph
+
+from .image_layout import check_program, read_layout
 
 __all__ = [
     "AccelFolder",
@@ -31,6 +34,8 @@ __all__ = [
     "read_slot",
     "slot_tensor",
 ]
+
+_RECOMPILE = "; recompile the folder with `dian compile`"
 
 
 @dataclass(frozen=True)
@@ -70,23 +75,16 @@ class AccelFolder:
 
 
 def load_accel_folder(out_dir: str | Path) -> AccelFolder:
-    """The folder's program, config and image layout, or :class:`OutputDirError` saying what is wrong."""
+    """The folder's program, config and image layout, each checked (:mod:`dian.artifact_io`,
+    :mod:`.image_layout`), or the error of the first damaged one naming the file and the field."""
     path = Path(out_dir)
     manifest = outdir.read_manifest(path)
     outdir.accel_entry(path, manifest, "program for the accelerator")
     graph = load_graph(path / outdir.INT_IR)
-    cfg = accel_config_from_json((path / outdir.ACCEL).read_text(), str(path / outdir.ACCEL))
-    image = (path / outdir.PROGRAM).read_bytes()
-    try:
-        layout = json.loads((path / outdir.IMAGE).read_text())
-        fmt = (layout["format"], layout["format_version"])
-        if fmt != (outdir.IMAGE_FORMAT, outdir.IMAGE_FORMAT_VERSION):
-            raise ValueError(f"format {fmt}")
-    except (ValueError, KeyError, TypeError) as e:
-        raise OutputDirError(
-            f"{path / outdir.IMAGE} is not a dian image layout of version "
-            f"{outdir.IMAGE_FORMAT_VERSION} ({e}); recompile the folder."
-        ) from None
+    cfg = accel_config_from_file(path / outdir.ACCEL)
+    layout = read_layout(path, graph, cfg)
+    image = read_bytes(path / outdir.PROGRAM, ProgramError, limit=MAX_IMAGE_BYTES)
+    check_program(path, image, layout, cfg)
     return AccelFolder(path, manifest, graph, cfg, image, layout, outdir.modified_files(path, manifest))
 
 
@@ -119,11 +117,12 @@ def read_slot(dram: np.ndarray, slot: dict[str, Any], lanes: int) -> np.ndarray:
 def predicted_counters(folder: AccelFolder) -> PredictedCounters:
     """The schedules' predictions (DIR/schedules/<layer>.json), summed over the layers, plus the
     boot and done cycles and boot bytes that belong to no layer (the manifest's ``mapping``)."""
-    fixed = folder.manifest["accel"].get("mapping", {})
-    total = [int(fixed.get("boot_and_done_cycles", 0)), int(fixed.get("boot_bytes", 0)), 0]
-    for entry in folder.manifest["accel"].get("layers", []):
-        p = json.loads((folder.path / f"{entry['schedule']}.json").read_text()).get("prediction")
-        if p:
+    fixed = folder.manifest["accel"]["mapping"]  # its fields are checked by outdir.read_manifest
+    total = [int(fixed["boot_and_done_cycles"]), int(fixed["boot_bytes"]), 0]
+    for entry in folder.manifest["accel"]["layers"]:
+        doc = read_json(folder.path / f"{entry['schedule']}.json", OutputDirError, hint=_RECOMPILE)
+        p = doc.get("prediction")
+        if p is not None:
             for i, key in enumerate(("cycles", "dram_bytes_read", "dram_bytes_written")):
-                total[i] += int(p[key])
+                total[i] += p[key].as_int(0, 2**48)
     return PredictedCounters(total[0], total[1], total[2])

@@ -19,11 +19,11 @@ Bridges (``bridge``):
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
+from dian.artifact_io import folder_file, read_json
 from dian.errors import BridgeError
 
 __all__ = ["BOARD_FORMAT", "BOARD_FORMAT_VERSION", "LitexBus", "read_board"]
@@ -38,8 +38,18 @@ DEFAULT_BAUD = 115200
 def read_board(board_dir: str | Path) -> dict[str, Any]:
     """``board_dir/board.json``, checked for the fields the runtime uses, or :class:`BridgeError`."""
     path = Path(board_dir) / BOARD_JSON
+    node = read_json(path, BridgeError, hint="; rebuild it with `dian build DIR --board BOARD`")
+    board = node.value
+    if (clocks := node.get("clocks")) is not None:
+        for key in ("accel_hz", "sys_hz"):
+            if (hz := clocks.get(key)) is not None:
+                hz.as_float(1.0, 1e10)
+    for key in ("board", "device"):
+        if (text := node.get(key)) is not None:
+            text.as_str(256)
+    if (files := node.get("files")) is not None and (verilog := files.get("verilog")) is not None:
+        folder_file(Path(board_dir), verilog.value, BridgeError)
     try:
-        board = json.loads(path.read_text())
         if (board["format"], board["format_version"]) != (BOARD_FORMAT, BOARD_FORMAT_VERSION):
             raise ValueError(f"format {board['format']!r} version {board['format_version']!r}")
         for key in ("accel_regs",):

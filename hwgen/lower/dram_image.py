@@ -112,7 +112,16 @@ class ImageBuilder:
 
 
 def read_header(image: bytes | bytearray | np.ndarray, cfg: AccelConfig | None = None) -> Header:
-    """Parse the header of ``image``; with ``cfg``, also check that the image was built for it."""
+    """Parse the header of ``image``; with ``cfg``, also check that the image was built for it.
+
+    ``image`` may be a memory larger than the image. A header that does not fit it (shorter than a
+    header, a size field past its end, a table past the image's end) is a :class:`ProgramError`,
+    checked before any table entry is unpacked."""
+    size_here = len(image)
+    if size_here < HEADER_BYTES:
+        raise ProgramError(
+            f"the DRAM image is {size_here} bytes, shorter than its {HEADER_BYTES}-byte header; it is not a dian image."
+        )
     raw = bytes(image[:HEADER_BYTES])
     magic, version, chash, size, n_chunks, table, n_in, n_out, io = HEADER_FIELDS.unpack(raw[: HEADER_FIELDS.size])
     if magic != MAGIC or version != IMAGE_VERSION:
@@ -122,6 +131,15 @@ def read_header(image: bytes | bytearray | np.ndarray, cfg: AccelConfig | None =
             f"the DRAM image was built for another accelerator config than '{cfg.name}' "
             f"(config hash {chash.hex()} != {config_hash(cfg).hex()})."
         )
+    for what, addr, n, entry in (
+        ("chunk table", table, n_chunks, CHUNK_ENTRY_BYTES),
+        ("input/output table", io, n_in + n_out, IO_ENTRY_BYTES),
+    ):
+        if size > size_here or addr + n * entry > size:
+            raise ProgramError(
+                f"the DRAM image header says {size:,} bytes and a {what} of {n:,} entries at {addr:,}, "
+                f"but the memory holds {size_here:,} bytes: the image is truncated or damaged."
+            )
     chunks = tuple(
         ChunkEntry(
             *CHUNK_ENTRY.unpack_from(bytes(image[table + i * CHUNK_ENTRY_BYTES : table + (i + 1) * CHUNK_ENTRY_BYTES]))

@@ -141,6 +141,9 @@ def run_tool(
                 stdout=subprocess.PIPE if capture_stdout else log_file,
                 stderr=log_file,
             )
+        except OSError as e:  # the file is there but cannot be executed: no #! line, not a binary, no permission
+            why = f"{tool.name} {tool.argv[0]} cannot be run ({e.strerror})"
+            raise ToolNotFoundError(why + _found_by(tool)) from None
         except subprocess.TimeoutExpired as e:
             if capture_stdout and e.stdout:
                 log_file.write(e.stdout if isinstance(e.stdout, str) else e.stdout.decode(errors="replace"))
@@ -164,6 +167,14 @@ def log_tail(log: Path, lines: int = LOG_TAIL_LINES) -> str:
 
 def _tail(log: Path) -> str:
     return f"; the full log is {log}, it ends:\n{log_tail(log)}"
+
+
+def _found_by(tool: Tool) -> str:
+    """How to point dian at another ``tool``: its override variable, named."""
+    var = env_var(tool.name)
+    if tool.origin == f"${var}":
+        return f"; ${var} names it: set {var} to an executable program (a binary, or a script starting with #!)."
+    return f" (found: {tool.origin}); set {var} to an executable program, or {_INSTALL_HINT}."
 
 
 def _check_name(name: str) -> None:

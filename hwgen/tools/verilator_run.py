@@ -172,7 +172,8 @@ def verilate(verilog_files: list[Path], top: str, sources: dict[str, str], build
     for f in files:
         digest.update(f.read_bytes() + b"\0")
     stamp, exe = build_dir / f"{exe_name}.sha256", build_dir / "obj_dir" / exe_name
-    if exe.is_file() and stamp.is_file() and stamp.read_text() == digest.hexdigest():
+    # Compared as bytes: a damaged (non-UTF-8) stamp is a stale one, not a UnicodeDecodeError.
+    if exe.is_file() and stamp.is_file() and stamp.read_bytes() == digest.hexdigest().encode():
         return exe
     stamp.unlink(missing_ok=True)
     for name, text in sources.items():

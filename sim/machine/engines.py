@@ -93,6 +93,11 @@ class Machine:
         for ci in range(len(header.chunks)):
             assert ch is not None
             n = ch.n_mem + ch.n_cmp
+            if ch.addr + n * INSTRUCTION_BYTES + LINK_BYTES > len(self.dram):
+                raise ProgramError(
+                    f"chunk {ci}: its {n:,} instructions and link at byte {ch.addr:,} run past the "
+                    f"{len(self.dram):,}-byte DRAM (a damaged chunk table or link)."
+                )
             code = self.dram[ch.addr : ch.addr + n * INSTRUCTION_BYTES + LINK_BYTES].tobytes()
             instrs = enc.decode_stream(code[: n * INSTRUCTION_BYTES])
             mem, cmp = instrs[: ch.n_mem], instrs[ch.n_mem :]

@@ -133,15 +133,15 @@ def test_unknown_op_field() -> None:
 @pytest.mark.parametrize(
     "mutate, message",
     [
-        (lambda d: d.pop("ops"), "malformed.*KeyError: 'ops'"),
-        (lambda d: d.pop("tensors"), "malformed.*KeyError: 'tensors'"),
-        (lambda d: d["tensors"][0].pop("dtype"), "malformed.*KeyError: 'dtype'"),
-        (lambda d: d["tensors"][0].__setitem__("dtype", "int4"), "malformed.*'int4' is not a valid DType"),
-        (lambda d: d["constants"].__setitem__("w1", "@@@"), "malformed"),
-        (lambda d: d["constants"].__setitem__("w1", d["constants"]["w1"][:8]), "malformed.*cannot reshape"),
-        (lambda d: d["constants"].__setitem__("zz", "AAAA"), "malformed.*KeyError: 'zz'"),
-        (lambda d: d["ops"][0].__setitem__("requant", {"multiplier": [1]}), "has requant .* must be"),
-        (lambda d: d["ops"].__setitem__(0, 7), "malformed"),
+        (lambda d: d.pop("ops"), "the document has no 'ops'"),
+        (lambda d: d.pop("tensors"), "the document has no 'tensors'"),
+        (lambda d: d["tensors"][0].pop("dtype"), r"field 'tensors\[0\]' has no 'dtype'"),
+        (lambda d: d["tensors"][0].__setitem__("dtype", "int4"), r"'tensors\[0\].dtype' must be one of .*got 'int4'"),
+        (lambda d: d["constants"].__setitem__("w1", "@@@"), "field 'constants.w1' must be base64 text"),
+        (lambda d: d["constants"].__setitem__("w1", d["constants"]["w1"][:8]), r"base64 of 216 bytes"),
+        (lambda d: d["constants"].__setitem__("zz", "AAAA"), "no tensor is named 'zz'"),
+        (lambda d: d["ops"][0].__setitem__("requant", {"multiplier": [1]}), r"'ops\[0\].requant' must be"),
+        (lambda d: d["ops"].__setitem__(0, 7), r"'ops\[0\]' must be an object, got 7"),
     ],
     ids=[
         "no-ops",
@@ -172,7 +172,7 @@ def test_parses_but_invalid_graph_names_the_op() -> None:
 
 
 def test_load_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(IRFormatError, match=r"cannot read IR file .*nope\.json"):
+    with pytest.raises(IRFormatError, match=r"nope\.json does not exist"):
         load_graph(tmp_path / "nope.json")
 
 
@@ -196,5 +196,5 @@ def test_load_missing_file(tmp_path: Path) -> None:
 def test_wrongly_typed_op_fields_are_format_errors(op_index: int, field: str, value) -> None:
     doc = _doc()
     doc["ops"][op_index][field] = value
-    with pytest.raises(IRFormatError, match=f"{field} = "):
+    with pytest.raises(IRFormatError, match=rf"field 'ops\[{op_index}\]\.{field}' must be "):
         _load(doc)

@@ -105,3 +105,15 @@ def test_timeout_is_a_failure(tmp_path: Path) -> None:
     with pytest.raises(ToolFailedError, match=r"did not finish within 0\.5 s") as err:
         run_tool(_python("import time; time.sleep(10)"), [], cwd=tmp_path, log=tmp_path / "t.log", timeout=0.5)
     assert err.value.returncode is None
+
+
+@pytest.mark.parametrize("content", [b"no shebang, just text\n", b"", b"\x7fELF but truncated"])
+def test_override_that_cannot_be_executed_names_the_variable(content: bytes, monkeypatch, tmp_path: Path) -> None:
+    """An executable file with no #! line used to escape as OSError (Exec format error), exit 1."""
+    fake = tmp_path / "verilator"
+    fake.write_bytes(content)
+    fake.chmod(0o755)
+    monkeypatch.setenv("DIAN_VERILATOR", str(fake))
+    tool = require_tool("verilator")
+    with pytest.raises(ToolNotFoundError, match=r"cannot be run \(Exec format error\); \$DIAN_VERILATOR names it"):
+        run_tool(tool, ["--version"], cwd=tmp_path, log=tmp_path / "log.txt")
