@@ -145,7 +145,6 @@ def test_odd_command_lines_are_clear_errors_many(pristine: Path, sandboxes: Path
     _check(pristine, sandboxes, line)
 
 
-@pytest.mark.xfail(strict=True, reason="write side: branch writes")
 def test_out_name_too_long(pristine: Path, sandboxes: Path) -> None:
     """OSError (ENAMETOOLONG) from outdir.check_target's exists() used to escape `dian compile`."""
     _check(pristine, sandboxes, ("compile", [("", "zoo:nope"), ("--out", "a" * 300)]))
