@@ -20,7 +20,6 @@ run), so a DIR under /tmp builds too, and the folder still builds after it is mo
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import pprint
@@ -42,6 +41,8 @@ from dian.hwgen.image_format import MAX_IMAGE_BYTES
 from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.tools.templates import render_from
 from dian.hwgen.tools.toolchain import Tool, log_tail, require_tool, run_tool
+from dian.outdir import file_sha256
+from dian.safe_paths import check_dirs, make_dirs
 from dian.version import __version__
 
 from .boards import BOARDS, Board
@@ -67,7 +68,11 @@ def _is_board_folder(path: Path) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
-BOARD_FOLDER = outdir.Kind(_is_board_folder, "dian board build", BOARD_JSON)
+#: board.json's record of every file the build wrote (name -> sha256): what a rebuild may replace.
+WRITTEN = "written"
+BOARD_FOLDER = outdir.Kind(
+    _is_board_folder, "dian board build", BOARD_JSON, lambda p: outdir.unlisted(p, BOARD_JSON, key=WRITTEN)
+)
 
 
 @dataclass(frozen=True)
@@ -77,10 +82,6 @@ class BoardBuild:
     out_dir: Path
     board: Board
     doc: dict[str, Any]
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _progress(on: bool) -> Callable[[str], None]:
@@ -149,6 +150,7 @@ def build_board(
     sys_clk_hz: float | None = None,
     accel_clk_hz: float | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> BoardBuild:
     """Build the LiteX SoC of ``out_dir``'s accelerator for ``board`` into ``out_dir/board/<board>/``:
     the SoC's Verilog, CSR map and board.json, and with ``bitstream`` the tools' outputs (bitstream,
@@ -165,11 +167,12 @@ def build_board(
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise BoardError(f"--seed must be a non-negative integer, not {seed!r}.")
     parent = path / BOARD_DIR
-    if parent.is_symlink() or (parent.exists() and not parent.is_dir()):
-        raise OutputDirError(f"{parent} is a symlink or not a folder; dian writes board builds only into a folder.")
+    check_dirs(path, BOARD_DIR)
     final = parent / b.name
-    if parent.exists():
-        outdir.check_target(final, BOARD_FOLDER)  # before any work (write_atomically checks again)
+    if parent.exists():  # before any work (write_atomically checks again)
+        outdir.check_target(final, BOARD_FOLDER, force=force)
+    else:
+        outdir.check_writable(parent)
     if bitstream:
         require_tool("yosys"), require_tool("nextpnr-ecp5"), require_tool("ecppack")  # before any work
     say = _progress(progress)
@@ -189,7 +192,7 @@ def build_board(
         "seed": seed,
     }
     created = not parent.exists()
-    parent.mkdir(exist_ok=True)
+    make_dirs(path, BOARD_DIR)
     doc: dict[str, Any] = {}
 
     def fill(tmp: Path) -> None:
@@ -202,10 +205,11 @@ def build_board(
         except ToolFailedError as e:
             raise _keep_failed(tmp, parent / f"{b.name}.failed", e) from None
         doc.update(_board_doc(path, tmp, b, cfg, accel, rtl_files, params, info, figures, seconds))
+        doc[WRITTEN] = {p.relative_to(tmp).as_posix(): file_sha256(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
         (tmp / BOARD_JSON).write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n")
 
     try:
-        final = outdir.write_atomically(final, fill, BOARD_FOLDER)
+        final = outdir.write_atomically(final, fill, BOARD_FOLDER, force=force)
     except BaseException:
         if created and not any(parent.iterdir()):
             parent.rmdir()
@@ -283,7 +287,7 @@ def _run_tools(gateware: Path, seconds: dict[str, float], say: Callable[[str], N
 def _keep_failed(tmp: Path, failed: Path, err: ToolFailedError) -> ToolFailedError:
     """Move the staging folder of a build whose tool failed to ``failed`` (replacing an earlier one
     dian wrote), so that its logs can be read; the error, naming the log."""
-    if failed.exists() and not (failed / FAILED).is_file():
+    if failed.is_symlink() or (failed.exists() and not (failed / FAILED).is_file()):
         return err  # not ours: leave it, and the staging folder goes
     (tmp / FAILED).write_text(f"dian build failed:\n{err}\n")
     if failed.exists():
@@ -357,11 +361,11 @@ def _board_doc(
         "utilization": figures["utilization"] if figures else None,
         "seconds": seconds,
         "seed": params["seed"],
-        "bitstream": {"file": f"gateware/{bit.name}", "bytes": bit.stat().st_size, "sha256": _sha256(bit)}
+        "bitstream": {"file": f"gateware/{bit.name}", "bytes": bit.stat().st_size, "sha256": file_sha256(bit)}
         if figures is not None
         else None,
         "accel": {"name": cfg.name, "config_sha256": accel["config_sha256"], "top": accel["rtl"]["top"]},
-        "rtl_sha256": {f: _sha256(path / f) for f in rtl_files},
+        "rtl_sha256": {f: file_sha256(path / f) for f in rtl_files},
         "files": {
             "script": SCRIPT,
             "verilog": f"gateware/{BUILD_NAME}.v",

@@ -117,6 +117,7 @@ def compile_model(
     accel: str | Path | None = None,
     rtl: bool = True,
     objective: str = "latency",
+    force: bool = False,
 ) -> CompileResult:
     """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it on
     ``calib_samples`` samples drawn with ``seed``, lower it to the float and the
@@ -126,21 +127,21 @@ def compile_model(
     an accelerator config JSON file) the integer graph is also scheduled and
     lowered for that accelerator: the folder gains accel.json, schedules/,
     program.bin, image.json and rtl/ (:mod:`dian.accel_artifacts`);
-    ``rtl=False`` skips the Verilog. Each
-    layer is mapped (mode and tiling) by the exact cost model for
-    ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
+    ``rtl=False`` skips the Verilog. Each layer is mapped (mode and tiling) by the exact
+    cost model for ``objective``: ``latency``, ``energy`` or ``edp`` (search/mapper.py).
     Without ``accel`` the folder holds the IR only.
 
-    ``input_shape`` None means the model's default input shape. The same
-    arguments give a byte-identical folder. ``out_dir`` may be new, empty or a
-    previous dian output folder (replaced); anything else raises
-    :class:`~dian.errors.OutputDirError` before any work is done, and so does
-    an unknown preset or a malformed or infeasible config
-    (:class:`~dian.errors.AccelConfigError`). A layer the accelerator cannot
-    run raises :class:`~dian.errors.ScheduleError` and writes nothing.
+    ``input_shape`` None means the model's default input shape. The same arguments give a
+    byte-identical folder. ``out_dir`` may be new, empty or a previous dian output folder
+    (replaced) holding only the files dian wrote there, unchanged, and build/; ``force``
+    deletes anything else (the user's files, synth/, board/). Any other ``out_dir``, one
+    holding the model's source file (``force`` or not) or one that cannot be written raises
+    :class:`~dian.errors.OutputDirError` before any work, and so does an unknown preset or a
+    malformed or infeasible config (:class:`~dian.errors.AccelConfigError`). A layer the
+    accelerator cannot run raises :class:`~dian.errors.ScheduleError` and writes nothing.
     """
     out_path = Path(out_dir)
-    outdir.check_target(out_path.absolute())
+    outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
         raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
     cfg = None
@@ -153,7 +154,7 @@ def compile_model(
         check_objective(objective)
     say = _Progress(progress)
     front = _run_frontend(model, input_shape, calib_samples, seed, say)
-    return _write_compiled(out_path, front, model, calib_samples, seed, cfg, accel, rtl, objective, say)
+    return _write_compiled(out_path, front, model, calib_samples, seed, cfg, accel, rtl, objective, say, force=force)
 
 
 @dataclass(frozen=True)
@@ -219,9 +220,12 @@ def _write_compiled(
     objective: str,
     say: _Progress,
     extra: dict[str, str | bytes] | None = None,
+    *,
+    force: bool = False,
 ) -> CompileResult:
     """Write the output folder of ``front`` (compiled for ``cfg`` when given) atomically;
-    ``extra`` files are added (and hashed in the manifest) as they are."""
+    ``extra`` files are added (and hashed in the manifest) as they are; ``force`` as for
+    :func:`compile_model`."""
     loaded, shape, calib, float_graph, int_graph = (
         front.loaded,
         front.shape,
@@ -272,7 +276,7 @@ def _write_compiled(
                 path.write_bytes(data)
 
     say(f"writing {out_path}")
-    final = outdir.write_atomically(out_path, fill)
+    final = outdir.write_atomically(out_path, fill, force=force, keep=outdir.model_source(model))
     say("done")
     return CompileResult(
         final,
@@ -413,10 +417,12 @@ def build_board(
     sys_clk_hz: float | None = None,
     accel_clk_hz: float | None = None,
     progress: bool = False,
+    force: bool = False,
 ) -> BoardBuild:
     """Put the accelerator of ``out_dir`` in a LiteX SoC for ``board`` and build its bitstream into
     ``out_dir/board/<board>/`` (:func:`dian.board.build.build_board`); ``bitstream=False`` writes
-    the SoC's Verilog, CSR map and board.json only."""
+    the SoC's Verilog, CSR map and board.json only; ``force`` deletes what a previous build's folder
+    holds that the build did not write (refused without it)."""
     from .board.build import build_board as build
 
     return build(
@@ -427,6 +433,7 @@ def build_board(
         sys_clk_hz=sys_clk_hz,
         accel_clk_hz=accel_clk_hz,
         progress=progress,
+        force=force,
     )
 
 

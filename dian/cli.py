@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import api, cli_parser
+from . import api, cli_parser, staging
 from .errors import DianError
 from .limits import ENV, human, memory_limit
 from .npy_file import read_npy
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from .simulate import PredictedCounters, RunCounters
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 def _cmd_compile(args: argparse.Namespace) -> None:
@@ -36,6 +37,7 @@ def _cmd_compile(args: argparse.Namespace) -> None:
         accel=args.accel,
         rtl=not args.no_rtl,
         objective=args.objective,
+        force=args.force,
     )
     print(result.summary, end="")
     groups: dict[str, int] = {}
@@ -46,15 +48,24 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     print(f"\nwrote {result.out_dir}/ ({listing})")
 
 
+def _check_output(path: str | None) -> None:
+    """Refuse an empty --output before any work (it would be written as ``.npy``)."""
+    if path == "":
+        raise DianError("--output is empty; give the path of the .npy file to write, e.g. --output y.npy.")
+
+
 def _save_output(path: str, y: np.ndarray) -> None:
+    """Save ``y`` as .npy at exactly ``path`` (``np.save`` given a name would add ".npy" to it)."""
     try:
-        np.save(path, y, allow_pickle=False)
+        with open(path, "wb") as f:
+            np.save(f, y, allow_pickle=False)
     except OSError as e:
         raise DianError(f"cannot write --output {path}: {e.strerror}.") from None
     print(f"output {'x'.join(map(str, y.shape))} float32 written to {path}")
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
+    _check_output(args.output)
     x = read_npy(args.input, "--input")
     if args.on == "reference":
         for flag, given in (("--memory", args.memory != "ideal"), ("--board", args.board), ("--irq", args.irq)):
@@ -100,6 +111,7 @@ def _describe_output(q: np.ndarray) -> str:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
+    _check_output(args.output)
     x = read_npy(args.input, "--input")
     if args.memory != "ideal" and not args.rtl:
         raise DianError(f"--memory {args.memory} is the memory of the RTL run; add --rtl.")
@@ -178,7 +190,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
             + ", ".join(f"{k} {getattr(p, k):,} vs {getattr(m, k):,}" for k in keys if getattr(m, k) != getattr(p, k))
             + " (compiled by an older dian, or program.bin was modified)"
         )
-    if args.output:
+    if args.output is not None:
         _save_output(args.output, res.output)
 
 
@@ -215,6 +227,7 @@ def _cmd_build(args: argparse.Namespace) -> None:
         sys_clk_hz=args.sys_clk_freq,
         accel_clk_hz=args.accel_clk_freq,
         progress=True,
+        force=args.force,
     )
     d, clocks = res.doc, res.doc["clocks"]
     own = clocks["accel_domain"] != "sys"
@@ -261,6 +274,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         args.calib_samples,
         progress=sys.stderr.isatty(),
         rtl=not args.no_rtl,
+        force=args.force,
     )
     fits = sum(d.fits for d in res.designs)
     print(
@@ -327,25 +341,38 @@ def build_parser() -> argparse.ArgumentParser:
     return cli_parser.build_parser(HANDLERS)
 
 
+def _interrupted() -> int:
+    print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        args.func(args)
-    except DianError as e:
-        print(f"dian: error: {e}", file=sys.stderr)
-        return EXIT_USER_ERROR
-    except MemoryError:
-        print(
-            f"dian: error: this machine ran out of memory running `dian {args.command}`; give a smaller input "
-            f"or fewer samples, or lower dian's own limit ({ENV}, now {human(memory_limit())}) so it refuses "
-            f"such work up front.",
-            file=sys.stderr,
-        )
-        return EXIT_USER_ERROR
-    except KeyboardInterrupt:
-        print("dian: interrupted (an output folder being written was left as it was)", file=sys.stderr)
-        return 130
-    return 0
+    with staging.catching_interrupts() as interrupted:
+        try:
+            args.func(args)
+        except DianError as e:
+            if interrupted():  # e.g. torch turned the Ctrl-C into a tracing error
+                return _interrupted()
+            print(f"dian: error: {e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        except KeyboardInterrupt:
+            return _interrupted()
+        except MemoryError:
+            if interrupted():
+                return _interrupted()
+            print(
+                f"dian: error: this machine ran out of memory running `dian {args.command}`; give a smaller "
+                f"input or fewer samples, or lower dian's own limit ({ENV}, now {human(memory_limit())}) so it "
+                f"refuses such work up front.",
+                file=sys.stderr,
+            )
+            return EXIT_USER_ERROR
+        except Exception:
+            if interrupted():
+                return _interrupted()
+            raise
+        return _interrupted() if interrupted() else 0
 
 
 if __name__ == "__main__":

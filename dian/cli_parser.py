@@ -58,12 +58,18 @@ def _memory(text: str) -> str:
 
 
 def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
-    """MODEL, --input-shape, --out, --calib-samples and --seed: what `compile` and `explore` share."""
+    """MODEL, --input-shape, --out, --force, --calib-samples and --seed: what `compile` and `explore` share."""
     p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
     p.add_argument(
         "--input-shape", type=_shape, metavar="N,C,H,W", help="shape of one input batch (default: the model's own)"
     )
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace DIR even when it holds files dian did not write there (or that were edited since), "
+        "synth/ or board/ results: they are deleted (the model's own source file never is)",
+    )
     p.add_argument("--calib-samples", type=_positive, default=64, metavar="K", help="calibration samples (default: 64)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
 
@@ -243,6 +249,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="write the SoC's Verilog, scripts, CSR map and board.json only; run no tool (seconds)",
     )
     p.add_argument("--seed", type=int, default=1, metavar="N", help="nextpnr's placement seed (default: 1)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace DIR/board/BOARD even when it holds files the previous build did not write (they are deleted)",
+    )
     p.add_argument(
         "--sys-clk-freq",
         type=_positive_float,

@@ -30,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from . import outdir
 from .errors import OutputDirError, SearchSpaceError
+from .safe_paths import make_dirs, refuse_symlinks, write_file
 
 SEARCH_DIR, NET_DIR, COMPILED_DIR, PLOTS_DIR = "search", "net", "compiled", "plots"
 REPORT, SUMMARY_JSON = "report.md", "search.json"
@@ -111,20 +113,23 @@ def _check_out(out: Path, resume: bool) -> None:
     from .nas.checkpoint import CHECKPOINT
 
     checkpoint = out / SEARCH_DIR / CHECKPOINT
+    if out.is_symlink():
+        raise OutputDirError(f"{out} is a symlink; `dian search --out` writes only into a folder of its own.")
     if resume:
         if not checkpoint.is_file():
             raise OutputDirError(
                 f"--resume needs {checkpoint} from an earlier `dian search --out {out}`; it is "
                 f"not there. Start the search without --resume."
             )
+        refuse_symlinks(out)  # everything the search writes goes inside it
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         hint = " It holds a search checkpoint: add --resume to continue it." if checkpoint.is_file() else ""
         raise OutputDirError(
             f"{out} exists and is not an empty folder; `dian search --out` needs a new or empty folder.{hint}"
         )
-    if not out.parent.is_dir():
-        raise OutputDirError(f"cannot write {out}: its parent folder {out.parent} does not exist.")
+    if not out.exists():
+        outdir.check_writable(out)  # before the search's minutes
 
 
 def search_model(
@@ -207,11 +212,11 @@ def search_model(
     net = derive(space, arch, seed=settings.seed)
     net = train(net, data.x_train, data.y_train, options.retrain_epochs, seed=settings.seed, device=settings.device)
     float_acc = accuracy(net, data.x_test, data.y_test)
-    net_dir = out / NET_DIR
+    net_dir = make_dirs(out, NET_DIR)
     model_py = write_model_file(net_dir, space, arch, net.state_dict())
     accel_json = net_dir / "accel.json"
-    accel_json.write_text(chosen.cfg.to_json())
-    (net_dir / "arch.json").write_text(arch.to_json() + "\n")
+    write_file(accel_json, chosen.cfg.to_json())
+    write_file(net_dir / "arch.json", arch.to_json() + "\n")
     say(f"float accuracy {float_acc:.2%} on {len(data.x_test)} test images; wrote {model_py}")
 
     from . import api
@@ -280,7 +285,7 @@ def search_model(
 
     summary["explored"] = explored
     report = write_report(out, space, summary, search.state.log, hardware, tables, arch, compiled.out_dir)
-    (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    write_file(out / SUMMARY_JSON, json.dumps(summary, indent=1, sort_keys=True) + "\n")
     say(f"wrote {out / REPORT}")
     return SearchResult(out, summary, report)
 

@@ -132,3 +132,8 @@ class SimulationMismatchError(DianError):
     ) -> None:
         super().__init__(message)
         self.backend, self.tensor, self.layer, self.index, self.counter = backend, tensor, layer, index, counter
+
+
+class UnsafePathError(OutputDirError):
+    """A path dian would write inside one of its folders is a symlink (or not a folder where one is
+    needed): dian never writes through a symlink, so it refuses."""

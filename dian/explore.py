@@ -115,11 +115,13 @@ def explore_model(
     calib_samples: int = 64,
     progress: bool = False,
     rtl: bool = True,
+    force: bool = False,
 ) -> ExploreResult:
     """Explore ``trials`` configs for ``model`` on ``target``, keep the best by ``objective`` and
-    compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``)."""
+    compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``);
+    ``out_dir`` and ``force`` as for :func:`dian.api.compile_model`."""
     out_path = Path(out_dir)
-    outdir.check_target(out_path.absolute())
+    outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     check_objective(objective)
     try:
         tgt = Target(target)
@@ -159,6 +161,17 @@ def explore_model(
     }
     cfg = chosen.cfg
     compiled = _write_compiled(
-        out_path, front_end, model, calib_samples, seed, cfg, f"explore:{cfg.name}", rtl, objective, say, extra
+        out_path,
+        front_end,
+        model,
+        calib_samples,
+        seed,
+        cfg,
+        f"explore:{cfg.name}",
+        rtl,
+        objective,
+        say,
+        extra,
+        force=force,
     )
     return ExploreResult(compiled, tuple(designs), tuple(front), chosen)

@@ -1,19 +1,25 @@
 """The compile output folder: its file names, its manifest, and writing it atomically.
 
-A folder is built complete in a hidden temporary folder beside the target and
+A folder is built complete in a hidden staging folder beside the target and
 then renamed into place, so a reader sees either the previous folder or the
-new one, never a half-written mix; on any error the temporary folder is
-removed and the target is left as it was. An existing target is replaced only
-when it is empty or is itself a dian output folder (its manifest says so).
+new one, never a half-written mix; on any error (Ctrl-C included) the staging
+folder is removed and the target is left as it was. An existing target is
+replaced only when it is empty or is a folder dian wrote (its manifest says so)
+holding nothing but files dian wrote and recorded there, unchanged since, and
+its build/ cache: anything else in it is the user's, and dian refuses before
+any work unless told ``force``. Staging folders that a killed dian left behind
+are recognised by a lock that no live process holds, and removed (or, when a
+kill came in the middle of the swap, the previous folder is put back) by the
+next write to the same target.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +28,7 @@ from typing import Any
 
 from . import artifact_io
 from .errors import OutputDirError
+from .staging import WRITER, Staging, check_not_interrupted, recover
 
 #: ``format`` field of manifest.json; bump FORMAT_VERSION when the folder's layout changes.
 FORMAT = "dian.output"
@@ -180,70 +187,187 @@ def _is_dian_folder(path: Path) -> bool:
     return isinstance(doc, dict) and doc.get("format") == FORMAT
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of the file at ``path``, read in blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def model_source(model: str) -> Path | None:
+    """The source file of a ``path/to/file.py:factory`` model (None for ``zoo:NAME``): the one file
+    a compile must never delete, even when it lies in the folder being replaced."""
+    path = model.rpartition(":")[0]
+    return None if model.startswith("zoo:") or not path else Path(path)
+
+
+def first_few(names: tuple[str, ...] | list[str], few: int = 5) -> str:
+    """``names`` for a message: the first ``few`` and how many more there are."""
+    return ", ".join(names[:few]) + (f" and {len(names) - few} more" if len(names) > few else "")
+
+
+def unlisted(folder: Path, marker: str, key: str = "files", caches: tuple[str, ...] = ()) -> list[str]:
+    """What in ``folder`` dian did not write, as relative names (a folder as ``name/``): every entry
+    but ``marker``, the top-level ``caches`` and the files that ``marker``'s ``key`` lists (name ->
+    sha256) with that sha256 still (an edited file is the user's now). A symlink is never dian's."""
+    try:
+        listed = json.loads((folder / marker).read_text()).get(key)
+    except (OSError, ValueError, AttributeError):
+        listed = None
+    files = {str(k): v for k, v in listed.items()} if isinstance(listed, dict) else {}
+    parents = {"/".join(name.split("/")[:i]) for name in files for i in range(1, name.count("/") + 1)}
+    found: list[str] = []
+
+    def walk(path: str, prefix: str) -> None:
+        for entry in sorted(os.scandir(path), key=lambda e: e.name):
+            name = prefix + entry.name
+            if entry.is_symlink():
+                found.append(name)
+            elif entry.is_dir():
+                if name in parents:
+                    walk(entry.path, name + "/")
+                elif name not in caches:
+                    found.append(name + "/")
+            elif name != marker and not (name in files and file_sha256(entry.path) == files[name]):
+                found.append(name)
+
+    walk(str(folder), "")
+    return found
+
+
 @dataclass(frozen=True)
 class Kind:
-    """A kind of folder dian writes whole: how to recognise one it wrote (``owned``), and the
-    words for the errors (``what``, ``marker``: the file that says it is dian's)."""
+    """A kind of folder dian writes whole: how to recognise one it wrote (``owned``), which of its
+    contents it did not write (``unlisted``: relative names), and the words for the errors (``what``,
+    ``marker``: the file that says it is dian's)."""
 
     owned: Callable[[Path], bool]
     what: str
     marker: str
+    unlisted: Callable[[Path], list[str]]
 
 
-def check_target(out_dir: Path, kind: Kind | None = None) -> None:
-    """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent,
-    an empty folder, or a previous folder of ``kind`` (default: a dian output folder)."""
+def check_writable(out_dir: Path) -> None:
+    """Raise :class:`OutputDirError` unless a folder ``out_dir`` can be made: its parent exists, its
+    name and path fit the file system's limits, and a folder can be created beside it (tried)."""
+    parent = out_dir.parent
+    if not parent.is_dir():
+        raise OutputDirError(f"cannot write {out_dir}: its parent folder {parent} does not exist.")
+    limits = {"PC_NAME_MAX": 255, "PC_PATH_MAX": 4096}
+    for key in limits:
+        with contextlib.suppress(OSError, ValueError):
+            limits[key] = os.pathconf(parent, key)
+    room = len(f"..tmp-12345678{WRITER}.new")  # the staging folder's writer file: the target's name plus this
+    name_bytes, path_bytes = len(os.fsencode(out_dir.name)), len(os.fsencode(str(out_dir)))
+    if name_bytes + room > limits["PC_NAME_MAX"]:
+        raise OutputDirError(
+            f"cannot write {out_dir}: its name is {name_bytes} bytes long and this file system allows "
+            f"{limits['PC_NAME_MAX']} (dian needs {room} more for its staging folder's files); give a name of at "
+            f"most {limits['PC_NAME_MAX'] - room} bytes."
+        )
+    inside = 256  # the longest name dian or a tool writes inside the folder stays well under this
+    if path_bytes + inside > limits["PC_PATH_MAX"]:
+        raise OutputDirError(
+            f"cannot write {str(out_dir)[:80]}...: its path is "
+            f"{path_bytes} bytes long and paths on this system must stay under {limits['PC_PATH_MAX']} bytes "
+            f"with the files inside it; give a --out of at most {limits['PC_PATH_MAX'] - inside} bytes."
+        )
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=parent))
+    except OSError as e:
+        raise OutputDirError(
+            f"cannot write {out_dir}: creating a folder in {parent} failed ({e.strerror}); give a --out "
+            f"in a folder you can write."
+        ) from None
+
+
+def check_target(out_dir: Path, kind: Kind | None = None, *, force: bool = False, keep: Path | None = None) -> None:
+    """Raise :class:`OutputDirError` unless ``out_dir`` may be (re)written: it is absent, an empty
+    folder, or a previous folder of ``kind`` (default: a dian output folder) that holds nothing
+    dian did not write, or ``force`` says to delete what it did not write. ``keep`` (a model's
+    source file) is never deleted: a target that holds it is refused, ``force`` or not. Staging
+    folders a killed dian left beside ``out_dir`` are cleaned up first (:func:`recover`)."""
     kind = kind or OUTPUT
+    check_writable(out_dir)
+    recover(out_dir)
     if not out_dir.exists() and not out_dir.is_symlink():
-        if not out_dir.parent.is_dir():
-            raise OutputDirError(f"cannot write {out_dir}: its parent folder {out_dir.parent} does not exist.")
         return
-    if not out_dir.is_dir() or out_dir.is_symlink():
+    if out_dir.is_symlink():
+        raise OutputDirError(
+            f"{out_dir} is a symlink; dian never writes through one. Give the folder it points to, or a new folder."
+        )
+    if not out_dir.is_dir():
         raise OutputDirError(
             f"{out_dir} exists and is not a folder; it must be a new folder, "
             f"an empty one, or a previous {kind.what} (which is replaced)."
         )
-    if any(out_dir.iterdir()) and not kind.owned(out_dir):
+    if keep is not None and keep.resolve().is_relative_to(out_dir.resolve()):
+        raise OutputDirError(
+            f"the model's source file {keep} is inside {out_dir}, and writing {out_dir} replaces that "
+            f"folder: it would delete the model (with --force too). Move the model file out of "
+            f"{out_dir}, or choose another folder."
+        )
+    if not any(out_dir.iterdir()):
+        return
+    if not kind.owned(out_dir):
         raise OutputDirError(
             f"{out_dir} exists, is not empty and is not a {kind.what} (it has no dian "
             f"{kind.marker}); refusing to replace it. Choose a new folder or remove this one."
         )
+    foreign = kind.unlisted(out_dir)
+    if foreign and not force:
+        shown = first_few(foreign)
+        raise OutputDirError(
+            f"{out_dir} is a {kind.what} but also holds what dian did not write there or what was changed "
+            f"since ({shown}); writing it again replaces the whole folder and would delete them (synth/ "
+            f"and board/ results would be stale for the new RTL anyway). Move what you want to keep out "
+            f"of {out_dir}, choose another folder, or add --force to delete them."
+        )
 
 
-OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST)
+OUTPUT = Kind(_is_dian_folder, "dian output folder", MANIFEST, lambda p: unlisted(p, MANIFEST, caches=(BUILD,)))
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def write_atomically(out_dir: str | Path, fill: Callable[[Path], None], kind: Kind | None = None) -> Path:
-    """Create ``out_dir`` complete or not at all: ``fill(tmp)`` writes the files into a
-    temporary folder beside it, which then replaces ``out_dir`` by renames. ``out_dir`` may be
-    new, empty or a previous folder of ``kind`` (default: a dian output folder)."""
+def write_atomically(
+    out_dir: str | Path,
+    fill: Callable[[Path], None],
+    kind: Kind | None = None,
+    *,
+    force: bool = False,
+    keep: Path | None = None,
+) -> Path:
+    """Create ``out_dir`` complete or not at all: ``fill(folder)`` writes the files into a staging
+    folder beside it (:mod:`dian.staging`), which then replaces ``out_dir`` by renames. ``out_dir``
+    may be new, empty or a previous folder of ``kind`` (default: a dian output folder) as
+    :func:`check_target` allows with ``force`` and ``keep``."""
     out_dir = Path(out_dir).absolute()
-    check_target(out_dir, kind)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    old: Path | None = None
+    check_target(out_dir, kind, force=force, keep=keep)
+    staging = Staging(out_dir, "tmp")
+    old: Staging | None = None
     try:
-        fill(tmp)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the folder the mode mkdir would
-        check_target(out_dir, kind)  # it may have changed while we worked
+        try:
+            fill(staging.path)
+        except OSError as e:
+            where = f" ({e.filename})" if e.filename else ""
+            raise OutputDirError(
+                f"writing {out_dir} failed: {e.strerror or e}{where}; the folder was left as it was."
+            ) from None
+        check_target(out_dir, kind, force=force, keep=keep)  # it may have changed while we worked
+        check_not_interrupted()  # a Ctrl-C that something swallowed on the way here
         if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "previous")
-        os.replace(tmp, out_dir)
+            old = Staging(out_dir, "old")
+            os.replace(out_dir, old.path / "previous")
+        os.replace(staging.path, out_dir)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old is not None and (old / "previous").exists() and not out_dir.exists():
-            os.replace(old / "previous", out_dir)  # put the previous folder back
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        if old is not None and (old.path / "previous").exists() and not out_dir.exists():
+            os.replace(old.path / "previous", out_dir)  # put the previous folder back
         raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        staging.remove()
+        if old is not None:
+            old.remove()
     return out_dir
 
 
@@ -255,7 +379,7 @@ def modified_files(out_dir: Path, manifest: dict[str, Any]) -> tuple[str, ...]:
         sorted(
             name
             for name, digest in (files.items() if isinstance(files, dict) else ())
-            if hashlib.sha256((out_dir / name).read_bytes()).hexdigest() != digest
+            if file_sha256(out_dir / name) != digest
         )
     )
 
@@ -266,7 +390,7 @@ def refuse_modified(out_dir: Path, manifest: dict[str, Any], allow: bool) -> tup
     when the user says so (``--allow-modified``)."""
     modified = modified_files(out_dir, manifest)
     if modified and not allow:
-        names = ", ".join(modified[:5]) + (f" and {len(modified) - 5} more" if len(modified) > 5 else "")
+        names = first_few(modified)
         raise OutputDirError(
             f"{out_dir}: {names} {'was' if len(modified) == 1 else 'were'} modified since compile "
             f"(the sha256 in {MANIFEST} differs), so a run would not be of the compiled model. "

@@ -11,7 +11,6 @@ from, so `dian info` can tell a current report from a stale one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from dian.hwgen.targets import Target
 
 from . import outdir
 from .errors import AccelConfigError
+from .safe_paths import make_dirs, write_file
 from .version import __version__
 
 REPORT = "report.json"
@@ -38,16 +38,11 @@ class SynthResult:
     report: dict[str, Any]  # what report.json holds
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def synth_model(out_dir: str | Path, target: str | None = None, place_and_route: bool = True) -> SynthResult:
     """Synthesize ``out_dir``'s rtl/ for ``target`` (default: the accelerator config's own) at the
     config's clock; with ``place_and_route`` nextpnr also places and routes it (FPGA targets) and
     the report has Fmax. Writes ``out_dir/synth/<target>/report.json``."""
     from dian.hwgen.tools.synth import synthesize
-    from dian.hwgen.tools.templates import write_atomic
 
     path = Path(out_dir)
     accel = outdir.accel_entry(path, outdir.read_manifest(path), "RTL to synthesize")
@@ -57,7 +52,7 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
     if target not in TARGETS:
         raise AccelConfigError(f"unknown synthesis target {target!r}; the targets are {', '.join(TARGETS)}.")
     cfg = cfg.with_target(target)  # the buffers must fit the target's block RAM
-    build_dir = path / outdir.SYNTH / target
+    build_dir = make_dirs(path, f"{outdir.SYNTH}/{target}")  # no symlink on the way or inside
     rep = synthesize(files, accel["rtl"]["top"], target, cfg.clock_mhz, build_dir, place_and_route=place_and_route)
     doc: dict[str, Any] = {
         "format": REPORT_FORMAT,
@@ -80,11 +75,11 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         "logs": [log.name for log in rep.logs],
         "summary": rep.summary(),
         "fit": rep.fit(),
-        "accel_config_sha256": _sha256(path / outdir.ACCEL),
-        "rtl_sha256": {f: _sha256(path / f) for f in accel["rtl"]["files"]},
+        "accel_config_sha256": outdir.file_sha256(path / outdir.ACCEL),
+        "rtl_sha256": {f: outdir.file_sha256(path / f) for f in accel["rtl"]["files"]},
     }
     report_path = build_dir / REPORT
-    write_atomic(report_path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
+    write_file(report_path, json.dumps(doc, sort_keys=True, indent=1) + "\n")
     return SynthResult(path, target, report_path, doc)
 
 

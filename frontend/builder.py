@@ -13,6 +13,7 @@ they cannot collide with activations.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,9 @@ import torch.fx as fx
 
 from dian.errors import UnsupportedOpError
 from dian.ir import DType, Op, Tensor
+
+#: A lowering rule: one fx node in, the IR tensor name holding its value out.
+Rule = Callable[["Builder", fx.Node], str]
 
 #: Marker for fx values that are not tensors (sizes, shapes, ints): they only
 #: parameterize reshapes, whose concrete output shape comes from shape propagation.
@@ -52,6 +56,21 @@ def describe_location(node: fx.Node) -> str:
         f, line = files[-1]
         parts.append(f"{f.rsplit('/', 1)[-1]}:{line}")
     return ", ".join(parts)
+
+
+def node_arg(node: fx.Node, index: int, key: str, default: Any = None) -> Any:
+    """Argument by position or keyword (method nodes count ``self`` as position 0)."""
+    if len(node.args) > index:
+        return node.args[index]
+    return node.kwargs.get(key, default)
+
+
+def unsupported(node: fx.Node, what: str, allowed: str) -> UnsupportedOpError:
+    return UnsupportedOpError(f"{describe_location(node)}: {what}; {allowed}.")
+
+
+def node_module(b: Builder, node: fx.Node) -> torch.nn.Module:
+    return b.modules[node.target]  # type: ignore[index]
 
 
 class Builder:

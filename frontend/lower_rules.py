@@ -9,7 +9,6 @@ error messages print them, so the list a user reads is the list the code uses.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,21 +17,14 @@ import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dian.errors import UnsupportedOpError
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold
-from .builder import Builder, describe_location
-
-Rule = Callable[[Builder, fx.Node], str]
-
-
-def _arg(node: fx.Node, index: int, key: str, default: Any = None) -> Any:
-    """Argument by position or keyword (method nodes count ``self`` as position 0)."""
-    if len(node.args) > index:
-        return node.args[index]
-    return node.kwargs.get(key, default)
+from . import bn_fold, pointwise_rules
+from .builder import Builder, Rule, describe_location
+from .builder import node_arg as _arg
+from .builder import node_module as _module
+from .builder import unsupported as _unsupported
 
 
 def _pair(v: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
@@ -40,14 +32,6 @@ def _pair(v: int | tuple[int, ...] | list[int]) -> tuple[int, int]:
         return (v, v)
     t = tuple(int(x) for x in v)
     return (t[0], t[0]) if len(t) == 1 else (t[0], t[1])
-
-
-def _unsupported(node: fx.Node, what: str, allowed: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{describe_location(node)}: {what}; {allowed}.")
-
-
-def _module(b: Builder, node: fx.Node) -> nn.Module:
-    return b.modules[node.target]  # type: ignore[index]
 
 
 # -- shared lowerings ---------------------------------------------------------
@@ -284,6 +268,7 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     nn.ReLU: ("nn.ReLU", lambda b, n: lower_clamp(b, n, n.args[0], 0.0, None)),
     nn.ReLU6: ("nn.ReLU6", lambda b, n: lower_clamp(b, n, n.args[0], 0.0, 6.0)),
     nn.Hardtanh: ("nn.Hardtanh", _hardtanh_module),
+    **pointwise_rules.MODULE_RULES,
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
     nn.AdaptiveAvgPool2d: (
@@ -368,6 +353,7 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     F.hardtanh: ("F.hardtanh", _hardtanh_call),
     torch.clamp: ("torch.clamp", _clamp_call),
     torch.clip: ("torch.clip", _clamp_call),
+    **pointwise_rules.FUNCTION_RULES,
     F.max_pool2d: ("F.max_pool2d", _maxpool_call),
     F.avg_pool2d: ("F.avg_pool2d", _avgpool_call),
     F.adaptive_avg_pool2d: (
@@ -390,6 +376,7 @@ METHOD_RULES: dict[str, Rule] = {
     "clamp": _clamp_call,
     "clamp_": _clamp_call,
     "clip": _clamp_call,
+    **pointwise_rules.METHOD_RULES,
     "add": _add_call,
     "add_": _add_call,
     "view": lambda b, n: lower_reshape(b, n, n.args[0]),

@@ -15,7 +15,10 @@ The result follows the arithmetic contract of ir/ops.py exactly and passes
   values without rescaling); a standalone clamp gets integer bounds;
 * average pools keep the input scale too and requantize by ``1 / window``;
 * add: one shared shift, ``(Ma, Mb)`` from ``s_a/s_out`` and ``s_b/s_out``;
-* concat: output scale = the largest input scale, one requant per input.
+* concat: output scale = the largest input scale, one requant per input;
+* pointwise (SiLU, sigmoid, GELU, PReLU, ...): its own calibrated output
+  scale and an int8 table ``<op>.table`` built from the function and the two
+  scales (ir/pointwise.py ``build_table``). It does not fuse with clamps.
 """
 
 from __future__ import annotations
@@ -40,12 +43,14 @@ from dian.ir import (
     Linear,
     MaxPool2d,
     Op,
+    Pointwise,
     QuantParams,
     Requant,
     Reshape,
     Tensor,
     verify,
 )
+from dian.ir.pointwise import build_table
 
 from . import requant_params
 from .scales import activation_scale, quantize_weights
@@ -143,6 +148,12 @@ class _Quantizer:
             self.scales[out] = ins[0]
             fields["min_value"] = _int_bound(op.min_value, ins[0])
             fields["max_value"] = _int_bound(op.max_value, ins[0])
+        elif isinstance(op, Pointwise):
+            s_out = self.scales[out] = self.measured(out)
+            table = f"{op.name}.table"
+            self.constants[table] = build_table(op.fn, op.params, ins[0], s_out)
+            self.const_tensors[table] = Tensor(table, tuple(self.constants[table].shape), DType.INT8)
+            fields["table"] = table
         elif isinstance(op, (MaxPool2d, Reshape)):
             self.scales[out] = ins[0]
         else:  # pragma: no cover - every IR op kind is handled above

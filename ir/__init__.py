@@ -17,6 +17,7 @@ from .ops import (
     MaxPool2d,
     Op,
     OpKind,
+    Pointwise,
     Requant,
     Reshape,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "MaxPool2d",
     "Op",
     "OpKind",
+    "Pointwise",
     "QuantParams",
     "Requant",
     "Reshape",

@@ -11,7 +11,8 @@ None and are required there by the verifier:
 * ``requant``: per-output-channel (or per-tensor) multiplier and shift of the
   requantization ``clamp(round_shift(acc * M, s), lo, hi)``;
 * ``out_min``/``out_max``: the integer clamp after requantization. It is the
-  int8 saturation range, narrowed when a ReLU/ReLU6/clamp was fused in.
+  int8 saturation range, narrowed when a ReLU/ReLU6/clamp was fused in;
+* ``table``: the int8 lookup table of a :class:`Pointwise` function.
 
 Rounding rule of ``round_shift(x, s)`` (the only one in dian): round half up,
 ``floor((x + 2**(s-1)) / 2**s)`` for s > 0, and ``x`` for s = 0.
@@ -34,6 +35,7 @@ class OpKind(str, Enum):
     GLOBAL_AVGPOOL = "global_avgpool"
     RESHAPE = "reshape"
     CONCAT = "concat"
+    POINTWISE = "pointwise"
 
 
 @dataclass(frozen=True)
@@ -191,8 +193,34 @@ class Concat(Op):
     kind: ClassVar[OpKind] = OpKind.CONCAT
 
 
+@dataclass(frozen=True)
+class Pointwise(Op):
+    """``y = fn(x)`` element by element: SiLU, sigmoid, GELU, leaky ReLU, PReLU, ...
+
+    ``fn`` names a function of ir/pointwise.py's registry and ``params`` are its
+    parameters (a slope, an alpha; for PReLU one slope per channel or one shared).
+    Integer form: ``table`` names an int8 constant of shape [rows, 256] and
+    ``y = table[row, x + 128]``, with one row, or one per channel (dimension 1)
+    for a per-channel function. The table is built from ``fn`` and the two
+    scales by the rule of ir/pointwise.py, so any function of one int8 tensor
+    is exact; ``fn`` and ``params`` stay on the op to say what it computes.
+    ReLU-like clamps stay :class:`Clamp`: they fuse into their producer.
+    """
+
+    fn: str = ""
+    params: tuple[float, ...] = ()
+    table: str | None = None
+
+    kind: ClassVar[OpKind] = OpKind.POINTWISE
+
+    @property
+    def constants(self) -> tuple[str, ...]:
+        return () if self.table is None else (self.table,)
+
+
 OP_CLASSES: dict[OpKind, type[Op]] = {
-    cls.kind: cls for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat)
+    cls.kind: cls
+    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat, Pointwise)
 }
 
 #: Ops whose integer form ends in requantization + clamp to [out_min, out_max].

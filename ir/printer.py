@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from . import pointwise
 from .graph import Graph
-from .ops import AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op
+from .ops import AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op, Pointwise
 from .stats import graph_macs, graph_params, op_macs, op_params
 
 
@@ -26,6 +27,8 @@ def _attrs(op: Op) -> str:
         return f"[{op.min_value}, {op.max_value}]"
     if isinstance(op, Concat):
         return f"axis {op.axis}"
+    if isinstance(op, Pointwise):
+        return pointwise.label(op.fn, op.params)
     return ""
 
 

@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from dian.errors import IRValidationError
 
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Op, Reshape
+from . import pointwise
+from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Op, Pointwise, Reshape
 
 Shape = tuple[int, ...]
 
@@ -92,6 +93,14 @@ def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     return x
 
 
+def _pointwise(op: Pointwise, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    (x,) = ins
+    bad = pointwise.problem(op.fn, op.params, x[1] if len(x) > 1 else 1)
+    if bad is not None:
+        raise _fail(op, *bad)
+    return x
+
+
 def _pool(op: MaxPool2d | AvgPool2d, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     (x,) = ins
     _need_rank(op, x, 4)
@@ -164,6 +173,7 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
     GlobalAvgPool: _global_avgpool,
     Reshape: _reshape,
     Concat: _concat,
+    Pointwise: _pointwise,
 }
 
 

@@ -19,7 +19,7 @@ def op_macs(graph: Graph, op: Op) -> int:
 
 
 def op_params(graph: Graph, op: Op) -> int:
-    """Number of stored parameters (weights and biases) an op reads."""
+    """Number of stored parameters an op reads: weights, biases, and the entries of a pointwise op's table."""
     return sum(graph.tensors[c].numel for c in op.constants)
 
 

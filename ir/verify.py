@@ -13,8 +13,9 @@ import numpy as np
 
 from dian.errors import IRValidationError
 
+from . import pointwise
 from .graph import Graph
-from .ops import CLAMPED_OPS, Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Op, Requant
+from .ops import CLAMPED_OPS, Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Op, Pointwise, Requant
 from .shapes import infer_shape
 from .tensor import DType, Tensor
 
@@ -106,6 +107,8 @@ def _verify_float(graph: Graph) -> None:
     for op in graph.ops:
         if getattr(op, "requant", None) is not None or getattr(op, "out_min", None) is not None:
             raise _err(_where(op), "has requantization fields in a float graph", "only the integer graph carries them")
+        if isinstance(op, Pointwise) and op.table is not None:
+            raise _err(_where(op), "has a table in a float graph", "only the integer graph carries tables")
 
 
 def _act_scale(graph: Graph, name: str, op: Op) -> float:
@@ -198,6 +201,15 @@ def _check_accumulator(graph: Graph, op: Conv2d | Linear, acc_bits: int) -> None
         )
 
 
+def _check_table(graph: Graph, op: Pointwise, in_scale: float, out_scale: float) -> None:
+    if op.table is None:
+        raise _err(_where(op), "has no table", "an integer pointwise op looks its function up in an int8 table")
+    _check_const(graph, op, op.table, DType.INT8)
+    bad = pointwise.table_problem(graph.constants[op.table], op.fn, op.params, in_scale, out_scale)
+    if bad is not None:
+        raise _err(_where(op), *bad)
+
+
 def _verify_integer(graph: Graph, acc_bits: int) -> None:
     for op in graph.ops:
         out_scale = _act_scale(graph, op.output, op)
@@ -220,6 +232,8 @@ def _verify_integer(graph: Graph, acc_bits: int) -> None:
             _check_requant(op, op.requant, [in_scales[0] / (out_scale * window)])
             if len(op.requant.multiplier) != 1:  # type: ignore[union-attr]
                 raise _err(_where(op), "requant is per channel", "pooling uses one per-tensor requant")
+        elif isinstance(op, Pointwise):
+            _check_table(graph, op, in_scales[0], out_scale)
         else:
             if in_scales[0] != out_scale:
                 raise _err(

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from dian.errors import CheckpointError, SearchSpaceError
+from dian.safe_paths import write_file
 from dian.search.objective import OBJECTIVES
 
 from .checkpoint import CHECKPOINT, checkpoint_bytes, read_checkpoint
@@ -314,11 +314,9 @@ class CoSearch:
                 "log": [asdict(e) for e in self.state.log],
             },
         }
-        tmp = self.checkpoint_path.with_suffix(".tmp")
-        tmp.write_bytes(checkpoint_bytes(doc))
-        os.replace(tmp, self.checkpoint_path)
+        write_file(self.checkpoint_path, checkpoint_bytes(doc))  # atomic, never through a symlink
         log = "".join(json.dumps(asdict(e), sort_keys=True) + "\n" for e in self.state.log)
-        (self.work_dir / "log.jsonl").write_text(log)
+        write_file(self.work_dir / "log.jsonl", log)
 
     def load(self) -> None:
         """Continue from the checkpoint in ``work_dir`` (same settings required). The checkpoint is

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from dian.errors import SearchSpaceError
-from dian.hwgen.tools.templates import render, write_atomic
+from dian.hwgen.tools.templates import render
+from dian.safe_paths import write_file
 
 from .data import DATASETS
 from .space import Arch, SearchSpace
@@ -58,11 +59,9 @@ def write_model_file(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     npz = out / f"{STEM}.npz"
-    tmp = npz.with_name(f".{npz.name}.tmp")
-    tmp.write_bytes(npz_bytes(arrays))
-    tmp.replace(npz)
+    write_file(npz, npz_bytes(arrays))
     py = out / f"{STEM}.py"
-    write_atomic(
+    write_file(
         py,
         render(
             "searched_net.py.j2",

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dian.safe_paths import make_dirs, write_file
+
 from .costs import CoTables
 from .hardware import HardwareOption
 from .space import Arch, SearchSpace
@@ -183,8 +185,7 @@ def write_report(
     compiled: Path,
 ) -> str:
     """Write report.md and plots/*.png into ``out``; returns the report's text."""
-    plots = out / "plots"
-    plots.mkdir(exist_ok=True)
+    plots = make_dirs(out, "plots")
     h = next(i for i, opt in enumerate(hardware) if opt.cfg.name == summary["hardware"]["name"])
     explored = summary["explored"]
     chosen_pt = {
@@ -192,13 +193,13 @@ def write_report(
         "latency_us": summary["cycles"]["tables"] / hardware[h].cfg.clock_mhz,
     }
     rows = layer_rows(compiled)
-    (plots / "search.png").write_bytes(plot_search(log))
+    write_file(plots / "search.png", plot_search(log))
     if explored:
-        (plots / "front.png").write_bytes(plot_front(explored, chosen_pt, summary["options"]["front_epochs"]))
-    (plots / "hardware.png").write_bytes(plot_hardware(space, arch, hardware, tables, h))
-    (plots / "layers.png").write_bytes(plot_layers(rows))
+        write_file(plots / "front.png", plot_front(explored, chosen_pt, summary["options"]["front_epochs"]))
+    write_file(plots / "hardware.png", plot_hardware(space, arch, hardware, tables, h))
+    write_file(plots / "layers.png", plot_layers(rows))
     text = render_report(summary, rows)
-    (out / "report.md").write_text(text)
+    write_file(out / "report.md", text)
     return text
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from dian import outdir
 from dian.errors import OutputDirError, SimulationMismatchError
+from dian.safe_paths import make_dirs
 from dian.sim.host import quantize_for
 from dian.sim.reference import run_graph
 
@@ -136,5 +137,5 @@ def _start_simulated_soc(folder: AccelFolder, board: Path) -> SocSimulation:
 
     soc = board / str(read_board(board)["files"]["verilog"])
     rtl = outdir.verilog_files(folder.path, folder.manifest["accel"])
-    exe = build_soc_sim([soc, *rtl], soc.stem, folder.path / outdir.BUILD / "soc_sim")
+    exe = build_soc_sim([soc, *rtl], soc.stem, make_dirs(folder.path, f"{outdir.BUILD}/soc_sim"))
     return SocSimulation(exe, soc.parent)

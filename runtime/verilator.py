@@ -16,6 +16,7 @@ from types import TracebackType
 from dian import outdir
 from dian.hwgen.tools.verilator_run import build_harness
 from dian.hwgen.tools.verilator_serve import HarnessServer
+from dian.safe_paths import make_dirs
 
 from .folder import AccelFolder
 
@@ -82,6 +83,6 @@ def build_model(folder: AccelFolder) -> Path:
         accel["rtl"]["top"],
         cfg.dram_bus_bits,
         cfg.dram_latency,
-        folder.path / outdir.BUILD / "verilator",
+        make_dirs(folder.path, f"{outdir.BUILD}/verilator"),
         max_burst=cfg.max_burst_beats,
     )

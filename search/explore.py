@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
 from dian.hwgen.encoding import Encoding
+from dian.hwgen.lower.workload import check_runnable
 from dian.hwgen.targets import Target
 from dian.ir import Graph
 
@@ -138,7 +139,9 @@ def explore(
     seed: int = 0,
     progress: Callable[[int, Design], None] | None = None,
 ) -> list[Design]:
-    """Run ``trials`` optuna trials; every design evaluated, in trial order."""
+    """Run ``trials`` optuna trials; every design evaluated, in trial order. A graph with an op no
+    accelerator runs raises its :class:`ScheduleError` before any trial."""
+    check_runnable(graph)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -8,7 +8,8 @@ calibration and to check the frontend against PyTorch.
 Integer execution: conv/linear accumulate exactly (see windows.py for why
 float64 is exact here) into int64, the bias is added, every accumulator is
 checked against the ``acc_bits`` range, then requantized with
-``round_shift(acc * M, s)`` (round half up) and clamped. The host-side steps
+``round_shift(acc * M, s)`` (round half up) and clamped; a pointwise function
+is a lookup in its int8 table. The host-side steps
 — quantizing the float input and dequantizing the output — are
 :func:`quantize_input` and :func:`dequantize_output`.
 """
@@ -32,9 +33,11 @@ from dian.ir import (
     Linear,
     MaxPool2d,
     Op,
+    Pointwise,
     Requant,
     Reshape,
 )
+from dian.ir.pointwise import evaluate
 
 from . import windows
 
@@ -98,6 +101,7 @@ class ReferenceInterpreter:
             GlobalAvgPool: self._global_avgpool,
             Reshape: self._reshape,
             Concat: self._concat,
+            Pointwise: self._pointwise,
         }
 
     def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -189,6 +193,16 @@ class ReferenceInterpreter:
                 for x, m, s in zip(xs, rq.multiplier, rq.shift, strict=True)
             )
         return np.concatenate(xs, axis=op.axis)
+
+    def _pointwise(self, op: Pointwise, x: np.ndarray) -> np.ndarray:
+        if not self.integer:
+            return evaluate(op.fn, op.params, x).astype(np.float32)
+        table = self.graph.constants[op.table]  # type: ignore[index]
+        index = x.astype(np.int16) - INT8_MIN
+        if table.shape[0] == 1:
+            return table[0][index]
+        rows = np.arange(table.shape[0]).reshape((1, -1) + (1,) * (x.ndim - 2))  # one row per channel
+        return table[rows, index]
 
 
 def run_graph(

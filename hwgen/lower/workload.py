@@ -26,8 +26,10 @@ from dian.ir import (
     Linear,
     MaxPool2d,
     Op,
+    Pointwise,
     Reshape,
 )
+from dian.ir.pointwise import label
 
 from ..accel_config import AccelConfig, Dataflow
 from .layout import as_4d, blocks
@@ -152,4 +154,28 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
                 f"input but the last needs a multiple of {lanes} channels."
             )
         return Work(op, WorkKind.COPY, n, max(s[1] for s in shapes), k, h, w, h, w)
+    if isinstance(op, Pointwise):
+        raise _pointwise_refusal(graph, op)
     raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")
+
+
+def check_runnable(graph: Graph) -> None:
+    """Raise the :class:`ScheduleError` of the first op that no accelerator runs, whatever its config
+    (a pointwise table, for now): searches over configs check this once instead of failing every trial."""
+    for op in graph.ops:
+        if isinstance(op, Pointwise):
+            raise _pointwise_refusal(graph, op)
+
+
+def _pointwise_refusal(graph: Graph, op: Pointwise) -> ScheduleError:
+    """Pointwise tables run in the reference simulator only, for now: one message naming every such layer."""
+    others = [
+        f"'{p.name}' ({label(p.fn, p.params)})" for p in graph.ops if isinstance(p, Pointwise) and p.name != op.name
+    ]
+    also = f", nor do the model's other pointwise layers {', '.join(others)}" if others else ""
+    return ScheduleError(
+        f"layer '{op.name}' computes {label(op.fn, op.params)} through an int8 lookup table (a pointwise op), "
+        f"which the accelerator does not run yet{also}. Compile without --accel to get the integer graph, "
+        f"which `dian run` executes in the reference simulator; or use ReLU, ReLU6 or Hardtanh, which the "
+        f"accelerator runs fused into the layer before."
+    )

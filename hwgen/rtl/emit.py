@@ -8,8 +8,9 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from dian.safe_paths import write_file
+
 from ..accel_config import AccelConfig
-from ..tools.templates import write_atomic
 from .top import TOP_NAME, Accelerator
 
 __all__ = ["TOP_NAME", "emit_verilog"]
@@ -24,5 +25,5 @@ def emit_verilog(cfg: AccelConfig, out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{TOP_NAME}.v"
-    write_atomic(path, verilog_text(cfg))
+    write_file(path, verilog_text(cfg))
     return [path]

@@ -38,8 +38,9 @@ from pathlib import Path
 from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.targets import Target as AccelTarget
 from dian.hwgen.tools.pnr_wrapper import WrapperCost, wrap
-from dian.hwgen.tools.templates import render, render_to, write_atomic
+from dian.hwgen.tools.templates import render, render_to
 from dian.hwgen.tools.toolchain import require_tool, run_tool
+from dian.safe_paths import write_file
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,7 @@ def synthesize(
     synth_top, wrapper = top, None
     if pnr:
         synth_top, wrapper_text, wrapper = wrap(files, top)
-        write_atomic(build_dir / "pnr_wrapper.v", wrapper_text)
+        write_file(build_dir / "pnr_wrapper.v", wrapper_text)
         files.append(build_dir / "pnr_wrapper.v")
 
     yosys = require_tool("yosys")

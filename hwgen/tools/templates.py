@@ -9,13 +9,13 @@ ports and parameters: callers pass plain, already-computed values.
 from __future__ import annotations
 
 import functools
-import os
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import jinja2
+
+from dian.safe_paths import write_file
 
 PACKAGE = "dian.rtl_templates"
 
@@ -56,20 +56,6 @@ def render_from(package: str, name: str, params: dict[str, Any]) -> str:
 
 
 def render_to(name: str, path: Path, **params: Any) -> Path:
-    """Render ``name`` into ``path``, written atomically; returns ``path``."""
-    write_atomic(path, render(name, **params))
+    """Render ``name`` into ``path``, written atomically and never through a symlink; returns ``path``."""
+    write_file(path, render(name, **params))
     return path
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

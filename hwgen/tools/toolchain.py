@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dian.errors import ToolFailedError, ToolNotFoundError
+from dian.safe_paths import open_for_writing
 
 TOOLS = ("verilator", "yosys", "nextpnr-ecp5", "nextpnr-ice40", "ecppack")
 LOG_TAIL_LINES = 25
@@ -126,7 +127,7 @@ def run_tool(
     argv = [*tool.argv, *args]
     env = {**os.environ, **dict(tool.env)}
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as log_file:
+    with open_for_writing(log) as log_file:
         log_file.write("$ " + " ".join(argv) + "\n")
         log_file.flush()
         try:

@@ -27,8 +27,9 @@ from typing import Any
 
 from dian.errors import AcceleratorFaultError, BusProtocolError, CycleLimitError, ToolFailedError
 from dian.hwgen.csr_map import BASE_ALIGN_BITS, ID, STATUS_ERROR_CODE_SHIFT, Control, Irq, Reg, Status, error_hint
-from dian.hwgen.tools.templates import package_text, render, write_atomic
+from dian.hwgen.tools.templates import package_text, render
 from dian.hwgen.tools.toolchain import Tool, require_tool, run_tool
+from dian.safe_paths import write_file
 
 #: The counters the harness reads (low word first), by the names runners report them under.
 PERF_COUNTERS: dict[str, Reg] = {
@@ -176,13 +177,13 @@ def verilate(verilog_files: list[Path], top: str, sources: dict[str, str], build
         return exe
     stamp.unlink(missing_ok=True)
     for name, text in sources.items():
-        write_atomic(build_dir / name, text)
+        write_file(build_dir / name, text)
     cpp = sorted(name for name in sources if name.endswith(".cpp"))
     args = [*VERILATOR_FLAGS, "--top-module", top, "--Mdir", "obj_dir", "-o", exe_name, *map(str, files), *cpp]
     run_tool(verilator, args, cwd=build_dir, log=build_dir / "verilator.log")
     if not exe.is_file():
         raise ToolFailedError(f"verilator finished but {exe} was not built; see {build_dir / 'verilator.log'}")
-    write_atomic(stamp, digest.hexdigest())
+    write_file(stamp, digest.hexdigest())
     return exe
 
 

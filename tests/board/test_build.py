@@ -132,6 +132,9 @@ def test_a_rebuild_is_identical_but_for_the_seconds(built: Path, tmp_path: Path)
     out = api.build_board(again, BOARD, bitstream=False).out_dir
     first, second = (json.loads((d / "board.json").read_text()) for d in (built, out))
     first.pop("seconds"), second.pop("seconds")
+    logs = {name for name in first["written"] if name.endswith(".log")}
+    assert logs and all(first["written"][k] == second["written"][k] for k in set(first["written"]) - logs)
+    assert set(first.pop("written")) == set(second.pop("written"))  # the logs' sha256 differ
     assert first == second
     for name in ("gateware/dian_soc.v", "gateware/dian_soc.ys", "csr.csv", "csr.json", "soc.py"):
         assert (built / name).read_bytes() == (out / name).read_bytes(), name
@@ -247,6 +250,25 @@ def test_refuses_folders_that_are_not_its_own(lenet_copy: Callable[[], Path], tm
     with pytest.raises(OutputDirError, match="is a symlink"):
         api.build_board(folder, BOARD, bitstream=False)
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_a_rebuild_deletes_only_what_the_build_wrote(built: Path, tmp_path: Path) -> None:
+    """board.json's ``written`` lists every file of the build with its sha256; a file it does not
+    list, or one edited since, is the user's: refused before any work, deleted only with ``force``."""
+    folder = tmp_path / "lenet"
+    shutil.copytree(built.parents[1], folder)
+    build = folder / "board" / BOARD
+    written = json.loads((build / "board.json").read_text())["written"]
+    assert "gateware/dian_soc.v" in written and "board.json" not in written
+    (build / "notes.txt").write_text("keep me")
+    with open(build / "csr.csv", "a") as f:
+        f.write("# my remark\n")
+    before = {p: p.read_bytes() for p in build.rglob("*") if p.is_file()}
+    with pytest.raises(OutputDirError, match=r"\(csr.csv, notes.txt\).* add --force to delete them"):
+        api.build_board(folder, BOARD, bitstream=False)
+    assert {p: p.read_bytes() for p in build.rglob("*") if p.is_file()} == before
+    api.build_board(folder, BOARD, bitstream=False, force=True)
+    assert not (build / "notes.txt").exists() and "# my remark" not in (build / "csr.csv").read_text()
 
 
 def test_the_simulation_soc_has_the_same_map_and_stream_ports(lenet_copy: Callable[[], Path]) -> None:

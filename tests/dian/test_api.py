@@ -157,7 +157,7 @@ def test_failure_while_writing_leaves_nothing(
         return real_write(self, text, *a, **k)
 
     monkeypatch.setattr(Path, "write_text", failing_write)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputDirError, match="No space left on device"):  # a user error, not a traceback
         api.compile_model("zoo:tiny", (1, 4), tmp_path / "out")
     assert len(written) == 2  # the failure really came mid-folder
     assert list(tmp_path.iterdir()) == []
@@ -168,8 +168,8 @@ def test_failed_recompile_keeps_the_previous_folder(
 ) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", seed=1).out_dir
     before = _snapshot(out)
-    monkeypatch.setattr("dian.outdir.os.chmod", lambda *a: (_ for _ in ()).throw(OSError(5, "I/O error")))
-    with pytest.raises(OSError):
+    monkeypatch.setattr(Path, "write_text", lambda *a, **k: (_ for _ in ()).throw(OSError(5, "I/O error")))
+    with pytest.raises(OutputDirError, match="I/O error"):
         api.compile_model("zoo:tiny", (1, 4), out, seed=2)
     assert _snapshot(out) == before and _leftovers(tmp_path) == []
 
@@ -182,7 +182,7 @@ def test_failed_final_rename_puts_the_previous_folder_back(
     real_replace = dian.outdir.os.replace
 
     def replace(src: Path, dst: Path) -> None:
-        if Path(src).name.startswith(".out.tmp-"):  # the new folder moving into place
+        if Path(src).name.startswith(".out.tmp-") and Path(dst).name == "out":  # the new folder moving in
             raise OSError(5, "I/O error")
         real_replace(src, dst)
 
@@ -194,10 +194,11 @@ def test_failed_final_rename_puts_the_previous_folder_back(
 
 def test_recompile_replaces_a_dian_folder(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:
     out = api.compile_model("zoo:tiny", (1, 4), tmp_path / "out", seed=1).out_dir
-    (out / "stale.txt").write_text("from an older compile")
+    (out / "build" / "verilator").mkdir(parents=True)  # dian's rebuildable cache goes with the old folder
+    (out / "build" / "verilator" / "verilator.log").write_text("a cache")
     api.compile_model("zoo:tiny", (1, 4), out, seed=2)
     assert json.loads((out / "manifest.json").read_text())["seed"] == 2
-    assert not (out / "stale.txt").exists() and _leftovers(tmp_path) == []
+    assert not (out / "build").exists() and _leftovers(tmp_path) == []
 
 
 def test_empty_folder_is_used(tmp_path: Path, fake_frontend: SimpleNamespace) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -147,6 +148,41 @@ def test_simulate_errors(compiled: Path, tmp_path: Path) -> None:
     err = user_error("run", compiled, "--input", tmp_path / "x.npy", "--output", tmp_path / "y.npy", "--on", "board")
     assert "has no board build; build one with `dian build DIR --board BOARD`" in err
     assert not (tmp_path / "y.npy").exists()
+
+
+@pytest.mark.parametrize(
+    ("link", "command"),
+    [
+        ("build/verilator/verilator.log", ("simulate", "--rtl")),  # a file: would have been overwritten
+        ("build", ("simulate", "--rtl")),  # a folder: the Verilator build would have landed outside
+        ("build/verilator/obj_dir", ("run", "--on", "rtl")),
+        ("synth", ("synth", "--no-pnr")),
+        ("synth/ecp5-25k/yosys.log", ("synth", "--no-pnr")),
+        ("board", ("build", "--board", "sim", "--no-bitstream")),
+        ("board/sim", ("build", "--board", "sim", "--no-bitstream")),
+    ],
+)
+def test_a_planted_symlink_is_refused_and_never_written_through(
+    compiled: Path, digit: Path, tmp_path: Path, link: str, command: tuple[str, ...]
+) -> None:
+    """A folder from someone else with a symlink inside: dian exits 2 naming it, before any tool
+    runs, and the file or folder it points to (outside the folder) is unchanged."""
+    folder = tmp_path / "folder"
+    shutil.copytree(compiled, folder, ignore=shutil.ignore_patterns("build", "synth", "board"))
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "precious.txt").write_text("keep me")
+    planted = folder / link
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.symlink_to(outside / "precious.txt" if link.endswith(".log") else outside)
+    name, *flags = command
+    io = ("--input", digit, "--output", tmp_path / "y.npy") if name == "run" else ("--input", digit)
+    err = user_error(name, folder, *(io if name in ("simulate", "run") else ()), *flags)
+    assert f"{planted} is a symlink" in err, err
+    assert [p.name for p in outside.iterdir()] == ["precious.txt"] and (
+        outside / "precious.txt"
+    ).read_text() == "keep me"
+    assert planted.is_symlink()
 
 
 def test_help() -> None:

@@ -1,8 +1,8 @@
 """A small graph that uses every op kind, in float and integer form, built by hand.
 
 x [1,3,9,11] -conv1 3x3 p1-> c1 [1,8,9,11] -relu-> r1 -maxpool k3 s2 p1-> p1 [1,8,5,6]
-p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6]
-a1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
+p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6] -prelu (8 slopes)-> a2
+a2 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
 concat(ap, e1) -> cat [1,12,4,5] -gap-> g1 [1,12,1,1] -reshape-> f1 [1,12] -fc-> y [1,5]
 """
 
@@ -24,11 +24,13 @@ from dian.ir import (
     Linear,
     MaxPool2d,
     Op,
+    Pointwise,
     QuantParams,
     Requant,
     Reshape,
     Tensor,
 )
+from dian.ir.pointwise import build_table
 
 ACT_SHAPES = {
     "x": (1, 3, 9, 11),
@@ -37,6 +39,7 @@ ACT_SHAPES = {
     "p1": (1, 8, 5, 6),
     "d1": (1, 8, 5, 6),
     "a1": (1, 8, 5, 6),
+    "a2": (1, 8, 5, 6),
     "ap": (1, 8, 4, 5),
     "e1": (1, 4, 4, 5),
     "cat": (1, 12, 4, 5),
@@ -51,6 +54,7 @@ ACT_SCALES = {
     "p1": 0.1,
     "d1": 0.08,
     "a1": 0.15,
+    "a2": 0.11,
     "ap": 0.12,
     "e1": 0.07,
     "cat": 0.13,
@@ -60,6 +64,7 @@ ACT_SCALES = {
 }
 WEIGHT_SHAPES = {"w1": (8, 3, 3, 3), "w2": (8, 1, 3, 3), "w3": (4, 8, 1, 1), "w4": (5, 12)}
 BIAS_OF = {"w1": "b1", "w3": "b3", "w4": "b4"}  # the depthwise conv has no bias
+SLOPES = (0.25, -0.5, 0.0, 1.5, 0.1, 0.01, 2.0, -1.0)  # act1's PReLU, one per channel of a1
 
 
 def multiplier(real: float) -> tuple[int, int]:
@@ -88,7 +93,8 @@ def _ops(rq: dict[str, Requant] | None) -> list[Op]:
         MaxPool2d("pool1", ("r1",), "p1", kernel=(3, 3), stride=(2, 2), padding=(1, 1)),
         Conv2d("dw", ("p1",), "d1", weight="w2", padding=(1, 1), groups=8, **q("dw")),
         Add("add1", ("p1", "d1"), "a1", **q("add1")),
-        AvgPool2d("avg1", ("a1",), "ap", kernel=(2, 2), stride=(1, 1), **pool_rq("avg1")),
+        Pointwise("act1", ("a1",), "a2", fn="prelu", params=SLOPES, table="t1" if rq else None),
+        AvgPool2d("avg1", ("a2",), "ap", kernel=(2, 2), stride=(1, 1), **pool_rq("avg1")),
         Conv2d("pw", ("ap",), "e1", weight="w3", bias="b3", **q("pw")),
         Concat("cat1", ("ap", "e1"), "cat", axis=1, **pool_rq("cat1")),
         GlobalAvgPool("gap", ("cat",), "g1", **pool_rq("gap")),
@@ -126,6 +132,8 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
             )
     rq = None
     if integer:
+        constants["t1"] = build_table("prelu", SLOPES, s["a1"], s["a2"])
+        tensors.append(Tensor("t1", (8, 256), DType.INT8))
 
         def mac(x: str, w: str, y: str) -> Requant:
             return requant([s[x] * ws / s[y] for ws in w_scales[w]])
@@ -136,7 +144,7 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
             "pw": mac("ap", "w3", "e1"),
             "fc": mac("f1", "w4", "y"),
             "add1": requant([s["p1"] / s["a1"], s["d1"] / s["a1"]], shared_shift=True),
-            "avg1": requant([s["a1"] / (s["ap"] * 4)]),
+            "avg1": requant([s["a2"] / (s["ap"] * 4)]),
             "cat1": requant([s["ap"] / s["cat"], s["e1"] / s["cat"]]),
             "gap": requant([s["cat"] / (s["g1"] * 20)]),
         }

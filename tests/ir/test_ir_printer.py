@@ -16,6 +16,7 @@ from dian.ir import Graph, format_graph, graph_macs, graph_params, op_macs, veri
 #   pw     1*4*4*5  * 8*1*1 =  80 * 8  =    640   params 4*8 + 4     =  36
 #   fc     1 * 5 * 12                  =     60   params 5*12 + 5    =  65
 #   total                                 24,244                        397
+#   act1 (PReLU, 8 channels): no params in the float graph, its 8 x 256 table in the integer one
 MACS = {"conv1": 21_384, "dw": 2_160, "pw": 640, "fc": 60}
 PARAMS = {"conv1": 224, "dw": 72, "pw": 36, "fc": 65}
 
@@ -29,7 +30,7 @@ def test_mac_counts_by_hand(graph) -> None:
     for op in graph.ops:
         assert op_macs(graph, op) == MACS.get(op.name, 0), op.name
     assert graph_macs(graph) == 24_244
-    assert graph_params(graph) == 397
+    assert graph_params(graph) == 397 + (8 * 256 if graph.is_quantized else 0)
 
 
 def _row(text: str, name: str) -> str:
@@ -41,8 +42,9 @@ def _row(text: str, name: str) -> str:
 def test_table_names_ops_kinds_shapes_and_counts(graph) -> None:
     text = format_graph(graph)
     kind = "int8" if graph.is_quantized else "float"
-    assert text.splitlines()[0] == f"graph {graph.name} ({kind}): 11 ops, inputs x 1x3x9x11, outputs y 1x5"
-    assert text.splitlines()[-1] == "total 24,244 MACs, 397 parameters"
+    params = 397 + (8 * 256 if graph.is_quantized else 0)
+    assert text.splitlines()[0] == f"graph {graph.name} ({kind}): 12 ops, inputs x 1x3x9x11, outputs y 1x5"
+    assert text.splitlines()[-1] == f"total 24,244 MACs, {params:,} parameters"
     for op in graph.ops:
         row = _row(text, op.name)
         assert op.kind.value in row
@@ -53,6 +55,7 @@ def test_table_names_ops_kinds_shapes_and_counts(graph) -> None:
         row = _row(text, name)
         assert f"{macs:,}" in row.split() and f"{PARAMS[name]:,}" in row.split()
     assert "g8" in _row(text, "dw") and "k3,3 s2,2 p1,1" in _row(text, "pool1") and "axis 1" in _row(text, "cat1")
+    assert "prelu(8 slopes)" in _row(text, "act1")
 
 
 def test_int_table_shows_scales_and_fused_clamp() -> None:
