@@ -86,8 +86,11 @@ def run_on(
     simulated SoC (`dian build --board sim`) is a board too: it is verilated and started here, and
     reached through its socket instead of ``bridge``. A folder whose files changed since compile is
     refused unless ``allow_modified``."""
+    path = Path(out_dir)
+    # Refused as modified before the files are checked in depth: --allow-modified is what lets a
+    # changed (maybe damaged) folder be read further, and then its damage is named.
+    outdir.refuse_modified(path, outdir.read_manifest(path), allow_modified)
     folder = load_accel_folder(out_dir)
-    outdir.refuse_modified(folder.path, folder.manifest, allow_modified)
     _, q = quantize_for(folder.graph, x, str(out_dir))  # a bad input fails before a model or bridge starts
     bus: AccelBus
     with ExitStack() as opened:  # closed in reverse: the bus, then the simulated SoC it talks to

@@ -121,7 +121,10 @@ def check_program(path: Path, image: bytes, layout: dict[str, Any], cfg: AccelCo
     want = [(s["addr"], s["blocked"]) for s in (*layout["inputs"], *layout["outputs"])]
     for what, found, expected in (("chunk table", chunks, layout["chunks"]), ("input/output table", io, want)):
         if found != expected:
+            first = min(len(found), len(expected))
+            i = next((i for i, (f, e) in enumerate(zip(found, expected, strict=False)) if f != e), first)
+            here, there = (found[i] if i < len(found) else "none"), (expected[i] if i < len(expected) else "none")
             raise ProgramError(
-                f"{source}: the header's {what} does not match image.json ({len(found)} entries, "
-                f"{len(expected)} expected); the image is damaged{_HINT}."
+                f"{source}: the header's {what} does not match image.json: entry {i} is {here} in program.bin, "
+                f"{there} in image.json ({len(found)} and {len(expected)} entries); the image is damaged{_HINT}."
             )

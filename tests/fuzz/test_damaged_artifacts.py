@@ -200,7 +200,7 @@ def test_fifo_in_place_of_an_artifact_is_an_error_not_a_hang(pristine: Path, san
 @pytest.mark.slow
 def test_rtl_build_never_goes_through_a_planted_build_link(pristine_rtl: Path, sandboxes: Path) -> None:
     """`simulate --rtl` verilates into DIR/build/verilator; with build/ a link to a folder outside
-    DIR it wrote the whole Verilator build there (seen on main at 689bf44)."""
+    DIR it wrote the whole Verilator build there (seen on main at 689bf44; fixed by branch writes)."""
     box = Sandbox(pristine_rtl, sandboxes)
     try:
         _plant_link(box.folder, box.sentinel, "build")
