@@ -300,11 +300,10 @@ def load_compiled(out_dir: str | Path) -> Graph:
 def run_model(out_dir: str | Path, x: np.ndarray, allow_modified: bool = False) -> np.ndarray:
     """Run the compiled integer graph in ``out_dir`` on the float input ``x`` as the accelerator would.
 
-    The host quantizes ``x`` with the graph input's scale (round half to even,
-    saturating to int8), the reference simulator executes the integer graph
-    bit-exactly, and the host dequantizes the int8 output to float32. A folder
-    whose files changed since compile raises :class:`~dian.errors.OutputDirError`
-    unless ``allow_modified``.
+    The host quantizes ``x`` with the graph input's scale (round half to even, saturating to int8),
+    the reference simulator executes the integer graph bit-exactly, and the host dequantizes the
+    int8 output to float32. A folder whose files changed since compile raises
+    :class:`~dian.errors.OutputDirError` unless ``allow_modified``.
     """
     path = Path(out_dir)
     manifest = outdir.read_manifest(path)
