@@ -61,11 +61,7 @@ TEMPLATES = "dian.board"
 
 
 def _is_board_folder(path: Path) -> bool:
-    try:
-        doc = json.loads((path / BOARD_JSON).read_text())
-    except (OSError, ValueError):
-        return False
-    return isinstance(doc, dict) and doc.get("format") == FORMAT
+    return outdir.has_format(path / BOARD_JSON, FORMAT)
 
 
 #: board.json's record of every file the build wrote (name -> sha256): what a rebuild may replace.

@@ -179,12 +179,18 @@ def verilog_files(out_dir: Path, accel: dict[str, Any]) -> list[Path]:
     return files
 
 
-def _is_dian_folder(path: Path) -> bool:
+def has_format(path: Path, fmt: str) -> bool:
+    """Whether ``path`` is a JSON object whose ``format`` is ``fmt``: the mark of a folder dian wrote.
+    Read by the checked reader (a FIFO, a huge or deeply nested file is simply not the mark)."""
     try:
-        doc = json.loads((path / MANIFEST).read_text())
-    except (OSError, ValueError):
+        doc = artifact_io.read_json(path, OutputDirError, limit=MAX_MANIFEST_BYTES)
+        return doc.value.get("format") == fmt
+    except OutputDirError:
         return False
-    return isinstance(doc, dict) and doc.get("format") == FORMAT
+
+
+def _is_dian_folder(path: Path) -> bool:
+    return has_format(path / MANIFEST, FORMAT)
 
 
 def file_sha256(path: str | Path) -> str:

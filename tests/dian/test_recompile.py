@@ -101,3 +101,20 @@ def test_explore_refuses_the_same_way_before_any_work(out: Path, fake_frontend: 
     with pytest.raises(OutputDirError, match=r"\(NOTES.txt\).* add --force"):
         explore_model("zoo:tiny", (1, 4), out, "ecp5-25k", trials=1)
     assert fake_frontend.lower == lowered and _tree(out) == before
+
+
+@pytest.mark.parametrize("marker", ["deep", "fifo"])
+def test_a_damaged_marker_is_not_a_dian_folder(tmp_path: Path, fake_frontend: SimpleNamespace, marker: str) -> None:
+    """A manifest.json nested 200k deep gave a RecursionError traceback, and a FIFO in its place hung
+    the compile: both are simply not dian's mark, so the folder is refused as foreign."""
+    import os
+
+    target = tmp_path / "project"
+    target.mkdir()
+    if marker == "deep":
+        (target / "manifest.json").write_text("[" * 200_000)
+    else:
+        os.mkfifo(target / "manifest.json")
+    with pytest.raises(OutputDirError, match="is not a dian output folder"):
+        api.compile_model("zoo:tiny", (1, 4), target, seed=1)
+    assert sorted(p.name for p in target.iterdir()) == ["manifest.json"]
