@@ -160,7 +160,7 @@ def image_doc(graph: Graph, lowered: Lowered) -> dict[str, Any]:
             doc["scale"] = t.quant.scale[0]
         return doc
 
-    tensors = [slot(t.name) for t in graph.activations()]
+    tensors = [slot(t.name) for t in graph.activations() if t.name in lowered.slots]
     act_lo = min(s["addr"] for s in tensors)
     act_hi = max(s["addr"] + s["bytes"] for s in tensors)
     code_lo = min(c.addr for c in header.chunks)
@@ -178,7 +178,8 @@ def image_doc(graph: Graph, lowered: Lowered) -> dict[str, Any]:
             "name": "activations",
             "addr": act_lo,
             "bytes": act_hi - act_lo,
-            "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot",
+            "holds": "one slot per activation tensor (see 'tensors'); a reshape shares its input's slot, a layer "
+            "whose results pass a fused lookup table has none (it writes the pointwise op's)",
         },
         {
             "name": "weights and parameters",

@@ -30,6 +30,9 @@ FORMAT = "dian.accel"
 VERSION = 2
 #: The largest accelerator config file dian reads (one is well under a KiB).
 MAX_CONFIG_BYTES = 1 << 20
+#: Entries of one lookup table: one per int8 input value.
+LUT_ENTRIES = 256
+MAX_LUT_TABLES = 16
 
 
 class Dataflow(str, Enum):
@@ -67,6 +70,10 @@ class AccelConfig:
     acc_bits: int = 32
     imem_instructions: int = 512
     max_burst_beats: int = 16
+    #: 256-entry int8 lookup tables per half of LBUF (the pointwise stage in front of OBUF: SiLU,
+    #: sigmoid, GELU, ... as tables); 0 builds no LUT stage. A per-tensor function takes one table,
+    #: a per-channel one (PReLU) one per channel block of an output tile.
+    lut_tables: int = 0
 
     # Derived sizes: the only place these are computed.
     @property
@@ -107,13 +114,20 @@ class AccelConfig:
         return self.lanes * (4 + 4 + 1)
 
     @property
+    def lbuf_entries(self) -> int:
+        """Depth of LBUF in entries of one byte per lane (both halves): ``2 · lut_tables · 256``."""
+        return 2 * self.lut_tables * LUT_ENTRIES
+
+    @property
     def on_chip_bytes(self) -> int:
-        return self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes
+        return self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes + self.lbuf_entries * self.lanes
 
     def to_json(self) -> str:
         doc = {"format": FORMAT, "version": VERSION, **dataclasses.asdict(self)}
         doc["dataflows"] = [d.value for d in self.dataflows]
         doc["target"] = self.target.value
+        if not self.lut_tables:  # a config without a LUT stage keeps the identity it had before the field
+            del doc["lut_tables"]
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
     def with_target(self, target: Target | str) -> AccelConfig:
@@ -174,6 +188,12 @@ def validate(cfg: AccelConfig) -> AccelConfig:
         raise _fail("imem_instructions", cfg.imem_instructions, "it must be a power of two from 16 to 65536")
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
         _validate_buffer(cfg, name)
+    if not 0 <= cfg.lut_tables <= MAX_LUT_TABLES:
+        raise _fail(
+            "lut_tables",
+            cfg.lut_tables,
+            f"it must be 0 (no pointwise lookup stage) to {MAX_LUT_TABLES} tables of 256 entries per LBUF half",
+        )
     need_w = 2 * cfg.lanes * cfg.word_bytes
     if cfg.wbuf.bytes < need_w:
         raise _fail(

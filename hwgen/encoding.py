@@ -20,7 +20,7 @@ from .isa import HEADER_BITS, INSTRUCTION_BITS, INSTRUCTION_BYTES, INSTRUCTIONS,
 
 __all__ = ["Encoding"]
 
-_ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob"})
+_ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob", "lt"})
 
 
 class Encoding:
@@ -34,11 +34,12 @@ class Encoding:
             "ab": cfg.words("abuf"),
             "ob": cfg.words("obuf"),
             "pb": cfg.pbuf_entries,
+            "lt": 2 * cfg.lut_tables,  # LBUF in tables (both halves)
         }
         self.widths: dict[str, int] = {"dram": 32, "bit": 1, "i8": 8, "m31": 31, "sh": 6, "mode": 2}
         for buf, d in depth.items():
             self.widths[buf] = max(1, (d - 1).bit_length())  # any address in the buffer
-            self.widths[buf + "n"] = d.bit_length()  # any count up to the depth
+            self.widths[buf + "n"] = max(1, d.bit_length())  # any count up to the depth
             self.widths[buf + "n2"] = 2 * d.bit_length()
             self.widths[buf + "n3"] = 3 * d.bit_length()
         for op, cls in INSTRUCTIONS.items():

@@ -1,6 +1,6 @@
 """The accelerator's instruction set (docs/accelerator.md, "Instructions").
 
-Two in-order streams: MEM (LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT) and CMP
+Two in-order streams: MEM (LOAD_ACT, LOAD_WGT, LOAD_PRM, LOAD_LUT, STORE_ACT) and CMP
 (GEMM, DW, ADD, POOL, COPY); both end with END. Every instruction
 carries ``wait``/``signal`` masks over the four token queues (:class:`Token`).
 
@@ -63,6 +63,7 @@ class Opcode(IntEnum):
     ADD = 8
     POOL = 9
     COPY = 10
+    LOAD_LUT = 11
 
 
 class PoolMode(IntEnum):
@@ -125,6 +126,9 @@ def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]) -> Callable[[typ
 #: GEMM's and DW's fused requantization (the last fields): on/off, the OBUF word of the first
 #: pixel, the PBUF entry of the channel block, the clamp.
 _FUSED_REQUANT = (("rq", "bit"), ("odst", "ob"), ("prm", "pb"), ("lo", "i8"), ("hi", "i8"))
+#: Every OBUF writer's pointwise stage (the last fields): on/off and the LBUF table. With ``lut``
+#: each int8 result ``q`` is replaced by entry ``q + 128`` of table ``ltab`` in its lane.
+_LUT = (("lut", "bit"), ("ltab", "lt"))
 
 
 @_instr(Opcode.END, ())
@@ -188,6 +192,16 @@ class LoadPrm(Instr):
     n_entries: int
 
 
+@_instr(Opcode.LOAD_LUT, (("dram", "dram"), ("dst", "lt"), ("n_tables", "ltn")))
+class LoadLut(Instr):
+    """DRAM -> LBUF: ``n_tables`` lookup tables from table ``dst`` on; a table is 256
+    contiguous words, word ``e`` holding entry ``e`` of every lane's table."""
+
+    dram: int
+    dst: int
+    n_tables: int
+
+
 @_instr(
     Opcode.STORE_ACT,
     (("dram", "dram"), ("src", "ob"), ("n_c", "obn"), ("n_y", "obn"), ("n_x", "obn"), ("s_c", "dram"), ("s_y", "dram")),
@@ -225,6 +239,7 @@ class StoreAct(Instr):
         ("d_oy", "ab"),
         ("d_ox", "ab"),
         *_FUSED_REQUANT,
+        *_LUT,
     ),
 )
 class Gemm(Instr):
@@ -256,6 +271,8 @@ class Gemm(Instr):
     prm: int = 0
     lo: int = -128
     hi: int = 127
+    lut: int = 0
+    ltab: int = 0
 
     DERIVED = (("n_pix", "abn2"),)
 
@@ -282,6 +299,7 @@ class Gemm(Instr):
         ("d_oy", "ab"),
         ("d_ox", "ab"),
         *_FUSED_REQUANT,
+        *_LUT,
     ),
 )
 class Dw(Instr):
@@ -311,6 +329,8 @@ class Dw(Instr):
     prm: int = 0
     lo: int = -128
     hi: int = 127
+    lut: int = 0
+    ltab: int = 0
 
     # tap0's kernel column and IBUF offsets (of its kernel row, and of the tap).
     DERIVED = (("fx0", "ibn"), ("row_off0", "ib"), ("off0", "ib"))
@@ -332,6 +352,7 @@ class Dw(Instr):
         ("shift", "sh"),
         ("lo", "i8"),
         ("hi", "i8"),
+        *_LUT,
     ),
 )
 class AddI(Instr):
@@ -347,10 +368,13 @@ class AddI(Instr):
     shift: int
     lo: int
     hi: int
+    lut: int = 0
+    ltab: int = 0
 
 
 @_instr(
-    Opcode.COPY, (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8"))
+    Opcode.COPY,
+    (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8"), *_LUT),
 )
 class Copy(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src+i] * m, shift), lo, hi)``."""
@@ -362,6 +386,8 @@ class Copy(Instr):
     shift: int
     lo: int
     hi: int
+    lut: int = 0
+    ltab: int = 0
 
 
 @_instr(
@@ -382,6 +408,7 @@ class Copy(Instr):
         ("s_fx", "ib"),
         ("m", "m31"),
         ("shift", "sh"),
+        *_LUT,
     ),
 )
 class Pool(Instr):
@@ -404,6 +431,8 @@ class Pool(Instr):
     s_fx: int
     m: int = 0
     shift: int = 0
+    lut: int = 0
+    ltab: int = 0
 
     DERIVED = (("n_win", "obn3"),)
 
@@ -417,9 +446,9 @@ def writes_obuf(ins: Instr) -> bool:
 
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {
-    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, StoreAct, Gemm, Dw, AddI, Copy, Pool)
+    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, LoadLut, StoreAct, Gemm, Dw, AddI, Copy, Pool)
 }
-MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.STORE_ACT, Opcode.END})
+MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.LOAD_LUT, Opcode.STORE_ACT, Opcode.END})
 CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
 
 

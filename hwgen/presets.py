@@ -35,6 +35,7 @@ PRESETS: dict[str, AccelConfig] = {
             target=Target.ECP5_25K,
             clock_mhz=100.0,
             imem_instructions=256,
+            lut_tables=1,
         ),
         AccelConfig(
             name="small",
@@ -50,6 +51,7 @@ PRESETS: dict[str, AccelConfig] = {
             target=Target.ECP5_85K,
             clock_mhz=150.0,
             imem_instructions=512,
+            lut_tables=1,
         ),
         AccelConfig(
             name="default",
@@ -65,6 +67,7 @@ PRESETS: dict[str, AccelConfig] = {
             target=Target.ECP5_85K,
             clock_mhz=150.0,
             imem_instructions=1024,
+            lut_tables=1,
         ),
     )
 }

@@ -116,7 +116,7 @@ import numpy as np
 
 from . import image_format
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, StoreAct
+from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, StoreAct
 
 # Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
 # the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
@@ -127,6 +127,7 @@ ACC_UPDATE_LATENCY = 1  # AccUpdate: the registered ABUF sum (accumulator.py)
 PPU_POOL_LATENCY = 1  # PPUPool: a window's result after its last word (ppu_pool.py)
 PPU_ADD_LATENCY = 2 + ROUND_CLAMP_LATENCY  # PPUAdd: products, sum, then RoundClamp (ppu_add.py)
 PPU_REQUANT_LATENCY = 4 + ROUND_CLAMP_LATENCY  # PPURequant: bias, partial products, sum (ppu_requant.py)
+LUT_LATENCY = 2  # the pointwise stage: LBUF read, its registered data (cmp_engine.py); only with ``lut``
 # GemmUnit's pipeline offsets from a pixel's issue (gemm_unit.py, "GEMM" above).
 GEMM_FEED = 1  # IBUF read is synchronous
 GEMM_SUM = GEMM_FEED + PE_ARRAY_LATENCY  # column sums (and the ABUF word) at AccUpdate
@@ -157,6 +158,8 @@ DW_OVERHEAD = 2 + 1 + GEMM_WRITE
 ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
 # GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
 RQ_DRAIN = PPU_REQUANT_LATENCY
+# A lookup table in DRAM and in a LOAD_LUT: 256 words (entry e of every lane's table in word e).
+LUT_WORDS = 256
 # The header's layout (a module the compiled replay's cache stamp follows, search/replay.py).
 HEADER_CHECK_BYTES = image_format.HEADER_CHECK_BYTES
 CHUNK_ENTRY_BYTES, LINK_BYTES = image_format.CHUNK_ENTRY_BYTES, image_format.LINK_BYTES
@@ -310,18 +313,21 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
         return int(dma_read_cycles(cfg, ins.n_words))
     if isinstance(ins, LoadPrm):
         return int(dma_read_cycles(cfg, ins.n_entries * cfg.pbuf_entry_bytes // cfg.word_bytes))
+    if isinstance(ins, LoadLut):
+        return int(dma_read_cycles(cfg, ins.n_tables * LUT_WORDS))
     if isinstance(ins, StoreAct):
         return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x))
+    lut = getattr(ins, "lut", 0) * LUT_LATENCY
     if isinstance(ins, Gemm):
-        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
+        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN + lut
     if isinstance(ins, Dw):
-        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN
+        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN + lut
     if isinstance(ins, AddI):
-        return int(add_cycles(ins.n))
+        return int(add_cycles(ins.n)) + lut
     if isinstance(ins, Copy):
-        return int(ppu_cycles(ins.n))
+        return int(ppu_cycles(ins.n)) + lut
     if isinstance(ins, Pool):
-        return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx))
+        return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx)) + lut
     if isinstance(ins, End):
         return END_CYCLES
     raise TypeError(f"no duration for {type(ins).__name__}")

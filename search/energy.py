@@ -48,6 +48,8 @@ def buffer_bytes(cfg: AccelConfig, buffer: str) -> int:
     """Bytes of one half of a double buffer (PBUF: its entries)."""
     if buffer == "pbuf":
         return cfg.pbuf_entries * cfg.pbuf_entry_bytes // 2
+    if buffer == "lbuf":
+        return cfg.lbuf_entries * cfg.lanes // 2
     return int(getattr(cfg, buffer).bytes) // 2
 
 

@@ -5,7 +5,7 @@ at a time, so a step is not a batch of arrays but a fixed-layout int64
 record that the per-kind step functions (steps_gemm.py, steps_blocked.py)
 fill in for step ``i`` of one mapping:
 
-* up to :data:`SLOTS` loads in program order (IBUF, WBUF, PBUF), each
+* up to :data:`SLOTS` loads in program order (IBUF, WBUF, PBUF, LBUF), each
   ``present`` (0/1), ``key`` (equal keys: already resident), ``cycles``
   (its instructions back to back, gaps included), DRAM ``read`` bytes,
   ``instrs``, the ``buffer`` it fills (index into :data:`BUFFERS`) and the
@@ -37,9 +37,9 @@ from numba.extending import register_jitable
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
 
-BUFFERS = ("ibuf", "wbuf", "abuf", "pbuf", "obuf")
-IBUF, WBUF, ABUF, PBUF, OBUF = range(5)
-SLOTS = 3
+BUFFERS = ("ibuf", "wbuf", "abuf", "pbuf", "obuf", "lbuf")
+IBUF, WBUF, ABUF, PBUF, OBUF, LBUF = range(6)
+SLOTS = 4
 # A load slot's fields, at ``slot * SLOT_FIELDS + field``.
 PRESENT, KEY, CYCLES, READ, INSTRS, BUFFER, WRITTEN = range(7)
 SLOT_FIELDS = 7
@@ -112,3 +112,19 @@ def split(i: int, n: int) -> tuple[int, int]:
     """``divmod(i, n)`` of a loop index ``i`` (a division is the step functions' costliest
     instruction, and many loops of a tiling run once)."""
     return (i, 0) if n == 1 else divmod(i, n)
+
+
+#: A mapping row's lookup-table mode (its layer's ``Work.lut``): none, one table, one per channel block.
+LUT_NONE, LUT_TENSOR, LUT_CHANNEL = 0, 1, 2
+
+
+@njit(inline="always")
+def lut_load(rec: np.ndarray, cfg: CfgView, mode: int, present: bool, tile: int, blocks: int) -> int:
+    """Fill load slot 3 (LBUF) with the tables of a tile of ``blocks`` channel blocks (channel tile
+    ``tile``; hwgen/lower/op_steps.py ``LutTables.load``); returns the extra cycles each OBUF writer
+    of the step takes for its LUT stage."""
+    n = (blocks if mode == LUT_CHANNEL else 1) * timing.LUT_WORDS
+    key = tile if mode == LUT_CHANNEL else 0
+    on = present and mode != LUT_NONE
+    load(rec, 3, 1 if on else 0, key, timing.dma_read_cycles(cfg, n), n * cfg.lanes, 1, LBUF, n * cfg.lanes)
+    return timing.LUT_LATENCY if mode != LUT_NONE else 0

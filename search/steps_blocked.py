@@ -23,6 +23,8 @@ from .step_record import (
     BUSY_PE,
     HEADER,
     IBUF,
+    LBUF,
+    LUT_CHANNEL,
     MAX_LEVELS,
     OBUF,
     PBUF,
@@ -38,6 +40,7 @@ from .step_record import (
     WRITER_INSTRS,
     CfgView,
     load,
+    lut_load,
     run_after,
     split,
 )
@@ -57,9 +60,34 @@ class BlockedTilings:
 
 # Columns of a blocked mapping's row (after step_record's header), then each pass's channel
 # blocks and steps (``PARTS`` of them).
-(N, H, W, OY, OX, FY, FX, SY, SX, PY, PX, DY, DX, CT_, TY, TX, YT, XT, X_LO, X_HI, Y_LO, Y_HI, KEY_CB, PARTS, PART) = (
-    range(HEADER, HEADER + 25)
-)
+(
+    N,
+    H,
+    W,
+    OY,
+    OX,
+    FY,
+    FX,
+    SY,
+    SX,
+    PY,
+    PX,
+    DY,
+    DX,
+    CT_,
+    TY,
+    TX,
+    YT,
+    XT,
+    X_LO,
+    X_HI,
+    Y_LO,
+    Y_HI,
+    KEY_CB,
+    LUT,
+    PARTS,
+    PART,
+) = range(HEADER, HEADER + 26)
 KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4}
 DW, POOL, ADD = 1, 2, 3
 
@@ -117,6 +145,7 @@ class BlockedSteps:
             y_lo,
             y_hi,
             key_cb,
+            w.lut,
             np.full_like(t.ct, len(parts)),
             *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
@@ -158,6 +187,8 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, words), words * L
     rec[SRAM + ABUF], rec[SRAM + WBUF], rec[SRAM + PBUF] = 0, 0, 0
     rec[SRAM + OBUF] = 2 * words * L
+    lut = lut_load(rec, cfg, r[LUT], True, c_t, cbs)
+    rec[SRAM + LBUF] = words * L if lut else 0  # each OBUF word read one LBUF byte a lane
     if kind >= ADD:  # ADD or COPY: one or two input tiles, no window
         n_in = 2 if kind == ADD else 1
         load(
@@ -171,7 +202,11 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
             IBUF,
             n_in * words * L,
         )
-        rec[WRITER] = timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words)
+        if r[LUT] == LUT_CHANNEL:  # one COPY per channel block, each with its table
+            rec[WRITER] = cbs * (timing.ppu_cycles(rows * cols) + lut) + (cbs - 1) * GAP
+            rec[WRITER_INSTRS] = cbs
+        else:
+            rec[WRITER] = (timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words)) + lut
         rec[SRAM + IBUF] = n_in * words * L
         return
     ny, nx = (rows - 1) * r[SY] + (r[FY] - 1) * r[DY] + 1, (cols - 1) * r[SX] + (r[FX] - 1) * r[DX] + 1
@@ -182,7 +217,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     load(rec, 0, 1, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, IBUF, cbs * ny * nx * L)
     taps = r[FY] * r[FX]
     if kind == POOL:
-        rec[WRITER] = timing.pool_cycles(words, taps)
+        rec[WRITER] = timing.pool_cycles(words, taps) + lut
         rec[SRAM + IBUF] = words * taps * L
         return
     G = -(-taps // L)
@@ -197,7 +232,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     pre = (G - 1) * (timing.dw_cycles(cfg, L, pix) + GAP) - GAP * (G > 1)
     acc = cfg.acc_word_bytes
     rec[PRE], rec[PRE_INSTRS] = pre, G - 1
-    rec[WRITER] = cbs * per_block + (cbs * G - 1) * GAP - pre - GAP * (G > 1)
+    rec[WRITER] = cbs * (per_block + lut) + (cbs * G - 1) * GAP - pre - GAP * (G > 1)
     rec[WRITER_INSTRS] = cbs * G - (G - 1)
     rec[BUSY_PE] = cbs * taps * pix * L
     rec[SRAM + IBUF], rec[SRAM + WBUF] = cbs * taps * pix * L, w_words * L

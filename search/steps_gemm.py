@@ -26,6 +26,10 @@ from .step_record import (
     BUSY_PE,
     HEADER,
     IBUF,
+    LBUF,
+    LUT_CHANNEL,
+    LUT_NONE,
+    LUT_TENSOR,
     MAX_LEVELS,
     OBUF,
     PBUF,
@@ -39,6 +43,7 @@ from .step_record import (
     WRITER_INSTRS,
     CfgView,
     load,
+    lut_load,
     run_after,
     split,
 )
@@ -96,15 +101,25 @@ class WorkArrays:
     px: np.ndarray
     dy: np.ndarray
     dx: np.ndarray
+    lut: np.ndarray  # step_record's LUT_* mode
 
     @staticmethod
     def of(works: list[Work], owner: np.ndarray) -> WorkArrays:
         """Mapping ``m`` runs ``works[owner[m]]``."""
         rows = np.array(
-            [[w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation] for w in works],
+            [
+                [w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation, lut_mode(w)]
+                for w in works
+            ],
             dtype=np.int64,
         )[np.asarray(owner, np.int64)]
         return WorkArrays(*rows.T.copy())
+
+
+def lut_mode(w: Work) -> int:
+    if w.lut is None:
+        return LUT_NONE
+    return LUT_CHANNEL if w.lut_per_channel else LUT_TENSOR
 
 
 # Columns of a GEMM mapping's row (after step_record's header).
@@ -144,6 +159,7 @@ _COLS = (
     "y_lo",
     "y_hi",
     "k_hi",
+    "lut",
 )
 (
     N,
@@ -181,6 +197,7 @@ _COLS = (
     Y_LO,
     Y_HI,
     K_HI,
+    LUT,
 ) = range(HEADER, HEADER + len(_COLS))
 
 
@@ -250,6 +267,7 @@ class GemmSteps:
             y_lo,
             y_hi,
             k_hi,
+            w.lut,
         ]
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
 
@@ -304,6 +322,7 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     load(rec, 0, 1, ib_key, timing.dma_read_cycles(cfg, real, in_words - real), real * L, 1, IBUF, in_words * L)
     load(rec, 1, 1, wb_key, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
     load(rec, 2, 1 if last else 0, k_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
+    lut = lut_load(rec, cfg, r[LUT], last, k_t, kbs)
     pix = rows * cols
     nb = cbs * fys * fxs
     out_words = kbs * pix
@@ -312,7 +331,7 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     # The last step's GEMMs requantize into OBUF (each drains RQ_DRAIN more): they are the
     # output's writer; the others' GEMMs come before any writer.
     rec[PRE], rec[PRE_INSTRS] = (0, 0) if last else (gemms, kbs)
-    rec[WRITER] = gemms + kbs * timing.RQ_DRAIN if last else 0
+    rec[WRITER] = gemms + kbs * (timing.RQ_DRAIN + lut) if last else 0
     rec[WRITER_INSTRS] = kbs
     rec[STORE] = timing.dma_write_cycles(cfg, out_words) if last else 0
     rec[STORE_BYTES] = out_words * L
@@ -325,3 +344,4 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     rec[SRAM + ABUF] = kbs * nb * pix * 2 * acc
     rec[SRAM + PBUF] = prm_words * L if last else 0
     rec[SRAM + OBUF] = 2 * out_words * L if last else 0
+    rec[SRAM + LBUF] = out_words * L if last and lut else 0

@@ -28,7 +28,7 @@ from .layout import act_bytes, pack_act, unpack_act
 from .op_steps import STEPS, ActRef, LowerCtx
 from .program import Assembler, Program
 from .scheduler import LayerPlan, plan_graph
-from .workload import tensor_regions
+from .workload import fused_away, tensor_regions
 
 
 @dataclass(frozen=True)
@@ -91,9 +91,11 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
         reg = regions[t.name]
         if reg.root == t.name:
             acts[t.name] = ActRef(img.alloc(act_bytes(reg.blocked, cfg.lanes), f"tensor {t.name}"), reg.blocked)
+    hidden = fused_away(graph)  # a layer's output that goes through its fused lookup table never reaches DRAM
     for t in graph.activations():
         reg = regions[t.name]
-        slots[t.name] = TensorSlot(t.name, acts[reg.root].addr, t.shape, reg.blocked)
+        if t.name not in hidden:
+            slots[t.name] = TensorSlot(t.name, acts[reg.root].addr, t.shape, reg.blocked)
 
     def place(data: np.ndarray, what: str) -> int:
         return img.place(np.ascontiguousarray(data).view(np.uint8).reshape(-1), what)

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d
+from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d, Pointwise
 
-from ..accel_config import AccelConfig
-from ..isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from ..accel_config import LUT_ENTRIES, AccelConfig
+from ..isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
 from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
 from .program import Load, Step
 from .tile_search import Tiling
@@ -132,6 +132,53 @@ def _fused(op: Conv2d | Linear, final: bool, odst: int, prm: int) -> tuple[int, 
     return (1, odst, prm, op.out_min, op.out_max) if final else (0, 0, 0, -128, 127)
 
 
+@dataclass(frozen=True)
+class LutTables:
+    """A layer's lookup tables in DRAM (``[tables, 256, L]``: one table for a per-tensor function,
+    one per channel block for a per-channel one) and how a tile of channel blocks uses them."""
+
+    layer: str
+    addr: int
+    per_channel: bool
+    lanes: int
+
+    def load(self, cb0: int, cbs: int) -> Load:
+        """The LBUF load of the tables a tile of channel blocks ``cb0 .. cb0 + cbs - 1`` reads."""
+        if not self.per_channel:
+            return Load("lbuf", ("lut", self.layer), (LoadLut(self.addr, 0, 1),))
+        at = self.addr + cb0 * LUT_ENTRIES * self.lanes
+        return Load("lbuf", ("lut", self.layer, cb0), (LoadLut(at, 0, cbs),))
+
+    def table(self, cb: int) -> int:
+        """The LBUF table (in its half) of channel block ``cb`` of a tile."""
+        return cb if self.per_channel else 0
+
+
+def _lut_tables(ctx: LowerCtx, w: Work) -> LutTables | None:
+    """Place ``w``'s lookup tables in the DRAM image (lane ``j`` of table ``b`` is channel
+    ``b·L + j``'s row, padding lanes zero; a per-tensor table is repeated in every lane)."""
+    pw = w.lut
+    if pw is None:
+        return None
+    assert pw.table is not None
+    table = ctx.graph.constants[pw.table]
+    L = ctx.cfg.lanes
+    if w.lut_per_channel:
+        rows = table.shape[0]
+        words = np.zeros((blocks(rows, L) * L, LUT_ENTRIES), np.int8)
+        words[:rows] = table
+        words = words.reshape(-1, L, LUT_ENTRIES).transpose(0, 2, 1)
+    else:
+        words = np.repeat(table[0][None, :, None], L, axis=2)
+    addr = ctx.place(np.ascontiguousarray(words, dtype=np.int8), f"lookup tables of {pw.name}")
+    return LutTables(pw.name, addr, w.lut_per_channel, L)
+
+
+def _lut_fields(lut: LutTables | None, final: bool, cb: int) -> tuple[int, int]:
+    """An OBUF writer's ``lut`` and ``ltab`` for channel block ``cb`` of its tile (off unless ``final``)."""
+    return (1, lut.table(cb)) if lut is not None and final else (0, 0)
+
+
 def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
     name = op.name
@@ -139,6 +186,7 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     wblocks = _gemm_weights(ctx, w)
     KB, CB = wblocks.shape[:2]
     prm = _params(ctx, op, w.k)
+    lut = _lut_tables(ctx, w)
     src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
     if isinstance(op, Linear):
         src = ActRef(src.addr, (w.n, w.c, 1, 1))
@@ -187,12 +235,15 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                     _step(rows, cols),
                     _step(cols, 1),
                     *_fused(op, last, kb * rows * cols, kb),
+                    *_lut_fields(lut, last, kb),
                 )
                 for kb in range(kbs)
             ]
             store: tuple[Instr, ...] = ()
             if last:
                 loads.append(Load("pbuf", ("p", name, kb0), (LoadPrm(prm + kb0 * cfg.pbuf_entry_bytes, 0, kbs),)))
+                if lut is not None:
+                    loads.append(lut.load(kb0, kbs))
                 store = (store_box(cfg, out, n, kb0, kbs, oy0, rows, ox0, cols),)
             yield Step(name, tuple(loads), tuple(comp), store, new_output=i == 0)
 
@@ -205,6 +256,7 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
     G = wb.shape[1]
     waddr = ctx.place(wb.view(np.uint8).reshape(-1), f"weights of {name}")
     prm = _params(ctx, op, w.k)
+    lut = _lut_tables(ctx, w)
     src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
     (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
     taps = w.fy * w.fx
@@ -221,6 +273,7 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                         ),
                         Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
                         Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)),
+                        *(() if lut is None else (lut.load(cb0, cbs),)),
                     )
                     comp = [
                         Dw(
@@ -240,6 +293,7 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                             _step(rows, cols),
                             _step(cols, 1),
                             *_fused(op, g == G - 1, cb * rows * cols, cb),
+                            *_lut_fields(lut, g == G - 1, cb),
                         )
                         for cb in range(cbs)
                         for g in range(G)
@@ -300,9 +354,11 @@ def pool_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
 
 
 def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
-    """ADD, standalone clamps and concatenation (one COPY pass per input)."""
+    """ADD, standalone clamps, pointwise ops (a COPY through the LUT stage, one per channel block for
+    a per-channel table) and concatenation (one COPY pass per input)."""
     cfg, op, L = ctx.cfg, w.op, ctx.cfg.lanes
     out = ctx.act(op.output)
+    lut = _lut_tables(ctx, w)
     if isinstance(op, Concat):
         assert op.requant is not None
         parts, off = [], 0
@@ -314,6 +370,8 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
         lo = INT8_MIN if op.min_value is None else max(INT8_MIN, int(op.min_value))
         hi = INT8_MAX if op.max_value is None else min(INT8_MAX, int(op.max_value))
         parts = [(op.inputs[0], 0, 1, 0, lo, hi)]
+    elif isinstance(op, Pointwise):
+        parts = [(op.inputs[0], 0, 1, 0, INT8_MIN, INT8_MAX)]
     else:
         parts = [(op.inputs[0], 0, 0, 0, 0, 0)]
     for name, off, m, s, lo, hi in parts:
@@ -321,17 +379,24 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
         for cb0, cbs, n, oy0, rows, ox0, cols in _blocked_tiles(w, t, blocks(src.shape[1], L)):
             words = cbs * rows * cols
             lds = [load_box(cfg, src, n, cb0, cbs, oy0, rows, ox0, cols)]
+            comp: tuple[Instr, ...]
             if isinstance(op, Add):
                 assert op.requant is not None
                 lds.append(load_box(cfg, ctx.act(op.inputs[1]), n, cb0, cbs, oy0, rows, ox0, cols, dst=words))
                 ma, mb = op.requant.multiplier
-                comp = AddI(0, words, 0, words, ma, mb, op.requant.shift[0], op.out_min, op.out_max)  # type: ignore
+                comp = (AddI(0, words, 0, words, ma, mb, op.requant.shift[0], op.out_min, op.out_max),)  # type: ignore
+            elif lut is not None and lut.per_channel:
+                per = rows * cols
+                comp = tuple(
+                    Copy(cb * per, cb * per, per, m, s, lo, hi, *_lut_fields(lut, True, cb)) for cb in range(cbs)
+                )
             else:
-                comp = Copy(0, 0, words, m, s, lo, hi)  # type: ignore[assignment]
+                comp = (Copy(0, 0, words, m, s, lo, hi, *_lut_fields(lut, True, 0)),)
+            loads = (Load("ibuf", ("in", op.name, name, cb0, n, oy0, ox0), tuple(lds)),)
             yield Step(
                 op.name,
-                (Load("ibuf", ("in", op.name, name, cb0, n, oy0, ox0), tuple(lds)),),
-                (comp,),
+                loads if lut is None else (*loads, lut.load(cb0, cbs)),
+                comp,
                 (store_box(cfg, out, n, off + cb0, cbs, oy0, rows, ox0, cols),),
                 new_output=True,
             )

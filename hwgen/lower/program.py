@@ -44,6 +44,7 @@ from ..isa import (
     End,
     Instr,
     LoadAct,
+    LoadLut,
     LoadPrm,
     LoadWgt,
     StoreAct,
@@ -51,15 +52,17 @@ from ..isa import (
     writes_obuf,
     zero_unused_strides,
 )
+from ..timing import LUT_WORDS
 
-_BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf"}
-_ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b", "odst")
+_BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf", "lt": "lbuf"}
+_ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b", "odst", "ltab")
 _FUSED_FIELDS = ("odst", "prm")  # a GEMM's or DW's: unused (left 0) unless ``rq``
+_LUT_FIELDS = ("ltab",)  # an OBUF writer's: unused (left 0) unless ``lut``
 
 
 @dataclass(frozen=True)
 class Load:
-    buffer: str  # "ibuf" | "wbuf" | "pbuf"
+    buffer: str  # "ibuf" | "wbuf" | "pbuf" | "lbuf"
     key: Hashable
     instrs: tuple[Instr, ...]
 
@@ -95,7 +98,9 @@ def rebase(ins: Instr, bases: dict[str, int]) -> Instr:
     """Add the base of the buffer half to every buffer-address field of ``ins``."""
     ins = zero_unused_strides(ins)
     kinds = dict(ins.FIELDS)
-    unused = _FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ()
+    unused = (_FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ()) + (
+        _LUT_FIELDS if getattr(ins, "lut", 1) == 0 else ()
+    )
     upd = {
         f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS if f in kinds and f not in unused
     }
@@ -123,6 +128,7 @@ class Assembler:
             b: (cfg.pbuf_entries if b == "pbuf" else cfg.words(b)) // 2
             for b in ("ibuf", "wbuf", "pbuf", "abuf", "obuf")
         }
+        self.half_words["lbuf"] = cfg.lut_tables  # LBUF addresses count tables
         self.half = dict.fromkeys(self.half_words, 1)
         self.resident: dict[str, Hashable] = {}
         self.chunks: list[Chunk] = []
@@ -233,6 +239,8 @@ def dram_span(ins: Instr, cfg: AccelConfig) -> tuple[int, int]:
         return ins.dram, ins.dram + ins.n_words * L
     if isinstance(ins, LoadPrm):
         return ins.dram, ins.dram + ins.n_entries * cfg.pbuf_entry_bytes
+    if isinstance(ins, LoadLut):
+        return ins.dram, ins.dram + ins.n_tables * LUT_WORDS * L
     if isinstance(ins, LoadAct):
         rows, cols = ins.n_y - ins.pad_top - ins.pad_bottom, ins.n_x - ins.pad_left - ins.pad_right
     elif isinstance(ins, StoreAct):
@@ -252,7 +260,7 @@ def _check_no_reload(chunk: Chunk, cfg: AccelConfig) -> None:
     for pc, ins in enumerate(chunk.mem):
         if isinstance(ins, StoreAct):
             stored.append(dram_span(ins, cfg))
-        elif isinstance(ins, (LoadAct, LoadWgt, LoadPrm)):
+        elif isinstance(ins, (LoadAct, LoadWgt, LoadPrm, LoadLut)):
             lo, hi = dram_span(ins, cfg)
             if any(lo < s_hi and s_lo < hi for s_lo, s_hi in stored):
                 raise ProgramError(

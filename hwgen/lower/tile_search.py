@@ -102,6 +102,12 @@ def _best(cands: list[dict[str, np.ndarray]], cfg: AccelConfig) -> Tiling | None
     return None if best is None else best[1]
 
 
+def _lut_cap(w: Work, cfg: AccelConfig) -> int:
+    """The most channel blocks an output tile may have for its lookup tables: a per-channel table
+    takes one LBUF table per block (``lut_tables`` per half), a per-tensor one any number."""
+    return cfg.lut_tables if w.lut is not None and w.lut_per_channel else 1 << 30
+
+
 def search_gemm(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> Tiling | None:
     return _best(gemm_candidates(w, cfg, fyt, fxt), cfg)
 
@@ -120,6 +126,7 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
         & (out_words <= h["abuf"])
         & (out_words <= h["obuf"])
         & (kt <= h["pbuf"])
+        & (kt <= _lut_cap(w, cfg))
         & (kt + 6 <= h["imem"])
     )
     KT, CT, YT, XT = -(-KB // kt), -(-CB // ct), -(-w.oy // ty), -(-w.ox // tx)
@@ -184,7 +191,7 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
     in_words = ct * in_extent(ty, sy, w.fy, dy) * in_extent(tx, sx, w.fx, dx)
     taps = w.fy * w.fx
     G = blocks(taps, L)
-    ok = out_words <= h["obuf"]
+    ok = (out_words <= h["obuf"]) & (ct <= _lut_cap(w, cfg))
     if w.kind is WorkKind.DW:
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])

@@ -3,7 +3,12 @@
 activation lives (:func:`tensor_regions`).
 
 A Reshape moves no data: its output is an alias of its input's DRAM region
-and keeps the input's channel-blocked layout. A Linear reads such a region
+and keeps the input's channel-blocked layout. A pointwise op (a lookup table)
+whose input is a conv's or linear layer's output read by nothing else is
+fused into that layer (:func:`fused_pointwise`): the layer's results pass its
+LUT stage on their way to OBUF and land in the pointwise op's region; the
+conv's own output gets no region. Any other pointwise op runs as a COPY
+through the LUT stage. A Linear reads such a region
 as ``CB*H*W`` channel blocks of a 1x1 image (its weight columns are permuted
 to match, see layout.linear_weights_blocked); other consumers accept an
 alias only when the layouts coincide ([N, C, 1, 1] <-> [N, C]).
@@ -11,6 +16,7 @@ alias only when the layouts coincide ([N, C, 1, 1] <-> [N, C]).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
 
@@ -72,6 +78,8 @@ class Work:
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
+    lut: Pointwise | None = None  # the pointwise op whose table the results pass (fused, or a COPY's own)
+    lut_per_channel: bool = False  # its table has a row per channel: one LBUF table per channel block
 
     def header(self, cfg: AccelConfig) -> str:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
@@ -81,11 +89,40 @@ class Work:
         )
 
 
+def fused_pointwise(graph: Graph) -> dict[str, Pointwise]:
+    """The pointwise ops that run in their producer's LUT stage, by producer name: the producer is a
+    conv or linear layer (its results pass the stage with its fused requantization) whose output
+    only the pointwise op reads, and which is not a graph output."""
+    readers: dict[str, int] = {}
+    for op in graph.ops:
+        for name in op.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    producer = {op.output: op for op in graph.ops}
+    fused: dict[str, Pointwise] = {}
+    for op in graph.ops:
+        if not isinstance(op, Pointwise):
+            continue
+        src = op.inputs[0]
+        prod = producer.get(src)
+        if isinstance(prod, (Conv2d, Linear)) and readers[src] == 1 and src not in graph.outputs:
+            fused[prod.name] = op
+    return fused
+
+
+def fused_away(graph: Graph) -> set[str]:
+    """The tensors that never reach DRAM: the outputs of layers with a fused pointwise op."""
+    by_name = {op.name: op for op in graph.ops}
+    return {by_name[name].output for name in fused_pointwise(graph)}
+
+
 def tensor_regions(graph: Graph) -> dict[str, Region]:
-    """Every activation's region; a Reshape output shares its input's."""
+    """Every activation's region; a Reshape output shares its input's, a layer's output with a fused
+    pointwise op is written straight into the pointwise op's."""
     regions: dict[str, Region] = {}
     for t in graph.activations():
         regions[t.name] = Region(t.name, as_4d(t.shape))
+    for pw in fused_pointwise(graph).values():
+        regions[pw.inputs[0]] = regions[pw.output]
     for op in graph.ops:
         if isinstance(op, Reshape):
             regions[op.output] = regions[op.inputs[0]]
@@ -109,6 +146,25 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
     """The :class:`Work` of ``op`` (depthwise convs use the array's depthwise
     mode when ``cfg`` has it; the scheduler may still fall back to GEMM)."""
     regions = regions if regions is not None else tensor_regions(graph)
+    fused = fused_pointwise(graph)
+    if isinstance(op, Pointwise) and op in fused.values():  # runs in its producer's LUT stage
+        return Work(op, WorkKind.ALIAS, *(0,) * 7)
+    w = _work(graph, op, cfg, regions)
+    pw = op if isinstance(op, Pointwise) else fused.get(op.name)
+    if pw is None:
+        return w
+    if cfg.lut_tables == 0:
+        raise ScheduleError(
+            f"layer '{pw.name}' computes {label(pw.fn, pw.params)} through an int8 lookup table, but accelerator "
+            f"'{cfg.name}' has no lookup stage (lut_tables = 0). Use a config with lut_tables >= 1 (every preset "
+            f"has one), or compile without --accel to run the integer graph in the reference simulator."
+        )
+    assert pw.table is not None
+    rows = graph.constants[pw.table].shape[0]
+    return dataclasses.replace(w, lut=pw, lut_per_channel=rows > 1)
+
+
+def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) -> Work:
     lanes = cfg.lanes
     if isinstance(op, Reshape):
         return Work(op, WorkKind.ALIAS, *(0,) * 7)
@@ -154,28 +210,23 @@ def work_of(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region] |
                 f"input but the last needs a multiple of {lanes} channels."
             )
         return Work(op, WorkKind.COPY, n, max(s[1] for s in shapes), k, h, w, h, w)
-    if isinstance(op, Pointwise):
-        raise _pointwise_refusal(graph, op)
+    if isinstance(op, Pointwise):  # a COPY through the LUT stage (the table is added by work_of)
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        return Work(op, WorkKind.COPY, n, c, c, h, w, h, w)
     raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")
 
 
+def needs_lut(graph: Graph) -> bool:
+    """Does ``graph`` have a pointwise op (so its accelerator needs a LUT stage, ``lut_tables`` >= 1)?"""
+    return any(isinstance(op, Pointwise) for op in graph.ops)
+
+
+_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Pointwise, Reshape)
+
+
 def check_runnable(graph: Graph) -> None:
-    """Raise the :class:`ScheduleError` of the first op that no accelerator runs, whatever its config
-    (a pointwise table, for now): searches over configs check this once instead of failing every trial."""
+    """Raise a :class:`ScheduleError` for the first op that no accelerator runs, whatever its config:
+    searches over configs check this once instead of failing every trial."""
     for op in graph.ops:
-        if isinstance(op, Pointwise):
-            raise _pointwise_refusal(graph, op)
-
-
-def _pointwise_refusal(graph: Graph, op: Pointwise) -> ScheduleError:
-    """Pointwise tables run in the reference simulator only, for now: one message naming every such layer."""
-    others = [
-        f"'{p.name}' ({label(p.fn, p.params)})" for p in graph.ops if isinstance(p, Pointwise) and p.name != op.name
-    ]
-    also = f", nor do the model's other pointwise layers {', '.join(others)}" if others else ""
-    return ScheduleError(
-        f"layer '{op.name}' computes {label(op.fn, op.params)} through an int8 lookup table (a pointwise op), "
-        f"which the accelerator does not run yet{also}. Compile without --accel to get the integer graph, "
-        f"which `dian run` executes in the reference simulator; or use ReLU, ReLU6 or Hardtanh, which the "
-        f"accelerator runs fused into the layer before."
-    )
+        if not isinstance(op, _MAPPED):
+            raise ScheduleError(f"op '{op.name}' of kind {op.kind.value} has no accelerator mapping.")

@@ -15,8 +15,11 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from dian.errors import ProgramError
+from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+
+_LUT = timing.LUT_WORDS
 
 
 def _round_shift(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
@@ -27,7 +30,8 @@ def _round_shift(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
 
 
 class Datapath:
-    """DRAM bytes and the five on-chip buffers of one accelerator."""
+    """DRAM bytes and the six on-chip buffers of one accelerator (LBUF: the lookup tables, a
+    byte per lane per entry, ``[tables * 256, L]``)."""
 
     def __init__(self, cfg: AccelConfig, dram: np.ndarray) -> None:
         L = self.L = cfg.lanes
@@ -40,6 +44,7 @@ class Datapath:
         self.p_bias = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.p_mult = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.p_shift = np.zeros((cfg.pbuf_entries, L), np.int64)
+        self.lbuf = np.zeros((cfg.lbuf_entries, L), np.int8)
         self.acc_mod = 1 << cfg.acc_bits
         self.acc_half = 1 << (cfg.acc_bits - 1)
         self.bytes_read = 0
@@ -96,6 +101,22 @@ class Datapath:
         self.p_shift[r] = ent[:, 8 * L :].view(np.int8)
         self.bytes_read += i.n_entries * 9 * L
 
+    def load_lut(self, i: LoadLut) -> None:
+        n = i.n_tables * _LUT
+        src = self._dram_view(i, i.dram, (n, self.L), (self.L, 1))
+        self.lbuf[self._range(i, self.lbuf, "LBUF", i.dst * _LUT, n)] = src.view(np.int8)
+        self.bytes_read += n * self.L
+
+    def _out(self, i: Gemm | Dw | AddI | Copy | Pool, words: np.ndarray) -> np.ndarray:
+        """An OBUF writer's int8 results ``[..., L]`` after its pointwise stage: with ``lut``, the
+        entry ``q + 128`` of LBUF table ``ltab`` in each lane."""
+        if not i.lut:
+            return words
+        base = i.ltab * _LUT
+        self._range(i, self.lbuf, "LBUF", base, _LUT)
+        idx = base + words.astype(np.int64) + 128
+        return np.take_along_axis(self.lbuf, idx.reshape(-1, self.L), axis=0).reshape(words.shape)
+
     def store_act(self, i: StoreAct) -> None:
         L = self.L
         n = i.n_c * i.n_y * i.n_x
@@ -113,9 +134,9 @@ class Datapath:
         self.abuf[dst] = self._wrap(res if i.reset else self.abuf[dst] + res)
         if i.rq:  # the sums just written are final: requantized into OBUF, pixel by pixel
             p = self._range(i, self.p_bias, "PBUF", i.prm, 1)
-            self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = self._requantize(
-                self.abuf[dst][None], p, i.lo, i.hi
-            )[0]
+            self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = self._out(
+                i, self._requantize(self.abuf[dst][None], p, i.lo, i.hi)[0]
+            )
 
     def _requantize(self, acc: np.ndarray, p: slice, lo: int, hi: int) -> np.ndarray:
         """``clamp(round_shift((acc + bias) * M, s), lo, hi)`` of words ``acc[c, pixel]`` with PBUF entry ``p[c]``."""
@@ -149,11 +170,12 @@ class Datapath:
         a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
         b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, i.n)].astype(np.int64)
         y = _round_shift(a * i.m_a + b * i.m_b, i.shift)
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = np.clip(y, i.lo, i.hi)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, np.clip(y, i.lo, i.hi))
 
     def copy(self, i: Copy) -> None:
         x = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src, i.n)].astype(np.int64)
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
+        y = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
 
     def pool(self, i: Pool) -> None:
         win = (np.arange(i.n_fy)[:, None] * i.s_fy + np.arange(i.n_fx)[None, :] * i.s_fx).reshape(-1)
@@ -164,7 +186,7 @@ class Datapath:
             y = x.max(axis=1)
         else:
             y = np.clip(_round_shift(x.astype(np.int64).sum(axis=1) * i.m, i.shift), -128, 127)
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, len(out))] = y
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, len(out))] = self._out(i, y)
 
     def execute(self, ins: Instr) -> None:
         _DISPATCH[type(ins)](self, ins)
@@ -174,6 +196,7 @@ _DISPATCH: dict[type[Instr], Callable[..., None]] = {  # each method takes its o
     LoadAct: Datapath.load_act,
     LoadWgt: Datapath.load_wgt,
     LoadPrm: Datapath.load_prm,
+    LoadLut: Datapath.load_lut,
     StoreAct: Datapath.store_act,
     Gemm: Datapath.gemm,
     Dw: Datapath.dw,

@@ -18,6 +18,7 @@ from dian.hwgen.isa import (
     Gemm,
     Instr,
     LoadAct,
+    LoadLut,
     LoadPrm,
     LoadWgt,
     Opcode,
@@ -48,7 +49,8 @@ def _word(opcode: int, wait: int, signal: int, *fields: tuple[int, int]) -> byte
 # 1024 B = 256 words (8, 9), PBUF 32 entries (5, 6). small: 8 lanes; IBUF 16384 B = 2048 words
 # (11, 12), WBUF 8192 B = 1024 (10, 11), ABUF 16384 B of 32-byte words = 512 (9, 10), OBUF
 # 4096 B = 512 (9, 10), PBUF 32 (5, 6). Opcodes (hwgen/isa.py, the RTL's decoder): END 0,
-# LOAD_ACT 1, LOAD_WGT 2, LOAD_PRM 3, STORE_ACT 4, GEMM 5, DW 6, ADD 8, POOL 9, COPY 10.
+# LOAD_ACT 1, LOAD_WGT 2, LOAD_PRM 3, STORE_ACT 4, GEMM 5, DW 6, ADD 8, POOL 9, COPY 10, LOAD_LUT 11.
+# Both presets have lut_tables = 1: LBUF holds 2 tables (table addresses 1 bit, counts 2).
 # fmt: off
 HAND_WORDS = {
     "tiny": [
@@ -71,7 +73,7 @@ HAND_WORDS = {
             _word(4, 0b0100, 0b1000, (0x400, 32), (255, 8), (256, 9), (1, 9), (3, 9), (0, 32), (12, 32)),
         ),
         (
-            Gemm(17, 600, 200, 1, 2, 3, 3, 4, 5, 56, 8, 1, 16, 2, 5, 1, 1, 44, 30, -100, 90, wait=Token.LD_CMP),
+            Gemm(17, 600, 200, 1, 2, 3, 3, 4, 5, 56, 8, 1, 16, 2, 5, 1, 1, 44, 30, -100, 90, 1, 1, wait=Token.LD_CMP),
             _word(
                 5, 0b0001, 0,  # opcode wait signal
                 (17, 8), (600, 10), (200, 8), (1, 1),  # wgt src dst reset
@@ -79,6 +81,7 @@ HAND_WORDS = {
                 (56, 10), (8, 10), (1, 10), (16, 10), (2, 10),  # s_c s_fy s_fx s_oy s_ox
                 (5, 8), (1, 8),  # d_oy d_ox
                 (1, 1), (44, 8), (30, 5), (-100, 8), (90, 8),  # rq odst prm lo hi
+                (1, 1), (1, 1),  # lut ltab: LBUF holds 2 tables (1 a half), addresses 1 bit
                 (20, 18),  # derived n_pix = 4 * 5, two ABUF count widths
             ),
         ),
@@ -91,6 +94,7 @@ HAND_WORDS = {
                 (5, 11), (4, 11), (3, 11), (8, 10), (1, 10),  # tap0 n_taps n_fx s_fy s_fx
                 (2, 9), (2, 9), (8, 10), (1, 10), (2, 8), (1, 8),  # n_oy n_ox s_oy s_ox d_oy d_ox
                 (1, 1), (9, 8), (2, 5), (-128, 8), (127, 8),  # rq odst prm lo hi
+                (0, 1), (0, 1),  # lut ltab
                 (2, 11), (8, 10), (10, 10),  # derived fx0 = 5 % 3, row_off0 = 1 * 8, off0 = 8 + 2 * 1
             ),
         ),
@@ -102,6 +106,7 @@ HAND_WORDS = {
                 (2, 9), (3, 9), (4, 9), (3, 11), (3, 11),  # n_c n_oy n_ox n_fy n_fx
                 (56, 10), (16, 10), (2, 10), (8, 10), (1, 10),  # s_c s_oy s_ox s_fy s_fx
                 (1431655765, 31), (32, 6),  # m shift
+                (0, 1), (0, 1),  # lut ltab
                 (24, 27),  # derived n_win = 2 * 3 * 4, three OBUF count widths
             ),
         ),
@@ -135,6 +140,7 @@ HAND_WORDS = {
                 (2047, 11), (0, 11), (1024, 11), (1, 11), (0, 11),  # s_c s_fy s_fx s_oy s_ox
                 (1, 9), (0, 9),  # d_oy d_ox
                 (0, 1), (0, 9), (0, 5), (-128, 8), (127, 8),  # rq odst prm lo hi
+                (0, 1), (0, 1),  # lut ltab
                 (512, 20),  # derived n_pix = 512 * 1
             ),
         ),
@@ -147,6 +153,7 @@ HAND_WORDS = {
                 (7, 12), (8, 12), (5, 12), (700, 11), (3, 11),  # tap0 n_taps n_fx s_fy s_fx
                 (3, 10), (4, 10), (20, 11), (2, 11), (4, 9), (1, 9),  # n_oy n_ox s_oy s_ox d_oy d_ox
                 (0, 1), (0, 9), (0, 5), (-1, 8), (0, 8),  # rq odst prm lo hi
+                (0, 1), (0, 1),  # lut ltab
                 (2, 12), (700, 11), (706, 11),  # derived fx0 = 7 % 5, row_off0 = 1 * 700, off0 = 700 + 2 * 3
             ),
         ),
@@ -156,11 +163,16 @@ HAND_WORDS = {
                 8, 0b0001, 0b0100,  # opcode wait signal
                 (2047, 11), (1024, 11), (511, 9), (512, 10),  # src_a src_b dst n
                 (0x7FFF_FFFF, 31), (1 << 30, 31), (63, 6), (-128, 8), (127, 8),  # m_a m_b shift lo hi
+                (0, 1), (0, 1),  # lut ltab
             ),
         ),
         (
-            Copy(3, 4, 1, 1 << 30, 30, -100, 90),
-            _word(10, 0, 0, (3, 11), (4, 9), (1, 10), (1 << 30, 31), (30, 6), (-100, 8), (90, 8)),
+            Copy(3, 4, 1, 1 << 30, 30, -100, 90, 1, 0),
+            _word(10, 0, 0, (3, 11), (4, 9), (1, 10), (1 << 30, 31), (30, 6), (-100, 8), (90, 8), (1, 1), (0, 1)),
+        ),
+        (
+            LoadLut(0x100, 1, 1, wait=Token.CMP_LD),
+            _word(11, 0b0010, 0, (0x100, 32), (1, 1), (1, 2)),  # dram, dst table, n_tables (count up to 2)
         ),
     ],
 }
