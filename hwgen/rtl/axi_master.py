@@ -57,6 +57,7 @@ def max_run_beats(cfg: AccelConfig) -> int:
     word_beats = cfg.word_bytes // cfg.bus_bytes
     return max(
         max(cfg.words(b) for b in ("ibuf", "wbuf", "obuf")) * word_beats,
+        cfg.lbuf_entries * word_beats,
         cfg.pbuf_entries * cfg.pbuf_entry_bytes // cfg.bus_bytes,
         cfg.imem_instructions * 32 // cfg.bus_bytes,
         timing.header_beats(cfg),

@@ -43,14 +43,16 @@ raises ``error`` — sticky until reset — and halts the engine; the top level 
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import wiring
+from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
 
 from ..accel_config import AccelConfig
 from ..dsp_plan import plan_dsps
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, Opcode, Pool, PoolMode
+from ..timing import LUT_LATENCY
 from .decode import fields
 from .gemm_unit import GemmUnit
 from .pool_unit import PoolUnit
@@ -88,6 +90,9 @@ class CmpEngine(wiring.Component):
                 "abuf_w_data": Out(cfg.acc_bits * cfg.lanes),
                 "pbuf_r_addr": Out(range(cfg.pbuf_entries)),
                 "pbuf_r_data": In(8 * cfg.pbuf_entry_bytes),
+                # LBUF: every lane's lookup address, and the bytes read a cycle later
+                "lbuf_r_addr": Out(ArrayLayout(range(max(2, cfg.lbuf_entries)), cfg.lanes)),
+                "lbuf_r_data": In(8 * cfg.lanes),
                 "obuf_w_en": Out(1),
                 "obuf_w_addr": Out(range(cfg.words("obuf"))),
                 "obuf_w_data": Out(8 * cfg.lanes),
@@ -117,11 +122,17 @@ class CmpEngine(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
-        fused, drain = Signal(), Signal(range(PPURequant.LATENCY))
+        fused, drain = Signal(), Signal(range(PPURequant.LATENCY + LUT_LATENCY))
+        lut_on, ltab = Signal(), Signal(enc.widths["lt"])  # the instruction's pointwise stage
+
+        def lut_fields(f):
+            """Every OBUF writer's lookup stage: on (only with an LBUF) and its table."""
+            return [lut_on.eq(f["lut"] if cfg.lut_tables else 0), ltab.eq(f["ltab"])]
 
         def fused_fields(f):
             """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
             return [
+                *lut_fields(f),
                 fused.eq(f["rq"]),
                 is_copy.eq(0),
                 prm.eq(f["prm"]),
@@ -185,13 +196,21 @@ class CmpEngine(wiring.Component):
                 rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i) : 32 * (L + i) + 31])),
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i : 64 * L + 8 * i + 6])),
             ]
+        # The lookup stage: a result's lanes address their LBUF bytes (entry q + 128 of table ltab:
+        # q's sign bit flipped); the bytes come a cycle later and are registered (block RAM's slow
+        # output), so with ``lut`` a word reaches OBUF LUT_LATENCY (2) edges after its result.
+        res_valid, res = rq.out_valid | add.out_valid, Mux(add.out_valid, add.out, rq.out)
+        looked, lut_valid, lut_q = Signal(), Signal(), Signal(8 * L)
+        m.d.sync += [looked.eq(res_valid & lut_on), lut_valid.eq(looked), lut_q.eq(self.lbuf_r_data)]
+        for i in range(L):
+            m.d.comb += self.lbuf_r_addr[i].eq(Cat(res[8 * i : 8 * i + 8] ^ Const(0x80, 8), ltab))
         m.d.comb += [
             rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid),
             rq.lo.eq(lo.as_signed()),
             rq.hi.eq(hi.as_signed()),
-            self.obuf_w_en.eq(rq.out_valid | add.out_valid),
+            self.obuf_w_en.eq(Mux(lut_on, lut_valid, res_valid)),
             self.obuf_w_addr.eq(wr_addr),
-            self.obuf_w_data.eq(Mux(add.out_valid, add.out, rq.out)),
+            self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         with m.If(self.obuf_w_en):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
@@ -200,6 +219,7 @@ class CmpEngine(wiring.Component):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
+                        *lut_fields(f),
                         is_copy.eq(1),
                         is_pool.eq(0),
                         is_add.eq(0),
@@ -219,6 +239,7 @@ class CmpEngine(wiring.Component):
                     is_max = f["mode"] == PoolMode.MAX
                     m.d.comb += pool.start.eq(1)
                     m.d.sync += [
+                        *lut_fields(f),
                         is_copy.eq(1),
                         is_pool.eq(1),
                         is_add.eq(0),
@@ -234,6 +255,7 @@ class CmpEngine(wiring.Component):
                 with m.Case(Opcode.ADD):
                     f = fields(enc, AddI, word)
                     m.d.sync += [
+                        *lut_fields(f),
                         is_add.eq(1),
                         is_pool.eq(0),
                         rd_addr.eq(f["src_a"]),
@@ -261,19 +283,19 @@ class CmpEngine(wiring.Component):
             with m.State("PPU"):
                 with m.If(left != 0):
                     m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
-                with m.If(rq.out_valid & (wr_left == 1)):
+                with m.If(self.obuf_w_en & (wr_left == 1)):
                     head.finish()
             with m.State("ADD"):
                 with m.If(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + 1)]
-                with m.If(add.out_valid & (wr_left == 1)):
+                with m.If(self.obuf_w_en & (wr_left == 1)):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
                 with m.If(gemm.done & fused):
-                    m.d.sync += drain.eq(PPURequant.LATENCY - 1)
+                    m.d.sync += drain.eq(Mux(lut_on, PPURequant.LATENCY + LUT_LATENCY - 1, PPURequant.LATENCY - 1))
                     m.next = "DRAIN"
                 with m.Elif(gemm.done):
                     head.finish()

@@ -6,7 +6,7 @@ run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
 
 Buffers: IBUF, WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
 (one write, one synchronous read port each, not transparent, so they infer
-block RAM). The read side of the AXI master belongs to the controller between
+block RAM); LBUF (with ``lut_tables`` > 0) as one byte-wide memory per lane. The read side of the AXI master belongs to the controller between
 chunks and to the MEM engine while a chunk runs; the write side is the MEM
 engine's.
 
@@ -105,6 +105,19 @@ class AcceleratorCore(wiring.Component):
         for name in ("ibuf", "wbuf", "abuf", "pbuf"):
             r = bufs[name].read_port(transparent_for=())
             m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
+        # LBUF: a memory of bytes per lane (each lane looks up its own entry every cycle), written a
+        # word at a time by LOAD_LUT.
+        for i in range(cfg.lanes if cfg.lut_tables else 0):
+            m.submodules[f"lbuf{i}"] = lane = Memory(shape=8, depth=cfg.lbuf_entries, init=[])
+            w = lane.write_port()
+            r = lane.read_port(transparent_for=())
+            m.d.comb += [
+                w.en.eq(mem.lbuf_w_en),
+                w.addr.eq(mem.lbuf_w_addr),
+                w.data.eq(mem.lbuf_w_data[8 * i : 8 * i + 8]),
+                r.addr.eq(cmp.lbuf_r_addr[i]),
+                cmp.lbuf_r_data[8 * i : 8 * i + 8].eq(r.data),
+            ]
 
         # The AXI4 port is the master's.
         for name, member in m_axi_members(cfg.dram_bus_bits).items():

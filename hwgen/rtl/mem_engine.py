@@ -45,14 +45,16 @@ from amaranth.lib.wiring import In, Out
 from .. import timing
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
-from ..isa import INSTRUCTION_BITS, LoadAct, LoadPrm, LoadWgt, Opcode, StoreAct
+from ..isa import INSTRUCTION_BITS, LoadAct, LoadLut, LoadPrm, LoadWgt, Opcode, StoreAct
 from .axi_master import max_run_beats
 from .decode import fields
 from .sequencer import InstructionHead
 
 __all__ = ["MemEngine"]
 
-_IBUF, _WBUF, _PBUF = 0, 1, 2
+_LUT_SHIFT = (timing.LUT_WORDS - 1).bit_length()  # a table is 2**8 words
+
+_IBUF, _WBUF, _PBUF, _LBUF = 0, 1, 2, 3
 
 
 class MemEngine(wiring.Component):
@@ -97,6 +99,9 @@ class MemEngine(wiring.Component):
                 "pbuf_w_en": Out(1),
                 "pbuf_w_addr": Out(range(cfg.pbuf_entries)),
                 "pbuf_w_data": Out(8 * cfg.pbuf_entry_bytes),
+                "lbuf_w_en": Out(1),
+                "lbuf_w_addr": Out(range(max(2, cfg.lbuf_entries))),
+                "lbuf_w_data": Out(8 * L),
                 "obuf_r_addr": Out(range(cfg.words("obuf"))),
                 "obuf_r_data": In(8 * L),
                 "error": Out(1),  # sticky: not a MEM opcode
@@ -109,8 +114,10 @@ class MemEngine(wiring.Component):
         L, B = cfg.lanes, cfg.bus_bytes
         head = InstructionHead(m, cfg, self)
         word = head.word
-        cw = max(enc.widths[k] for k in ("ibn", "wbn", "pbn", "obn"))
-        aw = max(enc.widths[k] for k in ("ib", "wb", "pb", "ob"))
+        lut = cfg.lut_tables > 0
+        lut_words = (2 * cfg.lut_tables * timing.LUT_WORDS).bit_length()  # a LOAD_LUT's words, up to all of LBUF
+        cw = max([enc.widths[k] for k in ("ibn", "wbn", "pbn", "obn")] + [lut_words])
+        aw = max([enc.widths[k] for k in ("ib", "wb", "pb", "ob")] + [max(1, lut_words - 1)])
 
         dest = Signal(2)
         prm = Signal()  # word_beats = prm_beats (else beats)
@@ -178,6 +185,9 @@ class MemEngine(wiring.Component):
             self.pbuf_w_en.eq(write & (dest == _PBUF)),
             self.pbuf_w_addr.eq(waddr),
             self.pbuf_w_data.eq(nxt_gather),
+            self.lbuf_w_en.eq(write & (dest == _LBUF)),
+            self.lbuf_w_addr.eq(waddr),
+            self.lbuf_w_data.eq(w_word),
         ]
 
         # A run is always the current box row's (registers: the bus master computes its burst
@@ -224,6 +234,19 @@ class MemEngine(wiring.Component):
                         ),
                     ]
                     m.next = "LOAD"
+                if lut:  # without an LBUF, LOAD_LUT is an opcode this engine has no case for (error)
+                    with m.Case(Opcode.LOAD_LUT):
+                        f = fields(enc, LoadLut, word)
+                        n = f["n_tables"] << _LUT_SHIFT  # 256 words a table
+                        self._start_box(m, f["dram"], 1, 1, n, 0, 0, regs)
+                        m.d.sync += [
+                            dest.eq(_LBUF),
+                            waddr.eq(f["dst"] << _LUT_SHIFT),
+                            y_hi.eq(1),
+                            x_hi.eq(n),
+                            row_beats.eq(_times(n, self.beats)),
+                        ]
+                        m.next = "LOAD"
                 with m.Case(Opcode.STORE_ACT):
                     f = fields(enc, StoreAct, word)
                     self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"], regs)

@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
-import torch
-import torch.nn as nn
 from machine_cases import CONFIGS, CRAMPED, check_machine, random_inputs
+from pointwise_nets import MixedNet, StandaloneNet, pointwise_graph
 
 from dian.errors import ScheduleError
-from dian.frontend import lower
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.lower.workload import WorkKind, fused_pointwise
 from dian.ir import Graph
@@ -25,58 +22,14 @@ from dian.sim.machine import run_lowered
 CFG_IDS = [c.name for c in CONFIGS]
 
 
-class MixedNet(nn.Module):
-    """SiLU after a conv read twice (standalone), Hardswish after a depthwise conv (fused), sigmoid
-    after an add (standalone), PReLU per channel after a 1x1 conv (fused), tanh after the linear
-    layer at the graph's output (fused: the linear output is read by tanh alone)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.c1, self.a1 = nn.Conv2d(3, 8, 3, padding=1), nn.SiLU()
-        self.dw, self.a2 = nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Hardswish()
-        self.c2, self.p = nn.Conv2d(8, 6, 1), nn.PReLU(6)
-        self.fc = nn.Linear(6 * 5 * 5, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.a1(self.c1(x))
-        z = torch.sigmoid(self.a2(self.dw(y)) + y)
-        return torch.tanh(self.fc(self.p(self.c2(z)).flatten(1)))
-
-
-class StandaloneNet(nn.Module):
-    """Every table standalone: after an add (per channel, 10 channels: 3 blocks of 4 lanes) and
-    after a max pool; the GELU is the graph's output."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.c1, self.c2, self.p = nn.Conv2d(2, 10, 3, padding=1), nn.Conv2d(2, 10, 1), nn.PReLU(10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.p(self.c1(x) + self.c2(x))
-        return nn.functional.gelu(nn.functional.max_pool2d(y, 2))
-
-
-def _graph(net: nn.Module, shape: tuple[int, ...]) -> Graph:
-    torch.manual_seed(0)
-    m = net.eval()
-    for p in m.modules():
-        if isinstance(p, nn.PReLU):
-            with torch.no_grad():
-                p.weight.copy_(torch.linspace(-0.5, 1.5, p.num_parameters))
-    calib = np.random.default_rng(0).standard_normal((8, *shape[1:])).astype(np.float32)
-    return lower(m, shape, calib, type(net).__name__)[1]
-
-
 @pytest.fixture(scope="module")
 def mixed() -> Graph:
-    torch.manual_seed(1)
-    return _graph(MixedNet(), (1, 3, 5, 5))
+    return pointwise_graph(MixedNet, (1, 3, 5, 5), seed=1)
 
 
 @pytest.fixture(scope="module")
 def standalone() -> Graph:
-    torch.manual_seed(2)
-    return _graph(StandaloneNet(), (1, 2, 6, 6))
+    return pointwise_graph(StandaloneNet, (1, 2, 6, 6), seed=2)
 
 
 def test_the_fusion_rule(mixed: Graph, standalone: Graph) -> None:

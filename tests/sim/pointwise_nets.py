@@ -1,0 +1,56 @@
+"""Small nets with pointwise ops in every position the accelerator distinguishes (fused into a
+conv, a depthwise conv or a linear layer; standalone after an add, a pool or a conv read twice;
+per tensor and per channel), for the machine-simulator and RTL tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from dian.frontend import lower
+from dian.ir import Graph
+
+
+class MixedNet(nn.Module):
+    """SiLU after a conv read twice (standalone), Hardswish after a depthwise conv (fused), sigmoid
+    after an add (standalone), PReLU per channel after a 1x1 conv (fused), tanh after the linear
+    layer at the graph's output (fused: the linear output is read by tanh alone)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.a1 = nn.Conv2d(3, 8, 3, padding=1), nn.SiLU()
+        self.dw, self.a2 = nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.Hardswish()
+        self.c2, self.p = nn.Conv2d(8, 6, 1), nn.PReLU(6)
+        self.fc = nn.Linear(6 * 5 * 5, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.a1(self.c1(x))
+        z = torch.sigmoid(self.a2(self.dw(y)) + y)
+        return torch.tanh(self.fc(self.p(self.c2(z)).flatten(1)))
+
+
+class StandaloneNet(nn.Module):
+    """Every table standalone: after an add (per channel, 10 channels: 3 blocks of 4 lanes) and
+    after a max pool; the GELU is the graph's output."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2, self.p = nn.Conv2d(2, 10, 3, padding=1), nn.Conv2d(2, 10, 1), nn.PReLU(10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.p(self.c1(x) + self.c2(x))
+        return nn.functional.gelu(nn.functional.max_pool2d(y, 2))
+
+
+def pointwise_graph(net: type[nn.Module], shape: tuple[int, ...], seed: int) -> Graph:
+    """The integer graph of ``net`` built with torch seed ``seed`` (PReLU slopes spread over
+    -0.5 .. 1.5, so both signs and slopes above one occur), calibrated on 8 normal samples."""
+    torch.manual_seed(seed)
+    m = net().eval()
+    for p in m.modules():
+        if isinstance(p, nn.PReLU):
+            with torch.no_grad():
+                p.weight.copy_(torch.linspace(-0.5, 1.5, p.num_parameters))
+    calib = np.random.default_rng(seed).standard_normal((8, *shape[1:])).astype(np.float32)
+    return lower(m, shape, calib, net.__name__)[1]
