@@ -6,9 +6,9 @@ run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
 
 Buffers: IBUF, WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
 (one write, one synchronous read port each, not transparent, so they infer
-block RAM); LBUF (with ``lut_tables`` > 0) as one byte-wide memory per lane. The read side of the AXI master belongs to the controller between
-chunks and to the MEM engine while a chunk runs; the write side is the MEM
-engine's.
+block RAM); LBUF (with ``lut_tables`` > 0) as one byte-wide memory per lane.
+The read side of the AXI master belongs to the controller between chunks and
+to the MEM engine while a chunk runs; the write side is the MEM engine's.
 
 Counters (cleared by ``start``): ``cycles`` counts every edge from the one
 that samples ``start`` to the one after which ``done`` is high;
