@@ -102,6 +102,12 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   one: ``D`` as above plus ``RQ_DRAIN`` (8). Nothing else changes (ABUF is
   still written; the PBUF entry is read from the latch on).
 
+* Any OBUF writer with ``lut`` (GEMM/DW with ``rq``, ADD, COPY, POOL): each
+  result addresses its LBUF bytes in the cycle it leaves its unit, the bytes
+  are registered an edge later and written to OBUF in the next cycle: ``D``
+  as above plus ``LUT_LATENCY`` (2). LOAD_LUT is a DMA read of ``256·n_tables``
+  words like LOAD_WGT's.
+
 The formula helpers take plain numbers or numpy arrays (the scheduler
 evaluates them over a grid of candidate tiles), and the cost model's
 compiled replay runs them as they are (search/step_record.py, numba): keep

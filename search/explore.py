@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
 from dian.hwgen.encoding import Encoding
-from dian.hwgen.lower.workload import check_runnable
+from dian.hwgen.lower.workload import check_runnable, needs_lut
 from dian.hwgen.targets import Target
 from dian.ir import Graph
 
@@ -70,8 +70,9 @@ class Design:
         ]
 
 
-def config_of(params: dict[str, int | str], target: Target, trial: int) -> AccelConfig:
-    """The AccelConfig of a trial's parameters (log2 sizes in bytes); raises AccelConfigError if invalid."""
+def config_of(params: dict[str, int | str], target: Target, trial: int, lut_tables: int = 0) -> AccelConfig:
+    """The AccelConfig of a trial's parameters (log2 sizes in bytes), with ``lut_tables`` lookup tables
+    a half (1 for a network with pointwise ops, else 0: no LUT stage); raises AccelConfigError if invalid."""
     L = int(params["lanes"])
     latency, clock = PLATFORM[target]
     dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
@@ -90,6 +91,7 @@ def config_of(params: dict[str, int | str], target: Target, trial: int) -> Accel
             target=target,
             clock_mhz=clock,
             imem_instructions=int(params["imem"]),
+            lut_tables=lut_tables,
         )
     )
 
@@ -168,7 +170,7 @@ def explore(
             "depthwise": trial.suggest_categorical("depthwise", ["yes", "no"]),
         }
         try:
-            cfg = config_of(params, target, trial.number)
+            cfg = config_of(params, target, trial.number, lut_tables=int(needs_lut(graph)))
         except AccelConfigError as e:
             d = Design(trial.number, _placeholder(target, trial.number), False, misfit_reason(e))
         else:

@@ -85,8 +85,16 @@ class Work:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
         return (
             f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
-            f"{st}  array {cfg.pe_rows}x{cfg.pe_cols}  dataflow {self.kind.value}"
+            f"{st}  array {cfg.pe_rows}x{cfg.pe_cols}  dataflow {self.kind.value}{self._lut_note()}"
         )
+
+    def _lut_note(self) -> str:
+        if self.lut is None:
+            return ""
+        rows = "a table per channel block" if self.lut_per_channel else "one table"
+        if self.lut is self.op:
+            return f"\n  through the LUT stage: {label(self.lut.fn, self.lut.params)} ({rows})"
+        return f"\n  then '{self.lut.name}' fused: {label(self.lut.fn, self.lut.params)} in the LUT stage ({rows})"
 
 
 def fused_pointwise(graph: Graph) -> dict[str, Pointwise]:

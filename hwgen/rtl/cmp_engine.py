@@ -36,6 +36,12 @@ walks the taps into the window register and shares GemmUnit's array path;
 the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
 pixels of T taps *(v1: one IBUF word a cycle)*.
 
+Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
+addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
+registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
+would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
+0) the bit is not decoded *(sim/machine rejects such a program)*.
+
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
 raises ``error`` — sticky until reset — and halts the engine; the top level reports it.

@@ -1,13 +1,13 @@
 """MemEngine: the in-order interpreter of a chunk's MEM stream (LOAD_ACT,
-LOAD_WGT, LOAD_PRM, STORE_ACT, END), the DMA side of the accelerator. It
+LOAD_WGT, LOAD_PRM, LOAD_LUT, STORE_ACT, END), the DMA side of the accelerator. It
 talks to DRAM only through :class:`~dian.hwgen.rtl.axi_master.AxiMaster`'s
 runs; it never assumes when an answer comes.
 
 Sequencing: :class:`~dian.hwgen.rtl.sequencer.InstructionHead` (cycle ``S``
 is the DECODE cycle that starts the instruction).
 
-Loads (a box of ``n_c x n_y x n_x`` words; LOAD_WGT/LOAD_PRM are a 1 x 1 x n
-box): the *request walker* steps from ``S+1`` one *slot* a cycle in box
+Loads (a box of ``n_c x n_y x n_x`` words; LOAD_WGT/LOAD_PRM/LOAD_LUT are a
+1 x 1 x n box): the *request walker* steps from ``S+1`` one *slot* a cycle in box
 order — a padding word is one slot, a DRAM word is ``word_beats`` slots —
 and queues a descriptor per slot (padding or not, last or not). At the first
 DRAM slot of a row it also asks the master for the row's run (its real words
