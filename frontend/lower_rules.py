@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold, pointwise_rules
+from . import bn_fold, elementwise_rules, pointwise_rules
 from .builder import Builder, Rule, describe_location
 from .builder import node_arg as _arg
 from .builder import node_module as _module
@@ -368,6 +368,7 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     torch.reshape: ("torch.reshape", lambda b, n: lower_reshape(b, n, n.args[0])),
     torch.mean: ("torch.mean over (2, 3)", _mean_call),
     F.dropout: ("F.dropout (eval)", _dropout_fn),
+    **elementwise_rules.FUNCTION_RULES,
 }
 
 METHOD_RULES: dict[str, Rule] = {
@@ -384,6 +385,7 @@ METHOD_RULES: dict[str, Rule] = {
     "flatten": lambda b, n: lower_reshape(b, n, n.args[0]),
     "contiguous": _identity,
     "mean": _mean_call,
+    **elementwise_rules.METHOD_RULES,
 }
 
 #: Non-tensor fx values allowed as reshape arguments: ``x.size()``, ``x.shape`` and

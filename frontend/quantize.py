@@ -42,6 +42,7 @@ from dian.ir import (
     Graph,
     Linear,
     MaxPool2d,
+    Mul,
     Op,
     Pointwise,
     QuantParams,
@@ -92,7 +93,7 @@ def _fusion_plan(graph: Graph) -> dict[str, list[Clamp]]:
     graph output (otherwise the unclamped value is still needed)."""
     plan: dict[str, list[Clamp]] = {}
     for op in graph.ops:
-        if not isinstance(op, (Conv2d, Linear, Add)):
+        if not isinstance(op, (Conv2d, Linear, Add, Mul)):
             continue
         chain: list[Clamp] = []
         out = op.output
@@ -129,10 +130,12 @@ class _Quantizer:
         out = clamps[-1].output if clamps else op.output
         fields: dict[str, object] = {"name": op.name, "inputs": op.inputs, "output": out}
         ins = [self.scales[i] for i in op.inputs]
-        if isinstance(op, (Conv2d, Linear, Add)):
+        if isinstance(op, (Conv2d, Linear, Add, Mul)):
             s_out = self.scales[out] = self.measured(out)
             fields["out_min"], fields["out_max"] = _fused_bounds(clamps, s_out)
-            if isinstance(op, Add):
+            if isinstance(op, Mul):
+                fields["requant"] = self._requant(op, requant_params.per_channel, [ins[0] * ins[1] / s_out])
+            elif isinstance(op, Add):
                 fields["requant"] = self._requant(op, requant_params.shared_shift, [s / s_out for s in ins])
             else:
                 fields.update(self._weights(op, ins[0], s_out))

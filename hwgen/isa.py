@@ -352,12 +352,13 @@ class Dw(Instr):
         ("shift", "sh"),
         ("lo", "i8"),
         ("hi", "i8"),
+        ("sub", "bit"),
         *_LUT,
     ),
 )
 class AddI(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(a*m_a + b*m_b, shift), lo, hi)``
-    with a, b the IBUF words ``src_a+i``, ``src_b+i``."""
+    with a, b the IBUF words ``src_a+i``, ``src_b+i``; with ``sub``, ``a*m_a - b*m_b``."""
 
     src_a: int
     src_b: int
@@ -368,6 +369,7 @@ class AddI(Instr):
     shift: int
     lo: int
     hi: int
+    sub: int = 0
     lut: int = 0
     ltab: int = 0
 

@@ -36,6 +36,7 @@ class OpKind(str, Enum):
     RESHAPE = "reshape"
     CONCAT = "concat"
     POINTWISE = "pointwise"
+    MUL = "mul"
 
 
 @dataclass(frozen=True)
@@ -113,9 +114,10 @@ class Linear(Op):
 
 @dataclass(frozen=True)
 class Add(Op):
-    """Elementwise sum of two same-shaped tensors (residual connections).
+    """Elementwise sum of two same-shaped tensors (residual connections), or with
+    ``subtract`` their difference ``a - b``.
 
-    Integer form: ``clamp(round_shift(a * Ma + b * Mb, shift), lo, hi)`` with
+    Integer form: ``clamp(round_shift(a * Ma ± b * Mb, shift), lo, hi)`` with
     ``requant.multiplier == (Ma, Mb)`` and a single shared ``requant.shift``:
     both inputs are rescaled to the output scale with one rounding.
     """
@@ -123,8 +125,25 @@ class Add(Op):
     requant: Requant | None = None
     out_min: int | None = None
     out_max: int | None = None
+    subtract: bool = False
 
     kind: ClassVar[OpKind] = OpKind.ADD
+
+
+@dataclass(frozen=True)
+class Mul(Op):
+    """Elementwise product ``a * b`` of two tensors of the same shape, or of a tensor and a
+    per-channel gate ``b`` of shape [N, C, 1, 1] broadcast over the plane (squeeze-excite).
+
+    Integer form: ``clamp(round_shift(a * b * M, shift), lo, hi)`` with one multiplier and
+    shift (``M / 2^shift = s_a * s_b / s_out``): the int16 product is rescaled with one rounding.
+    """
+
+    requant: Requant | None = None
+    out_min: int | None = None
+    out_max: int | None = None
+
+    kind: ClassVar[OpKind] = OpKind.MUL
 
 
 @dataclass(frozen=True)
@@ -220,8 +239,8 @@ class Pointwise(Op):
 
 OP_CLASSES: dict[OpKind, type[Op]] = {
     cls.kind: cls
-    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat, Pointwise)
+    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat, Pointwise, Mul)
 }
 
 #: Ops whose integer form ends in requantization + clamp to [out_min, out_max].
-CLAMPED_OPS: tuple[type[Conv2d], type[Linear], type[Add]] = (Conv2d, Linear, Add)
+CLAMPED_OPS: tuple[type[Conv2d], type[Linear], type[Add], type[Mul]] = (Conv2d, Linear, Add, Mul)

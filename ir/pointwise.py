@@ -101,6 +101,7 @@ FUNCTIONS: Mapping[str, PointwiseFn] = MappingProxyType(
             ),
             PointwiseFn("leaky_relu", _leaky_relu, ("slope",), formula="x if x >= 0 else slope * x"),
             PointwiseFn("elu", _elu, ("alpha",), formula="x if x > 0 else alpha * (exp(x) - 1)"),
+            PointwiseFn("affine", lambda x, a, b: a * x + b, ("scale", "offset"), formula="scale * x + offset"),
             PointwiseFn("prelu", _leaky_relu, ("slope",), per_channel=True, formula="x if x >= 0 else slope[c] * x"),
         )
     }

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dian.errors import IRValidationError
 
 from . import pointwise
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Op, Pointwise, Reshape
+from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Op, Pointwise, Reshape
 
 Shape = tuple[int, ...]
 
@@ -86,6 +86,18 @@ def _add(op: Add, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
             op, f"input shapes {[list(s) for s in ins]}", "add takes two inputs of the same shape (no broadcasting)"
         )
     return ins[0]
+
+
+def _mul(op: Mul, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    a, b = ins
+    gate = len(a) == 4 and b == (a[0], a[1], 1, 1)
+    if a != b and not gate:
+        raise _fail(
+            op,
+            f"input shapes {[list(s) for s in ins]}",
+            "mul takes two inputs of the same shape, or an NCHW tensor and an [N, C, 1, 1] gate as the second",
+        )
+    return a
 
 
 def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
@@ -174,12 +186,13 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
     Reshape: _reshape,
     Concat: _concat,
     Pointwise: _pointwise,
+    Mul: _mul,
 }
 
 
 def infer_shape(op: Op, input_shapes: Sequence[Shape], constant_shapes: Mapping[str, Shape]) -> Shape:
     """Output shape of ``op`` given its inputs' shapes and all constants' shapes."""
-    expected_inputs = 2 if type(op) is Add else None if isinstance(op, Concat) else 1
+    expected_inputs = 2 if type(op) in (Add, Mul) else None if isinstance(op, Concat) else 1
     if expected_inputs is not None and len(input_shapes) != expected_inputs:
         raise _fail(op, f"{len(input_shapes)} inputs", f"{op.kind.value} takes {expected_inputs}")
     for c in op.constants:

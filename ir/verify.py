@@ -15,7 +15,7 @@ from dian.errors import IRValidationError
 
 from . import pointwise
 from .graph import Graph
-from .ops import CLAMPED_OPS, Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Op, Pointwise, Requant
+from .ops import CLAMPED_OPS, Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Mul, Op, Pointwise, Requant
 from .shapes import infer_shape
 from .tensor import DType, Tensor
 
@@ -178,7 +178,7 @@ def _check_requant(op: Op, rq: Requant | None, expected: list[float], one_shift:
             )
 
 
-def _check_out_clamp(op: Conv2d | Linear | Add) -> None:
+def _check_out_clamp(op: Conv2d | Linear | Add | Mul) -> None:
     lo, hi = op.out_min, op.out_max
     if lo is None or hi is None or not -128 <= lo <= hi <= 127:
         raise _err(_where(op), f"output clamp [{lo}, {hi}]", "integer ops need out_min <= out_max within [-128, 127]")
@@ -222,6 +222,10 @@ def _verify_integer(graph: Graph, acc_bits: int) -> None:
             _check_accumulator(graph, op, acc_bits)
         elif isinstance(op, Add):
             _check_requant(op, op.requant, [s / out_scale for s in in_scales], one_shift=True)
+        elif isinstance(op, Mul):
+            _check_requant(op, op.requant, [in_scales[0] * in_scales[1] / out_scale])
+            if len(op.requant.multiplier) != 1:  # type: ignore[union-attr]
+                raise _err(_where(op), "requant is per channel", "mul uses one per-tensor requant")
         elif isinstance(op, Concat):
             _check_requant(op, op.requant, [s / out_scale for s in in_scales])
             if len(op.requant.multiplier) != len(op.inputs):  # type: ignore[union-attr]

@@ -32,6 +32,7 @@ from dian.ir import (
     Graph,
     Linear,
     MaxPool2d,
+    Mul,
     Op,
     Pointwise,
     Requant,
@@ -102,6 +103,7 @@ class ReferenceInterpreter:
             Reshape: self._reshape,
             Concat: self._concat,
             Pointwise: self._pointwise,
+            Mul: self._mul,
         }
 
     def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -154,11 +156,19 @@ class ReferenceInterpreter:
         return self._finish_mac(op, x.astype(self._compute) @ self._const(op.weight).T)
 
     def _add(self, op: Add, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        sign = -1 if op.subtract else 1
         if not self.integer:
-            return a + b
+            return a + sign * b
         ma, mb = op.requant.multiplier  # type: ignore[union-attr]
-        acc = a.astype(np.int64) * ma + b.astype(np.int64) * mb
+        acc = a.astype(np.int64) * ma + sign * (b.astype(np.int64) * mb)
         return np.clip(round_shift(acc, op.requant.shift[0]), op.out_min, op.out_max).astype(np.int8)  # type: ignore[union-attr]
+
+    def _mul(self, op: Mul, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """``a * b`` (``b`` an [N, C, 1, 1] gate broadcasts over the plane); integer: the int16
+        product rescaled with one rounding, then clamped."""
+        if not self.integer:
+            return (a * b).astype(np.float32)
+        return requantize(a.astype(np.int64) * b.astype(np.int64), op.requant, 1, op.out_min, op.out_max)  # type: ignore[arg-type]
 
     def _clamp(self, op: Clamp, x: np.ndarray) -> np.ndarray:
         lo = -np.inf if op.min_value is None else op.min_value

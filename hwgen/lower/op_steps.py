@@ -384,7 +384,8 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                 assert op.requant is not None
                 lds.append(load_box(cfg, ctx.act(op.inputs[1]), n, cb0, cbs, oy0, rows, ox0, cols, dst=words))
                 ma, mb = op.requant.multiplier
-                comp = (AddI(0, words, 0, words, ma, mb, op.requant.shift[0], op.out_min, op.out_max),)  # type: ignore
+                sh, lo_, hi_ = op.requant.shift[0], op.out_min, op.out_max
+                comp = (AddI(0, words, 0, words, ma, mb, sh, lo_, hi_, int(op.subtract)),)  # type: ignore[arg-type]
             elif lut is not None and lut.per_channel:
                 per = rows * cols
                 comp = tuple(

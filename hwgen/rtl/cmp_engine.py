@@ -148,7 +148,7 @@ class CmpEngine(wiring.Component):
             ]
 
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
-        mult_b = Signal(31)
+        mult_b, sub = Signal(31), Signal()
         rd = Mux(is_add & operand, b_addr, rd_addr)
         # Block RAM read data has a slow clock-to-output: every user but the PE
         # array (whose first stage is a register) takes it one edge later.
@@ -164,6 +164,7 @@ class CmpEngine(wiring.Component):
             add.shift.eq(shift),
             add.lo.eq(lo.as_signed()),
             add.hi.eq(hi.as_signed()),
+            add.subtract.eq(sub),
             pool.instr.eq(word),
             pool.ibuf_r_data.eq(ibuf_q),
             self.abuf_r_addr.eq(gemm.abuf_r_addr),
@@ -272,6 +273,7 @@ class CmpEngine(wiring.Component):
                         wr_addr.eq(f["dst"]),
                         mult.eq(f["m_a"]),
                         mult_b.eq(f["m_b"]),
+                        sub.eq(f["sub"]),
                         shift.eq(f["shift"]),
                         lo.eq(f["lo"]),
                         hi.eq(f["hi"]),

@@ -1,7 +1,8 @@
 """PPUAdd: the residual add of the post-processing unit.
 
-``out = clamp(round_shift(a * Ma + b * Mb, s), lo, hi)`` on L int8 lanes with
-per-tensor ``Ma``, ``Mb``, ``s`` (ir/ops.py ``Add``; one rounding).
+``out = clamp(round_shift(a * Ma ± b * Mb, s), lo, hi)`` on L int8 lanes with
+per-tensor ``Ma``, ``Mb``, ``s`` (ir/ops.py ``Add``; one rounding; ``subtract``
+picks the minus).
 
 The two operands arrive one after the other through one port — ``a`` word,
 then ``b`` word, ``operand`` telling which — because the ADD instruction
@@ -60,6 +61,8 @@ class PPUAdd(wiring.Component):
         ``s``, 0..62, sampled with the ``b`` word.
     lo, hi : In(signed(8))
         Output clamp, sampled with the ``b`` word.
+    subtract : In(1)
+        ``a * Ma - b * Mb``, sampled with the ``b`` word.
     out_valid : Out(1)
         High ``LATENCY`` edges after the ``b`` word was sampled.
     out : Out(ArrayLayout(signed(8), lanes))
@@ -84,6 +87,7 @@ class PPUAdd(wiring.Component):
                 "shift": In(unsigned(6)),
                 "lo": In(signed(8)),
                 "hi": In(signed(8)),
+                "subtract": In(1),
                 "out_valid": Out(1),
                 "out": Out(data.ArrayLayout(signed(8), lanes)),
             }
@@ -96,7 +100,7 @@ class PPUAdd(wiring.Component):
 
         # Stage 1: one product per lane.
         prod = [pipe_reg(signed(PROD_BITS), f"prod{i}") for i in range(self.lanes)]
-        valid1, is_b1 = Signal(), Signal()
+        valid1, is_b1, sub1 = Signal(), Signal(), Signal()
         shift1, lo1, hi1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
         parts = split_parts(*add_operands())
         for i, p in enumerate(prod):
@@ -116,6 +120,7 @@ class PPUAdd(wiring.Component):
         m.d.sync += [
             valid1.eq(self.in_valid),
             is_b1.eq(self.operand),
+            sub1.eq(self.subtract),
             shift1.eq(self.shift),
             lo1.eq(self.lo),
             hi1.eq(self.hi),
@@ -128,7 +133,7 @@ class PPUAdd(wiring.Component):
         pair = [pipe_reg(signed(PROD_BITS + 1), f"pair{i}") for i in range(self.lanes)]
         shift2, lo2, hi2 = pipe_reg(6, "shift2"), pipe_reg(signed(8), "lo2"), pipe_reg(signed(8), "hi2")
         valid2 = Signal()
-        m.d.sync += [p.eq(h + q) for p, h, q in zip(pair, held, prod, strict=True)]
+        m.d.sync += [p.eq(Mux(sub1, h - q, h + q)) for p, h, q in zip(pair, held, prod, strict=True)]
         m.d.sync += [valid2.eq(valid1 & is_b1), shift2.eq(shift1), lo2.eq(lo1), hi2.eq(hi1)]
         m.d.comb += [rc.value[i].eq(pair[i]) for i in range(self.lanes)]
         m.d.comb += [rc.shift[i].eq(shift2) for i in range(self.lanes)]

@@ -169,7 +169,7 @@ class Datapath:
     def add(self, i: AddI) -> None:
         a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
         b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, i.n)].astype(np.int64)
-        y = _round_shift(a * i.m_a + b * i.m_b, i.shift)
+        y = _round_shift(a * i.m_a + (1 - 2 * i.sub) * (b * i.m_b), i.shift)
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, np.clip(y, i.lo, i.hi))
 
     def copy(self, i: Copy) -> None:

@@ -158,12 +158,12 @@ HAND_WORDS = {
             ),
         ),
         (
-            AddI(2047, 1024, 511, 512, 0x7FFF_FFFF, 1 << 30, 63, -128, 127, wait=Token.LD_CMP, signal=Token.CMP_ST),
+            AddI(2047, 1024, 511, 512, 0x7FFF_FFFF, 1 << 30, 63, -128, 127, 1, wait=Token.LD_CMP, signal=Token.CMP_ST),
             _word(
                 8, 0b0001, 0b0100,  # opcode wait signal
                 (2047, 11), (1024, 11), (511, 9), (512, 10),  # src_a src_b dst n
                 (0x7FFF_FFFF, 31), (1 << 30, 31), (63, 6), (-128, 8), (127, 8),  # m_a m_b shift lo hi
-                (0, 1), (0, 1),  # lut ltab
+                (1, 1), (0, 1), (0, 1),  # sub lut ltab
             ),
         ),
         (

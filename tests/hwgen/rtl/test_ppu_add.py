@@ -16,42 +16,51 @@ from dian.sim.reference import round_shift, run_graph
 M_MAX = 2**31 - 1
 
 
-def add_graph(shape: tuple[int, ...], ma: int, mb: int, shift: int, lo: int, hi: int) -> Graph:
-    """``y = a + b`` whose scales make (ma, mb, shift) exactly the requant the verifier wants."""
+def add_graph(shape: tuple[int, ...], ma: int, mb: int, shift: int, lo: int, hi: int, subtract: bool = False) -> Graph:
+    """``y = a + b`` (``a - b``) whose scales make (ma, mb, shift) exactly the requant the verifier wants."""
 
     def act(name: str, scale: float) -> Tensor:
         return Tensor(name, shape, DType.INT8, QuantParams.per_tensor(scale))
 
-    op = Add("add", ("a", "b"), "y", requant=Requant((ma, mb), (shift,)), out_min=lo, out_max=hi)
+    op = Add("add", ("a", "b"), "y", requant=Requant((ma, mb), (shift,)), out_min=lo, out_max=hi, subtract=subtract)
     tensors = [act("a", ma / 2.0**shift), act("b", mb / 2.0**shift), act("y", 1.0)]
     return verify(Graph.build("g", tensors, {}, [op], ["a", "b"], ["y"]))
 
 
 def pair_vectors(
-    a_words: list[list[int]], b_words: list[list[int]], ma: int, mb: int, shift: int, lo: int, hi: int
+    a_words: list[list[int]],
+    b_words: list[list[int]],
+    ma: int,
+    mb: int,
+    shift: int,
+    lo: int,
+    hi: int,
+    subtract: bool = False,
 ) -> list[dict]:
     vecs = []
     for a, b in zip(a_words, b_words, strict=True):
-        common = {"mult_a": ma, "mult_b": mb, "shift": shift, "lo": lo, "hi": hi}
+        common = {"mult_a": ma, "mult_b": mb, "shift": shift, "lo": lo, "hi": hi, "subtract": int(subtract)}
         vecs += [dict(x=a, operand=0, **common), dict(x=b, operand=1, **common)]
     return vecs
 
 
-@pytest.mark.parametrize("lanes, relu", [(4, False), (8, True), (16, False)])
-def test_matches_run_graph(lanes: int, relu: bool) -> None:
+@pytest.mark.parametrize(
+    "lanes, relu, subtract", [(4, False, False), (8, True, False), (16, False, False), (8, False, True)]
+)
+def test_matches_run_graph(lanes: int, relu: bool, subtract: bool) -> None:
     rng = np.random.default_rng(lanes)
     shape = (1, 2 * lanes, 3, 3)  # two channel blocks of 3x3 pixels
     a = rng.integers(-128, 128, shape).astype(np.int8)
     b = rng.integers(-128, 128, shape).astype(np.int8)
     ma, mb = int(rng.integers(2**29, 2**31)), int(rng.integers(2**28, 2**31))
     shift, lo, hi = 31, (0 if relu else -128), 127
-    want = run_graph(add_graph(shape, ma, mb, shift, lo, hi), {"a": a, "b": b})["y"]
+    want = run_graph(add_graph(shape, ma, mb, shift, lo, hi, subtract), {"a": a, "b": b})["y"]
 
     def words(t: np.ndarray) -> list[list[int]]:  # [N][CB][H][W][L] word order
         blocked = t.reshape(2, lanes, 3, 3).transpose(0, 2, 3, 1).reshape(-1, lanes)
         return [[int(v) for v in w] for w in blocked]
 
-    vecs = pair_vectors(words(a), words(b), ma, mb, shift, lo, hi)
+    vecs = pair_vectors(words(a), words(b), ma, mb, shift, lo, hi, subtract)
     results, issued = run_stream(PPUAdd(lanes), vecs, ["out"], gap_seed=lanes)
     check_latency(results, [e for e, v in zip(issued, vecs, strict=True) if v["operand"]], PPUAdd.LATENCY)
     assert [r.values["out"] for r in results] == words(want)
