@@ -74,7 +74,7 @@ def _data(n: int, seed: int) -> np.ndarray:
 @pytest.mark.parametrize("case", list(CASES))
 def test_float_graph_is_torch(case: str) -> None:
     m = _model(case)
-    float_graph, int_graph = lower(m, SHAPE, _data(32, 0), case)
+    float_graph, _ = lower(m, SHAPE, _data(32, 0), case)
     _, _, cls, flag = CASES[case]
     ops = [op for op in float_graph.ops if isinstance(op, cls)]
     assert ops, [op.kind for op in float_graph.ops]
