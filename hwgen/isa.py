@@ -1,7 +1,7 @@
 """The accelerator's instruction set (docs/accelerator.md, "Instructions").
 
 Two in-order streams: MEM (LOAD_ACT, LOAD_WGT, LOAD_PRM, LOAD_LUT, STORE_ACT) and CMP
-(GEMM, DW, ADD, POOL, COPY); both end with END. Every instruction
+(GEMM, DW, ADD, MUL, POOL, COPY); both end with END. Every instruction
 carries ``wait``/``signal`` masks over the four token queues (:class:`Token`).
 
 Each instruction is a frozen dataclass whose fields are listed, in encoding
@@ -64,6 +64,7 @@ class Opcode(IntEnum):
     POOL = 9
     COPY = 10
     LOAD_LUT = 11
+    MUL = 12
 
 
 class PoolMode(IntEnum):
@@ -375,6 +376,39 @@ class AddI(Instr):
 
 
 @_instr(
+    Opcode.MUL,
+    (
+        ("src_a", "ib"),
+        ("src_b", "ib"),
+        ("dst", "ob"),
+        ("n", "obn"),
+        ("m", "m31"),
+        ("shift", "sh"),
+        ("lo", "i8"),
+        ("hi", "i8"),
+        ("bcast", "bit"),
+        *_LUT,
+    ),
+)
+class MulI(Instr):
+    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(a*b*m, shift), lo, hi)`` with a the IBUF
+    word ``src_a+i`` and b the word ``src_b+i``, or with ``bcast`` the word ``src_b`` for every i
+    (one channel block of a per-channel gate)."""
+
+    src_a: int
+    src_b: int
+    dst: int
+    n: int
+    m: int
+    shift: int
+    lo: int
+    hi: int
+    bcast: int = 0
+    lut: int = 0
+    ltab: int = 0
+
+
+@_instr(
     Opcode.COPY,
     (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8"), *_LUT),
 )
@@ -444,14 +478,14 @@ class Pool(Instr):
 
 def writes_obuf(ins: Instr) -> bool:
     """Does ``ins`` write OBUF (a PPU instruction, or a GEMM/DW with its requantization fused)?"""
-    return isinstance(ins, (AddI, Copy, Pool)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
+    return isinstance(ins, (AddI, Copy, Pool, MulI)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
 
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {
-    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, LoadLut, StoreAct, Gemm, Dw, AddI, Copy, Pool)
+    c.OPCODE: c for c in (End, LoadAct, LoadWgt, LoadPrm, LoadLut, StoreAct, Gemm, Dw, AddI, Copy, Pool, MulI)
 }
 MEM_OPS = frozenset({Opcode.LOAD_ACT, Opcode.LOAD_WGT, Opcode.LOAD_PRM, Opcode.LOAD_LUT, Opcode.STORE_ACT, Opcode.END})
-CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.END})
+CMP_OPS = frozenset({Opcode.GEMM, Opcode.DW, Opcode.ADD, Opcode.COPY, Opcode.POOL, Opcode.MUL, Opcode.END})
 
 
 _STRIDE_OF_COUNT = {

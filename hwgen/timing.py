@@ -102,6 +102,12 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   one: ``D`` as above plus ``RQ_DRAIN`` (8). Nothing else changes (ABUF is
   still written; the PBUF entry is read from the latch on).
 
+* MUL (hwgen/rtl/cmp_engine.py): ADD's read pattern (``a`` and ``b`` words
+  alternate from ``S+1``, ``b`` from one address with ``bcast``); each lane's
+  ``a·b`` is registered a cycle after the ``b`` word reaches CmpEngine's
+  register and enters PPURequant (bias 0, the instruction's M and s):
+  ``D = 2n + 3 + 1 + 8``.
+
 * Any OBUF writer with ``lut`` (GEMM/DW with ``rq``, ADD, COPY, POOL): each
   result addresses its LBUF bytes in the cycle it leaves its unit, the bytes
   are registered an edge later and written to OBUF in the next cycle: ``D``
@@ -122,7 +128,7 @@ import numpy as np
 
 from . import image_format
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, StoreAct
+from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, StoreAct
 
 # Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
 # the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
@@ -162,6 +168,8 @@ WRITE_SETTLE = 3
 # a pixel's last word into the window is its GEMM-style issue.
 DW_OVERHEAD = 2 + 1 + GEMM_WRITE
 ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
+# MUL: the registered int8 x int8 product of each lane, then PPURequant (cmp_engine.py).
+MUL_LATENCY = 1 + PPU_REQUANT_LATENCY
 # GEMM/DW with the requantization fused: the last final sum's trip through PPURequant to OBUF.
 RQ_DRAIN = PPU_REQUANT_LATENCY
 # A lookup table in DRAM and in a LOAD_LUT: 256 words (entry e of every lane's table in word e).
@@ -302,6 +310,12 @@ def add_cycles(words: Any) -> Any:
     return 3 + ADD_LATENCY + 2 * words
 
 
+def mul_cycles(words: Any) -> Any:
+    """EXACT: ADD's two IBUF reads a word, the read data register, the product register, then
+    PPURequant."""
+    return 3 + MUL_LATENCY + 2 * words
+
+
 def pool_cycles(windows: Any, window_words: Any) -> Any:
     """EXACT: ``windows·window_words`` IBUF reads, then PPUPool and PPURequant."""
     return PPU_LATENCY + POOL_LATENCY + windows * window_words
@@ -332,6 +346,8 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
         return int(add_cycles(ins.n)) + lut
     if isinstance(ins, Copy):
         return int(ppu_cycles(ins.n)) + lut
+    if isinstance(ins, MulI):
+        return int(mul_cycles(ins.n)) + lut
     if isinstance(ins, Pool):
         return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx)) + lut
     if isinstance(ins, End):

@@ -64,6 +64,7 @@ for _helper in (
     timing.dw_cycles,
     timing.ppu_cycles,
     timing.add_cycles,
+    timing.mul_cycles,
     timing.pool_cycles,
 ):
     register_jitable(_helper)  # callable from compiled code; still the plain function for Python callers

@@ -85,11 +85,12 @@ class BlockedTilings:
     Y_HI,
     KEY_CB,
     LUT,
+    BCAST,
     PARTS,
     PART,
-) = range(HEADER, HEADER + 26)
-KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4}
-DW, POOL, ADD = 1, 2, 3
+) = range(HEADER, HEADER + 27)
+KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4, WorkKind.MUL: 5}
+DW, POOL, ADD, MUL = 1, 2, 3, 5
 
 
 class BlockedSteps:
@@ -105,7 +106,7 @@ class BlockedSteps:
         self.kind = KIND_CODES[kind]
         L = cfg.lanes
         parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
-            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY) else w.k
+            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY, WorkKind.MUL) else w.k
         ]
         YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
         part_cb = [-(-c // L) for c in parts]
@@ -146,6 +147,7 @@ class BlockedSteps:
             y_hi,
             key_cb,
             w.lut,
+            w.bcast,
             np.full_like(t.ct, len(parts)),
             *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
@@ -189,6 +191,17 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     rec[SRAM + OBUF] = 2 * words * L
     lut = lut_load(rec, cfg, r[LUT], True, c_t, cbs)
     rec[SRAM + LBUF] = words * L if lut else 0  # each OBUF word read one LBUF byte a lane
+    if kind == MUL:  # two input tiles (the second a gate word per channel block), no window
+        gate = cbs if r[BCAST] else words
+        cyc = timing.dma_read_cycles(cfg, words) + GAP + timing.dma_read_cycles(cfg, gate)
+        load(rec, 0, 1, key, cyc, (words + gate) * L, 2, IBUF, (words + gate) * L)
+        if r[BCAST]:  # one MUL per channel block
+            rec[WRITER] = cbs * (timing.mul_cycles(rows * cols) + lut) + (cbs - 1) * GAP
+            rec[WRITER_INSTRS] = cbs
+        else:
+            rec[WRITER] = timing.mul_cycles(words) + lut
+        rec[SRAM + IBUF] = 2 * words * L
+        return
     if kind >= ADD:  # ADD or COPY: one or two input tiles, no window
         n_in = 2 if kind == ADD else 1
         load(

@@ -102,13 +102,29 @@ class WorkArrays:
     dy: np.ndarray
     dx: np.ndarray
     lut: np.ndarray  # step_record's LUT_* mode
+    bcast: np.ndarray  # MUL by a per-channel gate
 
     @staticmethod
     def of(works: list[Work], owner: np.ndarray) -> WorkArrays:
         """Mapping ``m`` runs ``works[owner[m]]``."""
         rows = np.array(
             [
-                [w.n, w.c, w.k, w.h, w.w, w.oy, w.ox, w.fy, w.fx, *w.stride, *w.padding, *w.dilation, lut_mode(w)]
+                [
+                    w.n,
+                    w.c,
+                    w.k,
+                    w.h,
+                    w.w,
+                    w.oy,
+                    w.ox,
+                    w.fy,
+                    w.fx,
+                    *w.stride,
+                    *w.padding,
+                    *w.dilation,
+                    lut_mode(w),
+                    w.broadcast,
+                ]
                 for w in works
             ],
             dtype=np.int64,

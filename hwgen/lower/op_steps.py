@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d, Pointwise
+from dian.ir import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Graph, Linear, MaxPool2d, Mul, Pointwise
 
 from ..accel_config import LUT_ENTRIES, AccelConfig
-from ..isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from ..isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, PoolMode, StoreAct
 from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
 from .program import Load, Step
 from .tile_search import Tiling
@@ -378,9 +378,11 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
         src = ctx.act(name)
         for cb0, cbs, n, oy0, rows, ox0, cols in _blocked_tiles(w, t, blocks(src.shape[1], L)):
             words = cbs * rows * cols
-            lds = [load_box(cfg, src, n, cb0, cbs, oy0, rows, ox0, cols)]
+            lds: list[Instr] = [load_box(cfg, src, n, cb0, cbs, oy0, rows, ox0, cols)]
             comp: tuple[Instr, ...]
-            if isinstance(op, Add):
+            if isinstance(op, Mul):
+                comp = _mul_instrs(ctx, w, op, lds, n, cb0, cbs, (oy0, rows), (ox0, cols))
+            elif isinstance(op, Add):
                 assert op.requant is not None
                 lds.append(load_box(cfg, ctx.act(op.inputs[1]), n, cb0, cbs, oy0, rows, ox0, cols, dst=words))
                 ma, mb = op.requant.multiplier
@@ -403,10 +405,38 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
             )
 
 
+def _mul_instrs(
+    ctx: LowerCtx,
+    w: Work,
+    op: Mul,
+    lds: list[Instr],
+    n: int,
+    cb0: int,
+    cbs: int,
+    ys: tuple[int, int],
+    xs: tuple[int, int],
+) -> tuple[Instr, ...]:
+    """A MUL tile: the second operand's box after the first's in IBUF (a gate: its ``cbs`` words),
+    then one MUL over the tile, or one per channel block against its gate word."""
+    (oy0, rows), (ox0, cols) = ys, xs
+    words, per = cbs * rows * cols, rows * cols
+    gate = ctx.act(op.inputs[1])
+    if w.broadcast:
+        lds.append(load_box(ctx.cfg, gate, n, cb0, cbs, 0, 1, 0, 1, dst=words))
+    else:
+        lds.append(load_box(ctx.cfg, gate, n, cb0, cbs, oy0, rows, ox0, cols, dst=words))
+    assert op.requant is not None and op.out_min is not None and op.out_max is not None
+    m, s, lo, hi = op.requant.multiplier[0], op.requant.shift[0], op.out_min, op.out_max
+    if not w.broadcast:
+        return (MulI(0, words, 0, words, m, s, lo, hi),)
+    return tuple(MulI(cb * per, words + cb, cb * per, per, m, s, lo, hi, 1) for cb in range(cbs))
+
+
 STEPS = {
     WorkKind.GEMM: gemm_steps,
     WorkKind.DW: dw_steps,
     WorkKind.POOL: pool_steps,
     WorkKind.ADD: eltwise_steps,
     WorkKind.COPY: eltwise_steps,
+    WorkKind.MUL: eltwise_steps,
 }

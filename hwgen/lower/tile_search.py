@@ -206,10 +206,13 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         cmp = timing.pool_cycles(out_words, taps)
         extra_read = 0
     else:
-        n_in = 2 if w.kind is WorkKind.ADD else 1
-        in_words = n_in * out_words
+        n_in = 2 if w.kind in (WorkKind.ADD, WorkKind.MUL) else 1
+        in_words = out_words + (ct if w.broadcast else (n_in - 1) * out_words)
         ok &= in_words <= h["ibuf"]
-        cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
+        if w.kind is WorkKind.MUL:
+            cmp = timing.mul_cycles(out_words) + (ct - 1) * (timing.MUL_LATENCY + 3) * w.broadcast
+        else:
+            cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
         extra_read = 0
     steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
     mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words)

@@ -31,6 +31,7 @@ from dian.ir import (
     Graph,
     Linear,
     MaxPool2d,
+    Mul,
     Op,
     Pointwise,
     Reshape,
@@ -46,6 +47,7 @@ class WorkKind(str, Enum):
     DW = "depthwise"
     POOL = "pool"
     ADD = "add"
+    MUL = "mul"
     COPY = "copy"
     ALIAS = "alias"
 
@@ -80,6 +82,7 @@ class Work:
     dilation: tuple[int, int] = (1, 1)
     lut: Pointwise | None = None  # the pointwise op whose table the results pass (fused, or a COPY's own)
     lut_per_channel: bool = False  # its table has a row per channel: one LBUF table per channel block
+    broadcast: bool = False  # MUL: the second input is an [N, C, 1, 1] gate (one word per channel block)
 
     def header(self, cfg: AccelConfig) -> str:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
@@ -202,6 +205,10 @@ def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) ->
     if isinstance(op, Clamp):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         return Work(op, WorkKind.COPY, n, c, c, h, w, h, w)
+    if isinstance(op, Mul):
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        gate = _plain_input(graph, regions, op, op.inputs[1])
+        return Work(op, WorkKind.MUL, n, c, c, h, w, h, w, broadcast=gate[2:] != (h, w))
     if isinstance(op, Concat):
         shapes = [_plain_input(graph, regions, op, i) for i in op.inputs]
         n, k, h, w = as_4d(graph.tensors[op.output].shape)
@@ -229,7 +236,7 @@ def needs_lut(graph: Graph) -> bool:
     return any(isinstance(op, Pointwise) for op in graph.ops)
 
 
-_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Pointwise, Reshape)
+_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Pointwise, Reshape)
 
 
 def check_runnable(graph: Graph) -> None:

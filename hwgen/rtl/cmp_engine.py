@@ -31,6 +31,11 @@ cycles a word) into :class:`~dian.hwgen.rtl.ppu_add.PPUAdd`; the last ``b`` is
 read in ``S+2n`` and written to OBUF ``2 + PPUAdd.LATENCY`` later:
 ``D = 2n + 3 + 6``.
 
+MUL: ADD's read pattern (``b`` from one address with ``bcast``: a per-channel
+gate); the ``a`` word is held, and each lane's int8 × int8 product (LUT-built)
+is registered when the ``b`` word arrives and enters PPURequant with bias 0
+and the instruction's M, s: ``D = 2n + 3 + 1 + 8``.
+
 DW (with the depthwise dataflow): :class:`~dian.hwgen.rtl.dw_unit.DwUnit`
 walks the taps into the window register and shares GemmUnit's array path;
 the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
@@ -42,14 +47,14 @@ registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
 would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
 0) the bit is not decoded *(sim/machine rejects such a program)*.
 
-Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD. Any other opcode (a MEM
+Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
 raises ``error`` — sticky until reset — and halts the engine; the top level reports it.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
@@ -57,10 +62,11 @@ from amaranth.lib.wiring import In, Out
 from ..accel_config import AccelConfig
 from ..dsp_plan import plan_dsps
 from ..encoding import Encoding
-from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, Opcode, Pool, PoolMode
+from ..isa import INSTRUCTION_BITS, AddI, Copy, Dw, Gemm, MulI, Opcode, Pool, PoolMode
 from ..timing import LUT_LATENCY
 from .decode import fields
 from .gemm_unit import GemmUnit
+from .multiplier import product
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
@@ -149,6 +155,10 @@ class CmpEngine(wiring.Component):
 
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b, sub = Signal(31), Signal()
+        # MUL: ADD's read pattern; the a word is held, each lane's a*b registered when b comes.
+        is_mul, bcast, mul_valid = Signal(), Signal(), Signal()
+        held_a = Signal(8 * L)
+        prods = [Signal(signed(16), name=f"mul_prod{i}") for i in range(L)]
         rd = Mux(is_add & operand, b_addr, rd_addr)
         # Block RAM read data has a slow clock-to-output: every user but the PE
         # array (whose first stage is a register) takes it one edge later.
@@ -157,7 +167,7 @@ class CmpEngine(wiring.Component):
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
         m.d.comb += [
             self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
-            add.in_valid.eq(add_valid2),
+            add.in_valid.eq(add_valid2 & ~is_mul),
             add.x.eq(ibuf_q),
             add.mult_a.eq(mult),
             add.mult_b.eq(mult_b),
@@ -186,7 +196,20 @@ class CmpEngine(wiring.Component):
             add.operand.eq(operand2),
             valid2.eq(valid1),
             add_valid2.eq(add_valid),
+            mul_valid.eq(add_valid2 & is_mul & add.operand),
         ]
+        # add.operand is the operand flag of the word in ibuf_q (operand2 is already the next one's)
+        with m.If(add_valid2 & ~add.operand):
+            m.d.sync += held_a.eq(ibuf_q)
+        for i in range(L):
+            p = product(
+                m,
+                held_a[8 * i : 8 * i + 8].as_signed(),
+                ibuf_q[8 * i : 8 * i + 8].as_signed(),
+                dsp=False,
+                name=f"mulp{i}",
+            )
+            m.d.sync += prods[i].eq(p)
         pb = pbuf_q
         acc_w = gemm.abuf_w_data  # a GEMM's or DW's final sums (fused requantization), as they go to ABUF
         for i in range(L):
@@ -196,7 +219,7 @@ class CmpEngine(wiring.Component):
                     Mux(
                         in_gemm,
                         acc_w[lane].as_signed(),
-                        Mux(is_pool, pool.out[i], ibuf_q[8 * i : 8 * i + 8].as_signed()),
+                        Mux(is_mul, prods[i], Mux(is_pool, pool.out[i], ibuf_q[8 * i : 8 * i + 8].as_signed())),
                     )
                 ),
                 rq.bias[i].eq(Mux(is_copy, 0, pb[32 * i : 32 * i + 32].as_signed())),
@@ -212,7 +235,7 @@ class CmpEngine(wiring.Component):
         for i in range(L):
             m.d.comb += self.lbuf_r_addr[i].eq(Cat(res[8 * i : 8 * i + 8] ^ Const(0x80, 8), ltab))
         m.d.comb += [
-            rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid),
+            rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid | mul_valid),
             rq.lo.eq(lo.as_signed()),
             rq.hi.eq(hi.as_signed()),
             self.obuf_w_en.eq(Mux(lut_on, lut_valid, res_valid)),
@@ -230,6 +253,7 @@ class CmpEngine(wiring.Component):
                         is_copy.eq(1),
                         is_pool.eq(0),
                         is_add.eq(0),
+                        is_mul.eq(0),
                         rd_addr.eq(f["src"]),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
@@ -250,6 +274,7 @@ class CmpEngine(wiring.Component):
                         is_copy.eq(1),
                         is_pool.eq(1),
                         is_add.eq(0),
+                        is_mul.eq(0),
                         left.eq(0),
                         wr_left.eq(n),
                         wr_addr.eq(f["dst"]),
@@ -264,6 +289,8 @@ class CmpEngine(wiring.Component):
                     m.d.sync += [
                         *lut_fields(f),
                         is_add.eq(1),
+                        is_mul.eq(0),
+                        bcast.eq(0),
                         is_pool.eq(0),
                         rd_addr.eq(f["src_a"]),
                         b_addr.eq(f["src_b"]),
@@ -274,6 +301,27 @@ class CmpEngine(wiring.Component):
                         mult.eq(f["m_a"]),
                         mult_b.eq(f["m_b"]),
                         sub.eq(f["sub"]),
+                        shift.eq(f["shift"]),
+                        lo.eq(f["lo"]),
+                        hi.eq(f["hi"]),
+                    ]
+                    m.next = "ADD"
+                with m.Case(Opcode.MUL):
+                    f = fields(enc, MulI, word)
+                    m.d.sync += [
+                        *lut_fields(f),
+                        is_copy.eq(1),
+                        is_add.eq(1),
+                        is_mul.eq(1),
+                        bcast.eq(f["bcast"]),
+                        is_pool.eq(0),
+                        rd_addr.eq(f["src_a"]),
+                        b_addr.eq(f["src_b"]),
+                        operand.eq(0),
+                        left.eq(f["n"]),
+                        wr_left.eq(f["n"]),
+                        wr_addr.eq(f["dst"]),
+                        mult.eq(f["m"]),
                         shift.eq(f["shift"]),
                         lo.eq(f["lo"]),
                         hi.eq(f["hi"]),
@@ -297,7 +345,7 @@ class CmpEngine(wiring.Component):
                 with m.If(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
-                        m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + 1)]
+                        m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
                 with m.If(self.obuf_w_en & (wr_left == 1)):
                     head.finish()
             with m.State("GEMM"):

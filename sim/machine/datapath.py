@@ -17,7 +17,21 @@ from numpy.lib.stride_tricks import as_strided
 from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.isa import AddI, Copy, Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, Pool, PoolMode, StoreAct
+from dian.hwgen.isa import (
+    AddI,
+    Copy,
+    Dw,
+    Gemm,
+    Instr,
+    LoadAct,
+    LoadLut,
+    LoadPrm,
+    LoadWgt,
+    MulI,
+    Pool,
+    PoolMode,
+    StoreAct,
+)
 
 _LUT = timing.LUT_WORDS
 
@@ -107,7 +121,7 @@ class Datapath:
         self.lbuf[self._range(i, self.lbuf, "LBUF", i.dst * _LUT, n)] = src.view(np.int8)
         self.bytes_read += n * self.L
 
-    def _out(self, i: Gemm | Dw | AddI | Copy | Pool, words: np.ndarray) -> np.ndarray:
+    def _out(self, i: Gemm | Dw | AddI | Copy | Pool | MulI, words: np.ndarray) -> np.ndarray:
         """An OBUF writer's int8 results ``[..., L]`` after its pointwise stage: with ``lut``, the
         entry ``q + 128`` of LBUF table ``ltab`` in each lane."""
         if not i.lut:
@@ -172,6 +186,12 @@ class Datapath:
         y = _round_shift(a * i.m_a + (1 - 2 * i.sub) * (b * i.m_b), i.shift)
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, np.clip(y, i.lo, i.hi))
 
+    def mul(self, i: MulI) -> None:
+        a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
+        b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, 1 if i.bcast else i.n)].astype(np.int64)
+        y = np.clip(_round_shift(a * b * i.m, i.shift), i.lo, i.hi)
+        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
+
     def copy(self, i: Copy) -> None:
         x = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src, i.n)].astype(np.int64)
         y = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
@@ -202,5 +222,6 @@ _DISPATCH: dict[type[Instr], Callable[..., None]] = {  # each method takes its o
     Dw: Datapath.dw,
     AddI: Datapath.add,
     Copy: Datapath.copy,
+    MulI: Datapath.mul,
     Pool: Datapath.pool,
 }

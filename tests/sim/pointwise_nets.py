@@ -54,3 +54,20 @@ def pointwise_graph(net: type[nn.Module], shape: tuple[int, ...], seed: int) -> 
                 p.weight.copy_(torch.linspace(-0.5, 1.5, p.num_parameters))
     calib = np.random.default_rng(seed).standard_normal((8, *shape[1:])).astype(np.float32)
     return lower(m, shape, calib, net.__name__)[1]
+
+
+class ElementwiseNet(nn.Module):
+    """Squeeze-excite (a hardsigmoid gate of 10 channels: 3 blocks of 4 lanes, the last short)
+    times the features, a product of two same-shaped tensors, a difference and x * 0.5."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 10, 3, padding=1), nn.Conv2d(10, 10, 1)
+        self.f1, self.f2 = nn.Conv2d(10, 4, 1), nn.Conv2d(4, 10, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.c1(x))
+        gate = nn.functional.hardsigmoid(self.f2(torch.relu(self.f1(y.mean((2, 3), keepdim=True)))))
+        z = y * gate
+        w = self.c2(z)
+        return (w * z - y) * 0.5

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 from machine_cases import CONFIGS, CRAMPED, check_machine, random_inputs
-from pointwise_nets import MixedNet, StandaloneNet, pointwise_graph
+from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, pointwise_graph
 
 from dian.errors import ScheduleError
 from dian.hwgen.lower.graph import lower_graph
@@ -75,3 +75,19 @@ def test_a_config_without_a_lut_stage_is_refused(mixed: Graph) -> None:
     no_lut = dataclasses.replace(CRAMPED, lut_tables=0)
     with pytest.raises(ScheduleError, match=r"lut_tables = 0"):
         lower_graph(mixed, no_lut)
+
+
+@pytest.fixture(scope="module")
+def elementwise() -> Graph:
+    return pointwise_graph(ElementwiseNet, (1, 3, 6, 7), seed=3)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_elementwise_ops_on_the_machine(elementwise: Graph, cfg) -> None:
+    check_machine(elementwise, cfg, seed=4)
+    plans = map_graph(elementwise, cfg, "latency")
+    works = {p.work.op.name: p.work for p in plans}
+    assert works["mul"].kind is WorkKind.MUL and works["mul"].broadcast and not works["mul_1"].broadcast
+    cost = network_cost(elementwise, cfg, plans)
+    got = run_lowered(lower_graph(elementwise, cfg, plans), random_inputs(elementwise)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)

