@@ -141,6 +141,24 @@ class CmpEngine(wiring.Component):
             """Every OBUF writer's lookup stage: on (only with an LBUF) and its table."""
             return [lut_on.eq(f["lut"] if cfg.lut_tables else 0), ltab.eq(f["ltab"])]
 
+        def two_operands(f, m_a):
+            """ADD's and MUL's common latches: a and b words alternate from ``src_a`` and ``src_b``."""
+            return [
+                *lut_fields(f),
+                is_add.eq(1),
+                is_pool.eq(0),
+                rd_addr.eq(f["src_a"]),
+                b_addr.eq(f["src_b"]),
+                operand.eq(0),
+                left.eq(f["n"]),
+                wr_left.eq(f["n"]),
+                wr_addr.eq(f["dst"]),
+                mult.eq(m_a),
+                shift.eq(f["shift"]),
+                lo.eq(f["lo"]),
+                hi.eq(f["hi"]),
+            ]
+
         def fused_fields(f):
             """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
             return [
@@ -287,45 +305,16 @@ class CmpEngine(wiring.Component):
                 with m.Case(Opcode.ADD):
                     f = fields(enc, AddI, word)
                     m.d.sync += [
-                        *lut_fields(f),
-                        is_add.eq(1),
+                        *two_operands(f, f["m_a"]),
                         is_mul.eq(0),
                         bcast.eq(0),
-                        is_pool.eq(0),
-                        rd_addr.eq(f["src_a"]),
-                        b_addr.eq(f["src_b"]),
-                        operand.eq(0),
-                        left.eq(f["n"]),
-                        wr_left.eq(f["n"]),
-                        wr_addr.eq(f["dst"]),
-                        mult.eq(f["m_a"]),
                         mult_b.eq(f["m_b"]),
                         sub.eq(f["sub"]),
-                        shift.eq(f["shift"]),
-                        lo.eq(f["lo"]),
-                        hi.eq(f["hi"]),
                     ]
                     m.next = "ADD"
                 with m.Case(Opcode.MUL):
                     f = fields(enc, MulI, word)
-                    m.d.sync += [
-                        *lut_fields(f),
-                        is_copy.eq(1),
-                        is_add.eq(1),
-                        is_mul.eq(1),
-                        bcast.eq(f["bcast"]),
-                        is_pool.eq(0),
-                        rd_addr.eq(f["src_a"]),
-                        b_addr.eq(f["src_b"]),
-                        operand.eq(0),
-                        left.eq(f["n"]),
-                        wr_left.eq(f["n"]),
-                        wr_addr.eq(f["dst"]),
-                        mult.eq(f["m"]),
-                        shift.eq(f["shift"]),
-                        lo.eq(f["lo"]),
-                        hi.eq(f["hi"]),
-                    ]
+                    m.d.sync += [*two_operands(f, f["m"]), is_copy.eq(1), is_mul.eq(1), bcast.eq(f["bcast"])]
                     m.next = "ADD"
                 with m.Case(Opcode.GEMM):
                     m.d.comb += gemm.start.eq(1)
