@@ -57,15 +57,17 @@ def lower_maxpool(
     ceil_mode: bool,
     return_indices: bool,
 ) -> str:
-    if _pair(dilation) != (1, 1) or ceil_mode or return_indices:
+    if _pair(dilation) != (1, 1) or return_indices:
         raise _unsupported(
             node,
-            f"max pooling with dilation={dilation}, ceil_mode={ceil_mode}, return_indices={return_indices}",
-            "dian supports dilation 1, ceil_mode False, no indices",
+            f"max pooling with dilation={dilation}, return_indices={return_indices}",
+            "dian supports dilation 1, no indices",
         )
     k = _pair(kernel)
     s = k if stride is None or stride == [] or stride == () else _pair(stride)
-    return b.emit(MaxPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding))
+    return b.emit(
+        MaxPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding), ceil_mode=bool(ceil_mode)
+    )
 
 
 def lower_avgpool(
@@ -79,15 +81,21 @@ def lower_avgpool(
     count_include_pad: bool,
     divisor_override: Any,
 ) -> str:
+    k = _pair(kernel)
+    s = k if stride is None or stride == [] or stride == () else _pair(stride)
+    if ceil_mode:  # harmless when rounding up adds no window (PyTorch's divisor differs only there)
+        h, w = b.tensors[b.tensor(x, node)].shape[2:]
+        p = _pair(padding)
+        floor = tuple((n + 2 * q - kk) // ss + 1 for n, q, kk, ss in zip((h, w), p, k, s, strict=True))
+        ceil_mode = floor != b.shape(node)[2:]
     if ceil_mode or not count_include_pad or divisor_override is not None:
         raise _unsupported(
             node,
             f"average pooling with ceil_mode={ceil_mode}, count_include_pad={count_include_pad}, "
             f"divisor_override={divisor_override}",
-            "dian supports ceil_mode False, count_include_pad True, divisor_override None",
+            "dian supports count_include_pad True, divisor_override None, and ceil_mode only where it adds "
+            "no window (a window past the edge divides by fewer elements)",
         )
-    k = _pair(kernel)
-    s = k if stride is None or stride == [] or stride == () else _pair(stride)
     return b.emit(AvgPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding))
 
 

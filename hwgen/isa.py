@@ -23,121 +23,31 @@ them. A value that does not fit its field raises
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import IntEnum, IntFlag
-from typing import ClassVar, TypeVar, dataclass_transform
 
-INSTRUCTION_BITS = 256
-INSTRUCTION_BYTES = INSTRUCTION_BITS // 8
-HEADER_BITS = 12
-
-
-class Token(IntFlag):
-    """The four token queues. MEM signals LD_CMP and ST_CMP and waits on the
-    other two; CMP the reverse."""
-
-    NONE = 0
-    LD_CMP = 1  # a load group is in IBUF/WBUF/PBUF
-    CMP_LD = 2  # CMP is done with a load group's buffer halves
-    CMP_ST = 4  # an OBUF half holds a finished output tile
-    ST_CMP = 8  # an OBUF half was stored and may be overwritten
+from .isa_base import (  # the vocabulary, re-exported: the instruction set is one namespace
+    CMP_SIGNALS,
+    CMP_WAITS,
+    FUSED_REQUANT,
+    HEADER_BITS,
+    INSTRUCTION_BITS,
+    INSTRUCTION_BYTES,
+    LUT_FIELDS,
+    MEM_SIGNALS,
+    MEM_WAITS,
+    Instr,
+    Opcode,
+    PoolMode,
+    Token,
+    instr_class,
+)
 
 
-MEM_WAITS = Token.CMP_LD | Token.CMP_ST
-MEM_SIGNALS = Token.LD_CMP | Token.ST_CMP
-CMP_WAITS = Token.LD_CMP | Token.ST_CMP
-CMP_SIGNALS = Token.CMP_LD | Token.CMP_ST
-
-
-class Opcode(IntEnum):
-    END = 0
-    LOAD_ACT = 1
-    LOAD_WGT = 2
-    LOAD_PRM = 3
-    STORE_ACT = 4
-    GEMM = 5
-    DW = 6
-    # 7 was REQUANT (ABUF -> OBUF), retired: GEMM and DW requantize their final sums themselves.
-    # The engines treat it as any unknown opcode (their ``error``); the others keep their values.
-    ADD = 8
-    POOL = 9
-    COPY = 10
-    LOAD_LUT = 11
-    MUL = 12
-
-
-class PoolMode(IntEnum):
-    MAX = 0
-    AVG = 1  # window sum, then round_shift(sum * m, shift), saturated to int8
-
-
-@dataclass(frozen=True)
-class Instr:
-    """Common part: token masks. Subclasses add their fields and FIELDS."""
-
-    wait: Token = dataclasses.field(default=Token.NONE, kw_only=True)
-    signal: Token = dataclasses.field(default=Token.NONE, kw_only=True)
-
-    OPCODE: ClassVar[Opcode]
-    FIELDS: ClassVar[tuple[tuple[str, str], ...]]
-    #: Fields the encoder computes from FIELDS and appends after them, so the
-    #: RTL latches products and quotients instead of computing them in its
-    #: DECODE cycle (which starts at the IMEM output: it set the clock).
-    DERIVED: ClassVar[tuple[tuple[str, str], ...]] = ()
-
-    def derived(self) -> dict[str, int]:
-        """The exact values of the DERIVED fields (the encoder wraps buffer offsets to their width)."""
-        return {}
-
-    def with_tokens(self, wait: Token | None = None, signal: Token | None = None) -> Instr:
-        return dataclasses.replace(
-            self, wait=self.wait if wait is None else wait, signal=self.signal if signal is None else signal
-        )
-
-    def describe(self) -> str:
-        body = " ".join(f"{n}={getattr(self, n)}" for n, _ in self.FIELDS)
-        tok = ""
-        if self.wait:
-            tok += f" wait={self.wait.name}"
-        if self.signal:
-            tok += f" signal={self.signal.name}"
-        return f"{self.OPCODE.name} {body}{tok}"
-
-
-_I = TypeVar("_I", bound=Instr)
-
-
-@dataclass_transform(frozen_default=True)
-def _instr(opcode: Opcode, fields: tuple[tuple[str, str], ...]) -> Callable[[type[_I]], type[_I]]:
-    def wrap(cls: type[_I]) -> type[_I]:
-        cls.OPCODE = opcode
-        cls.FIELDS = fields
-        return dataclass(frozen=True)(cls)
-
-    return wrap
-
-
-# Field kinds: "dram" byte address/stride (32 bits); "<buf>" an address in a
-# buffer (ib, wb, pb, ab, ob) and "<buf>n" a count up to its depth; "bit";
-# "i8" signed int8; "m31" multiplier; "sh" shift 0..63; "mode" 2 bits;
-# "<buf>n2" / "<buf>n3" a product of two / three counts (derived fields only).
-
-
-#: GEMM's and DW's fused requantization (the last fields): on/off, the OBUF word of the first
-#: pixel, the PBUF entry of the channel block, the clamp.
-_FUSED_REQUANT = (("rq", "bit"), ("odst", "ob"), ("prm", "pb"), ("lo", "i8"), ("hi", "i8"))
-#: Every OBUF writer's pointwise stage (the last fields): on/off and the LBUF table. With ``lut``
-#: each int8 result ``q`` is replaced by entry ``q + 128`` of table ``ltab`` in its lane.
-_LUT = (("lut", "bit"), ("ltab", "lt"))
-
-
-@_instr(Opcode.END, ())
+@instr_class(Opcode.END, ())
 class End(Instr):
     """Last instruction of a stream in a program chunk."""
 
 
-@_instr(
+@instr_class(
     Opcode.LOAD_ACT,
     (
         ("dram", "dram"),
@@ -174,7 +84,7 @@ class LoadAct(Instr):
     pad_value: int = 0
 
 
-@_instr(Opcode.LOAD_WGT, (("dram", "dram"), ("dst", "wb"), ("n_words", "wbn")))
+@instr_class(Opcode.LOAD_WGT, (("dram", "dram"), ("dst", "wb"), ("n_words", "wbn")))
 class LoadWgt(Instr):
     """DRAM -> WBUF: ``n_words`` contiguous words."""
 
@@ -183,7 +93,7 @@ class LoadWgt(Instr):
     n_words: int
 
 
-@_instr(Opcode.LOAD_PRM, (("dram", "dram"), ("dst", "pb"), ("n_entries", "pbn")))
+@instr_class(Opcode.LOAD_PRM, (("dram", "dram"), ("dst", "pb"), ("n_entries", "pbn")))
 class LoadPrm(Instr):
     """DRAM -> PBUF: ``n_entries`` channel blocks of parameters (L int32 bias,
     L int32 multiplier, L int8 shift each, contiguous)."""
@@ -193,7 +103,7 @@ class LoadPrm(Instr):
     n_entries: int
 
 
-@_instr(Opcode.LOAD_LUT, (("dram", "dram"), ("dst", "lt"), ("n_tables", "ltn")))
+@instr_class(Opcode.LOAD_LUT, (("dram", "dram"), ("dst", "lt"), ("n_tables", "ltn")))
 class LoadLut(Instr):
     """DRAM -> LBUF: ``n_tables`` lookup tables from table ``dst`` on; a table is 256
     contiguous words, word ``e`` holding entry ``e`` of every lane's table."""
@@ -203,7 +113,7 @@ class LoadLut(Instr):
     n_tables: int
 
 
-@_instr(
+@instr_class(
     Opcode.STORE_ACT,
     (("dram", "dram"), ("src", "ob"), ("n_c", "obn"), ("n_y", "obn"), ("n_x", "obn"), ("s_c", "dram"), ("s_y", "dram")),
 )
@@ -220,7 +130,7 @@ class StoreAct(Instr):
     s_y: int = 0
 
 
-@_instr(
+@instr_class(
     Opcode.GEMM,
     (
         ("wgt", "wb"),
@@ -239,8 +149,8 @@ class StoreAct(Instr):
         ("s_ox", "ib"),
         ("d_oy", "ab"),
         ("d_ox", "ab"),
-        *_FUSED_REQUANT,
-        *_LUT,
+        *FUSED_REQUANT,
+        *LUT_FIELDS,
     ),
 )
 class Gemm(Instr):
@@ -281,7 +191,7 @@ class Gemm(Instr):
         return {"n_pix": self.n_oy * self.n_ox}
 
 
-@_instr(
+@instr_class(
     Opcode.DW,
     (
         ("wgt", "wb"),
@@ -299,8 +209,8 @@ class Gemm(Instr):
         ("s_ox", "ib"),
         ("d_oy", "ab"),
         ("d_ox", "ab"),
-        *_FUSED_REQUANT,
-        *_LUT,
+        *FUSED_REQUANT,
+        *LUT_FIELDS,
     ),
 )
 class Dw(Instr):
@@ -341,7 +251,7 @@ class Dw(Instr):
         return {"fx0": fx0, "row_off0": fy0 * self.s_fy, "off0": fy0 * self.s_fy + fx0 * self.s_fx}
 
 
-@_instr(
+@instr_class(
     Opcode.ADD,
     (
         ("src_a", "ib"),
@@ -354,7 +264,7 @@ class Dw(Instr):
         ("lo", "i8"),
         ("hi", "i8"),
         ("sub", "bit"),
-        *_LUT,
+        *LUT_FIELDS,
     ),
 )
 class AddI(Instr):
@@ -375,7 +285,7 @@ class AddI(Instr):
     ltab: int = 0
 
 
-@_instr(
+@instr_class(
     Opcode.MUL,
     (
         ("src_a", "ib"),
@@ -387,7 +297,7 @@ class AddI(Instr):
         ("lo", "i8"),
         ("hi", "i8"),
         ("bcast", "bit"),
-        *_LUT,
+        *LUT_FIELDS,
     ),
 )
 class MulI(Instr):
@@ -408,9 +318,18 @@ class MulI(Instr):
     ltab: int = 0
 
 
-@_instr(
+@instr_class(
     Opcode.COPY,
-    (("src", "ib"), ("dst", "ob"), ("n", "obn"), ("m", "m31"), ("shift", "sh"), ("lo", "i8"), ("hi", "i8"), *_LUT),
+    (
+        ("src", "ib"),
+        ("dst", "ob"),
+        ("n", "obn"),
+        ("m", "m31"),
+        ("shift", "sh"),
+        ("lo", "i8"),
+        ("hi", "i8"),
+        *LUT_FIELDS,
+    ),
 )
 class Copy(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src+i] * m, shift), lo, hi)``."""
@@ -426,7 +345,7 @@ class Copy(Instr):
     ltab: int = 0
 
 
-@_instr(
+@instr_class(
     Opcode.POOL,
     (
         ("src", "ib"),
@@ -444,7 +363,7 @@ class Copy(Instr):
         ("s_fx", "ib"),
         ("m", "m31"),
         ("shift", "sh"),
-        *_LUT,
+        *LUT_FIELDS,
     ),
 )
 class Pool(Instr):

@@ -159,11 +159,17 @@ class Clamp(Op):
 
 @dataclass(frozen=True)
 class MaxPool2d(Op):
-    """Max pooling; padded positions never win (they are -inf / the int8 minimum)."""
+    """Max pooling; padded positions never win (they are -inf / the int8 minimum).
+
+    ``ceil_mode`` as PyTorch's: the output size rounds up, so a last window may hang past the
+    bottom or right edge (its outside positions are padding too), but every window starts inside
+    the input or its leading padding.
+    """
 
     kernel: tuple[int, int] = (2, 2)
     stride: tuple[int, int] = (2, 2)
     padding: tuple[int, int] = (0, 0)
+    ceil_mode: bool = False
 
     kind: ClassVar[OpKind] = OpKind.MAXPOOL2D
 

@@ -27,14 +27,19 @@ def _need_rank(op: Op, shape: Shape, rank: int, role: str = "input") -> None:
         )
 
 
-def _window_out(op: Op, size: int, kernel: int, stride: int, pad: int, dilation: int, axis: str) -> int:
+def _window_out(
+    op: Op, size: int, kernel: int, stride: int, pad: int, dilation: int, axis: str, ceil: bool = False
+) -> int:
     if kernel < 1 or stride < 1 or pad < 0 or dilation < 1:
         raise _fail(
             op,
             f"kernel {kernel}, stride {stride}, padding {pad}, dilation {dilation} along {axis}",
             "kernel, stride and dilation must be >= 1 and padding >= 0",
         )
-    out = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil else span // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:  # PyTorch: the last window starts inside
+        out -= 1
     if out < 1:
         raise _fail(
             op,
@@ -123,8 +128,9 @@ def _pool(op: MaxPool2d | AvgPool2d, ins: Sequence[Shape], consts: Mapping[str, 
                 f"padding {list(op.padding)} with kernel {list(op.kernel)}",
                 "padding must be at most half the kernel (as in PyTorch)",
             )
-    oy = _window_out(op, x[2], op.kernel[0], op.stride[0], op.padding[0], 1, "height")
-    ox = _window_out(op, x[3], op.kernel[1], op.stride[1], op.padding[1], 1, "width")
+    ceil = isinstance(op, MaxPool2d) and op.ceil_mode
+    oy = _window_out(op, x[2], op.kernel[0], op.stride[0], op.padding[0], 1, "height", ceil)
+    ox = _window_out(op, x[3], op.kernel[1], op.stride[1], op.padding[1], 1, "width", ceil)
     return (x[0], x[1], oy, ox)
 
 

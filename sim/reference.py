@@ -177,6 +177,13 @@ class ReferenceInterpreter:
 
     def _maxpool(self, op: MaxPool2d, x: np.ndarray) -> np.ndarray:
         pad = INT8_MIN if self.integer else -np.inf
+        if op.ceil_mode:  # the windows hanging past the bottom and right edges see padding there
+            out = self.graph.tensors[op.output].shape[2:]
+            extra = [
+                max(0, (o - 1) * s + k - (n + 2 * p))
+                for o, s, k, n, p in zip(out, op.stride, op.kernel, x.shape[2:], op.padding, strict=True)
+            ]
+            x = np.pad(x, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])), constant_values=pad)
         return windows.window_reduce(x, op.kernel, op.stride, op.padding, pad, "max")
 
     def _pool_sum_finish(self, op: AvgPool2d | GlobalAvgPool, total: np.ndarray, window: int) -> np.ndarray:
