@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold, elementwise_rules, pointwise_rules
+from . import bn_fold, elementwise_rules, pointwise_rules, resample_rules
 from .builder import Builder, Rule, describe_location
 from .builder import node_arg as _arg
 from .builder import node_module as _module
@@ -277,6 +277,7 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     nn.ReLU6: ("nn.ReLU6", lambda b, n: lower_clamp(b, n, n.args[0], 0.0, 6.0)),
     nn.Hardtanh: ("nn.Hardtanh", _hardtanh_module),
     **pointwise_rules.MODULE_RULES,
+    **resample_rules.MODULE_RULES,
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
     nn.AdaptiveAvgPool2d: (
@@ -377,6 +378,7 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     torch.mean: ("torch.mean over (2, 3)", _mean_call),
     F.dropout: ("F.dropout (eval)", _dropout_fn),
     **elementwise_rules.FUNCTION_RULES,
+    **resample_rules.FUNCTION_RULES,
 }
 
 METHOD_RULES: dict[str, Rule] = {

@@ -49,6 +49,7 @@ from dian.ir import (
     Requant,
     Reshape,
     Tensor,
+    Upsample,
     verify,
 )
 from dian.ir.pointwise import build_table
@@ -157,7 +158,7 @@ class _Quantizer:
             self.constants[table] = build_table(op.fn, op.params, ins[0], s_out)
             self.const_tensors[table] = Tensor(table, tuple(self.constants[table].shape), DType.INT8)
             fields["table"] = table
-        elif isinstance(op, (MaxPool2d, Reshape)):
+        elif isinstance(op, (MaxPool2d, Reshape, Upsample)):
             self.scales[out] = ins[0]
         else:  # pragma: no cover - every IR op kind is handled above
             raise QuantizationError(f"op '{op.name}' of kind {op.kind.value} has no quantization rule.")

@@ -329,10 +329,13 @@ class MulI(Instr):
         ("lo", "i8"),
         ("hi", "i8"),
         *LUT_FIELDS,
+        ("rep", "obn"),
     ),
 )
 class Copy(Instr):
-    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src+i] * m, shift), lo, hi)``."""
+    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src + i // rep] * m, shift), lo, hi)``:
+    with ``rep`` > 1 each IBUF word is written ``rep`` times in a row (nearest upsampling along a
+    row; 0 counts as 1)."""
 
     src: int
     dst: int
@@ -343,6 +346,7 @@ class Copy(Instr):
     hi: int
     lut: int = 0
     ltab: int = 0
+    rep: int = 1
 
 
 @instr_class(

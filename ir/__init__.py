@@ -21,6 +21,7 @@ from .ops import (
     Pointwise,
     Requant,
     Reshape,
+    Upsample,
 )
 from .printer import format_graph
 from .serialize import graph_from_json, graph_to_json, load_graph, save_graph
@@ -50,6 +51,7 @@ __all__ = [
     "Requant",
     "Reshape",
     "Tensor",
+    "Upsample",
     "format_graph",
     "graph_from_json",
     "graph_macs",

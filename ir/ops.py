@@ -37,6 +37,7 @@ class OpKind(str, Enum):
     CONCAT = "concat"
     POINTWISE = "pointwise"
     MUL = "mul"
+    UPSAMPLE = "upsample"
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,16 @@ class GlobalAvgPool(Op):
 
 
 @dataclass(frozen=True)
+class Upsample(Op):
+    """Nearest-neighbour upsampling of an NCHW tensor by whole factors:
+    ``y[n, c, i, j] = x[n, c, i // scale[0], j // scale[1]]``. Moves values without rescaling."""
+
+    scale: tuple[int, int] = (2, 2)
+
+    kind: ClassVar[OpKind] = OpKind.UPSAMPLE
+
+
+@dataclass(frozen=True)
 class Reshape(Op):
     """Row-major reshape (flatten, view). Moves no data in NCHW order."""
 
@@ -245,7 +256,20 @@ class Pointwise(Op):
 
 OP_CLASSES: dict[OpKind, type[Op]] = {
     cls.kind: cls
-    for cls in (Conv2d, Linear, Add, Clamp, MaxPool2d, AvgPool2d, GlobalAvgPool, Reshape, Concat, Pointwise, Mul)
+    for cls in (
+        Conv2d,
+        Linear,
+        Add,
+        Clamp,
+        MaxPool2d,
+        AvgPool2d,
+        GlobalAvgPool,
+        Reshape,
+        Concat,
+        Pointwise,
+        Mul,
+        Upsample,
+    )
 }
 
 #: Ops whose integer form ends in requantization + clamp to [out_min, out_max].

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import pointwise
 from .graph import Graph
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op, Pointwise
+from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op, Pointwise, Upsample
 from .stats import graph_macs, graph_params, op_macs, op_params
 
 
@@ -29,6 +29,8 @@ def _attrs(op: Op) -> str:
         return f"axis {op.axis}"
     if isinstance(op, Pointwise):
         return pointwise.label(op.fn, op.params)
+    if isinstance(op, Upsample):
+        return f"nearest x{op.scale[0]},{op.scale[1]}"
     if isinstance(op, Add) and op.subtract:
         return "a - b"
     return ""

@@ -11,7 +11,21 @@ from collections.abc import Callable, Mapping, Sequence
 from dian.errors import IRValidationError
 
 from . import pointwise
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Op, Pointwise, Reshape
+from .ops import (
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    MaxPool2d,
+    Mul,
+    Op,
+    Pointwise,
+    Reshape,
+    Upsample,
+)
 
 Shape = tuple[int, ...]
 
@@ -105,6 +119,14 @@ def _mul(op: Mul, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     return a
 
 
+def _upsample(op: Upsample, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    (x,) = ins
+    _need_rank(op, x, 4)
+    if len(op.scale) != 2 or any(isinstance(f, bool) or not isinstance(f, int) or not 1 <= f <= 64 for f in op.scale):
+        raise _fail(op, f"scale {list(op.scale)}", "upsampling takes two whole factors from 1 to 64 (height, width)")
+    return (x[0], x[1], x[2] * op.scale[0], x[3] * op.scale[1])
+
+
 def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     (x,) = ins
     return x
@@ -193,6 +215,7 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
     Concat: _concat,
     Pointwise: _pointwise,
     Mul: _mul,
+    Upsample: _upsample,
 }
 
 

@@ -86,11 +86,20 @@ class BlockedTilings:
     KEY_CB,
     LUT,
     BCAST,
+    UY,
+    UX,
     PARTS,
     PART,
-) = range(HEADER, HEADER + 27)
-KIND_CODES = {WorkKind.DW: 1, WorkKind.POOL: 2, WorkKind.ADD: 3, WorkKind.COPY: 4, WorkKind.MUL: 5}
-DW, POOL, ADD, MUL = 1, 2, 3, 5
+) = range(HEADER, HEADER + 29)
+KIND_CODES = {
+    WorkKind.DW: 1,
+    WorkKind.POOL: 2,
+    WorkKind.ADD: 3,
+    WorkKind.COPY: 4,
+    WorkKind.MUL: 5,
+    WorkKind.UPSAMPLE: 6,
+}
+DW, POOL, ADD, MUL, UPSAMPLE = 1, 2, 3, 5, 6
 
 
 class BlockedSteps:
@@ -106,7 +115,7 @@ class BlockedSteps:
         self.kind = KIND_CODES[kind]
         L = cfg.lanes
         parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
-            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY, WorkKind.MUL) else w.k
+            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY, WorkKind.MUL, WorkKind.UPSAMPLE) else w.k
         ]
         YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
         part_cb = [-(-c // L) for c in parts]
@@ -148,6 +157,8 @@ class BlockedSteps:
             key_cb,
             w.lut,
             w.bcast,
+            w.uy,
+            w.ux,
             np.full_like(t.ct, len(parts)),
             *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
@@ -191,6 +202,15 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     rec[SRAM + OBUF] = 2 * words * L
     lut = lut_load(rec, cfg, r[LUT], True, c_t, cbs)
     rec[SRAM + LBUF] = words * L if lut else 0  # each OBUF word read one LBUF byte a lane
+    if kind == UPSAMPLE:  # one COPY per channel block, input row and repeat; the output uy x ux larger
+        uy, ux = r[UY], r[UX]
+        load(rec, 0, 1, key, timing.dma_read_cycles(cfg, words), words * L, 1, IBUF, words * L)
+        copies, out = cbs * rows * uy, words * uy * ux
+        rec[WRITER] = copies * timing.ppu_cycles(cols * ux) + (copies - 1) * GAP
+        rec[WRITER_INSTRS] = copies
+        rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, out), out * L
+        rec[SRAM + IBUF], rec[SRAM + OBUF] = out * L, 2 * out * L
+        return
     if kind == MUL:  # two input tiles (the second a gate word per channel block), no window
         gate = cbs if r[BCAST] else words
         cyc = timing.dma_read_cycles(cfg, words) + GAP + timing.dma_read_cycles(cfg, gate)

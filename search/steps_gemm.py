@@ -103,6 +103,8 @@ class WorkArrays:
     dx: np.ndarray
     lut: np.ndarray  # step_record's LUT_* mode
     bcast: np.ndarray  # MUL by a per-channel gate
+    uy: np.ndarray  # UPSAMPLE's factors
+    ux: np.ndarray
 
     @staticmethod
     def of(works: list[Work], owner: np.ndarray) -> WorkArrays:
@@ -124,6 +126,7 @@ class WorkArrays:
                     *w.dilation,
                     lut_mode(w),
                     w.broadcast,
+                    *w.upsample,
                 ]
                 for w in works
             ],

@@ -37,6 +37,7 @@ from dian.ir import (
     Pointwise,
     Requant,
     Reshape,
+    Upsample,
 )
 from dian.ir.pointwise import evaluate
 
@@ -104,6 +105,7 @@ class ReferenceInterpreter:
             Concat: self._concat,
             Pointwise: self._pointwise,
             Mul: self._mul,
+            Upsample: self._upsample,
         }
 
     def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -198,6 +200,9 @@ class ReferenceInterpreter:
     def _global_avgpool(self, op: GlobalAvgPool, x: np.ndarray) -> np.ndarray:
         total = x.astype(self._compute).sum(axis=(2, 3), keepdims=True)
         return self._pool_sum_finish(op, total, x.shape[2] * x.shape[3])
+
+    def _upsample(self, op: Upsample, x: np.ndarray) -> np.ndarray:
+        return np.repeat(np.repeat(x, op.scale[0], axis=2), op.scale[1], axis=3)
 
     def _reshape(self, op: Reshape, x: np.ndarray) -> np.ndarray:
         return x.reshape(op.shape)

@@ -405,6 +405,30 @@ def eltwise_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
             )
 
 
+def upsample_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    """Tiles of input pixels; each input row is written ``uy`` times by a COPY that writes each of
+    its words ``ux`` times (``rep``), so the output tile is dense in OBUF, then stored at the
+    tile's place in the upsampled tensor."""
+    cfg, op = ctx.cfg, w.op
+    src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
+    uy, ux = w.upsample
+    for cb0, cbs, n, y0, rows, x0, cols in _blocked_tiles(w, t, blocks(w.c, cfg.lanes)):
+        width = cols * ux
+        comp = tuple(
+            Copy((cb * rows + y) * cols, ((cb * rows + y) * uy + dy) * width, width, 1, 0, INT8_MIN, INT8_MAX, rep=ux)
+            for cb in range(cbs)
+            for y in range(rows)
+            for dy in range(uy)
+        )
+        yield Step(
+            op.name,
+            (Load("ibuf", ("in", op.name, cb0, n, y0, x0), (load_box(cfg, src, n, cb0, cbs, y0, rows, x0, cols),)),),
+            comp,
+            (store_box(cfg, out, n, cb0, cbs, y0 * uy, rows * uy, x0 * ux, width),),
+            new_output=True,
+        )
+
+
 def _mul_instrs(
     ctx: LowerCtx,
     w: Work,
@@ -439,4 +463,5 @@ STEPS = {
     WorkKind.ADD: eltwise_steps,
     WorkKind.COPY: eltwise_steps,
     WorkKind.MUL: eltwise_steps,
+    WorkKind.UPSAMPLE: upsample_steps,
 }

@@ -191,8 +191,13 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
     in_words = ct * in_extent(ty, sy, w.fy, dy) * in_extent(tx, sx, w.fx, dx)
     taps = w.fy * w.fx
     G = blocks(taps, L)
-    ok = (out_words <= h["obuf"]) & (ct <= _lut_cap(w, cfg))
-    if w.kind is WorkKind.DW:
+    uy, ux = w.upsample
+    ok = (out_words * uy * ux <= h["obuf"]) & (ct <= _lut_cap(w, cfg))
+    if w.kind is WorkKind.UPSAMPLE:  # one COPY per channel block, input row and repeat of the row
+        ok &= (in_words <= h["ibuf"]) & (ct * ty * uy + 6 <= h["imem"])
+        cmp = ct * ty * uy * (timing.ppu_cycles(tx * ux) + timing.ISSUE_GAP)
+        extra_read = 0
+    elif w.kind is WorkKind.DW:
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
         # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
@@ -215,10 +220,10 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
             cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
         extra_read = 0
     steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
-    mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words)
+    mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words * uy * ux)
     cycles = steps * np.maximum(cmp, mem) + timing.dma_read_cycles(cfg, in_words)
     read = steps * in_words * L + extra_read
-    write = np.full_like(ct, w.n * CB * w.oy * w.ox * L)
+    write = np.full_like(ct, w.n * CB * w.oy * w.ox * uy * ux * L)
     one = np.ones_like(ct)
     return [
         {

@@ -35,6 +35,7 @@ from dian.ir import (
     Op,
     Pointwise,
     Reshape,
+    Upsample,
 )
 from dian.ir.pointwise import label
 
@@ -49,6 +50,7 @@ class WorkKind(str, Enum):
     ADD = "add"
     MUL = "mul"
     COPY = "copy"
+    UPSAMPLE = "upsample"
     ALIAS = "alias"
 
 
@@ -83,6 +85,7 @@ class Work:
     lut: Pointwise | None = None  # the pointwise op whose table the results pass (fused, or a COPY's own)
     lut_per_channel: bool = False  # its table has a row per channel: one LBUF table per channel block
     broadcast: bool = False  # MUL: the second input is an [N, C, 1, 1] gate (one word per channel block)
+    upsample: tuple[int, int] = (1, 1)  # UPSAMPLE's factors; its loop bounds (h, w, oy, ox) are the input's
 
     def header(self, cfg: AccelConfig) -> str:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
@@ -205,6 +208,9 @@ def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) ->
     if isinstance(op, Clamp):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         return Work(op, WorkKind.COPY, n, c, c, h, w, h, w)
+    if isinstance(op, Upsample):  # tiles of input pixels, each written scale[0] x scale[1] times
+        n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
+        return Work(op, WorkKind.UPSAMPLE, n, c, c, h, w, h, w, upsample=op.scale)
     if isinstance(op, Mul):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         gate = _plain_input(graph, regions, op, op.inputs[1])
@@ -236,7 +242,7 @@ def needs_lut(graph: Graph) -> bool:
     return any(isinstance(op, Pointwise) for op in graph.ops)
 
 
-_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Pointwise, Reshape)
+_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Pointwise, Reshape, Upsample)
 
 
 def check_runnable(graph: Graph) -> None:

@@ -173,6 +173,7 @@ class CmpEngine(wiring.Component):
 
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b, sub = Signal(31), Signal()
+        rep, rep_count = Signal(cw), Signal(cw)  # COPY: each word read rep times (0 counts as 1)
         # MUL: ADD's read pattern; the a word is held, each lane's a*b registered when b comes.
         is_mul, bcast, mul_valid = Signal(), Signal(), Signal()
         held_a = Signal(8 * L)
@@ -273,6 +274,8 @@ class CmpEngine(wiring.Component):
                         is_add.eq(0),
                         is_mul.eq(0),
                         rd_addr.eq(f["src"]),
+                        rep.eq(f["rep"]),
+                        rep_count.eq(1),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
                         wr_addr.eq(f["dst"]),
@@ -327,7 +330,12 @@ class CmpEngine(wiring.Component):
                         m.next = "GEMM"
             with m.State("PPU"):
                 with m.If(left != 0):
-                    m.d.sync += [valid1.eq(1), left.eq(left - 1), rd_addr.eq(rd_addr + 1)]
+                    m.d.sync += [valid1.eq(1), left.eq(left - 1)]
+                    # COPY's rep: the read address moves on after its word was read rep times
+                    with m.If(rep_count >= rep):
+                        m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
+                    with m.Else():
+                        m.d.sync += rep_count.eq(rep_count + 1)
                 with m.If(self.obuf_w_en & (wr_left == 1)):
                     head.finish()
             with m.State("ADD"):

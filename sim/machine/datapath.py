@@ -193,7 +193,9 @@ class Datapath:
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
 
     def copy(self, i: Copy) -> None:
-        x = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src, i.n)].astype(np.int64)
+        rep = max(i.rep, 1)
+        r = self._range(i, self.ibuf, "IBUF", i.src, -(-i.n // rep))
+        x = np.repeat(self.ibuf[r].astype(np.int64), rep, axis=0)[: i.n]
         y = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
 

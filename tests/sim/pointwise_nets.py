@@ -71,3 +71,20 @@ class ElementwiseNet(nn.Module):
         z = y * gate
         w = self.c2(z)
         return (w * z - y) * 0.5
+
+
+class UpsampleNet(nn.Module):
+    """A small UNet step: down by a max pool, up by nearest upsampling x2 (a module) and x(1, 3)
+    (F.interpolate by size), joined with the skip by a concat and an add."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.up, self.c3 = nn.Upsample(scale_factor=2), nn.Conv2d(16, 6, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = torch.relu(self.c1(x))
+        deep = torch.relu(self.c2(nn.functional.max_pool2d(skip, 2)))
+        y = self.c3(torch.cat([self.up(deep), skip], 1))
+        wide = nn.functional.interpolate(y, size=(y.shape[2], 3 * y.shape[3]))
+        return torch.relu(wide) + nn.functional.interpolate(y, scale_factor=(1, 3))

@@ -9,7 +9,7 @@ import dataclasses
 
 import pytest
 from machine_cases import CONFIGS, CRAMPED, check_machine, random_inputs
-from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, pointwise_graph
+from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, UpsampleNet, pointwise_graph
 
 from dian.errors import ScheduleError
 from dian.hwgen.lower.graph import lower_graph
@@ -90,4 +90,15 @@ def test_elementwise_ops_on_the_machine(elementwise: Graph, cfg) -> None:
     assert works["mul"].kind is WorkKind.MUL and works["mul"].broadcast and not works["mul_1"].broadcast
     cost = network_cost(elementwise, cfg, plans)
     got = run_lowered(lower_graph(elementwise, cfg, plans), random_inputs(elementwise)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_upsampling_on_the_machine(cfg) -> None:
+    g = pointwise_graph(UpsampleNet, (1, 3, 6, 8), seed=4)
+    check_machine(g, cfg, seed=5)
+    plans = map_graph(g, cfg, "latency")
+    assert sorted(p.work.upsample for p in plans if p.work.kind is WorkKind.UPSAMPLE) == [(1, 3), (1, 3), (2, 2)]
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
     assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
