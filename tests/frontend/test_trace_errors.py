@@ -44,7 +44,7 @@ def test_unsupported_module_names_class_path_and_supported_set() -> None:
     [
         (lambda s, x: torch.exp(x), "torch.exp"),
         (lambda s, x: F.softmax(x, dim=1), "F.softmax"),
-        (lambda s, x: x * x, "operator.mul"),
+        (lambda s, x: torch.matmul(x, x), "torch.matmul"),
         (lambda s, x: x[:, :1], "operator.getitem"),
         (lambda s, x: x.sum(), "Tensor.sum()"),
         (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
@@ -59,12 +59,14 @@ def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # t
 @pytest.mark.parametrize(
     "fn, words",
     [
-        (lambda s, x: x + 1.0, "Python constant"),
+        (lambda s, x: x / x, "divides an activation by a nonzero Python number"),
+        (lambda s, x: x * F.adaptive_avg_pool2d(x, (1, 4)), r"an \[N, C, 1, 1\] gate"),
+        (lambda s, x: F.interpolate(x, scale_factor=2, mode="bilinear"), "mode='nearest' only"),
         (lambda s, x: x + x.mean((2, 3), keepdim=True), "same shape"),
         (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
         (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
         (lambda s, x: x.view(-1), "batch"),
-        (lambda s, x: F.max_pool2d(x, 2, ceil_mode=True), "ceil_mode"),
+        (lambda s, x: F.avg_pool2d(x, 3, 2, ceil_mode=True), "ceil_mode only where it adds no window"),
         (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
         (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),
         (lambda s, x: x.mean(1), "mean over dims"),

@@ -2,8 +2,10 @@
 
 x [1,3,9,11] -conv1 3x3 p1-> c1 [1,8,9,11] -relu-> r1 -maxpool k3 s2 p1-> p1 [1,8,5,6]
 p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6] -prelu (8 slopes)-> a2
-a2 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
-concat(ap, e1) -> cat [1,12,4,5] -gap-> g1 [1,12,1,1] -reshape-> f1 [1,12] -fc-> y [1,5]
+a2 * d1 -mul-> m1 [1,8,5,6]
+m1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
+concat(ap, e1) -> cat [1,12,4,5] -upsample x2-> u1 [1,12,8,10] -gap-> g1 [1,12,1,1]
+g1 -reshape-> f1 [1,12] -fc-> y [1,5]
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from dian.ir import (
     Graph,
     Linear,
     MaxPool2d,
+    Mul,
     Op,
     Pointwise,
     QuantParams,
     Requant,
     Reshape,
     Tensor,
+    Upsample,
 )
 from dian.ir.pointwise import build_table
 
@@ -40,9 +44,11 @@ ACT_SHAPES = {
     "d1": (1, 8, 5, 6),
     "a1": (1, 8, 5, 6),
     "a2": (1, 8, 5, 6),
+    "m1": (1, 8, 5, 6),
     "ap": (1, 8, 4, 5),
     "e1": (1, 4, 4, 5),
     "cat": (1, 12, 4, 5),
+    "u1": (1, 12, 8, 10),
     "g1": (1, 12, 1, 1),
     "f1": (1, 12),
     "y": (1, 5),
@@ -55,9 +61,11 @@ ACT_SCALES = {
     "d1": 0.08,
     "a1": 0.15,
     "a2": 0.11,
+    "m1": 0.06,
     "ap": 0.12,
     "e1": 0.07,
     "cat": 0.13,
+    "u1": 0.13,
     "g1": 0.09,
     "f1": 0.09,
     "y": 0.2,
@@ -94,10 +102,12 @@ def _ops(rq: dict[str, Requant] | None) -> list[Op]:
         Conv2d("dw", ("p1",), "d1", weight="w2", padding=(1, 1), groups=8, **q("dw")),
         Add("add1", ("p1", "d1"), "a1", **q("add1")),
         Pointwise("act1", ("a1",), "a2", fn="prelu", params=SLOPES, table="t1" if rq else None),
-        AvgPool2d("avg1", ("a2",), "ap", kernel=(2, 2), stride=(1, 1), **pool_rq("avg1")),
+        Mul("mul1", ("a2", "d1"), "m1", **q("mul1")),
+        AvgPool2d("avg1", ("m1",), "ap", kernel=(2, 2), stride=(1, 1), **pool_rq("avg1")),
         Conv2d("pw", ("ap",), "e1", weight="w3", bias="b3", **q("pw")),
         Concat("cat1", ("ap", "e1"), "cat", axis=1, **pool_rq("cat1")),
-        GlobalAvgPool("gap", ("cat",), "g1", **pool_rq("gap")),
+        Upsample("up1", ("cat",), "u1", scale=(2, 2)),
+        GlobalAvgPool("gap", ("u1",), "g1", **pool_rq("gap")),
         Reshape("flat", ("g1",), "f1", shape=(1, 12)),
         Linear("fc", ("f1",), "y", weight="w4", bias="b4", **q("fc")),
     ]
@@ -144,9 +154,10 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
             "pw": mac("ap", "w3", "e1"),
             "fc": mac("f1", "w4", "y"),
             "add1": requant([s["p1"] / s["a1"], s["d1"] / s["a1"]], shared_shift=True),
-            "avg1": requant([s["a2"] / (s["ap"] * 4)]),
+            "mul1": requant([s["a2"] * s["d1"] / s["m1"]]),
+            "avg1": requant([s["m1"] / (s["ap"] * 4)]),
             "cat1": requant([s["ap"] / s["cat"], s["e1"] / s["cat"]]),
-            "gap": requant([s["cat"] / (s["g1"] * 20)]),
+            "gap": requant([s["u1"] / (s["g1"] * 80)]),
         }
     return Graph.build(
         "every_op_" + ("int" if integer else "float"),
