@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold, elementwise_rules, pointwise_rules, resample_rules
+from . import bn_fold, channel_rules, elementwise_rules, pointwise_rules, resample_rules
 from .builder import Builder, Rule, describe_location
 from .builder import node_arg as _arg
 from .builder import node_module as _module
@@ -117,7 +117,10 @@ def lower_adaptive_avg(b: Builder, node: fx.Node, x: Any, output_size: Any) -> s
     )
 
 
-def lower_reshape(b: Builder, node: fx.Node, x: Any) -> str:
+def lower_reshape(b: Builder, node: fx.Node, x: Any) -> Any:
+    view = channel_rules.reshape_view(b, node, x)  # splitting or merging channel groups
+    if view is not None:
+        return view
     name = b.tensor(x, node)
     in_shape, out_shape = b.tensors[name].shape, b.shape(node)
     if out_shape == in_shape:
@@ -379,6 +382,7 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     F.dropout: ("F.dropout (eval)", _dropout_fn),
     **elementwise_rules.FUNCTION_RULES,
     **resample_rules.FUNCTION_RULES,
+    **channel_rules.FUNCTION_RULES,
 }
 
 METHOD_RULES: dict[str, Rule] = {
@@ -396,6 +400,7 @@ METHOD_RULES: dict[str, Rule] = {
     "contiguous": _identity,
     "mean": _mean_call,
     **elementwise_rules.METHOD_RULES,
+    **channel_rules.METHOD_RULES,
 }
 
 #: Non-tensor fx values allowed as reshape arguments: ``x.size()``, ``x.shape`` and
@@ -408,7 +413,8 @@ def supported_summary() -> str:
     """The supported set, as printed in UnsupportedOpError messages."""
     mods = ", ".join(name for name, _ in MODULE_RULES.values())
     funcs = ", ".join(name for name, _ in FUNCTION_RULES.values())
-    meths = ", ".join(f".{m}()" for m in METHOD_RULES)
+    funcs += ", " + ", ".join(name for name, _ in channel_rules.PIECE_FUNCTION_RULES.values())
+    meths = ", ".join(f".{m}()" for m in (*METHOD_RULES, *channel_rules.PIECE_METHOD_RULES))
     return (
         f"dian supports modules {mods}; functions {funcs}; tensor methods {meths}; "
         f"and x.size()/x.shape for reshape arguments"

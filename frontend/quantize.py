@@ -48,6 +48,7 @@ from dian.ir import (
     QuantParams,
     Requant,
     Reshape,
+    SelectChannels,
     Tensor,
     Upsample,
     verify,
@@ -158,7 +159,7 @@ class _Quantizer:
             self.constants[table] = build_table(op.fn, op.params, ins[0], s_out)
             self.const_tensors[table] = Tensor(table, tuple(self.constants[table].shape), DType.INT8)
             fields["table"] = table
-        elif isinstance(op, (MaxPool2d, Reshape, Upsample)):
+        elif isinstance(op, (MaxPool2d, Reshape, SelectChannels, Upsample)):
             self.scales[out] = ins[0]
         else:  # pragma: no cover - every IR op kind is handled above
             raise QuantizationError(f"op '{op.name}' of kind {op.kind.value} has no quantization rule.")

@@ -29,6 +29,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
+from . import channel_rules
 from .builder import META, Builder, describe_location
 from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
 
@@ -55,7 +56,7 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
         if node.op == "placeholder":
             b.env[node] = b.declare(node.name, shape)
         elif node.op == "output":
-            outputs = [b.tensor(v, node, "output") for v in _flatten(node.args[0])]
+            outputs = [name for v in _flatten(node.args[0]) for name in channel_rules.output_names(b, node, v)]
         else:
             b.env[node] = _lower_node(b, node)
     graph = Graph.build(
@@ -175,6 +176,15 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
             f"{describe_location(node)}: forward reads the parameter or buffer `{node.target}` directly; "
             f"dian lowers weights only through supported modules. {supported_summary()}."
         )
+    pieces = channel_rules.PIECE_FUNCTION_RULES.get(node.target) if node.op == "call_function" else None
+    if node.op == "call_method" and isinstance(node.target, str):
+        pieces = (
+            ("", channel_rules.PIECE_METHOD_RULES[node.target])
+            if node.target in channel_rules.PIECE_METHOD_RULES
+            else None
+        )
+    if pieces is not None:  # chunk/split: a tuple of tensors, indexed by later nodes
+        return pieces[1](b, node)
     typ = node.meta.get("type")
     if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
         if _is_shape_node(b, node):

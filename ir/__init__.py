@@ -21,6 +21,7 @@ from .ops import (
     Pointwise,
     Requant,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from .printer import format_graph
@@ -50,6 +51,7 @@ __all__ = [
     "QuantParams",
     "Requant",
     "Reshape",
+    "SelectChannels",
     "Tensor",
     "Upsample",
     "format_graph",

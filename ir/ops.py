@@ -38,6 +38,7 @@ class OpKind(str, Enum):
     POINTWISE = "pointwise"
     MUL = "mul"
     UPSAMPLE = "upsample"
+    SELECT_CHANNELS = "select_channels"
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,17 @@ class Upsample(Op):
 
 
 @dataclass(frozen=True)
+class SelectChannels(Op):
+    """Channel ``j`` of the output is channel ``channels[j]`` of the NCHW (or [N, C]) input:
+    slices ``x[:, a:b]``, chunk/split pieces and channel shuffles are all one gather.
+    Moves values without rescaling."""
+
+    channels: tuple[int, ...] = ()
+
+    kind: ClassVar[OpKind] = OpKind.SELECT_CHANNELS
+
+
+@dataclass(frozen=True)
 class Reshape(Op):
     """Row-major reshape (flatten, view). Moves no data in NCHW order."""
 
@@ -269,6 +281,7 @@ OP_CLASSES: dict[OpKind, type[Op]] = {
         Pointwise,
         Mul,
         Upsample,
+        SelectChannels,
     )
 }
 

@@ -24,6 +24,7 @@ from .ops import (
     Op,
     Pointwise,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 
@@ -127,6 +128,20 @@ def _upsample(op: Upsample, ins: Sequence[Shape], consts: Mapping[str, Shape]) -
     return (x[0], x[1], x[2] * op.scale[0], x[3] * op.scale[1])
 
 
+def _select_channels(op: SelectChannels, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    (x,) = ins
+    if len(x) < 2:
+        raise _fail(op, f"input shape {list(x)}", "select_channels takes an input with a channel dimension (1)")
+    bad = [c for c in op.channels if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < x[1]]
+    if not op.channels or bad:
+        raise _fail(
+            op,
+            f"channels {list(op.channels)[:8]}" + (" ..." if len(op.channels) > 8 else ""),
+            f"select_channels takes one or more channel numbers in [0, {x[1]})",
+        )
+    return (x[0], len(op.channels), *x[2:])
+
+
 def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     (x,) = ins
     return x
@@ -216,6 +231,7 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
     Pointwise: _pointwise,
     Mul: _mul,
     Upsample: _upsample,
+    SelectChannels: _select_channels,
 }
 
 

@@ -37,6 +37,7 @@ from dian.ir import (
     Pointwise,
     Requant,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from dian.ir.pointwise import evaluate
@@ -106,6 +107,7 @@ class ReferenceInterpreter:
             Pointwise: self._pointwise,
             Mul: self._mul,
             Upsample: self._upsample,
+            SelectChannels: self._select_channels,
         }
 
     def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -203,6 +205,9 @@ class ReferenceInterpreter:
 
     def _upsample(self, op: Upsample, x: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(x, op.scale[0], axis=2), op.scale[1], axis=3)
+
+    def _select_channels(self, op: SelectChannels, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x[:, list(op.channels)])
 
     def _reshape(self, op: Reshape, x: np.ndarray) -> np.ndarray:
         return x.reshape(op.shape)

@@ -35,6 +35,7 @@ from dian.ir import (
     Op,
     Pointwise,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from dian.ir.pointwise import label
@@ -242,7 +243,21 @@ def needs_lut(graph: Graph) -> bool:
     return any(isinstance(op, Pointwise) for op in graph.ops)
 
 
-_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Pointwise, Reshape, Upsample)
+_MAPPED = (
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Linear,
+    MaxPool2d,
+    Mul,
+    Pointwise,
+    Reshape,
+    SelectChannels,  # as a one-hot 1x1 conv (gathers.py)
+    Upsample,
+)
 
 
 def check_runnable(graph: Graph) -> None:

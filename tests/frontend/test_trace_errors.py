@@ -45,9 +45,9 @@ def test_unsupported_module_names_class_path_and_supported_set() -> None:
         (lambda s, x: torch.exp(x), "torch.exp"),
         (lambda s, x: F.softmax(x, dim=1), "F.softmax"),
         (lambda s, x: torch.matmul(x, x), "torch.matmul"),
-        (lambda s, x: x[:, :1], "operator.getitem"),
+        (lambda s, x: torch.roll(x, 1), "torch.roll"),
         (lambda s, x: x.sum(), "Tensor.sum()"),
-        (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
+        (lambda s, x: x.unsqueeze(1), "Tensor.unsqueeze()"),
     ],
 )
 def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # type: ignore[no-untyped-def]
@@ -66,6 +66,8 @@ def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # t
         (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
         (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
         (lambda s, x: x.view(-1), "batch"),
+        (lambda s, x: x.permute(0, 2, 3, 1), "permutes channel groups only"),
+        (lambda s, x: x[:, :, :1], r"indexes channels only, as x\[:, a:b\]"),
         (lambda s, x: F.avg_pool2d(x, 3, 2, ceil_mode=True), "ceil_mode only where it adds no window"),
         (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
         (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),

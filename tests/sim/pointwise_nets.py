@@ -88,3 +88,23 @@ class UpsampleNet(nn.Module):
         y = self.c3(torch.cat([self.up(deep), skip], 1))
         wide = nn.functional.interpolate(y, size=(y.shape[2], 3 * y.shape[3]))
         return torch.relu(wide) + nn.functional.interpolate(y, scale_factor=(1, 3))
+
+
+class ChannelNet(nn.Module):
+    """ShuffleNetV2's unit: a channel split by chunk, a branch on one half, the halves joined and
+    shuffled in 3 groups (view, transpose, view back); then slices x[:, a:b], a torch.split with
+    uneven pieces, and a slice of flattened [N, C] features. Two outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 12, 3, padding=1), nn.Conv2d(6, 6, 1)
+        self.c3, self.fc = nn.Conv2d(6, 5, 3, padding=1), nn.Linear(7 * 4 * 5, 9)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = torch.relu(self.c1(x)).chunk(2, dim=1)
+        y = torch.cat([a, torch.relu(self.c2(b))], 1)
+        n, c, h, w = y.size()
+        y = torch.transpose(y.view(n, 3, c // 3, h, w), 1, 2).contiguous().view(n, c, h, w)
+        head, tail = torch.split(y, [5, 7], dim=1)
+        z = self.c3(y[:, 2:8]) + head
+        return z, self.fc(tail.flatten(1))[:, 1:8]
