@@ -127,7 +127,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
     p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", required=True, metavar="Y.npy", help="where to save the float32 output")
+    p.add_argument(
+        "--output",
+        required=True,
+        metavar="Y.npy",
+        help="where to save the float32 output (Y.npz: every output by name; needed for several outputs)",
+    )
     p.add_argument(
         "--on",
         choices=("reference", "rtl", "board"),
@@ -191,7 +196,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
     p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", metavar="Y.npy", help="where to save the float32 output (optional)")
+    p.add_argument(
+        "--output", metavar="Y.npy", help="where to save the float32 output (optional; Y.npz: every output by name)"
+    )
     p.add_argument(
         "--rtl",
         action="store_true",

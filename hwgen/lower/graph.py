@@ -26,7 +26,8 @@ from .dram_image import ImageBuilder, TensorSlot
 from .gathers import accelerator_form
 from .input_packing import InputPacking
 from .layout import act_bytes, pack_act, unpack_act
-from .op_steps import STEPS, ActRef, LowerCtx
+from .op_steps import ActRef, LowerCtx
+from .ppu_steps import STEPS
 from .program import Assembler, Program
 from .scheduler import LayerPlan, plan_graph
 from .workload import fused_away, tensor_regions
