@@ -165,7 +165,7 @@ def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx
         if not isinstance(src, fx.Node) or src.op != "call_module" or len(src.users) != 1 or src in plan:
             continue
         layer = type(modules[src.target])  # type: ignore[index]
-        if (layer is nn.Conv2d and type(bn) is nn.BatchNorm2d) or (layer is nn.Linear and type(bn) is nn.BatchNorm1d):
+        if (layer, type(bn)) in ((nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d), (nn.Conv1d, nn.BatchNorm1d)):
             plan[src] = node
     return plan
 

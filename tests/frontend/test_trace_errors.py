@@ -90,11 +90,12 @@ def test_unsupported_variants_say_what_is_allowed(fn, words: str) -> None:  # ty
         (nn.MaxPool2d(2, dilation=2), "dilation"),
         (nn.AvgPool2d(2, divisor_override=3), "divisor_override"),
         (nn.Sequential(nn.Flatten(0)), "batch"),
-        (nn.Conv1d(1, 1, 1), "nn.Conv1d"),
+        (nn.Conv1d(1, 1, 1, padding_mode="circular"), "zero padding only"),
+        (nn.MaxPool1d(2, return_indices=True), "nn.MaxPool1d produces a tuple, not a tensor"),
     ],
 )
 def test_unsupported_module_configurations(module: nn.Module, words: str) -> None:
-    shape = (1, 1, 6, 6) if not isinstance(module, nn.Conv1d) else (1, 1, 6)
+    shape = (1, 1, 6) if isinstance(module, (nn.Conv1d, nn.MaxPool1d)) else (1, 1, 6, 6)
     with pytest.raises(UnsupportedOpError, match=words):
         trace(module, shape, "m")
 

@@ -108,3 +108,24 @@ class ChannelNet(nn.Module):
         head, tail = torch.split(y, [5, 7], dim=1)
         z = self.c3(y[:, 2:8]) + head
         return z, self.fc(tail.flatten(1))[:, 1:8]
+
+
+class SequenceNet(nn.Module):
+    """A 1-D net on [N, C, L]: Conv1d + BatchNorm1d (folded) + ReLU, max pool, a depthwise Conv1d
+    with padding='same', a standalone BatchNorm1d, average pool, SiLU, adaptive average pool to 1,
+    and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.bn1 = nn.Conv1d(3, 8, 5, padding=2), nn.BatchNorm1d(8)
+        self.dw, self.bn2 = nn.Conv1d(8, 8, 3, padding="same", groups=8), nn.BatchNorm1d(8)
+        self.pool, self.head = nn.AvgPool1d(2), nn.Linear(8, 4)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.running_mean.uniform_(-0.2, 0.2)
+                bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.max_pool1d(torch.relu(self.bn1(self.c1(x))), 2)
+        y = nn.functional.silu(self.pool(self.bn2(torch.relu(self.dw(y)))))
+        return self.head(nn.functional.adaptive_avg_pool1d(y, 1).flatten(1))

@@ -9,7 +9,15 @@ import dataclasses
 
 import pytest
 from machine_cases import CONFIGS, CRAMPED, check_machine, random_inputs
-from pointwise_nets import ChannelNet, ElementwiseNet, MixedNet, StandaloneNet, UpsampleNet, pointwise_graph
+from pointwise_nets import (
+    ChannelNet,
+    ElementwiseNet,
+    MixedNet,
+    SequenceNet,
+    StandaloneNet,
+    UpsampleNet,
+    pointwise_graph,
+)
 
 from dian.errors import ScheduleError
 from dian.hwgen.lower.graph import lower_graph
@@ -114,6 +122,17 @@ def test_channel_moves_on_the_machine(cfg) -> None:
     kinds = {p.work.op.name: p.work.kind for p in plans}
     assert kinds["view_1"] is WorkKind.GEMM and kinds["getitem_9"] is WorkKind.GEMM  # the shuffle; the [N, C] slice
     assert ("cat__part0" in kinds) == (6 % cfg.lanes != 0)
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_a_1d_net_on_the_machine(cfg) -> None:
+    # Conv1d, 1-D pools and BatchNorm1d as H = 1 2-D ops between reshapes that move no data
+    g = pointwise_graph(SequenceNet, (1, 3, 16), seed=8)
+    check_machine(g, cfg, seed=2)
+    plans = map_graph(g, cfg, "latency")
     cost = network_cost(g, cfg, plans)
     got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
     assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
