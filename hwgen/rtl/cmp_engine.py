@@ -45,11 +45,12 @@ Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
 addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
 registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
 would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
-0) the bit is not decoded *(sim/machine rejects such a program)*.
+0) an instruction with the bit set raises ``error`` (sim/machine: a ProgramError).
 
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
-raises ``error`` — sticky until reset — and halts the engine; the top level reports it.
+or an OBUF writer with ``lut`` and no LBUF raises ``error`` — sticky until reset — and halts the
+engine; the top level reports it.
 """
 
 from __future__ import annotations
@@ -264,7 +265,10 @@ class CmpEngine(wiring.Component):
         with m.If(self.obuf_w_en):
             m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
         with m.FSM():
-            with head.states():
+            # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
+            writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
+            no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
+            with head.states(refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
