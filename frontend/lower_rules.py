@@ -20,7 +20,15 @@ import torch.nn.functional as F
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold, channel_rules, conv1d_rules, elementwise_rules, pointwise_rules, resample_rules
+from . import (
+    bn_fold,
+    channel_rules,
+    conv1d_rules,
+    elementwise_rules,
+    pointwise_rules,
+    resample_rules,
+    transpose_conv_rules,
+)
 from .builder import Builder, Rule, describe_location
 from .builder import node_arg as _arg
 from .builder import node_module as _module
@@ -286,6 +294,7 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     **pointwise_rules.MODULE_RULES,
     **resample_rules.MODULE_RULES,
     **conv1d_rules.MODULE_RULES,
+    **transpose_conv_rules.MODULE_RULES,
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
     nn.AdaptiveAvgPool2d: (

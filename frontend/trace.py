@@ -152,6 +152,15 @@ def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
     return "".join(parts)
 
 
+#: (layer, batch norm) pairs whose BN folds into the layer's weights and bias
+_FOLDABLE = (
+    (nn.Conv2d, nn.BatchNorm2d),
+    (nn.Linear, nn.BatchNorm1d),
+    (nn.Conv1d, nn.BatchNorm1d),
+    (nn.ConvTranspose2d, nn.BatchNorm2d),
+)
+
+
 def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx.Node, fx.Node]:
     """conv/linear node -> BN node to fold into it: the BN directly follows the
     layer and is the only user of its output (otherwise the unnormalized value
@@ -165,7 +174,7 @@ def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx
         if not isinstance(src, fx.Node) or src.op != "call_module" or len(src.users) != 1 or src in plan:
             continue
         layer = type(modules[src.target])  # type: ignore[index]
-        if (layer, type(bn)) in ((nn.Conv2d, nn.BatchNorm2d), (nn.Linear, nn.BatchNorm1d), (nn.Conv1d, nn.BatchNorm1d)):
+        if (layer, type(bn)) in _FOLDABLE:
             plan[src] = node
     return plan
 

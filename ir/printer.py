@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import pointwise
 from .graph import Graph
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op, Pointwise, SelectChannels, Upsample
+from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, Interleave, MaxPool2d, Op, Pointwise, SelectChannels, Upsample
 from .stats import graph_macs, graph_params, op_macs, op_params
 
 
@@ -31,6 +31,8 @@ def _attrs(op: Op) -> str:
         return pointwise.label(op.fn, op.params)
     if isinstance(op, Upsample):
         return f"nearest x{op.scale[0]},{op.scale[1]}"
+    if isinstance(op, Interleave):
+        return f"phases x{op.factor[0]},{op.factor[1]}"
     if isinstance(op, SelectChannels):
         return "channels " + _ranges(op.channels)
     if isinstance(op, Add) and op.subtract:

@@ -89,7 +89,15 @@ def batch_steps(
     if kind is WorkKind.GEMM:
         kout = np.fromiter((t.order == "kout" for t in tilings), bool, m)
         return GemmSteps(shape, cfg, GemmTilings(kt, ct, ty, tx, fyt, fxt, kout))
-    if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY, WorkKind.MUL, WorkKind.UPSAMPLE):
+    if kind in (
+        WorkKind.DW,
+        WorkKind.POOL,
+        WorkKind.ADD,
+        WorkKind.COPY,
+        WorkKind.MUL,
+        WorkKind.UPSAMPLE,
+        WorkKind.INTERLEAVE,
+    ):
         if parts and len(items) > 1:
             raise ValueError("a concat's passes are timed one layer at a time")
         return BlockedSteps(shape, kind, cfg, BlockedTilings(ct, ty, tx), parts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from dian.ir import Add, AvgPool2d, Clamp, Concat, GlobalAvgPool, MaxPool2d, Mul, Pointwise
+from dian.ir import Add, AvgPool2d, Clamp, Concat, GlobalAvgPool, Interleave, MaxPool2d, Mul, Pointwise
 
 from ..isa import AddI, Copy, Instr, MulI, Pool, PoolMode
 from .layout import blocks
@@ -151,6 +151,47 @@ def upsample_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
         )
 
 
+def interleave_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    """Tiles of the phase grid: each step loads the tile of every phase into IBUF, weaves them into
+    OBUF with strided COPYs (one per channel block, output row and column phase, each rescaling its
+    phase to the output scale) and stores the woven block of output rows, cropped at the edges."""
+    cfg, op = ctx.cfg, w.op
+    assert isinstance(op, Interleave) and op.requant is not None
+    out = ctx.act(op.output)
+    f0, f1 = w.upsample
+    oh, ow = w.out_hw
+    for cb0, cbs, n, y0, rows, x0, cols in _blocked_tiles(w, t, blocks(w.c, cfg.lanes)):
+        words = cbs * rows * cols
+        h_out, w_out = min(f0 * rows, oh - f0 * y0), min(f1 * cols, ow - f1 * x0)
+        lds = [
+            load_box(cfg, ctx.act(name), n, cb0, cbs, y0, rows, x0, cols, dst=i * words)
+            for i, name in enumerate(op.inputs)
+        ]
+        comp = tuple(
+            Copy(
+                (a * f1 + b) * words + (cb * rows + r // f0) * cols,
+                (cb * h_out + r) * w_out + b,
+                len(range(b, w_out, f1)),
+                op.requant.multiplier[a * f1 + b],
+                op.requant.shift[a * f1 + b],
+                INT8_MIN,
+                INT8_MAX,
+                stride=f1,
+            )
+            for cb in range(cbs)
+            for r in range(h_out)
+            for a in (r % f0,)
+            for b in range(min(f1, w_out))
+        )
+        yield Step(
+            op.name,
+            (Load("ibuf", ("in", op.name, cb0, n, y0, x0), tuple(lds)),),
+            comp,
+            (store_box(cfg, out, n, cb0, cbs, f0 * y0, h_out, f1 * x0, w_out),),
+            new_output=True,
+        )
+
+
 def _mul_instrs(
     ctx: LowerCtx,
     w: Work,
@@ -186,4 +227,5 @@ STEPS = {
     WorkKind.COPY: eltwise_steps,
     WorkKind.MUL: eltwise_steps,
     WorkKind.UPSAMPLE: upsample_steps,
+    WorkKind.INTERLEAVE: interleave_steps,
 }

@@ -29,6 +29,7 @@ from dian.ir import (
     Conv2d,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -52,6 +53,7 @@ class WorkKind(str, Enum):
     MUL = "mul"
     COPY = "copy"
     UPSAMPLE = "upsample"
+    INTERLEAVE = "interleave"
     ALIAS = "alias"
 
 
@@ -87,6 +89,9 @@ class Work:
     lut_per_channel: bool = False  # its table has a row per channel: one LBUF table per channel block
     broadcast: bool = False  # MUL: the second input is an [N, C, 1, 1] gate (one word per channel block)
     upsample: tuple[int, int] = (1, 1)  # UPSAMPLE's factors; its loop bounds (h, w, oy, ox) are the input's
+    # INTERLEAVE (factors in ``upsample``): tiles over the phase grid (oy, ox) = phase (0, 0)'s size;
+    # (h, w) = the last phase's size (every phase is real there); out_hw = the woven output's size
+    out_hw: tuple[int, int] = (0, 0)
 
     def header(self, cfg: AccelConfig) -> str:
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
@@ -212,6 +217,15 @@ def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) ->
     if isinstance(op, Upsample):  # tiles of input pixels, each written scale[0] x scale[1] times
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         return Work(op, WorkKind.UPSAMPLE, n, c, c, h, w, h, w, upsample=op.scale)
+    if isinstance(op, Interleave):
+        f0, f1 = op.factor
+        first, last = (_plain_input(graph, regions, op, op.inputs[i]) for i in (0, -1))
+        n, c, oh, ow = graph.tensors[op.output].shape
+        for i in op.inputs[1:-1]:
+            _plain_input(graph, regions, op, i)
+        return Work(
+            op, WorkKind.INTERLEAVE, n, c, c, last[2], last[3], first[2], first[3], upsample=(f0, f1), out_hw=(oh, ow)
+        )
     if isinstance(op, Mul):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         gate = _plain_input(graph, regions, op, op.inputs[1])
@@ -250,6 +264,7 @@ _MAPPED = (
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,

@@ -175,6 +175,7 @@ class CmpEngine(wiring.Component):
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b, sub = Signal(31), Signal()
         rep, rep_count = Signal(cw), Signal(cw)  # COPY: each word read rep times (0 counts as 1)
+        step = Signal(cw)  # the OBUF write address step: COPY's stride (0 counts as 1), else 1
         # MUL: ADD's read pattern; the a word is held, each lane's a*b registered when b comes.
         is_mul, bcast, mul_valid = Signal(), Signal(), Signal()
         held_a = Signal(8 * L)
@@ -263,12 +264,12 @@ class CmpEngine(wiring.Component):
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         with m.If(self.obuf_w_en):
-            m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
+            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1)]
         with m.FSM():
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            with head.states(refuse=None if cfg.lut_tables else no_lut):
+            with head.states(on_start=[step.eq(1)], refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
@@ -280,6 +281,7 @@ class CmpEngine(wiring.Component):
                         rd_addr.eq(f["src"]),
                         rep.eq(f["rep"]),
                         rep_count.eq(1),
+                        step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
                         wr_addr.eq(f["dst"]),

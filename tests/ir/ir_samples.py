@@ -5,7 +5,7 @@ p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6] -prelu (
 a2 * d1 -mul-> m1 [1,8,5,6]
 m1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
 concat(ap, e1) -> cat [1,12,4,5] -select channels (a shuffle)-> cs [1,12,4,5]
-cs -upsample x2-> u1 [1,12,8,10] -gap-> g1 [1,12,1,1]
+cs -interleave (one phase)-> cw -upsample x2-> u1 [1,12,8,10] -gap-> g1 [1,12,1,1]
 g1 -reshape-> f1 [1,12] -fc-> y [1,5]
 """
 
@@ -24,6 +24,7 @@ from dian.ir import (
     DType,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -51,6 +52,7 @@ ACT_SHAPES = {
     "e1": (1, 4, 4, 5),
     "cat": (1, 12, 4, 5),
     "cs": (1, 12, 4, 5),
+    "cw": (1, 12, 4, 5),
     "u1": (1, 12, 8, 10),
     "g1": (1, 12, 1, 1),
     "f1": (1, 12),
@@ -69,6 +71,7 @@ ACT_SCALES = {
     "e1": 0.07,
     "cat": 0.13,
     "cs": 0.13,
+    "cw": 0.13,
     "u1": 0.13,
     "g1": 0.09,
     "f1": 0.09,
@@ -112,7 +115,8 @@ def _ops(rq: dict[str, Requant] | None) -> list[Op]:
         Conv2d("pw", ("ap",), "e1", weight="w3", bias="b3", **q("pw")),
         Concat("cat1", ("ap", "e1"), "cat", axis=1, **pool_rq("cat1")),
         SelectChannels("shuffle", ("cat",), "cs", channels=SHUFFLE),
-        Upsample("up1", ("cs",), "u1", scale=(2, 2)),
+        Interleave("weave", ("cs",), "cw", factor=(1, 1), **pool_rq("weave")),
+        Upsample("up1", ("cw",), "u1", scale=(2, 2)),
         GlobalAvgPool("gap", ("u1",), "g1", **pool_rq("gap")),
         Reshape("flat", ("g1",), "f1", shape=(1, 12)),
         Linear("fc", ("f1",), "y", weight="w4", bias="b4", **q("fc")),
@@ -163,6 +167,7 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
             "mul1": requant([s["a2"] * s["d1"] / s["m1"]]),
             "avg1": requant([s["m1"] / (s["ap"] * 4)]),
             "cat1": requant([s["ap"] / s["cat"], s["e1"] / s["cat"]]),
+            "weave": requant([1.0]),
             "gap": requant([s["u1"] / (s["g1"] * 80)]),
         }
     return Graph.build(

@@ -129,3 +129,23 @@ class SequenceNet(nn.Module):
         y = nn.functional.max_pool1d(torch.relu(self.bn1(self.c1(x))), 2)
         y = nn.functional.silu(self.pool(self.bn2(torch.relu(self.dw(y)))))
         return self.head(nn.functional.adaptive_avg_pool1d(y, 1).flatten(1))
+
+
+class TransposeNet(nn.Module):
+    """UNet-style upsampling by transposed convolutions: kernel 3 stride 2 with output_padding and
+    a BatchNorm2d folded into its phases, kernel 2 stride 2 (the usual UNet step, one tap a phase),
+    and kernel 4 stride (2, 3) with groups 2 (phases of unequal size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.t1, self.bn = nn.ConvTranspose2d(8, 6, 3, 2, padding=1, output_padding=1), nn.BatchNorm2d(6)
+        self.t2 = nn.ConvTranspose2d(6, 4, 2, 2)
+        self.t3 = nn.ConvTranspose2d(4, 6, 4, (2, 3), padding=1, groups=2)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.2, 0.2)
+            self.bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(self.t1(torch.relu(self.c1(x)))))
+        return self.t3(torch.relu(self.t2(y)))

@@ -15,6 +15,7 @@ from pointwise_nets import (
     MixedNet,
     SequenceNet,
     StandaloneNet,
+    TransposeNet,
     UpsampleNet,
     pointwise_graph,
 )
@@ -136,3 +137,20 @@ def test_a_1d_net_on_the_machine(cfg) -> None:
     cost = network_cost(g, cfg, plans)
     got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
     assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_transposed_convs_on_the_machine(cfg) -> None:
+    # each a conv per output phase and an INTERLEAVE that weaves them with strided COPYs
+    g = pointwise_graph(TransposeNet, (1, 3, 3, 4), seed=9)
+    check_machine(g, cfg, seed=7)
+    plans = map_graph(g, cfg, "latency")
+    assert sorted(p.work.upsample for p in plans if p.work.kind is WorkKind.INTERLEAVE) == [(2, 2), (2, 2), (2, 3)]
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions, cost.chunks) == (
+        got.cycles,
+        got.dram_bytes_read,
+        got.instructions,
+        got.chunks,
+    )
