@@ -94,6 +94,12 @@ class Work:
     out_hw: tuple[int, int] = (0, 0)
 
     def header(self, cfg: AccelConfig) -> str:
+        if self.kind is WorkKind.INTERLEAVE:
+            (f0, f1), (oh, ow) = self.upsample, self.out_hw
+            return (
+                f"{self.op.name}  C={self.c}  {f0}x{f1} phases of up to {self.oy}x{self.ox} woven into {oh}x{ow}  "
+                f"array {cfg.pe_rows}x{cfg.pe_cols}  dataflow interleave (strided COPYs)"
+            )
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
         return (
             f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
