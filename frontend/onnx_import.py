@@ -35,8 +35,34 @@ from .pointwise_rules import lower_pointwise
 
 #: Ops evaluated when all their inputs are constants: the shape arithmetic exporters leave behind.
 FOLDABLE = frozenset(
-    "Constant Identity Cast Shape Gather Unsqueeze Squeeze Concat Reshape Slice Add Sub Mul Div Neg Sqrt "
-    "Reciprocal Transpose ConstantOfShape Range Expand Floor Ceil Equal Where Tile".split()
+    [
+        "Constant",
+        "Identity",
+        "Cast",
+        "Shape",
+        "Gather",
+        "Unsqueeze",
+        "Squeeze",
+        "Concat",
+        "Reshape",
+        "Slice",
+        "Add",
+        "Sub",
+        "Mul",
+        "Div",
+        "Neg",
+        "Sqrt",
+        "Reciprocal",
+        "Transpose",
+        "ConstantOfShape",
+        "Range",
+        "Expand",
+        "Floor",
+        "Ceil",
+        "Equal",
+        "Where",
+        "Tile",
+    ]
 )
 MAX_LISTED = 40
 
@@ -51,7 +77,8 @@ def input_of(model: OnnxModel) -> tuple[str, tuple[int | None, ...]]:
             f"{v.name} ({onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type)})" for v in inputs
         )
         raise UnsupportedOpError(
-            f"ONNX model '{model.path}' has inputs {listing or '(none)'}; dian lowers models with one float32 input tensor."
+            f"ONNX model '{model.path}' has inputs {listing or '(none)'}; dian lowers models with one "
+            f"float32 input tensor."
         )
     dims = tuple(d.dim_value if d.HasField("dim_value") else None for d in inputs[0].type.tensor_type.shape.dim)
     return inputs[0].name, dims
@@ -70,7 +97,8 @@ def import_onnx(model: OnnxModel, input_shape: tuple[int, ...], name: str) -> Gr
         shown = ",".join(str(d) if d else "?" for d in declared)
         raise InputShapeError(
             f"ONNX model '{model.path}' takes input '{in_name}' of shape [{shown}]; --input-shape "
-            f"{','.join(map(str, input_shape))} does not fit it (give the declared numbers, any value where it shows ?)."
+            f"{','.join(map(str, input_shape))} does not fit it (give the declared numbers, any value where "
+            f"it shows ?)."
         )
     shapes = _infer_shapes(model, in_name, input_shape)
     nodes = list(model.proto.graph.node)
@@ -89,7 +117,7 @@ def import_onnx(model: OnnxModel, input_shape: tuple[int, ...], name: str) -> Gr
         if out in shapes:
             stand_in.meta["tensor_meta"] = SimpleNamespace(shape=shapes[out])
         stand_in.meta["where"] = f"ONNX node `{node.name or out}` ({node.op_type})"
-        values.update({o: stand_in for o in node.output[:1]})
+        values[out] = stand_in
         todo.append((node, stand_in, fused.get(i)))
     outputs = [o.name for o in model.proto.graph.output]
     scratch.output(tuple(values.get(o) for o in outputs))
