@@ -18,6 +18,7 @@ import contextlib
 import io
 import operator
 import traceback
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -32,12 +33,14 @@ from dian.ir import Graph, verify
 from . import channel_rules
 from .builder import META, Builder, describe_location
 from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
+from .model_kinds import refuse_unimportable
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     """Lower ``module`` (put in eval mode) to a verified float32 Graph for
     inputs of exactly ``input_shape`` (batch included)."""
     shape = _check_shape(input_shape)
+    refuse_unimportable(module, f"model '{name}'")  # TorchScript, quantized: named, not a trace failure
     module.eval()
     if fx.Tracer().is_leaf_module(module, ""):  # fx traces *into* the root: wrap a bare torch.nn layer
         module = nn.Sequential(module)
@@ -272,7 +275,12 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0].rstrip(".") if text else "(no message)"
 
 
+_HERE = str(Path(__file__).parent)  # dian's own frames are never the user's line
+
+
 def _user_frame(e: BaseException) -> str:
     """` at file.py:LINE` for the innermost traceback frame outside torch, if any."""
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename]
+    frames = [
+        f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename and _HERE not in f.filename
+    ]
     return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
