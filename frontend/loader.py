@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from dian.errors import ModelLoadError
 
-from .importers import ACCEPTED, is_exported, own_input_shape, run_float
+from .importers import is_exported, own_input_shape, run_float
 from .model_kinds import refuse_checkpoint_file, refuse_unimportable
 from .onnx_file import load_onnx
 from .zoo import ZOO
@@ -116,8 +116,8 @@ def _load_file(path: Path, factory_name: str) -> LoadedModel:
             raise ModelLoadError(f"calling {factory_name}() from '{path}' raised {type(e).__name__}: {e}") from e
     if not isinstance(module, nn.Module) and not is_exported(module):
         raise ModelLoadError(
-            f"{factory_name}() from '{path}' returned {type(module).__name__}; the factory must build and "
-            f"return the network: {ACCEPTED.rpartition(', or')[0]}."
+            f"{factory_name}() from '{path}' returned {type(module).__name__}, not a torch.nn.Module or a "
+            f"torch.export.ExportedProgram; the factory must build and return the network."
         )
     refuse_unimportable(module, f"the model {factory_name}() from '{path}' returned")
     calib = getattr(mod, "calibration_data", None)
