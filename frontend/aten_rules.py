@@ -105,6 +105,22 @@ def _linear(b: Builder, n: fx.Node) -> str:
     return b.emit(Linear, n, [x], weight=b.const(n.name, "weight", w), bias=bias_name)  # type: ignore[arg-type]
 
 
+def _matmul(b: Builder, n: fx.Node, bias: Any, x: Any, w_t: Any, beta: Any = 1, alpha: Any = 1) -> str:
+    """``beta * bias + alpha * (x @ w_t)``: a decomposed linear (``addmm``/``mm`` of a transposed weight)."""
+    w = const(b, n, w_t, "weight (right operand)")
+    if w is None or w.ndim != 2:
+        raise unsupported(n, "a matrix product of two activations", "dian multiplies by constant weights")
+    bvals = const(b, n, bias, "bias", required=False)
+    name = b.tensor(x, n)
+    return b.emit(
+        Linear,
+        n,
+        [name],
+        weight=b.const(n.name, "weight", w.T * float(alpha)),
+        bias=None if bvals is None else b.const(n.name, "bias", np.broadcast_to(bvals * float(beta), (w.shape[1],))),
+    )
+
+
 def _batchnorm(b: Builder, n: fx.Node, training: bool, eps: Any) -> str:
     if training:
         raise unsupported(
@@ -219,6 +235,8 @@ RULES: dict[Any, Rule] = {
     aten.conv2d.padding: _conv2d,
     aten.convolution.default: _convolution,
     aten.linear.default: _linear,
+    aten.addmm.default: lambda b, n: _matmul(b, n, *n.args, **n.kwargs),
+    aten.mm.default: lambda b, n: _matmul(b, n, None, *n.args),
     aten.batch_norm.default: lambda b, n: _batchnorm(b, n, bool(arg(n, 5, "training")), arg(n, 7, "eps")),
     aten._native_batch_norm_legit_no_training.default: lambda b, n: _batchnorm(b, n, False, arg(n, 6, "eps")),
     operator.getitem: _getitem,

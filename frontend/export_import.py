@@ -73,8 +73,14 @@ def import_exported(model: Any, input_shape: tuple[int, ...], name: str) -> Grap
             outputs = list(node.args[0]) if isinstance(node.args[0], (tuple, list)) else [node.args[0]]
         elif node.op == "call_module" and node.target == "_guards_fn":
             continue  # export's input-shape guards: dian checked the shape above
-        elif failed.intersection(node.all_input_nodes):
+        elif failed.intersection(node.all_input_nodes):  # after a failure only the op itself is checked
             failed.add(node)
+            if node.op != "call_function" or node.target not in RULES:
+                problems.append(f"{describe_location(node)}: no lowering for {node.op} {node.target}")
+        elif _foldable(b, node):  # arithmetic on parameters only (a decomposed linear's weight.t())
+            args, kwargs = fx.node.map_arg((node.args, node.kwargs), lambda a: b.env[a])
+            with torch.no_grad():
+                b.env[node] = node.target(*args, **kwargs)
         else:
             rule = RULES.get(node.target) if node.op == "call_function" else None
             try:
@@ -101,6 +107,15 @@ def import_exported(model: Any, input_shape: tuple[int, ...], name: str) -> Grap
         metadata={"frontend": "torch.export", "torch": torch.__version__},
     )
     return verify(graph)
+
+
+def _foldable(b: Builder, node: fx.Node) -> bool:
+    return (
+        node.op == "call_function"
+        and isinstance(node.target, torch._ops.OpOverload)
+        and bool(node.all_input_nodes)
+        and all(isinstance(b.env.get(a), torch.Tensor) for a in node.all_input_nodes)
+    )
 
 
 def _attr(gm: fx.GraphModule, target: str) -> Any:

@@ -11,9 +11,8 @@ import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from onnx.reference import ReferenceEvaluator
-
 from frontend_helpers import Net, randomize_bn
+from onnx.reference import ReferenceEvaluator
 
 
 def export_onnx(module: nn.Module, shape: tuple[int, ...], path: Path, dynamo: bool) -> Path:

@@ -10,12 +10,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from frontend_helpers import Net
 from onnx import TensorProto, helper, numpy_helper
+from onnx_helpers import MODELS, export_onnx
 
 from dian.errors import InputShapeError, ModelLoadError, UnsupportedOpError
 from dian.frontend import float_graph, load_model
-from frontend_helpers import Net
-from onnx_helpers import MODELS, export_onnx
 
 
 def test_every_unsupported_node_in_one_error(tmp_path: Path) -> None:
@@ -34,7 +34,9 @@ def test_every_unsupported_node_in_one_error(tmp_path: Path) -> None:
 
 
 def test_a_rule_refusal_names_the_node_and_the_reason(tmp_path: Path) -> None:
-    m = Net(lambda s, x: torch.nn.functional.avg_pool2d(x, 3, padding=1, count_include_pad=False), )
+    m = Net(
+        lambda s, x: torch.nn.functional.avg_pool2d(x, 3, padding=1, count_include_pad=False),
+    )
     path = export_onnx(m, (1, 2, 6, 6), tmp_path / "avg.onnx", dynamo=False)
     with pytest.raises(UnsupportedOpError, match=r"ONNX node `/AveragePool` \(AveragePool\).*count_include_pad=False"):
         float_graph(load_model(str(path)).module, (1, 2, 6, 6), "avg")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from frontend_helpers import run_float, run_int, sample, torch_outputs
+from onnx_helpers import MODELS, cosine, export_onnx, onnx_reference
 
 from dian.frontend import calibration_samples, float_graph, load_model, lower
 from dian.ir import Conv2d, OpKind, Pointwise
-from frontend_helpers import run_float, run_int, sample, torch_outputs
-from onnx_helpers import MODELS, cosine, export_onnx, onnx_reference
 
 CASES = [
     pytest.param(name, dynamo, id=f"{name}-{'dynamo' if dynamo else 'legacy'}")
@@ -69,7 +69,6 @@ def test_bn_folds_and_activation_groups_become_one_table(exported: dict[tuple[st
 
 def test_per_channel_constants_fold_into_the_conv(tmp_path: Path) -> None:
     import torch
-
     from frontend_helpers import Net
 
     torch.manual_seed(0)
