@@ -75,7 +75,7 @@ def _conv(
 
 def _conv2d(b: Builder, n: fx.Node) -> str:
     a = [arg(n, i, k, d) for i, (k, d) in enumerate(_CONV_ARGS)]
-    return _conv(b, n, *a)
+    return _conv(b, n, a[0], a[1], a[2], a[3], a[4], a[5], a[6])
 
 
 _CONV_ARGS = (
@@ -92,7 +92,8 @@ _CONV_ARGS = (
 def _convolution(b: Builder, n: fx.Node) -> str:
     if arg(n, 6, "transposed", False):
         raise unsupported(n, "a transposed convolution", "dian lowers forward convolutions")
-    return _conv(b, n, *n.args[:6], arg(n, 8, "groups", 1))
+    a = n.args
+    return _conv(b, n, a[0], a[1], a[2], a[3], a[4], a[5], arg(n, 8, "groups", 1))
 
 
 def _linear(b: Builder, n: fx.Node) -> str:
@@ -213,13 +214,14 @@ def _maxpool(b: Builder, n: fx.Node) -> str:
         ("dilation", 1),
         ("ceil_mode", False),
     )
-    return lower_maxpool(b, n, *(arg(n, i, k, d) for i, (k, d) in enumerate(keys)), False)
+    a = [arg(n, i, k, d) for i, (k, d) in enumerate(keys)]
+    return lower_maxpool(b, n, a[0], a[1], a[2], a[3], a[4], a[5], False)
 
 
 def _avgpool(b: Builder, n: fx.Node) -> str:
     keys = (("kernel_size", None), ("stride", ()), ("padding", 0), ("ceil_mode", False), ("count_include_pad", True))
     a = [arg(n, i + 1, k, d) for i, (k, d) in enumerate(keys)]
-    return lower_avgpool(b, n, n.args[0], *a, arg(n, 6, "divisor_override"))
+    return lower_avgpool(b, n, n.args[0], a[0], a[1], a[2], a[3], a[4], arg(n, 6, "divisor_override"))
 
 
 def _identity(b: Builder, n: fx.Node) -> str:

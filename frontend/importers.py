@@ -57,7 +57,8 @@ def run_float(model: Any, x: np.ndarray) -> np.ndarray:
 
         inputs = {t.name for t in model.proto.graph.initializer}
         name = next(v.name for v in model.proto.graph.input if v.name not in inputs)
-        return np.asarray(ReferenceEvaluator(model.proto).run(None, {name: x})[0])
+        outputs: Any = ReferenceEvaluator(model.proto).run(None, {name: x})
+        return np.asarray(outputs[0])
     module = as_graph_module(model) if is_exported(model) else model
     with torch.no_grad():
         return module(torch.from_numpy(x)).numpy()

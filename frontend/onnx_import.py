@@ -87,7 +87,7 @@ def input_of(model: OnnxModel) -> tuple[str, tuple[int | None, ...]]:
 def default_input_shape(model: OnnxModel) -> tuple[int, ...] | None:
     """The declared input shape when every dimension is a number."""
     dims = input_of(model)[1]
-    return tuple(int(d) for d in dims) if dims and all(d for d in dims) else None  # type: ignore[misc]
+    return tuple(int(d or 0) for d in dims) if dims and all(dims) else None
 
 
 def import_onnx(model: OnnxModel, input_shape: tuple[int, ...], name: str) -> Graph:
@@ -142,7 +142,7 @@ def import_onnx(model: OnnxModel, input_shape: tuple[int, ...], name: str) -> Gr
         b.ops,
         [values[in_name].name],
         [b.env[values[o]] for o in outputs],
-        metadata={"frontend": "onnx", "onnx_opset": model.opset, "producer": model.proto.producer_name},
+        metadata={"frontend": "onnx", "onnx_opset": str(model.opset), "producer": model.proto.producer_name},
     )
     return verify(graph)
 

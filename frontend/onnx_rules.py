@@ -101,7 +101,7 @@ def _window(
         raise unsupported(n.fx, f"a {len(kernel)}-D window", "dian pools and convolves in 2-D (NCHW)")
     strides = tuple(n.attr("strides", [1, 1]))
     dilations = tuple(n.attr("dilations", [1, 1]))
-    return kernel, strides, _pads(n, kernel, strides, dilations), dilations  # type: ignore[return-value]
+    return kernel, strides, _pads(n, kernel, strides, dilations), dilations
 
 
 def _conv(b: Builder, n: OnnxNode) -> str:
@@ -212,7 +212,8 @@ def _arith(b: Builder, n: OnnxNode) -> str:
             return lower_mul(b, n.fx, act, c)
         if op == "Div":
             return lower_div(b, n.fx, act, c)
-        return lower_add_sub(b, n.fx, *((c, act) if kx else (act, c)), 1, subtract=op == "Sub")
+        first, second = (c, act) if kx else (act, c)
+        return lower_add_sub(b, n.fx, first, second, 1, subtract=op == "Sub")
     one, zero = np.ones_like(vec), np.zeros_like(vec)
     scale, shift = {
         "Mul": (vec, zero),
