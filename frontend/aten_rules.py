@@ -24,6 +24,7 @@ from . import bn_fold
 from .builder import Builder, Rule, unsupported
 from .builder import node_arg as arg
 from .channel_affine import lower_channel_affine
+from .channel_rules import select
 from .elementwise_rules import lower_add_sub, lower_affine, lower_div, lower_mul
 from .lower_rules import lower_adaptive_avg, lower_avgpool, lower_clamp, lower_maxpool, lower_mean, lower_reshape
 from .pointwise_rules import lower_pointwise
@@ -224,6 +225,21 @@ def _avgpool(b: Builder, n: fx.Node) -> str:
     return lower_avgpool(b, n, n.args[0], a[0], a[1], a[2], a[3], a[4], arg(n, 6, "divisor_override"))
 
 
+def _slice(b: Builder, n: fx.Node) -> str:
+    x = b.tensor(n.args[0], n)
+    shape = b.tensors[x].shape
+    dim, start, end, step = (arg(n, i, k, d) for i, (k, d) in enumerate(_SLICE_ARGS, start=1))
+    kept = tuple(range(shape[int(dim) % len(shape)]))[slice(start, end, step)]
+    if int(dim) % len(shape) == 1:
+        return select(b, n, x, kept)
+    if kept == tuple(range(shape[int(dim) % len(shape)])):
+        return x
+    raise unsupported(n, f"a slice along dimension {dim}", "dian slices along the channels (dimension 1)")
+
+
+_SLICE_ARGS = (("dim", 0), ("start", None), ("end", None), ("step", 1))
+
+
 def _identity(b: Builder, n: fx.Node) -> str:
     return b.tensor(n.args[0], n)
 
@@ -281,6 +297,7 @@ RULES: dict[Any, Rule] = {
     aten.adaptive_avg_pool2d.default: lambda b, n: lower_adaptive_avg(b, n, n.args[0], n.args[1]),
     aten.mean.dim: lambda b, n: lower_mean(b, n, n.args[0], arg(n, 1, "dim"), bool(arg(n, 2, "keepdim", False))),
     aten.cat.default: _cat,
+    aten.slice.Tensor: _slice,
     aten.upsample_nearest2d.vec: lambda b, n: lower_upsample(b, n, n.args[0], "nearest"),
     aten.upsample_nearest2d.default: lambda b, n: lower_upsample(b, n, n.args[0], "nearest"),
     aten.flatten.using_ints: _reshape,

@@ -24,6 +24,7 @@ from dian.ir import Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Pointwise
 from . import bn_fold
 from .builder import Builder, unsupported
 from .channel_affine import lower_channel_affine
+from .channel_rules import select
 from .elementwise_rules import lower_add_sub, lower_div, lower_mul
 from .lower_rules import lower_avgpool, lower_clamp, lower_maxpool, lower_mean, lower_reshape
 from .pointwise_rules import lower_pointwise
@@ -310,6 +311,24 @@ def _resize(b: Builder, n: OnnxNode) -> str:
     return lower_upsample(b, n.fx, n.arg(0), mode)
 
 
+def _slice(b: Builder, n: OnnxNode) -> str:
+    """A slice along the channels (dimension 1) with constant bounds: one channel gather."""
+    x = b.tensor(n.arg(0), n.fx)
+    shape = b.tensors[x].shape
+    starts, ends = n.need_const(1, "starts").reshape(-1), n.need_const(2, "ends").reshape(-1)
+    axes = n.const(3) if n.const(3) is not None else np.arange(len(starts))
+    steps = n.const(4) if n.const(4) is not None else np.ones(len(starts), np.int64)
+    picked = list(range(shape[1]))
+    for start, end, axis, step in zip(starts, ends, axes.reshape(-1), steps.reshape(-1), strict=True):
+        axis = int(axis) % len(shape)
+        kept = list(range(shape[axis]))[slice(int(start), int(end), int(step))]
+        if axis == 1:
+            picked = [picked[i] for i in kept]
+        elif kept != list(range(shape[axis])):
+            raise unsupported(n.fx, f"a slice along dimension {axis}", "dian slices along the channels (dimension 1)")
+    return select(b, n.fx, x, tuple(picked))
+
+
 def _identity(b: Builder, n: OnnxNode) -> str:
     if n.proto.op_type == "Dropout" and n.const(2) is not None and bool(n.const(2)):
         raise unsupported(n.fx, "Dropout with training_mode true", "dropout must be inactive to lower")
@@ -355,6 +374,7 @@ RULES: dict[str, OnnxRule] = {
     "Squeeze": lambda b, n: lower_reshape(b, n.fx, n.arg(0)),
     "Unsqueeze": lambda b, n: lower_reshape(b, n.fx, n.arg(0)),
     "Resize": _resize,
+    "Slice": _slice,
     "Identity": _identity,
     "Dropout": _identity,
 }

@@ -78,20 +78,21 @@ def hardswish_se() -> nn.Module:
 
 
 def upsample_concat() -> nn.Module:
-    """A UNet step: conv, nearest upsampling by 2, concatenation with a skip, LeakyReLU, x / 2."""
+    """A UNet step: conv, nearest upsampling by 2, concatenation with a skip, a channel slice, a
+    dilated conv, LeakyReLU, x / 2."""
     torch.manual_seed(3)
 
     def forward(s: Net, x: torch.Tensor) -> torch.Tensor:
         a = torch.relu(s.down(x))
         up = F.interpolate(s.mid(a), scale_factor=2, mode="nearest")
-        return F.leaky_relu(s.out(torch.cat([up, s.skip(x)], 1)), 0.1) / 2.0
+        return F.leaky_relu(s.out(torch.cat([up, s.skip(x)], 1)[:, 1:]), 0.1) / 2.0
 
     return Net(
         forward,
         down=nn.Conv2d(3, 4, 3, stride=2, padding=1),
         mid=nn.Conv2d(4, 4, 3, padding=1),
         skip=nn.Conv2d(3, 4, 1),
-        out=nn.Conv2d(8, 6, 3, padding=1, dilation=1),
+        out=nn.Conv2d(7, 6, 3, padding=2, dilation=2),
     ).eval()
 
 
