@@ -18,7 +18,6 @@ from dian.ir import Graph
 from .export_import import as_graph_module, exported_input_shape, import_exported
 from .model_kinds import is_aten_graph, refuse_unimportable
 from .onnx_file import OnnxModel
-from .onnx_import import default_input_shape, import_onnx
 from .trace import trace
 
 #: What a factory may return, or a path may name, for dian to import.
@@ -32,6 +31,8 @@ def is_exported(model: Any) -> bool:
 def float_graph(model: Any, input_shape: tuple[int, ...], name: str) -> Graph:
     """The verified float Graph of ``model`` for inputs of ``input_shape``, by the importer of its kind."""
     if isinstance(model, OnnxModel):
+        from .onnx_import import import_onnx  # onnx only for ONNX models (onnx_file.py)
+
         return import_onnx(model, input_shape, name)
     refuse_unimportable(model, f"model '{name}'")
     if is_exported(model):
@@ -44,6 +45,8 @@ def float_graph(model: Any, input_shape: tuple[int, ...], name: str) -> Graph:
 def own_input_shape(model: Any) -> tuple[int, ...] | None:
     """The input shape a model fixes itself: an exported program's, an ONNX file's declared one."""
     if isinstance(model, OnnxModel):
+        from .onnx_import import default_input_shape
+
         return default_input_shape(model)
     return exported_input_shape(model) if is_exported(model) else None
 

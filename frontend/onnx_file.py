@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-
-import onnx
-from onnx import external_data_helper
+from typing import TYPE_CHECKING
 
 from dian.errors import ModelLoadError
+
+if TYPE_CHECKING:  # onnx is imported when an ONNX file is loaded: it takes seconds, and most models are torch
+    import onnx
 
 MIN_OPSET = 13
 MAX_FILE_BYTES = 2**31  # protobuf's own limit for one message
@@ -48,6 +49,8 @@ def load_onnx(path: Path) -> tuple[OnnxModel, str]:
             f"ONNX file '{path}' is {size:,} bytes, more than a protobuf message can hold (2 GiB); "
             f"save the weights as external data beside it (onnx.save(..., save_as_external_data=True))."
         )
+    import onnx
+
     data = path.read_bytes()
     digest = hashlib.sha256(data)
     try:
@@ -77,6 +80,8 @@ def load_onnx(path: Path) -> tuple[OnnxModel, str]:
 
 def _load_external_data(proto: onnx.ModelProto, path: Path) -> list[str]:
     """Check every external-data location of ``proto`` and load it; the sorted locations read."""
+    from onnx import external_data_helper
+
     folder = path.parent.resolve()
     locations: set[str] = set()
     for tensor in external_data_helper._get_all_tensors(proto):

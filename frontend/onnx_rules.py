@@ -316,10 +316,11 @@ def _slice(b: Builder, n: OnnxNode) -> str:
     x = b.tensor(n.arg(0), n.fx)
     shape = b.tensors[x].shape
     starts, ends = n.need_const(1, "starts").reshape(-1), n.need_const(2, "ends").reshape(-1)
-    axes = n.const(3) if n.const(3) is not None else np.arange(len(starts))
-    steps = n.const(4) if n.const(4) is not None else np.ones(len(starts), np.int64)
+    axes_c, steps_c = n.const(3), n.const(4)
+    axes = np.arange(len(starts)) if axes_c is None else axes_c.reshape(-1)
+    steps = np.ones(len(starts), np.int64) if steps_c is None else steps_c.reshape(-1)
     picked = list(range(shape[1]))
-    for start, end, axis, step in zip(starts, ends, axes.reshape(-1), steps.reshape(-1), strict=True):
+    for start, end, axis, step in zip(starts, ends, axes, steps, strict=True):
         axis = int(axis) % len(shape)
         kept = list(range(shape[axis]))[slice(int(start), int(end), int(step))]
         if axis == 1:
