@@ -46,12 +46,7 @@ def lower_channel_affine(b: Builder, node: fx.Node, x: Any, scale: np.ndarray, s
     channels = shape[1]
     s, t = _per_channel(node, scale, channels, "scale"), _per_channel(node, shift, channels, "shift")
     producer = next((op for op in b.ops if op.output == name), None)
-    if (
-        isinstance(x, fx.Node)
-        and len(x.users) == 1
-        and isinstance(producer, (Conv2d, Linear))
-        and producer.name == x.name
-    ):
+    if isinstance(producer, (Conv2d, Linear)) and _only_reader(b, node, name):
         return _fold(b, producer, s, t)
     if len(shape) == 4:
         w = s.reshape(-1, 1, 1, 1)
@@ -66,6 +61,14 @@ def lower_channel_affine(b: Builder, node: fx.Node, x: Any, scale: np.ndarray, s
     return b.emit(
         Linear, node, [name], weight=b.const(node.name, "weight", np.diag(s)), bias=b.const(node.name, "bias", t)
     )
+
+
+def _only_reader(b: Builder, node: fx.Node, name: str) -> bool:
+    """Whether ``node`` is the only reader of the IR tensor ``name``: every fx node whose value is
+    ``name`` (its producer, and identities or earlier folds of it) is read only by those nodes and
+    ``node`` (a graph output is read by the output node, so it never folds)."""
+    aliases = {n for n, v in b.env.items() if isinstance(v, str) and v == name}
+    return bool(aliases) and all(set(n.users) <= aliases | {node} for n in aliases)
 
 
 def _fold(b: Builder, op: Conv2d | Linear, scale: np.ndarray, shift: np.ndarray) -> str:
