@@ -80,6 +80,11 @@ def _quantized_part(model: Any) -> str | None:
 def refuse_checkpoint_file(path: Path) -> None:
     """A ``.pt``/``.pth``/``.pt2`` path given as the model: say what it is and what to give instead
     (the file is sniffed as a zip, never unpickled)."""
+    if not path.is_file():
+        raise ModelLoadError(
+            f"model file '{path}' does not exist (or is not a file); and a {path.suffix} file is not a model "
+            f"source dian reads: give `path/to/file.py:factory`, `zoo:NAME` or `path/to/model.onnx`."
+        )
     kind = "a PyTorch checkpoint"
     try:
         with zipfile.ZipFile(path) as z:
