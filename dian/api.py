@@ -15,7 +15,6 @@ An output folder (see :mod:`dian.outdir`) holds::
 from __future__ import annotations
 
 import hashlib
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -25,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import artifact_io, outdir
-from .errors import InputShapeError, ModelLoadError, OutputDirError, QuantizationError
+from .compile_front import CalibOptions, Front, run_frontend
+from .errors import OutputDirError
 from .ir import Graph, format_graph, graph_to_json, load_graph
-from .limits import check_memory
 from .running import run_model, run_model_outputs
 from .sim.host import quantize_for, run_compiled
 from .version import __version__
@@ -69,15 +68,6 @@ def _array_sha256(a: np.ndarray) -> str:
     return _sha256(header + a.tobytes())
 
 
-def _check_shape(input_shape: tuple[int, ...] | list[int]) -> tuple[int, ...]:
-    shape = tuple(input_shape)
-    if not shape or not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0 for d in shape):
-        raise InputShapeError(
-            f"input shape {list(shape)} is not a shape; give positive integers, e.g. 1,1,8,8 (N,C,H,W)."
-        )
-    return tuple(int(d) for d in shape)
-
-
 def _io(graph: Graph, name: str) -> str:
     t = graph.tensors[name]
     scale = f", scale {t.quant.scale[0]:.6g}" if t.quant is not None else ""
@@ -112,17 +102,25 @@ def compile_model(
     model: str,
     input_shape: tuple[int, ...] | None,
     out_dir: str | Path,
-    calib_samples: int = 64,
+    calib_samples: int | None = None,
     seed: int = 0,
     progress: bool = False,
     accel: str | Path | None = None,
     rtl: bool = True,
     objective: str = "latency",
     force: bool = False,
+    calib_data: str | Path | None = None,
+    calib_method: str = "max",
+    calib_percentile: float | None = None,
 ) -> CompileResult:
-    """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it on
-    ``calib_samples`` samples drawn with ``seed``, lower it to the float and the
-    integer IR, and write the output folder ``out_dir`` atomically.
+    """Load ``model`` (``path/to/file.py:factory`` or ``zoo:NAME``), calibrate it, lower it to the
+    float and the integer IR, and write the output folder ``out_dir`` atomically.
+
+    Calibration (docs/calibration.md) runs on ``calib_data`` (a .npy file or a folder of them), else
+    the model's ``calibration_data`` hook, else standard normal noise (with a warning on stderr);
+    ``calib_samples`` of them (None: all of ``calib_data``, else 64) drawn with ``seed``; each range
+    chosen by ``calib_method`` (``max``, ``percentile`` at ``calib_percentile``, ``mse``). A QAT model
+    (torch.ao ``prepare_qat_fx``, trained, not converted) keeps the ranges it learned.
 
     With ``accel`` (a preset name, ``tiny``/``small``/``default``, or the path of
     an accelerator config JSON file) the integer graph is also scheduled and
@@ -143,8 +141,8 @@ def compile_model(
     """
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
-    if isinstance(calib_samples, bool) or not isinstance(calib_samples, int) or calib_samples < 1:
-        raise QuantizationError(f"calibration needs at least 1 sample; got calib_samples={calib_samples!r}.")
+    calib = CalibOptions(calib_samples, None if calib_data is None else str(calib_data), calib_method, calib_percentile)
+    calib.check()
     cfg = None
     if accel is not None:
         from dian.hwgen.presets import load_accel_config
@@ -154,66 +152,14 @@ def compile_model(
 
         check_objective(objective)
     say = _Progress(progress)
-    front = _run_frontend(model, input_shape, calib_samples, seed, say)
-    return _write_compiled(out_path, front, model, calib_samples, seed, cfg, accel, rtl, objective, say, force=force)
-
-
-@dataclass(frozen=True)
-class _Front:
-    """The frontend's products for one model: what the output folder is written from."""
-
-    loaded: Any
-    shape: tuple[int, ...]
-    calib: np.ndarray
-    float_graph: Graph
-    int_graph: Graph
-
-
-def _run_frontend(
-    model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int, say: _Progress
-) -> _Front:
-    """The frontend's products; the model's own code (import, factory, calibration_data, forward)
-    calling ``sys.exit`` is a :class:`ModelLoadError`, never a silent exit with nothing written."""
-    try:
-        return _frontend_steps(model, input_shape, calib_samples, seed, say)
-    except SystemExit as e:
-        raise ModelLoadError(
-            f"the code of model {model} called sys.exit({e.code!r}) (or raised SystemExit) while dian "
-            f"was loading, calibrating or tracing it; a model file must define the network and return "
-            f"it from its factory, not end the process. Nothing was written."
-        ) from None
-
-
-def _frontend_steps(
-    model: str, input_shape: tuple[int, ...] | None, calib_samples: int, seed: int, say: _Progress
-) -> _Front:
-    from . import frontend  # torch lives behind this import
-
-    say(f"loading {model}")
-    loaded = frontend.load_model(model)
-    requested = loaded.default_input_shape if input_shape is None else input_shape
-    if requested is None:
-        raise InputShapeError(
-            f"model {model} declares no input shape; give one, e.g. --input-shape 1,3,32,32 (N,C,H,W)."
-        )
-    shape = _check_shape(requested)
-    check_memory(
-        4 * calib_samples * math.prod(shape[1:]),
-        f"calibration would hold {calib_samples} samples of {'x'.join(map(str, shape[1:]))} float32",
-        "lower --calib-samples or --input-shape",
-    )
-    say(f"drawing {calib_samples} calibration samples (seed {seed})")
-    calib = frontend.calibration_samples(loaded, shape, calib_samples, seed)
-    say("tracing, folding and quantizing")
-    float_graph, int_graph = frontend.lower(loaded.module, shape, calib, loaded.name)
-    return _Front(loaded, shape, np.asarray(calib), float_graph, int_graph)
+    front = run_frontend(model, input_shape, calib, seed, say)
+    return _write_compiled(out_path, front, model, seed, cfg, accel, rtl, objective, say, force=force)
 
 
 def _write_compiled(
     out_path: Path,
-    front: _Front,
+    front: Front,
     model: str,
-    calib_samples: int,
     seed: int,
     cfg: AccelConfig | None,
     accel: str | Path | None,
@@ -258,7 +204,7 @@ def _write_compiled(
         "model_name": loaded.name,
         "model_sha256": loaded.source_sha256,
         "input_shape": list(shape),
-        "calib_samples": calib_samples,
+        **front.manifest,
         "calibration_sha256": _array_sha256(np.asarray(calib, dtype=np.float32)),
         "seed": seed,
         "files": {name: _sha256(data) for name, data in sorted(files.items())},
@@ -310,12 +256,18 @@ def model_info(out_dir: str | Path) -> str:
         "model_sha256",
         "input_shape",
         "calib_samples",
+        "calib_source",
+        "calib_method",
+        "calib_percentile",
+        "qat_scales",
         "calibration_sha256",
         "seed",
         "dian_version",
         "format_version",
     ):
         value = manifest.get(key)
+        if value is None and key in ("calib_source", "calib_method", "calib_percentile", "qat_scales"):
+            continue  # not in every folder: older dian, other methods, models without QAT
         lines.append(f"  {key:<20} {','.join(map(str, value)) if isinstance(value, list) else value}")
     accel = manifest.get("accel")
     if accel:

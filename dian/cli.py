@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import api, cli_parser, staging
+from .compile_front import CalibOptions
 from .errors import DianError
 from .limits import ENV, human, memory_limit
 from .npy_file import read_npy
@@ -39,6 +40,9 @@ def _cmd_compile(args: argparse.Namespace) -> None:
         rtl=not args.no_rtl,
         objective=args.objective,
         force=args.force,
+        calib_data=args.calib_data,
+        calib_method=args.calib_method,
+        calib_percentile=args.calib_percentile,
     )
     print(result.summary, end="")
     groups: dict[str, int] = {}
@@ -286,10 +290,10 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         args.objective,
         args.trials,
         args.seed,
-        args.calib_samples,
         progress=sys.stderr.isatty(),
         rtl=not args.no_rtl,
         force=args.force,
+        calib=CalibOptions(args.calib_samples, args.calib_data, args.calib_method, args.calib_percentile),
     )
     fits = sum(d.fits for d in res.designs)
     print(

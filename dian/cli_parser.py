@@ -8,6 +8,7 @@ import argparse
 from collections.abc import Callable, Mapping
 
 from .board.boards import board_names
+from .compile_front import CALIB_METHODS
 from .search.objective import OBJECTIVES
 from .version import __version__
 
@@ -57,8 +58,18 @@ def _memory(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def _percentile(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        x = -1.0
+    if not 0 < x <= 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a percentile in (0, 100], e.g. 99.99")
+    return x
+
+
 def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
-    """MODEL, --input-shape, --out, --force, --calib-samples and --seed: what `compile` and `explore` share."""
+    """MODEL, --input-shape, --out, --force, the --calib-* options and --seed: what `compile` and `explore` share."""
     p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory, zoo:NAME or path/to/model.onnx")
     p.add_argument(
         "--input-shape", type=_shape, metavar="N,C,H,W", help="shape of one input batch (default: the model's own)"
@@ -70,7 +81,31 @@ def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
         help="replace DIR even when it holds files dian did not write there (or that were edited since), "
         "synth/ or board/ results: they are deleted (the model's own source file never is)",
     )
-    p.add_argument("--calib-samples", type=_positive, default=64, metavar="K", help="calibration samples (default: 64)")
+    p.add_argument(
+        "--calib-samples",
+        type=_positive,
+        metavar="K",
+        help="calibration samples (default: every sample of --calib-data, else 64)",
+    )
+    p.add_argument(
+        "--calib-data",
+        metavar="X.npy|DIR",
+        help="calibrate on these samples: a float .npy file N,C,H,W, or a folder of .npy files (each C,H,W or "
+        "N,C,H,W, read in name order) (default: the model's calibration_data, else N(0,1) noise)",
+    )
+    p.add_argument(
+        "--calib-method",
+        choices=CALIB_METHODS,
+        default="max",
+        help="how each activation's range is chosen: max |x|, a percentile of |x|, or the clipping range of "
+        "least quantization error (default: max); docs/calibration.md",
+    )
+    p.add_argument(
+        "--calib-percentile",
+        type=_percentile,
+        metavar="P",
+        help="with --calib-method percentile: the percentile of |x| (default: 99.99)",
+    )
     p.add_argument("--seed", type=int, default=0, metavar="S", help=seed_help)
 
 

@@ -19,7 +19,8 @@ from typing import Any
 from dian.hwgen.targets import Target
 
 from . import outdir
-from .api import CompileResult, _Progress, _run_frontend, _write_compiled
+from .api import CompileResult, _Progress, _write_compiled
+from .compile_front import CalibOptions, run_frontend
 from .errors import AccelConfigError
 from .search.explore import Design, choose, explore, pareto
 from .search.objective import Objective, check_objective
@@ -112,16 +113,20 @@ def explore_model(
     objective: str = "latency",
     trials: int = 40,
     seed: int = 0,
-    calib_samples: int = 64,
+    calib_samples: int | None = None,
     progress: bool = False,
     rtl: bool = True,
     force: bool = False,
+    calib: CalibOptions | None = None,
 ) -> ExploreResult:
     """Explore ``trials`` configs for ``model`` on ``target``, keep the best by ``objective`` and
     compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``);
-    ``out_dir`` and ``force`` as for :func:`dian.api.compile_model`."""
+    ``out_dir`` and ``force`` as for :func:`dian.api.compile_model`; ``calib`` its calibration
+    options (default: ``calib_samples`` samples from the model's hook or synthetic noise, max-abs)."""
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
+    calib = calib or CalibOptions(samples=calib_samples)
+    calib.check()
     check_objective(objective)
     try:
         tgt = Target(target)
@@ -132,7 +137,7 @@ def explore_model(
     if trials < 1:
         raise AccelConfigError(f"explore needs at least 1 trial; got {trials}.")
     say = _Progress(progress)
-    front_end = _run_frontend(model, input_shape, calib_samples, seed, say)
+    front_end = run_frontend(model, input_shape, calib, seed, say)
     obj: Objective = objective  # type: ignore[assignment]
 
     def tick(i: int, d: Design) -> None:
@@ -164,7 +169,6 @@ def explore_model(
         out_path,
         front_end,
         model,
-        calib_samples,
         seed,
         cfg,
         f"explore:{cfg.name}",

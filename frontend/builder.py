@@ -87,6 +87,8 @@ class Builder:
         self._used = set(reserved)
         #: conv/linear node -> the BatchNorm node folded into it
         self.folded: dict[fx.Node, fx.Node] = {}
+        #: IR tensor -> the float range [lo, hi] a QAT fake-quant learned for it (frontend/qat.py)
+        self.learned: dict[str, tuple[float, float]] = {}
 
     # -- names ---------------------------------------------------------------
     def fresh(self, base: str) -> str:

@@ -1,7 +1,9 @@
-"""Calibration: the range (max |x|) of every activation of the float graph on
+"""Calibration: the range of every activation of the float graph on
 representative inputs, measured by running the float graph in the reference
 simulator — the same interpreter that defines the integer arithmetic, so the
 ranges describe the graph that is quantized, not a different torch model.
+The range is the largest ``|x|`` by default; ``range_methods`` has the others
+(a percentile of ``|x|``, the MSE-optimal clipping range).
 """
 
 from __future__ import annotations
@@ -15,14 +17,23 @@ from dian.ir import Graph
 from dian.limits import check_memory
 from dian.sim.reference import run_graph
 
+from .range_methods import DEFAULT_PERCENTILE, AbsHistogram, CalibMethod, choose_range
 from .rebatch import with_batch
 
 DEFAULT_CHUNK = 16  # samples per simulator call: bounds memory with keep_all on big models
 
 
-def calibrate(float_graph: Graph, batches: np.ndarray, chunk: int = DEFAULT_CHUNK) -> dict[str, float]:
-    """Max-abs of every activation tensor (graph inputs included) over all
-    samples of ``batches`` ([num_samples, *input_shape[1:]], float)."""
+def calibrate(
+    float_graph: Graph,
+    batches: np.ndarray,
+    chunk: int = DEFAULT_CHUNK,
+    method: CalibMethod = CalibMethod.MAX,
+    percentile: float = DEFAULT_PERCENTILE,
+) -> dict[str, float]:
+    """The range of every activation tensor (graph inputs included) over all samples of
+    ``batches`` ([num_samples, *input_shape[1:]], float): its max-abs, or what ``method``
+    picks from a histogram of its magnitudes. A tensor that took inf/NaN keeps that as its
+    range whatever the method, and quantize rejects it."""
     if float_graph.is_quantized or len(float_graph.inputs) != 1:
         raise InputShapeError(
             f"calibrate takes a float graph with one input; graph '{float_graph.name}' "
@@ -46,6 +57,7 @@ def calibrate(float_graph: Graph, batches: np.ndarray, chunk: int = DEFAULT_CHUN
         "give a smaller --input-shape",
     )
     ranges = {t.name: 0.0 for t in float_graph.activations()}
+    hists = {t: AbsHistogram() for t in ranges} if method is not CalibMethod.MAX else {}
     graphs: dict[int, Graph] = {}
     for start in range(0, x.shape[0], chunk):
         part = x[start : start + chunk]
@@ -54,4 +66,8 @@ def calibrate(float_graph: Graph, batches: np.ndarray, chunk: int = DEFAULT_CHUN
             if value.size:
                 m = float(np.abs(value).max())
                 ranges[tensor] = m if np.isnan(m) else max(ranges[tensor], m)  # NaN sticks; quantize rejects it
-    return ranges
+                if tensor in hists and math.isfinite(m):
+                    hists[tensor].add(value)
+    if method is CalibMethod.MAX:
+        return ranges
+    return {t: choose_range(hists[t], method, percentile) if math.isfinite(r) else r for t, r in ranges.items()}

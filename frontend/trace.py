@@ -34,6 +34,8 @@ from . import channel_rules
 from .builder import META, Builder, describe_location
 from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
 from .model_kinds import refuse_unimportable
+from .qat import LearnedRange, lower_marker
+from .qat import metadata as qat_metadata
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
@@ -69,7 +71,8 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
         b.ops,
         [placeholders[0].name],
         outputs,
-        metadata={"frontend": "torch.fx", "torch": torch.__version__, "module_class": type(module).__qualname__},
+        metadata={"frontend": "torch.fx", "torch": torch.__version__, "module_class": type(module).__qualname__}
+        | qat_metadata(b.learned),
     )
     return verify(graph)
 
@@ -88,8 +91,15 @@ def _check_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
+class _Tracer(fx.Tracer):
+    """fx's tracer, keeping the QAT range markers of frontend/qat.py as nodes."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return isinstance(m, LearnedRange) or super().is_leaf_module(m, module_qualified_name)
+
+
 def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
-    tracer = fx.Tracer()
+    tracer = _Tracer()
     tracer.record_stack_traces = True  # lets error messages point at the source line
     try:
         graph = tracer.trace(module)
@@ -207,6 +217,8 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
             f"on them. {supported_summary()}."
         )
     rule = None
+    if node.op == "call_module" and isinstance(b.modules[node.target], LearnedRange):  # type: ignore[index]
+        return lower_marker(b, node)
     if node.op == "call_module":
         entry = MODULE_RULES.get(type(b.modules[node.target]))  # type: ignore[index]
         rule = entry[1] if entry else None

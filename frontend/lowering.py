@@ -1,0 +1,74 @@
+"""One model to its float and integer graphs: trace, calibrate, quantize — with the learned
+ranges of a QAT model (frontend/qat.py) in place of calibrated ones where it has them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch.nn as nn
+
+from dian.ir import DEFAULT_ACC_BITS, Graph
+
+from . import qat
+from .calibrate import calibrate
+from .quantize import quantize
+from .range_methods import DEFAULT_PERCENTILE, CalibMethod
+from .trace import trace
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """The graphs, and where the activation scales came from: ``learned`` names the tensors
+    whose scale a QAT fake-quant set, ``calibrated`` those measured on the calibration data."""
+
+    float_graph: Graph
+    int_graph: Graph
+    learned: tuple[str, ...] = ()
+    calibrated: tuple[str, ...] = ()
+
+
+class _ReadLog(Mapping[str, float]):
+    """The ranges, remembering which ones the quantizer read (the tensors that got a scale of
+    their own; the others inherit their input's)."""
+
+    def __init__(self, ranges: dict[str, float]) -> None:
+        self.ranges = ranges
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> float:
+        self.read.add(key)
+        return self.ranges[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ranges)
+
+    def __len__(self) -> int:
+        return len(self.ranges)
+
+
+def lower_model(
+    module: nn.Module,
+    input_shape: tuple[int, ...],
+    calib: np.ndarray,
+    name: str,
+    method: CalibMethod = CalibMethod.MAX,
+    percentile: float = DEFAULT_PERCENTILE,
+    acc_bits: int = DEFAULT_ACC_BITS,
+) -> Lowered:
+    """Lower ``module`` for ``input_shape``, calibrated on ``calib`` by ``method``; a QAT-prepared
+    module keeps its learned activation ranges, an already converted one is refused."""
+    qat.refuse_converted(module, name)
+    if qat.is_qat(module):
+        module = qat.strip_qat(module, name)
+    float_graph = trace(module, input_shape, name)
+    learned = qat.learned_ranges(float_graph.metadata)
+    ranges = _ReadLog(calibrate(float_graph, calib, method=method, percentile=percentile) | learned)
+    int_graph = quantize(float_graph, ranges, acc_bits)
+    return Lowered(
+        float_graph,
+        int_graph,
+        tuple(sorted(ranges.read & learned.keys())),
+        tuple(sorted(ranges.read - learned.keys())),
+    )
