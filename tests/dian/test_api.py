@@ -80,16 +80,19 @@ def fake_frontend(monkeypatch: pytest.MonkeyPatch) -> SimpleNamespace:
         name="tiny", module=object(), calibration_fn=None, default_input_shape=(1, 4), source_sha256="ab" * 32
     )
 
-    def calibration_samples(ld: object, shape: tuple[int, ...], n: int, seed: int) -> np.ndarray:
-        return np.random.default_rng(seed).standard_normal((n, *shape[1:])).astype(np.float32)
+    def calibration_set(
+        ld: object, shape: tuple[int, ...], n: int | None, seed: int, data: str | None
+    ) -> dian.frontend.CalibSet:
+        samples = np.random.default_rng(seed).standard_normal((n or 64, *shape[1:])).astype(np.float32)
+        return dian.frontend.CalibSet(samples, f"synthetic normal(seed={seed})", synthetic=True)
 
-    def lower(module: object, shape: tuple[int, ...], calib: np.ndarray, name: str) -> tuple[Graph, Graph]:
+    def lower_model(module: object, shape: tuple[int, ...], calib: np.ndarray, name: str, *args: object) -> object:
         calls.lower += 1
-        return _tiny_graphs()
+        return dian.frontend.Lowered(*_tiny_graphs())
 
     monkeypatch.setattr(dian.frontend, "load_model", lambda source: loaded, raising=False)
-    monkeypatch.setattr(dian.frontend, "calibration_samples", calibration_samples, raising=False)
-    monkeypatch.setattr(dian.frontend, "lower", lower, raising=False)
+    monkeypatch.setattr(dian.frontend, "calibration_set", calibration_set, raising=False)
+    monkeypatch.setattr(dian.frontend, "lower_model", lower_model, raising=False)
     return calls
 
 
@@ -138,7 +141,7 @@ def test_failure_while_lowering_leaves_nothing(
     def boom(*args: object) -> None:
         raise UnsupportedOpError("GELU is not supported")
 
-    monkeypatch.setattr(dian.frontend, "lower", boom)
+    monkeypatch.setattr(dian.frontend, "lower_model", boom)
     with pytest.raises(UnsupportedOpError):
         api.compile_model("zoo:tiny", (1, 4), tmp_path / "out")
     assert list(tmp_path.iterdir()) == []

@@ -342,11 +342,11 @@ def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(dian.frontend, "load_model", lambda source: loaded, raising=False)
     monkeypatch.setattr(
         dian.frontend,
-        "calibration_samples",
-        lambda ld, shape, n, seed: np.zeros((n, *shape[1:]), np.float32),
+        "calibration_set",
+        lambda ld, shape, n, seed, data: dian.frontend.CalibSet(np.zeros((n or 64, *shape[1:]), np.float32), "", False),
         raising=False,
     )
-    monkeypatch.setattr(dian.frontend, "lower", lambda *a: (graph, graph), raising=False)
+    monkeypatch.setattr(dian.frontend, "lower_model", lambda *a: dian.frontend.Lowered(graph, graph), raising=False)
     with pytest.raises(ScheduleError, match=r"layer 'gap' .* cannot be scheduled on accelerator 'tiny'"):
         api.compile_model("zoo:gap", None, tmp_path / "out", accel="tiny")
     assert not (tmp_path / "out").exists()

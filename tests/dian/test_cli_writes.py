@@ -32,9 +32,9 @@ def out(tmp_path: Path, fake_frontend: SimpleNamespace) -> Path:
 
 
 def _interrupting_lower(monkeypatch: pytest.MonkeyPatch, swallow: str) -> None:
-    """Make the frontend's lower() get a real SIGINT and, like torch, ``swallow`` the
+    """Make the frontend's lower_model() get a real SIGINT and, like torch, ``swallow`` the
     KeyboardInterrupt ("go on": return normally; "fail": raise another error) or not ("no")."""
-    real_lower = dian.frontend.lower
+    real_lower = dian.frontend.lower_model
 
     def lower(*args: object) -> object:
         try:
@@ -48,7 +48,7 @@ def _interrupting_lower(monkeypatch: pytest.MonkeyPatch, swallow: str) -> None:
                 raise UnsupportedOpError("torch.fx cannot trace TinyNet.forward: AttributeError") from None
         return real_lower(*args)
 
-    monkeypatch.setattr(dian.frontend, "lower", lower)
+    monkeypatch.setattr(dian.frontend, "lower_model", lower)
 
 
 @pytest.mark.parametrize("swallow", ["no", "go on", "fail"])
