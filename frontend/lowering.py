@@ -9,13 +9,25 @@ from dataclasses import dataclass
 import numpy as np
 import torch.nn as nn
 
-from dian.ir import DEFAULT_ACC_BITS, Graph
+from dian.ir import DEFAULT_ACC_BITS, Conv2d, Graph, Linear
 
 from . import qat
 from .calibrate import calibrate
 from .quantize import quantize
 from .range_methods import DEFAULT_PERCENTILE, CalibMethod
 from .trace import trace
+
+
+def _by_op(graph: Graph, by_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Weight scales by IR op name: fx names a module's node after its path (``a.0.conv`` ->
+    ``a_0_conv``); a scale whose op is missing or of another size is dropped (dian's own then)."""
+    ops = {op.name: op for op in graph.ops if isinstance(op, (Conv2d, Linear))}
+    out = {}
+    for path, scales in by_path.items():
+        op = ops.get(path.replace(".", "_"))
+        if op is not None and graph.tensors[op.weight].shape[0] == len(scales):
+            out[op.name] = scales
+    return out
 
 
 @dataclass(frozen=True)
@@ -60,12 +72,13 @@ def lower_model(
     """Lower ``module`` for ``input_shape``, calibrated on ``calib`` by ``method``; a QAT-prepared
     module keeps its learned activation ranges, an already converted one is refused."""
     qat.refuse_converted(module, name)
+    weight_scales: dict[str, np.ndarray] = {}
     if qat.is_qat(module):
-        module = qat.strip_qat(module, name)
+        module, weight_scales = qat.strip_qat(module, name)
     float_graph = trace(module, input_shape, name)
     learned = qat.learned_ranges(float_graph.metadata)
     ranges = _ReadLog(calibrate(float_graph, calib, method=method, percentile=percentile) | learned)
-    int_graph = quantize(float_graph, ranges, acc_bits)
+    int_graph = quantize(float_graph, ranges, acc_bits, _by_op(float_graph, weight_scales))
     return Lowered(
         float_graph,
         int_graph,

@@ -12,8 +12,11 @@ model dian can trace, keeping that knowledge:
   ``qat_ranges``) and emits no op, so the fake-quant nodes are skipped;
 * every QAT layer (``torch.ao.nn.qat`` / ``torch.ao.nn.intrinsic.qat``: Conv2d, ConvBn2d,
   ConvBnReLU2d, ConvReLU2d, Linear, LinearReLU, LinearBn1d) becomes its float form through its own
-  ``to_float()``, which folds a BatchNorm with its running statistics as ``convert_fx`` does, and
-  drops the weight fake-quant: dian quantizes weights per output channel itself.
+  ``to_float()``, which folds a BatchNorm with its running statistics as ``convert_fx`` does; its
+  weight fake-quant's learned scales (symmetric, per channel or per tensor) are kept for the
+  quantizer, which uses them in place of ``max|w_k| / 127`` (a weight at torch's -128 saturates to
+  dian's -127). Weights trained on torch's grid stay on it: re-deriving the scales from the
+  weights would round every trained weight again.
 
 dian's activations are int8 with one scale and zero point 0 (docs/arithmetic.md), so a learned
 range maps to the smallest scale ``d`` whose int8 range ``[-128 d, 127 d]`` holds ``[lo, hi]``:
@@ -37,6 +40,7 @@ import json
 import math
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 import torch.fx as fx
 import torch.nn as nn
@@ -50,6 +54,7 @@ METADATA_KEY = "qat_ranges"
 _QAT_PACKAGES = ("torch.ao.nn.qat", "torch.ao.nn.intrinsic.qat")
 _CONVERTED_PACKAGES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized", "torch.nn.quantized")
 _QUANTIZE_FUNCTIONS = (torch.quantize_per_tensor, torch.quantize_per_channel)
+_SYMMETRIC = (torch.per_channel_symmetric, torch.per_tensor_symmetric)
 
 
 class LearnedRange(nn.Module):
@@ -82,9 +87,10 @@ def refuse_converted(module: nn.Module, name: str) -> None:
         )
 
 
-def strip_qat(module: nn.Module, name: str) -> fx.GraphModule:
-    """A float copy of the FX-prepared QAT ``module``: fake-quants as :class:`LearnedRange`
-    markers, QAT layers in their float form (see the module docstring)."""
+def strip_qat(module: nn.Module, name: str) -> tuple[fx.GraphModule, dict[str, np.ndarray]]:
+    """A float copy of the FX-prepared QAT ``module`` (fake-quants as :class:`LearnedRange`
+    markers, QAT layers in their float form, see the module docstring) and the learned weight
+    scales of its conv/linear layers by their module path in the copy."""
     if not isinstance(module, fx.GraphModule):
         raise UnsupportedOpError(
             f"model '{name}' holds fake-quant modules but is not an FX GraphModule (eager-mode QAT, "
@@ -97,10 +103,15 @@ def strip_qat(module: nn.Module, name: str) -> fx.GraphModule:
         if isinstance(sub, FakeQuantizeBase):
             lo, hi = _learned(sub, f"module `{node.target}` ({type(sub).__name__})")
             _replace(gm, str(node.target), LearnedRange(lo, hi, str(node.target)))
+    weight_scales: dict[str, np.ndarray] = {}
     for path, sub in list(gm.named_modules()):
         if type(sub).__module__.startswith(_QAT_PACKAGES) and hasattr(sub, "to_float"):
             with torch.no_grad():
-                _replace(gm, path, sub.to_float().eval())
+                float_layer = sub.to_float().eval()
+            _replace(gm, path, float_layer)
+            scales = _weight_scales(sub)
+            if scales is not None:  # a fused float layer (conv + ReLU) is a Sequential, the layer first
+                weight_scales[f"{path}.0" if isinstance(float_layer, nn.Sequential) else path] = scales
     left = [p for p, m in gm.named_modules() if isinstance(m, FakeQuantizeBase)]
     if left:
         raise UnsupportedOpError(
@@ -108,7 +119,24 @@ def strip_qat(module: nn.Module, name: str) -> fx.GraphModule:
             f"back into float ones; dian reads prepare_qat_fx models of Conv2d/Linear layers (with BN, "
             f"ReLU) and float ops it supports."
         )
-    return gm
+    return gm, weight_scales
+
+
+def _weight_scales(layer: nn.Module) -> np.ndarray | None:
+    """The per-output-channel scales of a QAT layer's weight fake-quant, when it is symmetric
+    (zero point 0); None for anything else (dian then derives the scales from the weights)."""
+    fq = getattr(layer, "weight_fake_quant", None)
+    if not isinstance(fq, FakeQuantizeBase) or getattr(fq, "qscheme", None) not in _SYMMETRIC:
+        return None
+    scale, zero_point = fq.calculate_qparams()
+    s = scale.detach().double().reshape(-1).numpy()
+    weight = getattr(layer, "weight", None)
+    if not isinstance(weight, torch.Tensor):
+        return None
+    k = int(weight.shape[0])
+    if bool(zero_point.ne(0).any()) or s.size not in (1, k) or not np.all(np.isfinite(s) & (s > 0)):
+        return None
+    return np.broadcast_to(s, (k,)).copy()
 
 
 def _learned(fq: FakeQuantizeBase, where: str) -> tuple[float, float]:

@@ -62,15 +62,22 @@ from .scales import activation_scale, quantize_weights
 INT8_MIN, INT8_MAX = -128, 127
 
 
-def quantize(float_graph: Graph, act_ranges: Mapping[str, float], acc_bits: int = DEFAULT_ACC_BITS) -> Graph:
+def quantize(
+    float_graph: Graph,
+    act_ranges: Mapping[str, float],
+    acc_bits: int = DEFAULT_ACC_BITS,
+    weight_scales: Mapping[str, np.ndarray] | None = None,
+) -> Graph:
     """Integer version of ``float_graph`` given each activation's calibrated
-    max-abs (``calibrate``). Raises QuantizationError when a layer cannot meet
+    max-abs (``calibrate``) and, for the conv/linear ops named in ``weight_scales``,
+    per-output-channel weight scales (a QAT model's learned ones) instead of
+    ``max|w_k| / 127``. Raises QuantizationError when a layer cannot meet
     the contract (accumulator overflow, a scale ratio beyond 2**31, a missing
     range)."""
     verify(float_graph)
     if float_graph.is_quantized:
         raise QuantizationError(f"graph '{float_graph.name}' is already quantized; quantize takes the float graph.")
-    q = _Quantizer(float_graph, act_ranges, acc_bits)
+    q = _Quantizer(float_graph, act_ranges, acc_bits, weight_scales or {})
     for name in float_graph.inputs:
         q.scales[name] = q.measured(name)
     fused = _fusion_plan(float_graph)
@@ -114,8 +121,10 @@ def _fusion_plan(graph: Graph) -> dict[str, list[Clamp]]:
 class _Quantizer:
     """Scales decided so far and the integer ops/constants being built."""
 
-    def __init__(self, graph: Graph, ranges: Mapping[str, float], acc_bits: int) -> None:
-        self.graph, self.ranges, self.acc_bits = graph, ranges, acc_bits
+    def __init__(
+        self, graph: Graph, ranges: Mapping[str, float], acc_bits: int, weight_scales: Mapping[str, np.ndarray]
+    ) -> None:
+        self.graph, self.ranges, self.acc_bits, self.weight_scales = graph, ranges, acc_bits, weight_scales
         self.scales: dict[str, float] = {}
         self.ops: list[Op] = []
         self.constants: dict[str, np.ndarray] = {}
@@ -187,7 +196,7 @@ class _Quantizer:
     def _weights(self, op: Conv2d | Linear, s_in: float, s_out: float) -> dict[str, object]:
         w = self.graph.constants[op.weight]
         b = self.graph.constants[op.bias] if op.bias is not None else None
-        qw, w_scales, qb = quantize_weights(w, b, s_in, self.acc_bits, op.name)
+        qw, w_scales, qb = quantize_weights(w, b, s_in, self.acc_bits, op.name, self.weight_scales.get(op.name))
         self._const(op.weight, qw, DType.INT8, QuantParams(tuple(float(s) for s in w_scales), 0))
         if op.bias is not None and qb is not None:
             self._const(op.bias, qb, DType.INT32, QuantParams(tuple(float(s) for s in s_in * w_scales), 0))

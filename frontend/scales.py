@@ -7,7 +7,9 @@ positive and the ratios that involve it stay finite.
 
 Weights: int8, per output channel symmetric, ``scale_k = max|w_k| / 127``,
 ``q = clip(round_half_even(w / scale_k), -127, 127)`` (-128 is never used, so
-the range is symmetric). An all-zero row represents nothing whatever its
+the range is symmetric). Given scales (a QAT model's learned weight scales,
+frontend/qat.py) replace ``max|w_k| / 127``; weights beyond ``127 * scale_k``
+saturate. An all-zero row represents nothing whatever its
 scale; its scale only sets the unit of that channel's bias
 (``s_in * scale_k``), so it takes the smallest scale of the layer's other rows
 (1/127 if every row is zero).
@@ -48,14 +50,18 @@ def quantize_round(x: np.ndarray) -> np.ndarray:
 
 
 def quantize_weights(
-    weight: np.ndarray, bias: np.ndarray | None, in_scale: float, acc_bits: int, layer: str
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    in_scale: float,
+    acc_bits: int,
+    layer: str,
+    given: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """``(q_weight int8, scales float64[K], q_bias int32 | None)`` for a conv/linear
-    whose input has scale ``in_scale``; raises QuantizationError when the
-    ``acc_bits`` accumulator cannot be proven safe."""
+    whose input has scale ``in_scale`` (weight scales ``given``, or from the weights);
+    raises QuantizationError when the ``acc_bits`` accumulator cannot be proven safe."""
     w = weight.astype(np.float64).reshape(weight.shape[0], -1)
-    max_abs = np.abs(w).max(axis=1)
-    scales = max_abs / QMAX
+    scales = np.abs(w).max(axis=1) / QMAX if given is None else np.array(given, dtype=np.float64)
     nonzero = scales > 0
     scales[~nonzero] = scales[nonzero].min() if nonzero.any() else 1.0 / QMAX
     q = np.clip(quantize_round(w / scales[:, None]), -QMAX, QMAX)

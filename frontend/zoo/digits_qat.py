@@ -35,16 +35,18 @@ def prepare_lenet_qat(model: LeNet | None = None) -> fx.GraphModule:
         return prepare_qat_fx(model, get_default_qat_qconfig_mapping(BACKEND), (torch.zeros(1, 1, 8, 8),))
 
 
-def train_qat_lenet(epochs: int = 1, seed: int = 0, lr: float = 1e-3, batch_size: int = 32) -> fx.GraphModule:
-    """The trained LeNet fine-tuned for ``epochs`` with fake quantization (SGD with momentum),
-    returned in eval mode, prepared and not converted."""
+def train_qat_lenet(
+    epochs: int = 1, seed: int = 0, lr: float = 1e-3, batch_size: int = 32, start: LeNet | None = None
+) -> fx.GraphModule:
+    """``start`` (default: the zoo's trained LeNet) trained for ``epochs`` with fake quantization
+    (SGD with momentum), returned in eval mode, prepared and not converted."""
     split = load_split()
     x, y = torch.from_numpy(np.array(split.x_train)), torch.from_numpy(np.array(split.y_train))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with seeded(seed):
-            model = prepare_lenet_qat()
+            model = prepare_lenet_qat(start)
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
             gen = torch.Generator().manual_seed(seed)
             for _ in range(epochs):
