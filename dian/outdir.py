@@ -110,12 +110,22 @@ def _check_manifest(out_dir: Path, doc: artifact_io.Node) -> set[str]:
         artifact_io.folder_file(out_dir, name, OutputDirError, _RECOMPILE)
         if not _SHA256.fullmatch(digest.as_str(64)):
             digest.fail("a sha256 of 64 lowercase hex digits")
-    for key in ("model", "model_name", "model_sha256", "calibration_sha256", "dian_version"):
+    for key in (
+        "model",
+        "model_name",
+        "model_sha256",
+        "calibration_sha256",
+        "calib_source",
+        "calib_method",
+        "dian_version",
+    ):
         if (node := doc.get(key)) is not None:
             node.as_text()  # `dian info` prints them
-    for key in ("calib_samples", "seed"):
+    for key in ("calib_samples", "seed", "qat_scales"):
         if (node := doc.get(key)) is not None:
             node.as_int()
+    if (node := doc.get("calib_percentile")) is not None:
+        node.as_float(0, 100)
     if (node := doc.get("input_shape")) is not None:
         for d in node.as_list(1, 8):
             d.as_int(1)

@@ -104,11 +104,12 @@ def _samples(file: str, sample_shape: tuple[int, ...]) -> np.ndarray:
             f"{FLAG} {file} holds {a.dtype} values; calibration samples are float32 or float64, "
             f"preprocessed exactly as the model's inputs are (e.g. scaled to [0, 1], normalized)."
         )
+    given = list(a.shape)
     if a.ndim == len(sample_shape):
         a = a[None]
     if a.ndim != len(sample_shape) + 1 or a.shape[1:] != sample_shape or a.shape[0] < 1:
         raise InputShapeError(
-            f"{FLAG} {file} has shape {list(a.shape)}; the model's input takes samples of shape "
+            f"{FLAG} {file} has shape {given}; the model's input takes samples of shape "
             f"[{want}], so a file holds one sample [{want}] or a batch [N,{want}] with N >= 1."
         )
     bad = int(np.count_nonzero(~np.isfinite(a)))
