@@ -260,13 +260,14 @@ def model_info(out_dir: str | Path) -> str:
         "calib_method",
         "calib_percentile",
         "qat_scales",
+        "calibrated_scales",
         "calibration_sha256",
         "seed",
         "dian_version",
         "format_version",
     ):
         value = manifest.get(key)
-        if value is None and key in ("calib_source", "calib_method", "calib_percentile", "qat_scales"):
+        if value is None and key.startswith(("calib_", "qat_", "calibrated_")):
             continue  # not in every folder: older dian, other methods, models without QAT
         lines.append(f"  {key:<20} {','.join(map(str, value)) if isinstance(value, list) else value}")
     accel = manifest.get("accel")

@@ -45,6 +45,12 @@ def _cmd_compile(args: argparse.Namespace) -> None:
         calib_percentile=args.calib_percentile,
     )
     print(result.summary, end="")
+    if "qat_scales" in result.manifest:
+        m = result.manifest
+        print(
+            f"\nQAT: {m['qat_scales']} activation scales from the model's fake-quant modules, "
+            f"{m['calibrated_scales']} calibrated ({m['calib_method']}, {m['calib_source']})"
+        )
     groups: dict[str, int] = {}
     for name in result.files:
         top = name.split("/")[0] + ("/" if "/" in name else "")

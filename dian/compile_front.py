@@ -124,8 +124,8 @@ def _frontend_steps(
     }
     if method is frontend.CalibMethod.PERCENTILE:
         fields["calib_percentile"] = percentile
-    if low.learned:
-        fields["qat_scales"] = len(low.learned)
+    if low.learned:  # a QAT model: how many activation scales it brought, how many were calibrated
+        fields["qat_scales"], fields["calibrated_scales"] = len(low.learned), len(low.calibrated)
     return Front(loaded, shape, np.asarray(cset.samples), low.float_graph, low.int_graph, fields)
 
 

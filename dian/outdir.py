@@ -121,7 +121,7 @@ def _check_manifest(out_dir: Path, doc: artifact_io.Node) -> set[str]:
     ):
         if (node := doc.get(key)) is not None:
             node.as_text()  # `dian info` prints them
-    for key in ("calib_samples", "seed", "qat_scales"):
+    for key in ("calib_samples", "seed", "qat_scales", "calibrated_scales"):
         if (node := doc.get(key)) is not None:
             node.as_int()
     if (node := doc.get("calib_percentile")) is not None:

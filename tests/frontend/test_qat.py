@@ -4,7 +4,9 @@ with the activation scales it learned, and its int8 accuracy is torch.ao's conve
 from __future__ import annotations
 
 import copy
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from dian.frontend import lower_model, with_batch
 from dian.frontend.qat import dian_range, learned_ranges
 from dian.frontend.zoo.digits import load_split
 from dian.frontend.zoo.digits_qat import prepare_lenet_qat, train_qat_lenet
-from dian.ir import OpKind
+from dian.ir import OpKind, load_graph
 from dian.sim.host import run_compiled
 from dian.sim.reference import run_graph
 
@@ -185,3 +187,42 @@ def test_conv_bn_qat_outputs_are_within_a_step_of_torch_aos() -> None:
     ours = run_compiled(graph, test.numpy(), "convbn")
     step = float(converted.fc.scale)  # four layers on: the LSBs add up, within two output steps
     assert np.abs(ours - theirs).max() <= 2 * step and np.abs(ours - theirs).mean() <= 0.5 * step
+
+
+QAT_MODEL_FILE = """
+from pathlib import Path
+
+import torch
+from torch.ao.quantization import get_default_qat_qconfig_mapping
+from torch.ao.quantization.quantize_fx import prepare_qat_fx
+
+from dian.frontend.zoo.lenet import LeNet
+
+INPUT_SHAPE = (1, 1, 8, 8)
+
+
+def qat_lenet():
+    model = prepare_qat_fx(LeNet(), get_default_qat_qconfig_mapping("x86"), (torch.zeros(INPUT_SHAPE),))
+    model.load_state_dict(torch.load(Path(__file__).with_name("qat_lenet.pt")))
+    return model
+"""
+
+
+def test_a_qat_model_file_compiles_with_its_learned_scales(
+    qat_lenet: fx.GraphModule, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The user's flow: the prepared model rebuilt in a model file, its trained state loaded."""
+    from dian import cli
+
+    torch.save(qat_lenet.state_dict(), tmp_path / "qat_lenet.pt")
+    (tmp_path / "qat.py").write_text(QAT_MODEL_FILE)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cli.main(["compile", f"{tmp_path / 'qat.py'}:qat_lenet", "--out", str(tmp_path / "o")]) == 0
+    out, err = capsys.readouterr()
+    assert "QAT: 5 activation scales from the model's fake-quant modules, 0 calibrated" in out
+    assert "calibrating on synthetic" not in err  # nothing was calibrated on the noise
+    manifest = json.loads((tmp_path / "o" / "manifest.json").read_text())
+    assert (manifest["qat_scales"], manifest["calibrated_scales"]) == (5, 0)
+    graph = load_graph(tmp_path / "o" / "model.ir.json")
+    assert graph.tensors["conv1_1"].quant.scale[0] == pytest.approx(float(_convert(qat_lenet).conv1.scale), rel=1e-6)
