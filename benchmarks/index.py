@@ -203,6 +203,25 @@ def nas_training(d: Doc) -> tuple[str, list[str]]:
     return f"{d['machine']}; load average {d['load_average']:.1f}", out
 
 
+def calibration(d: Doc) -> tuple[str, list[str]]:
+    env = d["env"]
+    head = f"{env['machine']}; code {env['git']}; {env['date']}; load average {env['load_average'][0]:.1f}"
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    hook = [r for r in d["lenet"] if r["source"] == "model hook"]
+    out = [
+        f"digits LeNet, float {pct(d['lenet_float_accuracy'])}; int8 on its own data: "
+        + ", ".join(f"{r['method']} {pct(mean(r['accuracy']))} ({mean(r['sqnr_db']):.1f} dB)" for r in hook)
+    ]
+    noise = [r for r in d["lenet"] if r["source"] != "model hook"]
+    out.append("on N(0,1) noise: " + ", ".join(f"{r['method']} {pct(mean(r['accuracy']))}" for r in noise))
+    for r in d["qat"]:
+        out.append(
+            f"QAT LeNet {r['model']}: torch.ao converted {pct(r['torch_converted_accuracy'])}, dian with the "
+            f"learned scales {pct(r['dian_qat_accuracy'])}, recalibrated {pct(r['dian_ptq_accuracy'])}"
+        )
+    return head, out
+
+
 def cosearch(d: Doc) -> tuple[str, list[str]]:
     points = {p["method"]: p for p in d["points"]}
     goal, dom = d["verdicts"]["fps_goal"], d["verdicts"]["dominance"]
@@ -336,6 +355,13 @@ ENTRIES = (
         "net on its best hardware, (b) accuracy-only search then hardware, (c) optuna NSGA-II over the joint "
         "space at 1x and 10x dian's search time.",
         cosearch,
+    ),
+    Entry(
+        "calibration",
+        "bench_calibration.py",
+        "int8 accuracy and SQNR per calibration method (max, percentile, mse) and source (the model's data, "
+        "synthetic noise), and a QAT LeNet's learned scales against torch.ao's converted model.",
+        calibration,
     ),
     Entry(
         "board",
