@@ -44,7 +44,7 @@ import numpy as np
 import torch
 import torch.fx as fx
 import torch.nn as nn
-from torch.ao.quantization import FakeQuantizeBase
+from torch.ao.quantization import FakeQuantizeBase, ObserverBase
 
 from dian.errors import UnsupportedOpError
 
@@ -75,10 +75,22 @@ def is_qat(module: nn.Module) -> bool:
 
 
 def refuse_converted(module: nn.Module, name: str) -> None:
-    """Raise :class:`UnsupportedOpError` for a model torch.ao has already converted to int8."""
-    found = [n for n, m in module.named_modules() if type(m).__module__.startswith(_CONVERTED_PACKAGES)]
+    """Raise :class:`UnsupportedOpError` for a model torch.ao has already converted to int8, or
+    prepared for post-training quantization (observers, no fake-quants)."""
+    found = [
+        n
+        for n, m in module.named_modules()
+        if type(m).__module__.startswith(_CONVERTED_PACKAGES) and type(m).__name__ != "FloatFunctional"  # float
+    ]
     if isinstance(module, fx.GraphModule):
         found += [n.name for n in module.graph.nodes if n.op == "call_function" and n.target in _QUANTIZE_FUNCTIONS]
+    observers = [n for n, m in module.named_modules() if isinstance(m, ObserverBase)]
+    if observers and not is_qat(module):
+        raise UnsupportedOpError(
+            f"model '{name}' holds torch.ao observers ({', '.join(observers[:4])}): it is prepared for "
+            f"post-training quantization (prepare_fx); dian calibrates by itself: give the float model "
+            f"(with --calib-data for its calibration samples)."
+        )
     if found:
         raise UnsupportedOpError(
             f"model '{name}' is already quantized by torch.ao (convert_fx / convert: {', '.join(found[:4])}); "

@@ -226,3 +226,32 @@ def test_a_qat_model_file_compiles_with_its_learned_scales(
     assert (manifest["qat_scales"], manifest["calibrated_scales"]) == (5, 0)
     graph = load_graph(tmp_path / "o" / "model.ir.json")
     assert graph.tensors["conv1_1"].quant.scale[0] == pytest.approx(float(_convert(qat_lenet).conv1.scale), rel=1e-6)
+
+
+def test_float_functional_is_not_a_converted_model() -> None:
+    """torch.ao.nn.quantized.FloatFunctional (eager quantization's add) computes in float."""
+    from torch.ao.nn.quantized import FloatFunctional
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.skip = nn.Conv2d(2, 2, 3, padding=1), FloatFunctional()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.skip.add(self.conv(x), x)
+
+    low = lower_model(Net().eval(), (1, 2, 4, 4), np.ones((2, 2, 4, 4), np.float32), "ff")
+    assert [op.kind for op in low.int_graph.ops] == [OpKind.CONV2D, OpKind.ADD]
+
+
+def test_a_ptq_prepared_model_is_refused() -> None:
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import prepare_fx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        prepared = prepare_fx(
+            nn.Sequential(nn.Conv2d(1, 2, 3)).eval(), get_default_qconfig_mapping("x86"), (torch.zeros(1, 1, 4, 4),)
+        )
+    with pytest.raises(UnsupportedOpError, match=r"observers .*prepare_fx.*--calib-data"):
+        lower_model(prepared, (1, 1, 4, 4), np.zeros((2, 1, 4, 4), np.float32), "ptq")
