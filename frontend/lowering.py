@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch.nn as nn
@@ -13,9 +14,9 @@ from dian.ir import DEFAULT_ACC_BITS, Conv2d, Graph, Linear
 
 from . import qat
 from .calibrate import calibrate
+from .importers import float_graph
 from .quantize import quantize
 from .range_methods import DEFAULT_PERCENTILE, CalibMethod
-from .trace import trace
 
 
 def _by_op(graph: Graph, by_path: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -61,7 +62,7 @@ class _ReadLog(Mapping[str, float]):
 
 
 def lower_model(
-    module: nn.Module,
+    module: Any,
     input_shape: tuple[int, ...],
     calib: np.ndarray,
     name: str,
@@ -69,18 +70,21 @@ def lower_model(
     percentile: float = DEFAULT_PERCENTILE,
     acc_bits: int = DEFAULT_ACC_BITS,
 ) -> Lowered:
-    """Lower ``module`` for ``input_shape``, calibrated on ``calib`` by ``method``; a QAT-prepared
-    module keeps its learned activation ranges, an already converted one is refused."""
-    qat.refuse_converted(module, name)
+    """Lower ``module`` (an nn.Module, an ExportedProgram or an ONNX model, importers.py) for
+    ``input_shape``, calibrated on ``calib`` by ``method``; a QAT-prepared module keeps its learned
+    ranges and weight scales; an already converted one is refused (model_kinds.py), and so is one
+    prepared for post-training quantization."""
     weight_scales: dict[str, np.ndarray] = {}
-    if qat.is_qat(module):
-        module, weight_scales = qat.strip_qat(module, name)
-    float_graph = trace(module, input_shape, name)
-    learned = qat.learned_ranges(float_graph.metadata)
-    ranges = _ReadLog(calibrate(float_graph, calib, method=method, percentile=percentile) | learned)
-    int_graph = quantize(float_graph, ranges, acc_bits, _by_op(float_graph, weight_scales))
+    if isinstance(module, nn.Module):
+        qat.refuse_observers(module, name)
+        if qat.is_qat(module):
+            module, weight_scales = qat.strip_qat(module, name)
+    fg = float_graph(module, input_shape, name)
+    learned = qat.learned_ranges(fg.metadata)
+    ranges = _ReadLog(calibrate(fg, calib, method=method, percentile=percentile) | learned)
+    int_graph = quantize(fg, ranges, acc_bits, _by_op(fg, weight_scales))
     return Lowered(
-        float_graph,
+        fg,
         int_graph,
         tuple(sorted(ranges.read & learned.keys())),
         tuple(sorted(ranges.read - learned.keys())),

@@ -61,7 +61,9 @@ def _quantized_part(model: Any) -> str | None:
         graph_module: Any = model.graph_module
     elif isinstance(model, nn.Module):
         for path, m in model.named_modules():
-            if type(m).__module__.startswith(_QUANTIZED_PACKAGES):
+            if (
+                type(m).__module__.startswith(_QUANTIZED_PACKAGES) and type(m).__name__ != "FloatFunctional"
+            ):  # float add
                 return f"module `{path or type(m).__name__}` is {type(m).__module__}.{type(m).__name__}"
         tensors = [*model.parameters(), *model.buffers()]
         graph_module = model if isinstance(model, fx.GraphModule) else None

@@ -29,8 +29,8 @@ so its shorter side clips later than in torch; 8-bit unsigned activations (qnnpa
 get twice torch's step. Tensors the quantizer needs and no fake-quant watched fall back to
 calibration.
 
-A model already converted (``convert_fx``: quantized modules, ``quantize_per_tensor``) is refused:
-dian quantizes by itself and needs the float or the prepared model.
+A model already converted (``convert_fx``: quantized modules, ``quantize_per_tensor``) is refused
+by model_kinds.py; one prepared for post-training quantization (observers, no fake-quants) here.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ from .builder import Builder, describe_location, node_module
 
 METADATA_KEY = "qat_ranges"
 _QAT_PACKAGES = ("torch.ao.nn.qat", "torch.ao.nn.intrinsic.qat")
-_CONVERTED_PACKAGES = ("torch.ao.nn.quantized", "torch.ao.nn.intrinsic.quantized", "torch.nn.quantized")
-_QUANTIZE_FUNCTIONS = (torch.quantize_per_tensor, torch.quantize_per_channel)
 _SYMMETRIC = (torch.per_channel_symmetric, torch.per_tensor_symmetric)
 
 
@@ -74,28 +72,15 @@ def is_qat(module: nn.Module) -> bool:
     return any(isinstance(m, FakeQuantizeBase) for m in module.modules())
 
 
-def refuse_converted(module: nn.Module, name: str) -> None:
-    """Raise :class:`UnsupportedOpError` for a model torch.ao has already converted to int8, or
-    prepared for post-training quantization (observers, no fake-quants)."""
-    found = [
-        n
-        for n, m in module.named_modules()
-        if type(m).__module__.startswith(_CONVERTED_PACKAGES) and type(m).__name__ != "FloatFunctional"  # float
-    ]
-    if isinstance(module, fx.GraphModule):
-        found += [n.name for n in module.graph.nodes if n.op == "call_function" and n.target in _QUANTIZE_FUNCTIONS]
+def refuse_observers(module: nn.Module, name: str) -> None:
+    """Raise :class:`UnsupportedOpError` for a model prepared for post-training quantization
+    (``prepare_fx``: observers, no fake-quants); converted models are model_kinds.py's."""
     observers = [n for n, m in module.named_modules() if isinstance(m, ObserverBase)]
     if observers and not is_qat(module):
         raise UnsupportedOpError(
             f"model '{name}' holds torch.ao observers ({', '.join(observers[:4])}): it is prepared for "
             f"post-training quantization (prepare_fx); dian calibrates by itself: give the float model "
             f"(with --calib-data for its calibration samples)."
-        )
-    if found:
-        raise UnsupportedOpError(
-            f"model '{name}' is already quantized by torch.ao (convert_fx / convert: {', '.join(found[:4])}); "
-            f"dian quantizes by itself: give the float model, or the QAT model before conversion "
-            f"(prepare_qat_fx's output, trained), whose learned activation scales dian keeps."
         )
 
 

@@ -176,3 +176,20 @@ def test_a_damaged_calibration_record_is_a_clear_error(
     (out / "manifest.json").write_text(json.dumps(m))
     assert cli.main(["info", str(out)]) == 2
     assert f"field '{key}' must be" in capsys.readouterr().err
+
+
+def test_an_onnx_model_calibrates_on_calib_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An ONNX file has no hook: --calib-data is how its own data reaches the scales."""
+    from onnx_helpers import MODELS, export_onnx
+
+    factory, shape = MODELS["conv_bn_pool_linear"]
+    model = export_onnx(factory(), (1, *shape[1:]), tmp_path / "net.onnx", dynamo=False)
+    data = np.random.default_rng(6).uniform(0, 2, (5, *shape[1:])).astype(np.float32)
+    np.save(tmp_path / "cal.npy", data)
+    assert (
+        cli.main(["compile", str(model), "--out", str(tmp_path / "o"), "--calib-data", str(tmp_path / "cal.npy")]) == 0
+    )
+    assert "warning" not in capsys.readouterr().err
+    graph = api.load_compiled(tmp_path / "o")
+    assert graph.tensors[graph.inputs[0]].quant.scale[0] == pytest.approx(float(data.max()) / 127, rel=1e-6)
+    assert _manifest(tmp_path / "o")["calib_source"] == f"file:{tmp_path / 'cal.npy'}"

@@ -14,7 +14,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 
-from dian.errors import UnsupportedOpError
+from dian.errors import ModelLoadError, UnsupportedOpError
 from dian.frontend import lower_model, with_batch
 from dian.frontend.qat import dian_range, learned_ranges
 from dian.frontend.zoo.digits import load_split
@@ -96,7 +96,7 @@ def test_range_mapping(lo: float, hi: float, scale: float) -> None:
 
 
 def test_a_converted_model_is_refused(qat_lenet: fx.GraphModule) -> None:
-    with pytest.raises(UnsupportedOpError, match=r"already quantized by torch.ao .*prepare_qat_fx"):
+    with pytest.raises(ModelLoadError, match=r"already quantized .*QAT-prepared"):
         lower_model(_convert(qat_lenet), SHAPE, np.zeros((2, 1, 8, 8), np.float32), "converted")
 
 
