@@ -2,8 +2,8 @@
 
 Each rule turns one fx node into zero or more IR ops and returns the IR tensor
 name holding the node's value (rules for identities return their input's
-name). The tables at the bottom are the single list of what dian supports;
-error messages print them, so the list a user reads is the list the code uses.
+name). The tables at the bottom are the single list of what dian supports
+(the README's "Supported ops" table describes them; error messages point there).
 """
 
 from __future__ import annotations
@@ -402,14 +402,3 @@ METHOD_RULES: dict[str, Rule] = {
 #: integer arithmetic on them.
 SHAPE_METHODS = ("size", "dim")
 SHAPE_FUNCTIONS = (getattr, operator.getitem, operator.mul, operator.floordiv, operator.add, operator.sub, len)
-
-
-def supported_summary() -> str:
-    """The supported set, as printed in UnsupportedOpError messages."""
-    mods = ", ".join(name for name, _ in MODULE_RULES.values())
-    funcs = ", ".join(name for name, _ in FUNCTION_RULES.values())
-    meths = ", ".join(f".{m}()" for m in METHOD_RULES)
-    return (
-        f"dian supports modules {mods}; functions {funcs}; tensor methods {meths}; "
-        f"and x.size()/x.shape for reshape arguments"
-    )

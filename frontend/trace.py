@@ -6,10 +6,10 @@ on a zero input of the given shape (a concrete shape for every node, so
 size nodes are just consumed) -> BN-folding plan -> one lowering rule per
 node (``lower_rules.py``) -> ``dian.ir.verify``.
 
-Every failure a user can cause becomes a typed error naming the culprit: an
-unsupported module/function (UnsupportedOpError, listing the supported set),
-a forward fx cannot trace (UnsupportedOpError), an input shape the model
-rejects (InputShapeError).
+Every failure a user can cause becomes a typed error naming the culprit: the
+nodes no rule lowers (one UnsupportedOpError listing every one of them with its
+source line and reason, blockers.py), a forward fx cannot trace
+(UnsupportedOpError), an input shape the model rejects (InputShapeError).
 """
 
 from __future__ import annotations
@@ -29,8 +29,10 @@ from torch.fx.passes.shape_prop import ShapeProp
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
+from . import blockers
+from .blockers import FAILED, NodeError, SourceTracer
 from .builder import META, Builder, describe_location
-from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
+from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
@@ -51,13 +53,22 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
     b.folded = _plan_bn_folds(gm, b.modules)
     outputs: list[str] = []
+    refused: list[blockers.Blocker] = []
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             b.env[node] = b.declare(node.name, shape)
+        elif any(b.env.get(a) is FAILED for a in node.all_input_nodes):
+            b.env[node] = _stand_in(b, node)  # follows from a refused node: not a blocker of its own
         elif node.op == "output":
-            outputs = [b.tensor(v, node, "output") for v in _flatten(node.args[0])]
+            outputs = _outputs(b, node, refused)
         else:
-            b.env[node] = _lower_node(b, node)
+            try:
+                b.env[node] = _lower_node(b, node)
+            except UnsupportedOpError as e:
+                refused.append(blockers.blocker(node, _describe_target(b, node), e))
+                b.env[node] = _stand_in(b, node)
+    if refused:
+        raise blockers.error(name, refused)
     graph = Graph.build(
         name,
         b.tensors,
@@ -68,6 +79,25 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
         metadata={"frontend": "torch.fx", "torch": torch.__version__, "module_class": type(module).__qualname__},
     )
     return verify(graph)
+
+
+def _stand_in(b: Builder, node: fx.Node) -> Any:
+    """What a node the lowering refused leaves behind so the nodes after it still lower (and
+    report their own problems): a float tensor of the node's traced shape, or FAILED when it
+    has none. The graph is never built from these."""
+    meta = node.meta.get("tensor_meta")
+    shape = getattr(meta, "shape", None)
+    return FAILED if shape is None else b.declare(node.name, tuple(int(d) for d in shape))
+
+
+def _outputs(b: Builder, node: fx.Node, refused: list[blockers.Blocker]) -> list[str]:
+    names = []
+    for v in _flatten(node.args[0]):
+        try:
+            names.append(b.tensor(v, node, "output"))
+        except UnsupportedOpError as e:
+            refused.append(blockers.blocker(node, "the model's output", e))
+    return names
 
 
 def _check_shape(input_shape: Any) -> tuple[int, ...]:
@@ -85,8 +115,7 @@ def _check_shape(input_shape: Any) -> tuple[int, ...]:
 
 
 def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
-    tracer = fx.Tracer()
-    tracer.record_stack_traces = True  # lets error messages point at the source line
+    tracer = SourceTracer()  # notes each node's source line, for error messages
     try:
         graph = tracer.trace(module)
     except Exception as e:  # fx raises TraceError, TypeError, ... for untraceable code
@@ -171,18 +200,19 @@ def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx
 
 def _lower_node(b: Builder, node: fx.Node) -> Any:
     if node.op == "get_attr":
-        raise UnsupportedOpError(
-            f"{describe_location(node)}: forward reads the parameter or buffer `{node.target}` directly; "
-            f"dian lowers weights only through supported modules. {supported_summary()}."
+        raise NodeError(
+            describe_location(node),
+            f"forward reads the parameter or buffer `{node.target}` directly; dian lowers weights only "
+            f"through supported modules",
         )
     typ = node.meta.get("type")
     if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
         if _is_shape_node(b, node):
             return META
-        raise UnsupportedOpError(
-            f"{describe_location(node)}: {_describe_target(b, node)} produces a {getattr(typ, '__name__', typ)}, "
-            f"not a tensor; dian allows non-tensor values only from x.size()/x.shape and integer arithmetic "
-            f"on them. {supported_summary()}."
+        raise NodeError(
+            describe_location(node),
+            f"it produces a {getattr(typ, '__name__', typ)}, not a tensor; dian allows non-tensor values "
+            f"only from x.size()/x.shape and integer arithmetic on them",
         )
     rule = None
     if node.op == "call_module":
@@ -194,9 +224,7 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
     elif node.op == "call_method":
         rule = METHOD_RULES.get(node.target)  # type: ignore[arg-type]
     if rule is None:
-        raise UnsupportedOpError(
-            f"dian cannot lower {_describe_target(b, node)} ({describe_location(node)}). {supported_summary()}."
-        )
+        raise NodeError(describe_location(node), "not supported by dian")
     return rule(b, node)
 
 
@@ -213,6 +241,8 @@ def _is_shape_node(b: Builder, node: fx.Node) -> bool:
 def _describe_target(b: Builder, node: fx.Node) -> str:
     """`nn.GELU`, `F.gelu`, `torch.sigmoid`, `operator.mul`, `Tensor.sum()`..."""
     t = node.target
+    if node.op == "get_attr":
+        return f"self.{t}"
     if node.op == "call_module":
         cls = type(b.modules[t])  # type: ignore[index]
         return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else f"{cls.__module__}.{cls.__qualname__}"
