@@ -35,6 +35,7 @@ from dian.hwgen.lower.layout import act_bytes
 from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
+from .errors import ScheduleError
 from .ir import Graph, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
@@ -94,6 +95,20 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
+    if not graph.ops or set(graph.inputs) & set(graph.outputs):
+        raise ScheduleError(
+            f"graph '{graph.name}' returns its input unchanged"
+            + (" (no layer is left once identities and dropout vanish)" if not graph.ops else " as an output")
+            + "; the accelerator computes outputs that at least one layer writes. Compile without --accel "
+            "for the reference simulator alone."
+        )
+    for t in graph.activations():  # the accelerator's DRAM layout has channel blocks of [N, C, H, W] only
+        if len(t.shape) not in (2, 4):
+            raise ScheduleError(
+                f"tensor '{t.name}' of graph '{graph.name}' is {list(t.shape)} (rank {len(t.shape)}); the accelerator "
+                f"holds [N, C, H, W] and [N, F] activations only. Reshape to one of those, e.g. an input of "
+                f"[N, C, H, W], or compile without --accel for the reference simulator alone."
+            )
     plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
     schedules = tuple(p.schedule for p in plans)

@@ -31,9 +31,8 @@ MAX_LISTED = 20
 POINTER = 'What dian supports: the "Supported ops" table of README.md (frontend/lower_rules.py has the rules).'
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-_OWN_FILES = frozenset(
-    {os.path.abspath(__file__), os.path.join(os.path.dirname(os.path.abspath(__file__)), "trace.py")}
-)
+_FRONTEND_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_ZOO_DIR = _FRONTEND_DIR + "zoo" + os.sep
 
 
 class NodeError(UnsupportedOpError):
@@ -71,10 +70,14 @@ class SourceTracer(fx.Tracer):
 
 
 def _innermost_user_frame() -> tuple[str, int] | None:
+    """The innermost frame outside torch, if it is the model's code: reaching the frontend's own
+    frames (trace.py calling fx) first means fx made the node itself (the output, a placeholder)."""
     frame: FrameType | None = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
-        if not name.startswith(_TORCH_DIR) and os.path.abspath(name) not in _OWN_FILES and not name.startswith("<"):
+        if name.startswith(_FRONTEND_DIR) and not name.startswith(_ZOO_DIR):
+            return None
+        if not name.startswith(_TORCH_DIR) and not name.startswith("<"):
             return name, frame.f_lineno
         frame = frame.f_back
     return None

@@ -122,6 +122,18 @@ class Builder:
             f"network (no scalar operands, no broadcasting constants)",
         )
 
+    def nchw(self, arg: Any, node: fx.Node, what: str) -> str:
+        """As :meth:`tensor`, for an op that takes only [N, C, H, W] tensors (torch also takes
+        unbatched [C, H, W] and other ranks for some)."""
+        name = self.tensor(arg, node)
+        shape = self.tensors[name].shape
+        if len(shape) != 4:
+            raise NodeError(
+                describe_location(node),
+                f"{what} of a rank-{len(shape)} tensor {list(shape)}; dian's {what} takes [N, C, H, W] tensors",
+            )
+        return name
+
     def declare(self, name: str, shape: tuple[int, ...]) -> str:
         self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), DType.FLOAT32)
         return name

@@ -24,7 +24,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.fx.passes.shape_prop import ShapeProp
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
@@ -91,12 +91,21 @@ def _stand_in(b: Builder, node: fx.Node) -> Any:
 
 
 def _outputs(b: Builder, node: fx.Node, refused: list[blockers.Blocker]) -> list[str]:
+    """The IR names of what forward returns (tensors in a tuple, list or dict count one by one)."""
     names = []
-    for v in _flatten(node.args[0]):
-        try:
-            names.append(b.tensor(v, node, "output"))
-        except UnsupportedOpError as e:
-            refused.append(blockers.blocker(node, "the model's output", e))
+    for i, v in enumerate(_flatten(node.args[0])):
+        value = b.env.get(v) if isinstance(v, fx.Node) else None
+        if isinstance(value, str):
+            names.append(value)
+            continue
+        shown = v.name if isinstance(v, fx.Node) else repr(v)[:40]
+        refused.append(
+            blockers.Blocker(
+                "forward's return value",
+                f"output {i}",
+                f"`{shown}` is not a tensor; dian compiles models whose outputs are tensors",
+            )
+        )
     return names
 
 
@@ -172,7 +181,8 @@ def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
 
     parts = []
     if failed is not None and (e := expects(failed)):
-        got = [list(a.meta["tensor_meta"].shape) for a in failed.all_input_nodes if "tensor_meta" in a.meta]
+        metas = [a.meta.get("tensor_meta") for a in failed.all_input_nodes]
+        got = [list(m.shape) for m in metas if isinstance(m, TensorMetadata)]  # a tuple has no one shape
         parts.append(f" {e}" + (f" but receives {got[0]}" if got else "") + ".")
     first = next((e for n in gm.graph.nodes if (e := expects(n))), None)
     if first and (not parts or first not in parts[0]):
@@ -213,6 +223,13 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
             describe_location(node),
             f"it produces a {getattr(typ, '__name__', typ)}, not a tensor; dian allows non-tensor values "
             f"only from x.size()/x.shape and integer arithmetic on them",
+        )
+    shape = Builder.shape(node)
+    if 0 in shape:
+        raise NodeError(
+            describe_location(node),
+            f"it produces an empty tensor {list(shape)}; dian lowers tensors with at least one element along "
+            f"every dimension",
         )
     rule = None
     if node.op == "call_module":
