@@ -36,7 +36,7 @@ from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
 from .errors import ScheduleError
-from .ir import Graph, op_macs
+from .ir import Graph, OpKind, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
 
@@ -95,12 +95,15 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
-    if not graph.ops or set(graph.inputs) & set(graph.outputs):
+    if all(op.kind is OpKind.RESHAPE for op in graph.ops) or set(graph.inputs) & set(graph.outputs):
+        what = (
+            "returns its input as an output"
+            if set(graph.inputs) & set(graph.outputs)
+            else "has no layer but reshapes (identities and dropout vanish), so the accelerator would compute nothing"
+        )
         raise ScheduleError(
-            f"graph '{graph.name}' returns its input unchanged"
-            + (" (no layer is left once identities and dropout vanish)" if not graph.ops else " as an output")
-            + "; the accelerator computes outputs that at least one layer writes. Compile without --accel "
-            "for the reference simulator alone."
+            f"graph '{graph.name}' {what}; dian compiles for an accelerator the outputs that at least one layer "
+            f"computes. Compile without --accel for the reference simulator alone."
         )
     for t in graph.activations():  # the accelerator's DRAM layout has channel blocks of [N, C, H, W] only
         if len(t.shape) not in (2, 4):

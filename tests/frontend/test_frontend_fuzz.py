@@ -103,6 +103,7 @@ def test_compile_random_nets_many(case: tuple[str, tuple[int, ...] | None], acce
     [
         # no layer left: the accelerator's image writer met an empty program
         (_net([]), (1, 2, 1, 1)),
+        (_net(["x = torch.flatten(x, 1)"]), (1, 2, 1, 1)),
         (_net(["y = torch.relu(x)"], returns="(x, y)"), (1, 2, 1, 1)),
         # a rank-3 activation: the accelerator's layout took it for 2-D or 4-D
         (_net(["x = torch.flatten(x, 1)", "x = self.m0(x)"], ("nn.Linear(1, 1)",)), (1, 1, 1)),
