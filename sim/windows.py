@@ -68,22 +68,37 @@ def conv2d(
         if bias is not None:
             out += bias.reshape(1, k, 1, 1)
         return out
-    # im2col per group: [N, G, OY*OX, Cg*FY*FX] @ [G, Cg*FY*FX, Kg]
-    cols = win.reshape(n, groups, cg, oy, ox, fy, fx).transpose(0, 1, 3, 4, 2, 5, 6)
     if groups == 1 and oy * ox > 1 and oy * ox * cg * fy * fx * k >= BATCHED_GEMM_MIN:
         # One GEMM over the whole batch: [N*OY*OX, C*FY*FX] @ [C*FY*FX, K], in about half the time
         # of one GEMM per sample. Each output element is the same dot product summed in the same
         # order, as long as the per-sample GEMM is big enough to take BLAS's regular path too.
-        flat = cols.reshape(n * oy * ox, cg * fy * fx) @ w.reshape(k, cg * fy * fx).T
+        flat = _columns(win) @ w.reshape(k, cg * fy * fx).T
         if bias is not None:
             flat += bias
         return flat.reshape(n, oy, ox, k).transpose(0, 3, 1, 2)
+    # im2col per group: [N, G, OY*OX, Cg*FY*FX] @ [G, Cg*FY*FX, Kg]
+    cols = win.reshape(n, groups, cg, oy, ox, fy, fx).transpose(0, 1, 3, 4, 2, 5, 6)
     cols = cols.reshape(n, groups, oy * ox, cg * fy * fx)
     wm = w.reshape(groups, kg, cg * fy * fx).transpose(0, 2, 1)
     prod = np.matmul(cols, wm)  # N G P Kg
     if bias is not None:
         prod += bias.reshape(groups, 1, kg)
     return prod.transpose(0, 1, 3, 2).reshape(n, k, oy, ox)
+
+
+def _columns(win: np.ndarray) -> np.ndarray:
+    """The im2col matrix [N*OY*OX, C*FY*FX] of the windows view [N, C, OY, OX, FY, FX], columns in
+    (c, fy, fx) order. For kernels up to 3x3 it is the transpose of a [C, FY, FX, N, OY, OX] array
+    filled one tap at a time (whole rows of the input per copy, not FX elements): the GEMM reads it
+    transposed, same products, same sums."""
+    n, c, oy, ox, fy, fx = win.shape
+    if fy * fx > 9:  # few channels, many taps (a 7x7 stem): the copy through the view is quicker
+        return win.transpose(0, 2, 3, 1, 4, 5).reshape(n * oy * ox, c * fy * fx)
+    taps = np.empty((c, fy, fx, n, oy, ox), dtype=win.dtype)
+    for i in range(fy):
+        for j in range(fx):
+            taps[:, i, j] = win[:, :, :, :, i, j].transpose(1, 0, 2, 3)
+    return taps.reshape(c * fy * fx, n * oy * ox).T
 
 
 def window_max(x: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
