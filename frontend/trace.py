@@ -1,7 +1,7 @@
 """torch.fx tracing of an nn.Module into dian's float Graph.
 
-Pipeline: ``symbolic_trace`` (the model's ops as an fx graph) -> ``ShapeProp``
-on a zero input of the given shape (a concrete shape for every node, so
+Pipeline: ``symbolic_trace`` (the model's ops as an fx graph) -> shape
+propagation (shapes.py) on a zero input of the given shape (a concrete shape for every node, so
 ``x.view(x.size(0), -1)`` lowers to a Reshape with an explicit shape and the
 size nodes are just consumed) -> BN-folding plan -> one lowering rule per
 node (``lower_rules.py``) -> ``dian.ir.verify``.
@@ -14,8 +14,6 @@ source line and reason, blockers.py), a forward fx cannot trace
 
 from __future__ import annotations
 
-import contextlib
-import io
 import operator
 import traceback
 from typing import Any
@@ -24,7 +22,6 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
@@ -33,6 +30,7 @@ from . import blockers
 from .blockers import FAILED, NodeError, SourceTracer
 from .builder import META, Builder, describe_location
 from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS
+from .shapes import propagate_shapes
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
@@ -49,7 +47,7 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
             f"model '{name}' takes {len(placeholders)} inputs "
             f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor."
         )
-    _propagate_shapes(gm, shape, name)
+    propagate_shapes(gm, shape, name)
     b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
     b.folded = _plan_bn_folds(gm, b.modules)
     outputs: list[str] = []
@@ -135,59 +133,6 @@ def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
             f"branches static or move them out of forward."
         ) from e
     return fx.GraphModule(tracer.root, graph, type(module).__name__)
-
-
-class _ShapeProp(ShapeProp):
-    """ShapeProp that remembers which node failed, for the error message."""
-
-    failed: fx.Node | None = None
-
-    def run_node(self, n: fx.Node) -> Any:
-        try:
-            return super().run_node(n)
-        except Exception:
-            self.failed = self.failed or n
-            raise
-
-
-def _propagate_shapes(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> None:
-    prop = _ShapeProp(gm)
-    try:
-        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
-            prop.propagate(torch.zeros(shape))
-    except Exception as e:
-        cause = e.__cause__ or e
-        node = prop.failed
-        where = describe_location(node) if node is not None else "the model"
-        raise InputShapeError(
-            f"model '{name}' does not accept input shape {list(shape)}: {where} failed with "
-            f"{type(cause).__name__}: {_first_line(cause)}.{_expectation(gm, node)}"
-        ) from e
-
-
-def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
-    """What the failing layer (or the model's first layer) expects, when we can tell."""
-    modules = dict(gm.named_modules())
-
-    def expects(node: fx.Node) -> str | None:
-        m = modules.get(node.target) if node.op == "call_module" else None
-        if isinstance(m, nn.Conv2d):
-            return f"`{node.target}` (nn.Conv2d) expects [N, {m.in_channels}, H, W]"
-        if isinstance(m, nn.Linear):
-            return f"`{node.target}` (nn.Linear) expects [N, {m.in_features}]"
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            return f"`{node.target}` ({type(m).__name__}) expects {m.num_features} channels"
-        return None
-
-    parts = []
-    if failed is not None and (e := expects(failed)):
-        metas = [a.meta.get("tensor_meta") for a in failed.all_input_nodes]
-        got = [list(m.shape) for m in metas if isinstance(m, TensorMetadata)]  # a tuple has no one shape
-        parts.append(f" {e}" + (f" but receives {got[0]}" if got else "") + ".")
-    first = next((e for n in gm.graph.nodes if (e := expects(n))), None)
-    if first and (not parts or first not in parts[0]):
-        parts.append(f" The model's first layer {first}.")
-    return "".join(parts)
 
 
 def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx.Node, fx.Node]:
