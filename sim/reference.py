@@ -152,7 +152,13 @@ class ReferenceInterpreter:
     def _conv2d(self, op: Conv2d, x: np.ndarray) -> np.ndarray:
         bias = None if op.bias is None else self._const(op.bias)
         acc = windows.conv2d(
-            x.astype(self._compute), self._const(op.weight), op.stride, op.padding, op.dilation, op.groups, bias
+            x.astype(self._compute, copy=False),
+            self._const(op.weight),
+            op.stride,
+            op.padding,
+            op.dilation,
+            op.groups,
+            bias,
         )
         return self._finish_mac(op, acc, biased=True)
 
@@ -177,7 +183,7 @@ class ReferenceInterpreter:
     def _clamp(self, op: Clamp, x: np.ndarray) -> np.ndarray:
         lo = -np.inf if op.min_value is None else op.min_value
         hi = np.inf if op.max_value is None else op.max_value
-        return np.clip(x, lo, hi).astype(x.dtype)
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def _maxpool(self, op: MaxPool2d, x: np.ndarray) -> np.ndarray:
         pad = INT8_MIN if self.integer else -np.inf
