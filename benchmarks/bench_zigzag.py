@@ -352,11 +352,11 @@ def dian_rows(model: str, g, ops: list, cfg) -> list[dict]:
     from bench_accelerator import describe
 
     from dian.hwgen.accel_config import Dataflow
-    from dian.hwgen.lower.input_packing import pack_shallow_inputs
+    from dian.hwgen.lower.gathers import accelerator_form
     from dian.hwgen.lower.workload import WorkKind
     from dian.ir import op_macs
 
-    packed = pack_shallow_inputs(g, cfg)[0]
+    packed = accelerator_form(g, cfg)[0]
     rows = []
     for op in ops:
         d = layer_dims(packed, packed.op(op.name))

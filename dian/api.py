@@ -28,6 +28,7 @@ from . import artifact_io, outdir
 from .errors import InputShapeError, ModelLoadError, OutputDirError, QuantizationError
 from .ir import Graph, format_graph, graph_to_json, load_graph
 from .limits import check_memory
+from .running import run_model, run_model_outputs
 from .sim.host import quantize_for, run_compiled
 from .version import __version__
 
@@ -297,21 +298,6 @@ def load_compiled(out_dir: str | Path) -> Graph:
     return load_graph(path / outdir.INT_IR)
 
 
-def run_model(out_dir: str | Path, x: np.ndarray, allow_modified: bool = False) -> np.ndarray:
-    """Run the compiled integer graph in ``out_dir`` on the float input ``x`` as the accelerator would.
-
-    The host quantizes ``x`` with the graph input's scale (round half to even, saturating to int8),
-    the reference simulator executes the integer graph bit-exactly, and the host dequantizes the
-    int8 output to float32. A folder whose files changed since compile raises
-    :class:`~dian.errors.OutputDirError` unless ``allow_modified``.
-    """
-    path = Path(out_dir)
-    manifest = outdir.read_manifest(path)
-    graph = load_graph(path / outdir.INT_IR)  # a damaged IR is named as such, before "modified"
-    outdir.refuse_modified(path, manifest, allow_modified)
-    return run_compiled(graph, x, str(out_dir))
-
-
 def model_info(out_dir: str | Path) -> str:
     """A description of an output folder: its manifest, whether its files are as compiled, its summary."""
     path = Path(out_dir)
@@ -445,6 +431,7 @@ __all__ = [
     "quantize_for",
     "run_compiled",
     "run_model",
+    "run_model_outputs",
     "simulate_model",
     "synth_model",
 ]

@@ -18,6 +18,7 @@ from . import api, cli_parser, staging
 from .errors import DianError
 from .limits import ENV, human, memory_limit
 from .npy_file import read_npy
+from .sim.host import dequantize_outputs
 
 if TYPE_CHECKING:
     from .simulate import PredictedCounters, RunCounters
@@ -48,30 +49,46 @@ def _cmd_compile(args: argparse.Namespace) -> None:
     print(f"\nwrote {result.out_dir}/ ({listing})")
 
 
-def _check_output(path: str | None) -> None:
-    """Refuse an empty --output before any work (it would be written as ``.npy``)."""
+def _check_output(path: str | None, folder: str) -> None:
+    """Refuse an --output that cannot take the model's outputs before any work: an empty name
+    (it would be written as ``.npy``), or a .npy name for a model with several outputs."""
     if path == "":
         raise DianError("--output is empty; give the path of the .npy file to write, e.g. --output y.npy.")
+    if path is not None and not path.endswith(".npz"):
+        outputs = api.load_compiled(folder).outputs
+        if len(outputs) > 1:
+            raise DianError(
+                f"{folder} has {len(outputs)} outputs ({', '.join(outputs)}); give --output NAME.npz to save "
+                f"them all (one float32 array per output name; np.load(NAME.npz)[name] reads one)."
+            )
 
 
-def _save_output(path: str, y: np.ndarray) -> None:
-    """Save ``y`` as .npy at exactly ``path`` (``np.save`` given a name would add ".npy" to it)."""
+def _save_output(path: str, outputs: dict[str, np.ndarray]) -> None:
+    """Save the float32 outputs at exactly ``path`` (``np.save`` given a name would add ".npy" to it):
+    a .npz of every output by name when ``path`` ends in .npz, else the one output as .npy."""
     try:
         with open(path, "wb") as f:
-            np.save(f, y, allow_pickle=False)
+            if path.endswith(".npz"):
+                np.savez(f, **outputs)  # type: ignore[arg-type]  # numpy stubs type allow_pickle among kwds
+            else:
+                np.save(f, next(iter(outputs.values())), allow_pickle=False)
     except OSError as e:
         raise DianError(f"cannot write --output {path}: {e.strerror}.") from None
-    print(f"output {'x'.join(map(str, y.shape))} float32 written to {path}")
+    for name, y in outputs.items():
+        label = f"output {name}" if len(outputs) > 1 else "output"
+        print(f"{label} {'x'.join(map(str, y.shape))} float32 written to {path}")
+        if y.ndim == 2:
+            print("argmax per row: " + " ".join(str(int(i)) for i in y.argmax(axis=1)))
 
 
 def _cmd_run(args: argparse.Namespace) -> None:
-    _check_output(args.output)
+    _check_output(args.output, args.dir)
     x = read_npy(args.input, "--input")
     if args.on == "reference":
         for flag, given in (("--memory", args.memory != "ideal"), ("--board", args.board), ("--irq", args.irq)):
             if given:
                 raise DianError(f"{flag} belongs to a run on the accelerator; add --on rtl or --on board.")
-        y = api.run_model(args.dir, x, allow_modified=args.allow_modified)
+        outputs = api.run_model_outputs(args.dir, x, allow_modified=args.allow_modified)
     else:
         if args.on == "board" and args.board == "sim":
             where = f"{args.dir}/build/soc_sim"
@@ -98,10 +115,8 @@ def _cmd_run(args: argparse.Namespace) -> None:
             f"{100 * c.utilization(cfg):.1f}%, DRAM read {c.dram_bytes_read:,} B, written {c.dram_bytes_written:,} B "
             f"(the accelerator's counters); host wall time {inf.seconds:.2f} s"
         )
-        y = inf.output
-    _save_output(args.output, y)
-    if y.ndim == 2:
-        print("argmax per row: " + " ".join(str(int(i)) for i in y.argmax(axis=1)))
+        outputs = dequantize_outputs(run.folder.graph, inf.outputs)
+    _save_output(args.output, outputs)
 
 
 def _describe_output(q: np.ndarray) -> str:
@@ -111,7 +126,7 @@ def _describe_output(q: np.ndarray) -> str:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> None:
-    _check_output(args.output)
+    _check_output(args.output, args.dir)
     x = read_npy(args.input, "--input")
     if args.memory != "ideal" and not args.rtl:
         raise DianError(f"--memory {args.memory} is the memory of the RTL run; add --rtl.")
@@ -191,7 +206,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
             + " (compiled by an older dian, or program.bin was modified)"
         )
     if args.output is not None:
-        _save_output(args.output, res.output)
+        _save_output(args.output, dequantize_outputs(res.graph, res.machine.outputs))
 
 
 def _cmd_synth(args: argparse.Namespace) -> None:

@@ -59,7 +59,7 @@ def _memory(text: str) -> str:
 
 def _model_arguments(p: argparse.ArgumentParser, seed_help: str) -> None:
     """MODEL, --input-shape, --out, --force, --calib-samples and --seed: what `compile` and `explore` share."""
-    p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory or zoo:NAME")
+    p.add_argument("model", metavar="MODEL", help="path/to/file.py:factory, zoo:NAME or path/to/model.onnx")
     p.add_argument(
         "--input-shape", type=_shape, metavar="N,C,H,W", help="shape of one input batch (default: the model's own)"
     )
@@ -95,7 +95,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="quantize a model and write its output folder",
         description="Trace MODEL, calibrate it, quantize it to int8 and write the output folder DIR\n"
         "(replaced atomically if it is a previous dian output folder).",
-        epilog="MODEL is path/to/file.py:factory (a function returning an nn.Module) or zoo:NAME.\n\n"
+        epilog="MODEL is path/to/file.py:factory (a function returning an nn.Module or an ExportedProgram),\n"
+        "zoo:NAME or path/to/model.onnx (docs/import.md).\n\n"
         "example:\n  dian compile zoo:lenet --input-shape 1,1,8,8 --out lenet-out\n"
         "  dian compile models/net.py:make_net --input-shape 1,3,32,32 --out net-out --seed 1",
     )
@@ -127,7 +128,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile`")
     p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", required=True, metavar="Y.npy", help="where to save the float32 output")
+    p.add_argument(
+        "--output",
+        required=True,
+        metavar="Y.npy",
+        help="where to save the float32 output (Y.npz: every output by name; needed for several outputs)",
+    )
     p.add_argument(
         "--on",
         choices=("reference", "rtl", "board"),
@@ -191,7 +197,9 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     p.add_argument("dir", metavar="DIR", help="a folder written by `dian compile --accel`")
     p.add_argument("--input", required=True, metavar="X.npy", help="float32 input of the compiled shape")
-    p.add_argument("--output", metavar="Y.npy", help="where to save the float32 output (optional)")
+    p.add_argument(
+        "--output", metavar="Y.npy", help="where to save the float32 output (optional; Y.npz: every output by name)"
+    )
     p.add_argument(
         "--rtl",
         action="store_true",

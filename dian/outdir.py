@@ -203,8 +203,10 @@ def file_sha256(path: str | Path) -> str:
 
 
 def model_source(model: str) -> Path | None:
-    """The source file of a ``path/to/file.py:factory`` model (None for ``zoo:NAME``): the one file
-    a compile must never delete, even when it lies in the folder being replaced."""
+    """The source file of a ``path/to/file.py:factory`` or ``path/to/model.onnx`` model (None for
+    ``zoo:NAME``): the one file a compile must never delete, even when it lies in the folder being replaced."""
+    if model.lower().endswith(".onnx"):
+        return Path(model)
     path = model.rpartition(":")[0]
     return None if model.startswith("zoo:") or not path else Path(path)
 

@@ -114,9 +114,13 @@ def where(node: fx.Node) -> str:
     return line or path or f"fx node `{node.name}`"
 
 
+def reason(error: UnsupportedOpError) -> str:
+    """The one-line reason of a refusal (a rule's own, or the whole message of another error)."""
+    return error.reason if isinstance(error, NodeError) else str(error).rstrip(".")
+
+
 def blocker(node: fx.Node, target: str, error: UnsupportedOpError) -> Blocker:
-    reason = error.reason if isinstance(error, NodeError) else str(error).rstrip(".")
-    return Blocker(where(node), target, reason)
+    return Blocker(where(node), target, reason(error))
 
 
 def error(model: str, blockers: list[Blocker]) -> UnsupportedOpError:

@@ -29,10 +29,21 @@ def bn_affine(bn: BatchNorm, where: str) -> tuple[np.ndarray, np.ndarray]:
         )
     mean = bn.running_mean.detach().double().numpy()
     var = bn.running_var.detach().double().numpy()
-    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else np.ones_like(mean)
-    beta = bn.bias.detach().double().numpy() if bn.bias is not None else np.zeros_like(mean)
-    scale = gamma / np.sqrt(var + bn.eps)
-    return scale, beta - mean * scale
+    gamma = bn.weight.detach().double().numpy() if bn.weight is not None else None
+    beta = bn.bias.detach().double().numpy() if bn.bias is not None else None
+    return affine_from_stats(mean, var, gamma, beta, bn.eps)
+
+
+def affine_from_stats(
+    mean: np.ndarray, var: np.ndarray, gamma: np.ndarray | None, beta: np.ndarray | None, eps: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` of an inference batch norm given as arrays (torch.export's
+    ``aten.batch_norm``, ONNX's BatchNormalization), in float64; no ``gamma``/``beta`` means 1/0."""
+    mean, var = np.asarray(mean, np.float64).reshape(-1), np.asarray(var, np.float64).reshape(-1)
+    g = np.ones_like(mean) if gamma is None else np.asarray(gamma, np.float64).reshape(-1)
+    b = np.zeros_like(mean) if beta is None else np.asarray(beta, np.float64).reshape(-1)
+    scale = g / np.sqrt(var + float(eps))
+    return scale, b - mean * scale
 
 
 def fold_into(weight: np.ndarray, bias: np.ndarray | None, bn: BatchNorm, where: str) -> tuple[np.ndarray, np.ndarray]:

@@ -41,6 +41,8 @@ def sanitize(name: str) -> str:
 def describe_location(node: fx.Node) -> str:
     """Where a node came from, for error messages: module path, fx node name and, when the
     tracer recorded it, the source line of the call."""
+    if "where" in node.meta:  # set by the importers whose nodes are not the model's own fx nodes (ONNX)
+        return str(node.meta["where"])
     parts = []
     if node.op == "call_module":
         parts.append(f"module `{node.target}`")

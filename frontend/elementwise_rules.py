@@ -30,19 +30,19 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-def _affine(b: Builder, node: fx.Node, x: Any, scale: float, offset: float) -> str:
+def lower_affine(b: Builder, node: fx.Node, x: Any, scale: float, offset: float) -> str:
     return lower_pointwise(b, node, x, "affine", float(scale), float(offset))
 
 
-def _add(b: Builder, node: fx.Node, x: Any, y: Any, alpha: Any, subtract: bool) -> str:
+def lower_add_sub(b: Builder, node: fx.Node, x: Any, y: Any, alpha: Any, subtract: bool) -> str:
     """``x + alpha * y`` (``x - alpha * y`` with ``subtract``) for activations and numbers."""
     if not _number(alpha) or (not _number(y) and alpha != 1):
         raise unsupported(node, f"{'sub' if subtract else 'add'} with alpha={alpha!r}", "dian supports alpha=1")
     sign = -1.0 if subtract else 1.0
     if _number(y):
-        return _affine(b, node, x, 1.0, sign * alpha * y)
+        return lower_affine(b, node, x, 1.0, sign * alpha * y)
     if _number(x):
-        return _affine(b, node, y, sign, float(x))
+        return lower_affine(b, node, y, sign, float(x))
     a, c = b.tensor(x, node, "first operand"), b.tensor(y, node, "second operand")
     if b.tensors[a].shape != b.tensors[c].shape:
         what = "subtraction" if subtract else "add"
@@ -54,11 +54,11 @@ def _add(b: Builder, node: fx.Node, x: Any, y: Any, alpha: Any, subtract: bool) 
     return b.emit(Add, node, [a, c], subtract=subtract)
 
 
-def _mul(b: Builder, node: fx.Node, x: Any, y: Any) -> str:
+def lower_mul(b: Builder, node: fx.Node, x: Any, y: Any) -> str:
     if _number(y):
-        return _affine(b, node, x, y, 0.0)
+        return lower_affine(b, node, x, y, 0.0)
     if _number(x):
-        return _affine(b, node, y, x, 0.0)
+        return lower_affine(b, node, y, x, 0.0)
     a, c = b.tensor(x, node, "first operand"), b.tensor(y, node, "second operand")
     sa, sc = b.tensors[a].shape, b.tensors[c].shape
     if len(sa) == 4 and sa[2:] == (1, 1) and sc[:2] == sa[:2] and sc != sa:
@@ -72,34 +72,34 @@ def _mul(b: Builder, node: fx.Node, x: Any, y: Any) -> str:
     return b.emit(Mul, node, [a, c])
 
 
-def _div(b: Builder, node: fx.Node, x: Any, y: Any, rounding_mode: Any = None) -> str:
+def lower_div(b: Builder, node: fx.Node, x: Any, y: Any, rounding_mode: Any = None) -> str:
     if rounding_mode is not None or not _number(y) or y == 0:
         raise unsupported(
             node,
             f"division by {y!r}" + (f" with rounding_mode={rounding_mode!r}" if rounding_mode is not None else ""),
             "dian divides an activation by a nonzero Python number only",
         )
-    return _affine(b, node, x, 1.0 / y, 0.0)
+    return lower_affine(b, node, x, 1.0 / y, 0.0)
 
 
 def _add_call(b: Builder, n: fx.Node) -> str:
-    return _add(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "alpha", 1), subtract=False)
+    return lower_add_sub(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "alpha", 1), subtract=False)
 
 
 def _sub_call(b: Builder, n: fx.Node) -> str:
-    return _add(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "alpha", 1), subtract=True)
+    return lower_add_sub(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "alpha", 1), subtract=True)
 
 
 def _mul_call(b: Builder, n: fx.Node) -> str:
-    return _mul(b, n, n.args[0], node_arg(n, 1, "other"))
+    return lower_mul(b, n, n.args[0], node_arg(n, 1, "other"))
 
 
 def _div_call(b: Builder, n: fx.Node) -> str:
-    return _div(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "rounding_mode"))
+    return lower_div(b, n, n.args[0], node_arg(n, 1, "other"), node_arg(n, 2, "rounding_mode"))
 
 
 def _neg_call(b: Builder, n: fx.Node) -> str:
-    return _affine(b, n, n.args[0], -1.0, 0.0)
+    return lower_affine(b, n, n.args[0], -1.0, 0.0)
 
 
 FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {

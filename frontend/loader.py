@@ -1,8 +1,11 @@
-"""Model sources: ``path/to/file.py:factory`` and ``zoo:NAME``.
+"""Model sources: ``path/to/file.py:factory``, ``zoo:NAME`` and ``path/to/model.onnx``.
 
 A model file is imported by path (its directory is on ``sys.path`` while it
 runs, so it can import its neighbours) and ``factory()`` is called to build
-the network. The file may also define
+the network: an ``nn.Module``, or a ``torch.export`` ``ExportedProgram`` (or
+its ``.module()``). An ONNX file is read as data (onnx_file.py), never run.
+TorchScript, already-quantized models and checkpoint files (``.pt``, never
+unpickled) are refused by name (model_kinds.py). The file may also define
 
 * ``calibration_data(num_samples, rng) -> np.ndarray``: representative
   float32 NCHW inputs, used instead of dian's default calibration data;
@@ -22,13 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
-import torch
 import torch.nn as nn
 
 from dian.errors import ModelLoadError
 
+from .importers import is_exported, own_input_shape, run_float
+from .model_kinds import refuse_checkpoint_file, refuse_unimportable
+from .onnx_file import load_onnx
 from .zoo import ZOO
 
 CalibrationFn = Callable[[int, np.random.Generator], np.ndarray]
@@ -36,16 +42,17 @@ CalibrationFn = Callable[[int, np.random.Generator], np.ndarray]
 
 @dataclass(frozen=True)
 class LoadedModel:
+    """``module`` is an nn.Module, an ExportedProgram (or its ``.module()``) or an onnx_file.OnnxModel."""
+
     name: str
-    module: nn.Module
+    module: Any
     calibration_fn: CalibrationFn | None
     default_input_shape: tuple[int, ...] | None
     source_sha256: str
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The float model's outputs for the batch ``x`` (no gradients), as numpy."""
-        with torch.no_grad():
-            return self.module(torch.from_numpy(np.asarray(x, dtype=np.float32))).numpy()
+        return run_float(self.module, x)
 
 
 def load_model(source: str) -> LoadedModel:
@@ -53,13 +60,22 @@ def load_model(source: str) -> LoadedModel:
     is wrong with the source and what would be accepted."""
     if source.startswith("zoo:"):
         return _load_zoo(source[len("zoo:") :])
+    if source.lower().endswith(".onnx"):
+        model, sha = load_onnx(Path(source))
+        return LoadedModel(model.name, model, None, own_input_shape(model), sha)
+    if source.lower().endswith(CHECKPOINT_SUFFIXES):
+        refuse_checkpoint_file(Path(source))
     path, sep, factory = source.rpartition(":")
     if not sep or not path or not factory:
         raise ModelLoadError(
-            f"model source '{source}' is neither `path/to/file.py:factory` nor `zoo:NAME`; "
+            f"model source '{source}' is neither `path/to/file.py:factory`, `zoo:NAME` nor `path/to/model.onnx`; "
             f"zoo models: {', '.join(sorted(ZOO))}."
         )
     return _load_file(Path(path), factory)
+
+
+#: Files that hold pickles or TorchScript: refused by name, never opened as Python or unpickled.
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".pt2", ".ptl", ".ckpt", ".bin")
 
 
 def _load_zoo(name: str) -> LoadedModel:
@@ -79,6 +95,8 @@ def _load_file(path: Path, factory_name: str) -> LoadedModel:
             f"model file '{path}' does not exist (or is not a file); give `path/to/file.py:factory` "
             f"with a path relative to the current directory ({Path.cwd()}) or absolute."
         )
+    if path.name.lower().endswith(CHECKPOINT_SUFFIXES):
+        refuse_checkpoint_file(path)
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     mod = _import_file(path, sha)
@@ -96,13 +114,15 @@ def _load_file(path: Path, factory_name: str) -> LoadedModel:
             module = factory()
         except Exception as e:
             raise ModelLoadError(f"calling {factory_name}() from '{path}' raised {type(e).__name__}: {e}") from e
-    if not isinstance(module, nn.Module):
+    if not isinstance(module, nn.Module) and not is_exported(module):
         raise ModelLoadError(
-            f"{factory_name}() from '{path}' returned {type(module).__name__}, not a "
-            f"torch.nn.Module; the factory must build and return the network."
+            f"{factory_name}() from '{path}' returned {type(module).__name__}, not a torch.nn.Module or a "
+            f"torch.export.ExportedProgram; the factory must build and return the network."
         )
+    refuse_unimportable(module, f"the model {factory_name}() from '{path}' returned")
     calib = getattr(mod, "calibration_data", None)
-    return LoadedModel(factory_name, module, calib if callable(calib) else None, _input_shape(mod, path), sha)
+    shape = _input_shape(mod, path) or own_input_shape(module)
+    return LoadedModel(factory_name, module, calib if callable(calib) else None, shape, sha)
 
 
 def _import_file(path: Path, sha: str) -> ModuleType:

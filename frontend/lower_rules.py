@@ -20,7 +20,15 @@ import torch.nn.functional as F
 from dian.ir import Add as AddOp
 from dian.ir import AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Reshape
 
-from . import bn_fold, elementwise_rules, pointwise_rules, resample_rules
+from . import (
+    bn_fold,
+    channel_rules,
+    conv1d_rules,
+    elementwise_rules,
+    pointwise_rules,
+    resample_rules,
+    transpose_conv_rules,
+)
 from .builder import Builder, Rule, describe_location
 from .builder import node_arg as _arg
 from .builder import node_module as _module
@@ -117,7 +125,10 @@ def lower_adaptive_avg(b: Builder, node: fx.Node, x: Any, output_size: Any) -> s
     )
 
 
-def lower_reshape(b: Builder, node: fx.Node, x: Any) -> str:
+def lower_reshape(b: Builder, node: fx.Node, x: Any) -> Any:
+    view = channel_rules.reshape_view(b, node, x)  # splitting or merging channel groups
+    if view is not None:
+        return view
     name = b.tensor(x, node)
     in_shape, out_shape = b.tensors[name].shape, b.shape(node)
     if out_shape == in_shape:
@@ -148,11 +159,13 @@ def lower_mean(b: Builder, node: fx.Node, x: Any, dim: Any, keepdim: bool) -> st
     name = b.tensor(x, node)
     rank = len(b.tensors[name].shape)
     dims = sorted(int(d) % rank for d in ((dim,) if isinstance(dim, int) else (dim or ())))
+    if rank == 3 and dims == [2]:
+        return conv1d_rules.global_average(b, node, x, keepdim)
     if rank != 4 or dims != [2, 3]:
         raise _unsupported(
             node,
             f"mean over dims {dim} of a rank-{rank} tensor",
-            "dian supports the spatial mean x.mean((2, 3)) of NCHW tensors (global average pooling)",
+            "dian supports the spatial mean x.mean((2, 3)) of NCHW tensors and x.mean(2) of [N, C, L] ones",
         )
     if keepdim:
         return b.emit(GlobalAvgPool, node, [name])
@@ -232,11 +245,13 @@ def batchnorm_module(b: Builder, node: fx.Node) -> str:
     m = _module(b, node)
     x = b.tensor(src, node)
     rank = len(b.tensors[x].shape)
+    if isinstance(m, nn.BatchNorm1d) and rank == 3:
+        return conv1d_rules.batchnorm_on_sequence(b, node, m)
     if (rank != 4) if isinstance(m, nn.BatchNorm2d) else (rank != 2):
         raise _unsupported(
             node,
             f"{type(m).__name__} on a rank-{rank} input",
-            "dian supports BatchNorm2d on NCHW and BatchNorm1d on [N, C] tensors",
+            "dian supports BatchNorm2d on NCHW and BatchNorm1d on [N, C] and [N, C, L] tensors",
         )
     w, bias = bn_fold.standalone(m, describe_location(node))  # type: ignore[arg-type]
     wname, bname = b.const(node.name, "weight", w), b.const(node.name, "bias", bias)
@@ -278,6 +293,8 @@ MODULE_RULES: dict[type[nn.Module], tuple[str, Rule]] = {
     nn.Hardtanh: ("nn.Hardtanh", _hardtanh_module),
     **pointwise_rules.MODULE_RULES,
     **resample_rules.MODULE_RULES,
+    **conv1d_rules.MODULE_RULES,
+    **transpose_conv_rules.MODULE_RULES,
     nn.MaxPool2d: ("nn.MaxPool2d", _maxpool_module),
     nn.AvgPool2d: ("nn.AvgPool2d", _avgpool_module),
     nn.AdaptiveAvgPool2d: (
@@ -379,6 +396,8 @@ FUNCTION_RULES: dict[Any, tuple[str, Rule]] = {
     F.dropout: ("F.dropout (eval)", _dropout_fn),
     **elementwise_rules.FUNCTION_RULES,
     **resample_rules.FUNCTION_RULES,
+    **channel_rules.FUNCTION_RULES,
+    **conv1d_rules.FUNCTION_RULES,
 }
 
 METHOD_RULES: dict[str, Rule] = {
@@ -396,6 +415,7 @@ METHOD_RULES: dict[str, Rule] = {
     "contiguous": _identity,
     "mean": _mean_call,
     **elementwise_rules.METHOD_RULES,
+    **channel_rules.METHOD_RULES,
 }
 
 #: Non-tensor fx values allowed as reshape arguments: ``x.size()``, ``x.shape`` and

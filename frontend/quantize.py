@@ -40,6 +40,7 @@ from dian.ir import (
     DType,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -48,6 +49,7 @@ from dian.ir import (
     QuantParams,
     Requant,
     Reshape,
+    SelectChannels,
     Tensor,
     Upsample,
     verify,
@@ -118,6 +120,14 @@ class _Quantizer:
         self.ops: list[Op] = []
         self.constants: dict[str, np.ndarray] = {}
         self.const_tensors: dict[str, Tensor] = {}
+        #: the phases of an interleave (a transposed conv) share one range, so weaving them rescales nothing
+        self.phase_groups = {
+            i: op.inputs
+            for op in graph.ops
+            if isinstance(op, Interleave)
+            for i in op.inputs
+            if graph.consumers(i) == [op] and i not in graph.outputs
+        }
 
     def measured(self, tensor: str) -> float:
         if tensor not in self.ranges:
@@ -125,7 +135,8 @@ class _Quantizer:
                 f"tensor '{tensor}' has no calibrated range; calibrate the same float graph "
                 f"(calibrate(graph, batches)) and pass its result."
             )
-        return activation_scale(float(self.ranges[tensor]), tensor)
+        group = self.phase_groups.get(tensor, (tensor,))
+        return activation_scale(max(float(self.ranges.get(t, self.ranges[tensor])) for t in group), tensor)
 
     def convert(self, op: Op, clamps: list[Clamp]) -> Op:
         out = clamps[-1].output if clamps else op.output
@@ -140,7 +151,7 @@ class _Quantizer:
                 fields["requant"] = self._requant(op, requant_params.shared_shift, [s / s_out for s in ins])
             else:
                 fields.update(self._weights(op, ins[0], s_out))
-        elif isinstance(op, Concat):
+        elif isinstance(op, (Concat, Interleave)):
             s_out = self.scales[out] = max(ins)
             fields["requant"] = self._requant(op, requant_params.per_channel, [s / s_out for s in ins])
         elif isinstance(op, (AvgPool2d, GlobalAvgPool)):
@@ -158,7 +169,7 @@ class _Quantizer:
             self.constants[table] = build_table(op.fn, op.params, ins[0], s_out)
             self.const_tensors[table] = Tensor(table, tuple(self.constants[table].shape), DType.INT8)
             fields["table"] = table
-        elif isinstance(op, (MaxPool2d, Reshape, Upsample)):
+        elif isinstance(op, (MaxPool2d, Reshape, SelectChannels, Upsample)):
             self.scales[out] = ins[0]
         else:  # pragma: no cover - every IR op kind is handled above
             raise QuantizationError(f"op '{op.name}' of kind {op.kind.value} has no quantization rule.")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import operator
 import traceback
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,10 +27,11 @@ import torch.nn.functional as F
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
-from . import blockers
+from . import blockers, channel_rules
 from .blockers import FAILED, NodeError, SourceTracer
 from .builder import META, Builder, describe_location
 from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS
+from .model_kinds import refuse_unimportable
 from .shapes import propagate_shapes
 
 
@@ -37,6 +39,7 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
     """Lower ``module`` (put in eval mode) to a verified float32 Graph for
     inputs of exactly ``input_shape`` (batch included)."""
     shape = _check_shape(input_shape)
+    refuse_unimportable(module, f"model '{name}'")  # TorchScript, quantized: named, not a trace failure
     module.eval()
     if fx.Tracer().is_leaf_module(module, ""):  # fx traces *into* the root: wrap a bare torch.nn layer
         module = nn.Sequential(module)
@@ -89,21 +92,20 @@ def _stand_in(b: Builder, node: fx.Node) -> Any:
 
 
 def _outputs(b: Builder, node: fx.Node, refused: list[blockers.Blocker]) -> list[str]:
-    """The IR names of what forward returns (tensors in a tuple, list or dict count one by one)."""
+    """The IR names of what forward returns (tensors in a tuple, list or dict count one by one; a
+    chunk/split returned whole, each of its pieces)."""
     names = []
     for i, v in enumerate(_flatten(node.args[0])):
         value = b.env.get(v) if isinstance(v, fx.Node) else None
-        if isinstance(value, str):
-            names.append(value)
+        if value is None or value is META:
+            shown = v.name if isinstance(v, fx.Node) else repr(v)[:40]
+            reason = f"`{shown}` is not a tensor; dian compiles models whose outputs are tensors"
+            refused.append(blockers.Blocker("forward's return value", f"output {i}", reason))
             continue
-        shown = v.name if isinstance(v, fx.Node) else repr(v)[:40]
-        refused.append(
-            blockers.Blocker(
-                "forward's return value",
-                f"output {i}",
-                f"`{shown}` is not a tensor; dian compiles models whose outputs are tensors",
-            )
-        )
+        try:
+            names += channel_rules.output_names(b, node, v)
+        except UnsupportedOpError as e:
+            refused.append(blockers.Blocker("forward's return value", f"output {i}", blockers.reason(e)))
     return names
 
 
@@ -135,6 +137,15 @@ def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
     return fx.GraphModule(tracer.root, graph, type(module).__name__)
 
 
+#: (layer, batch norm) pairs whose BN folds into the layer's weights and bias
+_FOLDABLE = (
+    (nn.Conv2d, nn.BatchNorm2d),
+    (nn.Linear, nn.BatchNorm1d),
+    (nn.Conv1d, nn.BatchNorm1d),
+    (nn.ConvTranspose2d, nn.BatchNorm2d),
+)
+
+
 def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx.Node, fx.Node]:
     """conv/linear node -> BN node to fold into it: the BN directly follows the
     layer and is the only user of its output (otherwise the unnormalized value
@@ -148,7 +159,7 @@ def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx
         if not isinstance(src, fx.Node) or src.op != "call_module" or len(src.users) != 1 or src in plan:
             continue
         layer = type(modules[src.target])  # type: ignore[index]
-        if (layer is nn.Conv2d and type(bn) is nn.BatchNorm2d) or (layer is nn.Linear and type(bn) is nn.BatchNorm1d):
+        if (layer, type(bn)) in _FOLDABLE:
             plan[src] = node
     return plan
 
@@ -160,6 +171,15 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
             f"forward reads the parameter or buffer `{node.target}` directly; dian lowers weights only "
             f"through supported modules",
         )
+    pieces = channel_rules.PIECE_FUNCTION_RULES.get(node.target) if node.op == "call_function" else None
+    if node.op == "call_method" and isinstance(node.target, str):
+        pieces = (
+            ("", channel_rules.PIECE_METHOD_RULES[node.target])
+            if node.target in channel_rules.PIECE_METHOD_RULES
+            else None
+        )
+    if pieces is not None:  # chunk/split: a tuple of tensors, indexed by later nodes
+        return pieces[1](b, node)
     typ = node.meta.get("type")
     if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
         if _is_shape_node(b, node):
@@ -245,7 +265,12 @@ def _first_line(e: BaseException) -> str:
     return text.splitlines()[0].rstrip(".") if text else "(no message)"
 
 
+_HERE = str(Path(__file__).parent)  # dian's own frames are never the user's line
+
+
 def _user_frame(e: BaseException) -> str:
     """` at file.py:LINE` for the innermost traceback frame outside torch, if any."""
-    frames = [f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename]
+    frames = [
+        f for f in traceback.extract_tb(e.__traceback__) if "/torch/" not in f.filename and _HERE not in f.filename
+    ]
     return f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""

@@ -330,12 +330,14 @@ class MulI(Instr):
         ("hi", "i8"),
         *LUT_FIELDS,
         ("rep", "obn"),
+        ("stride", "obn"),
     ),
 )
 class Copy(Instr):
-    """``n`` words: ``OBUF[dst+i] = clamp(round_shift(IBUF[src + i // rep] * m, shift), lo, hi)``:
+    """``n`` words: ``OBUF[dst + i*stride] = clamp(round_shift(IBUF[src + i // rep] * m, shift), lo, hi)``:
     with ``rep`` > 1 each IBUF word is written ``rep`` times in a row (nearest upsampling along a
-    row; 0 counts as 1)."""
+    row), with ``stride`` > 1 the words land ``stride`` apart (interleaving the phases of a
+    transposed convolution); 0 counts as 1 in both."""
 
     src: int
     dst: int
@@ -347,6 +349,7 @@ class Copy(Instr):
     lut: int = 0
     ltab: int = 0
     rep: int = 1
+    stride: int = 0
 
 
 @instr_class(

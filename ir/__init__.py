@@ -13,6 +13,7 @@ from .ops import (
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -21,6 +22,7 @@ from .ops import (
     Pointwise,
     Requant,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from .printer import format_graph
@@ -41,6 +43,7 @@ __all__ = [
     "DType",
     "GlobalAvgPool",
     "Graph",
+    "Interleave",
     "Linear",
     "MaxPool2d",
     "Mul",
@@ -50,6 +53,7 @@ __all__ = [
     "QuantParams",
     "Requant",
     "Reshape",
+    "SelectChannels",
     "Tensor",
     "Upsample",
     "format_graph",

@@ -38,6 +38,8 @@ class OpKind(str, Enum):
     POINTWISE = "pointwise"
     MUL = "mul"
     UPSAMPLE = "upsample"
+    SELECT_CHANNELS = "select_channels"
+    INTERLEAVE = "interleave"
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,34 @@ class Upsample(Op):
 
 
 @dataclass(frozen=True)
+class SelectChannels(Op):
+    """Channel ``j`` of the output is channel ``channels[j]`` of the NCHW (or [N, C]) input:
+    slices ``x[:, a:b]``, chunk/split pieces and channel shuffles are all one gather.
+    Moves values without rescaling."""
+
+    channels: tuple[int, ...] = ()
+
+    kind: ClassVar[OpKind] = OpKind.SELECT_CHANNELS
+
+
+@dataclass(frozen=True)
+class Interleave(Op):
+    """The phases of a strided output woven into one tensor:
+    ``y[n, c, f0*i + a, f1*j + b] = inputs[a*f1 + b][n, c, i, j]`` for ``factor = (f0, f1)``.
+    A transposed convolution of stride (f0, f1) is f0*f1 ordinary convolutions, one per output
+    phase, and this op. Phase (a, b) has ``ceil((H - a) / f0)`` rows and ``ceil((W - b) / f1)``
+    columns of the H x W output.
+
+    Integer form rescales each input to the output scale like :class:`Concat`:
+    ``requant.multiplier[i]``, ``requant.shift[i]`` for input i."""
+
+    factor: tuple[int, int] = (2, 2)
+    requant: Requant | None = None
+
+    kind: ClassVar[OpKind] = OpKind.INTERLEAVE
+
+
+@dataclass(frozen=True)
 class Reshape(Op):
     """Row-major reshape (flatten, view). Moves no data in NCHW order."""
 
@@ -269,6 +299,8 @@ OP_CLASSES: dict[OpKind, type[Op]] = {
         Pointwise,
         Mul,
         Upsample,
+        SelectChannels,
+        Interleave,
     )
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import pointwise
 from .graph import Graph
-from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, MaxPool2d, Op, Pointwise, Upsample
+from .ops import Add, AvgPool2d, Clamp, Concat, Conv2d, Interleave, MaxPool2d, Op, Pointwise, SelectChannels, Upsample
 from .stats import graph_macs, graph_params, op_macs, op_params
 
 
@@ -31,9 +31,25 @@ def _attrs(op: Op) -> str:
         return pointwise.label(op.fn, op.params)
     if isinstance(op, Upsample):
         return f"nearest x{op.scale[0]},{op.scale[1]}"
+    if isinstance(op, Interleave):
+        return f"phases x{op.factor[0]},{op.factor[1]}"
+    if isinstance(op, SelectChannels):
+        return "channels " + _ranges(op.channels)
     if isinstance(op, Add) and op.subtract:
         return "a - b"
     return ""
+
+
+def _ranges(channels: tuple[int, ...]) -> str:
+    """``0:8,16:24`` for runs of consecutive channels, so a slice prints short and a shuffle readably."""
+    runs: list[list[int]] = []
+    for c in channels:
+        if runs and c == runs[-1][1]:
+            runs[-1][1] = c + 1
+        else:
+            runs.append([c, c + 1])
+    text = ",".join(f"{a}" if b == a + 1 else f"{a}:{b}" for a, b in runs[:6])
+    return text + (f",... ({len(channels)})" if len(runs) > 6 else "")
 
 
 def _clamp(op: Op) -> str:

@@ -18,12 +18,14 @@ from .ops import (
     Concat,
     Conv2d,
     GlobalAvgPool,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
     Op,
     Pointwise,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 
@@ -127,6 +129,45 @@ def _upsample(op: Upsample, ins: Sequence[Shape], consts: Mapping[str, Shape]) -
     return (x[0], x[1], x[2] * op.scale[0], x[3] * op.scale[1])
 
 
+def _interleave(op: Interleave, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    f0, f1 = op.factor if len(op.factor) == 2 else (0, 0)
+    if any(isinstance(f, bool) or not isinstance(f, int) or not 1 <= f <= 16 for f in (f0, f1)):
+        raise _fail(op, f"factor {list(op.factor)}", "interleave takes two whole factors from 1 to 16")
+    if len(ins) != f0 * f1 or any(len(s) != 4 or s[:2] != ins[0][:2] for s in ins):
+        raise _fail(
+            op,
+            f"{len(ins)} inputs of shapes {[list(s) for s in ins][:4]}",
+            f"interleave takes factor[0] x factor[1] = {f0 * f1} NCHW inputs with the same N and C",
+        )
+    rows = [ins[a * f1][2] for a in range(f0)]
+    cols = [ins[b][3] for b in range(f1)]
+    h, w = sum(rows), sum(cols)
+    for a in range(f0):
+        for b in range(f1):
+            want = (-(-(h - a) // f0), -(-(w - b) // f1))
+            if ins[a * f1 + b][2:] != want or want[0] < 1 or want[1] < 1:
+                raise _fail(
+                    op,
+                    f"phase ({a}, {b}) of shape {list(ins[a * f1 + b][2:])}",
+                    f"phase (a, b) of an {h} x {w} output has ceil(({h} - a) / {f0}) x ceil(({w} - b) / {f1}) pixels",
+                )
+    return (ins[0][0], ins[0][1], h, w)
+
+
+def _select_channels(op: SelectChannels, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
+    (x,) = ins
+    if len(x) < 2:
+        raise _fail(op, f"input shape {list(x)}", "select_channels takes an input with a channel dimension (1)")
+    bad = [c for c in op.channels if isinstance(c, bool) or not isinstance(c, int) or not 0 <= c < x[1]]
+    if not op.channels or bad:
+        raise _fail(
+            op,
+            f"channels {list(op.channels)[:8]}" + (" ..." if len(op.channels) > 8 else ""),
+            f"select_channels takes one or more channel numbers in [0, {x[1]})",
+        )
+    return (x[0], len(op.channels), *x[2:])
+
+
 def _same(op: Op, ins: Sequence[Shape], consts: Mapping[str, Shape]) -> Shape:
     (x,) = ins
     return x
@@ -216,12 +257,14 @@ _RULES: dict[type[Op], Callable[..., Shape]] = {
     Pointwise: _pointwise,
     Mul: _mul,
     Upsample: _upsample,
+    SelectChannels: _select_channels,
+    Interleave: _interleave,
 }
 
 
 def infer_shape(op: Op, input_shapes: Sequence[Shape], constant_shapes: Mapping[str, Shape]) -> Shape:
     """Output shape of ``op`` given its inputs' shapes and all constants' shapes."""
-    expected_inputs = 2 if type(op) in (Add, Mul) else None if isinstance(op, Concat) else 1
+    expected_inputs = 2 if type(op) in (Add, Mul) else None if isinstance(op, (Concat, Interleave)) else 1
     if expected_inputs is not None and len(input_shapes) != expected_inputs:
         raise _fail(op, f"{len(input_shapes)} inputs", f"{op.kind.value} takes {expected_inputs}")
     for c in op.constants:

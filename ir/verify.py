@@ -15,7 +15,21 @@ from dian.errors import IRValidationError
 
 from . import pointwise
 from .graph import Graph
-from .ops import CLAMPED_OPS, Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, Mul, Op, Pointwise, Requant
+from .ops import (
+    CLAMPED_OPS,
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Interleave,
+    Linear,
+    Mul,
+    Op,
+    Pointwise,
+    Requant,
+)
 from .shapes import infer_shape
 from .tensor import DType, Tensor
 
@@ -226,10 +240,12 @@ def _verify_integer(graph: Graph, acc_bits: int) -> None:
             _check_requant(op, op.requant, [in_scales[0] * in_scales[1] / out_scale])
             if len(op.requant.multiplier) != 1:  # type: ignore[union-attr]
                 raise _err(_where(op), "requant is per channel", "mul uses one per-tensor requant")
-        elif isinstance(op, Concat):
+        elif isinstance(op, (Concat, Interleave)):
             _check_requant(op, op.requant, [s / out_scale for s in in_scales])
             if len(op.requant.multiplier) != len(op.inputs):  # type: ignore[union-attr]
-                raise _err(_where(op), "requant does not have one entry per input", "concat rescales each input")
+                raise _err(
+                    _where(op), "requant does not have one entry per input", f"{op.kind.value} rescales each input"
+                )
         elif isinstance(op, (AvgPool2d, GlobalAvgPool)):
             shape = graph.tensors[op.inputs[0]].shape
             window = op.kernel[0] * op.kernel[1] if isinstance(op, AvgPool2d) else shape[2] * shape[3]

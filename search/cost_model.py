@@ -20,7 +20,7 @@ import numpy as np
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
-from dian.hwgen.lower.input_packing import pack_shallow_inputs
+from dian.hwgen.lower.gathers import accelerator_form
 from dian.hwgen.lower.scheduler import LayerPlan
 from dian.hwgen.lower.tile_search import Tiling
 from dian.hwgen.lower.workload import Work, WorkKind, tensor_regions, work_of
@@ -37,7 +37,7 @@ _TILE_FIELDS = attrgetter("kt", "ct", "ty", "tx", "fyt", "fxt")
 def layer_works(graph: Graph, cfg: AccelConfig) -> tuple[Graph, list[Work]]:
     """The graph as the accelerator runs it (shallow inputs packed) and the Work of each of its
     layers that runs on the accelerator (reshapes move no data), in graph order."""
-    packed, _ = pack_shallow_inputs(graph, cfg)
+    packed, _ = accelerator_form(graph, cfg)
     regions = tensor_regions(packed)
     works = [work_of(packed, op, cfg, regions) for op in packed.ops]
     return packed, [w for w in works if w.kind is not WorkKind.ALIAS]
@@ -89,7 +89,15 @@ def batch_steps(
     if kind is WorkKind.GEMM:
         kout = np.fromiter((t.order == "kout" for t in tilings), bool, m)
         return GemmSteps(shape, cfg, GemmTilings(kt, ct, ty, tx, fyt, fxt, kout))
-    if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.ADD, WorkKind.COPY, WorkKind.MUL, WorkKind.UPSAMPLE):
+    if kind in (
+        WorkKind.DW,
+        WorkKind.POOL,
+        WorkKind.ADD,
+        WorkKind.COPY,
+        WorkKind.MUL,
+        WorkKind.UPSAMPLE,
+        WorkKind.INTERLEAVE,
+    ):
         if parts and len(items) > 1:
             raise ValueError("a concat's passes are timed one layer at a time")
         return BlockedSteps(shape, kind, cfg, BlockedTilings(ct, ty, tx), parts)
@@ -112,7 +120,7 @@ class NetworkCost:
 
 def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> NetworkCost:
     """The counters of ``graph`` lowered with ``plans`` (from :func:`hwgen.lower.scheduler.plan_graph`)."""
-    packed, _ = pack_shallow_inputs(graph, cfg)
+    packed, _ = accelerator_form(graph, cfg)
     boot, done = timing.boot_cycles(cfg), timing.done_cycles(cfg)
     cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
     layers: dict[str, LayerCost] = {}

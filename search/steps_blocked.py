@@ -88,9 +88,11 @@ class BlockedTilings:
     BCAST,
     UY,
     UX,
+    OH,
+    OW,
     PARTS,
     PART,
-) = range(HEADER, HEADER + 29)
+) = range(HEADER, HEADER + 31)
 KIND_CODES = {
     WorkKind.DW: 1,
     WorkKind.POOL: 2,
@@ -98,8 +100,9 @@ KIND_CODES = {
     WorkKind.COPY: 4,
     WorkKind.MUL: 5,
     WorkKind.UPSAMPLE: 6,
+    WorkKind.INTERLEAVE: 7,
 }
-DW, POOL, ADD, MUL, UPSAMPLE = 1, 2, 3, 5, 6
+DW, POOL, ADD, MUL, UPSAMPLE, INTERLEAVE = 1, 2, 3, 5, 6, 7
 
 
 class BlockedSteps:
@@ -115,7 +118,9 @@ class BlockedSteps:
         self.kind = KIND_CODES[kind]
         L = cfg.lanes
         parts: list[np.ndarray] = [np.full_like(t.ct, c) for c in part_channels] or [
-            w.c if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY, WorkKind.MUL, WorkKind.UPSAMPLE) else w.k
+            w.c
+            if kind in (WorkKind.DW, WorkKind.POOL, WorkKind.COPY, WorkKind.MUL, WorkKind.UPSAMPLE, WorkKind.INTERLEAVE)
+            else w.k
         ]
         YT, XT = -(-w.oy // t.ty), -(-w.ox // t.tx)
         part_cb = [-(-c // L) for c in parts]
@@ -159,6 +164,8 @@ class BlockedSteps:
             w.bcast,
             w.uy,
             w.ux,
+            w.oh,
+            w.ow,
             np.full_like(t.ct, len(parts)),
             *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
@@ -178,6 +185,33 @@ def blocked_ahead(r: np.ndarray, level: int, unit: int) -> int:
     cb = r[PART]
     ct_n = -(-cb // r[CT_])
     return run_after(unit % ct_n, 0, ct_n - 1 if cb % r[CT_] == 0 else ct_n - 2)
+
+
+@njit(inline="always")
+def interleave_step(
+    r: np.ndarray, cfg: CfgView, rec: np.ndarray, key: int, y0: int, x0: int, cbs: int, rows: int, cols: int
+) -> None:
+    """INTERLEAVE's tile of the phase grid: every phase's tile loaded (padded past that phase's
+    edge), a COPY per channel block, output row and column phase, the woven block stored."""
+    L, f0, f1 = cfg.lanes, r[UY], r[UX]
+    words = cbs * rows * cols
+    cycles, real_words = (f0 * f1 - 1) * GAP, 0
+    for a in range(f0):
+        ry = max(min(y0 + rows, -(-(r[OH] - a) // f0)) - y0, 0)
+        for b in range(f1):
+            real = cbs * ry * max(min(x0 + cols, -(-(r[OW] - b) // f1)) - x0, 0)
+            cycles += timing.dma_read_cycles(cfg, real, words - real)
+            real_words += real
+    load(rec, 0, 1, key, cycles, real_words * L, f0 * f1, IBUF, f0 * f1 * words * L)
+    h_out, w_out = min(f0 * rows, r[OH] - f0 * y0), min(f1 * cols, r[OW] - f1 * x0)
+    per_row, n_b = 0, min(f1, w_out)
+    for b in range(n_b):
+        per_row += timing.ppu_cycles(-(-(w_out - b) // f1))
+    copies, out = cbs * h_out * n_b, cbs * h_out * w_out
+    rec[WRITER] = cbs * h_out * per_row + (copies - 1) * GAP
+    rec[WRITER_INSTRS] = copies
+    rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, out), out * L
+    rec[SRAM + IBUF], rec[SRAM + OBUF] = out * L, 2 * out * L
 
 
 @njit(inline="always")
@@ -210,6 +244,9 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
         rec[WRITER_INSTRS] = copies
         rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, out), out * L
         rec[SRAM + IBUF], rec[SRAM + OBUF] = out * L, 2 * out * L
+        return
+    if kind == INTERLEAVE:
+        interleave_step(r, cfg, rec, key, y_t * r[TY], x_t * r[TX], cbs, rows, cols)
         return
     if kind == MUL:  # two input tiles (the second a gate word per channel block), no window
         gate = cbs if r[BCAST] else words

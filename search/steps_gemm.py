@@ -103,8 +103,10 @@ class WorkArrays:
     dx: np.ndarray
     lut: np.ndarray  # step_record's LUT_* mode
     bcast: np.ndarray  # MUL by a per-channel gate
-    uy: np.ndarray  # UPSAMPLE's factors
+    uy: np.ndarray  # UPSAMPLE's and INTERLEAVE's factors
     ux: np.ndarray
+    oh: np.ndarray  # INTERLEAVE's woven output size
+    ow: np.ndarray
 
     @staticmethod
     def of(works: list[Work], owner: np.ndarray) -> WorkArrays:
@@ -127,6 +129,7 @@ class WorkArrays:
                     lut_mode(w),
                     w.broadcast,
                     *w.upsample,
+                    *w.out_hw,
                 ]
                 for w in works
             ],

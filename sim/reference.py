@@ -30,6 +30,7 @@ from dian.ir import (
     Conv2d,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -37,6 +38,7 @@ from dian.ir import (
     Pointwise,
     Requant,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from dian.ir.pointwise import evaluate
@@ -106,6 +108,8 @@ class ReferenceInterpreter:
             Pointwise: self._pointwise,
             Mul: self._mul,
             Upsample: self._upsample,
+            SelectChannels: self._select_channels,
+            Interleave: self._interleave,
         }
 
     def run(self, inputs: Mapping[str, np.ndarray], keep_all: bool = False) -> dict[str, np.ndarray]:
@@ -212,17 +216,34 @@ class ReferenceInterpreter:
     def _upsample(self, op: Upsample, x: np.ndarray) -> np.ndarray:
         return np.repeat(np.repeat(x, op.scale[0], axis=2), op.scale[1], axis=3)
 
+    def _select_channels(self, op: SelectChannels, x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x[:, list(op.channels)])
+
     def _reshape(self, op: Reshape, x: np.ndarray) -> np.ndarray:
         return x.reshape(op.shape)
 
+    def _rescaled(self, op: Concat | Interleave, xs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """Each input at the output scale: ``clamp(round_shift(x * M_i, s_i))`` (integer graph)."""
+        if not self.integer:
+            return xs
+        rq: Requant = op.requant  # type: ignore[assignment]
+        return tuple(
+            np.clip(round_shift(x.astype(np.int64) * m, s), INT8_MIN, INT8_MAX).astype(np.int8)
+            for x, m, s in zip(xs, rq.multiplier, rq.shift, strict=True)
+        )
+
     def _concat(self, op: Concat, *xs: np.ndarray) -> np.ndarray:
-        if self.integer:
-            rq: Requant = op.requant  # type: ignore[assignment]
-            xs = tuple(
-                np.clip(round_shift(x.astype(np.int64) * m, s), INT8_MIN, INT8_MAX).astype(np.int8)
-                for x, m, s in zip(xs, rq.multiplier, rq.shift, strict=True)
-            )
-        return np.concatenate(xs, axis=op.axis)
+        return np.concatenate(self._rescaled(op, xs), axis=op.axis)
+
+    def _interleave(self, op: Interleave, *xs: np.ndarray) -> np.ndarray:
+        f0, f1 = op.factor
+        parts = self._rescaled(op, xs)
+        n, c = parts[0].shape[:2]
+        h, w = sum(parts[a * f1].shape[2] for a in range(f0)), sum(parts[b].shape[3] for b in range(f1))
+        y = np.zeros((n, c, h, w), parts[0].dtype)
+        for i, x in enumerate(parts):
+            y[:, :, i // f1 :: f0, i % f1 :: f1] = x
+        return y
 
     def _pointwise(self, op: Pointwise, x: np.ndarray) -> np.ndarray:
         if not self.integer:

@@ -23,9 +23,11 @@ from dian.ir import Graph, Reshape, verify
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from .dram_image import ImageBuilder, TensorSlot
-from .input_packing import InputPacking, pack_shallow_inputs
+from .gathers import accelerator_form
+from .input_packing import InputPacking
 from .layout import act_bytes, pack_act, unpack_act
-from .op_steps import STEPS, ActRef, LowerCtx
+from .op_steps import ActRef, LowerCtx
+from .ppu_steps import STEPS
 from .program import Assembler, Program
 from .scheduler import LayerPlan, plan_graph
 from .workload import fused_away, tensor_regions
@@ -81,7 +83,7 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
     if cfg.acc_bits != 32:
         verify(graph, acc_bits=cfg.acc_bits)
     plans = plans if plans is not None else plan_graph(graph, cfg)
-    graph, packings = pack_shallow_inputs(graph, cfg)
+    graph, packings = accelerator_form(graph, cfg)
     enc = Encoding(cfg)
     regions = tensor_regions(graph)
     img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))

@@ -25,12 +25,15 @@ def blocks(c: _Count, lanes: int) -> _Count:
 
 
 def as_4d(shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """The blocked-layout shape (N, C, H, W) of an activation: a 2-D [N, F] tensor is [N, F, 1, 1]."""
+    """The blocked-layout shape (N, C, H, W) of an activation: a 2-D [N, F] tensor is [N, F, 1, 1],
+    a 1-D sequence [N, C, L] is [N, C, 1, L] (so 1-D layers run as their H = 1 2-D ops)."""
     if len(shape) == 4:
         return shape
     if len(shape) == 2:
         return (shape[0], shape[1], 1, 1)
-    raise ValueError(f"activations are 2-D or 4-D, not {list(shape)}")
+    if len(shape) == 3:
+        return (shape[0], shape[1], 1, shape[2])
+    raise ValueError(f"activations are 2-D, 3-D or 4-D, not {list(shape)}")
 
 
 def act_bytes(shape: tuple[int, ...], lanes: int) -> int:

@@ -25,7 +25,7 @@ from dian.ir import Graph, Op, op_macs
 from dian.ir.schedule import Dim, Level, Loop, Mapping, Prediction, Schedule
 
 from ..accel_config import AccelConfig
-from .input_packing import pack_shallow_inputs
+from .gathers import accelerator_form
 from .layout import blocks
 from .tile_search import Tiling, halves, in_extent, search
 from .workload import Region, Work, WorkKind, tensor_regions, work_of
@@ -167,7 +167,7 @@ def plan_graph(graph: Graph, cfg: AccelConfig, chooser: Chooser = choose) -> lis
     best; search/mapper.py passes its own). A conv reading a shallow graph
     input is planned on the host-packed input (input_packing.py); its
     schedule's header says so."""
-    graph, packings = pack_shallow_inputs(graph, cfg)
+    graph, packings = accelerator_form(graph, cfg)
     regions = tensor_regions(graph)
     plans = []
     for op in graph.ops:

@@ -197,6 +197,11 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         ok &= (in_words <= h["ibuf"]) & (ct * ty * uy + 6 <= h["imem"])
         cmp = ct * ty * uy * (timing.ppu_cycles(tx * ux) + timing.ISSUE_GAP)
         extra_read = 0
+    elif w.kind is WorkKind.INTERLEAVE:  # every phase's tile in IBUF; a strided COPY per row and phase
+        in_words = uy * ux * out_words
+        ok &= (in_words <= h["ibuf"]) & (ct * ty * uy * ux + 6 <= h["imem"])
+        cmp = ct * ty * uy * ux * (timing.ppu_cycles(tx) + timing.ISSUE_GAP)
+        extra_read = 0
     elif w.kind is WorkKind.DW:
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])

@@ -29,12 +29,14 @@ from dian.ir import (
     Conv2d,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
     Op,
     Pointwise,
     Reshape,
+    SelectChannels,
     Upsample,
 )
 from dian.ir.pointwise import label
@@ -51,6 +53,7 @@ class WorkKind(str, Enum):
     MUL = "mul"
     COPY = "copy"
     UPSAMPLE = "upsample"
+    INTERLEAVE = "interleave"
     ALIAS = "alias"
 
 
@@ -86,8 +89,17 @@ class Work:
     lut_per_channel: bool = False  # its table has a row per channel: one LBUF table per channel block
     broadcast: bool = False  # MUL: the second input is an [N, C, 1, 1] gate (one word per channel block)
     upsample: tuple[int, int] = (1, 1)  # UPSAMPLE's factors; its loop bounds (h, w, oy, ox) are the input's
+    # INTERLEAVE (factors in ``upsample``): tiles over the phase grid (oy, ox) = phase (0, 0)'s size;
+    # (h, w) = the last phase's size (every phase is real there); out_hw = the woven output's size
+    out_hw: tuple[int, int] = (0, 0)
 
     def header(self, cfg: AccelConfig) -> str:
+        if self.kind is WorkKind.INTERLEAVE:
+            (f0, f1), (oh, ow) = self.upsample, self.out_hw
+            return (
+                f"{self.op.name}  C={self.c}  {f0}x{f1} phases of up to {self.oy}x{self.ox} woven into {oh}x{ow}  "
+                f"array {cfg.pe_rows}x{cfg.pe_cols}  dataflow interleave (strided COPYs)"
+            )
         st = f"stride {self.stride[0]}" if self.stride[0] == self.stride[1] else f"stride {self.stride}"
         return (
             f"{self.op.name}  K={self.k} C={self.c} OY={self.oy} OX={self.ox} FY={self.fy} FX={self.fx}  "
@@ -211,6 +223,15 @@ def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) ->
     if isinstance(op, Upsample):  # tiles of input pixels, each written scale[0] x scale[1] times
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         return Work(op, WorkKind.UPSAMPLE, n, c, c, h, w, h, w, upsample=op.scale)
+    if isinstance(op, Interleave):
+        f0, f1 = op.factor
+        first, last = (_plain_input(graph, regions, op, op.inputs[i]) for i in (0, -1))
+        n, c, oh, ow = graph.tensors[op.output].shape
+        for i in op.inputs[1:-1]:
+            _plain_input(graph, regions, op, i)
+        return Work(
+            op, WorkKind.INTERLEAVE, n, c, c, last[2], last[3], first[2], first[3], upsample=(f0, f1), out_hw=(oh, ow)
+        )
     if isinstance(op, Mul):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         gate = _plain_input(graph, regions, op, op.inputs[1])
@@ -242,7 +263,22 @@ def needs_lut(graph: Graph) -> bool:
     return any(isinstance(op, Pointwise) for op in graph.ops)
 
 
-_MAPPED = (Add, AvgPool2d, Clamp, Concat, Conv2d, GlobalAvgPool, Linear, MaxPool2d, Mul, Pointwise, Reshape, Upsample)
+_MAPPED = (
+    Add,
+    AvgPool2d,
+    Clamp,
+    Concat,
+    Conv2d,
+    GlobalAvgPool,
+    Interleave,
+    Linear,
+    MaxPool2d,
+    Mul,
+    Pointwise,
+    Reshape,
+    SelectChannels,  # as a one-hot 1x1 conv (gathers.py)
+    Upsample,
+)
 
 
 def check_runnable(graph: Graph) -> None:

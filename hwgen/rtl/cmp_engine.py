@@ -45,11 +45,12 @@ Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
 addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
 registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
 would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
-0) the bit is not decoded *(sim/machine rejects such a program)*.
+0) an instruction with the bit set raises ``error`` (sim/machine: a ProgramError).
 
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
-raises ``error`` — sticky until reset — and halts the engine; the top level reports it.
+or an OBUF writer with ``lut`` and no LBUF raises ``error`` — sticky until reset — and halts the
+engine; the top level reports it.
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ class CmpEngine(wiring.Component):
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b, sub = Signal(31), Signal()
         rep, rep_count = Signal(cw), Signal(cw)  # COPY: each word read rep times (0 counts as 1)
+        step = Signal(cw)  # the OBUF write address step: COPY's stride (0 counts as 1), else 1
         # MUL: ADD's read pattern; the a word is held, each lane's a*b registered when b comes.
         is_mul, bcast, mul_valid = Signal(), Signal(), Signal()
         held_a = Signal(8 * L)
@@ -262,9 +264,12 @@ class CmpEngine(wiring.Component):
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         with m.If(self.obuf_w_en):
-            m.d.sync += [wr_addr.eq(wr_addr + 1), wr_left.eq(wr_left - 1)]
+            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1)]
         with m.FSM():
-            with head.states():
+            # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
+            writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
+            no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
+            with head.states(on_start=[step.eq(1)], refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
@@ -276,6 +281,7 @@ class CmpEngine(wiring.Component):
                         rd_addr.eq(f["src"]),
                         rep.eq(f["rep"]),
                         rep_count.eq(1),
+                        step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
                         wr_addr.eq(f["dst"]),

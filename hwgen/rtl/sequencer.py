@@ -55,10 +55,11 @@ class InstructionHead:
         self.m.next = "FETCH"
 
     @contextmanager
-    def states(self, on_start: Sequence[Any] = ()) -> Iterator[None]:
+    def states(self, on_start: Sequence[Any] = (), refuse: Value | None = None) -> Iterator[None]:
         """Emit HALT, FETCH and DECODE into the enclosing FSM; the body adds ``m.Case`` s for the
         engine's opcodes, run in the start cycle (END and the error default are added here).
-        ``on_start`` are sync assignments made in every start cycle, before the opcode's own."""
+        ``on_start`` are sync assignments made in every start cycle, before the opcode's own; an
+        instruction for which ``refuse`` is high is an error like an unknown opcode."""
         m, eng, word = self.m, self.engine, self.word
         with m.State("HALT"):
             m.d.comb += eng.halted.eq(1)
@@ -69,7 +70,10 @@ class InstructionHead:
         with m.State("DECODE"), m.If((wait_mask(word) & ~eng.tokens) == 0):
             m.d.comb += eng.consume.eq(wait_mask(word))
             m.d.sync += [self.pc.eq(self.pc + 1), self.sig.eq(signal_mask(word)), *on_start]
-            with m.Switch(self.op):
+            with m.If(refuse if refuse is not None else 0):
+                m.d.sync += [eng.error.eq(1), self.pc.eq(0)]
+                m.next = "HALT"
+            with m.Else(), m.Switch(self.op):
                 with m.Case(Opcode.END):
                     m.d.comb += eng.signal.eq(signal_mask(word))
                     m.d.sync += self.pc.eq(0)

@@ -197,7 +197,12 @@ class Datapath:
         r = self._range(i, self.ibuf, "IBUF", i.src, -(-i.n // rep))
         x = np.repeat(self.ibuf[r].astype(np.int64), rep, axis=0)[: i.n]
         y = np.clip(_round_shift(x * i.m, i.shift), i.lo, i.hi)
-        self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
+        stride = max(i.stride, 1)
+        if stride == 1:
+            self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, y)
+        else:
+            idx = self._check_idx(i, self.obuf, "OBUF", i.dst + stride * np.arange(i.n))
+            self.obuf[idx] = self._out(i, y)
 
     def pool(self, i: Pool) -> None:
         win = (np.arange(i.n_fy)[:, None] * i.s_fy + np.arange(i.n_fx)[None, :] * i.s_fx).reshape(-1)

@@ -49,9 +49,9 @@ def test_unsupported_module_names_class_path_and_points_at_the_supported_set() -
         (lambda s, x: torch.exp(x), "torch.exp"),
         (lambda s, x: F.softmax(x, dim=1), "F.softmax"),
         (lambda s, x: torch.matmul(x, x), "torch.matmul"),
-        (lambda s, x: x[:, :1], "operator.getitem"),
+        (lambda s, x: torch.roll(x, 1), "torch.roll"),
         (lambda s, x: x.sum(), "Tensor.sum()"),
-        (lambda s, x: x.permute(0, 2, 3, 1), "Tensor.permute()"),
+        (lambda s, x: x.unsqueeze(1), "Tensor.unsqueeze()"),
     ],
 )
 def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # type: ignore[no-untyped-def]
@@ -70,6 +70,8 @@ def test_unsupported_function_or_method_is_named(fn, culprit: str) -> None:  # t
         (lambda s, x: torch.add(x, x, alpha=2), "alpha"),
         (lambda s, x: torch.cat([x, x], 0), "dimension 0"),
         (lambda s, x: x.view(-1), "batch"),
+        (lambda s, x: x.permute(0, 2, 3, 1), "permutes channel groups only"),
+        (lambda s, x: x[:, :, :1], r"indexes channels only, as x\[:, a:b\]"),
         (lambda s, x: F.avg_pool2d(x, 3, 2, ceil_mode=True), "ceil_mode only where it adds no window"),
         (lambda s, x: F.avg_pool2d(x, 2, count_include_pad=False, padding=1), "count_include_pad"),
         (lambda s, x: F.adaptive_avg_pool2d(x, 3), "adaptive"),
@@ -92,11 +94,12 @@ def test_unsupported_variants_say_what_is_allowed(fn, words: str) -> None:  # ty
         (nn.MaxPool2d(2, dilation=2), "dilation"),
         (nn.AvgPool2d(2, divisor_override=3), "divisor_override"),
         (nn.Sequential(nn.Flatten(0)), "batch"),
-        (nn.Conv1d(1, 1, 1), "nn.Conv1d"),
+        (nn.Conv1d(1, 1, 1, padding_mode="circular"), "zero padding only"),
+        (nn.MaxPool1d(2, return_indices=True), "nn.MaxPool1d: it produces a tuple, not a tensor"),
     ],
 )
 def test_unsupported_module_configurations(module: nn.Module, words: str) -> None:
-    shape = (1, 1, 6, 6) if not isinstance(module, nn.Conv1d) else (1, 1, 6)
+    shape = (1, 1, 6) if isinstance(module, (nn.Conv1d, nn.MaxPool1d)) else (1, 1, 6, 6)
     with pytest.raises(UnsupportedOpError, match=words):
         trace(module, shape, "m")
 
@@ -228,14 +231,14 @@ def test_the_list_is_capped() -> None:
 
 
 def test_users_of_a_refused_tuple_are_not_listed_again() -> None:
-    def split(s: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        a, b = x.chunk(2, dim=1)  # one blocker; the two indexings of its tuple follow from it
-        return torch.relu(a) + b
+    def pool(s: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        r = F.max_pool2d(x, 2, return_indices=True)  # one blocker; the indexings of its tuple follow from it
+        return torch.relu(r[0]) + r[0]
 
     with pytest.raises(UnsupportedOpError) as e:
-        trace(Net(split), (1, 4, 2, 2), "m")
+        trace(Net(pool), (1, 4, 2, 2), "m")
     msg = str(e.value)
-    assert "has 1 op" in msg and "Tensor.chunk()" in msg and "getitem" not in msg
+    assert "has 1 op" in msg and "F.max_pool2d" in msg and "getitem" not in msg
 
 
 def test_source_line_is_the_model_file_for_a_compiled_model(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ x [1,3,9,11] -conv1 3x3 p1-> c1 [1,8,9,11] -relu-> r1 -maxpool k3 s2 p1-> p1 [1,
 p1 -dw 3x3 p1 g8 (no bias)-> d1 [1,8,5,6];  p1 + d1 -add-> a1 [1,8,5,6] -prelu (8 slopes)-> a2
 a2 * d1 -mul-> m1 [1,8,5,6]
 m1 -avgpool k2 s1-> ap [1,8,4,5] -pw 1x1 8->4-> e1 [1,4,4,5]
-concat(ap, e1) -> cat [1,12,4,5] -upsample x2-> u1 [1,12,8,10] -gap-> g1 [1,12,1,1]
+concat(ap, e1) -> cat [1,12,4,5] -select channels (a shuffle)-> cs [1,12,4,5]
+cs -interleave (one phase)-> cw -upsample x2-> u1 [1,12,8,10] -gap-> g1 [1,12,1,1]
 g1 -reshape-> f1 [1,12] -fc-> y [1,5]
 """
 
@@ -23,6 +24,7 @@ from dian.ir import (
     DType,
     GlobalAvgPool,
     Graph,
+    Interleave,
     Linear,
     MaxPool2d,
     Mul,
@@ -31,6 +33,7 @@ from dian.ir import (
     QuantParams,
     Requant,
     Reshape,
+    SelectChannels,
     Tensor,
     Upsample,
 )
@@ -48,6 +51,8 @@ ACT_SHAPES = {
     "ap": (1, 8, 4, 5),
     "e1": (1, 4, 4, 5),
     "cat": (1, 12, 4, 5),
+    "cs": (1, 12, 4, 5),
+    "cw": (1, 12, 4, 5),
     "u1": (1, 12, 8, 10),
     "g1": (1, 12, 1, 1),
     "f1": (1, 12),
@@ -65,6 +70,8 @@ ACT_SCALES = {
     "ap": 0.12,
     "e1": 0.07,
     "cat": 0.13,
+    "cs": 0.13,
+    "cw": 0.13,
     "u1": 0.13,
     "g1": 0.09,
     "f1": 0.09,
@@ -72,6 +79,7 @@ ACT_SCALES = {
 }
 WEIGHT_SHAPES = {"w1": (8, 3, 3, 3), "w2": (8, 1, 3, 3), "w3": (4, 8, 1, 1), "w4": (5, 12)}
 BIAS_OF = {"w1": "b1", "w3": "b3", "w4": "b4"}  # the depthwise conv has no bias
+SHUFFLE = tuple((j % 3) * 4 + j // 3 for j in range(12))  # 3 groups of 4 channels, interleaved
 SLOPES = (0.25, -0.5, 0.0, 1.5, 0.1, 0.01, 2.0, -1.0)  # act1's PReLU, one per channel of a1
 
 
@@ -106,7 +114,9 @@ def _ops(rq: dict[str, Requant] | None) -> list[Op]:
         AvgPool2d("avg1", ("m1",), "ap", kernel=(2, 2), stride=(1, 1), **pool_rq("avg1")),
         Conv2d("pw", ("ap",), "e1", weight="w3", bias="b3", **q("pw")),
         Concat("cat1", ("ap", "e1"), "cat", axis=1, **pool_rq("cat1")),
-        Upsample("up1", ("cat",), "u1", scale=(2, 2)),
+        SelectChannels("shuffle", ("cat",), "cs", channels=SHUFFLE),
+        Interleave("weave", ("cs",), "cw", factor=(1, 1), **pool_rq("weave")),
+        Upsample("up1", ("cw",), "u1", scale=(2, 2)),
         GlobalAvgPool("gap", ("u1",), "g1", **pool_rq("gap")),
         Reshape("flat", ("g1",), "f1", shape=(1, 12)),
         Linear("fc", ("f1",), "y", weight="w4", bias="b4", **q("fc")),
@@ -157,6 +167,7 @@ def every_op_graph(integer: bool, seed: int = 0) -> Graph:
             "mul1": requant([s["a2"] * s["d1"] / s["m1"]]),
             "avg1": requant([s["m1"] / (s["ap"] * 4)]),
             "cat1": requant([s["ap"] / s["cat"], s["e1"] / s["cat"]]),
+            "weave": requant([1.0]),
             "gap": requant([s["u1"] / (s["g1"] * 80)]),
         }
     return Graph.build(

@@ -43,7 +43,7 @@ def test_table_names_ops_kinds_shapes_and_counts(graph) -> None:
     text = format_graph(graph)
     kind = "int8" if graph.is_quantized else "float"
     params = 397 + (8 * 256 if graph.is_quantized else 0)
-    assert text.splitlines()[0] == f"graph {graph.name} ({kind}): 14 ops, inputs x 1x3x9x11, outputs y 1x5"
+    assert text.splitlines()[0] == f"graph {graph.name} ({kind}): 16 ops, inputs x 1x3x9x11, outputs y 1x5"
     assert text.splitlines()[-1] == f"total 24,244 MACs, {params:,} parameters"
     for op in graph.ops:
         row = _row(text, op.name)

@@ -99,6 +99,16 @@ CASES: list[tuple[str, Callable[[], Graph], str]] = [
         lambda: with_op(FLOAT, "avg1", kernel=(6, 2)),
         r"avgpool2d op 'avg1': window 6 .* does not fit input height 5",
     ),
+    (
+        "channel-out-of-range",
+        lambda: with_op(INT, "shuffle", channels=(0, 12)),
+        r"select_channels op 'shuffle': channels \[0, 12\]; .* channel numbers in \[0, 12\)",
+    ),
+    (
+        "no-channels",
+        lambda: with_op(FLOAT, "shuffle", channels=()),
+        r"select_channels op 'shuffle': channels \[\]",
+    ),
     # structure
     (
         "undeclared-output",

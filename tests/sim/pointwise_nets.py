@@ -88,3 +88,64 @@ class UpsampleNet(nn.Module):
         y = self.c3(torch.cat([self.up(deep), skip], 1))
         wide = nn.functional.interpolate(y, size=(y.shape[2], 3 * y.shape[3]))
         return torch.relu(wide) + nn.functional.interpolate(y, scale_factor=(1, 3))
+
+
+class ChannelNet(nn.Module):
+    """ShuffleNetV2's unit: a channel split by chunk, a branch on one half, the halves joined and
+    shuffled in 3 groups (view, transpose, view back); then slices x[:, a:b], a torch.split with
+    uneven pieces, and a slice of flattened [N, C] features. Two outputs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 12, 3, padding=1), nn.Conv2d(6, 6, 1)
+        self.c3, self.fc = nn.Conv2d(6, 5, 3, padding=1), nn.Linear(7 * 4 * 5, 9)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = torch.relu(self.c1(x)).chunk(2, dim=1)
+        y = torch.cat([a, torch.relu(self.c2(b))], 1)
+        n, c, h, w = y.size()
+        y = torch.transpose(y.view(n, 3, c // 3, h, w), 1, 2).contiguous().view(n, c, h, w)
+        head, tail = torch.split(y, [5, 7], dim=1)
+        z = self.c3(y[:, 2:8]) + head
+        return z, self.fc(tail.flatten(1))[:, 1:8]
+
+
+class SequenceNet(nn.Module):
+    """A 1-D net on [N, C, L]: Conv1d + BatchNorm1d (folded) + ReLU, max pool, a depthwise Conv1d
+    with padding='same', a standalone BatchNorm1d, average pool, SiLU, adaptive average pool to 1,
+    and a linear head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.bn1 = nn.Conv1d(3, 8, 5, padding=2), nn.BatchNorm1d(8)
+        self.dw, self.bn2 = nn.Conv1d(8, 8, 3, padding="same", groups=8), nn.BatchNorm1d(8)
+        self.pool, self.head = nn.AvgPool1d(2), nn.Linear(8, 4)
+        with torch.no_grad():
+            for bn in (self.bn1, self.bn2):
+                bn.running_mean.uniform_(-0.2, 0.2)
+                bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.max_pool1d(torch.relu(self.bn1(self.c1(x))), 2)
+        y = nn.functional.silu(self.pool(self.bn2(torch.relu(self.dw(y)))))
+        return self.head(nn.functional.adaptive_avg_pool1d(y, 1).flatten(1))
+
+
+class TransposeNet(nn.Module):
+    """UNet-style upsampling by transposed convolutions: kernel 3 stride 2 with output_padding and
+    a BatchNorm2d folded into its phases, kernel 2 stride 2 (the usual UNet step, one tap a phase),
+    and kernel 4 stride (2, 3) with groups 2 (phases of unequal size)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, padding=1)
+        self.t1, self.bn = nn.ConvTranspose2d(8, 6, 3, 2, padding=1, output_padding=1), nn.BatchNorm2d(6)
+        self.t2 = nn.ConvTranspose2d(6, 4, 2, 2)
+        self.t3 = nn.ConvTranspose2d(4, 6, 4, (2, 3), padding=1, groups=2)
+        with torch.no_grad():
+            self.bn.running_mean.uniform_(-0.2, 0.2)
+            self.bn.running_var.uniform_(0.5, 1.5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.bn(self.t1(torch.relu(self.c1(x)))))
+        return self.t3(torch.relu(self.t2(y)))

@@ -9,7 +9,16 @@ import dataclasses
 
 import pytest
 from machine_cases import CONFIGS, CRAMPED, check_machine, random_inputs
-from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, UpsampleNet, pointwise_graph
+from pointwise_nets import (
+    ChannelNet,
+    ElementwiseNet,
+    MixedNet,
+    SequenceNet,
+    StandaloneNet,
+    TransposeNet,
+    UpsampleNet,
+    pointwise_graph,
+)
 
 from dian.errors import ScheduleError
 from dian.hwgen.lower.graph import lower_graph
@@ -102,3 +111,46 @@ def test_upsampling_on_the_machine(cfg) -> None:
     cost = network_cost(g, cfg, plans)
     got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
     assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_channel_moves_on_the_machine(cfg) -> None:
+    # chunk, shuffle, slices and split as one-hot GEMMs; the concat of two 6-channel halves is
+    # ragged on 4 lanes (tiny, cramped), so it runs as placing GEMMs and identity adds there
+    g = pointwise_graph(ChannelNet, (1, 3, 4, 5), seed=6)
+    check_machine(g, cfg, seed=7)
+    plans = map_graph(g, cfg, "latency")
+    kinds = {p.work.op.name: p.work.kind for p in plans}
+    assert kinds["view_1"] is WorkKind.GEMM and kinds["getitem_9"] is WorkKind.GEMM  # the shuffle; the [N, C] slice
+    assert ("cat__part0" in kinds) == (6 % cfg.lanes != 0)
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_a_1d_net_on_the_machine(cfg) -> None:
+    # Conv1d, 1-D pools and BatchNorm1d as H = 1 2-D ops between reshapes that move no data
+    g = pointwise_graph(SequenceNet, (1, 3, 16), seed=8)
+    check_machine(g, cfg, seed=2)
+    plans = map_graph(g, cfg, "latency")
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions) == (got.cycles, got.dram_bytes_read, got.instructions)
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=CFG_IDS)
+def test_transposed_convs_on_the_machine(cfg) -> None:
+    # each a conv per output phase and an INTERLEAVE that weaves them with strided COPYs
+    g = pointwise_graph(TransposeNet, (1, 3, 3, 4), seed=9)
+    check_machine(g, cfg, seed=7)
+    plans = map_graph(g, cfg, "latency")
+    assert sorted(p.work.upsample for p in plans if p.work.kind is WorkKind.INTERLEAVE) == [(2, 2), (2, 2), (2, 3)]
+    cost = network_cost(g, cfg, plans)
+    got = run_lowered(lower_graph(g, cfg, plans), random_inputs(g)).counters
+    assert (cost.cycles, cost.dram_read, cost.instructions, cost.chunks) == (
+        got.cycles,
+        got.dram_bytes_read,
+        got.instructions,
+        got.chunks,
+    )

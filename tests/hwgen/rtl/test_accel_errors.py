@@ -76,6 +76,18 @@ def test_cmp_engine_error_on_dw_without_the_depthwise_dataflow() -> None:
     assert got["error_code"] == ErrorCode.CMP_ILLEGAL
 
 
+def test_cmp_engine_error_on_a_lookup_without_an_lbuf() -> None:
+    # lut_tables = 0: no LBUF, so a COPY through table 0 cannot run (in either model)
+    cfg = validate(dataclasses.replace(TINY, name="tiny-nolut", lut_tables=0))
+    image, _ = build_image(cfg, {}, lambda a: [([], [Copy(0, 0, 1, 1, 0, -128, 127, lut=1)])])
+    _machine_rejects(cfg, image, "LBUF")
+    _, got = run_amaranth(AcceleratorCore(cfg), cfg, image)
+    assert got["error_code"] == ErrorCode.CMP_ILLEGAL
+    plain, _ = build_image(cfg, {}, lambda a: [([], [Copy(0, 0, 1, 1, 0, -128, 127)])])  # the same COPY without
+    _, ok = run_amaranth(AcceleratorCore(cfg), cfg, plain)
+    assert "error_code" not in ok  # present only when not 0
+
+
 @needs("verilator")
 @pytest.mark.parametrize(
     "image, name", [(_copy_in_mem_stream, "MEM_ILLEGAL"), (_retired_opcode_in_cmp_stream, "CMP_ILLEGAL")]

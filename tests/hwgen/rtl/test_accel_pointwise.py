@@ -1,15 +1,25 @@
 """Pointwise lookup tables and elementwise arithmetic in the Verilator model of ``tiny``: the nets
 of pointwise_nets.py (tables fused into a conv, a depthwise conv and a linear layer, standalone
 COPYs, per tensor and per channel; MUL by a gate and of two tensors, a subtraction; nearest
-upsampling by COPYs that repeat words), mapped by
-the mapper, on the ideal memory and on a random one. Each run must give
-sim/reference's outputs bit for bit, sim/machine's DRAM, cycles and counters, and the exact cost
-model's counters (rtl_check.rtl_mismatches)."""
+upsampling by COPYs that repeat words; channel split, shuffle, slices and a concat of 6-channel
+halves as one-hot GEMMs, two outputs; a 1-D net of Conv1d, pools and BatchNorm1d; transposed
+convs as phase convs woven by strided COPYs), mapped by the mapper, on the ideal memory and on a
+random one. Each run must give sim/reference's outputs bit for bit, sim/machine's DRAM, cycles
+and counters, and the exact cost model's counters (rtl_check.rtl_mismatches)."""
 
 from __future__ import annotations
 
 import pytest
-from pointwise_nets import ElementwiseNet, MixedNet, StandaloneNet, UpsampleNet, pointwise_graph
+from pointwise_nets import (
+    ChannelNet,
+    ElementwiseNet,
+    MixedNet,
+    SequenceNet,
+    StandaloneNet,
+    TransposeNet,
+    UpsampleNet,
+    pointwise_graph,
+)
 from rtl_check import rtl_mismatches
 from tool_helpers import needs
 
@@ -24,6 +34,9 @@ NETS = {
     "standalone": (StandaloneNet, (1, 2, 6, 6), 2),
     "elementwise": (ElementwiseNet, (1, 3, 6, 7), 3),
     "upsample": (UpsampleNet, (1, 3, 6, 8), 4),
+    "channels": (ChannelNet, (1, 3, 4, 5), 6),
+    "sequence": (SequenceNet, (1, 3, 16), 8),
+    "transpose": (TransposeNet, (1, 3, 3, 4), 9),
 }
 
 

@@ -1,0 +1,21 @@
+"""The block-RAM part of the resource estimate (search/resources.py), by hand from the buffer
+shapes and ECP5's DP16KD aspect ratios (16384x1 ... 512x36)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dian.hwgen.presets import PRESETS
+from dian.search.resources import bram_blocks
+
+
+def test_lbuf_takes_a_block_per_lane() -> None:
+    # LBUF is one byte-wide memory per lane, 2 halves x lut_tables x 256 entries deep: with one
+    # table 512 x 8, one DP16KD (2048 x 9) each; Yosys measured on tiny: 24 blocks with it, 20 without
+    for name in ("tiny", "small", "default"):
+        cfg = PRESETS[name]
+        assert cfg.lut_tables == 1 and cfg.lbuf_entries == 512
+        without = dataclasses.replace(cfg, lut_tables=0)
+        assert bram_blocks(cfg) - bram_blocks(without) == cfg.lanes
+    four = dataclasses.replace(PRESETS["tiny"], lut_tables=4)  # 2048 x 8: still one 2048 x 9 block a lane
+    assert bram_blocks(four) == bram_blocks(PRESETS["tiny"])
