@@ -1,7 +1,7 @@
 """Random small networks as model-file source, for the frontend fuzz (test_frontend_fuzz.py).
 
 A net is a few lines of ``forward`` drawn from a vocabulary: conv (random kernel, stride, padding,
-groups, dilation, padding mode), linear, batch norm, pools (ceil_mode, count_include_pad, adaptive),
+groups, dilation, padding mode; transposed; 1-D), linear, batch norm, pools (ceil_mode, count_include_pad, adaptive),
 activations dian lowers and ones it does not, elementwise arithmetic of two tensors or a tensor and
 a number, cat, chunk, transpose, view/reshape/flatten, upsampling (whole and fractional factors,
 other modes), indexing, zero-size layers. The generator tracks the nominal shape so that most nets
@@ -126,10 +126,29 @@ def _fits(draw: st.DrawFn, sizes: list[int], k: int, s: int, p: int, d: int) -> 
 
 
 def _conv(draw: st.DrawFn, src: NetSource) -> None:
+    if len(src.shape) == 3 and draw(st.booleans()):  # [N, C, L]: a 1-D conv or pool
+        n, c, length = src.shape
+        k, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            src.body.append(f"x = {src.module(f'nn.Conv1d({c}, 4, {k}, stride={stride}, padding={k // 2})')}(x)")
+            src.shape = [n, 4, (length + 2 * (k // 2) - k) // stride + 1]
+        else:
+            src.body.append(f"x = {src.module(f'nn.MaxPool1d({k})')}(x)")
+            src.shape = [n, c, length // k]
+        return
     if len(src.shape) != 4:
         src.body.append(f"x = {src.module('nn.Conv2d(2, 2, 3)')}(x)")  # wrong rank on purpose
         return
     n, c, h, w = src.shape
+    if draw(st.integers(0, 5)) == 0:  # transposed: output (H - 1) * s - 2p + d(k - 1) + out_pad + 1
+        k, s, p, d = draw(st.integers(1, 4)), draw(st.integers(1, 3)), draw(st.integers(0, 1)), 1
+        out_pad = draw(st.integers(0, s - 1))
+        cout = draw(st.sampled_from((1, 2, 4)))
+        layer = f"nn.ConvTranspose2d({c}, {cout}, {k}, stride={s}, padding={p}, output_padding={out_pad})"
+        src.body.append(f"x = {src.module(layer)}(x)")
+        size = lambda v: (v - 1) * s - 2 * p + d * (k - 1) + out_pad + 1  # noqa: E731
+        src.shape = [n, cout, size(h), size(w)]
+        return
     cin = c if draw(st.integers(0, 9)) else c + 1
     cout = draw(st.sampled_from((1, 2, 3, 4, 6, 8))) if draw(st.integers(0, 29)) else 0
     k = draw(st.integers(1, 4))

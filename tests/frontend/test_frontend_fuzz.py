@@ -76,6 +76,8 @@ FOUND = (
     (_net(["x = torch.flatten(x, 1)", "x = self.m0(x)"], ("nn.Linear(1, 0, bias=False)",)), (1, 1, 1)),
     # the input-shape message read the shape of a tuple (max_pool2d's return_indices)
     (_net(["x = F.max_pool2d(x, 2, return_indices=True)", "x = self.m0(x)"], ("nn.Conv2d(2, 1, 1)",)), (1, 2, 2, 2)),
+    # nn.ConvTranspose2d on an unbatched [C, H, W] input: its rule unpacked [N, C, H, W]
+    (_net(["x = self.m0(x)"], ("nn.ConvTranspose2d(1, 1, 1)",)), (1, 1, 1)),
 )
 
 
@@ -86,6 +88,7 @@ FOUND = (
 @example(FOUND[2])
 @example(FOUND[3])
 @example(FOUND[4])
+@example(FOUND[5])
 def test_compile_random_nets(case: tuple[str, tuple[int, ...] | None]) -> None:
     _check(case)
 
