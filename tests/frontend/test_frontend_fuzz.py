@@ -81,7 +81,7 @@ FOUND = (
 )
 
 
-@_settings(600)
+@_settings(1000)
 @given(nets())
 @example(FOUND[0])
 @example(FOUND[1])
@@ -94,7 +94,7 @@ def test_compile_random_nets(case: tuple[str, tuple[int, ...] | None]) -> None:
 
 
 @pytest.mark.slow
-@_settings(5000)
+@_settings(10000)
 @given(nets(), st.integers(0, 2))
 def test_compile_random_nets_many(case: tuple[str, tuple[int, ...] | None], accel: int) -> None:
     """Many more networks; a third of them also mapped and lowered for the tiny accelerator."""
