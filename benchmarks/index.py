@@ -73,6 +73,18 @@ def reference_sim(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def compile_time(d: Doc) -> tuple[str, list[str]]:
+    shape = "x".join(map(str, d["input_shape"]))
+    bullets = [
+        f"`dian compile {d['model']} --input-shape {','.join(map(str, d['input_shape']))}` ({shape}), {label}: "
+        f"{r['wall_median']:.1f} s wall (median; min {r['wall_min']:.1f}), {r['cpu_median']:.1f} s CPU"
+        for label, r in sorted(d["runs"].items(), key=lambda kv: kv[0].startswith("baseline"))
+    ]
+    if "identical_output" in d:
+        bullets.append(f"output folders byte-identical: {'yes' if d['identical_output'] else 'NO'}")
+    return env_line(d["env"]), bullets
+
+
 def accelerator_utilization(d: Doc) -> tuple[str, list[str]]:
     goals = d["goals"]
     group_goal = {"compute-bound convs": goals["compute_bound_conv"], "depthwise convs": goals["depthwise"]}
@@ -289,6 +301,14 @@ ENTRIES = (
         "Speed of the golden integer interpreter (sim/reference) per image, and compile time (load, trace, "
         "calibrate, quantize), on ResNet-18 and MobileNetV2 at 224x224.",
         reference_sim,
+    ),
+    Entry(
+        "compile_time",
+        "bench_compile.py",
+        "Wall time of the whole `dian compile` command on ResNet-18 at 224x224 in a fresh process (imports, model, "
+        "trace, 64 calibration samples through the reference simulator, quantization, writing), against a "
+        "baseline checkout, and the share of each stage.",
+        compile_time,
     ),
     Entry(
         "accelerator_utilization",

@@ -35,7 +35,8 @@ from dian.hwgen.lower.layout import act_bytes
 from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
-from .ir import Graph, op_macs
+from .errors import ScheduleError
+from .ir import Graph, OpKind, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
 
@@ -94,6 +95,23 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
+    if all(op.kind is OpKind.RESHAPE for op in graph.ops) or set(graph.inputs) & set(graph.outputs):
+        what = (
+            "returns its input as an output"
+            if set(graph.inputs) & set(graph.outputs)
+            else "has no layer but reshapes (identities and dropout vanish), so the accelerator would compute nothing"
+        )
+        raise ScheduleError(
+            f"graph '{graph.name}' {what}; dian compiles for an accelerator the outputs that at least one layer "
+            f"computes. Compile without --accel for the reference simulator alone."
+        )
+    for t in graph.activations():  # the DRAM layout: channel blocks of [N, C, H, W] ([N, F], [N, C, L] as H = W = 1, H = 1)
+        if len(t.shape) not in (2, 3, 4):
+            raise ScheduleError(
+                f"tensor '{t.name}' of graph '{graph.name}' is {list(t.shape)} (rank {len(t.shape)}); the accelerator "
+                f"holds [N, C, H, W], [N, C, L] and [N, F] activations only. Reshape to one of those, or compile "
+                f"without --accel for the reference simulator alone."
+            )
     plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
     schedules = tuple(p.schedule for p in plans)

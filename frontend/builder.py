@@ -20,8 +20,9 @@ import numpy as np
 import torch
 import torch.fx as fx
 
-from dian.errors import UnsupportedOpError
 from dian.ir import DType, Op, Tensor
+
+from .blockers import NodeError, source_line
 
 #: A lowering rule: one fx node in, the IR tensor name holding its value out.
 Rule = Callable[["Builder", fx.Node], str]
@@ -38,8 +39,8 @@ def sanitize(name: str) -> str:
 
 
 def describe_location(node: fx.Node) -> str:
-    """Where a node came from, for error messages: module path, fx node name and,
-    when fx recorded it, the source line of the call."""
+    """Where a node came from, for error messages: module path, fx node name and, when the
+    tracer recorded it, the source line of the call."""
     if "where" in node.meta:  # set by the importers whose nodes are not the model's own fx nodes (ONNX)
         return str(node.meta["where"])
     parts = []
@@ -52,11 +53,9 @@ def describe_location(node: fx.Node) -> str:
             cls_name = getattr(cls, "__name__", str(cls))
             parts.append(f"inside `{path}` ({cls_name}.forward)" if path else f"in {cls_name}.forward")
     parts.append(f"fx node `{node.name}`")
-    trace = node.meta.get("stack_trace") or ""
-    files = [(f, line) for f, line in re.findall(r'File "([^"]+)", line (\d+)', trace) if "/torch/" not in f]
-    if files:
-        f, line = files[-1]
-        parts.append(f"{f.rsplit('/', 1)[-1]}:{line}")
+    line = source_line(node)
+    if line:
+        parts.append(line)
     return ", ".join(parts)
 
 
@@ -67,8 +66,10 @@ def node_arg(node: fx.Node, index: int, key: str, default: Any = None) -> Any:
     return node.kwargs.get(key, default)
 
 
-def unsupported(node: fx.Node, what: str, allowed: str) -> UnsupportedOpError:
-    return UnsupportedOpError(f"{describe_location(node)}: {what}; {allowed}.")
+def unsupported(node: fx.Node, what: str, allowed: str) -> NodeError:
+    """The error a rule raises for a variant dian does not lower: ``what`` the node does, ``allowed``
+    what dian takes instead (trace.py lists it with every other node it could not lower)."""
+    return NodeError(describe_location(node), f"{what}; {allowed}")
 
 
 def node_module(b: Builder, node: fx.Node) -> torch.nn.Module:
@@ -104,9 +105,9 @@ class Builder:
     def shape(node: fx.Node) -> tuple[int, ...]:
         meta = node.meta.get("tensor_meta")
         if meta is None or not hasattr(meta, "shape"):
-            raise UnsupportedOpError(
-                f"{describe_location(node)} does not produce a single tensor; "
-                "dian lowers only ops with one tensor output."
+            raise NodeError(
+                describe_location(node),
+                "it does not produce a single tensor; dian lowers only ops with one tensor output",
             )
         return tuple(int(d) for d in meta.shape)
 
@@ -118,10 +119,24 @@ class Builder:
         what = "a Python constant" if not isinstance(arg, fx.Node) else "a non-tensor value"
         if isinstance(arg, torch.Tensor):
             what = "a constant tensor"
-        raise UnsupportedOpError(
-            f"{describe_location(node)}: its {role} is {what} ({arg!r}); dian lowers ops whose data "
-            f"inputs are activations of the network (no scalar operands, no broadcasting constants)."
+        shown = repr(arg) if len(repr(arg)) <= 40 else repr(arg)[:37] + "..."
+        raise NodeError(
+            describe_location(node),
+            f"its {role} is {what} ({shown}); dian lowers ops whose data inputs are activations of the "
+            f"network (no scalar operands, no broadcasting constants)",
         )
+
+    def nchw(self, arg: Any, node: fx.Node, what: str) -> str:
+        """As :meth:`tensor`, for an op that takes only [N, C, H, W] tensors (torch also takes
+        unbatched [C, H, W] and other ranks for some)."""
+        name = self.tensor(arg, node)
+        shape = self.tensors[name].shape
+        if len(shape) != 4:
+            raise NodeError(
+                describe_location(node),
+                f"{what} of a rank-{len(shape)} tensor {list(shape)}; dian's {what} takes [N, C, H, W] tensors",
+            )
+        return name
 
     def declare(self, name: str, shape: tuple[int, ...]) -> str:
         self.tensors[name] = Tensor(name, tuple(int(d) for d in shape), DType.FLOAT32)

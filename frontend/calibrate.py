@@ -64,7 +64,7 @@ def calibrate(
         g = graphs.get(len(part)) or graphs.setdefault(len(part), with_batch(float_graph, len(part)))
         for tensor, value in run_graph(g, {name: part}, keep_all=True).items():
             if value.size:
-                m = float(np.abs(value).max())
+                m = float(np.maximum(value.max(), -value.min()))  # max |x| without an |x| copy; NaN propagates
                 ranges[tensor] = m if np.isnan(m) else max(ranges[tensor], m)  # NaN sticks; quantize rejects it
                 if tensor in hists and math.isfinite(m):
                     hists[tensor].add(value)

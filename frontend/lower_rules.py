@@ -2,8 +2,8 @@
 
 Each rule turns one fx node into zero or more IR ops and returns the IR tensor
 name holding the node's value (rules for identities return their input's
-name). The tables at the bottom are the single list of what dian supports;
-error messages print them, so the list a user reads is the list the code uses.
+name). The tables at the bottom are the single list of what dian supports
+(the README's "Supported ops" table describes them; error messages point there).
 """
 
 from __future__ import annotations
@@ -71,11 +71,10 @@ def lower_maxpool(
             f"max pooling with dilation={dilation}, return_indices={return_indices}",
             "dian supports dilation 1, no indices",
         )
+    x = b.nchw(x, node, "max pooling")
     k = _pair(kernel)
     s = k if stride is None or stride == [] or stride == () else _pair(stride)
-    return b.emit(
-        MaxPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding), ceil_mode=bool(ceil_mode)
-    )
+    return b.emit(MaxPool2d, node, [x], kernel=k, stride=s, padding=_pair(padding), ceil_mode=bool(ceil_mode))
 
 
 def lower_avgpool(
@@ -89,10 +88,11 @@ def lower_avgpool(
     count_include_pad: bool,
     divisor_override: Any,
 ) -> str:
+    x = b.nchw(x, node, "average pooling")
     k = _pair(kernel)
     s = k if stride is None or stride == [] or stride == () else _pair(stride)
     if ceil_mode:  # harmless when rounding up adds no window (PyTorch's divisor differs only there)
-        h, w = b.tensors[b.tensor(x, node)].shape[2:]
+        h, w = b.tensors[x].shape[2:]
         p = _pair(padding)
         floor = tuple((n + 2 * q - kk) // ss + 1 for n, q, kk, ss in zip((h, w), p, k, s, strict=True))
         ceil_mode = floor != b.shape(node)[2:]
@@ -104,11 +104,11 @@ def lower_avgpool(
             "dian supports count_include_pad True, divisor_override None, and ceil_mode only where it adds "
             "no window (a window past the edge divides by fewer elements)",
         )
-    return b.emit(AvgPool2d, node, [b.tensor(x, node)], kernel=k, stride=s, padding=_pair(padding))
+    return b.emit(AvgPool2d, node, [x], kernel=k, stride=s, padding=_pair(padding))
 
 
 def lower_adaptive_avg(b: Builder, node: fx.Node, x: Any, output_size: Any) -> str:
-    name = b.tensor(x, node)
+    name = b.nchw(x, node, "adaptive average pooling")
     _, _, h, w = b.tensors[name].shape
     oh, ow = b.shape(node)[2:]
     if (oh, ow) == (h, w):
@@ -204,7 +204,7 @@ def _folded_params(b: Builder, node: fx.Node, m: nn.Conv2d | nn.Linear) -> tuple
 def conv2d_module(b: Builder, node: fx.Node) -> str:
     m: nn.Conv2d = _module(b, node)  # type: ignore[assignment]
     padding = _conv_padding(node, m)
-    x = b.tensor(node.args[0], node)
+    x = b.nchw(node.args[0], node, "nn.Conv2d")
     w, bias = _folded_params(b, node, m)
     return b.emit(
         Conv2d,
@@ -422,15 +422,3 @@ METHOD_RULES: dict[str, Rule] = {
 #: integer arithmetic on them.
 SHAPE_METHODS = ("size", "dim")
 SHAPE_FUNCTIONS = (getattr, operator.getitem, operator.mul, operator.floordiv, operator.add, operator.sub, len)
-
-
-def supported_summary() -> str:
-    """The supported set, as printed in UnsupportedOpError messages."""
-    mods = ", ".join(name for name, _ in MODULE_RULES.values())
-    funcs = ", ".join(name for name, _ in FUNCTION_RULES.values())
-    funcs += ", " + ", ".join(name for name, _ in channel_rules.PIECE_FUNCTION_RULES.values())
-    meths = ", ".join(f".{m}()" for m in (*METHOD_RULES, *channel_rules.PIECE_METHOD_RULES))
-    return (
-        f"dian supports modules {mods}; functions {funcs}; tensor methods {meths}; "
-        f"and x.size()/x.shape for reshape arguments"
-    )

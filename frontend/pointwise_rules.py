@@ -8,6 +8,7 @@ layer before them; LeakyReLU with any slope is a table.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -23,9 +24,9 @@ from .builder import Builder, Rule, node_arg, node_module, unsupported
 def lower_pointwise(b: Builder, node: fx.Node, x: Any, fn: str, *params: Any) -> str:
     """One elementwise function of ir/pointwise.py's registry; its parameters must be numbers."""
     for v in params:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
             raise unsupported(
-                node, f"{fn} parameter {v!r} is not a number", f"{fn}'s parameters must be Python numbers"
+                node, f"{fn} parameter {v!r} is not a finite number", f"{fn}'s parameters must be finite Python numbers"
             )
     return b.emit(Pointwise, node, [b.tensor(x, node)], fn=fn, params=tuple(float(v) for v in params))
 

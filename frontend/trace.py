@@ -1,21 +1,19 @@
 """torch.fx tracing of an nn.Module into dian's float Graph.
 
-Pipeline: ``symbolic_trace`` (the model's ops as an fx graph) -> ``ShapeProp``
-on a zero input of the given shape (a concrete shape for every node, so
+Pipeline: ``symbolic_trace`` (the model's ops as an fx graph) -> shape
+propagation (shapes.py) on a zero input of the given shape (a concrete shape for every node, so
 ``x.view(x.size(0), -1)`` lowers to a Reshape with an explicit shape and the
 size nodes are just consumed) -> BN-folding plan -> one lowering rule per
 node (``lower_rules.py``) -> ``dian.ir.verify``.
 
-Every failure a user can cause becomes a typed error naming the culprit: an
-unsupported module/function (UnsupportedOpError, listing the supported set),
-a forward fx cannot trace (UnsupportedOpError), an input shape the model
-rejects (InputShapeError).
+Every failure a user can cause becomes a typed error naming the culprit: the
+nodes no rule lowers (one UnsupportedOpError listing every one of them with its
+source line and reason, blockers.py), a forward fx cannot trace
+(UnsupportedOpError), an input shape the model rejects (InputShapeError).
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import operator
 import traceback
 from pathlib import Path
@@ -25,17 +23,18 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.fx.passes.shape_prop import ShapeProp
 
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
-from . import channel_rules
+from . import blockers, channel_rules
+from .blockers import FAILED, NodeError, SourceTracer
 from .builder import META, Builder, describe_location
-from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS, supported_summary
+from .lower_rules import FUNCTION_RULES, METHOD_RULES, MODULE_RULES, SHAPE_FUNCTIONS, SHAPE_METHODS
 from .model_kinds import refuse_unimportable
 from .qat import LearnedRange, lower_marker
 from .qat import metadata as qat_metadata
+from .shapes import propagate_shapes
 
 
 def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
@@ -53,17 +52,26 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
             f"model '{name}' takes {len(placeholders)} inputs "
             f"({', '.join(n.name for n in placeholders)}); dian lowers models with one input tensor."
         )
-    _propagate_shapes(gm, shape, name)
+    propagate_shapes(gm, shape, name)
     b = Builder(dict(gm.named_modules()), {n.name for n in gm.graph.nodes})
     b.folded = _plan_bn_folds(gm, b.modules)
     outputs: list[str] = []
+    refused: list[blockers.Blocker] = []
     for node in gm.graph.nodes:
         if node.op == "placeholder":
             b.env[node] = b.declare(node.name, shape)
+        elif any(b.env.get(a) is FAILED for a in node.all_input_nodes):
+            b.env[node] = _stand_in(b, node)  # follows from a refused node: not a blocker of its own
         elif node.op == "output":
-            outputs = [name for v in _flatten(node.args[0]) for name in channel_rules.output_names(b, node, v)]
+            outputs = _outputs(b, node, refused)
         else:
-            b.env[node] = _lower_node(b, node)
+            try:
+                b.env[node] = _lower_node(b, node)
+            except UnsupportedOpError as e:
+                refused.append(blockers.blocker(node, _describe_target(b, node), e))
+                b.env[node] = _stand_in(b, node)
+    if refused:
+        raise blockers.error(name, refused)
     graph = Graph.build(
         name,
         b.tensors,
@@ -75,6 +83,33 @@ def trace(module: nn.Module, input_shape: tuple[int, ...], name: str) -> Graph:
         | qat_metadata(b.learned),
     )
     return verify(graph)
+
+
+def _stand_in(b: Builder, node: fx.Node) -> Any:
+    """What a node the lowering refused leaves behind so the nodes after it still lower (and
+    report their own problems): a float tensor of the node's traced shape, or FAILED when it
+    has none. The graph is never built from these."""
+    meta = node.meta.get("tensor_meta")
+    shape = getattr(meta, "shape", None)
+    return FAILED if shape is None else b.declare(node.name, tuple(int(d) for d in shape))
+
+
+def _outputs(b: Builder, node: fx.Node, refused: list[blockers.Blocker]) -> list[str]:
+    """The IR names of what forward returns (tensors in a tuple, list or dict count one by one; a
+    chunk/split returned whole, each of its pieces)."""
+    names = []
+    for i, v in enumerate(_flatten(node.args[0])):
+        value = b.env.get(v) if isinstance(v, fx.Node) else None
+        if value is None or value is META:
+            shown = v.name if isinstance(v, fx.Node) else repr(v)[:40]
+            reason = f"`{shown}` is not a tensor; dian compiles models whose outputs are tensors"
+            refused.append(blockers.Blocker("forward's return value", f"output {i}", reason))
+            continue
+        try:
+            names += channel_rules.output_names(b, node, v)
+        except UnsupportedOpError as e:
+            refused.append(blockers.Blocker("forward's return value", f"output {i}", blockers.reason(e)))
+    return names
 
 
 def _check_shape(input_shape: Any) -> tuple[int, ...]:
@@ -91,16 +126,15 @@ def _check_shape(input_shape: Any) -> tuple[int, ...]:
     return shape
 
 
-class _Tracer(fx.Tracer):
-    """fx's tracer, keeping the QAT range markers of frontend/qat.py as nodes."""
+class _Tracer(SourceTracer):
+    """The source-noting tracer, keeping the QAT range markers of frontend/qat.py as nodes."""
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
         return isinstance(m, LearnedRange) or super().is_leaf_module(m, module_qualified_name)
 
 
 def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
-    tracer = _Tracer()
-    tracer.record_stack_traces = True  # lets error messages point at the source line
+    tracer = _Tracer()  # notes each node's source line, for error messages; keeps QAT markers
     try:
         graph = tracer.trace(module)
     except Exception as e:  # fx raises TraceError, TypeError, ... for untraceable code
@@ -111,58 +145,6 @@ def _symbolic_trace(module: nn.Module) -> fx.GraphModule:
             f"branches static or move them out of forward."
         ) from e
     return fx.GraphModule(tracer.root, graph, type(module).__name__)
-
-
-class _ShapeProp(ShapeProp):
-    """ShapeProp that remembers which node failed, for the error message."""
-
-    failed: fx.Node | None = None
-
-    def run_node(self, n: fx.Node) -> Any:
-        try:
-            return super().run_node(n)
-        except Exception:
-            self.failed = self.failed or n
-            raise
-
-
-def _propagate_shapes(gm: fx.GraphModule, shape: tuple[int, ...], name: str) -> None:
-    prop = _ShapeProp(gm)
-    try:
-        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):  # ShapeProp prints tracebacks
-            prop.propagate(torch.zeros(shape))
-    except Exception as e:
-        cause = e.__cause__ or e
-        node = prop.failed
-        where = describe_location(node) if node is not None else "the model"
-        raise InputShapeError(
-            f"model '{name}' does not accept input shape {list(shape)}: {where} failed with "
-            f"{type(cause).__name__}: {_first_line(cause)}.{_expectation(gm, node)}"
-        ) from e
-
-
-def _expectation(gm: fx.GraphModule, failed: fx.Node | None) -> str:
-    """What the failing layer (or the model's first layer) expects, when we can tell."""
-    modules = dict(gm.named_modules())
-
-    def expects(node: fx.Node) -> str | None:
-        m = modules.get(node.target) if node.op == "call_module" else None
-        if isinstance(m, nn.Conv2d):
-            return f"`{node.target}` (nn.Conv2d) expects [N, {m.in_channels}, H, W]"
-        if isinstance(m, nn.Linear):
-            return f"`{node.target}` (nn.Linear) expects [N, {m.in_features}]"
-        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-            return f"`{node.target}` ({type(m).__name__}) expects {m.num_features} channels"
-        return None
-
-    parts = []
-    if failed is not None and (e := expects(failed)):
-        got = [list(a.meta["tensor_meta"].shape) for a in failed.all_input_nodes if "tensor_meta" in a.meta]
-        parts.append(f" {e}" + (f" but receives {got[0]}" if got else "") + ".")
-    first = next((e for n in gm.graph.nodes if (e := expects(n))), None)
-    if first and (not parts or first not in parts[0]):
-        parts.append(f" The model's first layer {first}.")
-    return "".join(parts)
 
 
 #: (layer, batch norm) pairs whose BN folds into the layer's weights and bias
@@ -194,9 +176,10 @@ def _plan_bn_folds(gm: fx.GraphModule, modules: dict[str, nn.Module]) -> dict[fx
 
 def _lower_node(b: Builder, node: fx.Node) -> Any:
     if node.op == "get_attr":
-        raise UnsupportedOpError(
-            f"{describe_location(node)}: forward reads the parameter or buffer `{node.target}` directly; "
-            f"dian lowers weights only through supported modules. {supported_summary()}."
+        raise NodeError(
+            describe_location(node),
+            f"forward reads the parameter or buffer `{node.target}` directly; dian lowers weights only "
+            f"through supported modules",
         )
     pieces = channel_rules.PIECE_FUNCTION_RULES.get(node.target) if node.op == "call_function" else None
     if node.op == "call_method" and isinstance(node.target, str):
@@ -211,10 +194,17 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
     if not (isinstance(typ, type) and issubclass(typ, torch.Tensor)):
         if _is_shape_node(b, node):
             return META
-        raise UnsupportedOpError(
-            f"{describe_location(node)}: {_describe_target(b, node)} produces a {getattr(typ, '__name__', typ)}, "
-            f"not a tensor; dian allows non-tensor values only from x.size()/x.shape and integer arithmetic "
-            f"on them. {supported_summary()}."
+        raise NodeError(
+            describe_location(node),
+            f"it produces a {getattr(typ, '__name__', typ)}, not a tensor; dian allows non-tensor values "
+            f"only from x.size()/x.shape and integer arithmetic on them",
+        )
+    shape = Builder.shape(node)
+    if 0 in shape:
+        raise NodeError(
+            describe_location(node),
+            f"it produces an empty tensor {list(shape)}; dian lowers tensors with at least one element along "
+            f"every dimension",
         )
     rule = None
     if node.op == "call_module" and isinstance(b.modules[node.target], LearnedRange):  # type: ignore[index]
@@ -228,9 +218,7 @@ def _lower_node(b: Builder, node: fx.Node) -> Any:
     elif node.op == "call_method":
         rule = METHOD_RULES.get(node.target)  # type: ignore[arg-type]
     if rule is None:
-        raise UnsupportedOpError(
-            f"dian cannot lower {_describe_target(b, node)} ({describe_location(node)}). {supported_summary()}."
-        )
+        raise NodeError(describe_location(node), "not supported by dian")
     return rule(b, node)
 
 
@@ -247,6 +235,8 @@ def _is_shape_node(b: Builder, node: fx.Node) -> bool:
 def _describe_target(b: Builder, node: fx.Node) -> str:
     """`nn.GELU`, `F.gelu`, `torch.sigmoid`, `operator.mul`, `Tensor.sum()`..."""
     t = node.target
+    if node.op == "get_attr":
+        return f"self.{t}"
     if node.op == "call_module":
         cls = type(b.modules[t])  # type: ignore[index]
         return f"nn.{cls.__name__}" if cls.__module__.startswith("torch.nn") else f"{cls.__module__}.{cls.__qualname__}"

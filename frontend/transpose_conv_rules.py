@@ -62,7 +62,7 @@ def _conv_transpose_module(b: Builder, node: fx.Node) -> str:
             f"nn.ConvTranspose2d with dilation={m.dilation}, padding_mode='{m.padding_mode}'",
             "dian supports dilation 1 and integer zero padding (output_padding and groups are fine)",
         )
-    x = b.tensor(node.args[0], node)
+    x = b.nchw(node.args[0], node, "nn.ConvTranspose2d")
     n, _, h, w = b.tensors[x].shape
     out = b.shape(node)
     f = correlation_weight(m)

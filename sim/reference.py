@@ -140,23 +140,31 @@ class ReferenceInterpreter:
     def _const(self, name: str) -> np.ndarray:
         return self.graph.constants[name].astype(self._compute)
 
-    def _finish_mac(self, op: Conv2d | Linear, acc: np.ndarray) -> np.ndarray:
+    def _finish_mac(self, op: Conv2d | Linear, acc: np.ndarray, biased: bool = False) -> np.ndarray:
+        """Bias (unless ``biased``: already added), then float32 out or the integer requantization."""
         channel_axis = 1
-        if op.bias is not None:
+        if op.bias is not None and not biased:
             b = self._const(op.bias)
             acc = acc + b.reshape((1, -1) + (1,) * (acc.ndim - 2))
         if not self.integer:
-            return acc.astype(np.float32)
+            return acc.astype(np.float32, copy=False)
         acc = acc.astype(np.int64)
         _check_acc(op, acc, self.acc_bits)
         return requantize(acc, op.requant, channel_axis, op.out_min, op.out_max)  # type: ignore[arg-type]
 
     # -- op kinds -------------------------------------------------------------
     def _conv2d(self, op: Conv2d, x: np.ndarray) -> np.ndarray:
+        bias = None if op.bias is None else self._const(op.bias)
         acc = windows.conv2d(
-            x.astype(self._compute), self._const(op.weight), op.stride, op.padding, op.dilation, op.groups
+            x.astype(self._compute, copy=False),
+            self._const(op.weight),
+            op.stride,
+            op.padding,
+            op.dilation,
+            op.groups,
+            bias,
         )
-        return self._finish_mac(op, acc)
+        return self._finish_mac(op, acc, biased=True)
 
     def _linear(self, op: Linear, x: np.ndarray) -> np.ndarray:
         return self._finish_mac(op, x.astype(self._compute) @ self._const(op.weight).T)
@@ -179,7 +187,7 @@ class ReferenceInterpreter:
     def _clamp(self, op: Clamp, x: np.ndarray) -> np.ndarray:
         lo = -np.inf if op.min_value is None else op.min_value
         hi = np.inf if op.max_value is None else op.max_value
-        return np.clip(x, lo, hi).astype(x.dtype)
+        return np.clip(x, lo, hi).astype(x.dtype, copy=False)
 
     def _maxpool(self, op: MaxPool2d, x: np.ndarray) -> np.ndarray:
         pad = INT8_MIN if self.integer else -np.inf
