@@ -6,7 +6,7 @@ Dropout-Linear classifier; same module names and initialization as torchvision, 
 count is torchvision's 5,288,548. Stochastic depth drops whole residual branches only in training;
 in eval (the only mode dian compiles) it is the identity, and torch.fx traces straight through it.
 Random weights from a fixed seed, BatchNorm statistics measured on seeded standard normal inputs
-(``seeding.batchnorm_from_data``); any input size of at least 32x32."""
+at 224x224 (``seeding.batchnorm_from_data``, ``BN_DATA_SHAPE``); any input size of at least 32x32."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ an optional squeeze-excite whose gate is a Hardsigmoid multiplied into the featu
 pooling and a Linear-Hardswish-Dropout-Linear classifier; same module names, BatchNorm
 ``eps``/``momentum`` and initialization as torchvision, so its parameter count is torchvision's
 2,542,856. Random weights from a fixed seed, BatchNorm statistics measured on seeded standard
-normal inputs (``seeding.batchnorm_from_data``); any input size of at least 32x32."""
+normal inputs at 224x224 (``seeding.batchnorm_from_data``, ``BN_DATA_SHAPE``); any input size of at least 32x32."""
 
 from __future__ import annotations
 

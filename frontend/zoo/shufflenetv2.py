@@ -7,8 +7,8 @@ stride-2 unit runs two branches on the whole input; either way the halves are co
 shuffled in two groups (view, transpose, contiguous, view back), the ops dian's frontend turns
 into ``select_channels`` and ``concat``. torchvision gives this model PyTorch's default
 initialization, and so does this file: random weights from a fixed seed, BatchNorm statistics
-measured on seeded standard normal inputs (``seeding.batchnorm_from_data``); any input size of
-at least 32x32."""
+measured on seeded standard normal inputs at 224x224 (``seeding.batchnorm_from_data``,
+``BN_DATA_SHAPE``); any input size of at least 32x32."""
 
 from __future__ import annotations
 
@@ -69,10 +69,15 @@ class InvertedResidual(nn.Module):
         return channel_shuffle(out, 2)
 
 
+def _stage(inp: int, out: int, repeats: int) -> nn.Sequential:
+    """A stride-2 unit, then ``repeats - 1`` stride-1 units."""
+    return nn.Sequential(InvertedResidual(inp, out, 2), *(InvertedResidual(out, out, 1) for _ in range(repeats - 1)))
+
+
 class ShuffleNetV2(nn.Module):
     def __init__(
         self,
-        stages_repeats: tuple[int, ...] = STAGE_REPEATS,
+        stages_repeats: tuple[int, int, int] = STAGE_REPEATS,
         stages_out_channels: tuple[int, ...] = STAGE_CHANNELS_X0_5,
         num_classes: int = 1000,
     ) -> None:
@@ -80,13 +85,10 @@ class ShuffleNetV2(nn.Module):
         stem = stages_out_channels[0]
         self.conv1 = nn.Sequential(nn.Conv2d(3, stem, 3, 2, 1, bias=False), nn.BatchNorm2d(stem), nn.ReLU(inplace=True))
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        inp = stem
-        for i, (repeats, out) in enumerate(zip(stages_repeats, stages_out_channels[1:4], strict=True)):
-            units = [InvertedResidual(inp, out, 2)] + [InvertedResidual(out, out, 1) for _ in range(repeats - 1)]
-            setattr(self, f"stage{i + 2}", nn.Sequential(*units))
-            inp = out
+        (n2, n3, n4), (c2, c3, c4) = stages_repeats, stages_out_channels[1:4]
+        self.stage2, self.stage3, self.stage4 = _stage(stem, c2, n2), _stage(c2, c3, n3), _stage(c3, c4, n4)
         last = stages_out_channels[-1]
-        self.conv5 = nn.Sequential(nn.Conv2d(inp, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True))
+        self.conv5 = nn.Sequential(nn.Conv2d(c4, last, 1, bias=False), nn.BatchNorm2d(last), nn.ReLU(inplace=True))
         self.fc = nn.Linear(last, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
