@@ -2,7 +2,9 @@
 accelerators, per network and per op kind, by the exact cost model.
 
 For each model at 1x3x224x224 (zoo weights, 2 calibration samples, seed 0: every figure below
-depends only on the shapes), on each preset:
+depends only on the shapes), on each preset; a model with a layer that does not map at 224 on
+some preset (the scheduler's error is recorded) is measured at the largest of 192, 160, 128, 96
+and 64 at which every layer maps on every preset:
 
 * every layer mapped by the exact cost model (``search.mapper.map_graph``, the compile's
   default, objective latency) and the mapped network timed by ``search.cost_model.network_cost``:
@@ -39,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dian.errors import ScheduleError
 from dian.frontend import calibration_samples, load_model, lower
 from dian.hwgen import timing
 from dian.hwgen.lower.graph import lower_graph
@@ -69,7 +72,7 @@ from dian.sim.machine import run_lowered
 RESULTS = Path(__file__).resolve().parent / "results"
 CPUINFO = Path("/proc/cpuinfo")
 STEM = "zoo_utilization"
-SHAPE = (1, 3, 224, 224)
+SIZES = (224, 192, 160, 128, 96, 64)  # input sizes tried, largest first (see bench_model)
 CALIB = 2
 MODELS = ("resnet18", "mobilenetv2", "mobilenetv3_small", "efficientnet_b0", "shufflenetv2_x0_5", "unet_small")
 PRESET_NAMES = ("default", "small")
@@ -189,26 +192,39 @@ def bench_preset(g: Graph, preset: str, machine: bool) -> dict:
 
 
 def bench_model(name: str, presets: list[str], machine: bool) -> dict:
+    """``name`` at 224, or when a layer does not map on some preset at 224, at the largest of
+    :data:`SIZES` at which every layer maps on every preset (the failures are recorded)."""
     t = time.perf_counter()
     m = load_model(f"zoo:{name}")
     load_s = time.perf_counter() - t
-    t = time.perf_counter()
-    g = lower(m.module, SHAPE, calibration_samples(m, SHAPE, CALIB, 0), name)[1]
-    frontend_s = time.perf_counter() - t
-    print(f"{name}: loaded in {load_s:.1f} s, frontend {frontend_s:.1f} s", flush=True)
-    runs = []
-    for preset in presets:
-        runs.append(bench_preset(g, preset, machine))
-        r = runs[-1]
-        print(f"  {preset}: {r['cycles']:,} cycles, map {r['map_s']:.1f} s", flush=True)
+    frontend_s: dict[int, float] = {}
+    unmapped: list[dict] = []
+    for size in SIZES:
+        shape = (1, 3, size, size)
+        t = time.perf_counter()
+        g = lower(m.module, shape, calibration_samples(m, shape, CALIB, 0), name)[1]
+        frontend_s[size] = time.perf_counter() - t
+        print(f"{name} at {size}: frontend {frontend_s[size]:.1f} s", flush=True)
+        runs = []
+        for preset in presets:
+            try:
+                runs.append(bench_preset(g, preset, machine))
+            except ScheduleError as e:
+                unmapped.append({"input": list(shape), "preset": preset, "error": str(e)})
+                print(f"  {preset}: does not map: {e}", flush=True)
+                continue
+            print(f"  {preset}: {runs[-1]['cycles']:,} cycles, map {runs[-1]['map_s']:.1f} s", flush=True)
+        if len(runs) == len(presets):
+            break
     return {
         "model": name,
-        "input": list(SHAPE),
+        "input": list(shape),
         "macs": graph_macs(g),
         "ops": len(g.ops),
         "load_s": load_s,
-        "frontend_s": frontend_s,
+        "frontend_s": {str(k): v for k, v in frontend_s.items()},
         "runs": runs,
+        "unmapped": unmapped,
     }
 
 
@@ -221,8 +237,10 @@ def markdown(results: list[dict], env: dict) -> str:
     lines = [
         "# Zoo networks on the accelerator presets: utilization by the exact cost model",
         "",
-        "Input 1x3x224x224, batch 1, every layer mapped by `search.mapper.map_graph` (objective latency) and "
-        "timed by `search.cost_model.network_cost`; "
+        "Input 1x3x224x224 (where a layer does not map at 224: the largest of "
+        + ", ".join(map(str, SIZES[1:]))
+        + " at which every layer maps on every preset; the errors are below), batch 1, every layer mapped by "
+        "`search.mapper.map_graph` (objective latency) and timed by `search.cost_model.network_cost`; "
         + (
             "the plans lowered and run in sim/machine on a random input as a check (column `= machine`). "
             if "machine" in results[0]["runs"][0]
@@ -243,20 +261,32 @@ def markdown(results: list[dict], env: dict) -> str:
         "",
         "## Whole networks",
         "",
-        "| model | GMACs | preset | cycles | utilization | busy | FPS | FPS / " + BASELINE + " | DRAM MiB r / w "
+        "| model | input | GMACs | preset | cycles | utilization | busy | FPS | FPS / "
+        + BASELINE
+        + " | DRAM MiB r / w "
         "| layers | = machine | map s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
+        "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     base = {r["preset"]: r["fps"] for x in results if x["model"] == BASELINE for r in x["runs"]}
     for x in results:
         for r in x["runs"]:
             exact = "" if "exact" not in r else ("yes" if r["exact"] else "NO")
-            ratio = f"{r['fps'] / base[r['preset']]:.2f}" if r["preset"] in base else ""
+            same = x["input"] == next((y["input"] for y in results if y["model"] == BASELINE), None)
+            ratio = f"{r['fps'] / base[r['preset']]:.2f}" if r["preset"] in base and same else ""
             lines.append(
-                f"| {x['model']} | {x['macs'] / 1e9:.3f} | {r['preset']} | {r['cycles']:,} | {_pct(r['util_macs'])} "
+                f"| {x['model']} | {x['input'][2]} | {x['macs'] / 1e9:.3f} | {r['preset']} | {r['cycles']:,} "
+                f"| {_pct(r['util_macs'])} "
                 f"| {_pct(r['util_busy'])} | {r['fps']:,.1f} | {ratio} | {r['dram_read'] / 2**20:.2f} / "
                 f"{r['dram_write'] / 2**20:.2f} | {r['layers_on_accel']} | {exact} | {r['map_s']:.1f} |"
             )
+    failed = [x for x in results if x.get("unmapped")]
+    if failed:
+        lines += ["", "Does not map at 224 (the scheduler's error; `dian compile --accel` stops with it):", ""]
+    for x in failed:
+        first = [u for u in x["unmapped"] if u["input"][2] == SIZES[0]]
+        later = [f"{u['input'][2]} on `{u['preset']}`" for u in x["unmapped"] if u["input"][2] != SIZES[0]]
+        lines += [f"- {x['model']} on `{u['preset']}`: {u['error']}" for u in first]
+        lines += [f"- {x['model']} does not map either at " + ", ".join(later) + "."] if later else []
     if len(presets) > 1:
         a, b = presets[0], presets[1]
         more = PRESETS[a].pe_rows * PRESETS[a].pe_cols / (PRESETS[b].pe_rows * PRESETS[b].pe_cols)
@@ -283,7 +313,9 @@ def markdown(results: list[dict], env: dict) -> str:
         "",
         "Time: "
         + "; ".join(
-            f"{x['model']} load {x['load_s']:.1f} s, frontend {x['frontend_s']:.1f} s, map "
+            f"{x['model']} load {x['load_s']:.1f} s, frontend "
+            + " / ".join(f"{v:.1f}" for v in x["frontend_s"].values())
+            + f" s (at {', '.join(x['frontend_s'])}), map "
             + " / ".join(f"{r['map_s']:.1f}" for r in x["runs"])
             + " s"
             + (", lower + sim/machine " + " / ".join(f"{r['machine']['seconds']:.1f}" for r in x["runs"]) + " s")
