@@ -281,6 +281,24 @@ def board(d: Doc) -> tuple[str, list[str]]:
     return env, out
 
 
+def zoo_utilization(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        runs = []
+        for x in r["runs"]:
+            top, k = next(iter(x["kinds"].items()))
+            exact = {True: ", = sim/machine", False: ", sim/machine DIFFERS"}.get(x.get("exact"), "")
+            runs.append(
+                f"`{x['preset']}` {x['cycles']:,} cycles{exact}, {pct(x['util_macs'])} utilization, "
+                f"{x['fps']:,.0f} FPS (most cycles: {top}, {pct(k['cycles'] / x['cycles'])})"
+            )
+        fails = sorted({u["preset"] for u in r.get("unmapped", []) if u["input"][2] == 224})
+        note = f" (does not map at 224 on {', '.join(f'`{p}`' for p in fails)})" if fails else ""
+        size = r["input"][2]
+        return f"{r['model']} at {size}x{size}{note}, {r['macs'] / 1e9:.3f} GMACs: " + "; ".join(runs)
+
+    return per_result(d, line)
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -382,6 +400,14 @@ ENTRIES = (
         "int8 accuracy and SQNR per calibration method (max, percentile, mse) and source (the model's data, "
         "synthetic noise), and a QAT LeNet's learned scales against torch.ao's converted model.",
         calibration,
+    ),
+    Entry(
+        "zoo_utilization",
+        "bench_zoo.py",
+        "The zoo's ImageNet-sized networks (ResNet-18, MobileNetV2, MobileNetV3-Small, EfficientNet-B0, "
+        "ShuffleNetV2 x0.5, a small UNet) at 224x224 mapped on `default` and `small` by the exact cost model: "
+        "cycles, utilization and FPS, and where the cycles go by op kind.",
+        zoo_utilization,
     ),
     Entry(
         "board",

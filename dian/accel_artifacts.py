@@ -105,7 +105,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
             f"graph '{graph.name}' {what}; dian compiles for an accelerator the outputs that at least one layer "
             f"computes. Compile without --accel for the reference simulator alone."
         )
-    for t in graph.activations():  # the DRAM layout: channel blocks of [N, C, H, W] ([N, F], [N, C, L] as H = W = 1, H = 1)
+    for t in graph.activations():  # DRAM holds channel-blocked [N, C, H, W]; [N, F] and [N, C, L] as H = 1
         if len(t.shape) not in (2, 3, 4):
             raise ScheduleError(
                 f"tensor '{t.name}' of graph '{graph.name}' is {list(t.shape)} (rank {len(t.shape)}); the accelerator "

@@ -15,10 +15,14 @@ import numpy as np
 import torch.nn as nn
 
 from . import digits
+from .efficientnet import efficientnet_b0
 from .mobilenet_small import mobilenet_small
 from .mobilenetv2 import mobilenetv2
+from .mobilenetv3 import mobilenetv3_small
 from .resnet18 import resnet18
 from .resnet_small import resnet_small
+from .shufflenetv2 import shufflenetv2_x0_5
+from .unet import unet_small
 
 CalibrationFn = Callable[[int, np.random.Generator], np.ndarray]
 _HERE = Path(__file__).parent
@@ -77,6 +81,34 @@ ZOO: dict[str, ZooEntry] = {
             mobilenetv2,
             (1, 3, 224, 224),
             (_HERE / "mobilenetv2.py",),
+        ),
+        ZooEntry(
+            "mobilenetv3_small",
+            "torchvision MobileNetV3-Small (Hardswish, Hardsigmoid squeeze-excite), 1000 classes, random weights",
+            mobilenetv3_small,
+            (1, 3, 224, 224),
+            (_HERE / "mobilenetv3.py", _HERE / "mobilenetv2.py"),
+        ),
+        ZooEntry(
+            "efficientnet_b0",
+            "torchvision EfficientNet-B0 (MBConv, SiLU, sigmoid squeeze-excite), 1000 classes, random weights",
+            efficientnet_b0,
+            (1, 3, 224, 224),
+            (_HERE / "efficientnet.py", _HERE / "mobilenetv3.py", _HERE / "mobilenetv2.py"),
+        ),
+        ZooEntry(
+            "shufflenetv2_x0_5",
+            "torchvision ShuffleNetV2 x0.5 (channel split and shuffle), 1000 classes, random weights",
+            shufflenetv2_x0_5,
+            (1, 3, 224, 224),
+            (_HERE / "shufflenetv2.py",),
+        ),
+        ZooEntry(
+            "unet_small",
+            "3-level UNet (16/32/64 channels, nearest upsampling, concat skips), 4-class per-pixel logits",
+            unet_small,
+            (1, 3, 64, 64),
+            (_HERE / "unet.py",),
         ),
     )
 }

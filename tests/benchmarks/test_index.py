@@ -148,6 +148,7 @@ LINKED = (
     "docs/cli.md",
     "docs/cosearch.md",
     "docs/cost-model.md",
+    "docs/zoo.md",
 )
 MD_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
