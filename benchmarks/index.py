@@ -299,6 +299,17 @@ def zoo_utilization(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def user_models(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        if "error" in r:
+            return f"{r['model']}: FAILS ({r['error'][:120]})"
+        cos = min(r["cosine"])
+        rtl = f", Verilator {r['rtl_cycles']:,} (ideal memory)" if "rtl_cycles" in r else ""
+        return f"{r['model']}: cosine {cos:.4f} ({verdict(cos >= 0.98)} 0.98); tiny {r['machine_cycles']:,} cycles{rtl}"
+
+    return per_result(d, line)
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -408,6 +419,14 @@ ENTRIES = (
         "ShuffleNetV2 x0.5, a small UNet) at 224x224 mapped on `default` and `small` by the exact cost model: "
         "cycles, utilization and FPS, and where the cycles go by op kind.",
         zoo_utilization,
+    ),
+    Entry(
+        "user_models",
+        "bench_user_models.py",
+        "The held-out user models (benchmarks/user_models.py: the blocks of MobileNetV3, EfficientNet, ShuffleNet, "
+        "FPNs, GANs, UNets, 1-D audio nets, written with the ops users reach for): int8 cosine against float, "
+        "and `tiny` in the machine simulator and Verilator.",
+        user_models,
     ),
     Entry(
         "board",
