@@ -22,7 +22,10 @@ from typing import Any
 import numpy as np
 
 from dian.hwgen import timing
-from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.accel_config import AccelConfig, Dataflow
+from dian.hwgen.encoding import Encoding
+from dian.hwgen.isa import CMP_OPS, HEADER_BITS, INSTRUCTIONS, MEM_OPS, Opcode
+from dian.hwgen.targets import Target
 
 FIT_FILE = Path(__file__).with_name("resource_fit.json")
 FEATURES = ("1", "L", "L^2", "imem_kib", "bus_bytes")
@@ -49,6 +52,13 @@ _DP16KD_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 
 
 
 def bram_blocks(cfg: AccelConfig) -> int:
+    """Block RAMs of ``cfg``'s target: iCE40 SB_RAM40_4K (:func:`ice40_blocks`), else ECP5 DP16KD."""
+    if cfg.target is Target.ICE40_UP5K:
+        return sum(ice40_blocks(cfg).values())
+    return dp16kd_blocks(cfg)
+
+
+def dp16kd_blocks(cfg: AccelConfig) -> int:
     """ECP5 block RAMs (DP16KD) for the memories the RTL builds (hwgen/rtl/core.py: one per
     buffer, a word wide, LBUF's byte-wide memory per lane, IMEM and the bus master's read FIFO): per
     memory, the fewest blocks over
@@ -64,6 +74,48 @@ def bram_blocks(cfg: AccelConfig) -> int:
     # output register; LUT RAM unless the latency makes it deep.
     mems.append((timing.read_fifo_depth(cfg) - 1, cfg.dram_bus_bits))
     return sum(min(-(-w // mw) * -(-d // md) for md, mw in _DP16KD_MODES) for d, w in mems if d > LUTRAM_DEPTH)
+
+
+#: SB_RAM40_4K aspect ratios (depth, width): 4 Kbit, at most 16 bits a read.
+_RAM40_MODES = ((256, 16), (512, 8), (1024, 4), (2048, 2))
+
+
+def _ram40(depth: int, width: int) -> int:
+    return min(-(-width // mw) * -(-depth // md) for md, mw in _RAM40_MODES)
+
+
+def imem_port_bits(cfg: AccelConfig, ops: frozenset[Opcode]) -> int:
+    """Bits of the instruction word an engine that runs ``ops`` reads: the end of the widest of
+    those instructions' layouts (hwgen/encoding.py packs fields from bit 0), leaving out the ones
+    ``cfg`` cannot run (DW without the depthwise dataflow, LOAD_LUT without an LBUF). Yosys keeps
+    only those bits of that engine's IMEM read port."""
+    enc = Encoding(cfg)
+    skip = {Opcode.DW} if Dataflow.DEPTHWISE not in cfg.dataflows else set()
+    skip |= {Opcode.LOAD_LUT} if not cfg.lut_tables else set()
+    return max(
+        HEADER_BITS + sum(enc.widths[k] for _, k in INSTRUCTIONS[op].FIELDS + INSTRUCTIONS[op].DERIVED)
+        for op in ops - skip
+    )
+
+
+def ice40_blocks(cfg: AccelConfig) -> dict[str, int]:
+    """iCE40 block RAMs (SB_RAM40_4K, 4 Kbit, 16 bits a read at most) per memory the RTL builds.
+
+    Unlike ECP5 the iCE40 has no LUT RAM, so every memory with a synchronous read port is block
+    RAM, PBUF's 32 entries included; and a block reads at most 16 bits a cycle, so width, not
+    depth, sets the count: IMEM is one copy per read port (MEM and CMP engine), each as wide as
+    :func:`imem_port_bits`, and PBUF an entry (``9 L`` bytes) wide. The bus master's read FIFO
+    is block RAM too. Measured against Yosys ``synth_ice40`` in benchmarks/results/ice40.md."""
+    out = {
+        name: _ram40(cfg.words(name), (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8)
+        for name in ("ibuf", "wbuf", "abuf", "obuf")
+    }
+    out["pbuf"] = _ram40(cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8)
+    out["imem (MEM engine)"] = _ram40(cfg.imem_instructions, imem_port_bits(cfg, MEM_OPS))
+    out["imem (CMP engine)"] = _ram40(cfg.imem_instructions, imem_port_bits(cfg, CMP_OPS))
+    out["lbuf"] = cfg.lanes * _ram40(cfg.lbuf_entries, 8) if cfg.lut_tables else 0
+    out["read fifo"] = _ram40(timing.read_fifo_depth(cfg) - 1, cfg.dram_bus_bits)
+    return out
 
 
 @lru_cache(maxsize=1)
