@@ -19,13 +19,15 @@ class Target(str, Enum):
     ICE40_UP5K = "ice40-up5k"
 
 
-#: On-chip RAM of each FPGA target in bytes (block RAM; for the UP5K also its
-#: 128 KiB of SPRAM), from the vendors' family data sheets.
+#: On-chip RAM of each FPGA target in bytes that the generated memories can use (block RAM),
+#: from the vendors' family data sheets. The UP5K's 128 KiB of SPRAM is not counted: Yosys does
+#: not infer SB_SPRAM256KA, and its single port cannot serve a buffer that one engine writes while
+#: the other reads it, in the same cycle.
 TARGET_RAM_BYTES: dict[Target, int | None] = {
     Target.GENERIC: None,
     Target.ECP5_25K: 56 * 18 * 1024 // 8,  # 56 EBR x 18 Kbit
     Target.ECP5_85K: 208 * 18 * 1024 // 8,  # 208 EBR x 18 Kbit
-    Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
+    Target.ICE40_UP5K: 30 * 4 * 1024 // 8,  # 30 EBR x 4 Kbit
 }
 
 
