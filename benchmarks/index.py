@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -185,6 +186,27 @@ def synth_ecp5(d: Doc) -> tuple[str, list[str]]:
             f"{'fits' if fits else 'does not fit'}; {fmax}"
         )
     return "", out
+
+
+def ice40(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        s, e, a = r["synth"], r["estimate"], r["accel"]
+        out = (
+            f"{r['config']} ({a['pe_rows']}x{a['pe_cols']} PEs, {a['dram_bus_bits']}-bit bus, IMEM "
+            f"{a['imem_instructions']}): {s['luts']:,} LUT4, {s['ffs']:,} FF, {s['dsps']} SB_MAC16, {s['ebrs']} "
+            f"SB_RAM40_4K of 5,280 / 5,280 / 8 / 30 (estimate {e['luts']:,} LUT4, {e['ebrs']} block RAMs)"
+        )
+        pnr = r.get("pnr")
+        if pnr and pnr.get("fmax_mhz"):
+            out += f"; nextpnr-ice40: Fmax {pnr['fmax_mhz']:.1f} MHz"
+        elif pnr:  # its log's utilization lines: "ICESTORM_LC:   14285/   5280   270%"
+            found = (re.search(r"(ICESTORM_(?:LC|RAM)):\s+(\d+)/\s*(\d+)", ln) for ln in pnr.get("log_tail", []))
+            used = [f"{int(m[2]):,} {m[1]} of {int(m[3]):,}" for m in found if m]
+            out += f"; nextpnr-ice40 {pnr['status']} after {pnr['seconds']:.0f} s"
+            out += f" (needs {', '.join(used)})" if used else ""
+        return out
+
+    return per_result(d, line)
 
 
 def resource_fit(d: Doc) -> tuple[str, list[str]]:
@@ -381,6 +403,13 @@ ENTRIES = (
         "Fmax. The report's later sections (the Fmax work, the co-search's 8x8 config) are written by hand and "
         "are not in the JSON.",
         synth_ecp5,
+    ),
+    Entry(
+        "ice40",
+        "bench_ice40.py",
+        "The small end: the smallest accelerators (`nano`, a floor config, `tiny`) against the iCE40 UP5K, by "
+        "Yosys `synth_ice40` (totals and per block) and nextpnr-ice40, with the resource estimate beside them.",
+        ice40,
     ),
     Entry(
         "resource_fit",
