@@ -34,18 +34,20 @@ TARGET_RAM_BYTES: dict[Target, int | None] = {
 @dataclass(frozen=True)
 class Fabric:
     """The logic of an FPGA target: LUT4s, hard multipliers and their signed
-    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16)."""
+    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16), and its block RAMs
+    (ECP5 DP16KD, iCE40 SB_RAM40_4K; None: not stated)."""
 
     luts: int
     dsps: int
     dsp_bits: int
+    brams: int | None = None
 
 
 #: Logic of each FPGA target, from the vendors' family data sheets; ``None``
 #: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
 TARGET_FABRIC: dict[Target, Fabric | None] = {
     Target.GENERIC: None,
-    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18),
-    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18),
-    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16),
+    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18, brams=56),
+    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18, brams=208),
+    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16, brams=30),
 }

@@ -24,7 +24,7 @@ from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.lower.workload import check_runnable, needs_lut
-from dian.hwgen.targets import Target
+from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -40,7 +40,7 @@ PLATFORM: dict[Target, tuple[int, float]] = {
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
-BRAM_BUDGET = {Target.ECP5_25K: 56, Target.ECP5_85K: 208, Target.ICE40_UP5K: 30}  # DP16KD / SB_RAM40_4K blocks
+BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
 #: ECP5's block-RAM count is estimated from shapes and falls up to 26 % short of Yosys's
 #: (benchmarks/results/resource_fit.md): a design must fit with this margin. iCE40's count
 #: (``ice40_blocks``) equals Yosys's on the configs of benchmarks/results/ice40.md.
