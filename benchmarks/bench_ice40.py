@@ -11,7 +11,7 @@ bus, IMEM 16, 64-256-byte buffers; LeNet still maps, in 41,269 cycles) and ``tin
 2. the same with the hierarchy kept (``rtl_templates/yosys_ice40_blocks.ys.j2``): each block's
    own cells, to see where the LUTs go;
 3. the resource estimate (``search/resources.py``: the ECP5 fit plus the DSP plan's LUT
-   products; block RAMs from ``ice40_blocks``) against 1.;
+   products; block RAMs from ``block_rams``) against 1.;
 4. ``nano`` only (not with ``--no-pnr``): nextpnr-ice40 (SG48, seed 1) on the P&R wrapper of
    ``hwgen/tools/pnr_wrapper.py``, with a time limit: the place-and-route figures, or why it
    stops.
@@ -41,7 +41,7 @@ from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.hwgen.tools.synth import synthesize
 from dian.hwgen.tools.templates import render_to
 from dian.hwgen.tools.toolchain import require_tool, run_tool, tool_release
-from dian.search.resources import estimate, ice40_blocks
+from dian.search.resources import block_rams, estimate
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -132,7 +132,7 @@ def measure(name: str, cfg: AccelConfig, pnr: bool) -> dict:
         "synth": {"luts": rep.luts, "ffs": rep.ffs, "dsps": rep.dsps, "ebrs": rep.brams},
         "synth_s": round(time.perf_counter() - t0, 1),
         "estimate": {"luts": est.luts, "ffs": est.ffs, "dsps": est.dsps, "ebrs": est.brams},
-        "ebr_model": ice40_blocks(cfg),
+        "ebr_model": block_rams(cfg),
         "dsp_plan": plan_dsps(cfg).describe(),
     }
     t0 = time.perf_counter()
@@ -207,7 +207,7 @@ def markdown(doc: dict) -> str:
         "Estimate: search/resources.py. Its LUT and FF fit is calibrated on ECP5 (resource_fit.md) and "
         "its DSPs are the DSP plan's (hwgen/dsp_plan.py), which counts a 17 x 17 partial product as four "
         "16-bit DSPs where Yosys's `mul2dsp` uses one SB_MAC16 and builds the rest from LUTs; its block RAMs "
-        "(`ice40_blocks`) are counted per memory:",
+        "(`block_rams`) are counted per memory:",
         "",
         "| config | " + " | ".join(doc["results"][0]["ebr_model"]) + " | total | Yosys |",
         "|---|" + "---:|" * (len(doc["results"][0]["ebr_model"]) + 2),

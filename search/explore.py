@@ -43,7 +43,7 @@ LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5
 BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
 #: ECP5's block-RAM count is estimated from shapes and falls up to 26 % short of Yosys's
 #: (benchmarks/results/resource_fit.md): a design must fit with this margin. iCE40's count
-#: (``ice40_blocks``) equals Yosys's on the configs of benchmarks/results/ice40.md.
+#: (``block_rams``) equals Yosys's on the configs of benchmarks/results/ice40.md.
 BRAM_MARGIN = {Target.ECP5_25K: 1.25, Target.ECP5_85K: 1.25, Target.ICE40_UP5K: 1.0}
 
 
