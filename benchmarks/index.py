@@ -213,11 +213,16 @@ def resource_fit(d: Doc) -> tuple[str, list[str]]:
     def err(k: str, name: str) -> str:
         return f"{name} max {pct(d[k]['max_rel_error'])} (mean {pct(d[k]['mean_rel_error'])})"
 
+    held = d.get("held_out", {})
     out = [
-        f"{len(d['configs'])} configs, "
+        f"{len(d['configs']) - len(held)} configs fitted, "
         + ", ".join(sorted({f"{c['lanes']}x{c['lanes']}" for c in d["configs"]}, key=lambda s: int(s.split("x")[0])))
         + f" PEs; relative error of the model: {err('luts', 'LUTs')}, {err('ffs', 'FFs')}, "
-        + f"{err('brams', 'block RAMs')} (counted from the buffer shapes, not fitted)",
+        + f"{err('brams', 'block RAMs')} (counted from the memories' shapes, not fitted)",
+        *(
+            f"held out of the fit: {name}, LUTs {100 * e['luts']:+.1f} %, FFs {100 * e['ffs']:+.1f} %"
+            for name, e in held.items()
+        ),
         "DSPs planned = measured on "
         + f"{sum(c['plan_dsps'] == c['measured']['dsps'] for c in d['configs'])} of {len(d['configs'])} configs",
     ]

@@ -41,10 +41,6 @@ PLATFORM: dict[Target, tuple[int, float]] = {
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
 BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
-#: ECP5's block-RAM count is estimated from shapes and falls up to 26 % short of Yosys's
-#: (benchmarks/results/resource_fit.md): a design must fit with this margin. iCE40's count
-#: (``block_rams``) equals Yosys's on the configs of benchmarks/results/ice40.md.
-BRAM_MARGIN = {Target.ECP5_25K: 1.25, Target.ECP5_85K: 1.25, Target.ICE40_UP5K: 1.0}
 
 
 @dataclass(frozen=True)
@@ -128,10 +124,9 @@ def misfit(res: Resources, target: Target) -> str:
     budget = LUT_BUDGET.get(target)
     if budget is not None and res.luts > budget:
         return f"estimated {res.luts:,} LUTs > {budget:,}"
-    brams = BRAM_BUDGET.get(target)
-    margin = BRAM_MARGIN.get(target, 1.0)
-    if brams is not None and res.brams * margin > brams:
-        return f"estimated {res.brams} block RAMs{f' (x{margin} margin)' if margin != 1 else ''} > {brams}"
+    brams = BRAM_BUDGET.get(target)  # search/resources.py counts them as Yosys does (resource_fit.md, ice40.md)
+    if brams is not None and res.brams > brams:
+        return f"estimated {res.brams} block RAMs > {brams}"
     return ""
 
 
