@@ -21,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from dian.errors import ProgramError
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, Dataflow
 from dian.hwgen.encoding import Encoding
-from dian.hwgen.isa import CMP_OPS, HEADER_BITS, INSTRUCTIONS, MEM_OPS, Opcode
+from dian.hwgen.isa import CMP_OPS, HEADER_BITS, INSTRUCTION_BITS, INSTRUCTIONS, MEM_OPS, Opcode
 from dian.hwgen.targets import Target
 
 FIT_FILE = Path(__file__).with_name("resource_fit.json")
@@ -58,8 +59,12 @@ def imem_port_bits(cfg: AccelConfig, ops: frozenset[Opcode]) -> int:
     """Bits of the instruction word an engine that runs ``ops`` reads: the end of the widest of
     those instructions' layouts (hwgen/encoding.py packs fields from bit 0), leaving out the ones
     ``cfg`` cannot run (DW without the depthwise dataflow, LOAD_LUT without an LBUF). Yosys keeps
-    only those bits of that engine's IMEM read port."""
-    enc = Encoding(cfg)
+    only those bits of that engine's IMEM read port. A config whose instructions outgrow the word
+    (no program encodes for it: ``explore.encoding_misfit``) counts the whole word."""
+    try:
+        enc = Encoding(cfg)
+    except ProgramError:
+        return INSTRUCTION_BITS
     skip = {Opcode.DW} if Dataflow.DEPTHWISE not in cfg.dataflows else set()
     skip |= {Opcode.LOAD_LUT} if not cfg.lut_tables else set()
     return max(
