@@ -149,3 +149,18 @@ class TransposeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.bn(self.t1(torch.relu(self.c1(x)))))
         return self.t3(torch.relu(self.t2(y)))
+
+
+class GlobalPoolNet(nn.Module):
+    """Squeeze-excite and a classifier head on a map whose global average pools do not fit an IBUF
+    half on the presets (45 x 47 = 2,115 words): each runs as POOLs over bands of rows, the bands
+    after the first going on from the running sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.squeeze, self.fc = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 6, 1), nn.Linear(6, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.c1(x))
+        y = y * nn.functional.hardsigmoid(self.squeeze(nn.functional.adaptive_avg_pool2d(y, 1)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(y, 1), 1))
