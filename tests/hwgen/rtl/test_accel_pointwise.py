@@ -20,6 +20,7 @@ from pointwise_nets import (
     StandaloneNet,
     TransposeNet,
     UpsampleNet,
+    branches_net,
     pointwise_graph,
 )
 from rtl_check import rtl_mismatches
@@ -40,6 +41,7 @@ NETS = {
     "sequence": (SequenceNet, (1, 3, 16), 8),
     "transpose": (TransposeNet, (1, 3, 3, 4), 9),
     "global_pool": (GlobalPoolNet, (1, 3, 45, 47), 10),
+    "channel_counts": (branches_net(5, 6), (1, 3, 6, 6), 56),
 }
 
 
