@@ -16,7 +16,6 @@ Writes benchmarks/results/user_models.md and .json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import user_models  # benchmarks/user_models.py, next to this script
 
 from dian import api
 from dian.errors import DianError
@@ -39,14 +39,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 FILE = ROOT / "benchmarks" / "user_models.py"
 STEM = "user_models"
 MIN_COSINE = 0.98
-
-
-def _models() -> Any:
-    spec = importlib.util.spec_from_file_location("user_models", FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -125,7 +117,7 @@ def markdown(results: list[dict[str, Any]], env: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    models = _models()
+    models = user_models
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", default=",".join(models.MODELS))
     p.add_argument("--no-rtl", action="store_true", help="skip the Verilator runs")

@@ -11,9 +11,7 @@ cycle for cycle, on the ideal memory and on a random one.
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -22,20 +20,11 @@ from tool_helpers import needs
 
 from dian import api
 from dian.running import run_model_outputs
+from scripts import BENCHMARKS, load_script
 
-FILE = Path(__file__).resolve().parents[2] / "benchmarks" / "user_models.py"
+MODELS = load_script("user_models")
+FILE = BENCHMARKS / "user_models.py"
 MIN_COSINE = 0.98
-
-
-def _models() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("user_models", FILE)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MODELS = _models()
 NAMES = sorted(MODELS.MODELS)
 
 
