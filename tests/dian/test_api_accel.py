@@ -303,7 +303,7 @@ def test_synth_writes_a_report_per_target(
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ("huge", r"--accel 'huge' is neither a preset \(tiny, small, default\)"),
+        ("huge", r"--accel 'huge' is neither a preset \(nano, tiny, small, default\)"),
         ("broken.json", r"broken.json is not valid JSON \(Expecting property name"),
         ("square.json", r"pe_cols = 8 is not allowed; v1 arrays are square"),
     ],
