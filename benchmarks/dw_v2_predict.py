@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 
 from dian.hwgen import timing
+from dian.hwgen.isa import dw_keep
 from dian.hwgen.lower.layout import dw_groups, dw_pitch
 from dian.hwgen.presets import PRESETS
 
@@ -47,7 +48,7 @@ def layer(cfg, c: int, h: int, s: int, f: int = 3) -> dict[str, float]:
     ny = nx
     per_block = timing.RQ_DRAIN + (len(groups) - 1) * timing.ISSUE_GAP
     for _fy0, gy, _fx0, gx in groups:
-        keep = timing.dw_keep(gx, 1, s)
+        keep = dw_keep(gx, 1, s)
         per_block += timing.dw_cycles(cfg, gy * gx, timing.dw_columns(o, o, gx, keep))
     cmp = cb * (per_block + timing.ISSUE_GAP)
     words_in, words_out = cb * ny * pitch, cb * o * o

@@ -247,13 +247,14 @@ def _larger_fabrics(luts: int) -> list[str]:
 def _validate_buffer(cfg: AccelConfig, name: str) -> None:
     buf: BufferConfig = getattr(cfg, name)
     word = cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes
-    unit = 2 * word * (cfg.ibuf_banks if name == "ibuf" else 1)  # each half a whole row of every IBUF bank
-    if name == "ibuf" and cfg.ibuf_banks > 1 and buf.bytes % unit:
+    unit = 2 * word
+    banked = unit * cfg.ibuf_banks  # each half a whole number of rows of every IBUF bank
+    if name == "ibuf" and buf.bytes % banked:
         raise _fail(
             f"{name}.bytes",
             buf.bytes,
             f"with the depthwise dataflow the IBUF is {cfg.ibuf_banks} banks of {word}-byte words, so it must be "
-            f"a multiple of {unit} bytes (2 halves x {cfg.ibuf_banks} banks x {word} bytes)",
+            f"a multiple of {banked} bytes (2 halves x {cfg.ibuf_banks} banks x {word} bytes)",
         )
     if buf.bytes < unit * 4 or buf.bytes % unit:
         raise _fail(

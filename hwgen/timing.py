@@ -132,7 +132,7 @@ import numpy as np
 
 from . import image_format
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, StoreAct
+from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, StoreAct, dw_keep
 
 # Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
 # the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
@@ -296,15 +296,6 @@ def gemm_cycles(cfg: TimingConfig, n_blocks: Any, n_pix: Any) -> Any:
     L = cfg.lanes
     period = np.maximum(n_pix, max(L, GEMM_RAW))
     return 1 + L + (n_blocks - 1) * period + n_pix + GEMM_WRITE
-
-
-def dw_keep(n_gx: int, s_fx: int, s_ox: int) -> int:
-    """The window columns a DW instruction keeps from one pixel to the next (its derived ``keep``):
-    ``n_gx - s_ox / s_fx`` when the pixel step is a whole number ``k`` of column steps with ``0 < k
-    < n_gx`` (a stride that is a multiple of the dilation), else 0 (every column is read again)."""
-    if s_fx > 0 and s_ox > 0 and s_ox % s_fx == 0 and s_ox // s_fx < n_gx:
-        return n_gx - s_ox // s_fx
-    return 0
 
 
 def dw_columns(n_oy: Any, n_ox: Any, n_gx: Any, keep: Any) -> Any:
