@@ -255,7 +255,7 @@ class GemmUnit(wiring.Component):
             with m.Elif(self.dw_start):
                 m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
 
-        # DW: its own tap walk (dw_unit.py) drives the same array path; ``dw``
+        # DW: its own window walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.
         dw = Signal()
         issue = issue_pix
