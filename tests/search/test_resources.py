@@ -19,3 +19,16 @@ def test_lbuf_takes_a_block_per_lane() -> None:
         assert bram_blocks(cfg) - bram_blocks(without) == cfg.lanes
     four = dataclasses.replace(PRESETS["tiny"], lut_tables=4)  # 2048 x 8: still one 2048 x 9 block a lane
     assert bram_blocks(four) == bram_blocks(PRESETS["tiny"])
+
+
+def test_ibuf_banks_block_ram_on_the_presets() -> None:
+    # tiny: IBUF 1024 x 32 bits, one memory = 2 DP16KD (1024 x 18: 2 wide); as 2 banks of 512 x 32,
+    # 2 x 1 (512 x 36). small: 2048 x 64 = 8 (2048 x 9: 8 wide); as 4 banks of 512 x 64, 4 x 2.
+    # default: 4096 x 128 = 30 (2048 x 9: 15 wide, 2 deep); as 4 banks of 1024 x 128, 4 x 8 (1024 x 18).
+    from dian.hwgen.accel_config import Dataflow
+
+    for name, banks, more in (("tiny", 2, 0), ("small", 4, 0), ("default", 4, 2)):
+        cfg = PRESETS[name]
+        gemm_only = dataclasses.replace(cfg, dataflows=(Dataflow.GEMM,))
+        assert (cfg.ibuf_banks, gemm_only.ibuf_banks) == (banks, 1)
+        assert bram_blocks(cfg) - bram_blocks(gemm_only) == more
