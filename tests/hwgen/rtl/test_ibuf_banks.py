@@ -32,7 +32,7 @@ def test_banked_reads_against_a_list(preset: str, gemm_only: bool) -> None:
     model = [0] * depth
     checked = []
 
-    async def bench(ctx) -> None:  # noqa: ANN001 (amaranth's context)
+    async def bench(ctx) -> None:
         for a in rng.sample(range(depth), 200):
             value = _word(L, rng)
             ctx.set(dut.w_en, 1)
