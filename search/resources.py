@@ -50,9 +50,9 @@ _DP16KD_MODES = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 
 
 def bram_blocks(cfg: AccelConfig) -> int:
     """ECP5 block RAMs (DP16KD) for the memories the RTL builds (hwgen/rtl/core.py: one per
-    buffer, a word wide, but IBUF's ``ibuf_banks``, LBUF's byte-wide memory per lane, IMEM and the bus master's read FIFO): per
-    memory, the fewest blocks over
-    the block's aspect ratios; shallow memories (PBUF, the read FIFO) are LUT RAM."""
+    buffer, a word wide, but one per IBUF bank; LBUF's byte-wide memory per lane, IMEM and the
+    bus master's read FIFO): per memory, the fewest blocks over the block's aspect ratios; shallow
+    memories (PBUF, the read FIFO) are LUT RAM."""
     mems: list[tuple[int, int]] = []  # (depth, width bits) per memory
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
         width = (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8

@@ -53,10 +53,9 @@ def test_depthwise_is_exact_and_predicted(spec: ConvSpec, cfg) -> None:
 
 
 def _dw(**kw: int) -> Dw:
-    base = dict(wgt=0, src=0, dst=0, reset=1, n_gy=1, n_gx=3, s_fy=0, s_fx=1, n_oy=1, n_ox=1, s_oy=0, s_ox=0)
-    base.update(d_oy=0, d_ox=0)
-    base.update(kw)
-    return Dw(**base)
+    fields = {"wgt": 0, "src": 0, "dst": 0, "reset": 1, "n_gy": 1, "n_gx": 3, "s_fy": 0, "s_fx": 1}
+    fields |= {"n_oy": 1, "n_ox": 1, "s_oy": 0, "s_ox": 0, "d_oy": 0, "d_ox": 0}
+    return Dw(**(fields | kw))
 
 
 @pytest.mark.parametrize(
