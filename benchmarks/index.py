@@ -299,6 +299,30 @@ def zoo_utilization(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def calib_data(d: Doc) -> tuple[str, list[str]]:
+    lines = []
+    for r in d["cases"]:
+        for run in r["runs"]:
+            loss = 100 * (r["float"] - min(run["int8"]))
+            goal = f" ({verdict(loss <= 0.3)} <= 0.3)" if run["source"] == "calib-data" else ""
+            lines.append(
+                f"{r['data']}, {run['source']}, {run['samples']} samples: float {pct(r['float'])}, int8 worst "
+                f"{pct(min(run['int8']))}, loss {loss:.2f} points{goal}"
+            )
+    return env_line(d["env"]), lines
+
+
+def user_models(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        if "error" in r:
+            return f"{r['model']}: FAILS ({r['error'][:120]})"
+        cos = min(r["cosine"])
+        rtl = f", Verilator {r['rtl_cycles']:,} (ideal memory)" if "rtl_cycles" in r else ""
+        return f"{r['model']}: cosine {cos:.4f} ({verdict(cos >= 0.98)} 0.98); tiny {r['machine_cycles']:,} cycles{rtl}"
+
+    return per_result(d, line)
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -408,6 +432,21 @@ ENTRIES = (
         "ShuffleNetV2 x0.5, a small UNet) at 224x224 mapped on `default` and `small` by the exact cost model: "
         "cycles, utilization and FPS, and where the cycles go by op kind.",
         zoo_utilization,
+    ),
+    Entry(
+        "calib_data",
+        "bench_calib_data.py",
+        "Trained models (the digits LeNet, a LeNet trained on MNIST) compiled from the command line with "
+        "`--calib-data` (their training images) and with the synthetic default: int8 against float top-1 accuracy.",
+        calib_data,
+    ),
+    Entry(
+        "user_models",
+        "bench_user_models.py",
+        "The held-out user models (benchmarks/user_models.py: the blocks of MobileNetV3, EfficientNet, ShuffleNet, "
+        "FPNs, GANs, UNets, 1-D audio nets, written with the ops users reach for): int8 cosine against float, "
+        "and `tiny` in the machine simulator and Verilator.",
+        user_models,
     ),
     Entry(
         "board",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -76,6 +76,16 @@ def node_module(b: Builder, node: fx.Node) -> torch.nn.Module:
     return b.modules[node.target]  # type: ignore[index]
 
 
+@runtime_checkable
+class Deferred(Protocol):
+    """A value a rule keeps symbolic until an op needs it as a tensor (channel_rules.ChannelView:
+    channels viewed as groups, which a transpose may still reorder)."""
+
+    def materialize(self, b: Builder, node: fx.Node) -> str:
+        """The IR tensor of this value, produced by fx node ``node``, or a clear NodeError."""
+        ...
+
+
 class Builder:
     """Accumulates tensors, constants and ops of the float Graph."""
 
@@ -116,6 +126,9 @@ class Builder:
         value = self.env.get(arg) if isinstance(arg, fx.Node) else None
         if isinstance(value, str):
             return value
+        if isinstance(arg, fx.Node) and isinstance(value, Deferred):
+            self.env[arg] = value.materialize(self, arg)
+            return str(self.env[arg])
         what = "a Python constant" if not isinstance(arg, fx.Node) else "a non-tensor value"
         if isinstance(arg, torch.Tensor):
             what = "a constant tensor"

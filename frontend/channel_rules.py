@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.fx as fx
 
-from dian.ir import SelectChannels
+from dian.ir import Reshape, SelectChannels
 
 from .builder import Builder, Rule, node_arg, unsupported
 
@@ -46,6 +46,19 @@ class ChannelView:
     source: str
     order: np.ndarray
     rest: tuple[int, ...]  # the source's dimensions after the channels (H, W)
+
+    def materialize(self, b: Builder, node: fx.Node) -> str:
+        """Used as a tensor (an unsqueeze, or groups no transpose reordered): a Reshape of the source;
+        a view whose groups a transpose reordered is used only through a view back."""
+        shape = (b.tensors[self.source].shape[0], *self.order.shape, *self.rest)
+        if not np.array_equal(self.order.reshape(-1), np.arange(self.order.size)):
+            raise unsupported(
+                node,
+                f"channel groups {list(self.order.shape)} in a transposed order used as a tensor",
+                f"after a transpose of channel groups, dian takes a view back to [N, {self.order.size}, ...] "
+                "(channel shuffle)",
+            )
+        return b.emit(Reshape, node, [self.source], out_shape=shape, shape=shape)
 
 
 def select(b: Builder, node: fx.Node, source: str, channels: tuple[int, ...], name: str | None = None) -> str:

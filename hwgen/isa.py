@@ -379,12 +379,18 @@ class Copy(Instr):
         ("m", "m31"),
         ("shift", "sh"),
         *LUT_FIELDS,
+        ("cont", "bit"),
     ),
 )
 class Pool(Instr):
     """Window max or sum per lane: output word (c, oy, ox) at ``dst + (c*n_oy + oy)*n_ox + ox``
     reduces IBUF ``src + c*s_c + oy*s_oy + ox*s_ox + fy*s_fy + fx*s_fx`` over the window;
-    AVG then applies ``clamp(round_shift(sum * m, shift), -128, 127)``."""
+    AVG then applies ``clamp(round_shift(sum * m, shift), -128, 127)``.
+
+    ``cont``: the first window goes on from the running max or sum the previous POOL's last
+    window left, instead of starting afresh. A window too big for an IBUF half (a global average
+    pool of a large map) runs as POOLs over bands of its rows, each after the first with ``cont``;
+    every band writes the result so far, and the last band's is the window's."""
 
     src: int
     dst: int
@@ -403,6 +409,7 @@ class Pool(Instr):
     shift: int = 0
     lut: int = 0
     ltab: int = 0
+    cont: int = 0
 
     DERIVED = (("n_win", "obn3"),)
 

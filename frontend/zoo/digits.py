@@ -74,15 +74,24 @@ def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def train_lenet(seed: int = 0, epochs: int = 30, batch_size: int = 32, lr: float = 1e-2) -> LeNet:
-    """Train LeNet on the training split, deterministically."""
-    split = load_split()
-    x, y = torch.from_numpy(np.array(split.x_train)), torch.from_numpy(np.array(split.y_train))
+def train_lenet(
+    seed: int = 0,
+    epochs: int = 30,
+    batch_size: int = 32,
+    lr: float = 1e-2,
+    data: tuple[np.ndarray, np.ndarray] | None = None,
+) -> LeNet:
+    """Train LeNet with Adam, deterministically, on ``data`` (images [N, 1, S, S], labels; default
+    the digits training split), sized for its images."""
+    if data is None:
+        split = load_split()
+        data = (split.x_train, split.y_train)
+    x, y = torch.from_numpy(np.array(data[0])), torch.from_numpy(np.array(data[1]))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         with seeded(seed):
-            model = LeNet()
+            model = LeNet(image_size=x.shape[-1])
             opt = torch.optim.Adam(model.parameters(), lr=lr)
             gen = torch.Generator().manual_seed(seed)
             model.train()

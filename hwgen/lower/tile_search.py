@@ -219,6 +219,8 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]
+        if w.banded:  # one band of one channel block a step: PPUPool carries one running sum
+            ok &= (ct == 1) & (ty == 1) & (tx == 1)
         cmp = timing.pool_cycles(out_words, taps)
         extra_read = 0
     else:

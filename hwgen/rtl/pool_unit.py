@@ -13,6 +13,10 @@ result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
 ``out_valid`` in ``S + k·w + 3`` for window k (1-based), which is where it
 enters PPURequant. With the requantizer's ``LATENCY`` (8) the last OBUF
 write is in ``S + n·w + 3 + 8``: ``D = n·w + 4 + PPURequant.LATENCY``.
+
+``cont``: the first window's first word does not restart PPUPool's running
+max or sum, so that window goes on from where the previous POOL's last window
+left it (the bands of a window too big for an IBUF half); timing unchanged.
 """
 
 from __future__ import annotations
@@ -62,11 +66,14 @@ class PoolUnit(wiring.Component):
         stride = [Signal(ib, name=f"s_{k}") for k in names]
         idx = [Signal(len(count[0]), name=f"i_{k}") for k in names]
         base = [Signal(ib, name=f"base_{k}") for k in names]  # address with the inner indices zero
-        mode, active = Signal(), Signal()
+        # carry: the window being read goes on from PPUPool's running value (``cont``, first window only)
+        mode, active, carry = Signal(), Signal(), Signal()
         end = [i == n for i, n in zip(idx, count, strict=True)]  # count holds the loop count - 1
 
-        with m.If(self.start):
-            m.d.sync += [mode.eq(f["mode"]), active.eq(1)]
+        with m.If(active & end[3] & end[4]):  # a window's last word: the next window starts afresh
+            m.d.sync += carry.eq(0)
+        with m.If(self.start):  # after the clear above: a start wins
+            m.d.sync += [mode.eq(f["mode"]), active.eq(1), carry.eq(f["cont"])]
             m.d.sync += [c.eq(f[f"n_{k}"] - 1) for c, k in zip(count, names, strict=True)]
             m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names, strict=True)]
             m.d.sync += [i.eq(0) for i in idx] + [b.eq(f["src"]) for b in base]
@@ -86,7 +93,7 @@ class PoolUnit(wiring.Component):
         valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
             valid0.eq(active),
-            first0.eq((idx[3] == 0) & (idx[4] == 0)),
+            first0.eq((idx[3] == 0) & (idx[4] == 0) & ~carry),
             last0.eq(end[3] & end[4]),
             valid.eq(valid0),
             first.eq(first0),

@@ -82,6 +82,13 @@ CASES: dict[str, tuple[nn.Module, tuple[int, ...]]] = {
     "torch_flatten": (Net(lambda s, x: torch.flatten(x, 1)), (2, 2, 3, 4)),
     "method_flatten": (Net(lambda s, x: x.flatten(1)), (2, 2, 3, 4)),
     "nn_flatten": (nn.Flatten(), (2, 2, 3, 4)),
+    "squeeze_pooled": (
+        Net(lambda s, x: s.l(F.adaptive_avg_pool2d(x, 1).squeeze(-1).squeeze(-1)), l=nn.Linear(2, 3)),
+        (2, 2, 3, 4),
+    ),
+    "torch_squeeze": (Net(lambda s, x: torch.squeeze(x.mean((2, 3), keepdim=True), 3)), (1, 2, 3, 4)),
+    "unsqueeze": (Net(lambda s, x: s.c(x.unsqueeze(1)), c=C(1, 2, 1)), (1, 3, 4)),
+    "torch_unsqueeze": (Net(lambda s, x: torch.unsqueeze(torch.flatten(x, 1), -1)), (2, 2, 3, 4)),
     "contiguous": (Net(lambda s, x: x.contiguous().relu()), (1, 2, 3, 4)),
     # -- eval identities -----------------------------------------------------------------
     "identity_dropout": (

@@ -106,7 +106,7 @@ HAND_WORDS = {
                 (2, 9), (3, 9), (4, 9), (3, 11), (3, 11),  # n_c n_oy n_ox n_fy n_fx
                 (56, 10), (16, 10), (2, 10), (8, 10), (1, 10),  # s_c s_oy s_ox s_fy s_fx
                 (1431655765, 31), (32, 6),  # m shift
-                (0, 1), (0, 1),  # lut ltab
+                (0, 1), (0, 1), (0, 1),  # lut ltab cont
                 (24, 27),  # derived n_win = 2 * 3 * 4, three OBUF count widths
             ),
         ),
