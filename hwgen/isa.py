@@ -38,6 +38,7 @@ from .isa_base import (  # the vocabulary, re-exported: the instruction set is o
     Opcode,
     PoolMode,
     Token,
+    dw_keep,
     instr_class,
 )
 
@@ -189,15 +190,6 @@ class Gemm(Instr):
 
     def derived(self) -> dict[str, int]:
         return {"n_pix": self.n_oy * self.n_ox}
-
-
-def dw_keep(n_gx: int, s_fx: int, s_ox: int) -> int:
-    """The window columns a DW instruction keeps from one pixel to the next (its derived ``keep``):
-    ``n_gx - s_ox / s_fx`` when the pixel step is a whole number ``k`` of column steps with ``0 < k
-    < n_gx`` (a stride that is a multiple of the dilation), else 0 (every column is read again)."""
-    if s_fx > 0 and s_ox > 0 and s_ox % s_fx == 0 and s_ox // s_fx < n_gx:
-        return n_gx - s_ox // s_fx
-    return 0
 
 
 @instr_class(
