@@ -76,7 +76,7 @@ def imem_port_bits(cfg: AccelConfig, ops: frozenset[Opcode]) -> int:
 def block_rams(cfg: AccelConfig) -> dict[str, int]:
     """Block RAMs per memory the RTL builds (hwgen/rtl/core.py, controller.py, axi_master.py) on
     ``cfg``'s target: iCE40 SB_RAM40_4K, else ECP5 DP16KD. Per memory, the fewest blocks over the
-    block's aspect ratios. Every memory has one write and one read port, so IMEM, which both
+    block's aspect ratios. The IBUF is a memory per bank. Every memory has one write and one read port, so IMEM, which both
     engines read, is two copies, each only as wide as :func:`imem_port_bits` (Yosys drops the
     bits an engine never reads); LBUF is a byte-wide memory per lane. ECP5 keeps shallow memories
     (PBUF, the read FIFO) in LUT RAM; the iCE40 has none, so there PBUF takes a block per 16 bits
@@ -86,6 +86,8 @@ def block_rams(cfg: AccelConfig) -> dict[str, int]:
         name: (cfg.words(name), (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8)
         for name in ("ibuf", "wbuf", "abuf", "obuf")
     }
+    # hwgen/rtl/ibuf_banks.py: the IBUF is ibuf_banks memories, each a bank's share of the words.
+    mems["ibuf"] = (cfg.words("ibuf") // cfg.ibuf_banks, mems["ibuf"][1])
     mems["pbuf"] = (cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8)
     mems["imem (MEM engine)"] = (cfg.imem_instructions, imem_port_bits(cfg, MEM_OPS))
     mems["imem (CMP engine)"] = (cfg.imem_instructions, imem_port_bits(cfg, CMP_OPS))
@@ -97,7 +99,8 @@ def block_rams(cfg: AccelConfig) -> dict[str, int]:
     out = {}
     for name, (depth, width) in mems.items():
         n = min(-(-width // mw) * -(-depth // md) for md, mw in modes) if depth > lutram else 0
-        out[name] = n * (cfg.lanes if cfg.lut_tables else 0) if name == "lbuf" else n
+        copies = {"lbuf": cfg.lanes if cfg.lut_tables else 0, "ibuf": cfg.ibuf_banks}.get(name, 1)
+        out[name] = n * copies
     return out
 
 

@@ -174,11 +174,24 @@ class Datapath:
         self._accumulate(i, res)
 
     def dw(self, i: Dw) -> None:
-        k = i.tap0 + np.arange(i.n_taps)
-        off = (k // i.n_fx) * i.s_fy + (k % i.n_fx) * i.s_fx
+        L, banks = self.L, self.cfg.ibuf_banks
+        rows = i.n_gy * i.n_gx
+        if not (i.n_gx >= 1 and 1 <= i.n_gy <= banks and rows <= L):
+            raise ProgramError(
+                f"{i.describe()}: a tap group of {i.n_gy} x {i.n_gx} taps does not fit: at most {L} taps "
+                f"(array rows) and {banks} kernel rows (IBUF banks)."
+            )
+        row_banks = {(j * i.s_fy) % banks for j in range(i.n_gy)}
+        if len(row_banks) != i.n_gy:
+            raise ProgramError(
+                f"{i.describe()}: its {i.n_gy} kernel rows, s_fy = {i.s_fy} words apart, share an IBUF bank "
+                f"(of {banks}); a DW reads one row a bank, so s_fy must be odd."
+            )
+        r = np.arange(rows)
+        off = (r // i.n_gx) * i.s_fy + (r % i.n_gx) * i.s_fx
         idx = self._check_idx(i, self.ibuf, "IBUF", i.src + off[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
-        x = self.ibuf[idx].astype(np.int64)  # [taps, pixels, L]
-        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, i.n_taps)].astype(np.int64)  # [taps, L]
+        x = self.ibuf[idx].astype(np.int64)  # [rows, pixels, L]
+        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, rows)].astype(np.int64)  # [rows, L]
         self._accumulate(i, (x * w[:, None, :]).sum(axis=0))
 
     def add(self, i: AddI) -> None:

@@ -45,3 +45,17 @@ def test_a_config_without_an_encoding_counts_the_whole_word() -> None:
         Encoding(cfg)
     rams = block_rams(cfg)
     assert rams["imem (MEM engine)"] == rams["imem (CMP engine)"] == 8
+
+
+def test_ibuf_banks_block_ram_on_the_presets() -> None:
+    # tiny: IBUF 1024 x 32 bits, one memory = 2 DP16KD (1024 x 18: 2 wide); as 2 banks of 512 x 32,
+    # 2 x 1 (512 x 36). small: 2048 x 64 = 8 (2048 x 9: 8 wide); as 4 banks of 512 x 64, 4 x 2.
+    # default: 4096 x 128 = 30 (2048 x 9: 15 wide, 2 deep); as 4 banks of 1024 x 128, 4 x 8 (1024 x 18).
+    from dian.hwgen.accel_config import Dataflow
+    from dian.search.resources import block_rams
+
+    for name, banks, more in (("tiny", 2, 0), ("small", 4, 0), ("default", 4, 2)):
+        cfg = PRESETS[name]
+        gemm_only = dataclasses.replace(cfg, dataflows=(Dataflow.GEMM,))
+        assert (cfg.ibuf_banks, gemm_only.ibuf_banks) == (banks, 1)
+        assert block_rams(cfg)["ibuf"] - block_rams(gemm_only)["ibuf"] == more
