@@ -76,12 +76,12 @@ def imem_port_bits(cfg: AccelConfig, ops: frozenset[Opcode]) -> int:
 def block_rams(cfg: AccelConfig) -> dict[str, int]:
     """Block RAMs per memory the RTL builds (hwgen/rtl/core.py, controller.py, axi_master.py) on
     ``cfg``'s target: iCE40 SB_RAM40_4K, else ECP5 DP16KD. Per memory, the fewest blocks over the
-    block's aspect ratios. The IBUF is a memory per bank. Every memory has one write and one read port, so IMEM, which both
-    engines read, is two copies, each only as wide as :func:`imem_port_bits` (Yosys drops the
-    bits an engine never reads); LBUF is a byte-wide memory per lane. ECP5 keeps shallow memories
-    (PBUF, the read FIFO) in LUT RAM; the iCE40 has none, so there PBUF takes a block per 16 bits
-    of its ``9 L``-byte entries. Equal to Yosys's count on every config of
-    benchmarks/results/resource_fit.md and ice40.md."""
+    block's aspect ratios. The IBUF is a memory per bank. Every memory has one write and one read
+    port, so IMEM, which both engines read, is two copies, each only as wide as
+    :func:`imem_port_bits` (Yosys drops the bits an engine never reads); LBUF is a byte-wide memory
+    per lane. ECP5 keeps shallow memories (PBUF, the read FIFO) in LUT RAM; the iCE40 has none, so
+    there PBUF takes a block per 16 bits of its ``9 L``-byte entries. Equal to Yosys's count on
+    every config of benchmarks/results/resource_fit.md and ice40.md."""
     mems = {
         name: (cfg.words(name), (cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes) * 8)
         for name in ("ibuf", "wbuf", "abuf", "obuf")
