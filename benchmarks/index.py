@@ -326,6 +326,23 @@ def zoo_utilization(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def qor(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        hw = r["hardware"]
+        fmax = hw.get("fmax_mhz")
+        clock = f"{fmax:.1f} MHz routed" if fmax is not None else hw.get("status", "")
+        fps = []
+        for model, c in r["models"].items():
+            if "cycles" in c and fmax is not None:
+                fps.append(f"{model} {fmax * 1e6 / c['cycles']:.2f} FPS")
+            elif "cycles" in c:
+                fps.append(f"{model} {c['cycles']:,} cycles")
+        luts = f"{hw['luts']:,} LUT4, " if hw.get("luts") else ""
+        return f"`{r['config']}` ({r['pes']} PEs): {luts}{clock}; " + ", ".join(fps)
+
+    return per_result(d, line)
+
+
 def calib_data(d: Doc) -> tuple[str, list[str]]:
     lines = []
     for r in d["cases"]:
@@ -466,6 +483,14 @@ ENTRIES = (
         "ShuffleNetV2 x0.5, a small UNet) at 224x224 mapped on `default` and `small` by the exact cost model: "
         "cycles, utilization and FPS, and where the cycles go by op kind.",
         zoo_utilization,
+    ),
+    Entry(
+        "qor",
+        "bench_qor.py",
+        "Quality of results per config on ECP5-85k (issue 15): LUT/FF/DSP/BRAM, routed Fmax and P&R minutes from "
+        "the synthesis log, and FPS of ResNet-18 and MobileNetV2 at 224 at that clock, next to published FPGA "
+        "anchors (VTA, CFU-Playground).",
+        qor,
     ),
     Entry(
         "calib_data",
