@@ -186,12 +186,12 @@ class CmpEngine(wiring.Component):
         ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
         m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
+        add_mult = Signal(31)  # PPUAdd's multiplier for the word in ibuf_q, selected a cycle ahead (no mux at its DSPs)
         m.d.comb += [
             self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
             add.in_valid.eq(add_valid2 & ~is_mul),
             add.x.eq(ibuf_q),
-            add.mult_a.eq(mult),
-            add.mult_b.eq(mult_b),
+            add.mult.eq(add_mult),
             add.shift.eq(shift),
             add.lo.eq(lo.as_signed()),
             add.hi.eq(hi.as_signed()),
@@ -215,6 +215,7 @@ class CmpEngine(wiring.Component):
             add_valid.eq(0),
             operand2.eq(operand),
             add.operand.eq(operand2),
+            add_mult.eq(Mux(operand2, mult_b, mult)),
             valid2.eq(valid1),
             add_valid2.eq(add_valid),
             mul_valid.eq(add_valid2 & is_mul & add.operand),
