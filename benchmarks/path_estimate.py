@@ -100,7 +100,7 @@ def analyse(netlist: Path, hop: float, far_hop: float, top_n: int) -> list[tuple
         src_type, dst_type = cells[src[0]]["type"], cells[cell]["type"]
         if pin == "CIN" and src[1] == "COUT":  # a carry chain's own wire
             return a, p
-        if src_type == "LUT4" and dst_type in ("PFUMX", "L6MUX21"):  # inside a slice
+        if src_type in ("LUT4", "PFUMX") and dst_type in ("PFUMX", "L6MUX21"):  # inside a slice
             return a, p
         far = {src_type, dst_type} & FAR
         return a + (far_hop if far else hop), p
