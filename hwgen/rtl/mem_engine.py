@@ -177,52 +177,59 @@ class MemEngine(wiring.Component):
         ]
         # STORE's OBUF read address and the next one (the port's address is a choice of registers)
         raddr, raddr1 = Signal(range(cfg.words("obuf")), name="raddr"), Signal(range(cfg.words("obuf")), name="raddr1")
+        # Decode ahead: the box of the instruction in ``word``, whatever its kind, and everything the
+        # start cycle derives from it (the walk's bounds and first flags, the row's beats, the first
+        # addresses) are registered every cycle, so the start cycle only copies registers. ``word``
+        # holds the instruction from FETCH on (every MEM instruction lasts D >= 3 cycles, and after a
+        # launch IMEM was written at least two cycles before: hwgen/rtl/sequencer.py), so the
+        # registers are right in DECODE.
+        op = head.op
+        is_act, is_st = op == Opcode.LOAD_ACT, op == Opcode.STORE_ACT
+        is_w, is_p = op == Opcode.LOAD_WGT, op == Opcode.LOAD_PRM
+        fa, fs = fields(enc, LoadAct, word), fields(enc, StoreAct, word)
+        fw, fp = fields(enc, LoadWgt, word), fields(enc, LoadPrm, word)
+        fl = fields(enc, LoadLut, word) if lut else None
+        n_lut = (fl["n_tables"] << _LUT_SHIFT) if fl is not None else 0  # 256 words a table
+        real_x = fa["n_x"] - fa["pad_left"] - fa["pad_right"]
+        dram = Mux(is_act, fa["dram"], Mux(is_st, fs["dram"], fl["dram"] if fl is not None else 0))
+        dram = Mux(is_w | is_p, fw["dram"], dram)
+        n_cy = [Mux(is_act, fa[k], Mux(is_st, fs[k], 1)) for k in ("n_c", "n_y")]
+        n_x = Mux(is_act, fa["n_x"], Mux(is_st, fs["n_x"], Mux(is_w, fw["n_words"], Mux(is_p, fp["n_entries"], n_lut))))
+        pads = [Mux(is_act, fa[k], 0) for k in ("pad_top", "pad_bottom", "pad_left", "pad_right")]
+        strides = [Mux(is_act, fa[k], Mux(is_st, fs[k], 0)) for k in ("s_c", "s_y")]
+        beats_of = Mux(
+            is_act,
+            _times(real_x, self.beats),
+            Mux(is_p, _times(fp["n_entries"], self.prm_beats), _times(Mux(is_st, fs["n_x"], n_x), self.beats)),
+        )
+        first = Mux(
+            is_act,
+            fa["dst"],
+            Mux(is_w, fw["dst"], Mux(is_p, fp["dst"], fl["dst"] << _LUT_SHIFT if fl is not None else 0)),
+        )
+        starts = _ahead(
+            m,
+            [
+                *walk.start(dram, *n_cy, n_x, *pads, *strides, is_p),
+                row_beats.eq(beats_of),
+                waddr.eq(first),
+                raddr.eq(fs["src"]),
+                raddr1.eq(fs["src"] + 1),
+            ],
+        )
         with m.FSM():
-            with head.states(on_start=[rbeat.eq(0)]):
+            with head.states(on_start=[rbeat.eq(0), *starts]):
                 with m.Case(Opcode.LOAD_ACT):
-                    f = fields(enc, LoadAct, word)
-                    pads = (f["pad_top"], f["pad_bottom"], f["pad_left"], f["pad_right"])
-                    real_x = f["n_x"] - f["pad_left"] - f["pad_right"]
-                    m.d.sync += walk.start(f["dram"], f["n_c"], f["n_y"], f["n_x"], *pads, f["s_c"], f["s_y"], 0)
-                    m.d.sync += [
-                        dest.eq(_IBUF),
-                        waddr.eq(f["dst"]),
-                        pad_value.eq(f["pad_value"]),
-                        row_beats.eq(_times(real_x, self.beats)),
-                    ]
+                    m.d.sync += [dest.eq(_IBUF), pad_value.eq(fa["pad_value"])]
                     m.next = "LOAD"
                 with m.Case(Opcode.LOAD_WGT, Opcode.LOAD_PRM):
-                    is_w = head.op == Opcode.LOAD_WGT
-                    fw, fp = fields(enc, LoadWgt, word), fields(enc, LoadPrm, word)
-                    n = Mux(is_w, fw["n_words"], fp["n_entries"])
-                    m.d.sync += walk.start(fw["dram"], 1, 1, n, 0, 0, 0, 0, 0, 0, ~is_w)
-                    m.d.sync += [
-                        dest.eq(Mux(is_w, _WBUF, _PBUF)),
-                        waddr.eq(Mux(is_w, fw["dst"], fp["dst"])),
-                        row_beats.eq(
-                            Mux(is_w, _times(fw["n_words"], self.beats), _times(fp["n_entries"], self.prm_beats))
-                        ),
-                    ]
+                    m.d.sync += dest.eq(Mux(is_w, _WBUF, _PBUF))
                     m.next = "LOAD"
                 if lut:  # without an LBUF, LOAD_LUT is an opcode this engine has no case for (error)
                     with m.Case(Opcode.LOAD_LUT):
-                        f = fields(enc, LoadLut, word)
-                        n = f["n_tables"] << _LUT_SHIFT  # 256 words a table
-                        m.d.sync += walk.start(f["dram"], 1, 1, n, 0, 0, 0, 0, 0, 0, 0)
-                        m.d.sync += [
-                            dest.eq(_LBUF),
-                            waddr.eq(f["dst"] << _LUT_SHIFT),
-                            row_beats.eq(_times(n, self.beats)),
-                        ]
+                        m.d.sync += dest.eq(_LBUF)
                         m.next = "LOAD"
                 with m.Case(Opcode.STORE_ACT):
-                    f = fields(enc, StoreAct, word)
-                    m.d.sync += walk.start(f["dram"], f["n_c"], f["n_y"], f["n_x"], 0, 0, 0, 0, f["s_c"], f["s_y"], 0)
-                    m.d.sync += [
-                        raddr.eq(f["src"]),
-                        raddr1.eq(f["src"] + 1),
-                        row_beats.eq(_times(f["n_x"], self.beats)),
-                    ]
                     m.next = "STORE_FIRST"
             with m.State("LOAD"):
                 run = ~walk.word_pad & walk.row_start
@@ -265,6 +272,17 @@ class MemEngine(wiring.Component):
                     with m.Else():
                         walk.next_beat()
         return m
+
+
+def _ahead(m: Module, stmts: list) -> list:
+    """Each ``target.eq(value)`` of ``stmts`` as ``target.eq(pre)``, ``pre`` a register loaded with
+    ``value`` every cycle."""
+    out = []
+    for st in stmts:
+        pre = Signal.like(st.lhs, name=f"{st.lhs.name}_ahead", reset_less=True)
+        m.d.sync += pre.eq(st.rhs)
+        out.append(st.lhs.eq(pre))
+    return out
 
 
 def _times(v: Value, k: int) -> Value:
