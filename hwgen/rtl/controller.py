@@ -11,9 +11,9 @@ written into IMEM, one instruction per ``32 / B`` beats, and its last 32
 bytes, the chunk's *link*, say where the next chunk is (hwgen/image_format.py):
 one read a chunk.
 
-Sequence (states): START → FIELDS(header) → DECODE: the magic, the image
+Sequence (states): START → FIELDS(header) → CHECK → DECODE: the magic, the image
 version and the config hash must be this accelerator's (else error
-BAD_IMAGE or CONFIG_MISMATCH); FIELDS(first entry) → DECODE; then per chunk:
+BAD_IMAGE or CONFIG_MISMATCH); FIELDS(first entry) → CHECK → DECODE; then per chunk:
 CODE (code and link) → LAUNCH (once every write of the previous chunk is
 answered: this chunk's loads may read what it stored) → RUN, until both
 engines halt; then FINISH waits for the last writes, and DONE. Any error (an engine's illegal
@@ -244,21 +244,43 @@ class Controller(wiring.Component):
                 with m.If(beat_in):
                     m.d.sync += [beats[beat_idx].eq(self.rd_data), beat_idx.eq(beat_idx + 1)]
                 with m.If(last_beat):
-                    m.next = "DECODE"
+                    m.next = "CHECK"
+            # CHECK registers what DECODE decides on: the header's tests (the header is read from
+            # offset 0, so its fields need no shift), the chunk count and table address, or the
+            # first chunk's entry (shifted from its offset) and its code's read length. A cycle of
+            # the boot (hwgen/timing.py ``FIELDS_CHECK``), so that no comparison of the gathered
+            # beats decides the next state in the cycle it is made.
+            head_flat = Cat(*beats)
+            magic_ok, hash_ok_r, no_chunks = Signal(name="magic_ok"), Signal(name="hash_ok"), Signal(name="no_chunks")
+            chunks, table = Signal(32, name="chunks"), Signal(32, name="table")
+            entry_addr, entry_nm = Signal(32, name="entry_addr"), Signal(32, name="entry_nm")
+            entry_beats = Signal.like(self.rd_cmd_beats, name="entry_beats")
+            with state("CHECK"):
+                m.d.sync += [
+                    magic_ok.eq(head_flat[0:64] == header_ok),
+                    hash_ok_r.eq(head_flat[64:192] == hash_ok),
+                    chunks.eq(head_flat[224:256]),
+                    no_chunks.eq(head_flat[224:256] == 0),
+                    table.eq(head_flat[256:288]),
+                    entry_addr.eq(flat[0:32]),
+                    entry_nm.eq(flat[32:64]),
+                    entry_beats.eq(code_beats(flat[32:64], flat[64:96])),
+                ]
+                m.next = "DECODE"
             with state("DECODE"):
                 with m.If(what == _HEADER):
-                    m.d.sync += [n_chunks.eq(flat[224:256]), last_chunk.eq(flat[224:256] == 0)]
-                    with m.If(flat[0:64] != header_ok):
+                    m.d.sync += [n_chunks.eq(chunks), last_chunk.eq(no_chunks)]
+                    with m.If(~magic_ok):
                         abort(ErrorCode.BAD_IMAGE)
-                    with m.Elif(flat[64:192] != hash_ok):
+                    with m.Elif(~hash_ok_r):
                         abort(ErrorCode.CONFIG_MISMATCH)
-                    with m.Elif(flat[224:256] == 0):
+                    with m.Elif(no_chunks):
                         m.next = "FINISH"
                     with m.Else():
-                        read_fields(_ENTRY, flat[256:288], CHUNK_ENTRY_BYTES)
+                        read_fields(_ENTRY, table, CHUNK_ENTRY_BYTES)
                         m.next = "FIELDS"
                 with m.Else():  # the first chunk's table entry
-                    fetch(flat[0:32], flat[32:64], code_beats(flat[32:64], flat[64:96]))
+                    fetch(entry_addr, entry_nm, entry_beats)
             with state("CODE"):
                 m.d.comb += self.rd_ready.eq(1)
                 with m.If(beat_in):
