@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
@@ -49,6 +48,7 @@ from ..isa import INSTRUCTION_BITS, LoadAct, LoadLut, LoadPrm, LoadWgt, Opcode, 
 from .axi_master import max_run_beats
 from .box_walk import BoxWalk
 from .decode import fields
+from .head_fifo import HeadFifo
 from .sequencer import InstructionHead
 
 __all__ = ["MemEngine"]
@@ -130,7 +130,7 @@ class MemEngine(wiring.Component):
         gather = Signal(8 * cfg.pbuf_entry_bytes, name="gather")
 
         # Slot descriptors from the request walker to the response side: (padding, last slot).
-        m.submodules.slots = slots = SyncFIFO(width=2, depth=timing.read_fifo_depth(cfg))
+        m.submodules.slots = slots = HeadFifo(2, timing.read_fifo_depth(cfg))  # the head in a register
         slot_pad, slot_last = Signal(), Signal()
         m.d.comb += slots.w_data.eq(Cat(slot_pad, slot_last))
 
