@@ -129,7 +129,8 @@ class CmpEngine(wiring.Component):
         left = Signal(2 * cw)
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
-        wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        wr_addr, wr_left = Signal(range(cfg.words("obuf")), name="wr_addr"), Signal(2 * cw, name="wr_left")
+        wr_last = Signal(name="wr_last")  # wr_left == 1, as a register: it ends the instruction
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
@@ -153,6 +154,7 @@ class CmpEngine(wiring.Component):
                 operand.eq(0),
                 left.eq(f["n"]),
                 wr_left.eq(f["n"]),
+                wr_last.eq(f["n"] == 1),
                 wr_addr.eq(f["dst"]),
                 mult.eq(m_a),
                 shift.eq(f["shift"]),
@@ -265,7 +267,7 @@ class CmpEngine(wiring.Component):
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         with m.If(self.obuf_w_en):
-            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1)]
+            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1), wr_last.eq(wr_left == 2)]
         with m.FSM():
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
@@ -285,6 +287,7 @@ class CmpEngine(wiring.Component):
                         step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
+                        wr_last.eq(f["n"] == 1),
                         wr_addr.eq(f["dst"]),
                         mult.eq(f["m"]),
                         shift.eq(f["shift"]),
@@ -305,6 +308,7 @@ class CmpEngine(wiring.Component):
                         is_mul.eq(0),
                         left.eq(0),
                         wr_left.eq(n),
+                        wr_last.eq(n == 1),
                         wr_addr.eq(f["dst"]),
                         mult.eq(Mux(is_max, 1, f["m"])),
                         shift.eq(Mux(is_max, 0, f["shift"])),
@@ -343,14 +347,14 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
                     with m.Else():
                         m.d.sync += rep_count.eq(rep_count + 1)
-                with m.If(self.obuf_w_en & (wr_left == 1)):
+                with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("ADD"):
                 with m.If(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
-                with m.If(self.obuf_w_en & (wr_left == 1)):
+                with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
