@@ -129,8 +129,11 @@ class CmpEngine(wiring.Component):
         left = Signal(2 * cw)
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
-        wr_addr, wr_left = Signal(range(cfg.words("obuf")), name="wr_addr"), Signal(2 * cw, name="wr_left")
-        wr_last = Signal(name="wr_last")  # wr_left == 1, as a register: it ends the instruction
+        wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        # wr_left == 1, as a register: it ends the instruction. Set at every start before it is read, so
+        # it needs no reset (with one, Yosys 0.69's ABC9 fails an assertion on the 8x8 co-search config:
+        # count_id(wire->name) == 0 in ABC_OPS_REINTEGRATE).
+        wr_last = Signal(name="obuf_last", reset_less=True)
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
