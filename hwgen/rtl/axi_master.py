@@ -250,7 +250,10 @@ class AxiMaster(wiring.Component):
         with m.If(beat_in & self.m_axi_rresp[1]):
             m.d.sync += self.read_error.eq(1)
         popped = (through | rfifo.r_rdy) & (self.rd_ready | self.abort)
-        m.d.sync += credits.eq(Mux(rs.issue, rs.minus_burst(credits), credits) + popped)
+        # The beats popped are added first, so that the issue decision is only the last choice.
+        after_pop = Signal.like(credits, name="credits_popped")
+        m.d.comb += after_pop.eq(credits + popped)
+        m.d.sync += credits.eq(Mux(rs.issue, rs.minus_burst(after_pop), after_pop))
 
         # ---- writes: run -> bursts on AW, their lengths -> W side, B retires them
         ws = _Splitter(m, "wr", cfg, run_bits)

@@ -205,8 +205,12 @@ class Controller(wiring.Component):
             read(addr, n_beats)
             m.next = "CODE"
 
+        # In RUN, likewise a flip-flop of its own: it hands the bus master's read side to the MEM engine.
+        in_run = Signal(name="in_run")
+        m.d.comb += self.running.eq(in_run)
+
         def go_abort():
-            m.d.sync += aborting.eq(1)
+            m.d.sync += [aborting.eq(1), in_run.eq(0)]
             m.next = "ABORT"
 
         def abort(why):
@@ -300,14 +304,14 @@ class Controller(wiring.Component):
             # stores are answered.
             with state("LAUNCH"), m.If(self.writes_idle):
                 m.d.comb += self.launch.eq(1)
+                m.d.sync += in_run.eq(1)
                 m.next = "RUN"
-            with state("RUN"):
-                m.d.comb += self.running.eq(1)
-                with m.If(self.mem_halted & self.cmp_halted):
-                    with m.If(last_chunk):
-                        m.next = "FINISH"
-                    with m.Else():
-                        fetch(next_addr, next_nm, next_beats)
+            with state("RUN"), m.If(self.mem_halted & self.cmp_halted):
+                m.d.sync += in_run.eq(0)
+                with m.If(last_chunk):
+                    m.next = "FINISH"
+                with m.Else():
+                    fetch(next_addr, next_nm, next_beats)
             with state("FINISH"), m.If(self.bus_idle):  # the last stores' answers
                 m.d.comb += self.ended.eq(1)
                 m.next = "DONE"
