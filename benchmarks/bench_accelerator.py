@@ -240,8 +240,9 @@ def markdown(results: list[dict], env: dict) -> str:
         f"Preset `{PRESET}`: {cfg.pe_rows}x{cfg.pe_cols} PEs, DRAM bus {cfg.dram_bus_bits} bit, latency "
         f"{cfg.dram_latency} cycles, IMEM {cfg.imem_instructions} instructions. Input 1x3x224x224, batch 1. "
         f"Measured in sim/machine (cycle counts from hwgen/timing.py, exact against the RTL for every instruction, "
-        f"DW included: the v1 DW unit reads one IBUF word a tap a pixel, so depthwise runs at about 1/L = "
-        f"6.25 % by design, docs/accelerator.md). Code: {env['git']}.",
+        f"DW included: the v2 DW unit takes a window column a cycle from the banked IBUF, up to a pixel a "
+        f"cycle, so depthwise layers are bound by the MEM engine's DRAM traffic, docs/accelerator.md "
+        f"'Depthwise v2'). Code: {env['git']}.",
         f"Machine: {env['cpu']} ({env['cores']} cores), Python {env['python']}; load average before/after "
         f"{env['load_average'][0]} / {env['load_average'][1]}; {env['date']}.",
         "",

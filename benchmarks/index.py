@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -187,15 +188,41 @@ def synth_ecp5(d: Doc) -> tuple[str, list[str]]:
     return "", out
 
 
+def ice40(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        s, e, a = r["synth"], r["estimate"], r["accel"]
+        out = (
+            f"{r['config']} ({a['pe_rows']}x{a['pe_cols']} PEs, {a['dram_bus_bits']}-bit bus, IMEM "
+            f"{a['imem_instructions']}): {s['luts']:,} LUT4, {s['ffs']:,} FF, {s['dsps']} SB_MAC16, {s['ebrs']} "
+            f"SB_RAM40_4K of 5,280 / 5,280 / 8 / 30 (estimate {e['luts']:,} LUT4, {e['ebrs']} block RAMs)"
+        )
+        pnr = r.get("pnr")
+        if pnr and pnr.get("fmax_mhz"):
+            out += f"; nextpnr-ice40: Fmax {pnr['fmax_mhz']:.1f} MHz"
+        elif pnr:  # its log's utilization lines: "ICESTORM_LC:   14285/   5280   270%"
+            found = (re.search(r"(ICESTORM_(?:LC|RAM)):\s+(\d+)/\s*(\d+)", ln) for ln in pnr.get("log_tail", []))
+            used = [f"{int(m[2]):,} {m[1]} of {int(m[3]):,}" for m in found if m]
+            out += f"; nextpnr-ice40 {pnr['status']} after {pnr['seconds']:.0f} s"
+            out += f" (needs {', '.join(used)})" if used else ""
+        return out
+
+    return per_result(d, line)
+
+
 def resource_fit(d: Doc) -> tuple[str, list[str]]:
     def err(k: str, name: str) -> str:
         return f"{name} max {pct(d[k]['max_rel_error'])} (mean {pct(d[k]['mean_rel_error'])})"
 
+    held = d.get("held_out", {})
     out = [
-        f"{len(d['configs'])} configs, "
+        f"{len(d['configs']) - len(held)} configs fitted, "
         + ", ".join(sorted({f"{c['lanes']}x{c['lanes']}" for c in d["configs"]}, key=lambda s: int(s.split("x")[0])))
         + f" PEs; relative error of the model: {err('luts', 'LUTs')}, {err('ffs', 'FFs')}, "
-        + f"{err('brams', 'block RAMs')} (counted from the buffer shapes, not fitted)",
+        + f"{err('brams', 'block RAMs')} (counted from the memories' shapes, not fitted)",
+        *(
+            f"held out of the fit: {name}, LUTs {100 * e['luts']:+.1f} %, FFs {100 * e['ffs']:+.1f} %"
+            for name, e in held.items()
+        ),
         "DSPs planned = measured on "
         + f"{sum(c['plan_dsps'] == c['measured']['dsps'] for c in d['configs'])} of {len(d['configs'])} configs",
     ]
@@ -394,6 +421,13 @@ ENTRIES = (
         "Fmax. The report's later sections (the Fmax work, the co-search's 8x8 config) are written by hand and "
         "are not in the JSON.",
         synth_ecp5,
+    ),
+    Entry(
+        "ice40",
+        "bench_ice40.py",
+        "The small end: the smallest accelerators (`nano`, a floor config, `tiny`) against the iCE40 UP5K, by "
+        "Yosys `synth_ice40` (totals and per block) and nextpnr-ice40, with the resource estimate beside them.",
+        ice40,
     ),
     Entry(
         "resource_fit",

@@ -139,7 +139,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     p.add_argument(
         "--accel",
         metavar="PRESET|FILE.json",
-        help="also schedule and lower for an accelerator: a preset (tiny, small, default) or a config "
+        help="also schedule and lower for an accelerator: a preset (nano, tiny, small, default) or a config "
         "file; writes accel.json, schedules/, program.bin, image.json, rtl/ (default: IR only)",
     )
     p.add_argument("--no-rtl", action="store_true", help="with --accel, skip writing the Verilog (rtl/)")

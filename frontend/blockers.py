@@ -132,3 +132,14 @@ def error(model: str, blockers: list[Blocker]) -> UnsupportedOpError:
         lines.append(f"  ... and {n - MAX_LISTED} more")
     lines.append(POINTER)
     return UnsupportedOpError("\n".join(lines))
+
+
+def listing(subject: str, problems: list[str], supported: str, limit: int = 40) -> UnsupportedOpError:
+    """The one error of an importer (ONNX, torch.export): ``subject`` has these ``problems`` (the
+    first ``limit`` listed), then ``supported``, the importer's op set."""
+    more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+    return UnsupportedOpError(
+        f"{subject} has {len(problems)} node(s) dian cannot lower:\n  - "
+        + "\n  - ".join(problems[:limit])
+        + f"{more}\n{supported}."
+    )

@@ -24,6 +24,7 @@ from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
 from .aten_rules import RULES, supported_summary
+from .blockers import listing
 from .builder import Builder, describe_location
 
 MAX_LISTED = 40
@@ -91,12 +92,7 @@ def import_exported(model: Any, input_shape: tuple[int, ...], name: str) -> Grap
                 problems.append(str(e).rstrip("."))
                 failed.add(node)
     if problems:
-        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
-        raise UnsupportedOpError(
-            f"exported program '{name}' has {len(problems)} node(s) dian cannot lower:\n  - "
-            + "\n  - ".join(problems[:MAX_LISTED])
-            + f"{more}\n{supported_summary()}."
-        )
+        raise listing(f"exported program '{name}'", problems, supported_summary(), MAX_LISTED)
     graph = Graph.build(
         name,
         b.tensors,

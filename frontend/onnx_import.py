@@ -27,6 +27,7 @@ from onnx.reference import ReferenceEvaluator
 from dian.errors import InputShapeError, UnsupportedOpError
 from dian.ir import Graph, verify
 
+from .blockers import listing
 from .builder import Builder
 from .onnx_file import OnnxModel
 from .onnx_patterns import Fused, find_fused
@@ -128,13 +129,7 @@ def import_onnx(model: OnnxModel, input_shape: tuple[int, ...], name: str) -> Gr
         if o not in values and o not in problems:
             problems[o] = f"graph output `{o}`: it is a constant, not computed from the input; dian compiles networks"
     if problems:
-        listed = list(problems.values())
-        more = f"\n  ... and {len(listed) - MAX_LISTED} more" if len(listed) > MAX_LISTED else ""
-        raise UnsupportedOpError(
-            f"ONNX model '{model.path}' has {len(listed)} node(s) dian cannot lower:\n  - "
-            + "\n  - ".join(listed[:MAX_LISTED])
-            + f"{more}\n{supported_summary()}."
-        )
+        raise listing(f"ONNX model '{model.path}'", list(problems.values()), supported_summary(), MAX_LISTED)
     graph = Graph.build(
         name,
         b.tensors,

@@ -82,6 +82,15 @@ class AccelConfig:
         return self.pe_rows
 
     @property
+    def ibuf_banks(self) -> int:
+        """Banks of the IBUF (docs/accelerator.md, "Depthwise v2"): word ``a`` lives in bank ``a mod
+        banks`` at row ``a // banks``, so a DW instruction reads the new column of up to ``banks``
+        kernel rows in one cycle. ``min(4, L / 2)`` with the depthwise dataflow (at L >= 16 the
+        three rows of a 3x3 kernel, whose 9 taps fit the array's rows, in one pass; groups of up
+        to L / 2 rows below that), 1 without it (nothing reads two IBUF words at once)."""
+        return min(4, self.lanes // 2) if Dataflow.DEPTHWISE in self.dataflows else 1
+
+    @property
     def word_bytes(self) -> int:
         return self.lanes * self.operand_bits // 8
 
@@ -239,6 +248,14 @@ def _validate_buffer(cfg: AccelConfig, name: str) -> None:
     buf: BufferConfig = getattr(cfg, name)
     word = cfg.acc_word_bytes if name == "abuf" else cfg.word_bytes
     unit = 2 * word
+    banked = unit * cfg.ibuf_banks  # each half a whole number of rows of every IBUF bank
+    if name == "ibuf" and buf.bytes % banked:
+        raise _fail(
+            f"{name}.bytes",
+            buf.bytes,
+            f"with the depthwise dataflow the IBUF is {cfg.ibuf_banks} banks of {word}-byte words, so it must be "
+            f"a multiple of {banked} bytes (2 halves x {cfg.ibuf_banks} banks x {word} bytes)",
+        )
     if buf.bytes < unit * 4 or buf.bytes % unit:
         raise _fail(
             f"{name}.bytes",

@@ -13,7 +13,7 @@ buffer depths) and packs an instruction into exactly 256 bits:
     | derived fields
 
 little-endian in 32 bytes. *Derived* fields (``DERIVED``: GEMM's pixel count,
-POOL's window count, DW's first-tap column and IBUF offsets) are functions of
+POOL's window count, DW's array rows and kept window columns) are functions of
 the others that the encoder computes, so the RTL does no multiplication or
 division between its instruction memory and its registers; decoding ignores
 them. A value that does not fit its field raises
@@ -38,6 +38,7 @@ from .isa_base import (  # the vocabulary, re-exported: the instruction set is o
     Opcode,
     PoolMode,
     Token,
+    dw_keep,
     instr_class,
 )
 
@@ -198,9 +199,8 @@ class Gemm(Instr):
         ("src", "ib"),
         ("dst", "ab"),
         ("reset", "bit"),
-        ("tap0", "ibn"),
-        ("n_taps", "ibn"),
-        ("n_fx", "ibn"),
+        ("n_gy", "ibn"),
+        ("n_gx", "ibn"),
         ("s_fy", "ib"),
         ("s_fx", "ib"),
         ("n_oy", "abn"),
@@ -214,19 +214,20 @@ class Gemm(Instr):
     ),
 )
 class Dw(Instr):
-    """Depthwise, one channel block: for taps t < ``n_taps`` (kernel tap k = tap0 + t,
-    fy = k // n_fx, fx = k % n_fx; weights WBUF word ``wgt + t``, lane c = channel c)
-    and pixels: ``ABUF[dst + oy*d_oy + ox*d_ox][c] += w[t][c] * IBUF[src + fy*s_fy +
-    fx*s_fx + oy*s_oy + ox*s_ox][c]``. ``reset`` overwrites instead of adding; ``rq`` as
-    GEMM's (every pixel's sum is final)."""
+    """Depthwise, one channel block and one tap group of ``n_gy`` kernel rows x ``n_gx`` columns
+    (docs/accelerator.md, "Depthwise v2"): for array rows r < ``n_gy * n_gx`` (j = r // n_gx,
+    c = r % n_gx; weights WBUF word ``wgt + r``, lane = channel) and pixels:
+    ``ABUF[dst + oy*d_oy + ox*d_ox][l] += w[r][l] * IBUF[src + j*s_fy + c*s_fx + oy*s_oy +
+    ox*s_ox][l]``. ``reset`` overwrites instead of adding; ``rq`` as GEMM's (every pixel's sum is
+    final). The group's rows must sit in distinct IBUF banks (``j*s_fy`` distinct modulo
+    ``AccelConfig.ibuf_banks``), at most one row a bank."""
 
     wgt: int
     src: int
     dst: int
     reset: int
-    tap0: int
-    n_taps: int
-    n_fx: int
+    n_gy: int
+    n_gx: int
     s_fy: int
     s_fx: int
     n_oy: int
@@ -243,12 +244,11 @@ class Dw(Instr):
     lut: int = 0
     ltab: int = 0
 
-    # tap0's kernel column and IBUF offsets (of its kernel row, and of the tap).
-    DERIVED = (("fx0", "ibn"), ("row_off0", "ib"), ("off0", "ib"))
+    # The group's array rows, and the window columns kept from one pixel to the next.
+    DERIVED = (("n_rows", "ibn"), ("keep", "ibn"))
 
     def derived(self) -> dict[str, int]:
-        fy0, fx0 = divmod(self.tap0, self.n_fx) if self.n_fx else (0, 0)
-        return {"fx0": fx0, "row_off0": fy0 * self.s_fy, "off0": fy0 * self.s_fy + fx0 * self.s_fx}
+        return {"n_rows": self.n_gy * self.n_gx, "keep": dw_keep(self.n_gx, self.s_fx, self.s_ox)}
 
 
 @instr_class(
@@ -371,12 +371,18 @@ class Copy(Instr):
         ("m", "m31"),
         ("shift", "sh"),
         *LUT_FIELDS,
+        ("cont", "bit"),
     ),
 )
 class Pool(Instr):
     """Window max or sum per lane: output word (c, oy, ox) at ``dst + (c*n_oy + oy)*n_ox + ox``
     reduces IBUF ``src + c*s_c + oy*s_oy + ox*s_ox + fy*s_fy + fx*s_fx`` over the window;
-    AVG then applies ``clamp(round_shift(sum * m, shift), -128, 127)``."""
+    AVG then applies ``clamp(round_shift(sum * m, shift), -128, 127)``.
+
+    ``cont``: the first window goes on from the running max or sum the previous POOL's last
+    window left, instead of starting afresh. A window too big for an IBUF half (a global average
+    pool of a large map) runs as POOLs over bands of its rows, each after the first with ``cont``;
+    every band writes the result so far, and the last band's is the window's."""
 
     src: int
     dst: int
@@ -395,6 +401,7 @@ class Pool(Instr):
     shift: int = 0
     lut: int = 0
     ltab: int = 0
+    cont: int = 0
 
     DERIVED = (("n_win", "obn3"),)
 
@@ -424,7 +431,7 @@ _STRIDE_OF_COUNT = {
         "d_oy": "n_oy",
         "d_ox": "n_ox",
     },
-    Dw: {"s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy", "d_ox": "n_ox"},
+    Dw: {"s_fy": "n_gy", "s_fx": "n_gx", "s_oy": "n_oy", "s_ox": "n_ox", "d_oy": "n_oy", "d_ox": "n_ox"},
     Pool: {"s_c": "n_c", "s_oy": "n_oy", "s_ox": "n_ox", "s_fy": "n_fy", "s_fx": "n_fx"},
 }
 

@@ -112,3 +112,12 @@ FUSED_REQUANT = (("rq", "bit"), ("odst", "ob"), ("prm", "pb"), ("lo", "i8"), ("h
 #: Every OBUF writer's pointwise stage (the last fields): on/off and the LBUF table. With ``lut``
 #: each int8 result ``q`` is replaced by entry ``q + 128`` of table ``ltab`` in its lane.
 LUT_FIELDS = (("lut", "bit"), ("ltab", "lt"))
+
+
+def dw_keep(n_gx: int, s_fx: int, s_ox: int) -> int:
+    """The window columns a DW instruction keeps from one pixel to the next (its derived ``keep``):
+    ``n_gx - s_ox / s_fx`` when the pixel step is a whole number ``k`` of column steps with ``0 < k
+    < n_gx`` (a stride that is a multiple of the dilation), else 0 (every column is read again)."""
+    if s_fx > 0 and s_ox > 0 and s_ox % s_fx == 0 and s_ox // s_fx < n_gx:
+        return n_gx - s_ox // s_fx
+    return 0

@@ -1,5 +1,8 @@
 """Built-in accelerator configs. ``tiny`` is what CI simulates and
-synthesizes; ``small`` and ``default`` are the sizes benchmarked on ECP5-85k.
+synthesizes; ``small`` and ``default`` are the sizes benchmarked on ECP5-85k;
+``nano`` is the small end: the least hardware that runs the zoo's LeNet (2x2
+PEs, GEMM only, no LUT stage, 24-bit accumulators, a 16-bit bus, half-KiB
+buffers). It does not fit the iCE40 UP5K either (benchmarks/results/ice40.md).
 
 Buffers are sized so a 3x3 conv of the size class's typical layer (64 channels
 at 56x56 for ``default``) tiles into a few dozen tiles, with both halves of
@@ -21,6 +24,22 @@ _BOTH = (Dataflow.GEMM, Dataflow.DEPTHWISE)
 PRESETS: dict[str, AccelConfig] = {
     cfg.name: validate(cfg)
     for cfg in (
+        AccelConfig(
+            name="nano",
+            pe_rows=2,
+            pe_cols=2,
+            dataflows=(Dataflow.GEMM,),
+            ibuf=BufferConfig(512),
+            wbuf=BufferConfig(256),
+            abuf=BufferConfig(768),
+            obuf=BufferConfig(256),
+            dram_bus_bits=16,
+            dram_latency=16,
+            target=Target.ECP5_25K,
+            clock_mhz=100.0,
+            acc_bits=24,
+            imem_instructions=64,
+        ),
         AccelConfig(
             name="tiny",
             pe_rows=4,
@@ -74,7 +93,7 @@ PRESETS: dict[str, AccelConfig] = {
 
 
 def load_accel_config(spec: str | Path) -> AccelConfig:
-    """A preset name (``tiny``, ``small``, ``default``) or a JSON file path."""
+    """A preset name (``nano``, ``tiny``, ``small``, ``default``) or a JSON file path."""
     if isinstance(spec, str) and spec in PRESETS:
         return PRESETS[spec]
     path = Path(spec)

@@ -19,31 +19,35 @@ class Target(str, Enum):
     ICE40_UP5K = "ice40-up5k"
 
 
-#: On-chip RAM of each FPGA target in bytes (block RAM; for the UP5K also its
-#: 128 KiB of SPRAM), from the vendors' family data sheets.
+#: On-chip RAM of each FPGA target in bytes that the generated memories can use (block RAM),
+#: from the vendors' family data sheets. The UP5K's 128 KiB of SPRAM is not counted: Yosys does
+#: not infer SB_SPRAM256KA, and its single port cannot serve a buffer that one engine writes while
+#: the other reads it, in the same cycle.
 TARGET_RAM_BYTES: dict[Target, int | None] = {
     Target.GENERIC: None,
     Target.ECP5_25K: 56 * 18 * 1024 // 8,  # 56 EBR x 18 Kbit
     Target.ECP5_85K: 208 * 18 * 1024 // 8,  # 208 EBR x 18 Kbit
-    Target.ICE40_UP5K: 30 * 4 * 1024 // 8 + 128 * 1024,  # 30 EBR x 4 Kbit + SPRAM
+    Target.ICE40_UP5K: 30 * 4 * 1024 // 8,  # 30 EBR x 4 Kbit
 }
 
 
 @dataclass(frozen=True)
 class Fabric:
     """The logic of an FPGA target: LUT4s, hard multipliers and their signed
-    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16)."""
+    operand width (ECP5 MULT18X18D: 18; iCE40 SB_MAC16: 16), and its block RAMs
+    (ECP5 DP16KD, iCE40 SB_RAM40_4K; None: not stated)."""
 
     luts: int
     dsps: int
     dsp_bits: int
+    brams: int | None = None
 
 
 #: Logic of each FPGA target, from the vendors' family data sheets; ``None``
 #: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
 TARGET_FABRIC: dict[Target, Fabric | None] = {
     Target.GENERIC: None,
-    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18),
-    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18),
-    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16),
+    Target.ECP5_25K: Fabric(luts=24_288, dsps=28, dsp_bits=18, brams=56),
+    Target.ECP5_85K: Fabric(luts=83_640, dsps=156, dsp_bits=18, brams=208),
+    Target.ICE40_UP5K: Fabric(luts=5_280, dsps=8, dsp_bits=16, brams=30),
 }

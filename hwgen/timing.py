@@ -87,15 +87,19 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   PPUAdd two edges later (the port, CmpEngine's register) and the result is
   written ``PPUAdd.LATENCY`` (6) after its ``b``: ``D = 2n + 3 + 6``.
 
-* DW (hwgen/rtl/dw_unit.py, ``T = n_taps``, ``P`` pixels): ``S`` latches the
-  fields (tap0's column and IBUF offsets are derived instruction fields);
-  ``S+1`` loads the tap walk from them; pixel p's tap t is read in ``S+2+p·T+t`` *(v1: one IBUF word a
-  cycle, no window reuse)* (and for p = 0 the WBUF weight row t beside it);
-  the cycle ``i = S+2+(p+1)·T`` that writes the pixel's last word into the
-  window register plays GEMM's issue: the array takes the window in ``i+1``
-  and the ABUF write is in ``i + WRITE``: ``D = P·T + 3 + WRITE`` (``P·T +
-  9``). Busy-PE: ``T·L`` per pixel (rows = the group's taps, every column,
-  padding lanes included), identically in sim/machine and the RTL.
+* DW v2 (hwgen/rtl/dw_unit.py; a group of ``n_gy`` kernel rows x ``n_gx``
+  columns, ``R = n_gy·n_gx`` array rows, ``n_oy x n_ox`` pixels): ``S``
+  latches; ``S+1 .. S+R`` read the R weight rows (WBUF, into the shadow
+  weights one edge later); from ``C0 = S+1+R`` one window *column* a cycle —
+  the group's ``n_gy`` words of one kernel column, one from each IBUF bank —
+  with no bubble: an output row's first pixel loads ``n_gx`` columns, each
+  further pixel the ``n_gx − keep`` new ones (``keep``: the columns the
+  window shifts over, a derived field), ``N = n_oy·(n_gx + (n_ox−1)·(n_gx −
+  keep))`` in all; the cycle after a pixel's last column read plays GEMM's
+  issue (the word lands in the window register), so the last ABUF write is
+  at ``C0 + N + WRITE``: ``D = R + N + 2 + WRITE`` (``R + N + 8``).
+  Busy-PE: ``R·L`` per pixel (rows = the group's taps, every column, padding
+  lanes included), identically in sim/machine and the RTL.
 
 * GEMM or DW with ``rq`` (the requantization fused into the drain,
   hwgen/rtl/cmp_engine.py): every final sum (the last block's, or every DW
@@ -130,7 +134,7 @@ import numpy as np
 
 from . import image_format
 from .accel_config import AccelConfig
-from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, StoreAct
+from .isa import AddI, Copy, Dw, End, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, MulI, Pool, StoreAct, dw_keep
 
 # Pipeline depths of the RTL units, in clock edges from an input to its result. They are part of
 # the contract: the blocks in hwgen/rtl take their ``LATENCY`` from here, and each block's test
@@ -169,9 +173,9 @@ DONE_CYCLES = 2
 # A store is posted; its last B response is in, and the master's writes idle, WRITE_SETTLE + λ
 # cycles after the store's end (the W FIFO and the AW -> W burst queue, then the memory's λ).
 WRITE_SETTLE = 3
-# DW: S latches, S+1 the first tap's offset, reads from S+2; the cycle writing
-# a pixel's last word into the window is its GEMM-style issue.
-DW_OVERHEAD = 2 + 1 + GEMM_WRITE
+# DW: S latches, the weight rows, then a column a cycle; the cycle after a pixel's last column read
+# (its word lands in the window) is its GEMM-style issue: D = rows + columns + DW_OVERHEAD.
+DW_OVERHEAD = 2 + GEMM_WRITE
 ADD_LATENCY, POOL_LATENCY = PPU_ADD_LATENCY, PPU_POOL_LATENCY
 # MUL: the registered int8 x int8 product of each lane, then PPURequant (cmp_engine.py).
 MUL_LATENCY = 1 + PPU_REQUANT_LATENCY
@@ -299,11 +303,17 @@ def gemm_cycles(cfg: TimingConfig, n_blocks: Any, n_pix: Any) -> Any:
     return 1 + L + (n_blocks - 1) * period + n_pix + GEMM_WRITE
 
 
-def dw_cycles(cfg: TimingConfig, n_taps: Any, n_pix: Any) -> Any:
-    """EXACT (hwgen/rtl/dw_unit.py): ``P·T + 2 + 1 + WRITE`` — latch, loading the
-    tap walk, one IBUF read per tap per pixel *(v1)*,
-    the window register, then the array path to the last ABUF write."""
-    return n_pix * n_taps + DW_OVERHEAD
+def dw_columns(n_oy: Any, n_ox: Any, n_gx: Any, keep: Any) -> Any:
+    """Window columns a DW instruction reads: ``n_gx`` for an output row's first pixel, ``n_gx -
+    keep`` for each further one."""
+    return n_oy * (n_gx + (n_ox - 1) * (n_gx - keep))
+
+
+def dw_cycles(cfg: TimingConfig, n_rows: Any, n_columns: Any) -> Any:
+    """EXACT (hwgen/rtl/dw_unit.py): ``R + N + 2 + WRITE`` — latch, the R weight rows, one window
+    column a cycle (each the group's kernel rows, one IBUF bank each), the issue of the last pixel
+    and the array path to its ABUF write."""
+    return n_rows + n_columns + DW_OVERHEAD
 
 
 def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
@@ -346,7 +356,8 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Gemm):
         return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN + lut
     if isinstance(ins, Dw):
-        return int(dw_cycles(cfg, ins.n_taps, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN + lut
+        cols = dw_columns(ins.n_oy, ins.n_ox, ins.n_gx, dw_keep(ins.n_gx, ins.s_fx, ins.s_ox))
+        return int(dw_cycles(cfg, ins.n_gy * ins.n_gx, cols)) + ins.rq * RQ_DRAIN + lut
     if isinstance(ins, AddI):
         return int(add_cycles(ins.n)) + lut
     if isinstance(ins, Copy):
@@ -362,9 +373,9 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
 
 def busy_pe(ins: Instr, cfg: AccelConfig) -> int:
     """Array-occupied PE-cycles: ``L·L`` per pixel per GEMM weight block, ``T·L`` per pixel of a
-    DW of ``T`` taps (padding rows and lanes included; not the useful MACs), as the RTL counts."""
+    DW group of ``T = n_gy·n_gx`` taps (padding rows and lanes included; not the useful MACs), as the RTL counts."""
     if isinstance(ins, Gemm):
         return ins.n_c * ins.n_fy * ins.n_fx * ins.n_oy * ins.n_ox * cfg.lanes * cfg.lanes
     if isinstance(ins, Dw):
-        return ins.n_taps * ins.n_oy * ins.n_ox * cfg.lanes
+        return ins.n_gy * ins.n_gx * ins.n_oy * ins.n_ox * cfg.lanes
     return 0

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from dian.errors import AccelConfigError, SearchSpaceError
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.targets import TARGET_RAM_BYTES, Target
-from dian.search.explore import config_of, encoding_misfit, feasible_lanes, misfit
+from dian.search.explore import config_of, encoding_misfit, feasible_lanes, misfit, smallest_misfit
 from dian.search.resources import Resources, estimate
 
 #: Buffer size classes: log2 bytes of (IBUF, WBUF, ABUF, OBUF).
@@ -119,7 +119,9 @@ def hardware_space(target: str | Target, quick: bool = False) -> HardwareSpace:
         raise SearchSpaceError(f"unknown target {target!r}; targets: {', '.join(x.value for x in Target)}.") from None
     lanes = tuple(L for L in feasible_lanes(t) if MAX_LANES.get(t, 16) >= L)
     if not lanes:
-        raise SearchSpaceError(f"no PE array fits {t.value}; pick a larger target.")
+        why = smallest_misfit(t)
+        need = f" (even the nano preset, 2x2 PEs, needs {why} by search/resources.py's estimate)" if why else ""
+        raise SearchSpaceError(f"no PE array fits {t.value}{need}; pick a larger target.")
     ram = TARGET_RAM_BYTES[t]
     buffers = tuple(b for b in BUFFER_LABELS if ram is None or sum(2**x for x in BUFFER_CLASSES[b]) <= ram)
     if quick:

@@ -24,7 +24,7 @@ from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.lower.workload import check_runnable, needs_lut
-from dian.hwgen.targets import Target
+from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -40,10 +40,7 @@ PLATFORM: dict[Target, tuple[int, float]] = {
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
-BRAM_BUDGET = {Target.ECP5_25K: 56, Target.ECP5_85K: 208}  # DP16KD blocks
-#: The block-RAM count is estimated from shapes and falls up to 21 % short of Yosys's
-#: (benchmarks/results/resource_fit.md): a design must fit with this margin.
-BRAM_MARGIN = 1.25
+BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
 
 
 @dataclass(frozen=True)
@@ -127,10 +124,24 @@ def misfit(res: Resources, target: Target) -> str:
     budget = LUT_BUDGET.get(target)
     if budget is not None and res.luts > budget:
         return f"estimated {res.luts:,} LUTs > {budget:,}"
-    brams = BRAM_BUDGET.get(target)
-    if brams is not None and res.brams * BRAM_MARGIN > brams:
-        return f"estimated {res.brams} block RAMs (x{BRAM_MARGIN} margin) > {brams}"
+    brams = BRAM_BUDGET.get(target)  # search/resources.py counts them as Yosys does (resource_fit.md, ice40.md)
+    if brams is not None and res.brams > brams:
+        return f"estimated {res.brams} block RAMs > {brams}"
     return ""
+
+
+def smallest_misfit(target: Target) -> str:
+    """Why even ``nano``, the least hardware that runs the zoo's LeNet, does not fit ``target`` by the
+    resource estimate: its LUTs and its block RAMs ("" when it fits)."""
+    from dian.hwgen.presets import PRESETS
+
+    res = estimate(dataclasses.replace(PRESETS["nano"], target=target))
+    over = []
+    if target in LUT_BUDGET and res.luts > LUT_BUDGET[target]:
+        over.append(f"~{res.luts:,} LUT4 of its {LUT_BUDGET[target]:,}")
+    if target in BRAM_BUDGET and res.brams > BRAM_BUDGET[target]:
+        over.append(f"{res.brams} block RAMs of its {BRAM_BUDGET[target]}")
+    return " and ".join(over)
 
 
 def explore(
@@ -152,9 +163,12 @@ def explore(
 
     lanes = feasible_lanes(target)
     if not lanes:
+        why = smallest_misfit(target)
         raise AccelConfigError(
             f"no PE array from 2x2 to 16x16 fits {target.value}'s logic, even with the smallest "
-            f"buffers (search/resources.py's estimate); pick a larger target."
+            f"buffers (search/resources.py's estimate)"
+            + (f": the nano preset (2x2 PEs, the least hardware that runs LeNet) needs {why}" if why else "")
+            + "; pick a larger target."
         )
 
     def run(trial: optuna.Trial) -> float:

@@ -36,6 +36,7 @@ from numba.extending import register_jitable
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.isa import dw_keep
 
 BUFFERS = ("ibuf", "wbuf", "abuf", "pbuf", "obuf", "lbuf")
 IBUF, WBUF, ABUF, PBUF, OBUF, LBUF = range(6)
@@ -62,6 +63,8 @@ for _helper in (
     timing.chunk_fetch_bytes,
     timing.gemm_cycles,
     timing.dw_cycles,
+    timing.dw_columns,
+    dw_keep,
     timing.ppu_cycles,
     timing.add_cycles,
     timing.mul_cycles,

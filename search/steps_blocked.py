@@ -16,6 +16,8 @@ from numba import njit
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.isa import dw_keep
+from dian.hwgen.lower.layout import dw_group_shape
 from dian.hwgen.lower.workload import WorkKind
 
 from .step_record import (
@@ -90,9 +92,11 @@ class BlockedTilings:
     UX,
     OH,
     OW,
+    GY,
+    GX,
     PARTS,
     PART,
-) = range(HEADER, HEADER + 31)
+) = range(HEADER, HEADER + 33)
 KIND_CODES = {
     WorkKind.DW: 1,
     WorkKind.POOL: 2,
@@ -166,10 +170,21 @@ class BlockedSteps:
             w.ux,
             w.oh,
             w.ow,
+            *_dw_group_shape(w, cfg, t.ct),
             np.full_like(t.ct, len(parts)),
             *(v for cb, n in zip(part_cb, part_steps, strict=True) for v in (cb, n)),
         ]
         self.table = np.ascontiguousarray(np.stack([np.asarray(c, np.int64) for c in cols], axis=1))
+
+
+def _dw_group_shape(w: WorkArrays, cfg: AccelConfig, like: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The largest DW tap group (rows, columns) of each mapping's kernel (hwgen/lower/layout.py)."""
+    shape = [
+        dw_group_shape(int(a), int(b), int(d), cfg.lanes, cfg.ibuf_banks)
+        for a, b, d in zip(w.fy, w.fx, w.dy, strict=True)
+    ]
+    gy, gx = (np.asarray([s[i] for s in shape], np.int64) + 0 * like for i in (0, 1))
+    return gy, gx
 
 
 @njit(inline="always")
@@ -280,6 +295,8 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
         rec[SRAM + IBUF] = n_in * words * L
         return
     ny, nx = (rows - 1) * r[SY] + (r[FY] - 1) * r[DY] + 1, (cols - 1) * r[SX] + (r[FX] - 1) * r[DX] + 1
+    if kind == DW and r[GY] > 1 and nx % 2 == 0:  # the IBUF row pitch of a multi-row tap group is odd
+        nx += 1
     y0, x0 = y_t * r[TY] * r[SY] - r[PY], x_t * r[TX] * r[SX] - r[PX]
     real_y = max(min(y0 + ny, r[H]) - max(y0, 0), 0)
     real_x = max(min(x0 + nx, r[W]) - max(x0, 0), 0)
@@ -290,20 +307,36 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
         rec[WRITER] = timing.pool_cycles(words, taps) + lut
         rec[SRAM + IBUF] = words * taps * L
         return
-    G = -(-taps // L)
-    pix = rows * cols
+    dw_step(r, cfg, rec, c_t, cbs, rows, cols, lut)
+
+
+@njit(inline="always")
+def dw_step(r: np.ndarray, cfg: CfgView, rec: np.ndarray, c_t: int, cbs: int, rows: int, cols: int, lut: int) -> None:
+    """A DW step's weights, parameters and instructions: per channel block one DW per tap group
+    (rectangles of at most GY x GX taps, row-major), the last one requantizing into OBUF."""
+    L, taps, pix = cfg.lanes, r[FY] * r[FX], rows * cols
+    g_y, g_x = -(-r[FY] // r[GY]), -(-r[FX] // r[GX])
+    G = g_y * g_x
+    columns, run = 0, 0  # the window columns of one run of kernel rows (over its column runs), of the last run
+    for xg in range(g_x):
+        gx = min(r[GX], r[FX] - xg * r[GX])
+        s_fx, s_ox = r[DX] if gx > 1 else 0, r[SX] if cols > 1 else 0
+        run = timing.dw_columns(rows, cols, gx, dw_keep(gx, s_fx, s_ox))
+        columns += run
+    gy, gx = r[FY] - (g_y - 1) * r[GY], r[FX] - (g_x - 1) * r[GX]  # the last group's rows and columns
+    last = timing.dw_cycles(cfg, gy * gx, run)
+    every = taps + g_y * columns + G * timing.DW_OVERHEAD  # the G DW instructions of a block
     w_words = cbs * G * L
     prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
     load(rec, 1, 1, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
     load(rec, 2, 1, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
-    # G DW instructions a channel block, all taps; the last of each requantizes into OBUF. The
-    # writer: from the first of those (block 0's G-th instruction) on, after block 0's first G - 1.
-    per_block = timing.dw_cycles(cfg, taps, pix) + (G - 1) * timing.DW_OVERHEAD + timing.RQ_DRAIN
-    pre = (G - 1) * (timing.dw_cycles(cfg, L, pix) + GAP) - GAP * (G > 1)
+    # The writer: from the first OBUF writer (block 0's last DW) on, after block 0's first G - 1.
+    per_block = every + timing.RQ_DRAIN
+    pre = (every - last) + (G - 2) * GAP * (G > 1)
     acc = cfg.acc_word_bytes
     rec[PRE], rec[PRE_INSTRS] = pre, G - 1
     rec[WRITER] = cbs * (per_block + lut) + (cbs * G - 1) * GAP - pre - GAP * (G > 1)
     rec[WRITER_INSTRS] = cbs * G - (G - 1)
     rec[BUSY_PE] = cbs * taps * pix * L
-    rec[SRAM + IBUF], rec[SRAM + WBUF] = cbs * taps * pix * L, w_words * L
+    rec[SRAM + IBUF], rec[SRAM + WBUF] = cbs * r[FY] * columns * L, w_words * L
     rec[SRAM + ABUF], rec[SRAM + PBUF] = cbs * G * pix * 2 * acc, prm_words * L

@@ -4,8 +4,10 @@
 * GEMM weights: blocks ``[KB][CB][FY][FX]`` of L words, word r byte c =
   ``w[kb*L + c, cb*L + r, fy, fx]`` (the lowering cuts tiles out of this array
   and stores each tile contiguously, in the order the schedule loads it);
-* depthwise weights: ``[CB][G]`` tap groups of L words, word t byte c =
-  ``w[cb*L + c, 0, fy_t, fx_t]`` for kernel tap ``g*L + t`` (row-major taps);
+* depthwise weights: ``[CB][G]`` blocks of L words, one per tap group (a
+  rectangle of ``gy`` kernel rows x ``gx`` columns, :func:`dw_groups`), word
+  r byte c = ``w[cb*L + c, 0, fy0 + r // gx, fx0 + r % gx]`` (zero from r =
+  gy·gx on);
 * post-processing parameters: per channel block L int32 bias, L int32
   multiplier, L int8 shift (``AccelConfig.pbuf_entry_bytes`` bytes).
 """
@@ -95,15 +97,40 @@ def gemm_blocks(w: np.ndarray, lanes: int) -> np.ndarray:
     return np.ascontiguousarray(full.reshape(kb, lanes, cb, lanes, fy, fx).transpose(0, 2, 4, 5, 3, 1))
 
 
-def dw_blocks(w: np.ndarray, lanes: int) -> np.ndarray:
-    """Depthwise [C, 1, FY, FX] int8 -> [CB, G, L(t), L(c)], G = ceil(FY*FX / L) tap groups,
-    ``out[cb, g, t, c] = w[cb*L + c, 0, fy, fx]`` for kernel tap ``g*L + t`` (zero past the taps)."""
-    c, _, fy, fx = w.shape
-    taps = fy * fx
-    cb, g = blocks(c, lanes), blocks(taps, lanes)
-    full = np.zeros((cb * lanes, g * lanes), dtype=np.int8)
-    full[:c, :taps] = w.reshape(c, taps)
-    return np.ascontiguousarray(full.reshape(cb, lanes, g, lanes).transpose(0, 2, 3, 1))
+def dw_group_shape(fy: int, fx: int, dy: int, lanes: int, banks: int) -> tuple[int, int]:
+    """The largest tap group of a depthwise kernel (docs/accelerator.md, "Depthwise v2"): ``gx =
+    min(FX, L)`` columns (the window register shifts along a kernel row) and ``gy`` rows, at most
+    one per IBUF bank and ``L // gx`` in all; a dilation ``dy`` that is even puts every kernel row in
+    one bank (the row pitch is odd, the row step ``dy`` pitches), so then one row a group."""
+    gx = min(fx, lanes)
+    gy = min(fy, banks, lanes // gx) if dy % 2 == 1 else 1
+    return gy, gx
+
+
+def dw_groups(fy: int, fx: int, dy: int, lanes: int, banks: int) -> list[tuple[int, int, int, int]]:
+    """The tap groups ``(fy0, gy, fx0, gx)`` of a depthwise kernel, row-major: kernel rows in runs
+    of :func:`dw_group_shape`'s ``gy``, each cut into runs of ``gx`` columns."""
+    gy, gx = dw_group_shape(fy, fx, dy, lanes, banks)
+    return [(y, min(gy, fy - y), x, min(gx, fx - x)) for y in range(0, fy, gy) for x in range(0, fx, gx)]
+
+
+def dw_pitch(nx: int, fy: int, fx: int, dy: int, lanes: int, banks: int) -> int:
+    """The IBUF row pitch of a depthwise tile ``nx`` input columns wide: odd when a group reads
+    several kernel rows at once (rows ``dy`` pitches apart must sit in distinct banks), so an even
+    ``nx`` gets one more column."""
+    gy, _ = dw_group_shape(fy, fx, dy, lanes, banks)
+    return nx + 1 if gy > 1 and nx % 2 == 0 else nx
+
+
+def dw_blocks(w: np.ndarray, lanes: int, groups: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """Depthwise [C, 1, FY, FX] int8 -> [CB, G, L(r), L(c)] for the tap ``groups`` (:func:`dw_groups`),
+    ``out[cb, g, r, c] = w[cb*L + c, 0, fy0 + r // gx, fx0 + r % gx]`` for ``r < gy*gx``, else 0."""
+    c = w.shape[0]
+    cb = blocks(c, lanes)
+    full = np.zeros((cb * lanes, len(groups), lanes), dtype=np.int8)
+    for g, (fy0, gy, fx0, gx) in enumerate(groups):
+        full[:c, g, : gy * gx] = w[:, 0, fy0 : fy0 + gy, fx0 : fx0 + gx].reshape(c, gy * gx)
+    return np.ascontiguousarray(full.reshape(cb, lanes, len(groups), lanes).transpose(0, 2, 3, 1))
 
 
 def param_entries(

@@ -17,7 +17,16 @@ from dian.ir import Conv2d, Graph, Linear
 
 from ..accel_config import LUT_ENTRIES, AccelConfig
 from ..isa import Dw, Gemm, Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, StoreAct
-from .layout import blocks, dense_conv_weights, dw_blocks, gemm_blocks, linear_weights_blocked, param_entries
+from .layout import (
+    blocks,
+    dense_conv_weights,
+    dw_blocks,
+    dw_groups,
+    dw_pitch,
+    gemm_blocks,
+    linear_weights_blocked,
+    param_entries,
+)
 from .program import Load, Step
 from .tile_search import Tiling
 from .workload import Region, Work
@@ -250,27 +259,31 @@ def gemm_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
 
 
 def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
+    """One step per output tile (channel blocks x rows x columns): the input box (its IBUF row pitch
+    odd when a tap group reads several kernel rows, one IBUF bank each), then per channel block one
+    DW per tap group (docs/accelerator.md, "Depthwise v2"), the last requantizing into OBUF."""
     cfg, L, op = ctx.cfg, ctx.cfg.lanes, w.op
     name = op.name
     assert isinstance(op, Conv2d)
-    wb = dw_blocks(ctx.graph.constants[op.weight], L)
-    G = wb.shape[1]
+    (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
+    groups = dw_groups(w.fy, w.fx, dy, L, cfg.ibuf_banks)
+    G = len(groups)
+    wb = dw_blocks(ctx.graph.constants[op.weight], L, groups)
     waddr = ctx.place(wb.view(np.uint8).reshape(-1), f"weights of {name}")
     prm = _params(ctx, op, w.k)
     lut = _lut_tables(ctx, w)
     src, out = ctx.act(op.inputs[0]), ctx.act(op.output)
-    (sy, sx), (py, px), (dy, dx) = w.stride, w.padding, w.dilation
-    taps = w.fy * w.fx
     for cb0, cbs in _ranges(blocks(w.c, L), t.ct):
         for n in range(w.n):
             for oy0, rows in _ranges(w.oy, t.ty):
                 for ox0, cols in _ranges(w.ox, t.tx):
                     ny, nx = (rows - 1) * sy + (w.fy - 1) * dy + 1, (cols - 1) * sx + (w.fx - 1) * dx + 1
+                    pitch = dw_pitch(nx, w.fy, w.fx, dy, L, cfg.ibuf_banks)
                     loads = (
                         Load(
                             "ibuf",
                             ("in", name, n, cb0, oy0, ox0),
-                            (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, nx),),
+                            (load_box(cfg, src, n, cb0, cbs, oy0 * sy - py, ny, ox0 * sx - px, pitch),),
                         ),
                         Load("wbuf", ("w", name, cb0), (LoadWgt(waddr + cb0 * G * L * L, 0, cbs * G * L),)),
                         Load("pbuf", ("p", name, cb0), (LoadPrm(prm + cb0 * cfg.pbuf_entry_bytes, 0, cbs),)),
@@ -279,17 +292,16 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                     comp = [
                         Dw(
                             (cb * G + g) * L,
-                            cb * ny * nx,
+                            cb * ny * pitch + fy0 * dy * pitch + fx0 * dx,
                             cb * rows * cols,
                             int(g == 0),
-                            g * L,
-                            min(L, taps - g * L),
-                            w.fx,
-                            _step(w.fy, dy * nx),
-                            _step(w.fx, dx),
+                            gy,
+                            gx,
+                            _step(gy, dy * pitch),
+                            _step(gx, dx),
                             rows,
                             cols,
-                            _step(rows, sy * nx),
+                            _step(rows, sy * pitch),
                             _step(cols, sx),
                             _step(rows, cols),
                             _step(cols, 1),
@@ -297,7 +309,7 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                             *_lut_fields(lut, g == G - 1, cb),
                         )
                         for cb in range(cbs)
-                        for g in range(G)
+                        for g, (fy0, gy, fx0, gx) in enumerate(groups)
                     ]
                     yield Step(
                         name,

@@ -65,12 +65,14 @@ def pool_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
             _step(w.fx, 1),
             m,
             s,
+            cont=int(w.banded and oy0 > 0),
         )
+        oy_out = 0 if w.banded else oy0  # every band of a banded window stores to its one output word
         yield Step(
             op.name,
             (Load("ibuf", ("in", op.name, cb0, n, oy0, ox0), (ld,)),),
             (comp,),
-            (store_box(cfg, out, n, cb0, cbs, oy0, rows, ox0, cols),),
+            (store_box(cfg, out, n, cb0, cbs, oy_out, rows, ox0, cols),),
             new_output=True,
         )
 

@@ -118,7 +118,7 @@ def _loops(w: Work, t: Tiling, cfg: AccelConfig) -> tuple[Loop, ...]:
     loops += [Loop(Dim.C, t.ct, Level.BUFFER), Loop(Dim.OY, t.ty, Level.BUFFER), Loop(Dim.OX, t.tx, Level.BUFFER)]
     if w.kind is WorkKind.DW:
         loops += [
-            Loop(Dim.FY, w.fy * w.fx, Level.ARRAY, "PE array rows: kernel taps (groups of L)"),
+            Loop(Dim.FY, w.fy * w.fx, Level.ARRAY, "PE array rows: kernel taps (rectangular tap groups)"),
             Loop(Dim.C, L, Level.ARRAY),
         ]
     else:

@@ -6,7 +6,8 @@ Buffer rules (one half of every double buffer; docs/accelerator.md):
 * GEMM: IBUF ``ct x in_y x in_x`` words (the input box of the taps of one
   accumulation step, halo included), WBUF ``kt x ct x fyt x fxt`` blocks of L
   words, ABUF and OBUF ``kt x ty x tx`` words, PBUF ``kt`` entries;
-* DW: IBUF ``cbt x in_y x in_x`` (whole window), WBUF ``cbt x G`` blocks
+* DW: IBUF ``cbt x in_y x pitch`` (whole window; the row pitch ``in_x``, made
+  odd when a tap group reads several kernel rows), WBUF ``cbt x G`` blocks
   (G tap groups), ABUF/OBUF ``cbt x ty x tx``, PBUF ``cbt``;
 * POOL: IBUF as DW, OBUF ``cbt x ty x tx``; ADD: IBUF two boxes; COPY one;
 * every step's instructions fit IMEM with room for the ENDs.
@@ -28,7 +29,8 @@ import numpy as np
 
 from .. import timing
 from ..accel_config import AccelConfig
-from .layout import blocks
+from ..isa import dw_keep
+from .layout import blocks, dw_groups
 from .workload import Work, WorkKind
 
 
@@ -190,7 +192,6 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
     out_words = ct * ty * tx
     in_words = ct * in_extent(ty, sy, w.fy, dy) * in_extent(tx, sx, w.fx, dx)
     taps = w.fy * w.fx
-    G = blocks(taps, L)
     uy, ux = w.upsample
     ok = (out_words * uy * ux <= h["obuf"]) & (ct <= _lut_cap(w, cfg))
     if w.kind is WorkKind.UPSAMPLE:  # one COPY per channel block, input row and repeat of the row
@@ -203,16 +204,23 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
         cmp = ct * ty * uy * ux * (timing.ppu_cycles(tx) + timing.ISSUE_GAP)
         extra_read = 0
     elif w.kind is WorkKind.DW:
+        groups = dw_groups(w.fy, w.fx, dy, L, cfg.ibuf_banks)
+        G = len(groups)
+        nx = in_extent(tx, sx, w.fx, dx)
+        in_words = ct * in_extent(ty, sy, w.fy, dy) * (nx + (groups[0][1] > 1) * (nx % 2 == 0))  # odd pitch
         ok &= (in_words <= h["ibuf"]) & (ct * G * L <= h["wbuf"]) & (out_words <= h["abuf"])
         ok &= (ct <= h["pbuf"]) & (ct * G + 6 <= h["imem"])
-        # G DW instructions of (together) every tap, each one IBUF word a tap a pixel (exact, timing.dw_cycles).
-        cmp = (
-            ct * (timing.dw_cycles(cfg, taps, ty * tx) + (G - 1) * timing.DW_OVERHEAD + G * timing.ISSUE_GAP)
-            + ct * timing.RQ_DRAIN
+        # G DW instructions a channel block (exact, timing.dw_cycles), the last one's drain.
+        per_block = sum(
+            timing.dw_cycles(cfg, gy * gx, timing.dw_columns(ty, tx, gx, dw_keep(gx, dx, sx))) + timing.ISSUE_GAP
+            for _, gy, _, gx in groups
         )
+        cmp = ct * (per_block + timing.RQ_DRAIN)
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]
+        if w.banded:  # one band of one channel block a step: PPUPool carries one running sum
+            ok &= (ct == 1) & (ty == 1) & (tx == 1)
         cmp = timing.pool_cycles(out_words, taps)
         extra_read = 0
     else:

@@ -92,6 +92,10 @@ class Work:
     # INTERLEAVE (factors in ``upsample``): tiles over the phase grid (oy, ox) = phase (0, 0)'s size;
     # (h, w) = the last phase's size (every phase is real there); out_hw = the woven output's size
     out_hw: tuple[int, int] = (0, 0)
+    # POOL of a global average pool whose window does not fit an IBUF half: (oy, fy) = (bands, rows
+    # a band), each band one window of one channel block, the bands after the first going on from
+    # the running sum (POOL's ``cont``), every band storing the sum so far to the one output word
+    banded: bool = False
 
     def header(self, cfg: AccelConfig) -> str:
         if self.kind is WorkKind.INTERLEAVE:
@@ -212,7 +216,12 @@ def _work(graph: Graph, op: Op, cfg: AccelConfig, regions: dict[str, Region]) ->
         return Work(op, WorkKind.POOL, n, c, c, h, w, oy, ox, op.kernel[0], op.kernel[1], op.stride, op.padding)
     if isinstance(op, GlobalAvgPool):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
-        return Work(op, WorkKind.POOL, n, c, c, h, w, 1, 1, h, w)
+        rows = cfg.words("ibuf") // 2 // w  # input rows an IBUF half holds
+        if h * w <= cfg.words("ibuf") // 2 or rows == 0:  # the whole window at once (or the scheduler's error)
+            return Work(op, WorkKind.POOL, n, c, c, h, w, 1, 1, h, w)
+        bands = -(-h // rows)
+        band = -(-h // bands)  # bands of even height: the last one's rows past the map are zeros
+        return Work(op, WorkKind.POOL, n, c, c, h, w, bands, 1, band, w, (band, 1), banded=True)
     if isinstance(op, Add):
         n, c, h, w = _plain_input(graph, regions, op, op.inputs[0])
         _plain_input(graph, regions, op, op.inputs[1])

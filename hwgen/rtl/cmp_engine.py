@@ -37,9 +37,10 @@ is registered when the ``b`` word arrives and enters PPURequant with bias 0
 and the instruction's M, s: ``D = 2n + 3 + 1 + 8``.
 
 DW (with the depthwise dataflow): :class:`~dian.hwgen.rtl.dw_unit.DwUnit`
-walks the taps into the window register and shares GemmUnit's array path;
-the engine waits in GEMM until the last ABUF write: ``D = P·T + 9`` for P
-pixels of T taps *(v1: one IBUF word a cycle)*.
+walks the window columns into the window register, a word from each IBUF bank
+a cycle (the banks' further reads on ``ibuf_x_*``), and shares GemmUnit's array
+path; the engine waits in GEMM until the last ABUF write: ``D = R + N + 8`` for
+a group of R taps whose window reads N columns.
 
 Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
 addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
@@ -82,8 +83,19 @@ class CmpEngine(wiring.Component):
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
         self.enc = Encoding(cfg)
+        nx = cfg.ibuf_banks - 1  # a DW's further kernel rows, one IBUF bank each (GemmUnit's ibuf_x_*)
+        extra = (
+            {
+                "ibuf_x_addr": Out(ArrayLayout(range(cfg.words("ibuf")), nx)),
+                "ibuf_x_en": Out(nx),
+                "ibuf_x_data": In(ArrayLayout(8 * cfg.lanes, nx)),
+            }
+            if nx
+            else {}
+        )
         super().__init__(
             {
+                **extra,
                 "launch": In(1),
                 "halted": Out(1),
                 "imem_addr": Out(range(cfg.imem_instructions)),
@@ -215,6 +227,12 @@ class CmpEngine(wiring.Component):
             self.abuf_w_data.eq(gemm.abuf_w_data),
             self.busy_pe.eq(gemm.busy_pe),
         ]
+        if cfg.ibuf_banks > 1:
+            m.d.comb += [
+                self.ibuf_x_addr.eq(gemm.ibuf_x_addr),
+                self.ibuf_x_en.eq(gemm.ibuf_x_en & in_gemm.replicate(cfg.ibuf_banks - 1)),
+                gemm.ibuf_x_data.eq(self.ibuf_x_data),
+            ]
         m.d.sync += [
             valid1.eq(0),
             add_valid.eq(0),

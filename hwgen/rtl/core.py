@@ -4,9 +4,10 @@ run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
 ``start``/``soft_reset`` pulses and ``base`` in; ``busy``, ``done``,
 ``ended``, ``error_code`` and the four performance counters out.
 
-Buffers: IBUF, WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
+Buffers: WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
 (one write, one synchronous read port each, not transparent, so they infer
-block RAM); LBUF (with ``lut_tables`` > 0) as one byte-wide memory per lane.
+block RAM), IBUF as ``ibuf_banks`` of them (hwgen/rtl/ibuf_banks.py); LBUF (with
+``lut_tables`` > 0) as one byte-wide memory per lane.
 The read side of the AXI master belongs to the controller between chunks and
 to the MEM engine while a chunk runs; the write side is the MEM engine's.
 
@@ -31,6 +32,7 @@ from .axi_master import AxiMaster
 from .axi_ports import m_axi_members
 from .cmp_engine import CmpEngine
 from .controller import Controller
+from .ibuf_banks import IbufBanks
 from .mem_engine import MemEngine
 
 __all__ = ["AcceleratorCore", "core_ports", "forward"]
@@ -81,15 +83,28 @@ class AcceleratorCore(wiring.Component):
         m.submodules.mem = mem = ResetInserter(ctrl.engines_reset)(MemEngine(cfg))
         m.submodules.cmp = cmp = ResetInserter(ctrl.engines_reset)(CmpEngine(cfg))
         bufs = {}
+        m.submodules.ibuf = ibuf = IbufBanks(cfg)
+        m.d.comb += [
+            ibuf.w_en.eq(mem.ibuf_w_en),
+            ibuf.w_addr.eq(mem.ibuf_w_addr),
+            ibuf.w_data.eq(mem.ibuf_w_data),
+            ibuf.r_addr[0].eq(cmp.ibuf_r_addr),
+            cmp.ibuf_r_data.eq(ibuf.r_data[0]),
+        ]
+        for j in range(1, cfg.ibuf_banks):  # a DW's further kernel rows
+            m.d.comb += [
+                ibuf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
+                ibuf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
+                cmp.ibuf_x_data[j - 1].eq(ibuf.r_data[j]),
+            ]
         for name, shape, depth in (
-            ("ibuf", 8 * cfg.lanes, cfg.words("ibuf")),
             ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
             ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
             ("obuf", 8 * cfg.lanes, cfg.words("obuf")),
             ("abuf", cfg.acc_bits * cfg.lanes, cfg.words("abuf")),
         ):
             m.submodules[name] = bufs[name] = Memory(shape=shape, depth=depth, init=[])
-        for name in ("ibuf", "wbuf", "pbuf"):
+        for name in ("wbuf", "pbuf"):
             w = bufs[name].write_port()
             m.d.comb += [
                 w.en.eq(getattr(mem, f"{name}_w_en")),
@@ -102,7 +117,7 @@ class AcceleratorCore(wiring.Component):
         m.d.comb += [ob_w.en.eq(cmp.obuf_w_en), ob_w.addr.eq(cmp.obuf_w_addr), ob_w.data.eq(cmp.obuf_w_data)]
         ab_w = bufs["abuf"].write_port()
         m.d.comb += [ab_w.en.eq(cmp.abuf_w_en), ab_w.addr.eq(cmp.abuf_w_addr), ab_w.data.eq(cmp.abuf_w_data)]
-        for name in ("ibuf", "wbuf", "abuf", "pbuf"):
+        for name in ("wbuf", "abuf", "pbuf"):
             r = bufs[name].read_port(transparent_for=())
             m.d.comb += [r.addr.eq(getattr(cmp, f"{name}_r_addr")), getattr(cmp, f"{name}_r_data").eq(r.data)]
         # LBUF: a memory of bytes per lane (each lane looks up its own entry every cycle), written a

@@ -33,7 +33,7 @@ instruction's last cycle (``done`` is high in it):
     D = 1 + L + (nb - 1) * max(P, L, RAW) + P + WRITE
 
 (hwgen/timing.py's ``gemm_cycles``). ``busy_pe`` (array-occupied PE-cycles)
-is ``L*L`` in every cycle the array takes a GEMM pixel and ``n_taps*L`` in
+is ``L*L`` in every cycle the array takes a GEMM pixel and ``n_rows*L`` in
 every cycle it takes a DW window, padding rows and lanes included, as
 sim/machine and the cost model count (hwgen/timing.py's ``busy_pe``).
 
@@ -48,7 +48,7 @@ dense tiles do); aliasing pixels are undefined.
 from __future__ import annotations
 
 from amaranth.hdl import Module, Mux, Signal
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
@@ -81,8 +81,19 @@ class GemmUnit(wiring.Component):
         self.enc = Encoding(cfg)
         L = cfg.lanes
         self.depthwise = Dataflow.DEPTHWISE in cfg.dataflows
+        nx = cfg.ibuf_banks - 1  # a DW's further kernel rows read the other IBUF banks
+        extra = (
+            {
+                "ibuf_x_addr": Out(data.ArrayLayout(range(cfg.words("ibuf")), nx)),
+                "ibuf_x_en": Out(nx),
+                "ibuf_x_data": In(data.ArrayLayout(8 * L, nx)),
+            }
+            if nx
+            else {}
+        )
         super().__init__(
             {
+                **extra,
                 "start": In(1),
                 "dw_start": In(1),  # DW instead of GEMM (only with the depthwise dataflow)
                 "instr": In(INSTRUCTION_BITS),
@@ -267,7 +278,7 @@ class GemmUnit(wiring.Component):
             with m.Elif(self.dw_start):
                 m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
 
-        # DW: its own tap walk (dw_unit.py) drives the same array path; ``dw``
+        # DW: its own window walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.
         dw = Signal()
         issue = issue_pix
@@ -282,12 +293,18 @@ class GemmUnit(wiring.Component):
             m.d.comb += [
                 dwu.start.eq(self.dw_start),
                 dwu.instr.eq(self.instr),
-                dwu.ibuf_r_data.eq(self.ibuf_r_data),
                 pe.mode.eq(Mux(dw, PEMode.DW, PEMode.GEMM)),
                 pe.x_words.eq(dwu.window),
+                dwu.ibuf_r_data[0].eq(self.ibuf_r_data),
             ]
+            for j in range(1, cfg.ibuf_banks):
+                m.d.comb += [
+                    self.ibuf_x_addr[j - 1].eq(dwu.ibuf_r_addr[j]),
+                    self.ibuf_x_en[j - 1].eq(dwu.ibuf_r_en[j]),
+                    dwu.ibuf_r_data[j].eq(self.ibuf_x_data[j - 1]),
+                ]
             m.d.comb += [
-                self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr, pix)),
+                self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr[0], pix)),
                 self.wbuf_r_addr.eq(Mux(dw, dwu.wbuf_r_addr, waddr)),
             ]
             issue = issue_pix | dwu.issue
@@ -307,7 +324,7 @@ class GemmUnit(wiring.Component):
                 pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
                 pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row)),
             ]
-            busy = Mux(dw, dwu.n_taps << (L.bit_length() - 1), L * L)  # L a power of two: a shift, not a multiplier
+            busy = Mux(dw, dwu.n_rows << (L.bit_length() - 1), L * L)  # L a power of two: a shift, not a multiplier
         else:
             m.d.comb += [pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row)]
         m.d.comb += [

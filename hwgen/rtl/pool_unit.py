@@ -13,6 +13,10 @@ result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
 ``out_valid`` in ``S + k·w + 3`` for window k (1-based), which is where it
 enters PPURequant. With the requantizer's ``LATENCY`` (8) the last OBUF
 write is in ``S + n·w + 3 + 8``: ``D = n·w + 4 + PPURequant.LATENCY``.
+
+``cont``: the first window's first word does not restart PPUPool's running
+max or sum, so that window goes on from where the previous POOL's last window
+left it (the bands of a window too big for an IBUF half); timing unchanged.
 """
 
 from __future__ import annotations
@@ -62,7 +66,8 @@ class PoolUnit(wiring.Component):
         stride = [Signal(ib, name=f"s_{k}") for k in names]
         idx = [Signal(cw, name=f"i_{k}") for k in names]
         base = [Signal(ib, name=f"base_{k}") for k in names]  # address with the inner indices zero
-        mode, active = Signal(), Signal()
+        # carry: the window being read goes on from PPUPool's running value (``cont``, first window only)
+        mode, active, carry = Signal(), Signal(), Signal()
         # The walk's tests are registers (a step reads flip-flops only): level k at its end
         # (index == count - 1), at 0, and at a fresh start (count == 1); ``count2`` = count - 2,
         # the index at which a step reaches the end.
@@ -71,8 +76,10 @@ class PoolUnit(wiring.Component):
         end0 = [Signal(name=f"end0_{k}") for k in names]
         count2 = [Signal(cw, name=f"n2_{k}") for k in names]
 
-        with m.If(self.start):
-            m.d.sync += [mode.eq(f["mode"]), active.eq(1)]
+        with m.If(active & end[3] & end[4]):  # a window's last word: the next window starts afresh
+            m.d.sync += carry.eq(0)
+        with m.If(self.start):  # after the clear above: a start wins
+            m.d.sync += [mode.eq(f["mode"]), active.eq(1), carry.eq(f["cont"])]
             m.d.sync += [c.eq(f[f"n_{k}"] - 2) for c, k in zip(count2, names, strict=True)]
             m.d.sync += [e.eq(f[f"n_{k}"] == 1) for e, k in zip(end, names, strict=True)]
             m.d.sync += [e.eq(f[f"n_{k}"] == 1) for e, k in zip(end0, names, strict=True)]
@@ -96,7 +103,7 @@ class PoolUnit(wiring.Component):
         valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
             valid0.eq(active),
-            first0.eq(zero[3] & zero[4]),
+            first0.eq(zero[3] & zero[4] & ~carry),
             last0.eq(end[3] & end[4]),
             valid.eq(valid0),
             first.eq(first0),

@@ -22,9 +22,9 @@ design's own), and ``fmax_mhz`` is nextpnr's achieved frequency for ``clk``
 ``utilization``; its ECP5 ``TRELLIS_COMB`` count exceeds ``luts`` by the
 route-through LUTs it adds.
 
-For an FPGA target :meth:`SynthReport.fit` compares the DSP and LUT figures
-with the target's logic (``accel_config.TARGET_FABRIC``, the vendor's counts):
-``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288``.
+For an FPGA target :meth:`SynthReport.fit` compares the DSP, LUT and block-RAM
+figures with the target's (``targets.TARGET_FABRIC``, the vendor's counts):
+``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288, block RAM 20 of 56``.
 """
 
 from __future__ import annotations
@@ -102,16 +102,18 @@ class SynthReport:
         return None if self.fmax_mhz is None else self.fmax_mhz >= self.clock_mhz
 
     def fit(self) -> str | None:
-        """``fits <target>: DSP x of y, LUT x of y`` or ``does not fit <target>: ...`` against the
-        target's logic (``TARGET_FABRIC``); None for ``generic`` or without LUT/DSP figures."""
+        """``fits <target>: DSP x of y, LUT x of y[, block RAM x of y]`` or ``does not fit <target>:
+        ...`` against the target's logic and block RAMs (``TARGET_FABRIC``); None for ``generic`` or
+        without LUT/DSP figures."""
         fabric = TARGET_FABRIC.get(AccelTarget(self.target)) if self.target in {t.value for t in AccelTarget} else None
         if fabric is None or self.luts is None or self.dsps is None:
             return None
         ok = self.dsps <= fabric.dsps and self.luts <= fabric.luts
-        return (
-            f"{'fits' if ok else 'does not fit'} {self.target}: DSP {self.dsps:,} of {fabric.dsps:,}, "
-            f"LUT {self.luts:,} of {fabric.luts:,}"
-        )
+        text = f"DSP {self.dsps:,} of {fabric.dsps:,}, LUT {self.luts:,} of {fabric.luts:,}"
+        if self.brams is not None and fabric.brams is not None:
+            ok = ok and self.brams <= fabric.brams
+            text += f", block RAM {self.brams:,} of {fabric.brams:,}"
+        return f"{'fits' if ok else 'does not fit'} {self.target}: {text}"
 
     def summary(self) -> str:
         """One line for people: the figures that exist for this target."""

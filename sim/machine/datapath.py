@@ -59,6 +59,7 @@ class Datapath:
         self.p_mult = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.p_shift = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.lbuf = np.zeros((cfg.lbuf_entries, L), np.int8)
+        self.pool_run = np.zeros(L, np.int64)  # PPUPool's running max or sum, left by the last POOL
         self.acc_mod = 1 << cfg.acc_bits
         self.acc_half = 1 << (cfg.acc_bits - 1)
         self.bytes_read = 0
@@ -173,11 +174,24 @@ class Datapath:
         self._accumulate(i, res)
 
     def dw(self, i: Dw) -> None:
-        k = i.tap0 + np.arange(i.n_taps)
-        off = (k // i.n_fx) * i.s_fy + (k % i.n_fx) * i.s_fx
+        L, banks = self.L, self.cfg.ibuf_banks
+        rows = i.n_gy * i.n_gx
+        if not (i.n_gx >= 1 and 1 <= i.n_gy <= banks and rows <= L):
+            raise ProgramError(
+                f"{i.describe()}: a tap group of {i.n_gy} x {i.n_gx} taps does not fit: at most {L} taps "
+                f"(array rows) and {banks} kernel rows (IBUF banks)."
+            )
+        row_banks = {(j * i.s_fy) % banks for j in range(i.n_gy)}
+        if len(row_banks) != i.n_gy:
+            raise ProgramError(
+                f"{i.describe()}: its {i.n_gy} kernel rows, s_fy = {i.s_fy} words apart, share an IBUF bank "
+                f"(of {banks}); a DW reads one row a bank, so s_fy must be odd."
+            )
+        r = np.arange(rows)
+        off = (r // i.n_gx) * i.s_fy + (r % i.n_gx) * i.s_fx
         idx = self._check_idx(i, self.ibuf, "IBUF", i.src + off[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
-        x = self.ibuf[idx].astype(np.int64)  # [taps, pixels, L]
-        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, i.n_taps)].astype(np.int64)  # [taps, L]
+        x = self.ibuf[idx].astype(np.int64)  # [rows, pixels, L]
+        w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, rows)].astype(np.int64)  # [rows, L]
         self._accumulate(i, (x * w[:, None, :]).sum(axis=0))
 
     def add(self, i: AddI) -> None:
@@ -208,11 +222,12 @@ class Datapath:
         win = (np.arange(i.n_fy)[:, None] * i.s_fy + np.arange(i.n_fx)[None, :] * i.s_fx).reshape(-1)
         out = (np.arange(i.n_c)[:, None] * i.s_c + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox)[None, :]).reshape(-1)
         idx = self._check_idx(i, self.ibuf, "IBUF", i.src + out[:, None] + win[None, :])
-        x = self.ibuf[idx]  # [outputs, window, L]
-        if i.mode == PoolMode.MAX:
-            y = x.max(axis=1)
-        else:
-            y = np.clip(_round_shift(x.astype(np.int64).sum(axis=1) * i.m, i.shift), -128, 127)
+        x = self.ibuf[idx].astype(np.int64)  # [outputs, window, L]
+        run = x.max(axis=1) if i.mode == PoolMode.MAX else x.sum(axis=1)
+        if i.cont:  # the first window goes on from the running value the previous POOL left
+            run[0] = np.maximum(run[0], self.pool_run) if i.mode == PoolMode.MAX else run[0] + self.pool_run
+        self.pool_run = run[-1].copy()
+        y = run if i.mode == PoolMode.MAX else np.clip(_round_shift(run * i.m, i.shift), -128, 127)
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, len(out))] = self._out(i, y)
 
     def execute(self, ins: Instr) -> None:

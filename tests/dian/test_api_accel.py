@@ -303,7 +303,7 @@ def test_synth_writes_a_report_per_target(
 @pytest.mark.parametrize(
     "spec, match",
     [
-        ("huge", r"--accel 'huge' is neither a preset \(tiny, small, default\)"),
+        ("huge", r"--accel 'huge' is neither a preset \(nano, tiny, small, default\)"),
         ("broken.json", r"broken.json is not valid JSON \(Expecting property name"),
         ("square.json", r"pe_cols = 8 is not allowed; v1 arrays are square"),
     ],
@@ -326,18 +326,19 @@ def api_preset_json(name: str) -> str:
 
 
 def test_unschedulable_layer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Global average pooling over a 32x32 plane: the whole plane must fit one IBUF half (tiny: 512 words)."""
+    """Global average pooling over a 1x600 plane: a pool's window runs in bands of whole rows, and
+    one row of 600 words does not fit an IBUF half (tiny: 512 words)."""
     q = QuantParams.per_tensor(0.1)
     graph = Graph.build(
         "gap",
-        [Tensor("x", (1, 4, 32, 32), DType.INT8, q), Tensor("y", (1, 4, 1, 1), DType.INT8, q)],
+        [Tensor("x", (1, 4, 1, 600), DType.INT8, q), Tensor("y", (1, 4, 1, 1), DType.INT8, q)],
         {},
         [GlobalAvgPool("gap", ("x",), "y", requant=Requant((1 << 21,), (31,)))],
         ["x"],
         ["y"],
     )
     loaded = SimpleNamespace(
-        name="gap", module=object(), calibration_fn=None, default_input_shape=(1, 4, 32, 32), source_sha256="cd" * 32
+        name="gap", module=object(), calibration_fn=None, default_input_shape=(1, 4, 1, 600), source_sha256="cd" * 32
     )
     monkeypatch.setattr(dian.frontend, "load_model", lambda source: loaded, raising=False)
     monkeypatch.setattr(

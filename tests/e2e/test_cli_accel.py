@@ -104,7 +104,7 @@ def test_corrupted_program_names_the_layer(compiled: Path, digit: Path, tmp_path
 
 def test_accel_errors(tmp_path: Path) -> None:
     err = user_error("compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel", "huge")
-    assert "'huge' is neither a preset (tiny, small, default)" in err
+    assert "'huge' is neither a preset (nano, tiny, small, default)" in err
     (tmp_path / "bad.json").write_text('{"pe_rows": 4, ')
     err = user_error(
         "compile", MODEL, "--input-shape", SHAPE_ARG, "--out", tmp_path / "o", "--accel", tmp_path / "bad.json"

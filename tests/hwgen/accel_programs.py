@@ -3,6 +3,8 @@ put them through sim/machine, amaranth.sim and Verilator."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from amaranth.sim import Simulator
 from axi_memory import AxiMemory, MemoryStats
@@ -242,49 +244,59 @@ def gemm_program(cfg: AccelConfig):
 
 
 def dw_program(cfg: AccelConfig):
-    """DW instructions on a zero-padded box (2 channel blocks x 7 x 8 words in
-    IBUF): a 3x3 stride-1 conv in tap groups of at most L (reset, then
-    accumulate), a 3x3 stride-2 dilation-2 one, a single pixel of a single
-    tap (tap0 = 5: kernel row 1, column 2), a 2x5 kernel whose group starts
-    mid-row; the last instruction to write each ABUF word requantizes it into
-    OBUF; then a store."""
+    """DW instructions (docs/accelerator.md, "Depthwise v2") on a zero-padded box (2 channel
+    blocks x 7 x 9 words in IBUF: an odd row pitch, so kernel rows sit in distinct banks): a 3x3
+    stride-1 conv in the tap groups of hwgen/lower/layout.py (reset, then accumulate), a 3x3
+    stride-2 dilation-2 one (a column kept from pixel to pixel), a single pixel of a single tap, a
+    3x1 kernel whose group reads several kernel rows at once (one bank each), and a 2x2 group
+    (rows and a kept column); the last instruction to write each ABUF word requantizes it into
+    OBUF; then a store. Weight rows are packed: a group's rows follow the previous group's."""
     from dian.hwgen.isa import Dw, LoadAct, LoadPrm, LoadWgt, StoreAct, Token
+    from dian.hwgen.lower.layout import dw_groups
 
-    L = cfg.lanes
+    L, banks = cfg.lanes, cfg.ibuf_banks
     rng = np.random.default_rng(5)
     bias = rng.integers(-3000, 3000, L).astype("<i4")
     mult = rng.integers(1 << 29, 1 << 30, L).astype("<i4")
     shift = rng.integers(36, 40, L).astype(np.int8)
+    out_words = 12 + 4 + 1 + 4 + 6
     regions = {
         "act": rng.integers(0, 256, 2 * 6 * 6 * L, dtype=np.uint8).tobytes(),
         "wgt": rng.integers(0, 256, 16 * L, dtype=np.uint8).tobytes(),
         "prm": bias.tobytes() + mult.tobytes() + shift.tobytes(),
-        "out": bytes(21 * L),
+        "out": bytes(out_words * L),
     }
 
     def chunks(a: dict[str, int]):
         mem = [
-            LoadAct(a["act"], 0, 2, 7, 8, 1, 0, 1, 1, 36 * L, 6 * L),
+            LoadAct(a["act"], 0, 2, 7, 9, 1, 0, 1, 2, 36 * L, 6 * L),
             LoadWgt(a["wgt"], 0, 16),
             LoadPrm(a["prm"], 0, 1, signal=Token.LD_CMP),
-            StoreAct(a["out"], 0, 1, 1, 21, 0, 0, wait=Token.CMP_ST),
+            StoreAct(a["out"], 0, 1, 1, out_words, 0, 0, wait=Token.CMP_ST),
         ]
-        groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
 
-        def rq(odst: int, g: int, n: int, lo: int = -128, hi: int = 127) -> tuple[int, ...]:
-            return (1, odst, 0, lo, hi) if g + n == 9 else ()  # the last tap group requantizes
+        def conv(base, src, dst, dy, dx, n_oy, n_ox, s_oy, s_ox, lo=-128, hi=127):
+            groups = dw_groups(3, 3, dy, L, banks)
+            out, wgt = [], base
+            for g, (fy0, gy, fx0, gx) in enumerate(groups):
+                rq = (1, dst, 0, lo, hi) if g == len(groups) - 1 else ()
+                s_fy = 9 * dy if gy > 1 else 0
+                at = src + fy0 * 9 * dy + fx0 * dx
+                out.append(Dw(wgt, at, dst, int(g == 0), gy, gx, s_fy, dx, n_oy, n_ox, s_oy, s_ox, n_ox, 1, *rq))
+                wgt += gy * gx
+            return out
 
-        cmp = [
-            Dw(g, 0, 0, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *rq(0, g, n))  # 3x3 stride 1
-            for g, n in groups
-        ]
-        cmp += [  # stride 2, dilation 2
-            Dw(g + 1, 56, 12, int(g == 0), g, n, 3, 16, 2, 2, 2, 16, 2, 2, 1, *rq(12, g, n, -60, 90)) for g, n in groups
-        ]
-        cmp += [
-            Dw(9, 60, 16, 1, 5, 1, 3, 8, 1, 1, 1, 0, 0, 0, 0, 1, 16, 0, -128, 127),  # 1 pixel, 1 tap
-            Dw(3, 57, 17, 1, 3, min(L, 7), 5, 8, 1, 2, 2, 8, 1, 2, 1, 1, 17, 0, -128, 127),  # 2x5 kernel, taps 3..
-        ]
+        cmp = conv(0, 0, 0, 1, 1, 3, 4, 9, 1)  # 3x3 stride 1 on channel block 0
+        cmp += conv(1, 63, 12, 2, 2, 2, 2, 18, 2, -60, 90)  # stride 2, dilation 2, channel block 1
+        cmp += [Dw(9, 68, 16, 1, 1, 1, 0, 0, 1, 1, 0, 0, 0, 0, 1, 16, 0, -128, 127)]  # 1 pixel, 1 tap
+        gy = min(banks, 3)  # a 3x1 kernel: a group of gy rows (one bank each), then the rest
+        col = [Dw(3, 10, 17, 1, gy, 1, 9 if gy > 1 else 0, 0, 2, 2, 9, 1, 2, 1)]
+        for y in range(gy, 3, gy):
+            n = min(gy, 3 - y)
+            col.append(Dw(3 + y, 10 + 9 * y, 17, 0, n, 1, 9 if n > 1 else 0, 0, 2, 2, 9, 1, 2, 1))
+        cmp += [*col[:-1], dataclasses.replace(col[-1], rq=1, odst=17)]
+        two = 2 if banks >= 2 and L >= 4 else 1  # a 2x2 group (rows 9 words apart, a column kept)
+        cmp += [Dw(5, 1, 21, 1, two, 2, 9 if two > 1 else 0, 1, 2, 3, 9, 1, 3, 1, 1, 21, 0, -128, 127)]
         cmp[0] = cmp[0].with_tokens(wait=Token.LD_CMP)
         cmp[-1] = cmp[-1].with_tokens(signal=Token.CMP_ST)
         return [(mem, cmp)]
@@ -312,10 +324,25 @@ def fused_requant_program(cfg: AccelConfig):
     def chunks(a: dict[str, int]):
         mem = _gemm_loads_and_store(cfg, a, FUSED_WORDS)
         cmp = [Gemm(0, 0, 0, 1, 2, 3, 3, 3, 3, 56, 8, 1, 16, 2, 3, 1, 1, 0, 0, -128, 127, wait=Token.LD_CMP)]
-        groups = [(g, min(L, 9 - g)) for g in range(0, 9, L)]
-        cmp += [
-            Dw(g, 0, 20, int(g == 0), g, n, 3, 8, 1, 3, 4, 8, 1, 4, 1, *((1, 9, 1, -100, 100) if g + n == 9 else ()))
-            for g, n in groups
+        cmp += [  # a kernel row a tap group (one row of the even-pitched box a group: no bank clash)
+            Dw(
+                3 * fy,
+                8 * fy,
+                20,
+                int(fy == 0),
+                1,
+                3,
+                0,
+                1,
+                3,
+                4,
+                8,
+                1,
+                4,
+                1,
+                *((1, 9, 1, -100, 100) if fy == 2 else ()),
+            )
+            for fy in range(3)
         ]
         cmp += [Gemm(L, 1, 40, 1, 1, 1, 5, 1, 1, 0, 0, 1, 0, 0, 0, 0, 1, 21, 1, -110, 120, signal=Token.CMP_ST)]
         return [(mem, cmp)]

@@ -16,6 +16,7 @@ from dian.hwgen.targets import Target
 
 def test_presets_are_the_documented_sizes() -> None:
     assert {n: (c.pe_rows, c.pe_cols) for n, c in PRESETS.items()} == {
+        "nano": (2, 2),
         "tiny": (4, 4),
         "small": (8, 8),
         "default": (16, 16),
@@ -120,7 +121,7 @@ def test_a_version_1_file_with_banks_says_how_to_fix_it() -> None:
 
 
 def test_unknown_preset_or_missing_file() -> None:
-    with pytest.raises(AccelConfigError, match="neither a preset \\(tiny, small, default\\)"):
+    with pytest.raises(AccelConfigError, match="neither a preset \\(nano, tiny, small, default\\)"):
         load_accel_config("huge")
     with pytest.raises(AccelConfigError, match="neither a preset"):
         load_accel_config("/nonexistent/cfg.json")

@@ -86,16 +86,16 @@ HAND_WORDS = {
             ),
         ),
         (
-            # tap 5 of a kernel 3 wide: kernel row 1, column 2; rows 8 IBUF words apart, columns 1
-            Dw(3, 100, 7, 1, 5, 4, 3, 8, 1, 2, 2, 8, 1, 2, 1, 1, 9, 2, -128, 127, signal=Token.CMP_LD | Token.CMP_ST),
+            # a tap group of one kernel row of 3 columns, 1 word apart; pixels 2 words apart (stride 2)
+            Dw(3, 100, 7, 1, 1, 3, 0, 1, 2, 2, 8, 2, 2, 1, 1, 9, 2, -128, 127, signal=Token.CMP_LD | Token.CMP_ST),
             _word(
                 6, 0, 0b0110,  # opcode wait signal
                 (3, 8), (100, 10), (7, 8), (1, 1),  # wgt src dst reset
-                (5, 11), (4, 11), (3, 11), (8, 10), (1, 10),  # tap0 n_taps n_fx s_fy s_fx
-                (2, 9), (2, 9), (8, 10), (1, 10), (2, 8), (1, 8),  # n_oy n_ox s_oy s_ox d_oy d_ox
+                (1, 11), (3, 11), (0, 10), (1, 10),  # n_gy n_gx s_fy s_fx
+                (2, 9), (2, 9), (8, 10), (2, 10), (2, 8), (1, 8),  # n_oy n_ox s_oy s_ox d_oy d_ox
                 (1, 1), (9, 8), (2, 5), (-128, 8), (127, 8),  # rq odst prm lo hi
                 (0, 1), (0, 1),  # lut ltab
-                (2, 11), (8, 10), (10, 10),  # derived fx0 = 5 % 3, row_off0 = 1 * 8, off0 = 8 + 2 * 1
+                (3, 11), (1, 11),  # derived n_rows = 1 * 3, keep = 3 - 2 / 1 (one column kept)
             ),
         ),
         (
@@ -106,7 +106,7 @@ HAND_WORDS = {
                 (2, 9), (3, 9), (4, 9), (3, 11), (3, 11),  # n_c n_oy n_ox n_fy n_fx
                 (56, 10), (16, 10), (2, 10), (8, 10), (1, 10),  # s_c s_oy s_ox s_fy s_fx
                 (1431655765, 31), (32, 6),  # m shift
-                (0, 1), (0, 1),  # lut ltab
+                (0, 1), (0, 1), (0, 1),  # lut ltab cont
                 (24, 27),  # derived n_win = 2 * 3 * 4, three OBUF count widths
             ),
         ),
@@ -145,16 +145,16 @@ HAND_WORDS = {
             ),
         ),
         (
-            # tap 7 of a kernel 5 wide: kernel row 1, column 2; rows 700 IBUF words apart, columns 3
-            Dw(1023, 0, 511, 0, 7, 8, 5, 700, 3, 3, 4, 20, 2, 4, 1, 0, 0, 0, -1, 0, wait=Token.ST_CMP),
+            # 2 kernel rows x 3 columns, rows 701 IBUF words apart, columns 3 (dilation 3), pixels 3
+            Dw(1023, 0, 511, 0, 2, 3, 701, 3, 3, 4, 20, 3, 4, 1, 0, 0, 0, -1, 0, wait=Token.ST_CMP),
             _word(
                 6, 0b1000, 0,  # opcode wait signal
                 (1023, 10), (0, 11), (511, 9), (0, 1),  # wgt src dst reset
-                (7, 12), (8, 12), (5, 12), (700, 11), (3, 11),  # tap0 n_taps n_fx s_fy s_fx
-                (3, 10), (4, 10), (20, 11), (2, 11), (4, 9), (1, 9),  # n_oy n_ox s_oy s_ox d_oy d_ox
+                (2, 12), (3, 12), (701, 11), (3, 11),  # n_gy n_gx s_fy s_fx
+                (3, 10), (4, 10), (20, 11), (3, 11), (4, 9), (1, 9),  # n_oy n_ox s_oy s_ox d_oy d_ox
                 (0, 1), (0, 9), (0, 5), (-1, 8), (0, 8),  # rq odst prm lo hi
                 (0, 1), (0, 1),  # lut ltab
-                (2, 12), (700, 11), (706, 11),  # derived fx0 = 7 % 5, row_off0 = 1 * 700, off0 = 700 + 2 * 3
+                (6, 12), (2, 12),  # derived n_rows = 2 * 3, keep = 3 - 3 / 3 (two columns kept)
             ),
         ),
         (
@@ -255,19 +255,15 @@ def _field(enc: Encoding, data: bytes, cls: type[Instr], name: str) -> int:
 
 def test_derived_fields_are_encoded_after_the_fields() -> None:
     enc = Encoding(PRESETS["tiny"])
-    # tap 5 of a kernel 3 wide is kernel row 1, column 2; rows 8 words apart, columns 1.
-    dw = Dw(0, 0, 0, 1, 5, 4, 3, 8, 1, 2, 2, 8, 1, 2, 1)
-    data = enc.encode(dw)
-    assert [_field(enc, data, Dw, n) for n in ("fx0", "row_off0", "off0")] == [2, 8, 10]
-    assert [n for n, _, _ in enc.layout(Dw)][-3:] == ["fx0", "row_off0", "off0"]
-    assert enc.decode(data) == dw
+    # 3 x 2 taps, columns 2 words apart, pixels 2: one column kept; pixels 4 apart: none; 1 apart: no
+    # whole number of columns, none.
+    for s_ox, keep in ((2, 1), (4, 0), (1, 0), (0, 0)):
+        dw = Dw(0, 0, 0, 1, 3, 2, 9, 2, 2, 2, 8, s_ox, 2, 1)
+        data = enc.encode(dw)
+        assert [_field(enc, data, Dw, n) for n in ("n_rows", "keep")] == [6, keep]
+        assert enc.decode(data) == dw
+    assert [n for n, _, _ in enc.layout(Dw)][-2:] == ["n_rows", "keep"]
     gemm = Gemm(0, 0, 0, 1, 1, 1, 1, 7, 9, 0, 0, 0, 9, 1, 9, 1)
     assert _field(enc, enc.encode(gemm), Gemm, "n_pix") == 63
     pool = Pool(0, 0, 0, 2, 5, 7, 2, 2, 0, 0, 0, 0, 0)
     assert _field(enc, enc.encode(pool), Pool, "n_win") == 70
-
-
-def test_derived_ibuf_offsets_wrap_like_the_address_adders() -> None:
-    enc = Encoding(PRESETS["tiny"])  # 1024 IBUF words: 10-bit offsets
-    dw = Dw(0, 0, 0, 1, 6, 3, 3, 600, 1, 1, 1, 0, 0, 0, 0)  # tap 6: kernel row 2, column 0
-    assert _field(enc, enc.encode(dw), Dw, "off0") == 1200 - 1024

@@ -52,3 +52,10 @@ def test_explore_refuses_a_config_without_an_encoding() -> None:
     assert not d.fits and "instruction word" in d.why
     with pytest.raises(ProgramError):
         lower_graph(GRAPH, cfg, map_graph(GRAPH, cfg))
+
+
+def test_the_ice40_has_no_space() -> None:
+    from dian.errors import SearchSpaceError
+
+    with pytest.raises(SearchSpaceError, match=r"no PE array fits ice40-up5k \(even the nano preset, 2x2 PEs, needs ~"):
+        hardware_space("ice40-up5k")

@@ -104,3 +104,17 @@ def test_bad_arguments_write_nothing(tmp_path: Path) -> None:
     with pytest.raises(MappingError, match="got 'fast'"):
         explore_model("zoo:lenet", None, tmp_path / "o", "ecp5-25k", objective="fast")
     assert not (tmp_path / "o").exists()
+
+
+def test_no_design_fits_the_ice40(tmp_path: Path) -> None:
+    """The UP5K's 5,280 LUT4 and 30 SB_RAM40_4K hold not even nano: 40 block RAMs by hand
+    (tests/e2e/test_nano.py; Yosys counts the same), and LUTs that Yosys measures at about twice
+    the part's (benchmarks/results/ice40.md)."""
+    from dian.explore import explore_model
+
+    with pytest.raises(AccelConfigError, match="fits ice40-up5k's logic") as e:
+        explore_model("zoo:lenet", None, tmp_path / "o", "ice40-up5k", trials=2)
+    msg = str(e.value)
+    assert "the nano preset (2x2 PEs, the least hardware that runs LeNet) needs ~" in msg
+    assert " LUT4 of its 5,280 and 40 block RAMs of its 30; pick a larger target." in msg
+    assert not (tmp_path / "o").exists()

@@ -54,13 +54,14 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
 
     dataflows = draw(st.sampled_from([(Dataflow.GEMM,), (Dataflow.GEMM, Dataflow.DEPTHWISE)]))
     acc_bits = draw(st.sampled_from([32, 24, 16]))
+    banks = min(4, lanes // 2) if Dataflow.DEPTHWISE in dataflows else 1  # the IBUF a whole number of bank rows
     return validate(
         AccelConfig(
             name="fuzz",
             pe_rows=lanes,
             pe_cols=lanes,
             dataflows=dataflows,
-            ibuf=buf(lanes, 4, 192),
+            ibuf=buf(lanes * banks, -(-4 // banks), 192 // banks),
             wbuf=buf(lanes, max(4, lanes), 8 * lanes),
             abuf=buf(lanes * acc_bits // 8, 4, 64),
             obuf=buf(lanes, 4, 64),

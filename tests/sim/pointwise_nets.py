@@ -149,3 +149,38 @@ class TransposeNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.relu(self.bn(self.t1(torch.relu(self.c1(x)))))
         return self.t3(torch.relu(self.t2(y)))
+
+
+class GlobalPoolNet(nn.Module):
+    """Squeeze-excite and a classifier head on a map whose global average pools do not fit an IBUF
+    half on the presets (45 x 47 = 2,115 words): each runs as POOLs over bands of rows, the bands
+    after the first going on from the running sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.squeeze, self.fc = nn.Conv2d(3, 6, 3, padding=1), nn.Conv2d(6, 6, 1), nn.Linear(6, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.c1(x))
+        y = y * nn.functional.hardsigmoid(self.squeeze(nn.functional.adaptive_avg_pool2d(y, 1)))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(y, 1), 1))
+
+
+def branches_net(c1: int, c2: int) -> type[nn.Module]:
+    """Two branches of c1 and c2 channels: a ragged concat, ceil_mode max pooling, a squeeze-excite
+    gate, upsampling, a product and a difference of tensors, and a concat again."""
+
+    class Branches(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Conv2d(3, c1, 1), nn.Conv2d(3, c2, 3, padding=1)
+            self.gate, self.mix = nn.Conv2d(c1, c1, 1), nn.Conv2d(c1 + c2, c1, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a, b = torch.relu(self.a(x)), torch.relu(self.b(x))
+            z = self.mix(nn.functional.max_pool2d(torch.cat([a, b], 1), 2, ceil_mode=True))
+            g = torch.sigmoid(self.gate(nn.functional.adaptive_avg_pool2d(a, 1)))
+            return torch.cat([nn.functional.interpolate(z, scale_factor=2) * g + a * a - a, b], 1)
+
+    Branches.__name__ = f"Branches_{c1}_{c2}"
+    return Branches

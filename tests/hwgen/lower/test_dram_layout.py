@@ -9,6 +9,8 @@ from dian.hwgen.lower.layout import (
     act_bytes,
     dense_conv_weights,
     dw_blocks,
+    dw_groups,
+    dw_pitch,
     gemm_blocks,
     linear_weights_blocked,
     pack_act,
@@ -86,18 +88,42 @@ def test_linear_after_flatten_reads_the_blocked_bytes(src, lanes: int) -> None:
     np.testing.assert_array_equal(wb @ blocked, wt.astype(np.int64) @ x.reshape(-1).astype(np.int64))
 
 
+@pytest.mark.parametrize(
+    "kernel, lanes, banks, want",
+    [
+        ((3, 3, 1), 16, 4, [(0, 3, 0, 3)]),  # 9 taps on 16 rows, the three kernel rows in three banks
+        ((5, 5, 1), 16, 4, [(0, 3, 0, 5), (3, 2, 0, 5)]),  # 15 + 10 taps
+        ((3, 3, 1), 8, 4, [(0, 2, 0, 3), (2, 1, 0, 3)]),  # two rows of 3 fit 8 rows
+        ((3, 3, 2), 16, 4, [(0, 1, 0, 3), (1, 1, 0, 3), (2, 1, 0, 3)]),  # even dilation: one bank
+        ((3, 3, 1), 4, 2, [(0, 1, 0, 3), (1, 1, 0, 3), (2, 1, 0, 3)]),
+        ((1, 7, 1), 4, 2, [(0, 1, 0, 4), (0, 1, 4, 3)]),  # wider than the array: column runs
+        ((3, 1, 1), 4, 2, [(0, 2, 0, 1), (2, 1, 0, 1)]),
+        ((3, 3, 1), 16, 1, [(0, 1, 0, 3), (1, 1, 0, 3), (2, 1, 0, 3)]),  # one bank
+    ],
+)
+def test_dw_groups_by_hand(kernel: tuple[int, int, int], lanes: int, banks: int, want: list) -> None:
+    fy, fx, dy = kernel
+    assert dw_groups(fy, fx, dy, lanes, banks) == want
+
+
+def test_dw_pitch_is_odd_for_multi_row_groups() -> None:
+    assert dw_pitch(58, 3, 3, 1, 16, 4) == 59 and dw_pitch(57, 3, 3, 1, 16, 4) == 57
+    assert dw_pitch(58, 3, 3, 1, 4, 2) == 58  # one kernel row a group: any pitch
+
+
 def test_dw_blocks_by_loops() -> None:
-    L = 4
-    w = np.random.default_rng(3).integers(-128, 128, size=(6, 1, 3, 3)).astype(np.int8)
-    b = dw_blocks(w, L)
-    assert b.shape == (2, 3, L, L)  # 9 taps -> 3 groups of 4
+    L = 8
+    w = np.random.default_rng(3).integers(-128, 128, size=(11, 1, 3, 3)).astype(np.int8)
+    groups = [(0, 2, 0, 3), (2, 1, 0, 3)]
+    b = dw_blocks(w, L, groups)
+    assert b.shape == (2, 2, L, L)
     for cb in range(2):
-        for g in range(3):
-            for t in range(L):
+        for g, (fy0, gy, fx0, gx) in enumerate(groups):
+            for r in range(L):
                 for c in range(L):
-                    ch, tap = cb * L + c, g * L + t
-                    want = w[ch, 0, tap // 3, tap % 3] if ch < 6 and tap < 9 else 0
-                    assert b[cb, g, t, c] == want
+                    ch = cb * L + c
+                    want = w[ch, 0, fy0 + r // gx, fx0 + r % gx] if ch < 11 and r < gy * gx else 0
+                    assert b[cb, g, r, c] == want
 
 
 def test_param_entries_bytes() -> None:

@@ -3,7 +3,8 @@ of pointwise_nets.py (tables fused into a conv, a depthwise conv and a linear la
 COPYs, per tensor and per channel; MUL by a gate and of two tensors, a subtraction; nearest
 upsampling by COPYs that repeat words; channel split, shuffle, slices and a concat of 6-channel
 halves as one-hot GEMMs, two outputs; a 1-D net of Conv1d, pools and BatchNorm1d; transposed
-convs as phase convs woven by strided COPYs), mapped by the mapper, on the ideal memory and on a
+convs as phase convs woven by strided COPYs; global average pools over a map too big for an
+IBUF half as POOLs over bands of rows that carry the running sum), mapped by the mapper, on the ideal memory and on a
 random one. Each run must give sim/reference's outputs bit for bit, sim/machine's DRAM, cycles
 and counters, and the exact cost model's counters (rtl_check.rtl_mismatches)."""
 
@@ -13,11 +14,13 @@ import pytest
 from pointwise_nets import (
     ChannelNet,
     ElementwiseNet,
+    GlobalPoolNet,
     MixedNet,
     SequenceNet,
     StandaloneNet,
     TransposeNet,
     UpsampleNet,
+    branches_net,
     pointwise_graph,
 )
 from rtl_check import rtl_mismatches
@@ -37,6 +40,8 @@ NETS = {
     "channels": (ChannelNet, (1, 3, 4, 5), 6),
     "sequence": (SequenceNet, (1, 3, 16), 8),
     "transpose": (TransposeNet, (1, 3, 3, 4), 9),
+    "global_pool": (GlobalPoolNet, (1, 3, 45, 47), 10),
+    "channel_counts": (branches_net(5, 6), (1, 3, 6, 6), 56),
 }
 
 

@@ -91,3 +91,6 @@ def test_fit_against_the_target_table() -> None:
     assert rep("ecp5-85k", 0, 83_641).fit() == "does not fit ecp5-85k: DSP 0 of 156, LUT 83,641 of 83,640"
     assert rep("generic", 0, 1).fit() is None
     assert rep("ecp5-25k", 0, 5).summary().endswith("; fits ecp5-25k: DSP 0 of 28, LUT 5 of 24,288")
+    # with a block-RAM figure: the UP5K's 30 SB_RAM40_4K (nano needs 40, benchmarks/results/ice40.md)
+    ice = SynthReport(target="ice40-up5k", top="t", clock_mhz=24, cells=1, cell_types={}, luts=5_000, dsps=8, brams=31)
+    assert ice.fit() == "does not fit ice40-up5k: DSP 8 of 8, LUT 5,000 of 5,280, block RAM 31 of 30"

@@ -80,5 +80,7 @@ def test_tiny_synthesizes_for_ecp5_with_the_derived_resources(synthesized) -> No
     assert 0 < report.ffs < 8 * TINY.on_chip_bytes  # the buffers are not flip-flops
     assert report.luts > 0 and report.fmax_mhz is None and report.wrapper is None
     assert f"{report.dsps:,} DSPs" in report.summary() and f"{report.brams:,} BRAMs" in report.summary()
-    assert report.fit() == f"fits ecp5-25k: DSP {report.dsps} of 28, LUT {report.luts:,} of 24,288"
+    assert report.fit() == (
+        f"fits ecp5-25k: DSP {report.dsps} of 28, LUT {report.luts:,} of 24,288, block RAM {report.brams} of 56"
+    )
     assert report.summary().endswith(report.fit())

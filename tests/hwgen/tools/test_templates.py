@@ -15,6 +15,7 @@ TEMPLATES = [
     "yosys_generic.ys.j2",
     "yosys_ecp5.ys.j2",
     "yosys_ice40.ys.j2",
+    "yosys_ice40_blocks.ys.j2",
     "nextpnr_ecp5.args.j2",
     "nextpnr_ice40.args.j2",
     "pnr_wrapper.v.j2",
