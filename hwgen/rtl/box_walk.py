@@ -23,6 +23,11 @@ from amaranth.hdl import Module, Mux, Signal, Value
 __all__ = ["BoxWalk"]
 
 
+def _flags(*names: str, width: int = 1) -> list[Signal]:
+    """One ``box_``-named register per name (a flag, or a ``width``-bit bound)."""
+    return [Signal(width, name=f"box_{n}") for n in names]
+
+
 class BoxWalk:
     """The walk registers of one MEM engine: ``cw``-bit positions; a word is ``beats`` slots, a PBUF
     entry ``prm_beats``."""
@@ -37,15 +42,15 @@ class BoxWalk:
         self.chan_base, self.row_base = Signal(32, name="chan_base"), Signal(32, name="row_base")
         self.s_c, self.s_y = Signal(32, name="s_c"), Signal(32, name="s_y")
         # Flags of the current position.
-        names = ("end_x", "end_y", "end_c", "lpad", "at_left", "rpad", "tpad", "bpad", "x0", "beat0", "last_beat")
-        for n in names:
-            setattr(self, n, Signal(name=f"box_{n}"))
+        self.end_x, self.end_y, self.end_c = _flags("end_x", "end_y", "end_c")
+        self.lpad, self.at_left, self.rpad, self.tpad, self.bpad = _flags("lpad", "at_left", "rpad", "tpad", "bpad")
+        self.x0, self.beat0, self.last_beat = _flags("x0", "beat0", "last_beat")
         # The flags of a row's first word and a box's first row (loaded at the start), and the bounds
         # the current counters are compared with to give the next position's flags.
-        for n in ("end_x0", "lpad0", "at_left0", "rpad0", "end_y0", "tpad0", "bpad0"):
-            setattr(self, n, Signal(name=f"box_{n}"))
-        for n in ("kx_end", "kx_left", "kx_hi", "ky_end", "ky_top", "ky_hi", "kc_end"):
-            setattr(self, n, Signal(cw, name=f"box_{n}"))
+        self.end_x0, self.lpad0, self.at_left0, self.rpad0 = _flags("end_x0", "lpad0", "at_left0", "rpad0")
+        self.end_y0, self.tpad0, self.bpad0 = _flags("end_y0", "tpad0", "bpad0")
+        self.kx_end, self.kx_left, self.kx_hi = _flags("kx_end", "kx_left", "kx_hi", width=cw)
+        self.ky_end, self.ky_top, self.ky_hi, self.kc_end = _flags("ky_end", "ky_top", "ky_hi", "kc_end", width=cw)
         self.kb_last = Signal(bb, name="box_kb_last")
 
     # Tests of the current position (registers, or a gate or two of them).

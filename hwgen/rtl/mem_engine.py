@@ -193,10 +193,10 @@ class MemEngine(wiring.Component):
         real_x = fa["n_x"] - fa["pad_left"] - fa["pad_right"]
         dram = Mux(is_act, fa["dram"], Mux(is_st, fs["dram"], fl["dram"] if fl is not None else 0))
         dram = Mux(is_w | is_p, fw["dram"], dram)
-        n_cy = [Mux(is_act, fa[k], Mux(is_st, fs[k], 1)) for k in ("n_c", "n_y")]
+        n_c, n_y = (Mux(is_act, fa[k], Mux(is_st, fs[k], 1)) for k in ("n_c", "n_y"))
         n_x = Mux(is_act, fa["n_x"], Mux(is_st, fs["n_x"], Mux(is_w, fw["n_words"], Mux(is_p, fp["n_entries"], n_lut))))
-        pads = [Mux(is_act, fa[k], 0) for k in ("pad_top", "pad_bottom", "pad_left", "pad_right")]
-        strides = [Mux(is_act, fa[k], Mux(is_st, fs[k], 0)) for k in ("s_c", "s_y")]
+        pad_t, pad_b, pad_l, pad_r = (Mux(is_act, fa[k], 0) for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+        s_c, s_y = (Mux(is_act, fa[k], Mux(is_st, fs[k], 0)) for k in ("s_c", "s_y"))
         beats_of = Mux(
             is_act,
             _times(real_x, self.beats),
@@ -210,7 +210,7 @@ class MemEngine(wiring.Component):
         starts = _ahead(
             m,
             [
-                *walk.start(dram, *n_cy, n_x, *pads, *strides, is_p),
+                *walk.start(dram, n_c, n_y, n_x, pad_t, pad_b, pad_l, pad_r, s_c, s_y, is_p),
                 row_beats.eq(beats_of),
                 waddr.eq(first),
                 raddr.eq(fs["src"]),
