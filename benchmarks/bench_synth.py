@@ -15,6 +15,10 @@ the DSP plan (hwgen/dsp_plan.py), when every product had its own DSP.
 
     .venv/bin/python benchmarks/bench_synth.py run [--presets small,default] [--synth-only]
     .venv/bin/python benchmarks/bench_synth.py report
+    .venv/bin/python benchmarks/bench_synth.py step --config tiny --target ecp5-85k --clock 150 --note "..."
+
+``step`` is one entry of the Fmax log (benchmarks/fmax_steps.py), kept in the .json's
+``fmax_steps`` and rendered as its own section.
 
 ``run`` writes ``build/bench_synth/<preset>[-synth]/result.json`` per preset as
 it finishes (so several presets can run as separate background processes);
@@ -32,6 +36,8 @@ import re
 import time
 import traceback
 from pathlib import Path
+
+import fmax_steps
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -417,11 +423,16 @@ def hand_notes(md: Path) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("mode", choices=("run", "report"))
+    p.add_argument("mode", choices=("run", "report", "step"))
     p.add_argument("--presets", default="small,default")
     p.add_argument("--synth-only", action="store_true")
     p.add_argument("--nodsp", action="store_true", help="synth_ecp5 -nodsp (multipliers in LUTs)")
+    fmax_steps.arguments(p)
     args = p.parse_args()
+    old_json = RESULTS / "synth_ecp5.json"
+    steps = json.loads(old_json.read_text()).get("fmax_steps", []) if old_json.is_file() else []
+    if args.mode == "step":
+        steps.append(fmax_steps.step(args, rtl_source()))
     if args.mode == "run":
         for preset in args.presets.split(","):
             r = run(preset, args.synth_only, args.nodsp)
@@ -430,11 +441,10 @@ def main() -> None:
             )
     rows = collect()
     rows += previous_rows(rows)
-    text = markdown(rows) + hand_notes(RESULTS / "synth_ecp5.md")
+    text = markdown(rows) + "\n".join([*fmax_steps.table(steps), ""]) + hand_notes(RESULTS / "synth_ecp5.md")
     print(text)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synth_ecp5.md").write_text(text)
-    old_json = RESULTS / "synth_ecp5.json"
     load = (  # the machine's load when it last ran a build, not when a report was rendered
         os.getloadavg()
         if args.mode == "run" or not old_json.is_file()
@@ -442,7 +452,7 @@ def main() -> None:
     )
     (RESULTS / "synth_ecp5.json").write_text(
         json.dumps(
-            {"devices": {t: _device(t) for t in DP16KD}, "load_average": load, "results": rows},
+            {"devices": {t: _device(t) for t in DP16KD}, "load_average": load, "results": rows, "fmax_steps": steps},
             indent=1,
             sort_keys=True,
         )

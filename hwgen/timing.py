@@ -40,9 +40,11 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's first 36 bytes (magic,
   version, config hash, chunk count, table address: ``header_beats``) are
-  asked for in cycle 1 and checked in one cycle, then the first chunk's table
-  entry is read (``λ' + entry_beats``) and decoded: the first chunk's code read
-  is asked for at ``boot_cycles = 2 + 2λ' + header_beats + entry_beats``.
+  asked for in cycle 1, their tests registered in one cycle (``FIELDS_CHECK``)
+  and decided in the next, then the first chunk's table entry is read
+  (``λ' + entry_beats``), registered and decoded likewise: the first chunk's
+  code read is asked for at ``boot_cycles = 2 + 2λ' + header_beats +
+  entry_beats + 2·FIELDS_CHECK``.
 * Chunk fetch: one read of the chunk's code and its 32-byte link to the next
   chunk (``λ' + (n·32 + 32)/B``), launch (1: the IMEM read of the first words
   must follow the last write; it also waits for every earlier store to be
@@ -155,6 +157,9 @@ GEMM_RAW = GEMM_WRITE - GEMM_READ + 1  # issue distance between two updates of o
 # (a load's slot, a controller read) has its first beat taken by the requester in cycle
 # t + λ + READ_PIPE: the command register, the AR register, then the read FIFO's two stages.
 READ_PIPE = 2
+# The controller registers a fields read's tests before deciding on them (hwgen/rtl/controller.py
+# CHECK): once for the header, once for the first chunk's table entry.
+FIELDS_CHECK = 1
 ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start of the next on an engine
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
@@ -270,7 +275,7 @@ def entry_beats(cfg: TimingConfig) -> int:
 def boot_cycles(cfg: AccelConfig) -> int:
     """Cycles from ``start`` to the first chunk's code read (the header read and checked, the first
     chunk's table entry read and decoded)."""
-    return 2 + 2 * read_latency(cfg) + header_beats(cfg) + entry_beats(cfg)
+    return 2 + 2 * read_latency(cfg) + header_beats(cfg) + entry_beats(cfg) + 2 * FIELDS_CHECK
 
 
 def boot_bytes(cfg: AccelConfig) -> int:

@@ -65,24 +65,28 @@ def max_run_beats(cfg: AccelConfig) -> int:
 
 
 class _Splitter:
-    """A run (byte offset, beats >= 1) cut into bursts: ``burst`` is the next one's length,
-    ``issue`` takes it. The run is the registered one while ``busy``, else the incoming command
-    itself, so a run's first burst can go in the cycle it is asked for. ``ready`` takes the next
-    command when idle: it comes from a register, not from the burst arithmetic or the bus's
-    ``AxREADY``, so the requester's handshake is a short path (a new run taken the cycle after
-    the last burst of the one before issues in that cycle: the bursts go out as early as they
-    would if it were taken with that last burst).
+    """A run (byte offset, beats >= 1) cut into bursts: ``burst`` is the next one's length
+    (``len_m1`` that minus one, for AxLEN), ``issue`` takes it. The run is the registered one
+    while ``busy``, else the incoming command itself, so a run's first burst can go in the cycle
+    it is asked for. ``ready`` takes the next command when idle: it is a register (``busy``), not
+    the burst arithmetic or the bus's ``AxREADY``, so the requester's handshake is a short path
+    (a new run taken the cycle after the last burst of the one before issues in that cycle: the
+    bursts go out as early as they would if it were taken with that last burst).
 
-    The next address and the beats left are computed beside the burst length, not after it:
-    one short sum (the burst's end, in beats into its 4 KiB page) decides whether the page
-    boundary cuts the burst, and both outcomes are ready by then. Chaining burst length ->
-    address adder was the design's longest path after the bus went in (89 MHz on tiny)."""
+    Everything after the choice of the run is computed side by side from it: one short sum
+    (where the burst would end, in beats into its 4 KiB page) decides whether the page boundary
+    cuts the burst, and the burst length, AxLEN, the next address, the beats left and whether
+    any are left are each a choice between values computed beside that sum. (Chained — burst
+    length -> address adder, ``busy`` as a comparison of the beats left with 0, AxLEN as the
+    length minus one — these were the design's longest paths, 89 then ~100 MHz on ECP5.)"""
 
     def __init__(self, m: Module, name: str, cfg: AccelConfig, run_bits: int) -> None:
         shift = cfg.bus_bytes.bit_length() - 1  # addresses are bus aligned
         page_beats = PAGE_BYTES // cfg.bus_bytes
+        lg = page_beats.bit_length() - 1
+        mx = cfg.max_burst_beats
         self.m = m
-        self.max_beats = cfg.max_burst_beats
+        self.max_beats = mx
         self.page_beats = page_beats
         self.reg_addr = Signal(32, name=f"{name}_addr")
         self.reg_left = Signal(run_bits, name=f"{name}_left")
@@ -90,7 +94,7 @@ class _Splitter:
         self.cmd_beats = Signal(run_bits, name=f"{name}_cmd_beats")
         self.issue = Signal(name=f"{name}_issue")
         self.drop = Signal(name=f"{name}_drop")
-        self.busy = self.reg_left != 0
+        self.busy = Signal(name=f"{name}_busy")  # reg_left != 0, kept as a register
         # The burst is computed from registers only (the requester's command fields are
         # registers): ``cmd_valid``, late in the cycle, only gates the issue.
         addr = Mux(self.busy, self.reg_addr, self.cmd_addr)
@@ -98,27 +102,39 @@ class _Splitter:
         self.pending = self.busy | self.cmd_valid  # a command is never 0 beats
         page = addr[12:]
         self.into_page = into_page = addr[shift:12]  # beats from the page start, 0 .. page_beats - 1
-        short = left < cfg.max_burst_beats
-        capped = Mux(short, left, cfg.max_burst_beats)
-        # Where the burst would end if the page did not cut it, for both ``capped`` cases at
-        # once, so that the length compare and the sums run side by side.
-        end = Mux(short, into_page + left, into_page + cfg.max_burst_beats)
-        cut = Mux(short, into_page + left > page_beats, into_page + cfg.max_burst_beats > page_beats)
+        short = left < mx
+        # Where the burst would end if the page did not cut it (``capped`` = ``left`` or ``mx``).
+        end_left = Signal(max(run_bits, lg) + 1, name=f"{name}_end_left")
+        m.d.comb += end_left.eq(into_page + left)
+        end_mx = into_page + mx
+        # end > page_beats (a power of two): some bit from lg up, and not exactly page_beats
+        cut_left = end_left[lg:].any() & (end_left != page_beats)
+        cut = Mux(short, cut_left, into_page > page_beats - mx)
         page_left = page_beats - into_page
-        self.burst = Signal(range(cfg.max_burst_beats + 1), name=f"{name}_burst")
+        self.burst = Signal(range(mx + 1), name=f"{name}_burst")
+        self.len_m1 = Signal(range(mx), name=f"{name}_len_m1")
         self.addr = Signal(32, name=f"{name}_burst_addr")
-        m.d.comb += [self.burst.eq(Mux(cut, page_left, capped)), self.addr.eq(addr)]
-        self._left = left
+        left_m1 = left - 1
+        m.d.comb += [
+            self.burst.eq(Mux(cut, page_left, Mux(short, left, mx))),
+            # page_left - 1 = page_beats - 1 - into_page: into_page's bits inverted
+            self.len_m1.eq(Mux(cut, ~into_page, Mux(short, left_m1, mx - 1))),
+            self.addr.eq(addr),
+        ]
+        self._left, self._cut, self._short = left, cut, short
         self.ready = ~self.busy
         take = self.cmd_valid & self.ready & ~self.drop
-        next_addr = Mux(end >= page_beats, Cat(C(0, 12), page + 1), Cat(C(0, shift), end[: 12 - shift], page))
-        next_left = Mux(cut, left + into_page - page_beats, Mux(short, 0, left - cfg.max_burst_beats))
+        end_addr = Mux(short, end_left, end_mx)  # the burst's end when the page does not cut it
+        next_addr = Mux(end_addr[lg:].any(), Cat(C(0, 12), page + 1), Cat(C(0, shift), end_addr[: 12 - shift], page))
+        next_left = Mux(cut, end_left - page_beats, Mux(short, 0, left - mx))
+        # Beats left after the burst: after a cut, always; else only past a full-length burst.
+        next_busy = cut | (~short & (left != mx))
         with m.If(self.issue):
-            m.d.sync += [self.reg_addr.eq(next_addr), self.reg_left.eq(next_left)]
+            m.d.sync += [self.reg_addr.eq(next_addr), self.reg_left.eq(next_left), self.busy.eq(next_busy)]
         with m.Elif(take):  # idle, and the new run's first burst cannot go yet
-            m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats)]
+            m.d.sync += [self.reg_addr.eq(self.cmd_addr), self.reg_left.eq(self.cmd_beats), self.busy.eq(1)]
         with m.If(self.drop):
-            m.d.sync += self.reg_left.eq(0)
+            m.d.sync += [self.reg_left.eq(0), self.busy.eq(0)]
 
     def fits(self, room: Value) -> Value:
         """``room >= burst``, as three comparisons side by side (``burst`` is the least of the
@@ -126,6 +142,11 @@ class _Splitter:
         the chain that computes ``burst``: the compare gates ``issue``, which enables every
         register of the address channel."""
         return (room >= self._left) | (room >= self.max_beats) | (room + self.into_page >= self.page_beats)
+
+    def minus_burst(self, x: Value) -> Value:
+        """``x - burst``, as a choice between three differences computed beside the burst's length."""
+        cut_case = x + self.into_page - self.page_beats
+        return Mux(self._cut, cut_case, Mux(self._short, x - self._left, x - self.max_beats))
 
     def connect(self, valid: Value, addr: Value, beats: Value) -> None:
         self.m.d.comb += [self.cmd_valid.eq(valid), self.cmd_addr.eq(addr), self.cmd_beats.eq(beats)]
@@ -203,7 +224,7 @@ class AxiMaster(wiring.Component):
             m.d.sync += [
                 self.m_axi_arvalid.eq(1),
                 self.m_axi_araddr.eq(self.base + rs.addr),
-                self.m_axi_arlen.eq(rs.burst - 1),
+                self.m_axi_arlen.eq(rs.len_m1),
             ]
         # R: rready is 1 (credits leave room for every beat in flight). A beat lands in a register;
         # from there it goes straight to the requester when the FIFO is empty, else behind the
@@ -229,7 +250,16 @@ class AxiMaster(wiring.Component):
         with m.If(beat_in & self.m_axi_rresp[1]):
             m.d.sync += self.read_error.eq(1)
         popped = (through | rfifo.r_rdy) & (self.rd_ready | self.abort)
-        m.d.sync += credits.eq(credits - Mux(rs.issue, rs.burst, 0) + popped)
+        # Four candidates computed from the register side by side (kept or a burst taken, with or
+        # without a beat popped), so the late signals are the last two choices: ``popped`` comes
+        # from the requester's ready across the chip, ``issue`` from the splitter's choice. (Adding
+        # the popped beat first put two carry chains after it: tiny's critical path at 113.6 MHz.)
+        # ``credits + 1`` is used only when a beat is popped, which it had been counted against.
+        plus1 = Signal.like(credits, name="credits_plus1")
+        m.d.comb += plus1.eq(credits + 1)
+        kept = Mux(popped, plus1, credits)
+        taken = Mux(popped, rs.minus_burst(plus1), rs.minus_burst(credits))
+        m.d.sync += credits.eq(Mux(rs.issue, taken, kept))
 
         # ---- writes: run -> bursts on AW, their lengths -> W side, B retires them
         ws = _Splitter(m, "wr", cfg, run_bits)
@@ -249,7 +279,7 @@ class AxiMaster(wiring.Component):
             m.d.sync += [
                 self.m_axi_awvalid.eq(1),
                 self.m_axi_awaddr.eq(self.base + ws.addr),
-                self.m_axi_awlen.eq(ws.burst - 1),
+                self.m_axi_awlen.eq(ws.len_m1),
             ]
         m.d.comb += [
             lens.w_en.eq(ws.issue),

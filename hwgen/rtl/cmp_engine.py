@@ -142,6 +142,10 @@ class CmpEngine(wiring.Component):
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
         wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        # wr_left == 1, as a register: it ends the instruction. Set at every start before it is read, so
+        # it needs no reset (with one, Yosys 0.69's ABC9 fails an assertion on the 8x8 co-search config:
+        # count_id(wire->name) == 0 in ABC_OPS_REINTEGRATE).
+        wr_last = Signal(name="obuf_last", reset_less=True)
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
@@ -165,6 +169,7 @@ class CmpEngine(wiring.Component):
                 operand.eq(0),
                 left.eq(f["n"]),
                 wr_left.eq(f["n"]),
+                wr_last.eq(f["n"] == 1),
                 wr_addr.eq(f["dst"]),
                 mult.eq(m_a),
                 shift.eq(f["shift"]),
@@ -198,12 +203,12 @@ class CmpEngine(wiring.Component):
         ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
         m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
+        add_mult = Signal(31)  # PPUAdd's multiplier for the word in ibuf_q, selected a cycle ahead (no mux at its DSPs)
         m.d.comb += [
             self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
             add.in_valid.eq(add_valid2 & ~is_mul),
             add.x.eq(ibuf_q),
-            add.mult_a.eq(mult),
-            add.mult_b.eq(mult_b),
+            add.mult.eq(add_mult),
             add.shift.eq(shift),
             add.lo.eq(lo.as_signed()),
             add.hi.eq(hi.as_signed()),
@@ -233,6 +238,7 @@ class CmpEngine(wiring.Component):
             add_valid.eq(0),
             operand2.eq(operand),
             add.operand.eq(operand2),
+            add_mult.eq(Mux(operand2, mult_b, mult)),
             valid2.eq(valid1),
             add_valid2.eq(add_valid),
             mul_valid.eq(add_valid2 & is_mul & add.operand),
@@ -282,7 +288,7 @@ class CmpEngine(wiring.Component):
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         with m.If(self.obuf_w_en):
-            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1)]
+            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1), wr_last.eq(wr_left == 2)]
         with m.FSM():
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
@@ -302,6 +308,7 @@ class CmpEngine(wiring.Component):
                         step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
                         left.eq(f["n"]),
                         wr_left.eq(f["n"]),
+                        wr_last.eq(f["n"] == 1),
                         wr_addr.eq(f["dst"]),
                         mult.eq(f["m"]),
                         shift.eq(f["shift"]),
@@ -322,6 +329,7 @@ class CmpEngine(wiring.Component):
                         is_mul.eq(0),
                         left.eq(0),
                         wr_left.eq(n),
+                        wr_last.eq(n == 1),
                         wr_addr.eq(f["dst"]),
                         mult.eq(Mux(is_max, 1, f["m"])),
                         shift.eq(Mux(is_max, 0, f["shift"])),
@@ -360,14 +368,14 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
                     with m.Else():
                         m.d.sync += rep_count.eq(rep_count + 1)
-                with m.If(self.obuf_w_en & (wr_left == 1)):
+                with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("ADD"):
                 with m.If(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
-                with m.If(self.obuf_w_en & (wr_left == 1)):
+                with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)

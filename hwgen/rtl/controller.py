@@ -11,9 +11,9 @@ written into IMEM, one instruction per ``32 / B`` beats, and its last 32
 bytes, the chunk's *link*, say where the next chunk is (hwgen/image_format.py):
 one read a chunk.
 
-Sequence (states): START → FIELDS(header) → DECODE: the magic, the image
+Sequence (states): START → FIELDS(header) → CHECK → DECODE: the magic, the image
 version and the config hash must be this accelerator's (else error
-BAD_IMAGE or CONFIG_MISMATCH); FIELDS(first entry) → DECODE; then per chunk:
+BAD_IMAGE or CONFIG_MISMATCH); FIELDS(first entry) → CHECK → DECODE; then per chunk:
 CODE (code and link) → LAUNCH (once every write of the previous chunk is
 answered: this chunk's loads may read what it stored) → RUN, until both
 engines halt; then FINISH waits for the last writes, and DONE. Any error (an engine's illegal
@@ -166,7 +166,7 @@ class Controller(wiring.Component):
             read(addr & ~(B - 1), ((addr & (B - 1)) + nbytes + B - 1) >> (B.bit_length() - 1))
 
         n_chunks = Signal(32)
-        next_addr, next_nm, next_nc = Signal(32), Signal(32), Signal(32)  # the next chunk's link
+        next_addr, next_nm = Signal(32), Signal(32)  # the next chunk's link
         per_instr = INSTRUCTION_BYTES // B
         gather = Signal(INSTRUCTION_BITS)
         nxt_gather = Cat(gather[8 * B :], self.rd_data) if per_instr > 1 else self.rd_data
@@ -187,16 +187,35 @@ class Controller(wiring.Component):
             m.d.comb += fault.eq(ErrorCode.WRITE_ERROR)
         m.d.comb += self.error_code.eq(code)
         soft = Signal()  # the abort under way is a soft reset's
+        # In ABORT, as a flip-flop of its own set and cleared with the state (not a decode of the state
+        # register): it gates the bus master and resets both engines, all over the chip.
+        aborting = Signal(name="aborting")
+        m.d.comb += [self.bus_abort.eq(aborting), self.engines_reset.eq(aborting)]
+        # "No chunk left", and the next chunk's read length, kept ready in registers.
+        last_chunk = Signal(name="last_chunk")
+        next_beats = Signal.like(self.rd_cmd_beats, name="next_beats")
 
-        def fetch(addr, nm, nc):
-            """Read a chunk's code and its link: ``nm`` MEM and ``nc`` CMP instructions from ``addr``."""
+        def code_beats(nm, nc):
+            return (nm + nc + 1) << (per_instr.bit_length() - 1)  # code and link, 32/B beats each
+
+        def fetch(addr, nm, n_beats):
+            """Read a chunk's code and its link (``n_beats``): ``nm`` MEM instructions first, from ``addr``."""
             m.d.sync += [self.cmp_base.eq(nm), ibeat.eq(0), waddr.eq(0), n_chunks.eq(n_chunks - 1)]
-            read(addr, (nm + nc + 1) << (per_instr.bit_length() - 1))  # code and link, 32/B beats each
+            m.d.sync += last_chunk.eq(n_chunks == 1)
+            read(addr, n_beats)
             m.next = "CODE"
+
+        # In RUN, likewise a flip-flop of its own: it hands the bus master's read side to the MEM engine.
+        in_run = Signal(name="in_run")
+        m.d.comb += self.running.eq(in_run)
+
+        def go_abort():
+            m.d.sync += [aborting.eq(1), in_run.eq(0)]
+            m.next = "ABORT"
 
         def abort(why):
             m.d.sync += [code.eq(why), soft.eq(0)]
-            m.next = "ABORT"
+            go_abort()
 
         @contextmanager
         def state(name, *, working=True):
@@ -211,7 +230,7 @@ class Controller(wiring.Component):
                         abort(fault)
                 with m.If(self.soft_reset):
                     m.d.sync += soft.eq(1)
-                    m.next = "ABORT"
+                    go_abort()
 
         def begin():
             """START from IDLE or DONE: clear the last run's status, read the header."""
@@ -229,28 +248,50 @@ class Controller(wiring.Component):
                 with m.If(beat_in):
                     m.d.sync += [beats[beat_idx].eq(self.rd_data), beat_idx.eq(beat_idx + 1)]
                 with m.If(last_beat):
-                    m.next = "DECODE"
+                    m.next = "CHECK"
+            # CHECK registers what DECODE decides on: the header's tests (the header is read from
+            # offset 0, so its fields need no shift), the chunk count and table address, or the
+            # first chunk's entry (shifted from its offset) and its code's read length. A cycle of
+            # the boot (hwgen/timing.py ``FIELDS_CHECK``), so that no comparison of the gathered
+            # beats decides the next state in the cycle it is made.
+            head_flat = Cat(*beats)
+            magic_ok, hash_ok_r, no_chunks = Signal(name="magic_ok"), Signal(name="hash_ok"), Signal(name="no_chunks")
+            chunks, table = Signal(32, name="chunks"), Signal(32, name="table")
+            entry_addr, entry_nm = Signal(32, name="entry_addr"), Signal(32, name="entry_nm")
+            entry_beats = Signal.like(self.rd_cmd_beats, name="entry_beats")
+            with state("CHECK"):
+                m.d.sync += [
+                    magic_ok.eq(head_flat[0:64] == header_ok),
+                    hash_ok_r.eq(head_flat[64:192] == hash_ok),
+                    chunks.eq(head_flat[224:256]),
+                    no_chunks.eq(head_flat[224:256] == 0),
+                    table.eq(head_flat[256:288]),
+                    entry_addr.eq(flat[0:32]),
+                    entry_nm.eq(flat[32:64]),
+                    entry_beats.eq(code_beats(flat[32:64], flat[64:96])),
+                ]
+                m.next = "DECODE"
             with state("DECODE"):
                 with m.If(what == _HEADER):
-                    m.d.sync += n_chunks.eq(flat[224:256])
-                    with m.If(flat[0:64] != header_ok):
+                    m.d.sync += [n_chunks.eq(chunks), last_chunk.eq(no_chunks)]
+                    with m.If(~magic_ok):
                         abort(ErrorCode.BAD_IMAGE)
-                    with m.Elif(flat[64:192] != hash_ok):
+                    with m.Elif(~hash_ok_r):
                         abort(ErrorCode.CONFIG_MISMATCH)
-                    with m.Elif(flat[224:256] == 0):
+                    with m.Elif(no_chunks):
                         m.next = "FINISH"
                     with m.Else():
-                        read_fields(_ENTRY, flat[256:288], CHUNK_ENTRY_BYTES)
+                        read_fields(_ENTRY, table, CHUNK_ENTRY_BYTES)
                         m.next = "FIELDS"
                 with m.Else():  # the first chunk's table entry
-                    fetch(flat[0:32], flat[32:64], flat[64:96])
+                    fetch(entry_addr, entry_nm, entry_beats)
             with state("CODE"):
                 m.d.comb += self.rd_ready.eq(1)
                 with m.If(beat_in):
                     m.d.sync += gather.eq(nxt_gather)
                     with m.If(last_beat):  # the link: where the next chunk is
                         m.d.sync += [next_addr.eq(nxt_gather[0:32]), next_nm.eq(nxt_gather[32:64])]
-                        m.d.sync += next_nc.eq(nxt_gather[64:96])
+                        m.d.sync += next_beats.eq(code_beats(nxt_gather[32:64], nxt_gather[64:96]))
                     with m.Elif(ibeat == per_instr - 1):
                         m.d.comb += [wr.en.eq(1), wr.addr.eq(waddr), wr.data.eq(nxt_gather)]
                         m.d.sync += [ibeat.eq(0), waddr.eq(waddr + 1)]
@@ -263,21 +304,22 @@ class Controller(wiring.Component):
             # stores are answered.
             with state("LAUNCH"), m.If(self.writes_idle):
                 m.d.comb += self.launch.eq(1)
+                m.d.sync += in_run.eq(1)
                 m.next = "RUN"
-            with state("RUN"):
-                m.d.comb += self.running.eq(1)
-                with m.If(self.mem_halted & self.cmp_halted):
-                    with m.If(n_chunks == 0):
-                        m.next = "FINISH"
-                    with m.Else():
-                        fetch(next_addr, next_nm, next_nc)
+            with state("RUN"), m.If(self.mem_halted & self.cmp_halted):
+                m.d.sync += in_run.eq(0)
+                with m.If(last_chunk):
+                    m.next = "FINISH"
+                with m.Else():
+                    fetch(next_addr, next_nm, next_beats)
             with state("FINISH"), m.If(self.bus_idle):  # the last stores' answers
                 m.d.comb += self.ended.eq(1)
                 m.next = "DONE"
             with state("ABORT", working=False):
-                m.d.comb += [self.busy.eq(1), self.bus_abort.eq(1), self.engines_reset.eq(1)]
+                m.d.comb += self.busy.eq(1)
                 m.d.sync += cmd_valid.eq(0)
                 with m.If(self.bus_idle):
+                    m.d.sync += aborting.eq(0)
                     with m.If(soft):
                         m.d.sync += code.eq(0)
                         m.next = "IDLE"

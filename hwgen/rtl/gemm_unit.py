@@ -123,7 +123,6 @@ class GemmUnit(wiring.Component):
         # Fields, latched at S (loop counts as count - 1: the walk compares, never subtracts).
         f = fields(enc, Gemm, self.instr)
         n_c1, n_fy1, n_fx1 = Signal(ibn), Signal(ibn), Signal(ibn)
-        n_oy1, n_ox1 = Signal(abn), Signal(abn)
         s_c, s_fy, s_fx, s_oy, s_ox = (Signal(ib, name=n) for n in ("s_c", "s_fy", "s_fx", "s_oy", "s_ox"))
         dst, d_oy, d_ox = Signal(ab), Signal(ab), Signal(ab)
         n_pix = Signal(2 * abn)
@@ -134,6 +133,18 @@ class GemmUnit(wiring.Component):
         qw = max(2 * abn, L.bit_length()) + 1
         q, qrem, prem = Signal(qw), Signal(qw), Signal(qw)
         n_pix1, period1, next_last = Signal(qw), Signal(qw), Signal()
+        # The walk's tests as registers of their own (each a comparison of a counter, ahead of time):
+        # qrem == 0, prem != 0, q < L, q == 0, ox == n_ox - 1, oy == n_oy - 1; the issue logic reads
+        # flip-flops only. *_0 are the flags of a fresh period, n_ox2/n_oy2 the bounds for a step.
+        qz, pnz, ql, q0 = (
+            Signal(name="qrem_zero"),
+            Signal(name="prem_nonzero"),
+            Signal(name="q_lt_l"),
+            Signal(name="q_zero"),
+        )
+        last_x, last_y, last_x0, last_y0 = (Signal(name=n) for n in ("last_x", "last_y", "last_x0", "last_y0"))
+        one_pix = Signal(name="one_pix")
+        n_ox2, n_oy2 = Signal(abn, name="n_ox2"), Signal(abn, name="n_oy2")
         c, fy, fx = Signal(ibn), Signal(ibn), Signal(ibn)
         oy, ox = Signal(abn), Signal(abn)
         c_base, fy_base, blk = Signal(ib), Signal(ib), Signal(ib)
@@ -146,8 +157,6 @@ class GemmUnit(wiring.Component):
                 n_c1.eq(f["n_c"] - 1),
                 n_fy1.eq(f["n_fy"] - 1),
                 n_fx1.eq(f["n_fx"] - 1),
-                n_oy1.eq(f["n_oy"] - 1),
-                n_ox1.eq(f["n_ox"] - 1),
                 s_c.eq(f["s_c"]),
                 s_fy.eq(f["s_fy"]),
                 s_fx.eq(f["s_fx"]),
@@ -162,6 +171,15 @@ class GemmUnit(wiring.Component):
                 reset_blk.eq(f["reset"]),
                 q.eq(0),
                 qrem.eq(L - 1),
+                qz.eq(0),  # L >= 2
+                ql.eq(1),
+                q0.eq(1),
+                last_x.eq(f["n_ox"] == 1),
+                last_y.eq(f["n_oy"] == 1),
+                last_x0.eq(f["n_ox"] == 1),
+                last_y0.eq(f["n_oy"] == 1),
+                n_ox2.eq(f["n_ox"] - 2),
+                n_oy2.eq(f["n_oy"] - 2),
                 last_blk.eq((f["n_c"] == 1) & (f["n_fy"] == 1) & (f["n_fx"] == 1)),
                 c.eq(0),
                 fy.eq(0),
@@ -185,6 +203,7 @@ class GemmUnit(wiring.Component):
         at_fx, at_fy, at_c = fx == n_fx1, fy == n_fy1, c == n_c1
         m.d.sync += [
             n_pix1.eq(n_pix - 1),
+            one_pix.eq(n_pix == 1),
             period1.eq(Mux(n_pix > floor, n_pix, floor) - 1),
             next_last.eq(
                 Mux(
@@ -194,29 +213,31 @@ class GemmUnit(wiring.Component):
                 )
             ),
         ]
-        last_x, last_y = ox == n_ox1, oy == n_oy1
-        issue_pix = issuing & ~pre & (prem != 0)
-        issue_w = issuing & (q < L) & (pre | ~last_blk)
+        issue_pix = issuing & ~pre & pnz
+        issue_w = issuing & ql & (pre | ~last_blk)
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)
         with m.If(issue_pix):
-            m.d.sync += prem.eq(prem - 1)
+            m.d.sync += [prem.eq(prem - 1), pnz.eq(prem != 1)]
             with m.If(~last_x):
-                m.d.sync += [ox.eq(ox + 1), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
+                m.d.sync += [ox.eq(ox + 1), last_x.eq(ox == n_ox2), pix.eq(pix + s_ox), apix.eq(apix + d_ox)]
             with m.Elif(~last_y):
                 m.d.sync += [
                     ox.eq(0),
+                    last_x.eq(last_x0),
                     oy.eq(oy + 1),
+                    last_y.eq(oy == n_oy2),
                     row.eq(row + s_oy),
                     pix.eq(row + s_oy),
                     arow.eq(arow + d_oy),
                     apix.eq(arow + d_oy),
                 ]
         with m.If(issuing):  # low in the start cycle: the previous GEMM stopped issuing WRITE cycles before its end
-            with m.If(qrem == 0):
+            with m.If(qz):
                 # The next period is block 0 (after the preamble) or the next block.
                 nl = Mux(pre, last_blk, next_last)
                 m.d.sync += [q.eq(0), prem.eq(n_pix), qrem.eq(Mux(nl, n_pix1, period1))]
+                m.d.sync += [ql.eq(1), q0.eq(1), pnz.eq(1), qz.eq(nl & one_pix)]  # period1 >= RAW - 1 > 0
                 with m.If(pre):
                     m.d.sync += pre.eq(0)
                 with m.Elif(last_blk):
@@ -238,13 +259,15 @@ class GemmUnit(wiring.Component):
                         pix.eq(nxt),
                         oy.eq(0),
                         ox.eq(0),
+                        last_x.eq(last_x0),
+                        last_y.eq(last_y0),
                         arow.eq(dst),
                         apix.eq(dst),
                         reset_blk.eq(0),
                         last_blk.eq(next_last),
                     ]
             with m.Else():
-                m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1)]
+                m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1), qz.eq(qrem == 1), ql.eq(ql & (q != L - 1)), q0.eq(0)]
 
         # Fused requantization: the instruction's ``rq``; the final sums are the last block's (GEMM)
         # or every pixel's (DW).
@@ -259,7 +282,7 @@ class GemmUnit(wiring.Component):
         # stays high from a DW's start to the next GEMM's.
         dw = Signal()
         issue = issue_pix
-        a0, r0, l0, sw0 = apix, reset_blk, issue_pix & last_blk & last_x & last_y, issue_pix & (q == 0)
+        a0, r0, l0, sw0 = apix, reset_blk, issue_pix & last_blk & last_x & last_y, issue_pix & q0
         fin0 = fuse & last_blk
         if self.depthwise:
             m.submodules.dw = dwu = DwUnit(cfg)

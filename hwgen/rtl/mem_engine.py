@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import wiring
-from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
@@ -47,7 +46,9 @@ from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, LoadAct, LoadLut, LoadPrm, LoadWgt, Opcode, StoreAct
 from .axi_master import max_run_beats
+from .box_walk import BoxWalk
 from .decode import fields
+from .head_fifo import HeadFifo
 from .sequencer import InstructionHead
 
 __all__ = ["MemEngine"]
@@ -119,43 +120,19 @@ class MemEngine(wiring.Component):
         cw = max([enc.widths[k] for k in ("ibn", "wbn", "pbn", "obn")] + [lut_words])
         aw = max([enc.widths[k] for k in ("ib", "wb", "pb", "ob")] + [max(1, lut_words - 1)])
 
-        dest = Signal(2)
-        prm = Signal()  # word_beats = prm_beats (else beats)
-        n_c, n_y, n_x = Signal(cw), Signal(cw), Signal(cw)  # box size - 1 (compared, never subtracted)
-        pad_top, pad_left = Signal(cw), Signal(cw)
-        y_hi, x_hi = Signal(cw), Signal(cw)  # first padding row / column past the real ones
-        s_c, s_y = Signal(32), Signal(32)
-        pad_value = Signal(8)
-        row_beats = Signal.like(self.rd_cmd_beats)  # the DRAM beats of one box row
-        c, y, x = Signal(cw), Signal(cw), Signal(cw)
-        beat = Signal(range(max(self.beats, self.prm_beats)))
-        chan_base, row_base = Signal(32), Signal(32)
-        waddr = Signal(aw)
-        rbeat = Signal(range(max(self.beats, self.prm_beats)))
-        gather = Signal(8 * cfg.pbuf_entry_bytes)
+        dest = Signal(2, name="dest")
+        pad_value = Signal(8, name="pad_value")
+        row_beats = Signal.like(self.rd_cmd_beats, name="row_beats")  # the DRAM beats of one box row
+        walk = BoxWalk(m, cw, self.beats, self.prm_beats)
+        prm = walk.prm
+        waddr = Signal(aw, name="waddr")
+        rbeat = Signal(range(max(self.beats, self.prm_beats)), name="rbeat")
+        gather = Signal(8 * cfg.pbuf_entry_bytes, name="gather")
 
         # Slot descriptors from the request walker to the response side: (padding, last slot).
-        m.submodules.slots = slots = SyncFIFO(width=2, depth=timing.read_fifo_depth(cfg))
+        m.submodules.slots = slots = HeadFifo(2, timing.read_fifo_depth(cfg))  # the head in a register
         slot_pad, slot_last = Signal(), Signal()
         m.d.comb += slots.w_data.eq(Cat(slot_pad, slot_last))
-
-        # Box walk (request side of loads, beat side of stores).
-        last_beat = Mux(prm, beat == self.prm_beats - 1, beat == self.beats - 1)
-        row_real = (y >= pad_top) & (y < y_hi)
-        word_pad = ~row_real | (x < pad_left) | (x >= x_hi)
-        row_start = (x == pad_left) & (beat == 0)  # the first DRAM slot of a row (when not padding)
-        end_x, end_y, end_c = x == n_x, y == n_y, c == n_c
-
-        def advance_word(real_row):
-            """Step the walk to the next word of the box (after its last slot)."""
-            with m.If(~end_x):
-                m.d.sync += x.eq(x + 1)
-            with m.Else():
-                m.d.sync += x.eq(0)
-                with m.If(~end_y):
-                    m.d.sync += [y.eq(y + 1), row_base.eq(Mux(real_row, row_base + s_y, row_base))]
-                with m.Else():
-                    m.d.sync += [y.eq(0), c.eq(c + 1), chan_base.eq(chan_base + s_c), row_base.eq(chan_base + s_c)]
 
         # Response side of loads: one descriptor a cycle, a DRAM one only with its beat.
         nxt_gather = Cat(gather[8 * B :], self.rd_data)
@@ -193,120 +170,119 @@ class MemEngine(wiring.Component):
         # A run is always the current box row's (registers: the bus master computes its burst
         # from them while the walker decides whether to ask).
         m.d.comb += [
-            self.rd_cmd_addr.eq(row_base),
+            self.rd_cmd_addr.eq(walk.row_base),
             self.rd_cmd_beats.eq(row_beats),
-            self.wr_cmd_addr.eq(row_base),
+            self.wr_cmd_addr.eq(walk.row_base),
             self.wr_cmd_beats.eq(row_beats),
         ]
-        raddr = Signal(range(cfg.words("obuf")))
-        regs = (n_c, n_y, n_x, s_c, s_y, chan_base, row_base)
+        # STORE's OBUF read address and the next one (the port's address is a choice of registers)
+        raddr, raddr1 = Signal(range(cfg.words("obuf")), name="raddr"), Signal(range(cfg.words("obuf")), name="raddr1")
+        # Decode ahead: the box of the instruction in ``word``, whatever its kind, and everything the
+        # start cycle derives from it (the walk's bounds and first flags, the row's beats, the first
+        # addresses) are registered every cycle, so the start cycle only copies registers. ``word``
+        # holds the instruction from FETCH on (every MEM instruction lasts D >= 3 cycles, and after a
+        # launch IMEM was written at least two cycles before: hwgen/rtl/sequencer.py), so the
+        # registers are right in DECODE.
+        op = head.op
+        is_act, is_st = op == Opcode.LOAD_ACT, op == Opcode.STORE_ACT
+        is_w, is_p = op == Opcode.LOAD_WGT, op == Opcode.LOAD_PRM
+        fa, fs = fields(enc, LoadAct, word), fields(enc, StoreAct, word)
+        fw, fp = fields(enc, LoadWgt, word), fields(enc, LoadPrm, word)
+        fl = fields(enc, LoadLut, word) if lut else None
+        n_lut = (fl["n_tables"] << _LUT_SHIFT) if fl is not None else 0  # 256 words a table
+        real_x = fa["n_x"] - fa["pad_left"] - fa["pad_right"]
+        dram = Mux(is_act, fa["dram"], Mux(is_st, fs["dram"], fl["dram"] if fl is not None else 0))
+        dram = Mux(is_w | is_p, fw["dram"], dram)
+        n_c, n_y = (Mux(is_act, fa[k], Mux(is_st, fs[k], 1)) for k in ("n_c", "n_y"))
+        n_x = Mux(is_act, fa["n_x"], Mux(is_st, fs["n_x"], Mux(is_w, fw["n_words"], Mux(is_p, fp["n_entries"], n_lut))))
+        pad_t, pad_b, pad_l, pad_r = (Mux(is_act, fa[k], 0) for k in ("pad_top", "pad_bottom", "pad_left", "pad_right"))
+        s_c, s_y = (Mux(is_act, fa[k], Mux(is_st, fs[k], 0)) for k in ("s_c", "s_y"))
+        beats_of = Mux(
+            is_act,
+            _times(real_x, self.beats),
+            Mux(is_p, _times(fp["n_entries"], self.prm_beats), _times(Mux(is_st, fs["n_x"], n_x), self.beats)),
+        )
+        first = Mux(
+            is_act,
+            fa["dst"],
+            Mux(is_w, fw["dst"], Mux(is_p, fp["dst"], fl["dst"] << _LUT_SHIFT if fl is not None else 0)),
+        )
+        starts = _ahead(
+            m,
+            [
+                *walk.start(dram, n_c, n_y, n_x, pad_t, pad_b, pad_l, pad_r, s_c, s_y, is_p),
+                row_beats.eq(beats_of),
+                waddr.eq(first),
+                raddr.eq(fs["src"]),
+                raddr1.eq(fs["src"] + 1),
+            ],
+        )
         with m.FSM():
-            fresh = (c.eq(0), y.eq(0), x.eq(0), beat.eq(0), rbeat.eq(0), pad_top.eq(0), pad_left.eq(0), prm.eq(0))
-            with head.states(on_start=fresh):
+            with head.states(on_start=[rbeat.eq(0), *starts]):
                 with m.Case(Opcode.LOAD_ACT):
-                    f = fields(enc, LoadAct, word)
-                    self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"], regs)
-                    real_x = f["n_x"] - f["pad_left"] - f["pad_right"]
-                    m.d.sync += [
-                        dest.eq(_IBUF),
-                        waddr.eq(f["dst"]),
-                        pad_top.eq(f["pad_top"]),
-                        pad_left.eq(f["pad_left"]),
-                        pad_value.eq(f["pad_value"]),
-                        y_hi.eq(f["n_y"] - f["pad_bottom"]),
-                        x_hi.eq(f["n_x"] - f["pad_right"]),
-                        row_beats.eq(_times(real_x, self.beats)),
-                    ]
+                    m.d.sync += [dest.eq(_IBUF), pad_value.eq(fa["pad_value"])]
                     m.next = "LOAD"
                 with m.Case(Opcode.LOAD_WGT, Opcode.LOAD_PRM):
-                    is_w = head.op == Opcode.LOAD_WGT
-                    fw, fp = fields(enc, LoadWgt, word), fields(enc, LoadPrm, word)
-                    n = Mux(is_w, fw["n_words"], fp["n_entries"])
-                    self._start_box(m, fw["dram"], 1, 1, n, 0, 0, regs)
-                    m.d.sync += [
-                        dest.eq(Mux(is_w, _WBUF, _PBUF)),
-                        prm.eq(~is_w),
-                        waddr.eq(Mux(is_w, fw["dst"], fp["dst"])),
-                        y_hi.eq(1),
-                        x_hi.eq(n),
-                        row_beats.eq(
-                            Mux(is_w, _times(fw["n_words"], self.beats), _times(fp["n_entries"], self.prm_beats))
-                        ),
-                    ]
+                    m.d.sync += dest.eq(Mux(is_w, _WBUF, _PBUF))
                     m.next = "LOAD"
                 if lut:  # without an LBUF, LOAD_LUT is an opcode this engine has no case for (error)
                     with m.Case(Opcode.LOAD_LUT):
-                        f = fields(enc, LoadLut, word)
-                        n = f["n_tables"] << _LUT_SHIFT  # 256 words a table
-                        self._start_box(m, f["dram"], 1, 1, n, 0, 0, regs)
-                        m.d.sync += [
-                            dest.eq(_LBUF),
-                            waddr.eq(f["dst"] << _LUT_SHIFT),
-                            y_hi.eq(1),
-                            x_hi.eq(n),
-                            row_beats.eq(_times(n, self.beats)),
-                        ]
+                        m.d.sync += dest.eq(_LBUF)
                         m.next = "LOAD"
                 with m.Case(Opcode.STORE_ACT):
-                    f = fields(enc, StoreAct, word)
-                    self._start_box(m, f["dram"], f["n_c"], f["n_y"], f["n_x"], f["s_c"], f["s_y"], regs)
-                    m.d.sync += [raddr.eq(f["src"]), row_beats.eq(_times(f["n_x"], self.beats))]
                     m.next = "STORE_FIRST"
             with m.State("LOAD"):
-                run = ~word_pad & row_start
+                run = ~walk.word_pad & walk.row_start
                 step = slots.w_rdy & (~run | self.rd_cmd_ready)
-                last_slot = end_x & end_y & end_c & (word_pad | last_beat)
+                last_slot = walk.box_end & walk.word_done
                 m.d.comb += [
                     slots.w_en.eq(step),
-                    slot_pad.eq(word_pad),
+                    slot_pad.eq(walk.word_pad),
                     slot_last.eq(last_slot),
                     self.rd_cmd_valid.eq(run & slots.w_rdy),
                 ]
                 with m.If(step):
-                    with m.If(word_pad | last_beat):
-                        m.d.sync += beat.eq(0)
-                        advance_word(row_real)
+                    with m.If(walk.word_done):
+                        walk.next_word()
                         with m.If(last_slot):
                             m.next = "LOAD_WAIT"
                     with m.Else():
-                        m.d.sync += beat.eq(beat + 1)
+                        walk.next_beat()
             with m.State("LOAD_WAIT"), m.If(take & head_last):
                 head.finish()
             with m.State("STORE_FIRST"):
                 m.d.comb += self.obuf_r_addr.eq(raddr)
                 m.next = "STORE"
             with m.State("STORE"):
-                run = (x == 0) & (beat == 0)
+                run = walk.x0 & walk.beat0
                 step = self.wr_ready & (~run | self.wr_cmd_ready)
                 m.d.comb += [
                     self.wr_valid.eq(step),
                     # beat * 8B as a shift (8B a power of two): word_select would emit a multiplier cell
-                    self.wr_data.eq(self.obuf_r_data.bit_select(beat << ((8 * B).bit_length() - 1), 8 * B)),
+                    self.wr_data.eq(self.obuf_r_data.bit_select(walk.beat << ((8 * B).bit_length() - 1), 8 * B)),
                     self.wr_cmd_valid.eq(run & self.wr_ready),
-                    self.obuf_r_addr.eq(Mux(step & last_beat, raddr + 1, raddr)),
+                    self.obuf_r_addr.eq(Mux(step & walk.last_beat, raddr1, raddr)),
                 ]
                 with m.If(step):
-                    with m.If(last_beat):
-                        m.d.sync += [beat.eq(0), raddr.eq(raddr + 1)]
-                        advance_word(1)
-                        with m.If(end_x & end_y & end_c):
+                    with m.If(walk.last_beat):
+                        m.d.sync += [raddr.eq(raddr1), raddr1.eq(raddr1 + 1)]
+                        walk.next_word()
+                        with m.If(walk.box_end):
                             head.finish()
                     with m.Else():
-                        m.d.sync += beat.eq(beat + 1)
+                        walk.next_beat()
         return m
 
-    @staticmethod
-    def _start_box(m: Module, dram, nc, ny, nx, sc, sy, regs) -> None:
-        n_c, n_y, n_x, s_c, s_y, chan_base, row_base = regs
-        m.d.sync += [
-            n_c.eq(nc - 1),
-            n_y.eq(ny - 1),
-            n_x.eq(nx - 1),
-            s_c.eq(sc),
-            s_y.eq(sy),
-            chan_base.eq(dram),
-            row_base.eq(dram),
-        ]
+
+def _ahead(m: Module, stmts: list) -> list:
+    """Each ``target.eq(value)`` of ``stmts`` as ``target.eq(pre)``, ``pre`` a register loaded with
+    ``value`` every cycle."""
+    out = []
+    for st in stmts:
+        pre = Signal.like(st.lhs, name=f"{st.lhs.name}_ahead", reset_less=True)
+        m.d.sync += pre.eq(st.rhs)
+        out.append(st.lhs.eq(pre))
+    return out
 
 
 def _times(v: Value, k: int) -> Value:

@@ -62,29 +62,39 @@ class PoolUnit(wiring.Component):
         f = fields(enc, Pool, self.instr)
         ib = enc.widths["ib"]
         names = ("c", "oy", "ox", "fy", "fx")  # outermost first
-        count = [Signal(max(enc.widths["obn"], enc.widths["ibn"]), name=f"n_{k}") for k in names]
+        cw = max(enc.widths["obn"], enc.widths["ibn"])
         stride = [Signal(ib, name=f"s_{k}") for k in names]
-        idx = [Signal(len(count[0]), name=f"i_{k}") for k in names]
+        idx = [Signal(cw, name=f"i_{k}") for k in names]
         base = [Signal(ib, name=f"base_{k}") for k in names]  # address with the inner indices zero
         # carry: the window being read goes on from PPUPool's running value (``cont``, first window only)
         mode, active, carry = Signal(), Signal(), Signal()
-        end = [i == n for i, n in zip(idx, count, strict=True)]  # count holds the loop count - 1
+        # The walk's tests are registers (a step reads flip-flops only): level k at its end
+        # (index == count - 1), at 0, and at a fresh start (count == 1); ``count2`` = count - 2,
+        # the index at which a step reaches the end.
+        end = [Signal(name=f"end_{k}") for k in names]
+        zero = [Signal(name=f"zero_{k}") for k in names]
+        end0 = [Signal(name=f"end0_{k}") for k in names]
+        count2 = [Signal(cw, name=f"n2_{k}") for k in names]
 
         with m.If(active & end[3] & end[4]):  # a window's last word: the next window starts afresh
             m.d.sync += carry.eq(0)
         with m.If(self.start):  # after the clear above: a start wins
             m.d.sync += [mode.eq(f["mode"]), active.eq(1), carry.eq(f["cont"])]
-            m.d.sync += [c.eq(f[f"n_{k}"] - 1) for c, k in zip(count, names, strict=True)]
+            m.d.sync += [c.eq(f[f"n_{k}"] - 2) for c, k in zip(count2, names, strict=True)]
+            m.d.sync += [e.eq(f[f"n_{k}"] == 1) for e, k in zip(end, names, strict=True)]
+            m.d.sync += [e.eq(f[f"n_{k}"] == 1) for e, k in zip(end0, names, strict=True)]
             m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names, strict=True)]
-            m.d.sync += [i.eq(0) for i in idx] + [b.eq(f["src"]) for b in base]
+            m.d.sync += [i.eq(0) for i in idx] + [z.eq(1) for z in zero] + [b.eq(f["src"]) for b in base]
         m.d.comb += self.ibuf_r_addr.eq(base[-1])
         with m.If(active):
             # Step the innermost level not at its end; the levels inside it restart.
             for n, k in enumerate(reversed(range(len(names)))):
                 with (m.If if n == 0 else m.Elif)(~end[k]):
                     nxt = base[k] + stride[k]
-                    m.d.sync += [idx[k].eq(idx[k] + 1)] + [b.eq(nxt) for b in base[k:]]
-                    m.d.sync += [i.eq(0) for i in idx[k + 1 :]]
+                    m.d.sync += [idx[k].eq(idx[k] + 1), end[k].eq(idx[k] == count2[k]), zero[k].eq(0)]
+                    m.d.sync += [b.eq(nxt) for b in base[k:]]
+                    m.d.sync += [i.eq(0) for i in idx[k + 1 :]] + [z.eq(1) for z in zero[k + 1 :]]
+                    m.d.sync += [e.eq(e0) for e, e0 in zip(end[k + 1 :], end0[k + 1 :], strict=True)]
             with m.Else():
                 m.d.sync += active.eq(0)
 
@@ -93,7 +103,7 @@ class PoolUnit(wiring.Component):
         valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
             valid0.eq(active),
-            first0.eq((idx[3] == 0) & (idx[4] == 0) & ~carry),
+            first0.eq(zero[3] & zero[4] & ~carry),
             last0.eq(end[3] & end[4]),
             valid.eq(valid0),
             first.eq(first0),

@@ -11,6 +11,13 @@ docs/accelerator.md). So each lane needs one int8 × 31-bit multiplier, not
 two: the ``a`` product is held until its ``b`` arrives. That product is two
 DSP-sized partial products (``M``'s low 17 bits and its high 14), each a DSP
 or a LUT product as the config's DSP plan says (``dsp``).
+
+Pipelined for the DSP blocks: a partial product's stage holds nothing but the
+multiplier, from registers (``x`` and ``mult`` come from the caller's
+flip-flops: CmpEngine selects ``Ma`` or ``Mb`` a cycle ahead) to registers;
+the partial products' sum and the pair's sum share the next stage, two short
+carry chains. (In one stage with the multiplier — operand mux, MULT18X18D,
+adder — PPUAdd was the accelerator's critical path: 99.9 MHz on ECP5.)
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from amaranth.lib.wiring import In, Out
 
 from .. import timing
 from ..dsp_plan import PIECE_BITS, add_operands, split_parts
-from .datapath import check_lanes, pipe_reg
+from .datapath import check_lanes, kept, pipe_reg
 from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
 
@@ -54,9 +61,9 @@ class PPUAdd(wiring.Component):
         ``b`` completes the pair with the latest ``a``; idle cycles may come
         between them.
     operand : In(1)
-    mult_a, mult_b : In(unsigned(31))
-        ``Ma``, ``Mb`` (0 .. 2**31 - 1); each is used in the cycle its operand
-        is sampled.
+    mult : In(unsigned(31))
+        The word's multiplier, sampled with it: ``Ma`` with an ``a`` word,
+        ``Mb`` with a ``b`` word (0 .. 2**31 - 1).
     shift : In(unsigned(6))
         ``s``, 0..62, sampled with the ``b`` word.
     lo, hi : In(signed(8))
@@ -68,7 +75,8 @@ class PPUAdd(wiring.Component):
     out : Out(ArrayLayout(signed(8), lanes))
 
     Timing: one output word every 2 input cycles at best; ``LATENCY`` = 6
-    edges from the ``b`` word: product, pair sum, :class:`RoundClamp` (4).
+    edges from the ``b`` word: partial products, their sum and the pair's,
+    :class:`RoundClamp` (4).
     """
 
     LATENCY = timing.PPU_ADD_LATENCY
@@ -82,8 +90,7 @@ class PPUAdd(wiring.Component):
                 "in_valid": In(1),
                 "x": In(data.ArrayLayout(signed(8), lanes)),
                 "operand": In(1),
-                "mult_a": In(unsigned(M_BITS)),
-                "mult_b": In(unsigned(M_BITS)),
+                "mult": In(unsigned(M_BITS)),
                 "shift": In(unsigned(6)),
                 "lo": In(signed(8)),
                 "hi": In(signed(8)),
@@ -96,45 +103,50 @@ class PPUAdd(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         m.submodules.round = rc = RoundClamp(self.lanes, PROD_BITS + 1)
-        mult = Mux(self.operand, self.mult_b, self.mult_a)
-
-        # Stage 1: one product per lane.
-        prod = [pipe_reg(signed(PROD_BITS), f"prod{i}") for i in range(self.lanes)]
+        # Stage 1: the partial products of each lane, nothing else (registers to registers).
+        lo1: list[Signal] = []
+        hi1: list[Signal] = []
         valid1, is_b1, sub1 = Signal(), Signal(), Signal()
-        shift1, lo1, hi1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
+        shift1, lo_c1, hi_c1 = pipe_reg(6, "shift1"), pipe_reg(signed(8), "lo1"), pipe_reg(signed(8), "hi1")
         parts = split_parts(*add_operands())
-        for i, p in enumerate(prod):
+        for i in range(self.lanes):
             pps = {
                 part.b_lo: product(
                     m,
                     self.x[i],
-                    mult[part.b_lo : part.b_lo + part.b.bits],
+                    self.mult[part.b_lo : part.b_lo + part.b.bits],
                     dsp=k * self.lanes + i < self.dsp,
                     name=f"mul{i}_{part.b_lo}",
                 )
                 for k, part in enumerate(parts)
             }
             assert sorted(pps) == [0, PIECE_BITS] and all(part.a_lo == 0 for part in parts)
-            lo, hi = pps[0], pps[PIECE_BITS]  # x * M = lo + hi * 2**17; lo's low 17 bits pass through
-            m.d.sync += p.eq(Cat(lo[:PIECE_BITS], (lo >> PIECE_BITS) + hi).as_signed())
+            lo1.append(pipe_reg(pps[0].shape(), f"pp_lo{i}"))
+            hi1.append(pipe_reg(pps[PIECE_BITS].shape(), f"pp_hi{i}"))
+            m.d.sync += [lo1[i].eq(pps[0]), hi1[i].eq(pps[PIECE_BITS])]
         m.d.sync += [
             valid1.eq(self.in_valid),
             is_b1.eq(self.operand),
             sub1.eq(self.subtract),
             shift1.eq(self.shift),
-            lo1.eq(self.lo),
-            hi1.eq(self.hi),
+            lo_c1.eq(self.lo),
+            hi_c1.eq(self.hi),
         ]
 
-        # Stage 2: hold the a product; a b product completes the pair.
+        # Stage 2: x * M = lo + hi * 2**17 (lo's low 17 bits pass through); an a product is held,
+        # a b product completes the pair with it.
         held = [pipe_reg(signed(PROD_BITS), f"held{i}") for i in range(self.lanes)]
-        with m.If(valid1 & ~is_b1):
-            m.d.sync += [h.eq(p) for h, p in zip(held, prod, strict=True)]
         pair = [pipe_reg(signed(PROD_BITS + 1), f"pair{i}") for i in range(self.lanes)]
         shift2, lo2, hi2 = pipe_reg(6, "shift2"), pipe_reg(signed(8), "lo2"), pipe_reg(signed(8), "hi2")
         valid2 = Signal()
-        m.d.sync += [p.eq(Mux(sub1, h - q, h + q)) for p, h, q in zip(pair, held, prod, strict=True)]
-        m.d.sync += [valid2.eq(valid1 & is_b1), shift2.eq(shift1), lo2.eq(lo1), hi2.eq(hi1)]
+        for i in range(self.lanes):
+            upper = kept(signed(PROD_BITS - PIECE_BITS), f"prod_hi{i}")
+            m.d.comb += upper.eq((lo1[i] >> PIECE_BITS) + hi1[i])
+            prod = Cat(lo1[i][:PIECE_BITS], upper).as_signed()
+            with m.If(valid1 & ~is_b1):
+                m.d.sync += held[i].eq(prod)
+            m.d.sync += pair[i].eq(Mux(sub1, held[i] - prod, held[i] + prod))
+        m.d.sync += [valid2.eq(valid1 & is_b1), shift2.eq(shift1), lo2.eq(lo_c1), hi2.eq(hi_c1)]
         m.d.comb += [rc.value[i].eq(pair[i]) for i in range(self.lanes)]
         m.d.comb += [rc.shift[i].eq(shift2) for i in range(self.lanes)]
         m.d.comb += [rc.in_valid.eq(valid2), rc.lo.eq(lo2), rc.hi.eq(hi2)]

@@ -139,11 +139,15 @@ def synthesize(
     *,
     place_and_route: bool = True,
     seed: int = 1,
+    pnr_args: tuple[str, ...] = (),
+    timeout_s: float | None = None,
 ) -> SynthReport:
     """Synthesize ``top`` from ``verilog_files`` for ``target`` in ``build_dir``.
 
     For FPGA targets with ``place_and_route`` (the default) nextpnr places and
-    routes the wrapped design at ``clock_mhz`` and the report has ``fmax_mhz``.
+    routes the wrapped design at ``clock_mhz`` and the report has ``fmax_mhz``;
+    ``pnr_args`` are added to nextpnr's (benchmarks try router and placer
+    settings with them), ``timeout_s`` bounds each tool's run.
     Logs: ``build_dir/yosys.log`` and ``build_dir/nextpnr.log``.
     """
     if target not in TARGETS:
@@ -177,7 +181,13 @@ def synthesize(
         netlist_json="netlist.json",
     )
     logs = [build_dir / "yosys.log"]
-    run_tool(yosys, ["-q", "-l", "yosys.log", "-s", "synth.ys"], cwd=build_dir, log=build_dir / "yosys.out")
+    run_tool(
+        yosys,
+        ["-q", "-l", "yosys.log", "-s", "synth.ys"],
+        cwd=build_dir,
+        log=build_dir / "yosys.out",
+        timeout=timeout_s,
+    )
     cell_types = _cell_types(build_dir / "stat.json", synth_top)
     resources = {name: _count(cell_types, weights) for name, weights in _RESOURCES.get(spec.family, {}).items()}
 
@@ -196,7 +206,11 @@ def synthesize(
         )
         logs.append(build_dir / "nextpnr.log")
         run_tool(
-            nextpnr, ["--log", "nextpnr.log", "-q", *shlex.split(args)], cwd=build_dir, log=build_dir / "nextpnr.out"
+            nextpnr,
+            ["--log", "nextpnr.log", "-q", *shlex.split(args), *pnr_args],
+            cwd=build_dir,
+            log=build_dir / "nextpnr.out",
+            timeout=timeout_s,
         )
         fmax, utilization = _nextpnr_report(build_dir / "nextpnr_report.json")
     return SynthReport(

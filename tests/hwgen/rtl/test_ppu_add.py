@@ -39,8 +39,8 @@ def pair_vectors(
 ) -> list[dict]:
     vecs = []
     for a, b in zip(a_words, b_words, strict=True):
-        common = {"mult_a": ma, "mult_b": mb, "shift": shift, "lo": lo, "hi": hi, "subtract": int(subtract)}
-        vecs += [dict(x=a, operand=0, **common), dict(x=b, operand=1, **common)]
+        common = {"shift": shift, "lo": lo, "hi": hi, "subtract": int(subtract)}
+        vecs += [dict(x=a, operand=0, mult=ma, **common), dict(x=b, operand=1, mult=mb, **common)]
     return vecs
 
 
@@ -91,10 +91,10 @@ def test_extremes_against_round_shift(dsp: int | None) -> None:
 def test_idle_cycles_between_operands_and_a_reused() -> None:
     """The pair is the latest a with the next b; idle cycles in between do not matter."""
     vecs = [
-        {"x": [3, -3], "operand": 0, "mult_a": 1, "mult_b": 0, "shift": 1, "lo": -128, "hi": 127},
-        {"x": [0, 0], "operand": 0, "mult_a": 1, "mult_b": 0, "shift": 1, "lo": -128, "hi": 127, "in_valid": 0},
-        {"x": [100, 100], "operand": 1, "mult_a": 1, "mult_b": 2, "shift": 1, "lo": -128, "hi": 127},
-        {"x": [-1, 1], "operand": 1, "mult_a": 1, "mult_b": 1, "shift": 1, "lo": -128, "hi": 127},
+        {"x": [3, -3], "operand": 0, "mult": 1, "shift": 1, "lo": -128, "hi": 127},
+        {"x": [0, 0], "operand": 0, "mult": 5, "shift": 1, "lo": -128, "hi": 127, "in_valid": 0},
+        {"x": [100, 100], "operand": 1, "mult": 2, "shift": 1, "lo": -128, "hi": 127},
+        {"x": [-1, 1], "operand": 1, "mult": 1, "shift": 1, "lo": -128, "hi": 127},
     ]
     results, _ = run_stream(PPUAdd(2), vecs, ["out"])
     # round_shift(3 + 200, 1) = 102, round_shift(-3 + 200, 1) = 99 (98.5 rounds up); then a again with b = -1, 1
