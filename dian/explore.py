@@ -3,13 +3,17 @@ compile the chosen one.
 
 The output folder is a complete ``dian compile --accel`` folder for the
 chosen design (so ``dian simulate`` and ``dian synth`` work on it), plus
-``explore/``: ``designs.json`` (every trial: config, fit, cycles, energy,
-resources), ``pareto.md`` (the latency/energy Pareto front as a table) and
-``pareto.png`` (every fitting design, the front and the choice).
+``explore/``: ``designs.json`` (every trial: config, fit, cycles, predicted
+Fmax and the clock it is priced at, energy, resources), ``pareto.md`` (the latency/energy Pareto front as a table) and
+``pareto.png`` (every fitting design, the front and the choice). The chosen
+design is compiled at the clock it was priced at (search/fmax.py: the
+predicted Fmax capped by the target's clock), so ``dian synth`` asks nextpnr
+for the clock the ranking assumed.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from dataclasses import dataclass
@@ -23,6 +27,7 @@ from .api import CompileResult, _Progress, _write_compiled
 from .compile_front import CalibOptions, run_frontend
 from .errors import AccelConfigError
 from .search.explore import Design, choose, explore, pareto
+from .search.fmax import load_fit
 from .search.objective import Objective, check_objective
 
 EXPLORE = "explore"
@@ -44,17 +49,29 @@ def _row(d: Design, chosen: Design) -> str:
     return (
         f"| {d.trial}{mark} | {c.pe_rows}x{c.pe_cols} | {kib(c.ibuf)}/{kib(c.wbuf)}/{kib(c.abuf)}/{kib(c.obuf)} "
         f"| {c.dram_bus_bits} | {'+dw' if len(c.dataflows) > 1 else 'gemm'} | {c.imem_instructions} "
-        f"| {d.cycles:,} | {d.latency_us:,.1f} | {d.energy_uj:,.1f} | {res} |"
+        f"| {d.cycles:,} | {_mhz(d.fmax_mhz)} | {d.clock_mhz:g} | {d.latency_us:,.1f} | {d.energy_uj:,.1f} | {res} |"
     )
+
+
+def _mhz(fmax: float | None) -> str:
+    return "-" if fmax is None else f"{fmax:.1f}"
+
+
+def fmax_note() -> str:
+    """What the predicted Fmax rests on: the calibration's points, RTL and error."""
+    fit = load_fit()
+    if fit is None:
+        return "no Fmax calibration (search/fmax_fit.json): designs priced at the target's clock"
+    return f"predicted Fmax by search/fmax.py from {fit.error_text()} (benchmarks/results/fmax_fit.md)"
 
 
 def _table(designs: list[Design], front: list[Design], chosen: Design, head: str) -> str:
     lines = [
         head,
         "",
-        "| trial | PEs | IBUF/WBUF/ABUF/OBUF KiB | bus bits | modes | IMEM | cycles | latency us "
-        "| energy uJ | LUTs (est.) | DSPs | BRAMs |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| trial | PEs | IBUF/WBUF/ABUF/OBUF KiB | bus bits | modes | IMEM | cycles | Fmax MHz (pred.) "
+        "| clock MHz | latency us | energy uJ | LUTs (est.) | DSPs | BRAMs |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [_row(d, chosen) for d in front]
     misfits = [d for d in designs if not d.fits]
@@ -79,7 +96,7 @@ def _plot(designs: list[Design], front: list[Design], chosen: Design, title: str
     ax.scatter([d.latency_us for d in ok], [d.energy_uj for d in ok], s=14, c="0.6", label="designs that fit")
     ax.plot([d.latency_us for d in front], [d.energy_uj for d in front], "o-", c="tab:blue", ms=5, label="Pareto front")
     ax.scatter([chosen.latency_us], [chosen.energy_uj], marker="*", s=220, c="tab:red", zorder=3, label="chosen")
-    ax.set_xlabel("latency (us, exact cycles at the target clock)")
+    ax.set_xlabel("latency (us, exact cycles at the predicted Fmax, capped by the target clock)")
     ax.set_ylabel("energy (uJ, estimate)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, alpha=0.3)
@@ -99,6 +116,8 @@ def _design_doc(d: Design) -> dict[str, Any]:
         "why": d.why,
         "config": json.loads(d.cfg.to_json()),
         "cycles": d.cycles,
+        "fmax_mhz_predicted": d.fmax_mhz,
+        "clock_mhz_priced": d.clock_mhz,
         "latency_us": d.latency_us,
         "energy_uj": d.energy_uj,
         "resources": None if r is None else {"luts": r.luts, "ffs": r.ffs, "dsps": r.dsps, "brams": r.brams},
@@ -155,8 +174,9 @@ def explore_model(
     front = pareto(designs)
     head = (
         f"# dian explore: {front_end.int_graph.name} on {tgt.value}, objective {objective}\n\n"
-        f"{trials} trials (optuna TPE, seed {seed}); latency is the exact cycle count at "
-        f"{chosen.cfg.clock_mhz:g} MHz, energy the estimate of search/energy.py, LUTs the calibrated "
+        f"{trials} trials (optuna TPE, seed {seed}); latency is the exact cycle count at the clock a "
+        f"design is priced at: its predicted Fmax capped by the target's {chosen.cfg.clock_mhz:g} MHz "
+        f"({fmax_note()}). Energy is the estimate of search/energy.py, LUTs the calibrated "
         f"estimate of search/resources.py. Chosen: trial {chosen.trial}."
     )
     extra: dict[str, str | bytes] = {
@@ -164,7 +184,7 @@ def explore_model(
         f"{EXPLORE}/pareto.md": _table(designs, front, chosen, head),
         f"{EXPLORE}/pareto.png": _plot(designs, front, chosen, f"{front_end.int_graph.name} on {tgt.value}"),
     }
-    cfg = chosen.cfg
+    cfg = dataclasses.replace(chosen.cfg, clock_mhz=chosen.clock_mhz)
     compiled = _write_compiled(
         out_path,
         front_end,

@@ -125,6 +125,7 @@ def predicted_fmax_mhz(cfg: AccelConfig, fit: FmaxFit | None = None) -> float | 
 
 
 def priced_clock_mhz(cfg: AccelConfig, fmax_mhz: float | None) -> float:
-    """The clock a design is priced at: its predicted Fmax capped by the asked ``cfg.clock_mhz``
-    (the asked clock alone when the target is not modelled)."""
-    return cfg.clock_mhz if fmax_mhz is None else min(fmax_mhz, cfg.clock_mhz)
+    """The clock a design is priced at: its predicted Fmax (rounded down to 0.1 MHz, a clock one can
+    ask nextpnr for) capped by the asked ``cfg.clock_mhz`` (the asked clock alone when the target is
+    not modelled)."""
+    return cfg.clock_mhz if fmax_mhz is None else min(math.floor(fmax_mhz * 10) / 10, cfg.clock_mhz)

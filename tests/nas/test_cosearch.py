@@ -65,15 +65,16 @@ def test_resumed_search_equals_uninterrupted(setup, tmp_path: Path) -> None:  # 
 def test_cost_term_moves_to_cheaper_designs(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hw, tables, _ = setup
     cs = _search(setup, tmp_path, replace(SETTINGS, lam=5.0, warmup_epochs=0, epochs=2))
-    start = cs.cost0[0]
+    with torch.no_grad():
+        start = float(cs.cost(*cs.probabilities())[0])
     cs.run()
     assert cs.state.log[-1].expected_cycles < 0.8 * start
-    # The hardware logits follow the cost alone: the likeliest option is the cheapest for the
-    # current network distribution (by the tables, recomputed here).
+    # The hardware logits follow the cost alone: the likeliest option is the fastest for the
+    # current network distribution (by the tables, recomputed here, at each option's priced clock).
     ops, widths, p_hw = cs.probabilities()
     per_hw = RelaxedCoCost(SPACE, tables).per_hardware(ops.detach(), widths.detach())[0]
     fitting = [h for h, opt in enumerate(hw) if opt.fits]
-    assert int(p_hw.argmax()) == min(fitting, key=lambda h: float(per_hw[h]))
+    assert int(p_hw.argmax()) == min(fitting, key=lambda h: float(per_hw[h]) / hw[h].clock_mhz)
 
 
 def test_settings_and_checkpoint_errors(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
