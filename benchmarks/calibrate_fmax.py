@@ -9,7 +9,8 @@ row names, so rows of commits that changed neither are pooled; ``--rtl C1 C2 ...
 revisions of several commits (only when their Verilog is the same: say how you checked in
 ``--rtl-note``). The default is the newest revision with a routed row. With ``N`` points the fit
 takes at most ``N - 1`` features (the constant first, then in the order of ``search.fmax.FEATURES``,
-skipping one that adds no rank), so a leave-one-out error exists whenever ``N >= 2``. Writes
+skipping one that adds no rank), so a leave-one-out error exists whenever ``N >= 2``; the
+coefficients are non-negative (NNLS: no feature makes the clock faster). Writes
 ``search/fmax_fit.json`` (coefficients, floor and ceiling, every point with its measured, fitted
 and leave-one-out Fmax, the errors) and ``benchmarks/results/fmax_fit.md``. Re-run it when the
 RTL changes or rows are added:
@@ -19,7 +20,8 @@ RTL changes or rows are added:
 
 ``run`` places and routes one config (a preset or the co-search's 8x8) with ``fmax_steps.run_step``
 (seed 1, the asked clock, at most ``--timeout-min`` per tool) and appends its row to
-fmax_points.json. Only one nextpnr at a time on the shared machine (``pgrep -a nextpnr``).
+fmax_points.json (``rows``; listed in fmax_points.md). Only one nextpnr at a time on the shared
+machine (``pgrep -a nextpnr``).
 """
 
 from __future__ import annotations
@@ -58,10 +60,42 @@ def run(args: argparse.Namespace) -> None:
         bench_synth.rtl_source(),
     )
     row.pop("traceback", None)
-    rows = json.loads(POINTS.read_text()) if POINTS.is_file() else []
-    rows.append(row)
-    POINTS.write_text(json.dumps(rows, indent=1, sort_keys=True) + "\n")
+    rows = [*_points(), row]
+    POINTS.write_text(json.dumps({"rows": rows}, indent=1, sort_keys=True) + "\n")
+    POINTS.with_suffix(".md").write_text(points_markdown(rows))
     print(json.dumps(row, indent=1, sort_keys=True))
+
+
+def _points() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(POINTS.read_text())["rows"] if POINTS.is_file() else []
+    return rows
+
+
+def points_markdown(rows: list[dict[str, Any]]) -> str:
+    """The runs ``run`` recorded, as a table."""
+    lines = [
+        "# Place-and-route runs for the Fmax model (benchmarks/calibrate_fmax.py run)",
+        "",
+        "Each row is one Yosys `synth_ecp5` + nextpnr-ecp5 run of a config's RTL in the P&R wrapper (seed 1, "
+        "default nextpnr arguments), recorded for the Fmax calibration beside the rows of "
+        "[synth_ecp5](synth_ecp5.md); the fit is [fmax_fit](fmax_fit.md). Minutes are wall time on the shared "
+        "2-core machine.",
+        "",
+        "| config | part | RTL | asked MHz | routed MHz (after placement) | LUT4 | FF | DSP | DP16KD | Yosys min "
+        "| nextpnr min | critical path |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        cp = r.get("critical_path") or {}
+        fmax = "failed" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f}"
+        placed = "" if r.get("placed_estimate") is None else f" ({r['placed_estimate']:.1f})"
+        lines.append(
+            f"| {r['config']} | {r['target']} | {r['rtl_source']} | {r['clock_mhz']:g} | {fmax}{placed} "
+            f"| {r.get('luts', 0):,} | {r.get('ffs', 0):,} | {r.get('dsps', 0)} | {r.get('brams', 0)} "
+            f"| {r['yosys_min']:.1f} | {r['nextpnr_min']:.1f} "
+            f"| {'`' + cp['from'] + '` -> `' + cp['to'] + '` (' + cp['split'] + ')' if cp else ''} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
@@ -84,9 +118,8 @@ def main() -> None:
 def routed_rows() -> list[dict[str, Any]]:
     """Every recorded place and route that routed with the default nextpnr arguments."""
     doc = json.loads(SYNTH.read_text()) if SYNTH.is_file() else {}
-    extra = json.loads(POINTS.read_text()) if POINTS.is_file() else []
     rows = []
-    for r in [*doc.get("results", []), *doc.get("fmax_steps", []), *extra]:
+    for r in [*doc.get("results", []), *doc.get("fmax_steps", []), *_points()]:
         name = r.get("config") or r.get("preset")
         ok = r.get("status") == "ok" and r.get("fmax_mhz") is not None and r.get("place_and_route", True)
         if ok and not r.get("nodsp") and not r.get("pnr_args") and "uncommitted" not in r.get("rtl_source", "-"):
@@ -146,8 +179,12 @@ def choose_features(x: np.ndarray, names: tuple[str, ...]) -> list[int]:
 
 
 def solve(x: np.ndarray, fmax: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Least-squares period coefficients, floor and ceiling (MHz) of the points ``x``, ``fmax``."""
-    coef = np.linalg.lstsq(x, 1000 / fmax, rcond=None)[0]
+    """Period coefficients, floor and ceiling (MHz) of the points ``x``, ``fmax``: least squares
+    with every coefficient non-negative (scipy's NNLS). More utilization, lanes, LUT-built products
+    or bus never make a clock faster; a fit that says otherwise is fitting nextpnr's seed noise."""
+    from scipy.optimize import nnls
+
+    coef = nnls(x, 1000 / fmax)[0]
     return coef, FLOOR_FRACTION * float(fmax.min()), float(fmax.max())
 
 
@@ -191,6 +228,11 @@ def calibrate(rows: list[dict[str, Any]], note: str) -> dict[str, Any]:
         "floor_mhz": round(floor, 3),
         "ceiling_mhz": round(ceiling, 3),
         "families": sorted({family(Target(r["target"])) for r in rows}),
+        "ranges": {
+            f: [round(float(full[:, j].min()), 4), round(float(full[:, j].max()), 4)]
+            for j, f in enumerate(FEATURES)
+            if f != "1"
+        },
         "error": {
             "points": len(rows),
             "fit_max_rel": round(float(rel(fitted).max()), 4),

@@ -356,7 +356,7 @@ def _summary(
     synth: dict[str, Any] | None,
     compiled: Any,
 ) -> dict[str, Any]:
-    from .search.fmax import load_fit
+    from .search.fmax import extrapolated, load_fit
     from .version import __version__
 
     fmax = synth.get("fmax_mhz") if synth else None
@@ -380,6 +380,7 @@ def _summary(
             "clock_mhz_asked": chosen.cfg.clock_mhz,
             "fmax_mhz_predicted": chosen.fmax_mhz,
             "fmax_model": None if fit is None else fit.error_text(),
+            "fmax_extrapolated": extrapolated(chosen.cfg),
             "luts_estimate": chosen.resources.luts,
             "brams_estimate": chosen.resources.brams,
             "dsps": chosen.resources.dsps,

@@ -213,8 +213,11 @@ def predicted_fmax(hw: dict[str, Any]) -> str:
     asked = hw.get("clock_mhz_asked", hw["clock_mhz"])
     if hw.get("fmax_mhz_predicted") is None:
         return f"predicted: not modelled for this target (priced at the asked {asked:g} MHz)"
+    beyond = hw.get("fmax_extrapolated")
     return (
-        f"predicted {hw['fmax_mhz_predicted']:.1f} MHz (search/fmax.py: {hw.get('fmax_model')}; "
+        f"predicted {hw['fmax_mhz_predicted']:.1f} MHz (search/fmax.py: {hw.get('fmax_model')}"
+        + (f"; extrapolated, outside the points' {', '.join(beyond)}" if beyond else "")
+        + "; "
         f"priced and compiled at {hw['clock_mhz']:g} MHz, the asked {asked:g} MHz capping it)"
     )
 

@@ -77,11 +77,15 @@ class Design:
         ]
 
 
-def config_of(params: dict[str, int | str], target: Target, trial: int, lut_tables: int = 0) -> AccelConfig:
+def config_of(
+    params: dict[str, int | str], target: Target, trial: int, lut_tables: int = 0, clock_mhz: float | None = None
+) -> AccelConfig:
     """The AccelConfig of a trial's parameters (log2 sizes in bytes), with ``lut_tables`` lookup tables
-    a half (1 for a network with pointwise ops, else 0: no LUT stage); raises AccelConfigError if invalid."""
+    a half (1 for a network with pointwise ops, else 0: no LUT stage), asking for ``clock_mhz``
+    (default: the target's); raises AccelConfigError if invalid."""
     L = int(params["lanes"])
     latency, clock = PLATFORM[target]
+    clock = clock_mhz or clock
     dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
     return validate(
         AccelConfig(
@@ -161,9 +165,11 @@ def explore(
     trials: int,
     seed: int = 0,
     progress: Callable[[int, Design], None] | None = None,
+    clock_mhz: float | None = None,
 ) -> list[Design]:
-    """Run ``trials`` optuna trials; every design evaluated, in trial order. A graph with an op no
-    accelerator runs raises its :class:`ScheduleError` before any trial."""
+    """Run ``trials`` optuna trials; every design evaluated, in trial order, each asking for
+    ``clock_mhz`` (default: the target's). A graph with an op no accelerator runs raises its
+    :class:`ScheduleError` before any trial."""
     check_runnable(graph)
     import optuna
 
@@ -194,7 +200,7 @@ def explore(
             "depthwise": trial.suggest_categorical("depthwise", ["yes", "no"]),
         }
         try:
-            cfg = config_of(params, target, trial.number, lut_tables=int(needs_lut(graph)))
+            cfg = config_of(params, target, trial.number, int(needs_lut(graph)), clock_mhz)
         except AccelConfigError as e:
             d = Design(trial.number, _placeholder(target, trial.number), False, misfit_reason(e))
         else:

@@ -51,6 +51,7 @@ class FmaxFit:
     rtl: str  # the RTL revision the points are of, as the calibration names it
     loo_max_rel: float | None  # leave-one-out relative error of Fmax (None with one point)
     loo_mean_rel: float | None
+    ranges: tuple[tuple[str, float, float], ...] = ()  # each feature's (name, min, max) over the points
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> FmaxFit:
@@ -65,6 +66,7 @@ class FmaxFit:
             str(doc["rtl"]),
             err.get("loo_max_rel"),
             err.get("loo_mean_rel"),
+            tuple((f, float(lo), float(hi)) for f, (lo, hi) in sorted(doc.get("ranges", {}).items())),
         )
 
     def error_text(self) -> str:
@@ -122,6 +124,16 @@ def predicted_fmax_mhz(cfg: AccelConfig, fit: FmaxFit | None = None) -> float | 
     if fit is None or TARGET_FABRIC.get(cfg.target) is None or family(cfg.target) not in fit.families:
         return None
     return 1000 / period_ns(fit, feature_values(cfg))
+
+
+def extrapolated(cfg: AccelConfig, fit: FmaxFit | None = None) -> list[str]:
+    """The features of ``cfg`` outside the range the calibration's points span (a prediction
+    there is an extrapolation, whether or not the fit uses the feature), as ``name lo..hi``."""
+    fit = fit if fit is not None else load_fit()
+    if fit is None or predicted_fmax_mhz(cfg, fit) is None:
+        return []
+    values = feature_values(cfg)
+    return [f"{f} {lo:.3g}..{hi:.3g}" for f, lo, hi in fit.ranges if not lo - 1e-9 <= values[f] <= hi + 1e-9]
 
 
 def priced_clock_mhz(cfg: AccelConfig, fmax_mhz: float | None) -> float:

@@ -13,8 +13,15 @@ import pytest
 
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.targets import Target
-from dian.search.explore import Design, choose, pareto
-from dian.search.fmax import FmaxFit, feature_values, load_fit, predicted_fmax_mhz, priced_clock_mhz
+from dian.search.explore import Design, choose, config_of, pareto
+from dian.search.fmax import (
+    FmaxFit,
+    extrapolated,
+    feature_values,
+    load_fit,
+    predicted_fmax_mhz,
+    priced_clock_mhz,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +38,7 @@ def _fit(
         "families": ["ecp5"],
         "error": {"points": 3, "loo_max_rel": 0.05, "loo_mean_rel": 0.02},
         "points": [],
+        "ranges": {"log2_lanes": [1.0, 2.0], "bus_bytes": [2.0, 4.0]},
     }
     path = tmp_path / f"fit{len(list(tmp_path.iterdir()))}.json"  # load_fit caches by path
     path.write_text(json.dumps(doc))
@@ -46,6 +54,14 @@ def test_prediction_from_a_hand_written_fit(tmp_path: Path) -> None:
     # nano: 2x2 PEs (log2 1), a 16-bit bus (2 bytes): 6 + 0.5 + 0.5 = 7 ns = 142.86 MHz.
     assert predicted_fmax_mhz(PRESETS["nano"], fit) == pytest.approx(1000 / 7)
     assert fit.error_text() == "3 routed point(s) of RTL abc1234, leave-one-out error max 5.0%, mean 2.0%"
+
+
+def test_extrapolation_is_flagged(tmp_path: Path) -> None:
+    fit = _fit(tmp_path, ["1"], [8.0])  # points of 2x2 to 4x4 PEs (log2 1..2), 16- to 32-bit buses
+    assert extrapolated(PRESETS["tiny"], fit) == [] and extrapolated(PRESETS["nano"], fit) == []
+    small = PRESETS["small"]  # 8x8 PEs (log2 3), a 64-bit bus (8 bytes)
+    assert (small.lanes, small.dram_bus_bits) == (8, 64)
+    assert extrapolated(small, fit) == ["bus_bytes 2..4", "log2_lanes 1..2"]
 
 
 def test_floor_and_ceiling(tmp_path: Path) -> None:
@@ -94,6 +110,27 @@ def test_ranking_follows_the_predicted_fmax() -> None:
     assert choose([_design(0, 1000, 140.0, 100.0), _design(1, 990, 100.0, 100.0)], "latency").trial == 1
 
 
+def test_the_asked_clock_is_the_users(tmp_path: Path) -> None:
+    from dian.errors import AccelConfigError
+    from dian.explore import explore_model
+
+    params: dict[str, int | str] = {
+        "lanes": 4,
+        "bus_bits": 32,
+        "ibuf_log2": 12,
+        "wbuf_log2": 12,
+        "abuf_log2": 12,
+        "obuf_log2": 12,
+        "imem": 256,
+        "depthwise": "no",
+    }
+    assert config_of(params, Target.ECP5_85K, 0).clock_mhz == 150.0  # the target's (PLATFORM)
+    assert config_of(params, Target.ECP5_85K, 0, 0, 90.0).clock_mhz == 90.0
+    with pytest.raises(AccelConfigError, match=r"--max-clock must be 1 to 1000 MHz; got 0\.5"):
+        explore_model("zoo:lenet", None, tmp_path / "o", "ecp5-85k", max_clock_mhz=0.5)
+    assert not (tmp_path / "o").exists()
+
+
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
@@ -115,6 +152,10 @@ def test_calibration_leave_one_out_by_hand() -> None:
     xs = np.array([[1, 0.5], [1, 0.25], [1, 0.0]])
     loo = cal.leave_one_out(xs, np.array([100.0, 125.0, 1000 / 6]))
     assert loo is not None and loo[2] == pytest.approx(125.0)
+    # Non-negative coefficients: 8 ns at utilization 0.5 and 10 ns at 0.25 would be a falling line
+    # (12 - 8 u); the fit keeps the slope at 0 and takes the mean period, 9 ns.
+    coef, floor, ceiling = cal.solve(xs[:2], np.array([125.0, 100.0]))
+    assert coef == pytest.approx([9.0, 0.0]) and (floor, ceiling) == (50.0, 125.0)
 
 
 def test_calibration_takes_at_most_n_minus_one_features() -> None:
@@ -132,7 +173,7 @@ def test_the_shipped_fit_is_of_recorded_runs() -> None:
     doc = json.loads((ROOT / "search" / "fmax_fit.json").read_text())
     synth = json.loads((ROOT / "benchmarks/results/synth_ecp5.json").read_text())
     extra_path = ROOT / "benchmarks/results/fmax_points.json"
-    extra = json.loads(extra_path.read_text()) if extra_path.is_file() else []
+    extra = json.loads(extra_path.read_text())["rows"] if extra_path.is_file() else []
     rows = [*synth["results"], *synth["fmax_steps"], *extra]
     assert doc["error"]["points"] == len(doc["points"]) >= 1
     for p in doc["points"]:
