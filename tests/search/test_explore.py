@@ -85,7 +85,11 @@ def test_explore_writes_the_chosen_design_and_the_front(explored: Path) -> None:
     assert chosen["clock_mhz_priced"] == (100.0 if f >= 100.0 else pytest.approx(f, abs=0.1))
     assert accel == {**chosen["config"], "clock_mhz": chosen["clock_mhz_priced"]}
     assert chosen["latency_us"] == pytest.approx(chosen["cycles"] / chosen["clock_mhz_priced"])
-    assert "**chosen**" in (explored / "explore/pareto.md").read_text()
+    table = (explored / "explore/pareto.md").read_text()
+    row = next(ln for ln in table.splitlines() if "**chosen**" in ln).split(" | ")
+    header = next(ln for ln in table.splitlines() if ln.startswith("| trial |")).split(" | ")
+    assert row[header.index("Fmax MHz (pred.)")].rstrip("*") == f"{f:.1f}"
+    assert row[header.index("clock MHz")] == f"{chosen['clock_mhz_priced']:g}"
     manifest = json.loads((explored / "manifest.json").read_text())
     assert "explore/pareto.png" in manifest["files"] and manifest["accel"]["mapping"]["objective"] == "edp"
 
