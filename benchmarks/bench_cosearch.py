@@ -22,7 +22,8 @@
 
 Every final network is trained for ``--finetune-epochs`` on the whole training split and measured
 on the test split (float in torch; int8 with dian's frontend and reference simulator). FPS = the
-target clock / the table cycles of (network, hardware).
+clock the hardware is priced at (search/fmax.py's predicted Fmax, capped by the target's clock) /
+the table cycles of (network, hardware).
 
     .venv/bin/python benchmarks/bench_cosearch.py [--dataset digits] [--target ecp5-85k] [--quick]
 
@@ -128,7 +129,7 @@ class Point:
 
 def cycles_fps(b: Bench, arch: Arch, h: int) -> tuple[float, float]:
     cycles = b.tables.network(b.space, arch, h)[0]
-    return cycles, b.hardware[h].cfg.clock_mhz * 1e6 / cycles
+    return cycles, b.hardware[h].clock_mhz * 1e6 / cycles
 
 
 def best_hardware(b: Bench, arch: Arch) -> int:
@@ -221,13 +222,13 @@ def explore_hand(b: Bench, net: torch.nn.Module, trials: int) -> dict[str, Any]:
     t0 = time.perf_counter()
     designs = explore(g, b.hardware[0].cfg.target, "latency", trials, seed=b.settings.seed)
     seconds = time.perf_counter() - t0
-    best = min((d for d in designs if d.fits), key=lambda d: (d.cycles, d.trial))
+    best = min((d for d in designs if d.fits), key=lambda d: (d.latency_us, d.trial))
     c = best.cfg
     return {
         "trials": trials,
         "seconds": seconds,
         "cycles": best.cycles,
-        "fps": c.clock_mhz * 1e6 / best.cycles,
+        "fps": best.clock_mhz * 1e6 / best.cycles,
         "label": f"{c.pe_rows}x{c.pe_cols} PEs, buffers I/W/A/O {c.ibuf.bytes}/{c.wbuf.bytes}/"
         f"{c.abuf.bytes}/{c.obuf.bytes} B, {c.dram_bus_bits}-bit bus, IMEM "
         f"{c.imem_instructions}",
@@ -278,7 +279,7 @@ def blackbox(b: Bench, budget_s: float, trial_epochs: int) -> list[dict[str, Any
                 "ended_s": now - t0,
             }
         )
-        return val, cycles / b.hardware[h].cfg.clock_mhz
+        return val, cycles / b.hardware[h].clock_mhz
 
     def stop(study: optuna.Study, _: optuna.trial.FrozenTrial) -> None:
         if time.perf_counter() - t0 + trials[-1]["seconds"] > budget_s:
@@ -419,9 +420,7 @@ def run(args: argparse.Namespace, settings: SearchSettings) -> dict[str, Any]:
     n_points = args.points or len(lams)
     for name, budget in budgets.items():
         done = [t for t in trials if b.table_s + t["ended_s"] <= budget] or trials[:1]
-        front = pareto(
-            [{**t, "fps": hardware[t["hw"]].cfg.clock_mhz * 1e6 / t["cycles"]} for t in done], "val_acc", "fps"
-        )
+        front = pareto([{**t, "fps": hardware[t["hw"]].clock_mhz * 1e6 / t["cycles"]} for t in done], "val_acc", "fps")
         picked = challengers(front, [p for p in points if p.method.startswith("dian")], n_points)
         wall = b.table_s + done[-1]["ended_s"]
         bb[name] = {
@@ -549,8 +548,9 @@ def report(res: dict[str, Any], env: dict[str, Any], args: argparse.Namespace, s
         "",
         "Search s: dian, one lam's co-search (its share of the front; tables separate); (b) tables + "
         "the lam=0 search; (a) tables (the exhaustive DSE is a table look-up per option); (c) tables + its "
-        "trials up to the budget. FPS at the hardware's clock "
-        f"({res['hardware'][0].cfg.clock_mhz:g} MHz) from the exact cost tables.",
+        "trials up to the budget. FPS at the clock each hardware option is priced at (search/fmax.py's "
+        f"predicted Fmax capped by the target's {res['hardware'][0].cfg.clock_mhz:g} MHz) from the exact "
+        "cost tables.",
     ]
     if res["dse"]:
         x = res["dse"]

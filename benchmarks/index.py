@@ -229,6 +229,34 @@ def resource_fit(d: Doc) -> tuple[str, list[str]]:
     return f"code {d['rtl_commit']}", out
 
 
+def fmax_fit(d: Doc) -> tuple[str, list[str]]:
+    err = d["error"]
+    loo = (
+        "no leave-one-out error (one point)"
+        if err["loo_max_rel"] is None
+        else f"leave-one-out error max {pct(err['loo_max_rel'])} (mean {pct(err['loo_mean_rel'])})"
+    )
+    out = [
+        f"{err['points']} routed point(s), features {', '.join(d['features'])}; {loo}; "
+        f"clamped to {d['floor_mhz']:.1f}..{d['ceiling_mhz']:.1f} MHz",
+        *(
+            f"{p['config']} on {p['target']}: routed {p['fmax_mhz']:.1f} MHz, fitted {p['fitted_mhz']:.1f}"
+            + ("" if p["loo_mhz"] is None else f", left out {p['loo_mhz']:.1f}")
+            for p in d["points"]
+        ),
+    ]
+    return f"RTL {d['rtl']}", out
+
+
+def fmax_points(d: Doc) -> tuple[str, list[str]]:
+    return "Yosys 0.69, nextpnr-ecp5 seed 1", [
+        f"{r['config']} on {r['target']} (RTL {r['rtl_source'].split(',')[0]}, asked {r['clock_mhz']:g} MHz): "
+        + ("failed" if r.get("fmax_mhz") is None else f"{r['fmax_mhz']:.1f} MHz")
+        + f", {r.get('luts', 0):,} LUT4, nextpnr {r['nextpnr_min']:.1f} min"
+        for r in d["rows"]
+    ]
+
+
 def nas_training(d: Doc) -> tuple[str, list[str]]:
     out = [
         f"supernet step, batch 64, {data}: {ms['soft']:g} ms soft (every candidate), {ms['hard']:g} ms hard"
@@ -453,6 +481,20 @@ ENTRIES = (
         "configs: the least-squares fit's errors.",
         resource_fit,
         data="search/resource_fit.json",
+    ),
+    Entry(
+        "fmax_fit",
+        "calibrate_fmax.py",
+        "The calibration of the Fmax model (search/fmax.py) on the routed place-and-route rows of one RTL "
+        "revision: the points, the fitted and left-out predictions and the errors.",
+        fmax_fit,
+        data="search/fmax_fit.json",
+    ),
+    Entry(
+        "fmax_points",
+        "calibrate_fmax.py",
+        "Place-and-route runs made for the Fmax calibration (configs the Fmax log does not route).",
+        fmax_points,
     ),
     Entry(
         "nas_training",

@@ -286,7 +286,7 @@ def _cmd_build(args: argparse.Namespace) -> None:
 
 
 def _cmd_explore(args: argparse.Namespace) -> None:
-    from .explore import EXPLORE, explore_model
+    from .explore import EXPLORE, explore_model, fmax_note
 
     res = explore_model(
         args.model,
@@ -300,6 +300,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         rtl=not args.no_rtl,
         force=args.force,
         calib=CalibOptions(args.calib_samples, args.calib_data, args.calib_method, args.calib_percentile),
+        max_clock_mhz=args.max_clock,
     )
     fits = sum(d.fits for d in res.designs)
     print(
@@ -310,8 +311,9 @@ def _cmd_explore(args: argparse.Namespace) -> None:
     c = res.chosen
     print(
         f"\nchosen: trial {c.trial} ({args.objective}): {c.cfg.pe_rows}x{c.cfg.pe_cols} PEs, {c.cycles:,} cycles "
-        f"= {c.latency_us:,.1f} us at {c.cfg.clock_mhz:g} MHz, {c.energy_uj:,.1f} uJ"
+        f"= {c.latency_us:,.1f} us at {c.clock_mhz:g} MHz, {c.energy_uj:,.1f} uJ"
     )
+    print(f"clock: the predicted Fmax capped by the asked clock; {fmax_note()}")
     print(
         f"wrote {res.compiled.out_dir}/ (the chosen design compiled: accel.json, schedules/, program.bin, rtl/; "
         f"{EXPLORE}/designs.json, pareto.md, pareto.png)"

@@ -337,6 +337,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="what the search and the mapper minimise (default: latency)",
     )
     p.add_argument("--trials", type=_positive, default=40, help="designs to try (default: 40)")
+    p.add_argument(
+        "--max-clock",
+        type=float,
+        metavar="MHZ",
+        help="the clock asked of every design, which caps its predicted Fmax (default: the target's)",
+    )
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=handlers["explore"])
 

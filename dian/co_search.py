@@ -24,7 +24,7 @@ import json
 import shutil
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +215,8 @@ def search_model(
     net_dir = make_dirs(out, NET_DIR)
     model_py = write_model_file(net_dir, space, arch, net.state_dict())
     accel_json = net_dir / "accel.json"
-    write_file(accel_json, chosen.cfg.to_json())
+    # Compiled (and synthesized) at the clock the search priced it at: the predicted Fmax, capped.
+    write_file(accel_json, replace(chosen.cfg, clock_mhz=chosen.clock_mhz).to_json())
     write_file(net_dir / "arch.json", arch.to_json() + "\n")
     say(f"float accuracy {float_acc:.2%} on {len(data.x_test)} test images; wrote {model_py}")
 
@@ -323,7 +324,7 @@ def explore_front(
             "arch": {"ops": list(arch.ops), "widths": list(arch.widths)},
             "hardware": hardware[e.hardware].label,
             "cycles": cycles,
-            "latency_us": cycles / hardware[e.hardware].cfg.clock_mhz,
+            "latency_us": cycles / hardware[e.hardware].clock_mhz,
             "accuracy": accuracy(net, split.x_arch, split.y_arch),
         }
         say(
@@ -355,11 +356,13 @@ def _summary(
     synth: dict[str, Any] | None,
     compiled: Any,
 ) -> dict[str, Any]:
+    from .search.fmax import extrapolated, load_fit
     from .version import __version__
 
     fmax = synth.get("fmax_mhz") if synth else None
-    clock = fmax or chosen.cfg.clock_mhz
+    clock = fmax or chosen.clock_mhz
     h = hardware.index(chosen)
+    fit = load_fit()
     return {
         "format": FORMAT,
         "dian_version": __version__,
@@ -373,7 +376,11 @@ def _summary(
         "hardware": {
             "name": chosen.cfg.name,
             "label": chosen.label,
-            "clock_mhz": chosen.cfg.clock_mhz,
+            "clock_mhz": chosen.clock_mhz,
+            "clock_mhz_asked": chosen.cfg.clock_mhz,
+            "fmax_mhz_predicted": chosen.fmax_mhz,
+            "fmax_model": None if fit is None else fit.error_text(),
+            "fmax_extrapolated": extrapolated(chosen.cfg),
             "luts_estimate": chosen.resources.luts,
             "brams_estimate": chosen.resources.brams,
             "dsps": chosen.resources.dsps,

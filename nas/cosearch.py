@@ -12,7 +12,9 @@ Per mini-batch, three updates, FBNet's relaxation throughout:
    gradient in the op and width logits; the cost term adds ``lam * log(E[cost] / cost0)``,
    where E[cost] is the exact cost tables' expectation under the softmax of the logits
    (nas/costs.py) and cost0 its value at the start, so ``lam`` weighs relative cost against
-   cross-entropy whatever the network's size;
+   cross-entropy whatever the network's size. Latency is each hardware option's cycles over
+   the clock it is priced at (its predicted Fmax, capped: nas/hardware.py), so a faster-routing
+   option wins over one with the same cycles;
 3. **hardware** — the same cost term, alone, updates the hardware knobs' logits (the
    hardware does not change what the network computes).
 
@@ -138,13 +140,14 @@ class CoSearch:
         self.hw_logits = [torch.zeros(k, requires_grad=True) for k in sizes]
         self.hw_fits = torch.tensor([h.fits for h in hardware])
         self.cost = RelaxedCoCost(space, tables)
+        self.us_per_cycle = torch.tensor([1.0 / h.clock_mhz for h in hardware], dtype=torch.float64)
         self.w_opt = torch.optim.Adam(self.net.parameters(), lr=settings.weight_lr)
         self.a_opt = torch.optim.Adam([self.op_logits, self.width_logits], lr=settings.arch_lr)
         self.h_opt = torch.optim.Adam(self.hw_logits, lr=settings.hw_lr)
         self.gen = torch.Generator().manual_seed(settings.seed)
         self.state = SearchState()
         with torch.no_grad():
-            c0, e0 = self.cost(*self.probabilities())
+            c0, e0 = self.latency_energy(*self.probabilities())
         self.cost0 = (float(c0), float(e0))
 
     # -- the distributions -------------------------------------------------------------------
@@ -167,9 +170,17 @@ class CoSearch:
         """Soft Gumbel-softmax samples of the op and width choices (differentiable in the logits)."""
         return gumbel_choices(self.space, self.op_logits, self.width_logits, tau, hard=False, generator=self.gen)
 
+    def latency_energy(
+        self, ops: torch.Tensor, widths: torch.Tensor, hw: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Expected latency (us, each option's cycles at its priced clock) and energy (pJ)."""
+        per_hw = self.cost.per_hardware(ops, widths)
+        hw = hw.to(per_hw.dtype)
+        return (per_hw[0] * self.us_per_cycle) @ hw, per_hw[1] @ hw
+
     def cost_term(self, ops: torch.Tensor, widths: torch.Tensor, hw: torch.Tensor) -> torch.Tensor:
-        cycles, energy = self.cost(ops, widths, hw)
-        rel_c, rel_e = cycles / self.cost0[0], energy / self.cost0[1]
+        latency, energy = self.latency_energy(ops, widths, hw)
+        rel_c, rel_e = latency / self.cost0[0], energy / self.cost0[1]
         rel = {"latency": rel_c, "energy": rel_e, "edp": rel_c * rel_e}[self.s.objective]
         return torch.log(rel)
 

@@ -5,9 +5,10 @@ the on-chip buffer size class and the DRAM bus width each get a vector of
 logits, and a config's probability is the product of its knobs'
 probabilities, renormalised over the configs that fit the target (the
 calibrated resource estimate of search/resources.py, with explore's block
-RAM margin). Clock and DRAM latency are the target's (search/explore.py
-PLATFORM), so on one target the latency objective is proportional to
-cycles.
+RAM margin). DRAM latency and the clock asked are the target's
+(search/explore.py PLATFORM); each option is priced at its own clock, the Fmax
+search/fmax.py predicts for it capped by the asked one, so the latency
+objective is cycles over that clock, not cycles alone.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dian.errors import AccelConfigError, SearchSpaceError
 from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.targets import TARGET_RAM_BYTES, Target
 from dian.search.explore import config_of, encoding_misfit, feasible_lanes, misfit, smallest_misfit
+from dian.search.fmax import predicted_fmax_mhz, priced_clock_mhz
 from dian.search.resources import Resources, estimate
 
 #: Buffer size classes: log2 bytes of (IBUF, WBUF, ABUF, OBUF).
@@ -43,6 +45,12 @@ class HardwareOption:
     cfg: AccelConfig
     resources: Resources
     why_not: str  # "" when it fits the target
+    fmax_mhz: float | None = None  # search/fmax.py's prediction (None: the target is not modelled)
+
+    @property
+    def clock_mhz(self) -> float:
+        """The clock the option is priced at: the predicted Fmax capped by the asked clock."""
+        return priced_clock_mhz(self.cfg, self.fmax_mhz)
 
     @property
     def fits(self) -> bool:
@@ -97,7 +105,8 @@ def hardware_option(space: HardwareSpace, knobs: tuple[int, int, int], n: int) -
         raise SearchSpaceError(f"hardware option {knobs} is not a valid config: {e}") from e
     cfg = _named(cfg, space, knobs)
     res = estimate(cfg)
-    return HardwareOption(knobs, cfg, res, misfit(res, space.target) or encoding_misfit(cfg))
+    why = misfit(res, space.target) or encoding_misfit(cfg)
+    return HardwareOption(knobs, cfg, res, why, predicted_fmax_mhz(cfg))
 
 
 def _named(cfg: AccelConfig, space: HardwareSpace, knobs: tuple[int, int, int]) -> AccelConfig:

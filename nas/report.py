@@ -3,10 +3,11 @@
 Every number in it comes from a measurement the run made: accuracies from torch and from
 the reference simulator on the test split, cycles from the RTL in Verilator (equal to the
 machine simulator's and the schedules' predictions, or the run would have stopped), FPS at
-the Fmax nextpnr reported (or at the config's clock when place and route was skipped, which
-the report says), resources from Yosys/nextpnr, and the explored front from the exact cost
-tables. Plots are written with matplotlib's Agg backend and no timestamps, so the same run
-gives the same bytes.
+the Fmax nextpnr reported (or, when place and route was skipped, which the report says, at the
+clock the search priced the design at: search/fmax.py's predicted Fmax capped by the asked
+clock), the predicted and the routed Fmax side by side, resources from Yosys/nextpnr, and the
+explored front from the exact cost tables. Plots are written with matplotlib's Agg backend
+and no timestamps, so the same run gives the same bytes.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ def plot_front(explored: list[dict[str, Any]], chosen: dict[str, Any], epochs: i
         zorder=3,
         label="final design (retrained, int8, test split)",
     )
-    ax.set_xlabel("latency (us: exact cycles at the target clock)")
+    ax.set_xlabel("latency (us: exact cycles at the predicted Fmax, capped)")
     ax.set_ylabel("accuracy (%)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
@@ -116,7 +117,7 @@ def plot_hardware(
     """The final network on every hardware option: latency against estimated LUTs."""
     plt = _figure()
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=100)
-    lat = [tables.network(space, arch, h)[0] / opt.cfg.clock_mhz for h, opt in enumerate(hardware)]
+    lat = [tables.network(space, arch, h)[0] / opt.clock_mhz for h, opt in enumerate(hardware)]
     luts = [opt.resources.luts for opt in hardware]
     fits = [opt.fits for opt in hardware]
     ax.scatter(
@@ -136,7 +137,7 @@ def plot_hardware(
     )
     ax.scatter([luts[chosen]], [lat[chosen]], marker="*", s=220, c="tab:red", zorder=3, label="chosen")
     ax.set_xlabel("LUTs (calibrated estimate)")
-    ax.set_ylabel("latency (us at the target clock)")
+    ax.set_ylabel("latency (us at the predicted Fmax, capped)")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title("the searched network on each hardware option", fontsize=10)
@@ -190,7 +191,7 @@ def write_report(
     explored = summary["explored"]
     chosen_pt = {
         "accuracy": summary["accuracy"]["int8"],
-        "latency_us": summary["cycles"]["tables"] / hardware[h].cfg.clock_mhz,
+        "latency_us": summary["cycles"]["tables"] / hardware[h].clock_mhz,
     }
     rows = layer_rows(compiled)
     write_file(plots / "search.png", plot_search(log))
@@ -207,12 +208,28 @@ def _fmt(x: Any, spec: str = ",") -> str:
     return "n/a" if x is None else format(x, spec)
 
 
+def predicted_fmax(hw: dict[str, Any]) -> str:
+    """The predicted Fmax and what it rests on, and the clock the design was priced and compiled at."""
+    asked = hw.get("clock_mhz_asked", hw["clock_mhz"])
+    if hw.get("fmax_mhz_predicted") is None:
+        return f"predicted: not modelled for this target (priced at the asked {asked:g} MHz)"
+    beyond = hw.get("fmax_extrapolated")
+    return (
+        f"predicted {hw['fmax_mhz_predicted']:.1f} MHz (search/fmax.py: {hw.get('fmax_model')}"
+        + (f"; extrapolated, outside the points' {', '.join(beyond)}" if beyond else "")
+        + "; "
+        f"priced and compiled at {hw['clock_mhz']:g} MHz, the asked {asked:g} MHz capping it)"
+    )
+
+
 def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     o, st, syn = s["options"], s["settings"], s["synth"]
+    hw = s["hardware"]
     clock = (
         f"the Fmax nextpnr reported, {s['fps_clock_mhz']:.1f} MHz"
         if s["fps_clock_is_fmax"]
-        else f"the config's clock, {s['fps_clock_mhz']:g} MHz (no place and route: no Fmax)"
+        else f"the clock the search priced the design at, {s['fps_clock_mhz']:g} MHz (no place and route: "
+        "no routed Fmax)"
     )
     lines = [
         f"# dian search: {o['dataset']} on {o['target']}",
@@ -239,14 +256,13 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         lines += [f"| resources (Yosys{'/nextpnr' if syn.get('place_and_route') else ''}) | {syn.get('summary')} |"]
         if syn.get("fmax_mhz") is not None:
             verdict = "meets" if syn.get("meets_timing") else "misses"
-            lines += [
-                f"| Fmax (nextpnr) | {syn['fmax_mhz']:.1f} MHz "
-                f"({verdict} the config's {s['hardware']['clock_mhz']:g} MHz) |"
-            ]
+            routed = f"routed {syn['fmax_mhz']:.1f} MHz (nextpnr; {verdict} the config's {hw['clock_mhz']:g} MHz)"
         else:
-            lines += ["| Fmax | not measured (no place and route) |"]
+            routed = "routed: not measured (no place and route)"
     else:
         lines += ["| resources | not synthesized (--no-synth) |"]
+        routed = "routed: not measured (not synthesized)"
+    lines += [f"| Fmax | {predicted_fmax(hw)}, {routed} |"]
     lines += [
         "",
         f"Co-simulation: {len(s['cosim'])} test image(s) ran on the machine simulator and on the RTL in "
@@ -267,7 +283,7 @@ def render_report(s: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         lines += [
             f"Every distinct design the search derived after its warm-up, its network trained from scratch "
             f"for {o['front_epochs']} epochs on the weight split and scored on the architecture split "
-            f"(latency: exact cycles at the target clock):",
+            f"(latency: exact cycles at the hardware option's predicted Fmax, capped by the asked clock):",
             "",
             "![explored front](plots/front.png)",
             "",

@@ -5,12 +5,14 @@ dataflows, IMEM) with optuna's TPE sampler, rejects it when it does not fit
 the target (hwgen.accel_config.validate: on-chip RAM, DSP plan; the
 calibrated LUT estimate of search/resources.py), maps every layer with the
 exact cost model (search/mapper.py) and scores it by the objective: latency
-(exact cycles at the target's clock), energy (search/energy.py) or their
+(exact cycles at the clock the design is priced at: search/fmax.py's predicted
+Fmax, capped by the platform's clock), energy (search/energy.py) or their
 product. Every evaluated design is kept; the Pareto front is taken over
 latency and energy among the designs that fit.
 
-The target fixes what the platform decides: DRAM latency and the clock
-(``PLATFORM``); the config's name is ``dse-<trial>``.
+The target fixes what the platform decides: DRAM latency and the clock asked
+for (``PLATFORM``), which caps the clock a design is priced at; the config's
+name is ``dse-<trial>``.
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ from dian.hwgen.targets import TARGET_FABRIC, Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
+from .fmax import predicted_fmax_mhz, priced_clock_mhz
 from .mapper import map_graph
 from .objective import Objective
 from .resources import Resources, estimate
 
-#: DRAM latency (cycles) and clock (MHz) a design on each target is evaluated at (the presets' values).
+#: DRAM latency (cycles) and the clock (MHz) asked of a design on each target (the presets' values):
+#: the cap of the clock it is priced at (:attr:`Design.clock_mhz`).
 PLATFORM: dict[Target, tuple[int, float]] = {
     Target.ECP5_25K: (16, 100.0),
     Target.ECP5_85K: (24, 150.0),
@@ -54,10 +58,16 @@ class Design:
     cycles: int = 0
     energy_uj: float = 0.0
     resources: Resources | None = None
+    fmax_mhz: float | None = None  # search/fmax.py's prediction (None: the target is not modelled)
+
+    @property
+    def clock_mhz(self) -> float:
+        """The clock the design is priced at: the predicted Fmax capped by the asked clock."""
+        return priced_clock_mhz(self.cfg, self.fmax_mhz)
 
     @property
     def latency_us(self) -> float:
-        return self.cycles / self.cfg.clock_mhz
+        return self.cycles / self.clock_mhz
 
     def score(self, objective: Objective) -> float:
         if not self.fits:
@@ -67,11 +77,15 @@ class Design:
         ]
 
 
-def config_of(params: dict[str, int | str], target: Target, trial: int, lut_tables: int = 0) -> AccelConfig:
+def config_of(
+    params: dict[str, int | str], target: Target, trial: int, lut_tables: int = 0, clock_mhz: float | None = None
+) -> AccelConfig:
     """The AccelConfig of a trial's parameters (log2 sizes in bytes), with ``lut_tables`` lookup tables
-    a half (1 for a network with pointwise ops, else 0: no LUT stage); raises AccelConfigError if invalid."""
+    a half (1 for a network with pointwise ops, else 0: no LUT stage), asking for ``clock_mhz``
+    (default: the target's); raises AccelConfigError if invalid."""
     L = int(params["lanes"])
     latency, clock = PLATFORM[target]
+    clock = clock_mhz or clock
     dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
     return validate(
         AccelConfig(
@@ -104,7 +118,7 @@ def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -
     except ScheduleError as e:
         return Design(trial, cfg, False, str(e).split(":")[0], resources=res)
     nc = network_cost(graph, cfg, plans)
-    return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res)
+    return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res, predicted_fmax_mhz(cfg))
 
 
 def encoding_misfit(cfg: AccelConfig) -> str:
@@ -151,9 +165,11 @@ def explore(
     trials: int,
     seed: int = 0,
     progress: Callable[[int, Design], None] | None = None,
+    clock_mhz: float | None = None,
 ) -> list[Design]:
-    """Run ``trials`` optuna trials; every design evaluated, in trial order. A graph with an op no
-    accelerator runs raises its :class:`ScheduleError` before any trial."""
+    """Run ``trials`` optuna trials; every design evaluated, in trial order, each asking for
+    ``clock_mhz`` (default: the target's). A graph with an op no accelerator runs raises its
+    :class:`ScheduleError` before any trial."""
     check_runnable(graph)
     import optuna
 
@@ -184,7 +200,7 @@ def explore(
             "depthwise": trial.suggest_categorical("depthwise", ["yes", "no"]),
         }
         try:
-            cfg = config_of(params, target, trial.number, lut_tables=int(needs_lut(graph)))
+            cfg = config_of(params, target, trial.number, int(needs_lut(graph)), clock_mhz)
         except AccelConfigError as e:
             d = Design(trial.number, _placeholder(target, trial.number), False, misfit_reason(e))
         else:

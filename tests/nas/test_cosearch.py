@@ -65,15 +65,16 @@ def test_resumed_search_equals_uninterrupted(setup, tmp_path: Path) -> None:  # 
 def test_cost_term_moves_to_cheaper_designs(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     hw, tables, _ = setup
     cs = _search(setup, tmp_path, replace(SETTINGS, lam=5.0, warmup_epochs=0, epochs=2))
-    start = cs.cost0[0]
+    with torch.no_grad():
+        start = float(cs.cost(*cs.probabilities())[0])
     cs.run()
     assert cs.state.log[-1].expected_cycles < 0.8 * start
-    # The hardware logits follow the cost alone: the likeliest option is the cheapest for the
-    # current network distribution (by the tables, recomputed here).
+    # The hardware logits follow the cost alone: the likeliest option is the fastest for the
+    # current network distribution (by the tables, recomputed here, at each option's priced clock).
     ops, widths, p_hw = cs.probabilities()
     per_hw = RelaxedCoCost(SPACE, tables).per_hardware(ops.detach(), widths.detach())[0]
     fitting = [h for h, opt in enumerate(hw) if opt.fits]
-    assert int(p_hw.argmax()) == min(fitting, key=lambda h: float(per_hw[h]))
+    assert int(p_hw.argmax()) == min(fitting, key=lambda h: float(per_hw[h]) / hw[h].clock_mhz)
 
 
 def test_settings_and_checkpoint_errors(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -114,3 +115,22 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
         d.seed,
         d.device,
     )
+
+
+def test_latency_is_cycles_at_each_options_priced_clock(setup, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two options' clocks changed by hand: the latency term is each option's table cycles over its
+    own clock (the predicted Fmax, capped by the asked 150 MHz), so the hardware gradient prefers
+    the option that is faster in time, not in cycles."""
+    hw, tables, data = setup
+    fmax = [90.0 + 20.0 * h for h in range(len(hw))]  # 90, 110, ... MHz; the last ones capped at 150
+    priced = [replace(opt, fmax_mhz=f) for opt, f in zip(hw, fmax, strict=True)]
+    cs = CoSearch(SPACE, priced, tables, data, SETTINGS, tmp_path)
+    with torch.no_grad():
+        ops, widths, _ = cs.probabilities()
+        per_hw = cs.cost.per_hardware(ops, widths)[0]
+    for h in range(len(hw)):
+        onehot = torch.zeros(len(hw), dtype=torch.float64)
+        onehot[h] = 1.0
+        with torch.no_grad():
+            latency = float(cs.latency_energy(ops, widths, onehot)[0])
+        assert latency == pytest.approx(float(per_hw[h]) / min(fmax[h], 150.0))

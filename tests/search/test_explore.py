@@ -80,7 +80,16 @@ def test_explore_writes_the_chosen_design_and_the_front(explored: Path) -> None:
     assert len(designs) == 6 and any(d["fits"] for d in designs)
     chosen = min((d for d in designs if d["fits"]), key=lambda d: (d["latency_us"] * d["energy_uj"], d["trial"]))
     accel = json.loads((explored / "accel.json").read_text())
-    assert accel == chosen["config"] and "**chosen**" in (explored / "explore/pareto.md").read_text()
+    # Compiled at the clock it was priced at: the predicted Fmax capped by the target's 100 MHz.
+    f = chosen["fmax_mhz_predicted"]
+    assert chosen["clock_mhz_priced"] == (100.0 if f >= 100.0 else pytest.approx(f, abs=0.1))
+    assert accel == {**chosen["config"], "clock_mhz": chosen["clock_mhz_priced"]}
+    assert chosen["latency_us"] == pytest.approx(chosen["cycles"] / chosen["clock_mhz_priced"])
+    table = (explored / "explore/pareto.md").read_text()
+    row = next(ln for ln in table.splitlines() if "**chosen**" in ln).split(" | ")
+    header = next(ln for ln in table.splitlines() if ln.startswith("| trial |")).split(" | ")
+    assert row[header.index("Fmax MHz (pred.)")].rstrip("*") == f"{f:.1f}"
+    assert row[header.index("clock MHz")] == f"{chosen['clock_mhz_priced']:g}"
     manifest = json.loads((explored / "manifest.json").read_text())
     assert "explore/pareto.png" in manifest["files"] and manifest["accel"]["mapping"]["objective"] == "edp"
 
@@ -90,7 +99,7 @@ def test_the_chosen_design_runs_in_the_predicted_cycles(explored: Path) -> None:
 
     designs = json.loads((explored / "explore/designs.json").read_text())
     accel = json.loads((explored / "accel.json").read_text())
-    predicted = next(d["cycles"] for d in designs if d["config"] == accel)
+    predicted = next(d["cycles"] for d in designs if {**d["config"], "clock_mhz": d["clock_mhz_priced"]} == accel)
     x = np.random.default_rng(0).uniform(0, 1, (1, 1, 8, 8)).astype(np.float32)
     res = api.simulate_model(explored, x)
     assert res.machine.counters.cycles == predicted
