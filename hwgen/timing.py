@@ -145,6 +145,8 @@ ACC_UPDATE_LATENCY = 1  # AccUpdate: the registered ABUF sum (accumulator.py)
 PPU_POOL_LATENCY = 1  # PPUPool: a window's result after its last word (ppu_pool.py)
 PPU_ADD_LATENCY = 2 + ROUND_CLAMP_LATENCY  # PPUAdd: products, sum, then RoundClamp (ppu_add.py)
 PPU_REQUANT_LATENCY = 4 + ROUND_CLAMP_LATENCY  # PPURequant: bias, partial products, sum (ppu_requant.py)
+#: PPURequant's rates (cycles a word; AccelConfig.ppu_rate): its multipliers serve L / rate lanes at once.
+PPU_RATES = (1, 2, 4)
 LUT_LATENCY = 2  # the pointwise stage: LBUF read, its registered data (cmp_engine.py); only with ``lut``
 # GemmUnit's pipeline offsets from a pixel's issue (gemm_unit.py, "GEMM" above).
 GEMM_FEED = 1  # IBUF read is synchronous
@@ -200,6 +202,12 @@ class TimingConfig(Protocol):
     def word_bytes(self) -> int: ...
     @property
     def bus_bytes(self) -> int: ...
+
+
+def requant_latency(rate: Any) -> Any:
+    """PPURequant's edges from a word's ``in_valid`` to its ``out_valid`` at ``rate`` cycles a word:
+    the last lanes enter ``rate - 1`` cycles after the first."""
+    return PPU_REQUANT_LATENCY + rate - 1
 
 
 def header_beats(cfg: TimingConfig) -> int:
