@@ -395,7 +395,7 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
     if isinstance(ins, Dw):
         keep = dw_keep(ins.n_gx, ins.s_fx, ins.s_ox)
         cols = dw_columns(ins.n_oy, ins.n_ox, ins.n_gx, keep, R if ins.rq else 1)
-        return int(dw_cycles(cfg, ins.n_gy * ins.n_gx, cols)) + ins.rq * rq_drain(R) + lut
+        return int(dw_cycles(cfg, ins.n_gy * ins.n_gx, cols)) + ins.rq * int(rq_drain(R)) + lut
     if isinstance(ins, AddI):
         return int(add_cycles(ins.n)) + lut
     if isinstance(ins, Copy):

@@ -94,7 +94,8 @@ class PPURequant(wiring.Component):
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             raise ValueError(f"acc_bits must be an integer from 16 to 32, not {acc_bits!r}")
         if rate not in timing.PPU_RATES or lanes < 2 * rate:
-            raise ValueError(f"rate must be one of {timing.PPU_RATES} and at most lanes / 2 ({lanes // 2}), not {rate!r}")
+            allowed = f"one of {timing.PPU_RATES} and at most lanes / 2 ({lanes // 2})"
+            raise ValueError(f"rate must be {allowed}, not {rate!r}")
         self.lanes = lanes
         self.acc_bits = acc_bits
         self.rate = rate
@@ -145,25 +146,29 @@ class PPURequant(wiring.Component):
                 m.d.comb += shift[j].eq(live[j][3])
             m.d.comb += [lo.eq(self.lo), hi.eq(self.hi), valid.eq(self.in_valid)]
         else:
+            slot_in = [(acc[j], bias[j], mult[j], shift[j]) for j in lanes]
             nxt = Signal(range(R), name="phase_next")  # the phase of the next cycle (0: idle or a new word)
             m.d.sync += nxt.eq(Mux(self.in_valid, 1, Mux((nxt == 0) | (nxt == R - 1), 0, nxt + 1)))
             m.d.comb += [phase.eq(nxt), valid.eq(self.in_valid | (nxt != 0))]
-            held = [tuple(pipe_reg(x.shape(), f"held{j}_{k}") for k, x in enumerate(live[j])) for j in range(self.lanes)]
+            # lanes S .. L-1 wait for their phase (lanes 0 .. S-1 pass in phase 0, live)
+            held = {
+                j: tuple(pipe_reg(x.shape(), f"held{j}_{k}") for k, x in enumerate(live[j]))
+                for j in range(S, self.lanes)
+            }
             held_lo, held_hi = pipe_reg(signed(8), "held_lo"), pipe_reg(signed(8), "held_hi")
             with m.If(self.in_valid):
-                m.d.sync += [h.eq(x) for j in range(self.lanes) for h, x in zip(held[j], live[j], strict=True)]
+                m.d.sync += [h.eq(x) for j in held for h, x in zip(held[j], live[j], strict=True)]
                 m.d.sync += [held_lo.eq(self.lo), held_hi.eq(self.hi)]
             with m.Switch(nxt):
                 with m.Case(0):
                     m.d.comb += [lo.eq(self.lo), hi.eq(self.hi)]
                     for j in lanes:
-                        m.d.comb += [t.eq(x) for t, x in zip((acc[j], bias[j], mult[j], shift[j]), live[j], strict=True)]
+                        m.d.comb += [t.eq(x) for t, x in zip(slot_in[j], live[j], strict=True)]
                 for r in range(1, R):
                     with m.Case(r):
                         m.d.comb += [lo.eq(held_lo), hi.eq(held_hi)]
                         for j in lanes:
-                            src = held[r * S + j]
-                            m.d.comb += [t.eq(x) for t, x in zip((acc[j], bias[j], mult[j], shift[j]), src, strict=True)]
+                            m.d.comb += [t.eq(x) for t, x in zip(slot_in[j], held[r * S + j], strict=True)]
 
         # Stage 1: v = acc + bias, range check.
         v = [pipe_reg(signed(n), f"v{i}") for i in lanes]
