@@ -42,6 +42,10 @@ a cycle (the banks' further reads on ``ibuf_x_*``), and shares GemmUnit's array
 path; the engine waits in GEMM until the last ABUF write: ``D = R + N + 8`` for
 a group of R taps whose window reads N columns.
 
+``ppu_rate`` R > 1: PPURequant takes a word every R cycles (``rq.latency`` = 8 + R - 1); COPY
+reads a word every R cycles, MUL every max(2, R), PoolUnit, GemmUnit and DwUnit pace their
+requantized outputs likewise (hwgen/timing.py, "ppu_rate").
+
 Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
 addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
 registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
