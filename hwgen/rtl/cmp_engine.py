@@ -157,7 +157,7 @@ class CmpEngine(wiring.Component):
         m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
         fused, drain = Signal(), Signal(range(rq.latency + LUT_LATENCY))
-        pace = Signal(range(max(R, 2)))  # cycles until the next word may go to PPURequant (COPY, MUL)
+        pace = Signal(range(max(R, 2)), name="ppu_pace")  # cycles until the next word may go to PPURequant (COPY, MUL)
         lut_on, ltab = Signal(), Signal(enc.widths["lt"])  # the instruction's pointwise stage
 
         def lut_fields(f):

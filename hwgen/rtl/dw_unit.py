@@ -113,7 +113,7 @@ class DwUnit(wiring.Component):
         # A fused requantization at ppu_rate R > 1: a pixel's last column read waits until R cycles
         # after the previous pixel's (PPURequant takes a word every R cycles); the walk stalls.
         R = self.cfg.ppu_rate
-        paced, pw = Signal(), Signal(range(max(R, 2)), name="pace")
+        paced, pw = Signal(name="dw_paced"), Signal(range(max(R, 2)), name="dw_pace")
         with m.If(self.start):
             m.d.sync += [paced.eq(f["rq"] if R > 1 else 0), pw.eq(0)]
         with m.If(self.start):

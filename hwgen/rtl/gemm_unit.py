@@ -223,15 +223,15 @@ class GemmUnit(wiring.Component):
             with m.Elif(self.dw_start):
                 m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
 
-        # ``pz``: no pacing wait (R > 1 with ``rq``: the last block's pixels go R cycles apart, its
+        # ``held``: a pacing wait (R > 1 with ``rq``: the last block's pixels go R cycles apart, its
         # period R·(P-1) + 1 cycles, for PPURequant, which takes a word every R cycles).
-        paced, pace, pz = Signal(), Signal(range(max(R, 2)), name="pace"), Signal(name="pace_zero", init=1)
-        issue_pix = issuing & ~pre & pnz & pz
+        paced, pace, held = Signal(), Signal(range(max(R, 2)), name="gemm_pace"), Signal(name="gemm_pace_held")
+        issue_pix = issuing & ~pre & pnz & ~held
         if R > 1:
             with m.If(issue_pix & paced):
-                m.d.sync += [pace.eq(R - 1), pz.eq(0)]
+                m.d.sync += [pace.eq(R - 1), held.eq(1)]
             with m.Elif(pace != 0):
-                m.d.sync += [pace.eq(pace - 1), pz.eq(pace == 1)]
+                m.d.sync += [pace.eq(pace - 1), held.eq(pace != 1)]
         issue_w = issuing & ql & (pre | ~last_blk)
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)

@@ -84,7 +84,7 @@ class PoolUnit(wiring.Component):
         # earliest (PPURequant takes a word every R cycles): the walk stalls on it (a stalled cycle reads
         # again and delivers nothing), so a window costs max(w, R) reads but the first.
         R, win_last = cfg.ppu_rate, end[3] & end[4]
-        pw = Signal(range(max(R, 2)), name="pace")
+        pw = Signal(range(max(R, 2)), name="pool_pace")
         go = active & ~(win_last & (pw != 0)) if R > 1 else active
         if R > 1:
             with m.If(go & win_last):
