@@ -8,9 +8,12 @@ schedule as it is), and with the layers re-mapped at R (``re-mapped``: the compi
 at that R); the cycles of the layers whose cost grows, per op kind (fused GEMM/DW requantization,
 COPY, MUL, POOL; ADD runs on PPUAdd and does not change); and the DSP plan at R
 (``hwgen.dsp_plan.plan_dsps``). With ``--machine`` the re-mapped networks are also lowered and run
-in sim/machine on a random int8 input, whose cycles must equal the model's.
+in sim/machine on a random int8 input, whose cycles must equal the model's. With ``--synth`` the
+``default`` accelerator at each R is synthesized by Yosys for ECP5-85k (``synth_ecp5``, no P&R;
+``hwgen.tools.synth.synthesize``; ~10 min each on a shared 2-core machine) into
+build/bench_ppu_rate/default_r<R> (a folder whose Yosys stat exists is read, not run again).
 
-    .venv/bin/python benchmarks/bench_ppu_rate.py [--models resnet18,mobilenetv2] [--machine] [--no-write]
+    .venv/bin/python benchmarks/bench_ppu_rate.py [--models resnet18,mobilenetv2] [--machine] [--synth] [--no-write]
 
 Writes benchmarks/results/ppu_rate.md and .json.
 """
@@ -33,11 +36,13 @@ from dian.hwgen import timing
 from dian.hwgen.dsp_plan import plan_dsps
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import TARGET_FABRIC
 from dian.search.cost_model import network_cost
 from dian.search.mapper import map_graph
 from dian.sim.machine import run_lowered
 
 RESULTS = Path(__file__).resolve().parent / "results"
+BUILD = Path(__file__).resolve().parents[1] / "build" / "bench_ppu_rate"
 STEM = "ppu_rate"
 RATES = (1, 2, 4)
 MODELS = ("resnet18", "mobilenetv2")
@@ -87,7 +92,23 @@ def bench_model(name: str, machine: bool) -> dict:
     return {"model": name, "rates": rows}
 
 
-def markdown(results: list[dict], env: dict) -> str:
+def synth_default(R: int) -> dict:
+    """Yosys (synth only) of ``default`` at ppu_rate R: LUT4, FFs, DSPs, block RAMs."""
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.tools.synth import _RESOURCES, _cell_types, _count, synthesize
+
+    cfg = dataclasses.replace(PRESETS[PRESET], ppu_rate=R)
+    folder = BUILD / f"{PRESET}_r{R}"
+    stat = folder / "build" / "stat.json"
+    if not stat.is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        synthesize(emit_verilog(cfg, folder / "rtl"), TOP_NAME, cfg.target.value, cfg.clock_mhz, folder / "build")
+    ct = _cell_types(stat, TOP_NAME)
+    out = {k: _count(ct, w) for k, w in _RESOURCES["ecp5"].items()}
+    return {"ppu_rate": R, **out, "cell_types": ct, "dsp_plan": plan_dsps(cfg).describe()}
+
+
+def markdown(results: list[dict], env: dict, synth: list[dict]) -> str:
     out = [
         "# The cycle cost of the requantizer's rate (ppu_rate) on `default`",
         "",
@@ -108,6 +129,22 @@ def markdown(results: list[dict], env: dict) -> str:
                 f"| {r['model']} | {row['ppu_rate']} | {s:,} | {100 * (s / c1s - 1):+.2f} | {m:,} "
                 f"| {100 * (m / c1r - 1):+.2f} | {extra} | {plan} |"
             )
+    if any("machine_cycles" in row for r in results for row in r["rates"]):
+        out += ["", "sim/machine, run on the re-mapped networks, counts the model's cycles exactly."]
+    if synth:
+        luts = TARGET_FABRIC[PRESETS[PRESET].target].luts
+        out += [
+            "",
+            f"## `{PRESET}` by Yosys (synth_ecp5, no P&R) at each R",
+            "",
+            "| R | LUT4 | of the part | FFs | DSPs | block RAMs |",
+            "|---|---|---|---|---|---|",
+        ]
+        for x in synth:
+            out.append(
+                f"| {x['ppu_rate']} | {x['luts']:,} | {100 * x['luts'] / luts:.1f} % | {x['ffs']:,} | {x['dsps']} "
+                f"| {x['brams']} |"
+            )
     return "\n".join(out) + "\n"
 
 
@@ -115,6 +152,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--models", default=",".join(MODELS))
     p.add_argument("--machine", action="store_true")
+    p.add_argument("--synth", action="store_true")
     p.add_argument("--no-write", action="store_true")
     a = p.parse_args()
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
@@ -126,10 +164,13 @@ def main() -> None:
         "preset": PRESET,
     }
     results = [bench_model(m, a.machine) for m in a.models.split(",")]
-    md = markdown(results, env)
+    synth = [synth_default(R) for R in RATES] if a.synth else []
+    md = markdown(results, env, synth)
     print(md)
     if not a.no_write:
-        (RESULTS / f"{STEM}.json").write_text(json.dumps({"env": env, "results": results}, indent=1) + "\n")
+        (RESULTS / f"{STEM}.json").write_text(
+            json.dumps({"env": env, "results": results, "synth": synth}, indent=1) + "\n"
+        )
         (RESULTS / f"{STEM}.md").write_text(md)
 
 

@@ -225,13 +225,21 @@ class GemmUnit(wiring.Component):
 
         # ``held``: a pacing wait (R > 1 with ``rq``: the last block's pixels go R cycles apart, its
         # period R·(P-1) + 1 cycles, for PPURequant, which takes a word every R cycles).
-        paced, pace, held = Signal(), Signal(range(max(R, 2)), name="gemm_pace"), Signal(name="gemm_pace_held")
+        # At R = 2 the one-bit counter is the flag (a second flip-flop equal to it, merged by Yosys 0.69,
+        # made its ABC9 reintegration fail an assertion on default).
+        paced, pace = Signal(), Signal(range(max(R, 2)), name="gemm_pace")
+        held = pace if R <= 2 else Signal(name="gemm_pace_held")
         issue_pix = issuing & ~pre & pnz & ~held
         if R > 1:
             with m.If(issue_pix & paced):
-                m.d.sync += [pace.eq(R - 1), held.eq(1)]
+                m.d.sync += pace.eq(R - 1)
             with m.Elif(pace != 0):
-                m.d.sync += [pace.eq(pace - 1), held.eq(pace != 1)]
+                m.d.sync += pace.eq(pace - 1)
+        if R > 2:
+            with m.If(issue_pix & paced):
+                m.d.sync += held.eq(1)
+            with m.Elif(pace != 0):
+                m.d.sync += held.eq(pace != 1)
         issue_w = issuing & ql & (pre | ~last_blk)
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)
