@@ -395,6 +395,17 @@ def user_models(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def ppu_rate(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        one = r["rates"][0]["cycles_remapped"]
+        rates = ", ".join(
+            f"R = {x['ppu_rate']} {100 * (x['cycles_remapped'] / one - 1):+.1f} %" for x in r["rates"][1:]
+        )
+        return f"{r['model']} on `{d['env']['preset']}`: {one:,} cycles at R = 1; re-mapped {rates}"
+
+    return per_result(d, line)
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -555,6 +566,14 @@ ENTRIES = (
         "`dian build --board` on the tiny LeNet: the LiteX SoC's bitstream per board (Fmax per clock domain, "
         "utilization, seconds per tool), and the accelerator's DRAM path against the SoC bus's in simulation.",
         board,
+    ),
+    Entry(
+        "ppu_rate",
+        "bench_ppu_rate.py",
+        "The cycle cost of a requantizer that takes a word every R cycles (`ppu_rate`, its DSPs to the PE "
+        "array) on ResNet-18 and MobileNetV2 at 224 on `default`, by the exact cost model: same mapping and "
+        "re-mapped, the extra cycles by layer kind, the DSP plan at each R.",
+        ppu_rate,
     ),
 )
 

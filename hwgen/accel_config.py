@@ -74,6 +74,11 @@ class AccelConfig:
     #: sigmoid, GELU, ... as tables); 0 builds no LUT stage. A per-tensor function takes one table,
     #: a per-channel one (PReLU) one per channel block of an output tile.
     lut_tables: int = 0
+    #: Cycles PPURequant takes a word (1, 2 or 4; at most L / 2): its multipliers and rounding serve
+    #: L / ppu_rate lanes at once, so ppu_rate - 1 of every ppu_rate requantizer DSPs go to the PE
+    #: array, and every instruction that feeds it is paced to a word every ppu_rate cycles
+    #: (hwgen/timing.py).
+    ppu_rate: int = 1
 
     # Derived sizes: the only place these are computed.
     @property
@@ -137,6 +142,8 @@ class AccelConfig:
         doc["target"] = self.target.value
         if not self.lut_tables:  # a config without a LUT stage keeps the identity it had before the field
             del doc["lut_tables"]
+        if self.ppu_rate == 1:  # likewise a config with the word-a-cycle requantizer
+            del doc["ppu_rate"]
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
     def with_target(self, target: Target | str) -> AccelConfig:
@@ -202,6 +209,13 @@ def validate(cfg: AccelConfig) -> AccelConfig:
             "lut_tables",
             cfg.lut_tables,
             f"it must be 0 (no pointwise lookup stage) to {MAX_LUT_TABLES} tables of 256 entries per LBUF half",
+        )
+    if cfg.ppu_rate not in (1, 2, 4) or cfg.lanes < 2 * cfg.ppu_rate:
+        raise _fail(
+            "ppu_rate",
+            cfg.ppu_rate,
+            f"it must be 1, 2 or 4 cycles a requantized word, and at most half the {cfg.lanes} lanes "
+            f"(the requantizer serves lanes / ppu_rate lanes a cycle, at least 2)",
         )
     need_w = 2 * cfg.lanes * cfg.word_bytes
     if cfg.wbuf.bytes < need_w:

@@ -71,11 +71,15 @@ class Sizes(Protocol):
     @property
     def target(self) -> Target: ...
 
+    @property
+    def ppu_rate(self) -> int: ...
+
 
 class _Sizes(NamedTuple):
     lanes: int
     acc_bits: int
     target: Target
+    ppu_rate: int
 
 
 @dataclass(frozen=True)
@@ -162,13 +166,14 @@ def add_operands() -> tuple[Operand, Operand]:
 
 def unit_sites(cfg: Sizes) -> dict[str, tuple[tuple[Operand, Operand], ...]]:
     """Every datapath product, per unit, in the order the unit assigns DSPs:
-    ``requant`` and ``add``: part-major (:func:`split_parts` order), lane-minor;
-    ``pe_array``: PE(r, c) at index ``r * L + c``."""
+    ``requant`` and ``add``: part-major (:func:`split_parts` order), lane-minor
+    (the requantizer's ``L / ppu_rate`` slots: it takes a word in ``ppu_rate``
+    cycles); ``pe_array``: PE(r, c) at index ``r * L + c``."""
     L = cfg.lanes
     rq = split_parts(*requant_operands(cfg.acc_bits))
     ad = split_parts(*add_operands())
     return {
-        "requant": tuple((p.a, p.b) for p in rq for _ in range(L)),
+        "requant": tuple((p.a, p.b) for p in rq for _ in range(L // cfg.ppu_rate)),
         "add": tuple((p.a, p.b) for p in ad for _ in range(L)),
         "pe_array": ((Operand(8, True), Operand(8, True)),) * (L * L),
     }
@@ -210,18 +215,18 @@ def plan_dsps(cfg: Sizes) -> DspPlan:
     """The plan for ``cfg`` on ``cfg.target`` (see the module docstring).
 
     Exact: every count of requantizer and PPUAdd sites is tried (at most
-    4L x 2L + 1 pairs), and the PE array, whose L*L sites all cost and save
+    4L/R x 2L + 1 pairs), and the PE array, whose L*L sites all cost and save
     the same, takes as many as the DSPs left allow. Ties go to the plan that
     gives the earlier unit of :data:`UNITS` more DSPs."""
     fabric = TARGET_FABRIC[cfg.target]
-    return _plan(cfg.lanes, cfg.acc_bits, cfg.target, fabric)
+    return _plan(cfg.lanes, cfg.acc_bits, cfg.target, fabric, cfg.ppu_rate)
 
 
 @lru_cache(maxsize=256)
-def _plan(lanes: int, acc_bits: int, target: Target, fabric: Fabric | None) -> DspPlan:
+def _plan(lanes: int, acc_bits: int, target: Target, fabric: Fabric | None, ppu_rate: int = 1) -> DspPlan:
     """:func:`plan_dsps` on hashable values (the search asks for the same plan
     many times; the fabric is part of the key so tests may patch it)."""
-    sites = unit_sites(_Sizes(lanes, acc_bits, target))
+    sites = unit_sites(_Sizes(lanes, acc_bits, target, ppu_rate))
     total = sum(len(s) for s in sites.values())
     dsp_bits = 18 if fabric is None else fabric.dsp_bits
     cost = {u: _prefix_sums([dsp_count(a, b, dsp_bits) for a, b in s]) for u, s in sites.items()}

@@ -114,6 +114,16 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   register and enters PPURequant (bias 0, the instruction's M and s):
   ``D = 2n + 3 + 1 + 8``.
 
+* ``ppu_rate`` R > 1 (AccelConfig): PPURequant takes a word every R cycles and its
+  latency is ``R - 1`` edges longer (:func:`requant_latency`); every feed of it is
+  paced so that two words enter it R cycles apart at least. COPY: a word read
+  every R cycles, ``D = 11 + n·R``. POOL: a window's last read R cycles after the
+  previous window's at least, ``w + (n-1)·max(w, R)`` reads. MUL: a word every
+  ``max(2, R)`` cycles. GEMM with ``rq``: the last block's pixels issued R cycles
+  apart (its period ``(P-1)·R + 1``). DW with ``rq``: a pixel's last column read
+  R cycles after the previous pixel's at least (:func:`dw_columns` with ``rate``).
+  The drain is ``RQ_DRAIN + R - 1`` (:func:`rq_drain`). ADD (PPUAdd) is unchanged.
+
 * Any OBUF writer with ``lut`` (GEMM/DW with ``rq``, ADD, COPY, POOL): each
   result addresses its LBUF bytes in the cycle it leaves its unit, the bytes
   are registered an edge later and written to OBUF in the next cycle: ``D``
@@ -145,6 +155,8 @@ ACC_UPDATE_LATENCY = 1  # AccUpdate: the registered ABUF sum (accumulator.py)
 PPU_POOL_LATENCY = 1  # PPUPool: a window's result after its last word (ppu_pool.py)
 PPU_ADD_LATENCY = 2 + ROUND_CLAMP_LATENCY  # PPUAdd: products, sum, then RoundClamp (ppu_add.py)
 PPU_REQUANT_LATENCY = 4 + ROUND_CLAMP_LATENCY  # PPURequant: bias, partial products, sum (ppu_requant.py)
+#: PPURequant's rates (cycles a word; AccelConfig.ppu_rate): its multipliers serve L / rate lanes at once.
+PPU_RATES = (1, 2, 4)
 LUT_LATENCY = 2  # the pointwise stage: LBUF read, its registered data (cmp_engine.py); only with ``lut``
 # GemmUnit's pipeline offsets from a pixel's issue (gemm_unit.py, "GEMM" above).
 GEMM_FEED = 1  # IBUF read is synchronous
@@ -200,6 +212,25 @@ class TimingConfig(Protocol):
     def word_bytes(self) -> int: ...
     @property
     def bus_bytes(self) -> int: ...
+    @property
+    def ppu_rate(self) -> int: ...
+
+
+def requant_latency(rate: Any) -> Any:
+    """PPURequant's edges from a word's ``in_valid`` to its ``out_valid`` at ``rate`` cycles a word:
+    the last lanes enter ``rate - 1`` cycles after the first."""
+    return PPU_REQUANT_LATENCY + rate - 1
+
+
+def rq_drain(rate: Any) -> Any:
+    """A fused requantization's drain after the GEMM's or DW's last ABUF write, at ``rate``."""
+    return RQ_DRAIN + rate - 1
+
+
+def gemm_rq_cycles(n_pix: Any, rate: Any) -> Any:
+    """What ``rq`` adds to a GEMM at ``rate``: the last block's ``P`` pixels issued ``rate`` cycles
+    apart (``(P-1)·(rate-1)`` more cycles) and the drain."""
+    return rq_drain(rate) + (n_pix - 1) * (rate - 1)
 
 
 def header_beats(cfg: TimingConfig) -> int:
@@ -303,10 +334,12 @@ def gemm_cycles(cfg: TimingConfig, n_blocks: Any, n_pix: Any) -> Any:
     return 1 + L + (n_blocks - 1) * period + n_pix + GEMM_WRITE
 
 
-def dw_columns(n_oy: Any, n_ox: Any, n_gx: Any, keep: Any) -> Any:
+def dw_columns(n_oy: Any, n_ox: Any, n_gx: Any, keep: Any, rate: Any = 1) -> Any:
     """Window columns a DW instruction reads: ``n_gx`` for an output row's first pixel, ``n_gx -
-    keep`` for each further one."""
-    return n_oy * (n_gx + (n_ox - 1) * (n_gx - keep))
+    keep`` for each further one; with ``rq`` at ``ppu_rate`` > 1 (``rate``) each pixel but the
+    first takes ``rate`` cycles at least (its last read stalls)."""
+    new = np.maximum(n_gx - keep, rate)
+    return n_gx + (n_oy - 1) * np.maximum(n_gx, rate) + n_oy * (n_ox - 1) * new
 
 
 def dw_cycles(cfg: TimingConfig, n_rows: Any, n_columns: Any) -> Any:
@@ -316,8 +349,9 @@ def dw_cycles(cfg: TimingConfig, n_rows: Any, n_columns: Any) -> Any:
     return n_rows + n_columns + DW_OVERHEAD
 
 
-def ppu_cycles(words: Any, per_word: Any = 1) -> Any:
-    return PPU_LATENCY + words * per_word
+def ppu_cycles(words: Any, rate: Any = 1) -> Any:
+    """EXACT (COPY): a word read every ``rate`` cycles (``ppu_rate``), then PPURequant."""
+    return PPU_LATENCY + words * rate
 
 
 def add_cycles(words: Any) -> Any:
@@ -325,15 +359,17 @@ def add_cycles(words: Any) -> Any:
     return 3 + ADD_LATENCY + 2 * words
 
 
-def mul_cycles(words: Any) -> Any:
-    """EXACT: ADD's two IBUF reads a word, the read data register, the product register, then
-    PPURequant."""
-    return 3 + MUL_LATENCY + 2 * words
+def mul_cycles(words: Any, rate: Any = 1) -> Any:
+    """EXACT: ADD's two IBUF reads a word (a word every ``max(2, rate)`` cycles at ``ppu_rate``),
+    the read data register, the product register, then PPURequant."""
+    return 3 + MUL_LATENCY + rate + 1 + np.maximum(2, rate) * (words - 1)
 
 
-def pool_cycles(windows: Any, window_words: Any) -> Any:
-    """EXACT: ``windows·window_words`` IBUF reads, then PPUPool and PPURequant."""
-    return PPU_LATENCY + POOL_LATENCY + windows * window_words
+def pool_cycles(windows: Any, window_words: Any, rate: Any = 1) -> Any:
+    """EXACT: ``windows·window_words`` IBUF reads (a window's last R cycles after the previous
+    window's at least, at ``ppu_rate`` R), then PPUPool and PPURequant."""
+    reads = window_words + (windows - 1) * np.maximum(window_words, rate)
+    return PPU_LATENCY + POOL_LATENCY + rate - 1 + reads
 
 
 def duration(ins: Instr, cfg: AccelConfig) -> int:
@@ -352,20 +388,22 @@ def duration(ins: Instr, cfg: AccelConfig) -> int:
         return int(dma_read_cycles(cfg, ins.n_tables * LUT_WORDS))
     if isinstance(ins, StoreAct):
         return int(dma_write_cycles(cfg, ins.n_c * ins.n_y * ins.n_x))
-    lut = getattr(ins, "lut", 0) * LUT_LATENCY
+    lut, R = getattr(ins, "lut", 0) * LUT_LATENCY, cfg.ppu_rate
     if isinstance(ins, Gemm):
-        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, ins.n_oy * ins.n_ox)) + ins.rq * RQ_DRAIN + lut
+        pix = ins.n_oy * ins.n_ox
+        return int(gemm_cycles(cfg, ins.n_c * ins.n_fy * ins.n_fx, pix)) + ins.rq * int(gemm_rq_cycles(pix, R)) + lut
     if isinstance(ins, Dw):
-        cols = dw_columns(ins.n_oy, ins.n_ox, ins.n_gx, dw_keep(ins.n_gx, ins.s_fx, ins.s_ox))
-        return int(dw_cycles(cfg, ins.n_gy * ins.n_gx, cols)) + ins.rq * RQ_DRAIN + lut
+        keep = dw_keep(ins.n_gx, ins.s_fx, ins.s_ox)
+        cols = dw_columns(ins.n_oy, ins.n_ox, ins.n_gx, keep, R if ins.rq else 1)
+        return int(dw_cycles(cfg, ins.n_gy * ins.n_gx, cols)) + ins.rq * int(rq_drain(R)) + lut
     if isinstance(ins, AddI):
         return int(add_cycles(ins.n)) + lut
     if isinstance(ins, Copy):
-        return int(ppu_cycles(ins.n)) + lut
+        return int(ppu_cycles(ins.n, R)) + lut
     if isinstance(ins, MulI):
-        return int(mul_cycles(ins.n)) + lut
+        return int(mul_cycles(ins.n, R)) + lut
     if isinstance(ins, Pool):
-        return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx)) + lut
+        return int(pool_cycles(ins.n_c * ins.n_oy * ins.n_ox, ins.n_fy * ins.n_fx, R)) + lut
     if isinstance(ins, End):
         return END_CYCLES
     raise TypeError(f"no duration for {type(ins).__name__}")

@@ -69,6 +69,8 @@ for _helper in (
     timing.add_cycles,
     timing.mul_cycles,
     timing.pool_cycles,
+    timing.rq_drain,
+    timing.gemm_rq_cycles,
 ):
     register_jitable(_helper)  # callable from compiled code; still the plain function for Python callers
 
@@ -83,6 +85,7 @@ class CfgView(NamedTuple):
     acc_word_bytes: int
     pbuf_entry_bytes: int
     imem_instructions: int
+    ppu_rate: int
 
     @staticmethod
     def of(cfg: AccelConfig) -> np.ndarray:
@@ -92,7 +95,7 @@ class CfgView(NamedTuple):
 
 @njit(inline="always")
 def cfg_view(a: np.ndarray) -> CfgView:
-    return CfgView(a[0], a[1], a[2], a[3], a[4], a[5], a[6])
+    return CfgView(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7])
 
 
 @njit(inline="always")

@@ -221,7 +221,7 @@ def interleave_step(
     h_out, w_out = min(f0 * rows, r[OH] - f0 * y0), min(f1 * cols, r[OW] - f1 * x0)
     per_row, n_b = 0, min(f1, w_out)
     for b in range(n_b):
-        per_row += timing.ppu_cycles(-(-(w_out - b) // f1))
+        per_row += timing.ppu_cycles(-(-(w_out - b) // f1), cfg.ppu_rate)
     copies, out = cbs * h_out * n_b, cbs * h_out * w_out
     rec[WRITER] = cbs * h_out * per_row + (copies - 1) * GAP
     rec[WRITER_INSTRS] = copies
@@ -255,7 +255,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
         uy, ux = r[UY], r[UX]
         load(rec, 0, 1, key, timing.dma_read_cycles(cfg, words), words * L, 1, IBUF, words * L)
         copies, out = cbs * rows * uy, words * uy * ux
-        rec[WRITER] = copies * timing.ppu_cycles(cols * ux) + (copies - 1) * GAP
+        rec[WRITER] = copies * timing.ppu_cycles(cols * ux, cfg.ppu_rate) + (copies - 1) * GAP
         rec[WRITER_INSTRS] = copies
         rec[STORE], rec[STORE_BYTES] = timing.dma_write_cycles(cfg, out), out * L
         rec[SRAM + IBUF], rec[SRAM + OBUF] = out * L, 2 * out * L
@@ -268,10 +268,10 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
         cyc = timing.dma_read_cycles(cfg, words) + GAP + timing.dma_read_cycles(cfg, gate)
         load(rec, 0, 1, key, cyc, (words + gate) * L, 2, IBUF, (words + gate) * L)
         if r[BCAST]:  # one MUL per channel block
-            rec[WRITER] = cbs * (timing.mul_cycles(rows * cols) + lut) + (cbs - 1) * GAP
+            rec[WRITER] = cbs * (timing.mul_cycles(rows * cols, cfg.ppu_rate) + lut) + (cbs - 1) * GAP
             rec[WRITER_INSTRS] = cbs
         else:
-            rec[WRITER] = timing.mul_cycles(words) + lut
+            rec[WRITER] = timing.mul_cycles(words, cfg.ppu_rate) + lut
         rec[SRAM + IBUF] = 2 * words * L
         return
     if kind >= ADD:  # ADD or COPY: one or two input tiles, no window
@@ -288,10 +288,10 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
             n_in * words * L,
         )
         if r[LUT] == LUT_CHANNEL:  # one COPY per channel block, each with its table
-            rec[WRITER] = cbs * (timing.ppu_cycles(rows * cols) + lut) + (cbs - 1) * GAP
+            rec[WRITER] = cbs * (timing.ppu_cycles(rows * cols, cfg.ppu_rate) + lut) + (cbs - 1) * GAP
             rec[WRITER_INSTRS] = cbs
         else:
-            rec[WRITER] = (timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words)) + lut
+            rec[WRITER] = (timing.add_cycles(words) if kind == ADD else timing.ppu_cycles(words, cfg.ppu_rate)) + lut
         rec[SRAM + IBUF] = n_in * words * L
         return
     ny, nx = (rows - 1) * r[SY] + (r[FY] - 1) * r[DY] + 1, (cols - 1) * r[SX] + (r[FX] - 1) * r[DX] + 1
@@ -304,7 +304,7 @@ def blocked_step(kind: int, r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray
     load(rec, 0, 1, key, timing.dma_read_cycles(cfg, real, cbs * ny * nx - real), real * L, 1, IBUF, cbs * ny * nx * L)
     taps = r[FY] * r[FX]
     if kind == POOL:
-        rec[WRITER] = timing.pool_cycles(words, taps) + lut
+        rec[WRITER] = timing.pool_cycles(words, taps, cfg.ppu_rate) + lut
         rec[SRAM + IBUF] = words * taps * L
         return
     dw_step(r, cfg, rec, c_t, cbs, rows, cols, lut)
@@ -317,21 +317,24 @@ def dw_step(r: np.ndarray, cfg: CfgView, rec: np.ndarray, c_t: int, cbs: int, ro
     L, taps, pix = cfg.lanes, r[FY] * r[FX], rows * cols
     g_y, g_x = -(-r[FY] // r[GY]), -(-r[FX] // r[GX])
     G = g_y * g_x
-    columns, run = 0, 0  # the window columns of one run of kernel rows (over its column runs), of the last run
+    columns, run, keep = 0, 0, 0  # the window columns of one run of kernel rows (over its column runs), of the last run
     for xg in range(g_x):
         gx = min(r[GX], r[FX] - xg * r[GX])
         s_fx, s_ox = r[DX] if gx > 1 else 0, r[SX] if cols > 1 else 0
-        run = timing.dw_columns(rows, cols, gx, dw_keep(gx, s_fx, s_ox))
+        keep = dw_keep(gx, s_fx, s_ox)
+        run = timing.dw_columns(rows, cols, gx, keep)
         columns += run
     gy, gx = r[FY] - (g_y - 1) * r[GY], r[FX] - (g_x - 1) * r[GX]  # the last group's rows and columns
-    last = timing.dw_cycles(cfg, gy * gx, run)
-    every = taps + g_y * columns + G * timing.DW_OVERHEAD  # the G DW instructions of a block
+    # The last DW requantizes: at ppu_rate > 1 its pixels are paced (more columns' cycles).
+    paced = timing.dw_columns(rows, cols, gx, keep, cfg.ppu_rate) - run
+    last = timing.dw_cycles(cfg, gy * gx, run + paced)
+    every = taps + g_y * columns + paced + G * timing.DW_OVERHEAD  # the G DW instructions of a block
     w_words = cbs * G * L
     prm_words = cbs * cfg.pbuf_entry_bytes // cfg.word_bytes
     load(rec, 1, 1, c_t, timing.dma_read_cycles(cfg, w_words), w_words * L, 1, WBUF, w_words * L)
     load(rec, 2, 1, c_t, timing.dma_read_cycles(cfg, prm_words), prm_words * L, 1, PBUF, prm_words * L)
     # The writer: from the first OBUF writer (block 0's last DW) on, after block 0's first G - 1.
-    per_block = every + timing.RQ_DRAIN
+    per_block = every + timing.rq_drain(cfg.ppu_rate)
     pre = (every - last) + (G - 2) * GAP * (G > 1)
     acc = cfg.acc_word_bytes
     rec[PRE], rec[PRE_INSTRS] = pre, G - 1

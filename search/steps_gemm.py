@@ -350,10 +350,10 @@ def gemm_step(r: np.ndarray, i: int, cfg: CfgView, rec: np.ndarray) -> None:
     out_words = kbs * pix
     acc = cfg.acc_word_bytes
     gemms = kbs * timing.gemm_cycles(cfg, nb, pix) + (kbs - 1) * GAP
-    # The last step's GEMMs requantize into OBUF (each drains RQ_DRAIN more): they are the
-    # output's writer; the others' GEMMs come before any writer.
+    # The last step's GEMMs requantize into OBUF (each drains, and paces its last block to the
+    # requantizer's rate): they are the output's writer; the others' GEMMs come before any writer.
     rec[PRE], rec[PRE_INSTRS] = (0, 0) if last else (gemms, kbs)
-    rec[WRITER] = gemms + kbs * (timing.RQ_DRAIN + lut) if last else 0
+    rec[WRITER] = gemms + kbs * (timing.gemm_rq_cycles(pix, cfg.ppu_rate) + lut) if last else 0
     rec[WRITER_INSTRS] = kbs
     rec[STORE] = timing.dma_write_cycles(cfg, out_words) if last else 0
     rec[STORE_BYTES] = out_words * L

@@ -143,7 +143,7 @@ def gemm_candidates(w: Work, cfg: AccelConfig, fyt: int, fxt: int) -> list[dict[
     w_words = kta * cta * fya * fxa * L
     cmp = kta * (timing.gemm_cycles(cfg, cta * fya * fxa, tya * txa) + timing.ISSUE_GAP)
     per_out = (
-        kta * timing.RQ_DRAIN
+        kta * timing.gemm_rq_cycles(tya * txa, cfg.ppu_rate)
         + timing.dma_write_cycles(cfg, kta * tya * txa)
         + timing.dma_read_cycles(cfg, kta * cfg.pbuf_entry_bytes / cfg.word_bytes)
     )
@@ -196,12 +196,12 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
     ok = (out_words * uy * ux <= h["obuf"]) & (ct <= _lut_cap(w, cfg))
     if w.kind is WorkKind.UPSAMPLE:  # one COPY per channel block, input row and repeat of the row
         ok &= (in_words <= h["ibuf"]) & (ct * ty * uy + 6 <= h["imem"])
-        cmp = ct * ty * uy * (timing.ppu_cycles(tx * ux) + timing.ISSUE_GAP)
+        cmp = ct * ty * uy * (timing.ppu_cycles(tx * ux, cfg.ppu_rate) + timing.ISSUE_GAP)
         extra_read = 0
     elif w.kind is WorkKind.INTERLEAVE:  # every phase's tile in IBUF; a strided COPY per row and phase
         in_words = uy * ux * out_words
         ok &= (in_words <= h["ibuf"]) & (ct * ty * uy * ux + 6 <= h["imem"])
-        cmp = ct * ty * uy * ux * (timing.ppu_cycles(tx) + timing.ISSUE_GAP)
+        cmp = ct * ty * uy * ux * (timing.ppu_cycles(tx, cfg.ppu_rate) + timing.ISSUE_GAP)
         extra_read = 0
     elif w.kind is WorkKind.DW:
         groups = dw_groups(w.fy, w.fx, dy, L, cfg.ibuf_banks)
@@ -215,22 +215,25 @@ def blocked_candidates(w: Work, cfg: AccelConfig) -> list[dict[str, np.ndarray]]
             timing.dw_cycles(cfg, gy * gx, timing.dw_columns(ty, tx, gx, dw_keep(gx, dx, sx))) + timing.ISSUE_GAP
             for _, gy, _, gx in groups
         )
-        cmp = ct * (per_block + timing.RQ_DRAIN)
+        gx = groups[-1][3]  # the last group requantizes: paced at ppu_rate > 1
+        keep = dw_keep(gx, dx, sx)
+        paced = timing.dw_columns(ty, tx, gx, keep, cfg.ppu_rate) - timing.dw_columns(ty, tx, gx, keep)
+        cmp = ct * (per_block + paced + timing.rq_drain(cfg.ppu_rate))
         extra_read = CB * G * L * L + CB * cfg.pbuf_entry_bytes
     elif w.kind is WorkKind.POOL:
         ok &= in_words <= h["ibuf"]
         if w.banded:  # one band of one channel block a step: PPUPool carries one running sum
             ok &= (ct == 1) & (ty == 1) & (tx == 1)
-        cmp = timing.pool_cycles(out_words, taps)
+        cmp = timing.pool_cycles(out_words, taps, cfg.ppu_rate)
         extra_read = 0
     else:
         n_in = 2 if w.kind in (WorkKind.ADD, WorkKind.MUL) else 1
         in_words = out_words + (ct if w.broadcast else (n_in - 1) * out_words)
         ok &= in_words <= h["ibuf"]
         if w.kind is WorkKind.MUL:
-            cmp = timing.mul_cycles(out_words) + (ct - 1) * (timing.MUL_LATENCY + 3) * w.broadcast
+            cmp = timing.mul_cycles(out_words, cfg.ppu_rate) + (ct - 1) * (timing.MUL_LATENCY + 3) * w.broadcast
         else:
-            cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words)
+            cmp = timing.add_cycles(out_words) if n_in == 2 else timing.ppu_cycles(out_words, cfg.ppu_rate)
         extra_read = 0
     steps = w.n * -(-CB // ct) * -(-w.oy // ty) * -(-w.ox // tx)
     mem = timing.dma_read_cycles(cfg, in_words) + timing.dma_write_cycles(cfg, out_words * uy * ux)

@@ -42,6 +42,10 @@ a cycle (the banks' further reads on ``ibuf_x_*``), and shares GemmUnit's array
 path; the engine waits in GEMM until the last ABUF write: ``D = R + N + 8`` for
 a group of R taps whose window reads N columns.
 
+``ppu_rate`` R > 1: PPURequant takes a word every R cycles (``rq.latency`` = 8 + R - 1); COPY
+reads a word every R cycles, MUL every max(2, R), PoolUnit, GemmUnit and DwUnit pace their
+requantized outputs likewise (hwgen/timing.py, "ppu_rate").
+
 Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
 addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
 registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
@@ -134,7 +138,8 @@ class CmpEngine(wiring.Component):
         cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
         # PPU stream: read side (counters) and write side (PPURequant output).
-        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits, dsp=plan_dsps(cfg).requant)
+        R = cfg.ppu_rate  # PPURequant takes a word every R cycles: its feeds are paced (hwgen/timing.py)
+        m.submodules.requant = rq = PPURequant(L, cfg.acc_bits, rate=R, dsp=plan_dsps(cfg).requant)
         is_copy = Signal()  # the requantizer's bias 0, M and s from the instruction (else PBUF entry prm)
         rd_addr = Signal(enc.widths["ib"])
         prm = Signal(range(cfg.pbuf_entries))
@@ -151,7 +156,8 @@ class CmpEngine(wiring.Component):
         m.submodules.pool = pool = PoolUnit(cfg)
         m.submodules.add = add = PPUAdd(L, dsp=plan_dsps(cfg).add)
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
-        fused, drain = Signal(), Signal(range(PPURequant.LATENCY + LUT_LATENCY))
+        fused, drain = Signal(), Signal(range(rq.latency + LUT_LATENCY))
+        pace = Signal(range(max(R, 2)), name="ppu_pace")  # cycles until the next word may go to PPURequant (COPY, MUL)
         lut_on, ltab = Signal(), Signal(enc.widths["lt"])  # the instruction's pointwise stage
 
         def lut_fields(f):
@@ -293,7 +299,7 @@ class CmpEngine(wiring.Component):
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            with head.states(on_start=[step.eq(1)], refuse=None if cfg.lut_tables else no_lut):
+            with head.states(on_start=[step.eq(1), pace.eq(0)], refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
@@ -361,8 +367,10 @@ class CmpEngine(wiring.Component):
                         m.d.sync += fused_fields(fields(enc, Dw, word))
                         m.next = "GEMM"
             with m.State("PPU"):
-                with m.If(left != 0):
-                    m.d.sync += [valid1.eq(1), left.eq(left - 1)]
+                with m.If(pace != 0):
+                    m.d.sync += pace.eq(pace - 1)
+                with m.Elif(left != 0):
+                    m.d.sync += [valid1.eq(1), left.eq(left - 1), pace.eq(R - 1)]
                     # COPY's rep: the read address moves on after its word was read rep times
                     with m.If(rep_count >= rep):
                         m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
@@ -371,16 +379,20 @@ class CmpEngine(wiring.Component):
                 with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("ADD"):
-                with m.If(left != 0):
+                with m.If(pace != 0):
+                    m.d.sync += pace.eq(pace - 1)
+                with m.Elif(left != 0):
                     m.d.sync += [add_valid.eq(1), operand.eq(~operand)]
                     with m.If(operand):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
+                        # MUL at R = 4: a word's a and b reads, then R - 2 idle cycles
+                        m.d.sync += pace.eq(Mux(is_mul, max(R, 2) - 2, 0))
                 with m.If(self.obuf_w_en & wr_last):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
                 with m.If(gemm.done & fused):
-                    m.d.sync += drain.eq(Mux(lut_on, PPURequant.LATENCY + LUT_LATENCY - 1, PPURequant.LATENCY - 1))
+                    m.d.sync += drain.eq(Mux(lut_on, rq.latency + LUT_LATENCY - 1, rq.latency - 1))
                     m.next = "DRAIN"
                 with m.Elif(gemm.done):
                     head.finish()

@@ -26,7 +26,10 @@ Timing (cycle ``S`` = the CMP engine's DECODE, ``start`` high; ``R = n_rows = n_
   at the edge ending ``S+R+1 <= i``), and the ABUF write is in ``i + GemmUnit.WRITE``.
 
 The last ABUF write is the instruction's last cycle: ``D = R + N + 2 + WRITE`` (= ``R + N + 8``;
-hwgen/timing.py's ``dw_cycles``). Window rows ``>= R`` are cleared at ``S+1`` and never written,
+hwgen/timing.py's ``dw_cycles``). With ``rq`` on a config whose ``ppu_rate`` is above 1, a pixel's
+last column read waits until ``ppu_rate`` cycles after the previous pixel's (the walk stalls; a
+stalled cycle lands nothing), so ``N`` counts ``max(columns, ppu_rate)`` for every pixel but the
+first (hwgen/timing.py's ``dw_paced_columns``). Window rows ``>= R`` are cleared at ``S+1`` and never written,
 so the array's other rows add 0 whatever their weights. Pixels of one instruction must map to
 distinct ABUF words, and the group's kernel rows to distinct IBUF banks.
 """
@@ -107,6 +110,12 @@ class DwUnit(wiring.Component):
         oy, ox = Signal(abn), Signal(abn)
         row, pix, col, arow, apix = Signal(ib), Signal(ib), Signal(ib), Signal(ab), Signal(ab)
 
+        # A fused requantization at ppu_rate R > 1: a pixel's last column read waits until R cycles
+        # after the previous pixel's (PPURequant takes a word every R cycles); the walk stalls.
+        R = self.cfg.ppu_rate
+        paced, pw = Signal(name="dw_paced"), Signal(range(max(R, 2)), name="dw_pace")
+        with m.If(self.start):
+            m.d.sync += [paced.eq(f["rq"] if R > 1 else 0), pw.eq(0)]
         with m.If(self.start):
             m.d.sync += [
                 n_rows.eq(f["n_rows"]),
@@ -173,7 +182,12 @@ class DwUnit(wiring.Component):
         for j in range(nb):
             m.d.comb += [self.ibuf_r_addr[j].eq(col + off[j]), self.ibuf_r_en[j].eq(walking & (n_gy > j))]
         last_x, last_y, pixel_done = ox == n_ox1, oy == n_oy1, cl == 0
-        with m.If(walking):
+        step = walking & ~(pixel_done & (pw != 0))  # a stalled cycle reads again and lands nothing
+        with m.If(pw != 0):
+            m.d.sync += pw.eq(pw - 1)
+        with m.If(step & pixel_done & paced):
+            m.d.sync += pw.eq(R - 1)
+        with m.If(step):
             with m.If(~pixel_done):
                 m.d.sync += [cl.eq(cl - 1), col.eq(col + s_fx)]
             with m.Elif(~last_x):
@@ -203,13 +217,13 @@ class DwUnit(wiring.Component):
         rd_valid, rd_done, rd_first, rd_last = Signal(), Signal(), Signal(), Signal()
         rd_apix = Signal(ab)
         m.d.sync += [
-            rd_valid.eq(walking),
+            rd_valid.eq(step),
             rd_done.eq(pixel_done),
             rd_first.eq(first),
             rd_last.eq(pixel_done & last_x & last_y),
             rd_apix.eq(apix),
         ]
-        with m.If(walking & pixel_done):
+        with m.If(step & pixel_done):
             m.d.sync += first.eq(0)
         window = [Signal(data.ArrayLayout(signed(8), L), name=f"window_{r}") for r in range(L)]
         for r in range(L):

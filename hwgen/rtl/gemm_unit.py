@@ -130,7 +130,8 @@ class GemmUnit(wiring.Component):
         # pixels while ``prem`` (its pixels left) is not: down-counters, so the
         # per-cycle logic is zero tests; the period lengths are registered.
         issuing, pre, reset_blk, last_blk = Signal(), Signal(), Signal(), Signal()
-        qw = max(2 * abn, L.bit_length()) + 1
+        R = cfg.ppu_rate  # a fused requantization at R > 1 issues the last block's pixels R cycles apart
+        qw = max(2 * abn, L.bit_length()) + 1 + (R - 1).bit_length()
         q, qrem, prem = Signal(qw), Signal(qw), Signal(qw)
         n_pix1, period1, next_last = Signal(qw), Signal(qw), Signal()
         # The walk's tests as registers of their own (each a comparison of a counter, ahead of time):
@@ -213,7 +214,32 @@ class GemmUnit(wiring.Component):
                 )
             ),
         ]
-        issue_pix = issuing & ~pre & pnz
+        # Fused requantization: the instruction's ``rq``; the final sums are the last block's (GEMM)
+        # or every pixel's (DW).
+        fuse = Signal()
+        with m.If(self.start):
+            m.d.sync += fuse.eq(f["rq"])
+        if self.depthwise:
+            with m.Elif(self.dw_start):
+                m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
+
+        # ``held``: a pacing wait (R > 1 with ``rq``: the last block's pixels go R cycles apart, its
+        # period R·(P-1) + 1 cycles, for PPURequant, which takes a word every R cycles).
+        # At R = 2 the one-bit counter is the flag (a second flip-flop equal to it, merged by Yosys 0.69,
+        # made its ABC9 reintegration fail an assertion on default).
+        paced, pace = Signal(), Signal(range(max(R, 2)), name="gemm_pace")
+        held = pace if R <= 2 else Signal(name="gemm_pace_held")
+        issue_pix = issuing & ~pre & pnz & ~held
+        if R > 1:
+            with m.If(issue_pix & paced):
+                m.d.sync += pace.eq(R - 1)
+            with m.Elif(pace != 0):
+                m.d.sync += pace.eq(pace - 1)
+        if R > 2:
+            with m.If(issue_pix & paced):
+                m.d.sync += held.eq(1)
+            with m.Elif(pace != 0):
+                m.d.sync += held.eq(pace != 1)
         issue_w = issuing & ql & (pre | ~last_blk)
         with m.If(issue_w):
             m.d.sync += waddr.eq(waddr + 1)
@@ -236,7 +262,10 @@ class GemmUnit(wiring.Component):
             with m.If(qz):
                 # The next period is block 0 (after the preamble) or the next block.
                 nl = Mux(pre, last_blk, next_last)
-                m.d.sync += [q.eq(0), prem.eq(n_pix), qrem.eq(Mux(nl, n_pix1, period1))]
+                last_q = n_pix1 if R == 1 else Mux(fuse, n_pix1 << (R - 1).bit_length(), n_pix1)
+                m.d.sync += [q.eq(0), prem.eq(n_pix), qrem.eq(Mux(nl, last_q, period1))]
+                if R > 1:
+                    m.d.sync += paced.eq(nl & fuse)
                 m.d.sync += [ql.eq(1), q0.eq(1), pnz.eq(1), qz.eq(nl & one_pix)]  # period1 >= RAW - 1 > 0
                 with m.If(pre):
                     m.d.sync += pre.eq(0)
@@ -268,15 +297,6 @@ class GemmUnit(wiring.Component):
                     ]
             with m.Else():
                 m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1), qz.eq(qrem == 1), ql.eq(ql & (q != L - 1)), q0.eq(0)]
-
-        # Fused requantization: the instruction's ``rq``; the final sums are the last block's (GEMM)
-        # or every pixel's (DW).
-        fuse = Signal()
-        with m.If(self.start):
-            m.d.sync += fuse.eq(f["rq"])
-        if self.depthwise:
-            with m.Elif(self.dw_start):
-                m.d.sync += fuse.eq(fields(enc, Dw, self.instr)["rq"])
 
         # DW: its own window walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.

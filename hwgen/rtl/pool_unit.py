@@ -14,6 +14,10 @@ result leaves it ``PPUPool.LATENCY`` (1) edge after its last word:
 enters PPURequant. With the requantizer's ``LATENCY`` (8) the last OBUF
 write is in ``S + n·w + 3 + 8``: ``D = n·w + 4 + PPURequant.LATENCY``.
 
+At ``ppu_rate`` R > 1 (hwgen/timing.py's ``pool_cycles``) a window's last read waits until R
+cycles after the previous window's: ``n·w`` becomes ``w + (n - 1)·max(w, R)``, and the
+requantizer's ``latency`` is ``R - 1`` edges longer.
+
 ``cont``: the first window's first word does not restart PPUPool's running
 max or sum, so that window goes on from where the previous POOL's last window
 left it (the bands of a window too big for an IBUF half); timing unchanged.
@@ -76,7 +80,18 @@ class PoolUnit(wiring.Component):
         end0 = [Signal(name=f"end0_{k}") for k in names]
         count2 = [Signal(cw, name=f"n2_{k}") for k in names]
 
-        with m.If(active & end[3] & end[4]):  # a window's last word: the next window starts afresh
+        # At ppu_rate R > 1 a window's last word is read R cycles after the previous window's at the
+        # earliest (PPURequant takes a word every R cycles): the walk stalls on it (a stalled cycle reads
+        # again and delivers nothing), so a window costs max(w, R) reads but the first.
+        R, win_last = cfg.ppu_rate, end[3] & end[4]
+        pw = Signal(range(max(R, 2)), name="pool_pace")
+        go = active & ~(win_last & (pw != 0)) if R > 1 else active
+        if R > 1:
+            with m.If(go & win_last):
+                m.d.sync += pw.eq(R - 1)
+            with m.Elif(pw != 0):
+                m.d.sync += pw.eq(pw - 1)
+        with m.If(go & win_last):  # a window's last word: the next window starts afresh
             m.d.sync += carry.eq(0)
         with m.If(self.start):  # after the clear above: a start wins
             m.d.sync += [mode.eq(f["mode"]), active.eq(1), carry.eq(f["cont"])]
@@ -86,7 +101,7 @@ class PoolUnit(wiring.Component):
             m.d.sync += [s.eq(f[f"s_{k}"]) for s, k in zip(stride, names, strict=True)]
             m.d.sync += [i.eq(0) for i in idx] + [z.eq(1) for z in zero] + [b.eq(f["src"]) for b in base]
         m.d.comb += self.ibuf_r_addr.eq(base[-1])
-        with m.If(active):
+        with m.If(go):
             # Step the innermost level not at its end; the levels inside it restart.
             for n, k in enumerate(reversed(range(len(names)))):
                 with (m.If if n == 0 else m.Elif)(~end[k]):
@@ -102,7 +117,7 @@ class PoolUnit(wiring.Component):
         # register one edge later: its flags travel two edges.
         valid0, first0, last0, valid, first, last = Signal(), Signal(), Signal(), Signal(), Signal(), Signal()
         m.d.sync += [
-            valid0.eq(active),
+            valid0.eq(go),
             first0.eq(zero[3] & zero[4] & ~carry),
             last0.eq(end[3] & end[4]),
             valid.eq(valid0),

@@ -21,7 +21,7 @@ or a LUT product as the config's DSP plan says (``dsp``).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal, Value, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -49,10 +49,16 @@ class PPURequant(wiring.Component):
         Accumulator width, 16 to 32. ``acc + bias`` must fit it (the IR
         verifier proves ``|acc| + |bias| < 2**(acc_bits-1)``); if not,
         ``overflow`` is raised for that word.
+    rate : int
+        Cycles a word takes (1, 2 or 4, at most ``lanes / 2``): the unit has
+        ``lanes / rate`` *slots* of multipliers and rounding, and lanes
+        ``r·S .. r·S + S - 1`` (``S`` slots) pass them in the word's cycle
+        ``r``, the inputs latched in its first. ``in_valid`` may be high at
+        most once every ``rate`` cycles.
     dsp : int or None
         How many partial products use ``*`` (a DSP block after synthesis):
         partial product k (:func:`~dian.hwgen.dsp_plan.split_parts` order,
-        largest first) of lane i when ``k * lanes + i < dsp``; the others are
+        largest first) of slot i when ``k * slots + i < dsp``; the others are
         LUT products, same value and timing. ``None``: all.
 
     Ports
@@ -69,25 +75,33 @@ class PPURequant(wiring.Component):
     lo, hi : In(signed(8))
         Output clamp, ``lo <= hi`` (int8 range, narrowed by a fused ReLU/ReLU6).
     out_valid : Out(1)
-        High ``LATENCY`` cycles after the ``in_valid`` it belongs to.
+        High ``latency`` cycles after the ``in_valid`` it belongs to.
     out : Out(ArrayLayout(signed(8), lanes))
     overflow : Out(1)
-        Simulation assertion, aligned with ``out_valid``: some lane's
+        Simulation assertion, with ``out_valid``: some lane's
         ``acc + bias`` did not fit ``acc_bits`` (its output is then wrong).
 
-    Timing: one word per cycle, ``LATENCY`` = 8 edges: bias add, partial
-    products, middle sum, full product, then :class:`RoundClamp` (4).
+    Timing: one word every ``rate`` cycles; ``latency`` = ``LATENCY`` (8
+    edges: bias add, partial products, middle sum, full product, then
+    :class:`RoundClamp` (4)) plus ``rate - 1``, the word's further cycles
+    (:func:`dian.hwgen.timing.requant_latency`).
     """
 
     LATENCY = timing.PPU_REQUANT_LATENCY
 
-    def __init__(self, lanes: int, acc_bits: int = 32, *, dsp: int | None = None) -> None:
+    def __init__(self, lanes: int, acc_bits: int = 32, *, rate: int = 1, dsp: int | None = None) -> None:
         check_lanes(lanes)
         if not isinstance(acc_bits, int) or not 16 <= acc_bits <= 32:
             raise ValueError(f"acc_bits must be an integer from 16 to 32, not {acc_bits!r}")
+        if rate not in timing.PPU_RATES or lanes < 2 * rate:
+            allowed = f"one of {timing.PPU_RATES} and at most lanes / 2 ({lanes // 2})"
+            raise ValueError(f"rate must be {allowed}, not {rate!r}")
         self.lanes = lanes
         self.acc_bits = acc_bits
-        self.dsp = check_dsp(dsp, lanes * len(split_parts(*requant_operands(acc_bits))))
+        self.rate = rate
+        self.slots = lanes // rate
+        self.latency = timing.requant_latency(rate)
+        self.dsp = check_dsp(dsp, self.slots * len(split_parts(*requant_operands(acc_bits))))
         super().__init__(
             {
                 "in_valid": In(1),
@@ -105,9 +119,10 @@ class PPURequant(wiring.Component):
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        m.submodules.round = rc = RoundClamp(self.lanes, self.acc_bits + M_BITS)
+        S, R = self.slots, self.rate
+        m.submodules.round = rc = RoundClamp(S, self.acc_bits + M_BITS)
         n = self.acc_bits
-        lanes = range(self.lanes)
+        lanes = range(S)
 
         def delayed(sig, stages: int, name: str, reset_less: bool = True):
             """``sig`` registered ``stages`` times."""
@@ -117,14 +132,52 @@ class PPURequant(wiring.Component):
                 sig = nxt
             return sig
 
+        # The slots' inputs: lanes r*S .. r*S + S - 1 in phase r; phase 0 is the cycle in_valid is
+        # high (the live inputs), phases 1 .. R-1 the next cycles (the word latched at phase 0).
+        acc = [Signal(signed(n), name=f"s_acc{j}") for j in lanes]
+        bias = [Signal(signed(BIAS_BITS), name=f"s_bias{j}") for j in lanes]
+        mult = [Signal(M_BITS, name=f"s_mult{j}") for j in lanes]
+        shift = [Signal(6, name=f"s_shift{j}") for j in lanes]
+        lo, hi, valid, phase = Signal(signed(8)), Signal(signed(8)), Signal(), Signal(range(R))
+        live = [(self.acc[j], self.bias[j], self.multiplier[j], self.shift[j]) for j in range(self.lanes)]
+        if R == 1:
+            for j in lanes:
+                m.d.comb += [acc[j].eq(live[j][0]), bias[j].eq(live[j][1]), mult[j].eq(live[j][2])]
+                m.d.comb += shift[j].eq(live[j][3])
+            m.d.comb += [lo.eq(self.lo), hi.eq(self.hi), valid.eq(self.in_valid)]
+        else:
+            slot_in = [(acc[j], bias[j], mult[j], shift[j]) for j in lanes]
+            nxt = Signal(range(R), name="phase_next")  # the phase of the next cycle (0: idle or a new word)
+            m.d.sync += nxt.eq(Mux(self.in_valid, 1, Mux((nxt == 0) | (nxt == R - 1), 0, nxt + 1)))
+            m.d.comb += [phase.eq(nxt), valid.eq(self.in_valid | (nxt != 0))]
+            # lanes S .. L-1 wait for their phase (lanes 0 .. S-1 pass in phase 0, live)
+            held = {
+                j: tuple(pipe_reg(x.shape(), f"held{j}_{k}") for k, x in enumerate(live[j]))
+                for j in range(S, self.lanes)
+            }
+            held_lo, held_hi = pipe_reg(signed(8), "held_lo"), pipe_reg(signed(8), "held_hi")
+            with m.If(self.in_valid):
+                m.d.sync += [h.eq(x) for j in held for h, x in zip(held[j], live[j], strict=True)]
+                m.d.sync += [held_lo.eq(self.lo), held_hi.eq(self.hi)]
+            with m.Switch(nxt):
+                with m.Case(0):
+                    m.d.comb += [lo.eq(self.lo), hi.eq(self.hi)]
+                    for j in lanes:
+                        m.d.comb += [t.eq(x) for t, x in zip(slot_in[j], live[j], strict=True)]
+                for r in range(1, R):
+                    with m.Case(r):
+                        m.d.comb += [lo.eq(held_lo), hi.eq(held_hi)]
+                        for j in lanes:
+                            m.d.comb += [t.eq(x) for t, x in zip(slot_in[j], held[r * S + j], strict=True)]
+
         # Stage 1: v = acc + bias, range check.
         v = [pipe_reg(signed(n), f"v{i}") for i in lanes]
         mul1 = [pipe_reg(M_BITS, f"mul{i}") for i in lanes]
         ovf_lane = []
         for i in lanes:
-            total = self.acc[i] + self.bias[i]
+            total = acc[i] + bias[i]
             ovf_lane.append(~fits_signed(total, n))
-            m.d.sync += [v[i].eq(total), mul1[i].eq(self.multiplier[i])]
+            m.d.sync += [v[i].eq(total), mul1[i].eq(mult[i])]
         ovf1 = Signal(name="ovf1")
         m.d.sync += ovf1.eq(Cat(*ovf_lane).any())
 
@@ -136,7 +189,7 @@ class PPURequant(wiring.Component):
             for k, part in enumerate(parts):
                 vp = _piece(v[i], part.a_lo, part.a.bits, part.a.signed)
                 mp = _piece(mul1[i], part.b_lo, part.b.bits, part.b.signed)
-                prod = product(m, vp, mp, dsp=k * self.lanes + i < self.dsp, name=f"mul{i}_{part.a_lo}_{part.b_lo}")
+                prod = product(m, vp, mp, dsp=k * S + i < self.dsp, name=f"mul{i}_{part.a_lo}_{part.b_lo}")
                 pp = pipe_reg(prod.shape(), f"pp{i}_{part.a_lo}_{part.b_lo}")
                 m.d.sync += pp.eq(prod)
                 by_offset.setdefault(part.offset, []).append(pp)
@@ -155,14 +208,30 @@ class PPURequant(wiring.Component):
             m.d.sync += full.eq(outer + (mid3 << _SPLIT))
             m.d.comb += rc.value[i].eq(full)
 
-        m.d.comb += [rc.shift[i].eq(delayed(self.shift[i], 4, f"shift{i}")) for i in lanes]
+        m.d.comb += [rc.shift[i].eq(delayed(shift[i], 4, f"shift{i}")) for i in lanes]
         m.d.comb += [
-            rc.lo.eq(delayed(self.lo, 4, "lo")),
-            rc.hi.eq(delayed(self.hi, 4, "hi")),
-            rc.in_valid.eq(delayed(self.in_valid, 4, "valid", reset_less=False)),
-            self.out_valid.eq(rc.out_valid),
-            self.out.eq(rc.out),
-            self.overflow.eq(delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf", reset_less=False)),
+            rc.lo.eq(delayed(lo, 4, "lo")),
+            rc.hi.eq(delayed(hi, 4, "hi")),
+            rc.in_valid.eq(delayed(valid, 4, "valid", reset_less=False)),
+        ]
+        ovf = delayed(ovf1, 3 + RoundClamp.LATENCY, "ovf", reset_less=False)
+        if R == 1:
+            m.d.comb += [self.out_valid.eq(rc.out_valid), self.out.eq(rc.out), self.overflow.eq(ovf)]
+            return m
+        # The phases' results leave RoundClamp one a cycle; phases 0 .. R-2 wait in registers and the
+        # word goes out with phase R-1's.
+        phase_out = delayed(phase, 4 + RoundClamp.LATENCY, "phase")
+        done = [pipe_reg(unsigned(8 * S), f"out_part{r}") for r in range(R - 1)]
+        ovf_seen = Signal(name="ovf_seen")
+        for r in range(R - 1):
+            with m.If(rc.out_valid & (phase_out == r)):
+                m.d.sync += done[r].eq(rc.out.as_value())
+        with m.If(rc.out_valid):
+            m.d.sync += ovf_seen.eq(Mux(phase_out == 0, ovf, ovf_seen | ovf))
+        m.d.comb += [
+            self.out_valid.eq(rc.out_valid & (phase_out == R - 1)),
+            self.out.eq(Cat(*done, rc.out.as_value())),
+            self.overflow.eq(self.out_valid & (ovf_seen | ovf)),
         ]
         return m
 

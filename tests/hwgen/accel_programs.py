@@ -428,22 +428,24 @@ def pool_program(cfg: AccelConfig):
 
 def add_program(cfg: AccelConfig):
     """ADD of two IBUF boxes with per-tensor multipliers, a ReLU-style clamp and
-    a saturating one, then a store."""
-    from dian.hwgen.isa import AddI, LoadAct, StoreAct, Token
+    a saturating one, and MUL of two boxes and of a box by one (broadcast) word, then a store."""
+    from dian.hwgen.isa import AddI, LoadAct, MulI, StoreAct, Token
 
     L = cfg.lanes
     rng = np.random.default_rng(5)
-    regions = {"act": rng.integers(0, 256, 24 * L, dtype=np.uint8).tobytes(), "out": bytes(17 * L)}
+    regions = {"act": rng.integers(0, 256, 24 * L, dtype=np.uint8).tobytes(), "out": bytes(22 * L)}
 
     def chunks(a: dict[str, int]):
         mem = [
             LoadAct(a["act"], 0, 1, 1, 24, 0, 0, 0, 0, 0, 0, signal=Token.LD_CMP),
-            StoreAct(a["out"], 0, 1, 1, 17, 0, 0, wait=Token.CMP_ST),
+            StoreAct(a["out"], 0, 1, 1, 22, 0, 0, wait=Token.CMP_ST),
         ]
         cmp = [
             AddI(0, 12, 0, 12, 1518500250, 1073741824, 31, 0, 127, wait=Token.LD_CMP),
             AddI(3, 20, 12, 4, 2147483647, 1717986918, 29, -128, 127),
-            AddI(23, 23, 16, 1, 5, 7, 0, -20, 20, signal=Token.CMP_ST),
+            AddI(23, 23, 16, 1, 5, 7, 0, -20, 20),
+            MulI(0, 12, 17, 3, 1 << 30, 36, -128, 127),
+            MulI(5, 20, 20, 2, 3 << 28, 33, -100, 100, bcast=1, signal=Token.CMP_ST),
         ]
         return [(mem, cmp)]
 

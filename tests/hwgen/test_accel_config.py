@@ -66,11 +66,21 @@ def _mutated(**changes: object) -> AccelConfig:
         ({"ibuf": BufferConfig(4084)}, "ibuf.bytes"),  # 4084 = 510.5 x (2 halves x 4 bytes)
         ({"abuf": BufferConfig(64)}, "abuf.bytes"),  # fewer than 4 words per half
         ({"ibuf": BufferConfig(1 << 20), "target": Target.ECP5_25K}, "target"),  # 1 MiB > 126 KiB of EBR
+        ({"ppu_rate": 3}, "ppu_rate"),
+        ({"ppu_rate": 4}, "ppu_rate"),  # 4 lanes: the requantizer would serve one lane a cycle
     ],
 )
 def test_each_rule_has_an_error_naming_the_field(changes: dict, field: str) -> None:
     with pytest.raises(AccelConfigError, match=rf"{field.replace('.', '[.]')} = .* is not allowed; "):
         validate(_mutated(**changes))
+
+
+def test_ppu_rate_1_keeps_the_config_identity() -> None:
+    """A config at the word-a-cycle requantizer has the JSON (and so the hash) it had before the
+    field; another rate is part of it and round-trips."""
+    assert "ppu_rate" not in PRESETS["tiny"].to_json()
+    half = validate(_mutated(ppu_rate=2))
+    assert '"ppu_rate": 2' in half.to_json() and accel_config_from_json(half.to_json()) == half
 
 
 def test_generic_target_has_no_ram_budget() -> None:

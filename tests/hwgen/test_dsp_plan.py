@@ -6,6 +6,7 @@ tests/hwgen/tools/test_synth_tiny.py and test_synth_small.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from types import SimpleNamespace
 
@@ -72,6 +73,14 @@ def test_hand_derived_plans() -> None:
         assert _saved(cfg, plan) == _best_prefix_savings(cfg, TARGET_FABRIC[cfg.target].dsps, 18), name
 
 
+@pytest.mark.parametrize("rate", [2, 4])
+def test_a_slower_requantizer_gives_its_dsps_to_the_pe_array(rate: int) -> None:
+    """default at ppu_rate R: the requantizer has 4 x 16 / R parts (still first: the largest LUT
+    versions), PPUAdd keeps its 2 x 16, and the PE array takes what is left of the 156."""
+    d = plan_dsps(dataclasses.replace(PRESETS["default"], ppu_rate=rate))
+    assert (d.requant, d.add, d.pe_array) == (64 // rate, 32, 156 - 64 // rate - 32)
+
+
 @pytest.mark.parametrize("acc_bits", [16, 24, 32])
 @pytest.mark.parametrize("lanes", [2, 4, 8])
 def test_plan_saves_as_many_luts_as_the_best_assignment(
@@ -79,7 +88,7 @@ def test_plan_saves_as_many_luts_as_the_best_assignment(
 ) -> None:
     """Every budget from none to one more than all the sites need, on an ECP5-like target
     (18-bit DSPs: every site takes one)."""
-    cfg = SimpleNamespace(lanes=lanes, acc_bits=acc_bits, target=Target.ECP5_25K)
+    cfg = SimpleNamespace(lanes=lanes, acc_bits=acc_bits, target=Target.ECP5_25K, ppu_rate=1)
     sites = sum(len(s) for s in unit_sites(cfg).values())
     for budget in range(sites + 2):
         monkeypatch.setitem(TARGET_FABRIC, Target.ECP5_25K, Fabric(luts=24_288, dsps=budget, dsp_bits=18))
@@ -93,7 +102,7 @@ def _ice40_like(monkeypatch: pytest.MonkeyPatch, dsps: int):  # type: ignore[no-
     (2 DSPs of 16 bits each) and 16s x 14u (1), PPUAdd's 8s x 17u (2) and 8s x 14u (1), one per PE:
     2 * 3 + 2 * 3 + 4 = 16 DSPs for every product."""
     monkeypatch.setitem(TARGET_FABRIC, Target.ICE40_UP5K, Fabric(luts=5280, dsps=dsps, dsp_bits=16))
-    return SimpleNamespace(lanes=2, acc_bits=16, target=Target.ICE40_UP5K)
+    return SimpleNamespace(lanes=2, acc_bits=16, target=Target.ICE40_UP5K, ppu_rate=1)
 
 
 def test_plan_on_16_bit_dsps_keeps_every_product_on_a_dsp_when_all_fit(monkeypatch: pytest.MonkeyPatch) -> None:

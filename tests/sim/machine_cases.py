@@ -20,7 +20,8 @@ from dian.ir import Graph, verify
 from dian.sim.machine import MachineResult, run_lowered
 from dian.sim.reference import run_graph
 
-#: 4 lanes and buffers of a few words per half: every layer is tiled, kernel taps too.
+#: 4 lanes and buffers of a few words per half: every layer is tiled, kernel taps too; the
+#: requantizer at half rate (ppu_rate 2: every feed of it paced, hwgen/timing.py).
 CRAMPED = validate(
     AccelConfig(
         name="cramped",
@@ -37,6 +38,7 @@ CRAMPED = validate(
         clock_mhz=100.0,
         imem_instructions=32,
         lut_tables=1,
+        ppu_rate=2,
     )
 )
 
@@ -46,7 +48,7 @@ CONFIGS = [PRESETS["tiny"], PRESETS["small"], CRAMPED]
 @st.composite
 def accel_configs(draw: st.DrawFn) -> AccelConfig:
     """Random legal configs: 2..16 lanes, buffers from a few words to a few hundred per half,
-    16- to 32-bit accumulators, AXI bursts of 1 to 256 beats."""
+    16- to 32-bit accumulators, AXI bursts of 1 to 256 beats, every requantizer rate the lanes allow."""
     lanes = draw(st.sampled_from([2, 4, 8, 16]))
 
     def buf(word: int, lo: int, hi: int) -> BufferConfig:
@@ -72,6 +74,7 @@ def accel_configs(draw: st.DrawFn) -> AccelConfig:
             imem_instructions=draw(st.sampled_from([32, 64, 256])),
             acc_bits=acc_bits,
             max_burst_beats=draw(st.sampled_from([1, 2, 3, 16, 256])),
+            ppu_rate=draw(st.sampled_from([r for r in (1, 2, 4) if 2 * r <= lanes])),
         )
     )
 

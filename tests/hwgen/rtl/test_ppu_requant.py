@@ -152,7 +152,41 @@ def test_overflow_flag() -> None:
         ({"lanes": 4, "acc_bits": 8}, "acc_bits must be an integer from 16 to 32"),
         ({"lanes": 4, "acc_bits": 32, "dsp": -1}, "dsp must be None or an integer from 0 to 16"),
         ({"lanes": 4, "acc_bits": 16, "dsp": 9}, "dsp must be None or an integer from 0 to 8"),
+        ({"lanes": 4, "rate": 3}, r"rate must be one of \(1, 2, 4\) and at most lanes / 2 \(2\)"),
+        ({"lanes": 4, "rate": 4}, "rate must be one of"),
+        ({"lanes": 8, "acc_bits": 32, "rate": 2, "dsp": 17}, "dsp must be None or an integer from 0 to 16"),
     ],
 )
 def test_parameter_errors(kwargs: dict, message: str) -> None:
     assert_param_error(PPURequant, kwargs, message)
+
+
+@pytest.mark.parametrize("lanes, rate, dsp", [(4, 2, None), (8, 4, 5), (16, 2, 0)])
+def test_rate_matches_reference(lanes: int, rate: int, dsp: int | None) -> None:
+    """A word every ``rate`` cycles (idle cycles between, with other inputs on the ports: the unit
+    must use what it latched), ``rate - 1`` edges later than at rate 1."""
+    rng = random.Random(lanes * 10 + rate)
+    vecs = vectors(rng, lanes, 32, 120)
+    junk = vectors(rng, lanes, 32, 1)[0]
+    paced = [x for v in vecs for x in [v] + [{**junk, "in_valid": 0}] * (rate - 1)]
+    dut = PPURequant(lanes, 32, rate=rate, dsp=dsp)
+    assert dut.slots == lanes // rate
+    results, issued = run_stream(dut, paced, ["out", "overflow"], gap_seed=rate, drain=20)
+    check_latency(results, issued, PPURequant.LATENCY + rate - 1)
+    for v, r in zip(vecs, results, strict=True):
+        assert r.values["out"] == expected(v), v
+        assert r.values["overflow"] == 0
+
+
+def test_rate_overflow_flag() -> None:
+    """The flag of a word at rate 2 is any lane's, in either of its cycles, and only that word's."""
+    ok = {"bias": [0] * 4, "multiplier": [1] * 4, "shift": [0] * 4, "lo": -128, "hi": 127}
+    vecs = [
+        {**ok, "acc": [0, 0, 0, 2**15 - 1], "bias": [0, 0, 0, 1]},
+        {**ok, "acc": [0, 0, 0, 0]},
+        {**ok, "acc": [-(2**15), 0, 0, 0], "bias": [-1, 0, 0, 0]},
+        {**ok, "acc": [2**15 - 1, 0, 0, 0]},
+    ]
+    paced = [x for v in vecs for x in (v, {**ok, "acc": [0] * 4, "in_valid": 0})]
+    results, _ = run_stream(PPURequant(4, 16, rate=2), paced, ["overflow"])
+    assert [r.values["overflow"] for r in results] == [1, 0, 1, 0]
