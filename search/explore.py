@@ -214,23 +214,28 @@ def explore(
     return designs
 
 
+def smallest_design_params(lanes: int) -> dict[str, int | str]:
+    """The search's smallest design of an array size: 4 KiB buffers, a 32-bit bus, IMEM 256 and
+    no depthwise unit (what `feasible_lanes` asks to fit)."""
+    return {
+        "lanes": lanes,
+        "bus_bits": 32,
+        "ibuf_log2": 12,
+        "wbuf_log2": 12,
+        "abuf_log2": 12,
+        "obuf_log2": 12,
+        "imem": 256,
+        "depthwise": "no",
+    }
+
+
 def feasible_lanes(target: Target) -> list[int]:
     """Array sizes whose smallest design (4 KiB buffers, 32-bit bus, IMEM 256) fits the target's
     LUTs by the resource estimate: the search draws only these."""
     out = []
     for L in (2, 4, 8, 16):
-        params: dict[str, int | str] = {
-            "lanes": L,
-            "bus_bits": 32,
-            "ibuf_log2": 12,
-            "wbuf_log2": 12,
-            "abuf_log2": 12,
-            "obuf_log2": 12,
-            "imem": 256,
-            "depthwise": "no",
-        }
         try:
-            cfg = config_of(params, target, -1)
+            cfg = config_of(smallest_design_params(L), target, -1)
         except AccelConfigError:
             continue
         budget = LUT_BUDGET.get(target)

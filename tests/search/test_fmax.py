@@ -13,7 +13,7 @@ import pytest
 
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.targets import Target
-from dian.search.explore import Design, choose, config_of, pareto
+from dian.search.explore import Design, choose, config_of, pareto, smallest_design_params
 from dian.search.fmax import (
     FmaxFit,
     extrapolated,
@@ -114,16 +114,7 @@ def test_the_asked_clock_is_the_users(tmp_path: Path) -> None:
     from dian.errors import AccelConfigError
     from dian.explore import explore_model
 
-    params: dict[str, int | str] = {
-        "lanes": 4,
-        "bus_bits": 32,
-        "ibuf_log2": 12,
-        "wbuf_log2": 12,
-        "abuf_log2": 12,
-        "obuf_log2": 12,
-        "imem": 256,
-        "depthwise": "no",
-    }
+    params = smallest_design_params(4)
     assert config_of(params, Target.ECP5_85K, 0).clock_mhz == 150.0  # the target's (PLATFORM)
     assert config_of(params, Target.ECP5_85K, 0, 0, 90.0).clock_mhz == 90.0
     with pytest.raises(AccelConfigError, match=r"--max-clock must be 1 to 1000 MHz; got 0\.5"):
