@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dian.hwgen import timing
-from dian.hwgen.accel_config import AccelConfig, config_hash
+from dian.hwgen.accel_config import AccelConfig, config_hash, rtl_misfit
 from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
 from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.lower.graph import Lowered, lower_graph
@@ -35,7 +35,7 @@ from dian.hwgen.lower.layout import act_bytes
 from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
-from .errors import ScheduleError
+from .errors import AccelConfigError, ScheduleError
 from .ir import Graph, OpKind, op_macs
 from .ir.schedule import Level, Schedule
 from .search.mapper import map_graph
@@ -95,6 +95,9 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
+    why = rtl_misfit(cfg) if rtl else ""
+    if why:  # before any mapping: the RTL is part of what was asked for
+        raise AccelConfigError(f"{why} (`dian compile --no-rtl` skips the RTL)")
     if all(op.kind is OpKind.RESHAPE for op in graph.ops) or set(graph.inputs) & set(graph.outputs):
         what = (
             "returns its input as an output"
