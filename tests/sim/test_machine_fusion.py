@@ -150,3 +150,25 @@ def test_random_blocks_bands_groups_and_fbuf_sizes_are_exact(case) -> None:  # t
     for op in g.ops:
         if op.output in low.slots:
             assert np.array_equal(low.read_tensor(res.dram, op.output), ref[op.output]), op.name
+
+
+@functools.cache
+def mobilenetv2(size: int) -> Graph:
+    from dian.frontend import calibration_samples, load_model
+
+    m = load_model("zoo:mobilenetv2")
+    shape = (1, 3, size, size)
+    return lower(m.module, shape, calibration_samples(m, shape, num_samples=4), f"mobilenetv2_{size}")[1]
+
+
+@pytest.mark.parametrize("size", [96, 224])
+def test_mobilenetv2_fused_on_default_is_exact(size: int) -> None:
+    g = mobilenetv2(size)
+    cfg = with_fbuf("default", 32768)
+    res = check_machine(g, cfg)
+    low = lower_graph(g, cfg)
+    hidden = {op.output for op in g.ops} - set(low.slots)
+    assert _depthwise_outputs(g) <= hidden and len(_depthwise_outputs(g)) == 17  # every block fused
+    assert len(hidden) == 17 + 10  # and the 10 residual blocks' projections
+    plain = check_machine(g, PRESETS["default"])
+    assert res.counters.dram_bytes_written < plain.counters.dram_bytes_written
