@@ -3,11 +3,11 @@ output only a 1x1 projection reads (and, optionally, a residual add that alone r
 projection's output) runs as one work through FBUF, so the depthwise output (and the projection's,
 before the add) never goes to DRAM.
 
-:func:`fused_blocks` finds the pattern in a graph's plans and picks each block's tiling
-(:class:`FusedTiling`: bands of ``rows`` output rows at full width, depthwise channel groups of
-``ct`` blocks, projection tiles of ``kt`` output x ``pct`` input blocks) under every buffer limit.
-A block whose band does not fit is left unfused. The choice is first order (the largest band, then
-the largest groups); the cost model and the mapper do not time fused blocks yet.
+:func:`patterns` finds the blocks in a graph's plans; a block's tiling (:class:`FusedTiling`:
+bands of ``rows`` output rows at full width, depthwise channel groups of ``ct`` blocks, projection
+tiles of ``kt`` output x ``pct`` input blocks) must pass :func:`fits`, every buffer limit;
+:func:`candidate_tilings` lists those worth timing (fused_choice.py times them), and
+:func:`choose_tiling` is the first-order pick (the most rows a band, then the largest groups).
 """
 
 from __future__ import annotations
@@ -74,15 +74,21 @@ class FusedBlock:
 TilingChooser = Callable[[Work, Work, "Work | None", AccelConfig], "FusedTiling | None"]
 
 
-def fused_blocks(
-    graph: Graph, cfg: AccelConfig, plans: list[LayerPlan], tiling: TilingChooser | None = None
-) -> dict[str, FusedBlock]:
-    """The fused blocks of ``plans`` (of ``graph``, in accelerator form) by the name of their
-    depthwise op; none when ``cfg`` has no fusion buffer. ``tiling`` (default :func:`choose_tiling`)
-    picks each block's tiling; tests pass their own."""
-    choose = tiling or choose_tiling
+@dataclass(frozen=True)
+class Pattern:
+    """A depthwise conv, its projection and the residual add (if any) that may run fused."""
+
+    dw: Work
+    project: Work
+    add: Work | None
+    a_is_x: bool = True
+
+
+def patterns(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan]) -> list[Pattern]:
+    """The blocks of ``plans`` (of ``graph``, in accelerator form) that may run fused; none when
+    ``cfg`` has no fusion buffer."""
     if not cfg.fbuf.bytes:
-        return {}
+        return []
     readers: dict[str, list[Op]] = {}
     for op in graph.ops:
         for name in op.inputs:
@@ -90,7 +96,7 @@ def fused_blocks(
     works = {p.work.op.name: p.work for p in plans}
     order = {p.work.op.name: i for i, p in enumerate(plans)}
     producer = {op.output: op.name for op in graph.ops}
-    out: dict[str, FusedBlock] = {}
+    out: list[Pattern] = []
     for p in plans:
         dw = p.work
         if dw.kind is not WorkKind.DW or dw.lut is not None or dw.op.output in graph.outputs:
@@ -104,11 +110,31 @@ def fused_blocks(
             x = add.op.inputs[0] if a_is_x else add.op.inputs[1]
             if x in producer and order.get(producer[x], len(plans)) >= order[dw.op.name]:
                 add = None
-        t = choose(dw, pw, add, cfg)
-        if t is None and add is not None:
-            add, t = None, choose(dw, pw, None, cfg)
-        if t is not None:
-            out[dw.op.name] = FusedBlock(dw, pw, add, t, a_is_x)
+        out.append(Pattern(dw, pw, add, a_is_x))
+    return out
+
+
+def candidate_tilings(dw: Work, pw: Work, add: Work | None, cfg: AccelConfig) -> list[FusedTiling]:
+    """Tilings worth timing: for every band height that gives a distinct band count, the largest
+    depthwise group, and the projection tile with the most output blocks (then the longest
+    reduction) or with the whole reduction (then the most output blocks), where they fit."""
+    L = cfg.lanes
+    kbe, kbo = blocks(dw.k, L), blocks(pw.k, L)
+    heights = sorted({-(-dw.oy // bands) for bands in range(1, dw.oy + 1)}, reverse=True)
+    out: list[FusedTiling] = []
+    for rows in heights:
+        ct = next((c for c in range(kbe, 0, -1) if _dw_fits(dw, rows, c, cfg)), 0)
+        if not ct:
+            continue
+        kts = range(min(kbo, halves(cfg)["pbuf"]), 0, -1)
+        for kt in kts:
+            pct = next((c for c in range(kbe, 0, -1) if fits(dw, pw, add, FusedTiling(rows, ct, kt, c), cfg)), 0)
+            if pct:
+                out.append(FusedTiling(rows, ct, kt, pct))
+                break
+        whole = next((kt for kt in kts if fits(dw, pw, add, FusedTiling(rows, ct, kt, kbe), cfg)), 0)
+        if whole and FusedTiling(rows, ct, whole, kbe) not in out:
+            out.append(FusedTiling(rows, ct, whole, kbe))
     return out
 
 

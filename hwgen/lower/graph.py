@@ -23,8 +23,9 @@ from dian.ir import Graph, Reshape, verify
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from .dram_image import ImageBuilder, TensorSlot
+from .fused_choice import fused_blocks
 from .fused_steps import fused_steps
-from .fusion import TilingChooser, fused_blocks
+from .fusion import TilingChooser
 from .gathers import accelerator_form
 from .input_packing import InputPacking
 from .layout import act_bytes, pack_act, unpack_act
@@ -85,9 +86,9 @@ def lower_graph(
 ) -> Lowered:
     """Schedule (unless ``plans`` are given, from :func:`plan_graph` of the same
     graph) and lower ``graph`` for ``cfg``. With a fusion buffer (``cfg.fbuf``; ``fuse=False``
-    turns it off, for debugging; ``tiling`` picks the fused tilings), every depthwise -> 1x1
-    projection (-> residual add) block whose band fits runs fused (fusion.py): the block's inner
-    tensors get no DRAM slot.
+    turns it off, for debugging; ``tiling`` picks the fused tilings, for tests), every depthwise ->
+    1x1 projection (-> residual add) block that runs faster fused (fusion.py, fused_choice.py) runs
+    fused: the block's inner tensors get no DRAM slot.
 
     Raises IRValidationError when a layer could overflow an accumulator
     narrower than the 32 bits the frontend proved (the hardware would wrap)."""
@@ -97,7 +98,7 @@ def lower_graph(
     graph, packings = accelerator_form(graph, cfg)
     enc = Encoding(cfg)
     regions = tensor_regions(graph)
-    blocks = fused_blocks(graph, cfg, plans, tiling) if fuse else {}
+    blocks = fused_blocks(graph, cfg, plans, regions, tiling) if fuse else {}
     inner = {t for b in blocks.values() for t in b.hidden}  # a fused block's inner tensors
     skip = {b.project.op.name for b in blocks.values()} | {b.add.op.name for b in blocks.values() if b.add}
     img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))

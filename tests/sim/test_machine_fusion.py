@@ -18,11 +18,13 @@ from machine_cases import CRAMPED, check_machine, random_inputs
 from dian.frontend import lower
 from dian.frontend.zoo.mobilenetv2 import Conv2dNormActivation, InvertedResidual
 from dian.frontend.zoo.seeding import batchnorm_from_data, seeded
+from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.isa import AddI, Dw, Gemm
-from dian.hwgen.lower.fusion import FusedTiling, choose_tiling, fits
+from dian.hwgen.lower.fusion import FusedTiling, TilingChooser, choose_tiling, fits
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.lower.layout import blocks
+from dian.hwgen.lower.program_timing import program_cycles
 from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from dian.sim.machine import run_lowered
@@ -30,7 +32,7 @@ from dian.sim.reference import run_graph
 
 
 def with_fbuf(name: str, nbytes: int) -> AccelConfig:
-    return validate(dataclasses.replace(PRESETS[name], fbuf=BufferConfig(nbytes)))
+    return validate(dataclasses.replace(PRESETS[name], fbuf=BufferConfig(nbytes))) if nbytes else PRESETS[name]
 
 
 @functools.cache
@@ -69,12 +71,24 @@ def _depthwise_outputs(g: Graph) -> set[str]:
     return {op.output for op in g.ops if getattr(op, "groups", 1) > 1}
 
 
+def check_fused(g: Graph, cfg: AccelConfig, tiling: TilingChooser | None = choose_tiling, seed: int = 0):  # type: ignore[no-untyped-def]
+    """Lower ``g`` with every block fused by ``tiling`` (None: the timed choice), run it and assert
+    every tensor that reaches DRAM equals sim/reference's; the lowering and the counters."""
+    x = random_inputs(g, seed)
+    low = lower_graph(g, cfg, tiling=tiling)
+    res = run_lowered(low, x)
+    ref = run_graph(g, x, keep_all=True)
+    for op in g.ops:
+        if op.output in low.slots:
+            got, want = low.read_tensor(res.dram, op.output), ref[op.output]
+            assert np.array_equal(got, want), f"{op.name}: {int((got != want).sum())} of {got.size} differ"
+    return low, res.counters
+
+
 @pytest.mark.parametrize(("preset", "nbytes"), [("tiny", 4096), ("small", 8192), ("default", 32768)])
 def test_three_blocks_fused_are_exact(preset: str, nbytes: int) -> None:
     g = three_blocks()
-    cfg = with_fbuf(preset, nbytes)
-    res = check_machine(g, cfg)  # every tensor in DRAM equals the reference's, the outputs among them
-    low = lower_graph(g, cfg)
+    low, counters = check_fused(g, with_fbuf(preset, nbytes))
     hidden = {op.output for op in g.ops} - set(low.slots)
     dw = _depthwise_outputs(g)
     assert dw <= hidden  # every depthwise output stayed on chip
@@ -85,7 +99,20 @@ def test_three_blocks_fused_are_exact(preset: str, nbytes: int) -> None:
     assert sum(isinstance(i, AddI) and i.bfb == 1 for i in instrs) > 0
     # Less DRAM traffic than the same program without fusion: the inner tensors never cross it.
     plain = check_machine(g, PRESETS[preset])
-    assert res.counters.dram_bytes_written < plain.counters.dram_bytes_written
+    assert counters.dram_bytes_written < plain.counters.dram_bytes_written
+
+
+@pytest.mark.parametrize(("preset", "nbytes"), [("tiny", 4096), ("small", 8192), ("default", 32768)])
+def test_the_timed_choice_fuses_only_what_gets_faster(preset: str, nbytes: int) -> None:
+    """Each block runs fused only when its timed fused form beats its layers unfused, so the network
+    is never slower than without FBUF; on default (memory-bound DW) every block fuses and gains."""
+    g = three_blocks()
+    low, counters = check_fused(g, with_fbuf(preset, nbytes), tiling=None)
+    plain = check_machine(g, PRESETS[preset]).counters
+    assert counters.cycles <= plain.cycles
+    if preset == "default":
+        assert _depthwise_outputs(g) <= {op.output for op in g.ops} - set(low.slots)
+        assert counters.cycles < plain.cycles
 
 
 def test_without_fbuf_or_with_fuse_off_nothing_is_fused() -> None:
@@ -99,10 +126,8 @@ def test_without_fbuf_or_with_fuse_off_nothing_is_fused() -> None:
 
 def test_an_fbuf_too_small_for_one_band_leaves_the_block_unfused() -> None:
     g = block_net(16, 16, 12, 12, 1)  # 96 expanded channels: 24 blocks x 12 columns a row on tiny
-    cfg = with_fbuf("tiny", 512)  # 128 words < 24 x 12
-    low = lower_graph(g, cfg)
+    low, _ = check_fused(g, with_fbuf("tiny", 512))  # 128 words < 24 x 12
     assert {op.output for op in g.ops} <= set(low.slots)
-    check_machine(g, cfg)
 
 
 @st.composite
@@ -162,13 +187,25 @@ def mobilenetv2(size: int) -> Graph:
 
 
 @pytest.mark.parametrize("size", [96, 224])
-def test_mobilenetv2_fused_on_default_is_exact(size: int) -> None:
+def test_mobilenetv2_fused_on_default_is_exact_and_faster(size: int) -> None:
     g = mobilenetv2(size)
     cfg = with_fbuf("default", 32768)
-    res = check_machine(g, cfg)
-    low = lower_graph(g, cfg)
+    low, forced = check_fused(g, cfg)  # every block fused
     hidden = {op.output for op in g.ops} - set(low.slots)
-    assert _depthwise_outputs(g) <= hidden and len(_depthwise_outputs(g)) == 17  # every block fused
+    assert _depthwise_outputs(g) <= hidden and len(_depthwise_outputs(g)) == 17
     assert len(hidden) == 17 + 10  # and the 10 residual blocks' projections
-    plain = check_machine(g, PRESETS["default"])
-    assert res.counters.dram_bytes_written < plain.counters.dram_bytes_written
+    _, timed = check_fused(g, cfg, tiling=None)  # the blocks that gain, with their fastest tiling
+    plain = check_machine(g, PRESETS["default"]).counters
+    assert timed.dram_bytes_written < plain.dram_bytes_written
+    assert timed.cycles < plain.cycles and timed.cycles <= forced.cycles
+
+
+@pytest.mark.parametrize(("preset", "nbytes"), [("tiny", 0), ("tiny", 4096), ("default", 32768), ("default", 0)])
+def test_program_timing_equals_the_machine(preset: str, nbytes: int) -> None:
+    """The lowering's data-free timing of a program (what times fused candidates) is sim/machine's
+    cycle count, boot and done added, on fused and unfused programs alike."""
+    g = three_blocks()
+    cfg = with_fbuf(preset, nbytes)
+    low, counters = check_fused(g, cfg)
+    end, settled = program_cycles(low.program, cfg, timing.boot_cycles(cfg))
+    assert max(end + timing.DONE_CYCLES, settled + 1) == counters.cycles
