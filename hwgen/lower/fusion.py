@@ -28,12 +28,21 @@ from .workload import Work, WorkKind
 class FusedTiling:
     """How a fused block runs: bands of ``rows`` output rows (full width), depthwise steps of ``ct``
     channel blocks, projection steps of ``kt`` output blocks x ``pct`` input blocks (the last of a
-    band's ``pct`` groups requantizes, and adds the residual)."""
+    band's ``pct`` groups requantizes, and adds the residual). ``pipelined``: FBUF holds two bands,
+    and the depthwise steps of band b + 1 (memory-bound) interleave with the projection of band b
+    (compute-bound), so the two engines overlap across the block instead of within each band."""
 
     rows: int
     ct: int
     kt: int
     pct: int
+    pipelined: bool = False
+
+    def fbuf_words(self, kbe: int, wo: int, add: bool) -> int:
+        """FBUF words: one band of ``kbe`` depthwise channel blocks (two when pipelined), and the
+        projection tile before the residual add."""
+        band = kbe * self.rows * wo
+        return band * (2 if self.pipelined else 1) + (self.kt * self.rows * wo if add else 0)
 
 
 @dataclass(frozen=True)
@@ -127,14 +136,17 @@ def candidate_tilings(dw: Work, pw: Work, add: Work | None, cfg: AccelConfig) ->
         if not ct:
             continue
         kts = range(min(kbo, halves(cfg)["pbuf"]), 0, -1)
-        for kt in kts:
-            pct = next((c for c in range(kbe, 0, -1) if fits(dw, pw, add, FusedTiling(rows, ct, kt, c), cfg)), 0)
-            if pct:
-                out.append(FusedTiling(rows, ct, kt, pct))
-                break
-        whole = next((kt for kt in kts if fits(dw, pw, add, FusedTiling(rows, ct, kt, kbe), cfg)), 0)
-        if whole and FusedTiling(rows, ct, whole, kbe) not in out:
-            out.append(FusedTiling(rows, ct, whole, kbe))
+        for pipe in (False, True):
+            for kt in kts:
+                pct = next(
+                    (c for c in range(kbe, 0, -1) if fits(dw, pw, add, FusedTiling(rows, ct, kt, c, pipe), cfg)), 0
+                )
+                if pct:
+                    out.append(FusedTiling(rows, ct, kt, pct, pipe))
+                    break
+            whole = next((kt for kt in kts if fits(dw, pw, add, FusedTiling(rows, ct, kt, kbe, pipe), cfg)), 0)
+            if whole and FusedTiling(rows, ct, whole, kbe, pipe) not in out:
+                out.append(FusedTiling(rows, ct, whole, kbe, pipe))
     return out
 
 
@@ -213,9 +225,8 @@ def fits(dw: Work, pw: Work, add: Work | None, t: FusedTiling, cfg: AccelConfig)
     h, L = halves(cfg), cfg.lanes
     kbe = blocks(dw.k, L)
     tile = t.kt * t.rows * dw.ox  # words of one projection output tile
-    fbuf = kbe * t.rows * dw.ox + (tile if add is not None else 0)
     return (
-        fbuf <= cfg.words("fbuf")
+        t.fbuf_words(kbe, dw.ox, add is not None) <= cfg.words("fbuf")
         and _dw_fits(dw, t.rows, t.ct, cfg)
         and t.kt * t.pct * L <= h["wbuf"]
         and tile <= min(h["abuf"], h["obuf"])

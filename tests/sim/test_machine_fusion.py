@@ -21,7 +21,7 @@ from dian.frontend.zoo.seeding import batchnorm_from_data, seeded
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.isa import AddI, Dw, Gemm
-from dian.hwgen.lower.fusion import FusedTiling, TilingChooser, choose_tiling, fits
+from dian.hwgen.lower.fusion import FusedTiling, TilingChooser, candidate_tilings, choose_tiling, fits
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.lower.layout import blocks
 from dian.hwgen.lower.program_timing import program_cycles
@@ -131,7 +131,7 @@ def test_an_fbuf_too_small_for_one_band_leaves_the_block_unfused() -> None:
 
 
 @st.composite
-def fused_cases(draw: st.DrawFn) -> tuple[Graph, AccelConfig, tuple[float, float, float, float]]:
+def fused_cases(draw: st.DrawFn) -> tuple[Graph, AccelConfig, tuple[float, ...]]:
     base = draw(st.sampled_from([PRESETS["tiny"], PRESETS["small"], PRESETS["default"], CRAMPED]))
     stride = draw(st.sampled_from([1, 2]))
     c = draw(st.sampled_from([4, 8, 12, 16, 24]))
@@ -140,7 +140,7 @@ def fused_cases(draw: st.DrawFn) -> tuple[Graph, AccelConfig, tuple[float, float
     t = draw(st.sampled_from([1, 2, 3, 6]))
     unit = base.word_bytes * base.ibuf_banks
     nbytes = unit * draw(st.integers(1, base.ibuf.bytes // unit))
-    frac = tuple(draw(st.floats(0, 1)) for _ in range(4))
+    frac = (*(draw(st.floats(0, 1)) for _ in range(4)), float(draw(st.booleans())))
     cfg = validate(dataclasses.replace(base, fbuf=BufferConfig(nbytes)))
     return block_net(c, k, h, w, stride, t), cfg, frac  # type: ignore[return-value]
 
@@ -157,10 +157,10 @@ def test_random_blocks_bands_groups_and_fbuf_sizes_are_exact(case) -> None:  # t
     def pick(dw, pw, add, cfg_):  # type: ignore[no-untyped-def]
         L = cfg_.lanes
         kbe, kbo = blocks(dw.k, L), blocks(pw.k, L)
-        r, ct, kt, pct = (1 + int(f * (n - 1)) for f, n in zip(frac, (dw.oy, kbe, min(kbo, 16), kbe), strict=True))
-        t = FusedTiling(r, ct, kt, pct)
+        r, ct, kt, pct = (1 + int(f * (n - 1)) for f, n in zip(frac, (dw.oy, kbe, min(kbo, 16), kbe), strict=False))
+        t = FusedTiling(r, ct, kt, pct, pipelined=frac[4] > 0)
         if fits(dw, pw, add, t, cfg_):
-            picked.append("drawn tiling" + " with add" * (add is not None))
+            picked.append("drawn tiling" + " with add" * (add is not None) + " pipelined" * t.pipelined)
             return t
         best = choose_tiling(dw, pw, add, cfg_)
         picked.append("unfused" if best is None else "chosen tiling" + " with add" * (add is not None))
@@ -209,3 +209,31 @@ def test_program_timing_equals_the_machine(preset: str, nbytes: int) -> None:
     low, counters = check_fused(g, cfg)
     end, settled = program_cycles(low.program, cfg, timing.boot_cycles(cfg))
     assert max(end + timing.DONE_CYCLES, settled + 1) == counters.cycles
+
+
+@pytest.mark.parametrize(("preset", "nbytes"), [("tiny", 4096), ("small", 16384), ("default", 65536)])
+def test_pipelined_bands_are_exact_and_alternate_fbuf_halves(preset: str, nbytes: int) -> None:
+    """Pipelined, band b + 1's depthwise steps run between band b's projection tiles, into the other
+    of two FBUF band regions; the same tiling unpipelined keeps one region."""
+    g = block_net(16, 16, 12, 12, 1)  # one fused block, with its residual add
+    cfg = with_fbuf(preset, nbytes)
+    chosen: list[FusedTiling] = []
+
+    def first(pipelined: bool) -> TilingChooser:
+        def pick(dw, pw, add, cfg_):  # type: ignore[no-untyped-def]
+            t = next(
+                t for t in candidate_tilings(dw, pw, add, cfg_) if t.pipelined and len(range(0, dw.oy, t.rows)) > 1
+            )
+            chosen.append(t)
+            return t if pipelined else dataclasses.replace(t, pipelined=False)
+
+        return pick
+
+    tops = []
+    for pipelined in (True, False):
+        low, _ = check_fused(g, cfg, tiling=first(pipelined))
+        assert _depthwise_outputs(g) <= {op.output for op in g.ops} - set(low.slots)
+        tops.append(max(i.odst for c in low.program.chunks for i in c.cmp if isinstance(i, Dw) and i.ofb))
+    t = chosen[0]
+    region = blocks(96, cfg.lanes) * t.rows * 12  # the band: 96 expanded channels, 12 columns
+    assert tops[0] >= region > tops[1]
