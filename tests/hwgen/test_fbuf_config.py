@@ -67,3 +67,13 @@ def test_compile_with_rtl_refuses_before_mapping() -> None:
     cfg = _with_fbuf("tiny", 1024)
     with pytest.raises(AccelConfigError, match=r"fbuf.*--no-rtl"):
         build(None, cfg, "tiny")  # type: ignore[arg-type]  # refused before the graph is looked at
+
+
+def test_block_ram_estimate_counts_the_fusion_buffer_as_ibuf_like_banks() -> None:
+    from dian.search.resources import block_rams
+
+    base = block_rams(PRESETS["default"])
+    assert "fbuf" not in base  # every report of a config without one is unchanged
+    # 32 KiB on default: 4 banks of 512 words x 128 bits; a DP16KD holds 512 x 36, so 4 blocks a bank.
+    fb = block_rams(_with_fbuf("default", 32768))
+    assert fb.pop("fbuf") == 16 and fb == base
