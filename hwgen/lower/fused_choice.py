@@ -20,7 +20,7 @@ from .layout import act_bytes
 from .op_steps import ActRef, LowerCtx
 from .ppu_steps import STEPS
 from .program import Assembler, Step
-from .program_timing import program_cycles
+from .program_timing import WorkShare, program_cycles, work_share
 from .scheduler import LayerPlan
 from .workload import Region
 
@@ -41,6 +41,15 @@ def fused_blocks(
         if block is not None:
             out[pat.dw.op.name] = block
     return out
+
+
+def block_share(graph: Graph, cfg: AccelConfig, regions: dict[str, Region], block: FusedBlock) -> WorkShare:
+    """The fused block's exact share of the network's cycles and DRAM bytes (its schedules'
+    prediction; the cost model has no closed form for it yet)."""
+    asm = Assembler(cfg)
+    for s in fused_steps(_scratch(graph, cfg, regions), block):
+        asm.add(s)
+    return work_share(asm.program(), cfg)
 
 
 def _pick(pat: Pattern, cfg: AccelConfig, tiling: TilingChooser) -> FusedBlock | None:

@@ -23,15 +23,16 @@ from dian.ir import Graph, Reshape, verify
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from .dram_image import ImageBuilder, TensorSlot
-from .fused_choice import fused_blocks
+from .fused_choice import block_share, fused_blocks
 from .fused_steps import fused_steps
-from .fusion import TilingChooser
+from .fusion import FusedBlock, TilingChooser
 from .gathers import accelerator_form
 from .input_packing import InputPacking
 from .layout import act_bytes, pack_act, unpack_act
 from .op_steps import ActRef, LowerCtx
 from .ppu_steps import STEPS
 from .program import Assembler, Program
+from .program_timing import WorkShare
 from .scheduler import LayerPlan, plan_graph
 from .workload import fused_away, tensor_regions
 
@@ -49,6 +50,8 @@ class Lowered:
     outputs: tuple[TensorSlot, ...]
     slots: Mapping[str, TensorSlot]  # every activation (for locating the first differing layer)
     packings: Mapping[str, InputPacking] = field(default_factory=dict)  # inputs the host packs (input_packing.py)
+    #: The blocks that run fused (fusion.py), each with its exact share of the counters (its prediction).
+    fused: tuple[tuple[FusedBlock, WorkShare], ...] = ()
 
     def write_inputs(self, dram: np.ndarray, inputs: Mapping[str, np.ndarray]) -> None:
         """Host side: pack int8 inputs into their DRAM slots."""
@@ -132,4 +135,5 @@ def lower_graph(
     ins = tuple(slots[n] for n in graph.inputs)
     outs = tuple(slots[n] for n in graph.outputs)
     image = img.finish(chunks, list(ins), list(outs))
-    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings)
+    fused = tuple((b, block_share(graph, cfg, regions, b)) for b in blocks.values())
+    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings, fused)

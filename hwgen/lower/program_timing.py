@@ -11,12 +11,13 @@ closed form for them; sim/machine, written independently, is what it is tested a
 from __future__ import annotations
 
 from collections import deque
+from dataclasses import dataclass
 
 from dian.errors import ProgramError
 
 from .. import timing
 from ..accel_config import AccelConfig
-from ..isa import Instr, StoreAct, Token
+from ..isa import Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, StoreAct, Token
 from .program import Chunk, Program
 
 _TOKENS = (Token.LD_CMP, Token.CMP_LD, Token.CMP_ST, Token.ST_CMP)
@@ -30,6 +31,41 @@ def program_cycles(program: Program, cfg: AccelConfig, start: int = 0) -> tuple[
         now = max(now + timing.chunk_fetch_cycles(cfg, len(chunk)), settled + 2)
         now, settled = _chunk_end(chunk, cfg, now, settled)
     return now, settled
+
+
+@dataclass(frozen=True)
+class WorkShare:
+    """A work's share of a network's counters, as the schedules' predictions count them: the cycles
+    and DRAM bytes of a program holding only the work, less the boot, the done and the boot bytes
+    (search/mapper.py's convention: a network's counters are the sum of its works' shares plus those)."""
+
+    cycles: int
+    dram_read: int
+    dram_write: int
+
+
+def work_share(program: Program, cfg: AccelConfig) -> WorkShare:
+    """The share of the one work ``program`` holds (its chunks, as the lowering emits them)."""
+    boot = timing.boot_cycles(cfg)
+    end, settled = program_cycles(program, cfg, boot)
+    cycles = max(end + timing.DONE_CYCLES, settled + 1) - boot - timing.done_cycles(cfg)
+    read = write = 0
+    L = cfg.lanes
+    for chunk in program.chunks:
+        read += timing.chunk_fetch_bytes(cfg, len(chunk))
+        for ins in chunk.mem:
+            if isinstance(ins, LoadAct):
+                rows, cols = ins.n_y - ins.pad_top - ins.pad_bottom, ins.n_x - ins.pad_left - ins.pad_right
+                read += ins.n_c * max(rows, 0) * max(cols, 0) * L if rows > 0 and cols > 0 else 0
+            elif isinstance(ins, LoadWgt):
+                read += ins.n_words * L
+            elif isinstance(ins, LoadPrm):
+                read += ins.n_entries * cfg.pbuf_entry_bytes
+            elif isinstance(ins, LoadLut):
+                read += ins.n_tables * timing.LUT_WORDS * L
+            elif isinstance(ins, StoreAct):
+                write += ins.n_c * ins.n_y * ins.n_x * L
+    return WorkShare(cycles, read, write)
 
 
 def _chunk_end(chunk: Chunk, cfg: AccelConfig, start: int, settled: int) -> tuple[int, int]:

@@ -1,7 +1,7 @@
 """A config with a fusion buffer end to end, in subprocesses: `dian compile --accel fb.json
 --no-rtl` fuses MobileNetV2's blocks (fewer activation slots, fewer DRAM bytes written),
-`dian simulate` is bit-exact against sim/reference and says why the schedules' predictions
-differ; every RTL path refuses the config with one message naming the field."""
+`dian simulate` is bit-exact against sim/reference and the schedules (a fused block's prediction
+on its depthwise layer) predict its counters exactly; every RTL path refuses the config."""
 
 from __future__ import annotations
 
@@ -33,6 +33,8 @@ def test_compile_and_simulate_with_fbuf_and_every_rtl_path_refuses(tmp_path: Pat
     np.save(tmp_path / "x.npy", np.random.default_rng(0).standard_normal((1, 3, 64, 64)).astype(np.float32))
     proc = dian("simulate", out, "--input", tmp_path / "x.npy")
     assert "bit-exact: every byte" in proc.stdout
-    assert "the cost model does not time fused blocks yet" in proc.stdout
+    assert "exact: the schedules predicted the cycles and DRAM bytes the machine simulator counts" in proc.stdout
+    header = (out / "schedules" / "features_3_conv_1_0.txt").read_text().splitlines()[1]
+    assert header.startswith("  fused block features_3_conv_1_0+features_3_conv_2+add through FBUF")
     for args in (("simulate", out, "--input", tmp_path / "x.npy", "--rtl"), ("synth", out)):
         assert "fbuf.bytes = 32768" in user_error(*args)
