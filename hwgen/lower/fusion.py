@@ -12,6 +12,7 @@ tiles of ``kt`` output x ``pct`` input blocks) must pass :func:`fits`, every buf
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -123,31 +124,41 @@ def patterns(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan]) -> list[Pat
     return out
 
 
-def candidate_tilings(dw: Work, pw: Work, add: Work | None, cfg: AccelConfig) -> list[FusedTiling]:
-    """Tilings worth timing: for every band height that gives a distinct band count, the largest
-    depthwise group, and the projection tile with the most output blocks (then the longest
-    reduction) or with the whole reduction (then the most output blocks), where they fit."""
+def candidate_tilings(dw: Work, pw: Work, add: Work | None, cfg: AccelConfig, heights: int = 4) -> list[FusedTiling]:
+    """Tilings worth timing, unpipelined and pipelined: the ``heights`` tallest bands that fit (of
+    the band heights giving distinct band counts), each with the largest depthwise group and half
+    of it (smaller steps overlap the engines more finely), and the projection tile with the most
+    output blocks or with one (which leaves FBUF to the band before an add), each with the longest
+    reduction that fits."""
     L = cfg.lanes
     kbe, kbo = blocks(dw.k, L), blocks(pw.k, L)
-    heights = sorted({-(-dw.oy // bands) for bands in range(1, dw.oy + 1)}, reverse=True)
+    kmax = min(kbo, halves(cfg)["pbuf"])
     out: list[FusedTiling] = []
-    for rows in heights:
-        ct = next((c for c in range(kbe, 0, -1) if _dw_fits(dw, rows, c, cfg)), 0)
-        if not ct:
-            continue
-        kts = range(min(kbo, halves(cfg)["pbuf"]), 0, -1)
-        for pipe in (False, True):
-            for kt in kts:
-                pct = next(
-                    (c for c in range(kbe, 0, -1) if fits(dw, pw, add, FusedTiling(rows, ct, kt, c, pipe), cfg)), 0
-                )
-                if pct:
-                    out.append(FusedTiling(rows, ct, kt, pct, pipe))
-                    break
-            whole = next((kt for kt in kts if fits(dw, pw, add, FusedTiling(rows, ct, kt, kbe, pipe), cfg)), 0)
-            if whole and FusedTiling(rows, ct, whole, kbe, pipe) not in out:
-                out.append(FusedTiling(rows, ct, whole, kbe, pipe))
+    for pipe in (False, True):
+        found = 0
+        for rows in sorted({-(-dw.oy // bands) for bands in range(1, dw.oy + 1)}, reverse=True):
+            ctmax = next((c for c in range(kbe, 0, -1) if _dw_fits(dw, rows, c, cfg)), 0)
+            tilings = [
+                t
+                for ct in sorted({ctmax, -(-ctmax // 2)} - {0}, reverse=True)
+                for kt in sorted({_most_kt(dw, pw, add, rows, ct, kmax, pipe, cfg), 1}, reverse=True)
+                if (t := _longest_reduction(dw, pw, add, FusedTiling(rows, ct, kt, kbe, pipe), cfg)) is not None
+            ]
+            out += [t for t in tilings if t not in out]
+            found += bool(tilings)
+            if found == heights:
+                break
     return out
+
+
+def _most_kt(dw: Work, pw: Work, add: Work | None, rows: int, ct: int, kmax: int, pipe: bool, cfg: AccelConfig) -> int:
+    """The most projection output blocks a tile of a band of ``rows`` can have (1 when none fits)."""
+    return next((k for k in range(kmax, 0, -1) if fits(dw, pw, add, FusedTiling(rows, ct, k, 1, pipe), cfg)), 1)
+
+
+def _longest_reduction(dw: Work, pw: Work, add: Work | None, t: FusedTiling, cfg: AccelConfig) -> FusedTiling | None:
+    """``t`` with the most projection input blocks a step (at most ``t.pct``) that fits, or None."""
+    return next((r for c in range(t.pct, 0, -1) if fits(dw, pw, add, r := dataclasses.replace(t, pct=c), cfg)), None)
 
 
 def _only_reader(readers: dict[str, list[Op]], tensor: str, graph: Graph) -> Op | None:

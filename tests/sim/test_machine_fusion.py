@@ -186,7 +186,7 @@ def mobilenetv2(size: int) -> Graph:
     return lower(m.module, shape, calibration_samples(m, shape, num_samples=4), f"mobilenetv2_{size}")[1]
 
 
-@pytest.mark.parametrize("size", [96, 224])
+@pytest.mark.parametrize("size", [96, pytest.param(224, marks=pytest.mark.slow)])
 def test_mobilenetv2_fused_on_default_is_exact_and_faster(size: int) -> None:
     g = mobilenetv2(size)
     cfg = with_fbuf("default", 32768)
