@@ -113,7 +113,7 @@ def patterns(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan]) -> list[Pat
             continue
         proj = _only_reader(readers, dw.op.output, graph)
         pw = works.get(proj.name) if proj is not None else None
-        if pw is None or not _is_projection(pw, graph):
+        if pw is None or not _is_projection(pw):
             continue
         add, a_is_x = _residual_add(readers, pw, works, graph)
         if add is not None:  # the residual must exist before the block runs (it runs at the DW's place)
@@ -166,7 +166,7 @@ def _only_reader(readers: dict[str, list[Op]], tensor: str, graph: Graph) -> Op 
     return ops[0] if len(ops) == 1 and tensor not in graph.outputs else None
 
 
-def _is_projection(w: Work, graph: Graph) -> bool:
+def _is_projection(w: Work) -> bool:
     """A 1x1 conv at stride 1 without padding or grouping, on the GEMM dataflow, with no LUT stage."""
     op = w.op
     return (
