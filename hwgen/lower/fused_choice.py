@@ -47,7 +47,7 @@ def block_share(graph: Graph, cfg: AccelConfig, regions: dict[str, Region], bloc
     """The fused block's exact share of the network's cycles and DRAM bytes (its schedules'
     prediction; the cost model has no closed form for it yet)."""
     asm = Assembler(cfg)
-    for s in fused_steps(_scratch(graph, cfg, regions), block):
+    for s in fused_steps(scratch_ctx(graph, cfg, regions), block):
         asm.add(s)
     return work_share(asm.program(), cfg)
 
@@ -64,7 +64,7 @@ def _timed(
     graph: Graph, cfg: AccelConfig, regions: dict[str, Region], pat: Pattern, by_op: dict[str, LayerPlan]
 ) -> FusedBlock | None:
     """The fastest fused form of ``pat`` if it beats its layers unfused (with their plans)."""
-    ctx = _scratch(graph, cfg, regions)
+    ctx = scratch_ctx(graph, cfg, regions)
     for add in (pat.add, None) if pat.add is not None else (None,):
         tilings = candidate_tilings(pat.dw, pat.project, add, cfg)
         if not tilings:
@@ -84,7 +84,7 @@ def _cycles(cfg: AccelConfig, steps: Iterable[Step]) -> int:
     return program_cycles(asm.program(), cfg)[0]
 
 
-def _scratch(graph: Graph, cfg: AccelConfig, regions: dict[str, Region]) -> LowerCtx:
+def scratch_ctx(graph: Graph, cfg: AccelConfig, regions: dict[str, Region]) -> LowerCtx:
     """A lowering context whose DRAM is a scratch layout: every activation and placed array gets
     its own addresses (so the program's checks hold), nothing is written anywhere."""
     acts: dict[str, ActRef] = {}
