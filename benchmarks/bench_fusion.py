@@ -130,9 +130,8 @@ def markdown(runs: list[dict], env: dict) -> str:
             "|---|---|---|---|---|",
         ]
         for b in r["blocks"]:
-            out.append(
-                f"| {b['block']} | {b['unfused']:,} | {b['fused']:,} | {b['fused'] / b['unfused']:.2f} | {b['tiling']} |"
-            )
+            ratio = b["fused"] / b["unfused"]
+            out.append(f"| {b['block']} | {b['unfused']:,} | {b['fused']:,} | {ratio:.2f} | {b['tiling']} |")
     return "\n".join(out) + "\n"
 
 
