@@ -51,7 +51,7 @@ class Encoding:
                 raise ProgramError(
                     f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
                     f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
-                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf)."
+                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf, or fbuf, whose addresses widen odst)."
                 )
 
     def layout(self, cls: type[Instr]) -> list[tuple[str, int, int]]:

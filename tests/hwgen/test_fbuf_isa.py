@@ -12,6 +12,7 @@ from dian.hwgen.accel_config import BufferConfig, validate
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.isa import AddI, Dw, Gemm, Token, fbuf_fields, writes_obuf
 from dian.hwgen.presets import PRESETS
+from dian.hwgen.targets import Target
 from dian.search.explore import encoding_misfit
 
 
@@ -86,3 +87,14 @@ def test_fbuf_writers_do_not_count_as_obuf_writers() -> None:
     assert not writes_obuf(fused) and fbuf_fields(fused) == ("odst",)
     add = AddI(0, 5, 0, 4, 1, 1, 0, -128, 127, bfb=1)
     assert writes_obuf(add) and fbuf_fields(add) == ("src_b",)
+
+
+def test_an_fbuf_that_overflows_the_word_is_an_encoding_misfit() -> None:
+    """A config whose GEMM fits the word without FBUF (abuf 64 KiB, ibuf 128 KiB on default: 252 bits)
+    but not with a 128 KiB FBUF: odst widens from OBUF's 10 bits to 13, and sfb, ofb take 2."""
+    big = dataclasses.replace(
+        PRESETS["default"], abuf=BufferConfig(65536), ibuf=BufferConfig(131072), target=Target.GENERIC
+    )
+    assert encoding_misfit(validate(big)) == ""
+    why = encoding_misfit(validate(dataclasses.replace(big, fbuf=BufferConfig(131072))))
+    assert why.startswith("a GEMM instruction needs 257 bits") and "fbuf" in why
