@@ -213,12 +213,7 @@ def _cmd_simulate(args: argparse.Namespace) -> None:
         print(
             "the schedules' predictions differ from the machine simulator's counts: "
             + ", ".join(f"{k} {getattr(p, k):,} vs {getattr(m, k):,}" for k in keys if getattr(m, k) != getattr(p, k))
-            + (
-                " (fused blocks run through the fusion buffer: their schedules predict the layers unfused, "
-                "the cost model does not time fused blocks yet)"
-                if res.cfg.fbuf.bytes
-                else " (compiled by an older dian, or program.bin was modified)"
-            )
+            + " (compiled by an older dian, or program.bin was modified)"
         )
     if args.output is not None:
         _save_output(args.output, dequantize_outputs(res.graph, res.machine.outputs))
