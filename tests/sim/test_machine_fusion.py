@@ -13,7 +13,7 @@ import pytest
 import torch.nn as nn
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from machine_cases import CRAMPED, check_machine, random_inputs
+from machine_cases import CRAMPED, check_machine, random_inputs, zoo_graph
 
 from dian.frontend import lower
 from dian.frontend.zoo.mobilenetv2 import Conv2dNormActivation, InvertedResidual
@@ -279,3 +279,17 @@ def test_a_5x5_block_with_several_tap_groups_is_exact(preset: str, nbytes: int, 
     assert _depthwise_outputs(g) <= {op.output for op in g.ops} - set(low.slots)
     dws = [i for c in low.program.chunks for i in c.cmp if isinstance(i, Dw)]
     assert any(not i.ofb for i in dws) and all(i.ofb == i.rq for i in dws)
+
+
+@pytest.mark.parametrize(
+    ("name", "fused"), [("mobilenet_small", 7), ("mobilenetv3_small", 2), ("shufflenetv2_x0_5", 19)]
+)
+def test_zoo_nets_fuse_exactly_and_never_slower(name: str, fused: int) -> None:
+    """Other nets' depthwise -> 1x1 blocks: ShuffleNetV2's branches fuse (no residual add; a channel
+    shuffle after), MobileNetV3's only where neither a squeeze-excite nor a lookup table sits between
+    (the DW output has one reader and no LUT stage)."""
+    g = zoo_graph(name)
+    cfg = with_fbuf("default", 32768)
+    res = check_machine(g, cfg)
+    assert len(lower_graph(g, cfg).fused) == fused
+    assert res.counters.cycles < check_machine(g, PRESETS["default"]).counters.cycles
