@@ -406,6 +406,19 @@ def ppu_rate(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def fusion(d: Doc) -> tuple[str, list[str]]:
+    env = d["env"]
+    runs = ", ".join(
+        f"{r['fbuf_kib']} KiB {r['cycles']:,} ({pct(r['utilization'])}, {len(r['blocks'])} blocks fused)"
+        for r in d["runs"]
+    )
+    exact = all(r["bit_exact"] and r["predicted_cycles"] == r["cycles"] for r in d["runs"])
+    return env_line(env), [
+        f"MobileNetV2 at {env['size']} on `{env['preset']}`, cycles by FBUF size: {runs}",
+        f"bit-exact against sim/reference and predicted exactly: {'yes' if exact else 'NO'}",
+    ]
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -574,6 +587,14 @@ ENTRIES = (
         "array) on ResNet-18 and MobileNetV2 at 224 on `default`, by the exact cost model: same mapping and "
         "re-mapped, the extra cycles by layer kind, the DSP plan at each R.",
         ppu_rate,
+    ),
+    Entry(
+        "fusion",
+        "bench_fusion.py",
+        "MobileNetV2's depthwise -> projection (-> add) blocks fused through the fusion buffer (`fbuf`) at 224 on "
+        "`default`, by sim/machine: cycles, utilization and DRAM bytes by FBUF size, each block fused against "
+        "unfused, its tiling.",
+        fusion,
     ),
 )
 

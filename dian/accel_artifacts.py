@@ -18,6 +18,7 @@ scheduling, lowering and emission themselves live in hwgen/.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dian.hwgen import timing
-from dian.hwgen.accel_config import AccelConfig, config_hash
+from dian.hwgen.accel_config import AccelConfig, config_hash, rtl_misfit
 from dian.hwgen.image_format import HEADER_BYTES, IO_ENTRY_BYTES
 from dian.hwgen.lower.dram_image import read_header
 from dian.hwgen.lower.graph import Lowered, lower_graph
@@ -35,9 +36,9 @@ from dian.hwgen.lower.layout import act_bytes
 from dian.hwgen.tools.c_driver import ImageTensor, c_driver, c_header
 
 from . import outdir
-from .errors import ScheduleError
+from .errors import AccelConfigError, ScheduleError
 from .ir import Graph, OpKind, op_macs
-from .ir.schedule import Level, Schedule
+from .ir.schedule import Level, Prediction, Schedule
 from .search.mapper import map_graph
 
 
@@ -51,6 +52,35 @@ def emit_rtl(cfg: AccelConfig, out_dir: Path) -> str:
 
 
 C_FILES = (f"{outdir.RTL}/dian_accel.h", f"{outdir.RTL}/dian_accel.c")
+
+
+def fused_schedules(graph: Graph, schedules: tuple[Schedule, ...], lowered: Lowered) -> tuple[Schedule, ...]:
+    """The schedules with each fused block's prediction (docs/accelerator.md, "Fusion buffer"): the
+    block's exact share on its depthwise layer, whose header names the block; its projection and
+    add predict nothing of their own (their work is in the block's)."""
+    by_layer = {s.layer: s for s in schedules}
+    for block, share in lowered.fused:
+        ops = [block.dw.op, block.project.op] + ([block.add.op] if block.add is not None else [])
+        macs = sum(op_macs(graph, op) for op in ops)
+        cfg = lowered.cfg
+        util = macs / max(1, share.cycles * cfg.pe_rows * cfg.pe_cols)
+        t = block.tiling
+        note = (
+            f"\n  fused block {block.name} through FBUF: bands of {t.rows} rows, depthwise groups of {t.ct}, "
+            f"projection tiles of {t.kt} x {t.pct} blocks{', pipelined' if t.pipelined else ''}; the prediction "
+            f"is the block's"
+        )
+        for i, op in enumerate(ops):
+            s = by_layer[op.name]
+            if i == 0:
+                pred = Prediction(share.cycles, macs, util, share.dram_read, share.dram_write)
+                by_layer[op.name] = dataclasses.replace(s, header=s.header + note, prediction=pred)
+            else:
+                pred = Prediction(0, op_macs(graph, op), 0.0, 0, 0)
+                by_layer[op.name] = dataclasses.replace(
+                    s, header=s.header + f"\n  runs inside fused block {block.name} (predicted there)", prediction=pred
+                )
+    return tuple(by_layer[s.layer] for s in schedules)
 
 
 def c_files(cfg: AccelConfig, image: dict[str, Any]) -> dict[str, str]:
@@ -95,6 +125,9 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
     Raises IRValidationError when a layer could overflow ``cfg.acc_bits``
     (lower_graph's check), ScheduleError when a layer cannot be mapped onto ``cfg``.
     """
+    why = rtl_misfit(cfg) if rtl else ""
+    if why:  # before any mapping: the RTL is part of what was asked for
+        raise AccelConfigError(f"{why} (`dian compile --no-rtl` skips the RTL)")
     if all(op.kind is OpKind.RESHAPE for op in graph.ops) or set(graph.inputs) & set(graph.outputs):
         what = (
             "returns its input as an output"
@@ -114,7 +147,7 @@ def build(graph: Graph, cfg: AccelConfig, spec: str, rtl: bool = True, objective
             )
     plans = map_graph(graph, cfg, objective)  # type: ignore[arg-type]
     lowered = lower_graph(graph, cfg, plans)
-    schedules = tuple(p.schedule for p in plans)
+    schedules = fused_schedules(graph, tuple(p.schedule for p in plans), lowered)
     stems = schedule_file_names([s.layer for s in schedules])
     accel_text = cfg.to_json()
     image = image_doc(graph, lowered)

@@ -28,10 +28,10 @@ from typing import Any
 
 import numpy as np
 
-from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.accel_config import AccelConfig, rtl_misfit
 
 from . import outdir
-from .errors import OutputDirError, SimulationMismatchError
+from .errors import AccelConfigError, OutputDirError, SimulationMismatchError
 from .ir import Graph
 from .runtime.folder import (
     AccelFolder,
@@ -193,6 +193,9 @@ def simulate_model(
 
     folder = load_accel_folder(out_dir)
     graph, cfg = folder.graph, folder.cfg
+    why = rtl_misfit(cfg) if rtl else ""
+    if why:
+        raise AccelConfigError(why)
     runner = (rtl_run or rtl_runner(folder, memory)) if rtl else None  # unavailable RTL fails before any work
     in_name, q = quantize_for(graph, x, str(out_dir))
     ref = run_graph(graph, {in_name: q}, keep_all=True, acc_bits=cfg.acc_bits)

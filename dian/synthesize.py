@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dian.hwgen.accel_config import accel_config_from_file
+from dian.hwgen.accel_config import accel_config_from_file, rtl_misfit
 from dian.hwgen.targets import Target
 
 from . import outdir
@@ -46,8 +46,11 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
 
     path = Path(out_dir)
     accel = outdir.accel_entry(path, outdir.read_manifest(path), "RTL to synthesize")
-    files = outdir.verilog_files(path, accel)
     cfg = accel_config_from_file(path / outdir.ACCEL)
+    why = rtl_misfit(cfg)
+    if why:
+        raise AccelConfigError(why)
+    files = outdir.verilog_files(path, accel)
     target = target or cfg.target.value
     if target not in TARGETS:
         raise AccelConfigError(f"unknown synthesis target {target!r}; the targets are {', '.join(TARGETS)}.")

@@ -79,6 +79,12 @@ class AccelConfig:
     #: array, and every instruction that feeds it is paced to a word every ppu_rate cycles
     #: (hwgen/timing.py).
     ppu_rate: int = 1
+    #: FBUF, the CMP engine's private fusion buffer (docs/accelerator.md, "Fusion buffer"): bytes, one
+    #: memory (no halves) that only the requantizer writes (``ofb``) and only the array and ADD's ``b``
+    #: operand read (``sfb``, ``bfb``), so a fused block's depthwise output never goes to DRAM. 0
+    #: builds none and fuses nothing (every preset). The RTL does not implement it yet: emitting RTL
+    #: for a config with FBUF is refused (:func:`rtl_misfit`).
+    fbuf: BufferConfig = BufferConfig(0)
 
     # Derived sizes: the only place these are computed.
     @property
@@ -108,7 +114,7 @@ class AccelConfig:
         return self.dram_bus_bits // 8
 
     def words(self, buffer: str) -> int:
-        """Depth in words of ``ibuf``/``wbuf``/``obuf`` (int8 words) or ``abuf`` (int32 words)."""
+        """Depth in words of ``ibuf``/``wbuf``/``obuf``/``fbuf`` (int8 words) or ``abuf`` (int32 words)."""
         b: BufferConfig = getattr(self, buffer)
         return b.bytes // (self.acc_word_bytes if buffer == "abuf" else self.word_bytes)
 
@@ -134,7 +140,8 @@ class AccelConfig:
 
     @property
     def on_chip_bytes(self) -> int:
-        return self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes + self.lbuf_entries * self.lanes
+        buffers = self.ibuf.bytes + self.wbuf.bytes + self.abuf.bytes + self.obuf.bytes + self.fbuf.bytes
+        return buffers + self.lbuf_entries * self.lanes
 
     def to_json(self) -> str:
         doc = {"format": FORMAT, "version": VERSION, **dataclasses.asdict(self)}
@@ -144,6 +151,8 @@ class AccelConfig:
             del doc["lut_tables"]
         if self.ppu_rate == 1:  # likewise a config with the word-a-cycle requantizer
             del doc["ppu_rate"]
+        if not self.fbuf.bytes:  # and one without a fusion buffer
+            del doc["fbuf"]
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
     def with_target(self, target: Target | str) -> AccelConfig:
@@ -204,6 +213,7 @@ def validate(cfg: AccelConfig) -> AccelConfig:
         raise _fail("imem_instructions", cfg.imem_instructions, "it must be a power of two from 16 to 65536")
     for name in ("ibuf", "wbuf", "abuf", "obuf"):
         _validate_buffer(cfg, name)
+    _validate_fbuf(cfg)
     if not 0 <= cfg.lut_tables <= MAX_LUT_TABLES:
         raise _fail(
             "lut_tables",
@@ -278,6 +288,43 @@ def _validate_buffer(cfg: AccelConfig, name: str) -> None:
         )
 
 
+def _validate_fbuf(cfg: AccelConfig) -> None:
+    """FBUF is 0 bytes (none) or banked like the IBUF (whole rows of every bank), and no deeper than
+    the IBUF: its addresses travel in the IBUF-width ``src`` fields of GEMM and ADD."""
+    n, word, banks = cfg.fbuf.bytes, cfg.word_bytes, cfg.ibuf_banks
+    if n == 0:
+        return
+    if Dataflow.DEPTHWISE not in cfg.dataflows:
+        raise _fail(
+            "fbuf.bytes",
+            n,
+            "FBUF holds the depthwise output of a fused block, so a config without the 'depthwise' dataflow "
+            "must have none (0)",
+        )
+    if n < 0 or n % (word * banks) or n > cfg.ibuf.bytes:
+        raise _fail(
+            "fbuf.bytes",
+            n,
+            f"it must be 0 (no fusion buffer) or a multiple of {word * banks} bytes ({banks} IBUF-like banks of "
+            f"{word}-byte words) up to the IBUF's {cfg.ibuf.bytes} bytes (FBUF addresses use the IBUF's fields)",
+        )
+
+
+def rtl_misfit(cfg: AccelConfig) -> str:
+    """Why the RTL cannot be built for ``cfg`` although the compiler and sim/machine run it ("" when it
+    can): the fields the generated hardware does not implement yet. Emitting RTL for such a config
+    would build an accelerator that silently ignores part of its config."""
+    if cfg.fbuf.bytes:
+        return (
+            f"accelerator config '{cfg.name}' has a fusion buffer (fbuf.bytes = {cfg.fbuf.bytes}), which the "
+            f"compiler and sim/machine run but the RTL does not implement yet (issue 15, stage "
+            f'P1 of docs/accelerator.md, "Fusion buffer"); the generated hardware would ignore the field and '
+            f"run fused programs wrongly. Set fbuf to 0 (or drop it from the config) to build RTL, synthesize "
+            f"or simulate with --rtl; keep it to compile and simulate on the machine model only."
+        )
+    return ""
+
+
 def _reject_banks(doc: dict[str, Any], source: str) -> None:
     """Version 1 configs gave each buffer a ``banks`` count that the RTL ignored: say how to fix the file."""
     banked = [n for n in ("ibuf", "wbuf", "abuf", "obuf") if isinstance(doc.get(n), dict) and "banks" in doc[n]]
@@ -318,7 +365,7 @@ def config_from_doc(doc: dict[str, Any], source: str) -> AccelConfig:
         if name in ("format", "version"):
             continue
         try:
-            if name in ("ibuf", "wbuf", "abuf", "obuf"):
+            if name in ("ibuf", "wbuf", "abuf", "obuf", "fbuf"):
                 if not (isinstance(value, dict) and conforms(value.get("bytes"), int) and set(value) == {"bytes"}):
                     raise _fail(name, value, 'it must be {"bytes": int}')
                 kw[name] = BufferConfig(value["bytes"])

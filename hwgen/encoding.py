@@ -20,7 +20,7 @@ from .isa import HEADER_BITS, INSTRUCTION_BITS, INSTRUCTION_BYTES, INSTRUCTIONS,
 
 __all__ = ["Encoding"]
 
-_ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob", "lt"})
+_ADDRESS_KINDS = frozenset({"ib", "wb", "pb", "ab", "ob", "of", "lt"})
 
 
 class Encoding:
@@ -42,13 +42,16 @@ class Encoding:
             self.widths[buf + "n"] = max(1, d.bit_length())  # any count up to the depth
             self.widths[buf + "n2"] = 2 * d.bit_length()
             self.widths[buf + "n3"] = 3 * d.bit_length()
+        fb = cfg.words("fbuf")
+        self.widths["fbit"] = 1 if fb else 0  # the FBUF select bits vanish without an FBUF
+        self.widths["of"] = max(self.widths["ob"], (fb - 1).bit_length())  # OBUF or FBUF address
         for op, cls in INSTRUCTIONS.items():
             bits = HEADER_BITS + sum(self.widths[k] for _, k in cls.FIELDS + cls.DERIVED)
             if bits > INSTRUCTION_BITS:
                 raise ProgramError(
                     f"accelerator config '{cfg.name}': a {op.name} instruction needs {bits} bits, "
                     f"more than the {INSTRUCTION_BITS}-bit instruction word; the buffers are too "
-                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf)."
+                    f"deep for the v1 encoding (shrink ibuf/wbuf/abuf/obuf, or fbuf, whose addresses widen odst)."
                 )
 
     def layout(self, cls: type[Instr]) -> list[tuple[str, int, int]]:

@@ -152,6 +152,8 @@ class StoreAct(Instr):
         ("d_ox", "ab"),
         *FUSED_REQUANT,
         *LUT_FIELDS,
+        ("sfb", "fbit"),
+        ("ofb", "fbit"),
     ),
 )
 class Gemm(Instr):
@@ -160,7 +162,11 @@ class Gemm(Instr):
     + fx*s_fx + oy*s_oy + ox*s_ox]``. ``reset``: the first block overwrites instead of adding.
     ``rq``: the last block's sums are also requantized on their way out into OBUF, pixel p
     (row-major) at ``odst + p``: ``clamp(round_shift((acc + bias) * M, s), lo, hi)`` with
-    the bias, M and s of PBUF entry ``prm``."""
+    the bias, M and s of PBUF entry ``prm``.
+
+    With a fusion buffer (``AccelConfig.fbuf``; docs/accelerator.md, "Fusion buffer"): ``sfb`` reads
+    the activation operand from FBUF instead of IBUF (``src`` an absolute FBUF word), ``ofb`` sends
+    the requantized words to FBUF word ``odst + p`` instead of OBUF. Timing is the same either way."""
 
     wgt: int
     src: int
@@ -185,6 +191,8 @@ class Gemm(Instr):
     hi: int = 127
     lut: int = 0
     ltab: int = 0
+    sfb: int = 0
+    ofb: int = 0
 
     DERIVED = (("n_pix", "abn2"),)
 
@@ -211,6 +219,7 @@ class Gemm(Instr):
         ("d_ox", "ab"),
         *FUSED_REQUANT,
         *LUT_FIELDS,
+        ("ofb", "fbit"),
     ),
 )
 class Dw(Instr):
@@ -220,7 +229,8 @@ class Dw(Instr):
     ``ABUF[dst + oy*d_oy + ox*d_ox][l] += w[r][l] * IBUF[src + j*s_fy + c*s_fx + oy*s_oy +
     ox*s_ox][l]``. ``reset`` overwrites instead of adding; ``rq`` as GEMM's (every pixel's sum is
     final). The group's rows must sit in distinct IBUF banks (``j*s_fy`` distinct modulo
-    ``AccelConfig.ibuf_banks``), at most one row a bank."""
+    ``AccelConfig.ibuf_banks``), at most one row a bank. ``ofb``: the requantized words go to FBUF
+    word ``odst + p`` instead of OBUF (a fused block's depthwise output, read by the next GEMM)."""
 
     wgt: int
     src: int
@@ -243,6 +253,7 @@ class Dw(Instr):
     hi: int = 127
     lut: int = 0
     ltab: int = 0
+    ofb: int = 0
 
     # The group's array rows, and the window columns kept from one pixel to the next.
     DERIVED = (("n_rows", "ibn"), ("keep", "ibn"))
@@ -265,11 +276,13 @@ class Dw(Instr):
         ("hi", "i8"),
         ("sub", "bit"),
         *LUT_FIELDS,
+        ("bfb", "fbit"),
     ),
 )
 class AddI(Instr):
     """``n`` words: ``OBUF[dst+i] = clamp(round_shift(a*m_a + b*m_b, shift), lo, hi)``
-    with a, b the IBUF words ``src_a+i``, ``src_b+i``; with ``sub``, ``a*m_a - b*m_b``."""
+    with a, b the IBUF words ``src_a+i``, ``src_b+i``; with ``sub``, ``a*m_a - b*m_b``. ``bfb``:
+    b is the FBUF word ``src_b+i`` (absolute) instead (a fused block's residual add)."""
 
     src_a: int
     src_b: int
@@ -283,6 +296,7 @@ class AddI(Instr):
     sub: int = 0
     lut: int = 0
     ltab: int = 0
+    bfb: int = 0
 
 
 @instr_class(
@@ -410,8 +424,21 @@ class Pool(Instr):
 
 
 def writes_obuf(ins: Instr) -> bool:
-    """Does ``ins`` write OBUF (a PPU instruction, or a GEMM/DW with its requantization fused)?"""
-    return isinstance(ins, (AddI, Copy, Pool, MulI)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1)
+    """Does ``ins`` write OBUF (a PPU instruction, or a GEMM/DW with its requantization fused and
+    not sent to FBUF)?"""
+    return isinstance(ins, (AddI, Copy, Pool, MulI)) or (isinstance(ins, (Gemm, Dw)) and ins.rq == 1 and not ins.ofb)
+
+
+def fbuf_fields(ins: Instr) -> tuple[str, ...]:
+    """The address fields of ``ins`` that name FBUF words (absolute: FBUF has no halves)."""
+    out: tuple[str, ...] = ()
+    if isinstance(ins, Gemm) and ins.sfb:
+        out += ("src",)
+    if isinstance(ins, (Gemm, Dw)) and ins.rq and ins.ofb:
+        out += ("odst",)
+    if isinstance(ins, AddI) and ins.bfb:
+        out += ("src_b",)
+    return out
 
 
 INSTRUCTIONS: dict[Opcode, type[Instr]] = {

@@ -103,12 +103,14 @@ def instr_class(opcode: Opcode, fields: tuple[tuple[str, str], ...]) -> Callable
 # Field kinds: "dram" byte address/stride (32 bits); "<buf>" an address in a
 # buffer (ib, wb, pb, ab, ob) and "<buf>n" a count up to its depth; "bit";
 # "i8" signed int8; "m31" multiplier; "sh" shift 0..63; "mode" 2 bits;
-# "<buf>n2" / "<buf>n3" a product of two / three counts (derived fields only).
+# "<buf>n2" / "<buf>n3" a product of two / three counts (derived fields only); "of" an OBUF or FBUF
+# address (as wide as the deeper of the two); "fbit" a bit that exists only with a fusion buffer
+# (0 bits wide when ``AccelConfig.fbuf`` is 0, so a config without FBUF keeps its encoding).
 
 
-#: GEMM's and DW's fused requantization (the last fields): on/off, the OBUF word of the first
-#: pixel, the PBUF entry of the channel block, the clamp.
-FUSED_REQUANT = (("rq", "bit"), ("odst", "ob"), ("prm", "pb"), ("lo", "i8"), ("hi", "i8"))
+#: GEMM's and DW's fused requantization (the last fields): on/off, the OBUF word (FBUF word with
+#: ``ofb``) of the first pixel, the PBUF entry of the channel block, the clamp.
+FUSED_REQUANT = (("rq", "bit"), ("odst", "of"), ("prm", "pb"), ("lo", "i8"), ("hi", "i8"))
 #: Every OBUF writer's pointwise stage (the last fields): on/off and the LBUF table. With ``lut``
 #: each int8 result ``q`` is replaced by entry ``q + 128`` of table ``ltab`` in its lane.
 LUT_FIELDS = (("lut", "bit"), ("ltab", "lt"))

@@ -88,6 +88,9 @@ def block_rams(cfg: AccelConfig) -> dict[str, int]:
     }
     # hwgen/rtl/ibuf_banks.py: the IBUF is ibuf_banks memories, each a bank's share of the words.
     mems["ibuf"] = (cfg.words("ibuf") // cfg.ibuf_banks, mems["ibuf"][1])
+    if cfg.fbuf.bytes:  # the fusion buffer, banked like the IBUF (docs/accelerator.md, "Fusion buffer"):
+        # the memories an RTL with FBUF will build (today's RTL refuses a config with one)
+        mems["fbuf"] = (cfg.words("fbuf") // cfg.ibuf_banks, cfg.word_bytes * 8)
     mems["pbuf"] = (cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8)
     mems["imem (MEM engine)"] = (cfg.imem_instructions, imem_port_bits(cfg, MEM_OPS))
     mems["imem (CMP engine)"] = (cfg.imem_instructions, imem_port_bits(cfg, CMP_OPS))
@@ -99,7 +102,9 @@ def block_rams(cfg: AccelConfig) -> dict[str, int]:
     out = {}
     for name, (depth, width) in mems.items():
         n = min(-(-width // mw) * -(-depth // md) for md, mw in modes) if depth > lutram else 0
-        copies = {"lbuf": cfg.lanes if cfg.lut_tables else 0, "ibuf": cfg.ibuf_banks}.get(name, 1)
+        copies = {"lbuf": cfg.lanes if cfg.lut_tables else 0, "ibuf": cfg.ibuf_banks, "fbuf": cfg.ibuf_banks}.get(
+            name, 1
+        )
         out[name] = n * copies
     return out
 

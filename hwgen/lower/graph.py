@@ -23,12 +23,16 @@ from dian.ir import Graph, Reshape, verify
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from .dram_image import ImageBuilder, TensorSlot
+from .fused_choice import block_share, fused_blocks
+from .fused_steps import fused_steps
+from .fusion import FusedBlock, TilingChooser
 from .gathers import accelerator_form
 from .input_packing import InputPacking
 from .layout import act_bytes, pack_act, unpack_act
 from .op_steps import ActRef, LowerCtx
 from .ppu_steps import STEPS
 from .program import Assembler, Program
+from .program_timing import WorkShare
 from .scheduler import LayerPlan, plan_graph
 from .workload import fused_away, tensor_regions
 
@@ -46,6 +50,8 @@ class Lowered:
     outputs: tuple[TensorSlot, ...]
     slots: Mapping[str, TensorSlot]  # every activation (for locating the first differing layer)
     packings: Mapping[str, InputPacking] = field(default_factory=dict)  # inputs the host packs (input_packing.py)
+    #: The blocks that run fused (fusion.py), each with its exact share of the counters (its prediction).
+    fused: tuple[tuple[FusedBlock, WorkShare], ...] = ()
 
     def write_inputs(self, dram: np.ndarray, inputs: Mapping[str, np.ndarray]) -> None:
         """Host side: pack int8 inputs into their DRAM slots."""
@@ -74,9 +80,18 @@ class Lowered:
         return {s.name: self.read_tensor(dram, s.name) for s in self.outputs}
 
 
-def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = None) -> Lowered:
+def lower_graph(
+    graph: Graph,
+    cfg: AccelConfig,
+    plans: list[LayerPlan] | None = None,
+    fuse: bool = True,
+    tiling: TilingChooser | None = None,
+) -> Lowered:
     """Schedule (unless ``plans`` are given, from :func:`plan_graph` of the same
-    graph) and lower ``graph`` for ``cfg``.
+    graph) and lower ``graph`` for ``cfg``. With a fusion buffer (``cfg.fbuf``; ``fuse=False``
+    turns it off, for debugging; ``tiling`` picks the fused tilings, for tests), every depthwise ->
+    1x1 projection (-> residual add) block that runs faster fused (fusion.py, fused_choice.py) runs
+    fused: the block's inner tensors get no DRAM slot.
 
     Raises IRValidationError when a layer could overflow an accumulator
     narrower than the 32 bits the frontend proved (the hardware would wrap)."""
@@ -86,14 +101,18 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
     graph, packings = accelerator_form(graph, cfg)
     enc = Encoding(cfg)
     regions = tensor_regions(graph)
+    blocks = fused_blocks(graph, cfg, plans, regions, tiling) if fuse else {}
+    inner = {t for b in blocks.values() for t in b.hidden}  # a fused block's inner tensors
+    skip = {b.project.op.name for b in blocks.values()} | {b.add.op.name for b in blocks.values() if b.add}
     img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))
     acts: dict[str, ActRef] = {}
     slots: dict[str, TensorSlot] = {}
     for t in graph.activations():
         reg = regions[t.name]
-        if reg.root == t.name:
+        if reg.root == t.name and t.name not in inner:
             acts[t.name] = ActRef(img.alloc(act_bytes(reg.blocked, cfg.lanes), f"tensor {t.name}"), reg.blocked)
-    hidden = fused_away(graph)  # a layer's output that goes through its fused lookup table never reaches DRAM
+    # A layer's output that goes through its fused lookup table never reaches DRAM, nor does a fused block's inside.
+    hidden = fused_away(graph) | inner
     for t in graph.activations():
         reg = regions[t.name]
         if t.name not in hidden:
@@ -105,13 +124,16 @@ def lower_graph(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan] | None = 
     ctx = LowerCtx(cfg, graph, regions, acts, place)
     asm = Assembler(cfg)
     for plan in plans:
-        if isinstance(plan.work.op, Reshape):
+        name = plan.work.op.name
+        if isinstance(plan.work.op, Reshape) or name in skip:
             continue
-        for step in STEPS[plan.work.kind](ctx, plan.work, plan.tiling):
+        steps = fused_steps(ctx, blocks[name]) if name in blocks else STEPS[plan.work.kind](ctx, plan.work, plan.tiling)
+        for step in steps:
             asm.add(step)
     program = asm.program()
     chunks = [(enc.encode_stream(c.mem) + enc.encode_stream(c.cmp), len(c.mem), len(c.cmp)) for c in program.chunks]
     ins = tuple(slots[n] for n in graph.inputs)
     outs = tuple(slots[n] for n in graph.outputs)
     image = img.finish(chunks, list(ins), list(outs))
-    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings)
+    fused = tuple((b, block_share(graph, cfg, regions, b)) for b in blocks.values())
+    return Lowered(cfg, graph.name, tuple(plans), program, image, ins, outs, slots, packings, fused)

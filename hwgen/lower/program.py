@@ -49,12 +49,13 @@ from ..isa import (
     LoadWgt,
     StoreAct,
     Token,
+    fbuf_fields,
     writes_obuf,
     zero_unused_strides,
 )
 from ..timing import LUT_WORDS
 
-_BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "pb": "pbuf", "lt": "lbuf"}
+_BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "of": "obuf", "pb": "pbuf", "lt": "lbuf"}
 _ADDRESS_FIELDS = ("dst", "src", "wgt", "prm", "src_a", "src_b", "odst", "ltab")
 _FUSED_FIELDS = ("odst", "prm")  # a GEMM's or DW's: unused (left 0) unless ``rq``
 _LUT_FIELDS = ("ltab",)  # an OBUF writer's: unused (left 0) unless ``lut``
@@ -98,8 +99,10 @@ def rebase(ins: Instr, bases: dict[str, int]) -> Instr:
     """Add the base of the buffer half to every buffer-address field of ``ins``."""
     ins = zero_unused_strides(ins)
     kinds = dict(ins.FIELDS)
-    unused = (_FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ()) + (
-        _LUT_FIELDS if getattr(ins, "lut", 1) == 0 else ()
+    unused = (
+        (_FUSED_FIELDS if getattr(ins, "rq", 1) == 0 else ())
+        + (_LUT_FIELDS if getattr(ins, "lut", 1) == 0 else ())
+        + fbuf_fields(ins)  # FBUF addresses are absolute: one buffer, no halves
     )
     upd = {
         f: getattr(ins, f) + bases[_BUF_OF_KIND[kinds[f]]] for f in _ADDRESS_FIELDS if f in kinds and f not in unused

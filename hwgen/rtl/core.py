@@ -26,7 +26,9 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..accel_config import AccelConfig
+from dian.errors import AccelConfigError
+
+from ..accel_config import AccelConfig, rtl_misfit
 from ..csr_map import COUNTERS
 from .axi_master import AxiMaster
 from .axi_ports import m_axi_members
@@ -35,7 +37,7 @@ from .controller import Controller
 from .ibuf_banks import IbufBanks
 from .mem_engine import MemEngine
 
-__all__ = ["AcceleratorCore", "core_ports", "forward"]
+__all__ = ["AcceleratorCore", "core_ports", "forward", "refuse_unbuilt_fields"]
 
 
 # The request side of the AXI master, by direction: requester -> master, master -> requester.
@@ -67,10 +69,19 @@ def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
     }
 
 
+def refuse_unbuilt_fields(cfg: AccelConfig) -> None:
+    """Raise :class:`AccelConfigError` when ``cfg`` has a field this hardware does not implement (a
+    fusion buffer): a design that silently ignored part of its config would run programs wrongly."""
+    why = rtl_misfit(cfg)
+    if why:
+        raise AccelConfigError(why)
+
+
 class AcceleratorCore(wiring.Component):
     """Everything of the accelerator for ``cfg`` but its register block."""
 
     def __init__(self, cfg: AccelConfig) -> None:
+        refuse_unbuilt_fields(cfg)
         self.cfg = cfg
         super().__init__(core_ports(cfg.dram_bus_bits))
 

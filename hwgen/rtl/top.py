@@ -24,7 +24,7 @@ from amaranth.lib import wiring
 from ..accel_config import AccelConfig, config_hash
 from ..csr_map import COUNTERS
 from .axi_ports import m_axi_members, s_axil_members, top_ports
-from .core import AcceleratorCore, forward
+from .core import AcceleratorCore, forward, refuse_unbuilt_fields
 from .csr import Csr
 
 __all__ = ["TOP_NAME", "Accelerator", "top_ports"]
@@ -36,6 +36,7 @@ class Accelerator(wiring.Component):
     """The whole accelerator for ``cfg``."""
 
     def __init__(self, cfg: AccelConfig) -> None:
+        refuse_unbuilt_fields(cfg)
         self.cfg = cfg
         super().__init__(top_ports(cfg.dram_bus_bits))
 

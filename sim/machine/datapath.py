@@ -44,8 +44,10 @@ def _round_shift(x: np.ndarray, s: np.ndarray | int) -> np.ndarray:
 
 
 class Datapath:
-    """DRAM bytes and the six on-chip buffers of one accelerator (LBUF: the lookup tables, a
-    byte per lane per entry, ``[tables * 256, L]``)."""
+    """DRAM bytes and the on-chip buffers of one accelerator (LBUF: the lookup tables, a byte per
+    lane per entry, ``[tables * 256, L]``; FBUF: the fusion buffer, ``[0, L]`` without one, which
+    only the CMP engine touches: written by ``ofb`` requantizations, read by ``sfb`` GEMMs and
+    ``bfb`` ADDs)."""
 
     def __init__(self, cfg: AccelConfig, dram: np.ndarray) -> None:
         L = self.L = cfg.lanes
@@ -55,6 +57,7 @@ class Datapath:
         self.wbuf = np.zeros((cfg.words("wbuf"), L), np.int8)
         self.abuf = np.zeros((cfg.words("abuf"), L), np.int64)
         self.obuf = np.zeros((cfg.words("obuf"), L), np.int8)
+        self.fbuf = np.zeros((cfg.words("fbuf"), L), np.int8)
         self.p_bias = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.p_mult = np.zeros((cfg.pbuf_entries, L), np.int64)
         self.p_shift = np.zeros((cfg.pbuf_entries, L), np.int64)
@@ -147,9 +150,10 @@ class Datapath:
     def _accumulate(self, i: Gemm | Dw, res: np.ndarray) -> None:
         dst = self._check_idx(i, self.abuf, "ABUF", i.dst + self._pixels(i.n_oy, i.n_ox, i.d_oy, i.d_ox))
         self.abuf[dst] = self._wrap(res if i.reset else self.abuf[dst] + res)
-        if i.rq:  # the sums just written are final: requantized into OBUF, pixel by pixel
+        if i.rq:  # the sums just written are final: requantized into OBUF (FBUF with ofb), pixel by pixel
             p = self._range(i, self.p_bias, "PBUF", i.prm, 1)
-            self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = self._out(
+            out, name = (self.fbuf, "FBUF") if i.ofb else (self.obuf, "OBUF")
+            out[self._range(i, out, name, i.odst, len(dst))] = self._out(
                 i, self._requantize(self.abuf[dst][None], p, i.lo, i.hi)[0]
             )
 
@@ -165,8 +169,9 @@ class Datapath:
             + np.arange(i.n_fy)[None, :, None] * i.s_fy
             + np.arange(i.n_fx)[None, None, :] * i.s_fx
         ).reshape(-1)
-        idx = self._check_idx(i, self.ibuf, "IBUF", i.src + blk[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
-        x = self.ibuf[idx]  # [blocks, pixels, L rows]
+        src, name = (self.fbuf, "FBUF") if i.sfb else (self.ibuf, "IBUF")
+        idx = self._check_idx(i, src, name, i.src + blk[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
+        x = src[idx]  # [blocks, pixels, L rows]
         w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, len(blk) * L)]  # [blocks*L rows, L cols]
         cols = x.transpose(1, 0, 2).reshape(idx.shape[1], len(blk) * L).astype(np.float64)
         # float64 is exact here: |each sum| < 2^14 * blocks * L << 2^53.
@@ -196,7 +201,8 @@ class Datapath:
 
     def add(self, i: AddI) -> None:
         a = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_a, i.n)].astype(np.int64)
-        b = self.ibuf[self._range(i, self.ibuf, "IBUF", i.src_b, i.n)].astype(np.int64)
+        bsrc, bname = (self.fbuf, "FBUF") if i.bfb else (self.ibuf, "IBUF")
+        b = bsrc[self._range(i, bsrc, bname, i.src_b, i.n)].astype(np.int64)
         y = _round_shift(a * i.m_a + (1 - 2 * i.sub) * (b * i.m_b), i.shift)
         self.obuf[self._range(i, self.obuf, "OBUF", i.dst, i.n)] = self._out(i, np.clip(y, i.lo, i.hi))
 
