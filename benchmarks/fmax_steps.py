@@ -80,6 +80,8 @@ def run_step(
             timeout_s=timeout_min * 60,
         )
         row.update(status="ok", fmax_mhz=rep.fmax_mhz, luts=rep.luts, ffs=rep.ffs, dsps=rep.dsps, brams=rep.brams)
+        if rep.abc9_fallback:  # LUTs mapped by ABC: Yosys's ABC9 crashed on this netlist
+            row["abc9_fallback"] = True
     except Exception as e:  # a stopped or failed P&R is a result too
         row.update(status="failed", error=f"{type(e).__name__}: {e}"[-1500:], traceback=traceback.format_exc()[-1500:])
     t1 = time.time()
@@ -144,8 +146,9 @@ def table(steps: list[dict]) -> list[str]:
             cp = s.get("critical_path") or {}
             path = f"`{cp['from']}` -> `{cp['to']}` ({cp['split']})" if cp else ""
             args = " ".join([f"--seed {s['seed']}", s["pnr_args"]]).strip()
+            note = s["note"] + ("; LUTs mapped by ABC (Yosys's ABC9 crashed)" if s.get("abc9_fallback") else "")
             out.append(
-                f"| {s['rtl_source']} | {s['note']} | {args} "
+                f"| {s['rtl_source']} | {note} | {args} "
                 f"| {fmax} | {_n(s.get('luts'))} | {_n(s.get('ffs'))} | {_n(s.get('dsps'))} | {_n(s.get('brams'))} "
                 f"| {s['yosys_min']:.1f} | {s['nextpnr_min']:.1f} | {s['load_before'][0]:.1f} | {path} |"
             )

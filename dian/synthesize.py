@@ -76,6 +76,7 @@ def synth_model(out_dir: str | Path, target: str | None = None, place_and_route:
         "wrapper": dataclasses.asdict(rep.wrapper) if rep.wrapper is not None else None,
         "utilization": rep.utilization,
         "logs": [log.name for log in rep.logs],
+        "abc9_fallback": rep.abc9_fallback,
         "summary": rep.summary(),
         "fit": rep.fit(),
         "accel_config_sha256": outdir.file_sha256(path / outdir.ACCEL),

@@ -22,6 +22,15 @@ design's own), and ``fmax_mhz`` is nextpnr's achieved frequency for ``clk``
 ``utilization``; its ECP5 ``TRELLIS_COMB`` count exceeds ``luts`` by the
 route-through LUTs it adds.
 
+Yosys's ABC9 mapper (the default of ``synth_ecp5``) fails an assertion in its
+``ABC_OPS_REINTEGRATE`` pass on some netlists: 0.69 on the co-search's 8x8
+config inside the P&R wrapper, 0.70 on the same config alone. When ECP5
+synthesis stops on that assertion it is run again with ABC's ``abc -lut 4:7``
+in place of ``synth_ecp5``'s ``map_luts`` step (0.69 has no ``-noabc9``), the
+first log is kept as ``yosys_abc9.log``, and the report says so
+(``abc9_fallback``, and in ``summary``): a known tool bug costs some LUTs
+(+8 % on the 8x8 config) instead of the whole run.
+
 For an FPGA target :meth:`SynthReport.fit` compares the DSP, LUT and block-RAM
 figures with the target's (``targets.TARGET_FABRIC``, the vendor's counts):
 ``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288, block RAM 20 of 56``.
@@ -39,7 +48,7 @@ from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.targets import Target as AccelTarget
 from dian.hwgen.tools.pnr_wrapper import WrapperCost, wrap
 from dian.hwgen.tools.templates import render, render_to
-from dian.hwgen.tools.toolchain import require_tool, run_tool
+from dian.hwgen.tools.toolchain import ToolFailedError, require_tool, run_tool
 from dian.safe_paths import write_file
 
 
@@ -95,6 +104,7 @@ class SynthReport:
     wrapper: WrapperCost | None = None
     utilization: dict[str, dict[str, int]] = field(default_factory=dict)
     logs: tuple[Path, ...] = ()
+    abc9_fallback: bool = False  # Yosys's ABC9 crashed; mapped again with ABC
 
     @property
     def meets_timing(self) -> bool | None:
@@ -126,6 +136,8 @@ class SynthReport:
             parts.append(f"Fmax {self.fmax_mhz:.1f} MHz (asked {self.clock_mhz:g})")
         if self.wrapper is not None:
             parts.append(f"incl. P&R wrapper <= {self.wrapper.luts} LUTs / {self.wrapper.ffs} FFs")
+        if self.abc9_fallback:
+            parts.append("LUTs mapped by ABC (Yosys's ABC9 crashed on this netlist)")
         fit = self.fit()
         return ", ".join(parts) + (f"; {fit}" if fit else "")
 
@@ -171,23 +183,38 @@ def synthesize(
     nextpnr = require_tool(f"nextpnr-{spec.family}") if pnr else None  # fail before a long synthesis
     for name in ("stat.json", "netlist.json", "nextpnr_report.json"):
         (build_dir / name).unlink(missing_ok=True)
-    render_to(
-        f"yosys_{spec.family}.ys.j2",
-        build_dir / "synth.ys",
-        top=synth_top,
-        verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
-        stat_json="stat.json",
-        stat_txt="stat.txt",
-        netlist_json="netlist.json",
-    )
+    (build_dir / _ABC9_LOG).unlink(missing_ok=True)
     logs = [build_dir / "yosys.log"]
-    run_tool(
-        yosys,
-        ["-q", "-l", "yosys.log", "-s", "synth.ys"],
-        cwd=build_dir,
-        log=build_dir / "yosys.out",
-        timeout=timeout_s,
-    )
+
+    def run_yosys(noabc9: bool) -> None:
+        render_to(
+            f"yosys_{spec.family}.ys.j2",
+            build_dir / "synth.ys",
+            top=synth_top,
+            verilog_files=[_quote(os.path.relpath(f, build_dir)) for f in files],
+            stat_json="stat.json",
+            stat_txt="stat.txt",
+            netlist_json="netlist.json",
+            noabc9=noabc9,
+        )
+        run_tool(
+            yosys,
+            ["-q", "-l", "yosys.log", "-s", "synth.ys"],
+            cwd=build_dir,
+            log=build_dir / "yosys.out",
+            timeout=timeout_s,
+        )
+
+    abc9_fallback = False
+    try:
+        run_yosys(noabc9=False)
+    except ToolFailedError:
+        if spec.family != "ecp5" or not abc9_crashed(build_dir / "yosys.log"):
+            raise
+        (build_dir / "yosys.log").replace(build_dir / _ABC9_LOG)
+        logs.insert(0, build_dir / _ABC9_LOG)
+        abc9_fallback = True
+        run_yosys(noabc9=True)
     cell_types = _cell_types(build_dir / "stat.json", synth_top)
     resources = {name: _count(cell_types, weights) for name, weights in _RESOURCES.get(spec.family, {}).items()}
 
@@ -223,8 +250,30 @@ def synthesize(
         wrapper=wrapper,
         utilization=utilization,
         logs=tuple(logs),
+        abc9_fallback=abc9_fallback,
         **resources,
     )
+
+
+_ABC9_LOG = "yosys_abc9.log"
+
+
+def abc9_crashed(yosys_log: Path) -> bool:
+    """Whether the Yosys run logged in ``yosys_log`` (its ``-l`` log: with ``-q`` the error is
+    only there) stopped on a failed assertion inside an ABC pass (ABC9's ``ABC_OPS_REINTEGRATE``,
+    ``ABC9_OPS``...): the last pass it started before ``ERROR: Assert`` is one of ABC's. Any other
+    error is the design's or the script's. Only the log's end is read: it can be 100 MB."""
+    try:
+        with yosys_log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 65536))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    error = text.rfind("ERROR: Assert")
+    if error < 0:
+        return False
+    started = text.rfind("Executing ", 0, error)
+    return started >= 0 and "ABC" in text[started : text.find("\n", started)]
 
 
 def _quote(path: str) -> str:

@@ -94,3 +94,65 @@ def test_fit_against_the_target_table() -> None:
     # with a block-RAM figure: the UP5K's 30 SB_RAM40_4K (nano needs 40, benchmarks/results/ice40.md)
     ice = SynthReport(target="ice40-up5k", top="t", clock_mhz=24, cells=1, cell_types={}, luts=5_000, dsps=8, brams=31)
     assert ice.fit() == "does not fit ice40-up5k: DSP 8 of 8, LUT 5,000 of 5,280, block RAM 31 of 30"
+
+
+# The end of Yosys 0.69's output when ABC9 failed on the co-search's 8x8 config in the P&R wrapper
+# (build/fmax_steps, 2026-12-05), and two failures that are not ABC's.
+ABC9_CRASH = """Removed 86240 unused cells and 166528 unused wires.
+
+3.46.22.7. Executing ABC_OPS_REINTEGRATE pass (reintegrate ABC mapped design into module).
+<suppressed ~85055 debug messages>
+ERROR: Assert `GetSize(conn.first) == GetSize(conn.second)' failed in kernel/rtlil.cc:3097.
+"""
+OTHER_ASSERT = """2.3. Executing OPT_MERGE pass (detect identical cells).
+ERROR: Assert `cell != nullptr' failed in passes/opt/opt_merge.cc:120.
+"""
+SYNTAX_ERROR = "ERROR: Parser error in line top.v:3: syntax error, unexpected TOK_ID\n"
+
+
+@pytest.mark.parametrize(("text", "crashed"), [(ABC9_CRASH, True), (OTHER_ASSERT, False), (SYNTAX_ERROR, False)])
+def test_abc9_crash_is_told_from_other_failures(tmp_path: Path, text: str, crashed: bool) -> None:
+    from dian.hwgen.tools.synth import abc9_crashed
+
+    (tmp_path / "yosys.log").write_text("x" * 100_000 + text)  # only the end is read
+    assert abc9_crashed(tmp_path / "yosys.log") is crashed
+    assert abc9_crashed(tmp_path / "missing.log") is False
+
+
+@needs("yosys")
+def test_ecp5_maps_again_without_abc9_when_abc9_crashes(standin: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The first Yosys run stops as 0.69 did on the 8x8 config (its log stood in); the second is
+    Yosys's own with ABC's LUT mapping on the stand-in: the same flip-flops, and the report says so."""
+    import dian.hwgen.tools.synth as synth
+    from dian.hwgen.tools.toolchain import ToolFailedError
+
+    real_run_tool = synth.run_tool
+    calls: list[str] = []
+
+    def first_crashes(tool, args, *, cwd: Path, log: Path, timeout=None):  # type: ignore[no-untyped-def]
+        calls.append((cwd / "synth.ys").read_text())
+        if len(calls) == 1:
+            (cwd / "yosys.log").write_text(ABC9_CRASH)  # with -q, Yosys writes its error only there
+            raise ToolFailedError("yosys failed with exit code 1")
+        return real_run_tool(tool, args, cwd=cwd, log=log, timeout=timeout)
+
+    monkeypatch.setattr(synth, "run_tool", first_crashes)
+    report = synthesize([standin], "dram_copy_top", "ecp5-85k", 100, tmp_path, place_and_route=False)
+    assert "abc -lut" not in calls[0] and "synth_ecp5 -top dram_copy_top -json" in calls[0]
+    assert "synth_ecp5 -top dram_copy_top -run :map_luts" in calls[1] and "\nabc -lut 4:7 -dress\n" in calls[1]
+    assert report.abc9_fallback and report.ffs == STANDIN_FFS + ECP5_EXTRA_FFS
+    assert [p.name for p in report.logs] == ["yosys_abc9.log", "yosys.log"]
+    assert "ABC_OPS_REINTEGRATE" in report.logs[0].read_text() and "End of script" in report.logs[1].read_text()
+    assert "LUTs mapped by ABC (Yosys's ABC9 crashed" in report.summary()
+
+
+@needs("yosys")
+def test_other_yosys_failures_are_not_retried(tmp_path: Path) -> None:
+    from dian.hwgen.tools.toolchain import ToolFailedError
+
+    bad = tmp_path / "bad.v"
+    bad.write_text("module bad(input a); wire; endmodule\n")
+    with pytest.raises(ToolFailedError):
+        synthesize([bad], "bad", "ecp5-85k", 100, tmp_path / "build", place_and_route=False)
+    assert "abc -lut" not in (tmp_path / "build" / "synth.ys").read_text()
+    assert not (tmp_path / "build" / "yosys_abc9.log").exists()

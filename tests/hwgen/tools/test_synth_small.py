@@ -51,3 +51,31 @@ def test_small_netlist_has_the_planned_dsps(tmp_path, name: str, latency: int) -
     assert (plan.requant, plan.add, plan.pe_array) == (per_unit["requant"], per_unit["add"], per_unit["pe_array"])
     assert len(dsps) == report.dsps == 112 <= TARGET_FABRIC[Target.ECP5_85K].dsps  # nothing else multiplies
     assert (report.fit() or "").startswith("fits ecp5-85k: DSP 112 of 156")
+
+
+@pytest.mark.slow
+@needs("yosys")
+def test_cosearch_8x8_in_the_pnr_wrapper_synthesizes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Inside the P&R wrapper (what `dian synth` places and routes), Yosys 0.69's ABC9 failed an
+    assertion on the 8x8 config `dian search` derives (2026-12-05): synthesis must still end, with the
+    112 planned DSPs, and say how its LUTs were mapped."""
+    import sys
+    from pathlib import Path
+
+    from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
+    from dian.hwgen.tools.pnr_wrapper import wrap
+    from dian.search.resources import block_rams
+
+    sys.path.insert(0, str(Path(__file__).parents[3] / "benchmarks"))
+    from fmax_steps import config
+
+    cfg = config("cosearch-8x8-16K-bus64")
+    files = emit_verilog(cfg, tmp_path / "rtl")
+    top, text, _ = wrap(files, TOP_NAME)
+    (tmp_path / "rtl" / "pnr_wrapper.v").write_text(text)
+    report = synthesize(
+        [*files, tmp_path / "rtl" / "pnr_wrapper.v"], top, "ecp5-85k", 150.0, tmp_path / "b", place_and_route=False
+    )
+    assert report.dsps == 112 and report.brams == sum(block_rams(cfg).values())  # the exact model
+    assert ("ABC9 crashed" in report.summary()) is report.abc9_fallback
+    assert (tmp_path / "b" / "yosys_abc9.log").is_file() is report.abc9_fallback

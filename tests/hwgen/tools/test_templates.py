@@ -29,7 +29,7 @@ def test_template_ships_as_package_data(name: str) -> None:
 
 def test_missing_variable_is_an_error() -> None:
     with pytest.raises(jinja2.UndefinedError, match="netlist_json"):
-        render("yosys_ecp5.ys.j2", top="t", verilog_files=[], stat_json="s", stat_txt="t")
+        render("yosys_ecp5.ys.j2", top="t", verilog_files=[], stat_json="s", stat_txt="t", noabc9=False)
 
 
 def test_unknown_template_is_an_error() -> None:
