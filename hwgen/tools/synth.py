@@ -44,11 +44,12 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dian.errors import ToolFailedError
 from dian.hwgen.targets import TARGET_FABRIC
 from dian.hwgen.targets import Target as AccelTarget
 from dian.hwgen.tools.pnr_wrapper import WrapperCost, wrap
 from dian.hwgen.tools.templates import render, render_to
-from dian.hwgen.tools.toolchain import ToolFailedError, require_tool, run_tool
+from dian.hwgen.tools.toolchain import require_tool, run_tool
 from dian.safe_paths import write_file
 
 

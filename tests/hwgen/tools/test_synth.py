@@ -124,7 +124,7 @@ def test_ecp5_maps_again_without_abc9_when_abc9_crashes(standin: Path, tmp_path:
     """The first Yosys run stops as 0.69 did on the 8x8 config (its log stood in); the second is
     Yosys's own with ABC's LUT mapping on the stand-in: the same flip-flops, and the report says so."""
     import dian.hwgen.tools.synth as synth
-    from dian.hwgen.tools.toolchain import ToolFailedError
+    from dian.errors import ToolFailedError
 
     real_run_tool = synth.run_tool
     calls: list[str] = []
@@ -148,7 +148,7 @@ def test_ecp5_maps_again_without_abc9_when_abc9_crashes(standin: Path, tmp_path:
 
 @needs("yosys")
 def test_other_yosys_failures_are_not_retried(tmp_path: Path) -> None:
-    from dian.hwgen.tools.toolchain import ToolFailedError
+    from dian.errors import ToolFailedError
 
     bad = tmp_path / "bad.v"
     bad.write_text("module bad(input a); wire; endmodule\n")
