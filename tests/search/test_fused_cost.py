@@ -169,3 +169,53 @@ def _mapper(g: Graph):  # type: ignore[no-untyped-def]
     from dian.search.mapper import Mapper
 
     return Mapper(g, PRESETS["default"])
+
+
+def test_explore_prices_a_given_fbuf_config_and_never_chooses_it() -> None:
+    """The drawn configs have no FBUF; a given one is priced exactly (the machine's cycles on the
+    program its mapping lowers to), faster than without its FBUF, yet kept out of the choice and
+    the front: the RTL cannot build it."""
+    from dian.hwgen.targets import Target
+    from dian.search.explore import RTL_REFUSES, choose, evaluate, explore, pareto
+
+    g = three_blocks()
+    cfg = with_fbuf("small", 8192)
+    designs = explore(g, Target.ECP5_85K, "latency", trials=3, seed=0, extra=[cfg])
+    assert [d.trial for d in designs] == [0, 1, 2, 3]
+    assert all(d.cfg.fbuf.bytes == 0 for d in designs[:3])
+    given = designs[-1]
+    assert (given.cfg, given.fits, given.why) == (cfg, False, RTL_REFUSES)
+    _, counters = _run_exact(g, cfg, map_graph(g, cfg, "latency", top_k=16))
+    assert given.cycles == counters.cycles
+    assert given.cycles < evaluate(g, PRESETS["small"], 9, "latency").cycles
+    fitting = [d for d in designs if d.fits]
+    if fitting:
+        assert choose(designs, "latency") is not given and given not in pareto(designs)
+    faster = dataclasses.replace(given, fits=True, why="")  # were it buildable, it would be chosen over small
+    assert choose([faster, evaluate(g, PRESETS["small"], 9, "latency")], "latency") is faster
+
+
+def test_dian_explore_prices_a_config_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`dian explore --price FILE`: the file's design is listed, priced and not chosen."""
+    import json
+
+    from dian.explore import explore_model
+
+    path = tmp_path / "fused.json"
+    path.write_text(with_fbuf("small", 8192).to_json())
+    out = tmp_path / "ex"
+    res = explore_model(
+        "zoo:lenet", (1, 1, 8, 8), out, "ecp5-25k", trials=6, seed=1, calib_samples=8, rtl=False, price=(str(path),)
+    )
+    docs = json.loads((out / "explore/designs.json").read_text())
+    assert len(docs) == 7 and docs[-1]["config"]["fbuf"] == {"bytes": 8192} and not docs[-1]["fits"]
+    assert docs[-1]["cycles"] > 0 and res.chosen.cfg.fbuf.bytes == 0
+    assert "Priced, not chosen" in (out / "explore/pareto.md").read_text()
+
+
+def test_the_co_search_tables_refuse_an_fbuf_config() -> None:
+    from dian.errors import AccelConfigError
+    from dian.nas.costs import graph_costs
+
+    with pytest.raises(AccelConfigError, match="fusion buffer"):
+        graph_costs([three_blocks()], with_fbuf("small", 8192))
