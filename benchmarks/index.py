@@ -413,10 +413,21 @@ def fusion(d: Doc) -> tuple[str, list[str]]:
         for r in d["runs"]
     )
     exact = all(r["bit_exact"] and r["predicted_cycles"] == r["cycles"] for r in d["runs"])
-    return env_line(env), [
+    lines = [
         f"MobileNetV2 at {env['size']} on `{env['preset']}`, cycles by FBUF size: {runs}",
         f"bit-exact against sim/reference and predicted exactly: {'yes' if exact else 'NO'}",
     ]
+    if all("model_cycles" in r for r in d["runs"]):
+        model = all(r["model_cycles"] == r["cycles"] for r in d["runs"])
+        times = ", ".join(
+            f"{r['fbuf_kib']} KiB {r['model_seconds']} s" + (f" / {r['map_seconds']} s" if "map_seconds" in r else "")
+            for r in d["runs"]
+        )
+        lines.append(
+            f"cost model (network_cost) = sim/machine's cycles: {'yes' if model else 'NO'} "
+            f"(network_cost / map_graph wall time: {times})"
+        )
+    return env_line(env), lines
 
 
 @dataclass(frozen=True)
@@ -592,8 +603,8 @@ ENTRIES = (
         "fusion",
         "bench_fusion.py",
         "MobileNetV2's depthwise -> projection (-> add) blocks fused through the fusion buffer (`fbuf`) at 224 on "
-        "`default`, by sim/machine: cycles, utilization and DRAM bytes by FBUF size, each block fused against "
-        "unfused, its tiling.",
+        "`default`, by sim/machine and the cost model: cycles, utilization and DRAM bytes by FBUF size, each "
+        "block fused against unfused, its tiling.",
         fusion,
     ),
 )

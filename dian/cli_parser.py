@@ -343,6 +343,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         metavar="MHZ",
         help="the clock asked of every design, which caps its predicted Fmax (default: the target's)",
     )
+    p.add_argument(
+        "--price",
+        action="append",
+        metavar="CONFIG",
+        help="also price this accelerator config (a preset or a .json file), as given, beside the trials; "
+        "repeatable. A config with a fusion buffer (fbuf) is priced with its fused blocks but never chosen: "
+        "the RTL cannot build one yet",
+    )
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=handlers["explore"])
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dian.hwgen.presets import load_accel_config
 from dian.hwgen.targets import Target
 
 from . import outdir
@@ -80,6 +81,14 @@ def _table(designs: list[Design], front: list[Design], chosen: Design, head: str
         fit = load_fit()
         spans = ", ".join(f"{f} {lo:.3g}..{hi:.3g}" for f, lo, hi in fit.ranges) if fit else ""
         lines += ["", f"\\* extrapolated: a feature of the config outside the calibration's points ({spans})."]
+    priced = [d for d in designs if not d.fits and d.cycles]
+    if priced:  # designs priced but not choosable (a fusion buffer the RTL cannot build yet)
+        lines += ["", "Priced, not chosen (the RTL cannot build them):", ""]
+        lines += [
+            f"- trial {d.trial} ({d.cfg.name}, FBUF {d.cfg.fbuf.bytes // 1024} KiB): {d.cycles:,} cycles = "
+            f"{d.latency_us:,.1f} us at {d.clock_mhz:g} MHz, {d.energy_uj:,.1f} uJ"
+            for d in priced
+        ]
     misfits = [d for d in designs if not d.fits]
     lines += [
         "",
@@ -144,13 +153,16 @@ def explore_model(
     force: bool = False,
     calib: CalibOptions | None = None,
     max_clock_mhz: float | None = None,
+    price: tuple[str, ...] = (),
 ) -> ExploreResult:
     """Explore ``trials`` configs for ``model`` on ``target``, keep the best by ``objective`` and
     compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``);
     ``out_dir`` and ``force`` as for :func:`dian.api.compile_model`; ``calib`` its calibration
     options (default: ``calib_samples`` samples from the model's hook or synthetic noise, max-abs);
     ``max_clock_mhz`` the clock asked of every design (default: the target's), which caps the
-    clock it is priced at."""
+    clock it is priced at; ``price`` accelerator configs (presets or .json files) priced beside the
+    trials, as given (one with a fusion buffer is priced fused but never chosen: the RTL cannot
+    build it yet)."""
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     calib = calib or CalibOptions(samples=calib_samples)
@@ -166,15 +178,18 @@ def explore_model(
         raise AccelConfigError(f"explore needs at least 1 trial; got {trials}.")
     if max_clock_mhz is not None and not 1.0 <= max_clock_mhz <= 1000.0:
         raise AccelConfigError(f"--max-clock must be 1 to 1000 MHz; got {max_clock_mhz:g}.")
+    given = [load_accel_config(spec) for spec in price]
     say = _Progress(progress)
     front_end = run_frontend(model, input_shape, calib, seed, say)
     obj: Objective = objective  # type: ignore[assignment]
 
     def tick(i: int, d: Design) -> None:
-        state = f"{d.cycles:,} cycles, {d.energy_uj:,.1f} uJ" if d.fits else f"does not fit: {d.why}"
-        say(f"trial {i + 1}/{trials}: {d.cfg.pe_rows}x{d.cfg.pe_cols} PEs, {state}")
+        state = f"{d.cycles:,} cycles, {d.energy_uj:,.1f} uJ" if d.fits or d.cycles else ""
+        state += ("; " if state else "") + ("" if d.fits else f"does not fit: {d.why}")
+        what = f"trial {i + 1}/{trials}" if i < trials else f"given config {d.cfg.name}"
+        say(f"{what}: {d.cfg.pe_rows}x{d.cfg.pe_cols} PEs, {state}")
 
-    designs = explore(front_end.int_graph, tgt, obj, trials, seed, tick, max_clock_mhz)
+    designs = explore(front_end.int_graph, tgt, obj, trials, seed, tick, max_clock_mhz, given)
     fitting = [d for d in designs if d.fits]
     if not fitting:
         raise AccelConfigError(

@@ -3,10 +3,12 @@ for a layer under a tiling, or a whole network under its plans — exactly.
 
 ``layer_cost`` times a batch of candidate tilings of one layer with the
 vectorized program replay (search/replay.py and the closed-form step
-descriptions in steps_gemm.py / steps_blocked.py). Chunks never span layers
-(hwgen/lower/program.py), so ``network_cost`` is the sum of the layers' costs
-less the boot and done each standalone layer run includes; tests/search
-check both against sim/machine (which the RTL matches in Verilator).
+descriptions in steps_gemm.py / steps_blocked.py). Chunks never span works
+(hwgen/lower/program.py), so ``network_cost`` is the sum of the works' costs
+less the boot and done each standalone run includes; tests/search check both
+against sim/machine (which the RTL matches in Verilator). A config with a
+fusion buffer runs some depthwise -> projection (-> add) blocks as one work:
+``network_cost`` prices those by fused_cost.py, the rest by the replay.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.lower.fusion import TilingChooser
 from dian.hwgen.lower.gathers import accelerator_form
 from dian.hwgen.lower.scheduler import LayerPlan
 from dian.hwgen.lower.tile_search import Tiling
@@ -27,6 +30,7 @@ from dian.hwgen.lower.workload import Work, WorkKind, tensor_regions, work_of
 from dian.ir import Concat, Graph
 
 from .energy import layer_energy_pj
+from .fused_cost import fused_costs
 from .replay import LayerCost, replay
 from .steps_blocked import BlockedSteps, BlockedTilings
 from .steps_gemm import GemmSteps, GemmTilings, WorkArrays
@@ -106,7 +110,8 @@ def batch_steps(
 
 @dataclass(frozen=True)
 class NetworkCost:
-    """Whole-program counters and each layer's share (``layers``: name -> LayerCost of one entry)."""
+    """Whole-program counters and each work's share (``layers``: name -> LayerCost of one entry; a
+    fused block's under its depthwise layer's name, its other layers absent)."""
 
     cycles: int
     dram_read: int
@@ -116,18 +121,28 @@ class NetworkCost:
     chunks: int
     layers: dict[str, LayerCost]
     energy_pj: float = 0.0  # search/energy.py's estimate, summed over the layers
+    fused: tuple[str, ...] = ()  # the fused blocks' names (hwgen/lower/fusion.py FusedBlock.name)
 
 
-def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> NetworkCost:
-    """The counters of ``graph`` lowered with ``plans`` (from :func:`hwgen.lower.scheduler.plan_graph`)."""
+def network_cost(
+    graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan], tiling: TilingChooser | None = None
+) -> NetworkCost:
+    """The counters of ``graph`` lowered with ``plans`` (from :func:`hwgen.lower.scheduler.plan_graph`),
+    with the blocks the lowering fuses on ``cfg`` (when it has a fusion buffer) priced fused;
+    ``tiling`` as for hwgen/lower/graph.py's ``lower_graph`` (tests)."""
     packed, _ = accelerator_form(graph, cfg)
+    blocks = fused_costs(packed, cfg, list(plans), tiling)
+    inside = {w.op.name for b, _ in blocks.values() for w in (b.project, b.add) if w is not None}
     boot, done = timing.boot_cycles(cfg), timing.done_cycles(cfg)
     cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
     layers: dict[str, LayerCost] = {}
     energy = 0.0
     for p in plans:
-        c = layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work))
-        layers[p.work.op.name] = c
+        name = p.work.op.name
+        if name in inside:
+            continue
+        c = blocks[name][1] if name in blocks else layer_cost(p.work, cfg, [p.tiling], part_channels(packed, p.work))
+        layers[name] = c
         cycles += int(c.cycles[0]) - boot - done
         read += int(c.dram_read[0]) - timing.boot_bytes(cfg)
         write += int(c.dram_write[0])
@@ -135,4 +150,5 @@ def network_cost(graph: Graph, cfg: AccelConfig, plans: Sequence[LayerPlan]) -> 
         instrs += int(c.instructions[0])
         chunks += int(c.chunks[0])
         energy += float(layer_energy_pj(cfg, c)[0])
-    return NetworkCost(cycles, read, write, busy, instrs, chunks, layers, energy)
+    fused = tuple(b.name for b, _ in blocks.values())
+    return NetworkCost(cycles, read, write, busy, instrs, chunks, layers, energy, fused)

@@ -45,11 +45,13 @@ def sram_pj_per_byte(nbytes: int) -> float:
 
 
 def buffer_bytes(cfg: AccelConfig, buffer: str) -> int:
-    """Bytes of one half of a double buffer (PBUF: its entries)."""
+    """Bytes of one half of a double buffer (PBUF: its entries; FBUF: all of it)."""
     if buffer == "pbuf":
         return cfg.pbuf_entries * cfg.pbuf_entry_bytes // 2
     if buffer == "lbuf":
         return cfg.lbuf_entries * cfg.lanes // 2
+    if buffer == "fbuf":  # the fusion buffer has no halves (docs/accelerator.md, "Fusion buffer")
+        return cfg.fbuf.bytes
     return int(getattr(cfg, buffer).bytes) // 2
 
 

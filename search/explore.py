@@ -10,6 +10,12 @@ Fmax, capped by the platform's clock), energy (search/energy.py) or their
 product. Every evaluated design is kept; the Pareto front is taken over
 latency and energy among the designs that fit.
 
+The drawn configs have no fusion buffer (``AccelConfig.fbuf``): the RTL cannot
+build one yet (``accel_config.rtl_misfit``). A config given to :func:`explore`
+(``extra``) may have one: it is priced exactly, fused blocks and all
+(search/fused_cost.py), and kept with ``fits`` False and the RTL's reason, so
+no search ever picks a design the RTL refuses.
+
 The target fixes what the platform decides: DRAM latency and the clock asked
 for (``PLATFORM``), which caps the clock a design is priced at; the config's
 name is ``dse-<trial>``.
@@ -19,11 +25,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dian.errors import AccelConfigError, ProgramError, ScheduleError
-from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, validate
+from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, rtl_misfit, validate
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.lower.workload import check_runnable, needs_lut
 from dian.hwgen.targets import TARGET_FABRIC, Target
@@ -107,8 +113,13 @@ def config_of(
     )
 
 
+#: Why a design the RTL cannot build is kept out of the choice (its figures are still priced).
+RTL_REFUSES = "priced only: the RTL cannot build its fusion buffer yet (fbuf > 0)"
+
+
 def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
-    """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False."""
+    """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False
+    (one the RTL cannot build, a fusion buffer's, with its exact cycles and energy all the same)."""
     res = estimate(cfg)
     why = misfit(res, cfg.target) or encoding_misfit(cfg)
     if why:
@@ -118,7 +129,8 @@ def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -
     except ScheduleError as e:
         return Design(trial, cfg, False, str(e).split(":")[0], resources=res)
     nc = network_cost(graph, cfg, plans)
-    return Design(trial, cfg, True, "", nc.cycles, nc.energy_pj / 1e6, res, predicted_fmax_mhz(cfg))
+    unbuilt = RTL_REFUSES if rtl_misfit(cfg) else ""
+    return Design(trial, cfg, not unbuilt, unbuilt, nc.cycles, nc.energy_pj / 1e6, res, predicted_fmax_mhz(cfg))
 
 
 def encoding_misfit(cfg: AccelConfig) -> str:
@@ -166,10 +178,13 @@ def explore(
     seed: int = 0,
     progress: Callable[[int, Design], None] | None = None,
     clock_mhz: float | None = None,
+    extra: Sequence[AccelConfig] = (),
 ) -> list[Design]:
     """Run ``trials`` optuna trials; every design evaluated, in trial order, each asking for
-    ``clock_mhz`` (default: the target's). A graph with an op no accelerator runs raises its
-    :class:`ScheduleError` before any trial."""
+    ``clock_mhz`` (default: the target's), then each config of ``extra`` as given (trials
+    ``trials``, ``trials + 1``, ...: a config file's design priced beside the drawn ones, e.g. one
+    with a fusion buffer, which the search space lacks). A graph with an op no accelerator runs
+    raises its :class:`ScheduleError` before any trial."""
     check_runnable(graph)
     import optuna
 
@@ -211,6 +226,11 @@ def explore(
         return d.score(objective) if d.fits else 1e30
 
     study.optimize(run, n_trials=trials)
+    for i, cfg in enumerate(extra):
+        d = evaluate(graph, cfg, trials + i, objective)
+        designs.append(d)
+        if progress is not None:
+            progress(d.trial, d)
     return designs
 
 

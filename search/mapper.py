@@ -31,6 +31,7 @@ from dian.ir import Graph
 
 from .cost_model import batch_cost, layer_works, part_channels
 from .energy import layer_energy_pj
+from .fused_cost import with_fused_shares
 from .objective import Objective, check_objective
 from .replay import LayerCost
 
@@ -227,5 +228,8 @@ def map_graph(
     graph: Graph, cfg: AccelConfig, objective: Objective = "latency", top_k: int = DEFAULT_TOP_K
 ) -> list[LayerPlan]:
     """Plans for every layer of ``graph`` chosen by exact cost; predictions are exact layer shares
-    (a layer's chunk fetches and execution: the network's cycles are their sum plus boot and done)."""
-    return plan_graph(graph, cfg, Mapper(graph, cfg, objective, top_k))
+    (a layer's chunk fetches and execution: the network's cycles are their sum plus boot and done).
+    With a fusion buffer, a block the lowering will fuse predicts its exact share on its depthwise
+    layer and nothing on its projection and add (fused_cost.py); each layer's tiling is still chosen
+    unfused (the lowering's unfused fallback, and what the fused form is timed against)."""
+    return with_fused_shares(graph, cfg, plan_graph(graph, cfg, Mapper(graph, cfg, objective, top_k)))

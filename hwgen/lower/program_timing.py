@@ -21,6 +21,7 @@ from ..isa import Instr, LoadAct, LoadLut, LoadPrm, LoadWgt, StoreAct, Token
 from .program import Chunk, Program
 
 _TOKENS = (Token.LD_CMP, Token.CMP_LD, Token.CMP_ST, Token.ST_CMP)
+_BITS = tuple(int(t) for t in _TOKENS)
 
 
 def program_cycles(program: Program, cfg: AccelConfig, start: int = 0) -> tuple[int, int]:
@@ -69,8 +70,11 @@ def work_share(program: Program, cfg: AccelConfig) -> WorkShare:
 
 
 def _chunk_end(chunk: Chunk, cfg: AccelConfig, start: int, settled: int) -> tuple[int, int]:
-    queues: dict[Token, deque[int]] = {t: deque() for t in _TOKENS}
+    # Token sets as plain ints, bit j = _BITS[j] (an IntFlag's ``&`` is an enum call: the hot spot).
+    queues: list[deque[int]] = [deque() for _ in _BITS]
     streams: list[tuple[Instr, ...]] = [chunk.mem, chunk.cmp]
+    waits = [[[j for j, b in enumerate(_BITS) if int(i.wait) & b] for i in s] for s in streams]
+    signals = [[[j for j, b in enumerate(_BITS) if int(i.signal) & b] for i in s] for s in streams]
     pc, free = [0, 0], [start, start]
     end_time = start
     while True:
@@ -78,11 +82,10 @@ def _chunk_end(chunk: Chunk, cfg: AccelConfig, start: int, settled: int) -> tupl
         for e in (0, 1):  # MEM first on a tie, as the machine
             if pc[e] == len(streams[e]):
                 continue
-            ins = streams[e][pc[e]]
-            waits = [t for t in _TOKENS if ins.wait & t]
-            if any(not queues[t] for t in waits):
+            need = waits[e][pc[e]]
+            if any(not queues[j] for j in need):
                 continue
-            at = max([free[e]] + [queues[t][0] for t in waits])
+            at = max([free[e]] + [queues[j][0] for j in need])
             if best is None or at < best[0]:
                 best = (at, e)
         if best is None:
@@ -91,15 +94,13 @@ def _chunk_end(chunk: Chunk, cfg: AccelConfig, start: int, settled: int) -> tupl
             raise ProgramError("a program chunk deadlocks: its tokens do not balance.")
         at, e = best
         ins = streams[e][pc[e]]
-        for t in _TOKENS:
-            if ins.wait & t:
-                queues[t].popleft()
+        for j in waits[e][pc[e]]:
+            queues[j].popleft()
         end = at + timing.duration(ins, cfg)
         if isinstance(ins, StoreAct):
             settled = max(settled, timing.writes_settled(cfg, end))
-        for t in _TOKENS:
-            if ins.signal & t:
-                queues[t].append(end)
+        for j in signals[e][pc[e]]:
+            queues[j].append(end)
         free[e] = end + timing.ISSUE_GAP
         pc[e] += 1
         end_time = max(end_time, end)

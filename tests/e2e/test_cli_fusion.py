@@ -38,3 +38,18 @@ def test_compile_and_simulate_with_fbuf_and_every_rtl_path_refuses(tmp_path: Pat
     assert header.startswith("  fused block features_3_conv_1_0+features_3_conv_2+add through FBUF")
     for args in (("simulate", out, "--input", tmp_path / "x.npy", "--rtl"), ("synth", out)):
         assert "fbuf.bytes = 32768" in user_error(*args)
+
+
+def test_explore_prices_a_config_file_with_fbuf(tmp_path: Path) -> None:
+    """`dian explore --price fb.json`: the file's design is priced beside the trials, listed as priced
+    and not chosen (the RTL cannot build its FBUF); the chosen design has none."""
+    cfg = validate(dataclasses.replace(PRESETS["small"], name="small-fb", fbuf=BufferConfig(8192)))
+    (tmp_path / "fb.json").write_text(cfg.to_json())
+    out = tmp_path / "ex"
+    args = ("--input-shape", "1,1,8,8", "--target", "ecp5-25k", "--trials", "6", "--seed", "1", "--calib-samples", "8")
+    dian("explore", "zoo:lenet", *args, "--no-rtl", "--price", tmp_path / "fb.json", "--out", out)
+    designs = json.loads((out / "explore" / "designs.json").read_text())
+    given = designs[-1]
+    assert given["config"]["name"] == "small-fb" and not given["fits"] and given["cycles"] > 0
+    assert "fbuf" not in json.loads((out / "accel.json").read_text())
+    assert "- trial 6 (small-fb, FBUF 8 KiB):" in (out / "explore" / "pareto.md").read_text()
