@@ -320,9 +320,10 @@ def markdown(rows: list[dict]) -> str:
         "and branch `wip-add` was deleted unmerged (its commit 6812294 is not in the repository; PPUAdd's "
         "pipelining is redone in the hardware-quality issue).",
         "Rows made since 2026-12-03 name their Yosys release: the pin went from 0.70 back to 0.69, whose ABC9 "
-        "does not crash on the 8x8 config `dian search` derives (tests/hwgen/tools/test_synth_small.py); the "
+        "did not crash on the bare 8x8 config `dian search` derives (tests/hwgen/tools/test_synth_small.py); the "
         "same RTL's netlist differs between the two (tiny at 005b8af and 994d345, the same RTL: 101.1 MHz with "
-        "0.70, 105.9 with 0.69). "
+        "0.70, 105.9 with 0.69). 0.69's ABC9 does crash on that config inside the P&R wrapper (2026-12-05): "
+        "then hwgen/tools/synth.py maps the LUTs with ABC instead, and the row says so. "
         "Earlier rows ran the release pinned then (0.70 for the AXI-bus rows).",
         "",
         "| preset | target | RTL from | P&R | status | fits | LUT4 (incl. carry, DPR) | FF | DSP (MULT18X18D+ALU54B) "
