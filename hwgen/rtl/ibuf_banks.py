@@ -11,12 +11,10 @@ Ports (``banks`` = ``AccelConfig.ibuf_banks``, ``depth`` = the IBUF's words):
   words of distinct banks (the lowering's odd row pitch makes them so, and sim/machine rejects
   a program that breaks it); a bank no enabled read ``j >= 1`` names reads for read 0;
 * ``r_data[j]``: the word of read ``j``, two edges later: the memories are synchronous and not
-  transparent (as one IBUF was), and each bank's read data is registered right at the bank. A
-  block RAM's clock-to-output is ~4 ns of the 6.7 ns of a 150 MHz ECP5 cycle, so its data must end
-  at a flip-flop, not cross the bank select and the chip to the PE array (issue 15). Read 0 (every
-  reader's) has registers of its own, each zero unless read 0 named its bank, and ``r_data[0]``
-  is their OR: no select flag fans out to the PE array and the PPU; reads ``j >= 1`` select
-  among the banks' plain registers by a flag a bank carried beside the read.
+  transparent (as one IBUF was), and each bank's read data is registered right at the bank before
+  a ``banks``-way select of the bank that held it. A block RAM's clock-to-output is ~4 ns of the
+  6.7 ns of a 150 MHz ECP5 cycle, so its data must end at a flip-flop, not cross the select and
+  the chip to the PE array (issue 15).
 
 With one bank this is the plain memory of v1 and its register. Latency: ``LATENCY`` =
 ``hwgen/timing.py``'s ``IBUF_LATENCY`` (2).
@@ -87,27 +85,17 @@ class IbufBanks(wiring.Component):
                 addr = Mux(self.r_en[j] & (bank(self.r_addr[j]) == b), row(self.r_addr[j]), addr)
             m.d.comb += r.addr.eq(addr)
             ports.append(r)
-        # Which bank read j named, a flag a bank, carried beside the read (``LATENCY`` stages).
-        held = []
-        for j in range(nb):
-            held.append([Signal(nb, name=f"bank_of_{j}_{k}") for k in range(self.LATENCY)])
-            m.d.sync += held[j][0].eq(Cat(*(bank(self.r_addr[j]) == b for b in range(nb))))
-            m.d.sync += [held[j][k].eq(held[j][k - 1]) for k in range(1, self.LATENCY)]
-        # Read 0: each bank's word in a register of its own, zero unless read 0 named the bank; their OR.
-        zeroed = []
-        for b, r in enumerate(ports):
-            q = pipe_reg(len(r.data), f"bank{b}_r0")
-            m.d.sync += q.eq(Mux(held[0][0][b], r.data, 0))
-            zeroed.append(q)
-        m.d.comb += self.r_data[0].eq(reduce(operator.or_, zeroed))
-        # Reads j >= 1: each bank's word in a plain register, the one read j named selected.
+        # Each bank's read data in a register of its own (the bank's word, one edge after the read).
         words = []
-        for b, r in enumerate(ports if nb > 1 else ()):
+        for b, r in enumerate(ports):
             q = pipe_reg(len(r.data), f"bank{b}_q")
             m.d.sync += q.eq(r.data)
             words.append(q)
-        for j in range(1, nb):
-            m.d.comb += self.r_data[j].eq(
-                reduce(operator.or_, (Mux(held[j][-1][b], q, 0) for b, q in enumerate(words)))
-            )
+        # Read j's word: from the register of the bank its address named, two edges ago (one flag
+        # a bank, carried beside the read).
+        for j in range(nb):
+            held = [Signal(nb, name=f"bank_of_{j}_{k}") for k in range(self.LATENCY)]
+            m.d.sync += held[0].eq(Cat(*(bank(self.r_addr[j]) == b for b in range(nb))))
+            m.d.sync += [held[k].eq(held[k - 1]) for k in range(1, len(held))]
+            m.d.comb += self.r_data[j].eq(reduce(operator.or_, (Mux(held[-1][b], q, 0) for b, q in enumerate(words))))
         return m
