@@ -184,13 +184,7 @@ class DwUnit(wiring.Component):
 
         # The column walk: one window column a cycle, kernel row j's word at col + j * s_fy.
         for j in range(nb):
-            # (Bit 0 of the sum as an XOR: Yosys 0.69's ABC9 reintegration, with the sum's own bit 0 in
-            # the IBUF bank select, wired it to ``col``'s bit 1 and left the address bit undriven.)
-            addr = col + off[j]
-            m.d.comb += [
-                self.ibuf_r_addr[j].eq(Cat(col[0] ^ off[j][0], addr[1:])),
-                self.ibuf_r_en[j].eq(walking & (n_gy > j)),
-            ]
+            m.d.comb += [self.ibuf_r_addr[j].eq(col + off[j]), self.ibuf_r_en[j].eq(walking & (n_gy > j))]
         last_x, last_y, pixel_done = ox == n_ox1, oy == n_oy1, cl == 0
         step = walking & ~(pixel_done & (pw != 0))  # a stalled cycle reads again and lands nothing
         with m.If(pw != 0):

@@ -22,10 +22,7 @@ With one bank this is the plain memory of v1 and its register. Latency: ``LATENC
 
 from __future__ import annotations
 
-import operator
-from functools import reduce
-
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Module, Mux, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -91,11 +88,12 @@ class IbufBanks(wiring.Component):
             q = pipe_reg(len(r.data), f"bank{b}_q")
             m.d.sync += q.eq(r.data)
             words.append(q)
-        # Read j's word: from the register of the bank its address named, two edges ago (one flag
-        # a bank, carried beside the read).
+        # Read j's word: from the register of the bank its address named, two edges ago.
         for j in range(nb):
-            held = [Signal(nb, name=f"bank_of_{j}_{k}") for k in range(self.LATENCY)]
-            m.d.sync += held[0].eq(Cat(*(bank(self.r_addr[j]) == b for b in range(nb))))
-            m.d.sync += [held[k].eq(held[k - 1]) for k in range(1, len(held))]
-            m.d.comb += self.r_data[j].eq(reduce(operator.or_, (Mux(held[-1][b], q, 0) for b, q in enumerate(words))))
+            held = [Signal(range(max(2, nb)), name=f"bank_of_{j}_{k}") for k in range(self.LATENCY)]
+            m.d.sync += [held[0].eq(bank(self.r_addr[j]))] + [held[k].eq(held[k - 1]) for k in range(1, len(held))]
+            with m.Switch(held[-1]):
+                for b, q in enumerate(words):
+                    with m.Case(b):
+                        m.d.comb += self.r_data[j].eq(q)
         return m
