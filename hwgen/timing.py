@@ -35,9 +35,9 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
   writes idle, from ``end + λ + WRITE_SETTLE`` (:func:`writes_settled`).
 * END: ``D = 1`` (the decode cycle halts the engine).
 * COPY (hwgen/rtl/cmp_engine.py): ``S`` latches; ``S+1 .. S+n`` present
-  the synchronous IBUF reads of the ``n`` words; the read data is registered (block RAM outputs end
-  at a flip-flop: IBUF's at each bank, hwgen/rtl/ibuf_banks.py), so they enter PPURequant in
-  ``S+3 .. S+n+2`` and are written to OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
+  the synchronous IBUF reads of the ``n`` words; CmpEngine registers the read data (block RAM outputs end at a
+  flip-flop), so they enter PPURequant in ``S+3 .. S+n+2`` and are written to
+  OBUF ``PPURequant.LATENCY`` (8) edges later: ``D = n + 3 + 8``.
 * Boot: cycle 0 samples ``start``; the header's first 36 bytes (magic,
   version, config hash, chunk count, table address: ``header_beats``) are
   asked for in cycle 1, their tests registered in one cycle (``FIELDS_CHECK``)
@@ -58,47 +58,46 @@ END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:
 
 * GEMM (hwgen/rtl/gemm_unit.py, ``P = n_oy·n_ox`` pixels, ``nb = n_c·n_fy·n_fx``
   weight blocks): ``S`` latches; ``S+1 .. S+L`` read block 0's L WBUF rows
-  into the array's shadow weights (synchronous WBUF read, registered, the row is
-  written two edges later); then one *period* per block: pixel p's IBUF read is
+  into the array's shadow weights (synchronous WBUF read, the row is written
+  one edge later); then one *period* per block: pixel p's IBUF read is
   issued at offset p and, while block b streams, block b+1's rows are read at
   offsets 0..L-1 (the first lands at the swap edge of block b, the last one
   edge before block b+1's swap). A period lasts ``Q = max(P, L, RAW)``, the
-  last one P. A pixel issued in cycle ``i`` enters the array in ``i + 2``
-  (``IBUF_LATENCY``: the IBUF read, then its register at the bank), its column sums reach AccUpdate
-  ``PEArray.LATENCY`` (4) edges later in ``i + 6`` with its ABUF word (read presented in ``i + 4``, the
+  last one P. A pixel issued in cycle ``i`` enters the array in ``i + 1``
+  (IBUF read), its column sums reach AccUpdate ``PEArray.LATENCY`` (4) edges
+  later in ``i + 5`` with its ABUF word (read presented in ``i + 3``, the
   port is not transparent and its data is registered), and is written to ABUF ``AccUpdate.LATENCY`` (1)
-  later in ``i + 7`` = ``i + WRITE``; the same ABUF word is next read by the
+  later in ``i + 6`` = ``i + WRITE``; the same ABUF word is next read by the
   pixel issued ``Q`` cycles later, whose read sees the write only if
   ``Q >= RAW = WRITE - READ + 1 = 4`` (with L >= 4 the weight load already
   guarantees it; L = 2 with P < 4 stalls). The instruction's last cycle is the
-  last ABUF write: ``D = 1 + L + (nb-1)·Q + P + WRITE`` (= ``… + P + 7``).
+  last ABUF write: ``D = 1 + L + (nb-1)·Q + P + WRITE`` (= ``… + P + 6``).
   Busy-PE: ``L·L`` per pixel per block (every cycle the array takes an input;
   padding lanes included), identically in sim/machine and the RTL.
 
 * POOL (hwgen/rtl/pool_unit.py, ``n = n_c·n_oy·n_ox`` windows of ``w = n_fy·n_fx``
   words): ``S`` latches; the window words' IBUF reads are issued in ``S+1 ..
   S+n·w`` (order c, oy, ox, fy, fx); each reaches PPUPool two edges later (the
-  port, the bank's register) and a window's result enters PPURequant
+  port, CmpEngine's register) and a window's result enters PPURequant
   ``PPUPool.LATENCY`` (1) after its last word, then OBUF 8 later:
   ``D = n·w + 4 + 8``.
 
 * ADD (hwgen/rtl/cmp_engine.py): ``S`` latches; the ``a`` and ``b`` words of the
   ``n`` outputs alternate on the IBUF port in ``S+1 .. S+2n``; each enters
-  PPUAdd two edges later (the port, the bank's register) and the result is
+  PPUAdd two edges later (the port, CmpEngine's register) and the result is
   written ``PPUAdd.LATENCY`` (6) after its ``b``: ``D = 2n + 3 + 6``.
 
 * DW v2 (hwgen/rtl/dw_unit.py; a group of ``n_gy`` kernel rows x ``n_gx``
   columns, ``R = n_gy·n_gx`` array rows, ``n_oy x n_ox`` pixels): ``S``
-  latches; ``S+1 .. S+R`` read the R weight rows (WBUF, registered, into the
-  shadow weights two edges later); from ``C0 = S+1+R`` one window *column* a cycle —
+  latches; ``S+1 .. S+R`` read the R weight rows (WBUF, into the shadow
+  weights one edge later); from ``C0 = S+1+R`` one window *column* a cycle —
   the group's ``n_gy`` words of one kernel column, one from each IBUF bank —
   with no bubble: an output row's first pixel loads ``n_gx`` columns, each
   further pixel the ``n_gx − keep`` new ones (``keep``: the columns the
   window shifts over, a derived field), ``N = n_oy·(n_gx + (n_ox−1)·(n_gx −
   keep))`` in all; the cycle after a pixel's last column read plays GEMM's
-  issue (its words land in the window register ``IBUF_LATENCY`` edges after the read, and the array
-  takes the window a cycle later, as it would a GEMM pixel issued then), so the last ABUF write is
-  at ``C0 + N + WRITE``: ``D = R + N + 2 + WRITE`` (``R + N + 9``).
+  issue (the word lands in the window register), so the last ABUF write is
+  at ``C0 + N + WRITE``: ``D = R + N + 2 + WRITE`` (``R + N + 8``).
   Busy-PE: ``R·L`` per pixel (rows = the group's taps, every column, padding
   lanes included), identically in sim/machine and the RTL.
 
@@ -159,10 +158,8 @@ PPU_REQUANT_LATENCY = 4 + ROUND_CLAMP_LATENCY  # PPURequant: bias, partial produ
 #: PPURequant's rates (cycles a word; AccelConfig.ppu_rate): its multipliers serve L / rate lanes at once.
 PPU_RATES = (1, 2, 4)
 LUT_LATENCY = 2  # the pointwise stage: LBUF read, its registered data (cmp_engine.py); only with ``lut``
-# IbufBanks: the block RAM's read, then each bank's register before the bank select (ibuf_banks.py).
-IBUF_LATENCY = 2
 # GemmUnit's pipeline offsets from a pixel's issue (gemm_unit.py, "GEMM" above).
-GEMM_FEED = IBUF_LATENCY  # the pixel's IBUF word at the array (the WBUF rows are registered alike)
+GEMM_FEED = 1  # IBUF read is synchronous
 GEMM_SUM = GEMM_FEED + PE_ARRAY_LATENCY  # column sums (and the ABUF word) at AccUpdate
 GEMM_READ = GEMM_SUM - 2  # ABUF read address presented (port, then CmpEngine's register)
 GEMM_WRITE = GEMM_SUM + ACC_UPDATE_LATENCY  # ABUF write enable
@@ -179,7 +176,7 @@ ISSUE_GAP = 1  # FETCH: cycles between the end of one instruction and the start 
 DMA_READ_OVERHEAD = 1  # cycle S latches the fields; requests start at S + 1
 DMA_WRITE_OVERHEAD = 2  # S latches, S + 1 reads the first OBUF word
 # COPY (and POOL): S latches, S+1 presents the first synchronous buffer read, the
-# word is on the port at S+2, in its register (the IBUF bank's; it enters PPURequant) at
+# word is on the port at S+2, in CmpEngine's register (it enters PPURequant) at
 # S+3 and is written LATENCY edges later.
 PPU_LATENCY = 3 + PPU_REQUANT_LATENCY
 END_CYCLES = 1

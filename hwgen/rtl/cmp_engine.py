@@ -6,16 +6,15 @@ execution cycle, END lasts one cycle and halts).
 
 COPY: cycle ``S`` latches the fields; cycles ``S+1 .. S+n`` present word
 ``i``'s synchronous IBUF read; the read data is registered
-(block RAM outputs are slow: every user takes them one edge late, GEMM's
-AccUpdate and the PE array included; IBUF's register is at each bank,
-hwgen/rtl/ibuf_banks.py); the words enter
+(block RAM outputs are slow: every user but the PE array takes them one edge
+late, GEMM's AccUpdate included); the words enter
 :class:`~dian.hwgen.rtl.ppu_requant.PPURequant` in ``S+3 .. S+n+2`` and leave it
 ``LATENCY`` (8) edges later into OBUF, dense from ``dst``; the last OBUF
 write is at the edge ending ``S + n + 2 + LATENCY``: ``D = n + 3 + LATENCY``.
 
 GEMM: :class:`~dian.hwgen.rtl.gemm_unit.GemmUnit` (PE array, AccUpdate, ABUF
 read-modify-write) from ``S``; the engine waits in GEMM until the unit's
-``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 4) + P + 7``.
+``done`` (the last ABUF write): ``D = 1 + L + (nb-1)·max(P, L, 4) + P + 6``.
 With ``rq`` (GEMM and DW) each final sum the unit writes to ABUF (its
 ``rq_valid``) also enters PPURequant in that cycle, with the instruction's
 PBUF entry (read from the latch on) and clamp, and goes to OBUF from
@@ -40,7 +39,7 @@ and the instruction's M, s: ``D = 2n + 3 + 1 + 8``.
 DW (with the depthwise dataflow): :class:`~dian.hwgen.rtl.dw_unit.DwUnit`
 walks the window columns into the window register, a word from each IBUF bank
 a cycle (the banks' further reads on ``ibuf_x_*``), and shares GemmUnit's array
-path; the engine waits in GEMM until the last ABUF write: ``D = R + N + 9`` for
+path; the engine waits in GEMM until the last ABUF write: ``D = R + N + 8`` for
 a group of R taps whose window reads N columns.
 
 ``ppu_rate`` R > 1: PPURequant takes a word every R cycles (``rq.latency`` = 8 + R - 1); COPY
@@ -206,11 +205,9 @@ class CmpEngine(wiring.Component):
         prods = [Signal(signed(16), name=f"mul_prod{i}") for i in range(L)]
         rd = Mux(is_add & operand, b_addr, rd_addr)
         # Block RAM read data has a slow clock-to-output: every user but the PE
-        # array (whose first stage is a register) takes it one edge later. IBUF's
-        # words come registered (at each bank, hwgen/rtl/ibuf_banks.py) two edges after the read.
-        ibuf_q = self.ibuf_r_data
-        abuf_q, pbuf_q = Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
-        m.d.sync += [abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
+        # array (whose first stage is a register) takes it one edge later.
+        ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
+        m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
         add_mult = Signal(31)  # PPUAdd's multiplier for the word in ibuf_q, selected a cycle ahead (no mux at its DSPs)
         m.d.comb += [

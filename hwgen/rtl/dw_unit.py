@@ -15,20 +15,17 @@ Timing (cycle ``S`` = the CMP engine's DECODE, ``start`` high; ``R = n_rows = n_
 ``N`` = the columns read, ``n_oy * (n_gx + (n_ox - 1) * (n_gx - keep))``):
 
 * ``S``: fields latched (``n_rows`` and ``keep`` are derived fields: no multiplier here);
-* ``S+1 .. S+R``: weight row r's WBUF read, written into the shadow row two edges later (GemmUnit
-  registers the WBUF word); in
+* ``S+1 .. S+R``: weight row r's WBUF read, written into the shadow row one edge later; in
   ``S+1`` also the per-row window wiring (last column? which kernel row?) and the kernel rows'
   IBUF offsets ``j * s_fy`` (adders) are registered and the window cleared;
 * ``C0 + k`` for k < N, ``C0 = S+1+R``: column k's reads are presented (read j at ``col + j *
-  s_fy``, enabled for j < n_gy); the words are on the read ports ``IbufBanks.LATENCY`` (2) edges
-  later and land in the window at the end of that cycle;
-* the cycle after a pixel's last column read ``c`` is the pixel's *issue* ``i`` in GemmUnit's
-  sense (a GEMM pixel issued then reaches the array at ``i + GemmUnit.FEED``): this unit raises
-  ``issue`` in ``c + 2``, as its words land, and the array takes the window with ``in_valid`` in
-  ``i + FEED`` (with ``w_swap`` for the first pixel: the last shadow row was written at the edge
-  ending ``S+R+2 <= i + 1``), and the ABUF write is in ``i + GemmUnit.WRITE``.
+  s_fy``, enabled for j < n_gy); the words land in the window one edge after the next;
+* the cycle after a pixel's last column read (its words on the read ports, written into the
+  window at its end) is the pixel's *issue* in GemmUnit's sense: the array takes the window with
+  ``in_valid`` in ``i + 1`` (with ``w_swap`` for the first pixel: the last shadow row was written
+  at the edge ending ``S+R+1 <= i``), and the ABUF write is in ``i + GemmUnit.WRITE``.
 
-The last ABUF write is the instruction's last cycle: ``D = R + N + 2 + WRITE`` (= ``R + N + 9``;
+The last ABUF write is the instruction's last cycle: ``D = R + N + 2 + WRITE`` (= ``R + N + 8``;
 hwgen/timing.py's ``dw_cycles``). With ``rq`` on a config whose ``ppu_rate`` is above 1, a pixel's
 last column read waits until ``ppu_rate`` cycles after the previous pixel's (the walk stalls; a
 stalled cycle lands nothing), so ``N`` counts ``max(columns, ppu_rate)`` for every pixel but the
@@ -43,7 +40,6 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .. import timing
 from ..accel_config import AccelConfig
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, Dw
@@ -217,14 +213,16 @@ class DwUnit(wiring.Component):
             with m.Else():
                 m.d.sync += walking.eq(0)
 
-        # ``IbufBanks.LATENCY`` edges later the words are on the read ports: into the window (a
-        # column shift). The read's flags wait beside them, one register a stage.
-        rd_valid, rd_done, rd_first, rd_last, rd_apix = step, pixel_done, first, pixel_done & last_x & last_y, apix
-        for k in range(1, timing.IBUF_LATENCY + 1):
-            regs = [Signal(name=f"rd_{x}_{k}") for x in ("valid", "done", "first", "last")]
-            regs.append(Signal(ab, name=f"rd_apix_{k}"))
-            m.d.sync += [r.eq(v) for r, v in zip(regs, (rd_valid, rd_done, rd_first, rd_last, rd_apix), strict=True)]
-            rd_valid, rd_done, rd_first, rd_last, rd_apix = regs
+        # One edge later the words are on the read ports: into the window (a column shift).
+        rd_valid, rd_done, rd_first, rd_last = Signal(), Signal(), Signal(), Signal()
+        rd_apix = Signal(ab)
+        m.d.sync += [
+            rd_valid.eq(step),
+            rd_done.eq(pixel_done),
+            rd_first.eq(first),
+            rd_last.eq(pixel_done & last_x & last_y),
+            rd_apix.eq(apix),
+        ]
         with m.If(step & pixel_done):
             m.d.sync += first.eq(0)
         window = [Signal(data.ArrayLayout(signed(8), L), name=f"window_{r}") for r in range(L)]

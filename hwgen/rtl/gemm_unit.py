@@ -8,14 +8,12 @@ n_fy * n_fx`` weight blocks, ``L`` lanes). An *issue* cycle presents the
 synchronous IBUF read of one pixel and/or the WBUF read of one weight row:
 
 * preamble ``S+1 .. S+L``: the L rows of block 0 are read (WBUF ``wgt``,
-  ``wgt+1``, ...), registered (block RAM output to a flip-flop) and written to
-  the array's shadow weights two edges later;
+  ``wgt+1``, ...) and written to the array's shadow weights one edge later;
 * block period b, from ``S+L+1+b*Q``: pixel p is issued at offset p (p < P),
   and, if there is a block b+1, its row r at offset r (r < L). Every period
   but the last lasts ``Q = max(P, L, RAW)`` cycles, the last one P;
 * a pixel issued in cycle ``i`` enters the array with ``in_valid`` (and
-  ``w_swap`` when it is the block's first) in ``i + FEED`` (FEED = IbufBanks.LATENCY,
-  2: the read, then its register at the IBUF bank), its column sums
+  ``w_swap`` when it is the block's first) in ``i + FEED``, its column sums
   reach AccUpdate in ``i + SUM`` together with its ABUF word (address
   presented in ``i + READ`` = ``i + SUM - 2``: the ABUF read port is
   synchronous and not transparent, and CmpEngine registers its data so the
@@ -59,7 +57,6 @@ from ..dsp_plan import plan_dsps
 from ..encoding import Encoding
 from ..isa import INSTRUCTION_BITS, Dw, Gemm
 from .accumulator import AccUpdate
-from .datapath import pipe_reg
 from .decode import fields
 from .dw_unit import DwUnit
 from .pe_array import PEArray, PEMode
@@ -301,23 +298,12 @@ class GemmUnit(wiring.Component):
             with m.Else():
                 m.d.sync += [q.eq(q + 1), qrem.eq(qrem - 1), qz.eq(qrem == 1), ql.eq(ql & (q != L - 1)), q0.eq(0)]
 
-        # A GEMM pixel's IBUF word reaches the array FEED (IBUF_LATENCY) edges after its issue, so its
-        # flags and ABUF address wait FEED - 1 edges in registers first; a DW window is complete one
-        # edge before the array takes it, so DwUnit's flags join the path there (stage FEED - 1).
-        pre_stages = self.FEED - 1
-        g_issue, g_a, g_r = issue_pix, apix, reset_blk
-        g_l, g_sw, g_fin = issue_pix & last_blk & last_x & last_y, issue_pix & q0, fuse & last_blk
-        for k in range(1, pre_stages + 1):
-            n_issue, n_l, n_sw, n_fin = (Signal(name=f"gemm_{x}_{k}") for x in ("issue", "last", "swap", "final"))
-            n_a = Signal(ab, name=f"gemm_addr_{k}", reset_less=True)
-            n_r = Signal(name=f"gemm_reset_{k}", reset_less=True)
-            m.d.sync += [n_issue.eq(g_issue), n_l.eq(g_l), n_sw.eq(g_sw), n_fin.eq(g_fin), n_a.eq(g_a), n_r.eq(g_r)]
-            g_issue, g_a, g_r, g_l, g_sw, g_fin = n_issue, n_a, n_r, n_l, n_sw, n_fin
-
         # DW: its own window walk (dw_unit.py) drives the same array path; ``dw``
         # stays high from a DW's start to the next GEMM's.
         dw = Signal()
-        issue, a0, r0, l0, sw0, fin0 = g_issue, g_a, g_r, g_l, g_sw, g_fin
+        issue = issue_pix
+        a0, r0, l0, sw0 = apix, reset_blk, issue_pix & last_blk & last_x & last_y, issue_pix & q0
+        fin0 = fuse & last_blk
         if self.depthwise:
             m.submodules.dw = dwu = DwUnit(cfg)
             with m.If(self.dw_start):
@@ -341,45 +327,39 @@ class GemmUnit(wiring.Component):
                 self.ibuf_r_addr.eq(Mux(dw, dwu.ibuf_r_addr[0], pix)),
                 self.wbuf_r_addr.eq(Mux(dw, dwu.wbuf_r_addr, waddr)),
             ]
-            issue = g_issue | dwu.issue
+            issue = issue_pix | dwu.issue
             a0, r0 = Mux(dw, dwu.abuf_addr, a0), Mux(dw, dwu.reset, r0)
             l0, sw0 = Mux(dw, dwu.issue & dwu.last, l0), Mux(dw, dwu.issue & dwu.first, sw0)
-            fin0 = Mux(dw, fuse, fin0)
+            fin0 = fuse & (dw | last_blk)
         else:
             m.d.comb += [self.ibuf_r_addr.eq(pix), self.wbuf_r_addr.eq(waddr)]
 
-        # -> feed: the array takes the IBUF read data (GEMM) or the window (DW). A WBUF row is
-        # registered once (block RAM output to a flip-flop) and loaded a stage later than it was
-        # read, as the pixels are: a block's rows still load at or before its first pixel's swap.
-        feed, swap, w_valid, w_load = Signal(), Signal(), Signal(), Signal()
-        w_row, w_load_row = Signal(range(L)), Signal(range(L))
-        w_data = pipe_reg(8 * L, "wbuf_q")
-        m.d.sync += [feed.eq(issue), swap.eq(sw0), w_valid.eq(issue_w), w_row.eq(q), w_data.eq(self.wbuf_r_data)]
+        # Issue -> feed: the array takes the IBUF/WBUF read data (GEMM) or the window (DW).
+        feed, swap, w_valid = Signal(), Signal(), Signal()
+        w_row = Signal(range(L))
+        m.d.sync += [feed.eq(issue), swap.eq(sw0), w_valid.eq(issue_w), w_row.eq(q)]
         busy = L * L
         if self.depthwise:
-            m.d.sync += [
-                w_load.eq(Mux(dw, dwu.w_load_valid, w_valid)),
-                w_load_row.eq(Mux(dw, dwu.w_load_row, w_row)),
+            m.d.comb += [
+                pe.w_load_valid.eq(Mux(dw, dwu.w_load_valid, w_valid)),
+                pe.w_load_row.eq(Mux(dw, dwu.w_load_row, w_row)),
             ]
             busy = Mux(dw, dwu.n_rows << (L.bit_length() - 1), L * L)  # L a power of two: a shift, not a multiplier
         else:
-            m.d.sync += [w_load.eq(w_valid), w_load_row.eq(w_row)]
+            m.d.comb += [pe.w_load_valid.eq(w_valid), pe.w_load_row.eq(w_row)]
         m.d.comb += [
-            pe.w_load_valid.eq(w_load),
-            pe.w_load_row.eq(w_load_row),
             pe.in_valid.eq(feed),
             pe.w_swap.eq(swap),
             pe.x_data.eq(self.ibuf_r_data),
-            pe.w_load_data.eq(w_data),
+            pe.w_load_data.eq(self.wbuf_r_data),
             self.busy_pe.eq(Mux(feed, busy, 0)),
         ]
 
         # ABUF address, reset, last-pixel and final-sum flags travel beside the array. (The final-sum
         # flags keep their reset: reset-less, Yosys 0.70 merged them into a P&R netlist with two drivers
         # on the DW window register, which nextpnr refuses.)
-        # (Indexed from the GEMM pixel's issue; stage FEED - 1 is where DW joins.)
-        addr, rst, last, fin = [a0] * self.FEED, [r0] * self.FEED, [l0] * self.FEED, [fin0] * self.FEED
-        for k in range(self.FEED, self.WRITE + 1):
+        addr, rst, last, fin = [a0], [r0], [l0], [fin0]
+        for k in range(1, self.WRITE + 1):
             addr.append(Signal(ab, name=f"abuf_addr_{k}", reset_less=True))
             rst.append(Signal(name=f"reset_{k}", reset_less=True))
             last.append(Signal(name=f"last_{k}"))

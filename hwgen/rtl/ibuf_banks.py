@@ -10,14 +10,10 @@ Ports (``banks`` = ``AccelConfig.ibuf_banks``, ``depth`` = the IBUF's words):
   only with bit ``j`` of ``r_en`` (a DW's further kernel rows). The enabled reads must name
   words of distinct banks (the lowering's odd row pitch makes them so, and sim/machine rejects
   a program that breaks it); a bank no enabled read ``j >= 1`` names reads for read 0;
-* ``r_data[j]``: the word of read ``j``, two edges later: the memories are synchronous and not
-  transparent (as one IBUF was), and each bank's read data is registered right at the bank before
-  a ``banks``-way select of the bank that held it. A block RAM's clock-to-output is ~4 ns of the
-  6.7 ns of a 150 MHz ECP5 cycle, so its data must end at a flip-flop, not cross the select and
-  the chip to the PE array (issue 15).
+* ``r_data[j]``: the word of read ``j``, one edge later (the memories are synchronous and not
+  transparent, as one IBUF was), through a ``banks``-way select of the bank that held it.
 
-With one bank this is the plain memory of v1 and its register. Latency: ``LATENCY`` =
-``hwgen/timing.py``'s ``IBUF_LATENCY`` (2).
+With one bank this is the plain memory of v1. Latency: ``LATENCY`` = 1, as a block RAM read.
 """
 
 from __future__ import annotations
@@ -27,9 +23,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .. import timing
 from ..accel_config import AccelConfig
-from .datapath import pipe_reg
 
 __all__ = ["IbufBanks"]
 
@@ -37,7 +31,7 @@ __all__ = ["IbufBanks"]
 class IbufBanks(wiring.Component):
     """The banked IBUF of ``cfg`` (ports and timing in the module docstring)."""
 
-    LATENCY = timing.IBUF_LATENCY
+    LATENCY = 1
 
     def __init__(self, cfg: AccelConfig) -> None:
         self.cfg = cfg
@@ -82,18 +76,12 @@ class IbufBanks(wiring.Component):
                 addr = Mux(self.r_en[j] & (bank(self.r_addr[j]) == b), row(self.r_addr[j]), addr)
             m.d.comb += r.addr.eq(addr)
             ports.append(r)
-        # Each bank's read data in a register of its own (the bank's word, one edge after the read).
-        words = []
-        for b, r in enumerate(ports):
-            q = pipe_reg(len(r.data), f"bank{b}_q")
-            m.d.sync += q.eq(r.data)
-            words.append(q)
-        # Read j's word: from the register of the bank its address named, two edges ago.
+        # Read j's word: from the bank its address named, one edge ago.
         for j in range(nb):
-            held = [Signal(range(max(2, nb)), name=f"bank_of_{j}_{k}") for k in range(self.LATENCY)]
-            m.d.sync += [held[0].eq(bank(self.r_addr[j]))] + [held[k].eq(held[k - 1]) for k in range(1, len(held))]
-            with m.Switch(held[-1]):
-                for b, q in enumerate(words):
+            held = Signal(range(max(2, nb)), name=f"bank_of_{j}")
+            m.d.sync += held.eq(bank(self.r_addr[j]))
+            with m.Switch(held):
+                for b, r in enumerate(ports):
                     with m.Case(b):
-                        m.d.comb += self.r_data[j].eq(q)
+                        m.d.comb += self.r_data[j].eq(r.data)
         return m
