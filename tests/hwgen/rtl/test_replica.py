@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from amaranth.back import verilog
-from amaranth.hdl import Module
+from amaranth.hdl import Fragment, Module
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
@@ -54,8 +54,10 @@ def test_copies_follow_set_and_clear() -> None:
 
 
 def test_needs_distinct_names() -> None:
+    m = Module()
     with pytest.raises(ValueError, match="distinct"):
-        replicas(Module(), 1, 0, "a", "a")
+        replicas(m, 1, 0, "a", "a")
+    Fragment.get(m, None)  # elaborated: no "created but never used" warning
 
 
 @needs("yosys")
