@@ -42,6 +42,7 @@ from ..csr_map import ErrorCode
 from ..image_format import CHUNK_ENTRY_BYTES, IMAGE_VERSION, MAGIC
 from ..isa import INSTRUCTION_BITS, INSTRUCTION_BYTES
 from .axi_master import max_run_beats
+from .replica import replicas
 
 __all__ = ["Controller"]
 
@@ -71,7 +72,8 @@ class Controller(wiring.Component):
                 "error_code": Out(8),
                 "running": Out(1),  # a chunk runs: the MEM engine owns the read port
                 "launch": Out(1),
-                "engines_reset": Out(1),
+                "mem_reset": Out(1),  # the engines' resets: copies of the abort flag (hwgen/rtl/replica.py)
+                "cmp_reset": Out(1),
                 "mem_halted": In(1),
                 "cmp_halted": In(1),
                 "mem_error": In(1),
@@ -121,6 +123,13 @@ class Controller(wiring.Component):
             self.cmp_imem_data.eq(rd_cmp.data),
         ]
 
+        # In ABORT, as flip-flops of their own set and cleared with the state (not a decode of the
+        # state register): they gate the bus master and reset the token counters (``aborting``) and
+        # both engines, all over the chip, so one copy each splits the fan-out.
+        abort_set, abort_clear = Signal(name="abort_set"), Signal(name="abort_clear")
+        aborting, mem_reset, cmp_reset = replicas(m, abort_set, abort_clear, "aborting", "mem_reset", "cmp_reset")
+        m.d.comb += [self.bus_abort.eq(aborting), self.mem_reset.eq(mem_reset), self.cmp_reset.eq(cmp_reset)]
+
         # Token counters, with their "not zero" flags kept in registers of
         # their own (the engines' decode waits on them). The engines' consume
         # comes late in the cycle (decode -> ready): after it only muxes, the
@@ -131,7 +140,7 @@ class Controller(wiring.Component):
             down = (self.consume_mem[t] | self.consume_cmp[t]) & ~(self.signal_mem[t] | self.signal_cmp[t])
             nonzero = Signal(name=f"token{t}_nonzero")
             m.d.comb += self.tokens[t].eq(nonzero)
-            with m.If(self.engines_reset):
+            with m.If(aborting):
                 m.d.sync += [cnt.eq(0), nonzero.eq(0)]
             with m.Elif(up):
                 m.d.sync += [cnt.eq(cnt + 1), nonzero.eq(1)]
@@ -187,10 +196,6 @@ class Controller(wiring.Component):
             m.d.comb += fault.eq(ErrorCode.WRITE_ERROR)
         m.d.comb += self.error_code.eq(code)
         soft = Signal()  # the abort under way is a soft reset's
-        # In ABORT, as a flip-flop of its own set and cleared with the state (not a decode of the state
-        # register): it gates the bus master and resets both engines, all over the chip.
-        aborting = Signal(name="aborting")
-        m.d.comb += [self.bus_abort.eq(aborting), self.engines_reset.eq(aborting)]
         # "No chunk left", and the next chunk's read length, kept ready in registers.
         last_chunk = Signal(name="last_chunk")
         next_beats = Signal.like(self.rd_cmd_beats, name="next_beats")
@@ -210,7 +215,8 @@ class Controller(wiring.Component):
         m.d.comb += self.running.eq(in_run)
 
         def go_abort():
-            m.d.sync += [aborting.eq(1), in_run.eq(0)]
+            m.d.comb += abort_set.eq(1)
+            m.d.sync += in_run.eq(0)
             m.next = "ABORT"
 
         def abort(why):
@@ -319,7 +325,7 @@ class Controller(wiring.Component):
                 m.d.comb += self.busy.eq(1)
                 m.d.sync += cmd_valid.eq(0)
                 with m.If(self.bus_idle):
-                    m.d.sync += aborting.eq(0)
+                    m.d.comb += abort_clear.eq(1)
                     with m.If(soft):
                         m.d.sync += code.eq(0)
                         m.next = "IDLE"

@@ -90,9 +90,10 @@ class AcceleratorCore(wiring.Component):
         cfg = self.cfg
         m.submodules.ctrl = ctrl = Controller(cfg)
         m.submodules.axi = axi = AxiMaster(cfg)
-        # An abort (an error, a soft reset) holds both engines in reset while the bus drains.
-        m.submodules.mem = mem = ResetInserter(ctrl.engines_reset)(MemEngine(cfg))
-        m.submodules.cmp = cmp = ResetInserter(ctrl.engines_reset)(CmpEngine(cfg))
+        # An abort (an error, a soft reset) holds both engines in reset while the bus drains; each engine
+        # has a copy of the flag of its own (hwgen/rtl/replica.py).
+        m.submodules.mem = mem = ResetInserter(ctrl.mem_reset)(MemEngine(cfg))
+        m.submodules.cmp = cmp = ResetInserter(ctrl.cmp_reset)(CmpEngine(cfg))
         bufs = {}
         m.submodules.ibuf = ibuf = IbufBanks(cfg)
         m.d.comb += [
