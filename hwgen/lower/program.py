@@ -49,10 +49,8 @@ from ..isa import (
     LoadWgt,
     StoreAct,
     Token,
-    fbuf_fields,
-    writes_obuf,
-    zero_unused_strides,
 )
+from ..isa_queries import fbuf_fields, writes_obuf, zero_unused_strides
 from ..timing import LUT_WORDS
 
 _BUF_OF_KIND = {"ib": "ibuf", "wb": "wbuf", "ab": "abuf", "ob": "obuf", "of": "obuf", "pb": "pbuf", "lt": "lbuf"}

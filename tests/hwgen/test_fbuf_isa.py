@@ -10,7 +10,8 @@ import pytest
 from dian.errors import ProgramError
 from dian.hwgen.accel_config import BufferConfig, validate
 from dian.hwgen.encoding import Encoding
-from dian.hwgen.isa import AddI, Dw, Gemm, Token, fbuf_fields, writes_obuf
+from dian.hwgen.isa import AddI, Dw, Gemm, Token
+from dian.hwgen.isa_queries import fbuf_fields, writes_obuf
 from dian.hwgen.presets import PRESETS
 from dian.hwgen.targets import Target
 from dian.search.explore import encoding_misfit

@@ -25,8 +25,8 @@ from dian.hwgen.isa import (
     Pool,
     StoreAct,
     Token,
-    zero_unused_strides,
 )
+from dian.hwgen.isa_queries import zero_unused_strides
 from dian.hwgen.presets import PRESETS
 
 
