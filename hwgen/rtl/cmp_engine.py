@@ -339,7 +339,8 @@ class CmpEngine(wiring.Component):
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            with head.states(on_start=[step.eq(1), pace.eq(0), sfb.eq(0), bfb.eq(0), ofb.eq(0)], refuse=None if cfg.lut_tables else no_lut):
+            starts = [step.eq(1), pace.eq(0), sfb.eq(0), bfb.eq(0), ofb.eq(0)]
+            with head.states(on_start=starts, refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [

@@ -71,8 +71,9 @@ def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
 
 
 def refuse_unbuilt_fields(cfg: AccelConfig) -> None:
-    """Raise :class:`AccelConfigError` when ``cfg`` has a field this hardware does not implement (a
-    fusion buffer): a design that silently ignored part of its config would run programs wrongly."""
+    """Raise :class:`AccelConfigError` when ``cfg`` has a field this hardware does not implement
+    (:func:`~dian.hwgen.accel_config.rtl_misfit`; none today): a design that silently ignored part of
+    its config would run programs wrongly."""
     why = rtl_misfit(cfg)
     if why:
         raise AccelConfigError(why)
