@@ -317,18 +317,18 @@ class CmpEngine(wiring.Component):
         m.d.sync += [looked.eq(res_valid & lut_on), lut_valid.eq(looked), lut_q.eq(self.lbuf_r_data)]
         for i in range(L):
             m.d.comb += self.lbuf_r_addr[i].eq(Cat(res[8 * i : 8 * i + 8] ^ Const(0x80, 8), ltab))
-        w_en = Signal()  # a result word goes to OBUF, or to FBUF with ofb, at this edge
+        w_en = Signal() if fb else self.obuf_w_en  # a result word goes to OBUF (FBUF with ofb) at this edge
         m.d.comb += [
             rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid | mul_valid),
             rq.lo.eq(lo.as_signed()),
             rq.hi.eq(hi.as_signed()),
             w_en.eq(Mux(lut_on, lut_valid, res_valid)),
-            self.obuf_w_en.eq(w_en & ~ofb),
             self.obuf_w_addr.eq(wr_addr),
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
         if fb:
             m.d.comb += [
+                self.obuf_w_en.eq(w_en & ~ofb),
                 self.fbuf_w_en.eq(w_en & ofb),
                 self.fbuf_w_addr.eq(wr_addr),
                 self.fbuf_w_data.eq(self.obuf_w_data),
@@ -339,7 +339,7 @@ class CmpEngine(wiring.Component):
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            starts = [step.eq(1), pace.eq(0), sfb.eq(0), bfb.eq(0), ofb.eq(0)]
+            starts = [step.eq(1), pace.eq(0), *([sfb.eq(0), bfb.eq(0), ofb.eq(0)] if fb else [])]
             with head.states(on_start=starts, refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
