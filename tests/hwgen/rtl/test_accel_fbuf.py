@@ -4,7 +4,9 @@ and without the residual add, stride 1 and 2) that the lowering fuses, so that t
 (and the projection's before an add) lives only in FBUF: DW and GEMM requantize into it (``ofb``),
 GEMM reads its operand from it (``sfb``), ADD its ``b`` words (``bfb``). Each run must give
 sim/reference's outputs bit for bit, sim/machine's DRAM, cycles and counters and the exact cost
-model's on the ideal memory, and the same DRAM on a random AXI memory (rtl_check.rtl_mismatches)."""
+model's on the ideal memory, and the same DRAM on a random AXI memory (rtl_check.rtl_mismatches).
+Also on the cramped config (PPURequant every 2nd cycle) with an FBUF 8 times as deep as its OBUF,
+so that ``odst`` and the write address are wider than OBUF's."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch.nn as nn
+from machine_cases import CRAMPED
 from rtl_check import rtl_mismatches
 from test_machine_fusion import block_net
 from tool_helpers import needs
@@ -32,6 +35,8 @@ from dian.ir import Graph
 
 #: tiny (4x4 PEs, 2 IBUF banks of 4-byte words) with a 2 KiB FBUF: half its IBUF, 256 words a bank.
 TINY_FB = validate(dataclasses.replace(PRESETS["tiny"], name="tiny-fb", fbuf=BufferConfig(2048)))
+#: cramped (ppu_rate 2, a 16-word OBUF) with the largest FBUF it may have: 128 words.
+CRAMPED_FB = validate(dataclasses.replace(CRAMPED, name="cramped-fb", fbuf=BufferConfig(512)))
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +106,13 @@ def test_fused_blocks_in_verilator(fbuf_harness: Path, case: str) -> None:
     problems, counters = rtl_mismatches(fbuf_harness, TINY_FB, g, seed=3, random_memories=(7,), tiling=tiling)
     assert not problems, "\n".join(problems)
     assert counters["perf_cycles"] > 0
+
+
+@needs("verilator")
+@pytest.mark.parametrize(("c", "k"), [(4, 4), (4, 8)])
+def test_fused_blocks_on_the_cramped_config_in_verilator(accel_harness: Callable[..., Path], c: int, k: int) -> None:
+    g = block_net(c, k, 6, 6, 1, 2)
+    assert [add for _, add in fused_blocks(g, CRAMPED_FB, choose_tiling)] == [c == k]
+    exe = accel_harness(CRAMPED_FB)
+    problems, _ = rtl_mismatches(exe, CRAMPED_FB, g, seed=3, random_memories=(7,), tiling=choose_tiling)
+    assert not problems, "\n".join(problems)
