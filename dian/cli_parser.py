@@ -348,8 +348,8 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         action="append",
         metavar="CONFIG",
         help="also price this accelerator config (a preset or a .json file), as given, beside the trials; "
-        "repeatable. A config with a fusion buffer (fbuf) is priced with its fused blocks but never chosen: "
-        "the RTL cannot build one yet",
+        "repeatable. A config with a fusion buffer (fbuf), which the drawn trials never have, is priced with "
+        "its fused blocks and competes with them",
     )
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=handlers["explore"])

@@ -82,7 +82,7 @@ def _table(designs: list[Design], front: list[Design], chosen: Design, head: str
         spans = ", ".join(f"{f} {lo:.3g}..{hi:.3g}" for f, lo, hi in fit.ranges) if fit else ""
         lines += ["", f"\\* extrapolated: a feature of the config outside the calibration's points ({spans})."]
     priced = [d for d in designs if not d.fits and d.cycles]
-    if priced:  # designs priced but not choosable (a fusion buffer the RTL cannot build yet)
+    if priced:  # designs priced but not choosable (a field the RTL does not build: accel_config.rtl_misfit)
         lines += ["", "Priced, not chosen (the RTL cannot build them):", ""]
         lines += [
             f"- trial {d.trial} ({d.cfg.name}, FBUF {d.cfg.fbuf.bytes // 1024} KiB): {d.cycles:,} cycles = "
@@ -161,8 +161,7 @@ def explore_model(
     options (default: ``calib_samples`` samples from the model's hook or synthetic noise, max-abs);
     ``max_clock_mhz`` the clock asked of every design (default: the target's), which caps the
     clock it is priced at; ``price`` accelerator configs (presets or .json files) priced beside the
-    trials, as given (one with a fusion buffer is priced fused but never chosen: the RTL cannot
-    build it yet)."""
+    trials, as given (one with a fusion buffer is priced with its fused blocks and may be chosen)."""
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     calib = calib or CalibOptions(samples=calib_samples)

@@ -82,8 +82,8 @@ class AccelConfig:
     #: FBUF, the CMP engine's private fusion buffer (docs/accelerator.md, "Fusion buffer"): bytes, one
     #: memory (no halves) that only the requantizer writes (``ofb``) and only the array and ADD's ``b``
     #: operand read (``sfb``, ``bfb``), so a fused block's depthwise output never goes to DRAM. 0
-    #: builds none and fuses nothing (every preset). The RTL does not implement it yet: emitting RTL
-    #: for a config with FBUF is refused (:func:`rtl_misfit`).
+    #: builds none and fuses nothing (every preset). The RTL builds it banked like the IBUF
+    #: (hwgen/rtl/core.py).
     fbuf: BufferConfig = BufferConfig(0)
 
     # Derived sizes: the only place these are computed.
@@ -312,16 +312,11 @@ def _validate_fbuf(cfg: AccelConfig) -> None:
 
 def rtl_misfit(cfg: AccelConfig) -> str:
     """Why the RTL cannot be built for ``cfg`` although the compiler and sim/machine run it ("" when it
-    can): the fields the generated hardware does not implement yet. Emitting RTL for such a config
-    would build an accelerator that silently ignores part of its config."""
-    if cfg.fbuf.bytes:
-        return (
-            f"accelerator config '{cfg.name}' has a fusion buffer (fbuf.bytes = {cfg.fbuf.bytes}), which the "
-            f"compiler and sim/machine run but the RTL does not implement yet (issue 15, stage "
-            f'P1 of docs/accelerator.md, "Fusion buffer"); the generated hardware would ignore the field and '
-            f"run fused programs wrongly. Set fbuf to 0 (or drop it from the config) to build RTL, synthesize "
-            f"or simulate with --rtl; keep it to compile and simulate on the machine model only."
-        )
+    can): the fields the generated hardware does not implement. Every path that emits RTL asks
+    (``dian compile``, ``dian synth``, ``dian simulate --rtl``, ``emit_verilog``), so that a field the
+    compiler learns before the RTL does is refused in one place. Today the RTL builds every field
+    (the fusion buffer since stage P1's RTL, docs/accelerator.md "Fusion buffer"): always ""."""
+    del cfg
     return ""
 
 

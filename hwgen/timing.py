@@ -17,8 +17,9 @@ synchronous). ``λ`` = ``dram_latency``, ``B`` = bus bytes, a word is
 The fusion buffer (``AccelConfig.fbuf``) adds no formula, by design: an FBUF read (GEMM ``sfb``,
 ADD ``bfb``) has the IBUF read's latency (a synchronous block RAM with registered data), and a
 requantized word sent to FBUF (``ofb``) lands exactly when it would have landed in OBUF; so every
-duration below holds whichever buffer an instruction reads or writes. An RTL that implements FBUF
-must keep this rule (it does not yet: hwgen/rtl refuses a config with one).
+duration below holds whichever buffer an instruction reads or writes. The RTL keeps this rule
+(hwgen/rtl/cmp_engine.py: FBUF's data replaces IBUF's after the read, and the OBUF write goes to
+FBUF by ``ofb``), measured exact in tests/hwgen/rtl/test_accel_fbuf.py.
 
 MEASURED AGAINST THE RTL (exact): the controller (boot, chunk fetch, done),
 END, LOAD_ACT, LOAD_WGT, LOAD_PRM, STORE_ACT:

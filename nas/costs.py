@@ -125,13 +125,12 @@ def graph_costs(
     """``[len(graphs), 2]``: each graph's (cycles, energy pJ) share on ``cfg`` — its layers under the
     mapper's choice for ``objective``, each distinct layer shape timed once; INFEASIBLE where a layer
     cannot run. ``cfg`` must have no fusion buffer: the tables price layers one at a time, and a fused
-    block is priced as a whole (search/fused_cost.py); the co-search's hardware space has none, as the
-    RTL cannot build one yet."""
+    block is priced as a whole (search/fused_cost.py); the co-search's hardware space has none."""
     if cfg.fbuf.bytes:
         raise AccelConfigError(
             f"the co-search's cost tables price layers one at a time and cannot price config '{cfg.name}''s "
             f"fusion buffer (fbuf.bytes = {cfg.fbuf.bytes}), whose fused blocks are priced whole; use fbuf = 0 "
-            f"(the RTL cannot build an FBUF yet either)."
+            f"(`dian explore --price` prices a config with one)."
         )
     per_graph = [layer_works(g, cfg)[1] for g in graphs]
     unique: dict[tuple[object, ...], Work] = {}

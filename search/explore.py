@@ -10,11 +10,12 @@ Fmax, capped by the platform's clock), energy (search/energy.py) or their
 product. Every evaluated design is kept; the Pareto front is taken over
 latency and energy among the designs that fit.
 
-The drawn configs have no fusion buffer (``AccelConfig.fbuf``): the RTL cannot
-build one yet (``accel_config.rtl_misfit``). A config given to :func:`explore`
-(``extra``) may have one: it is priced exactly, fused blocks and all
-(search/fused_cost.py), and kept with ``fits`` False and the RTL's reason, so
-no search ever picks a design the RTL refuses.
+The drawn configs have no fusion buffer (``AccelConfig.fbuf``: not a knob yet).
+A config given to :func:`explore` (``extra``) may have one: it is priced exactly,
+fused blocks and all (search/fused_cost.py), and competes like a drawn one. A
+config with a field the RTL does not build (``accel_config.rtl_misfit``; none
+today) is priced but kept with ``fits`` False and the RTL's reason, so no
+search ever picks a design the RTL refuses.
 
 The target fixes what the platform decides: DRAM latency and the clock asked
 for (``PLATFORM``), which caps the clock a design is priced at; the config's
@@ -114,12 +115,12 @@ def config_of(
 
 
 #: Why a design the RTL cannot build is kept out of the choice (its figures are still priced).
-RTL_REFUSES = "priced only: the RTL cannot build its fusion buffer yet (fbuf > 0)"
+RTL_REFUSES = "priced only: the RTL cannot build it"
 
 
 def evaluate(graph: Graph, cfg: AccelConfig, trial: int, objective: Objective) -> Design:
     """Map ``graph`` on ``cfg`` and measure it; a config that does not fit is returned with ``fits`` False
-    (one the RTL cannot build, a fusion buffer's, with its exact cycles and energy all the same)."""
+    (one the RTL cannot build, by ``rtl_misfit``, with its exact cycles and energy all the same)."""
     res = estimate(cfg)
     why = misfit(res, cfg.target) or encoding_misfit(cfg)
     if why:

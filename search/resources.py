@@ -88,8 +88,7 @@ def block_rams(cfg: AccelConfig) -> dict[str, int]:
     }
     # hwgen/rtl/ibuf_banks.py: the IBUF is ibuf_banks memories, each a bank's share of the words.
     mems["ibuf"] = (cfg.words("ibuf") // cfg.ibuf_banks, mems["ibuf"][1])
-    if cfg.fbuf.bytes:  # the fusion buffer, banked like the IBUF (docs/accelerator.md, "Fusion buffer"):
-        # the memories an RTL with FBUF will build (today's RTL refuses a config with one)
+    if cfg.fbuf.bytes:  # the fusion buffer, banked like the IBUF (docs/accelerator.md, "Fusion buffer")
         mems["fbuf"] = (cfg.words("fbuf") // cfg.ibuf_banks, cfg.word_bytes * 8)
     mems["pbuf"] = (cfg.pbuf_entries, cfg.pbuf_entry_bytes * 8)
     mems["imem (MEM engine)"] = (cfg.imem_instructions, imem_port_bits(cfg, MEM_OPS))

@@ -52,6 +52,13 @@ registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
 would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
 0) an instruction with the bit set raises ``error`` (sim/machine: a ProgramError).
 
+FBUF (with ``AccelConfig.fbuf`` > 0; docs/accelerator.md, "Fusion buffer"): the ``fbuf_*`` ports.
+Its read address is the IBUF port's, and its data replaces the IBUF's where the instruction says so:
+at the PE array for a GEMM with ``sfb``, into the registered read data for ADD's ``b`` words with
+``bfb`` (the same cycles as from IBUF: ADD still reads its two words in turn on one port). The words
+leaving PPURequant (or the lookup stage) of a GEMM or DW with ``ofb`` go to FBUF from ``odst`` in
+the cycles they would have gone to OBUF. No duration changes.
+
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
 or an OBUF writer with ``lut`` and no LBUF raises ``error`` — sticky until reset — and halts the
@@ -97,6 +104,15 @@ class CmpEngine(wiring.Component):
             if nx
             else {}
         )
+        fb = cfg.words("fbuf")
+        if fb:  # the fusion buffer: one read (the IBUF port's address), one write (OBUF's, by ofb)
+            extra |= {
+                "fbuf_r_addr": Out(range(fb)),
+                "fbuf_r_data": In(8 * cfg.lanes),
+                "fbuf_w_en": Out(1),
+                "fbuf_w_addr": Out(range(fb)),
+                "fbuf_w_data": Out(8 * cfg.lanes),
+            }
         super().__init__(
             {
                 **extra,
@@ -134,7 +150,7 @@ class CmpEngine(wiring.Component):
         cfg = self.cfg
         head = InstructionHead(m, cfg, self)
         word = head.word
-        L, enc = cfg.lanes, self.enc
+        L, enc, fb = cfg.lanes, self.enc, cfg.words("fbuf")
         cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
         # PPU stream: read side (counters) and write side (PPURequant output).
@@ -146,7 +162,8 @@ class CmpEngine(wiring.Component):
         left = Signal(2 * cw)
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
-        wr_addr, wr_left = Signal(range(cfg.words("obuf"))), Signal(2 * cw)
+        # the write address runs over OBUF or, with ofb, FBUF (odst is as wide as the deeper one)
+        wr_addr, wr_left = Signal(range(max(cfg.words("obuf"), cfg.words("fbuf")))), Signal(2 * cw)
         # wr_left == 1, as a register: it ends the instruction. Set at every start before it is read, so
         # it needs no reset (with one, Yosys 0.69's ABC9 fails an assertion on the 8x8 co-search config:
         # count_id(wire->name) == 0 in ABC_OPS_REINTEGRATE).
@@ -183,10 +200,18 @@ class CmpEngine(wiring.Component):
                 hi.eq(f["hi"]),
             ]
 
+        # FBUF selects, latched at the start (0 for every instruction that has none, and without FBUF)
+        sfb, bfb, ofb = Signal(), Signal(), Signal()
+
+        def fb_bit(f, name):
+            return [{"sfb": sfb, "bfb": bfb, "ofb": ofb}[name].eq(f[name])] if fb else []
+
         def fused_fields(f):
-            """A GEMM's or DW's fused requantization: its final sums go to OBUF from ``odst``."""
+            """A GEMM's or DW's fused requantization: its final sums go to OBUF (FBUF with ``ofb``)
+            from ``odst``."""
             return [
                 *lut_fields(f),
+                *fb_bit(f, "ofb"),
                 fused.eq(f["rq"]),
                 is_copy.eq(0),
                 prm.eq(f["prm"]),
@@ -204,11 +229,18 @@ class CmpEngine(wiring.Component):
         held_a = Signal(8 * L)
         prods = [Signal(signed(16), name=f"mul_prod{i}") for i in range(L)]
         rd = Mux(is_add & operand, b_addr, rd_addr)
+        add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
+        # The activation words: IBUF's, or FBUF's for a GEMM with sfb (into the array) and for ADD's b
+        # words with bfb (operand2: the word on the read port is a b word).
+        x_gemm, x_ppu = self.ibuf_r_data, self.ibuf_r_data
+        if fb:
+            x_gemm = Mux(sfb, self.fbuf_r_data, self.ibuf_r_data)
+            x_ppu = Mux(bfb & operand2, self.fbuf_r_data, self.ibuf_r_data)
+            m.d.comb += self.fbuf_r_addr.eq(self.ibuf_r_addr)
         # Block RAM read data has a slow clock-to-output: every user but the PE
         # array (whose first stage is a register) takes it one edge later.
         ibuf_q, abuf_q, pbuf_q = Signal(8 * L), Signal(cfg.acc_bits * L), Signal(8 * cfg.pbuf_entry_bytes)
-        m.d.sync += [ibuf_q.eq(self.ibuf_r_data), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
-        add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
+        m.d.sync += [ibuf_q.eq(x_ppu), abuf_q.eq(self.abuf_r_data), pbuf_q.eq(self.pbuf_r_data)]
         add_mult = Signal(31)  # PPUAdd's multiplier for the word in ibuf_q, selected a cycle ahead (no mux at its DSPs)
         m.d.comb += [
             self.ibuf_r_addr.eq(Mux(in_gemm, gemm.ibuf_r_addr, Mux(is_pool, pool.ibuf_r_addr, rd))),
@@ -224,7 +256,7 @@ class CmpEngine(wiring.Component):
             self.abuf_r_addr.eq(gemm.abuf_r_addr),
             self.pbuf_r_addr.eq(prm),
             gemm.instr.eq(word),
-            gemm.ibuf_r_data.eq(self.ibuf_r_data),
+            gemm.ibuf_r_data.eq(x_gemm),
             self.wbuf_r_addr.eq(gemm.wbuf_r_addr),
             gemm.wbuf_r_data.eq(self.wbuf_r_data),
             gemm.abuf_r_data.eq(abuf_q),
@@ -285,21 +317,30 @@ class CmpEngine(wiring.Component):
         m.d.sync += [looked.eq(res_valid & lut_on), lut_valid.eq(looked), lut_q.eq(self.lbuf_r_data)]
         for i in range(L):
             m.d.comb += self.lbuf_r_addr[i].eq(Cat(res[8 * i : 8 * i + 8] ^ Const(0x80, 8), ltab))
+        w_en = Signal() if fb else self.obuf_w_en  # a result word goes to OBUF (FBUF with ofb) at this edge
         m.d.comb += [
             rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid | mul_valid),
             rq.lo.eq(lo.as_signed()),
             rq.hi.eq(hi.as_signed()),
-            self.obuf_w_en.eq(Mux(lut_on, lut_valid, res_valid)),
+            w_en.eq(Mux(lut_on, lut_valid, res_valid)),
             self.obuf_w_addr.eq(wr_addr),
             self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
-        with m.If(self.obuf_w_en):
+        if fb:
+            m.d.comb += [
+                self.obuf_w_en.eq(w_en & ~ofb),
+                self.fbuf_w_en.eq(w_en & ofb),
+                self.fbuf_w_addr.eq(wr_addr),
+                self.fbuf_w_data.eq(self.obuf_w_data),
+            ]
+        with m.If(w_en):
             m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1), wr_last.eq(wr_left == 2)]
         with m.FSM():
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            with head.states(on_start=[step.eq(1), pace.eq(0)], refuse=None if cfg.lut_tables else no_lut):
+            starts = [step.eq(1), pace.eq(0), *([sfb.eq(0), bfb.eq(0), ofb.eq(0)] if fb else [])]
+            with head.states(on_start=starts, refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
@@ -351,6 +392,7 @@ class CmpEngine(wiring.Component):
                         bcast.eq(0),
                         mult_b.eq(f["m_b"]),
                         sub.eq(f["sub"]),
+                        *fb_bit(f, "bfb"),
                     ]
                     m.next = "ADD"
                 with m.Case(Opcode.MUL):
@@ -359,7 +401,8 @@ class CmpEngine(wiring.Component):
                     m.next = "ADD"
                 with m.Case(Opcode.GEMM):
                     m.d.comb += gemm.start.eq(1)
-                    m.d.sync += fused_fields(fields(enc, Gemm, word))
+                    f = fields(enc, Gemm, word)
+                    m.d.sync += [*fused_fields(f), *fb_bit(f, "sfb")]
                     m.next = "GEMM"
                 if gemm.depthwise:
                     with m.Case(Opcode.DW):
@@ -376,7 +419,7 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
                     with m.Else():
                         m.d.sync += rep_count.eq(rep_count + 1)
-                with m.If(self.obuf_w_en & wr_last):
+                with m.If(w_en & wr_last):
                     head.finish()
             with m.State("ADD"):
                 with m.If(pace != 0):
@@ -387,7 +430,7 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
                         # MUL at R = 4: a word's a and b reads, then R - 2 idle cycles
                         m.d.sync += pace.eq(Mux(is_mul, max(R, 2) - 2, 0))
-                with m.If(self.obuf_w_en & wr_last):
+                with m.If(w_en & wr_last):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)

@@ -6,7 +6,8 @@ run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
 
 Buffers: WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
 (one write, one synchronous read port each, not transparent, so they infer
-block RAM), IBUF as ``ibuf_banks`` of them (hwgen/rtl/ibuf_banks.py); LBUF (with
+block RAM), IBUF as ``ibuf_banks`` of them (hwgen/rtl/ibuf_banks.py), and so FBUF
+(with ``fbuf`` > 0: written and read by the CMP engine only); LBUF (with
 ``lut_tables`` > 0) as one byte-wide memory per lane.
 The read side of the AXI master belongs to the controller between chunks and
 to the MEM engine while a chunk runs; the write side is the MEM engine's.
@@ -70,8 +71,9 @@ def core_ports(bus_bits: int) -> dict[str, wiring.Member]:
 
 
 def refuse_unbuilt_fields(cfg: AccelConfig) -> None:
-    """Raise :class:`AccelConfigError` when ``cfg`` has a field this hardware does not implement (a
-    fusion buffer): a design that silently ignored part of its config would run programs wrongly."""
+    """Raise :class:`AccelConfigError` when ``cfg`` has a field this hardware does not implement
+    (:func:`~dian.hwgen.accel_config.rtl_misfit`; none today): a design that silently ignored part of
+    its config would run programs wrongly."""
     why = rtl_misfit(cfg)
     if why:
         raise AccelConfigError(why)
@@ -108,6 +110,15 @@ class AcceleratorCore(wiring.Component):
                 ibuf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
                 ibuf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
                 cmp.ibuf_x_data[j - 1].eq(ibuf.r_data[j]),
+            ]
+        if cfg.fbuf.bytes:  # the fusion buffer: the CMP engine's alone (docs/accelerator.md, "Fusion buffer")
+            m.submodules.fbuf = fbuf = IbufBanks(cfg, "fbuf")
+            m.d.comb += [
+                fbuf.w_en.eq(cmp.fbuf_w_en),
+                fbuf.w_addr.eq(cmp.fbuf_w_addr),
+                fbuf.w_data.eq(cmp.fbuf_w_data),
+                fbuf.r_addr[0].eq(cmp.fbuf_r_addr),
+                cmp.fbuf_r_data.eq(fbuf.r_data[0]),
             ]
         for name, shape, depth in (
             ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),

@@ -1,8 +1,10 @@
 """IbufBanks: the IBUF as ``banks`` block RAMs (docs/accelerator.md, "Depthwise v2"), word ``a``
 in bank ``a mod banks`` at row ``a // banks``, so that a DW instruction reads one word from each
 bank in a cycle (the kernel rows of one window column) while every other user sees one memory.
+The fusion buffer (``buffer="fbuf"``; docs/accelerator.md, "Fusion buffer") is built the same way,
+banked like the IBUF for a later stage that reads it with DW; today only its read 0 is used.
 
-Ports (``banks`` = ``AccelConfig.ibuf_banks``, ``depth`` = the IBUF's words):
+Ports (``banks`` = ``AccelConfig.ibuf_banks``, ``depth`` = the buffer's words):
 
 * ``w_en``/``w_addr``/``w_data``: one word written at the edge (the DMA), into its bank;
 * ``r_addr[j]`` (j < banks) and ``r_en``: read ``j`` asks for word ``r_addr[j]``; read 0 always
@@ -29,16 +31,19 @@ __all__ = ["IbufBanks"]
 
 
 class IbufBanks(wiring.Component):
-    """The banked IBUF of ``cfg`` (ports and timing in the module docstring)."""
+    """The banked IBUF (or, with ``buffer="fbuf"``, FBUF) of ``cfg`` (ports and timing in the module
+    docstring)."""
 
     LATENCY = 1
 
-    def __init__(self, cfg: AccelConfig) -> None:
+    def __init__(self, cfg: AccelConfig, buffer: str = "ibuf") -> None:
+        if buffer not in ("ibuf", "fbuf"):
+            raise ValueError(f"IbufBanks builds the 'ibuf' or the 'fbuf', not {buffer!r}")
         self.cfg = cfg
         self.banks = cfg.ibuf_banks
-        self.depth = cfg.words("ibuf")
-        if self.depth % self.banks:
-            raise ValueError(f"IBUF depth {self.depth} is not a multiple of its {self.banks} banks")
+        self.depth = cfg.words(buffer)
+        if self.depth < self.banks or self.depth % self.banks:
+            raise ValueError(f"{buffer.upper()} depth {self.depth} is not a multiple of its {self.banks} banks")
         word = 8 * cfg.lanes
         super().__init__(
             {

@@ -17,6 +17,7 @@ from machine_cases import random_inputs
 
 from dian.errors import CycleLimitError
 from dian.hwgen.accel_config import AccelConfig
+from dian.hwgen.lower.fusion import TilingChooser
 from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.lower.scheduler import LayerPlan, plan_graph
 from dian.hwgen.tools.verilator_run import run_harness
@@ -48,14 +49,16 @@ def rtl_mismatches(
     seed: int = 0,
     plans: list[LayerPlan] | None = None,
     random_memories: Sequence[int] = (),
+    tiling: TilingChooser | None = None,
 ) -> tuple[list[str], dict[str, int]]:
     """Run ``graph`` lowered for ``cfg`` with ``plans`` (default: the default scheduler's) on the
     model ``exe`` (built from ``cfg``) on the harness's ideal memory, then once on its random memory
     per seed in ``random_memories`` (the image at a base address other than 0); the disagreements
-    (empty when it is exact) and the RTL's counters on the ideal memory."""
+    (empty when it is exact) and the RTL's counters on the ideal memory. ``tiling``: the fused blocks'
+    chooser on a config with a fusion buffer (lower_graph's; None: the lowering's timed choice)."""
     x = random_inputs(graph, seed)
     plans = plan_graph(graph, cfg) if plans is None else plans
-    low = lower_graph(graph, cfg, plans)
+    low = lower_graph(graph, cfg, plans, tiling=tiling)
     dram = np.frombuffer(low.image, dtype=np.uint8).copy()
     low.write_inputs(dram, x)
     image = dram.tobytes()
@@ -70,7 +73,7 @@ def rtl_mismatches(
         for n, v in want.items()
         if n.startswith("perf_") and got.get(n) != v
     ]
-    nc = network_cost(graph, cfg, plans)  # the exact cost model, straight against the RTL's counters
+    nc = network_cost(graph, cfg, plans, tiling)  # the exact cost model, straight against the RTL's counters
     model = {
         "perf_cycles": nc.cycles,
         "perf_busy_pe_cycles": nc.busy_pe,

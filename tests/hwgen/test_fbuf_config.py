@@ -1,5 +1,5 @@
 """AccelConfig.fbuf, the fusion buffer: off by default (no config's identity moves), validated with
-an error naming the field, and refused by every RTL path (the RTL does not implement it yet)."""
+an error naming the field, and built by the RTL (IBUF-like banks; none without one)."""
 
 from __future__ import annotations
 
@@ -52,21 +52,18 @@ def test_fbuf_needs_the_depthwise_dataflow() -> None:
         validate(cfg)
 
 
-def test_the_rtl_refuses_a_config_with_a_fusion_buffer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_rtl_builds_the_fusion_buffer_only_when_the_config_has_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from dian.hwgen.rtl.emit import emit_verilog
 
     cfg = _with_fbuf("tiny", 1024)
-    with pytest.raises(AccelConfigError, match=r"fbuf\.bytes = 1024.*RTL does not implement"):
-        emit_verilog(cfg, tmp_path)
-    assert not list(tmp_path.iterdir())
-
-
-def test_compile_with_rtl_refuses_before_mapping() -> None:
-    from dian.accel_artifacts import build
-
-    cfg = _with_fbuf("tiny", 1024)
-    with pytest.raises(AccelConfigError, match=r"fbuf.*--no-rtl"):
-        build(None, cfg, "tiny")  # type: ignore[arg-type]  # refused before the graph is looked at
+    assert rtl_misfit(cfg) == ""
+    (fb,) = emit_verilog(cfg, tmp_path / "fb")
+    (plain,) = emit_verilog(PRESETS["tiny"], tmp_path / "plain")
+    text = fb.read_text()
+    # tiny's 2 IBUF banks: FBUF is two memories of 1024 / 4 / 2 = 128 words, written and read by the CMP engine
+    assert "module \\dian_accel.core.fbuf (" in text and "fbuf_w_en" in text and "fbuf_r_data" in text
+    assert text.count("reg [31:0] bank0 [127:0]") + text.count("reg [31:0] bank1 [127:0]") == 2
+    assert "fbuf" not in plain.read_text()
 
 
 def test_block_ram_estimate_counts_the_fusion_buffer_as_ibuf_like_banks() -> None:
