@@ -26,7 +26,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .. import timing
-from ..dsp_plan import PIECE_BITS, requant_operands, split_parts
+from ..dsp_plan import PIECE_BITS, Operand, Part, requant_operands, split_parts
 from .datapath import check_lanes, fits_signed, pipe_reg
 from .multiplier import check_dsp, product
 from .ppu_round import RoundClamp
@@ -170,25 +170,24 @@ class PPURequant(wiring.Component):
                         for j in lanes:
                             m.d.comb += [t.eq(x) for t, x in zip(slot_in[j], held[r * S + j], strict=True)]
 
-        # Stage 1: v = acc + bias, range check.
-        v = [pipe_reg(signed(n), f"v{i}") for i in lanes]
-        mul1 = [pipe_reg(M_BITS, f"mul{i}") for i in lanes]
+        # Stage 1: v = acc + bias, range check; each partial product's operand pieces in registers
+        # of its own (:func:`_operand_registers`).
+        parts = split_parts(*requant_operands(n))
         ovf_lane = []
+        operands = []
         for i in lanes:
             total = acc[i] + bias[i]
             ovf_lane.append(~fits_signed(total, n))
-            m.d.sync += [v[i].eq(total), mul1[i].eq(mult[i])]
+            operands.append(_operand_registers(m, i, parts, total, mult[i], valid))
         ovf1 = Signal(name="ovf1")
         m.d.sync += ovf1.eq(Cat(*ovf_lane).any())
 
         # Stage 2: partial products, each within an 18x18 signed multiplier.
         # Stage 3: the two products at offset 17 summed. Stage 4: full product.
-        parts = split_parts(*requant_operands(n))
         for i in lanes:
             by_offset: dict[int, list[Signal]] = {}
             for k, part in enumerate(parts):
-                vp = _piece(v[i], part.a_lo, part.a.bits, part.a.signed)
-                mp = _piece(mul1[i], part.b_lo, part.b.bits, part.b.signed)
+                vp, mp = operands[i][k]
                 prod = product(m, vp, mp, dsp=k * S + i < self.dsp, name=f"mul{i}_{part.a_lo}_{part.b_lo}")
                 pp = pipe_reg(prod.shape(), f"pp{i}_{part.a_lo}_{part.b_lo}")
                 m.d.sync += pp.eq(prod)
@@ -234,6 +233,38 @@ class PPURequant(wiring.Component):
             self.overflow.eq(self.out_valid & (ovf_seen | ovf)),
         ]
         return m
+
+
+def _operand_registers(
+    m: Module, lane: int, parts: tuple[Part, ...], v: Value, mult: Value, valid: Value
+) -> list[tuple[Value, Value]]:
+    """Per partial product, its two operand pieces (of ``v = acc + bias`` and of ``M``) registered.
+
+    Every piece feeds two products, whose DSPs the placer puts apart: from one register the 8x8's
+    critical path was M's register -> MULT18X18D -> product register, 3.5 ns of logic and 7.7 of
+    routing (issue 15). So each product gets a copy of its pieces. Yosys merges flip-flops with the
+    same inputs (``opt_merge``), so a piece's second copy loads only while ``valid`` (an enable: a
+    different cell), which changes no result (a word's pieces are used in the cycle after its
+    ``valid``).
+    """
+    copies: dict[tuple[str, int], int] = {}
+
+    def piece(which: str, value: Value, lo: int, operand: Operand, k: int) -> Value:
+        copy = copies.get((which, lo), 0)
+        copies[(which, lo)] = copy + 1
+        if copy > 1:
+            raise AssertionError(f"a {which} piece feeds more than two products: {parts}")
+        reg = pipe_reg(operand.bits, f"{which}{lane}_{lo}_p{k}")
+        if copy == 0:
+            m.d.sync += reg.eq(value[lo : lo + operand.bits])
+        else:
+            with m.If(valid):
+                m.d.sync += reg.eq(value[lo : lo + operand.bits])
+        return _piece(reg, 0, operand.bits, operand.signed)
+
+    return [
+        (piece("v", v, part.a_lo, part.a, k), piece("m", mult, part.b_lo, part.b, k)) for k, part in enumerate(parts)
+    ]
 
 
 def _piece(value: Value, lo: int, bits: int, signed: bool) -> Value:
