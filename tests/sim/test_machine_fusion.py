@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -58,37 +59,41 @@ class _Block(nn.Module):
         return x + self.conv(x) if self.residual else self.conv(x)
 
 
-@functools.cache
-def block_net(c: int, k: int, h: int, w: int, stride: int, t: int = 6, kernel: int = 3, seed: int = 0) -> Graph:
-    """A stem conv (3 -> c) and one inverted residual block (c -> k, expansion ``t``, a ``kernel``
-    wide depthwise conv), through dian's frontend: the residual add when stride 1 and c == k."""
+def stem_and_blocks(
+    stem: int, make_blocks: Callable[[], list[nn.Module]], h: int, w: int, seed: int, name: str
+) -> Graph:
+    """A stem conv (3 -> ``stem``) and the blocks ``make_blocks`` builds, seeded, with MobileNetV2's
+    conv initialisation and batch-norm statistics from data, through dian's frontend."""
     with seeded(seed):
-        block = InvertedResidual(c, k, stride, t) if kernel == 3 else _Block(c, k, stride, t, kernel)
-        m = nn.Sequential(Conv2dNormActivation(3, c), block)
+        blocks = make_blocks()
+        m = nn.Sequential(Conv2dNormActivation(3, stem), *blocks)
         for mod in m.modules():
             if isinstance(mod, nn.Conv2d):
                 nn.init.kaiming_normal_(mod.weight, mode="fan_out")
         m = batchnorm_from_data(m, (8, 3, h, w)).eval()
     calib = np.random.default_rng(seed).standard_normal((8, 3, h, w)).astype(np.float32)
-    return lower(m, (1, 3, h, w), calib, f"block{c}x{k}s{stride}k{kernel}")[1]
+    return lower(m, (1, 3, h, w), calib, name)[1]
+
+
+@functools.cache
+def block_net(c: int, k: int, h: int, w: int, stride: int, t: int = 6, kernel: int = 3, seed: int = 0) -> Graph:
+    """A stem conv (3 -> c) and one inverted residual block (c -> k, expansion ``t``, a ``kernel``
+    wide depthwise conv), through dian's frontend: the residual add when stride 1 and c == k."""
+
+    def block() -> list[nn.Module]:
+        return [InvertedResidual(c, k, stride, t) if kernel == 3 else _Block(c, k, stride, t, kernel)]
+
+    return stem_and_blocks(c, block, h, w, seed, f"block{c}x{k}s{stride}k{kernel}")
 
 
 @functools.cache
 def three_blocks() -> Graph:
     """Stem, then blocks with a residual (16 -> 16), a stride 2 (16 -> 24) and a residual (24 -> 24)."""
-    with seeded(0):
-        m = nn.Sequential(
-            Conv2dNormActivation(3, 16),
-            InvertedResidual(16, 16, 1, 6),
-            InvertedResidual(16, 24, 2, 6),
-            InvertedResidual(24, 24, 1, 6),
-        )
-        for mod in m.modules():
-            if isinstance(mod, nn.Conv2d):
-                nn.init.kaiming_normal_(mod.weight, mode="fan_out")
-        m = batchnorm_from_data(m, (8, 3, 20, 20)).eval()
-    calib = np.random.default_rng(0).standard_normal((8, 3, 20, 20)).astype(np.float32)
-    return lower(m, (1, 3, 20, 20), calib, "three_blocks")[1]
+
+    def blocks() -> list[nn.Module]:
+        return [InvertedResidual(16, 16, 1, 6), InvertedResidual(16, 24, 2, 6), InvertedResidual(24, 24, 1, 6)]
+
+    return stem_and_blocks(16, blocks, 20, 20, 0, "three_blocks")
 
 
 def _depthwise_outputs(g: Graph) -> set[str]:

@@ -15,17 +15,14 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch.nn as nn
 from machine_cases import CRAMPED
 from rtl_check import rtl_mismatches
-from test_machine_fusion import block_net
+from test_machine_fusion import block_net, stem_and_blocks
 from tool_helpers import needs
 
-from dian.frontend import lower
-from dian.frontend.zoo.mobilenetv2 import Conv2dNormActivation, InvertedResidual
-from dian.frontend.zoo.seeding import batchnorm_from_data, seeded
+from dian.frontend.zoo.mobilenetv2 import InvertedResidual
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.isa import AddI, Dw, Gemm
 from dian.hwgen.lower.fusion import FusedTiling, TilingChooser, candidate_tilings, choose_tiling
@@ -48,20 +45,16 @@ def fbuf_harness(accel_harness: Callable[..., Path]) -> Path:
 def mobilenet_like(size: int = 12) -> Graph:
     """A stem and four inverted-residual blocks of MobileNetV2's: 8 -> 8 (residual), 8 -> 12 stride 2,
     12 -> 12 (residual), 12 -> 16 (stride 1, no residual)."""
-    with seeded(1):
-        m = nn.Sequential(
-            Conv2dNormActivation(3, 8),
+
+    def blocks() -> list[nn.Module]:
+        return [
             InvertedResidual(8, 8, 1, 6),
             InvertedResidual(8, 12, 2, 6),
             InvertedResidual(12, 12, 1, 6),
             InvertedResidual(12, 16, 1, 4),
-        )
-        for mod in m.modules():
-            if isinstance(mod, nn.Conv2d):
-                nn.init.kaiming_normal_(mod.weight, mode="fan_out")
-        m = batchnorm_from_data(m, (8, 3, size, size)).eval()
-    calib = np.random.default_rng(1).standard_normal((8, 3, size, size)).astype(np.float32)
-    return lower(m, (1, 3, size, size), calib, f"mobilenet_like_{size}")[1]
+        ]
+
+    return stem_and_blocks(8, blocks, size, size, 1, f"mobilenet_like_{size}")
 
 
 def pipelined(dw, pw, add, cfg) -> FusedTiling | None:  # type: ignore[no-untyped-def]
