@@ -85,8 +85,9 @@ def _name(row: Row) -> str:
 def pnr_row(name: str, synth: Row) -> Row | None:
     """The row that speaks for ``name``: on ECP5-85k before another part, then the newest
     (``started``), routed or not (an older RTL's Fmax does not speak for today's); None when the
-    config was never synthesized."""
-    rows = [r for r in [*synth.get("fmax_steps", []), *synth.get("results", [])] if _name(r) == name]
+    config was never synthesized. A step whose RTL was not kept (``reverted``) never speaks."""
+    steps = [r for r in synth.get("fmax_steps", []) if not r.get("reverted")]
+    rows = [r for r in [*steps, *synth.get("results", [])] if _name(r) == name]
     if not rows:
         return None
 
@@ -179,8 +180,8 @@ def markdown(rows: list[Row], env: Row) -> str:
     lines = [
         "# Quality of results per config on ECP5-85k",
         "",
-        "Written by benchmarks/bench_qor.py. Resources, Fmax and P&R minutes are the newest row of each",
-        "config in [synth_ecp5.md](synth_ecp5.md) (Yosys `synth_ecp5`, nextpnr-ecp5 seed 1, CABGA381",
+        "Written by benchmarks/bench_qor.py. Resources, Fmax and P&R minutes are the newest kept row of each",
+        "config in [synth_ecp5.md](synth_ecp5.md) (Yosys `synth_ecp5`, nextpnr-ecp5 at that row's seed, CABGA381",
         "speed 8); cycles are the exact cost model's at 1x3x224x224, batch 1 (equal to sim/machine and",
         "the RTL in Verilator). FPS = routed Fmax / cycles; the FPS at the config's clock field is in",
         "brackets. Goals (issue 15): Fmax >= 150 MHz for tiny, small and the 8x8; default routed at",
