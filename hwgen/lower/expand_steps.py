@@ -27,7 +27,7 @@ import numpy as np
 from dian.ir import Conv2d
 
 from ..isa import Dw, Gemm, Instr, LoadPrm, LoadWgt
-from .fusion import FusedBlock, expand_region
+from .fusion import FusedBlock, expand_chunks, expand_region
 from .layout import blocks, dense_conv_weights, dw_groups, gemm_blocks
 from .op_steps import LowerCtx, _fused, _params, _ranges, _step, load_box
 from .program import Load, Step
@@ -55,23 +55,46 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
     x = ctx.act(eop.inputs[0])
     a_e = t.ct * t.rows * wo  # ABUF words of the expand GEMM, after the depthwise sums
     eb = cfg.pbuf_entry_bytes
+    ec, cc = expand_chunks(dw, t.rows, t.ct, cfg)  # region rows an expand GEMM, a clear covers (ABUF)
     cleared = [False]
 
-    def clear(odst: int, n_oy: int, n_ox: int) -> Gemm:
-        """Writes 0 (the pad value) to FBUF ``odst + oy*pitch + ox``: any operands, a ``[0, 0]`` clamp."""
-        return Gemm(0, 0, a_e, 1, 1, 1, 1, n_oy, n_ox, 0, 0, 0, 0, 0, _step(n_oy, pitch), _step(n_ox, 1),
-                    1, odst, 0, 0, 0, ofb=1)  # fmt: skip
+    def clear(r0: int, r1: int) -> list[Instr]:
+        """Writes 0 (the pad value) to region rows ``r0 .. r1 - 1``, ``cc`` rows a GEMM: any
+        operands, a ``[0, 0]`` clamp."""
+        return [
+            Gemm(
+                0,
+                0,
+                a_e,
+                1,
+                1,
+                1,
+                1,
+                n,
+                pitch,
+                0,
+                0,
+                0,
+                0,
+                0,
+                _step(n, pitch),
+                1,
+                1,
+                region + r * pitch,
+                0,
+                0,
+                0,
+                ofb=1,
+            )
+            for r, n in ((r, min(cc, r1 - r)) for r in range(r0, r1, cc))
+        ]
 
     def band(n: int, oy0: int, rows: int, base: int) -> list[Step]:
         iy0 = oy0 * sy - py  # the tensor row of region row 0
         ny = (rows - 1) * sy + (dw.fy - 1) * dy + 1
         r0, r1 = max(0, -iy0), min(ny, dw.h - iy0)  # the region rows inside the tensor
-        fills: list[Instr] = []
-        if not cleared[0]:
-            fills.append(clear(region, NY, pitch))
-            cleared[0] = True
-        elif r1 < ny:
-            fills.append(clear(region + r1 * pitch, 1, (ny - r1) * pitch))
+        fills = clear(0, NY) if not cleared[0] else clear(r1, ny)
+        cleared[0] = True
         plane = rows * wo
         out = []
         for cb0, cbs in _ranges(blocks(dw.k, L), t.ct):
@@ -91,28 +114,29 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
             fills = []
             nr = r1 - r0
             for cb in range(cbs):
-                comp.append(
+                comp += [  # the rows in chunks of ec (ABUF): the IBUF box's rows r - r0 .. r - r0 + n - 1
                     Gemm(
                         cb * kbi * L,
-                        0,
+                        (r - r0) * dw.w,
                         a_e,
                         1,
                         kbi,
                         1,
                         1,
-                        nr,
+                        n,
                         dw.w,
                         _step(kbi, nr * dw.w),
                         0,
                         0,
-                        _step(nr, dw.w),
+                        _step(n, dw.w),
                         _step(dw.w, 1),
-                        _step(nr, pitch),
+                        _step(n, pitch),
                         _step(dw.w, 1),
-                        *_fused(eop, True, region + r0 * pitch + px, cb),
+                        *_fused(eop, True, region + r * pitch + px, cb),
                         ofb=1,
                     )
-                )
+                    for r, n in ((r, min(ec, r1 - r)) for r in range(r0, r1, ec))
+                ]
                 comp += [
                     Dw(
                         (cbs * kbi + cb * G + g) * L,

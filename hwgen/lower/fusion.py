@@ -164,6 +164,14 @@ def expand_region(dw: Work, rows: int, cfg: AccelConfig) -> tuple[int, int]:
     return ny, dw_pitch(max(nx, px + dw.w), dw.fy, dw.fx, dy, cfg.lanes, cfg.ibuf_banks)
 
 
+def expand_chunks(dw: Work, rows: int, ct: int, cfg: AccelConfig) -> tuple[int, int]:
+    """Stage P2: the most region rows one expand GEMM, and one clearing GEMM, may cover (0 when not
+    one fits): their ABUF words, at the region's pitch, after the depthwise sums of ``ct`` blocks."""
+    ny, pitch = expand_region(dw, rows, cfg)
+    free = halves(cfg)["abuf"] - ct * rows * dw.ox
+    return (min(ny, (free - dw.w) // pitch + 1) if free >= dw.w else 0), min(ny, max(0, free // pitch))
+
+
 def candidate_tilings(
     dw: Work, pw: Work, add: Work | None, cfg: AccelConfig, heights: int = 4, ex: Work | None = None
 ) -> list[FusedTiling]:
@@ -269,14 +277,17 @@ def _dw_fits(dw: Work, rows: int, ct: int, cfg: AccelConfig, ex: Work | None = N
     (sy, sx), (dy, dx) = dw.stride, dw.dilation
     groups = dw_groups(dw.fy, dw.fx, dy, L, cfg.ibuf_banks)
     if ex is not None:
-        ny, pitch = expand_region(dw, rows, cfg)
+        ny, _ = expand_region(dw, rows, cfg)
+        ec, cc = expand_chunks(dw, rows, ct, cfg)
         kbi = blocks(ex.c, L)
         return (
-            kbi * min(ny, dw.h) * dw.w <= h["ibuf"]
+            ec > 0
+            and cc > 0
+            and kbi * min(ny, dw.h) * dw.w <= h["ibuf"]
             and ct * (kbi + len(groups)) * L <= h["wbuf"]
-            and ct * rows * dw.ox + ny * pitch <= h["abuf"]
             and 2 * ct <= h["pbuf"]
-            and ct * (len(groups) + 1) + 2 + 5 + 2 <= h["imem"]  # GEMM and DWs, two fills, five loads, two ENDs
+            # the expand GEMMs and the DWs, the clears, five loads, two ENDs
+            and ct * (len(groups) + -(-ny // ec)) + -(-ny // cc) + 5 + 2 <= h["imem"]
         )
     ny, nx = (rows - 1) * sy + (dw.fy - 1) * dy + 1, (dw.ox - 1) * sx + (dw.fx - 1) * dx + 1
     pitch = dw_pitch(nx, dw.fy, dw.fx, dy, L, cfg.ibuf_banks)

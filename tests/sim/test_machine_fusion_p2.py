@@ -18,6 +18,7 @@ from dian.hwgen.accel_config import AccelConfig, AccelConfigError, BufferConfig,
 from dian.hwgen.isa import Dw, Gemm
 from dian.hwgen.lower.fusion import FusedTiling, fits
 from dian.hwgen.lower.graph import lower_graph
+from dian.hwgen.lower.layout import blocks
 from dian.hwgen.lower.scheduler import plan_graph
 from dian.hwgen.lower.workload import Work
 from dian.hwgen.presets import PRESETS
@@ -95,6 +96,25 @@ def test_blocks_fused_from_the_expand_are_exact(case: tuple[int, ...], preset: s
         counters.dram_bytes_written,
     )
     assert int(nc.busy_pe) == counters.busy_pe_cycles and int(nc.instructions) == counters.instructions
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_expand_rows_in_chunks_when_abuf_is_short(case: tuple[int, ...]) -> None:
+    """tiny with a 1 KiB ABUF (32 words a half): an expand GEMM or a clear covers only the region rows
+    whose sums fit beside the depthwise ones, so a band's rows take several; exact, model = machine."""
+    g = block_net(*case)
+    cfg = validate(dataclasses.replace(p2("tiny", 4096), abuf=BufferConfig(1024)))
+    low, counters = run_exact(g, cfg, p2_chooser(g, cfg))
+    _assert_from_expand(g, low)
+    ((block, _),) = low.fused
+    expands = [i for c in low.program.chunks for i in c.cmp if isinstance(i, Gemm) and i.ofb and i.lo != i.hi]
+    assert len(expands) > blocks(block.dw.k, cfg.lanes) * -(-block.dw.oy // block.tiling.rows)  # chunked
+    nc = network_cost(g, cfg, list(low.plans), p2_chooser(g, cfg))
+    assert (int(nc.cycles), int(nc.dram_read), int(nc.dram_write)) == (
+        counters.cycles,
+        counters.dram_bytes_read,
+        counters.dram_bytes_written,
+    )
 
 
 @pytest.mark.parametrize(("preset", "nbytes"), [("small", 8192), ("default", 32768)])
