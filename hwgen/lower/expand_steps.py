@@ -58,9 +58,9 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
     ec, cc = expand_chunks(dw, t.rows, t.ct, cfg)  # region rows an expand GEMM, a clear covers (ABUF)
     cleared = [False]
 
-    def clear(r0: int, r1: int) -> list[Instr]:
-        """Writes 0 (the pad value) to region rows ``r0 .. r1 - 1``, ``cc`` rows a GEMM: any
-        operands, a ``[0, 0]`` clamp."""
+    def clear(r0: int, r1: int, at: int = 0, width: int = pitch) -> list[Instr]:
+        """Writes 0 (the pad value) to ``width`` words from column ``at`` of region rows ``r0 .. r1 -
+        1`` (on into the next row), ``cc`` rows a GEMM: any operands, a ``[0, 0]`` clamp."""
         return [
             Gemm(
                 0,
@@ -71,29 +71,36 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
                 1,
                 1,
                 n,
-                pitch,
+                width,
                 0,
                 0,
                 0,
                 0,
                 0,
                 _step(n, pitch),
+                _step(width, 1),
                 1,
-                1,
-                region + r * pitch,
+                region + r * pitch + at,
                 0,
                 0,
                 0,
                 ofb=1,
-            )
+            )  # fmt: skip
             for r, n in ((r, min(cc, r1 - r)) for r in range(r0, r1, cc))
+            if width
         ]
+
+    def first_clear(r0: int) -> list[Instr]:
+        """Before the first band: the rows above the tensor (``r0``), then the padding columns of
+        every row: a row's right ones and the next row's left ones are ``pitch - W`` words in a row
+        (the last row's run ends ``px`` words past the region: FBUF keeps them spare)."""
+        return clear(0, r0) + clear(0, 1, 0, px) + clear(0, NY, px + dw.w, pitch - dw.w)
 
     def band(n: int, oy0: int, rows: int, base: int) -> list[Step]:
         iy0 = oy0 * sy - py  # the tensor row of region row 0
         ny = (rows - 1) * sy + (dw.fy - 1) * dy + 1
         r0, r1 = max(0, -iy0), min(ny, dw.h - iy0)  # the region rows inside the tensor
-        fills = clear(0, NY) if not cleared[0] else clear(r1, ny)
+        fills = (first_clear(r0) if not cleared[0] else []) + clear(r1, ny)
         cleared[0] = True
         plane = rows * wo
         out = []

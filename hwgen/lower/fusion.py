@@ -286,8 +286,8 @@ def _dw_fits(dw: Work, rows: int, ct: int, cfg: AccelConfig, ex: Work | None = N
             and kbi * min(ny, dw.h) * dw.w <= h["ibuf"]
             and ct * (kbi + len(groups)) * L <= h["wbuf"]
             and 2 * ct <= h["pbuf"]
-            # the expand GEMMs and the DWs, the clears, five loads, two ENDs
-            and ct * (len(groups) + -(-ny // ec)) + -(-ny // cc) + 5 + 2 <= h["imem"]
+            # the expand GEMMs and the DWs, the clears (3 x rows / cc + 1 at most), five loads, two ENDs
+            and ct * (len(groups) + -(-ny // ec)) + 3 * -(-ny // cc) + 1 + 5 + 2 <= h["imem"]
         )
     ny, nx = (rows - 1) * sy + (dw.fy - 1) * dy + 1, (dw.ox - 1) * sx + (dw.fx - 1) * dx + 1
     pitch = dw_pitch(nx, dw.fy, dw.fx, dy, L, cfg.ibuf_banks)
@@ -308,8 +308,9 @@ def fits(dw: Work, pw: Work, add: Work | None, t: FusedTiling, cfg: AccelConfig,
     kbe = blocks(dw.k, L)
     tile = t.kt * t.rows * dw.ox  # words of one projection output tile
     ny, pitch = expand_region(dw, t.rows, cfg) if ex is not None else (0, 0)
+    spare = dw.padding[1] if ex is not None else 0  # the last padding run's words past the region
     return (
-        t.fbuf_words(kbe, dw.ox, add is not None) + ny * pitch <= cfg.words("fbuf")
+        t.fbuf_words(kbe, dw.ox, add is not None) + ny * pitch + spare <= cfg.words("fbuf")
         and _dw_fits(dw, t.rows, t.ct, cfg, ex)
         and t.kt * t.pct * L <= h["wbuf"]
         and tile <= min(h["abuf"], h["obuf"])
