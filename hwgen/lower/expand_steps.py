@@ -85,7 +85,7 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
                 0,
                 0,
                 ofb=1,
-            )  # fmt: skip
+            )
             for r, n in ((r, min(cc, r1 - r)) for r in range(r0, r1, cc))
             if width
         ]
