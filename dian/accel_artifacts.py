@@ -60,13 +60,14 @@ def fused_schedules(graph: Graph, schedules: tuple[Schedule, ...], lowered: Lowe
     add predict nothing of their own (their work is in the block's)."""
     by_layer = {s.layer: s for s in schedules}
     for block, share in lowered.fused:
-        ops = [block.dw.op, block.project.op] + ([block.add.op] if block.add is not None else [])
+        ops = [block.dw.op] + [w.op for w in block.members if w is not block.dw]
         macs = sum(op_macs(graph, op) for op in ops)
         cfg = lowered.cfg
         util = macs / max(1, share.cycles * cfg.pe_rows * cfg.pe_cols)
         t = block.tiling
         note = (
-            f"\n  fused block {block.name} through FBUF: bands of {t.rows} rows, depthwise groups of {t.ct}, "
+            f"\n  fused block {block.name} through FBUF{' from the expand' if block.expand else ''}: bands of "
+            f"{t.rows} rows, depthwise groups of {t.ct}, "
             f"projection tiles of {t.kt} x {t.pct} blocks{', pipelined' if t.pipelined else ''}; the prediction "
             f"is the block's"
         )

@@ -85,6 +85,10 @@ class AccelConfig:
     #: builds none and fuses nothing (every preset). The RTL builds it banked like the IBUF
     #: (hwgen/rtl/core.py).
     fbuf: BufferConfig = BufferConfig(0)
+    #: Fusion stage P2 (docs/accelerator.md, "Fusion buffer"): a fused block may also start at the 1x1
+    #: expand GEMM, whose output then goes to FBUF in row bands and is read there by the depthwise
+    #: conv (DW ``sfb``), never reaching DRAM. Needs an FBUF; not in the RTL yet (:func:`rtl_misfit`).
+    fuse_expand: bool = False
 
     # Derived sizes: the only place these are computed.
     @property
@@ -153,6 +157,8 @@ class AccelConfig:
             del doc["ppu_rate"]
         if not self.fbuf.bytes:  # and one without a fusion buffer
             del doc["fbuf"]
+        if not self.fuse_expand:  # and one with fusion stage P1 only
+            del doc["fuse_expand"]
         return json.dumps(doc, sort_keys=True, indent=1) + "\n"
 
     def with_target(self, target: Target | str) -> AccelConfig:
@@ -292,6 +298,8 @@ def _validate_fbuf(cfg: AccelConfig) -> None:
     """FBUF is 0 bytes (none) or banked like the IBUF (whole rows of every bank), and no deeper than
     the IBUF: its addresses travel in the IBUF-width ``src`` fields of GEMM and ADD."""
     n, word, banks = cfg.fbuf.bytes, cfg.word_bytes, cfg.ibuf_banks
+    if cfg.fuse_expand and n == 0:
+        raise _fail("fuse_expand", cfg.fuse_expand, "the expand GEMM's output goes to FBUF, so it needs fbuf.bytes > 0")
     if n == 0:
         return
     if Dataflow.DEPTHWISE not in cfg.dataflows:
@@ -314,9 +322,14 @@ def rtl_misfit(cfg: AccelConfig) -> str:
     """Why the RTL cannot be built for ``cfg`` although the compiler and sim/machine run it ("" when it
     can): the fields the generated hardware does not implement. Every path that emits RTL asks
     (``dian compile``, ``dian synth``, ``dian simulate --rtl``, ``emit_verilog``), so that a field the
-    compiler learns before the RTL does is refused in one place. Today the RTL builds every field
-    (the fusion buffer since stage P1's RTL, docs/accelerator.md "Fusion buffer"): always ""."""
-    del cfg
+    compiler learns before the RTL does is refused in one place. The RTL builds every field but
+    ``fuse_expand`` (fusion stage P2: DW ``sfb`` and an FBUF write at the ABUF strides are sim/machine's
+    only, docs/accelerator.md "Fusion buffer"); P1 programs (``fuse_expand`` off) it runs."""
+    if cfg.fuse_expand:
+        return (
+            "fuse_expand (fusion stage P2: the depthwise conv reading FBUF) is not in the RTL yet; "
+            "set it false (stage P1) to build or simulate the RTL"
+        )
     return ""
 
 

@@ -164,7 +164,9 @@ class Gemm(Instr):
 
     With a fusion buffer (``AccelConfig.fbuf``; docs/accelerator.md, "Fusion buffer"): ``sfb`` reads
     the activation operand from FBUF instead of IBUF (``src`` an absolute FBUF word), ``ofb`` sends
-    the requantized words to FBUF word ``odst + p`` instead of OBUF. Timing is the same either way."""
+    the requantized words to FBUF instead of OBUF: pixel (oy, ox) to word ``odst + oy*d_oy + ox*d_ox``
+    (ABUF's pixel strides; ``odst + p`` when they are dense, as every stage-P1 program's are; stage P2
+    writes the expand GEMM's rows at the depthwise input's odd pitch). Timing is the same either way."""
 
     wgt: int
     src: int
@@ -218,6 +220,7 @@ class Gemm(Instr):
         *FUSED_REQUANT,
         *LUT_FIELDS,
         ("ofb", "fbit"),
+        ("sfb", "fbit"),
     ),
 )
 class Dw(Instr):
@@ -228,7 +231,9 @@ class Dw(Instr):
     ox*s_ox][l]``. ``reset`` overwrites instead of adding; ``rq`` as GEMM's (every pixel's sum is
     final). The group's rows must sit in distinct IBUF banks (``j*s_fy`` distinct modulo
     ``AccelConfig.ibuf_banks``), at most one row a bank. ``ofb``: the requantized words go to FBUF
-    word ``odst + p`` instead of OBUF (a fused block's depthwise output, read by the next GEMM)."""
+    word ``odst + p`` instead of OBUF (a fused block's depthwise output, read by the next GEMM).
+    ``sfb`` (fusion stage P2): the window words come from FBUF word ``src + ...`` (absolute, banked
+    like the IBUF, the same bank rule) instead of IBUF; the timing is the same."""
 
     wgt: int
     src: int
@@ -252,6 +257,7 @@ class Dw(Instr):
     lut: int = 0
     ltab: int = 0
     ofb: int = 0
+    sfb: int = 0
 
     # The group's array rows, and the window columns kept from one pixel to the next.
     DERIVED = (("n_rows", "ibn"), ("keep", "ibn"))

@@ -21,7 +21,7 @@ def writes_obuf(ins: Instr) -> bool:
 def fbuf_fields(ins: Instr) -> tuple[str, ...]:
     """The address fields of ``ins`` that name FBUF words (absolute: FBUF has no halves)."""
     out: tuple[str, ...] = ()
-    if isinstance(ins, Gemm) and ins.sfb:
+    if isinstance(ins, (Gemm, Dw)) and ins.sfb:
         out += ("src",)
     if isinstance(ins, (Gemm, Dw)) and ins.rq and ins.ofb:
         out += ("odst",)

@@ -15,7 +15,7 @@ synchronous). ``λ`` = ``dram_latency``, ``B`` = bus bytes, a word is
 ``beats = L / B`` bus beats.
 
 The fusion buffer (``AccelConfig.fbuf``) adds no formula, by design: an FBUF read (GEMM ``sfb``,
-ADD ``bfb``) has the IBUF read's latency (a synchronous block RAM with registered data), and a
+ADD ``bfb``, DW ``sfb`` of stage P2) has the IBUF read's latency (a synchronous block RAM with registered data), and a
 requantized word sent to FBUF (``ofb``) lands exactly when it would have landed in OBUF; so every
 duration below holds whichever buffer an instruction reads or writes. The RTL keeps this rule
 (hwgen/rtl/cmp_engine.py: FBUF's data replaces IBUF's after the read, and the OBUF write goes to

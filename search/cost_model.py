@@ -132,7 +132,7 @@ def network_cost(
     ``tiling`` as for hwgen/lower/graph.py's ``lower_graph`` (tests)."""
     packed, _ = accelerator_form(graph, cfg)
     blocks = fused_costs(packed, cfg, list(plans), tiling)
-    inside = {w.op.name for b, _ in blocks.values() for w in (b.project, b.add) if w is not None}
+    inside = {w.op.name for b, _ in blocks.values() for w in b.members if w is not b.dw}
     boot, done = timing.boot_cycles(cfg), timing.done_cycles(cfg)
     cycles, read, write, busy, instrs, chunks = boot + done, timing.boot_bytes(cfg), 0, 0, 0, 0
     layers: dict[str, LayerCost] = {}

@@ -114,7 +114,7 @@ def sram_bytes(ins: Instr, cfg: AccelConfig) -> dict[str, int]:
     if isinstance(ins, Dw):
         pix = ins.n_oy * ins.n_ox
         columns = timing.dw_columns(ins.n_oy, ins.n_ox, ins.n_gx, dw_keep(ins.n_gx, ins.s_fx, ins.s_ox))
-        out = {"ibuf": ins.n_gy * int(columns) * L, "wbuf": L * L, "abuf": pix * 2 * acc}
+        out = {"fbuf" if ins.sfb else "ibuf": ins.n_gy * int(columns) * L, "wbuf": L * L, "abuf": pix * 2 * acc}
         return _requant(out, ins.rq, ins.ofb, pix, cfg)
     if isinstance(ins, AddI):
         out = {"ibuf": ins.n * L, "obuf": ins.n * L}
@@ -147,7 +147,7 @@ def with_fused_shares(graph: Graph, cfg: AccelConfig, plans: list[LayerPlan]) ->
         for name, (_, c) in blocks.items()
     }
     for b, _ in blocks.values():
-        shares.update({w.op.name: (0, 0, 0) for w in (b.project, b.add) if w is not None})
+        shares.update({w.op.name: (0, 0, 0) for w in b.members if w is not b.dw})
     out = []
     for p in plans:
         share = shares.get(p.work.op.name)

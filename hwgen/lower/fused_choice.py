@@ -15,14 +15,14 @@ from dian.ir import Graph
 
 from ..accel_config import AccelConfig
 from .fused_steps import fused_steps
-from .fusion import FusedBlock, Pattern, TilingChooser, candidate_tilings, patterns
+from .fusion import FusedBlock, Pattern, TilingChooser, candidate_tilings, fits, patterns
 from .layout import act_bytes
 from .op_steps import ActRef, LowerCtx
 from .ppu_steps import STEPS
 from .program import Assembler, Step
 from .program_timing import WorkShare, program_cycles, work_share
 from .scheduler import LayerPlan
-from .workload import Region
+from .workload import Region, Work
 
 
 def fused_blocks(
@@ -53,27 +53,40 @@ def block_share(graph: Graph, cfg: AccelConfig, regions: dict[str, Region], bloc
 
 
 def _pick(pat: Pattern, cfg: AccelConfig, tiling: TilingChooser) -> FusedBlock | None:
+    """The chooser's tiling; from the expand (stage P2) when it fits that way too."""
     for add in (pat.add, None) if pat.add is not None else (None,):
         t = tiling(pat.dw, pat.project, add, cfg)
         if t is not None:
-            return FusedBlock(pat.dw, pat.project, add, t, pat.a_is_x)
+            ex = pat.expand if pat.expand is not None and fits(pat.dw, pat.project, add, t, cfg, pat.expand) else None
+            return FusedBlock(pat.dw, pat.project, add, t, pat.a_is_x, ex)
     return None
 
 
 def _timed(
     graph: Graph, cfg: AccelConfig, regions: dict[str, Region], pat: Pattern, by_op: dict[str, LayerPlan]
 ) -> FusedBlock | None:
-    """The fastest fused form of ``pat`` if it beats its layers unfused (with their plans)."""
+    """The fastest fused form of ``pat`` if it beats its layers unfused (with their plans): stage P1
+    (the expand, if any, unfused before it) or, with an expand, stage P2."""
     ctx = scratch_ctx(graph, cfg, regions)
+
+    def plain(works: list[Work]) -> int:
+        return _cycles(cfg, (s for w in works for s in STEPS[w.kind](ctx, w, by_op[w.op.name].tiling)))
+
+    ex = pat.expand
     for add in (pat.add, None) if pat.add is not None else (None,):
         tilings = candidate_tilings(pat.dw, pat.project, add, cfg)
-        if not tilings:
+        p2 = candidate_tilings(pat.dw, pat.project, add, cfg, ex=ex) if ex is not None else []
+        if not tilings and not p2:
             continue
-        members = [pat.dw, pat.project] + ([add] if add is not None else [])
-        plain = _cycles(cfg, (s for w in members for s in STEPS[w.kind](ctx, w, by_op[w.op.name].tiling)))
-        blocks = [FusedBlock(pat.dw, pat.project, add, t, pat.a_is_x) for t in tilings]
-        cycles, best = min((_cycles(cfg, fused_steps(ctx, b)), i) for i, b in enumerate(blocks))
-        return blocks[best] if cycles < plain else None
+        before = plain([ex]) if ex is not None else 0  # the expand unfused, in front of P1 or none
+        best: tuple[int, FusedBlock | None] = (before + plain([pat.dw, pat.project] + ([add] if add else [])), None)
+        for t in tilings:
+            b = FusedBlock(pat.dw, pat.project, add, t, pat.a_is_x)
+            best = min(best, (before + _cycles(cfg, fused_steps(ctx, b)), b), key=lambda cb: cb[0])
+        for t in p2:
+            b = FusedBlock(pat.dw, pat.project, add, t, pat.a_is_x, ex)
+            best = min(best, (_cycles(cfg, fused_steps(ctx, b)), b), key=lambda cb: cb[0])
+        return best[1]
     return None
 
 

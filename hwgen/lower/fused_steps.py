@@ -9,12 +9,16 @@
    it, or, with a residual add, into FBUF after the band (``ofb``), loads the residual rows into
    IBUF and ADDs them to it (``bfb``) into OBUF, then stores.
 
+Stage P2 (``FusedBlock.expand``): the depthwise steps also run the expand GEMM into FBUF and read it
+there (expand_steps.py); the projection is the same.
+
 FBUF addresses are absolute (it has no halves); the CMP engine runs in order, so FBUF needs no
 tokens: a band's projection always follows its depthwise steps, and the next band's after it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -23,6 +27,7 @@ import numpy as np
 from dian.ir import Add, Conv2d
 
 from ..isa import AddI, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt
+from .expand_steps import BandSteps, expand_bands
 from .fusion import FusedBlock
 from .layout import blocks, dense_conv_weights, dw_blocks, dw_groups, dw_pitch, gemm_blocks
 from .op_steps import ActRef, LowerCtx, _fused, _params, _ranges, _step, load_box, store_box
@@ -37,7 +42,7 @@ class _Consts:
     pdw: int
     ppw: int
     wpw: np.ndarray  # the projection's weight blocks [KBo, KBe, 1, 1, L, L], placed per tile on first use
-    src: ActRef
+    src: ActRef | None  # the depthwise input in DRAM (stage P1; P2's is in FBUF)
     out: ActRef
 
 
@@ -54,22 +59,28 @@ def fused_steps(ctx: LowerCtx, b: FusedBlock) -> Iterator[Step]:
         _params(ctx, dop, b.dw.k),
         _params(ctx, pop, b.project.k),
         gemm_blocks(dense_conv_weights(ctx.graph.constants[pop.weight], 1), L),
-        ctx.act(dop.inputs[0]),
+        ctx.act(dop.inputs[0]) if b.expand is None else None,
         ctx.act(b.output.output),
     )
     wtiles: dict[tuple[int, int], int] = {}
-    region = blocks(b.dw.k, L) * b.tiling.rows * b.dw.ox  # FBUF words of a band
+    kbe = blocks(b.dw.k, L)
+    region = kbe * b.tiling.rows * b.dw.ox  # FBUF words of a band
     bands = [(n, oy0, rows) for n in range(b.dw.n) for oy0, rows in _ranges(b.dw.oy, b.tiling.rows)]
+    if b.expand is None:
+        dw_band: BandSteps = functools.partial(_dw_band, ctx, b, c)
+    else:  # stage P2: the expand region after the bands and the projection tile
+        top = b.tiling.fbuf_words(kbe, b.dw.ox, b.add is not None)
+        dw_band = expand_bands(ctx, b, top, c.wdw, c.pdw)
     if not b.tiling.pipelined:
         for band in bands:
-            yield from _dw_band(ctx, b, c, *band, 0)
+            yield from dw_band(*band, 0)
             for unit in _project_band(ctx, b, c, wtiles, *band, 0, region):
                 yield from unit
         return
-    yield from _dw_band(ctx, b, c, *bands[0], 0)
+    yield from dw_band(*bands[0], 0)
     for i, band in enumerate(bands):
         base = (i % 2) * region
-        ahead = _dw_band(ctx, b, c, *bands[i + 1], region - base) if i + 1 < len(bands) else []
+        ahead = dw_band(*bands[i + 1], region - base) if i + 1 < len(bands) else []
         proj = _project_band(ctx, b, c, wtiles, *band, base, 2 * region)
         yield from _interleave(ahead, proj)
 
@@ -97,6 +108,7 @@ def _dw_band(ctx: LowerCtx, b: FusedBlock, c: _Consts, n: int, oy0: int, rows: i
     pitch = dw_pitch(nx, dw.fy, dw.fx, dy, L, cfg.ibuf_banks)
     ny = (rows - 1) * sy + (dw.fy - 1) * dy + 1
     plane = rows * wo  # words of one channel block of the band
+    assert c.src is not None
     out = []
     for cb0, cbs in _ranges(blocks(dw.k, L), t.ct):
         loads = (

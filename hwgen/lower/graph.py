@@ -103,7 +103,7 @@ def lower_graph(
     regions = tensor_regions(graph)
     blocks = fused_blocks(graph, cfg, plans, regions, tiling) if fuse else {}
     inner = {t for b in blocks.values() for t in b.hidden}  # a fused block's inner tensors
-    skip = {b.project.op.name for b in blocks.values()} | {b.add.op.name for b in blocks.values() if b.add}
+    skip = {w.op.name for b in blocks.values() for w in b.members if w is not b.dw}
     img = ImageBuilder(cfg, len(graph.inputs), len(graph.outputs))
     acts: dict[str, ActRef] = {}
     slots: dict[str, TensorSlot] = {}

@@ -152,10 +152,12 @@ class Datapath:
         self.abuf[dst] = self._wrap(res if i.reset else self.abuf[dst] + res)
         if i.rq:  # the sums just written are final: requantized into OBUF (FBUF with ofb), pixel by pixel
             p = self._range(i, self.p_bias, "PBUF", i.prm, 1)
-            out, name = (self.fbuf, "FBUF") if i.ofb else (self.obuf, "OBUF")
-            out[self._range(i, out, name, i.odst, len(dst))] = self._out(
-                i, self._requantize(self.abuf[dst][None], p, i.lo, i.hi)[0]
-            )
+            words = self._out(i, self._requantize(self.abuf[dst][None], p, i.lo, i.hi)[0])
+            if i.ofb:  # FBUF: pixel (oy, ox) at odst + oy*d_oy + ox*d_ox (dense when the strides are)
+                at = i.odst + self._pixels(i.n_oy, i.n_ox, i.d_oy, i.d_ox)
+                self.fbuf[self._check_idx(i, self.fbuf, "FBUF", at)] = words
+            else:
+                self.obuf[self._range(i, self.obuf, "OBUF", i.odst, len(dst))] = words
 
     def _requantize(self, acc: np.ndarray, p: slice, lo: int, hi: int) -> np.ndarray:
         """``clamp(round_shift((acc + bias) * M, s), lo, hi)`` of words ``acc[c, pixel]`` with PBUF entry ``p[c]``."""
@@ -194,8 +196,9 @@ class Datapath:
             )
         r = np.arange(rows)
         off = (r // i.n_gx) * i.s_fy + (r % i.n_gx) * i.s_fx
-        idx = self._check_idx(i, self.ibuf, "IBUF", i.src + off[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
-        x = self.ibuf[idx].astype(np.int64)  # [rows, pixels, L]
+        src, name = (self.fbuf, "FBUF") if i.sfb else (self.ibuf, "IBUF")
+        idx = self._check_idx(i, src, name, i.src + off[:, None] + self._pixels(i.n_oy, i.n_ox, i.s_oy, i.s_ox))
+        x = src[idx].astype(np.int64)  # [rows, pixels, L]
         w = self.wbuf[self._range(i, self.wbuf, "WBUF", i.wgt, rows)].astype(np.int64)  # [rows, L]
         self._accumulate(i, (x * w[:, None, :]).sum(axis=0))
 

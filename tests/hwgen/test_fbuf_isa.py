@@ -47,10 +47,11 @@ def test_dw_with_ofb_by_hand() -> None:
     ins = Dw(4, 9, 2, 1, 2, 3, 5, 1, 1, 2, 0, 1, 0, 1, rq=1, odst=1000, prm=3, lo=0, hi=6, ofb=1)
     # wgt wb 8, src ib 10, dst ab 8, reset, n_gy ibn 11, n_gx 11, s_fy ib 10, s_fx 10, n_oy abn 9,
     # n_ox 9, s_oy 10, s_ox 10, d_oy ab 8, d_ox 8, rq, odst of 10, prm pb 5, lo 8, hi 8, lut, ltab 1,
-    # ofb; then the derived n_rows (6) and keep (2 columns kept: s_ox / s_fx = 1 < 3) at ibn 11.
+    # ofb, sfb (stage P2: the window from FBUF); then the derived n_rows (6) and keep (2 columns kept:
+    # s_ox / s_fx = 1 < 3) at ibn 11.
     fields = [(4, 8), (9, 10), (2, 8), (1, 1), (2, 11), (3, 11), (5, 10), (1, 10), (1, 9), (2, 9)]
     fields += [(0, 10), (1, 10), (0, 8), (1, 8), (1, 1), (1000, 10), (3, 5), (0, 8), (6, 8), (0, 1), (0, 1)]
-    word = _word(6, 0, 0, *fields, (1, 1), (6, 11), (2, 11))
+    word = _word(6, 0, 0, *fields, (1, 1), (0, 1), (6, 11), (2, 11))
     enc = Encoding(TINY_FB)
     assert enc.encode(ins).hex() == word.hex()
     assert enc.decode(word) == ins
