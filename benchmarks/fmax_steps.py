@@ -29,21 +29,39 @@ BUILD = REPO / "build" / "fmax_steps"
 COSEARCH_8X8 = "cosearch-8x8-16K-bus64"
 
 
-def config(name: str):  # type: ignore[no-untyped-def]
-    """A preset by name, or the co-search's 8x8 config (the one `dian search` derives on ecp5-85k)."""
+def config(name: str, ppu_rate: int | None = None):  # type: ignore[no-untyped-def]
+    """A preset by name, or the co-search's 8x8 config (the one `dian search` derives on ecp5-85k);
+    ``ppu_rate`` overrides the config's (the 16x16 array's route with its requantizer time-multiplexed)."""
+    from dataclasses import replace
+
     from dian.hwgen.presets import PRESETS
 
     if name in PRESETS:
-        return PRESETS[name]
-    if name == COSEARCH_8X8:
+        cfg = PRESETS[name]
+    elif name == COSEARCH_8X8:
         from dian.nas.hardware import hardware_space
 
-        return next(o.cfg for o in hardware_space("ecp5-85k").options() if o.cfg.name == name)
-    raise SystemExit(f"unknown config {name!r}: a preset ({', '.join(PRESETS)}) or {COSEARCH_8X8}")
+        cfg = next(o.cfg for o in hardware_space("ecp5-85k").options() if o.cfg.name == name)
+    else:
+        raise SystemExit(f"unknown config {name!r}: a preset ({', '.join(PRESETS)}) or {COSEARCH_8X8}")
+    return cfg if ppu_rate is None else replace(cfg, ppu_rate=ppu_rate)
+
+
+def config_label(name: str, ppu_rate: int | None) -> str:
+    """The row's config: the name, and the ppu_rate when the step overrode it."""
+    return name if ppu_rate is None else f"{name} (ppu_rate {ppu_rate})"
 
 
 def run_step(
-    name: str, target: str, clock: float, note: str, seed: int, pnr_args: str, timeout_min: float, rtl: str
+    name: str,
+    target: str,
+    clock: float,
+    note: str,
+    seed: int,
+    pnr_args: str,
+    timeout_min: float,
+    rtl: str,
+    ppu_rate: int | None = None,
 ) -> dict:
     """One step: emit, synthesize, place and route; the row for the log (also on failure)."""
     from bench_synth import critical_path
@@ -51,11 +69,11 @@ def run_step(
     from dian.hwgen.rtl.emit import TOP_NAME, emit_verilog
     from dian.hwgen.tools.synth import synthesize
 
-    cfg = config(name)
+    cfg = config(name, ppu_rate)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = BUILD / f"{name}-{target}-{stamp}"
+    folder = BUILD / f"{name}{'' if ppu_rate is None else f'-r{ppu_rate}'}-{target}-{stamp}"
     row: dict = {
-        "config": name,
+        "config": config_label(name, ppu_rate),
         "target": target,
         "clock_mhz": clock,
         "seed": seed,
@@ -168,10 +186,13 @@ def arguments(p) -> None:  # type: ignore[no-untyped-def]
     p.add_argument("--pnr-args", default="", help="extra nextpnr-ecp5 arguments")
     p.add_argument("--timeout-min", type=float, default=60.0, help="per tool")
     p.add_argument("--note", default="", help="what this step changed")
+    p.add_argument("--ppu-rate", type=int, default=None, help="override the config's ppu_rate (1, 2 or 4)")
 
 
 def step(args, rtl: str) -> dict:  # type: ignore[no-untyped-def]
     """Run the step ``args`` describe and print its row."""
-    row = run_step(args.config, args.target, args.clock, args.note, args.seed, args.pnr_args, args.timeout_min, rtl)
+    row = run_step(
+        args.config, args.target, args.clock, args.note, args.seed, args.pnr_args, args.timeout_min, rtl, args.ppu_rate
+    )
     print(json.dumps({k: v for k, v in row.items() if k != "traceback"}, indent=1), flush=True)
     return row
