@@ -406,10 +406,21 @@ def ppu_rate(d: Doc) -> tuple[str, list[str]]:
     return per_result(d, line)
 
 
+def _fusion_stage(r: dict) -> str:
+    """A run's fusion stage (P1, P2) when the buffer is on and the run names it."""
+    return f" {r['stage']}" if r.get("stage") and r["stage"] != "-" and r["fbuf_kib"] else ""
+
+
+def _p2_blocks(r: dict) -> str:
+    """How many fused blocks start at the expand GEMM (stage P2 runs)."""
+    return f", {r['p2_blocks']} from the expand GEMM" if r.get("p2_blocks") else ""
+
+
 def fusion(d: Doc) -> tuple[str, list[str]]:
     env = d["env"]
     runs = ", ".join(
-        f"{r['fbuf_kib']} KiB {r['cycles']:,} ({pct(r['utilization'])}, {len(r['blocks'])} blocks fused)"
+        f"{r['fbuf_kib']} KiB{_fusion_stage(r)} {r['cycles']:,} ({pct(r['utilization'])}, "
+        f"{len(r['blocks'])} blocks fused{_p2_blocks(r)})"
         for r in d["runs"]
     )
     exact = all(r["bit_exact"] and r["predicted_cycles"] == r["cycles"] for r in d["runs"])
