@@ -56,7 +56,12 @@ Its read address is the IBUF port's, and its data replaces the IBUF's where the 
 at the PE array for a GEMM with ``sfb``, into the registered read data for ADD's ``b`` words with
 ``bfb`` (the same cycles as from IBUF: ADD still reads its two words in turn on one port). The words
 leaving PPURequant (or the lookup stage) of a GEMM or DW with ``ofb`` go to FBUF from ``odst`` in
-the cycles they would have gone to OBUF (ResultWrite). No duration changes.
+the cycles they would have gone to OBUF (ResultWrite). No duration changes. With fusion stage P2
+(``AccelConfig.fuse_expand``, and only then, so a P1 config's Verilog is unchanged): a DW with
+``sfb`` takes its window words from FBUF too, its first kernel row's through the IBUF port's
+address, the further rows' from FBUF's reads ``j >= 1`` at the ``ibuf_x_addr``/``ibuf_x_en`` the
+banked IBUF gets (core.py wires both), their data on ``fbuf_x_data``; and an ``ofb`` write goes to
+``odst + oy·d_oy + ox·d_ox`` (ResultWrite's walk).
 
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
@@ -113,6 +118,8 @@ class CmpEngine(wiring.Component):
                 "fbuf_w_addr": Out(range(fb)),
                 "fbuf_w_data": Out(8 * cfg.lanes),
             }
+        if fb and nx and cfg.fuse_expand:  # stage P2: a DW with sfb reads FBUF's further banks (ibuf_x_addr/en)
+            extra["fbuf_x_data"] = In(ArrayLayout(8 * cfg.lanes, nx))
         super().__init__(
             {
                 **extra,
@@ -151,6 +158,7 @@ class CmpEngine(wiring.Component):
         head = InstructionHead(m, cfg, self)
         word = head.word
         L, enc, fb = cfg.lanes, self.enc, cfg.words("fbuf")
+        p2 = fb and cfg.fuse_expand  # fusion stage P2: DW sfb, ofb writes at the ABUF strides
         cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
         # PPU stream: read side (counters) and write side (PPURequant output).
@@ -215,8 +223,9 @@ class CmpEngine(wiring.Component):
         prods = [Signal(signed(16), name=f"mul_prod{i}") for i in range(L)]
         rd = Mux(is_add & operand, b_addr, rd_addr)
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
-        # The activation words: IBUF's, or FBUF's for a GEMM with sfb (into the array) and for ADD's b
-        # words with bfb (operand2: the word on the read port is a b word).
+        # The activation words: IBUF's, or FBUF's for a GEMM (with P2 a DW too: its first kernel row's;
+        # the further rows' below) with sfb and for ADD's b words with bfb (operand2: the word on the
+        # read port is a b word).
         x_gemm, x_ppu = self.ibuf_r_data, self.ibuf_r_data
         if fb:
             x_gemm = Mux(sfb, self.fbuf_r_data, self.ibuf_r_data)
@@ -254,7 +263,7 @@ class CmpEngine(wiring.Component):
             m.d.comb += [
                 self.ibuf_x_addr.eq(gemm.ibuf_x_addr),
                 self.ibuf_x_en.eq(gemm.ibuf_x_en & in_gemm.replicate(cfg.ibuf_banks - 1)),
-                gemm.ibuf_x_data.eq(self.ibuf_x_data),
+                gemm.ibuf_x_data.eq(Mux(sfb, self.fbuf_x_data, self.ibuf_x_data) if p2 else self.ibuf_x_data),
             ]
         m.d.sync += [
             valid1.eq(0),
@@ -369,7 +378,8 @@ class CmpEngine(wiring.Component):
                 if gemm.depthwise:
                     with m.Case(Opcode.DW):
                         m.d.comb += gemm.dw_start.eq(1)
-                        m.d.sync += fused_fields(fields(enc, Dw, word))
+                        f = fields(enc, Dw, word)
+                        m.d.sync += [*fused_fields(f), *(fb_bit(f, "sfb") if p2 else [])]
                         m.next = "GEMM"
             with m.State("PPU"):
                 with m.If(pace != 0):

@@ -13,7 +13,18 @@ Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd addre
 (2) edges after the word would have been.
 
 FBUF (with ``AccelConfig.fbuf`` > 0): a GEMM's or DW's words with ``ofb`` go to FBUF instead of
-OBUF, from ``odst``, in the cycles they would have gone to OBUF.
+OBUF, from ``odst``, in the cycles they would have gone to OBUF. With fusion stage P2
+(``fuse_expand``), pixel (oy, ox) goes to FBUF word ``odst + oy·d_oy + ox·d_ox``, the instruction's
+ABUF pixel strides (P2's expand GEMM writes its rows at the depthwise input's odd pitch). The words
+leave PPURequant, and the lookup stage, in pixel order, ``ox`` fastest: GemmUnit issues the last
+weight block's pixels, and DwUnit its pixels, in that order, and both stages keep it. So the address
+walks as the ABUF one does: ``d_ox`` (in ``step``) along a row; after a row's ``n_ox``-th word, the
+next row's first, ``d_oy`` after this row's (``row``); all latched at the start. Carrying each
+pixel's ABUF address beside its word through PPURequant would do as well, but costs a register per
+address bit in each of its ``8 + ppu_rate - 1`` (+ 2 with the lookup) stages; the walk costs the
+row start, ``d_oy`` and a column count. Without ``fuse_expand`` none of it is built and the writes
+are dense (``odst + p``: every P1 program's strides are dense), so a P1 config's Verilog is
+unchanged.
 
 This is no component of its own: it builds into the engine's module, so the engine's signals keep
 their names (and the Verilog its shape) whichever file declares them.
@@ -46,7 +57,19 @@ class ResultWrite:
         # count_id(wire->name) == 0 in ABC_OPS_REINTEGRATE).
         self.last = Signal(name="obuf_last", reset_less=True)
         self.lut_on, self.ltab = Signal(), Signal(enc.widths["lt"])  # the instruction's pointwise stage
-        self.step = Signal(cw, name="step")  # the write address step: COPY's stride (0 counts as 1), else 1
+        # Stage P2 (fuse_expand): ofb writes at the ABUF pixel strides, step = d_ox, so step is as wide as
+        # ABUF's addresses too; the walk's row registers exist only then.
+        self.strided = bool(self.fb and cfg.fuse_expand)
+        ab, abn = enc.widths["ab"], enc.widths["abn"]
+        # the write address step: COPY's stride (0 counts as 1), a GEMM's or DW's d_ox with ofb (P2), else 1
+        self.step = Signal(max(cw, ab) if self.strided else cw, name="step")
+        if self.strided:
+            self.row = Signal(len(self.addr), name="wr_row")  # the current pixel row's first word
+            self.d_oy = Signal(ab, name="wr_d_oy")
+            self.x_left = Signal(abn, name="wr_x_left")  # the row's words after this one (n_ox - 1 down to 0)
+            self.n_ox1 = Signal(abn, name="wr_n_ox1")
+            self.row_end = Signal(name="wr_row_end")  # x_left == 0, as a register
+            self.one_col = Signal(name="wr_one_col")  # n_ox == 1
         # ``en``: a result word goes to OBUF (FBUF with ``ofb``) at this edge; ``ofb`` is latched at the
         # start (0 for every instruction without it, and without FBUF)
         self.en, self.ofb = (Signal() if self.fb else engine.obuf_w_en), Signal()
@@ -60,8 +83,20 @@ class ResultWrite:
         return [self.left.eq(n), self.last.eq(n == 1), self.addr.eq(dst)]
 
     def fused(self, f) -> list:
-        """A GEMM's or DW's fused requantization: its words to OBUF (FBUF with ``ofb``) from ``odst``."""
-        return [*self.lut_fields(f), *([self.ofb.eq(f["ofb"])] if self.fb else []), self.addr.eq(f["odst"])]
+        """A GEMM's or DW's fused requantization: its words to OBUF from ``odst``, densely, or with
+        ``ofb`` to FBUF (P2: pixel (oy, ox) at ``odst + oy·d_oy + ox·d_ox``)."""
+        out = [*self.lut_fields(f), *([self.ofb.eq(f["ofb"])] if self.fb else []), self.addr.eq(f["odst"])]
+        if self.strided:
+            out += [
+                self.step.eq(Mux(f["ofb"], f["d_ox"], 1)),
+                self.row.eq(f["odst"]),
+                self.d_oy.eq(f["d_oy"]),
+                self.x_left.eq(f["n_ox"] - 1),
+                self.n_ox1.eq(f["n_ox"] - 1),
+                self.row_end.eq(f["n_ox"] == 1),
+                self.one_col.eq(f["n_ox"] == 1),
+            ]
+        return out
 
     @property
     def done(self) -> Value:
@@ -91,9 +126,27 @@ class ResultWrite:
                 eng.fbuf_w_addr.eq(self.addr),
                 eng.fbuf_w_data.eq(eng.obuf_w_data),
             ]
+        if not self.strided:
+            with m.If(self.en):
+                m.d.sync += [
+                    self.addr.eq(self.addr + self.step),
+                    self.left.eq(self.left - 1),
+                    self.last.eq(self.left == 2),
+                ]
+            return
         with m.If(self.en):
-            m.d.sync += [
-                self.addr.eq(self.addr + self.step),
-                self.left.eq(self.left - 1),
-                self.last.eq(self.left == 2),
-            ]
+            m.d.sync += [self.left.eq(self.left - 1), self.last.eq(self.left == 2)]
+            with m.If(self.ofb & self.row_end):  # the next pixel row starts d_oy after this one's first word
+                nxt = self.row + self.d_oy
+                m.d.sync += [
+                    self.addr.eq(nxt),
+                    self.row.eq(nxt),
+                    self.x_left.eq(self.n_ox1),
+                    self.row_end.eq(self.one_col),
+                ]
+            with m.Else():
+                m.d.sync += [
+                    self.addr.eq(self.addr + self.step),
+                    self.x_left.eq(self.x_left - 1),
+                    self.row_end.eq(self.x_left == 1),
+                ]
