@@ -87,7 +87,9 @@ class AccelConfig:
     fbuf: BufferConfig = BufferConfig(0)
     #: Fusion stage P2 (docs/accelerator.md, "Fusion buffer"): a fused block may also start at the 1x1
     #: expand GEMM, whose output then goes to FBUF in row bands and is read there by the depthwise
-    #: conv (DW ``sfb``), never reaching DRAM. Needs an FBUF; not in the RTL yet (:func:`rtl_misfit`).
+    #: conv (DW ``sfb``), never reaching DRAM. Needs an FBUF. The RTL builds FBUF's further bank reads
+    #: and the strided FBUF write only with it (hwgen/rtl/cmp_engine.py, result_write.py), so a P1
+    #: config's hardware is unchanged.
     fuse_expand: bool = False
 
     # Derived sizes: the only place these are computed.
@@ -322,14 +324,8 @@ def rtl_misfit(cfg: AccelConfig) -> str:
     """Why the RTL cannot be built for ``cfg`` although the compiler and sim/machine run it ("" when it
     can): the fields the generated hardware does not implement. Every path that emits RTL asks
     (``dian compile``, ``dian synth``, ``dian simulate --rtl``, ``emit_verilog``), so that a field the
-    compiler learns before the RTL does is refused in one place. The RTL builds every field but
-    ``fuse_expand`` (fusion stage P2: DW ``sfb`` and an FBUF write at the ABUF strides are sim/machine's
-    only, docs/accelerator.md "Fusion buffer"); P1 programs (``fuse_expand`` off) it runs."""
-    if cfg.fuse_expand:
-        return (
-            "fuse_expand (fusion stage P2: the depthwise conv reading FBUF) is not in the RTL yet; "
-            "set it false (stage P1) to build or simulate the RTL"
-        )
+    compiler learns before the RTL does is refused in one place. The RTL builds every field today,
+    ``fuse_expand`` (fusion stage P2) included, so this says "" for every valid config."""
     return ""
 
 

@@ -46,18 +46,22 @@ a group of R taps whose window reads N columns.
 reads a word every R cycles, MUL every max(2, R), PoolUnit, GemmUnit and DwUnit pace their
 requantized outputs likewise (hwgen/timing.py, "ppu_rate").
 
-Lookup (``lut`` on any OBUF writer): the word leaving PPURequant or PPUAdd
-addresses LBUF (lane ``j`` entry ``ltab·256 + q + 128``); the bytes are
-registered and written to OBUF ``LUT_LATENCY`` (2) edges after the word
-would have been: every ``D`` above plus 2. Without an LBUF (``lut_tables`` =
-0) an instruction with the bit set raises ``error`` (sim/machine: a ProgramError).
+The write side (:class:`~dian.hwgen.rtl.result_write.ResultWrite`, whose docstring has its
+timing): the OBUF write address, the OBUF/FBUF select and the lookup stage. Lookup (``lut`` on any
+OBUF writer) adds ``LUT_LATENCY`` (2) to every ``D`` above. Without an LBUF (``lut_tables`` = 0) an
+instruction with the bit set raises ``error`` (sim/machine: a ProgramError).
 
 FBUF (with ``AccelConfig.fbuf`` > 0; docs/accelerator.md, "Fusion buffer"): the ``fbuf_*`` ports.
 Its read address is the IBUF port's, and its data replaces the IBUF's where the instruction says so:
 at the PE array for a GEMM with ``sfb``, into the registered read data for ADD's ``b`` words with
 ``bfb`` (the same cycles as from IBUF: ADD still reads its two words in turn on one port). The words
 leaving PPURequant (or the lookup stage) of a GEMM or DW with ``ofb`` go to FBUF from ``odst`` in
-the cycles they would have gone to OBUF. No duration changes.
+the cycles they would have gone to OBUF (ResultWrite). No duration changes. With fusion stage P2
+(``AccelConfig.fuse_expand``, and only then, so a P1 config's Verilog is unchanged): a DW with
+``sfb`` takes its window words from FBUF too, its first kernel row's through the IBUF port's
+address, the further rows' from FBUF's reads ``j >= 1`` at the ``ibuf_x_addr``/``ibuf_x_en`` the
+banked IBUF gets (core.py wires both), their data on ``fbuf_x_data``; and an ``ofb`` write goes to
+``odst + oy·d_oy + ox·d_ox`` (ResultWrite's walk).
 
 Status: END, COPY, GEMM and DW (with or without ``rq``), POOL, ADD, MUL. Any other opcode (a MEM
 instruction, the retired REQUANT's 7, an unused value) or DW without the depthwise dataflow
@@ -67,7 +71,7 @@ engine; the top level reports it.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.data import ArrayLayout
 from amaranth.lib.wiring import In, Out
@@ -83,6 +87,7 @@ from .multiplier import product
 from .pool_unit import PoolUnit
 from .ppu_add import PPUAdd
 from .ppu_requant import PPURequant
+from .result_write import ResultWrite
 from .sequencer import InstructionHead
 
 __all__ = ["CmpEngine"]
@@ -113,6 +118,8 @@ class CmpEngine(wiring.Component):
                 "fbuf_w_addr": Out(range(fb)),
                 "fbuf_w_data": Out(8 * cfg.lanes),
             }
+        if fb and nx and cfg.fuse_expand:  # stage P2: a DW with sfb reads FBUF's further banks (ibuf_x_addr/en)
+            extra["fbuf_x_data"] = In(ArrayLayout(8 * cfg.lanes, nx))
         super().__init__(
             {
                 **extra,
@@ -151,6 +158,7 @@ class CmpEngine(wiring.Component):
         head = InstructionHead(m, cfg, self)
         word = head.word
         L, enc, fb = cfg.lanes, self.enc, cfg.words("fbuf")
+        p2 = fb and cfg.fuse_expand  # fusion stage P2: DW sfb, ofb writes at the ABUF strides
         cw = enc.widths["obn"]  # COPY's and ADD's n, POOL's n_win: at most the OBUF depth
 
         # PPU stream: read side (counters) and write side (PPURequant output).
@@ -162,12 +170,7 @@ class CmpEngine(wiring.Component):
         left = Signal(2 * cw)
         mult, shift = Signal(31), Signal(6)
         lo, hi = Signal(8), Signal(8)
-        # the write address runs over OBUF or, with ofb, FBUF (odst is as wide as the deeper one)
-        wr_addr, wr_left = Signal(range(max(cfg.words("obuf"), cfg.words("fbuf")))), Signal(2 * cw)
-        # wr_left == 1, as a register: it ends the instruction. Set at every start before it is read, so
-        # it needs no reset (with one, Yosys 0.69's ABC9 fails an assertion on the 8x8 co-search config:
-        # count_id(wire->name) == 0 in ABC_OPS_REINTEGRATE).
-        wr_last = Signal(name="obuf_last", reset_less=True)
+        wr = ResultWrite(m, cfg, enc, self)  # the write side: lookup stage, OBUF/FBUF address (result_write.py)
         valid1 = Signal()
         m.submodules.gemm = gemm = GemmUnit(cfg)
         m.submodules.pool = pool = PoolUnit(cfg)
@@ -175,47 +178,38 @@ class CmpEngine(wiring.Component):
         in_gemm, is_pool, is_add = Signal(), Signal(), Signal()
         fused, drain = Signal(), Signal(range(rq.latency + LUT_LATENCY))
         pace = Signal(range(max(R, 2)), name="ppu_pace")  # cycles until the next word may go to PPURequant (COPY, MUL)
-        lut_on, ltab = Signal(), Signal(enc.widths["lt"])  # the instruction's pointwise stage
-
-        def lut_fields(f):
-            """Every OBUF writer's lookup stage: on (only with an LBUF) and its table."""
-            return [lut_on.eq(f["lut"] if cfg.lut_tables else 0), ltab.eq(f["ltab"])]
 
         def two_operands(f, m_a):
             """ADD's and MUL's common latches: a and b words alternate from ``src_a`` and ``src_b``."""
             return [
-                *lut_fields(f),
+                *wr.lut_fields(f),
                 is_add.eq(1),
                 is_pool.eq(0),
                 rd_addr.eq(f["src_a"]),
                 b_addr.eq(f["src_b"]),
                 operand.eq(0),
                 left.eq(f["n"]),
-                wr_left.eq(f["n"]),
-                wr_last.eq(f["n"] == 1),
-                wr_addr.eq(f["dst"]),
+                *wr.dense(f["dst"], f["n"]),
                 mult.eq(m_a),
                 shift.eq(f["shift"]),
                 lo.eq(f["lo"]),
                 hi.eq(f["hi"]),
             ]
 
-        # FBUF selects, latched at the start (0 for every instruction that has none, and without FBUF)
-        sfb, bfb, ofb = Signal(), Signal(), Signal()
+        # FBUF read selects, latched at the start (0 for every instruction that has none, and without FBUF)
+        sfb, bfb = Signal(), Signal()
 
         def fb_bit(f, name):
-            return [{"sfb": sfb, "bfb": bfb, "ofb": ofb}[name].eq(f[name])] if fb else []
+            return [{"sfb": sfb, "bfb": bfb}[name].eq(f[name])] if fb else []
 
         def fused_fields(f):
             """A GEMM's or DW's fused requantization: its final sums go to OBUF (FBUF with ``ofb``)
             from ``odst``."""
             return [
-                *lut_fields(f),
-                *fb_bit(f, "ofb"),
+                *wr.fused(f),
                 fused.eq(f["rq"]),
                 is_copy.eq(0),
                 prm.eq(f["prm"]),
-                wr_addr.eq(f["odst"]),
                 lo.eq(f["lo"]),
                 hi.eq(f["hi"]),
             ]
@@ -223,15 +217,15 @@ class CmpEngine(wiring.Component):
         b_addr, operand, add_valid = Signal(enc.widths["ib"]), Signal(), Signal()
         mult_b, sub = Signal(31), Signal()
         rep, rep_count = Signal(cw), Signal(cw)  # COPY: each word read rep times (0 counts as 1)
-        step = Signal(cw)  # the OBUF write address step: COPY's stride (0 counts as 1), else 1
         # MUL: ADD's read pattern; the a word is held, each lane's a*b registered when b comes.
         is_mul, bcast, mul_valid = Signal(), Signal(), Signal()
         held_a = Signal(8 * L)
         prods = [Signal(signed(16), name=f"mul_prod{i}") for i in range(L)]
         rd = Mux(is_add & operand, b_addr, rd_addr)
         add_valid2, operand2, valid2 = Signal(), Signal(), Signal()
-        # The activation words: IBUF's, or FBUF's for a GEMM with sfb (into the array) and for ADD's b
-        # words with bfb (operand2: the word on the read port is a b word).
+        # The activation words: IBUF's, or FBUF's for a GEMM (with P2 a DW too: its first kernel row's;
+        # the further rows' below) with sfb and for ADD's b words with bfb (operand2: the word on the
+        # read port is a b word).
         x_gemm, x_ppu = self.ibuf_r_data, self.ibuf_r_data
         if fb:
             x_gemm = Mux(sfb, self.fbuf_r_data, self.ibuf_r_data)
@@ -269,7 +263,7 @@ class CmpEngine(wiring.Component):
             m.d.comb += [
                 self.ibuf_x_addr.eq(gemm.ibuf_x_addr),
                 self.ibuf_x_en.eq(gemm.ibuf_x_en & in_gemm.replicate(cfg.ibuf_banks - 1)),
-                gemm.ibuf_x_data.eq(self.ibuf_x_data),
+                gemm.ibuf_x_data.eq(Mux(sfb, self.fbuf_x_data, self.ibuf_x_data) if p2 else self.ibuf_x_data),
             ]
         m.d.sync += [
             valid1.eq(0),
@@ -309,42 +303,23 @@ class CmpEngine(wiring.Component):
                 rq.multiplier[i].eq(Mux(is_copy, mult, pb[32 * (L + i) : 32 * (L + i) + 31])),
                 rq.shift[i].eq(Mux(is_copy, shift, pb[64 * L + 8 * i : 64 * L + 8 * i + 6])),
             ]
-        # The lookup stage: a result's lanes address their LBUF bytes (entry q + 128 of table ltab:
-        # q's sign bit flipped); the bytes come a cycle later and are registered (block RAM's slow
-        # output), so with ``lut`` a word reaches OBUF LUT_LATENCY (2) edges after its result.
-        res_valid, res = rq.out_valid | add.out_valid, Mux(add.out_valid, add.out, rq.out)
-        looked, lut_valid, lut_q = Signal(), Signal(), Signal(8 * L)
-        m.d.sync += [looked.eq(res_valid & lut_on), lut_valid.eq(looked), lut_q.eq(self.lbuf_r_data)]
-        for i in range(L):
-            m.d.comb += self.lbuf_r_addr[i].eq(Cat(res[8 * i : 8 * i + 8] ^ Const(0x80, 8), ltab))
-        w_en = Signal() if fb else self.obuf_w_en  # a result word goes to OBUF (FBUF with ofb) at this edge
+        wr.look_up(rq.out_valid | add.out_valid, Mux(add.out_valid, add.out, rq.out))
         m.d.comb += [
             rq.in_valid.eq(valid2 | pool.out_valid | gemm.rq_valid | mul_valid),
             rq.lo.eq(lo.as_signed()),
             rq.hi.eq(hi.as_signed()),
-            w_en.eq(Mux(lut_on, lut_valid, res_valid)),
-            self.obuf_w_addr.eq(wr_addr),
-            self.obuf_w_data.eq(Mux(lut_on, lut_q, res)),
         ]
-        if fb:
-            m.d.comb += [
-                self.obuf_w_en.eq(w_en & ~ofb),
-                self.fbuf_w_en.eq(w_en & ofb),
-                self.fbuf_w_addr.eq(wr_addr),
-                self.fbuf_w_data.eq(self.obuf_w_data),
-            ]
-        with m.If(w_en):
-            m.d.sync += [wr_addr.eq(wr_addr + step), wr_left.eq(wr_left - 1), wr_last.eq(wr_left == 2)]
+        wr.write()
         with m.FSM():
             # Without an LBUF, an OBUF writer's lut bit is an instruction this engine cannot run.
             writers = (Copy, Pool, AddI, MulI, Gemm, Dw)
             no_lut = Cat(*((head.op == w.OPCODE) & fields(enc, w, word)["lut"] for w in writers)).any()
-            starts = [step.eq(1), pace.eq(0), *([sfb.eq(0), bfb.eq(0), ofb.eq(0)] if fb else [])]
+            starts = [wr.step.eq(1), pace.eq(0), *([sfb.eq(0), bfb.eq(0), wr.ofb.eq(0)] if fb else [])]
             with head.states(on_start=starts, refuse=None if cfg.lut_tables else no_lut):
                 with m.Case(Opcode.COPY):
                     f = fields(enc, Copy, word)
                     m.d.sync += [
-                        *lut_fields(f),
+                        *wr.lut_fields(f),
                         is_copy.eq(1),
                         is_pool.eq(0),
                         is_add.eq(0),
@@ -352,11 +327,9 @@ class CmpEngine(wiring.Component):
                         rd_addr.eq(f["src"]),
                         rep.eq(f["rep"]),
                         rep_count.eq(1),
-                        step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
+                        wr.step.eq(Mux(f["stride"] == 0, 1, f["stride"])),
                         left.eq(f["n"]),
-                        wr_left.eq(f["n"]),
-                        wr_last.eq(f["n"] == 1),
-                        wr_addr.eq(f["dst"]),
+                        *wr.dense(f["dst"], f["n"]),
                         mult.eq(f["m"]),
                         shift.eq(f["shift"]),
                         lo.eq(f["lo"]),
@@ -369,15 +342,13 @@ class CmpEngine(wiring.Component):
                     is_max = f["mode"] == PoolMode.MAX
                     m.d.comb += pool.start.eq(1)
                     m.d.sync += [
-                        *lut_fields(f),
+                        *wr.lut_fields(f),
                         is_copy.eq(1),
                         is_pool.eq(1),
                         is_add.eq(0),
                         is_mul.eq(0),
                         left.eq(0),
-                        wr_left.eq(n),
-                        wr_last.eq(n == 1),
-                        wr_addr.eq(f["dst"]),
+                        *wr.dense(f["dst"], n),
                         mult.eq(Mux(is_max, 1, f["m"])),
                         shift.eq(Mux(is_max, 0, f["shift"])),
                         lo.eq(-128),
@@ -407,7 +378,8 @@ class CmpEngine(wiring.Component):
                 if gemm.depthwise:
                     with m.Case(Opcode.DW):
                         m.d.comb += gemm.dw_start.eq(1)
-                        m.d.sync += fused_fields(fields(enc, Dw, word))
+                        f = fields(enc, Dw, word)
+                        m.d.sync += [*fused_fields(f), *(fb_bit(f, "sfb") if p2 else [])]
                         m.next = "GEMM"
             with m.State("PPU"):
                 with m.If(pace != 0):
@@ -419,7 +391,7 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [rd_addr.eq(rd_addr + 1), rep_count.eq(1)]
                     with m.Else():
                         m.d.sync += rep_count.eq(rep_count + 1)
-                with m.If(w_en & wr_last):
+                with m.If(wr.done):
                     head.finish()
             with m.State("ADD"):
                 with m.If(pace != 0):
@@ -430,12 +402,12 @@ class CmpEngine(wiring.Component):
                         m.d.sync += [left.eq(left - 1), rd_addr.eq(rd_addr + 1), b_addr.eq(b_addr + ~bcast)]
                         # MUL at R = 4: a word's a and b reads, then R - 2 idle cycles
                         m.d.sync += pace.eq(Mux(is_mul, max(R, 2) - 2, 0))
-                with m.If(w_en & wr_last):
+                with m.If(wr.done):
                     head.finish()
             with m.State("GEMM"):
                 m.d.comb += in_gemm.eq(1)
                 with m.If(gemm.done & fused):
-                    m.d.sync += drain.eq(Mux(lut_on, rq.latency + LUT_LATENCY - 1, rq.latency - 1))
+                    m.d.sync += drain.eq(Mux(wr.lut_on, rq.latency + LUT_LATENCY - 1, rq.latency - 1))
                     m.next = "DRAIN"
                 with m.Elif(gemm.done):
                     head.finish()

@@ -7,7 +7,8 @@ run-control signals the CSR block (hwgen/rtl/csr.py) turns into registers:
 Buffers: WBUF, PBUF, OBUF, ABUF as :class:`amaranth.lib.memory.Memory`
 (one write, one synchronous read port each, not transparent, so they infer
 block RAM), IBUF as ``ibuf_banks`` of them (hwgen/rtl/ibuf_banks.py), and so FBUF
-(with ``fbuf`` > 0: written and read by the CMP engine only); LBUF (with
+(with ``fbuf`` > 0: written and read by the CMP engine only; its reads ``j >= 1``, a DW's further
+kernel rows, only with ``fuse_expand``, at the IBUF's addresses); LBUF (with
 ``lut_tables`` > 0) as one byte-wide memory per lane.
 The read side of the AXI master belongs to the controller between chunks and
 to the MEM engine while a chunk runs; the write side is the MEM engine's.
@@ -120,6 +121,12 @@ class AcceleratorCore(wiring.Component):
                 fbuf.r_addr[0].eq(cmp.fbuf_r_addr),
                 cmp.fbuf_r_data.eq(fbuf.r_data[0]),
             ]
+            for j in range(1, cfg.ibuf_banks if cfg.fuse_expand else 1):  # stage P2: a DW's further kernel rows
+                m.d.comb += [  # (the IBUF's addresses, as wide as FBUF's or wider: FBUF's words are in range)
+                    fbuf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
+                    fbuf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
+                    cmp.fbuf_x_data[j - 1].eq(fbuf.r_data[j]),
+                ]
         for name, shape, depth in (
             ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
             ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),

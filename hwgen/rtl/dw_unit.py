@@ -10,6 +10,9 @@ The window takes one column a cycle: rows of the group's last kernel column take
 read (kernel row j's from read j), every other row of the group the word of row ``r + 1`` (the
 next column). An output row's first pixel loads all ``n_gx`` columns, each further pixel the
 ``n_gx - keep`` new ones (``keep``, the derived field: the columns shared with the pixel before).
+With ``sfb`` (fusion stage P2) the same reads address FBUF, banked alike: the CMP engine gives the
+unit FBUF's data instead of IBUF's (hwgen/rtl/cmp_engine.py), so neither the walk nor its timing
+changes.
 
 Timing (cycle ``S`` = the CMP engine's DECODE, ``start`` high; ``R = n_rows = n_gy * n_gx``,
 ``N`` = the columns read, ``n_oy * (n_gx + (n_ox - 1) * (n_gx - keep))``):

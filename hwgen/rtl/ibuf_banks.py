@@ -1,8 +1,9 @@
 """IbufBanks: the IBUF as ``banks`` block RAMs (docs/accelerator.md, "Depthwise v2"), word ``a``
 in bank ``a mod banks`` at row ``a // banks``, so that a DW instruction reads one word from each
 bank in a cycle (the kernel rows of one window column) while every other user sees one memory.
-The fusion buffer (``buffer="fbuf"``; docs/accelerator.md, "Fusion buffer") is built the same way,
-banked like the IBUF for a later stage that reads it with DW; today only its read 0 is used.
+The fusion buffer (``buffer="fbuf"``; docs/accelerator.md, "Fusion buffer") is built the same way:
+with fusion stage P2 (``AccelConfig.fuse_expand``) a DW reads it as it reads the IBUF, every read
+used; without P2 only its read 0 is (GEMM ``sfb``, ADD ``bfb``).
 
 Ports (``banks`` = ``AccelConfig.ibuf_banks``, ``depth`` = the buffer's words):
 
