@@ -29,7 +29,7 @@ from dian.ir import Conv2d
 from ..isa import Dw, Gemm, Instr, LoadPrm, LoadWgt
 from .fusion import FusedBlock, expand_chunks, expand_region
 from .layout import blocks, dense_conv_weights, dw_groups, gemm_blocks
-from .op_steps import LowerCtx, _fused, _params, _ranges, _step, load_box
+from .op_steps import LowerCtx, _dw_walk, _fused, _params, _ranges, _step, load_box
 from .program import Load, Step
 
 #: Makes the depthwise steps of one band ``(n, oy0, rows, base)``: its output at FBUF word ``base``.
@@ -150,16 +150,7 @@ def expand_bands(ctx: LowerCtx, b: FusedBlock, region: int, waddr_d: int, pd: in
                         region + fy0 * dy * pitch + fx0 * dx,
                         cb * plane,
                         int(g == 0),
-                        gy,
-                        gx,
-                        _step(gy, dy * pitch),
-                        _step(gx, dx),
-                        rows,
-                        wo,
-                        _step(rows, sy * pitch),
-                        _step(wo, dw.stride[1]),
-                        _step(rows, wo),
-                        _step(wo, 1),
+                        *_dw_walk(gy, gx, dy, dx, pitch, rows, wo, sy, dw.stride[1]),
                         *_fused(dop, g == G - 1, base + (cb0 + cb) * plane, cbs + cb),
                         ofb=int(g == G - 1),
                         sfb=1,

@@ -30,7 +30,7 @@ from ..isa import AddI, Dw, Gemm, Instr, LoadAct, LoadPrm, LoadWgt
 from .expand_steps import BandSteps, expand_bands
 from .fusion import FusedBlock
 from .layout import blocks, dense_conv_weights, dw_blocks, dw_groups, dw_pitch, gemm_blocks
-from .op_steps import ActRef, LowerCtx, _fused, _params, _ranges, _step, load_box, store_box
+from .op_steps import ActRef, LowerCtx, _dw_walk, _fused, _params, _ranges, _step, load_box, store_box
 from .program import Load, Step
 
 
@@ -126,16 +126,7 @@ def _dw_band(ctx: LowerCtx, b: FusedBlock, c: _Consts, n: int, oy0: int, rows: i
                 cb * ny * pitch + fy0 * dy * pitch + fx0 * dx,
                 cb * plane,
                 int(g == 0),
-                gy,
-                gx,
-                _step(gy, dy * pitch),
-                _step(gx, dx),
-                rows,
-                wo,
-                _step(rows, sy * pitch),
-                _step(wo, sx),
-                _step(rows, wo),
-                _step(wo, 1),
+                *_dw_walk(gy, gx, dy, dx, pitch, rows, wo, sy, sx),
                 *_fused(dop, g == G - 1, base + (cb0 + cb) * plane, cb),
                 ofb=int(g == G - 1),
             )

@@ -67,6 +67,24 @@ def _step(extent: int, stride: int) -> int:
     return stride if extent > 1 else 0
 
 
+def _dw_walk(gy: int, gx: int, dy: int, dx: int, pitch: int, rows: int, cols: int, sy: int, sx: int) -> tuple[int, ...]:
+    """A DW instruction's fields from ``n_gy`` to ``d_ox``: a ``gy`` x ``gx`` tap group at dilation
+    (``dy``, ``dx``) over an input of row ``pitch``, ``rows`` x ``cols`` output pixels at stride
+    (``sy``, ``sx``), written densely (every DW the lowering emits: unfused, stage P1 and P2)."""
+    return (
+        gy,
+        gx,
+        _step(gy, dy * pitch),
+        _step(gx, dx),
+        rows,
+        cols,
+        _step(rows, sy * pitch),
+        _step(cols, sx),
+        _step(rows, cols),
+        _step(cols, 1),
+    )
+
+
 def _ranges(extent: int, tile: int) -> list[tuple[int, int]]:
     return [(s, min(tile, extent - s)) for s in range(0, extent, tile)]
 
@@ -295,16 +313,7 @@ def dw_steps(ctx: LowerCtx, w: Work, t: Tiling) -> Iterator[Step]:
                             cb * ny * pitch + fy0 * dy * pitch + fx0 * dx,
                             cb * rows * cols,
                             int(g == 0),
-                            gy,
-                            gx,
-                            _step(gy, dy * pitch),
-                            _step(gx, dx),
-                            rows,
-                            cols,
-                            _step(rows, sy * pitch),
-                            _step(cols, sx),
-                            _step(rows, cols),
-                            _step(cols, 1),
+                            *_dw_walk(gy, gx, dy, dx, pitch, rows, cols, sy, sx),
                             *_fused(op, g == G - 1, cb * rows * cols, cb),
                             *_lut_fields(lut, g == G - 1, cb),
                         )

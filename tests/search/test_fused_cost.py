@@ -7,25 +7,21 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
-from machine_cases import CRAMPED, random_inputs
-from test_machine_fusion import fused_cases, mobilenetv2, three_blocks, with_fbuf
+from machine_cases import CRAMPED
+from test_machine_fusion import check_fused, fused_cases, mobilenetv2, three_blocks, with_fbuf
 
 from dian.hwgen import timing
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.lower.fusion import FusedTiling, choose_tiling, fits
-from dian.hwgen.lower.graph import lower_graph
 from dian.hwgen.lower.layout import blocks
 from dian.hwgen.lower.scheduler import plan_graph
 from dian.hwgen.presets import PRESETS
 from dian.ir import Graph
 from dian.search.cost_model import NetworkCost, network_cost
 from dian.search.mapper import map_graph
-from dian.sim.machine import run_lowered
 from dian.sim.machine.engines import Counters
-from dian.sim.reference import run_graph
 
 FIELDS = ("cycles", "dram_read", "dram_write", "busy_pe", "instructions", "chunks")
 
@@ -41,14 +37,7 @@ def _model(nc: NetworkCost) -> tuple[int, ...]:
 def _run_exact(g: Graph, cfg: AccelConfig, plans, tiling=None):  # type: ignore[no-untyped-def]
     """Lower ``g`` with ``plans``, run it on sim/machine, assert every tensor that reaches DRAM equals
     sim/reference's; the lowering and the counters."""
-    x = random_inputs(g, 1)
-    low = lower_graph(g, cfg, plans, tiling=tiling)
-    res = run_lowered(low, x)
-    ref = run_graph(g, x, keep_all=True)
-    for op in g.ops:
-        if op.output in low.slots:
-            assert np.array_equal(low.read_tensor(res.dram, op.output), ref[op.output]), op.name
-    return low, res.counters
+    return check_fused(g, cfg, tiling, seed=1, plans=plans)
 
 
 def _cramped_fbuf() -> AccelConfig:

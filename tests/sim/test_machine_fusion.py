@@ -100,11 +100,14 @@ def _depthwise_outputs(g: Graph) -> set[str]:
     return {op.output for op in g.ops if getattr(op, "groups", 1) > 1}
 
 
-def check_fused(g: Graph, cfg: AccelConfig, tiling: TilingChooser | None = choose_tiling, seed: int = 0):  # type: ignore[no-untyped-def]
-    """Lower ``g`` with every block fused by ``tiling`` (None: the timed choice), run it and assert
-    every tensor that reaches DRAM equals sim/reference's; the lowering and the counters."""
+def check_fused(  # type: ignore[no-untyped-def]
+    g: Graph, cfg: AccelConfig, tiling: TilingChooser | None = choose_tiling, seed: int = 0, plans=None
+):
+    """Lower ``g`` (with ``plans``, else the scheduler's) with every block fused by ``tiling`` (None:
+    the timed choice), run it and assert every tensor that reaches DRAM equals sim/reference's; the
+    lowering and the counters."""
     x = random_inputs(g, seed)
-    low = lower_graph(g, cfg, tiling=tiling)
+    low = lower_graph(g, cfg, plans, tiling=tiling)
     res = run_lowered(low, x)
     ref = run_graph(g, x, keep_all=True)
     for op in g.ops:
