@@ -67,7 +67,9 @@ def _step(extent: int, stride: int) -> int:
     return stride if extent > 1 else 0
 
 
-def _dw_walk(gy: int, gx: int, dy: int, dx: int, pitch: int, rows: int, cols: int, sy: int, sx: int) -> tuple[int, ...]:
+def _dw_walk(
+    gy: int, gx: int, dy: int, dx: int, pitch: int, rows: int, cols: int, sy: int, sx: int
+) -> tuple[int, int, int, int, int, int, int, int, int, int]:
     """A DW instruction's fields from ``n_gy`` to ``d_ox``: a ``gy`` x ``gx`` tap group at dilation
     (``dy``, ``dx``) over an input of row ``pitch``, ``rows`` x ``cols`` output pixels at stride
     (``sy``, ``sx``), written densely (every DW the lowering emits: unfused, stage P1 and P2)."""
