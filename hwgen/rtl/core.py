@@ -106,12 +106,7 @@ class AcceleratorCore(wiring.Component):
             ibuf.r_addr[0].eq(cmp.ibuf_r_addr),
             cmp.ibuf_r_data.eq(ibuf.r_data[0]),
         ]
-        for j in range(1, cfg.ibuf_banks):  # a DW's further kernel rows
-            m.d.comb += [
-                ibuf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
-                ibuf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
-                cmp.ibuf_x_data[j - 1].eq(ibuf.r_data[j]),
-            ]
+        _further_reads(m, ibuf, cmp, cmp.ibuf_x_data)
         if cfg.fbuf.bytes:  # the fusion buffer: the CMP engine's alone (docs/accelerator.md, "Fusion buffer")
             m.submodules.fbuf = fbuf = IbufBanks(cfg, "fbuf")
             m.d.comb += [
@@ -121,12 +116,8 @@ class AcceleratorCore(wiring.Component):
                 fbuf.r_addr[0].eq(cmp.fbuf_r_addr),
                 cmp.fbuf_r_data.eq(fbuf.r_data[0]),
             ]
-            for j in range(1, cfg.ibuf_banks if cfg.fuse_expand else 1):  # stage P2: a DW's further kernel rows
-                m.d.comb += [  # (the IBUF's addresses, as wide as FBUF's or wider: FBUF's words are in range)
-                    fbuf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
-                    fbuf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
-                    cmp.fbuf_x_data[j - 1].eq(fbuf.r_data[j]),
-                ]
+            if cfg.fuse_expand:  # stage P2: a DW with sfb reads its further kernel rows from FBUF
+                _further_reads(m, fbuf, cmp, cmp.fbuf_x_data)
         for name, shape, depth in (
             ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
             ("pbuf", 8 * cfg.pbuf_entry_bytes, cfg.pbuf_entries),
@@ -225,3 +216,15 @@ class AcceleratorCore(wiring.Component):
 def forward(m: Module, member: wiring.Member, port, inner) -> None:
     """A port to the same-named port of a submodule, in its direction."""
     m.d.comb += inner.eq(port) if member.flow == wiring.In else port.eq(inner)
+
+
+def _further_reads(m: Module, buf: IbufBanks, cmp: CmpEngine, data) -> None:
+    """Reads ``j >= 1`` of the banked ``buf`` (IBUF, or FBUF with stage P2): a DW's further kernel
+    rows, at the CMP engine's ``ibuf_x_addr``/``ibuf_x_en`` (as wide as FBUF's addresses or wider: its
+    words are in range), their words to the engine's ``data`` port."""
+    for j in range(1, buf.banks):
+        m.d.comb += [
+            buf.r_addr[j].eq(cmp.ibuf_x_addr[j - 1]),
+            buf.r_en[j].eq(cmp.ibuf_x_en[j - 1]),
+            data[j - 1].eq(buf.r_data[j]),
+        ]
