@@ -106,7 +106,8 @@ class AcceleratorCore(wiring.Component):
             ibuf.r_addr[0].eq(cmp.ibuf_r_addr),
             cmp.ibuf_r_data.eq(ibuf.r_data[0]),
         ]
-        _further_reads(m, ibuf, cmp, cmp.ibuf_x_data)
+        if cfg.ibuf_banks > 1:  # a DW's further kernel rows (the engine has the ports only then)
+            _further_reads(m, ibuf, cmp, cmp.ibuf_x_data)
         if cfg.fbuf.bytes:  # the fusion buffer: the CMP engine's alone (docs/accelerator.md, "Fusion buffer")
             m.submodules.fbuf = fbuf = IbufBanks(cfg, "fbuf")
             m.d.comb += [
@@ -116,7 +117,7 @@ class AcceleratorCore(wiring.Component):
                 fbuf.r_addr[0].eq(cmp.fbuf_r_addr),
                 cmp.fbuf_r_data.eq(fbuf.r_data[0]),
             ]
-            if cfg.fuse_expand:  # stage P2: a DW with sfb reads its further kernel rows from FBUF
+            if cfg.fuse_expand and cfg.ibuf_banks > 1:  # stage P2: a DW with sfb reads its further rows from FBUF
                 _further_reads(m, fbuf, cmp, cmp.fbuf_x_data)
         for name, shape, depth in (
             ("wbuf", 8 * cfg.lanes, cfg.words("wbuf")),
