@@ -111,6 +111,7 @@ def run_step(
     log = folder / "build" / "nextpnr.log"
     row["critical_path"] = critical_path(log)
     row["placed_estimate"] = _placed_estimate(log)
+    row.update(phase_minutes(log))
     if row["status"] != "ok" and stat.is_file():
         from dian.hwgen.tools.synth import _RESOURCES, _cell_types, _count
 
@@ -130,6 +131,29 @@ def _placed_estimate(log: Path) -> float | None:
     return None
 
 
+def phase_minutes(log: Path) -> dict[str, float]:
+    """Where nextpnr's time went (item 5 asks what each P&R change bought): ``place_min`` (HeAP plus
+    the simulated-annealing refinement, or SA alone) and ``route_min`` (router1 or router2), from the
+    times nextpnr logs at the end of each phase; a phase that did not finish is left out."""
+    if not log.is_file():
+        return {}
+    marks = {"HeAP Placer Time:": "place_min", "SA placement time": "place_min", "Router1 time": "route_min"}
+    marks["Router2 time"] = "route_min"
+    out: dict[str, float] = {}
+    for ln in log.read_text(errors="replace").splitlines():
+        for mark, key in marks.items():
+            if mark in ln:
+                seconds = float(ln.split(mark)[1].strip().rstrip("s"))
+                out[key] = round(out.get(key, 0.0) + seconds / 60, 2)
+    return out
+
+
+def _minutes(s: dict) -> str:
+    """The nextpnr-minutes cell: the total, and its placement and routing parts where the log had them."""
+    parts = [f"{name} {s[key]:.1f}" for name, key in (("place", "place_min"), ("route", "route_min")) if key in s]
+    return f"{s['nextpnr_min']:.1f}" + (f" ({', '.join(parts)})" if parts else "")
+
+
 def table(steps: list[dict]) -> list[str]:
     """The Markdown section of the log, one table per config and target, steps in run order."""
     if not steps:
@@ -141,7 +165,8 @@ def table(steps: list[dict]) -> list[str]:
         "Each row is one place and route of the RTL it names (`bench_synth.py step`): Yosys `synth_ecp5` in the "
         "P&R wrapper, nextpnr-ecp5 with the seed and the extra arguments shown, the clock asked. Fmax is "
         "nextpnr's routed figure (after placement in brackets); minutes are wall time on the shared 2-core "
-        "machine (load average before the run); the critical path is nextpnr's, clk to clk.",
+        "machine (load average before the run), nextpnr's with its placement and routing phases where its log "
+        "timed them; the critical path is nextpnr's, clk to clk.",
     ]
     groups: dict[tuple[str, str], list[dict]] = {}
     for s in steps:
@@ -168,7 +193,7 @@ def table(steps: list[dict]) -> list[str]:
             out.append(
                 f"| {s['rtl_source']} | {note} | {args} "
                 f"| {fmax} | {_n(s.get('luts'))} | {_n(s.get('ffs'))} | {_n(s.get('dsps'))} | {_n(s.get('brams'))} "
-                f"| {s['yosys_min']:.1f} | {s['nextpnr_min']:.1f} | {s['load_before'][0]:.1f} | {path} |"
+                f"| {s['yosys_min']:.1f} | {_minutes(s)} | {s['load_before'][0]:.1f} | {path} |"
             )
     return out
 
