@@ -290,10 +290,15 @@ def fixed_cycles(cfg: AccelConfig) -> int:
 
 
 def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:
-    """The per-layer table of predicted figures, with a boot-and-done line and a totals line."""
+    """The per-layer table of predicted figures, with a boot-and-done line and a totals line.
+
+    A fused block's prediction sits on its depthwise layer, whose utilization counts the block's
+    MACs; its other layers show 0 cycles and "fused". So the total's MACs are the graph's, not the
+    rows' sum (which would count a block's MACs twice)."""
     rows = [("layer", "kind", "dataflow", "tiles", "tile", "pred. cycles", "util.", "DRAM KiB")]
     fixed = fixed_cycles(cfg)
-    total_cycles, total_macs, total_bytes = fixed, 0, timing.boot_bytes(cfg)
+    total_cycles, total_bytes = fixed, timing.boot_bytes(cfg)
+    total_macs = sum(op_macs(graph, op) for op in graph.ops)
     for s in schedules:
         p = s.prediction
         assert p is not None
@@ -307,11 +312,11 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
                 f"{_tiles(s):,}",
                 tile,
                 f"{p.cycles:,}",
-                f"{100 * p.utilization:.1f}%" if p.macs else "-",
+                ("fused" if not p.cycles else f"{100 * p.utilization:.1f}%") if p.macs else "-",
                 f"{traffic / 1024:,.1f}",
             )
         )
-        total_cycles, total_macs, total_bytes = total_cycles + p.cycles, total_macs + p.macs, total_bytes + traffic
+        total_cycles, total_bytes = total_cycles + p.cycles, total_bytes + traffic
     rows.append(("(boot, done)", "", "", "", "", f"{fixed:,}", "", f"{timing.boot_bytes(cfg) / 1024:,.1f}"))
     util = total_macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
     rows.append(("total", "", "", "", "", f"{total_cycles:,}", f"{100 * util:.1f}%", f"{total_bytes / 1024:,.1f}"))

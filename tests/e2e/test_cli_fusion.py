@@ -36,6 +36,14 @@ def test_compile_and_simulate_with_fbuf(tmp_path: Path) -> None:
     assert "exact: the schedules predicted the cycles and DRAM bytes the machine simulator counts" in proc.stdout
     header = (out / "schedules" / "features_3_conv_1_0.txt").read_text().splitlines()[1]
     assert header.startswith("  fused block features_3_conv_1_0+features_3_conv_2+add through FBUF")
+    # The compile summary's total utilization is the one sim/machine measures (a fused block's MACs
+    # counted once, not on its depthwise row and again on its members' rows).
+    measured = re.search(r"^MACs / \(cycles x PEs\) +[\d,]+ MACs +([\d.]+)% +([\d.]+)%", proc.stdout, re.M)
+    assert measured is not None, proc.stdout
+    summary = (out / "summary.txt").read_text()
+    total = re.search(r"^total +[\d,]+ +([\d.]+)%", summary, re.M)
+    assert total is not None and total.group(1) == measured.group(2), summary
+    assert re.search(r"^features_3_conv_2 .* 0 +fused +", summary, re.M), summary
 
 
 @pytest.mark.slow
