@@ -441,6 +441,20 @@ def fusion(d: Doc) -> tuple[str, list[str]]:
     return env_line(env), lines
 
 
+def network_rtl(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        if "error" in r:
+            return f"{r['model']} at {r['size']} on {r['config']}: {r['error']}"
+        c, ok = r["cycles"], r["bit_exact"] and r["counters_equal"] and r["schedules_exact"]
+        fused = f", {r['fused_blocks']} blocks fused ({r['from_expand']} from the expand)" if r["fused_blocks"] else ""
+        return (
+            f"{r['model']} at {r['size']} on {r['config']}{fused}: RTL {c['rtl']:,} cycles, "
+            f"{pct(r['utilization'])}; {'bit-exact, counters = sim/machine = schedules' if ok else 'MISMATCH'}"
+        )
+
+    return env_line(d["env"]), [line(r) for r in d["rows"]]
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -617,6 +631,14 @@ ENTRIES = (
         "`default`, by sim/machine and the cost model: cycles, utilization and DRAM bytes by FBUF size, each "
         "block fused against unfused, its tiling.",
         fusion,
+    ),
+    Entry(
+        "network_rtl",
+        "bench_network_rtl.py",
+        "Whole networks through `dian compile` and `dian simulate --rtl`: the Verilator model of the RTL "
+        "against sim/machine, sim/reference and the schedules (bits, cycles, DRAM bytes), MobileNetV2 at 224 "
+        "on `default` with and without the fusion buffer.",
+        network_rtl,
     ),
 )
 
