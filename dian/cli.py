@@ -302,6 +302,7 @@ def _cmd_explore(args: argparse.Namespace) -> None:
         calib=CalibOptions(args.calib_samples, args.calib_data, args.calib_method, args.calib_percentile),
         max_clock_mhz=args.max_clock,
         price=tuple(args.price or ()),
+        fusion=args.fusion,
     )
     fits = sum(d.fits for d in res.designs)
     print(

@@ -348,8 +348,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         action="append",
         metavar="CONFIG",
         help="also price this accelerator config (a preset or a .json file), as given, beside the trials; "
-        "repeatable. A config with a fusion buffer (fbuf), which the drawn trials never have, is priced with "
-        "its fused blocks and competes with them",
+        "repeatable. A config with a fusion buffer (fbuf) is priced with its fused blocks and competes with them",
+    )
+    p.add_argument(
+        "--fusion",
+        action="store_true",
+        help="let the trials with a depthwise unit draw a fusion buffer (none, or 4 to 64 KiB) and fusion "
+        "stage P2 (fuse_expand) too; such a design takes seconds to price rather than a fraction of one",
     )
     p.add_argument("--no-rtl", action="store_true", help="skip writing the chosen design's Verilog")
     p.set_defaults(func=handlers["explore"])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dian.hwgen.accel_config import AccelConfig
 from dian.hwgen.presets import load_accel_config
 from dian.hwgen.targets import Target
 
@@ -49,9 +50,17 @@ def _row(d: Design, chosen: Design) -> str:
     kib = lambda b: f"{b.bytes // 1024}"  # noqa: E731
     return (
         f"| {d.trial}{mark} | {c.pe_rows}x{c.pe_cols} | {kib(c.ibuf)}/{kib(c.wbuf)}/{kib(c.abuf)}/{kib(c.obuf)} "
-        f"| {c.dram_bus_bits} | {'+dw' if len(c.dataflows) > 1 else 'gemm'} | {c.imem_instructions} "
+        f"| {c.dram_bus_bits} | {_modes(c)} | {c.imem_instructions} "
         f"| {d.cycles:,} | {_mhz(d)} | {d.clock_mhz:g} | {d.latency_us:,.1f} | {d.energy_uj:,.1f} | {res} |"
     )
+
+
+def _modes(c: AccelConfig) -> str:
+    """The dataflows, and the fusion buffer (KiB) with its stage: ``+dw fb64 P2``."""
+    modes = "+dw" if len(c.dataflows) > 1 else "gemm"
+    if c.fbuf.bytes:
+        modes += f" fb{c.fbuf.bytes // 1024} {'P2' if c.fuse_expand else 'P1'}"
+    return modes
 
 
 def _mhz(d: Design) -> str:
@@ -154,6 +163,7 @@ def explore_model(
     calib: CalibOptions | None = None,
     max_clock_mhz: float | None = None,
     price: tuple[str, ...] = (),
+    fusion: bool = False,
 ) -> ExploreResult:
     """Explore ``trials`` configs for ``model`` on ``target``, keep the best by ``objective`` and
     compile the model for it into ``out_dir`` (atomically, with the exploration in ``explore/``);
@@ -161,7 +171,8 @@ def explore_model(
     options (default: ``calib_samples`` samples from the model's hook or synthetic noise, max-abs);
     ``max_clock_mhz`` the clock asked of every design (default: the target's), which caps the
     clock it is priced at; ``price`` accelerator configs (presets or .json files) priced beside the
-    trials, as given (one with a fusion buffer is priced with its fused blocks and may be chosen)."""
+    trials, as given (one with a fusion buffer is priced with its fused blocks and may be chosen);
+    ``fusion``: the trials draw a fusion buffer and fusion stage P2 too (search/explore.py)."""
     out_path = Path(out_dir)
     outdir.check_target(out_path.absolute(), force=force, keep=outdir.model_source(model))
     calib = calib or CalibOptions(samples=calib_samples)
@@ -188,7 +199,7 @@ def explore_model(
         what = f"trial {i + 1}/{trials}" if i < trials else f"given config {d.cfg.name}"
         say(f"{what}: {d.cfg.pe_rows}x{d.cfg.pe_cols} PEs, {state}")
 
-    designs = explore(front_end.int_graph, tgt, obj, trials, seed, tick, max_clock_mhz, given)
+    designs = explore(front_end.int_graph, tgt, obj, trials, seed, tick, max_clock_mhz, given, fusion)
     fitting = [d for d in designs if d.fits]
     if not fitting:
         raise AccelConfigError(

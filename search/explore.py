@@ -10,9 +10,12 @@ Fmax, capped by the platform's clock), energy (search/energy.py) or their
 product. Every evaluated design is kept; the Pareto front is taken over
 latency and energy among the designs that fit.
 
-The drawn configs have no fusion buffer (``AccelConfig.fbuf``: not a knob yet).
-A config given to :func:`explore` (``extra``) may have one: it is priced exactly,
-fused blocks and all (search/fused_cost.py), and competes like a drawn one. A
+With ``fusion`` a trial that draws the depthwise unit also draws a fusion buffer
+(``AccelConfig.fbuf``: none, or 4 to 64 KiB, at most the IBUF's size) and, with one,
+fusion stage P2 (``fuse_expand``); such a design is priced exactly, fused blocks and
+all (search/fused_cost.py), which takes seconds rather than a fraction of one (it
+times every candidate tiling's program), so it is opt-in. A config given to
+:func:`explore` (``extra``) may have a fusion buffer too and competes like a drawn one. A
 config with a field the RTL does not build (``accel_config.rtl_misfit``; none
 today) is priced but kept with ``fits`` False and the RTL's reason, so no
 search ever picks a design the RTL refuses.
@@ -94,6 +97,7 @@ def config_of(
     latency, clock = PLATFORM[target]
     clock = clock_mhz or clock
     dataflows = (Dataflow.GEMM, Dataflow.DEPTHWISE) if params["depthwise"] == "yes" else (Dataflow.GEMM,)
+    fbuf_log2 = int(params.get("fbuf_log2", 0))  # 0: no fusion buffer
     return validate(
         AccelConfig(
             name=f"dse-{trial}",
@@ -110,6 +114,8 @@ def config_of(
             clock_mhz=clock,
             imem_instructions=int(params["imem"]),
             lut_tables=lut_tables,
+            fbuf=BufferConfig(2**fbuf_log2 if fbuf_log2 else 0),
+            fuse_expand=bool(fbuf_log2) and params.get("fuse_expand") == "yes",
         )
     )
 
@@ -180,12 +186,14 @@ def explore(
     progress: Callable[[int, Design], None] | None = None,
     clock_mhz: float | None = None,
     extra: Sequence[AccelConfig] = (),
+    fusion: bool = False,
 ) -> list[Design]:
     """Run ``trials`` optuna trials; every design evaluated, in trial order, each asking for
     ``clock_mhz`` (default: the target's), then each config of ``extra`` as given (trials
     ``trials``, ``trials + 1``, ...: a config file's design priced beside the drawn ones, e.g. one
-    with a fusion buffer, which the search space lacks). A graph with an op no accelerator runs
-    raises its :class:`ScheduleError` before any trial."""
+    with a fusion buffer); with ``fusion`` the trials draw a fusion buffer and stage P2 too (see the
+    module docstring). A graph with an op no accelerator runs raises its :class:`ScheduleError`
+    before any trial."""
     check_runnable(graph)
     import optuna
 
@@ -215,6 +223,13 @@ def explore(
             "imem": trial.suggest_categorical("imem", [256, 512, 1024]),
             "depthwise": trial.suggest_categorical("depthwise", ["yes", "no"]),
         }
+        if fusion and params["depthwise"] == "yes":  # fused blocks are depthwise blocks
+            # 0 (none) or 4 to 64 KiB, at most the IBUF (FBUF addresses travel in its fields)
+            params["fbuf_log2"] = trial.suggest_categorical("fbuf_log2", [0, 12, 13, 14, 15, 16])
+            if params["fbuf_log2"] and int(params["fbuf_log2"]) > int(params["ibuf_log2"]):
+                params["fbuf_log2"] = params["ibuf_log2"]
+            if params["fbuf_log2"]:
+                params["fuse_expand"] = trial.suggest_categorical("fuse_expand", ["yes", "no"])
         try:
             cfg = config_of(params, target, trial.number, int(needs_lut(graph)), clock_mhz)
         except AccelConfigError as e:

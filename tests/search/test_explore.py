@@ -127,3 +127,28 @@ def test_no_design_fits_the_ice40(tmp_path: Path) -> None:
     assert "the nano preset (2x2 PEs, the least hardware that runs LeNet) needs ~" in msg
     assert " LUT4 of its 5,280 and 40 block RAMs of its 30; pick a larger target." in msg
     assert not (tmp_path / "o").exists()
+
+
+def test_fusion_draws_fusion_buffers_priced_as_the_machine_runs_them() -> None:
+    """`--fusion`: trials with the depthwise unit draw an FBUF (at most the IBUF) and stage P2; a drawn
+    FBUF design's cycles are what sim/machine counts for the program the compile would lower."""
+    from machine_cases import random_inputs
+    from test_machine_fusion import three_blocks
+
+    from dian.hwgen.accel_config import Dataflow
+    from dian.hwgen.lower.graph import lower_graph
+    from dian.search.explore import explore
+    from dian.search.mapper import map_graph
+    from dian.sim.machine import run_lowered
+
+    g = three_blocks()
+    designs = explore(g, Target.ECP5_85K, "latency", trials=10, seed=0, fusion=True)
+    fb = [d for d in designs if d.cfg.fbuf.bytes]
+    assert fb and any(d.cfg.fuse_expand for d in fb), [d.cfg for d in designs]
+    assert all(Dataflow.DEPTHWISE in d.cfg.dataflows and d.cfg.fbuf.bytes <= d.cfg.ibuf.bytes for d in fb)
+    d = next(d for d in fb if d.fits and d.cfg.fuse_expand)
+    low = lower_graph(g, d.cfg, map_graph(g, d.cfg, "latency", top_k=16))
+    assert low.fused  # the priced design really fuses blocks
+    assert run_lowered(low, random_inputs(g, 0)).counters.cycles == d.cycles
+    plain = explore(g, Target.ECP5_85K, "latency", trials=3, seed=0)
+    assert not any(d.cfg.fbuf.bytes for d in plain)
