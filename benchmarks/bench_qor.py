@@ -85,8 +85,9 @@ def _name(row: Row) -> str:
 def pnr_row(name: str, synth: Row) -> Row | None:
     """The row that speaks for ``name``: on ECP5-85k before another part, then the newest
     (``started``), routed or not (an older RTL's Fmax does not speak for today's); None when the
-    config was never synthesized. A step whose RTL was not kept (``reverted``) never speaks."""
-    steps = [r for r in synth.get("fmax_steps", []) if not r.get("reverted")]
+    config was never synthesized. A step whose RTL was not kept (``reverted``) never speaks, nor one
+    run with extra nextpnr arguments (a trial of the tool's settings, which `dian synth` does not use)."""
+    steps = [r for r in synth.get("fmax_steps", []) if not r.get("reverted") and not r.get("pnr_args")]
     rows = [r for r in [*steps, *synth.get("results", [])] if _name(r) == name]
     if not rows:
         return None

@@ -29,8 +29,16 @@ def test_the_newest_kept_row_on_ecp5_85k_speaks() -> None:
                 "reverted": True,
             },
             {"config": "tiny", "target": "ecp5-85k", "started": "2026-12-05 13:00:00", "fmax_mhz": 120.0},
+            {
+                "config": "small",
+                "target": "ecp5-85k",
+                "started": "2026-12-05 14:00:00",
+                "fmax_mhz": None,
+                "pnr_args": "--router router2",
+            },
         ]
     }
     row = _bench().pnr_row("small", synth)
-    assert row is not None and row["fmax_mhz"] == 90.0  # not the newer reverted step, not the other part
+    # not the newer reverted step, not the other part, not the trial of another router
+    assert row is not None and row["fmax_mhz"] == 90.0
     assert _bench().pnr_row("nano", synth) is None
