@@ -54,6 +54,12 @@ PLATFORM: dict[Target, tuple[int, float]] = {
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
+#: The share of a part's LUTs a design may fill by the estimate and still be chosen. Measured here
+#: (benchmarks/results/synth_ecp5.md): the fullest design that routed used 62 % of its part's LUTs
+#: (tiny on the ECP5-25k), and none filling 77 % or more did (the 16x16 array on the ECP5-85k, at 77 %
+#: and 80 %: nextpnr's router stopped far from converging, twice). A design over the limit would
+#: synthesize and never route, so a search must not pick it; the limit sits between the two.
+ROUTABLE_LUT_SHARE = 0.70
 BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
 
 
@@ -152,11 +158,21 @@ def encoding_misfit(cfg: AccelConfig) -> str:
     return ""
 
 
+def lut_limit(target: Target) -> int | None:
+    """The most LUTs a design on ``target`` may use by the estimate (None: no limit):
+    :data:`ROUTABLE_LUT_SHARE` of the part's."""
+    budget = LUT_BUDGET.get(target)
+    return None if budget is None else round(ROUTABLE_LUT_SHARE * budget)
+
+
 def misfit(res: Resources, target: Target) -> str:
     """Why a design with estimated resources ``res`` does not fit ``target`` ("" when it fits)."""
-    budget = LUT_BUDGET.get(target)
-    if budget is not None and res.luts > budget:
-        return f"estimated {res.luts:,} LUTs > {budget:,}"
+    limit = lut_limit(target)
+    if limit is not None and res.luts > limit:
+        return (
+            f"estimated {res.luts:,} LUTs > {limit:,} ({ROUTABLE_LUT_SHARE:.0%} of the part's "
+            f"{LUT_BUDGET[target]:,}: fuller designs have not routed)"
+        )
     brams = BRAM_BUDGET.get(target)  # search/resources.py counts them as Yosys does (resource_fit.md, ice40.md)
     if brams is not None and res.brams > brams:
         return f"estimated {res.brams} block RAMs > {brams}"
@@ -170,8 +186,10 @@ def smallest_misfit(target: Target) -> str:
 
     res = estimate(dataclasses.replace(PRESETS["nano"], target=target))
     over = []
-    if target in LUT_BUDGET and res.luts > LUT_BUDGET[target]:
-        over.append(f"~{res.luts:,} LUT4 of its {LUT_BUDGET[target]:,}")
+    limit = lut_limit(target)
+    if limit is not None and res.luts > limit:
+        share = f"{ROUTABLE_LUT_SHARE:.0%} of its {LUT_BUDGET[target]:,}"
+        over.append(f"~{res.luts:,} LUT4 of the {limit:,} a design may use ({share})")
     if target in BRAM_BUDGET and res.brams > BRAM_BUDGET[target]:
         over.append(f"{res.brams} block RAMs of its {BRAM_BUDGET[target]}")
     return " and ".join(over)
@@ -267,15 +285,16 @@ def smallest_design_params(lanes: int) -> dict[str, int | str]:
 
 def feasible_lanes(target: Target) -> list[int]:
     """Array sizes whose smallest design (4 KiB buffers, 32-bit bus, IMEM 256) fits the target's
-    LUTs by the resource estimate: the search draws only these."""
+    LUTs by the resource estimate (at most :data:`ROUTABLE_LUT_SHARE` of them): the search draws only
+    these."""
     out = []
     for L in (2, 4, 8, 16):
         try:
             cfg = config_of(smallest_design_params(L), target, -1)
         except AccelConfigError:
             continue
-        budget = LUT_BUDGET.get(target)
-        if budget is None or estimate(cfg).luts <= budget:
+        limit = lut_limit(target)
+        if limit is None or estimate(cfg).luts <= limit:
             out.append(L)
     return out
 
