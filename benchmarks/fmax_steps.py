@@ -30,20 +30,25 @@ COSEARCH_8X8 = "cosearch-8x8-16K-bus64"
 
 
 def config(name: str, ppu_rate: int | None = None):  # type: ignore[no-untyped-def]
-    """A preset by name, or the co-search's 8x8 config (the one `dian search` derives on ecp5-85k);
-    ``ppu_rate`` overrides the config's (the 16x16 array's route with its requantizer time-multiplexed)."""
+    """A preset by name, the co-search's 8x8 config (the one `dian search` derives on ecp5-85k), or an
+    accelerator .json file (e.g. the accel.json of a design `dian explore` chose); ``ppu_rate`` overrides
+    the config's (the 16x16 array's route with its requantizer time-multiplexed)."""
     from dataclasses import replace
 
     from dian.hwgen.presets import PRESETS
 
     if name in PRESETS:
         cfg = PRESETS[name]
+    elif name.endswith(".json"):
+        from dian.hwgen.presets import load_accel_config
+
+        cfg = load_accel_config(name)
     elif name == COSEARCH_8X8:
         from dian.nas.hardware import hardware_space
 
         cfg = next(o.cfg for o in hardware_space("ecp5-85k").options() if o.cfg.name == name)
     else:
-        raise SystemExit(f"unknown config {name!r}: a preset ({', '.join(PRESETS)}) or {COSEARCH_8X8}")
+        raise SystemExit(f"unknown config {name!r}: a preset ({', '.join(PRESETS)}), {COSEARCH_8X8} or a .json file")
     return cfg if ppu_rate is None else replace(cfg, ppu_rate=ppu_rate)
 
 
@@ -70,6 +75,7 @@ def run_step(
     from dian.hwgen.tools.synth import synthesize
 
     cfg = config(name, ppu_rate)
+    name = cfg.name  # a .json file's config by its own name
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = BUILD / f"{name}{'' if ppu_rate is None else f'-r{ppu_rate}'}-{target}-{stamp}"
     row: dict = {
@@ -204,7 +210,7 @@ def _n(v) -> str:  # type: ignore[no-untyped-def]
 
 def arguments(p) -> None:  # type: ignore[no-untyped-def]
     """``bench_synth.py step``'s options."""
-    p.add_argument("--config", default="tiny", help=f"a preset or {COSEARCH_8X8}")
+    p.add_argument("--config", default="tiny", help=f"a preset, {COSEARCH_8X8} or an accelerator .json file")
     p.add_argument("--target", default="ecp5-85k")
     p.add_argument("--clock", type=float, default=150.0)
     p.add_argument("--seed", type=int, default=1)

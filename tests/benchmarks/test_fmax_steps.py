@@ -43,3 +43,14 @@ def test_a_run_stopped_while_routing_has_no_routing_time(tmp_path: Path) -> None
     assert _steps().phase_minutes(log) == {"place_min": 2.0}
     assert _steps().phase_minutes(tmp_path / "missing.log") == {}
     assert _steps()._minutes({"nextpnr_min": 75.0}) == "75.0"
+
+
+def test_a_json_config_is_stepped_by_its_own_name(tmp_path: Path) -> None:
+    import dataclasses
+
+    from dian.hwgen.presets import PRESETS
+
+    cfg = dataclasses.replace(PRESETS["tiny"], name="chosen-by-explore")
+    (tmp_path / "accel.json").write_text(cfg.to_json())
+    got = _steps().config(str(tmp_path / "accel.json"))
+    assert got == cfg and got.name == "chosen-by-explore"
