@@ -43,6 +43,13 @@ class Fabric:
     brams: int | None = None
 
 
+#: The share of a part's LUTs a design may fill and still be expected to route with dian's flow
+#: (Yosys, nextpnr). Measured here (benchmarks/results/synth_ecp5.md): the fullest design that routed
+#: used 62 % of its part's LUTs (tiny on the ECP5-25k), and none filling 77 % or more did (the 16x16
+#: array on the ECP5-85k, at 77 % and 80 %: nextpnr's router stopped far from converging, twice). The
+#: searches refuse designs over it (search/explore.py), and `dian synth` says when a design is.
+ROUTABLE_LUT_SHARE = 0.70
+
 #: Logic of each FPGA target, from the vendors' family data sheets; ``None``
 #: for ``generic`` (no limit: every product keeps its DSP, see hwgen/dsp_plan.py).
 TARGET_FABRIC: dict[Target, Fabric | None] = {

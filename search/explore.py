@@ -36,7 +36,7 @@ from dian.errors import AccelConfigError, ProgramError, ScheduleError
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, Dataflow, rtl_misfit, validate
 from dian.hwgen.encoding import Encoding
 from dian.hwgen.lower.workload import check_runnable, needs_lut
-from dian.hwgen.targets import TARGET_FABRIC, Target
+from dian.hwgen.targets import ROUTABLE_LUT_SHARE, TARGET_FABRIC, Target
 from dian.ir import Graph
 
 from .cost_model import network_cost
@@ -54,12 +54,6 @@ PLATFORM: dict[Target, tuple[int, float]] = {
     Target.GENERIC: (24, 150.0),
 }
 LUT_BUDGET = {Target.ECP5_25K: 24_288, Target.ECP5_85K: 83_640, Target.ICE40_UP5K: 5_280}
-#: The share of a part's LUTs a design may fill by the estimate and still be chosen. Measured here
-#: (benchmarks/results/synth_ecp5.md): the fullest design that routed used 62 % of its part's LUTs
-#: (tiny on the ECP5-25k), and none filling 77 % or more did (the 16x16 array on the ECP5-85k, at 77 %
-#: and 80 %: nextpnr's router stopped far from converging, twice). A design over the limit would
-#: synthesize and never route, so a search must not pick it; the limit sits between the two.
-ROUTABLE_LUT_SHARE = 0.70
 BRAM_BUDGET = {t: f.brams for t, f in TARGET_FABRIC.items() if f is not None and f.brams}  # DP16KD / SB_RAM40_4K
 
 

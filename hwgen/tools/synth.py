@@ -33,7 +33,9 @@ first log is kept as ``yosys_abc9.log``, and the report says so
 
 For an FPGA target :meth:`SynthReport.fit` compares the DSP, LUT and block-RAM
 figures with the target's (``targets.TARGET_FABRIC``, the vendor's counts):
-``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288, block RAM 20 of 56``.
+``fits ecp5-25k: DSP 27 of 28, LUT 13,989 of 24,288, block RAM 20 of 56``; a design that fits
+but fills more than ``targets.ROUTABLE_LUT_SHARE`` of the LUTs is told that no design that full
+has routed here.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dian.errors import ToolFailedError
-from dian.hwgen.targets import TARGET_FABRIC
+from dian.hwgen.targets import ROUTABLE_LUT_SHARE, TARGET_FABRIC
 from dian.hwgen.targets import Target as AccelTarget
 from dian.hwgen.tools.pnr_wrapper import WrapperCost, wrap
 from dian.hwgen.tools.templates import render, render_to
@@ -124,6 +126,10 @@ class SynthReport:
         if self.brams is not None and fabric.brams is not None:
             ok = ok and self.brams <= fabric.brams
             text += f", block RAM {self.brams:,} of {fabric.brams:,}"
+        if ok and self.luts > ROUTABLE_LUT_SHARE * fabric.luts:
+            text += (
+                f" ({self.luts / fabric.luts:.0%} of the LUTs: no design over {ROUTABLE_LUT_SHARE:.0%} has routed here)"
+            )
         return f"{'fits' if ok else 'does not fit'} {self.target}: {text}"
 
     def summary(self) -> str:

@@ -86,7 +86,10 @@ def test_fit_against_the_target_table() -> None:
     def rep(target: str, dsps: int, luts: int) -> SynthReport:
         return SynthReport(target=target, top="t", clock_mhz=100, cells=1, cell_types={}, luts=luts, dsps=dsps)
 
-    assert rep("ecp5-25k", 28, 24_288).fit() == "fits ecp5-25k: DSP 28 of 28, LUT 24,288 of 24,288"
+    assert rep("ecp5-25k", 28, 24_288).fit() == (
+        "fits ecp5-25k: DSP 28 of 28, LUT 24,288 of 24,288 (100% of the LUTs: no design over 70% has routed here)"
+    )
+    assert rep("ecp5-25k", 28, 17_001).fit() == "fits ecp5-25k: DSP 28 of 28, LUT 17,001 of 24,288"  # just under 70 %
     assert rep("ecp5-25k", 29, 100).fit() == "does not fit ecp5-25k: DSP 29 of 28, LUT 100 of 24,288"
     assert rep("ecp5-85k", 0, 83_641).fit() == "does not fit ecp5-85k: DSP 0 of 156, LUT 83,641 of 83,640"
     assert rep("generic", 0, 1).fit() is None
