@@ -455,6 +455,18 @@ def network_rtl(d: Doc) -> tuple[str, list[str]]:
     return env_line(d["env"]), [line(r) for r in d["rows"]]
 
 
+def explore_fusion(d: Doc) -> tuple[str, list[str]]:
+    def line(r: Doc) -> str:
+        c = r["chosen"]
+        fb = f"{c['fbuf_kib']} KiB FBUF {'P2' if c['fuse_expand'] else 'P1'}" if c["fbuf_kib"] else "no FBUF"
+        return (
+            f"{'with' if r['fusion'] else 'without'} --fusion: chose {c['pes']}, {fb}, {c['cycles']:,} cycles, "
+            f"{c['latency_us']:,.0f} us at {c['clock_mhz']:.1f} MHz; search {r['wall_s']:.0f} s"
+        )
+
+    return env_line(d["env"]), [line(r) for r in d["rows"]]
+
+
 @dataclass(frozen=True)
 class Entry:
     stem: str  # benchmarks/results/<stem>.md
@@ -639,6 +651,13 @@ ENTRIES = (
         "against sim/machine, sim/reference and the schedules (bits, cycles, DRAM bytes), MobileNetV2 at 224 "
         "on `default` with and without the fusion buffer.",
         network_rtl,
+    ),
+    Entry(
+        "explore_fusion",
+        "bench_explore_fusion.py",
+        "`dian explore` without and with `--fusion` (trials drawing a fusion buffer and stage P2) on MobileNetV2 "
+        "at 224 on the ECP5-85k, same seed and trials: the chosen design, its cycles and latency, the search time.",
+        explore_fusion,
     ),
 )
 
