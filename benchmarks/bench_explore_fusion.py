@@ -20,8 +20,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from results_io import environment, write_results
+
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 BUILD = REPO / "build" / "bench_explore_fusion"
 STEM = "explore_fusion"
 
@@ -111,23 +113,11 @@ def main() -> None:
     args = p.parse_args()
     before = os.getloadavg()[0]
     rows = [run(args.model, args.target, args.trials, args.seed, fusion) for fusion in (False, True)]
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
-    env = {
-        "command": " ".join(["benchmarks/bench_explore_fusion.py", *sys.argv[1:]]),
-        "git": git.stdout.strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "load_average": [round(before, 2), round(os.getloadavg()[0], 2)],
-        "model": args.model,
-        "target": args.target,
-        "trials": args.trials,
-        "seed": args.seed,
-    }
+    env = environment(before, model=args.model, target=args.target, trials=args.trials, seed=args.seed)
     text = markdown(rows, env)
     print(text)
     if not args.no_write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"{STEM}.md").write_text(text)
-        (RESULTS / f"{STEM}.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1, sort_keys=True) + "\n")
+        write_results(STEM, text, {"env": env, "rows": rows})
 
 
 if __name__ == "__main__":

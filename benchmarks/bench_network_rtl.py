@@ -28,13 +28,14 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
+from results_io import environment, write_results
 
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.presets import PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "benchmarks" / "results"
 BUILD = REPO / "build" / "bench_network_rtl"
 STEM = "network_rtl"
 DIAN = [sys.executable, "-m", "dian"]
@@ -191,19 +192,11 @@ def main() -> None:
             row = {"case": case, "model": model, "config": spec, "size": args.size, "error": str(e)[-300:]}
         rows.append(row)
         print(json.dumps(row), flush=True)
-    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPO)
-    env = {
-        "command": " ".join(["benchmarks/bench_network_rtl.py", *sys.argv[1:]]),
-        "git": git.stdout.strip(),
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "load_average": [round(before, 2), round(os.getloadavg()[0], 2)],
-    }
+    env = environment(before)
     text = markdown(rows, env)
     print(text)
     if not args.no_write:
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / f"{STEM}.md").write_text(text)
-        (RESULTS / f"{STEM}.json").write_text(json.dumps({"env": env, "rows": rows}, indent=1, sort_keys=True) + "\n")
+        write_results(STEM, text, {"env": env, "rows": rows})
 
 
 if __name__ == "__main__":
