@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from results_io import environment, write_results
+from results_io import environment, provenance, write_results
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build" / "bench_explore_fusion"
@@ -71,8 +71,7 @@ def markdown(rows: list[dict], env: dict) -> str:
     lines = [
         "# What the fusion buffer buys `dian explore`",
         "",
-        f"Command: `.venv/bin/python {env['command']}`; code {env['git']}, {env['date']}, load average "
-        f"{env['load_average'][0]} -> {env['load_average'][1]}.",
+        provenance(env),
         "",
         f"`dian explore {env['model']} --target {env['target']} --trials {env['trials']} --seed {env['seed']}`, "
         "without and with `--fusion`, in one run. Cycles are the exact cost model's (= sim/machine), the "

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
-from results_io import environment, write_results
+from results_io import environment, provenance, write_results
 
 from dian.hwgen.accel_config import AccelConfig, BufferConfig, validate
 from dian.hwgen.presets import PRESETS
@@ -124,11 +124,12 @@ def run_case(case: str, size: int, random_memory: int, timeout: float) -> dict:
     row.update(parse_simulate(sim))
     if random_memory:
         rand = dian("simulate", out, "--input", x, "--rtl", "--memory", f"random:{random_memory}", timeout=timeout)
+        figures = parse_simulate(rand)
         row["random_memory"] = {
             "seed": random_memory,
-            "bit_exact": "bit-exact: every byte" in rand,
+            "bit_exact": figures["bit_exact"],
             "dram_bytes_equal": "DRAM bytes read and written equal" in rand,
-            "cycles": parse_simulate(rand).get("cycles", {}).get("rtl"),
+            "cycles": figures.get("cycles", {}).get("rtl"),
         }
     return row
 
@@ -137,8 +138,7 @@ def markdown(rows: list[dict], env: dict) -> str:
     lines = [
         "# Whole networks on the RTL (Verilator)",
         "",
-        f"Command: `.venv/bin/python {env['command']}`; code {env['git']}, {env['date']}, load average "
-        f"{env['load_average'][0]} -> {env['load_average'][1]}.",
+        provenance(env),
         "",
         "Each network is compiled by `dian compile` and run by `dian simulate --rtl` on one random input "
         "(seed 0): sim/reference, sim/machine and the Verilator model of the emitted RTL on the ideal memory. "

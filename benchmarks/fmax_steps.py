@@ -143,15 +143,18 @@ def phase_minutes(log: Path) -> dict[str, float]:
     times nextpnr logs at the end of each phase; a phase that did not finish is left out."""
     if not log.is_file():
         return {}
-    marks = {"HeAP Placer Time:": "place_min", "SA placement time": "place_min", "Router1 time": "route_min"}
-    marks["Router2 time"] = "route_min"
-    out: dict[str, float] = {}
+    marks = {
+        "HeAP Placer Time:": "place_min",
+        "SA placement time": "place_min",
+        "Router1 time": "route_min",
+        "Router2 time": "route_min",
+    }
+    seconds: dict[str, float] = {}
     for ln in log.read_text(errors="replace").splitlines():
         for mark, key in marks.items():
             if mark in ln:
-                seconds = float(ln.split(mark)[1].strip().rstrip("s"))
-                out[key] = round(out.get(key, 0.0) + seconds / 60, 2)
-    return out
+                seconds[key] = seconds.get(key, 0.0) + float(ln.split(mark)[1].strip().rstrip("s"))
+    return {key: round(s / 60, 2) for key, s in seconds.items()}
 
 
 def _minutes(s: dict) -> str:

@@ -30,6 +30,15 @@ def environment(load_before: float, **extra: Any) -> dict[str, Any]:
     }
 
 
+def provenance(env: dict[str, Any]) -> str:
+    """The report's line on how it was made, from :func:`environment`'s block."""
+    load = env["load_average"]
+    return (
+        f"Command: `.venv/bin/python {env['command']}`; code {env['git']}, {env['date']}, "
+        f"load average {load[0]} -> {load[1]}."
+    )
+
+
 def write_results(stem: str, text: str, doc: dict[str, Any]) -> None:
     """``text`` to results/<stem>.md and ``doc`` to results/<stem>.json (sorted keys)."""
     RESULTS.mkdir(parents=True, exist_ok=True)

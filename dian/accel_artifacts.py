@@ -289,16 +289,15 @@ def fixed_cycles(cfg: AccelConfig) -> int:
     return timing.boot_cycles(cfg) + timing.done_cycles(cfg)
 
 
-def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...]) -> list[str]:
+def layer_table(cfg: AccelConfig, schedules: tuple[Schedule, ...], macs: int) -> list[str]:
     """The per-layer table of predicted figures, with a boot-and-done line and a totals line.
 
     A fused block's prediction sits on its depthwise layer, whose utilization counts the block's
-    MACs; its other layers show 0 cycles and "fused". So the total's MACs are the graph's, not the
-    rows' sum (which would count a block's MACs twice)."""
+    MACs; its other layers show 0 cycles and "fused". So the total's MACs are ``macs``, the graph's,
+    not the rows' sum (which would count a block's MACs twice)."""
     rows = [("layer", "kind", "dataflow", "tiles", "tile", "pred. cycles", "util.", "DRAM KiB")]
     fixed = fixed_cycles(cfg)
     total_cycles, total_bytes = fixed, timing.boot_bytes(cfg)
-    total_macs = sum(op_macs(graph, op) for op in graph.ops)
     for s in schedules:
         p = s.prediction
         assert p is not None
@@ -318,7 +317,7 @@ def layer_table(graph: Graph, cfg: AccelConfig, schedules: tuple[Schedule, ...])
         )
         total_cycles, total_bytes = total_cycles + p.cycles, total_bytes + traffic
     rows.append(("(boot, done)", "", "", "", "", f"{fixed:,}", "", f"{timing.boot_bytes(cfg) / 1024:,.1f}"))
-    util = total_macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
+    util = macs / max(1, total_cycles * cfg.pe_rows * cfg.pe_cols)
     rows.append(("total", "", "", "", "", f"{total_cycles:,}", f"{100 * util:.1f}%", f"{total_bytes / 1024:,.1f}"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     right = {3, 5, 6, 7}
@@ -344,7 +343,7 @@ def accel_summary(graph: Graph, cfg: AccelConfig, lowered: Lowered, schedules: t
         + f", DRAM bus {cfg.dram_bus_bits} bits latency {cfg.dram_latency}, "
         f"{cfg.target.value} at {cfg.clock_mhz:g} MHz",
         "",
-        *layer_table(graph, cfg, schedules),
+        *layer_table(cfg, schedules, macs),
         "",
         f"predicted {total:,} cycles for {macs:,} MACs = {total / cfg.clock_mhz:,.1f} us at {cfg.clock_mhz:g} MHz "
         f"(exact: the layers' cycles plus {fixed_cycles(cfg)} of boot and done; `dian simulate` measures it)",
